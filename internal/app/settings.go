@@ -1,0 +1,91 @@
+package app
+
+import (
+	"sort"
+	"strings"
+)
+
+// Scope says where a setting may be set: on one app, globally, or both.
+type Scope int
+
+// Setting scopes.
+const (
+	ScopeApp Scope = 1 << iota
+	ScopeGlobal
+	ScopeBoth = ScopeApp | ScopeGlobal
+)
+
+// Setting describes one key of a NAMESPACE:set command: where it may be set,
+// its default, and how its value is checked.
+type Setting struct {
+	Namespace string
+	Key       string
+	Scope     Scope
+	Default   string
+	// Validate checks a value before it is stored; nil accepts anything.
+	Validate func(value string) error
+}
+
+// Settings is the registry of every NAMESPACE:set key Berth knows. Later
+// parts add to it in their own files with Register.
+var settings = map[string]map[string]Setting{}
+
+// Register adds s to the registry. It panics on a duplicate, which is a
+// programming error caught by any test.
+func Register(s Setting) {
+	ns := settings[s.Namespace]
+	if ns == nil {
+		ns = map[string]Setting{}
+		settings[s.Namespace] = ns
+	}
+	if _, dup := ns[s.Key]; dup {
+		panic("duplicate setting " + s.Namespace + " " + s.Key)
+	}
+	ns[s.Key] = s
+}
+
+// LookupSetting returns the setting NAMESPACE KEY, checking it may be set in
+// the given scope (global or not).
+func LookupSetting(namespace, key string, global bool) (Setting, error) {
+	s, ok := settings[namespace][key]
+	if !ok {
+		return Setting{}, Invalidf("Invalid key for %s:set: %q; valid keys: %s", namespace, key, strings.Join(SettingKeys(namespace), ", "))
+	}
+	if global && s.Scope&ScopeGlobal == 0 {
+		return Setting{}, Invalidf("%s can only be set per app, not with --global", key)
+	}
+	if !global && s.Scope&ScopeApp == 0 {
+		return Setting{}, Invalidf("%s can only be set with --global", key)
+	}
+	return s, nil
+}
+
+// SettingKeys lists the keys of a namespace in order.
+func SettingKeys(namespace string) []string {
+	keys := make([]string, 0, len(settings[namespace]))
+	for k := range settings[namespace] {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// ValidateBool accepts "true" and "false".
+func ValidateBool(v string) error {
+	if v != "true" && v != "false" {
+		return Invalidf("Invalid value %q: expected true or false", v)
+	}
+	return nil
+}
+
+func init() {
+	Register(Setting{Namespace: "apps", Key: "deploy-source", Scope: ScopeApp})
+	Register(Setting{Namespace: "apps", Key: "deploy-source-metadata", Scope: ScopeApp})
+	Register(Setting{Namespace: "apps", Key: "disable-autocreation", Scope: ScopeGlobal, Default: "false", Validate: ValidateBool})
+}
+
+// LookupSettingAny returns a setting whatever its scope.
+func LookupSettingAny(namespace, key string) (Setting, bool) {
+	s, ok := settings[namespace][key]
+	return s, ok
+}

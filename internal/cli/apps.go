@@ -1,0 +1,233 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/berthpaas/berth/internal/api"
+)
+
+func init() {
+	register(
+		&Command{Name: "apps:create", Args: "<app>", Short: "Create a new app", App: AppRequired, Run: appsCreate},
+		&Command{Name: "apps:list", Short: "List your apps", Values: []string{"format"}, Run: appsList},
+		&Command{Name: "apps:destroy", Args: "<app> [--force]", Short: "Permanently destroy an app and everything it owns", App: AppRequired, Bools: []string{"force"}, Run: appsDestroy},
+		&Command{Name: "apps:exists", Args: "<app>", Short: "Check if an app exists (exit 0 if it does, 20 if not)", App: AppRequired, Run: appsExists},
+		&Command{Name: "apps:rename", Args: "<old-app> <new-app> [--skip-deploy]", Short: "Rename an app", App: AppRequired, Bools: []string{"skip-deploy"}, Run: appsRename},
+		&Command{Name: "apps:clone", Args: "<old-app> <new-app> [--skip-deploy] [--ignore-existing]", Short: "Clone an app: config and settings", App: AppRequired, Bools: []string{"skip-deploy", "ignore-existing"}, Run: appsClone},
+		&Command{Name: "apps:lock", Args: "<app>", Short: "Lock an app for deployment", App: AppRequired, Run: appsLock},
+		&Command{Name: "apps:unlock", Args: "<app>", Short: "Unlock an app for deployment", App: AppRequired, Run: appsUnlock},
+		&Command{Name: "apps:locked", Args: "<app>", Short: "Check if an app is locked for deployment (exit 0 if it is)", App: AppRequired, Run: appsLocked},
+		&Command{Name: "apps:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display a report about one app or all apps", App: AppOptional, Values: []string{"format"}, InfoFlags: true, Run: appsReport},
+		&Command{Name: "apps:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear an apps setting (deploy-source, deploy-source-metadata, --global disable-autocreation)", App: AppRequired, Global: true, Run: propertySetter("apps")},
+	)
+}
+
+func noExtraArgs(c *Ctx, max int) error {
+	if len(c.Args) > max {
+		return failf("Unexpected argument(s): %s; see `%s help %s`", strings.Join(c.Args[max:], " "), c.Env.Prog, c.Cmd.Name)
+	}
+	return nil
+}
+
+func appsCreate(c *Ctx) error {
+	if err := noExtraArgs(c, 0); err != nil {
+		return err
+	}
+	if _, err := api.AppsCreate.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
+		return err
+	}
+	c.Info1("Creating %s...", c.App)
+	return nil
+}
+
+func appsList(c *Ctx) error {
+	list, err := api.AppsList.Call(c, c.API, api.Empty{})
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(list.Apps))
+	for _, a := range list.Apps {
+		names = append(names, a.Name)
+	}
+	switch c.Flag("format", "stdout") {
+	case "json":
+		b, _ := json.Marshal(names)
+		c.Println(string(b))
+		return nil
+	case "stdout":
+	default:
+		return failf("Invalid format: %s; use stdout or json", c.Flag("format", ""))
+	}
+	if len(names) == 0 {
+		c.Warn("You haven't deployed any applications yet")
+		return nil
+	}
+	c.Info2("My Apps")
+	for _, n := range names {
+		c.Println(n)
+	}
+	return nil
+}
+
+func appsDestroy(c *Ctx) error {
+	if err := noExtraArgs(c, 0); err != nil {
+		return err
+	}
+	// Check first, so a missing app says so (exit 20) before any prompt.
+	if _, err := api.AppsInfo.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
+		return err
+	}
+	if !c.Bool("force") {
+		c.Warn("WARNING: Potentially Destructive Action")
+		c.Warn("This command will destroy app %s, its config and everything it owns.", c.App)
+		c.Warn("To proceed, type \"%s\"", c.App)
+		c.Stderr.Write([]byte("\n> "))
+		line, _ := bufio.NewReader(c.Stdin).ReadString('\n')
+		if strings.TrimSpace(line) != c.App {
+			return failf("Confirmation did not match %s. Aborted.", c.App)
+		}
+	}
+	c.Info1("Destroying %s (including all add-ons)", c.App)
+	_, err := api.AppsDestroy.Call(c, c.API, api.AppRef{App: c.App})
+	return err
+}
+
+func appsExists(c *Ctx) error {
+	_, err := api.AppsInfo.Call(c, c.API, api.AppRef{App: c.App})
+	return err
+}
+
+func twoNames(c *Ctx) (string, error) {
+	if len(c.Args) == 0 {
+		return "", failf("Please specify a new app name")
+	}
+	return c.Args[0], noExtraArgs(c, 1)
+}
+
+func appsRename(c *Ctx) error {
+	to, err := twoNames(c)
+	if err != nil {
+		return err
+	}
+	if _, err := api.AppsRename.Call(c, c.API, api.RenameRequest{From: c.App, To: to, SkipDeploy: c.Bool("skip-deploy")}); err != nil {
+		return err
+	}
+	c.Info1("Renaming %s to %s", c.App, to)
+	return nil
+}
+
+func appsClone(c *Ctx) error {
+	to, err := twoNames(c)
+	if err != nil {
+		return err
+	}
+	req := api.RenameRequest{From: c.App, To: to, SkipDeploy: c.Bool("skip-deploy"), IgnoreExisting: c.Bool("ignore-existing")}
+	if _, err := api.AppsClone.Call(c, c.API, req); err != nil {
+		return err
+	}
+	c.Info1("Cloning %s to %s", c.App, to)
+	return nil
+}
+
+func appsLock(c *Ctx) error {
+	if _, err := api.AppsLock.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
+		return err
+	}
+	c.Info1("Deploy lock created")
+	return nil
+}
+
+func appsUnlock(c *Ctx) error {
+	res, err := api.AppsUnlock.Call(c, c.API, api.AppRef{App: c.App})
+	if err != nil {
+		return err
+	}
+	if res.WasLocked {
+		c.Warn("A deploy may be in progress.")
+		c.Warn("Removing the app lock will not stop in progress deploys.")
+	}
+	c.Info1("Deploy lock removed")
+	return nil
+}
+
+func appsLocked(c *Ctx) error {
+	info, err := api.AppsInfo.Call(c, c.API, api.AppRef{App: c.App})
+	if err != nil {
+		return err
+	}
+	if !info.Locked {
+		return failf("Deploy lock does not exist")
+	}
+	if !c.Quiet {
+		c.Println("Deploy lock exists")
+	}
+	return nil
+}
+
+func appsReport(c *Ctx) error {
+	var apps []api.AppInfo
+	if c.App != "" {
+		info, err := api.AppsInfo.Call(c, c.API, api.AppRef{App: c.App})
+		if err != nil {
+			return err
+		}
+		apps = append(apps, info)
+	} else {
+		list, err := api.AppsList.Call(c, c.API, api.Empty{})
+		if err != nil {
+			return err
+		}
+		if len(list.Apps) == 0 {
+			c.Warn("You haven't deployed any applications yet")
+			return nil
+		}
+		apps = list.Apps
+	}
+	for _, a := range apps {
+		fields := []field{
+			{"created-at", strconv.FormatInt(a.CreatedAt.Unix(), 10)},
+			{"deploy-source", a.DeploySource},
+			{"deploy-source-metadata", a.DeploySourceMetadata},
+			{"dir", a.Dir},
+			{"locked", strconv.FormatBool(a.Locked)},
+		}
+		if err := renderReport(c, "app", a.Name+" app information", fields); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// propertySetter implements NAMESPACE:set (APP|--global) KEY [VALUE]: no
+// value clears the key.
+func propertySetter(ns string) func(c *Ctx) error {
+	return func(c *Ctx) error {
+		if len(c.Args) == 0 {
+			return failf("No property specified; see `%s help %s:set`", c.Env.Prog, ns)
+		}
+		if err := noExtraArgs(c, 2); err != nil {
+			return err
+		}
+		req := api.PropertyChange{Scope: api.Scope{App: c.App, Global: c.Global}, Namespace: ns, Key: c.Args[0]}
+		if len(c.Args) == 2 && c.Args[1] != "" {
+			req.Value = c.Args[1]
+		} else {
+			req.Unset = true
+		}
+		if _, err := api.PropertiesSet.Call(c, c.API, req); err != nil {
+			return err
+		}
+		if req.Unset {
+			c.Info2("Unsetting %s", req.Key)
+		} else {
+			c.Info2("Setting %s to %s", req.Key, req.Value)
+		}
+		return nil
+	}
+}
+
+var _ = errors.New

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/daemon"
+	"github.com/berthpaas/berth/internal/settings"
+)
+
+func init() {
+	var flags []string
+	for _, name := range settings.Names() {
+		flags = append(flags, settingFlag(name))
+	}
+	register(
+		&Command{Name: "serve", Args: "[--data-dir DIR] [--http-addr ADDR] ...", Short: "Run the Berth daemon (flags override BERTH_* environment variables and the config file)", Local: true, Values: flags, Run: serve},
+		&Command{Name: "version", Short: "Print Berth's version (and the daemon's, if it runs)", Local: true, Run: version},
+	)
+}
+
+// settingFlag turns BERTH_HTTP_ADDR into http-addr.
+func settingFlag(name string) string {
+	return strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(name, "BERTH_")), "_", "-")
+}
+
+func serve(c *Ctx) error {
+	if err := noExtraArgs(c, 0); err != nil {
+		return err
+	}
+	flags := map[string]string{}
+	for _, name := range settings.Names() {
+		if v := c.Flag(settingFlag(name), ""); v != "" {
+			flags[name] = v
+		}
+	}
+	s, err := settings.Load(c.Getenv, flags)
+	if err != nil {
+		return failf("%v", err)
+	}
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[s.LogLevel]
+	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(c.Stderr, opts)
+	if s.LogFormat == "json" {
+		h = slog.NewJSONHandler(c.Stderr, opts)
+	}
+	ctx, stop := signal.NotifyContext(c, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := daemon.Run(ctx, s, slog.New(h), nil); err != nil {
+		return failf("%v", err)
+	}
+	return nil
+}
+
+func version(c *Ctx) error {
+	fmt.Fprintf(c.Stdout, "berth version %s\n", daemon.Version)
+	cl, err := c.caller()
+	if err != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(c)
+	defer cancel()
+	if v, err := api.SystemVersion.Call(ctx, cl, api.Empty{}); err == nil {
+		fmt.Fprintf(c.Stdout, "daemon version %s (pid %d, data dir %s)\n", v.Version, v.PID, v.DataDir)
+	}
+	return nil
+}

@@ -1,0 +1,357 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/berthpaas/berth/internal/api"
+)
+
+// AppArg says whether a command's first argument is an app.
+type AppArg int
+
+// Kinds of app argument.
+const (
+	NoApp       AppArg = iota // the command takes no app
+	AppRequired               // the first argument is the app (or --app)
+	AppOptional               // an app may be given (reports over all apps)
+)
+
+// Command is one entry of the command table.
+type Command struct {
+	Name  string // namespace:verb
+	Args  string // usage after the name, e.g. "<app> KEY=VALUE..."
+	Short string // one line for help
+	App   AppArg
+	// Global allows --global in place of the app.
+	Global bool
+	// Bools and Values are the flags the command takes (without "--").
+	Bools  []string
+	Values []string
+	// InfoFlags accepts any other --flag as a report key (NAMESPACE:report).
+	InfoFlags bool
+	// Passthrough keeps every argument after the app verbatim (run, enter).
+	Passthrough bool
+	// Local commands run without the daemon.
+	Local bool
+	// Hidden commands are left out of help (aliases).
+	Hidden bool
+	Run    func(c *Ctx) error
+}
+
+// Ctx is one invocation of a command.
+type Ctx struct {
+	context.Context
+	*Env
+	Cmd *Command
+	// App is the app argument, or "" (with Global set, or for NoApp commands).
+	App    string
+	Global bool
+	// Args are the positional arguments after the app.
+	Args []string
+	// InfoFlag is the report flag given (e.g. "--app-locked"), if any.
+	InfoFlag string
+	Quiet    bool
+	// API reaches the daemon (nil for Local commands).
+	API    api.Caller
+	bools  map[string]bool
+	values map[string]string
+}
+
+// Bool reports whether the flag --name was given.
+func (c *Ctx) Bool(name string) bool { return c.bools[name] }
+
+// Flag returns the value of --name, or def.
+func (c *Ctx) Flag(name, def string) string {
+	if v, ok := c.values[name]; ok {
+		return v
+	}
+	return def
+}
+
+// Info1 prints a progress line ("-----> ").
+func (c *Ctx) Info1(format string, args ...any) {
+	if !c.Quiet {
+		fmt.Fprintf(c.Stdout, "-----> "+format+"\n", args...)
+	}
+}
+
+// Info2 prints a section header ("=====> ").
+func (c *Ctx) Info2(format string, args ...any) {
+	if !c.Quiet {
+		fmt.Fprintf(c.Stdout, "=====> "+format+"\n", args...)
+	}
+}
+
+// Verbose prints a detail line indented by 7 spaces.
+func (c *Ctx) Verbose(format string, args ...any) {
+	fmt.Fprintf(c.Stdout, "       "+format+"\n", args...)
+}
+
+// Warn prints a warning line to stderr (" !     ").
+func (c *Ctx) Warn(format string, args ...any) {
+	errorLines(c.Stderr, fmt.Sprintf(format, args...))
+}
+
+// Println prints a plain line.
+func (c *Ctx) Println(s string) { fmt.Fprintln(c.Stdout, s) }
+
+var table = map[string]*Command{}
+
+// register adds commands to the table; each area of Berth calls it from init.
+func register(cmds ...*Command) {
+	for _, c := range cmds {
+		if _, dup := table[c.Name]; dup {
+			panic("cli: duplicate command " + c.Name)
+		}
+		table[c.Name] = c
+	}
+}
+
+// Lookup returns the command with the given name.
+func Lookup(name string) (*Command, bool) {
+	c, ok := table[name]
+	return c, ok
+}
+
+// Commands returns the visible commands sorted by name.
+func Commands() []*Command {
+	var cmds []*Command
+	for _, c := range table {
+		if !c.Hidden {
+			cmds = append(cmds, c)
+		}
+	}
+	sort.Slice(cmds, func(i, j int) bool { return cmds[i].Name < cmds[j].Name })
+	return cmds
+}
+
+func namespaceOf(name string) string {
+	ns, _, _ := strings.Cut(name, ":")
+	return ns
+}
+
+func isNamespace(ns string) bool {
+	for name := range table {
+		if namespaceOf(name) == ns && strings.Contains(name, ":") {
+			return true
+		}
+	}
+	return false
+}
+
+// globals are flags every command accepts, anywhere before passthrough args.
+var globalBools = map[string]bool{"quiet": true, "trace": true, "rm": true, "force": true}
+
+// Run parses and runs one command line (without the program name).
+func Run(ctx context.Context, args []string, env *Env) error {
+	c := &Ctx{Context: ctx, Env: env, bools: map[string]bool{}, values: map[string]string{}}
+	// Leading global flags.
+	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
+		name, val, hasVal := strings.Cut(args[0][2:], "=")
+		switch {
+		case name == "app":
+			if !hasVal {
+				if len(args) < 2 {
+					return failf("--app needs an app name")
+				}
+				val, args = args[1], args[1:]
+			}
+			c.values["app"] = val
+		case globalBools[name] && !hasVal:
+			c.bools[name] = true
+		case name == "help" || name == "h":
+			args[0] = "help"
+			continue
+		case name == "version":
+			args[0] = "version"
+			continue
+		default:
+			return failf("Unknown global flag %s; global flags are --app APP, --quiet, --trace, --force, --rm", args[0])
+		}
+		args = args[1:]
+	}
+	if len(args) == 0 {
+		return usage(c)
+	}
+	name, args := args[0], args[1:]
+	cmd, ok := table[name]
+	if !ok {
+		if name == "-h" {
+			return usage(c)
+		}
+		if isNamespace(name) {
+			return namespaceHelp(c.Stdout, c.Env.Prog, name)
+		}
+		if ns, ok := strings.CutSuffix(name, ":help"); ok && isNamespace(ns) {
+			return namespaceHelp(c.Stdout, c.Env.Prog, ns)
+		}
+		return failf("`%s` is not a %s command. See `%s help` for the list of commands.", name, c.Env.Prog, c.Env.Prog)
+	}
+	c.Cmd = cmd
+	if err := c.parse(args); err != nil {
+		return err
+	}
+	c.Quiet = c.bools["quiet"]
+	if !cmd.Local {
+		cl, err := c.caller()
+		if err != nil {
+			return err
+		}
+		c.API = cl
+	}
+	return cmd.Run(c)
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// parse sorts the arguments after the command name into flags, the app and
+// positional arguments.
+func (c *Ctx) parse(args []string) error {
+	cmd := c.Cmd
+	var pos []string
+	appTaken := func() bool {
+		return c.values["app"] != "" || c.Bool("global") || cmd.App == NoApp || len(pos) > 0
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if cmd.Passthrough && appTaken() && (len(pos) > 0 || !strings.HasPrefix(a, "--")) {
+			pos = append(pos, args[i:]...)
+			break
+		}
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
+		if !strings.HasPrefix(a, "--") || a == "--" {
+			pos = append(pos, a)
+			continue
+		}
+		name, val, hasVal := strings.Cut(a[2:], "=")
+		switch {
+		case name == "app" && cmd.App != NoApp:
+			if !hasVal {
+				if i+1 >= len(args) {
+					return failf("--app needs an app name")
+				}
+				i++
+				val = args[i]
+			}
+			c.values["app"] = val
+		case name == "global" && cmd.Global && !hasVal:
+			c.bools["global"] = true
+		case contains(cmd.Values, name):
+			if !hasVal {
+				if i+1 >= len(args) {
+					return failf("--%s needs a value", name)
+				}
+				i++
+				val = args[i]
+			}
+			c.values[name] = val
+		case (contains(cmd.Bools, name) || globalBools[name]) && !hasVal:
+			c.bools[name] = true
+		case cmd.InfoFlags && !hasVal:
+			if c.InfoFlag != "" {
+				return failf("Only one info flag may be given; got %s and %s", c.InfoFlag, a)
+			}
+			c.InfoFlag = a
+		default:
+			return failf("Unknown flag %s for %s; see `%s help %s`", a, cmd.Name, c.Env.Prog, cmd.Name)
+		}
+	}
+	switch {
+	case cmd.App == NoApp:
+	case c.values["app"] != "":
+		c.App = c.values["app"]
+	case c.Bool("global"):
+		c.Global = true
+	case len(pos) > 0:
+		c.App, pos = pos[0], pos[1:]
+	case cmd.App == AppRequired && cmd.Global:
+		return failf("Please specify an app or --global")
+	case cmd.App == AppRequired:
+		return failf("Please specify an app to run the command on")
+	}
+	if c.Bool("global") && c.values["app"] != "" {
+		return failf("Specify either an app or --global, not both")
+	}
+	c.Global = c.Bool("global")
+	c.Args = pos
+	return nil
+}
+
+// usage prints the general help.
+func usage(c *Ctx) error {
+	return printHelp(c.Stdout, c.Env.Prog, "")
+}
+
+func printHelp(w io.Writer, prog, ns string) error {
+	fmt.Fprintf(w, "Usage: %s [--quiet|--trace|--force] [--app APP] COMMAND <app> [command-specific-options]\n\n", prog)
+	if ns == "" {
+		fmt.Fprintf(w, "Berth: git push deploys to your own server, Dokku-compatible.\n\nCommands:\n")
+	} else {
+		fmt.Fprintf(w, "Commands of %s:\n", ns)
+	}
+	cmds := Commands()
+	width := 0
+	for _, cmd := range cmds {
+		width = max(width, len(cmd.Name)+1+len(cmd.Args))
+	}
+	for _, cmd := range cmds {
+		if ns != "" && namespaceOf(cmd.Name) != ns {
+			continue
+		}
+		fmt.Fprintf(w, "    %-*s  %s\n", width, strings.TrimSpace(cmd.Name+" "+cmd.Args), cmd.Short)
+	}
+	fmt.Fprintf(w, "\nSee `%s help COMMAND` for one command; docs/commands.md for the reference.\n", prog)
+	return nil
+}
+
+func namespaceHelp(w io.Writer, prog, ns string) error { return printHelp(w, prog, ns) }
+
+func init() {
+	register(&Command{
+		Name: "help", Args: "[COMMAND|NAMESPACE]", Short: "Show help for all commands, a namespace or one command", Local: true,
+		Run: func(c *Ctx) error {
+			if len(c.Args) == 0 {
+				return usage(c)
+			}
+			name := c.Args[0]
+			if cmd, ok := table[name]; ok {
+				fmt.Fprintf(c.Stdout, "Usage: %s %s\n\n%s\n", c.Env.Prog, strings.TrimSpace(cmd.Name+" "+cmd.Args), cmd.Short)
+				var flags []string
+				if cmd.App != NoApp {
+					flags = append(flags, "--app APP")
+				}
+				if cmd.Global {
+					flags = append(flags, "--global")
+				}
+				for _, f := range cmd.Bools {
+					flags = append(flags, "--"+f)
+				}
+				for _, f := range cmd.Values {
+					flags = append(flags, "--"+f+" VALUE")
+				}
+				if len(flags) > 0 {
+					fmt.Fprintf(c.Stdout, "\nFlags: %s\n", strings.Join(flags, ", "))
+				}
+				return nil
+			}
+			if isNamespace(name) {
+				return namespaceHelp(c.Stdout, c.Env.Prog, name)
+			}
+			return failf("`%s` is not a %s command.", name, c.Env.Prog)
+		},
+	})
+}

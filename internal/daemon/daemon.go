@@ -1,0 +1,138 @@
+// Package daemon is `berth serve`: it owns the data directory, the database
+// and the control socket, and wires the parts of Berth together.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/settings"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// Version is Berth's version, set at build time with
+// -ldflags "-X github.com/berthpaas/berth/internal/daemon.Version=...".
+var Version = "0.1.0-dev"
+
+// ShutdownTimeout bounds how long a stopping daemon waits for in-flight
+// requests.
+const ShutdownTimeout = 30 * time.Second
+
+// Run serves until ctx is cancelled, then shuts down gracefully. ready, if
+// not nil, is called once the control socket accepts requests.
+func Run(ctx context.Context, s settings.Settings, log *slog.Logger, ready func()) error {
+	// Everything the daemon writes (the database holds secrets) is private.
+	syscall.Umask(0o077)
+	if err := os.MkdirAll(s.DataDir, 0o711); err != nil {
+		return fmt.Errorf("create data directory %s: %w", s.DataDir, err)
+	}
+	unlock, err := lockDataDir(s.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if err := writeDefaultConfig(s.ConfigFile); err != nil {
+		log.Warn("could not write the default config file", "file", s.ConfigFile, "err", err)
+	}
+
+	st, err := store.Open(ctx, filepath.Join(s.DataDir, "berth.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	mux := api.NewMux(log)
+	svc := NewService(st, s.DataDir, log)
+	svc.Register(mux)
+	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
+		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid()}, nil
+	})
+
+	ln, err := listenSocket(s.Socket)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("berth started", "version", Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
+	if ready != nil {
+		ready()
+	}
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("control socket: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("berth stopping: waiting for requests in flight", "timeout", ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	os.Remove(s.Socket)
+	if err != nil {
+		log.Warn("shutdown did not finish in time; closing", "err", err)
+		srv.Close()
+	}
+	log.Info("berth stopped")
+	return nil
+}
+
+// lockDataDir takes an exclusive lock so that one daemon owns a data dir.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "berth.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("another berth daemon is already running with data directory %s", dir)
+		}
+		return nil, fmt.Errorf("lock %s: %w", path, err)
+	}
+	f.Truncate(0)
+	fmt.Fprintf(f, "%d\n", os.Getpid())
+	return func() { f.Close() }, nil
+}
+
+// listenSocket listens on a unix socket that only its owner (root) can use.
+// The data dir lock is held, so a socket file left behind is stale.
+func listenSocket(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
+		return nil, err
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+	}
+	ln, err := net.Listen("unix", path) // umask 077: born 0600
+	if err != nil {
+		return nil, fmt.Errorf("listen on control socket %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+func writeDefaultConfig(path string) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(settings.DefaultFile()), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

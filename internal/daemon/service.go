@@ -1,0 +1,286 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// Redeployer redeploys an app's current release with new config. It reports
+// false when the app has nothing deployed (so there is nothing to restart).
+// The deploy pipeline provides it; until then the daemon has none.
+type Redeployer interface {
+	Redeploy(ctx context.Context, appName string, out api.Output) (bool, error)
+}
+
+// Service implements the API operations on top of the store.
+type Service struct {
+	store    *store.Store
+	dataDir  string
+	log      *slog.Logger
+	now      func() time.Time
+	redeploy Redeployer
+}
+
+// NewService returns a Service keeping its files under dataDir.
+func NewService(st *store.Store, dataDir string, log *slog.Logger) *Service {
+	return &Service{store: st, dataDir: dataDir, log: log, now: time.Now}
+}
+
+// Register adds the service's operations to m.
+func (s *Service) Register(m *api.Mux) {
+	api.Handle(m, api.AppsCreate, s.appsCreate)
+	api.Handle(m, api.AppsList, s.appsList)
+	api.Handle(m, api.AppsInfo, s.appsInfo)
+	api.Handle(m, api.AppsDestroy, s.appsDestroy)
+	api.Handle(m, api.AppsRename, s.appsRename)
+	api.Handle(m, api.AppsClone, s.appsClone)
+	api.Handle(m, api.AppsLock, s.appsLock)
+	api.Handle(m, api.AppsUnlock, s.appsUnlock)
+	api.Handle(m, api.ConfigGet, s.configGet)
+	api.Handle(m, api.ConfigUpdate, s.configUpdate)
+	api.Handle(m, api.PropertiesSet, s.propertiesSet)
+	api.Handle(m, api.PropertiesReport, s.propertiesReport)
+}
+
+// appDir is where an app's files live (source trees, build contexts).
+func (s *Service) appDir(name string) string {
+	return filepath.Join(s.dataDir, "apps", name)
+}
+
+// invalid turns validation errors from package app into API errors.
+func invalid(err error) error {
+	var ie *app.InvalidError
+	if errors.As(err, &ie) {
+		return api.Errorf(api.CodeInvalid, "%s", ie.Msg)
+	}
+	return err
+}
+
+// getApp reads an app, mapping a missing one to the API's app-not-found error.
+func getApp(tx *store.Tx, name string) (store.App, error) {
+	if name == "" {
+		return store.App{}, api.Errorf(api.CodeInvalid, "Please specify an app to run the command on")
+	}
+	a, err := tx.App(name)
+	if errors.Is(err, store.ErrAppNotFound) {
+		return a, api.AppNotFound(name)
+	}
+	return a, err
+}
+
+// scope resolves an api.Scope to a store scope (reading the app if any).
+func scope(tx *store.Tx, sc api.Scope) (store.Scope, error) {
+	if sc.Global {
+		if sc.App != "" {
+			return 0, api.Errorf(api.CodeInvalid, "Specify either an app or --global, not both")
+		}
+		return store.Global, nil
+	}
+	if sc.App == "" {
+		return 0, api.Errorf(api.CodeInvalid, "Please specify an app or --global")
+	}
+	a, err := getApp(tx, sc.App)
+	if err != nil {
+		return 0, err
+	}
+	return a.Scope(), nil
+}
+
+func (s *Service) info(tx *store.Tx, a store.App) (api.AppInfo, error) {
+	props, err := tx.Properties(a.Scope(), "apps")
+	if err != nil {
+		return api.AppInfo{}, err
+	}
+	return api.AppInfo{
+		Name:                 a.Name,
+		CreatedAt:            a.CreatedAt,
+		Locked:               a.Locked,
+		Dir:                  s.appDir(a.Name),
+		DeploySource:         props["deploy-source"],
+		DeploySourceMetadata: props["deploy-source-metadata"],
+	}, nil
+}
+
+func (s *Service) appsCreate(ctx context.Context, req api.AppRef, _ api.Output) (api.AppInfo, error) {
+	if err := app.ValidateName(req.App); err != nil {
+		return api.AppInfo{}, invalid(err)
+	}
+	var info api.AppInfo
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := tx.CreateApp(req.App, s.now())
+		if errors.Is(err, store.ErrAppExists) {
+			return api.Errorf(api.CodeConflict, "Name is already taken")
+		}
+		if err != nil {
+			return err
+		}
+		info, err = s.info(tx, a)
+		return err
+	})
+	if err == nil {
+		s.log.Info("app created", "app", req.App)
+	}
+	return info, err
+}
+
+func (s *Service) appsList(ctx context.Context, _ api.Empty, _ api.Output) (api.AppList, error) {
+	list := api.AppList{Apps: []api.AppInfo{}}
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		apps, err := tx.Apps()
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			info, err := s.info(tx, a)
+			if err != nil {
+				return err
+			}
+			list.Apps = append(list.Apps, info)
+		}
+		return nil
+	})
+	return list, err
+}
+
+func (s *Service) appsInfo(ctx context.Context, req api.AppRef, _ api.Output) (api.AppInfo, error) {
+	var info api.AppInfo
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, req.App)
+		if err != nil {
+			return err
+		}
+		info, err = s.info(tx, a)
+		return err
+	})
+	return info, err
+}
+
+func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output) (api.Empty, error) {
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, req.App)
+		if err != nil {
+			return err
+		}
+		return tx.DeleteApp(a)
+	})
+	if err != nil {
+		return api.Empty{}, err
+	}
+	// The database no longer knows the app; a crash before this line leaves
+	// only a stray directory, which the next create of the name replaces.
+	if err := os.RemoveAll(s.appDir(req.App)); err != nil {
+		s.log.Warn("remove app directory", "app", req.App, "err", err)
+	}
+	s.log.Info("app destroyed", "app", req.App)
+	return api.Empty{}, nil
+}
+
+func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, _ api.Output) (api.AppInfo, error) {
+	if err := app.ValidateName(req.To); err != nil {
+		return api.AppInfo{}, invalid(err)
+	}
+	var info api.AppInfo
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, req.From)
+		if err != nil {
+			return err
+		}
+		if err := tx.RenameApp(a, req.To); errors.Is(err, store.ErrAppExists) {
+			return api.Errorf(api.CodeConflict, "Name is already taken")
+		} else if err != nil {
+			return err
+		}
+		// Move the app's files inside the transaction, so a failed move
+		// leaves the old name in place.
+		if err := renameIfExists(s.appDir(req.From), s.appDir(req.To)); err != nil {
+			return err
+		}
+		a.Name = req.To
+		info, err = s.info(tx, a)
+		return err
+	})
+	if err == nil {
+		s.log.Info("app renamed", "from", req.From, "to", req.To)
+	}
+	return info, err
+}
+
+func renameIfExists(from, to string) error {
+	if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err := os.RemoveAll(to); err != nil {
+		return err
+	}
+	if err := os.Rename(from, to); err != nil {
+		return fmt.Errorf("move app files: %w", err)
+	}
+	return nil
+}
+
+func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, _ api.Output) (api.AppInfo, error) {
+	if err := app.ValidateName(req.To); err != nil {
+		return api.AppInfo{}, invalid(err)
+	}
+	var info api.AppInfo
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		from, err := getApp(tx, req.From)
+		if err != nil {
+			return err
+		}
+		to, err := tx.CreateApp(req.To, s.now())
+		if errors.Is(err, store.ErrAppExists) {
+			if req.IgnoreExisting {
+				existing, err := tx.App(req.To)
+				if err != nil {
+					return err
+				}
+				info, err = s.info(tx, existing)
+				return err
+			}
+			return api.Errorf(api.CodeConflict, "Name is already taken")
+		}
+		if err != nil {
+			return err
+		}
+		if err := tx.CopyAppState(from, to); err != nil {
+			return err
+		}
+		info, err = s.info(tx, to)
+		return err
+	})
+	if err == nil {
+		s.log.Info("app cloned", "from", req.From, "to", req.To)
+	}
+	return info, err
+}
+
+func (s *Service) setLock(ctx context.Context, name string, locked bool) (api.LockResult, error) {
+	var res api.LockResult
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, name)
+		if err != nil {
+			return err
+		}
+		res.WasLocked = a.Locked
+		return tx.SetLocked(a, locked)
+	})
+	return res, err
+}
+
+func (s *Service) appsLock(ctx context.Context, req api.AppRef, _ api.Output) (api.LockResult, error) {
+	return s.setLock(ctx, req.App, true)
+}
+
+func (s *Service) appsUnlock(ctx context.Context, req api.AppRef, _ api.Output) (api.LockResult, error) {
+	return s.setLock(ctx, req.App, false)
+}

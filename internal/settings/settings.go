@@ -1,0 +1,143 @@
+// Package settings loads the daemon's own settings: where it keeps its data
+// and which addresses it listens on. Each setting has one name, used as the
+// environment variable, as the key in the config file, and (lower-cased,
+// without BERTH_) as the flag.
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/berthpaas/berth/internal/app"
+)
+
+// DefaultDataDir is where Berth keeps everything unless told otherwise.
+const DefaultDataDir = "/var/lib/berth"
+
+// Settings are the daemon's settings after defaults, the config file, the
+// environment and flags are applied, in that order of increasing weight.
+type Settings struct {
+	DataDir    string // BERTH_DATA_DIR
+	ConfigFile string // BERTH_CONFIG: the config file, default DATA_DIR/berth.conf
+	Socket     string // BERTH_SOCKET: the control socket, default DATA_DIR/berth.sock
+	HTTPAddr   string // BERTH_HTTP_ADDR: the proxy's HTTP listener
+	HTTPSAddr  string // BERTH_HTTPS_ADDR: the proxy's HTTPS listener
+	SSHAddr    string // BERTH_SSH_ADDR: the built-in ssh server
+	LogLevel   string // BERTH_LOG_LEVEL: debug, info, warn, error
+	LogFormat  string // BERTH_LOG_FORMAT: text or json
+}
+
+// field binds a setting's name to its place in Settings.
+type field struct {
+	name, def, help string
+	ptr             func(*Settings) *string
+}
+
+var fields = []field{
+	{"BERTH_SOCKET", "", "control socket (default: DATA_DIR/berth.sock); root-only", func(s *Settings) *string { return &s.Socket }},
+	{"BERTH_HTTP_ADDR", ":80", "HTTP listener of the proxy", func(s *Settings) *string { return &s.HTTPAddr }},
+	{"BERTH_HTTPS_ADDR", ":443", "HTTPS listener of the proxy", func(s *Settings) *string { return &s.HTTPSAddr }},
+	{"BERTH_SSH_ADDR", ":2222", "built-in ssh server (git push, remote commands)", func(s *Settings) *string { return &s.SSHAddr }},
+	{"BERTH_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(s *Settings) *string { return &s.LogLevel }},
+	{"BERTH_LOG_FORMAT", "text", "log format: text or json", func(s *Settings) *string { return &s.LogFormat }},
+}
+
+// Names lists every setting name, for help and docs.
+func Names() []string {
+	names := []string{"BERTH_DATA_DIR", "BERTH_CONFIG"}
+	for _, f := range fields {
+		names = append(names, f.name)
+	}
+	return names
+}
+
+// Load computes the settings from the environment (getenv) and flags, which
+// map setting names (BERTH_HTTP_ADDR) to values given on the command line.
+// A missing config file is not an error; an unreadable or malformed one is.
+func Load(getenv func(string) string, flags map[string]string) (Settings, error) {
+	pick := func(name, def string) string {
+		if v, ok := flags[name]; ok && v != "" {
+			return v
+		}
+		if v := getenv(name); v != "" {
+			return v
+		}
+		return def
+	}
+	var s Settings
+	s.DataDir = pick("BERTH_DATA_DIR", DefaultDataDir)
+	if !filepath.IsAbs(s.DataDir) {
+		abs, err := filepath.Abs(s.DataDir)
+		if err != nil {
+			return s, err
+		}
+		s.DataDir = abs
+	}
+	s.ConfigFile = pick("BERTH_CONFIG", filepath.Join(s.DataDir, "berth.conf"))
+
+	file := map[string]string{}
+	b, err := os.ReadFile(s.ConfigFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return s, fmt.Errorf("read config file %s: %w", s.ConfigFile, err)
+	default:
+		file, err = app.ParseEnvfile(b)
+		if err != nil {
+			return s, fmt.Errorf("config file %s: %w", s.ConfigFile, err)
+		}
+	}
+	known := map[string]bool{}
+	for _, f := range fields {
+		known[f.name] = true
+	}
+	var unknown []string
+	for k := range file {
+		if !known[k] {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) > 0 {
+		sort.Strings(unknown)
+		return s, fmt.Errorf("config file %s: unknown setting %s (BERTH_DATA_DIR and BERTH_CONFIG come only from the environment or flags); known: %s",
+			s.ConfigFile, strings.Join(unknown, ", "), strings.Join(Names()[2:], ", "))
+	}
+	for _, f := range fields {
+		def := f.def
+		if v, ok := file[f.name]; ok {
+			def = v
+		}
+		*f.ptr(&s) = pick(f.name, def)
+	}
+	if s.Socket == "" {
+		s.Socket = filepath.Join(s.DataDir, "berth.sock")
+	}
+	switch s.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		return s, fmt.Errorf("BERTH_LOG_LEVEL %q is not one of debug, info, warn, error", s.LogLevel)
+	}
+	switch s.LogFormat {
+	case "text", "json":
+	default:
+		return s, fmt.Errorf("BERTH_LOG_FORMAT %q is not one of text, json", s.LogFormat)
+	}
+	return s, nil
+}
+
+// DefaultFile returns the text of a config file listing every setting with
+// its default, commented out.
+func DefaultFile() string {
+	var b strings.Builder
+	b.WriteString("# Berth daemon settings. Each line is NAME=value; the environment and flags\n")
+	b.WriteString("# of `berth serve` override this file. Uncomment to change a default.\n")
+	for _, f := range fields {
+		fmt.Fprintf(&b, "\n# %s\n#%s=%s\n", f.help, f.name, f.def)
+	}
+	return b.String()
+}
