@@ -23,8 +23,10 @@ func SortedKeys(vars map[string]string) []string {
 	return keys
 }
 
-// ShellQuote quotes s for a POSIX shell with single quotes, writing a single
-// quote inside as '\”.
+// ShellQuote quotes s for a POSIX shell with single quotes, writing each
+// single quote inside s as
+//
+//	'\''
 func ShellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
@@ -69,6 +71,9 @@ func Export(vars map[string]string, format string) (string, error) {
 			b.WriteString(k + "=" + ShellQuote(vars[k]) + " ")
 		}
 	case "json":
+		if vars == nil {
+			vars = map[string]string{} // "{}", not "null"
+		}
 		out, err := marshalJSON(vars)
 		if err != nil {
 			return "", err
@@ -155,10 +160,11 @@ func envfileQuote(v string) string {
 // ParseEnvfile reads a dotenv file: KEY=value lines, optionally prefixed by
 // "export ", with # comments and blank lines. Values may be unquoted (trimmed,
 // a " #" starts a comment), single-quoted (literal) or double-quoted (escapes
-// \n \r \t \" \\ \$ \` and literal newlines). Variables are never expanded:
-// what is in the file is what is stored.
+// \n \r \t \" \\ \$ \` and literal newlines). CRLF line ends are read as
+// LF, inside quotes too. Variables are never expanded: what is in the file is
+// what is stored.
 func ParseEnvfile(data []byte) (map[string]string, error) {
-	p := &envParser{src: string(data), line: 1}
+	p := &envParser{src: strings.ReplaceAll(string(data), "\r\n", "\n"), line: 1}
 	return p.parse()
 }
 
@@ -216,7 +222,7 @@ func (p *envParser) parse() (map[string]string, error) {
 				return out, nil
 			}
 		}
-		start := p.pos
+		start, keyLine := p.pos, p.line
 		for !p.eof() && p.peek() != '=' && p.peek() != '\n' {
 			p.pos++
 		}
@@ -237,6 +243,7 @@ func (p *envParser) parse() (map[string]string, error) {
 			return nil, err
 		}
 		if err := ValidateValue(key, value); err != nil {
+			p.line = keyLine // the line the value starts on, not where it ends
 			return nil, p.errorf("%v", err)
 		}
 		out[key] = value
@@ -258,9 +265,11 @@ func (p *envParser) value() (string, error) {
 		return v, p.endOfValue()
 	case '"':
 		p.pos++
+		startLine := p.line
 		var b strings.Builder
 		for {
 			if p.eof() {
+				p.line = startLine
 				return "", p.errorf("unterminated double-quoted value")
 			}
 			c := p.peek()
@@ -270,6 +279,7 @@ func (p *envParser) value() (string, error) {
 				return b.String(), p.endOfValue()
 			case '\\':
 				if p.eof() {
+					p.line = startLine
 					return "", p.errorf("unterminated double-quoted value")
 				}
 				e := p.peek()
@@ -327,6 +337,9 @@ func ParseJSONVars(data []byte) (map[string]string, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return nil, Invalidf("Invalid JSON: %v; expected an object of string values", err)
+	}
+	if raw == nil { // the input was null
+		return nil, Invalidf("Invalid JSON: null; expected an object of string values")
 	}
 	out := make(map[string]string, len(raw))
 	for k, v := range raw {

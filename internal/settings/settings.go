@@ -70,14 +70,13 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 		return def
 	}
 	var s Settings
-	s.DataDir = pick("BERTH_DATA_DIR", DefaultDataDir)
-	if !filepath.IsAbs(s.DataDir) {
-		abs, err := filepath.Abs(s.DataDir)
-		if err != nil {
-			return s, err
-		}
-		s.DataDir = abs
+	// Abs also cleans an absolute path, so that DATA_DIR and the paths
+	// joined to it name the same directory.
+	dataDir, err := filepath.Abs(pick("BERTH_DATA_DIR", DefaultDataDir))
+	if err != nil {
+		return s, err
 	}
+	s.DataDir = dataDir
 	s.ConfigFile = pick("BERTH_CONFIG", filepath.Join(s.DataDir, "berth.conf"))
 
 	file := map[string]string{}
@@ -136,6 +135,8 @@ func DefaultFile() string {
 	var b strings.Builder
 	b.WriteString("# Berth daemon settings. Each line is NAME=value; the environment and flags\n")
 	b.WriteString("# of `berth serve` override this file. Uncomment to change a default.\n")
+	b.WriteString("# BERTH_DATA_DIR and BERTH_CONFIG (this file) can only be set in the\n")
+	b.WriteString("# environment or with flags.\n")
 	for _, f := range fields {
 		fmt.Fprintf(&b, "\n# %s\n#%s=%s\n", f.help, f.name, f.def)
 	}

@@ -89,17 +89,19 @@ var ownedTables = []string{"config", "properties"}
 
 // DeleteApp removes an app and everything the database keeps for it.
 func (t *Tx) DeleteApp(a App) error {
-	for _, table := range ownedTables {
-		if _, err := t.exec("DELETE FROM "+table+" WHERE app_id = ?", a.ID); err != nil {
-			return fmt.Errorf("delete %s of %s: %w", table, a.Name, err)
-		}
-	}
+	// The app row goes first: an App that names no row (the zero App's ID
+	// is the global scope's) must not clear anything.
 	res, err := t.exec("DELETE FROM apps WHERE id = ?", a.ID)
 	if err != nil {
 		return fmt.Errorf("delete app %s: %w", a.Name, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return ErrAppNotFound
+	}
+	for _, table := range ownedTables {
+		if _, err := t.exec("DELETE FROM "+table+" WHERE app_id = ?", a.ID); err != nil {
+			return fmt.Errorf("delete %s of %s: %w", table, a.Name, err)
+		}
 	}
 	return nil
 }

@@ -46,7 +46,7 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
-	db, err := sql.Open("sqlite", "file:"+file+"?"+q.Encode())
+	db, err := sql.Open("sqlite", sqliteURI(file)+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", file, err)
 	}
@@ -58,6 +58,17 @@ func Open(ctx context.Context, file string) (*Store, error) {
 		return nil, fmt.Errorf("migrate database %s: %w", file, err)
 	}
 	return s, nil
+}
+
+// sqliteURI returns file as an SQLite "file:" URI, escaping the characters
+// a URI gives a meaning to ('%', '?', '#'), so that any path opens that very
+// file rather than a truncated or percent-decoded one.
+func sqliteURI(file string) string {
+	p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(file)
+	if strings.HasPrefix(p, "/") {
+		p = "//" + p // an empty authority: file:///abs/path
+	}
+	return "file:" + p
 }
 
 // Close closes the database.
@@ -163,14 +174,11 @@ func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
 	}
-	defer func() {
-		if p := recover(); p != nil {
-			sqlTx.Rollback()
-			panic(p)
-		}
-	}()
+	// Rolls back on an error, a panic (which goes on) and a runtime.Goexit
+	// (t.FailNow) alike, which would otherwise keep the pool's only
+	// connection forever; after a Commit it does nothing.
+	defer sqlTx.Rollback()
 	if err := fn(&Tx{ctx: ctx, tx: sqlTx}); err != nil {
-		sqlTx.Rollback()
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
