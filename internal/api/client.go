@@ -47,19 +47,24 @@ func (c *Client) Call(ctx context.Context, op string, req, resp any, out Output)
 	hreq.Header.Set("Content-Type", "application/json")
 	hresp, err := c.http.Do(hreq)
 	if err != nil {
-		if isNotRunning(err) {
-			return &NotRunningError{Socket: c.socket}
-		}
-		if errors.Is(err, syscall.EACCES) {
-			return Errorf(CodeForbidden, "Permission denied on the control socket %s: it is root-only; run this command as root (sudo %s)", c.socket, "berth ...")
-		}
-		return fmt.Errorf("call the daemon on %s: %w", c.socket, err)
+		return c.dialError(err)
 	}
 	defer hresp.Body.Close()
 	if hresp.StatusCode != http.StatusOK {
 		return fmt.Errorf("the daemon on %s answered %s to %s: is it a berth daemon of the same version?", c.socket, hresp.Status, op)
 	}
 	return readFrames(hresp.Body, resp, out)
+}
+
+// dialError turns a failure to reach the daemon into the error users see.
+func (c *Client) dialError(err error) error {
+	if isNotRunning(err) {
+		return &NotRunningError{Socket: c.socket}
+	}
+	if errors.Is(err, syscall.EACCES) {
+		return Errorf(CodeForbidden, "Permission denied on the control socket %s: it is root-only; run this command as root (sudo berth ...)", c.socket)
+	}
+	return fmt.Errorf("call the daemon on %s: %w", c.socket, err)
 }
 
 func isNotRunning(err error) bool {

@@ -21,6 +21,7 @@ type handler func(ctx context.Context, req json.RawMessage, out Output) (any, er
 // http.Handler (the control socket).
 type Mux struct {
 	handlers map[string]handler
+	sessions map[string]sessionHandler
 	log      *slog.Logger
 }
 
@@ -142,11 +143,19 @@ func (m *Mux) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
+	if sh, ok := m.sessions[op]; ok && r.Header.Get("Upgrade") == sessionProtocol {
+		m.serveSession(w, r, op, sh)
+		return
+	}
 	h, ok := m.handlers[op]
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	fl, _ := w.(http.Flusher)
 	fw := &frameWriter{enc: json.NewEncoder(w), fl: fl}
 	if !ok {
+		if _, isSession := m.sessions[op]; isSession {
+			fw.write(frame{Error: Errorf(CodeInvalid, "%s is interactive: call it as a session", op)})
+			return
+		}
 		fw.write(frame{Error: Errorf(CodeNotFound, "unknown operation %s: the daemon may be older than this client", op)})
 		return
 	}
