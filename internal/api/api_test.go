@@ -27,7 +27,6 @@ type echoResp struct {
 var echoOp = Op[echoReq, echoResp]{"test.echo"}
 var blockOp = Op[Empty, Empty]{"test.block"}
 
-
 // serve starts a Mux with test handlers on a unix socket and returns both
 // callers: the socket client and the Mux itself.
 func serve(t *testing.T) (*Client, *Mux, *blockSignals) {
