@@ -5,6 +5,13 @@
 // which speaks API 1.41, and the moby client's error shapes) are handled in
 // one place, and so that "the engine is not there" always surfaces as the
 // same one-line error, [ErrEngineUnavailable].
+//
+// Callers use plain Berth-side types (ContainerSpec, ImageInfo, Event, ...)
+// and never import moby packages. Errors are one line, prefixed with
+// "docker: <operation>: "; a missing container, image or network matches
+// [ErrNotFound] with errors.Is, an unreachable engine matches
+// [ErrEngineUnavailable], and a cancelled or expired context matches the
+// context's error.
 package docker
 
 import (
