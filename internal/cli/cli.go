@@ -39,6 +39,8 @@ type Env struct {
 	Connect func() (api.Caller, error)
 	// Getenv reads the environment; nil means os.Getenv.
 	Getenv func(string) string
+	// Terminal is the user's terminal, nil when there is none.
+	Terminal Terminal
 }
 
 // exitError carries an exit code with an optional message.

@@ -31,6 +31,10 @@ type Command struct {
 	// Bools and Values are the flags the command takes (without "--").
 	Bools  []string
 	Values []string
+	// Multi flags may repeat; their values are collected (run --env K=V).
+	Multi []string
+	// Letters maps one-letter flags to long ones ("-t" -> "tail").
+	Letters map[string]string
 	// InfoFlags accepts any other --flag as a report key (NAMESPACE:report).
 	InfoFlags bool
 	// Passthrough keeps every argument after the app verbatim (run, enter).
@@ -59,7 +63,11 @@ type Ctx struct {
 	API    api.Caller
 	bools  map[string]bool
 	values map[string]string
+	multi  map[string][]string
 }
+
+// Multi returns every value given to the repeatable flag --name.
+func (c *Ctx) Multi(name string) []string { return c.multi[name] }
 
 // Bool reports whether the flag --name was given.
 func (c *Ctx) Bool(name string) bool { return c.bools[name] }
@@ -225,13 +233,16 @@ func (c *Ctx) parse(args []string) error {
 	}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		if cmd.Passthrough && appTaken() && (len(pos) > 0 || !strings.HasPrefix(a, "--")) {
+		if cmd.Passthrough && appTaken() && (len(pos) > 0 || !strings.HasPrefix(a, "-")) {
 			pos = append(pos, args[i:]...)
 			break
 		}
 		if a == "--" {
 			pos = append(pos, args[i+1:]...)
 			break
+		}
+		if long, ok := cmd.Letters[a]; ok {
+			a = "--" + long
 		}
 		if !strings.HasPrefix(a, "--") || a == "--" {
 			pos = append(pos, a)
@@ -250,6 +261,18 @@ func (c *Ctx) parse(args []string) error {
 			c.values["app"] = val
 		case name == "global" && cmd.Global && !hasVal:
 			c.bools["global"] = true
+		case contains(cmd.Multi, name):
+			if !hasVal {
+				if i+1 >= len(args) {
+					return failf("--%s needs a value", name)
+				}
+				i++
+				val = args[i]
+			}
+			if c.multi == nil {
+				c.multi = map[string][]string{}
+			}
+			c.multi[name] = append(c.multi[name], val)
 		case contains(cmd.Values, name):
 			if !hasVal {
 				if i+1 >= len(args) {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -50,8 +52,11 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, ready func(
 	}
 	defer st.Close()
 
+	eng := &engineConn{}
+	defer eng.close()
+	deployer := deploy.New(st, eng.get, deploy.Names{Prefix: s.NamePrefix}, s.DataDir, log)
 	mux := api.NewMux(log)
-	svc := NewService(st, s.DataDir, log)
+	svc := NewService(st, s.DataDir, log, deployer)
 	svc.Register(mux)
 	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
 		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid()}, nil
@@ -68,6 +73,12 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, ready func(
 	if ready != nil {
 		ready()
 	}
+	// ps:restore: what should run, runs (also after a host reboot).
+	go func() {
+		if err := deployer.Restore(ctx, io.Discard); err != nil {
+			log.Warn("restore after start", "err", err)
+		}
+	}()
 
 	select {
 	case err := <-errc:

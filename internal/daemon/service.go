@@ -11,6 +11,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -28,11 +29,13 @@ type Service struct {
 	log      *slog.Logger
 	now      func() time.Time
 	redeploy Redeployer
+	deployer *deploy.Deployer
 }
 
-// NewService returns a Service keeping its files under dataDir.
-func NewService(st *store.Store, dataDir string, log *slog.Logger) *Service {
-	return &Service{store: st, dataDir: dataDir, log: log, now: time.Now}
+// NewService returns a Service keeping its files under dataDir and running
+// deploys with d.
+func NewService(st *store.Store, dataDir string, log *slog.Logger, d *deploy.Deployer) *Service {
+	return &Service{store: st, dataDir: dataDir, log: log, now: time.Now, deployer: d, redeploy: redeployer{d}}
 }
 
 // Register adds the service's operations to m.
@@ -49,6 +52,7 @@ func (s *Service) Register(m *api.Mux) {
 	api.Handle(m, api.ConfigUpdate, s.configUpdate)
 	api.Handle(m, api.PropertiesSet, s.propertiesSet)
 	api.Handle(m, api.PropertiesReport, s.propertiesReport)
+	s.registerDeploy(m)
 }
 
 // appDir is where an app's files live (source trees, build contexts).

@@ -10,11 +10,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 
 	"github.com/berthpaas/berth/internal/app"
 )
+
+var prefixRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // DefaultDataDir is where Berth keeps everything unless told otherwise.
 const DefaultDataDir = "/var/lib/berth"
@@ -30,6 +33,10 @@ type Settings struct {
 	SSHAddr    string // BERTH_SSH_ADDR: the built-in ssh server
 	LogLevel   string // BERTH_LOG_LEVEL: debug, info, warn, error
 	LogFormat  string // BERTH_LOG_FORMAT: text or json
+	// NamePrefix is put before the name of every Docker object Berth creates
+	// (containers, images, networks), so several instances can share one
+	// engine without seeing each other's (BERTH_NAME_PREFIX, default empty).
+	NamePrefix string
 }
 
 // field binds a setting's name to its place in Settings.
@@ -45,6 +52,7 @@ var fields = []field{
 	{"BERTH_SSH_ADDR", ":2222", "built-in ssh server (git push, remote commands)", func(s *Settings) *string { return &s.SSHAddr }},
 	{"BERTH_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(s *Settings) *string { return &s.LogLevel }},
 	{"BERTH_LOG_FORMAT", "text", "log format: text or json", func(s *Settings) *string { return &s.LogFormat }},
+	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 }
 
 // Names lists every setting name, for help and docs.
@@ -120,6 +128,9 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	case "debug", "info", "warn", "error":
 	default:
 		return s, fmt.Errorf("BERTH_LOG_LEVEL %q is not one of debug, info, warn, error", s.LogLevel)
+	}
+	if s.NamePrefix != "" && !prefixRE.MatchString(s.NamePrefix) {
+		return s, fmt.Errorf("BERTH_NAME_PREFIX %q must be lower-case letters, digits and '-' (it starts Docker names)", s.NamePrefix)
 	}
 	switch s.LogFormat {
 	case "text", "json":

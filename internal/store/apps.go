@@ -14,6 +14,8 @@ type App struct {
 	Name      string
 	CreatedAt time.Time
 	Locked    bool
+	// Stopped is set by ps:stop: the app's processes should not run.
+	Stopped bool
 }
 
 // Scope selects whose config or properties an operation touches: an app's,
@@ -50,8 +52,8 @@ func (t *Tx) CreateApp(name string, now time.Time) (App, error) {
 func (t *Tx) App(name string) (App, error) {
 	var a App
 	var created int64
-	err := t.tx.QueryRowContext(t.ctx, "SELECT id, name, created_at, locked FROM apps WHERE name = ?", name).
-		Scan(&a.ID, &a.Name, &created, &a.Locked)
+	err := t.tx.QueryRowContext(t.ctx, "SELECT id, name, created_at, locked, stopped FROM apps WHERE name = ?", name).
+		Scan(&a.ID, &a.Name, &created, &a.Locked, &a.Stopped)
 	if errors.Is(err, sql.ErrNoRows) {
 		return App{}, ErrAppNotFound
 	}
@@ -64,7 +66,7 @@ func (t *Tx) App(name string) (App, error) {
 
 // Apps returns every app, sorted by name.
 func (t *Tx) Apps() ([]App, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT id, name, created_at, locked FROM apps ORDER BY name")
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT id, name, created_at, locked, stopped FROM apps ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("list apps: %w", err)
 	}
@@ -73,7 +75,7 @@ func (t *Tx) Apps() ([]App, error) {
 	for rows.Next() {
 		var a App
 		var created int64
-		if err := rows.Scan(&a.ID, &a.Name, &created, &a.Locked); err != nil {
+		if err := rows.Scan(&a.ID, &a.Name, &created, &a.Locked, &a.Stopped); err != nil {
 			return nil, err
 		}
 		a.CreatedAt = time.Unix(created, 0)
@@ -136,5 +138,11 @@ func (t *Tx) CopyAppState(from, to App) error {
 // SetLocked sets or clears an app's manual deploy lock (apps:lock).
 func (t *Tx) SetLocked(a App, locked bool) error {
 	_, err := t.exec("UPDATE apps SET locked = ? WHERE id = ?", locked, a.ID)
+	return err
+}
+
+// SetStopped records whether an app's processes should run (ps:stop/start).
+func (t *Tx) SetStopped(a App, stopped bool) error {
+	_, err := t.exec("UPDATE apps SET stopped = ? WHERE id = ?", stopped, a.ID)
 	return err
 }

@@ -1,0 +1,179 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// FromArchiveRequest deploys a tar or tar.gz of a source tree: from URL, or
+// from the session's stdin when URL is "-".
+type FromArchiveRequest struct {
+	App string `json:"app"`
+	URL string `json:"url"`
+}
+
+// FromImageRequest deploys an image already on the engine.
+type FromImageRequest struct {
+	App   string `json:"app"`
+	Image string `json:"image"`
+}
+
+// DeployResult names the release a deploy made live.
+type DeployResult struct {
+	Release int `json:"release"`
+}
+
+// PSRequest names an app, or every app.
+type PSRequest struct {
+	App string `json:"app,omitempty"`
+	All bool   `json:"all,omitempty"`
+}
+
+// ScaleRequest changes an app's formation.
+type ScaleRequest struct {
+	App        string         `json:"app"`
+	Changes    map[string]int `json:"changes,omitempty"`
+	SkipDeploy bool           `json:"skip_deploy,omitempty"`
+}
+
+// ScaleResult is the formation after scaling.
+type ScaleResult struct {
+	Formation map[string]int `json:"formation"`
+	Types     []string       `json:"types"` // the live release's types, web first
+}
+
+// ProcessStatus is one process container.
+type ProcessStatus struct {
+	Type     string `json:"type"`
+	Index    int    `json:"index"`
+	State    string `json:"state"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	HostPort int    `json:"host_port,omitempty"`
+}
+
+// PSReport describes an app's processes.
+type PSReport struct {
+	App           string            `json:"app"`
+	Deployed      bool              `json:"deployed"`
+	Release       int               `json:"release"`
+	Image         string            `json:"image"`
+	Processes     map[string]string `json:"processes"`
+	Formation     map[string]int    `json:"formation"`
+	Stopped       bool              `json:"stopped"`
+	CanScale      bool              `json:"can_scale"`
+	RestartPolicy string            `json:"restart_policy"`
+	StopTimeout   int               `json:"stop_timeout"`
+	ProcfilePath  string            `json:"procfile_path"`
+	Containers    []ProcessStatus   `json:"containers"`
+	EngineError   string            `json:"engine_error,omitempty"`
+}
+
+// PSReports holds reports of several apps.
+type PSReports struct {
+	Reports []PSReport `json:"reports"`
+}
+
+// InspectResult holds the engine's inspect JSON of containers.
+type InspectResult struct {
+	Containers []json.RawMessage `json:"containers"`
+}
+
+// RunRequest runs a one-off command.
+type RunRequest struct {
+	App string            `json:"app"`
+	Cmd []string          `json:"cmd"`
+	Env map[string]string `json:"env,omitempty"`
+	TTY bool              `json:"tty,omitempty"`
+}
+
+// RunResult is the exit code of a one-off command.
+type RunResult struct {
+	ExitCode int    `json:"exit_code"`
+	Name     string `json:"name,omitempty"`
+}
+
+// EnterRequest runs a command in a running process container.
+type EnterRequest struct {
+	App    string   `json:"app"`
+	Target string   `json:"target,omitempty"` // TYPE.N or TYPE
+	Cmd    []string `json:"cmd,omitempty"`
+	TTY    bool     `json:"tty,omitempty"`
+}
+
+// ContainerSummary is one container in a listing.
+type ContainerSummary struct {
+	Name    string    `json:"name"`
+	ID      string    `json:"id"`
+	State   string    `json:"state"`
+	Status  string    `json:"status"`
+	Created time.Time `json:"created"`
+}
+
+// ContainerList lists containers.
+type ContainerList struct {
+	Containers []ContainerSummary `json:"containers"`
+}
+
+// RunStopRequest stops a one-off container.
+type RunStopRequest struct {
+	App  string `json:"app"`
+	Name string `json:"name"`
+}
+
+// LogsRequest streams an app's logs.
+type LogsRequest struct {
+	App     string `json:"app"`
+	Follow  bool   `json:"follow,omitempty"`
+	Lines   int    `json:"lines,omitempty"`
+	Process string `json:"process,omitempty"`
+	Quiet   bool   `json:"quiet,omitempty"`
+}
+
+// ReleaseInfo describes one release.
+type ReleaseInfo struct {
+	Number    int       `json:"number"`
+	Status    string    `json:"status"`
+	Source    string    `json:"source"`
+	SourceRef string    `json:"source_ref,omitempty"`
+	GitRev    string    `json:"git_rev,omitempty"`
+	Image     string    `json:"image,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// ReleaseList lists an app's releases, newest first.
+type ReleaseList struct {
+	Releases []ReleaseInfo `json:"releases"`
+}
+
+// Deploy and process operations.
+var (
+	GitFromArchive = SessionOp[FromArchiveRequest, DeployResult]{"git.from-archive"}
+	GitFromImage   = Op[FromImageRequest, DeployResult]{"git.from-image"}
+	PSRebuild      = Op[PSRequest, Empty]{"ps.rebuild"}
+	PSScale        = Op[ScaleRequest, ScaleResult]{"ps.scale"}
+	PSStart        = Op[PSRequest, Empty]{"ps.start"}
+	PSStop         = Op[PSRequest, Empty]{"ps.stop"}
+	PSRestart      = Op[PSRequest, Empty]{"ps.restart"}
+	PSRestore      = Op[PSRequest, Empty]{"ps.restore"}
+	PSReportOp     = Op[PSRequest, PSReports]{"ps.report"}
+	PSInspect      = Op[AppRef, InspectResult]{"ps.inspect"}
+	Run            = SessionOp[RunRequest, RunResult]{"run"}
+	RunDetached    = Op[RunRequest, RunResult]{"run.detached"}
+	RunList        = Op[AppRef, ContainerList]{"run.list"}
+	RunStop        = Op[RunStopRequest, Empty]{"run.stop"}
+	Enter          = SessionOp[EnterRequest, RunResult]{"enter"}
+	Logs           = Op[LogsRequest, Empty]{"logs"}
+	Cleanup        = Op[Empty, Empty]{"cleanup"}
+	ReleasesList   = Op[AppRef, ReleaseList]{"releases.list"}
+)
+
+// DockerOptionRequest checks one docker option before docker-options:add.
+type DockerOptionRequest struct {
+	Phase  string `json:"phase"`
+	Option string `json:"option"`
+}
+
+// DockerOptionsCheck validates a docker option.
+var DockerOptionsCheck = Op[DockerOptionRequest, Empty]{"docker-options.check"}

@@ -1,0 +1,457 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/berthpaas/berth/internal/api"
+)
+
+func init() {
+	appOrAll := func(name, args, short string, run func(*Ctx) error) *Command {
+		return &Command{Name: name, Args: args, Short: short, App: AppOptional, Bools: []string{"all", "parallel"}, Run: run}
+	}
+	register(
+		&Command{Name: "git:from-archive", Args: "[--archive-type tar|tar.gz] <app> (URL|-)", Short: "Deploy a tar or tar.gz of a source tree, from a URL or stdin (-)", App: AppRequired, Values: []string{"archive-type"}, Run: gitFromArchive},
+		&Command{Name: "git:from-image", Args: "<app> <image>", Short: "Deploy an image already on the engine", App: AppRequired, Run: gitFromImage},
+		appOrAll("ps:rebuild", "(<app>|--all)", "Rebuild an app from the source of its live release", psEach(api.PSRebuild)),
+		appOrAll("ps:start", "(<app>|--all)", "Start an app's processes", psEach(api.PSStart)),
+		appOrAll("ps:stop", "(<app>|--all)", "Stop an app's processes (they stay stopped until ps:start)", psEach(api.PSStop)),
+		appOrAll("ps:restart", "(<app>|--all)", "Restart an app: new containers of its live release", psEach(api.PSRestart)),
+		appOrAll("ps:restore", "(<app>|--all)", "Start what should run and is not running (the daemon does this at start)", psEach(api.PSRestore)),
+		&Command{Name: "ps:scale", Args: "<app> [<type>=<n> ...] [--skip-deploy] [--format json]", Short: "Show or set how many containers of each process type run", App: AppRequired, Bools: []string{"skip-deploy"}, Values: []string{"format"}, Run: psScale},
+		&Command{Name: "ps:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display a process report for one app or all apps", App: AppOptional, Values: []string{"format"}, InfoFlags: true, Run: psReport},
+		&Command{Name: "ps:inspect", Args: "<app>", Short: "Show the engine's inspect output of an app's containers", App: AppRequired, Run: psInspect},
+		&Command{Name: "ps:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a ps setting (restart-policy, stop-timeout-seconds, procfile-path)", App: AppRequired, Global: true, Run: propertySetter("ps")},
+		&Command{Name: "builder-dockerfile:set", Args: "(<app>|--global) dockerfile-path [<path>]", Short: "Set or clear the Dockerfile's path in the source", App: AppRequired, Global: true, Run: propertySetter("builder-dockerfile")},
+		&Command{Name: "builder-dockerfile:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the Dockerfile builder's settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: settingsReport("builder-dockerfile")},
+		&Command{Name: "docker-options:add", Args: "<app> <phase(s)> OPTION", Short: "Add a docker option for phases build,deploy,run (Berth applies build --build-arg and --no-cache)", App: AppRequired, Run: dockerOptions("add")},
+		&Command{Name: "docker-options:remove", Args: "<app> <phase(s)> OPTION", Short: "Remove a docker option", App: AppRequired, Run: dockerOptions("remove")},
+		&Command{Name: "docker-options:clear", Args: "<app> [<phase(s)>]", Short: "Remove every docker option (of the given phases)", App: AppRequired, Run: dockerOptions("clear")},
+		&Command{Name: "docker-options:report", Args: "<app> [<flag>] [--format json]", Short: "Display an app's docker options", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: settingsReport("docker-options")},
+		&Command{Name: "run", Args: "[--env KEY=VALUE ...] [--no-tty] <app> <cmd>...", Short: "Run a one-off command in a new container of the live release", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Bools: []string{"no-tty", "tty"}, Run: runCmd},
+		&Command{Name: "run:detached", Args: "[--env KEY=VALUE ...] <app> <cmd>...", Short: "Run a one-off command in the background; prints its container", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Run: runDetached},
+		&Command{Name: "run:list", Args: "<app> [--format json]", Short: "List an app's one-off containers", App: AppRequired, Values: []string{"format"}, Run: runList},
+		&Command{Name: "run:stop", Args: "<app> <container>", Short: "Stop a one-off container", App: AppRequired, Values: []string{"container"}, Run: runStop},
+		&Command{Name: "enter", Args: "<app> [<type>[.<n>]] [<cmd>...]", Short: "Run a command (default /bin/sh) in a running process container", App: AppRequired, Passthrough: true, Run: enter},
+		&Command{Name: "logs", Args: "<app> [-t|--tail] [-n|--num N] [-p|--ps TYPE] [-q|--quiet]", Short: "Show an app's logs; -t follows them across deploys", App: AppRequired, Bools: []string{"tail"}, Values: []string{"num", "ps"}, Letters: map[string]string{"-t": "tail", "-n": "num", "-p": "ps", "-q": "quiet"}, Run: logs},
+		&Command{Name: "cleanup", Short: "Remove stopped containers, dangling images and images of old releases", Run: cleanup},
+		&Command{Name: "releases", Args: "<app> [--format json]", Short: "List an app's releases", App: AppRequired, Values: []string{"format"}, Run: releases},
+	)
+}
+
+func (c *Ctx) output() api.Output { return api.Output{Stdout: c.Stdout, Stderr: c.Stderr} }
+
+func gitFromArchive(c *Ctx) error {
+	if len(c.Args) == 0 {
+		return failf("Please specify an archive URL, or - to read the archive from stdin")
+	}
+	if err := noExtraArgs(c, 3); err != nil { // Dokku's optional GIT_USERNAME GIT_EMAIL are ignored
+		return err
+	}
+	if t := c.Flag("archive-type", "tar"); t != "tar" && t != "tar.gz" {
+		return failf("Invalid archive type %s: Berth takes tar and tar.gz (detected from the content)", t)
+	}
+	_, err := api.GitFromArchive.Run(c, c.API, api.FromArchiveRequest{App: c.App, URL: c.Args[0]}, &api.Session{Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr})
+	return err
+}
+
+func gitFromImage(c *Ctx) error {
+	if len(c.Args) == 0 {
+		return failf("Please specify a docker image")
+	}
+	if err := noExtraArgs(c, 3); err != nil {
+		return err
+	}
+	_, err := api.GitFromImage.Stream(c, c.API, api.FromImageRequest{App: c.App, Image: c.Args[0]}, c.output())
+	return err
+}
+
+func psEach(op api.Op[api.PSRequest, api.Empty]) func(*Ctx) error {
+	return func(c *Ctx) error {
+		if c.App == "" && !c.Bool("all") {
+			return failf("Please specify an app to run the command on, or --all")
+		}
+		if err := noExtraArgs(c, 0); err != nil {
+			return err
+		}
+		_, err := op.Stream(c, c.API, api.PSRequest{App: c.App, All: c.Bool("all")}, c.output())
+		return err
+	}
+}
+
+func psScale(c *Ctx) error {
+	changes := map[string]int{}
+	for _, a := range c.Args {
+		typ, n, ok := strings.Cut(a, "=")
+		if !ok || n == "" {
+			return failf("Missing count for process type %s", typ)
+		}
+		q, err := strconv.Atoi(n)
+		if err != nil || q < 0 {
+			return failf("Invalid count for process type %s", typ)
+		}
+		changes[typ] = q
+	}
+	if len(changes) > 0 && !c.Quiet {
+		var parts []string
+		for _, a := range c.Args {
+			parts = append(parts, a)
+		}
+		c.Info1("Scaling %s processes: %s", c.App, strings.Join(parts, " "))
+	}
+	res, err := api.PSScale.Stream(c, c.API, api.ScaleRequest{App: c.App, Changes: changes, SkipDeploy: c.Bool("skip-deploy")}, c.output())
+	if err != nil {
+		return err
+	}
+	if len(changes) > 0 {
+		return nil
+	}
+	switch c.Flag("format", "stdout") {
+	case "json":
+		type entry struct {
+			Type     string `json:"process_type"`
+			Quantity int    `json:"quantity"`
+		}
+		list := []entry{}
+		for _, t := range res.Types {
+			list = append(list, entry{t, res.Formation[t]})
+		}
+		b, _ := json.Marshal(list)
+		c.Println(string(b))
+	case "stdout":
+		c.Info1("Scaling for %s", c.App)
+		c.Println("proctype: qty")
+		c.Println("--------: ---")
+		for _, t := range res.Types {
+			c.Println(fmt.Sprintf("%-8s  %d", t+":", res.Formation[t]))
+		}
+	default:
+		return failf("Invalid format: %s; use stdout or json", c.Flag("format", ""))
+	}
+	return nil
+}
+
+func psReport(c *Ctx) error {
+	res, err := api.PSReportOp.Call(c, c.API, api.PSRequest{App: c.App, All: c.App == ""})
+	if err != nil {
+		return err
+	}
+	if len(res.Reports) == 0 {
+		c.Warn("You haven't deployed any applications yet")
+		return nil
+	}
+	for _, r := range res.Reports {
+		running := 0
+		for _, ct := range r.Containers {
+			if ct.State == "running" {
+				running++
+			}
+		}
+		state := "false"
+		switch {
+		case running > 0 && running == len(r.Containers):
+			state = "true"
+		case running > 0:
+			state = "mixed"
+		}
+		fields := []field{
+			{"deployed", strconv.FormatBool(r.Deployed)},
+			{"release", strconv.Itoa(r.Release)},
+			{"processes", strconv.Itoa(len(r.Containers))},
+			{"can-scale", strconv.FormatBool(r.CanScale)},
+			{"restart-policy", r.RestartPolicy},
+			{"stop-timeout-seconds", strconv.Itoa(r.StopTimeout)},
+			{"procfile-path", r.ProcfilePath},
+			{"restore", strconv.FormatBool(!r.Stopped)},
+			{"running", state},
+		}
+		if r.EngineError != "" {
+			fields = append(fields, field{"engine", r.EngineError})
+		}
+		sort.Slice(r.Containers, func(i, j int) bool {
+			if r.Containers[i].Type != r.Containers[j].Type {
+				return r.Containers[i].Type < r.Containers[j].Type
+			}
+			return r.Containers[i].Index < r.Containers[j].Index
+		})
+		for _, ct := range r.Containers {
+			v := fmt.Sprintf("%s (CID: %.12s)", ct.State, ct.ID)
+			if ct.HostPort != 0 {
+				v += fmt.Sprintf(" 127.0.0.1:%d", ct.HostPort)
+			}
+			fields = append(fields, field{fmt.Sprintf("status-%s-%d", ct.Type, ct.Index), v})
+		}
+		if c.Flag("format", "") == "json" && c.InfoFlag == "" {
+			b, _ := json.Marshal(r)
+			c.Println(string(b))
+			continue
+		}
+		if err := renderReport(c, "ps", r.App+" ps information", fields); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func psInspect(c *Ctx) error {
+	res, err := api.PSInspect.Call(c, c.API, api.AppRef{App: c.App})
+	if err != nil {
+		return err
+	}
+	b, _ := json.MarshalIndent(res.Containers, "", "    ")
+	c.Println(string(b))
+	return nil
+}
+
+// settingsReport renders NAMESPACE:report from the settings registry.
+func settingsReport(ns string) func(*Ctx) error {
+	return func(c *Ctx) error {
+		res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: ns})
+		if err != nil {
+			return err
+		}
+		keys := make([]string, 0, len(res.Computed))
+		for k := range res.Computed {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		var fields []field
+		short := strings.TrimPrefix(ns, "builder-")
+		for _, k := range keys {
+			fields = append(fields, field{k, strings.ReplaceAll(res.App[k], "\n", " ")})
+			if ns != "docker-options" {
+				fields = append(fields, field{"computed-" + k, res.Computed[k]}, field{"global-" + k, res.Global[k]})
+			}
+		}
+		return renderReport(c, short, c.App+" "+short+" information", fields)
+	}
+}
+
+func dockerOptions(verb string) func(*Ctx) error {
+	return func(c *Ctx) error {
+		var phases []string
+		if len(c.Args) > 0 {
+			phases = strings.Split(c.Args[0], ",")
+		} else if verb == "clear" {
+			phases = []string{"build", "deploy", "run"}
+		} else {
+			return failf("Please specify phase(s) (build, deploy, run) and an option")
+		}
+		option := strings.TrimSpace(strings.Join(c.Args[min(1, len(c.Args)):], " "))
+		if verb != "clear" && option == "" {
+			return failf("Please specify a docker option")
+		}
+		cur, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: "docker-options"})
+		if err != nil {
+			return err
+		}
+		for _, ph := range phases {
+			if ph != "build" && ph != "deploy" && ph != "run" {
+				return failf("Invalid phase %s: use build, deploy or run", ph)
+			}
+		}
+		for _, ph := range phases {
+			lines := []string{}
+			for _, l := range strings.Split(cur.App[ph], "\n") {
+				if l != "" && (verb == "add" || (verb == "remove" && l != normalizeOption(option))) {
+					lines = append(lines, l)
+				}
+			}
+			if verb == "add" {
+				lines = append(lines, normalizeOption(option))
+			}
+			req := api.PropertyChange{Scope: api.Scope{App: c.App}, Namespace: "docker-options", Key: ph, Value: strings.Join(lines, "\n"), Unset: len(lines) == 0}
+			if verb == "add" {
+				req.Value = strings.Join(lines, "\n")
+				req.Unset = false
+				if _, err := api.DockerOptionsCheck.Call(c, c.API, api.DockerOptionRequest{Phase: ph, Option: option}); err != nil {
+					return err
+				}
+			}
+			if _, err := api.PropertiesSet.Call(c, c.API, req); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+}
+
+// normalizeOption writes "--build-arg=KEY" as "--build-arg KEY".
+func normalizeOption(o string) string {
+	name, value, ok := strings.Cut(o, "=")
+	if ok && strings.HasPrefix(name, "--") && !strings.Contains(name, " ") {
+		return name + " " + value
+	}
+	return strings.Join(strings.Fields(o), " ")
+}
+
+func envFlags(c *Ctx) (map[string]string, error) {
+	env := map[string]string{}
+	for _, kv := range c.Multi("env") {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, failf("Invalid env pair: %s; expected KEY=VALUE", kv)
+		}
+		env[k] = v
+	}
+	return env, nil
+}
+
+func runCmd(c *Ctx) error {
+	if len(c.Args) == 0 {
+		return failf("Please specify a command to run")
+	}
+	env, err := envFlags(c)
+	if err != nil {
+		return err
+	}
+	tty := c.Terminal != nil && !c.Bool("no-tty")
+	code, err := interactive(c, tty, func(s *api.Session) (int, error) {
+		res, err := api.Run.Run(c, c.API, api.RunRequest{App: c.App, Cmd: c.Args, Env: env, TTY: tty}, s)
+		return res.ExitCode, err
+	})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exit(code, "")
+	}
+	return nil
+}
+
+// interactive runs an interactive session, with the terminal in raw mode
+// when tty is set.
+func interactive(c *Ctx, tty bool, fn func(*api.Session) (int, error)) (int, error) {
+	s := &api.Session{Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr}
+	if tty {
+		restore, err := c.Terminal.MakeRaw()
+		if err == nil {
+			defer restore()
+		}
+		ctx, cancel := context.WithCancel(c)
+		defer cancel()
+		s.Resize = c.Terminal.Resizes(ctx)
+	}
+	return fn(s)
+}
+
+func runDetached(c *Ctx) error {
+	if len(c.Args) == 0 {
+		return failf("Please specify a command to run")
+	}
+	env, err := envFlags(c)
+	if err != nil {
+		return err
+	}
+	res, err := api.RunDetached.Call(c, c.API, api.RunRequest{App: c.App, Cmd: c.Args, Env: env})
+	if err != nil {
+		return err
+	}
+	c.Println(res.Name)
+	return nil
+}
+
+func runList(c *Ctx) error {
+	res, err := api.RunList.Call(c, c.API, api.AppRef{App: c.App})
+	if err != nil {
+		return err
+	}
+	if c.Flag("format", "") == "json" {
+		b, _ := json.Marshal(res.Containers)
+		c.Println(string(b))
+		return nil
+	}
+	c.Info2("%s run containers", c.App)
+	c.Println(fmt.Sprintf("%-30s %-10s %s", "NAME", "STATE", "STATUS"))
+	for _, ct := range res.Containers {
+		c.Println(fmt.Sprintf("%-30s %-10s %s", ct.Name, ct.State, ct.Status))
+	}
+	return nil
+}
+
+func runStop(c *Ctx) error {
+	name := c.Flag("container", "")
+	if name == "" && len(c.Args) > 0 {
+		name = c.Args[0]
+	}
+	if name == "" {
+		return failf("Please specify a container (see run:list %s)", c.App)
+	}
+	if _, err := api.RunStop.Call(c, c.API, api.RunStopRequest{App: c.App, Name: name}); err != nil {
+		return err
+	}
+	c.Info1("Stopped %s", name)
+	return nil
+}
+
+func enter(c *Ctx) error {
+	var target string
+	args := c.Args
+	if len(args) > 0 && !strings.HasPrefix(args[0], "/") && !strings.Contains(args[0], " ") {
+		target, args = args[0], args[1:]
+	}
+	tty := c.Terminal != nil
+	code, err := interactive(c, tty, func(s *api.Session) (int, error) {
+		res, err := api.Enter.Run(c, c.API, api.EnterRequest{App: c.App, Target: target, Cmd: args, TTY: tty}, s)
+		return res.ExitCode, err
+	})
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exit(code, "")
+	}
+	return nil
+}
+
+func logs(c *Ctx) error {
+	if err := noExtraArgs(c, 0); err != nil {
+		return err
+	}
+	n := 0
+	if v := c.Flag("num", ""); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 0 {
+			return failf("Invalid number of lines %q", v)
+		}
+	} else if !c.Bool("tail") {
+		n = 100
+	}
+	_, err := api.Logs.Stream(c, c.API, api.LogsRequest{App: c.App, Follow: c.Bool("tail"), Lines: n, Process: c.Flag("ps", ""), Quiet: c.Bool("quiet")}, c.output())
+	return err
+}
+
+func cleanup(c *Ctx) error {
+	_, err := api.Cleanup.Stream(c, c.API, api.Empty{}, c.output())
+	return err
+}
+
+func releases(c *Ctx) error {
+	res, err := api.ReleasesList.Call(c, c.API, api.AppRef{App: c.App})
+	if err != nil {
+		return err
+	}
+	if c.Flag("format", "") == "json" {
+		b, _ := json.Marshal(res.Releases)
+		c.Println(string(b))
+		return nil
+	}
+	c.Info2("%s releases", c.App)
+	for _, r := range res.Releases {
+		line := fmt.Sprintf("v%-4d %-10s %-8s %s  %s", r.Number, r.Status, r.Source, r.CreatedAt.UTC().Format("2006-01-02 15:04:05"), r.SourceRef)
+		if r.Error != "" {
+			line += "  (" + r.Error + ")"
+		}
+		c.Println(strings.TrimRight(line, " "))
+	}
+	return nil
+}
+
+func init() {
+	register(&Command{Name: "checks:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a checks setting (default-uptime-seconds)", App: AppRequired, Global: true, Run: propertySetter("checks")})
+}

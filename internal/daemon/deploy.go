@@ -1,0 +1,344 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// engineConn connects to the Docker Engine on first use and keeps the
+// client; while the engine is down every use says so in one line.
+type engineConn struct {
+	mu sync.Mutex
+	c  *docker.Client
+}
+
+func (e *engineConn) get(ctx context.Context) (deploy.Engine, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.c != nil {
+		return e.c, nil
+	}
+	c, err := docker.New(ctx)
+	if err != nil {
+		return nil, err
+	}
+	e.c = c
+	return c, nil
+}
+
+func (e *engineConn) close() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.c != nil {
+		e.c.Close()
+	}
+}
+
+// redeployer adapts the Deployer to config changes.
+type redeployer struct{ d *deploy.Deployer }
+
+func (r redeployer) Redeploy(ctx context.Context, app string, out api.Output) (bool, error) {
+	return r.d.Redeploy(ctx, app, writerOf(out), "config:set")
+}
+
+// writerOf returns the output's stdout, or a discarding writer.
+func writerOf(out api.Output) io.Writer {
+	if out.Stdout != nil {
+		return out.Stdout
+	}
+	return io.Discard
+}
+
+// deployError turns a failed deploy into an API error whose message is the
+// one line the user sees last.
+func deployError(err error) error {
+	var se *deploy.StepError
+	if errors.As(err, &se) {
+		code := api.CodeInvalid
+		var ae *api.Error
+		if errors.As(se.Err, &ae) {
+			code = ae.Code
+		} else if errors.Is(se.Err, docker.ErrEngineUnavailable) {
+			code = api.CodeUnavailable
+		}
+		return api.Errorf(code, "%s", se.Error())
+	}
+	if errors.Is(err, docker.ErrEngineUnavailable) {
+		return api.Errorf(api.CodeUnavailable, "%s", err.Error())
+	}
+	return err
+}
+
+func (s *Service) registerDeploy(m *api.Mux) {
+	d := s.deployer
+	api.HandleSession(m, api.GitFromArchive, func(ctx context.Context, req api.FromArchiveRequest, sess *api.Session) (api.DeployResult, error) {
+		if req.URL == "" {
+			return api.DeployResult{}, api.Errorf(api.CodeInvalid, "Please specify an archive URL, or - to read the archive from stdin")
+		}
+		src := deploy.Source{Kind: deploy.SourceArchive, Ref: req.URL, Archive: sess.Stdin}
+		if req.URL != "-" {
+			body, err := download(ctx, req.URL)
+			if err != nil {
+				return api.DeployResult{}, err
+			}
+			defer body.Close()
+			src.Archive = body
+		}
+		rel, err := d.Deploy(ctx, req.App, src, sess.Stdout, "git:from-archive")
+		if err == nil {
+			s.setDeploySource(ctx, req.App, "git:from-archive", req.URL)
+		}
+		return api.DeployResult{Release: rel.Number}, deployError(err)
+	})
+	api.Handle(m, api.GitFromImage, func(ctx context.Context, req api.FromImageRequest, out api.Output) (api.DeployResult, error) {
+		if req.Image == "" {
+			return api.DeployResult{}, api.Errorf(api.CodeInvalid, "Please specify a docker image")
+		}
+		rel, err := d.Deploy(ctx, req.App, deploy.Source{Kind: deploy.SourceImage, Ref: req.Image}, writerOf(out), "git:from-image")
+		if err == nil {
+			s.setDeploySource(ctx, req.App, "docker-image", req.Image)
+		}
+		return api.DeployResult{Release: rel.Number}, deployError(err)
+	})
+	api.Handle(m, api.PSRebuild, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
+		_, err := d.Deploy(ctx, app, deploy.Source{Kind: deploy.SourceRebuild}, out, "ps:rebuild")
+		return deployError(err)
+	}))
+	api.Handle(m, api.PSStart, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
+		return d.Start(ctx, app, out)
+	}))
+	api.Handle(m, api.PSStop, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
+		return d.Stop(ctx, app, out)
+	}))
+	api.Handle(m, api.PSRestart, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
+		deployed, err := d.Redeploy(ctx, app, out, "ps:restart")
+		if err == nil && !deployed {
+			return api.Errorf(api.CodeInvalid, "%s has not been deployed", app)
+		}
+		return deployError(err)
+	}))
+	api.Handle(m, api.PSRestore, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
+		return d.Reconcile(ctx, app, out)
+	}))
+	api.Handle(m, api.PSScale, func(ctx context.Context, req api.ScaleRequest, out api.Output) (api.ScaleResult, error) {
+		res, err := d.Scale(ctx, req.App, req.Changes, req.SkipDeploy, writerOf(out), "ps:scale")
+		if err != nil {
+			return api.ScaleResult{}, err
+		}
+		rep, err := d.Report(ctx, req.App)
+		if err != nil {
+			return api.ScaleResult{}, err
+		}
+		types := orderedTypes(res.Formation, rep.Processes)
+		return api.ScaleResult{Formation: res.Formation, Types: types}, nil
+	})
+	api.Handle(m, api.PSReportOp, func(ctx context.Context, req api.PSRequest, _ api.Output) (api.PSReports, error) {
+		apps, err := s.appNames(ctx, req)
+		if err != nil {
+			return api.PSReports{}, err
+		}
+		res := api.PSReports{Reports: []api.PSReport{}}
+		for _, a := range apps {
+			r, err := d.Report(ctx, a)
+			if err != nil {
+				return res, err
+			}
+			rep := api.PSReport{App: a, Deployed: r.Deployed, Release: r.Release, Image: r.Image, Processes: r.Processes, Formation: r.Formation,
+				Stopped: r.Stopped, CanScale: r.CanScale, RestartPolicy: r.RestartPolicy, StopTimeout: r.StopTimeout, ProcfilePath: r.ProcfilePath,
+				EngineError: r.EngineError, Containers: []api.ProcessStatus{}}
+			for _, c := range r.Containers {
+				rep.Containers = append(rep.Containers, api.ProcessStatus(c))
+			}
+			res.Reports = append(res.Reports, rep)
+		}
+		return res, nil
+	})
+	api.Handle(m, api.PSInspect, func(ctx context.Context, req api.AppRef, _ api.Output) (api.InspectResult, error) {
+		raw, err := d.Inspect(ctx, req.App)
+		return api.InspectResult{Containers: raw}, err
+	})
+	api.HandleSession(m, api.Run, func(ctx context.Context, req api.RunRequest, sess *api.Session) (api.RunResult, error) {
+		if len(req.Cmd) == 0 {
+			return api.RunResult{}, api.Errorf(api.CodeInvalid, "Please specify a command to run")
+		}
+		code, err := d.Run(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env, TTY: req.TTY}, sess)
+		if err != nil && code != 0 {
+			// A command that could not start: say why, keep the shell's code.
+			fmt.Fprintf(sess.Stderr, " !     %s\n", firstLine(err.Error()))
+			return api.RunResult{ExitCode: code}, nil
+		}
+		return api.RunResult{ExitCode: code}, err
+	})
+	api.Handle(m, api.RunDetached, func(ctx context.Context, req api.RunRequest, _ api.Output) (api.RunResult, error) {
+		if len(req.Cmd) == 0 {
+			return api.RunResult{}, api.Errorf(api.CodeInvalid, "Please specify a command to run")
+		}
+		name, err := d.RunDetached(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env})
+		return api.RunResult{Name: name}, err
+	})
+	api.Handle(m, api.RunList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.ContainerList, error) {
+		cs, err := d.Containers(ctx, req.App, deploy.KindRun, false)
+		res := api.ContainerList{Containers: []api.ContainerSummary{}}
+		for _, c := range cs {
+			res.Containers = append(res.Containers, api.ContainerSummary{Name: c.Name, ID: c.ID, State: c.State, Status: c.Status, Created: c.Created})
+		}
+		return res, err
+	})
+	api.Handle(m, api.RunStop, func(ctx context.Context, req api.RunStopRequest, _ api.Output) (api.Empty, error) {
+		return api.Empty{}, d.StopRun(ctx, req.App, req.Name)
+	})
+	api.HandleSession(m, api.Enter, func(ctx context.Context, req api.EnterRequest, sess *api.Session) (api.RunResult, error) {
+		code, err := d.Enter(ctx, req.App, req.Target, req.Cmd, req.TTY, sess)
+		if err != nil && code != 0 {
+			fmt.Fprintf(sess.Stderr, " !     %s\n", firstLine(err.Error()))
+			return api.RunResult{ExitCode: code}, nil
+		}
+		return api.RunResult{ExitCode: code}, err
+	})
+	api.Handle(m, api.Logs, func(ctx context.Context, req api.LogsRequest, out api.Output) (api.Empty, error) {
+		return api.Empty{}, d.Logs(ctx, req.App, deploy.LogsOptions{Follow: req.Follow, Lines: req.Lines, Process: req.Process, Quiet: req.Quiet}, writerOf(out))
+	})
+	api.Handle(m, api.Cleanup, func(ctx context.Context, _ api.Empty, out api.Output) (api.Empty, error) {
+		return api.Empty{}, d.Cleanup(ctx, writerOf(out))
+	})
+	api.Handle(m, api.DockerOptionsCheck, func(ctx context.Context, req api.DockerOptionRequest, _ api.Output) (api.Empty, error) {
+		_, err := deploy.ParseDockerOptionArg(req.Phase, req.Option)
+		return api.Empty{}, invalid(err)
+	})
+	api.Handle(m, api.ReleasesList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.ReleaseList, error) {
+		rels, err := d.Releases(ctx, req.App)
+		res := api.ReleaseList{Releases: []api.ReleaseInfo{}}
+		for _, r := range rels {
+			res.Releases = append(res.Releases, api.ReleaseInfo{Number: r.Number, Status: r.Status, Source: r.Source, SourceRef: r.SourceRef, GitRev: r.GitRev, Image: r.Image, CreatedAt: r.CreatedAt, Error: r.Error})
+		}
+		return res, err
+	})
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+func orderedTypes(f map[string]int, procs map[string]string) []string {
+	seen := map[string]bool{}
+	var types []string
+	add := func(t string) {
+		if !seen[t] {
+			seen[t] = true
+			types = append(types, t)
+		}
+	}
+	if _, ok := procs["web"]; ok {
+		add("web")
+	}
+	for _, t := range sortedKeys(procs) {
+		add(t)
+	}
+	for _, t := range sortedKeys(f) {
+		add(t)
+	}
+	return types
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	for i := 1; i < len(keys); i++ {
+		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
+			keys[j], keys[j-1] = keys[j-1], keys[j]
+		}
+	}
+	return keys
+}
+
+// appNames resolves a PSRequest to app names.
+func (s *Service) appNames(ctx context.Context, req api.PSRequest) ([]string, error) {
+	if !req.All {
+		if req.App == "" {
+			return nil, api.Errorf(api.CodeInvalid, "Please specify an app to run the command on")
+		}
+		return []string{req.App}, nil
+	}
+	var names []string
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		apps, err := tx.Apps()
+		for _, a := range apps {
+			names = append(names, a.Name)
+		}
+		return err
+	})
+	return names, err
+}
+
+// forApps runs fn for the app of a PSRequest, or for every app with --all
+// (failures are collected, not fatal).
+func (s *Service) forApps(fn func(ctx context.Context, app string, out io.Writer) error) func(context.Context, api.PSRequest, api.Output) (api.Empty, error) {
+	return func(ctx context.Context, req api.PSRequest, out api.Output) (api.Empty, error) {
+		apps, err := s.appNames(ctx, req)
+		if err != nil {
+			return api.Empty{}, err
+		}
+		if !req.All {
+			return api.Empty{}, fn(ctx, apps[0], writerOf(out))
+		}
+		var failed []string
+		for _, a := range apps {
+			if err := fn(ctx, a, writerOf(out)); err != nil {
+				fmt.Fprintf(out.Stderr, " !     %s: %s\n", a, firstLine(err.Error()))
+				failed = append(failed, a)
+			}
+		}
+		if len(failed) > 0 {
+			return api.Empty{}, api.Errorf(api.CodeInvalid, "Failed for %s", strings.Join(failed, ", "))
+		}
+		return api.Empty{}, nil
+	}
+}
+
+func (s *Service) setDeploySource(ctx context.Context, app, source, meta string) {
+	s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := tx.App(app)
+		if err != nil {
+			return err
+		}
+		if err := tx.SetProperty(a.Scope(), "apps", "deploy-source", source); err != nil {
+			return err
+		}
+		return tx.SetProperty(a.Scope(), "apps", "deploy-source-metadata", meta)
+	})
+}
+
+// download fetches an archive for git:from-archive.
+func download(ctx context.Context, url string) (io.ReadCloser, error) {
+	if !strings.HasPrefix(url, "http://") && !strings.HasPrefix(url, "https://") {
+		return nil, api.Errorf(api.CodeInvalid, "Invalid archive URL %q: use an http(s) URL, or - to read the archive from stdin", url)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, api.Errorf(api.CodeInvalid, "Invalid archive URL %q: %v", url, err)
+	}
+	client := &http.Client{Timeout: 10 * time.Minute}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, api.Errorf(api.CodeInvalid, "Could not download %s: %v", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, api.Errorf(api.CodeInvalid, "Could not download %s: %s", url, resp.Status)
+	}
+	return resp.Body, nil
+}

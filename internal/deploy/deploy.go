@@ -1,0 +1,319 @@
+// Package deploy turns a source (an archive, an image, a git push) into
+// running containers, as a pipeline of named steps: source, build, release,
+// start, check, switch, retire. A step that fails before the switch leaves
+// the previous release running and untouched.
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// Source kinds.
+const (
+	SourceArchive = "archive"
+	SourceImage   = "image"
+	SourceRebuild = "rebuild"
+	SourceGit     = "git"
+)
+
+// Source is what a deploy starts from.
+type Source struct {
+	Kind string
+	// Archive is a tar or tar.gz stream of the source tree (SourceArchive).
+	Archive io.Reader
+	// Ref describes the source: the image name (SourceImage), the archive's
+	// URL, the git ref.
+	Ref string
+	// Dir is an already unpacked source tree to copy (SourceGit).
+	Dir    string
+	GitRev string
+}
+
+// Deployer runs deploys and keeps apps' containers as they should be.
+type Deployer struct {
+	store   *store.Store
+	engine  func(ctx context.Context) (Engine, error)
+	names   Names
+	dataDir string
+	log     *slog.Logger
+	now     func() time.Time
+	locks   locks
+	// KeepReleases is how many releases' images and sources are kept for
+	// rollback and rebuilds.
+	KeepReleases int
+}
+
+// New returns a Deployer. engine connects to the container engine on demand
+// (so Berth starts, and reports the engine's absence in one line, when the
+// engine is down).
+func New(st *store.Store, engine func(ctx context.Context) (Engine, error), names Names, dataDir string, log *slog.Logger) *Deployer {
+	return &Deployer{store: st, engine: engine, names: names, dataDir: dataDir, log: log, now: time.Now, KeepReleases: 5}
+}
+
+// Names returns the naming scheme of the deployer's Docker objects.
+func (d *Deployer) Names() Names { return d.names }
+
+// releaseDir is where the source tree of a release is kept.
+func (d *Deployer) releaseDir(app string, n int) string {
+	return filepath.Join(d.dataDir, "apps", app, "releases", fmt.Sprint(n))
+}
+
+// StepError is a deploy that failed at a named step.
+type StepError struct {
+	Step string
+	Err  error
+	// Tail holds the last lines of the step's output (build log, container log).
+	Tail []string
+}
+
+func (e *StepError) Error() string {
+	return fmt.Sprintf("Deploy failed at step %s: %v", e.Step, firstLine(e.Err.Error()))
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// locks is the table of apps being deployed.
+type locks struct {
+	mu   sync.Mutex
+	held map[string]lockInfo
+}
+
+type lockInfo struct {
+	holder string
+	since  time.Time
+}
+
+// acquire takes app's deploy lock for holder or says who holds it.
+func (l *locks) acquire(app, holder string, now time.Time) (func(), error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.held == nil {
+		l.held = map[string]lockInfo{}
+	}
+	if h, busy := l.held[app]; busy {
+		return nil, api.Errorf(api.CodeLocked, "%s is being deployed by %s since %s; wait for it to finish", app, h.holder, h.since.UTC().Format(time.RFC3339))
+	}
+	l.held[app] = lockInfo{holder: holder, since: now}
+	return func() {
+		l.mu.Lock()
+		delete(l.held, app)
+		l.mu.Unlock()
+	}, nil
+}
+
+// Lock takes app's deploy lock for an operation other than a deploy (destroy,
+// rename), so it cannot run in the middle of one.
+func (d *Deployer) Lock(app, holder string) (func(), error) {
+	return d.locks.acquire(app, holder, d.now())
+}
+
+// connect returns the engine or a one-line unavailable error.
+func (d *Deployer) connect(ctx context.Context) (Engine, error) {
+	e, err := d.engine(ctx)
+	if err != nil {
+		if errors.Is(err, docker.ErrEngineUnavailable) {
+			return nil, api.Errorf(api.CodeUnavailable, "%s", firstLine(err.Error()))
+		}
+		return nil, err
+	}
+	return e, nil
+}
+
+// job is one deploy in progress.
+type job struct {
+	d      *Deployer
+	eng    Engine
+	app    store.App
+	rel    store.Release
+	src    Source
+	out    io.Writer
+	srcDir string // the release's source tree ("" for image deploys)
+	image  docker.ImageInfo
+	plan   plan
+	// started are the new containers, with their final names.
+	started []started
+	// redeploy reuses the live release instead of building a new one.
+	redeploy bool
+}
+
+type started struct {
+	id, final string
+	typ       string
+	index     int
+}
+
+// dyno is the container's TYPE.N.
+func (s started) dyno() string { return fmt.Sprintf("%s.%d", s.typ, s.index) }
+
+type step struct {
+	name string
+	run  func(j *job, ctx context.Context) error
+}
+
+// steps is the deploy pipeline. Later issues insert steps (predeploy,
+// release command, health checks, proxy switch) by name.
+var steps = []step{
+	{"source", (*job).source},
+	{"build", (*job).build},
+	{"release", (*job).release},
+	{"start", (*job).start},
+	{"check", (*job).check},
+	{"switch", (*job).switchOver},
+	{"retire", (*job).retire},
+}
+
+// Deploy builds and runs a new release of app from src, writing progress to
+// out. holder names who deploys, for the lock message.
+func (d *Deployer) Deploy(ctx context.Context, appName string, src Source, out io.Writer, holder string) (store.Release, error) {
+	return d.run(ctx, appName, holder, out, func(j *job) error {
+		j.src = src
+		return nil
+	})
+}
+
+// Redeploy starts new containers of the live release (after a config
+// change, ps:restart) and retires the old ones. It reports false when the
+// app has no live release.
+func (d *Deployer) Redeploy(ctx context.Context, appName string, out io.Writer, holder string) (bool, error) {
+	var deployed bool
+	_, err := d.run(ctx, appName, holder, out, func(j *job) error {
+		live, err := d.liveRelease(ctx, j.app)
+		if errors.Is(err, store.ErrReleaseNotFound) {
+			return errNothingDeployed
+		}
+		if err != nil {
+			return err
+		}
+		deployed = true
+		j.rel, j.redeploy = live, true
+		return nil
+	})
+	if errors.Is(err, errNothingDeployed) {
+		return false, nil
+	}
+	return deployed, err
+}
+
+var errNothingDeployed = errors.New("nothing deployed")
+
+func (d *Deployer) liveRelease(ctx context.Context, a store.App) (store.Release, error) {
+	var r store.Release
+	err := d.store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		r, err = tx.LiveRelease(a)
+		return err
+	})
+	return r, err
+}
+
+func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Writer, setup func(j *job) error) (store.Release, error) {
+	unlock, err := d.locks.acquire(appName, holder, d.now())
+	if err != nil {
+		return store.Release{}, err
+	}
+	defer unlock()
+	j := &job{d: d, out: out}
+	err = d.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := tx.App(appName)
+		if errors.Is(err, store.ErrAppNotFound) {
+			return api.AppNotFound(appName)
+		}
+		j.app = a
+		return err
+	})
+	if err != nil {
+		return store.Release{}, err
+	}
+	if j.app.Locked {
+		return store.Release{}, api.Errorf(api.CodeLocked, "%s is locked for deployment (apps:lock); run apps:unlock %s to deploy", appName, appName)
+	}
+	if err := setup(j); err != nil {
+		return store.Release{}, err
+	}
+	if j.eng, err = d.connect(ctx); err != nil {
+		return store.Release{}, err
+	}
+	if !j.redeploy {
+		err := d.store.Tx(ctx, func(tx *store.Tx) error {
+			r, err := tx.CreateRelease(j.app, store.Release{Source: j.src.Kind, SourceRef: j.src.Ref, GitRev: j.src.GitRev, CreatedAt: d.now()})
+			j.rel = r
+			return err
+		})
+		if err != nil {
+			return store.Release{}, err
+		}
+	}
+	d.log.Info("deploy started", "app", appName, "release", j.rel.Number, "redeploy", j.redeploy, "by", holder)
+	for _, s := range steps {
+		if j.redeploy && (s.name == "source" || s.name == "build") {
+			continue
+		}
+		if err := s.run(j, ctx); err != nil {
+			j.fail(s.name, err)
+			var se *StepError
+			if !errors.As(err, &se) {
+				se = &StepError{Step: s.name, Err: err}
+			}
+			if se.Step == "" {
+				se.Step = s.name
+			}
+			return j.rel, se
+		}
+	}
+	d.log.Info("deploy finished", "app", appName, "release", j.rel.Number)
+	return j.rel, nil
+}
+
+// fail undoes a failed deploy before the switch: the new containers go, the
+// release is marked failed, the old release keeps running.
+func (j *job) fail(stepName string, err error) {
+	ctx := context.WithoutCancel(context.Background())
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for _, s := range j.started {
+		if rerr := j.eng.RemoveContainer(ctx, s.id, true); rerr != nil {
+			j.d.log.Warn("remove container of failed deploy", "app", j.app.Name, "container", s.id, "err", rerr)
+		}
+	}
+	j.d.log.Warn("deploy failed", "app", j.app.Name, "release", j.rel.Number, "step", stepName, "err", err)
+	if j.redeploy {
+		return
+	}
+	j.rel.Status = store.ReleaseFailed
+	var se *StepError
+	if errors.As(err, &se) {
+		err = se.Err
+	}
+	j.rel.Error = fmt.Sprintf("%s: %s", stepName, firstLine(err.Error()))
+	j.rel.FinishedAt = j.d.now()
+	if uerr := j.d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(j.rel) }); uerr != nil {
+		j.d.log.Error("record failed release", "app", j.app.Name, "err", uerr)
+	}
+	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))
+}
+
+func (j *job) info(format string, args ...any) {
+	fmt.Fprintf(j.out, "-----> "+format+"\n", args...)
+}
+
+func (j *job) detail(format string, args ...any) {
+	fmt.Fprintf(j.out, "       "+format+"\n", args...)
+}

@@ -1,0 +1,80 @@
+package deploy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Labels Berth puts on the Docker objects it creates.
+const (
+	LabelInstance = "berth.instance" // which Berth instance owns it
+	LabelApp      = "berth.app"
+	LabelRelease  = "berth.release"
+	LabelProcess  = "berth.process" // process type: web, worker, run
+	LabelIndex    = "berth.index"   // N of TYPE.N
+	LabelKind     = "berth.kind"    // process, run
+)
+
+// Container kinds.
+const (
+	KindProcess = "process"
+	KindRun     = "run"
+)
+
+// Names derives the names and labels of one Berth instance's Docker
+// objects. With an empty prefix, containers are named APP.TYPE.N as in Dokku.
+type Names struct{ Prefix string }
+
+func (n Names) name(s string) string {
+	if n.Prefix == "" {
+		return s
+	}
+	return n.Prefix + "-" + s
+}
+
+// Instance is the value of LabelInstance.
+func (n Names) Instance() string {
+	if n.Prefix == "" {
+		return "default"
+	}
+	return n.Prefix
+}
+
+// Container is the name of process container TYPE.N of app.
+func (n Names) Container(app, typ string, i int) string {
+	return n.name(fmt.Sprintf("%s.%s.%d", app, typ, i))
+}
+
+// Upcoming is the temporary name of a container started by a deploy, before
+// it replaces the old one.
+func (n Names) Upcoming(app, typ string, i, release int) string {
+	return n.Container(app, typ, i) + ".upcoming-" + strconv.Itoa(release)
+}
+
+// RunContainer is the name of one-off container number id.
+func (n Names) RunContainer(app string, id string) string {
+	return n.name(app + ".run." + id)
+}
+
+// ImageRepo is the repository of an app's release images.
+func (n Names) ImageRepo(app string) string {
+	return n.name("berth") + "/" + strings.ReplaceAll(app, ".", "-")
+}
+
+// Image is the tag of release number of app.
+func (n Names) Image(app string, release int) string {
+	return n.ImageRepo(app) + ":" + strconv.Itoa(release)
+}
+
+// AppLabels selects every object of an app in this instance.
+func (n Names) AppLabels(app string) map[string]string {
+	return map[string]string{LabelInstance: n.Instance(), LabelApp: app}
+}
+
+// KindLabels selects an app's objects of one kind.
+func (n Names) KindLabels(app, kind string) map[string]string {
+	l := n.AppLabels(app)
+	l[LabelKind] = kind
+	return l
+}

@@ -1,0 +1,289 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// state is an app's record and live release, read in one transaction.
+type state struct {
+	app       store.App
+	live      store.Release
+	deployed  bool
+	formation map[string]int
+}
+
+func (d *Deployer) state(ctx context.Context, appName string) (state, error) {
+	var s state
+	err := d.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := tx.App(appName)
+		if errors.Is(err, store.ErrAppNotFound) {
+			return api.AppNotFound(appName)
+		}
+		if err != nil {
+			return err
+		}
+		s.app = a
+		if s.formation, err = tx.Formation(a); err != nil {
+			return err
+		}
+		s.live, err = tx.LiveRelease(a)
+		if errors.Is(err, store.ErrReleaseNotFound) {
+			return nil
+		}
+		s.deployed = err == nil
+		return err
+	})
+	return s, err
+}
+
+// Reconcile makes the app's process containers match its live release and
+// formation: missing ones are created, stopped ones started, extra ones and
+// those of other releases removed. A stopped app (ps:stop) is left alone.
+func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer) error {
+	s, err := d.state(ctx, appName)
+	if err != nil || !s.deployed || s.app.Stopped {
+		return err
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	set, err := d.settings(ctx, s.app)
+	if err != nil {
+		return err
+	}
+	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, KindProcess), true)
+	if err != nil {
+		return err
+	}
+	// Newest first: the first container of a slot is kept.
+	have := map[string]docker.ContainerInfo{}
+	for _, c := range cs {
+		slot := c.Labels[LabelProcess] + "." + c.Labels[LabelIndex]
+		n, _ := strconv.Atoi(c.Labels[LabelIndex])
+		_, isType := s.live.Processes[c.Labels[LabelProcess]]
+		wanted := c.Labels[LabelRelease] == strconv.Itoa(s.live.Number) && isType && n >= 1 && n <= s.formation[c.Labels[LabelProcess]]
+		if _, dup := have[slot]; dup || !wanted {
+			fmt.Fprintf(out, "-----> Removing %s\n", c.Name)
+			eng.StopContainer(ctx, c.ID, time.Duration(set.stopTimeout)*time.Second)
+			if err := eng.RemoveContainer(ctx, c.ID, true); err != nil {
+				return err
+			}
+			continue
+		}
+		have[slot] = c
+	}
+	types := make([]string, 0, len(s.live.Processes))
+	for t := range s.live.Processes {
+		types = append(types, t)
+	}
+	sort.Strings(types)
+	for _, typ := range types {
+		for i := 1; i <= s.formation[typ]; i++ {
+			name := d.names.Container(appName, typ, i)
+			if c, ok := have[fmt.Sprintf("%s.%d", typ, i)]; ok {
+				if c.State != "running" && c.State != "restarting" {
+					fmt.Fprintf(out, "-----> Starting %s.%d\n", typ, i)
+					if err := eng.StartContainer(ctx, c.ID); err != nil {
+						return err
+					}
+				}
+				if c.Name != name {
+					eng.RenameContainer(ctx, c.ID, name)
+				}
+				continue
+			}
+			spec, err := d.spec(s.app, s.live, set, typ, i, name)
+			if err != nil {
+				return err
+			}
+			eng.RemoveContainer(ctx, name, true)
+			id, err := eng.CreateContainer(ctx, spec)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "-----> Starting %s.%d\n", typ, i)
+			if err := eng.StartContainer(ctx, id); err != nil {
+				eng.RemoveContainer(ctx, id, true)
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// ScaleResult is the formation after ps:scale.
+type ScaleResult struct {
+	Formation map[string]int
+	Deployed  bool
+}
+
+// Scale changes the formation of an app and, unless skipDeploy or the app is
+// not deployed, starts or stops containers to match.
+func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string]int, skipDeploy bool, out io.Writer, holder string) (ScaleResult, error) {
+	unlock, err := d.locks.acquire(appName, holder, d.now())
+	if err != nil {
+		return ScaleResult{}, err
+	}
+	defer unlock()
+	s, err := d.state(ctx, appName)
+	if err != nil {
+		return ScaleResult{}, err
+	}
+	res := ScaleResult{Formation: s.formation, Deployed: s.deployed}
+	if len(changes) == 0 {
+		return res, nil
+	}
+	var procs map[string]string
+	var locked []string
+	if s.deployed {
+		procs = s.live.Processes
+		files, _ := readAppFiles(d.srcDirOf(appName, s.live.Number), "-")
+		if files.appJSON != nil {
+			for t, f := range files.appJSON.Formation {
+				if f.Quantity != nil {
+					locked = append(locked, t)
+				}
+			}
+		}
+	}
+	f, err := applyScale(s.formation, procs, locked, changes)
+	if err != nil {
+		return res, err
+	}
+	if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetFormation(s.app, f) }); err != nil {
+		return res, err
+	}
+	res.Formation = f
+	if skipDeploy || !s.deployed {
+		return res, nil
+	}
+	return res, d.Reconcile(ctx, appName, out)
+}
+
+// Stop stops an app's processes and records that they should stay stopped.
+func (d *Deployer) Stop(ctx context.Context, appName string, out io.Writer) error {
+	s, err := d.state(ctx, appName)
+	if err != nil {
+		return err
+	}
+	if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetStopped(s.app, true) }); err != nil {
+		return err
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	set, err := d.settings(ctx, s.app)
+	if err != nil {
+		return err
+	}
+	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, KindProcess), false)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		fmt.Fprintf(out, "-----> Stopping %s\n", c.Name)
+		if err := eng.StopContainer(ctx, c.ID, time.Duration(set.stopTimeout)*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Start clears ps:stop and brings the app's processes up.
+func (d *Deployer) Start(ctx context.Context, appName string, out io.Writer) error {
+	s, err := d.state(ctx, appName)
+	if err != nil {
+		return err
+	}
+	if !s.deployed {
+		return api.Errorf(api.CodeInvalid, "%s has not been deployed", appName)
+	}
+	if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetStopped(s.app, false) }); err != nil {
+		return err
+	}
+	return d.Reconcile(ctx, appName, out)
+}
+
+// Restore is run when the daemon starts: deploys interrupted by a stop are
+// failed and their containers removed, and every app that should run runs.
+func (d *Deployer) Restore(ctx context.Context, out io.Writer) error {
+	var apps []store.App
+	var pending []store.Release
+	err := d.store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		if pending, err = tx.FailPendingReleases("interrupted: the daemon stopped during the deploy", d.now()); err != nil {
+			return err
+		}
+		apps, err = tx.Apps()
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range pending {
+		d.log.Warn("deploy interrupted by a daemon stop marked failed", "app_id", r.AppID, "release", r.Number)
+	}
+	var errs []error
+	for _, a := range apps {
+		if err := d.Reconcile(ctx, a.Name, out); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", a.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Destroy removes everything the engine holds for an app: containers
+// (process and one-off) and release images.
+func (d *Deployer) Destroy(ctx context.Context, appName string) error {
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	cs, err := eng.ListContainers(ctx, d.names.AppLabels(appName), true)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if err := eng.RemoveContainer(ctx, c.ID, true); err != nil {
+			return err
+		}
+	}
+	imgs, err := eng.ListImages(ctx, d.names.AppLabels(appName))
+	if err != nil {
+		return err
+	}
+	for _, img := range imgs {
+		for _, t := range img.Tags {
+			eng.RemoveImage(ctx, t, true)
+		}
+		eng.RemoveImage(ctx, img.ID, true)
+	}
+	// Image deploys are tagged, not labelled: remove every release's tag.
+	var rels []store.Release
+	d.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := tx.App(appName)
+		if err != nil {
+			return err
+		}
+		rels, err = tx.Releases(a)
+		return err
+	})
+	for _, r := range rels {
+		if r.Image != "" {
+			eng.RemoveImage(ctx, r.Image, false)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,468 @@
+package deploy
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// RunOptions describe a one-off container.
+type RunOptions struct {
+	Cmd      []string
+	Env      map[string]string
+	TTY      bool
+	Detached bool
+}
+
+// ExitError carries the exit code of a one-off command.
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+func (d *Deployer) deployedState(ctx context.Context, appName string) (state, error) {
+	s, err := d.state(ctx, appName)
+	if err != nil {
+		return s, err
+	}
+	if !s.deployed {
+		return s, api.Errorf(api.CodeInvalid, "%s has not been deployed", appName)
+	}
+	return s, nil
+}
+
+func randomID() string {
+	b := make([]byte, 3)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// runSpec is a one-off container of the live release.
+func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docker.ContainerSpec, string, error) {
+	set, err := d.settings(ctx, s.app)
+	if err != nil {
+		return docker.ContainerSpec{}, "", err
+	}
+	id := randomID()
+	env := map[string]string{}
+	for k, v := range set.env {
+		env[k] = v
+	}
+	env["DYNO"] = "run." + id
+	if s.live.GitRev != "" {
+		env["GIT_REV"] = s.live.GitRev
+	}
+	for k, v := range opts.Env {
+		env[k] = v
+	}
+	cmd := opts.Cmd
+	// A first word naming a Procfile type runs that type's command.
+	if len(cmd) > 0 {
+		if pc, ok := s.live.Processes[cmd[0]]; ok && pc != "" {
+			words, err := command(pc, env)
+			if err != nil {
+				return docker.ContainerSpec{}, "", err
+			}
+			cmd = append(words, cmd[1:]...)
+		}
+	}
+	name := d.names.RunContainer(s.app.Name, id)
+	return docker.ContainerSpec{
+		Name:  name,
+		Image: s.live.Image,
+		Cmd:   cmd,
+		Env:   envList(env),
+		Labels: map[string]string{
+			LabelInstance: d.names.Instance(), LabelApp: s.app.Name, LabelKind: KindRun,
+			LabelRelease: strconv.Itoa(s.live.Number), LabelProcess: "run",
+		},
+		Init:      true,
+		TTY:       opts.TTY,
+		OpenStdin: !opts.Detached,
+	}, name, nil
+}
+
+// Run runs a one-off command of the live release attached to the session and
+// returns its exit code. The container is removed afterwards.
+func (d *Deployer) Run(ctx context.Context, appName string, opts RunOptions, s *api.Session) (int, error) {
+	st, err := d.deployedState(ctx, appName)
+	if err != nil {
+		return 0, err
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return 0, err
+	}
+	spec, _, err := d.runSpec(ctx, st, opts)
+	if err != nil {
+		return 0, err
+	}
+	id, err := eng.CreateContainer(ctx, spec)
+	if err != nil {
+		return 0, err
+	}
+	cleanup := context.WithoutCancel(ctx)
+	defer eng.RemoveContainer(cleanup, id, true)
+	att, err := eng.Attach(ctx, id, opts.TTY)
+	if err != nil {
+		return 0, err
+	}
+	defer att.Close()
+	waitc := make(chan struct{})
+	var code int
+	var waitErr error
+	go func() {
+		code, waitErr = eng.Wait(ctx, id)
+		close(waitc)
+	}()
+	if err := eng.StartContainer(ctx, id); err != nil {
+		return startExitCode(err)
+	}
+	go func() {
+		io.Copy(att, s.Stdin)
+		att.CloseWrite()
+	}()
+	if opts.TTY && s.Resize != nil {
+		go func() {
+			for sz := range s.Resize {
+				eng.ResizeTTY(ctx, id, sz[0], sz[1])
+			}
+		}()
+	}
+	outDone := make(chan struct{})
+	go func() {
+		defer close(outDone)
+		if opts.TTY {
+			io.Copy(s.Stdout, att)
+		} else {
+			eng.Demux(att, s.Stdout, s.Stderr)
+		}
+	}()
+	select {
+	case <-waitc:
+	case <-ctx.Done():
+		eng.StopContainer(cleanup, id, 2*time.Second)
+		<-waitc
+		return 0, ctx.Err()
+	}
+	select {
+	case <-outDone:
+	case <-time.After(2 * time.Second):
+	}
+	return code, waitErr
+}
+
+// startExitCode maps a failed start to the exit code a shell would give: 127
+// for a command not found, 126 for one that cannot be executed.
+func startExitCode(err error) (int, error) {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127, api.Errorf(api.CodeInvalid, "%s", commandProblem(msg))
+	case strings.Contains(msg, "permission denied"):
+		return 126, api.Errorf(api.CodeInvalid, "%s", commandProblem(msg))
+	}
+	return 0, err
+}
+
+func commandProblem(msg string) string {
+	if i := strings.Index(msg, "exec: "); i >= 0 {
+		msg = msg[i+len("exec: "):]
+	}
+	return strings.TrimSuffix(strings.TrimSpace(firstLine(msg)), ": unknown")
+}
+
+// RunDetached starts a one-off container in the background and returns its
+// name. The engine removes it when it exits.
+func (d *Deployer) RunDetached(ctx context.Context, appName string, opts RunOptions) (string, error) {
+	st, err := d.deployedState(ctx, appName)
+	if err != nil {
+		return "", err
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return "", err
+	}
+	opts.Detached, opts.TTY = true, false
+	spec, name, err := d.runSpec(ctx, st, opts)
+	if err != nil {
+		return "", err
+	}
+	spec.AutoRemove = true
+	id, err := eng.CreateContainer(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	if err := eng.StartContainer(ctx, id); err != nil {
+		eng.RemoveContainer(ctx, id, true)
+		if _, mapped := startExitCode(err); mapped != nil {
+			return "", mapped
+		}
+		return "", err
+	}
+	return name, nil
+}
+
+// Containers lists an app's containers of a kind ("" for all), sorted by name.
+func (d *Deployer) Containers(ctx context.Context, appName, kind string, all bool) ([]docker.ContainerInfo, error) {
+	if _, err := d.state(ctx, appName); err != nil {
+		return nil, err
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	labels := d.names.AppLabels(appName)
+	if kind != "" {
+		labels[LabelKind] = kind
+	}
+	cs, err := eng.ListContainers(ctx, labels, all)
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	return cs, nil
+}
+
+// StopRun stops and removes one-off container name of app.
+func (d *Deployer) StopRun(ctx context.Context, appName, name string) error {
+	cs, err := d.Containers(ctx, appName, KindRun, true)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if c.Name == name || c.ID == name || strings.HasPrefix(c.ID, name) && len(name) >= 12 {
+			eng, err := d.connect(ctx)
+			if err != nil {
+				return err
+			}
+			eng.StopContainer(ctx, c.ID, 10*time.Second)
+			return eng.RemoveContainer(ctx, c.ID, true)
+		}
+	}
+	return api.Errorf(api.CodeNotFound, "No one-off container %s of %s; see run:list %s", name, appName, appName)
+}
+
+// Enter runs cmd inside a running process container (TYPE.N, or the first
+// container of TYPE, or web.1 by default).
+func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []string, tty bool, s *api.Session) (int, error) {
+	cs, err := d.Containers(ctx, appName, KindProcess, false)
+	if err != nil {
+		return 0, err
+	}
+	if target == "" {
+		target = "web"
+	}
+	var found *docker.ContainerInfo
+	for i := range cs {
+		slot := cs[i].Labels[LabelProcess] + "." + cs[i].Labels[LabelIndex]
+		if slot == target || (!strings.Contains(target, ".") && cs[i].Labels[LabelProcess] == target && (found == nil || slot < found.Labels[LabelProcess]+"."+found.Labels[LabelIndex])) {
+			found = &cs[i]
+			if slot == target {
+				break
+			}
+		}
+	}
+	if found == nil {
+		return 0, api.Errorf(api.CodeNotFound, "No running container %s for %s; see ps:report %s", target, appName, appName)
+	}
+	if len(cmd) == 0 {
+		cmd = []string{"/bin/sh"}
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return 0, err
+	}
+	code, err := eng.Exec(ctx, found.ID, docker.ExecOptions{Cmd: cmd, TTY: tty, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Resize: s.Resize})
+	if err != nil {
+		return startExitCode(err)
+	}
+	return code, nil
+}
+
+// LogsOptions select what logs shows.
+type LogsOptions struct {
+	Follow  bool
+	Lines   int    // per container; 0 = all
+	Process string // only this process type
+	Quiet   bool   // no prefix
+}
+
+// Logs writes the output of an app's process containers, each line
+// prefixed by "APP[TYPE.N]: " (with its time unless Quiet). With Follow it
+// keeps going, picking up containers started by later deploys, until ctx
+// ends.
+func (d *Deployer) Logs(ctx context.Context, appName string, opts LogsOptions, out io.Writer) error {
+	if _, err := d.state(ctx, appName); err != nil {
+		return err
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	labels := d.names.KindLabels(appName, KindProcess)
+	if opts.Process != "" {
+		labels[LabelProcess] = opts.Process
+	}
+	var events <-chan docker.Event
+	var evErr <-chan error
+	if opts.Follow {
+		events, evErr = eng.Events(ctx, labels)
+	}
+	cs, err := eng.ListContainers(ctx, labels, !opts.Follow)
+	if err != nil {
+		return err
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	following := map[string]bool{}
+	follow := func(c docker.ContainerInfo, since time.Time) {
+		if following[c.ID] {
+			return
+		}
+		following[c.ID] = true
+		prefix := fmt.Sprintf("%s[%s.%s]: ", appName, c.Labels[LabelProcess], c.Labels[LabelIndex])
+		w := &logWriter{mu: &mu, out: out, prefix: prefix, quiet: opts.Quiet}
+		lo := docker.LogsOptions{Follow: opts.Follow, Timestamps: !opts.Quiet, Since: since}
+		if opts.Lines > 0 && since.IsZero() {
+			lo.Tail = strconv.Itoa(opts.Lines)
+		}
+		wg.Go(func() {
+			eng.Logs(ctx, c.ID, lo, w, w)
+			w.flush()
+		})
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	for _, c := range cs {
+		follow(c, time.Time{})
+	}
+	if !opts.Follow {
+		wg.Wait()
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			wg.Wait()
+			return nil
+		case err := <-evErr:
+			wg.Wait()
+			if err != nil && ctx.Err() == nil {
+				return err
+			}
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev.Action != "start" {
+				continue
+			}
+			det, err := eng.InspectContainer(ctx, ev.ContainerID)
+			if err != nil {
+				continue
+			}
+			follow(det.ContainerInfo, det.StartedAt.Add(-time.Second))
+		}
+	}
+}
+
+// logWriter writes whole lines with a prefix, one writer per container,
+// serialized across containers.
+type logWriter struct {
+	mu      *sync.Mutex
+	out     io.Writer
+	prefix  string
+	quiet   bool
+	pending []byte
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	w.pending = append(w.pending, p...)
+	for {
+		i := strings.IndexByte(string(w.pending), '\n')
+		if i < 0 {
+			return len(p), nil
+		}
+		w.emit(string(w.pending[:i]))
+		w.pending = w.pending[i+1:]
+	}
+}
+
+func (w *logWriter) flush() {
+	if len(w.pending) > 0 {
+		w.emit(string(w.pending))
+		w.pending = nil
+	}
+}
+
+func (w *logWriter) emit(line string) {
+	line = strings.TrimRight(line, "\r")
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.quiet {
+		fmt.Fprintln(w.out, line)
+		return
+	}
+	// With timestamps the engine starts each line with one: keep it first.
+	ts, rest, ok := strings.Cut(line, " ")
+	if ok && len(ts) > 20 && ts[4] == '-' {
+		fmt.Fprintf(w.out, "%s %s%s\n", ts, w.prefix, rest)
+		return
+	}
+	fmt.Fprintf(w.out, "%s%s\n", w.prefix, line)
+}
+
+// Cleanup removes dangling images, exited containers of this instance that
+// no app needs (one-off ones, and those of retired releases), and the images
+// of releases beyond the kept ones.
+func (d *Deployer) Cleanup(ctx context.Context, out io.Writer) error {
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	var apps []store.App
+	if err := d.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
+		return err
+	}
+	stopped := map[string]bool{}
+	for _, a := range apps {
+		if a.Stopped {
+			stopped[a.Name] = true
+		}
+		d.pruneReleases(ctx, eng, a)
+	}
+	cs, err := eng.ListContainers(ctx, map[string]string{LabelInstance: d.names.Instance()}, true)
+	if err != nil {
+		return err
+	}
+	removed := 0
+	for _, c := range cs {
+		if c.State != "exited" && c.State != "dead" && c.State != "created" {
+			continue
+		}
+		if c.Labels[LabelKind] == KindProcess && stopped[c.Labels[LabelApp]] {
+			continue // ps:stop keeps them for ps:start
+		}
+		if err := eng.RemoveContainer(ctx, c.ID, true); err == nil {
+			removed++
+		}
+	}
+	n, err := eng.PruneDanglingImages(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "-----> Removed %d stopped containers and %d dangling images\n", removed, n)
+	return nil
+}

@@ -1,0 +1,140 @@
+package deploy
+
+import (
+	"context"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/appfile"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// Defaults of the ps and builder settings.
+const (
+	DefaultRestartPolicy  = "on-failure:10"
+	DefaultStopTimeout    = 30
+	DefaultProcfilePath   = "Procfile"
+	DefaultDockerfilePath = "Dockerfile"
+	// DefaultUptime is how long a new container without health checks must
+	// stay up before the deploy goes on (Dokku's DOKKU_DEFAULT_CHECKS_WAIT).
+	DefaultUptime = 10
+)
+
+var restartRE = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
+
+func validatePath(v string) error {
+	if v == "" || strings.HasPrefix(v, "/") || strings.Contains("/"+v+"/", "/../") {
+		return app.Invalidf("Invalid path %q: give a path relative to the source root, without ..", v)
+	}
+	return nil
+}
+
+func init() {
+	app.Register(app.Setting{Namespace: "ps", Key: "restart-policy", Scope: app.ScopeBoth, Default: DefaultRestartPolicy, Validate: func(v string) error {
+		if !restartRE.MatchString(v) {
+			return app.Invalidf("Invalid restart-policy %q: use no, always, unless-stopped, on-failure or on-failure:N", v)
+		}
+		return nil
+	}})
+	app.Register(app.Setting{Namespace: "ps", Key: "stop-timeout-seconds", Scope: app.ScopeBoth, Default: strconv.Itoa(DefaultStopTimeout), Validate: func(v string) error {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 3600 {
+			return app.Invalidf("Invalid stop-timeout-seconds %q: a whole number of seconds from 0 to 3600", v)
+		}
+		return nil
+	}})
+	app.Register(app.Setting{Namespace: "ps", Key: "procfile-path", Scope: app.ScopeBoth, Default: DefaultProcfilePath, Validate: validatePath})
+	app.Register(app.Setting{Namespace: "builder-dockerfile", Key: "dockerfile-path", Scope: app.ScopeBoth, Default: DefaultDockerfilePath, Validate: validatePath})
+	app.Register(app.Setting{Namespace: "checks", Key: "default-uptime-seconds", Scope: app.ScopeBoth, Default: strconv.Itoa(DefaultUptime), Validate: func(v string) error {
+		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 600 {
+			return app.Invalidf("Invalid default-uptime-seconds %q: a whole number of seconds from 0 to 600", v)
+		}
+		return nil
+	}})
+	for _, phase := range DockerOptionPhases {
+		app.Register(app.Setting{Namespace: "docker-options", Key: phase, Scope: app.ScopeApp})
+	}
+}
+
+// setting returns the computed value of a setting for app a: the app's,
+// else the global one, else the default.
+func setting(tx *store.Tx, a store.App, namespace, key string) (string, error) {
+	if v, ok, err := tx.Property(a.Scope(), namespace, key); err != nil || ok {
+		return v, err
+	}
+	if v, ok, err := tx.Property(store.Global, namespace, key); err != nil || ok {
+		return v, err
+	}
+	s, _ := app.LookupSettingAny(namespace, key)
+	return s.Default, nil
+}
+
+// appSettings are the settings a deploy reads, in one transaction.
+type appSettings struct {
+	restartPolicy  string
+	stopTimeout    int
+	procfilePath   string
+	dockerfilePath string
+	buildArgs      []string // KEY or KEY=VALUE from docker-options build --build-arg
+	noCache        bool
+	env            map[string]string // global config under app config
+	uptime         int               // seconds a container must stay up
+}
+
+func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, error) {
+	var s appSettings
+	err := d.store.Tx(ctx, func(tx *store.Tx) error {
+		get := func(ns, key string) string {
+			v, err := setting(tx, a, ns, key)
+			if err != nil {
+				panic(err)
+			}
+			return v
+		}
+		s.restartPolicy = get("ps", "restart-policy")
+		s.stopTimeout, _ = strconv.Atoi(get("ps", "stop-timeout-seconds"))
+		s.procfilePath = get("ps", "procfile-path")
+		s.uptime, _ = strconv.Atoi(get("checks", "default-uptime-seconds"))
+		s.dockerfilePath = get("builder-dockerfile", "dockerfile-path")
+		opts, err := ParseDockerOptions(get("docker-options", "build"))
+		if err != nil {
+			return err
+		}
+		for _, o := range opts {
+			switch o.Name {
+			case "--build-arg":
+				s.buildArgs = append(s.buildArgs, o.Value)
+			case "--no-cache":
+				s.noCache = true
+			}
+		}
+		global, err := tx.Config(store.Global)
+		if err != nil {
+			return err
+		}
+		appVars, err := tx.Config(a.Scope())
+		if err != nil {
+			return err
+		}
+		for k, v := range appVars {
+			global[k] = v
+		}
+		s.env = global
+		return nil
+	})
+	return s, err
+}
+
+// command turns a Procfile command into the container's Cmd: variables
+// expanded from env, then split into words like a shell would.
+func command(cmd string, env map[string]string) ([]string, error) {
+	if cmd == "" {
+		return nil, nil
+	}
+	words, err := splitWords(appfile.ExpandCommand(cmd, env))
+	if err != nil {
+		return nil, app.Invalidf("Invalid command %q: %v", cmd, err)
+	}
+	return words, nil
+}

@@ -1,0 +1,194 @@
+package deploy
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/berthpaas/berth/internal/api"
+)
+
+// MaxSourceSize bounds the unpacked size of a source archive.
+const MaxSourceSize = 2 << 30
+
+// extractArchive unpacks a tar or tar.gz stream into dir (which must not
+// exist yet). Entries cannot escape dir; devices and hard links are refused.
+// A single top-level directory (as in GitHub's archives) is stripped.
+func extractArchive(r io.Reader, dir string) error {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(2)
+	var src io.Reader = br
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		gz, err := gzip.NewReader(br)
+		if err != nil {
+			return api.Errorf(api.CodeInvalid, "The archive is not a valid gzip stream: %v", err)
+		}
+		defer gz.Close()
+		src = gz
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	tr := tar.NewReader(src)
+	var total int64
+	entries := 0
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return api.Errorf(api.CodeInvalid, "The archive is not a valid tar (or tar.gz) stream: %v", err)
+		}
+		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
+		if name == "." || name == "" {
+			continue
+		}
+		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
+			return api.Errorf(api.CodeInvalid, "The archive has an entry outside its root: %q", h.Name)
+		}
+		// git archive adds a pax header; GitHub adds a top-level dir.
+		if strings.HasPrefix(path.Base(name), "._") && h.Typeflag == tar.TypeReg {
+			continue // macOS resource forks
+		}
+		entries++
+		if d := path.Dir(name); d != "." {
+			if err := root.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("unpack %s: %w", name, err)
+			}
+		}
+		mode := fs.FileMode(h.Mode).Perm()
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := root.MkdirAll(name, 0o755); err != nil {
+				return fmt.Errorf("unpack %s: %w", name, err)
+			}
+		case tar.TypeReg:
+			total += h.Size
+			if total > MaxSourceSize {
+				return api.Errorf(api.CodeInvalid, "The archive unpacks to more than %d bytes", MaxSourceSize)
+			}
+			f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode|0o600)
+			if err != nil {
+				return fmt.Errorf("unpack %s: %w", name, err)
+			}
+			_, err = io.Copy(f, tr)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return api.Errorf(api.CodeInvalid, "The archive is truncated or unreadable at %s: %v", name, err)
+			}
+		case tar.TypeSymlink:
+			if err := root.Symlink(h.Linkname, name); err != nil {
+				return fmt.Errorf("unpack %s: %w", name, err)
+			}
+		case tar.TypeXGlobalHeader, tar.TypeXHeader:
+		default:
+			return api.Errorf(api.CodeInvalid, "The archive has an entry of a kind Berth does not unpack (%c): %s", h.Typeflag, h.Name)
+		}
+	}
+	if entries == 0 {
+		return api.Errorf(api.CodeInvalid, "The archive is empty")
+	}
+	return stripSingleTopDir(dir)
+}
+
+// stripSingleTopDir moves the contents of dir/X up when X is dir's only entry
+// and a directory.
+func stripSingleTopDir(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) != 1 || !ents[0].IsDir() {
+		return err
+	}
+	top := filepath.Join(dir, ents[0].Name())
+	tmp := dir + ".strip"
+	if err := os.Rename(top, tmp); err != nil {
+		return err
+	}
+	if err := os.Remove(dir); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}
+
+// tarDir streams dir as a tar archive (a Docker build context) into w.
+func tarDir(dir string, w io.Writer) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if info.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(info, link)
+		if err != nil {
+			return err
+		}
+		h.Name = filepath.ToSlash(rel)
+		if d.IsDir() {
+			h.Name += "/"
+		}
+		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if info.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return tw.Close()
+}
+
+// readSourceFile reads name inside dir without following links out of it.
+// A missing file returns (nil, nil).
+func readSourceFile(dir, name string) ([]byte, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	b, err := root.ReadFile(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}

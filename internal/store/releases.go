@@ -1,0 +1,199 @@
+package store
+
+import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Release statuses.
+const (
+	ReleasePending    = "pending"
+	ReleaseLive       = "live"
+	ReleaseFailed     = "failed"
+	ReleaseSuperseded = "superseded"
+)
+
+// ErrReleaseNotFound is returned when an app has no such release.
+var ErrReleaseNotFound = errors.New("release not found")
+
+// Release is one deploy of an app.
+type Release struct {
+	ID        int64
+	AppID     int64
+	Number    int
+	Status    string
+	Source    string
+	SourceRef string
+	GitRev    string
+	Image     string
+	ImageID   string
+	// Processes maps each process type to its command ("" runs the image's CMD).
+	Processes  map[string]string
+	WebPort    int
+	CreatedAt  time.Time
+	FinishedAt time.Time
+	Error      string
+}
+
+const releaseCols = "id, app_id, number, status, source, source_ref, git_rev, image, image_id, processes, web_port, created_at, finished_at, error"
+
+func scanRelease(row interface{ Scan(...any) error }) (Release, error) {
+	var r Release
+	var procs string
+	var created, finished int64
+	err := row.Scan(&r.ID, &r.AppID, &r.Number, &r.Status, &r.Source, &r.SourceRef, &r.GitRev, &r.Image, &r.ImageID, &procs, &r.WebPort, &created, &finished, &r.Error)
+	if err != nil {
+		return r, err
+	}
+	r.CreatedAt = time.Unix(created, 0)
+	if finished > 0 {
+		r.FinishedAt = time.Unix(finished, 0)
+	}
+	if err := json.Unmarshal([]byte(procs), &r.Processes); err != nil {
+		return r, fmt.Errorf("release %d processes: %w", r.Number, err)
+	}
+	return r, nil
+}
+
+// CreateRelease adds a pending release numbered one above the app's last.
+func (t *Tx) CreateRelease(a App, r Release) (Release, error) {
+	var last int
+	if err := t.tx.QueryRowContext(t.ctx, "SELECT COALESCE(MAX(number), 0) FROM releases WHERE app_id = ?", a.ID).Scan(&last); err != nil {
+		return r, fmt.Errorf("number release of %s: %w", a.Name, err)
+	}
+	r.AppID, r.Number = a.ID, last+1
+	if r.Status == "" {
+		r.Status = ReleasePending
+	}
+	if r.Processes == nil {
+		r.Processes = map[string]string{}
+	}
+	procs, _ := json.Marshal(r.Processes)
+	res, err := t.exec("INSERT INTO releases (app_id, number, status, source, source_ref, git_rev, image, image_id, processes, web_port, created_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		a.ID, r.Number, r.Status, r.Source, r.SourceRef, r.GitRev, r.Image, r.ImageID, string(procs), r.WebPort, r.CreatedAt.Unix(), r.Error)
+	if err != nil {
+		return r, fmt.Errorf("create release of %s: %w", a.Name, err)
+	}
+	r.ID, err = res.LastInsertId()
+	return r, err
+}
+
+// UpdateRelease writes back a release's mutable fields.
+func (t *Tx) UpdateRelease(r Release) error {
+	procs, _ := json.Marshal(r.Processes)
+	var finished int64
+	if !r.FinishedAt.IsZero() {
+		finished = r.FinishedAt.Unix()
+	}
+	_, err := t.exec("UPDATE releases SET status = ?, git_rev = ?, image = ?, image_id = ?, processes = ?, web_port = ?, finished_at = ?, error = ? WHERE id = ?",
+		r.Status, r.GitRev, r.Image, r.ImageID, string(procs), r.WebPort, finished, r.Error, r.ID)
+	if err != nil {
+		return fmt.Errorf("update release %d: %w", r.Number, err)
+	}
+	return nil
+}
+
+// MakeLive marks r live and the app's previous live release superseded.
+func (t *Tx) MakeLive(r Release, now time.Time) error {
+	if _, err := t.exec("UPDATE releases SET status = ? WHERE app_id = ? AND status = ? AND id != ?", ReleaseSuperseded, r.AppID, ReleaseLive, r.ID); err != nil {
+		return err
+	}
+	_, err := t.exec("UPDATE releases SET status = ?, finished_at = ?, error = '' WHERE id = ?", ReleaseLive, now.Unix(), r.ID)
+	return err
+}
+
+// Releases returns an app's releases, newest first.
+func (t *Tx) Releases(a App) ([]Release, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+releaseCols+" FROM releases WHERE app_id = ? ORDER BY number DESC", a.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list releases of %s: %w", a.Name, err)
+	}
+	defer rows.Close()
+	var out []Release
+	for rows.Next() {
+		r, err := scanRelease(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Release returns release number n of an app.
+func (t *Tx) Release(a App, n int) (Release, error) {
+	r, err := scanRelease(t.tx.QueryRowContext(t.ctx, "SELECT "+releaseCols+" FROM releases WHERE app_id = ? AND number = ?", a.ID, n))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrReleaseNotFound
+	}
+	return r, err
+}
+
+// LiveRelease returns the app's live release, or ErrReleaseNotFound when it
+// has none (never deployed, or every deploy failed).
+func (t *Tx) LiveRelease(a App) (Release, error) {
+	r, err := scanRelease(t.tx.QueryRowContext(t.ctx, "SELECT "+releaseCols+" FROM releases WHERE app_id = ? AND status = ?", a.ID, ReleaseLive))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, ErrReleaseNotFound
+	}
+	return r, err
+}
+
+// FailPendingReleases marks every pending release failed with reason (a
+// daemon that stopped mid-deploy leaves them behind) and returns them.
+func (t *Tx) FailPendingReleases(reason string, now time.Time) ([]Release, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+releaseCols+" FROM releases WHERE status = ?", ReleasePending)
+	if err != nil {
+		return nil, err
+	}
+	var out []Release
+	for rows.Next() {
+		r, err := scanRelease(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	_, err = t.exec("UPDATE releases SET status = ?, error = ?, finished_at = ? WHERE status = ?", ReleaseFailed, reason, now.Unix(), ReleasePending)
+	return out, err
+}
+
+// Formation returns how many containers of each type the app should run.
+func (t *Tx) Formation(a App) (map[string]int, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT type, quantity FROM formation WHERE app_id = ?", a.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read formation of %s: %w", a.Name, err)
+	}
+	defer rows.Close()
+	f := map[string]int{}
+	for rows.Next() {
+		var typ string
+		var n int
+		if err := rows.Scan(&typ, &n); err != nil {
+			return nil, err
+		}
+		f[typ] = n
+	}
+	return f, rows.Err()
+}
+
+// SetFormation replaces the app's formation.
+func (t *Tx) SetFormation(a App, f map[string]int) error {
+	if _, err := t.exec("DELETE FROM formation WHERE app_id = ?", a.ID); err != nil {
+		return err
+	}
+	for typ, n := range f {
+		if _, err := t.exec("INSERT INTO formation (app_id, type, quantity) VALUES (?, ?, ?)", a.ID, typ, n); err != nil {
+			return fmt.Errorf("set formation of %s: %w", a.Name, err)
+		}
+	}
+	return nil
+}
