@@ -106,4 +106,3 @@ func (d *Deployer) Releases(ctx context.Context, appName string) ([]store.Releas
 	err = d.store.Tx(ctx, func(tx *store.Tx) (err error) { rels, err = tx.Releases(s.app); return err })
 	return rels, err
 }
-
