@@ -40,6 +40,12 @@ func run(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build berth: %v\n%s", err, out)
 		return 1
 	}
+	app := exec.Command("go", "build", "-o", filepath.Join(dir, "testapp"), "./testapp")
+	app.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := app.CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build testapp: %v\n%s", err, out)
+		return 1
+	}
 	if err := os.Symlink("berth", filepath.Join(dir, "dokku")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -51,6 +57,8 @@ func run(m *testing.M) int {
 // daemon is a `berth serve` process of a test.
 type daemon struct {
 	dataDir string
+	// extraEnv is given to the daemon and to every command.
+	extraEnv []string
 	cmd     *exec.Cmd
 	log     *bytes.Buffer
 	done    chan error
@@ -60,14 +68,15 @@ func (d *daemon) socket() string { return filepath.Join(d.dataDir, "berth.sock")
 
 // env is the environment of berth commands talking to this daemon.
 func (d *daemon) env() []string {
-	return append(os.Environ(), "BERTH_DATA_DIR="+d.dataDir, "PATH="+binDir+":"+os.Getenv("PATH"))
+	env := append(os.Environ(), "BERTH_DATA_DIR="+d.dataDir, "PATH="+binDir+":"+os.Getenv("PATH"))
+	return append(env, d.extraEnv...)
 }
 
 // startDaemon starts `berth serve` on dataDir and waits until it answers.
 func startDaemon(dataDir string, extraEnv ...string) (*daemon, error) {
-	d := &daemon{dataDir: dataDir, log: &bytes.Buffer{}, done: make(chan error, 1)}
+	d := &daemon{dataDir: dataDir, log: &bytes.Buffer{}, done: make(chan error, 1), extraEnv: extraEnv}
 	d.cmd = exec.Command(filepath.Join(binDir, "berth"), "serve")
-	d.cmd.Env = append(d.env(), extraEnv...)
+	d.cmd.Env = d.env()
 	d.cmd.Stdout = d.log
 	d.cmd.Stderr = d.log
 	if err := d.cmd.Start(); err != nil {

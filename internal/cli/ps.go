@@ -443,7 +443,11 @@ func releases(c *Ctx) error {
 	}
 	c.Info2("%s releases", c.App)
 	for _, r := range res.Releases {
-		line := fmt.Sprintf("v%-4d %-10s %-8s %s  %s", r.Number, r.Status, r.Source, r.CreatedAt.UTC().Format("2006-01-02 15:04:05"), r.SourceRef)
+		ref := r.SourceRef
+		if ref == "-" {
+			ref = "(stdin)"
+		}
+		line := fmt.Sprintf("v%-4d %-10s %-8s %s  %s", r.Number, r.Status, r.Source, r.CreatedAt.UTC().Format("2006-01-02 15:04:05"), ref)
 		if r.Error != "" {
 			line += "  (" + r.Error + ")"
 		}
