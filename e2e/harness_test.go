@@ -59,9 +59,9 @@ type daemon struct {
 	dataDir string
 	// extraEnv is given to the daemon and to every command.
 	extraEnv []string
-	cmd     *exec.Cmd
-	log     *bytes.Buffer
-	done    chan error
+	cmd      *exec.Cmd
+	log      *bytes.Buffer
+	done     chan error
 }
 
 func (d *daemon) socket() string { return filepath.Join(d.dataDir, "berth.sock") }
