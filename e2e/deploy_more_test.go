@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"os"
@@ -351,5 +352,43 @@ func (r *relay) stop() {
 	defer r.mu.Unlock()
 	for _, c := range r.conns {
 		c.Close()
+	}
+}
+
+func TestCloneRenameDestroyDeployedApp(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d, _ := deployed(t, "web=1\nworker=1\n")
+	d.mustBerth(t, "config:set", "--no-restart", "shop", "K=v")
+	out := d.mustBerth(t, "apps:clone", "shop", "shop2")
+	if !strings.Contains(out, "Application deployed: shop2 release 1") {
+		t.Errorf("clone did not deploy:\n%s", out)
+	}
+	if got := dynos(containers(t, eng, d, "shop2")); got != "web.1 worker.1" {
+		t.Errorf("clone runs %q", got)
+	}
+	d.mustBerth(t, "apps:rename", "shop2", "shop3")
+	if got := dynos(containers(t, eng, d, "shop2")); got != "" {
+		t.Errorf("old name still runs %q", got)
+	}
+	cs := containers(t, eng, d, "shop3")
+	if dynos(cs) != "web.1 worker.1" || !strings.HasSuffix(cs["web.1"].Name, "-shop3.web.1") {
+		t.Errorf("renamed app runs %q (%v)", dynos(cs), cs)
+	}
+	var env map[string]string
+	if err := json.Unmarshal([]byte(httpGet(t, cs["web.1"].HostPort, "/env")), &env); err != nil || env["K"] != "v" {
+		t.Errorf("renamed app env K = %q (%v)", env["K"], err)
+	}
+	d.mustBerth(t, "apps:destroy", "--force", "shop3")
+	if got := dynos(containers(t, eng, d, "shop3")); got != "" {
+		t.Errorf("destroyed app still runs %q", got)
+	}
+	imgs, _ := eng.ListImages(context.Background(), map[string]string{"berth.app": "shop3", "berth.instance": d.prefix()})
+	if len(imgs) != 0 {
+		t.Errorf("destroyed app left images: %v", imgs)
+	}
+	// The original is untouched.
+	if got := dynos(containers(t, eng, d, "shop")); got != "web.1 worker.1" {
+		t.Errorf("original runs %q", got)
 	}
 }

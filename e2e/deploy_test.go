@@ -144,13 +144,7 @@ func (d *daemon) deployTar(t *testing.T, app string, tarball []byte) (string, in
 // containers returns the app's running containers by dyno (TYPE.N).
 func containers(t *testing.T, eng *docker.Client, d *daemon, app string) map[string]docker.ContainerInfo {
 	t.Helper()
-	prefix := ""
-	for _, e := range d.extraEnv {
-		if v, ok := strings.CutPrefix(e, "BERTH_NAME_PREFIX="); ok {
-			prefix = v
-		}
-	}
-	cs, err := eng.ListContainers(context.Background(), map[string]string{"berth.instance": prefix, "berth.app": app, "berth.kind": "process"}, false)
+	cs, err := eng.ListContainers(context.Background(), map[string]string{"berth.instance": d.prefix(), "berth.app": app, "berth.kind": "process"}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,4 +311,14 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// prefix is the daemon's BERTH_NAME_PREFIX.
+func (d *daemon) prefix() string {
+	for _, e := range d.extraEnv {
+		if v, ok := strings.CutPrefix(e, "BERTH_NAME_PREFIX="); ok {
+			return v
+		}
+	}
+	return ""
 }

@@ -113,11 +113,12 @@ func appsRename(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if _, err := api.AppsRename.Call(c, c.API, api.RenameRequest{From: c.App, To: to, SkipDeploy: c.Bool("skip-deploy")}); err != nil {
+	if _, err := api.AppsInfo.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
 		return err
 	}
 	c.Info1("Renaming %s to %s", c.App, to)
-	return nil
+	_, err = api.AppsRename.Stream(c, c.API, api.RenameRequest{From: c.App, To: to, SkipDeploy: c.Bool("skip-deploy")}, c.output())
+	return err
 }
 
 func appsClone(c *Ctx) error {
@@ -126,11 +127,12 @@ func appsClone(c *Ctx) error {
 		return err
 	}
 	req := api.RenameRequest{From: c.App, To: to, SkipDeploy: c.Bool("skip-deploy"), IgnoreExisting: c.Bool("ignore-existing")}
-	if _, err := api.AppsClone.Call(c, c.API, req); err != nil {
+	if _, err := api.AppsInfo.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
 		return err
 	}
 	c.Info1("Cloning %s to %s", c.App, to)
-	return nil
+	_, err = api.AppsClone.Stream(c, c.API, req, c.output())
+	return err
 }
 
 func appsLock(c *Ctx) error {

@@ -118,6 +118,7 @@ func (s *Service) appsCreate(ctx context.Context, req api.AppRef, _ api.Output) 
 	if err := app.ValidateName(req.App); err != nil {
 		return api.AppInfo{}, invalid(err)
 	}
+
 	var info api.AppInfo
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.CreateApp(req.App, s.now())
@@ -125,6 +126,11 @@ func (s *Service) appsCreate(ctx context.Context, req api.AppRef, _ api.Output) 
 			return api.Errorf(api.CodeConflict, "Name is already taken")
 		}
 		if err != nil {
+			return err
+		}
+		// Files left by an app of the same name that was destroyed
+		// mid-way belong to nobody.
+		if err := os.RemoveAll(s.appDir(req.App)); err != nil {
 			return err
 		}
 		info, err = s.info(tx, a)
@@ -169,7 +175,24 @@ func (s *Service) appsInfo(ctx context.Context, req api.AppRef, _ api.Output) (a
 }
 
 func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output) (api.Empty, error) {
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	unlock, err := s.deployer.Lock(req.App, "apps:destroy")
+	if err != nil {
+		return api.Empty{}, err
+	}
+	defer unlock()
+	if _, err := s.appsInfo(ctx, req, api.Output{}); err != nil {
+		return api.Empty{}, err
+	}
+	// Containers and images go first: if the engine is down the app stays,
+	// whole, and destroy can be run again.
+	if deployed, err := s.deployer.HasReleases(ctx, req.App); err != nil {
+		return api.Empty{}, err
+	} else if deployed {
+		if err := s.deployer.Destroy(ctx, req.App); err != nil {
+			return api.Empty{}, deployError(err)
+		}
+	}
+	err = s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.App)
 		if err != nil {
 			return err
@@ -188,12 +211,39 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 	return api.Empty{}, nil
 }
 
-func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, _ api.Output) (api.AppInfo, error) {
+func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api.Output) (api.AppInfo, error) {
 	if err := app.ValidateName(req.To); err != nil {
 		return api.AppInfo{}, invalid(err)
 	}
+	unlock, err := s.deployer.Lock(req.From, "apps:rename")
+	if err != nil {
+		return api.AppInfo{}, err
+	}
+	defer unlock()
+	unlockTo, err := s.deployer.Lock(req.To, "apps:rename")
+	if err != nil {
+		return api.AppInfo{}, err
+	}
+	defer unlockTo()
+	if _, err := s.appsInfo(ctx, api.AppRef{App: req.From}, out); err != nil {
+		return api.AppInfo{}, err
+	}
+	if _, err := s.appsInfo(ctx, api.AppRef{App: req.To}, out); err == nil {
+		return api.AppInfo{}, api.Errorf(api.CodeConflict, "Name is already taken")
+	}
+	deployed, err := s.deployer.HasReleases(ctx, req.From)
+	if err != nil {
+		return api.AppInfo{}, err
+	}
+	if deployed {
+		// Containers are named after the app: the old ones go, and the app
+		// is rebuilt under its new name (as Dokku does).
+		if err := s.deployer.Destroy(ctx, req.From); err != nil {
+			return api.AppInfo{}, deployError(err)
+		}
+	}
 	var info api.AppInfo
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err = s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.From)
 		if err != nil {
 			return err
@@ -212,10 +262,16 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, _ api.O
 		info, err = s.info(tx, a)
 		return err
 	})
-	if err == nil {
-		s.log.Info("app renamed", "from", req.From, "to", req.To)
+	if err != nil {
+		return info, err
 	}
-	return info, err
+	s.log.Info("app renamed", "from", req.From, "to", req.To)
+	if deployed && !req.SkipDeploy {
+		unlockTo()
+		_, err := s.deployer.Deploy(ctx, req.To, deploy.Source{Kind: deploy.SourceRebuild}, writerOf(out), "apps:rename")
+		return info, deployError(err)
+	}
+	return info, nil
 }
 
 func renameIfExists(from, to string) error {
@@ -231,11 +287,12 @@ func renameIfExists(from, to string) error {
 	return nil
 }
 
-func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, _ api.Output) (api.AppInfo, error) {
+func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.Output) (api.AppInfo, error) {
 	if err := app.ValidateName(req.To); err != nil {
 		return api.AppInfo{}, invalid(err)
 	}
 	var info api.AppInfo
+	created := false
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		from, err := getApp(tx, req.From)
 		if err != nil {
@@ -256,16 +313,26 @@ func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, _ api.Ou
 		if err != nil {
 			return err
 		}
+		created = true
 		if err := tx.CopyAppState(from, to); err != nil {
 			return err
 		}
 		info, err = s.info(tx, to)
 		return err
 	})
-	if err == nil {
-		s.log.Info("app cloned", "from", req.From, "to", req.To)
+	if err != nil || !created {
+		return info, err
 	}
-	return info, err
+	s.log.Info("app cloned", "from", req.From, "to", req.To)
+	if req.SkipDeploy {
+		return info, nil
+	}
+	src, deployed, err := s.deployer.SourceOf(ctx, req.From)
+	if err != nil || !deployed {
+		return info, err
+	}
+	_, err = s.deployer.Deploy(ctx, req.To, src, writerOf(out), "apps:clone")
+	return info, deployError(err)
 }
 
 func (s *Service) setLock(ctx context.Context, name string, locked bool) (api.LockResult, error) {

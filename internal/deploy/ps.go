@@ -287,3 +287,23 @@ func (d *Deployer) Destroy(ctx context.Context, appName string) error {
 	}
 	return nil
 }
+
+// SourceOf returns a Source that deploys the code of app's live release
+// again (for apps:clone), and false when the app has no live release.
+func (d *Deployer) SourceOf(ctx context.Context, appName string) (Source, bool, error) {
+	s, err := d.state(ctx, appName)
+	if err != nil || !s.deployed {
+		return Source{}, false, err
+	}
+	if s.live.Source == SourceImage {
+		return Source{Kind: SourceImage, Ref: s.live.SourceRef}, true, nil
+	}
+	return Source{Kind: SourceGit, Dir: d.srcDirOf(appName, s.live.Number), Ref: "clone of " + appName, GitRev: s.live.GitRev}, true, nil
+}
+
+// HasReleases reports whether the app was ever deployed (so the engine may
+// hold containers or images of it).
+func (d *Deployer) HasReleases(ctx context.Context, appName string) (bool, error) {
+	rels, err := d.Releases(ctx, appName)
+	return len(rels) > 0, err
+}
