@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"os"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berthpaas/berth/internal/docker"
 )
 
 // deployed starts a daemon and deploys the test app as "shop".
@@ -78,6 +81,23 @@ func TestRunExitCodesStdinAndEnv(t *testing.T) {
 	out, code = d.berth("enter", "shop", "web.1", "sh", "-c", "echo $DYNO")
 	if code != 0 || strings.TrimSpace(out) != "web.1" {
 		t.Errorf("enter: exit %d %q", code, out)
+	}
+	// Attached to a terminal (script(1) gives berth a pty), run gets a TTY,
+	// and the exit code still comes through; --no-tty turns it off.
+	for _, tc := range []struct {
+		flags string
+		want  string
+	}{{"", "tty:yes"}, {"--no-tty ", "tty:no"}} {
+		cmd := exec.Command("script", "-qec", filepath.Join(binDir, "berth")+" run "+tc.flags+"shop sh -c 'if test -t 0; then echo tty:yes; else echo tty:no; fi; exit 5'", "/dev/null")
+		cmd.Env = d.env()
+		out, err := cmd.CombinedOutput()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != 5 || !strings.Contains(string(out), tc.want) {
+			t.Errorf("run %sin a terminal: exit %d %q, want 5 and %s", tc.flags, code, out, tc.want)
+		}
 	}
 	// Not deployed: one line.
 	d.mustBerth(t, "apps:create", "empty")
@@ -390,5 +410,47 @@ func TestCloneRenameDestroyDeployedApp(t *testing.T) {
 	// The original is untouched.
 	if got := dynos(containers(t, eng, d, "shop")); got != "web.1 worker.1" {
 		t.Errorf("original runs %q", got)
+	}
+}
+
+func TestCleanupKeepsWhatRuns(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d, ids := deployed(t, "web=1\n")
+	before := ids()
+	// A one-off container that exited and was not removed (as after a
+	// crash): cleanup removes it, and nothing that runs.
+	ctx := context.Background()
+	id, err := eng.CreateContainer(ctx, docker.ContainerSpec{Image: "berth-test/busybox:1", Cmd: []string{"true"},
+		Labels: map[string]string{"berth.instance": d.prefix(), "berth.app": "shop", "berth.kind": "run"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng.StartContainer(ctx, id)
+	eng.Wait(ctx, id)
+	// Someone else's exited container is not Berth's to remove.
+	other, err := eng.CreateContainer(ctx, docker.ContainerSpec{Image: "berth-test/busybox:1", Cmd: []string{"true"}, Labels: map[string]string{"berth.test": d.prefix()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.RemoveContainer(ctx, other, true)
+	out := d.mustBerth(t, "cleanup")
+	if !strings.Contains(out, "Removed") {
+		t.Errorf("cleanup output: %q", out)
+	}
+	if _, err := eng.InspectContainer(ctx, id); !errors.Is(err, docker.ErrNotFound) {
+		t.Errorf("exited one-off container still there after cleanup: %v", err)
+	}
+	if _, err := eng.InspectContainer(ctx, other); err != nil {
+		t.Errorf("cleanup removed a container that is not Berth's: %v", err)
+	}
+	if got := ids(); got["web.1"] != before["web.1"] {
+		t.Errorf("cleanup touched the running app: %v -> %v", before, got)
+	}
+	d.mustBerth(t, "ps:stop", "shop")
+	d.mustBerth(t, "cleanup")
+	d.mustBerth(t, "ps:start", "shop")
+	if got := ids(); got["web.1"] != before["web.1"] {
+		t.Errorf("cleanup removed the stopped app's containers: %v -> %v", before, got)
 	}
 }
