@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"strings"
+	"unicode"
 
 	"github.com/berthpaas/berth/internal/app"
 )
@@ -47,6 +48,11 @@ func ParseDockerOptions(stored string) ([]DockerOption, error) {
 // a phase ("--build-arg KEY", "--build-arg=KEY=V", "--no-cache").
 func ParseDockerOptionArg(phase, arg string) (DockerOption, error) {
 	arg = strings.TrimSpace(arg)
+	// Options are stored one per line: a line break would smuggle in a
+	// second option that was never checked.
+	if strings.IndexFunc(arg, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) >= 0 {
+		return DockerOption{}, app.Invalidf("Invalid docker option %q: it may not contain line breaks or other control characters", arg)
+	}
 	name, value, hasValue := strings.Cut(arg, "=")
 	if sp := strings.IndexAny(arg, " \t"); sp >= 0 && (!hasValue || sp < len(name)) {
 		name, value, hasValue = arg[:sp], strings.TrimSpace(arg[sp+1:]), true

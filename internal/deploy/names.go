@@ -57,9 +57,24 @@ func (n Names) RunContainer(app string, id string) string {
 	return n.name(app + ".run." + id)
 }
 
-// ImageRepo is the repository of an app's release images.
+// ImageRepo is the repository of an app's release images: berth/APP, as
+// Dokku's dokku/APP. Every app name is a valid Docker path component except
+// one where a dot touches a hyphen ("a.-b"); such a name is written with its
+// dots turned into hyphens, followed by a component listing where the dots
+// were ("berth/a--b/1"). Two apps never share a repository, so a deploy of
+// one never retags the images of another.
 func (n Names) ImageRepo(app string) string {
-	return n.name("berth") + "/" + strings.ReplaceAll(app, ".", "-")
+	repo := n.name("berth") + "/"
+	if !strings.Contains(app, ".-") && !strings.Contains(app, "-.") {
+		return repo + app
+	}
+	var dots []string
+	for i := 0; i < len(app); i++ {
+		if app[i] == '.' {
+			dots = append(dots, strconv.Itoa(i))
+		}
+	}
+	return repo + strings.ReplaceAll(app, ".", "-") + "/" + strings.Join(dots, "-")
 }
 
 // Image is the tag of release number of app.

@@ -12,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/berthpaas/berth/internal/api"
 )
@@ -53,6 +54,9 @@ func extractArchive(r io.Reader, dir string) error {
 		if err != nil {
 			return api.Errorf(api.CodeInvalid, "The archive is not a valid tar (or tar.gz) stream: %v", err)
 		}
+		if h.Typeflag == tar.TypeXGlobalHeader || h.Typeflag == tar.TypeXHeader {
+			continue // git archive's pax header: metadata, not an entry
+		}
 		name := path.Clean(strings.TrimPrefix(h.Name, "./"))
 		if name == "." || name == "" {
 			continue
@@ -60,21 +64,20 @@ func extractArchive(r io.Reader, dir string) error {
 		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
 			return api.Errorf(api.CodeInvalid, "The archive has an entry outside its root: %q", h.Name)
 		}
-		// git archive adds a pax header; GitHub adds a top-level dir.
 		if strings.HasPrefix(path.Base(name), "._") && h.Typeflag == tar.TypeReg {
 			continue // macOS resource forks
 		}
 		entries++
 		if d := path.Dir(name); d != "." {
 			if err := root.MkdirAll(d, 0o755); err != nil {
-				return fmt.Errorf("unpack %s: %w", name, err)
+				return unpackError(root, name, err)
 			}
 		}
 		mode := fs.FileMode(h.Mode).Perm()
 		switch h.Typeflag {
 		case tar.TypeDir:
 			if err := root.MkdirAll(name, 0o755); err != nil {
-				return fmt.Errorf("unpack %s: %w", name, err)
+				return unpackError(root, name, err)
 			}
 		case tar.TypeReg:
 			total += h.Size
@@ -83,7 +86,7 @@ func extractArchive(r io.Reader, dir string) error {
 			}
 			f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode|0o600)
 			if err != nil {
-				return fmt.Errorf("unpack %s: %w", name, err)
+				return unpackError(root, name, err)
 			}
 			_, err = io.Copy(f, tr)
 			if cerr := f.Close(); err == nil {
@@ -94,17 +97,59 @@ func extractArchive(r io.Reader, dir string) error {
 			}
 		case tar.TypeSymlink:
 			if err := root.Symlink(h.Linkname, name); err != nil {
-				return fmt.Errorf("unpack %s: %w", name, err)
+				return unpackError(root, name, err)
 			}
-		case tar.TypeXGlobalHeader, tar.TypeXHeader:
 		default:
-			return api.Errorf(api.CodeInvalid, "The archive has an entry of a kind Berth does not unpack (%c): %s", h.Typeflag, h.Name)
+			return api.Errorf(api.CodeInvalid, "The archive has an entry of a kind Berth does not unpack (%s): %s", tarKind(h.Typeflag), h.Name)
 		}
 	}
 	if entries == 0 {
 		return api.Errorf(api.CodeInvalid, "The archive is empty")
 	}
-	return stripSingleTopDir(dir)
+	return stripSingleTopDir(dir) // GitHub's archives have a top-level dir
+}
+
+// tarKind names a kind of tar entry for error messages.
+func tarKind(t byte) string {
+	switch t {
+	case tar.TypeLink:
+		return "hard link"
+	case tar.TypeChar:
+		return "character device"
+	case tar.TypeBlock:
+		return "block device"
+	case tar.TypeFifo:
+		return "FIFO"
+	case tar.TypeGNUSparse:
+		return "sparse file"
+	}
+	return fmt.Sprintf("type %q", t)
+}
+
+// unpackError describes a failure to write entry name. Failures caused by
+// the archive itself are reported as such: a symlink of the archive on the
+// entry's path that os.Root refuses to follow (it leads out of the tree, or
+// loops), or an entry that clashes with an earlier one (a file where a
+// directory is needed, a name given twice to a link).
+func unpackError(root *os.Root, name string, err error) error {
+	prefix := ""
+	for part := range strings.SplitSeq(name, "/") {
+		prefix = path.Join(prefix, part)
+		fi, lerr := root.Lstat(prefix)
+		if lerr != nil {
+			break
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if prefix == name && errors.Is(err, fs.ErrExist) {
+				break // a second link of the same name
+			}
+			return api.Errorf(api.CodeInvalid, "The archive's entry %q goes through its symlink %q and cannot be unpacked (Berth does not follow links out of the archive): %v", name, prefix, err)
+		}
+	}
+	if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ELOOP) {
+		return api.Errorf(api.CodeInvalid, "The archive's entry %q clashes with an earlier entry: %v", name, err)
+	}
+	return fmt.Errorf("unpack %s: %w", name, err)
 }
 
 // stripSingleTopDir moves the contents of dir/X up when X is dir's only entry
