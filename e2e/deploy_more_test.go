@@ -280,7 +280,7 @@ func TestEngineStoppedMidDeploy(t *testing.T) {
 	before := dynos(containers(t, eng, d, "shop"))
 	cmd := exec.Command(filepath.Join(binDir, "berth"), "git:from-archive", "shop", "-")
 	cmd.Env = d.env()
-	cmd.Stdin = bytes.NewReader(appTar(t, map[string]string{"Dockerfile": dockerfile("v2", "RUN sleep 5"), "Procfile": "web: testapp web\n"}))
+	cmd.Stdin = bytes.NewReader(appTar(t, map[string]string{"Dockerfile": dockerfile("v2", nonce(), "RUN sleep 5"), "Procfile": "web: testapp web\n"}))
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {

@@ -322,3 +322,11 @@ func (d *daemon) prefix() string {
 	}
 	return ""
 }
+
+var jsonUnmarshal = json.Unmarshal
+
+// nonce returns a Dockerfile line that defeats the build cache for the lines
+// after it, so a slow step is slow on every run.
+func nonce() string {
+	return fmt.Sprintf("ENV BERTH_TEST_NONCE=%d", time.Now().UnixNano())
+}

@@ -59,6 +59,8 @@ type daemon struct {
 	dataDir string
 	// extraEnv is given to the daemon and to every command.
 	extraEnv []string
+	// sshAddr is where its ssh server listens.
+	sshAddr string
 	cmd      *exec.Cmd
 	log      *bytes.Buffer
 	done     chan error
@@ -74,6 +76,8 @@ func (d *daemon) env() []string {
 
 // startDaemon starts `berth serve` on dataDir and waits until it answers.
 func startDaemon(dataDir string, extraEnv ...string) (*daemon, error) {
+	// Tests run many daemons at once: each ssh server takes a free port.
+	extraEnv = append([]string{"BERTH_SSH_ADDR=127.0.0.1:0"}, extraEnv...)
 	d := &daemon{dataDir: dataDir, log: &bytes.Buffer{}, done: make(chan error, 1), extraEnv: extraEnv}
 	d.cmd = exec.Command(filepath.Join(binDir, "berth"), "serve")
 	d.cmd.Env = d.env()
@@ -90,6 +94,7 @@ func startDaemon(dataDir string, extraEnv ...string) (*daemon, error) {
 		v, err := api.SystemVersion.Call(ctx, client, api.Empty{})
 		cancel()
 		if err == nil && v.PID == d.cmd.Process.Pid {
+			d.sshAddr = v.SSHAddr
 			return d, nil
 		}
 		select {
@@ -147,6 +152,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("BERTH_DATA_DIR", data)
 			env.Setenv("DATA", data)
+			env.Setenv("BERTH_SSH_ADDR", "127.0.0.1:0")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -21,6 +21,8 @@ type VersionInfo struct {
 	Version string `json:"version"`
 	DataDir string `json:"data_dir"`
 	PID     int    `json:"pid"`
+	// SSHAddr is where the built-in ssh server listens ("" when off).
+	SSHAddr string `json:"ssh_addr,omitempty"`
 }
 
 // AppInfo describes one app.

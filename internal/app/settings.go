@@ -24,6 +24,9 @@ type Setting struct {
 	Default   string
 	// Validate checks a value before it is stored; nil accepts anything.
 	Validate func(value string) error
+	// Internal settings are written by Berth itself and shown in reports,
+	// never set by NAMESPACE:set.
+	Internal bool
 }
 
 // Settings is the registry of every NAMESPACE:set key Berth knows. Later
@@ -48,8 +51,14 @@ func Register(s Setting) {
 // the given scope (global or not).
 func LookupSetting(namespace, key string, global bool) (Setting, error) {
 	s, ok := settings[namespace][key]
-	if !ok {
-		return Setting{}, Invalidf("Invalid key for %s:set: %q; valid keys: %s", namespace, key, strings.Join(SettingKeys(namespace), ", "))
+	if !ok || s.Internal {
+		var keys []string
+		for _, k := range SettingKeys(namespace) {
+			if !settings[namespace][k].Internal {
+				keys = append(keys, k)
+			}
+		}
+		return Setting{}, Invalidf("Invalid key for %s:set: %q; valid keys: %s", namespace, key, strings.Join(keys, ", "))
 	}
 	if global && s.Scope&ScopeGlobal == 0 {
 		return Setting{}, Invalidf("%s can only be set per app, not with --global", key)

@@ -41,6 +41,9 @@ type Env struct {
 	Getenv func(string) string
 	// Terminal is the user's terminal, nil when there is none.
 	Terminal Terminal
+	// Remote is set for commands that arrived over ssh: local-only
+	// commands (serve) are refused.
+	Remote bool
 }
 
 // exitError carries an exit code with an optional message.

@@ -19,7 +19,7 @@ func init() {
 		flags = append(flags, settingFlag(name))
 	}
 	register(
-		&Command{Name: "serve", Args: "[--data-dir DIR] [--http-addr ADDR] ...", Short: "Run the Berth daemon (flags override BERTH_* environment variables and the config file)", Local: true, Values: flags, Run: serve},
+		&Command{Name: "serve", Args: "[--data-dir DIR] [--http-addr ADDR] ...", Short: "Run the Berth daemon (flags override BERTH_* environment variables and the config file)", Local: true, LocalOnly: true, Values: flags, Run: serve},
 		&Command{Name: "version", Short: "Print Berth's version (and the daemon's, if it runs)", Local: true, Run: version},
 	)
 }
@@ -51,7 +51,7 @@ func serve(c *Ctx) error {
 	}
 	ctx, stop := signal.NotifyContext(c, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := daemon.Run(ctx, s, slog.New(h), nil); err != nil {
+	if err := daemon.Run(ctx, s, slog.New(h), daemon.Options{RunCommand: RunRemote}); err != nil {
 		return failf("%v", err)
 	}
 	return nil
@@ -67,6 +67,9 @@ func version(c *Ctx) error {
 	defer cancel()
 	if v, err := api.SystemVersion.Call(ctx, cl, api.Empty{}); err == nil {
 		fmt.Fprintf(c.Stdout, "daemon version %s (pid %d, data dir %s)\n", v.Version, v.PID, v.DataDir)
+		if v.SSHAddr != "" {
+			fmt.Fprintf(c.Stdout, "ssh server on %s\n", v.SSHAddr)
+		}
 	}
 	return nil
 }

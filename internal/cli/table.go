@@ -41,6 +41,8 @@ type Command struct {
 	Passthrough bool
 	// Local commands run without the daemon.
 	Local bool
+	// LocalOnly commands cannot be run over ssh (serve, hooks).
+	LocalOnly bool
 	// Hidden commands are left out of help (aliases).
 	Hidden bool
 	Run    func(c *Ctx) error
@@ -157,8 +159,15 @@ var globalBools = map[string]bool{"quiet": true, "trace": true, "rm": true, "for
 // Run parses and runs one command line (without the program name).
 func Run(ctx context.Context, args []string, env *Env) error {
 	c := &Ctx{Context: ctx, Env: env, bools: map[string]bool{}, values: map[string]string{}}
-	// Leading global flags.
+	// Leading global flags (kept, but for --remote, to pass on over ssh).
+	var globals []string
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
+		if !strings.HasPrefix(args[0], "--remote") {
+			globals = append(globals, args[0])
+			if args[0] == "--app" && len(args) > 1 {
+				globals = append(globals, args[1])
+			}
+		}
 		name, val, hasVal := strings.Cut(args[0][2:], "=")
 		switch {
 		case name == "app":
@@ -171,6 +180,14 @@ func Run(ctx context.Context, args []string, env *Env) error {
 			c.values["app"] = val
 		case globalBools[name] && !hasVal:
 			c.bools[name] = true
+		case name == "remote":
+			if !hasVal {
+				if len(args) < 2 {
+					return failf("--remote needs a git remote name")
+				}
+				val, args = args[1], args[1:]
+			}
+			c.values["remote"] = val
 		case name == "help" || name == "h":
 			args[0] = "help"
 			continue
@@ -185,6 +202,7 @@ func Run(ctx context.Context, args []string, env *Env) error {
 	if len(args) == 0 {
 		return usage(c)
 	}
+	cmdArgs := args
 	name, args := args[0], args[1:]
 	cmd, ok := table[name]
 	if !ok {
@@ -200,10 +218,20 @@ func Run(ctx context.Context, args []string, env *Env) error {
 		return failf("`%s` is not a %s command. See `%s help` for the list of commands.", name, c.Env.Prog, c.Env.Prog)
 	}
 	c.Cmd = cmd
+	if cmd.LocalOnly && env.Remote {
+		return failf("%s can only be run on the server itself", name)
+	}
 	if err := c.parse(args); err != nil {
 		return err
 	}
 	c.Quiet = c.bools["quiet"]
+	// On a laptop (no daemon here) inside a checkout with a Berth remote,
+	// the command runs on the server over ssh, like Dokku's client.
+	if !cmd.Local && env.Caller == nil && env.Connect == nil && !env.Remote {
+		if t, ok := laptopTarget(c); ok {
+			return c.viaSSH(t, globals, cmdArgs)
+		}
+	}
 	if !cmd.Local {
 		cl, err := c.caller()
 		if err != nil {

@@ -29,9 +29,16 @@ var Version = "0.1.0-dev"
 // requests.
 const ShutdownTimeout = 30 * time.Second
 
-// Run serves until ctx is cancelled, then shuts down gracefully. ready, if
-// not nil, is called once the control socket accepts requests.
-func Run(ctx context.Context, s settings.Settings, log *slog.Logger, ready func()) error {
+// Options are what the daemon needs from the rest of the binary.
+type Options struct {
+	// RunCommand runs remote commands (ssh) through the command table.
+	RunCommand CommandRunner
+	// Ready, if not nil, is called once the control socket accepts requests.
+	Ready func()
+}
+
+// Run serves until ctx is cancelled, then shuts down gracefully.
+func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Options) error {
 	// Everything the daemon writes (the database holds secrets) is private.
 	syscall.Umask(0o077)
 	if err := os.MkdirAll(s.DataDir, 0o711); err != nil {
@@ -57,9 +64,19 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, ready func(
 	deployer := deploy.New(st, eng.get, deploy.Names{Prefix: s.NamePrefix}, s.DataDir, log)
 	mux := api.NewMux(log)
 	svc := NewService(st, s.DataDir, log, deployer)
+	svc.runCommand = opts.RunCommand
+	svc.socket = s.Socket
+	svc.sshSocket = s.SSHSocket
+	svc.authorizedKeys = s.AuthorizedKeys
+	if svc.berthBin, err = os.Executable(); err != nil {
+		return fmt.Errorf("find the berth binary: %w", err)
+	}
 	svc.Register(mux)
+	if err := svc.writeAuthorizedKeys(ctx); err != nil {
+		log.Warn("could not write authorized_keys", "file", s.AuthorizedKeys, "err", err)
+	}
 	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
-		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid()}, nil
+		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: svc.sshAddr}, nil
 	})
 
 	ln, err := listenSocket(s.Socket)
@@ -70,8 +87,19 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, ready func(
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	log.Info("berth started", "version", Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
-	if ready != nil {
-		ready()
+	gw, err := svc.serveGateway(s.SSHSocket, s.SSHGroup)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	defer gw.Close()
+	sshSrv, err := svc.serveSSH(s.SSHAddr, filepath.Join(s.DataDir, "ssh_host_ed25519_key"))
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	if opts.Ready != nil {
+		opts.Ready()
 	}
 	// ps:restore: what should run, runs (also after a host reboot).
 	go func() {
@@ -88,6 +116,9 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, ready func(
 	log.Info("berth stopping: waiting for requests in flight", "timeout", ShutdownTimeout)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 	defer cancel()
+	if sshSrv != nil {
+		sshSrv.Shutdown(sctx)
+	}
 	err = srv.Shutdown(sctx)
 	os.Remove(s.Socket)
 	if err != nil {

@@ -30,6 +30,19 @@ type Service struct {
 	now      func() time.Time
 	redeploy Redeployer
 	deployer *deploy.Deployer
+	// OpenSSH mode: the authorized_keys file to keep ("" for none), the
+	// binary and socket its forced commands use.
+	authorizedKeys string
+	berthBin       string
+	sshSocket      string
+	// mux is the operations table, called in-process for remote commands.
+	mux *api.Mux
+	// runCommand runs remote commands through the command table.
+	runCommand CommandRunner
+	// socket is the control socket (git hooks call back through it).
+	socket string
+	// sshAddr is where the built-in ssh server listens ("" when off).
+	sshAddr string
 }
 
 // NewService returns a Service keeping its files under dataDir and running
@@ -40,6 +53,7 @@ func NewService(st *store.Store, dataDir string, log *slog.Logger, d *deploy.Dep
 
 // Register adds the service's operations to m.
 func (s *Service) Register(m *api.Mux) {
+	s.mux = m
 	api.Handle(m, api.AppsCreate, s.appsCreate)
 	api.Handle(m, api.AppsList, s.appsList)
 	api.Handle(m, api.AppsInfo, s.appsInfo)
@@ -53,6 +67,12 @@ func (s *Service) Register(m *api.Mux) {
 	api.Handle(m, api.PropertiesSet, s.propertiesSet)
 	api.Handle(m, api.PropertiesReport, s.propertiesReport)
 	s.registerDeploy(m)
+	api.Handle(m, api.KeysAdd, s.keysAdd)
+	api.Handle(m, api.KeysList, s.keysList)
+	api.Handle(m, api.KeysRemove, s.keysRemove)
+	api.Handle(m, api.KeysAccess, s.keysAccess)
+	api.Handle(m, api.GitPushPlan, s.pushPlan)
+	api.HandleSession(m, api.GitPushDeploy, s.pushDeploy)
 }
 
 // appDir is where an app's files live (source trees, build contexts).

@@ -23,7 +23,11 @@ const MaxSourceSize = 2 << 30
 // extractArchive unpacks a tar or tar.gz stream into dir (which must not
 // exist yet). Entries cannot escape dir; devices and hard links are refused.
 // A single top-level directory (as in GitHub's archives) is stripped.
-func extractArchive(r io.Reader, dir string) error {
+func extractArchive(r io.Reader, dir string) error { return extractTree(r, dir, true) }
+
+// extractTree unpacks like extractArchive; strip says whether a single
+// top-level directory is stripped (not for git trees, which are exact).
+func extractTree(r io.Reader, dir string, strip bool) error {
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(2)
 	var src io.Reader = br

@@ -34,7 +34,11 @@ func (j *job) source(ctx context.Context) error {
 		}
 		j.srcDir = dir
 	case SourceGit:
-		if err := copyTree(j.src.Dir, dir); err != nil {
+		if j.src.Archive != nil {
+			if err := extractTree(j.src.Archive, dir, false); err != nil {
+				return err
+			}
+		} else if err := copyTree(j.src.Dir, dir); err != nil {
 			return err
 		}
 		j.srcDir = dir

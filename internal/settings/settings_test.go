@@ -102,6 +102,8 @@ func TestLayersIndependent(t *testing.T) {
 		SSHAddr:    ":3003",
 		LogLevel:   "debug",
 		LogFormat:  "json",
+		SSHSocket:  filepath.Join(dir, "berth-ssh.sock"),
+		SSHGroup:   "berth",
 	}
 	if s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -139,6 +141,8 @@ func TestDefaultDataDir(t *testing.T) {
 		SSHAddr:    ":2222",
 		LogLevel:   "info",
 		LogFormat:  "text",
+		SSHSocket:  "/var/lib/berth/berth-ssh.sock",
+		SSHGroup:   "berth",
 	}
 	if s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)

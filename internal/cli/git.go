@@ -1,0 +1,259 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/berthpaas/berth/internal/api"
+)
+
+func init() {
+	register(
+		&Command{Name: "ssh-keys:add", Args: "[--apps APP[,APP...]] <name> [FILE|-]", Short: "Add an ssh public key (admin, or limited to --apps); prints its fingerprint", Values: []string{"apps"}, Run: keysAdd},
+		&Command{Name: "ssh-keys:list", Args: "[--format json]", Short: "List ssh keys and what each may touch", Values: []string{"format"}, Run: keysList},
+		&Command{Name: "ssh-keys:remove", Args: "(<name>|--fingerprint FP)", Short: "Remove an ssh key", Values: []string{"fingerprint"}, Run: keysRemove},
+		&Command{Name: "ssh-keys:access", Args: "<name> (admin|APP[,APP...])", Short: "Change what a key may touch: every app (admin) or the named apps", Run: keysAccess},
+		&Command{Name: "git:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a git setting (deploy-branch, keep-git-dir)", App: AppRequired, Global: true, Run: propertySetter("git")},
+		&Command{Name: "git:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's git settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: gitReport},
+		&Command{Name: "git-hook", Short: "Git's pre-receive hook (run by git, not by hand)", Local: true, LocalOnly: true, Hidden: true, Run: gitHook},
+	)
+}
+
+func keysAdd(c *Ctx) error {
+	if len(c.Args) == 0 {
+		return failf("Please specify a name for the key")
+	}
+	if err := noExtraArgs(c, 2); err != nil {
+		return err
+	}
+	var data []byte
+	var err error
+	switch {
+	case len(c.Args) == 1 || c.Args[1] == "-":
+		data, err = io.ReadAll(io.LimitReader(c.Stdin, 1<<20))
+	default:
+		data, err = os.ReadFile(c.Args[1])
+	}
+	if err != nil {
+		return failf("Cannot read the key: %v", err)
+	}
+	var apps []string
+	if v := c.Flag("apps", ""); v != "" {
+		apps = strings.Split(v, ",")
+	}
+	k, err := api.KeysAdd.Call(c, c.API, api.KeyAdd{Name: c.Args[0], PublicKey: string(data), Apps: apps})
+	if err != nil {
+		return err
+	}
+	c.Println(k.Fingerprint)
+	return nil
+}
+
+func keysList(c *Ctx) error {
+	res, err := api.KeysList.Call(c, c.API, api.Empty{})
+	if err != nil {
+		return err
+	}
+	if c.Flag("format", "") == "json" {
+		b, _ := json.Marshal(res.Keys)
+		c.Println(string(b))
+		return nil
+	}
+	if len(res.Keys) == 0 {
+		c.Warn("No public keys found.")
+		return nil
+	}
+	for _, k := range res.Keys {
+		access := "admin"
+		if !k.Admin {
+			access = "apps:" + strings.Join(k.Apps, ",")
+		}
+		c.Println(fmt.Sprintf("%s NAME=%q ACCESS=%q", k.Fingerprint, k.Name, access))
+	}
+	return nil
+}
+
+func keysRemove(c *Ctx) error {
+	ref := api.KeyRef{Fingerprint: c.Flag("fingerprint", "")}
+	if len(c.Args) > 0 {
+		ref.Name = c.Args[0]
+	}
+	if err := noExtraArgs(c, 1); err != nil {
+		return err
+	}
+	k, err := api.KeysRemove.Call(c, c.API, ref)
+	if err != nil {
+		return err
+	}
+	c.Info1("Removed key %s (%s)", k.Name, k.Fingerprint)
+	return nil
+}
+
+func keysAccess(c *Ctx) error {
+	if len(c.Args) != 2 {
+		return failf("Usage: %s ssh-keys:access NAME (admin|APP[,APP...])", c.Env.Prog)
+	}
+	req := api.KeyAccess{Name: c.Args[0], Admin: c.Args[1] == "admin"}
+	if !req.Admin {
+		req.Apps = strings.Split(c.Args[1], ",")
+	}
+	k, err := api.KeysAccess.Call(c, c.API, req)
+	if err != nil {
+		return err
+	}
+	if k.Admin {
+		c.Info1("Key %s may now touch every app", k.Name)
+	} else {
+		c.Info1("Key %s may now touch %s", k.Name, strings.Join(k.Apps, ", "))
+	}
+	return nil
+}
+
+func gitReport(c *Ctx) error {
+	res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: "git"})
+	if err != nil {
+		return err
+	}
+	fields := []field{
+		{"deploy-branch", res.App["deploy-branch"]},
+		{"global-deploy-branch", res.Global["deploy-branch"]},
+		{"computed-deploy-branch", res.Computed["deploy-branch"]},
+		{"keep-git-dir", res.Computed["keep-git-dir"]},
+		{"sha", res.App["sha"]},
+		{"last-updated-at", res.App["last-updated-at"]},
+	}
+	return renderReport(c, "git", c.App+" git information", fields)
+}
+
+// gitHook is git's pre-receive hook in an app's repository: it asks the
+// daemon what the push does and streams the deploy of the deploy branch.
+// Its output reaches the pusher as "remote: ..." lines; a non-zero exit
+// rejects the push.
+func gitHook(c *Ctx) error {
+	app, socket := c.Getenv("BERTH_HOOK_APP"), c.Getenv("BERTH_SOCKET")
+	if app == "" || socket == "" {
+		return failf("git-hook runs inside a push to Berth; it is not a command to run by hand")
+	}
+	client := api.NewClient(socket)
+	var refs []api.GitRef
+	sc := bufio.NewScanner(c.Stdin)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) == 3 {
+			refs = append(refs, api.GitRef{Old: f[0], New: f[1], Name: f[2]})
+		}
+	}
+	key := c.Getenv("BERTH_HOOK_KEY")
+	dec, err := api.GitPushPlan.Call(c, client, api.PushPlan{App: app, Key: key, Refs: refs})
+	if err != nil {
+		return err
+	}
+	for _, w := range dec.Warnings {
+		c.Warn("%s", w)
+	}
+	if dec.Deploy == nil {
+		return nil
+	}
+	branch := strings.TrimPrefix(dec.Deploy.Name, "refs/heads/")
+	fmt.Fprintf(c.Stdout, "-----> Deploying %s (%s, %.12s)\n", app, branch, dec.Deploy.New)
+	tree, wait, err := treeArchive(c, dec.Deploy.New, branch, dec.KeepGitDir)
+	if err != nil {
+		return failf("Cannot read the pushed tree: %v", err)
+	}
+	_, err = api.GitPushDeploy.Run(c, client, api.PushDeploy{App: app, Key: key, Ref: dec.Deploy.Name, Rev: dec.Deploy.New}, &api.Session{Stdin: tree, Stdout: c.Stdout, Stderr: c.Stdout})
+	tree.Close()
+	if werr := wait(); err == nil && werr != nil {
+		err = failf("Cannot read the pushed tree: %v", werr)
+	}
+	return err
+}
+
+// treeArchive streams a tar of the pushed revision. With keepGitDir the
+// tar also holds a .git directory with the revision checked out on branch.
+func treeArchive(ctx context.Context, rev, branch string, keepGitDir bool) (io.ReadCloser, func() error, error) {
+	if !keepGitDir {
+		cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", rev)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return nil, nil, err
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			return nil, nil, err
+		}
+		return out, cmd.Wait, nil
+	}
+	// The pushed objects sit in git's quarantine, visible only to git
+	// commands run from this hook's environment: pack them here and index
+	// them into a fresh repository outside it.
+	tmp, err := os.MkdirTemp("", "berth-push")
+	if err != nil {
+		return nil, nil, err
+	}
+	clean := func() { os.RemoveAll(tmp) }
+	work := filepath.Join(tmp, "src")
+	outside := cleanGitEnv()
+	run := func(env []string, stdin io.Reader, name string, args ...string) ([]byte, error) {
+		cmd := exec.CommandContext(ctx, name, args...)
+		cmd.Env, cmd.Stdin = env, stdin
+		out, err := cmd.Output()
+		if ee, ok := err.(*exec.ExitError); ok {
+			return out, fmt.Errorf("%s %s: %v: %s", name, args[0], err, strings.TrimSpace(string(ee.Stderr)))
+		}
+		return out, err
+	}
+	steps := []func() error{
+		func() error {
+			objs, err := run(os.Environ(), nil, "git", "rev-list", "--objects", rev)
+			if err != nil {
+				return err
+			}
+			pack, err := run(os.Environ(), strings.NewReader(string(objs)), "git", "pack-objects", "--stdout", "-q")
+			if err != nil {
+				return err
+			}
+			if _, err := run(outside, nil, "git", "init", "-q", "-b", branch, work); err != nil {
+				return err
+			}
+			_, err = run(outside, strings.NewReader(string(pack)), "git", "-C", work, "index-pack", "--stdin")
+			return err
+		},
+		func() error { _, err := run(outside, nil, "git", "-C", work, "update-ref", "refs/heads/"+branch, rev); return err },
+		func() error { _, err := run(outside, nil, "git", "-C", work, "checkout", "-q", "-f", branch); return err },
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			clean()
+			return nil, nil, err
+		}
+	}
+	cmd := exec.CommandContext(ctx, "tar", "-C", work, "-cf", "-", ".")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		clean()
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		clean()
+		return nil, nil, err
+	}
+	return out, func() error { defer clean(); return cmd.Wait() }, nil
+}
+
+// cleanGitEnv is the environment without the push's GIT_* variables.
+func cleanGitEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GIT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}

@@ -1,0 +1,210 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+func init() {
+	app.Register(app.Setting{Namespace: "git", Key: "deploy-branch", Scope: app.ScopeBoth, Validate: func(v string) error {
+		if strings.ContainsAny(v, " ~^:?*[\\") || strings.HasPrefix(v, "-") || strings.Contains(v, "..") {
+			return app.Invalidf("Invalid branch name %q", v)
+		}
+		return nil
+	}})
+	app.Register(app.Setting{Namespace: "git", Key: "keep-git-dir", Scope: app.ScopeApp, Default: "false", Validate: app.ValidateBool})
+	app.Register(app.Setting{Namespace: "git", Key: "sha", Scope: app.ScopeApp, Internal: true})
+	app.Register(app.Setting{Namespace: "git", Key: "last-updated-at", Scope: app.ScopeApp, Internal: true})
+}
+
+const zeroRev = "0000000000000000000000000000000000000000"
+
+// repoDir is the bare repository of an app.
+func (s *Service) repoDir(appName string) string {
+	return filepath.Join(s.dataDir, "repos", appName+".git")
+}
+
+// hookScript is the pre-receive hook: it hands the pushed refs to berth.
+func (s *Service) hookScript() string {
+	return "#!/bin/sh\n# Written by Berth: hands pushes to the daemon.\nexec " + shellQuote(s.berthBin) + " git-hook\n"
+}
+
+func shellQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'" }
+
+// ensureRepo creates the app's bare repository if needed and (re)writes its
+// hook so it always runs the current binary.
+func (s *Service) ensureRepo(ctx context.Context, appName string) (string, error) {
+	dir := s.repoDir(appName)
+	if _, err := os.Stat(filepath.Join(dir, "HEAD")); errors.Is(err, os.ErrNotExist) {
+		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+			return "", err
+		}
+		out, err := exec.CommandContext(ctx, "git", "init", "--bare", "--quiet", dir).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("git init %s: %v: %s", dir, err, strings.TrimSpace(string(out)))
+		}
+	}
+	hook := filepath.Join(dir, "hooks", "pre-receive")
+	if err := os.WriteFile(hook+".tmp", []byte(s.hookScript()), 0o700); err != nil {
+		return "", err
+	}
+	return dir, os.Rename(hook+".tmp", hook)
+}
+
+// gitTransfer serves git-receive-pack / git-upload-pack for an app.
+func (s *Service) gitTransfer(ctx context.Context, key store.Key, words []string, sess *api.Session) int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(sess.Stderr, " !     "+format+"\n", args...)
+		return 1
+	}
+	if len(words) != 2 {
+		return fail("Usage: %s 'APP'", words[0])
+	}
+	appName := strings.TrimPrefix(strings.Trim(words[1], "'\""), "/")
+	if err := app.ValidateName(appName); err != nil {
+		return fail("Invalid app name %q: %v", appName, err)
+	}
+	if !key.MayTouch(appName) {
+		return fail("Permission denied: key %s may not use app %s", key.Name, appName)
+	}
+	push := words[0] == "git-receive-pack"
+	if _, err := s.appsInfo(ctx, api.AppRef{App: appName}, api.Output{}); err != nil {
+		if !errors.Is(err, api.ErrAppNotFound) || !push {
+			return fail("%s", firstLine(err.Error()))
+		}
+		var disabled string
+		s.store.Tx(ctx, func(tx *store.Tx) error {
+			disabled, _, _ = tx.Property(store.Global, "apps", "disable-autocreation")
+			return nil
+		})
+		if disabled == "true" {
+			return fail("App %s does not exist and app autocreation is disabled (apps:set --global disable-autocreation); create it with apps:create %s", appName, appName)
+		}
+		if _, err := s.appsCreate(ctx, api.AppRef{App: appName}, api.Output{}); err != nil && !errors.Is(err, api.ErrConflict) {
+			return fail("%s", firstLine(err.Error()))
+		}
+		fmt.Fprintf(sess.Stderr, "-----> Created app %s\n", appName)
+	}
+	dir, err := s.ensureRepo(ctx, appName)
+	if err != nil {
+		return fail("%s", firstLine(err.Error()))
+	}
+	cmd := exec.Command("git", strings.TrimPrefix(words[0], "git-"), dir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = sess.Stdin, sess.Stdout, sess.Stderr
+	cmd.Env = append(os.Environ(),
+		"BERTH_SOCKET="+s.socket, "BERTH_HOOK_APP="+appName, "BERTH_HOOK_KEY="+key.Name,
+		"GIT_TERMINAL_PROMPT=0")
+	// The whole process group (git and its hook) goes when the client does.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fail("start git: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-ctx.Done():
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			}
+		case <-done:
+		}
+	}()
+	err = cmd.Wait()
+	close(done)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return max(ee.ExitCode(), 1)
+	}
+	if err != nil {
+		return fail("git: %v", err)
+	}
+	return 0
+}
+
+func (s *Service) gitProperty(tx *store.Tx, a store.App, key string) (string, error) {
+	if v, ok, err := tx.Property(a.Scope(), "git", key); err != nil || ok {
+		return v, err
+	}
+	v, _, err := tx.Property(store.Global, "git", key)
+	return v, err
+}
+
+// pushPlan decides what a push does: the deploy branch is deployed (the
+// first branch ever pushed becomes it), other refs are only stored.
+func (s *Service) pushPlan(ctx context.Context, req api.PushPlan, _ api.Output) (api.PushDecision, error) {
+	var dec api.PushDecision
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, req.App)
+		if err != nil {
+			return err
+		}
+		branch, err := s.gitProperty(tx, a, "deploy-branch")
+		if err != nil {
+			return err
+		}
+		keep, _, _ := tx.Property(a.Scope(), "git", "keep-git-dir")
+		dec.KeepGitDir = keep == "true"
+		for _, r := range req.Refs {
+			name, isBranch := strings.CutPrefix(r.Name, "refs/heads/")
+			if !isBranch || r.New == zeroRev {
+				continue
+			}
+			if branch == "" {
+				branch = name
+				if err := tx.SetProperty(a.Scope(), "git", "deploy-branch", name); err != nil {
+					return err
+				}
+			}
+			if name == branch && dec.Deploy == nil {
+				// Clones check out the deploy branch.
+				exec.CommandContext(ctx, "git", "--git-dir", s.repoDir(a.Name), "symbolic-ref", "HEAD", "refs/heads/"+name).Run()
+				r := r
+				dec.Deploy = &r
+				continue
+			}
+			dec.Warnings = append(dec.Warnings, fmt.Sprintf("Pushed branch %s is stored but not deployed: the deploy branch of %s is %s. To deploy %s, run git:set %s deploy-branch %s and push again.", name, a.Name, branch, name, a.Name, name))
+		}
+		return nil
+	})
+	return dec, err
+}
+
+// pushDeploy deploys a pushed revision whose tree arrives as a tar on the
+// session's stdin.
+func (s *Service) pushDeploy(ctx context.Context, req api.PushDeploy, sess *api.Session) (api.DeployResult, error) {
+	holder := "a git push"
+	if req.Key != "" {
+		holder = "a git push by key " + req.Key
+	}
+	rel, err := s.deployer.Deploy(ctx, req.App, deploy.Source{Kind: deploy.SourceGit, Archive: sess.Stdin, Ref: strings.TrimPrefix(req.Ref, "refs/heads/"), GitRev: req.Rev}, sess.Stdout, holder)
+	if err != nil {
+		return api.DeployResult{Release: rel.Number}, deployError(err)
+	}
+	s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := tx.App(req.App)
+		if err != nil {
+			return err
+		}
+		tx.SetProperty(a.Scope(), "git", "sha", req.Rev)
+		tx.SetProperty(a.Scope(), "git", "last-updated-at", strconv.FormatInt(s.now().Unix(), 10))
+		tx.SetProperty(a.Scope(), "apps", "deploy-source", "git")
+		return tx.SetProperty(a.Scope(), "apps", "deploy-source-metadata", req.Rev)
+	})
+	return api.DeployResult{Release: rel.Number}, nil
+}
