@@ -61,9 +61,9 @@ type daemon struct {
 	extraEnv []string
 	// sshAddr is where its ssh server listens.
 	sshAddr string
-	cmd      *exec.Cmd
-	log      *bytes.Buffer
-	done     chan error
+	cmd     *exec.Cmd
+	log     *bytes.Buffer
+	done    chan error
 }
 
 func (d *daemon) socket() string { return filepath.Join(d.dataDir, "berth.sock") }

@@ -225,8 +225,14 @@ func treeArchive(ctx context.Context, rev, branch string, keepGitDir bool) (io.R
 			_, err = run(outside, strings.NewReader(string(pack)), "git", "-C", work, "index-pack", "--stdin")
 			return err
 		},
-		func() error { _, err := run(outside, nil, "git", "-C", work, "update-ref", "refs/heads/"+branch, rev); return err },
-		func() error { _, err := run(outside, nil, "git", "-C", work, "checkout", "-q", "-f", branch); return err },
+		func() error {
+			_, err := run(outside, nil, "git", "-C", work, "update-ref", "refs/heads/"+branch, rev)
+			return err
+		},
+		func() error {
+			_, err := run(outside, nil, "git", "-C", work, "checkout", "-q", "-f", branch)
+			return err
+		},
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {

@@ -116,4 +116,3 @@ func (c *Ctx) viaSSH(t remoteTarget, globals, args []string) error {
 	}
 	return nil
 }
-

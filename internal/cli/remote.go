@@ -21,7 +21,7 @@ func RunRemote(ctx context.Context, args []string, env daemon.RemoteEnv) int {
 // terminal is already raw, so MakeRaw does nothing.
 type ptyTerminal struct{ pty *daemon.RemotePTY }
 
-func (t ptyTerminal) MakeRaw() (func(), error)   { return func() {}, nil }
+func (t ptyTerminal) MakeRaw() (func(), error)  { return func() {}, nil }
 func (t ptyTerminal) Size() (uint, uint, error) { return t.pty.Height, t.pty.Width, nil }
 
 func (t ptyTerminal) Resizes(ctx context.Context) <-chan [2]uint {

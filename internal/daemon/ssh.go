@@ -103,4 +103,3 @@ func (s *Service) serveGateway(path, group string) (interface{ Close() error }, 
 type closerFunc func() error
 
 func (f closerFunc) Close() error { return f() }
-
