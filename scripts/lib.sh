@@ -40,6 +40,7 @@ ensure_go() {
 # ensure_pkg COMMAND PACKAGE
 ensure_pkg() {
 	command -v "$1" >/dev/null 2>&1 && return 0
+	[ -x "/usr/sbin/$1" ] && return 0
 	[ "$(id -u)" -eq 0 ] || die "$1 is missing; install the Debian package $2"
 	DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null &&
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null ||
