@@ -68,6 +68,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.socket = s.Socket
 	svc.sshSocket = s.SSHSocket
 	svc.authorizedKeys = s.AuthorizedKeys
+	svc.httpAddr = s.HTTPAddr
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}

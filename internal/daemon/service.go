@@ -43,6 +43,8 @@ type Service struct {
 	socket string
 	// sshAddr is where the built-in ssh server listens ("" when off).
 	sshAddr string
+	// httpAddr is the proxy's HTTP listen address setting (for url/urls).
+	httpAddr string
 }
 
 // NewService returns a Service keeping its files under dataDir and running
