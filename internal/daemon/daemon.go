@@ -85,20 +85,22 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	log.Info("berth started", "version", Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
+	// Everything the control socket reports (the ssh address) is set up
+	// before it answers.
 	gw, err := svc.serveGateway(s.SSHSocket, s.SSHGroup)
 	if err != nil {
-		srv.Close()
+		ln.Close()
 		return err
 	}
 	defer gw.Close()
 	sshSrv, err := svc.serveSSH(s.SSHAddr, filepath.Join(s.DataDir, "ssh_host_ed25519_key"))
 	if err != nil {
-		srv.Close()
+		ln.Close()
 		return err
 	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("berth started", "version", Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
 	if opts.Ready != nil {
 		opts.Ready()
 	}
