@@ -59,6 +59,10 @@ func deployDaemon(t *testing.T, eng *docker.Client, extraEnv ...string) *daemon 
 	}
 	t.Cleanup(func() {
 		d.stop(syscall.SIGKILL)
+		if t.Failed() {
+			l := d.log.String()
+			t.Logf("daemon log (tail):\n%s", l[max(0, len(l)-6000):])
+		}
 		ctx := context.Background()
 		cs, _ := eng.ListContainers(ctx, map[string]string{"berth.instance": prefix}, true)
 		for _, c := range cs {

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -59,11 +60,11 @@ type daemon struct {
 	dataDir string
 	// extraEnv is given to the daemon and to every command.
 	extraEnv []string
-	// sshAddr is where its ssh server listens.
-	sshAddr string
-	cmd     *exec.Cmd
-	log     *bytes.Buffer
-	done    chan error
+	// sshAddr is where its ssh server listens; proxyAddr its proxy.
+	sshAddr, proxyAddr string
+	cmd                *exec.Cmd
+	log                *bytes.Buffer
+	done               chan error
 }
 
 func (d *daemon) socket() string { return filepath.Join(d.dataDir, "berth.sock") }
@@ -76,8 +77,9 @@ func (d *daemon) env() []string {
 
 // startDaemon starts `berth serve` on dataDir and waits until it answers.
 func startDaemon(dataDir string, extraEnv ...string) (*daemon, error) {
-	// Tests run many daemons at once: each ssh server takes a free port.
-	extraEnv = append([]string{"BERTH_SSH_ADDR=127.0.0.1:0"}, extraEnv...)
+	// Tests run many daemons at once: each ssh server and proxy takes a
+	// free port.
+	extraEnv = append([]string{"BERTH_SSH_ADDR=127.0.0.1:0", "BERTH_HTTP_ADDR=127.0.0.1:0"}, extraEnv...)
 	d := &daemon{dataDir: dataDir, log: &bytes.Buffer{}, done: make(chan error, 1), extraEnv: extraEnv}
 	d.cmd = exec.Command(filepath.Join(binDir, "berth"), "serve")
 	d.cmd.Env = d.env()
@@ -94,7 +96,7 @@ func startDaemon(dataDir string, extraEnv ...string) (*daemon, error) {
 		v, err := api.SystemVersion.Call(ctx, client, api.Empty{})
 		cancel()
 		if err == nil && v.PID == d.cmd.Process.Pid {
-			d.sshAddr = v.SSHAddr
+			d.sshAddr, d.proxyAddr = v.SSHAddr, v.ProxyAddr
 			return d, nil
 		}
 		select {
@@ -136,8 +138,23 @@ func shortTempDir(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() {
+		killProxy(dir)
+		os.RemoveAll(dir)
+	})
 	return dir
+}
+
+// killProxy stops the proxy process a daemon on dataDir started: it outlives
+// the daemon by design, so tests stop it themselves.
+func killProxy(dataDir string) {
+	b, err := os.ReadFile(filepath.Join(dataDir, "proxy.pid"))
+	if err != nil {
+		return
+	}
+	if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 0 {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 }
 
 func TestScripts(t *testing.T) {
@@ -148,11 +165,15 @@ func TestScripts(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			env.Defer(func() { os.RemoveAll(data) })
+			env.Defer(func() {
+				killProxy(data)
+				os.RemoveAll(data)
+			})
 			env.Setenv("PATH", binDir+string(os.PathListSeparator)+env.Getenv("PATH"))
 			env.Setenv("BERTH_DATA_DIR", data)
 			env.Setenv("DATA", data)
 			env.Setenv("BERTH_SSH_ADDR", "127.0.0.1:0")
+			env.Setenv("BERTH_HTTP_ADDR", "127.0.0.1:0")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -1,20 +1,29 @@
 // Command testapp is the app Berth's end-to-end tests deploy. One static
 // binary, several roles:
 //
-//	testapp web          HTTP on $PORT: / reports the version and dyno, /env the environment
+//	testapp web          HTTP on $PORT: / reports the version and dyno, /env the environment,
+//	                     /slow?ms=N answers after N ms, /ws is a WebSocket that sends a
+//	                     message every 100 ms; SIGTERM closes sockets cleanly, then exits
 //	testapp worker       prints a heartbeat line every 200 ms
 //	testapp exit N       exits at once with code N
 //	testapp echo WORDS   prints its arguments and stdin, then exits
 package main
 
 import (
+	"context"
+	"crypto/sha1"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 )
 
@@ -52,10 +61,11 @@ func web() {
 	if port == "" {
 		port = "5000"
 	}
-	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "version=%s dyno=%s\n", os.Getenv("APP_VERSION"), os.Getenv("DYNO"))
 	})
-	http.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
 		env := map[string]string{}
 		for _, kv := range os.Environ() {
 			k, v, _ := strings.Cut(kv, "=")
@@ -63,10 +73,102 @@ func web() {
 		}
 		json.NewEncoder(w).Encode(env)
 	})
-	http.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		if os.Getenv("HEALTH_FAIL") != "" {
+			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok", os.Getenv("APP_VERSION"))
+	})
+	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
+		ms, _ := strconv.Atoi(r.URL.Query().Get("ms"))
+		time.Sleep(time.Duration(ms) * time.Millisecond)
+		fmt.Fprintf(w, "slept %d ms in %s\n", ms, os.Getenv("APP_VERSION"))
+	})
+	mux.HandleFunc("/ws", serveWS)
+	srv := &http.Server{Addr: ":" + port, Handler: mux}
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	go func() {
+		<-stop
+		fmt.Println("stopping: closing websockets, finishing requests")
+		closeAllWS()
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}()
 	fmt.Println("listening on", port)
-	if err := http.ListenAndServe(":"+port, nil); err != nil {
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	wsWG.Wait()
+}
+
+var (
+	wsMu    sync.Mutex
+	wsConns = map[net.Conn]*sync.Mutex{}
+	wsWG    sync.WaitGroup
+)
+
+// serveWS is a minimal RFC 6455 server: it sends a text message every
+// 100 ms until the client closes or the app stops (then a close frame).
+func serveWS(w http.ResponseWriter, r *http.Request) {
+	key := r.Header.Get("Sec-WebSocket-Key")
+	if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || key == "" {
+		http.Error(w, "websocket only", http.StatusBadRequest)
+		return
+	}
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	conn, buf, err := w.(http.Hijacker).Hijack()
+	if err != nil {
+		return
+	}
+	buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n")
+	buf.Flush()
+	mu := &sync.Mutex{}
+	wsMu.Lock()
+	wsConns[conn] = mu
+	wsMu.Unlock()
+	wsWG.Add(1)
+	defer func() {
+		wsMu.Lock()
+		delete(wsConns, conn)
+		wsMu.Unlock()
+		conn.Close()
+		wsWG.Done()
+	}()
+	go io.Copy(io.Discard, conn) // ignore client frames
+	for i := 0; ; i++ {
+		mu.Lock()
+		_, err := conn.Write(wsFrame(0x1, []byte(fmt.Sprintf("message %d from %s", i, os.Getenv("APP_VERSION")))))
+		mu.Unlock()
+		if err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// closeAllWS sends every open socket a close frame and ends it.
+func closeAllWS() {
+	wsMu.Lock()
+	defer wsMu.Unlock()
+	for conn, mu := range wsConns {
+		mu.Lock()
+		conn.Write(wsFrame(0x8, []byte{0x03, 0xe9})) // 1001 going away
+		conn.Close()
+		mu.Unlock()
+	}
+}
+
+func wsFrame(op byte, payload []byte) []byte {
+	f := []byte{0x80 | op}
+	switch n := len(payload); {
+	case n < 126:
+		f = append(f, byte(n))
+	default:
+		f = append(f, 126, byte(n>>8), byte(n))
+	}
+	return append(f, payload...)
 }

@@ -23,6 +23,8 @@ type VersionInfo struct {
 	PID     int    `json:"pid"`
 	// SSHAddr is where the built-in ssh server listens ("" when off).
 	SSHAddr string `json:"ssh_addr,omitempty"`
+	// ProxyAddr is where the proxy listens ("" without one).
+	ProxyAddr string `json:"proxy_addr,omitempty"`
 }
 
 // AppInfo describes one app.

@@ -177,3 +177,49 @@ type DockerOptionRequest struct {
 
 // DockerOptionsCheck validates a docker option.
 var DockerOptionsCheck = Op[DockerOptionRequest, Empty]{"docker-options.check"}
+
+// RollbackRequest rolls an app back to release N (0: the previous one).
+type RollbackRequest struct {
+	App     string `json:"app"`
+	Release int    `json:"release,omitempty"`
+}
+
+// ReleaseRef names one release.
+type ReleaseRef struct {
+	App     string `json:"app"`
+	Release int    `json:"release"`
+}
+
+// ReleaseDetail describes one release fully.
+type ReleaseDetail struct {
+	ReleaseInfo
+	Processes  map[string]string `json:"processes"`
+	Formation  map[string]int    `json:"formation"`
+	ConfigKeys []string          `json:"config_keys"`
+	StartedBy  string            `json:"started_by"`
+	RollbackOf int               `json:"rollback_of,omitempty"`
+	FinishedAt time.Time         `json:"finished_at"`
+}
+
+// ChecksRequest changes or runs an app's checks for some process types.
+type ChecksRequest struct {
+	App   string   `json:"app"`
+	Types []string `json:"types,omitempty"` // empty: every type
+}
+
+// Release and check operations.
+var (
+	ReleasesRollback = Op[RollbackRequest, DeployResult]{"releases.rollback"}
+	ReleasesInfo     = Op[ReleaseRef, ReleaseDetail]{"releases.info"}
+	ChecksRun        = Op[ChecksRequest, Empty]{"checks.run"}
+)
+
+// ChecksMode disables, enables or skips the checks of process types.
+type ChecksMode struct {
+	App   string   `json:"app"`
+	Types []string `json:"types,omitempty"` // empty: every type (_all_)
+	Mode  string   `json:"mode"`            // disable, enable, skip
+}
+
+// ChecksSetMode changes which process types are checked.
+var ChecksSetMode = Op[ChecksMode, Empty]{"checks.set-mode"}

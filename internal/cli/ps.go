@@ -457,5 +457,5 @@ func releases(c *Ctx) error {
 }
 
 func init() {
-	register(&Command{Name: "checks:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a checks setting (default-uptime-seconds)", App: AppRequired, Global: true, Run: propertySetter("checks")})
+	register(&Command{Name: "checks:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a checks setting (wait-to-retire, default-uptime-seconds, drain-timeout)", App: AppRequired, Global: true, Run: propertySetter("checks")})
 }

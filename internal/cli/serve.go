@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"os/signal"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/daemon"
+	"github.com/berthpaas/berth/internal/proxy"
 	"github.com/berthpaas/berth/internal/settings"
 )
 
@@ -20,6 +24,7 @@ func init() {
 	}
 	register(
 		&Command{Name: "serve", Args: "[--data-dir DIR] [--http-addr ADDR] ...", Short: "Run the Berth daemon (flags override BERTH_* environment variables and the config file)", Local: true, LocalOnly: true, Values: flags, Run: serve},
+		&Command{Name: "proxy", Short: "Run the proxy process (the daemon starts it; it outlives daemon restarts)", Local: true, LocalOnly: true, Run: runProxy},
 		&Command{Name: "version", Short: "Print Berth's version (and the daemon's, if it runs)", Local: true, Run: version},
 	)
 }
@@ -67,9 +72,41 @@ func version(c *Ctx) error {
 	defer cancel()
 	if v, err := api.SystemVersion.Call(ctx, cl, api.Empty{}); err == nil {
 		fmt.Fprintf(c.Stdout, "daemon version %s (pid %d, data dir %s)\n", v.Version, v.PID, v.DataDir)
+		if v.ProxyAddr != "" {
+			fmt.Fprintf(c.Stdout, "proxy on %s\n", v.ProxyAddr)
+		}
 		if v.SSHAddr != "" {
 			fmt.Fprintf(c.Stdout, "ssh server on %s\n", v.SSHAddr)
 		}
+	}
+	return nil
+}
+
+func runProxy(c *Ctx) error {
+	s, err := settings.Load(c.Getenv, nil)
+	if err != nil {
+		return failf("%v", err)
+	}
+	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[s.LogLevel]
+	var h slog.Handler = slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level})
+	if s.LogFormat == "json" {
+		h = slog.NewJSONHandler(c.Stderr, &slog.HandlerOptions{Level: level})
+	}
+	ctx, stop := signal.NotifyContext(c, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	pidFile := filepath.Join(s.DataDir, "proxy.pid")
+	err = proxy.Run(ctx, proxy.Config{
+		HTTPAddr:      s.HTTPAddr,
+		ControlSocket: s.ProxySocket,
+		StateFile:     filepath.Join(s.DataDir, "proxy-routes.json"),
+		Log:           slog.New(h),
+		Ready: func(string) {
+			os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+		},
+	})
+	os.Remove(pidFile)
+	if err != nil {
+		return failf("proxy: %v", err)
 	}
 	return nil
 }

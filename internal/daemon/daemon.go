@@ -69,15 +69,29 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.sshSocket = s.SSHSocket
 	svc.authorizedKeys = s.AuthorizedKeys
 	svc.httpAddr = s.HTTPAddr
+	svc.engine = eng.get
+	deployer.PortFor = svc.WebContainerPort
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}
 	svc.Register(mux)
+	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
+		env := append(os.Environ(), "BERTH_DATA_DIR="+s.DataDir, "BERTH_CONFIG="+s.ConfigFile, "BERTH_HTTP_ADDR="+s.HTTPAddr,
+			"BERTH_PROXY_SOCKET="+s.ProxySocket, "BERTH_LOG_LEVEL="+s.LogLevel, "BERTH_LOG_FORMAT="+s.LogFormat)
+		pc, st, err := ensureProxy(ctx, svc.berthBin, s.DataDir, s.ProxySocket, env)
+		if err != nil {
+			return err
+		}
+		svc.router = &router{s: svc, client: pc}
+		svc.proxyAddr = st.HTTPAddr
+		deployer.SetRouter(svc.router)
+		log.Info("proxy ready", "addr", st.HTTPAddr, "pid", st.PID)
+	}
 	if err := svc.writeAuthorizedKeys(ctx); err != nil {
 		log.Warn("could not write authorized_keys", "file", s.AuthorizedKeys, "err", err)
 	}
 	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
-		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: svc.sshAddr}, nil
+		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: svc.sshAddr, ProxyAddr: svc.proxyAddr}, nil
 	})
 
 	ln, err := listenSocket(s.Socket)
@@ -108,6 +122,11 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	go func() {
 		if err := deployer.Restore(ctx, io.Discard); err != nil {
 			log.Warn("restore after start", "err", err)
+		}
+		if svc.router != nil {
+			if err := svc.router.SyncAll(ctx); err != nil {
+				log.Warn("sync the proxy's routes", "err", err)
+			}
 		}
 	}()
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -129,7 +130,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		return deployError(err)
 	}))
 	api.Handle(m, api.PSRestore, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
-		return d.Reconcile(ctx, app, out)
+		return d.Reconcile(ctx, app, out, true)
 	}))
 	api.Handle(m, api.PSScale, func(ctx context.Context, req api.ScaleRequest, out api.Output) (api.ScaleResult, error) {
 		res, err := d.Scale(ctx, req.App, req.Changes, req.SkipDeploy, writerOf(out), "ps:scale")
@@ -342,3 +343,107 @@ func download(ctx context.Context, url string) (io.ReadCloser, error) {
 	}
 	return resp.Body, nil
 }
+
+func (s *Service) registerReleases(m *api.Mux) {
+	d := s.deployer
+	api.Handle(m, api.ReleasesRollback, func(ctx context.Context, req api.RollbackRequest, out api.Output) (api.DeployResult, error) {
+		if req.Release < 0 {
+			return api.DeployResult{}, api.Errorf(api.CodeInvalid, "Invalid release number %d", req.Release)
+		}
+		rel, err := d.Rollback(ctx, req.App, req.Release, writerOf(out), "releases:rollback")
+		return api.DeployResult{Release: rel.Number}, deployError(err)
+	})
+	api.Handle(m, api.ReleasesInfo, func(ctx context.Context, req api.ReleaseRef, _ api.Output) (api.ReleaseDetail, error) {
+		rels, err := d.Releases(ctx, req.App)
+		if err != nil {
+			return api.ReleaseDetail{}, err
+		}
+		for _, r := range rels {
+			if r.Number != req.Release {
+				continue
+			}
+			keys := sortedKeys(r.Config)
+			return api.ReleaseDetail{
+				ReleaseInfo: api.ReleaseInfo{Number: r.Number, Status: r.Status, Source: r.Source, SourceRef: r.SourceRef, GitRev: r.GitRev, Image: r.Image, CreatedAt: r.CreatedAt, Error: r.Error},
+				Processes:   r.Processes, Formation: r.Formation, ConfigKeys: keys, StartedBy: r.StartedBy, RollbackOf: r.RollbackOf, FinishedAt: r.FinishedAt,
+			}, nil
+		}
+		return api.ReleaseDetail{}, api.Errorf(api.CodeNotFound, "%s has no release %d; see releases %s", req.App, req.Release, req.App)
+	})
+	api.Handle(m, api.ChecksRun, func(ctx context.Context, req api.ChecksRequest, out api.Output) (api.Empty, error) {
+		return api.Empty{}, deployError(d.RunChecks(ctx, req.App, req.Types, writerOf(out)))
+	})
+	api.Handle(m, api.ChecksSetMode, func(ctx context.Context, req api.ChecksMode, _ api.Output) (api.Empty, error) {
+		return api.Empty{}, s.setChecksMode(ctx, req)
+	})
+}
+
+// setChecksMode implements checks:disable, checks:enable and checks:skip.
+func (s *Service) setChecksMode(ctx context.Context, req api.ChecksMode) error {
+	types := req.Types
+	if len(types) == 0 {
+		types = []string{"_all_"}
+	}
+	for _, t := range types {
+		if t != "_all_" && !processTypeRE.MatchString(t) {
+			return api.Errorf(api.CodeInvalid, "Invalid process type %q", t)
+		}
+	}
+	return s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, req.App)
+		if err != nil {
+			return err
+		}
+		lists := map[string][]string{}
+		for _, key := range []string{"disabled", "skipped"} {
+			v, _, err := tx.Property(a.Scope(), "checks", key)
+			if err != nil {
+				return err
+			}
+			for _, t := range strings.Split(v, ",") {
+				if t != "" {
+					lists[key] = append(lists[key], t)
+				}
+			}
+		}
+		remove := func(list []string) []string {
+			var out []string
+			for _, t := range list {
+				keep := true
+				for _, r := range types {
+					if t == r || r == "_all_" {
+						keep = false
+					}
+				}
+				if keep {
+					out = append(out, t)
+				}
+			}
+			return out
+		}
+		lists["disabled"], lists["skipped"] = remove(lists["disabled"]), remove(lists["skipped"])
+		switch req.Mode {
+		case "disable":
+			lists["disabled"] = append(lists["disabled"], types...)
+		case "skip":
+			lists["skipped"] = append(lists["skipped"], types...)
+		case "enable":
+		default:
+			return api.Errorf(api.CodeInvalid, "Invalid checks mode %q", req.Mode)
+		}
+		for key, list := range lists {
+			if len(list) == 0 {
+				if err := tx.UnsetProperty(a.Scope(), "checks", key); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := tx.SetProperty(a.Scope(), "checks", key, strings.Join(list, ",")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+var processTypeRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)

@@ -25,7 +25,9 @@ var appScopedOps = map[string]bool{
 	"ps.rebuild": true, "ps.scale": true, "ps.start": true, "ps.stop": true, "ps.restart": true,
 	"ps.restore": true, "ps.report": true, "ps.inspect": true,
 	"run": true, "run.detached": true, "run.list": true, "run.stop": true, "enter": true,
-	"logs": true, "releases.list": true,
+	"logs": true, "releases.list": true, "releases.info": true, "releases.rollback": true,
+	"checks.run": true, "checks.set-mode": true,
+	"domains.update": true, "domains.report": true, "domains.urls": true, "ports.update": true, "ports.report": true,
 }
 
 // openOps may be called by any key.

@@ -45,6 +45,12 @@ type Service struct {
 	sshAddr string
 	// httpAddr is the proxy's HTTP listen address setting (for url/urls).
 	httpAddr string
+	// engine connects to the container engine.
+	engine func(ctx context.Context) (deploy.Engine, error)
+	// router pushes routes to the proxy process (nil without a proxy).
+	router *router
+	// proxyAddr is where the proxy listens.
+	proxyAddr string
 }
 
 // NewService returns a Service keeping its files under dataDir and running
@@ -69,6 +75,8 @@ func (s *Service) Register(m *api.Mux) {
 	api.Handle(m, api.PropertiesSet, s.propertiesSet)
 	api.Handle(m, api.PropertiesReport, s.propertiesReport)
 	s.registerDeploy(m)
+	s.registerReleases(m)
+	s.registerDomains(m)
 	api.Handle(m, api.KeysAdd, s.keysAdd)
 	api.Handle(m, api.KeysList, s.keysList)
 	api.Handle(m, api.KeysRemove, s.keysRemove)
@@ -153,6 +161,9 @@ func (s *Service) appsCreate(ctx context.Context, req api.AppRef, _ api.Output) 
 		// Files left by an app of the same name that was destroyed
 		// mid-way belong to nobody.
 		if err := os.RemoveAll(s.appDir(req.App)); err != nil {
+			return err
+		}
+		if err := s.onAppCreated(tx, a); err != nil {
 			return err
 		}
 		info, err = s.info(tx, a)
@@ -281,6 +292,12 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 			return err
 		}
 		a.Name = req.To
+		if err := s.onAppRenamed(tx, a, req.From); err != nil {
+			return err
+		}
+		if err := tx.RenameAppInKeys(req.From, req.To); err != nil {
+			return err
+		}
 		info, err = s.info(tx, a)
 		return err
 	})
@@ -337,6 +354,9 @@ func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.
 		}
 		created = true
 		if err := tx.CopyAppState(from, to); err != nil {
+			return err
+		}
+		if err := s.onAppCreated(tx, to); err != nil {
 			return err
 		}
 		info, err = s.info(tx, to)

@@ -51,9 +51,15 @@ type Deployer struct {
 	log     *slog.Logger
 	now     func() time.Time
 	locks   locks
+	router  Router
+	// PortFor maps the detected web port to the one the app's port map
+	// (ports:set) names; nil keeps the detected one.
+	PortFor func(ctx context.Context, app string, detected int) (int, error)
 	// KeepReleases is how many releases' images and sources are kept for
-	// rollback and rebuilds.
+	// rollback and rebuilds (releases:set APP keep N overrides it).
 	KeepReleases int
+	// retiring tracks old containers waiting out wait-to-retire.
+	retiring sync.WaitGroup
 }
 
 // New returns a Deployer. engine connects to the container engine on demand
@@ -148,10 +154,25 @@ type job struct {
 	srcDir string // the release's source tree ("" for image deploys)
 	image  docker.ImageInfo
 	plan   plan
+	files  appFiles
 	// started are the new containers, with their final names.
 	started []started
+	// old are the containers the new ones replace, found at the switch.
+	old []oldContainer
 	// redeploy reuses the live release instead of building a new one.
 	redeploy bool
+	// rollbackOf is the release a rollback redeploys.
+	rollbackOf *store.Release
+	// switched is set once the new release is live.
+	switched bool
+	// generation labels this deploy's containers.
+	generation string
+	holder     string
+}
+
+// oldContainer is a container the switch retires.
+type oldContainer struct {
+	id, name, addr string
 }
 
 type started struct {
@@ -174,10 +195,15 @@ var steps = []step{
 	{"source", (*job).source},
 	{"build", (*job).build},
 	{"release", (*job).release},
+	{"env", (*job).envDefaults},
+	{"predeploy", (*job).predeploy},
+	{"release-command", (*job).releaseCommand},
 	{"start", (*job).start},
 	{"check", (*job).check},
 	{"switch", (*job).switchOver},
+	{"drain", (*job).drain},
 	{"retire", (*job).retire},
+	{"postdeploy", (*job).postdeploy},
 }
 
 // Deploy builds and runs a new release of app from src, writing progress to
@@ -230,7 +256,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 		return store.Release{}, err
 	}
 	defer unlock()
-	j := &job{d: d, out: out}
+	j := &job{d: d, out: out, holder: holder, generation: randomID() + randomID()}
 	err = d.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.App(appName)
 		if errors.Is(err, store.ErrAppNotFound) {
@@ -253,7 +279,11 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	}
 	if !j.redeploy {
 		err := d.store.Tx(ctx, func(tx *store.Tx) error {
-			r, err := tx.CreateRelease(j.app, store.Release{Source: j.src.Kind, SourceRef: j.src.Ref, GitRev: j.src.GitRev, CreatedAt: d.now()})
+			r := store.Release{Source: j.src.Kind, SourceRef: j.src.Ref, GitRev: j.src.GitRev, CreatedAt: d.now(), StartedBy: holder}
+			if j.rollbackOf != nil {
+				r.RollbackOf, r.GitRev = j.rollbackOf.Number, j.rollbackOf.GitRev
+			}
+			r, err := tx.CreateRelease(j.app, r)
 			j.rel = r
 			return err
 		})
@@ -267,7 +297,9 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 			continue
 		}
 		if err := s.run(j, ctx); err != nil {
-			j.fail(s.name, err)
+			if !j.switched {
+				j.fail(s.name, err)
+			}
 			var se *StepError
 			if !errors.As(err, &se) {
 				se = &StepError{Step: s.name, Err: err}

@@ -17,6 +17,7 @@ type Engine interface {
 	RemoveImage(ctx context.Context, ref string, force bool) error
 	ListImages(ctx context.Context, labels map[string]string) ([]docker.ImageSummary, error)
 	PruneDanglingImages(ctx context.Context) (int, error)
+	Commit(ctx context.Context, containerID, ref string, labels map[string]string) (string, error)
 
 	CreateContainer(ctx context.Context, spec docker.ContainerSpec) (string, error)
 	StartContainer(ctx context.Context, id string) error

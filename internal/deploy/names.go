@@ -14,6 +14,10 @@ const (
 	LabelProcess  = "berth.process" // process type: web, worker, run
 	LabelIndex    = "berth.index"   // N of TYPE.N
 	LabelKind     = "berth.kind"    // process, run
+	// LabelGeneration tells apart the containers of successive deploys of
+	// one release (a config change, a restart): the proxy routes only to
+	// the current generation.
+	LabelGeneration = "berth.generation"
 )
 
 // Container kinds.
@@ -47,9 +51,13 @@ func (n Names) Container(app, typ string, i int) string {
 }
 
 // Upcoming is the temporary name of a container started by a deploy, before
-// it replaces the old one.
-func (n Names) Upcoming(app, typ string, i, release int) string {
-	return n.Container(app, typ, i) + ".upcoming-" + strconv.Itoa(release)
+// it replaces the old one: unique per deploy (release and generation), so
+// no deploy ever takes the name of a live container.
+func (n Names) Upcoming(app, typ string, i, release int, generation string) string {
+	if len(generation) > 8 {
+		generation = generation[:8]
+	}
+	return n.Container(app, typ, i) + ".upcoming-" + strconv.Itoa(release) + "-" + generation
 }
 
 // RunContainer is the name of one-off container number id.

@@ -28,37 +28,37 @@ func TestNames(t *testing.T) {
 		{
 			prefix: "", app: "myapp", containerType: "web", index: 1, release: 7, runID: "a1b2c3",
 			instance:  "default",
-			container: "myapp.web.1", upcoming: "myapp.web.1.upcoming-7", run: "myapp.run.a1b2c3",
+			container: "myapp.web.1", upcoming: "myapp.web.1.upcoming-7-0123abcd", run: "myapp.run.a1b2c3",
 			repo: "berth/myapp", image: "berth/myapp:7",
 		},
 		{
 			prefix: "", app: "node-js-app", containerType: "worker-2", index: 12, release: 1, runID: "000000",
 			instance:  "default",
-			container: "node-js-app.worker-2.12", upcoming: "node-js-app.worker-2.12.upcoming-1", run: "node-js-app.run.000000",
+			container: "node-js-app.worker-2.12", upcoming: "node-js-app.worker-2.12.upcoming-1-0123abcd", run: "node-js-app.run.000000",
 			repo: "berth/node-js-app", image: "berth/node-js-app:1",
 		},
 		{
 			prefix: "staging", app: "api", containerType: "web", index: 2, release: 30, runID: "ffffff",
 			instance:  "staging",
-			container: "staging-api.web.2", upcoming: "staging-api.web.2.upcoming-30", run: "staging-api.run.ffffff",
+			container: "staging-api.web.2", upcoming: "staging-api.web.2.upcoming-30-0123abcd", run: "staging-api.run.ffffff",
 			repo: "staging-berth/api", image: "staging-berth/api:30",
 		},
 		{
 			prefix: "b2", app: "www.example.com", containerType: "web", index: 1, release: 3, runID: "abcdef",
 			instance:  "b2",
-			container: "b2-www.example.com.web.1", upcoming: "b2-www.example.com.web.1.upcoming-3", run: "b2-www.example.com.run.abcdef",
+			container: "b2-www.example.com.web.1", upcoming: "b2-www.example.com.web.1.upcoming-3-0123abcd", run: "b2-www.example.com.run.abcdef",
 			repo: "b2-berth/www.example.com", image: "b2-berth/www.example.com:3",
 		},
 		{
 			prefix: "", app: "a.-b", containerType: "web", index: 1, release: 2, runID: "abcdef",
 			instance:  "default",
-			container: "a.-b.web.1", upcoming: "a.-b.web.1.upcoming-2", run: "a.-b.run.abcdef",
+			container: "a.-b.web.1", upcoming: "a.-b.web.1.upcoming-2-0123abcd", run: "a.-b.run.abcdef",
 			repo: "berth/a--b/1", image: "berth/a--b/1:2",
 		},
 		{
 			prefix: "p", app: "x-.y.z-.w", containerType: "web", index: 1, release: 2, runID: "abcdef",
 			instance:  "p",
-			container: "p-x-.y.z-.w.web.1", upcoming: "p-x-.y.z-.w.web.1.upcoming-2", run: "p-x-.y.z-.w.run.abcdef",
+			container: "p-x-.y.z-.w.web.1", upcoming: "p-x-.y.z-.w.web.1.upcoming-2-0123abcd", run: "p-x-.y.z-.w.run.abcdef",
 			repo: "p-berth/x--y-z--w/2-4-7", image: "p-berth/x--y-z--w/2-4-7:2",
 		},
 	}
@@ -72,7 +72,7 @@ func TestNames(t *testing.T) {
 		}
 		check("Instance()", n.Instance(), tc.instance)
 		check("Container()", n.Container(tc.app, tc.containerType, tc.index), tc.container)
-		check("Upcoming()", n.Upcoming(tc.app, tc.containerType, tc.index, tc.release), tc.upcoming)
+		check("Upcoming()", n.Upcoming(tc.app, tc.containerType, tc.index, tc.release, "0123abcd99"), tc.upcoming)
 		check("RunContainer()", n.RunContainer(tc.app, tc.runID), tc.run)
 		check("ImageRepo()", n.ImageRepo(tc.app), tc.repo)
 		check("Image()", n.Image(tc.app, tc.release), tc.image)
@@ -123,7 +123,7 @@ func TestImageRepoValidForDocker(t *testing.T) {
 			if !ok || r != repo || !dockerTagRE.MatchString(tag) {
 				t.Errorf("Names{%q}.Image(%q, 123456) = %q is not REPO:TAG", prefix, a, image)
 			}
-			for _, c := range []string{n.Container(a, "web", 1), n.Upcoming(a, "worker-2", 10, 99), n.RunContainer(a, "a1b2c3")} {
+			for _, c := range []string{n.Container(a, "web", 1), n.Upcoming(a, "worker-2", 10, 99, "0123abcd"), n.RunContainer(a, "a1b2c3")} {
 				if !dockerContainerRE.MatchString(c) {
 					t.Errorf("container name %q is not valid for Docker", c)
 				}

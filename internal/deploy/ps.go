@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"time"
@@ -47,9 +48,12 @@ func (d *Deployer) state(ctx context.Context, appName string) (state, error) {
 }
 
 // Reconcile makes the app's process containers match its live release and
-// formation: missing ones are created, stopped ones started, extra ones and
-// those of other releases removed. A stopped app (ps:stop) is left alone.
-func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer) error {
+// formation: missing ones are created, stopped ones started, and extra ones
+// (above the formation) leave the proxy, drain and stop. New web containers
+// pass their health checks before they get traffic. With tidy (the daemon's
+// start), containers of other releases, left by an interrupted deploy, go
+// too. A stopped app (ps:stop) is left alone.
+func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer, tidy bool) error {
 	s, err := d.state(ctx, appName)
 	if err != nil || !s.deployed || s.app.Stopped {
 		return err
@@ -66,28 +70,35 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer)
 	if err != nil {
 		return err
 	}
-	// Newest first: the first container of a slot is kept.
+	live := strconv.Itoa(s.live.Number)
 	have := map[string]docker.ContainerInfo{}
-	for _, c := range cs {
-		slot := c.Labels[LabelProcess] + "." + c.Labels[LabelIndex]
+	var extra, stale []docker.ContainerInfo
+	for _, c := range cs { // newest first: the first of a slot is kept
+		typ := c.Labels[LabelProcess]
 		n, _ := strconv.Atoi(c.Labels[LabelIndex])
-		_, isType := s.live.Processes[c.Labels[LabelProcess]]
-		wanted := c.Labels[LabelRelease] == strconv.Itoa(s.live.Number) && isType && n >= 1 && n <= s.formation[c.Labels[LabelProcess]]
-		if _, dup := have[slot]; dup || !wanted {
-			fmt.Fprintf(out, "-----> Removing %s\n", c.Name)
-			eng.StopContainer(ctx, c.ID, time.Duration(set.stopTimeout)*time.Second)
-			if err := eng.RemoveContainer(ctx, c.ID, true); err != nil {
-				return err
-			}
-			continue
+		_, isType := s.live.Processes[typ]
+		slot := fmt.Sprintf("%s.%d", typ, n)
+		switch {
+		case c.Labels[LabelRelease] != live || c.Labels[LabelGeneration] != set.generation:
+			stale = append(stale, c)
+		case !isType || n < 1 || n > s.formation[typ]:
+			extra = append(extra, c)
+		case have[slot].ID != "":
+			extra = append(extra, c)
+		default:
+			have[slot] = c
 		}
-		have[slot] = c
 	}
 	types := make([]string, 0, len(s.live.Processes))
 	for t := range s.live.Processes {
 		types = append(types, t)
 	}
 	sort.Strings(types)
+	var files appFiles
+	if dir := d.srcDirOf(appName, s.live.Number); dirExists(dir) {
+		files, _ = readAppFiles(dir, set.procfilePath)
+	}
+	j := &job{d: d, eng: eng, app: s.app, rel: s.live, files: files, out: out}
 	for _, typ := range types {
 		for i := 1; i <= s.formation[typ]; i++ {
 			name := d.names.Container(appName, typ, i)
@@ -103,7 +114,7 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer)
 				}
 				continue
 			}
-			spec, err := d.spec(s.app, s.live, set, typ, i, name)
+			spec, err := d.spec(s.app, s.live, set, typ, i, name, set.generation)
 			if err != nil {
 				return err
 			}
@@ -117,9 +128,49 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer)
 				eng.RemoveContainer(ctx, id, true)
 				return err
 			}
+			j.started = append(j.started, started{id: id, typ: typ, index: i, final: name})
+		}
+	}
+	// New containers earn their traffic as in a deploy.
+	if len(j.started) > 0 && !tidy {
+		if err := j.check(ctx); err != nil {
+			for _, st := range j.started {
+				eng.RemoveContainer(context.WithoutCancel(ctx), st.id, true)
+			}
+			return err
+		}
+	}
+	if d.router != nil {
+		if err := d.router.Sync(ctx, appName); err != nil {
+			return err
+		}
+	}
+	retire := extra
+	if tidy {
+		retire = append(retire, stale...)
+	}
+	var addrs []string
+	for _, c := range retire {
+		if c.HostPort != 0 && c.State == "running" {
+			addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", c.HostPort))
+		}
+	}
+	if d.router != nil && len(addrs) > 0 {
+		d.router.Drain(ctx, addrs, time.Duration(set.drainTimeout)*time.Second)
+	}
+	for _, c := range retire {
+		fmt.Fprintf(out, "-----> Removing %s\n", c.Name)
+		eng.StopContainer(ctx, c.ID, time.Duration(set.stopTimeout)*time.Second)
+		if err := eng.RemoveContainer(ctx, c.ID, true); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+func dirExists(dir string) bool {
+	st, err := os.Stat(dir)
+	return err == nil && st.IsDir()
 }
 
 // ScaleResult is the formation after ps:scale.
@@ -168,7 +219,12 @@ func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string
 	if skipDeploy || !s.deployed {
 		return res, nil
 	}
-	return res, d.Reconcile(ctx, appName, out)
+	if err := d.Reconcile(ctx, appName, out, false); err != nil {
+		// The new containers failed their checks: the formation goes back.
+		d.store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.SetFormation(s.app, s.formation) })
+		return res, err
+	}
+	return res, nil
 }
 
 // Stop stops an app's processes and records that they should stay stopped.
@@ -192,6 +248,11 @@ func (d *Deployer) Stop(ctx context.Context, appName string, out io.Writer) erro
 	if err != nil {
 		return err
 	}
+	if d.router != nil {
+		if err := d.router.Sync(ctx, appName); err != nil {
+			return err
+		}
+	}
 	for _, c := range cs {
 		fmt.Fprintf(out, "-----> Stopping %s\n", c.Name)
 		if err := eng.StopContainer(ctx, c.ID, time.Duration(set.stopTimeout)*time.Second); err != nil {
@@ -213,7 +274,7 @@ func (d *Deployer) Start(ctx context.Context, appName string, out io.Writer) err
 	if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetStopped(s.app, false) }); err != nil {
 		return err
 	}
-	return d.Reconcile(ctx, appName, out)
+	return d.Reconcile(ctx, appName, out, false)
 }
 
 // Restore is run when the daemon starts: deploys interrupted by a stop are
@@ -237,7 +298,7 @@ func (d *Deployer) Restore(ctx context.Context, out io.Writer) error {
 	}
 	var errs []error
 	for _, a := range apps {
-		if err := d.Reconcile(ctx, a.Name, out); err != nil {
+		if err := d.Reconcile(ctx, a.Name, out, true); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", a.Name, err))
 		}
 	}

@@ -3,7 +3,13 @@ package deploy
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"slices"
 	"strconv"
+
+	"github.com/berthpaas/berth/internal/api"
+
+	"github.com/berthpaas/berth/internal/appfile"
 
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -105,4 +111,62 @@ func (d *Deployer) Releases(ctx context.Context, appName string) ([]store.Releas
 	var rels []store.Release
 	err = d.store.Tx(ctx, func(tx *store.Tx) (err error) { rels, err = tx.Releases(s.app); return err })
 	return rels, err
+}
+
+// LivenessCheck returns the liveness path check of a process type from the
+// live release's app.json, or nil.
+func (d *Deployer) LivenessCheck(ctx context.Context, appName, typ string) *appfile.Healthcheck {
+	s, err := d.state(ctx, appName)
+	if err != nil || !s.deployed {
+		return nil
+	}
+	files, err := readAppFiles(d.srcDirOf(appName, s.live.Number), "-")
+	if err != nil || files.appJSON == nil {
+		return nil
+	}
+	for _, hc := range files.appJSON.Healthchecks[typ] {
+		if hc.Type == appfile.HealthcheckLiveness && hc.Path != "" {
+			hc := hc
+			return &hc
+		}
+	}
+	return nil
+}
+
+// RunChecks runs the startup checks of the app's running containers of the
+// given types (all when empty) now, as checks:run does.
+func (d *Deployer) RunChecks(ctx context.Context, appName string, types []string, out io.Writer) error {
+	s, err := d.state(ctx, appName)
+	if err != nil {
+		return err
+	}
+	if !s.deployed {
+		return api.Errorf(api.CodeInvalid, "%s has not been deployed", appName)
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	set, err := d.settings(ctx, s.app)
+	if err != nil {
+		return err
+	}
+	files, _ := readAppFiles(d.srcDirOf(appName, s.live.Number), set.procfilePath)
+	j := &job{d: d, eng: eng, app: s.app, rel: s.live, files: files, out: out}
+	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, KindProcess), false)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		typ := c.Labels[LabelProcess]
+		if len(types) > 0 && !slices.Contains(types, typ) {
+			continue
+		}
+		n, _ := strconv.Atoi(c.Labels[LabelIndex])
+		j.started = append(j.started, started{id: c.ID, typ: typ, index: n, final: c.Name})
+	}
+	if len(j.started) == 0 {
+		return api.Errorf(api.CodeInvalid, "%s has no running container to check", appName)
+	}
+	return j.check(ctx)
 }

@@ -44,11 +44,30 @@ func init() {
 		}
 		return nil
 	}})
+	app.Register(app.Setting{Namespace: "ps", Key: "generation", Scope: app.ScopeApp, Internal: true})
 	app.Register(app.Setting{Namespace: "ps", Key: "procfile-path", Scope: app.ScopeBoth, Default: DefaultProcfilePath, Validate: validatePath})
 	app.Register(app.Setting{Namespace: "builder-dockerfile", Key: "dockerfile-path", Scope: app.ScopeBoth, Default: DefaultDockerfilePath, Validate: validatePath})
 	app.Register(app.Setting{Namespace: "checks", Key: "default-uptime-seconds", Scope: app.ScopeBoth, Default: strconv.Itoa(DefaultUptime), Validate: func(v string) error {
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 600 {
 			return app.Invalidf("Invalid default-uptime-seconds %q: a whole number of seconds from 0 to 600", v)
+		}
+		return nil
+	}})
+	seconds := func(max int) func(string) error {
+		return func(v string) error {
+			if n, err := strconv.Atoi(v); err != nil || n < 0 || n > max {
+				return app.Invalidf("Invalid value %q: a whole number of seconds from 0 to %d", v, max)
+			}
+			return nil
+		}
+	}
+	app.Register(app.Setting{Namespace: "checks", Key: "wait-to-retire", Scope: app.ScopeBoth, Default: "60", Validate: seconds(86400)})
+	app.Register(app.Setting{Namespace: "checks", Key: "drain-timeout", Scope: app.ScopeBoth, Default: "30", Validate: seconds(3600)})
+	app.Register(app.Setting{Namespace: "checks", Key: "skipped", Scope: app.ScopeApp, Internal: true})
+	app.Register(app.Setting{Namespace: "checks", Key: "disabled", Scope: app.ScopeApp, Internal: true})
+	app.Register(app.Setting{Namespace: "releases", Key: "keep", Scope: app.ScopeBoth, Default: "5", Validate: func(v string) error {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 || n > 1000 {
+			return app.Invalidf("Invalid keep %q: a number of releases from 1 to 1000", v)
 		}
 		return nil
 	}})
@@ -80,6 +99,35 @@ type appSettings struct {
 	noCache        bool
 	env            map[string]string // global config under app config
 	uptime         int               // seconds a container must stay up
+	waitToRetire   int               // seconds old containers keep running after the switch
+	drainTimeout   int               // seconds the switch waits for requests in flight
+	checksSkipped  string            // process types whose checks are skipped ("_all_")
+	checksDisabled string            // process types whose checks are disabled ("_all_")
+	keepReleases   int
+	generation     string // the live containers' generation
+}
+
+// checksOff reports whether typ's checks are skipped or disabled.
+func (s appSettings) checksOff(typ string) bool {
+	for _, list := range []string{s.checksSkipped, s.checksDisabled} {
+		for _, t := range strings.Split(list, ",") {
+			if t == typ || t == "_all_" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// checksDisabledFor reports whether typ's checks are disabled: its old
+// containers stop before the new ones start (no zero-downtime).
+func (s appSettings) checksDisabledFor(typ string) bool {
+	for _, t := range strings.Split(s.checksDisabled, ",") {
+		if t == typ || t == "_all_" {
+			return true
+		}
+	}
+	return false
 }
 
 func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, error) {
@@ -96,6 +144,12 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		s.stopTimeout, _ = strconv.Atoi(get("ps", "stop-timeout-seconds"))
 		s.procfilePath = get("ps", "procfile-path")
 		s.uptime, _ = strconv.Atoi(get("checks", "default-uptime-seconds"))
+		s.waitToRetire, _ = strconv.Atoi(get("checks", "wait-to-retire"))
+		s.drainTimeout, _ = strconv.Atoi(get("checks", "drain-timeout"))
+		s.checksSkipped = get("checks", "skipped")
+		s.checksDisabled = get("checks", "disabled")
+		s.keepReleases, _ = strconv.Atoi(get("releases", "keep"))
+		s.generation, _, _ = tx.Property(a.Scope(), "ps", "generation")
 		s.dockerfilePath = get("builder-dockerfile", "dockerfile-path")
 		opts, err := ParseDockerOptions(get("docker-options", "build"))
 		if err != nil {

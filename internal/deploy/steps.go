@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/health"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -64,6 +66,14 @@ func (j *job) source(ctx context.Context) error {
 		}
 		j.srcDir = dir
 		j.rel.GitRev = live.GitRev
+	case SourceRollback:
+		j.info("Rolling %s back to release %d", j.app.Name, j.rollbackOf.Number)
+		if old := j.d.srcDirOf(j.app.Name, j.rollbackOf.Number); dirExists(old) {
+			if err := copyTree(old, dir); err != nil {
+				return err
+			}
+			j.srcDir = dir
+		}
 	case SourceImage:
 	default:
 		return fmt.Errorf("unknown source kind %q", j.src.Kind)
@@ -103,7 +113,11 @@ func (l *lineWriter) flush() {
 // given image.
 func (j *job) build(ctx context.Context) error {
 	tag := j.d.names.Image(j.app.Name, j.rel.Number)
-	if j.src.Kind == SourceImage {
+	if j.src.Kind == SourceRollback {
+		if err := j.eng.TagImage(ctx, j.rollbackOf.Image, tag); err != nil {
+			return err
+		}
+	} else if j.src.Kind == SourceImage {
 		j.info("Deploying image %s", j.src.Ref)
 		if _, err := j.eng.InspectImage(ctx, j.src.Ref); err != nil {
 			if errors.Is(err, docker.ErrNotFound) {
@@ -195,6 +209,7 @@ func (j *job) release(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	j.files = files
 	var stored map[string]int
 	if err := j.d.store.Tx(ctx, func(tx *store.Tx) (err error) { stored, err = tx.Formation(j.app); return err }); err != nil {
 		return err
@@ -202,6 +217,37 @@ func (j *job) release(ctx context.Context) error {
 	p, err := makePlan(files.procfile, files.appJSON, files.scale, stored, j.image.ExposedPorts)
 	if err != nil {
 		return err
+	}
+	if j.d.PortFor != nil && j.rollbackOf == nil {
+		if p.webPort, err = j.d.PortFor(ctx, j.app.Name, p.webPort); err != nil {
+			return err
+		}
+	}
+	if j.rollbackOf != nil {
+		// The release's own processes and port, and its config back.
+		p.processes, p.webPort = j.rollbackOf.Processes, j.rollbackOf.WebPort
+		for t := range p.formation {
+			if _, ok := p.processes[t]; !ok {
+				delete(p.formation, t)
+			}
+		}
+		for t := range p.processes {
+			if _, ok := p.formation[t]; !ok {
+				p.formation[t] = j.rollbackOf.Formation[t]
+			}
+		}
+		if j.rollbackOf.Config != nil {
+			j.info("Restoring the config of release %d", j.rollbackOf.Number)
+			err := j.d.store.Tx(ctx, func(tx *store.Tx) error {
+				if err := tx.ClearConfig(j.app.Scope()); err != nil {
+					return err
+				}
+				return tx.SetConfig(j.app.Scope(), j.rollbackOf.Config)
+			})
+			if err != nil {
+				return err
+			}
+		}
 	}
 	j.plan = p
 	if j.redeploy {
@@ -217,6 +263,7 @@ type appFiles struct {
 	procfile *appfile.Procfile
 	appJSON  *appfile.AppJSON
 	scale    map[string]int
+	checks   *appfile.Checks
 }
 
 func readAppFiles(srcDir, procfilePath string) (appFiles, error) {
@@ -244,6 +291,15 @@ func readAppFiles(srcDir, procfilePath string) (appFiles, error) {
 		}
 		f.appJSON = &aj
 	}
+	if b, err = readSourceFile(srcDir, appfile.ChecksFileName); err != nil {
+		return f, err
+	} else if b != nil {
+		ck, err := appfile.ParseChecks(b)
+		if err != nil {
+			return f, invalid(err)
+		}
+		f.checks = &ck
+	}
 	if b, err = readSourceFile(srcDir, appfile.ScaleFileName); err != nil {
 		return f, err
 	} else if b != nil {
@@ -255,7 +311,7 @@ func readAppFiles(srcDir, procfilePath string) (appFiles, error) {
 }
 
 // spec describes container TYPE.N of the job's release.
-func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ string, i int, name string) (docker.ContainerSpec, error) {
+func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ string, i int, name, generation string) (docker.ContainerSpec, error) {
 	env := map[string]string{}
 	for k, v := range set.env {
 		env[k] = v
@@ -280,6 +336,7 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 		Labels: map[string]string{
 			LabelInstance: d.names.Instance(), LabelApp: a.Name, LabelKind: KindProcess,
 			LabelRelease: strconv.Itoa(rel.Number), LabelProcess: typ, LabelIndex: strconv.Itoa(i),
+			LabelGeneration: generation,
 		},
 		Init:          true,
 		RestartPolicy: set.restartPolicy,
@@ -306,14 +363,19 @@ func (j *job) start(ctx context.Context) error {
 		return err
 	}
 	for _, typ := range j.plan.order() {
+		if set.checksDisabledFor(typ) && j.plan.formation[typ] > 0 {
+			// checks:disable: the old containers of the type stop first,
+			// as in Dokku (there is nothing to wait for).
+			if err := j.stopType(ctx, typ, set); err != nil {
+				return err
+			}
+		}
 		for i := 1; i <= j.plan.formation[typ]; i++ {
-			name := j.d.names.Upcoming(j.app.Name, typ, i, j.rel.Number)
-			spec, err := j.d.spec(j.app, j.rel, set, typ, i, name)
+			name := j.d.names.Upcoming(j.app.Name, typ, i, j.rel.Number, j.generation)
+			spec, err := j.d.spec(j.app, j.rel, set, typ, i, name, j.generation)
 			if err != nil {
 				return err
 			}
-			// A container left by an interrupted deploy may hold the name.
-			j.eng.RemoveContainer(ctx, name, true)
 			id, err := j.eng.CreateContainer(ctx, spec)
 			if err != nil {
 				return err
@@ -328,6 +390,23 @@ func (j *job) start(ctx context.Context) error {
 	return nil
 }
 
+// stopType stops the running containers of a process type (checks:disable).
+func (j *job) stopType(ctx context.Context, typ string, set appSettings) error {
+	labels := j.d.names.KindLabels(j.app.Name, KindProcess)
+	labels[LabelProcess] = typ
+	cs, err := j.eng.ListContainers(ctx, labels, false)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		j.info("Stopping %s first (checks are disabled for %s)", c.Name, typ)
+		if err := j.eng.StopContainer(ctx, c.ID, time.Duration(set.stopTimeout)*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (j *job) startError(typ string, i int, err error) error {
 	msg := firstLine(err.Error())
 	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
@@ -336,48 +415,71 @@ func (j *job) startError(typ string, i int, err error) error {
 	return err
 }
 
-// check makes sure every new container stays up, without restarting, for
-// the default uptime (checks default-uptime-seconds, 10 s unless set).
-// Health checks from CHECKS and app.json come with the proxy.
+// check runs each new container's startup checks: app.json healthchecks,
+// CHECKS for web, or (with none) the default uptime. checks:skip and
+// checks:disable turn them off per process type.
 func (j *job) check(ctx context.Context) error {
 	set, err := j.d.settings(ctx, j.app)
 	if err != nil {
 		return err
 	}
-	if len(j.started) == 0 {
-		return nil
+	// Every container is checked at once; the first failure cancels the rest.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(j.started))
+	var wg sync.WaitGroup
+	for _, s := range j.started {
+		if set.checksOff(s.typ) {
+			continue
+		}
+		wg.Go(func() {
+			if err := j.checkOne(ctx, s, set); err != nil {
+				errs <- err
+				cancel()
+			}
+		})
 	}
-	j.info("Waiting %ds for the new containers to stay up", set.uptime)
-	deadline := time.Now().Add(time.Duration(set.uptime) * time.Second)
-	for {
-		for _, s := range j.started {
-			det, err := j.eng.InspectContainer(ctx, s.id)
-			if err != nil {
-				return err
-			}
-			if !det.Running || det.RestartCount > 0 || det.State == "restarting" {
-				var buf strings.Builder
-				j.eng.Logs(ctx, s.id, docker.LogsOptions{Tail: "20"}, &buf, &buf)
-				tail := splitLines(buf.String())
-				for _, l := range tail {
-					j.detail("%s", l)
-				}
-				why := fmt.Sprintf("it exited with code %d", det.ExitCode)
-				if det.RestartCount > 0 || det.State == "restarting" {
-					why = fmt.Sprintf("it keeps exiting (restarted %d times)", det.RestartCount)
-				}
-				return &StepError{Step: "check", Err: fmt.Errorf("%s did not stay up: %s", s.dyno(), why), Tail: tail}
-			}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		var se *StepError
+		if errors.As(err, &se) {
+			return err
 		}
-		if !time.Now().Before(deadline) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(min(250*time.Millisecond, time.Until(deadline)+time.Millisecond)):
+		if ctx.Err() == nil || !errors.Is(err, context.Canceled) {
+			return err
 		}
 	}
+	return nil
+}
+
+// checkOne runs one container's checks.
+func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
+	det, err := j.eng.InspectContainer(ctx, s.id)
+	if err != nil {
+		return err
+	}
+	c := engineContainer{eng: j.eng, id: s.id, name: s.dyno(), hostPort: det.HostPort}
+	checks := j.checksFor(s.typ)
+	if len(checks) == 0 {
+		j.info("Waiting %ds for %s to stay up", set.uptime, s.dyno())
+	} else {
+		j.info("Running %d health check(s) for %s", len(checks), s.dyno())
+	}
+	_, err = health.RunWith(ctx, c, checks, health.RunOptions{DefaultUptime: time.Duration(set.uptime) * time.Second, WebPort: j.rel.WebPort}, j.out)
+	if err == nil || errors.Is(err, context.Canceled) {
+		return err
+	}
+	var buf strings.Builder
+	j.eng.Logs(context.WithoutCancel(ctx), s.id, docker.LogsOptions{Tail: "20"}, &buf, &buf)
+	tail := splitLines(buf.String())
+	if len(tail) > 0 {
+		j.detail("Last output of %s:", s.dyno())
+		for _, l := range tail {
+			j.detail("  %s", l)
+		}
+	}
+	return &StepError{Step: "check", Err: err, Tail: tail}
 }
 
 func splitLines(s string) []string {
@@ -389,9 +491,37 @@ func splitLines(s string) []string {
 	return out
 }
 
-// switchOver makes the release live.
+// switchOver makes the release live and swaps the proxy's targets to the
+// new web containers in one step. The containers it replaces are noted for
+// drain and retire.
 func (j *job) switchOver(ctx context.Context) error {
-	return j.d.store.Tx(ctx, func(tx *store.Tx) error {
+	keep := map[string]bool{}
+	for _, s := range j.started {
+		keep[s.id] = true
+	}
+	all, err := j.eng.ListContainers(ctx, j.d.names.KindLabels(j.app.Name, KindProcess), true)
+	if err != nil {
+		return err
+	}
+	for _, c := range all {
+		if keep[c.ID] {
+			continue
+		}
+		oc := oldContainer{id: c.ID, name: c.Name}
+		if c.HostPort != 0 {
+			oc.addr = fmt.Sprintf("127.0.0.1:%d", c.HostPort)
+		}
+		j.old = append(j.old, oc)
+	}
+	err = j.d.store.Tx(ctx, func(tx *store.Tx) error {
+		cfg, err := tx.Config(j.app.Scope())
+		if err != nil {
+			return err
+		}
+		j.rel.Config, j.rel.Formation = cfg, j.plan.formation
+		if err := tx.UpdateRelease(j.rel); err != nil {
+			return err
+		}
 		if !j.redeploy {
 			if err := tx.MakeLive(j.rel, j.d.now()); err != nil {
 				return err
@@ -400,40 +530,82 @@ func (j *job) switchOver(ctx context.Context) error {
 		if err := tx.SetFormation(j.app, j.plan.formation); err != nil {
 			return err
 		}
+		if err := tx.SetProperty(j.app.Scope(), "ps", "generation", j.generation); err != nil {
+			return err
+		}
 		return tx.SetStopped(j.app, false)
 	})
+	if err != nil {
+		return err
+	}
+	if j.d.router != nil {
+		if err := j.d.router.Sync(ctx, j.app.Name); err != nil {
+			return err
+		}
+	}
+	j.switched = true
+	j.info("Switched %s to release %d", j.app.Name, j.rel.Number)
+	return nil
 }
 
-// retire stops and removes the app's other process containers and gives
-// the new ones their final names. The release is live by now: failures are
-// logged, not returned, and ps:restore tidies up what is left.
-func (j *job) retire(ctx context.Context) error {
-	ctx = context.WithoutCancel(ctx)
-	keep := map[string]bool{}
-	for _, s := range j.started {
-		keep[s.id] = true
+// drain waits for requests in flight to the old web containers to finish,
+// bounded by the drain timeout.
+func (j *job) drain(ctx context.Context) error {
+	if j.d.router == nil {
+		return nil
 	}
-	all, err := j.eng.ListContainers(ctx, j.d.names.KindLabels(j.app.Name, KindProcess), true)
+	var addrs []string
+	for _, o := range j.old {
+		if o.addr != "" {
+			addrs = append(addrs, o.addr)
+		}
+	}
+	if len(addrs) == 0 {
+		return nil
+	}
+	set, err := j.d.settings(ctx, j.app)
 	if err != nil {
-		j.d.log.Warn("list containers to retire", "app", j.app.Name, "err", err)
+		return err
 	}
+	left, err := j.d.router.Drain(ctx, addrs, time.Duration(set.drainTimeout)*time.Second)
+	if err != nil {
+		j.d.log.Warn("drain old targets", "app", j.app.Name, "err", err)
+	} else if left > 0 {
+		j.d.log.Warn("drain timed out", "app", j.app.Name, "in_flight", left)
+	}
+	return nil
+}
+
+// retire stops the old containers after wait-to-retire, in the
+// background, and gives the new ones their final names. The release is live
+// by now: failures are logged, and ps:restore tidies up what is left.
+func (j *job) retire(ctx context.Context) error {
 	set, _ := j.d.settings(ctx, j.app)
-	for _, c := range all {
-		if keep[c.ID] {
-			continue
-		}
-		if err := j.eng.StopContainer(ctx, c.ID, time.Duration(set.stopTimeout)*time.Second); err != nil {
-			j.d.log.Warn("stop old container", "app", j.app.Name, "container", c.Name, "err", err)
-		}
-		if err := j.eng.RemoveContainer(ctx, c.ID, true); err != nil {
-			j.d.log.Warn("remove old container", "app", j.app.Name, "container", c.Name, "err", err)
-		}
+	wait := time.Duration(set.waitToRetire) * time.Second
+	old, started, eng, appName := j.old, j.started, j.eng, j.app.Name
+	log := j.d.log
+	if len(old) > 0 {
+		j.info("Retiring %d old container(s) in %s", len(old), wait)
 	}
-	for _, s := range j.started {
-		if err := j.eng.RenameContainer(ctx, s.id, s.final); err != nil {
-			j.d.log.Warn("rename new container", "app", j.app.Name, "container", s.final, "err", err)
+	j.d.retiring.Add(1)
+	go func() {
+		defer j.d.retiring.Done()
+		ctx := context.Background()
+		time.Sleep(wait)
+		for _, c := range old {
+			if err := eng.StopContainer(ctx, c.id, time.Duration(set.stopTimeout)*time.Second); err != nil && !errors.Is(err, docker.ErrNotFound) {
+				log.Warn("stop old container", "app", appName, "container", c.name, "err", err)
+			}
+			if err := eng.RemoveContainer(ctx, c.id, true); err != nil {
+				log.Warn("remove old container", "app", appName, "container", c.name, "err", err)
+			}
 		}
-	}
+		for _, s := range started {
+			if err := eng.RenameContainer(ctx, s.id, s.final); err != nil && !errors.Is(err, docker.ErrNotFound) {
+				log.Debug("rename new container", "app", appName, "container", s.final, "err", err)
+			}
+		}
+	}()
 	j.d.pruneReleases(ctx, j.eng, j.app)
 	j.info("Application deployed: %s release %d", j.app.Name, j.rel.Number)
 	for _, s := range j.started {
@@ -447,6 +619,9 @@ func (j *job) retire(ctx context.Context) error {
 	return nil
 }
 
+// WaitRetired waits for background retirements (daemon shutdown, tests).
+func (d *Deployer) WaitRetired() { d.retiring.Wait() }
+
 // pruneReleases removes the images and sources of releases older than the
 // last KeepReleases (the live one is always kept).
 func (d *Deployer) pruneReleases(ctx context.Context, eng Engine, a store.App) {
@@ -454,8 +629,12 @@ func (d *Deployer) pruneReleases(ctx context.Context, eng Engine, a store.App) {
 	if err := d.store.Tx(ctx, func(tx *store.Tx) (err error) { rels, err = tx.Releases(a); return err }); err != nil {
 		return
 	}
+	keep := d.KeepReleases
+	if set, err := d.settings(ctx, a); err == nil && set.keepReleases > 0 {
+		keep = set.keepReleases
+	}
 	for i, r := range rels {
-		if i < d.KeepReleases || r.Status == store.ReleaseLive || r.Status == store.ReleasePending {
+		if i < keep || r.Status == store.ReleaseLive || r.Status == store.ReleasePending {
 			continue
 		}
 		if r.Image != "" {

@@ -37,6 +37,9 @@ type Settings struct {
 	// (containers, images, networks), so several instances can share one
 	// engine without seeing each other's (BERTH_NAME_PREFIX, default empty).
 	NamePrefix string
+	// ProxySocket is the proxy process's control socket
+	// (BERTH_PROXY_SOCKET, default DATA_DIR/proxy.sock).
+	ProxySocket string
 	// SSHSocket is the socket OpenSSH's forced commands reach the daemon
 	// through (BERTH_SSH_SOCKET, default DATA_DIR/berth-ssh.sock).
 	SSHSocket string
@@ -61,6 +64,7 @@ var fields = []field{
 	{"BERTH_SSH_ADDR", ":2222", "built-in ssh server (git push, remote commands)", func(s *Settings) *string { return &s.SSHAddr }},
 	{"BERTH_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(s *Settings) *string { return &s.LogLevel }},
 	{"BERTH_LOG_FORMAT", "text", "log format: text or json", func(s *Settings) *string { return &s.LogFormat }},
+	{"BERTH_PROXY_SOCKET", "", "control socket of the proxy process (default: DATA_DIR/proxy.sock)", func(s *Settings) *string { return &s.ProxySocket }},
 	{"BERTH_SSH_SOCKET", "", "socket of OpenSSH forced commands (default: DATA_DIR/berth-ssh.sock)", func(s *Settings) *string { return &s.SSHSocket }},
 	{"BERTH_SSH_GROUP", "berth", "group allowed on BERTH_SSH_SOCKET (the berth and dokku users)", func(s *Settings) *string { return &s.SSHGroup }},
 	{"BERTH_AUTHORIZED_KEYS", "", "authorized_keys file kept for OpenSSH mode (e.g. /home/berth/.ssh/authorized_keys); empty: none", func(s *Settings) *string { return &s.AuthorizedKeys }},
@@ -135,6 +139,9 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	}
 	if s.Socket == "" {
 		s.Socket = filepath.Join(s.DataDir, "berth.sock")
+	}
+	if s.ProxySocket == "" {
+		s.ProxySocket = filepath.Join(s.DataDir, "proxy.sock")
 	}
 	if s.SSHSocket == "" {
 		s.SSHSocket = filepath.Join(s.DataDir, "berth-ssh.sock")

@@ -94,16 +94,17 @@ func TestLayersIndependent(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Settings{
-		DataDir:    dir,
-		ConfigFile: filepath.Join(dir, "berth.conf"),
-		Socket:     filepath.Join(dir, "berth.sock"),
-		HTTPAddr:   ":1001",
-		HTTPSAddr:  ":2002",
-		SSHAddr:    ":3003",
-		LogLevel:   "debug",
-		LogFormat:  "json",
-		SSHSocket:  filepath.Join(dir, "berth-ssh.sock"),
-		SSHGroup:   "berth",
+		DataDir:     dir,
+		ConfigFile:  filepath.Join(dir, "berth.conf"),
+		Socket:      filepath.Join(dir, "berth.sock"),
+		HTTPAddr:    ":1001",
+		HTTPSAddr:   ":2002",
+		SSHAddr:     ":3003",
+		LogLevel:    "debug",
+		LogFormat:   "json",
+		SSHSocket:   filepath.Join(dir, "berth-ssh.sock"),
+		ProxySocket: filepath.Join(dir, "proxy.sock"),
+		SSHGroup:    "berth",
 	}
 	if s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -133,16 +134,17 @@ func TestDefaultDataDir(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Settings{
-		DataDir:    "/var/lib/berth",
-		ConfigFile: missing,
-		Socket:     "/var/lib/berth/berth.sock",
-		HTTPAddr:   ":80",
-		HTTPSAddr:  ":443",
-		SSHAddr:    ":2222",
-		LogLevel:   "info",
-		LogFormat:  "text",
-		SSHSocket:  "/var/lib/berth/berth-ssh.sock",
-		SSHGroup:   "berth",
+		DataDir:     "/var/lib/berth",
+		ConfigFile:  missing,
+		Socket:      "/var/lib/berth/berth.sock",
+		HTTPAddr:    ":80",
+		HTTPSAddr:   ":443",
+		SSHAddr:     ":2222",
+		LogLevel:    "info",
+		LogFormat:   "text",
+		SSHSocket:   "/var/lib/berth/berth-ssh.sock",
+		ProxySocket: "/var/lib/berth/proxy.sock",
+		SSHGroup:    "berth",
 	}
 	if s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)

@@ -36,17 +36,31 @@ type Release struct {
 	CreatedAt  time.Time
 	FinishedAt time.Time
 	Error      string
+	// Config is the app's own config vars when the release was made.
+	Config map[string]string
+	// Formation is the quantity of each process type it ran with.
+	Formation map[string]int
+	// StartedBy says who started the deploy ("a git push by key me").
+	StartedBy string
+	// RollbackOf is the release this one rolled back to (0: none).
+	RollbackOf int
 }
 
-const releaseCols = "id, app_id, number, status, source, source_ref, git_rev, image, image_id, processes, web_port, created_at, finished_at, error"
+const releaseCols = "id, app_id, number, status, source, source_ref, git_rev, image, image_id, processes, web_port, created_at, finished_at, error, config, formation, started_by, rollback_of"
 
 func scanRelease(row interface{ Scan(...any) error }) (Release, error) {
 	var r Release
-	var procs string
+	var procs, config, formation string
 	var created, finished int64
-	err := row.Scan(&r.ID, &r.AppID, &r.Number, &r.Status, &r.Source, &r.SourceRef, &r.GitRev, &r.Image, &r.ImageID, &procs, &r.WebPort, &created, &finished, &r.Error)
+	err := row.Scan(&r.ID, &r.AppID, &r.Number, &r.Status, &r.Source, &r.SourceRef, &r.GitRev, &r.Image, &r.ImageID, &procs, &r.WebPort, &created, &finished, &r.Error, &config, &formation, &r.StartedBy, &r.RollbackOf)
 	if err != nil {
 		return r, err
+	}
+	if err := json.Unmarshal([]byte(config), &r.Config); err != nil {
+		return r, fmt.Errorf("release %d config: %w", r.Number, err)
+	}
+	if err := json.Unmarshal([]byte(formation), &r.Formation); err != nil {
+		return r, fmt.Errorf("release %d formation: %w", r.Number, err)
 	}
 	r.CreatedAt = time.Unix(created, 0)
 	if finished > 0 {
@@ -72,8 +86,9 @@ func (t *Tx) CreateRelease(a App, r Release) (Release, error) {
 		r.Processes = map[string]string{}
 	}
 	procs, _ := json.Marshal(r.Processes)
-	res, err := t.exec("INSERT INTO releases (app_id, number, status, source, source_ref, git_rev, image, image_id, processes, web_port, created_at, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-		a.ID, r.Number, r.Status, r.Source, r.SourceRef, r.GitRev, r.Image, r.ImageID, string(procs), r.WebPort, r.CreatedAt.Unix(), r.Error)
+	config, formation := jsonOf(r.Config), jsonOf(r.Formation)
+	res, err := t.exec("INSERT INTO releases (app_id, number, status, source, source_ref, git_rev, image, image_id, processes, web_port, created_at, error, config, formation, started_by, rollback_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		a.ID, r.Number, r.Status, r.Source, r.SourceRef, r.GitRev, r.Image, r.ImageID, string(procs), r.WebPort, r.CreatedAt.Unix(), r.Error, config, formation, r.StartedBy, r.RollbackOf)
 	if err != nil {
 		return r, fmt.Errorf("create release of %s: %w", a.Name, err)
 	}
@@ -88,8 +103,8 @@ func (t *Tx) UpdateRelease(r Release) error {
 	if !r.FinishedAt.IsZero() {
 		finished = r.FinishedAt.Unix()
 	}
-	_, err := t.exec("UPDATE releases SET status = ?, git_rev = ?, image = ?, image_id = ?, processes = ?, web_port = ?, finished_at = ?, error = ? WHERE id = ?",
-		r.Status, r.GitRev, r.Image, r.ImageID, string(procs), r.WebPort, finished, r.Error, r.ID)
+	_, err := t.exec("UPDATE releases SET status = ?, git_rev = ?, image = ?, image_id = ?, processes = ?, web_port = ?, finished_at = ?, error = ?, config = ?, formation = ? WHERE id = ?",
+		r.Status, r.GitRev, r.Image, r.ImageID, string(procs), r.WebPort, finished, r.Error, jsonOf(r.Config), jsonOf(r.Formation), r.ID)
 	if err != nil {
 		return fmt.Errorf("update release %d: %w", r.Number, err)
 	}
@@ -196,4 +211,13 @@ func (t *Tx) SetFormation(a App, f map[string]int) error {
 		}
 	}
 	return nil
+}
+
+// jsonOf encodes a map as JSON, nil as an empty object.
+func jsonOf[V any](m map[string]V) string {
+	if m == nil {
+		return "{}"
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
 }

@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/berthpaas/berth/internal/api"
+)
+
+func init() {
+	register(
+		&Command{Name: "releases:info", Args: "<app> <release>", Short: "Show one release: image, rev, processes, formation, config keys, who and when", App: AppRequired, Values: []string{"format"}, Run: releasesInfo},
+		&Command{Name: "releases:rollback", Args: "<app> [<release>]", Short: "Make an earlier release live again (default: the previous one): its image and config, no rebuild", App: AppRequired, Run: releasesRollback},
+		&Command{Name: "releases:set", Args: "(<app>|--global) keep [<n>]", Short: "How many releases keep their image for rollback (default 5)", App: AppRequired, Global: true, Run: propertySetter("releases")},
+		&Command{Name: "checks:disable", Args: "<app> [<type>,...]", Short: "Disable checks (old containers stop before new ones start)", App: AppRequired, Run: checksMode("disable")},
+		&Command{Name: "checks:enable", Args: "<app> [<type>,...]", Short: "Enable checks again", App: AppRequired, Run: checksMode("enable")},
+		&Command{Name: "checks:skip", Args: "<app> [<type>,...]", Short: "Skip checks (new containers get traffic at once)", App: AppRequired, Run: checksMode("skip")},
+		&Command{Name: "checks:run", Args: "<app> [<type>,...]", Short: "Run the startup checks against the running containers now", App: AppRequired, Run: checksRun},
+		&Command{Name: "checks:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's checks settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: checksReport},
+		&Command{Name: "proxy:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set a proxy setting (client-max-body-size, proxy-read-timeout)", App: AppRequired, Global: true, Run: propertySetter("proxy")},
+		&Command{Name: "proxy:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's proxy settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: settingsReport("proxy")},
+	)
+}
+
+func releaseNumber(c *Ctx, required bool) (int, error) {
+	if len(c.Args) == 0 {
+		if required {
+			return 0, failf("Please specify a release number (see releases %s)", c.App)
+		}
+		return 0, nil
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(c.Args[0], "v"))
+	if err != nil || n < 1 {
+		return 0, failf("Invalid release %q: give its number, as releases %s lists them", c.Args[0], c.App)
+	}
+	return n, noExtraArgs(c, 1)
+}
+
+func releasesInfo(c *Ctx) error {
+	n, err := releaseNumber(c, true)
+	if err != nil {
+		return err
+	}
+	r, err := api.ReleasesInfo.Call(c, c.API, api.ReleaseRef{App: c.App, Release: n})
+	if err != nil {
+		return err
+	}
+	if c.Flag("format", "") == "json" {
+		b, _ := json.Marshal(r)
+		c.Println(string(b))
+		return nil
+	}
+	c.Info2("%s release %d", c.App, r.Number)
+	row := func(k, v string) { c.Verbose("%s", fmt.Sprintf("%-14s %s", k+":", v)) }
+	row("Status", r.Status)
+	row("Source", strings.TrimSpace(r.Source+" "+r.SourceRef))
+	row("Git rev", r.GitRev)
+	row("Image", r.Image)
+	row("Started by", r.StartedBy)
+	row("Created", r.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	if !r.FinishedAt.IsZero() {
+		row("Finished", r.FinishedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+	}
+	if r.RollbackOf != 0 {
+		row("Rollback of", strconv.Itoa(r.RollbackOf))
+	}
+	var procs []string
+	for _, t := range sortedKeysOf(r.Processes) {
+		procs = append(procs, fmt.Sprintf("%s=%d", t, r.Formation[t]))
+	}
+	row("Formation", strings.Join(procs, " "))
+	row("Config keys", strings.Join(r.ConfigKeys, " "))
+	if r.Error != "" {
+		row("Error", r.Error)
+	}
+	return nil
+}
+
+func sortedKeysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+func releasesRollback(c *Ctx) error {
+	n, err := releaseNumber(c, false)
+	if err != nil {
+		return err
+	}
+	_, err = api.ReleasesRollback.Stream(c, c.API, api.RollbackRequest{App: c.App, Release: n}, c.output())
+	return err
+}
+
+func checkTypes(c *Ctx) ([]string, error) {
+	if len(c.Args) == 0 {
+		return nil, nil
+	}
+	if err := noExtraArgs(c, 1); err != nil {
+		return nil, err
+	}
+	return strings.Split(c.Args[0], ","), nil
+}
+
+func checksMode(mode string) func(*Ctx) error {
+	return func(c *Ctx) error {
+		types, err := checkTypes(c)
+		if err != nil {
+			return err
+		}
+		if _, err := api.ChecksSetMode.Call(c, c.API, api.ChecksMode{App: c.App, Types: types, Mode: mode}); err != nil {
+			return err
+		}
+		what := "all processes"
+		if len(types) > 0 {
+			what = strings.Join(types, ", ")
+		}
+		switch mode {
+		case "disable":
+			c.Info1("Disabling zero downtime for %s of %s", what, c.App)
+		case "enable":
+			c.Info1("Enabling zero downtime for %s of %s", what, c.App)
+		case "skip":
+			c.Info1("Skipping checks for %s of %s", what, c.App)
+		}
+		return nil
+	}
+}
+
+func checksRun(c *Ctx) error {
+	types, err := checkTypes(c)
+	if err != nil {
+		return err
+	}
+	_, err = api.ChecksRun.Stream(c, c.API, api.ChecksRequest{App: c.App, Types: types}, c.output())
+	return err
+}
+
+func checksReport(c *Ctx) error {
+	res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: "checks"})
+	if err != nil {
+		return err
+	}
+	none := func(v string) string {
+		if v == "" {
+			return "none"
+		}
+		return v
+	}
+	fields := []field{
+		{"disabled-list", none(res.App["disabled"])},
+		{"skipped-list", none(res.App["skipped"])},
+		{"computed-wait-to-retire", res.Computed["wait-to-retire"]},
+		{"global-wait-to-retire", res.Global["wait-to-retire"]},
+		{"wait-to-retire", res.App["wait-to-retire"]},
+		{"computed-default-uptime-seconds", res.Computed["default-uptime-seconds"]},
+		{"computed-drain-timeout", res.Computed["drain-timeout"]},
+	}
+	return renderReport(c, "checks", c.App+" checks information", fields)
+}

@@ -1,0 +1,587 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"net"
+	"slices"
+	"strings"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// Where domains and ports live besides the domains table: properties.
+const (
+	domainsNS       = "domains"
+	domainsGlobal   = "global"   // global scope: the global domains, space-separated
+	domainsDisabled = "disabled" // app scope: "true" when domains:disable is in effect
+	portsNS         = "ports"
+	portsMap        = "map" // app scope: scheme:host:container maps, space-separated
+)
+
+// notifyRoutesHook is called after every successful change of an app's
+// domains or ports, outside the transaction: the proxy gets the app's new
+// route.
+var notifyRoutesHook = func(ctx context.Context, s *Service, app string) { s.notifyRoutes(ctx, app) }
+
+// registerDomains adds the domains, urls and ports operations to m.
+func (s *Service) registerDomains(m *api.Mux) {
+	api.Handle(m, api.DomainsUpdate, s.domainsUpdate)
+	api.Handle(m, api.DomainsReportOp, s.domainsReport)
+	api.Handle(m, api.DomainsURLs, s.domainsURLs)
+	api.Handle(m, api.PortsUpdate, s.portsUpdate)
+	api.Handle(m, api.PortsReportOp, s.portsReport)
+}
+
+// globalDomains returns the global domains, in the order they were set.
+func globalDomains(tx *store.Tx) ([]string, error) {
+	v, _, err := tx.Property(store.Global, domainsNS, domainsGlobal)
+	return strings.Fields(v), err
+}
+
+func setGlobalDomains(tx *store.Tx, ds []string) error {
+	if len(ds) == 0 {
+		return tx.UnsetProperty(store.Global, domainsNS, domainsGlobal)
+	}
+	return tx.SetProperty(store.Global, domainsNS, domainsGlobal, strings.Join(ds, " "))
+}
+
+func domainsEnabled(tx *store.Tx, a store.App) (bool, error) {
+	v, _, err := tx.Property(a.Scope(), domainsNS, domainsDisabled)
+	return v != "true", err
+}
+
+func setDomainsEnabled(tx *store.Tx, a store.App, enabled bool) error {
+	if enabled {
+		return tx.UnsetProperty(a.Scope(), domainsNS, domainsDisabled)
+	}
+	return tx.SetProperty(a.Scope(), domainsNS, domainsDisabled, "true")
+}
+
+// takenError turns a store's DomainTakenError into the API's conflict.
+func takenError(err error) error {
+	var te *store.DomainTakenError
+	if errors.As(err, &te) {
+		return api.Errorf(api.CodeConflict, "%s is already used by app %s", te.Domain, te.App)
+	}
+	return err
+}
+
+// normalizeDomains lower-cases names and, when validate is set, checks every
+// one before anything is written.
+func normalizeDomains(names []string, validate bool) ([]string, error) {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if validate {
+			if err := app.ValidateDomain(n); err != nil {
+				return nil, invalid(err)
+			}
+		}
+		out = append(out, app.NormalizeDomain(n))
+	}
+	return out, nil
+}
+
+func (s *Service) domainsUpdate(ctx context.Context, req api.DomainsChange, _ api.Output) (api.DomainsChangeResult, error) {
+	var res api.DomainsChangeResult
+	switch req.Action {
+	case api.DomainsAdd, api.DomainsRemove, api.DomainsSet:
+		if len(req.Domains) == 0 {
+			return res, api.Errorf(api.CodeInvalid, "Please specify a domain name")
+		}
+	case api.DomainsClear:
+	case api.DomainsReset, api.DomainsEnable, api.DomainsDisable:
+		if req.Global {
+			return res, api.Errorf(api.CodeInvalid, "domains:%s applies to an app, not --global", req.Action)
+		}
+	default:
+		return res, api.Errorf(api.CodeInvalid, "Unknown domains action %q", req.Action)
+	}
+	names, err := normalizeDomains(req.Domains, req.Action != api.DomainsRemove)
+	if err != nil {
+		return res, err
+	}
+	if req.Global {
+		err = s.store.Tx(ctx, func(tx *store.Tx) error {
+			if req.App != "" {
+				return api.Errorf(api.CodeInvalid, "Specify either an app or --global, not both")
+			}
+			return updateGlobalDomains(tx, req.Action, names, &res)
+		})
+		if err == nil {
+			s.log.Info("global domains changed", "action", req.Action, "domains", res.Domains)
+		}
+		return res, err
+	}
+	err = s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, req.App)
+		if err != nil {
+			return err
+		}
+		return s.updateAppDomains(tx, a, req.Action, names, &res)
+	})
+	if err != nil {
+		return res, err
+	}
+	s.log.Info("domains changed", "app", req.App, "action", req.Action, "domains", res.Domains, "enabled", res.Enabled)
+	notifyRoutesHook(ctx, s, req.App)
+	return res, nil
+}
+
+// splitKnown sorts names into those in have and the others, dropping repeats.
+func splitKnown(names, have []string) (known, unknown []string) {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		if slices.Contains(have, n) {
+			known = append(known, n)
+		} else {
+			unknown = append(unknown, n)
+		}
+	}
+	return known, unknown
+}
+
+func updateGlobalDomains(tx *store.Tx, action string, names []string, res *api.DomainsChangeResult) error {
+	cur, err := globalDomains(tx)
+	if err != nil {
+		return err
+	}
+	var next []string
+	switch action {
+	case api.DomainsAdd:
+		res.Skipped, res.Added = splitKnown(names, cur)
+		next = append(cur, res.Added...)
+	case api.DomainsRemove:
+		res.Removed, res.Missing = splitKnown(names, cur)
+		next = slices.DeleteFunc(slices.Clone(cur), func(d string) bool { return slices.Contains(res.Removed, d) })
+	case api.DomainsSet:
+		_, next = splitKnown(names, nil)
+	case api.DomainsClear:
+		res.Removed = cur
+	}
+	res.Domains = next
+	if res.Domains == nil {
+		res.Domains = []string{}
+	}
+	return setGlobalDomains(tx, next)
+}
+
+func (s *Service) updateAppDomains(tx *store.Tx, a store.App, action string, names []string, res *api.DomainsChangeResult) error {
+	cur, err := tx.Domains(a)
+	if err != nil {
+		return err
+	}
+	enabled, err := domainsEnabled(tx, a)
+	if err != nil {
+		return err
+	}
+	res.WasEnabled, res.Enabled = enabled, enabled
+	switch action {
+	case api.DomainsAdd:
+		res.Skipped, res.Added = splitKnown(names, cur)
+		if err := tx.AddDomains(a, res.Added); err != nil {
+			return takenError(err)
+		}
+		res.Enabled = true // as Dokku: adding domains enables them
+	case api.DomainsRemove:
+		_, unknown := splitKnown(names, cur)
+		res.Missing = unknown
+		if res.Removed, err = tx.RemoveDomains(a, names); err != nil {
+			return err
+		}
+	case api.DomainsSet:
+		_, names = splitKnown(names, nil)
+		if err := tx.SetDomains(a, names); err != nil {
+			return takenError(err)
+		}
+		res.Enabled = true
+	case api.DomainsClear:
+		res.Removed = cur
+		if err := tx.ClearDomains(a); err != nil {
+			return err
+		}
+	case api.DomainsReset:
+		if err := tx.ClearDomains(a); err != nil {
+			return err
+		}
+		globals, err := globalDomains(tx)
+		if err != nil {
+			return err
+		}
+		if d := app.DefaultDomain(a.Name, globals); d != "" {
+			if err := tx.AddDomains(a, []string{d}); err != nil {
+				return takenError(err)
+			}
+			res.Added = []string{d}
+		}
+	case api.DomainsEnable:
+		res.Enabled = true
+		if !enabled && len(cur) == 0 {
+			// Nothing to route: the app gets its default domain, if it is free.
+			if err := s.onAppCreated(tx, a); err != nil {
+				return err
+			}
+		}
+	case api.DomainsDisable:
+		// The domains stay, so that enable brings them back.
+		res.Enabled = false
+	}
+	if res.Enabled != enabled {
+		if err := setDomainsEnabled(tx, a, res.Enabled); err != nil {
+			return err
+		}
+	}
+	if res.Domains, err = tx.Domains(a); err != nil {
+		return err
+	}
+	if res.Domains == nil {
+		res.Domains = []string{}
+	}
+	return nil
+}
+
+// onAppCreated gives a new app (or a clone) its default domain: `APP.<first
+// global domain>`, or the app's name when it contains a dot. A default
+// another app already has is skipped silently. It runs inside the caller's
+// transaction.
+func (s *Service) onAppCreated(tx *store.Tx, a store.App) error {
+	globals, err := globalDomains(tx)
+	if err != nil {
+		return err
+	}
+	d := app.DefaultDomain(a.Name, globals)
+	if d == "" {
+		return nil
+	}
+	if _, taken, err := tx.DomainOwner(d); err != nil || taken {
+		return err
+	}
+	return tx.AddDomains(a, []string{d})
+}
+
+// onAppRenamed moves an app's default domains to its new name, as Dokku
+// does: `OLD.<global>` becomes `NEW.<global>`, and the old name itself (when
+// it contained a dot) becomes the new name's default domain. Other domains
+// stay, and so does a default whose new form another app already has. a
+// must carry the new name (call it after tx.RenameApp, with a.Name set to
+// the new name), inside the rename's transaction.
+func (s *Service) onAppRenamed(tx *store.Tx, a store.App, oldName string) error {
+	globals, err := globalDomains(tx)
+	if err != nil {
+		return err
+	}
+	ds, err := tx.Domains(a)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		nd, ok := app.RenamedDomain(d, oldName, a.Name, globals)
+		if !ok || nd == d {
+			continue
+		}
+		var te *store.DomainTakenError
+		if _, err := tx.ReplaceDomain(a, d, nd); errors.As(err, &te) {
+			continue
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AppHosts returns the host names the proxy routes to an app: its domains
+// (in the order they were added; wildcards as `*.example.com`), or none when
+// its domains are disabled. A missing app is api.AppNotFound.
+func (s *Service) AppHosts(ctx context.Context, appName string) ([]string, error) {
+	var hosts []string
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, appName)
+		if err != nil {
+			return err
+		}
+		enabled, err := domainsEnabled(tx, a)
+		if err != nil || !enabled {
+			return err
+		}
+		hosts, err = tx.Domains(a)
+		return err
+	})
+	return hosts, err
+}
+
+// portMaps returns the maps ports:set/add gave an app (none: nil).
+func portMaps(tx *store.Tx, a store.App) ([]app.PortMap, error) {
+	v, _, err := tx.Property(a.Scope(), portsNS, portsMap)
+	if err != nil {
+		return nil, err
+	}
+	return app.ParsePortMaps(v)
+}
+
+// detectedPortMaps is the map Berth uses when none is set. The deploy will
+// supply the web port its image exposes; until then it is http:80:5000.
+func detectedPortMaps(tx *store.Tx, a store.App) []app.PortMap {
+	pm := app.DefaultPortMap
+	if live, err := tx.LiveRelease(a); err == nil && live.WebPort != 0 {
+		pm.Container = live.WebPort
+	}
+	return []app.PortMap{pm}
+}
+
+// WebContainerPort returns the container port the proxy should send an
+// app's HTTP traffic to: that of its http port map (the one on the proxy's
+// HTTP port, else on 80, else the first) when ports:set/add set one, else
+// detected (the image's EXPOSEd port, or 5000).
+func (s *Service) WebContainerPort(ctx context.Context, appName string, detected int) (int, error) {
+	port := detected
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, appName)
+		if err != nil {
+			return err
+		}
+		maps, err := portMaps(tx, a)
+		if err != nil {
+			return err
+		}
+		if m, ok := webPortMap(maps, app.ListenPort(s.httpAddr)); ok {
+			port = m.Container
+		}
+		return nil
+	})
+	return port, err
+}
+
+// webPortMap picks the http map the proxy's HTTP listener serves.
+func webPortMap(maps []app.PortMap, listen int) (app.PortMap, bool) {
+	var first *app.PortMap
+	for i, m := range maps {
+		if m.Scheme != "http" {
+			continue
+		}
+		if m.Host == listen {
+			return m, true
+		}
+		if first == nil || (m.Host == 80 && first.Host != 80) {
+			first = &maps[i]
+		}
+	}
+	if first == nil {
+		return app.PortMap{}, false
+	}
+	return *first, true
+}
+
+func (s *Service) domainsReport(ctx context.Context, req api.DomainsReportRequest, _ api.Output) (api.DomainsReports, error) {
+	res := api.DomainsReports{Reports: []api.DomainsReport{}}
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		globals, err := globalDomains(tx)
+		if err != nil {
+			return err
+		}
+		base := api.DomainsReport{AppVhosts: []string{}, GlobalVhosts: []string{}}
+		for _, g := range globals {
+			if app.ValidateDomain(g) == nil {
+				base.GlobalVhosts = append(base.GlobalVhosts, g)
+			}
+		}
+		base.GlobalEnabled = len(base.GlobalVhosts) > 0
+		var apps []store.App
+		switch {
+		case req.Global:
+			res.Reports = append(res.Reports, base)
+			return nil
+		case req.All:
+			if apps, err = tx.Apps(); err != nil {
+				return err
+			}
+		default:
+			a, err := getApp(tx, req.App)
+			if err != nil {
+				return err
+			}
+			apps = []store.App{a}
+		}
+		for _, a := range apps {
+			r := base
+			r.App = a.Name
+			if r.AppEnabled, err = domainsEnabled(tx, a); err != nil {
+				return err
+			}
+			ds, err := tx.Domains(a)
+			if err != nil {
+				return err
+			}
+			if ds != nil {
+				r.AppVhosts = ds
+			}
+			res.Reports = append(res.Reports, r)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// domainsURLs returns an app's URLs: one per domain, the first one that is
+// not a wildcard first. An app whose domains are disabled, or that has none,
+// is reached at the server's own address: the first global domain, else the
+// HTTP listen address's host, else 127.0.0.1.
+func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output) (api.URLList, error) {
+	var hosts, globals []string
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, req.App)
+		if err != nil {
+			return err
+		}
+		if globals, err = globalDomains(tx); err != nil {
+			return err
+		}
+		enabled, err := domainsEnabled(tx, a)
+		if err != nil || !enabled {
+			return err
+		}
+		hosts, err = tx.Domains(a)
+		return err
+	})
+	if err != nil {
+		return api.URLList{}, err
+	}
+	port := app.ListenPort(s.httpAddr)
+	if len(hosts) == 0 {
+		hosts = []string{serverHost(globals, s.httpAddr)}
+	}
+	if i := slices.IndexFunc(hosts, func(h string) bool { return !app.IsWildcardDomain(h) && h != "_" }); i > 0 {
+		hosts = append([]string{hosts[i]}, slices.Delete(slices.Clone(hosts), i, i+1)...)
+	}
+	res := api.URLList{URLs: make([]string, 0, len(hosts))}
+	for _, h := range hosts {
+		res.URLs = append(res.URLs, app.URL("http", h, port))
+	}
+	return res, nil
+}
+
+// serverHost is the name the server itself is reached at.
+func serverHost(globals []string, httpAddr string) string {
+	for _, g := range globals {
+		if g != "_" && !app.IsWildcardDomain(g) && app.ValidateDomain(g) == nil {
+			return g
+		}
+	}
+	if host, _, err := net.SplitHostPort(httpAddr); err == nil && host != "" {
+		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
+			return host
+		}
+	}
+	return "127.0.0.1"
+}
+
+func (s *Service) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Output) (api.PortsReport, error) {
+	var res api.PortsReport
+	var given []app.PortMap
+	switch req.Action {
+	case api.PortsAdd, api.PortsSet, api.PortsRemove:
+		if len(req.Maps) == 0 {
+			return res, api.Errorf(api.CodeInvalid, "No port mapping specified")
+		}
+		parse := app.ParsePortMap
+		if req.Action == api.PortsRemove {
+			parse = app.ParsePortSelector
+		}
+		for _, f := range req.Maps {
+			for _, one := range strings.Fields(f) {
+				m, err := parse(one)
+				if err != nil {
+					return res, invalid(err)
+				}
+				given = append(given, m)
+			}
+		}
+	case api.PortsClear:
+	default:
+		return res, api.Errorf(api.CodeInvalid, "Unknown ports action %q", req.Action)
+	}
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, req.App)
+		if err != nil {
+			return err
+		}
+		cur, err := portMaps(tx, a)
+		if err != nil {
+			return err
+		}
+		var next []app.PortMap
+		switch req.Action {
+		case api.PortsAdd:
+			next = append(cur, given...)
+		case api.PortsSet:
+			next = given
+		case api.PortsRemove:
+			next = slices.DeleteFunc(cur, func(m app.PortMap) bool {
+				return slices.ContainsFunc(given, func(sel app.PortMap) bool { return sel.Matches(m) })
+			})
+		}
+		if next, err = app.NormalizePortMaps(next); err != nil {
+			return invalid(err)
+		}
+		if len(next) == 0 {
+			err = tx.UnsetProperty(a.Scope(), portsNS, portsMap)
+		} else {
+			err = tx.SetProperty(a.Scope(), portsNS, portsMap, app.FormatPortMaps(next))
+		}
+		if err != nil {
+			return err
+		}
+		res = portsReportOf(tx, a, next)
+		return nil
+	})
+	if err != nil {
+		return res, err
+	}
+	s.log.Info("ports changed", "app", req.App, "action", req.Action, "map", res.Map)
+	notifyRoutesHook(ctx, s, req.App)
+	return res, nil
+}
+
+func portsReportOf(tx *store.Tx, a store.App, maps []app.PortMap) api.PortsReport {
+	r := api.PortsReport{App: a.Name, Map: []string{}, Detected: []string{}}
+	for _, m := range maps {
+		r.Map = append(r.Map, m.String())
+	}
+	for _, m := range detectedPortMaps(tx, a) {
+		r.Detected = append(r.Detected, m.String())
+	}
+	return r
+}
+
+func (s *Service) portsReport(ctx context.Context, req api.PortsRequest, _ api.Output) (api.PortsReports, error) {
+	res := api.PortsReports{Reports: []api.PortsReport{}}
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		var apps []store.App
+		if req.All {
+			var err error
+			if apps, err = tx.Apps(); err != nil {
+				return err
+			}
+		} else {
+			a, err := getApp(tx, req.App)
+			if err != nil {
+				return err
+			}
+			apps = []store.App{a}
+		}
+		for _, a := range apps {
+			maps, err := portMaps(tx, a)
+			if err != nil {
+				return err
+			}
+			res.Reports = append(res.Reports, portsReportOf(tx, a, maps))
+		}
+		return nil
+	})
+	return res, err
+}

@@ -1,0 +1,619 @@
+// Package health runs the startup health checks of one new container during a
+// deploy, as Dokku's zero-downtime checks do: app.json "healthchecks" (or a
+// CHECKS file converted by appfile.Checks.ToHealthchecks), or, when a process
+// type declares no startup checks, the default uptime check.
+//
+// The package is pure logic over the Container interface, so it is tested
+// without Docker; the deploy adapts its engine to Container.
+package health
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berthpaas/berth/internal/appfile"
+)
+
+// Container is what checks need from one container.
+type Container interface {
+	// Name labels the container in messages, e.g. "web.1".
+	Name() string
+	// HostPort is the container's web port as published on 127.0.0.1, or 0
+	// if it publishes none.
+	HostPort() int
+	// State reports whether the container runs, how often it restarted,
+	// and since when it runs.
+	State(ctx context.Context) (running bool, restarts int, startedAt time.Time, err error)
+	// Exec runs cmd inside the container and returns its exit code and
+	// combined output.
+	Exec(ctx context.Context, cmd []string) (code int, output string, err error)
+}
+
+// Result is the outcome of one check.
+type Result struct {
+	// Check is the check that ran, with defaults filled in
+	// (appfile.Healthcheck.WithDefaults).
+	Check appfile.Healthcheck
+	// Passed reports whether the check passed.
+	Passed bool
+	// Warned reports that the check failed but has warn: true, so the
+	// failure does not fail the deploy.
+	Warned bool
+	// Detail is what the check got on its last attempt, on one line, e.g.
+	// "GET /health: 500 Internal Server Error", "GET /: 200 OK, body lacks
+	// \"ok\"", "GET /: connection refused", "exited 3: <output tail>",
+	// "restarted 2 times" or "container not running".
+	Detail string
+	// Attempts is the number of attempts made (0 when the check failed
+	// before its first attempt, e.g. on a stopped container).
+	Attempts int
+}
+
+// RunOptions adjust RunWith. Run uses DefaultUptime = appfile.DefaultUptime
+// seconds and the zero value of the other fields.
+type RunOptions struct {
+	// DefaultUptime is the uptime the default check requires when the
+	// container has no startup checks of its own (Dokku's
+	// DOKKU_DEFAULT_CHECKS_WAIT). It is taken as given, not scaled by
+	// Second, and zero (or less) is honoured: the default check then only
+	// requires the container to be running without restarts. Run passes
+	// appfile.DefaultUptime seconds.
+	DefaultUptime time.Duration
+	// Second is the unit of the checks' durations (initialDelay, wait,
+	// timeout, uptime), which appfile stores as whole seconds. Zero means
+	// time.Second; tests use milliseconds.
+	Second time.Duration
+	// WebPort is the container port that HostPort publishes (the web
+	// process's $PORT). When it is set, path and listening checks whose
+	// Port names another port fail at once, since only the web port is
+	// reachable. Zero means unknown: Port is then not compared.
+	WebPort int
+}
+
+// Error is the error Run returns when a check fails (and does not only
+// warn). Its message is one line.
+type Error struct {
+	// Container is the container's name, e.g. "web.1".
+	Container string
+	// Check names the failed check: its quoted name, or else its path,
+	// quoted command, "uptime" or "listening".
+	Check string
+	// Attempts is the number of attempts made.
+	Attempts int
+	// Detail is what the last attempt got.
+	Detail string
+	// Result is the failed check's result.
+	Result Result
+}
+
+// Error returns e.g. "web.1: check /health failed after 3 attempts: 503
+// Service Unavailable".
+func (e *Error) Error() string {
+	if e.Attempts > 1 {
+		return fmt.Sprintf("%s: check %s failed after %d attempts: %s", e.Container, e.Check, e.Attempts, e.Detail)
+	}
+	return fmt.Sprintf("%s: check %s failed: %s", e.Container, e.Check, e.Detail)
+}
+
+// Run runs the startup checks of container c as RunWith does, with Dokku's
+// default uptime (appfile.DefaultUptime seconds) for a container without
+// startup checks, and real seconds.
+func Run(ctx context.Context, c Container, checks []appfile.Healthcheck, out io.Writer) ([]Result, error) {
+	return RunWith(ctx, c, checks, RunOptions{DefaultUptime: appfile.DefaultUptime * time.Second}, out)
+}
+
+// RunWith runs the startup checks of container c (those of type "startup"
+// or no type; liveness and readiness checks are skipped) one after the
+// other, in order. When there are none (checks is empty, or holds only
+// liveness and readiness checks) it runs appfile.DefaultHealthcheck with
+// opts.DefaultUptime as its uptime.
+//
+// Each check first sleeps its initialDelay, then makes up to attempts
+// attempts, waiting wait between them; each attempt of a path, command or
+// listening check is bounded by timeout:
+//
+//   - a path check GETs scheme://127.0.0.1:HostPort/path, with the check's
+//     httpHeaders (a "Host" header sets the request's host, and the TLS
+//     server name for https, whose certificate is not verified: it is the
+//     container's own). It passes on a 2xx status whose body (its first
+//     MiB) holds Content. Redirects are followed only while they stay on
+//     127.0.0.1:HostPort; any other 3xx fails. Proxy settings of the
+//     environment are ignored.
+//   - a command check runs Command with Exec and passes on exit code 0.
+//   - a listening check passes when 127.0.0.1:HostPort accepts a TCP
+//     connection that is not closed at once (Docker's userland proxy
+//     accepts on the published port, then closes the connection when
+//     nothing listens in the container).
+//   - an uptime check passes once the container has run Uptime seconds
+//     since its start without restarting; it polls State and ignores
+//     attempts, wait and timeout. It fails at once when the container
+//     restarted (restarts > 0, or it started again meanwhile).
+//
+// Before every attempt, and while it sleeps, RunWith polls State: once the
+// container is not running, the current check and all later ones fail at
+// once with its state in Detail, and warn does not excuse these failures.
+// A path or listening check fails at once when c publishes no port, or
+// when its Port differs from opts.WebPort (when set).
+//
+// RunWith writes one progress line per check, when it starts, and one per
+// failed attempt (e.g. "       web.1: /health (attempt 1/3): 503 Service
+// Unavailable") to out, which may be nil. It stops at the first check that
+// fails without warn: it returns the results so far, that one included,
+// and an *Error naming the container, the check and what its last attempt
+// got, on one line. When ctx ends it returns promptly with the results of
+// the finished checks and an error wrapping ctx.Err().
+func RunWith(ctx context.Context, c Container, checks []appfile.Healthcheck, opts RunOptions, out io.Writer) ([]Result, error) {
+	if out == nil {
+		out = io.Discard
+	}
+	unit := opts.Second
+	if unit <= 0 {
+		unit = time.Second
+	}
+	poll := min(max(unit/4, time.Millisecond), 250*time.Millisecond)
+	r := &runner{c: c, name: oneLine(c.Name(), 80), out: out, unit: unit, poll: poll, webPort: opts.WebPort}
+
+	plans := r.plan(checks, opts.DefaultUptime)
+	var results []Result
+	for i, p := range plans {
+		if err := ctx.Err(); err != nil {
+			return results, r.interrupted(err)
+		}
+		res, err := r.run(ctx, p)
+		if err != nil {
+			return results, r.interrupted(err)
+		}
+		results = append(results, res)
+		if r.stopped != "" {
+			// The container is gone: every later check fails at once.
+			for _, q := range plans[i+1:] {
+				fmt.Fprintf(r.out, "       %s: %s: %s\n", r.name, q.label, r.stopped)
+				results = append(results, Result{Check: q.check, Detail: r.stopped})
+			}
+		}
+		if !res.Passed && !res.Warned {
+			return results, &Error{Container: r.name, Check: p.label, Attempts: res.Attempts, Detail: p.short(res.Detail), Result: res}
+		}
+	}
+	return results, nil
+}
+
+// Liveness returns the first liveness path check of a process type's
+// checks, with defaults filled in, for the proxy to probe; nil if there is
+// none.
+func Liveness(checks []appfile.Healthcheck) *appfile.Healthcheck {
+	for _, h := range checks {
+		if h.Type == appfile.HealthcheckLiveness && h.Kind() == appfile.PathCheck {
+			d := h.WithDefaults()
+			return &d
+		}
+	}
+	return nil
+}
+
+// plan is one check to run.
+type plan struct {
+	check  appfile.Healthcheck // with defaults
+	label  string              // how messages name it
+	uptime time.Duration       // for uptime checks
+}
+
+// short returns detail without its "GET /path: " prefix when the label is
+// the path already, for messages that name the check.
+func (p plan) short(detail string) string {
+	if p.check.Name == "" && p.check.Kind() == appfile.PathCheck {
+		return strings.TrimPrefix(detail, "GET "+p.label+": ")
+	}
+	return detail
+}
+
+// runner runs the checks of one container.
+type runner struct {
+	c       Container
+	name    string
+	out     io.Writer
+	unit    time.Duration // one check "second"
+	poll    time.Duration // how often State is polled while waiting
+	webPort int
+	// stopped is set, to the container's state, once it is seen not
+	// running.
+	stopped string
+}
+
+// errStopped is returned by runner methods once the container stopped.
+var errStopped = errors.New("container stopped")
+
+func (r *runner) seconds(n *int) time.Duration {
+	if n == nil || *n <= 0 {
+		return 0
+	}
+	return time.Duration(*n) * r.unit
+}
+
+// plan returns the startup checks to run, with defaults filled in, or the
+// default uptime check.
+func (r *runner) plan(checks []appfile.Healthcheck, defaultUptime time.Duration) []plan {
+	var plans []plan
+	for _, h := range checks {
+		if h.Type != "" && h.Type != appfile.HealthcheckStartup {
+			continue
+		}
+		h = h.WithDefaults()
+		plans = append(plans, plan{check: h, label: label(h), uptime: time.Duration(h.Uptime) * r.unit})
+	}
+	if len(plans) > 0 {
+		return plans
+	}
+	h := appfile.DefaultHealthcheck()
+	up := max(defaultUptime, 0)
+	h.Uptime = int((up + r.unit - 1) / r.unit) // whole "seconds", rounded up
+	return []plan{{check: h, label: label(h), uptime: up}}
+}
+
+// label names a check in messages: its quoted name, or else what it does.
+func label(h appfile.Healthcheck) string {
+	if h.Name != "" {
+		return strconv.Quote(oneLine(h.Name, 60))
+	}
+	switch h.Kind() {
+	case appfile.PathCheck:
+		return oneLine(h.Path, 100)
+	case appfile.CommandCheck:
+		return strconv.Quote(oneLine(commandString(h.Command), 60))
+	case appfile.ListeningCheck:
+		return "listening"
+	default:
+		return "uptime"
+	}
+}
+
+// commandString shows argv as typed: the script of ["/bin/sh", "-c", s],
+// else the words joined by spaces.
+func commandString(argv []string) string {
+	if len(argv) == 3 && (argv[0] == "/bin/sh" || argv[0] == "sh") && argv[1] == "-c" {
+		return argv[2]
+	}
+	return strings.Join(argv, " ")
+}
+
+func (r *runner) interrupted(err error) error {
+	return fmt.Errorf("%s: health checks interrupted: %w", r.name, err)
+}
+
+// run runs one check. Its error is non-nil only when ctx ended.
+func (r *runner) run(ctx context.Context, p plan) (Result, error) {
+	h := p.check
+	res := Result{Check: h}
+	if r.stopped != "" {
+		res.Detail = r.stopped
+		return res, nil
+	}
+	r.start(p)
+
+	kind := h.Kind()
+	if kind == appfile.PathCheck || kind == appfile.ListeningCheck {
+		if why := r.unreachable(h); why != "" {
+			return r.fail(p, res, why), nil
+		}
+	}
+	if err := r.pause(ctx, r.seconds(h.InitialDelay)); err != nil {
+		return r.cut(p, res, err)
+	}
+	switch kind {
+	case appfile.UptimeCheck:
+		return r.uptime(ctx, p)
+	case appfile.PathCheck:
+		return r.attempts(ctx, p, "GET "+oneLine(h.Path, 100), r.pathCheck(h))
+	case appfile.CommandCheck:
+		return r.attempts(ctx, p, "", r.commandCheck(h))
+	default:
+		return r.attempts(ctx, p, "", r.listeningCheck())
+	}
+}
+
+// start writes the progress line of a check that starts.
+func (r *runner) start(p plan) {
+	h := p.check
+	var what string
+	switch h.Kind() {
+	case appfile.UptimeCheck:
+		what = fmt.Sprintf("waiting for %s of uptime", p.uptime)
+		if h.Name != "" {
+			what = fmt.Sprintf("checking %s: %s", p.label, what)
+		}
+	case appfile.PathCheck:
+		what = "checking " + p.label
+		if h.Name != "" {
+			what += " (GET " + oneLine(h.Path, 100) + ")"
+		}
+	case appfile.CommandCheck:
+		what = "checking " + p.label
+		if h.Name != "" {
+			what += " (" + strconv.Quote(oneLine(commandString(h.Command), 60)) + ")"
+		}
+	default:
+		what = "checking " + p.label
+		if h.Name != "" {
+			what += " (listening)"
+		}
+	}
+	if n := r.seconds(h.InitialDelay); n > 0 {
+		what += fmt.Sprintf(", after %s", n)
+	}
+	fmt.Fprintf(r.out, "       %s: %s\n", r.name, what)
+}
+
+// unreachable says why a path or listening check cannot reach its port, or
+// returns "".
+func (r *runner) unreachable(h appfile.Healthcheck) string {
+	if r.webPort > 0 && h.Port > 0 && h.Port != r.webPort {
+		return fmt.Sprintf("port %d cannot be checked: only the web port %d is published", h.Port, r.webPort)
+	}
+	if r.c.HostPort() <= 0 {
+		return "no published port to check (only web containers publish one)"
+	}
+	return ""
+}
+
+// fail ends a check that failed with detail, writing its progress line.
+func (r *runner) fail(p plan, res Result, detail string) Result {
+	res.Detail = detail
+	res.Warned = p.check.Warn && r.stopped == ""
+	line := p.short(detail)
+	if res.Warned {
+		line += " (warn only)"
+	}
+	fmt.Fprintf(r.out, "       %s: %s: %s\n", r.name, p.label, line)
+	return res
+}
+
+// cut ends a check interrupted by err, from pause or state: a stopped
+// container fails it, an ended ctx is returned.
+func (r *runner) cut(p plan, res Result, err error) (Result, error) {
+	if errors.Is(err, errStopped) {
+		return r.fail(p, res, r.stopped), nil
+	}
+	return res, err
+}
+
+// stateResult is what Container.State returns.
+type stateResult struct {
+	running   bool
+	restarts  int
+	startedAt time.Time
+	err       error
+}
+
+// state calls Container.State, returning at once when ctx ends. When the
+// container is not running it records that and returns errStopped.
+func (r *runner) state(ctx context.Context) (stateResult, error) {
+	st, err := await(ctx, func() stateResult {
+		var s stateResult
+		s.running, s.restarts, s.startedAt, s.err = r.c.State(ctx)
+		return s
+	})
+	if err != nil {
+		return st, err
+	}
+	if ctx.Err() != nil {
+		return st, ctx.Err()
+	}
+	if st.err == nil && !st.running {
+		r.stopped = "container not running"
+		if st.restarts > 0 {
+			r.stopped += fmt.Sprintf(" (restarted %s)", times(st.restarts))
+		}
+		return st, errStopped
+	}
+	return st, nil
+}
+
+// pause sleeps d, polling the container's state; it returns errStopped when
+// the container stops and ctx.Err() when ctx ends. Errors of State itself
+// are ignored here: the next attempt reports them.
+func (r *runner) pause(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	deadline := time.Now().Add(d)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		if err := sleep(ctx, min(left, r.poll)); err != nil {
+			return err
+		}
+		if time.Until(deadline) > 0 {
+			if _, err := r.state(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// attemptFunc makes one attempt of a check under a ctx bounded by the
+// check's timeout, and says whether it passed and what it got.
+type attemptFunc func(ctx context.Context) (ok bool, got string)
+
+// attempts runs the attempts of a path, command or listening check. what
+// prefixes what each attempt got in Detail (e.g. "GET /health").
+func (r *runner) attempts(ctx context.Context, p plan, what string, try attemptFunc) (Result, error) {
+	h := p.check
+	res := Result{Check: h}
+	n := max(*h.Attempts, 1)
+	timeout := r.seconds(h.Timeout)
+	if timeout <= 0 {
+		timeout = appfile.DefaultTimeout * r.unit
+	}
+	for i := 1; ; i++ {
+		res.Attempts = i
+		st, err := r.state(ctx)
+		if err != nil {
+			return r.cut(p, res, err)
+		}
+		var ok bool
+		var got string
+		if st.err != nil {
+			got = "cannot inspect the container: " + oneLine(st.err.Error(), 200)
+		} else {
+			actx, cancel := context.WithTimeout(ctx, timeout)
+			ok, got = try(actx)
+			timedOut := errors.Is(actx.Err(), context.DeadlineExceeded)
+			cancel()
+			if err := ctx.Err(); err != nil {
+				return res, err
+			}
+			if !ok && timedOut {
+				got = fmt.Sprintf("timed out after %s", timeout)
+			}
+		}
+		detail := got
+		if what != "" {
+			detail = what + ": " + got
+		}
+		if ok {
+			res.Passed, res.Detail = true, detail
+			return res, nil
+		}
+		if i >= n {
+			res.Detail = detail
+			res.Warned = h.Warn
+			line := p.short(detail)
+			if h.Warn {
+				line += " (warn only)"
+			}
+			fmt.Fprintf(r.out, "       %s: %s (attempt %d/%d): %s\n", r.name, p.label, i, n, line)
+			return res, nil
+		}
+		fmt.Fprintf(r.out, "       %s: %s (attempt %d/%d): %s\n", r.name, p.label, i, n, p.short(detail))
+		if err := r.pause(ctx, r.seconds(h.Wait)); err != nil {
+			return r.cut(p, res, err)
+		}
+	}
+}
+
+// uptime runs an uptime check: it polls State until the container has run
+// p.uptime since its start, failing at once on a restart.
+func (r *runner) uptime(ctx context.Context, p plan) (Result, error) {
+	res := Result{Check: p.check, Attempts: 1}
+	var first, since time.Time
+	seen := false
+	for {
+		st, err := r.state(ctx)
+		if err != nil {
+			return r.cut(p, res, err)
+		}
+		if st.err != nil {
+			return r.fail(p, res, "cannot inspect the container: "+oneLine(st.err.Error(), 200)), nil
+		}
+		if st.restarts > 0 {
+			return r.fail(p, res, "restarted "+times(st.restarts)), nil
+		}
+		now := time.Now()
+		if !seen {
+			seen, first, since = true, st.startedAt, st.startedAt
+			// An unknown start, or one in the future (clock skew),
+			// counts from now.
+			if since.IsZero() || since.After(now) {
+				since = now
+			}
+		} else if !st.startedAt.Equal(first) {
+			return r.fail(p, res, "restarted (started again at "+st.startedAt.UTC().Format(time.RFC3339)+")"), nil
+		}
+		up := now.Sub(since)
+		if up >= p.uptime {
+			res.Passed = true
+			res.Detail = fmt.Sprintf("running for %s", up.Round(time.Millisecond))
+			return res, nil
+		}
+		if err := sleep(ctx, min(p.uptime-up, r.poll)); err != nil {
+			return res, err
+		}
+	}
+}
+
+// times returns "1 time" or "n times".
+func times(n int) string {
+	if n == 1 {
+		return "1 time"
+	}
+	return strconv.Itoa(n) + " times"
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// await runs f in a goroutine and returns its value, or ctx.Err() as soon
+// as ctx ends, even if f does not honour ctx (f then finishes unobserved).
+func await[T any](ctx context.Context, f func() T) (T, error) {
+	ch := make(chan T, 1)
+	go func() { ch <- f() }()
+	select {
+	case v := <-ch:
+		return v, nil
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// oneLine returns s with control characters (newlines included) and runs of
+// spaces folded into single spaces, trimmed, and cut to at most max runes
+// (marked by "...").
+func oneLine(s string, maxRunes int) string {
+	var b strings.Builder
+	space := false
+	for _, c := range s {
+		if c < ' ' || c == 0x7f || c == ' ' || c == '\u2028' || c == '\u2029' || c == 0x85 {
+			space = true
+			continue
+		}
+		if space && b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		space = false
+		b.WriteRune(c)
+	}
+	out := b.String()
+	if r := []rune(out); len(r) > maxRunes {
+		out = string(r[:maxRunes-3]) + "..."
+	}
+	return out
+}
+
+// tail returns the end of a command's output on one line: its last
+// non-empty lines joined by " | ", cut at the front to at most maxRunes.
+func tail(output string, maxRunes int) string {
+	var lines []string
+	for l := range strings.SplitSeq(output, "\n") {
+		if l = oneLine(l, 1<<20); l != "" {
+			lines = append(lines, l)
+		}
+	}
+	var kept []string
+	n := 0
+	for i := len(lines) - 1; i >= 0 && n < maxRunes; i-- {
+		kept = append([]string{lines[i]}, kept...)
+		n += len([]rune(lines[i])) + 3
+	}
+	out := strings.Join(kept, " | ")
+	if r := []rune(out); len(r) > maxRunes {
+		out = "..." + string(r[len(r)-(maxRunes-3):])
+	}
+	return out
+}

@@ -1,0 +1,80 @@
+package proxy
+
+import (
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// BenchmarkProxy measures a small GET through the proxy over kept-alive
+// connections, against the same GET sent to the backend directly.
+func BenchmarkProxy(b *testing.B) {
+	body := []byte("hello, world\n")
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(body)
+	}))
+	defer backend.Close()
+	p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.DiscardHandler) })
+	p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
+
+	run := func(b *testing.B, url, host string) {
+		client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256}}
+		defer client.CloseIdleConnections()
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				req, _ := http.NewRequest("GET", url, nil)
+				req.Host = host
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					b.Errorf("status %d", resp.StatusCode)
+					return
+				}
+			}
+		})
+	}
+	b.Run("direct", func(b *testing.B) { run(b, backend.URL+"/", "shop.example.com") })
+	b.Run("proxy", func(b *testing.B) { run(b, "http://"+p.addr+"/", "shop.example.com") })
+	b.Run("proxy-accesslog", func(b *testing.B) {
+		p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.NewJSONHandler(io.Discard, nil)); c.AccessLog = true })
+		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
+		run(b, "http://"+p.addr+"/", "shop.example.com")
+	})
+}
+
+// BenchmarkServeHTTP measures the proxy's own work per request, without
+// the client side: the handler is called directly.
+func BenchmarkServeHTTP(b *testing.B) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte("hello, world\n"))
+	}))
+	defer backend.Close()
+	s := newServer(b.Context(), Config{}.withDefaults())
+	s.mu.Lock()
+	if err := s.commit(map[string]Route{"shop": {App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}}}); err != nil {
+		b.Fatal(err)
+	}
+	s.mu.Unlock()
+	h := &entry{s: s, port: "80"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			req := httptest.NewRequest("GET", "http://shop.example.com/", nil)
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, req)
+			if w.Code != 200 {
+				b.Errorf("status %d", w.Code)
+				return
+			}
+		}
+	})
+}

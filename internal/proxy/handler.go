@@ -1,0 +1,336 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// entry is the handler of one listener: it knows the port clients
+// connected to, for X-Forwarded-Port.
+type entry struct {
+	s    *server
+	port string
+}
+
+// exchangeKey finds a request's exchange in its context.
+type exchangeKey struct{}
+
+// exchange is one request on its way through the proxy. It is also the
+// ResponseWriter the ReverseProxy writes to, to see the status and size for
+// the access log and the connection of an upgrade.
+type exchange struct {
+	w        http.ResponseWriter // the server's
+	s        *server
+	rt       *route
+	idx      int // the target in rt, counted in; -1: none
+	id       string
+	port     string
+	status   int
+	bytes    int64
+	retried  bool
+	upgraded bool     // a hijack was begun (hijacks.begin)
+	conn     net.Conn // the hijacked connection
+}
+
+func (ex *exchange) target() *backend { return ex.rt.targets[ex.idx] }
+
+func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := e.s
+	ex := &exchange{w: w, s: s, idx: -1, port: e.port, id: requestID(r.Header.Get("X-Request-Id"))}
+	host := requestHost(r.Host)
+	if s.cfg.AccessLog {
+		defer ex.logAccess(r, host, time.Now())
+	}
+	rt, i := s.acquire(host, "", "")
+	if rt == nil {
+		if host == "" {
+			host = "this host name"
+		} else if len(host) > 100 {
+			host = host[:100] + "..."
+		}
+		ex.page(http.StatusNotFound, "No app is configured for %s.", host)
+		return
+	}
+	ex.rt = rt
+	if i < 0 {
+		ex.page(http.StatusServiceUnavailable, "%s has no running web process.", rt.app)
+		return
+	}
+	ex.idx = i
+	defer ex.release() // deferred: the ReverseProxy panics to abort a response
+
+	in := r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
+	if max := rt.maxBody; max >= 0 && r.ContentLength != 0 {
+		if r.ContentLength > max {
+			ex.tooLarge(max)
+			return
+		}
+		if r.ContentLength < 0 { // chunked: count as it comes
+			in.Body = http.MaxBytesReader(w, r.Body, max)
+		}
+	}
+	s.rp.ServeHTTP(ex, in)
+}
+
+// release counts the request out of its target.
+func (ex *exchange) release() {
+	ex.target().inflight.Add(-1)
+	if ex.upgraded {
+		ex.s.hj.end(ex.conn)
+	}
+}
+
+// rewrite prepares the request to the target: same path, query and Host
+// header as the client sent, and the X-Forwarded-* and X-Request-Id
+// headers.
+func (s *server) rewrite(pr *httputil.ProxyRequest) {
+	ex := pr.In.Context().Value(exchangeKey{}).(*exchange)
+	out := pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = ex.target().addr
+	// out.Host stays the client's Host: apps see their own host names.
+	if prior := pr.In.Header["X-Forwarded-For"]; len(prior) > 0 {
+		out.Header["X-Forwarded-For"] = prior
+	}
+	pr.SetXForwarded() // appends the client to X-Forwarded-For; sets -Host and -Proto
+	out.Header["X-Forwarded-Port"] = []string{ex.port}
+	out.Header["X-Request-Id"] = []string{ex.id}
+}
+
+func modifyResponse(resp *http.Response) error {
+	if ex, ok := resp.Request.Context().Value(exchangeKey{}).(*exchange); ok {
+		resp.Header["X-Request-Id"] = []string{ex.id}
+	}
+	return nil
+}
+
+// errUpstreamTimeout is a target that did not send response headers in
+// time.
+var errUpstreamTimeout = errors.New("the target did not answer in time")
+
+// upstream is the ReverseProxy's transport: the target's connection pool,
+// plus the route's timeout to response headers and one retry on another
+// target when a target refuses the connection.
+type upstream struct {
+	s *server
+}
+
+func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
+	ex, ok := req.Context().Value(exchangeKey{}).(*exchange)
+	if !ok {
+		return nil, errors.New("proxy: request without an exchange")
+	}
+	for {
+		resp, err := once(ex.target().tr, req, ex.rt.timeout)
+		// Retry only what no byte of was sent: a failed dial, and no body
+		// (the Transport has consumed it; ReverseProxy sends nil for none).
+		if err == nil || ex.retried || req.Body != nil || !isDialError(err) || req.Context().Err() != nil {
+			return resp, err
+		}
+		ex.retried = true
+		failed, container := ex.target(), ex.rt.containers[ex.idx]
+		rt, i := u.s.acquire("", ex.rt.app, failed.addr)
+		if i < 0 {
+			return nil, err
+		}
+		ex.rt, ex.idx = rt, i
+		failed.inflight.Add(-1)
+		u.s.log.Info("target refused the connection: retrying on another", "app", rt.app, "container", container, "err", err)
+		u2 := *req.URL
+		u2.Host = ex.target().addr
+		req = req.WithContext(req.Context()) // a shallow copy
+		req.URL = &u2
+	}
+}
+
+// once sends req, failing with errUpstreamTimeout if the response headers
+// do not arrive within timeout. The body may take as long as it needs.
+func once(tr http.RoundTripper, req *http.Request, timeout time.Duration) (*http.Response, error) {
+	ctx, cancel := context.WithCancel(req.Context())
+	timer := time.AfterFunc(timeout, cancel)
+	resp, err := tr.RoundTrip(req.WithContext(ctx))
+	if !timer.Stop() {
+		if err == nil {
+			resp.Body.Close()
+		}
+		return nil, fmt.Errorf("%w (%s)", errUpstreamTimeout, timeout)
+	}
+	if err != nil {
+		cancel()
+	}
+	return resp, err
+}
+
+func isDialError(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// proxyError answers a request the target failed.
+func (s *server) proxyError(w http.ResponseWriter, req *http.Request, err error) {
+	ex, ok := w.(*exchange)
+	if !ok { // not ours; cannot happen
+		http.Error(w, "Bad gateway.", http.StatusBadGateway)
+		return
+	}
+	var tooLarge *http.MaxBytesError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooLarge):
+		ex.tooLarge(tooLarge.Limit)
+	case errors.Is(err, errUpstreamTimeout) || errors.As(err, &netErr) && netErr.Timeout():
+		s.log.Warn("target did not answer in time", "app", ex.rt.app, "container", ex.rt.containers[ex.idx], "request_id", ex.id, "err", err)
+		ex.page(http.StatusGatewayTimeout, "%s did not answer in time (504 Gateway Timeout).", ex.rt.app)
+	case req.Context().Err() != nil: // the client went away
+		ex.status = 499
+	default:
+		s.log.Warn("target failed", "app", ex.rt.app, "container", ex.rt.containers[ex.idx], "request_id", ex.id, "err", err)
+		ex.page(http.StatusBadGateway, "%s did not answer (502 Bad Gateway).", ex.rt.app)
+	}
+}
+
+func (ex *exchange) tooLarge(limit int64) {
+	ex.page(http.StatusRequestEntityTooLarge, "Request body too large: the limit is %s.", formatSize(limit))
+}
+
+// page answers with a short plain-text page. It names apps and host names,
+// never internal addresses.
+func (ex *exchange) page(code int, format string, args ...any) {
+	body := fmt.Sprintf(format, args...) + "\n"
+	h := ex.w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	h["X-Request-Id"] = []string{ex.id}
+	ex.WriteHeader(code)
+	io.WriteString(ex, body)
+}
+
+func formatSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return strconv.FormatInt(n>>10, 10) + " KiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
+}
+
+// requestID returns the client's X-Request-Id if it looks sane (1 to 128
+// characters of a URL-safe, base64 or UUID alphabet), else a new one of 16
+// random bytes in hex. Ids need to be unique, not secret: math/rand/v2 is
+// seeded from the OS and takes no lock.
+func requestID(in string) string {
+	if n := len(in); n > 0 && n <= 128 {
+		ok := true
+		for i := 0; i < n && ok; i++ {
+			c := in[i]
+			ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+				c == '-' || c == '_' || c == '.' || c == ':' || c == '+' || c == '/' || c == '='
+		}
+		if ok {
+			return in
+		}
+	}
+	var raw [16]byte
+	for i := 0; i < 16; i += 8 {
+		v := rand.Uint64()
+		for j := range 8 {
+			raw[i+j] = byte(v >> (8 * j))
+		}
+	}
+	var out [32]byte
+	hex.Encode(out[:], raw[:])
+	return string(out[:])
+}
+
+func (ex *exchange) logAccess(r *http.Request, host string, start time.Time) {
+	status := ex.status
+	if status == 0 {
+		status = 499 // nothing written: the client went away
+	}
+	attrs := []slog.Attr{
+		slog.String("method", r.Method),
+		slog.String("host", host),
+		slog.String("path", r.URL.Path), // not the query: it may hold secrets
+		slog.Int("status", status),
+		slog.Int64("bytes", ex.bytes),
+		slog.Duration("duration", time.Since(start)),
+		slog.String("request_id", ex.id),
+	}
+	if ex.rt != nil {
+		attrs = append(attrs, slog.String("app", ex.rt.app))
+		if ex.idx >= 0 {
+			attrs = append(attrs, slog.String("target", ex.target().addr), slog.String("container", ex.rt.containers[ex.idx]))
+		}
+	}
+	ex.s.log.LogAttrs(context.Background(), slog.LevelInfo, "request", attrs...)
+}
+
+// The ResponseWriter side of exchange.
+
+func (ex *exchange) Header() http.Header { return ex.w.Header() }
+
+func (ex *exchange) WriteHeader(code int) {
+	if ex.status == 0 && code >= 200 {
+		ex.status = code
+	}
+	ex.w.WriteHeader(code)
+}
+
+func (ex *exchange) Write(p []byte) (int, error) {
+	if ex.status == 0 {
+		ex.status = http.StatusOK
+	}
+	n, err := ex.w.Write(p)
+	ex.bytes += int64(n)
+	return n, err
+}
+
+// FlushError flushes buffered data to the client (streaming responses).
+func (ex *exchange) FlushError() error { return http.NewResponseController(ex.w).Flush() }
+
+// Flush is FlushError for callers that want an http.Flusher.
+func (ex *exchange) Flush() { ex.FlushError() }
+
+// Hijack takes over the client's connection for a protocol upgrade; the
+// request stays counted in on its target until the connection closes.
+func (ex *exchange) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if !ex.s.hj.begin() {
+		return nil, nil, errors.New("the proxy is shutting down")
+	}
+	c, brw, err := http.NewResponseController(ex.w).Hijack()
+	if err != nil {
+		ex.s.hj.end(nil)
+		return nil, nil, err
+	}
+	ex.upgraded, ex.conn, ex.status = true, c, http.StatusSwitchingProtocols
+	ex.s.hj.add(c)
+	return c, brw, nil
+}
+
+// Unwrap gives http.ResponseController the server's ResponseWriter.
+func (ex *exchange) Unwrap() http.ResponseWriter { return ex.w }
+
+// bufferPool recycles the ReverseProxy's copy buffers.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
+
+var _ httputil.BufferPool = bufferPool{}

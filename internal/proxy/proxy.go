@@ -1,0 +1,563 @@
+// Package proxy is Berth's reverse proxy: the process (`berth proxy`) that
+// holds the HTTP listener and the routing table, so that restarting the
+// daemon drops no request. It routes requests by host name to the web
+// containers of apps, persists its table, and takes changes from the daemon
+// over a unix control socket (Client).
+//
+// The request path reads one immutable table through an atomic pointer and
+// counts requests per target with atomics; it takes no lock.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Config says where the proxy listens and how it treats requests.
+type Config struct {
+	HTTPAddr      string // e.g. ":80", "127.0.0.1:0"
+	ControlSocket string // unix socket (mode 0600) for the daemon
+	// StateFile is where routes are persisted (JSON, written atomically); a
+	// restarted proxy serves them at once. Empty: routes live in memory only.
+	StateFile string
+	Log       *slog.Logger
+	// AccessLog logs one line per request: method, host, path (no query),
+	// status, bytes, duration, app, target, request id.
+	AccessLog         bool
+	MaxBodyBytes      int64                 // default 100 MiB; -1: no limit
+	UpstreamTimeout   time.Duration         // time to response headers, default 60 s
+	IdleTimeout       time.Duration         // client keep-alive idle, default 120 s
+	ReadHeaderTimeout time.Duration         // default 10 s
+	ShutdownTimeout   time.Duration         // drain on SIGTERM, default 30 s
+	Ready             func(httpAddr string) // called once listening
+	// Version is reported by Status, so the daemon can tell an old proxy.
+	Version string // default "dev"
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultMaxBodyBytes      = 100 << 20
+	DefaultUpstreamTimeout   = 60 * time.Second
+	DefaultIdleTimeout       = 120 * time.Second
+	DefaultReadHeaderTimeout = 10 * time.Second
+	DefaultShutdownTimeout   = 30 * time.Second
+)
+
+func (c Config) withDefaults() Config {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.MaxBodyBytes == 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.UpstreamTimeout <= 0 {
+		c.UpstreamTimeout = DefaultUpstreamTimeout
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = DefaultReadHeaderTimeout
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Version == "" {
+		c.Version = "dev"
+	}
+	return c
+}
+
+// server is one running proxy.
+type server struct {
+	cfg   Config
+	log   *slog.Logger
+	table atomic.Pointer[table]
+
+	rp       *httputil.ReverseProxy
+	upstream *http.Transport // the settings of each backend's transport
+	httpAddr string
+	hj       hijacks
+
+	// The control side: changes to the table are serialized by mu.
+	mu          sync.Mutex
+	backends    map[string]*backend // by address: listed in the table, or busy
+	probers     map[string]*prober  // by address
+	probeWG     sync.WaitGroup
+	probeClient *http.Client
+	baseCtx     context.Context // probers run in it; canceled at the end
+	stopping    chan struct{}   // closed when shutdown begins: Drain stops waiting
+}
+
+func newServer(ctx context.Context, cfg Config) *server {
+	s := &server{
+		cfg:         cfg,
+		log:         cfg.Log,
+		backends:    make(map[string]*backend),
+		probers:     make(map[string]*prober),
+		probeClient: newProbeClient(),
+		baseCtx:     ctx,
+		stopping:    make(chan struct{}),
+	}
+	s.hj.conns = make(map[net.Conn]struct{})
+	s.upstream = &http.Transport{
+		Proxy: nil, // never HTTP_PROXY from the environment
+		DialContext: (&net.Dialer{
+			Timeout:   5 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		MaxIdleConnsPerHost:   100,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		DisableCompression:    true, // pass bodies through as they are
+		ResponseHeaderTimeout: 0,    // per route: see upstream.RoundTrip
+	}
+	errLog := slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn)
+	s.rp = &httputil.ReverseProxy{
+		Rewrite:        s.rewrite,
+		Transport:      &upstream{s: s},
+		FlushInterval:  -1,
+		ErrorLog:       errLog,
+		ErrorHandler:   s.proxyError,
+		ModifyResponse: modifyResponse,
+		BufferPool:     bufferPool{},
+	}
+	s.table.Store(&table{
+		exact:  map[string]*route{},
+		wild:   map[string]*route{},
+		apps:   map[string]*route{},
+		config: map[string]Route{},
+	})
+	return s
+}
+
+// Run serves until ctx ends, then shuts down gracefully: it stops
+// accepting, finishes requests in flight (WebSockets included) for up to
+// ShutdownTimeout, and returns nil. At start it loads StateFile, so a
+// restarted proxy serves the last routes at once.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
+	if cfg.HTTPAddr == "" || cfg.ControlSocket == "" {
+		return errors.New("proxy: HTTPAddr and ControlSocket are required")
+	}
+	log := cfg.Log
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
+	s := newServer(baseCtx, cfg)
+	defer s.stopProbers()
+	defer s.closeIdle()
+
+	if cfg.StateFile != "" {
+		unlock, err := lockState(cfg.StateFile)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		if err := s.loadState(); err != nil {
+			return err
+		}
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	defer ln.Close()
+	s.httpAddr = ln.Addr().String()
+	ctl, err := listenControl(cfg.ControlSocket)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+
+	_, port, _ := net.SplitHostPort(s.httpAddr)
+	httpSrv := &http.Server{
+		Handler:           &entry{s: s, port: port},
+		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
+		IdleTimeout:       cfg.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+	ctlSrv := &http.Server{
+		Handler:           s.controlHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 2)
+	go func() { errc <- fmt.Errorf("proxy: serve HTTP: %w", httpSrv.Serve(ln)) }()
+	go func() { errc <- fmt.Errorf("proxy: serve control socket: %w", ctlSrv.Serve(ctl)) }()
+	log.Info("proxy started", "http", s.httpAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid())
+	if cfg.Ready != nil {
+		cfg.Ready(s.httpAddr)
+	}
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case runErr = <-errc:
+	}
+
+	log.Info("proxy stopping: finishing requests in flight", "timeout", cfg.ShutdownTimeout)
+	close(s.stopping)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if ctlSrv.Shutdown(sctx) != nil {
+			ctlSrv.Close()
+		}
+	})
+	if err := httpSrv.Shutdown(sctx); err != nil {
+		log.Warn("requests still in flight after the shutdown timeout: closing them", "err", err)
+		httpSrv.Close()
+	}
+	if n := s.hj.wait(sctx); n > 0 {
+		log.Warn("upgraded connections (WebSockets) still open after the shutdown timeout: closed them", "count", n)
+	}
+	wg.Wait()
+	log.Info("proxy stopped")
+	return runErr
+}
+
+// loadState installs the routes of the state file. Routes that are invalid
+// or claim a host another route has are dropped, loudly: the daemon pushes
+// the whole table when it starts.
+func (s *server) loadState() error {
+	routes, err := loadState(s.cfg.StateFile)
+	var corrupt *corruptStateError
+	if errors.As(err, &corrupt) {
+		aside := s.cfg.StateFile + ".corrupt"
+		if rerr := os.Rename(s.cfg.StateFile, aside); rerr != nil {
+			return fmt.Errorf("%v; move it aside: %w", err, rerr)
+		}
+		s.log.Error("state file unreadable: moved aside, starting with no routes", "err", err, "moved_to", aside)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("proxy: %w", err)
+	}
+	cfg := make(map[string]Route, len(routes))
+	for _, r := range routes {
+		n, err := normalizeRoute(r)
+		if err == nil {
+			if _, dup := cfg[n.App]; dup {
+				err = errInvalid("app %s is listed twice", n.App)
+			} else if cfg[n.App] = n; checkConflicts(cfg) != nil {
+				err = checkConflicts(cfg)
+				delete(cfg, n.App)
+			}
+		}
+		if err != nil {
+			s.log.Error("state file: route dropped", "app", r.App, "err", err)
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.install(s.build(cfg))
+	return nil
+}
+
+// build makes a table of cfg, reusing the backends of addresses the proxy
+// knows. Backends it had to create are returned, to be registered once the
+// table is installed.
+func (s *server) build(cfg map[string]Route) (*table, map[string]*backend) {
+	t := &table{
+		exact:  make(map[string]*route),
+		wild:   make(map[string]*route),
+		apps:   make(map[string]*route, len(cfg)),
+		config: cfg,
+	}
+	fresh := make(map[string]*backend)
+	for app, r := range cfg {
+		rt := &route{app: app, maxBody: r.MaxBodyBytes, timeout: r.UpstreamTimeout}
+		if rt.maxBody == 0 {
+			rt.maxBody = s.cfg.MaxBodyBytes
+		}
+		if rt.timeout == 0 {
+			rt.timeout = s.cfg.UpstreamTimeout
+		}
+		for _, tg := range r.Targets {
+			b := s.backends[tg.Addr]
+			if b == nil {
+				if b = fresh[tg.Addr]; b == nil {
+					b = &backend{addr: tg.Addr, tr: s.upstream.Clone()}
+					fresh[tg.Addr] = b
+				}
+			}
+			rt.targets = append(rt.targets, b)
+			rt.containers = append(rt.containers, tg.Container)
+		}
+		t.apps[app] = rt
+		for _, h := range r.Hosts {
+			if d, ok := strings.CutPrefix(h, "*."); ok {
+				t.wild[d] = rt
+			} else {
+				t.exact[h] = rt
+			}
+		}
+	}
+	return t, fresh
+}
+
+// install makes t the live table. Called with s.mu held.
+func (s *server) install(t *table, fresh map[string]*backend) {
+	s.table.Store(t)
+	maps.Copy(s.backends, fresh)
+	s.collect()
+	s.syncProbers(t)
+}
+
+// commit validates, persists and installs a new table. If any step fails,
+// the live table is unchanged. Called with s.mu held.
+func (s *server) commit(cfg map[string]Route) error {
+	if err := checkConflicts(cfg); err != nil {
+		return err
+	}
+	t, fresh := s.build(cfg)
+	if s.cfg.StateFile != "" {
+		if err := saveState(s.cfg.StateFile, t.sortedRoutes()); err != nil {
+			return err
+		}
+	}
+	s.install(t, fresh)
+	return nil
+}
+
+// collect forgets backends that are neither in the table nor busy. A
+// request may still count in on one it picked from an older table; it then
+// sees the table changed and picks again (see acquire). Called with s.mu
+// held.
+func (s *server) collect() {
+	listed := make(map[*backend]bool, len(s.backends))
+	for _, rt := range s.table.Load().apps {
+		for _, b := range rt.targets {
+			listed[b] = true
+		}
+	}
+	for addr, b := range s.backends {
+		if !listed[b] && b.inflight.Load() == 0 {
+			delete(s.backends, addr)
+			b.tr.CloseIdleConnections()
+		}
+	}
+}
+
+// closeIdle closes the idle connections to every target (shutdown).
+func (s *server) closeIdle() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, b := range s.backends {
+		b.tr.CloseIdleConnections()
+	}
+}
+
+func (s *server) setRoute(r Route) error {
+	r, err := normalizeRoute(r)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg := maps.Clone(s.table.Load().config)
+	cfg[r.App] = r
+	return s.commit(cfg)
+}
+
+func (s *server) deleteRoute(app string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cfg := maps.Clone(s.table.Load().config)
+	if _, ok := cfg[app]; !ok {
+		return nil
+	}
+	delete(cfg, app)
+	return s.commit(cfg)
+}
+
+func (s *server) replace(routes []Route) error {
+	cfg := make(map[string]Route, len(routes))
+	for _, r := range routes {
+		r, err := normalizeRoute(r)
+		if err != nil {
+			return err
+		}
+		if _, dup := cfg[r.App]; dup {
+			return errInvalid("app %s has two routes", r.App)
+		}
+		cfg[r.App] = r
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.commit(cfg)
+}
+
+// drain waits until no request is in flight to addrs, or timeout, and
+// returns how many still are. It polls the targets' counters, so the
+// request path stays lock-free.
+func (s *server) drain(ctx context.Context, addrs []string, timeout time.Duration) (int, error) {
+	s.mu.Lock()
+	var bs []*backend
+	for _, a := range addrs {
+		if b := s.backends[a]; b != nil {
+			bs = append(bs, b)
+		}
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.collect()
+		s.mu.Unlock()
+	}()
+	count := func() int {
+		n := int64(0)
+		for _, b := range bs {
+			n += b.inflight.Load()
+		}
+		return int(n)
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		n := count()
+		if n == 0 {
+			return 0, nil
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return count(), nil
+		case <-s.stopping:
+			return n, nil
+		case <-ctx.Done():
+			return n, ctx.Err()
+		}
+	}
+}
+
+// lockState takes an exclusive lock next to the state file, so two proxies
+// never write one table.
+func lockState(stateFile string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(stateFile), 0o700); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	path := stateFile + ".lock"
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: open lock file: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("proxy: another proxy is running with state file %s", stateFile)
+		}
+		return nil, fmt.Errorf("proxy: lock %s: %w", path, err)
+	}
+	return func() { f.Close() }, nil
+}
+
+// listenControl listens on the control socket, mode 0600. A socket file
+// nobody answers on is stale (a crash) and replaced.
+func listenControl(path string) (net.Listener, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("proxy: another proxy answers on %s", path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("proxy: remove stale socket: %w", err)
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("proxy: %w", err)
+	}
+	return ln, nil
+}
+
+// hijacks tracks connections taken over by protocol upgrades (WebSockets),
+// which http.Server.Shutdown neither waits for nor closes.
+type hijacks struct {
+	wg      sync.WaitGroup // one per upgraded request still in its handler
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+	stopped bool // shutting down: no new upgrades
+	closed  bool // shutdown timeout passed: upgraded connections are closed
+}
+
+// begin is called before a connection is hijacked; false refuses it.
+func (h *hijacks) begin() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.stopped {
+		return false
+	}
+	h.wg.Add(1)
+	return true
+}
+
+// add records a hijacked connection; end must follow when its handler ends.
+func (h *hijacks) add(c net.Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		c.Close()
+	}
+	h.conns[c] = struct{}{}
+}
+
+// end is called when an upgraded request's handler returns (c may be nil
+// if the hijack failed).
+func (h *hijacks) end(c net.Conn) {
+	h.mu.Lock()
+	delete(h.conns, c)
+	h.mu.Unlock()
+	h.wg.Done()
+}
+
+// wait refuses new upgrades and waits for upgraded connections to end until
+// ctx ends; then it closes those left and waits for their handlers. It
+// returns how many it closed.
+func (h *hijacks) wait(ctx context.Context) int {
+	h.mu.Lock()
+	h.stopped = true
+	h.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		h.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return 0
+	case <-ctx.Done():
+	}
+	h.mu.Lock()
+	h.closed = true
+	n := len(h.conns)
+	for c := range h.conns {
+		c.Close()
+	}
+	h.mu.Unlock()
+	<-done
+	return n
+}

@@ -1,0 +1,221 @@
+package proxy
+
+import (
+	"net"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Target is one backend: a web container's published port.
+type Target struct {
+	Addr      string `json:"addr"`      // "127.0.0.1:32768"
+	Container string `json:"container"` // name, for logs and pages
+}
+
+// Liveness keeps probing targets; a target failing Failures probes in a row
+// leaves rotation until Successes probes pass.
+type Liveness struct {
+	Path      string        `json:"path"`
+	Host      string        `json:"host,omitempty"`    // Host header for the probe
+	Content   string        `json:"content,omitempty"` // substring the body must hold
+	Interval  time.Duration `json:"interval"`          // default 5 s
+	Timeout   time.Duration `json:"timeout"`           // default 2 s
+	Failures  int           `json:"failures"`          // default 3
+	Successes int           `json:"successes"`         // default 1
+}
+
+// Liveness defaults, used where a field is zero.
+const (
+	DefaultLivenessInterval  = 5 * time.Second
+	DefaultLivenessTimeout   = 2 * time.Second
+	DefaultLivenessFailures  = 3
+	DefaultLivenessSuccesses = 1
+)
+
+func (l Liveness) withDefaults() Liveness {
+	if l.Path == "" {
+		l.Path = "/"
+	}
+	if l.Interval == 0 {
+		l.Interval = DefaultLivenessInterval
+	}
+	if l.Timeout == 0 {
+		l.Timeout = DefaultLivenessTimeout
+	}
+	if l.Failures == 0 {
+		l.Failures = DefaultLivenessFailures
+	}
+	if l.Successes == 0 {
+		l.Successes = DefaultLivenessSuccesses
+	}
+	return l
+}
+
+// Route maps an app's host names to its live targets.
+type Route struct {
+	App      string    `json:"app"`
+	Hosts    []string  `json:"hosts"` // "shop.example.com", "*.example.com" (one label), lower-case
+	Targets  []Target  `json:"targets"`
+	Liveness *Liveness `json:"liveness,omitempty"`
+	// MaxBodyBytes limits request bodies: 0 is Config.MaxBodyBytes, -1 is no limit.
+	MaxBodyBytes int64 `json:"max_body_bytes,omitempty"`
+	// UpstreamTimeout is the time a target has to send response headers;
+	// 0 is Config.UpstreamTimeout.
+	UpstreamTimeout time.Duration `json:"upstream_timeout,omitempty"`
+}
+
+// normalizeRoute checks r and returns it in canonical form: host names
+// lower-cased without a trailing dot, duplicates removed. Nothing is filled
+// with defaults, so what the daemon set is what Routes returns.
+func normalizeRoute(r Route) (Route, error) {
+	if r.App == "" {
+		return r, errInvalid("a route needs an app name")
+	}
+	if len(r.App) > 255 || !utf8.ValidString(r.App) || strings.ContainsFunc(r.App, func(c rune) bool { return c <= ' ' || c == 0x7f || c == '/' }) {
+		return r, errInvalid("invalid app name %q", r.App)
+	}
+	hosts := make([]string, 0, len(r.Hosts))
+	for _, h := range r.Hosts {
+		n := strings.TrimSuffix(strings.ToLower(h), ".")
+		if !validHostPattern(n) {
+			return r, errInvalid("app %s: invalid host name %q", r.App, h)
+		}
+		if !slices.Contains(hosts, n) {
+			hosts = append(hosts, n)
+		}
+	}
+	r.Hosts = hosts
+	targets := make([]Target, 0, len(r.Targets))
+	for _, t := range r.Targets {
+		host, port, err := net.SplitHostPort(t.Addr)
+		if p, perr := strconv.Atoi(port); err != nil || host == "" || perr != nil || p < 1 || p > 65535 {
+			return r, errInvalid("app %s: invalid target address %q (want host:port)", r.App, t.Addr)
+		}
+		for _, o := range targets {
+			if o.Addr == t.Addr {
+				return r, errInvalid("app %s: target %s is listed twice", r.App, t.Addr)
+			}
+		}
+		targets = append(targets, t)
+	}
+	r.Targets = targets
+	if l := r.Liveness; l != nil {
+		if l.Path != "" && !strings.HasPrefix(l.Path, "/") {
+			return r, errInvalid("app %s: liveness path %q must start with /", r.App, l.Path)
+		}
+		if strings.ContainsAny(l.Path, " \t\r\n") || strings.ContainsAny(l.Host, " \t\r\n/") {
+			return r, errInvalid("app %s: invalid liveness path or host", r.App)
+		}
+		if l.Interval < 0 || l.Timeout < 0 || l.Failures < 0 || l.Successes < 0 {
+			return r, errInvalid("app %s: liveness interval, timeout and counts must not be negative", r.App)
+		}
+		c := *l
+		r.Liveness = &c
+	}
+	if r.MaxBodyBytes < -1 {
+		return r, errInvalid("app %s: max body size %d: use -1 for no limit", r.App, r.MaxBodyBytes)
+	}
+	if r.UpstreamTimeout < 0 {
+		return r, errInvalid("app %s: negative upstream timeout", r.App)
+	}
+	return r, nil
+}
+
+// validHostPattern accepts a lower-case DNS name, optionally starting with
+// the one-label wildcard "*.".
+func validHostPattern(h string) bool {
+	h = strings.TrimPrefix(h, "*.")
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for label := range strings.SplitSeq(h, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// checkConflicts refuses a table in which a host pattern belongs to two apps.
+func checkConflicts(routes map[string]Route) error {
+	owner := make(map[string]string)
+	apps := make([]string, 0, len(routes))
+	for app := range routes {
+		apps = append(apps, app)
+	}
+	sort.Strings(apps) // stable messages
+	for _, app := range apps {
+		for _, h := range routes[app].Hosts {
+			if other, ok := owner[h]; ok {
+				return errConflict("host %s is already routed to app %s; remove it there first (app %s asked for it)", h, other, app)
+			}
+			owner[h] = app
+		}
+	}
+	return nil
+}
+
+// table is one immutable snapshot of the routing table. Requests load it
+// with one atomic read; the control API builds a new one and swaps it in.
+type table struct {
+	exact  map[string]*route // "shop.example.com"
+	wild   map[string]*route // "example.com" for "*.example.com"
+	apps   map[string]*route
+	config map[string]Route // as set, for Routes and the state file
+}
+
+// route is an app's entry in a table: its targets resolved to the shared
+// per-address backends.
+type route struct {
+	app        string
+	targets    []*backend
+	containers []string // container name of targets[i], for logs
+	maxBody    int64    // -1: no limit
+	timeout    time.Duration
+	next       roundRobin // the only mutable field: where the next pick starts
+}
+
+func (t *table) lookup(host string) *route {
+	if rt, ok := t.exact[host]; ok {
+		return rt
+	}
+	if i := strings.IndexByte(host, '.'); i >= 0 {
+		return t.wild[host[i+1:]]
+	}
+	return nil
+}
+
+// sortedRoutes returns the table's routes ordered by app.
+func (t *table) sortedRoutes() []Route {
+	out := make([]Route, 0, len(t.config))
+	for _, r := range t.config {
+		out = append(out, r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].App < out[j].App })
+	return out
+}
+
+// requestHost returns the host a request is routed by: lower-case, without
+// port or trailing dot. It does not allocate for the common lower-case case.
+func requestHost(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.LastIndexByte(h, ']') < i {
+		h = h[:i]
+	}
+	h = strings.TrimSuffix(h, ".")
+	for i := 0; i < len(h); i++ {
+		if c := h[i]; 'A' <= c && c <= 'Z' {
+			return strings.ToLower(h)
+		}
+	}
+	return h
+}
