@@ -74,7 +74,7 @@ func web() {
 		json.NewEncoder(w).Encode(env)
 	})
 	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
-		if os.Getenv("HEALTH_FAIL") != "" {
+		if _, err := os.Stat("/tmp/unhealthy"); err == nil || os.Getenv("HEALTH_FAIL") != "" {
 			http.Error(w, "unhealthy", http.StatusServiceUnavailable)
 			return
 		}

@@ -99,7 +99,11 @@ func (r *router) route(ctx context.Context, app string) (proxy.Route, error) {
 		route.Targets = append(route.Targets, proxy.Target{Addr: fmt.Sprintf("127.0.0.1:%d", c.HostPort), Container: c.Name})
 	}
 	if hc := r.s.deployer.LivenessCheck(ctx, app, "web"); hc != nil {
-		route.Liveness = &proxy.Liveness{Path: hc.Path, Content: hc.Content, Interval: 5 * time.Second, Timeout: time.Duration(*hc.WithDefaults().Timeout) * time.Second, Failures: 3, Successes: 1}
+		// Probe every `wait` seconds; `attempts` failures in a row take a
+		// container out of rotation, one success brings it back.
+		d := hc.WithDefaults()
+		route.Liveness = &proxy.Liveness{Path: hc.Path, Content: hc.Content, Interval: time.Duration(max(*d.Wait, 1)) * time.Second,
+			Timeout: time.Duration(*d.Timeout) * time.Second, Failures: max(*d.Attempts, 1), Successes: 1}
 		for _, h := range hc.HTTPHeaders {
 			if h.Name == "Host" {
 				route.Liveness.Host = h.Value

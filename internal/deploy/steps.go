@@ -461,10 +461,16 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 	}
 	c := engineContainer{eng: j.eng, id: s.id, name: s.dyno(), hostPort: det.HostPort}
 	checks := j.checksFor(s.typ)
-	if len(checks) == 0 {
+	startup := 0
+	for _, c := range checks {
+		if c.Type == "" || c.Type == appfile.HealthcheckStartup {
+			startup++
+		}
+	}
+	if startup == 0 {
 		j.info("Waiting %ds for %s to stay up", set.uptime, s.dyno())
 	} else {
-		j.info("Running %d health check(s) for %s", len(checks), s.dyno())
+		j.info("Running %d health check(s) for %s", startup, s.dyno())
 	}
 	_, err = health.RunWith(ctx, c, checks, health.RunOptions{DefaultUptime: time.Duration(set.uptime) * time.Second, WebPort: j.rel.WebPort}, j.out)
 	if err == nil || errors.Is(err, context.Canceled) {

@@ -71,15 +71,18 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ex.idx = i
 	defer ex.release() // deferred: the ReverseProxy panics to abort a response
 
+	if r.Method == http.MethodConnect {
+		ex.page(http.StatusMethodNotAllowed, "CONNECT is not supported.")
+		return
+	}
+	max := rt.maxBody
+	if max >= 0 && r.ContentLength > max {
+		ex.tooLarge(max)
+		return
+	}
 	in := r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
-	if max := rt.maxBody; max >= 0 && r.ContentLength != 0 {
-		if r.ContentLength > max {
-			ex.tooLarge(max)
-			return
-		}
-		if r.ContentLength < 0 { // chunked: count as it comes
-			in.Body = http.MaxBytesReader(w, r.Body, max)
-		}
+	if max >= 0 && r.ContentLength < 0 { // chunked: count as it comes
+		in.Body = http.MaxBytesReader(w, r.Body, max)
 	}
 	s.rp.ServeHTTP(ex, in)
 }
@@ -147,7 +150,7 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		ex.rt, ex.idx = rt, i
 		failed.inflight.Add(-1)
-		u.s.log.Info("target refused the connection: retrying on another", "app", rt.app, "container", container, "err", err)
+		u.s.log.Debug("target refused the connection: retrying on another", "app", rt.app, "container", container, "err", err)
 		u2 := *req.URL
 		u2.Host = ex.target().addr
 		req = req.WithContext(req.Context()) // a shallow copy
@@ -285,7 +288,7 @@ func (ex *exchange) logAccess(r *http.Request, host string, start time.Time) {
 func (ex *exchange) Header() http.Header { return ex.w.Header() }
 
 func (ex *exchange) WriteHeader(code int) {
-	if ex.status == 0 && code >= 200 {
+	if code >= 200 && ex.status == 0 { // not 1xx: those come from the transport's goroutine
 		ex.status = code
 	}
 	ex.w.WriteHeader(code)

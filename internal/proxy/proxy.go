@@ -88,10 +88,10 @@ type server struct {
 	log   *slog.Logger
 	table atomic.Pointer[table]
 
-	rp       *httputil.ReverseProxy
-	upstream *http.Transport // the settings of each backend's transport
-	httpAddr string
-	hj       hijacks
+	rp        *httputil.ReverseProxy
+	transport *http.Transport // the settings of each backend's own transport
+	httpAddr  string
+	hj        hijacks
 
 	// The control side: changes to the table are serialized by mu.
 	mu          sync.Mutex
@@ -114,7 +114,7 @@ func newServer(ctx context.Context, cfg Config) *server {
 		stopping:    make(chan struct{}),
 	}
 	s.hj.conns = make(map[net.Conn]struct{})
-	s.upstream = &http.Transport{
+	s.transport = &http.Transport{
 		Proxy: nil, // never HTTP_PROXY from the environment
 		DialContext: (&net.Dialer{
 			Timeout:   5 * time.Second,
@@ -167,7 +167,7 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		defer unlock()
-		if err := s.loadState(); err != nil {
+		if err := s.restore(); err != nil {
 			return err
 		}
 	}
@@ -232,10 +232,10 @@ func Run(ctx context.Context, cfg Config) error {
 	return runErr
 }
 
-// loadState installs the routes of the state file. Routes that are invalid
+// restore installs the routes of the state file. Routes that are invalid
 // or claim a host another route has are dropped, loudly: the daemon pushes
 // the whole table when it starts.
-func (s *server) loadState() error {
+func (s *server) restore() error {
 	routes, err := loadState(s.cfg.StateFile)
 	var corrupt *corruptStateError
 	if errors.As(err, &corrupt) {
@@ -293,7 +293,7 @@ func (s *server) build(cfg map[string]Route) (*table, map[string]*backend) {
 			b := s.backends[tg.Addr]
 			if b == nil {
 				if b = fresh[tg.Addr]; b == nil {
-					b = &backend{addr: tg.Addr, tr: s.upstream.Clone()}
+					b = &backend{addr: tg.Addr, tr: s.transport.Clone()}
 					fresh[tg.Addr] = b
 				}
 			}
