@@ -247,7 +247,7 @@ func TestBadDeploysChangeNothing(t *testing.T) {
 	check("malformed app.json", map[string]string{"Dockerfile": dockerfile("v2"), "Procfile": procfile, "app.json": "{\n  \"formation\": {\"web\": {\"quantity\": \"two\"}}\n}\n"},
 		"app.json line 2")
 	check("crashing web", map[string]string{"Dockerfile": dockerfile("v2"), "Procfile": "web: testapp exit 1\n"},
-		"Deploy failed at step check: web.1 did not stay up")
+		"Deploy failed at step check: web.1")
 	check("scale of unknown type", map[string]string{"Dockerfile": dockerfile("v2"), "Procfile": procfile, "DOKKU_SCALE": "nope=1\n"},
 		"DOKKU_SCALE sets nope=1 but nope is not a process type")
 	// Not a tar at all.

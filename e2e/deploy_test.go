@@ -74,6 +74,9 @@ func deployDaemon(t *testing.T, eng *docker.Client, extraEnv ...string) *daemon 
 		}
 	})
 	d.mustBerth(t, "checks:set", "--global", "default-uptime-seconds", "1")
+	// Old containers retire as soon as the new ones took over (after the
+	// drain), so tests see one generation; zero-downtime tests set more.
+	d.mustBerth(t, "checks:set", "--global", "wait-to-retire", "0")
 	return d
 }
 

@@ -100,6 +100,7 @@ func runProxy(c *Ctx) error {
 		ControlSocket: s.ProxySocket,
 		StateFile:     filepath.Join(s.DataDir, "proxy-routes.json"),
 		Log:           slog.New(h),
+		Version:       daemon.Version,
 		Ready: func(string) {
 			os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 		},

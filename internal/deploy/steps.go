@@ -593,9 +593,7 @@ func (j *job) retire(ctx context.Context) error {
 	if len(old) > 0 {
 		j.info("Retiring %d old container(s) in %s", len(old), wait)
 	}
-	j.d.retiring.Add(1)
-	go func() {
-		defer j.d.retiring.Done()
+	retire := func() {
 		ctx := context.Background()
 		time.Sleep(wait)
 		for _, c := range old {
@@ -611,7 +609,16 @@ func (j *job) retire(ctx context.Context) error {
 				log.Debug("rename new container", "app", appName, "container", s.final, "err", err)
 			}
 		}
-	}()
+	}
+	if wait == 0 {
+		retire() // nothing to wait for: done before the deploy returns
+	} else {
+		j.d.retiring.Add(1)
+		go func() {
+			defer j.d.retiring.Done()
+			retire()
+		}()
+	}
 	j.d.pruneReleases(ctx, j.eng, j.app)
 	j.info("Application deployed: %s release %d", j.app.Name, j.rel.Number)
 	for _, s := range j.started {

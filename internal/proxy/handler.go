@@ -75,14 +75,14 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.page(http.StatusMethodNotAllowed, "CONNECT is not supported.")
 		return
 	}
-	max := rt.maxBody
-	if max >= 0 && r.ContentLength > max {
-		ex.tooLarge(max)
+	limit := rt.maxBody
+	if limit >= 0 && r.ContentLength > limit {
+		ex.tooLarge(limit)
 		return
 	}
 	in := r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
-	if max >= 0 && r.ContentLength < 0 { // chunked: count as it comes
-		in.Body = http.MaxBytesReader(w, r.Body, max)
+	if limit >= 0 && r.ContentLength < 0 { // chunked: count as it comes
+		in.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	s.rp.ServeHTTP(ex, in)
 }

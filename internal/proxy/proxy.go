@@ -1,11 +1,3 @@
-// Package proxy is Berth's reverse proxy: the process (`berth proxy`) that
-// holds the HTTP listener and the routing table, so that restarting the
-// daemon drops no request. It routes requests by host name to the web
-// containers of apps, persists its table, and takes changes from the daemon
-// over a unix control socket (Client).
-//
-// The request path reads one immutable table through an atomic pointer and
-// counts requests per target with atomics; it takes no lock.
 package proxy
 
 import (
@@ -20,6 +12,7 @@ import (
 	"net/http/httputil"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -63,6 +56,8 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	} else if c.MaxBodyBytes < 0 {
+		c.MaxBodyBytes = -1
 	}
 	if c.UpstreamTimeout <= 0 {
 		c.UpstreamTimeout = DefaultUpstreamTimeout
@@ -172,24 +167,24 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
+	ctl, err := listenControl(cfg.ControlSocket)
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	defer ln.Close()
 	s.httpAddr = ln.Addr().String()
-	ctl, err := listenControl(cfg.ControlSocket)
-	if err != nil {
-		return err
-	}
-	defer ctl.Close()
 
 	_, port, _ := net.SplitHostPort(s.httpAddr)
 	httpSrv := &http.Server{
 		Handler:           &entry{s: s, port: port},
 		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
 		IdleTimeout:       cfg.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	ctlSrv := &http.Server{
 		Handler:           s.controlHandler(),
@@ -372,6 +367,9 @@ func (s *server) setRoute(r Route) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	cfg := maps.Clone(s.table.Load().config)
+	if old, ok := cfg[r.App]; ok && reflect.DeepEqual(old, r) {
+		return nil // nothing to change or persist
+	}
 	cfg[r.App] = r
 	return s.commit(cfg)
 }

@@ -1,13 +1,18 @@
 package proxy
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -282,12 +287,14 @@ func TestUpstreamTimeout(t *testing.T) {
 	p := startProxy(t, "")
 	release := make(chan struct{})
 	defer close(release)
+	const timeout = 150 * time.Millisecond
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/stream" {
-			// Headers at once, the body later: only headers are timed.
+			// Headers at once, the body after the timeout: only headers
+			// are timed.
 			w.WriteHeader(200)
 			http.NewResponseController(w).Flush()
-			time.Sleep(100 * time.Millisecond)
+			time.Sleep(2 * timeout)
 			io.WriteString(w, "done")
 			return
 		}
@@ -297,7 +304,8 @@ func TestUpstreamTimeout(t *testing.T) {
 		}
 	}))
 	defer slow.Close()
-	p.set(Route{App: "slow", Hosts: []string{"slow.example.com"}, Targets: []Target{target(slow, "slow.web.1")}, UpstreamTimeout: 30 * time.Millisecond})
+	p.set(Route{App: "slow", Hosts: []string{"slow.example.com"}, Targets: []Target{target(slow, "slow.web.1")}, UpstreamTimeout: 20 * time.Millisecond})
+	p.set(Route{App: "stream", Hosts: []string{"stream.example.com"}, Targets: []Target{target(slow, "stream.web.1")}, UpstreamTimeout: timeout})
 	start := time.Now()
 	code, body, _ := p.get("slow.example.com", "/")
 	if code != 504 || body != "slow did not answer in time (504 Gateway Timeout).\n" {
@@ -306,7 +314,7 @@ func TestUpstreamTimeout(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v", d)
 	}
-	if code, body, _ := p.get("slow.example.com", "/stream"); code != 200 || body != "done" {
+	if code, body, _ := p.get("stream.example.com", "/stream"); code != 200 || body != "done" {
 		t.Errorf("slow body: %d %q", code, body)
 	}
 }
@@ -359,5 +367,87 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if err := <-stopped; err != nil {
 		t.Errorf("Run: %v", err)
+	}
+}
+
+func TestKeepAliveToBackends(t *testing.T) {
+	p := startProxy(t, "")
+	var conns atomic.Int64
+	b := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	b.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	b.Start()
+	defer b.Close()
+	p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(b, "shop.web.1")}})
+	for range 20 {
+		if code, _, _ := p.get("shop.example.com", "/"); code != 200 {
+			t.Fatalf("status %d", code)
+		}
+	}
+	if n := conns.Load(); n != 1 {
+		t.Errorf("20 requests opened %d connections to the backend, want 1", n)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes (logs).
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestAccessLog(t *testing.T) {
+	var logs syncBuffer
+	p := startProxy(t, "", func(c *Config) {
+		c.AccessLog = true
+		c.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+	})
+	shop := newWeb(t, "shop")
+	p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(shop.Server, "shop.web.1")}})
+	req := p.request("GET", "shop.example.com", "/cart?token=secret", nil)
+	req.Header.Set("X-Request-Id", "req-1")
+	p.do(req)
+	p.get("nowhere.example.com", "/")
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	var lines []map[string]any
+	for line := range strings.SplitSeq(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		if m["msg"] == "request" {
+			lines = append(lines, m)
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("access log lines: %v", lines)
+	}
+	l := lines[0]
+	for k, want := range map[string]any{"method": "GET", "host": "shop.example.com", "path": "/cart", "status": 200.0, "bytes": 4.0, "app": "shop", "target": addr(shop.Server), "container": "shop.web.1", "request_id": "req-1"} {
+		if l[k] != want {
+			t.Errorf("%s = %v, want %v", k, l[k], want)
+		}
+	}
+	if _, ok := l["duration"]; !ok || strings.Contains(logs.String(), "secret") {
+		t.Errorf("line %v", l)
+	}
+	if lines[1]["status"] != 404.0 || lines[1]["host"] != "nowhere.example.com" {
+		t.Errorf("404 line %v", lines[1])
 	}
 }
