@@ -101,6 +101,7 @@ func runProxy(c *Ctx) error {
 		StateFile:     filepath.Join(s.DataDir, "proxy-routes.json"),
 		Log:           slog.New(h),
 		Version:       daemon.Version,
+		AccessLog:     s.AccessLog == "true",
 		Ready: func(string) {
 			os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
 		},

@@ -77,7 +77,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.Register(mux)
 	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
 		env := append(os.Environ(), "BERTH_DATA_DIR="+s.DataDir, "BERTH_CONFIG="+s.ConfigFile, "BERTH_HTTP_ADDR="+s.HTTPAddr,
-			"BERTH_PROXY_SOCKET="+s.ProxySocket, "BERTH_LOG_LEVEL="+s.LogLevel, "BERTH_LOG_FORMAT="+s.LogFormat)
+			"BERTH_PROXY_SOCKET="+s.ProxySocket, "BERTH_LOG_LEVEL="+s.LogLevel, "BERTH_LOG_FORMAT="+s.LogFormat, "BERTH_ACCESS_LOG="+s.AccessLog)
 		pc, st, err := ensureProxy(ctx, svc.berthBin, s.DataDir, s.ProxySocket, env)
 		if err != nil {
 			return err

@@ -46,6 +46,9 @@ type Settings struct {
 	// SSHGroup may use SSHSocket: the group of the berth and dokku system
 	// users (BERTH_SSH_GROUP, default berth).
 	SSHGroup string
+	// AccessLog makes the proxy log one line per request
+	// (BERTH_ACCESS_LOG: true or false).
+	AccessLog string
 	// AuthorizedKeys is the authorized_keys file Berth keeps for OpenSSH
 	// mode; empty: none (BERTH_AUTHORIZED_KEYS).
 	AuthorizedKeys string
@@ -68,6 +71,7 @@ var fields = []field{
 	{"BERTH_SSH_SOCKET", "", "socket of OpenSSH forced commands (default: DATA_DIR/berth-ssh.sock)", func(s *Settings) *string { return &s.SSHSocket }},
 	{"BERTH_SSH_GROUP", "berth", "group allowed on BERTH_SSH_SOCKET (the berth and dokku users)", func(s *Settings) *string { return &s.SSHGroup }},
 	{"BERTH_AUTHORIZED_KEYS", "", "authorized_keys file kept for OpenSSH mode (e.g. /home/berth/.ssh/authorized_keys); empty: none", func(s *Settings) *string { return &s.AuthorizedKeys }},
+	{"BERTH_ACCESS_LOG", "false", "proxy access log, one line per request: true or false", func(s *Settings) *string { return &s.AccessLog }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 }
 
@@ -153,6 +157,9 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	}
 	if s.NamePrefix != "" && !prefixRE.MatchString(s.NamePrefix) {
 		return s, fmt.Errorf("BERTH_NAME_PREFIX %q must be lower-case letters, digits and '-' (it starts Docker names)", s.NamePrefix)
+	}
+	if s.AccessLog != "true" && s.AccessLog != "false" {
+		return s, fmt.Errorf("BERTH_ACCESS_LOG %q is not one of true, false", s.AccessLog)
 	}
 	switch s.LogFormat {
 	case "text", "json":
