@@ -105,6 +105,7 @@ func TestLayersIndependent(t *testing.T) {
 		SSHSocket:   filepath.Join(dir, "berth-ssh.sock"),
 		ProxySocket: filepath.Join(dir, "proxy.sock"),
 		SSHGroup:    "berth",
+		AccessLog:   "false",
 	}
 	if s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -145,6 +146,7 @@ func TestDefaultDataDir(t *testing.T) {
 		SSHSocket:   "/var/lib/berth/berth-ssh.sock",
 		ProxySocket: "/var/lib/berth/proxy.sock",
 		SSHGroup:    "berth",
+		AccessLog:   "false",
 	}
 	if s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
