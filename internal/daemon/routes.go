@@ -227,3 +227,13 @@ func (s *Service) notifyRoutes(ctx context.Context, app string) {
 		s.log.Warn("update the proxy's route", "app", app, "err", err)
 	}
 }
+
+// dropRoute removes an app's route from the proxy (apps:destroy, rename).
+func (s *Service) dropRoute(ctx context.Context, app string) {
+	if s.router == nil {
+		return
+	}
+	if err := s.router.client.DeleteRoute(ctx, app); err != nil {
+		s.log.Warn("remove the proxy's route", "app", app, "err", err)
+	}
+}

@@ -163,6 +163,9 @@ func (s *Service) appsCreate(ctx context.Context, req api.AppRef, _ api.Output) 
 		if err := os.RemoveAll(s.appDir(req.App)); err != nil {
 			return err
 		}
+		if err := os.RemoveAll(s.repoDir(req.App)); err != nil {
+			return err
+		}
 		if err := s.onAppCreated(tx, a); err != nil {
 			return err
 		}
@@ -236,10 +239,13 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 		return api.Empty{}, err
 	}
 	// The database no longer knows the app; a crash before this line leaves
-	// only a stray directory, which the next create of the name replaces.
-	if err := os.RemoveAll(s.appDir(req.App)); err != nil {
-		s.log.Warn("remove app directory", "app", req.App, "err", err)
+	// only stray files, which the next create of the name replaces.
+	for _, dir := range []string{s.appDir(req.App), s.repoDir(req.App)} {
+		if err := os.RemoveAll(dir); err != nil {
+			s.log.Warn("remove app files", "app", req.App, "dir", dir, "err", err)
+		}
 	}
+	s.dropRoute(ctx, req.App)
 	s.log.Info("app destroyed", "app", req.App)
 	return api.Empty{}, nil
 }
@@ -291,6 +297,9 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 		if err := renameIfExists(s.appDir(req.From), s.appDir(req.To)); err != nil {
 			return err
 		}
+		if err := renameIfExists(s.repoDir(req.From), s.repoDir(req.To)); err != nil {
+			return err
+		}
 		a.Name = req.To
 		if err := s.onAppRenamed(tx, a, req.From); err != nil {
 			return err
@@ -305,6 +314,8 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 		return info, err
 	}
 	s.log.Info("app renamed", "from", req.From, "to", req.To)
+	s.dropRoute(ctx, req.From)
+	s.notifyRoutes(ctx, req.To)
 	if deployed && !req.SkipDeploy {
 		unlockTo()
 		_, err := s.deployer.Deploy(ctx, req.To, deploy.Source{Kind: deploy.SourceRebuild}, writerOf(out), "apps:rename")
