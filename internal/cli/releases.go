@@ -3,6 +3,8 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -67,7 +69,7 @@ func releasesInfo(c *Ctx) error {
 		row("Rollback of", strconv.Itoa(r.RollbackOf))
 	}
 	var procs []string
-	for _, t := range sortedKeysOf(r.Processes) {
+	for _, t := range slices.Sorted(maps.Keys(r.Processes)) {
 		procs = append(procs, fmt.Sprintf("%s=%d", t, r.Formation[t]))
 	}
 	row("Formation", strings.Join(procs, " "))
@@ -76,19 +78,6 @@ func releasesInfo(c *Ctx) error {
 		row("Error", r.Error)
 	}
 	return nil
-}
-
-func sortedKeysOf[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
-	return out
 }
 
 func releasesRollback(c *Ctx) error {

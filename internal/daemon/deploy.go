@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -244,26 +246,13 @@ func orderedTypes(f map[string]int, procs map[string]string) []string {
 	if _, ok := procs["web"]; ok {
 		add("web")
 	}
-	for _, t := range sortedKeys(procs) {
+	for _, t := range slices.Sorted(maps.Keys(procs)) {
 		add(t)
 	}
-	for _, t := range sortedKeys(f) {
+	for _, t := range slices.Sorted(maps.Keys(f)) {
 		add(t)
 	}
 	return types
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j] < keys[j-1]; j-- {
-			keys[j], keys[j-1] = keys[j-1], keys[j]
-		}
-	}
-	return keys
 }
 
 // appNames resolves a PSRequest to app names.
@@ -362,7 +351,7 @@ func (s *Service) registerReleases(m *api.Mux) {
 			if r.Number != req.Release {
 				continue
 			}
-			keys := sortedKeys(r.Config)
+			keys := slices.Sorted(maps.Keys(r.Config))
 			return api.ReleaseDetail{
 				ReleaseInfo: api.ReleaseInfo{Number: r.Number, Status: r.Status, Source: r.Source, SourceRef: r.SourceRef, GitRev: r.GitRev, Image: r.Image, CreatedAt: r.CreatedAt, Error: r.Error},
 				Processes:   r.Processes, Formation: r.Formation, ConfigKeys: keys, StartedBy: r.StartedBy, RollbackOf: r.RollbackOf, FinishedAt: r.FinishedAt,

@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -65,7 +66,7 @@ func ParseDockerOptionArg(phase, arg string) (DockerOption, error) {
 				names = append(names, p+" "+n)
 			}
 		}
-		return DockerOption{}, app.Invalidf("Berth does not apply the docker option %q in phase %s; supported: %s", name, phase, strings.Join(sortedStrings(names), ", "))
+		return DockerOption{}, app.Invalidf("Berth does not apply the docker option %q in phase %s; supported: %s", name, phase, strings.Join(slices.Sorted(slices.Values(names)), ", "))
 	}
 	if takesValue != hasValue || (takesValue && value == "") {
 		if takesValue {
@@ -80,13 +81,4 @@ func ParseDockerOptionArg(phase, arg string) (DockerOption, error) {
 		}
 	}
 	return DockerOption{Name: name, Value: value}, nil
-}
-
-func sortedStrings(s []string) []string {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s
 }

@@ -136,12 +136,3 @@ func TestDockerOptionString(t *testing.T) {
 		}
 	}
 }
-
-func TestSortedStrings(t *testing.T) {
-	for _, in := range [][]string{nil, {"a"}, {"b", "a"}, {"c", "a", "b", "a"}} {
-		want := slices.Sorted(slices.Values(in))
-		if got := sortedStrings(slices.Clone(in)); !slices.Equal(got, want) {
-			t.Errorf("sortedStrings(%q) = %q, want %q", in, got, want)
-		}
-	}
-}

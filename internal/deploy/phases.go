@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -49,7 +51,7 @@ func (j *job) envDefaults(ctx context.Context) error {
 			return err
 		}
 		set := map[string]string{}
-		for _, k := range sortedKeys(j.files.appJSON.Env) {
+		for _, k := range slices.Sorted(maps.Keys(j.files.appJSON.Env)) {
 			spec := j.files.appJSON.Env[k]
 			if _, ok := vars[k]; ok {
 				continue
@@ -72,23 +74,10 @@ func (j *job) envDefaults(ctx context.Context) error {
 			if err := app.ValidateVars(set); err != nil {
 				return api.Errorf(api.CodeInvalid, "app.json env: %v", err)
 			}
-			j.info("Setting config vars from app.json: %s", strings.Join(sortedKeys(set), ", "))
+			j.info("Setting config vars from app.json: %s", strings.Join(slices.Sorted(maps.Keys(set)), ", "))
 		}
 		return tx.SetConfig(j.app.Scope(), set)
 	})
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	for i := 1; i < len(out); i++ {
-		for k := i; k > 0 && out[k] < out[k-1]; k-- {
-			out[k], out[k-1] = out[k-1], out[k]
-		}
-	}
-	return out
 }
 
 // oneOff runs cmd in a throw-away container of the release's image with the
