@@ -247,3 +247,42 @@ func TestWebSocketAcrossDeploy(t *testing.T) {
 		t.Errorf("no message arrived during the restart")
 	}
 }
+
+// TestGitPushUnderLoad is issue 5's "done when": a git push of a new version
+// under steady load drops nothing, and a broken one never gets traffic.
+func TestGitPushUnderLoad(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d, key, port := sshDaemon(t, eng)
+	d.mustBerth(t, "checks:set", "--global", "wait-to-retire", "1")
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "domains:add", "shop", "shop.test")
+	r := newRepo(t, key, port, zdtApp("v1", nil))
+	r.git("remote", "add", "dokku", "dokku@127.0.0.1:shop")
+	r.git("push", "dokku", "main")
+	load := loadgen.Start(loadgen.Config{Addr: d.proxyAddr, Host: "shop.test", KeepAlive: 3, Fresh: 3, Interval: 5 * time.Millisecond})
+	defer load.Stop()
+
+	r.write(zdtApp("v2", nil))
+	r.commit("v2")
+	if out, code := r.try("push", "dokku", "main"); code != 0 {
+		t.Fatalf("push v2: %d\n%s", code, out)
+	}
+	if code, body := served(t, d, "shop.test", "/"); code != 200 || !strings.HasPrefix(body, "version=v2") {
+		t.Errorf("after the push: %d %q", code, body)
+	}
+	r.write(zdtApp("v3", map[string]string{"CHECKS": "WAIT=0\nATTEMPTS=2\nTIMEOUT=1\n/health never-there\n"}))
+	r.commit("broken v3")
+	if out, code := r.try("push", "dokku", "main"); code == 0 {
+		t.Errorf("a broken push succeeded:\n%s", out)
+	}
+	time.Sleep(200 * time.Millisecond)
+	st := load.Stop()
+	t.Logf("git push under load: %s", st)
+	if st.Failed() != 0 || st.Sent == 0 {
+		t.Errorf("%d of %d requests failed: %v", st.Failed(), st.Sent, st.Errors)
+	}
+	if code, body := served(t, d, "shop.test", "/"); code != 200 || !strings.HasPrefix(body, "version=v2") {
+		t.Errorf("after the broken push: %d %q", code, body)
+	}
+}
