@@ -61,10 +61,10 @@ type daemon struct {
 	// extraEnv is given to the daemon and to every command.
 	extraEnv []string
 	// sshAddr is where its ssh server listens; proxyAddr its proxy.
-	sshAddr, proxyAddr string
-	cmd                *exec.Cmd
-	log                *bytes.Buffer
-	done               chan error
+	sshAddr, proxyAddr, proxyTLSAddr string
+	cmd                              *exec.Cmd
+	log                              *bytes.Buffer
+	done                             chan error
 }
 
 func (d *daemon) socket() string { return filepath.Join(d.dataDir, "berth.sock") }
@@ -79,7 +79,7 @@ func (d *daemon) env() []string {
 func startDaemon(dataDir string, extraEnv ...string) (*daemon, error) {
 	// Tests run many daemons at once: each ssh server and proxy takes a
 	// free port.
-	extraEnv = append([]string{"BERTH_SSH_ADDR=127.0.0.1:0", "BERTH_HTTP_ADDR=127.0.0.1:0"}, extraEnv...)
+	extraEnv = append([]string{"BERTH_SSH_ADDR=127.0.0.1:0", "BERTH_HTTP_ADDR=127.0.0.1:0", "BERTH_HTTPS_ADDR=127.0.0.1:0"}, extraEnv...)
 	d := &daemon{dataDir: dataDir, log: &bytes.Buffer{}, done: make(chan error, 1), extraEnv: extraEnv}
 	d.cmd = exec.Command(filepath.Join(binDir, "berth"), "serve")
 	d.cmd.Env = d.env()
@@ -96,7 +96,7 @@ func startDaemon(dataDir string, extraEnv ...string) (*daemon, error) {
 		v, err := api.SystemVersion.Call(ctx, client, api.Empty{})
 		cancel()
 		if err == nil && v.PID == d.cmd.Process.Pid {
-			d.sshAddr, d.proxyAddr = v.SSHAddr, v.ProxyAddr
+			d.sshAddr, d.proxyAddr, d.proxyTLSAddr = v.SSHAddr, v.ProxyAddr, v.ProxyTLSAddr
 			return d, nil
 		}
 		select {
@@ -174,6 +174,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("DATA", data)
 			env.Setenv("BERTH_SSH_ADDR", "127.0.0.1:0")
 			env.Setenv("BERTH_HTTP_ADDR", "127.0.0.1:0")
+			env.Setenv("BERTH_HTTPS_ADDR", "127.0.0.1:0")
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

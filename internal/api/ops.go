@@ -25,6 +25,8 @@ type VersionInfo struct {
 	SSHAddr string `json:"ssh_addr,omitempty"`
 	// ProxyAddr is where the proxy listens ("" without one).
 	ProxyAddr string `json:"proxy_addr,omitempty"`
+	// ProxyTLSAddr is where the proxy serves HTTPS ("" without).
+	ProxyTLSAddr string `json:"proxy_tls_addr,omitempty"`
 }
 
 // AppInfo describes one app.

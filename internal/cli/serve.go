@@ -75,6 +75,9 @@ func version(c *Ctx) error {
 		if v.ProxyAddr != "" {
 			fmt.Fprintf(c.Stdout, "proxy on %s\n", v.ProxyAddr)
 		}
+		if v.ProxyTLSAddr != "" {
+			fmt.Fprintf(c.Stdout, "proxy TLS on %s\n", v.ProxyTLSAddr)
+		}
 		if v.SSHAddr != "" {
 			fmt.Fprintf(c.Stdout, "ssh server on %s\n", v.SSHAddr)
 		}
@@ -95,8 +98,13 @@ func runProxy(c *Ctx) error {
 	ctx, stop := signal.NotifyContext(c, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	pidFile := filepath.Join(s.DataDir, "proxy.pid")
+	httpsAddr := s.HTTPSAddr
+	if httpsAddr == "off" {
+		httpsAddr = ""
+	}
 	err = proxy.Run(ctx, proxy.Config{
 		HTTPAddr:      s.HTTPAddr,
+		HTTPSAddr:     httpsAddr,
 		ControlSocket: s.ProxySocket,
 		StateFile:     filepath.Join(s.DataDir, "proxy-routes.json"),
 		Log:           slog.New(h),

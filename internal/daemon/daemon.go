@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -71,19 +72,34 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.httpAddr = s.HTTPAddr
 	svc.engine = eng.get
 	deployer.PortFor = svc.WebContainerPort
+	svc.acme = &acmeManager{s: svc, dataDir: s.DataDir}
+	if s.ACMECARoots != "" {
+		b, err := os.ReadFile(s.ACMECARoots)
+		if err != nil {
+			return fmt.Errorf("BERTH_ACME_CA_ROOTS: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return fmt.Errorf("BERTH_ACME_CA_ROOTS: no certificate in %s", s.ACMECARoots)
+		}
+		svc.acme.roots = pool
+	}
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}
 	svc.Register(mux)
 	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
-		env := append(os.Environ(), "BERTH_DATA_DIR="+s.DataDir, "BERTH_CONFIG="+s.ConfigFile, "BERTH_HTTP_ADDR="+s.HTTPAddr,
+		env := append(os.Environ(), "BERTH_DATA_DIR="+s.DataDir, "BERTH_CONFIG="+s.ConfigFile, "BERTH_HTTP_ADDR="+s.HTTPAddr, "BERTH_HTTPS_ADDR="+s.HTTPSAddr,
 			"BERTH_PROXY_SOCKET="+s.ProxySocket, "BERTH_LOG_LEVEL="+s.LogLevel, "BERTH_LOG_FORMAT="+s.LogFormat, "BERTH_ACCESS_LOG="+s.AccessLog)
 		pc, st, err := ensureProxy(ctx, svc.berthBin, s.DataDir, s.ProxySocket, env)
 		if err != nil {
 			return err
 		}
 		svc.router = &router{s: svc, client: pc}
-		svc.proxyAddr = st.HTTPAddr
+		svc.proxyAddr, svc.proxyTLSAddr = st.HTTPAddr, st.HTTPSAddr
 		deployer.SetRouter(svc.router)
 		log.Info("proxy ready", "addr", st.HTTPAddr, "pid", st.PID)
 	}
@@ -91,7 +107,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		log.Warn("could not write authorized_keys", "file", s.AuthorizedKeys, "err", err)
 	}
 	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
-		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: svc.sshAddr, ProxyAddr: svc.proxyAddr}, nil
+		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: svc.sshAddr, ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
 	})
 
 	ln, err := listenSocket(s.Socket)
@@ -127,6 +143,8 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 			if err := svc.router.SyncAll(ctx); err != nil {
 				log.Warn("sync the proxy's routes", "err", err)
 			}
+			// Certificates renew in-process: no cron.
+			svc.acme.loop(ctx, time.Hour)
 		}
 	}()
 

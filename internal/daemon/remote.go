@@ -27,6 +27,9 @@ var appScopedOps = map[string]bool{
 	"run": true, "run.detached": true, "run.list": true, "run.stop": true, "enter": true,
 	"logs": true, "releases.list": true, "releases.info": true, "releases.rollback": true,
 	"checks.run": true, "checks.set-mode": true,
+	"certs.add": true, "certs.generate": true, "certs.remove": true, "certs.info": true,
+	"letsencrypt.enable": true, "letsencrypt.disable": true, "letsencrypt.auto-renew": true, "letsencrypt.revoke": true,
+	"redirects.set": true, "redirects.unset": true, "redirects.list": true,
 	"domains.update": true, "domains.report": true, "domains.urls": true, "ports.update": true, "ports.report": true,
 }
 

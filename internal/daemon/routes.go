@@ -68,6 +68,9 @@ func (r *router) route(ctx context.Context, app string) (proxy.Route, error) {
 			return err
 		}
 		route.MaxBodyBytes, route.UpstreamTimeout = r.s.proxySettings(tx, a)
+		if err := r.s.routeTLS(tx, a, &route); err != nil {
+			return err
+		}
 		generation, _, _ = tx.Property(a.Scope(), "ps", "generation")
 		live, err = tx.LiveRelease(a)
 		if errors.Is(err, store.ErrReleaseNotFound) {

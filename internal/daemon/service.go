@@ -49,8 +49,10 @@ type Service struct {
 	engine func(ctx context.Context) (deploy.Engine, error)
 	// router pushes routes to the proxy process (nil without a proxy).
 	router *router
-	// proxyAddr is where the proxy listens.
-	proxyAddr string
+	// acme obtains and renews Let's Encrypt certificates.
+	acme *acmeManager
+	// proxyAddr and proxyTLSAddr are where the proxy listens.
+	proxyAddr, proxyTLSAddr string
 }
 
 // NewService returns a Service keeping its files under dataDir and running
@@ -77,6 +79,8 @@ func (s *Service) Register(m *api.Mux) {
 	s.registerDeploy(m)
 	s.registerReleases(m)
 	s.registerDomains(m)
+	s.registerTLS(m)
+	s.registerLE(m)
 	api.Handle(m, api.KeysAdd, s.keysAdd)
 	api.Handle(m, api.KeysList, s.keysList)
 	api.Handle(m, api.KeysRemove, s.keysRemove)

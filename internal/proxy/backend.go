@@ -64,8 +64,8 @@ func (rt *route) pick(skip string) int {
 }
 
 // acquire picks a target for a request and counts the request in on it.
-// The route is found by app if app is set, else by host; skip is an address
-// to avoid (a retry). It returns the route (nil: none for this host) and the
+// The route is found by app if app is set, else by host (a redirected host
+// has none); skip is an address to avoid (a retry). It returns the route (nil: none for this host) and the
 // target's index (-1: the route has no target).
 //
 // Counting in and re-reading the table close the race with a swap: if the
@@ -74,14 +74,13 @@ func (rt *route) pick(skip string) int {
 // consistent, so a request either shows up in the count Drain reads after
 // the swap, or sees the new table.
 func (s *server) acquire(host, app, skip string) (*route, int) {
+	t := s.table.Load()
+	return s.acquireIn(t, t.find(host, app), host, app, skip)
+}
+
+// acquireIn is acquire with the route already found in table t.
+func (s *server) acquireIn(t *table, rt *route, host, app, skip string) (*route, int) {
 	for {
-		t := s.table.Load()
-		var rt *route
-		if app != "" {
-			rt = t.apps[app]
-		} else {
-			rt = t.lookup(host)
-		}
 		if rt == nil {
 			return nil, -1
 		}
@@ -91,9 +90,12 @@ func (s *server) acquire(host, app, skip string) (*route, int) {
 		}
 		b := rt.targets[i]
 		b.inflight.Add(1)
-		if s.table.Load() == t {
+		now := s.table.Load()
+		if now == t {
 			return rt, i
 		}
 		b.inflight.Add(-1)
+		t = now
+		rt = t.find(host, app)
 	}
 }

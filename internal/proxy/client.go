@@ -61,7 +61,28 @@ func (c *Client) Replace(ctx context.Context, routes []Route) error {
 	return c.call(ctx, http.MethodPut, "/v1/routes", replaceRequest{Routes: routes}, nil)
 }
 
-// Routes returns the table, ordered by app.
+// SetChallenge makes the proxy answer the ACME HTTP-01 challenge token
+// (GET /.well-known/acme-challenge/TOKEN over HTTP, any host) with keyAuth,
+// the key authorization ("TOKEN.THUMBPRINT"), until ClearChallenge or
+// ChallengeTTL. Challenges are kept in memory only.
+func (c *Client) SetChallenge(ctx context.Context, token, keyAuth string) error {
+	if err := checkChallenge(token, keyAuth); err != nil {
+		return err
+	}
+	return c.call(ctx, http.MethodPut, "/v1/challenges/"+url.PathEscape(token), challengeRequest{KeyAuth: keyAuth}, nil)
+}
+
+// ClearChallenge stops answering the ACME challenge token; an unknown
+// token is no error.
+func (c *Client) ClearChallenge(ctx context.Context, token string) error {
+	if !validToken(token) {
+		return errInvalid("invalid ACME challenge token %q", token)
+	}
+	return c.call(ctx, http.MethodDelete, "/v1/challenges/"+url.PathEscape(token), nil, nil)
+}
+
+// Routes returns the table, ordered by app. A route with TLS reports the
+// hosts its certificate does not cover in RouteTLS.Uncovered.
 func (c *Client) Routes(ctx context.Context) ([]Route, error) {
 	var out []Route
 	err := c.call(ctx, http.MethodGet, "/v1/routes", nil, &out)

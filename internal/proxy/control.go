@@ -12,18 +12,24 @@ import (
 
 // The control API: HTTP/1.1 with JSON bodies over the unix socket.
 //
-//	GET    /v1/status          Status
-//	GET    /v1/routes          []Route
-//	PUT    /v1/routes          replaceRequest   the whole table
-//	PUT    /v1/routes/{app}    Route
+//	GET    /v1/status                Status
+//	GET    /v1/routes                []Route (with RouteTLS.Uncovered)
+//	PUT    /v1/routes                replaceRequest   the whole table
+//	PUT    /v1/routes/{app}          Route
 //	DELETE /v1/routes/{app}
-//	POST   /v1/drain           drainRequest -> drainResponse
-//	GET    /v1/targets         []TargetStatus
+//	POST   /v1/drain                 drainRequest -> drainResponse
+//	GET    /v1/targets               []TargetStatus
+//	PUT    /v1/challenges/{token}    challengeRequest   an ACME HTTP-01 challenge
+//	DELETE /v1/challenges/{token}
 //
 // Errors answer 4xx/5xx with {"error": {"code": ..., "message": ...}}.
 
 type replaceRequest struct {
 	Routes []Route `json:"routes"`
+}
+
+type challengeRequest struct {
+	KeyAuth string `json:"key_auth"`
 }
 
 type drainRequest struct {
@@ -86,10 +92,11 @@ func errConflict(format string, args ...any) error {
 
 // Status describes a running proxy.
 type Status struct {
-	PID      int    `json:"pid"`
-	HTTPAddr string `json:"http_addr"`
-	Routes   int    `json:"routes"`
-	Version  string `json:"version"`
+	PID       int    `json:"pid"`
+	HTTPAddr  string `json:"http_addr"`
+	HTTPSAddr string `json:"https_addr,omitempty"` // empty: no TLS listener
+	Routes    int    `json:"routes"`
+	Version   string `json:"version"`
 }
 
 // TargetStatus is one target as the proxy sees it, for reports.
@@ -105,10 +112,10 @@ type TargetStatus struct {
 func (s *server) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, Routes: len(s.table.Load().config), Version: s.cfg.Version})
+		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, HTTPSAddr: s.httpsAddr, Routes: len(s.table.Load().config), Version: s.cfg.Version})
 	})
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, s.table.Load().sortedRoutes())
+		reply(w, s.table.Load().reportedRoutes())
 	})
 	mux.HandleFunc("GET /v1/targets", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, s.targets())
@@ -132,6 +139,23 @@ func (s *server) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("DELETE /v1/routes/{app}", func(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, "delete route", s.deleteRoute(r.PathValue("app")))
+	})
+	mux.HandleFunc("PUT /v1/challenges/{token}", func(w http.ResponseWriter, r *http.Request) {
+		var req challengeRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		token := r.PathValue("token")
+		if err := checkChallenge(token, req.KeyAuth); err != nil {
+			fail(w, err)
+			return
+		}
+		s.acme.set(token, req.KeyAuth, time.Now())
+		reply(w, struct{}{})
+	})
+	mux.HandleFunc("DELETE /v1/challenges/{token}", func(w http.ResponseWriter, r *http.Request) {
+		s.acme.clear(r.PathValue("token"))
+		reply(w, struct{}{})
 	})
 	mux.HandleFunc("POST /v1/drain", func(w http.ResponseWriter, r *http.Request) {
 		var req drainRequest

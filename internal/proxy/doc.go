@@ -1,8 +1,9 @@
 // Package proxy is Berth's reverse proxy: the small long-lived process
-// (`berth proxy`) that holds the HTTP listener and the routing table, so
-// that restarting or crashing the daemon drops no request. It routes
-// requests by host name to the web containers of apps, persists its table,
-// and takes changes from the daemon over a unix control socket (Client).
+// (`berth proxy`) that holds the HTTP and HTTPS listeners and the routing
+// table, so that restarting or crashing the daemon drops no request. It
+// routes requests by host name to the web containers of apps, persists its
+// table, and takes changes from the daemon over a unix control socket
+// (Client).
 //
 // # Request path
 //
@@ -21,6 +22,34 @@
 // headers per route, and retries once on another target when the dial fails
 // and the request has no body.
 //
+// Before routing, a request may be answered by the proxy itself, in this
+// order: an ACME HTTP-01 challenge the daemon set (GET or HEAD of
+// /.well-known/acme-challenge/TOKEN, any host, either listener; an unknown
+// token goes on to routing); a domain redirect (the host is the From of a
+// Route.Redirects entry: its Code, 301 by default, to the same scheme, the
+// To host and the request's path and query exactly as sent); and, on the
+// HTTP listener, the redirect to HTTPS of a route with RedirectHTTP (301,
+// the HTTPS listener's port unless 443; not for ACME challenge paths, and
+// only if the proxy has an HTTPS listener).
+//
+// # TLS
+//
+// With Config.HTTPSAddr the proxy also serves TLS 1.2 and up (Go's default
+// cipher suites), HTTP/2 and HTTP/1.1 by ALPN. ACME runs in the daemon: it
+// pushes each app's certificate chain and key with its route (Route.TLS)
+// and the challenge tokens (SetChallenge, ClearChallenge; in memory only,
+// answered for at most ChallengeTTL). The certificate of a handshake is
+// picked by server name as requests are routed (exact, then one-label
+// wildcard; a redirect's From uses its route's certificate); an unknown
+// name, or none, fails the handshake (logged at debug): there is no default
+// certificate. A pair is parsed once, when the route is set, and shared by
+// the tables that follow while the PEM stays the same; a pair that does not
+// parse or match is an invalid route. Hosts the certificate does not cover
+// are accepted, logged and reported by Routes (RouteTLS.Uncovered).
+// Requests over TLS reach the app with X-Forwarded-Proto https and the
+// HTTPS port in X-Forwarded-Port; responses of a route with HSTS carry its
+// Strict-Transport-Security, over TLS only.
+//
 // # Targets
 //
 // One backend per address holds the in-flight counter, the connection pool
@@ -33,7 +62,9 @@
 // # Control side
 //
 // Table changes are serialized by one mutex, validated (one owner per
-// host), written to the state file (temp file, fsync, rename, fsync of the
-// directory) and only then swapped in; a failed write changes nothing.
-// Liveness probers are started and stopped to match the table.
+// host, a redirect's From counting as a host), written to the state file
+// (temp file, fsync, rename, fsync of the directory) and only then swapped
+// in; a failed write changes nothing. The state file holds private keys:
+// it is created mode 0600, in a directory created 0700. Liveness probers
+// are started and stopped to match the table.
 package proxy

@@ -13,15 +13,17 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
 
 // entry is the handler of one listener: it knows the port clients
-// connected to, for X-Forwarded-Port.
+// connected to, for X-Forwarded-Port, and whether it serves TLS.
 type entry struct {
 	s    *server
 	port string
+	tls  bool
 }
 
 // exchangeKey finds a request's exchange in its context.
@@ -37,6 +39,7 @@ type exchange struct {
 	idx      int // the target in rt, counted in; -1: none
 	id       string
 	port     string
+	hsts     string // Strict-Transport-Security of the response; "": none
 	status   int
 	bytes    int64
 	retried  bool
@@ -53,15 +56,45 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.cfg.AccessLog {
 		defer ex.logAccess(r, host, time.Now())
 	}
-	rt, i := s.acquire(host, "", "")
-	if rt == nil {
-		if host == "" {
-			host = "this host name"
-		} else if len(host) > 100 {
-			host = host[:100] + "..."
-		}
-		ex.page(http.StatusNotFound, "No app is configured for %s.", host)
+	// ACME HTTP-01 challenges come first, for any host.
+	acme := strings.HasPrefix(r.URL.Path, acmePrefix)
+	if acme && ex.answerChallenge(r) {
 		return
+	}
+	t := s.table.Load()
+	v := t.lookup(host)
+	if v == nil {
+		ex.notFound(host)
+		return
+	}
+	ex.rt = v.rt
+	if e.tls {
+		ex.hsts = v.rt.hsts
+	}
+	switch {
+	case v.to != "": // a domain redirect, same scheme
+		scheme := "http"
+		if e.tls {
+			scheme = "https"
+		}
+		ex.redirect(v.code, scheme+"://"+v.to+requestURI(r))
+		return
+	case !e.tls && v.rt.toHTTPS && s.httpsPort != "" && !acme:
+		to := "https://" + host
+		if s.httpsPort != "443" {
+			to += ":" + s.httpsPort
+		}
+		ex.redirect(http.StatusMovedPermanently, to+requestURI(r))
+		return
+	}
+	rt, i := s.acquireIn(t, v.rt, host, "", "")
+	if rt == nil { // the table changed meanwhile: the host left it
+		ex.rt = nil
+		ex.notFound(host)
+		return
+	}
+	if rt != v.rt && e.tls { // the host moved to another app meanwhile
+		ex.hsts = rt.hsts
 	}
 	ex.rt = rt
 	if i < 0 {
@@ -85,6 +118,41 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		in.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
 	s.rp.ServeHTTP(ex, in)
+}
+
+func (ex *exchange) notFound(host string) {
+	if host == "" {
+		host = "this host name"
+	} else if len(host) > 100 {
+		host = host[:100] + "..."
+	}
+	ex.page(http.StatusNotFound, "No app is configured for %s.", host)
+}
+
+// requestURI returns the path and query of r exactly as the client sent
+// them (encoded characters kept), for a redirect.
+func requestURI(r *http.Request) string {
+	u := r.URL.RequestURI()
+	if !strings.HasPrefix(u, "/") { // "*" (OPTIONS), or a path-less oddity
+		return "/"
+	}
+	return u
+}
+
+// redirect answers code with Location to.
+func (ex *exchange) redirect(code int, to string) {
+	body := "Moved to " + to + "\n"
+	h := ex.w.Header()
+	h.Set("Location", to)
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	h["X-Request-Id"] = []string{ex.id}
+	if ex.hsts != "" {
+		h.Set("Strict-Transport-Security", ex.hsts)
+	}
+	ex.WriteHeader(code)
+	io.WriteString(ex, body)
 }
 
 // release counts the request out of its target.
@@ -115,6 +183,9 @@ func (s *server) rewrite(pr *httputil.ProxyRequest) {
 func modifyResponse(resp *http.Response) error {
 	if ex, ok := resp.Request.Context().Value(exchangeKey{}).(*exchange); ok {
 		resp.Header["X-Request-Id"] = []string{ex.id}
+		if ex.hsts != "" { // the route's policy replaces the app's
+			resp.Header["Strict-Transport-Security"] = []string{ex.hsts}
+		}
 	}
 	return nil
 }
@@ -218,6 +289,9 @@ func (ex *exchange) page(code int, format string, args ...any) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
 	h["X-Request-Id"] = []string{ex.id}
+	if ex.hsts != "" {
+		h.Set("Strict-Transport-Security", ex.hsts)
+	}
 	ex.WriteHeader(code)
 	io.WriteString(ex, body)
 }

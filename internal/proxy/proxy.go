@@ -23,6 +23,7 @@ import (
 // Config says where the proxy listens and how it treats requests.
 type Config struct {
 	HTTPAddr      string // e.g. ":80", "127.0.0.1:0"
+	HTTPSAddr     string // TLS, e.g. ":443"; empty: none. Certificates come with routes (Route.TLS)
 	ControlSocket string // unix socket (mode 0600) for the daemon
 	// StateFile is where routes are persisted (JSON, written atomically); a
 	// restarted proxy serves them at once. Empty: routes live in memory only.
@@ -86,7 +87,10 @@ type server struct {
 	rp        *httputil.ReverseProxy
 	transport *http.Transport // the settings of each backend's own transport
 	httpAddr  string
+	httpsAddr string // "": no TLS listener
+	httpsPort string // of httpsAddr, for redirects to HTTPS
 	hj        hijacks
+	acme      challenges // ACME HTTP-01 challenges, in memory only
 
 	// The control side: changes to the table are serialized by mu.
 	mu          sync.Mutex
@@ -131,13 +135,17 @@ func newServer(ctx context.Context, cfg Config) *server {
 		ModifyResponse: modifyResponse,
 		BufferPool:     bufferPool{},
 	}
-	s.table.Store(&table{
-		exact:  map[string]*route{},
-		wild:   map[string]*route{},
+	s.table.Store(emptyTable())
+	return s
+}
+
+func emptyTable() *table {
+	return &table{
+		exact:  map[string]*vhost{},
+		wild:   map[string]*vhost{},
 		apps:   map[string]*route{},
 		config: map[string]Route{},
-	})
-	return s
+	}
 }
 
 // Run serves until ctx ends, then shuts down gracefully: it stops
@@ -178,23 +186,42 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer ln.Close()
 	s.httpAddr = ln.Addr().String()
-
-	_, port, _ := net.SplitHostPort(s.httpAddr)
-	httpSrv := &http.Server{
-		Handler:           &entry{s: s, port: port},
-		ReadHeaderTimeout: cfg.ReadHeaderTimeout,
-		IdleTimeout:       cfg.IdleTimeout,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	var tlsLn net.Listener
+	if cfg.HTTPSAddr != "" {
+		if tlsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
+			return fmt.Errorf("proxy: %w", err)
+		}
+		defer tlsLn.Close()
+		s.httpsAddr = tlsLn.Addr().String()
+		_, s.httpsPort, _ = net.SplitHostPort(s.httpsAddr)
 	}
+
+	errLog := newErrorLog(log)
+	newServer := func(port string, tls bool) *http.Server {
+		return &http.Server{
+			Handler:           &entry{s: s, port: port, tls: tls},
+			ReadHeaderTimeout: cfg.ReadHeaderTimeout, // also bounds the TLS handshake
+			IdleTimeout:       cfg.IdleTimeout,
+			ErrorLog:          errLog,
+		}
+	}
+	_, port, _ := net.SplitHostPort(s.httpAddr)
+	httpSrv := newServer(port, false)
 	ctlSrv := &http.Server{
 		Handler:           s.controlHandler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- fmt.Errorf("proxy: serve HTTP: %w", httpSrv.Serve(ln)) }()
 	go func() { errc <- fmt.Errorf("proxy: serve control socket: %w", ctlSrv.Serve(ctl)) }()
-	log.Info("proxy started", "http", s.httpAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid())
+	var httpsSrv *http.Server
+	if tlsLn != nil {
+		httpsSrv = newServer(s.httpsPort, true)
+		httpsSrv.TLSConfig = s.newTLSConfig() // with NextProtos h2: ServeTLS serves HTTP/2
+		go func() { errc <- fmt.Errorf("proxy: serve HTTPS: %w", httpsSrv.ServeTLS(tlsLn, "", "")) }()
+	}
+	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid())
 	if cfg.Ready != nil {
 		cfg.Ready(s.httpAddr)
 	}
@@ -215,10 +242,16 @@ func Run(ctx context.Context, cfg Config) error {
 			ctlSrv.Close()
 		}
 	})
-	if err := httpSrv.Shutdown(sctx); err != nil {
-		log.Warn("requests still in flight after the shutdown timeout: closing them", "err", err)
-		httpSrv.Close()
+	shutdown := func(srv *http.Server) {
+		if err := srv.Shutdown(sctx); err != nil {
+			log.Warn("requests still in flight after the shutdown timeout: closing them", "err", err)
+			srv.Close()
+		}
 	}
+	if httpsSrv != nil {
+		wg.Go(func() { shutdown(httpsSrv) })
+	}
+	shutdown(httpSrv)
 	if n := s.hj.wait(sctx); n > 0 {
 		log.Warn("upgraded connections (WebSockets) still open after the shutdown timeout: closed them", "count", n)
 	}
@@ -245,14 +278,21 @@ func (s *server) restore() error {
 		return fmt.Errorf("proxy: %w", err)
 	}
 	cfg := make(map[string]Route, len(routes))
+	certs := make(map[string]*routeCert)
 	for _, r := range routes {
 		n, err := normalizeRoute(r)
+		var cert *routeCert
+		if err == nil && n.TLS != nil {
+			cert, err = parseCert(n)
+		}
 		if err == nil {
 			if _, dup := cfg[n.App]; dup {
 				err = errInvalid("app %s is listed twice", n.App)
 			} else if cfg[n.App] = n; checkConflicts(cfg) != nil {
 				err = checkConflicts(cfg)
 				delete(cfg, n.App)
+			} else if cert != nil {
+				certs[n.App] = cert
 			}
 		}
 		if err != nil {
@@ -261,21 +301,32 @@ func (s *server) restore() error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.install(s.build(cfg))
+	t, fresh := s.build(cfg, certs)
+	old := s.table.Load()
+	s.install(t, fresh)
+	s.reportCerts(old, t)
 	return nil
 }
 
 // build makes a table of cfg, reusing the backends of addresses the proxy
-// knows. Backends it had to create are returned, to be registered once the
-// table is installed.
-func (s *server) build(cfg map[string]Route) (*table, map[string]*backend) {
+// knows; certs are the parsed certificates of the routes with TLS (see
+// parseCerts). Backends it had to create are returned, to be registered
+// once the table is installed.
+func (s *server) build(cfg map[string]Route, certs map[string]*routeCert) (*table, map[string]*backend) {
 	t := &table{
-		exact:  make(map[string]*route),
-		wild:   make(map[string]*route),
+		exact:  make(map[string]*vhost),
+		wild:   make(map[string]*vhost),
 		apps:   make(map[string]*route, len(cfg)),
 		config: cfg,
 	}
 	fresh := make(map[string]*backend)
+	add := func(pattern string, v *vhost) {
+		if d, ok := strings.CutPrefix(pattern, "*."); ok {
+			t.wild[d] = v
+		} else {
+			t.exact[pattern] = v
+		}
+	}
 	for app, r := range cfg {
 		rt := &route{app: app, maxBody: r.MaxBodyBytes, timeout: r.UpstreamTimeout}
 		if rt.maxBody == 0 {
@@ -283,6 +334,14 @@ func (s *server) build(cfg map[string]Route) (*table, map[string]*backend) {
 		}
 		if rt.timeout == 0 {
 			rt.timeout = s.cfg.UpstreamTimeout
+		}
+		if r.TLS != nil && certs[app] != nil {
+			rt.tls = certs[app]
+			rt.uncovered = uncoveredHosts(rt.tls.leaf(), r)
+			if r.TLS.HSTS != nil {
+				rt.hsts = r.TLS.HSTS.header()
+			}
+			rt.toHTTPS = r.TLS.RedirectHTTP
 		}
 		for _, tg := range r.Targets {
 			b := s.backends[tg.Addr]
@@ -296,12 +355,16 @@ func (s *server) build(cfg map[string]Route) (*table, map[string]*backend) {
 			rt.containers = append(rt.containers, tg.Container)
 		}
 		t.apps[app] = rt
+		served := &vhost{rt: rt}
 		for _, h := range r.Hosts {
-			if d, ok := strings.CutPrefix(h, "*."); ok {
-				t.wild[d] = rt
-			} else {
-				t.exact[h] = rt
+			add(h, served)
+		}
+		for _, rd := range r.Redirects {
+			code := rd.Code
+			if code == 0 {
+				code = DefaultRedirectCode
 			}
+			add(rd.From, &vhost{rt: rt, to: rd.To, code: code})
 		}
 	}
 	return t, fresh
@@ -321,13 +384,19 @@ func (s *server) commit(cfg map[string]Route) error {
 	if err := checkConflicts(cfg); err != nil {
 		return err
 	}
-	t, fresh := s.build(cfg)
+	certs, err := s.parseCerts(cfg)
+	if err != nil {
+		return err
+	}
+	t, fresh := s.build(cfg, certs)
 	if s.cfg.StateFile != "" {
 		if err := saveState(s.cfg.StateFile, t.sortedRoutes()); err != nil {
 			return err
 		}
 	}
+	old := s.table.Load()
 	s.install(t, fresh)
+	s.reportCerts(old, t)
 	return nil
 }
 

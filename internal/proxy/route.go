@@ -66,7 +66,25 @@ type Route struct {
 	// UpstreamTimeout is the time a target has to send response headers;
 	// 0 is Config.UpstreamTimeout.
 	UpstreamTimeout time.Duration `json:"upstream_timeout,omitempty"`
+	// TLS serves the route's hosts (and its redirects' From hosts) on the
+	// HTTPS listener. Nil: HTTP only.
+	TLS *RouteTLS `json:"tls,omitempty"`
+	// Redirects send requests for other host names elsewhere (Dokku's
+	// redirect plugin). Their From hosts are claimed like Hosts.
+	Redirects []Redirect `json:"redirects,omitempty"`
 }
+
+// Redirect sends every request for the host From to the host To, with the
+// request's scheme, path and query: "http://old.example.com/a?b" answers
+// Code with Location "http://new.example.com/a?b".
+type Redirect struct {
+	From string `json:"from"`           // a host name as in Route.Hosts ("*.old.example.com" too)
+	To   string `json:"to"`             // a host name, optionally with a port
+	Code int    `json:"code,omitempty"` // 301 (also when 0), 302, 303, 307 or 308
+}
+
+// DefaultRedirectCode is the status of a Redirect whose Code is 0.
+const DefaultRedirectCode = 301
 
 // normalizeRoute checks r and returns it in canonical form: host names
 // lower-cased without a trailing dot, duplicates removed. Nothing is filled
@@ -122,7 +140,79 @@ func normalizeRoute(r Route) (Route, error) {
 	if r.UpstreamTimeout < 0 {
 		return r, errInvalid("app %s: negative upstream timeout", r.App)
 	}
+	var redirects []Redirect // nil when none, so that a route set equals its copy read back
+	for _, rd := range r.Redirects {
+		from := strings.TrimSuffix(strings.ToLower(rd.From), ".")
+		to := strings.TrimSuffix(strings.ToLower(rd.To), ".")
+		switch {
+		case !validHostPattern(from):
+			return r, errInvalid("app %s: redirect from invalid host name %q", r.App, rd.From)
+		case !validRedirectTarget(to):
+			return r, errInvalid("app %s: redirect to invalid host name %q", r.App, rd.To)
+		case slices.Contains(hosts, from):
+			return r, errInvalid("app %s: host %s is both routed and redirected", r.App, from)
+		case matchHost(from, hostOnly(to)):
+			return r, errInvalid("app %s: redirect from %s to %s would loop", r.App, from, to)
+		}
+		switch rd.Code {
+		case 0, 301, 302, 303, 307, 308:
+		default:
+			return r, errInvalid("app %s: redirect code %d (want 301, 302, 303, 307 or 308)", r.App, rd.Code)
+		}
+		for _, o := range redirects {
+			if o.From == from {
+				return r, errInvalid("app %s: host %s is redirected twice", r.App, from)
+			}
+		}
+		redirects = append(redirects, Redirect{From: from, To: to, Code: rd.Code})
+	}
+	r.Redirects = redirects
+	if r.TLS != nil {
+		c := *r.TLS
+		c.Uncovered = nil // reported by the proxy, never set
+		if c.CertPEM == "" || c.KeyPEM == "" {
+			return r, errInvalid("app %s: TLS needs a certificate and its key", r.App)
+		}
+		if c.HSTS != nil {
+			h := *c.HSTS
+			if h.MaxAge < 0 {
+				return r, errInvalid("app %s: negative HSTS max-age", r.App)
+			}
+			c.HSTS = &h
+		}
+		r.TLS = &c
+	}
 	return r, nil
+}
+
+// validRedirectTarget accepts a lower-case host name without wildcard,
+// optionally followed by ":port".
+func validRedirectTarget(to string) bool {
+	host := to
+	if h, port, err := net.SplitHostPort(to); err == nil {
+		if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 || strconv.Itoa(p) != port {
+			return false
+		}
+		host = h
+	}
+	return !strings.HasPrefix(host, "*.") && validHostPattern(host)
+}
+
+// hostOnly strips the port of a redirect target.
+func hostOnly(to string) string {
+	if h, _, err := net.SplitHostPort(to); err == nil {
+		return h
+	}
+	return to
+}
+
+// matchHost reports whether a host pattern (as in Route.Hosts) covers host.
+func matchHost(pattern, host string) bool {
+	if d, ok := strings.CutPrefix(pattern, "*."); ok {
+		i := strings.IndexByte(host, '.')
+		return i > 0 && host[i+1:] == d
+	}
+	return pattern == host
 }
 
 // validHostPattern accepts a lower-case DNS name, optionally starting with
@@ -155,7 +245,12 @@ func checkConflicts(routes map[string]Route) error {
 	}
 	sort.Strings(apps) // stable messages
 	for _, app := range apps {
-		for _, h := range routes[app].Hosts {
+		r := routes[app]
+		hosts := slices.Clone(r.Hosts)
+		for _, rd := range r.Redirects {
+			hosts = append(hosts, rd.From)
+		}
+		for _, h := range hosts {
 			if other, ok := owner[h]; ok {
 				return errConflict("host %s is already routed to app %s; remove it there first (app %s asked for it)", h, other, app)
 			}
@@ -168,10 +263,17 @@ func checkConflicts(routes map[string]Route) error {
 // table is one immutable snapshot of the routing table. Requests load it
 // with one atomic read; the control API builds a new one and swaps it in.
 type table struct {
-	exact  map[string]*route // "shop.example.com"
-	wild   map[string]*route // "example.com" for "*.example.com"
+	exact  map[string]*vhost // "shop.example.com"
+	wild   map[string]*vhost // "example.com" for "*.example.com"
 	apps   map[string]*route
 	config map[string]Route // as set, for Routes and the state file
+}
+
+// vhost is what a host name leads to: an app's route, served or redirected.
+type vhost struct {
+	rt   *route
+	to   string // a redirect's target host; "": the route serves the host
+	code int    // of the redirect
 }
 
 // route is an app's entry in a table: its targets resolved to the shared
@@ -182,12 +284,18 @@ type route struct {
 	containers []string // container name of targets[i], for logs
 	maxBody    int64    // -1: no limit
 	timeout    time.Duration
+	tls        *routeCert // nil: no TLS
+	uncovered  []string   // hosts (and redirect sources) the certificate does not cover
+	hsts       string     // Strict-Transport-Security value; "": none
+	toHTTPS    bool       // RedirectHTTP (if the proxy has an HTTPS listener)
 	next       roundRobin // the only mutable field: where the next pick starts
 }
 
-func (t *table) lookup(host string) *route {
-	if rt, ok := t.exact[host]; ok {
-		return rt
+// lookup finds what a host name (lower-case, no port) leads to: an exact
+// name first, then a one-label wildcard.
+func (t *table) lookup(host string) *vhost {
+	if v, ok := t.exact[host]; ok {
+		return v
 	}
 	if i := strings.IndexByte(host, '.'); i >= 0 {
 		return t.wild[host[i+1:]]
@@ -195,13 +303,39 @@ func (t *table) lookup(host string) *route {
 	return nil
 }
 
-// sortedRoutes returns the table's routes ordered by app.
+// find returns the route requests go to: by app if app is set, else by
+// host (nil for a redirected host).
+func (t *table) find(host, app string) *route {
+	if app != "" {
+		return t.apps[app]
+	}
+	if v := t.lookup(host); v != nil && v.to == "" {
+		return v.rt
+	}
+	return nil
+}
+
+// sortedRoutes returns the table's routes ordered by app, as set.
 func (t *table) sortedRoutes() []Route {
 	out := make([]Route, 0, len(t.config))
 	for _, r := range t.config {
 		out = append(out, r)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].App < out[j].App })
+	return out
+}
+
+// reportedRoutes is sortedRoutes with what the proxy found out filled in:
+// the hosts a route's certificate does not cover (RouteTLS.Uncovered).
+func (t *table) reportedRoutes() []Route {
+	out := t.sortedRoutes()
+	for i, r := range out {
+		if rt := t.apps[r.App]; r.TLS != nil && rt != nil && len(rt.uncovered) > 0 {
+			c := *r.TLS
+			c.Uncovered = slices.Clone(rt.uncovered)
+			out[i].TLS = &c
+		}
+	}
 	return out
 }
 

@@ -74,7 +74,7 @@ func TestTableLookup(t *testing.T) {
 		"a": {App: "a", Hosts: []string{"a.example.com"}},
 		"w": {App: "w", Hosts: []string{"*.example.com"}},
 		"x": {App: "x", Hosts: []string{"example.com", "*.b.example.com"}},
-	})
+	}, nil)
 	for host, want := range map[string]string{
 		"a.example.com":   "a",
 		"z.example.com":   "w",
@@ -86,11 +86,54 @@ func TestTableLookup(t *testing.T) {
 		"":                "",
 	} {
 		got := ""
-		if rt := tab.lookup(host); rt != nil {
-			got = rt.app
+		if v := tab.lookup(host); v != nil {
+			got = v.rt.app
 		}
 		if got != want {
 			t.Errorf("lookup(%q) = %q, want %q", host, got, want)
+		}
+	}
+}
+
+func TestTableLookupRedirects(t *testing.T) {
+	s := newServer(t.Context(), Config{}.withDefaults())
+	tab, _ := s.build(map[string]Route{
+		"a": {App: "a", Hosts: []string{"a.example.com"}, Redirects: []Redirect{{From: "www.a.example.com", To: "a.example.com"}, {From: "*.old.example", To: "a.example.com", Code: 308}}},
+		"w": {App: "w", Hosts: []string{"*.a.example.com"}},
+	}, nil)
+	for host, want := range map[string]vhost{
+		"a.example.com":     {rt: tab.apps["a"]},
+		"www.a.example.com": {rt: tab.apps["a"], to: "a.example.com", code: 301}, // exact beats the wildcard
+		"x.a.example.com":   {rt: tab.apps["w"]},
+		"x.old.example":     {rt: tab.apps["a"], to: "a.example.com", code: 308},
+	} {
+		v := tab.lookup(host)
+		if v == nil || v.rt != want.rt || v.to != want.to || v.code != want.code {
+			t.Errorf("lookup(%q) = %+v, want %+v", host, v, want)
+		}
+	}
+	if rt := tab.find("www.a.example.com", ""); rt != nil {
+		t.Errorf("find of a redirected host: %v", rt.app)
+	}
+	if rt := tab.find("", "a"); rt != tab.apps["a"] {
+		t.Errorf("find by app: %v", rt)
+	}
+}
+
+func TestMatchHost(t *testing.T) {
+	for _, c := range []struct {
+		pattern, host string
+		want          bool
+	}{
+		{"a.example.com", "a.example.com", true},
+		{"a.example.com", "b.example.com", false},
+		{"*.example.com", "a.example.com", true},
+		{"*.example.com", "example.com", false},
+		{"*.example.com", "a.b.example.com", false},
+		{"*.example.com", ".example.com", false},
+	} {
+		if got := matchHost(c.pattern, c.host); got != c.want {
+			t.Errorf("matchHost(%q, %q) = %v", c.pattern, c.host, got)
 		}
 	}
 }

@@ -62,7 +62,9 @@ func saveState(path string, routes []Route) (err error) {
 	}
 	data = append(data, '\n')
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp") // mode 0600
+	// Mode 0600, which the rename gives the state file: it holds the
+	// routes' TLS private keys.
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("save routes: %w", err)
 	}

@@ -49,6 +49,10 @@ type Settings struct {
 	// AccessLog makes the proxy log one line per request
 	// (BERTH_ACCESS_LOG: true or false).
 	AccessLog string
+	// ACMECARoots is a PEM file of extra roots to trust when talking to
+	// the ACME server (BERTH_ACME_CA_ROOTS): for a private or test CA such
+	// as Pebble. Empty: the system's roots only.
+	ACMECARoots string
 	// AuthorizedKeys is the authorized_keys file Berth keeps for OpenSSH
 	// mode; empty: none (BERTH_AUTHORIZED_KEYS).
 	AuthorizedKeys string
@@ -72,6 +76,7 @@ var fields = []field{
 	{"BERTH_SSH_GROUP", "berth", "group allowed on BERTH_SSH_SOCKET (the berth and dokku users)", func(s *Settings) *string { return &s.SSHGroup }},
 	{"BERTH_AUTHORIZED_KEYS", "", "authorized_keys file kept for OpenSSH mode (e.g. /home/berth/.ssh/authorized_keys); empty: none", func(s *Settings) *string { return &s.AuthorizedKeys }},
 	{"BERTH_ACCESS_LOG", "false", "proxy access log, one line per request: true or false", func(s *Settings) *string { return &s.AccessLog }},
+	{"BERTH_ACME_CA_ROOTS", "", "PEM file of extra roots trusted for the ACME server (a private CA, Pebble in tests)", func(s *Settings) *string { return &s.ACMECARoots }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 }
 

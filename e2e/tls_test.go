@@ -1,0 +1,133 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHTTPSWithCertsAndRedirects: a certificate (self-signed here; ACME
+// certificates take the same path) makes the app serve HTTPS with SNI and
+// HTTP/2, HTTP redirect to HTTPS, HSTS, and the seed's bare-domain-to-www
+// redirect on both schemes with path and query kept.
+func TestHTTPSWithCertsAndRedirects(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d := deployDaemon(t, eng)
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "domains:add", "shop", "shop.test", "www.shop.test")
+	if out, code := d.deployTar(t, "shop", appTar(t, zdtApp("v1", nil))); code != 0 {
+		t.Fatalf("deploy: %d\n%s", code, out)
+	}
+	d.mustBerth(t, "apps:create", "blog")
+	d.mustBerth(t, "domains:add", "blog", "blog.test")
+	if out, code := d.deployTar(t, "blog", appTar(t, zdtApp("blog-v1", nil))); code != 0 {
+		t.Fatalf("deploy blog: %d\n%s", code, out)
+	}
+	d.mustBerth(t, "redirect:set", "shop", "shop.test", "www.shop.test")
+	d.mustBerth(t, "certs:generate", "shop")
+	d.mustBerth(t, "certs:generate", "blog")
+	if d.proxyTLSAddr == "" {
+		t.Fatal("the proxy has no TLS listener")
+	}
+	_, tlsPort, _ := net.SplitHostPort(d.proxyTLSAddr)
+	roots := x509.NewCertPool()
+	for _, a := range []string{"shop", "blog"} {
+		roots.AppendCertsFromPEM([]byte(d.mustBerth(t, "certs:show", a, "crt")))
+	}
+	dial := func(addr string) func(network, a string) (net.Conn, error) {
+		return func(network, _ string) (net.Conn, error) { return net.Dial("tcp", addr) }
+	}
+	httpsClient := &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{
+			Dial: dial(d.proxyTLSAddr), TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true,
+		},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Dial: dial(d.proxyAddr)},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+	// HTTPS with SNI: each app's own certificate, over HTTP/2, with HSTS.
+	for host, want := range map[string]string{"www.shop.test": "version=v1", "blog.test": "version=blog-v1"} {
+		resp, err := httpsClient.Get("https://" + host + "/")
+		if err != nil {
+			t.Fatalf("GET https://%s/: %v", host, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.HasPrefix(string(body), want) {
+			t.Errorf("https://%s/: %d %q", host, resp.StatusCode, body)
+		}
+		if resp.ProtoMajor != 2 {
+			t.Errorf("https://%s/: %s, want HTTP/2", host, resp.Proto)
+		}
+		if got := resp.Header.Get("Strict-Transport-Security"); got != "max-age=15724800" {
+			t.Errorf("https://%s/: HSTS %q", host, got)
+		}
+		if !strings.Contains(resp.TLS.PeerCertificates[0].DNSNames[0], strings.TrimPrefix(host, "www.")) && host != "www.shop.test" {
+			t.Errorf("%s got the certificate of %v", host, resp.TLS.PeerCertificates[0].DNSNames)
+		}
+	}
+	// HTTP goes to HTTPS, path and query kept.
+	req, _ := http.NewRequest(http.MethodGet, "http://www.shop.test/a%20b/c?x=1&y=2", nil)
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if want := "https://www.shop.test:" + tlsPort + "/a%20b/c?x=1&y=2"; resp.StatusCode != 301 || resp.Header.Get("Location") != want {
+		t.Errorf("http → https: %d %q, want 301 %q", resp.StatusCode, resp.Header.Get("Location"), want)
+	}
+	// The bare domain redirects to www on both schemes (its certificate
+	// covers it too).
+	for _, u := range []string{"http://shop.test/p?q=1", "https://shop.test/p?q=1"} {
+		c := httpClient
+		if strings.HasPrefix(u, "https") {
+			c = httpsClient
+		}
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatalf("GET %s: %v", u, err)
+		}
+		resp.Body.Close()
+		loc := resp.Header.Get("Location")
+		if resp.StatusCode != 301 || !strings.HasSuffix(loc, "www.shop.test/p?q=1") && !strings.Contains(loc, "www.shop.test:") {
+			t.Errorf("%s: %d %q, want 301 to www.shop.test/p?q=1", u, resp.StatusCode, loc)
+		}
+	}
+	// Bad input changes nothing.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"redirect:set", "shop", "shop.test"}, "Please provide a source domain and a destination"},
+		{[]string{"redirect:set", "shop", "shop.test", "other.test"}, "Source domain is already redirected"},
+		{[]string{"redirect:set", "shop", "blog.test", "x.test"}, "is a domain of blog"},
+		{[]string{"redirect:set", "shop", "a.test", "b.test", "300"}, "Invalid redirect code"},
+		{[]string{"certs:add", "shop", "/etc/hostname", "/etc/hostname"}, "Invalid certificate or key"},
+	} {
+		out, code := d.berth(tc.args...)
+		if code != 1 || !strings.Contains(out, tc.want) {
+			t.Errorf("%v: exit %d %q, want %q", tc.args, code, out, tc.want)
+		}
+	}
+	if out := d.mustBerth(t, "certs:report", "shop", "--ssl-hostnames"); !strings.Contains(out, "shop.test") {
+		t.Errorf("certs:report: %q", out)
+	}
+	// Without the certificate, back to plain HTTP.
+	d.mustBerth(t, "certs:remove", "shop")
+	resp, err = httpClient.Get("http://www.shop.test/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("after certs:remove, http: %d", resp.StatusCode)
+	}
+}

@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+)
+
+func init() {
+	register(
+		&Command{Name: "certs:add", Args: "<app> CRT KEY | <app> < tar with server.crt and server.key", Short: "Install a TLS certificate (full chain) and key for an app", App: AppRequired, Run: certsAdd},
+		&Command{Name: "certs:update", Args: "<app> CRT KEY | <app> < tar", Short: "Replace an app's TLS certificate", App: AppRequired, Run: certsAdd},
+		&Command{Name: "certs:generate", Args: "<app> [DOMAIN]", Short: "Install a self-signed certificate for DOMAIN and the app's domains", App: AppRequired, Run: certsGenerate},
+		&Command{Name: "certs:remove", Args: "<app>", Short: "Remove an app's certificate (back to HTTP only)", App: AppRequired, Run: certsRemove},
+		&Command{Name: "certs:show", Args: "<app> crt|key", Short: "Print an app's certificate or key (PEM)", App: AppRequired, Run: certsShow},
+		&Command{Name: "certs:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's certificate", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: certsReport},
+		&Command{Name: "redirect", Args: "<app>", Short: "List an app's domain redirects", App: AppRequired, Run: redirectList},
+		&Command{Name: "redirect:set", Args: "<app> SRC DEST [301|302|303|307|308]", Short: "Redirect requests for SRC to DEST, keeping path and query (301 by default)", App: AppRequired, Run: redirectSet},
+		&Command{Name: "redirect:unset", Args: "<app> SRC", Short: "Remove a redirect", App: AppRequired, Run: redirectUnset},
+	)
+}
+
+// certInput reads CRT and KEY files, or a tar of server.crt and server.key
+// on stdin.
+func certInput(c *Ctx) (string, string, error) {
+	if len(c.Args) == 2 {
+		crt, err := os.ReadFile(c.Args[0])
+		if err != nil {
+			return "", "", failf("Cannot read the certificate: %v", err)
+		}
+		key, err := os.ReadFile(c.Args[1])
+		if err != nil {
+			return "", "", failf("Cannot read the key: %v", err)
+		}
+		return string(crt), string(key), nil
+	}
+	if len(c.Args) != 0 {
+		return "", "", failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin")
+	}
+	data, err := io.ReadAll(io.LimitReader(c.Stdin, 10<<20))
+	if err != nil {
+		return "", "", failf("Cannot read stdin: %v", err)
+	}
+	var crt, key string
+	tr := tar.NewReader(bytes.NewReader(data))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return "", "", failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin (%v)", err)
+		}
+		b, _ := io.ReadAll(io.LimitReader(tr, 1<<20))
+		switch strings.TrimPrefix(h.Name, "./") {
+		case "server.crt":
+			crt = string(b)
+		case "server.key":
+			key = string(b)
+		}
+	}
+	if crt == "" || key == "" {
+		return "", "", failf("The tar must hold server.crt and server.key")
+	}
+	return crt, key, nil
+}
+
+func certsAdd(c *Ctx) error {
+	crt, key, err := certInput(c)
+	if err != nil {
+		return err
+	}
+	info, err := api.CertsAdd.Call(c, c.API, api.CertAdd{App: c.App, CertPEM: crt, KeyPEM: key})
+	if err != nil {
+		return err
+	}
+	c.Info1("Added a certificate to %s for %s (expires %s)", c.App, strings.Join(info.Domains, " "), info.NotAfter.UTC().Format("2006-01-02"))
+	return nil
+}
+
+func certsGenerate(c *Ctx) error {
+	domain := ""
+	if len(c.Args) > 0 {
+		domain = c.Args[0]
+	}
+	if err := noExtraArgs(c, 1); err != nil {
+		return err
+	}
+	info, err := api.CertsGenerate.Call(c, c.API, api.CertGenerate{App: c.App, Domain: domain})
+	if err != nil {
+		return err
+	}
+	c.Info1("Installed a self-signed certificate for %s", strings.Join(info.Domains, " "))
+	return nil
+}
+
+func certsRemove(c *Ctx) error {
+	if _, err := api.CertsRemove.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
+		return err
+	}
+	c.Info1("Removed the certificate of %s", c.App)
+	return nil
+}
+
+func certsShow(c *Ctx) error {
+	if len(c.Args) != 1 || (c.Args[0] != "crt" && c.Args[0] != "key") {
+		return failf("Usage: %s certs:show APP crt|key", c.Env.Prog)
+	}
+	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App, Key: c.Args[0] == "key"})
+	if err != nil {
+		return err
+	}
+	if !info.Enabled {
+		return failf("%s has no certificate", c.App)
+	}
+	if c.Args[0] == "key" {
+		fmt.Fprint(c.Stdout, info.KeyPEM)
+	} else {
+		fmt.Fprint(c.Stdout, info.CertPEM)
+	}
+	return nil
+}
+
+func certsReport(c *Ctx) error {
+	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App})
+	if err != nil {
+		return err
+	}
+	date := func(t time.Time) string {
+		if !info.Enabled {
+			return ""
+		}
+		return t.UTC().Format(time.RFC3339)
+	}
+	fields := []field{
+		{"enabled", strconv.FormatBool(info.Enabled)},
+		{"source", info.Source},
+		{"hostnames", strings.Join(info.Domains, " ")},
+		{"issuer", info.Issuer},
+		{"subject", info.Subject},
+		{"starts-at", date(info.NotBefore)},
+		{"expires-at", date(info.NotAfter)},
+		{"verified", strconv.FormatBool(info.Verified)},
+	}
+	return renderReport(c, "ssl", c.App+" ssl information", fields)
+}
+
+func redirectList(c *Ctx) error {
+	res, err := api.RedirectsList.Call(c, c.API, api.AppRef{App: c.App})
+	if err != nil {
+		return err
+	}
+	if c.Flag("format", "") == "json" {
+		b, _ := json.Marshal(res.Redirects)
+		c.Println(string(b))
+		return nil
+	}
+	if len(res.Redirects) == 0 {
+		c.Info1("No redirects set for %s", c.App)
+		return nil
+	}
+	c.Println(fmt.Sprintf("%-30s %-30s %s", "SOURCE", "DESTINATION", "CODE"))
+	for _, r := range res.Redirects {
+		c.Println(fmt.Sprintf("%-30s %-30s %d", r.Src, r.Dest, r.Code))
+	}
+	return nil
+}
+
+func redirectSet(c *Ctx) error {
+	if len(c.Args) < 2 {
+		return failf("Please provide a source domain and a destination")
+	}
+	if err := noExtraArgs(c, 3); err != nil {
+		return err
+	}
+	req := api.RedirectSet{App: c.App, Src: c.Args[0], Dest: c.Args[1]}
+	if len(c.Args) == 3 {
+		n, err := strconv.Atoi(c.Args[2])
+		if err != nil {
+			return failf("Invalid redirect code %q: use 301, 302, 303, 307 or 308", c.Args[2])
+		}
+		req.Code = n
+	}
+	if _, err := api.RedirectsSet.Call(c, c.API, req); err != nil {
+		return err
+	}
+	c.Info1("Setting redirect for %s to %s", req.Src, req.Dest)
+	return nil
+}
+
+func redirectUnset(c *Ctx) error {
+	if len(c.Args) != 1 {
+		return failf("Please provide a source domain")
+	}
+	if _, err := api.RedirectsUnset.Call(c, c.API, api.RedirectSet{App: c.App, Src: c.Args[0]}); err != nil {
+		return err
+	}
+	c.Info1("Unsetting redirect for %s", c.Args[0])
+	return nil
+}

@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+)
+
+func init() {
+	le := func(name, args, short string, run func(*Ctx) error) *Command {
+		return &Command{Name: name, Args: args, Short: short, App: AppRequired, Run: run}
+	}
+	register(
+		&Command{Name: "letsencrypt:set", Args: "(<app>|--global) email|server|graceperiod [<value>]", Short: "Set a Let's Encrypt setting (server: default, staging or a directory URL)", App: AppRequired, Global: true, Run: propertySetter("letsencrypt")},
+		&Command{Name: "letsencrypt:enable", Args: "(<app>|--all)", Short: "Get a certificate for the app's domains (and redirect sources) and keep it renewed", App: AppOptional, Bools: []string{"all"}, Run: leEnable},
+		&Command{Name: "letsencrypt", Args: "<app>", Short: "Same as letsencrypt:enable (Dokku's older form)", App: AppRequired, Hidden: true, Run: leEnable},
+		le("letsencrypt:disable", "<app>", "Stop using Let's Encrypt for the app (its certificate is removed)", leDisable),
+		le("letsencrypt:active", "<app>", "Print true when the app serves a Let's Encrypt certificate", leActive),
+		&Command{Name: "letsencrypt:list", Args: "[--format json]", Short: "List apps with Let's Encrypt: domains, expiry, time left, next renewal, last error", Values: []string{"format"}, Run: leList},
+		&Command{Name: "letsencrypt:auto-renew", Args: "[<app>]", Short: "Renew what is due now (Berth renews on its own)", App: AppOptional, Run: leAutoRenew},
+		&Command{Name: "letsencrypt:cron-job", Args: "--add|--remove", Short: "Switch automatic renewal on or off (no cron needed: it runs in Berth)", Bools: []string{"add", "remove"}, Run: leCron},
+		le("letsencrypt:revoke", "<app>", "Revoke the app's certificate and stop using Let's Encrypt for it", leRevoke),
+		le("letsencrypt:report", "<app> [<flag>] [--format json]", "Display an app's Let's Encrypt settings", nil),
+	)
+	table["letsencrypt:report"].Values = []string{"format"}
+	table["letsencrypt:report"].InfoFlags = true
+	table["letsencrypt:report"].Run = settingsReport("letsencrypt")
+}
+
+func leEnable(c *Ctx) error {
+	if c.App == "" && !c.Bool("all") {
+		return failf("Please specify an app to run the command on, or --all")
+	}
+	_, err := api.LEEnable.Stream(c, c.API, api.PSRequest{App: c.App, All: c.Bool("all")}, c.output())
+	return err
+}
+
+func leDisable(c *Ctx) error {
+	if _, err := api.LEDisable.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
+		return err
+	}
+	c.Info1("Disabled Let's Encrypt for %s", c.App)
+	return nil
+}
+
+func leActive(c *Ctx) error {
+	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App})
+	if err != nil {
+		return err
+	}
+	c.Println(fmt.Sprint(info.Enabled && info.Source == "letsencrypt"))
+	return nil
+}
+
+func leList(c *Ctx) error {
+	res, err := api.LEList.Call(c, c.API, api.Empty{})
+	if err != nil {
+		return err
+	}
+	if c.Flag("format", "") == "json" {
+		b, _ := json.Marshal(res.Apps)
+		c.Println(string(b))
+		return nil
+	}
+	c.Println(fmt.Sprintf("%-20s %-40s %-20s %-14s %-20s %s", "-----> App name", "Domains", "Certificate Expiry", "Time before", "Next renewal", "Last error"))
+	for _, e := range res.Apps {
+		left, next, expiry := "-", "-", "-"
+		if !e.Expires.IsZero() {
+			expiry = e.Expires.UTC().Format("2006-01-02 15:04:05")
+			left = time.Until(e.Expires).Round(time.Hour).String()
+			next = e.NextRenewal.UTC().Format("2006-01-02 15:04:05")
+		}
+		c.Println(fmt.Sprintf("%-20s %-40s %-20s %-14s %-20s %s", e.App, strings.Join(e.Domains, ","), expiry, left, next, e.LastError))
+	}
+	return nil
+}
+
+func leAutoRenew(c *Ctx) error {
+	if _, err := api.LEAutoRenew.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
+		return err
+	}
+	c.Info1("Renewed the certificates that were due")
+	return nil
+}
+
+func leCron(c *Ctx) error {
+	if c.Bool("add") == c.Bool("remove") {
+		return failf("Give --add or --remove")
+	}
+	st, err := api.LECronJob.Call(c, c.API, api.CronJob{Add: c.Bool("add")})
+	if err != nil {
+		return err
+	}
+	if st.Enabled {
+		c.Info1("Automatic renewal is on: Berth renews certificates itself (no cron job is needed)")
+	} else {
+		c.Info1("Automatic renewal is off")
+	}
+	return nil
+}
+
+func leRevoke(c *Ctx) error {
+	if _, err := api.LERevoke.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
+		return err
+	}
+	c.Info1("Revoked the certificate of %s", c.App)
+	return nil
+}

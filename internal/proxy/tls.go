@@ -1,0 +1,204 @@
+package proxy
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	stdlog "log"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// RouteTLS is an app's certificate and how its hosts use HTTPS. The daemon
+// obtains certificates (ACME runs there) and pushes them with the route.
+type RouteTLS struct {
+	// CertPEM is the full chain, leaf first; KeyPEM its private key. They
+	// are parsed once when the route is set: a pair that does not parse or
+	// match refuses the route. The state file holding them is mode 0600.
+	CertPEM string `json:"cert_pem"`
+	KeyPEM  string `json:"key_pem"`
+	// HSTS adds Strict-Transport-Security to every response served over
+	// TLS for the route's hosts (replacing the app's own). Nil: none.
+	HSTS *HSTS `json:"hsts,omitempty"`
+	// RedirectHTTP answers requests over HTTP with 301 to the same URL on
+	// HTTPS, except ACME HTTP-01 challenges (/.well-known/acme-challenge/).
+	// Without an HTTPS listener (Config.HTTPSAddr) there is no redirect.
+	RedirectHTTP bool `json:"redirect_http,omitempty"`
+	// Uncovered is reported by the proxy in what Routes returns: the hosts
+	// of the route and the From hosts of its redirects that the
+	// certificate's names do not cover. The route is served anyway (clients
+	// will refuse the certificate for them). Ignored when a route is set.
+	Uncovered []string `json:"uncovered,omitempty"`
+}
+
+// HSTS is a Strict-Transport-Security policy.
+type HSTS struct {
+	MaxAge            time.Duration `json:"max_age"` // whole seconds are sent; 0 tells browsers to forget the policy
+	IncludeSubdomains bool          `json:"include_subdomains,omitempty"`
+	Preload           bool          `json:"preload,omitempty"`
+}
+
+// header returns the Strict-Transport-Security value of h.
+func (h *HSTS) header() string {
+	v := "max-age=" + strconv.FormatInt(int64(h.MaxAge/time.Second), 10)
+	if h.IncludeSubdomains {
+		v += "; includeSubDomains"
+	}
+	if h.Preload {
+		v += "; preload"
+	}
+	return v
+}
+
+// routeCert is a route's parsed certificate. Tables share it while the
+// route keeps the same PEM, so a certificate is parsed once.
+type routeCert struct {
+	certPEM, keyPEM string // as set
+	cert            *tls.Certificate
+}
+
+func (c *routeCert) leaf() *x509.Certificate { return c.cert.Leaf }
+
+// parseCert parses the certificate and key of a route with TLS; an invalid
+// pair is an invalid route, naming the app. The key never appears in
+// errors or logs.
+func parseCert(r Route) (*routeCert, error) {
+	cert, err := tls.X509KeyPair([]byte(r.TLS.CertPEM), []byte(r.TLS.KeyPEM))
+	if err != nil {
+		return nil, errInvalid("app %s: invalid TLS certificate or key: %v", r.App, err)
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, errInvalid("app %s: invalid TLS certificate: %v", r.App, err)
+		}
+	}
+	return &routeCert{certPEM: r.TLS.CertPEM, keyPEM: r.TLS.KeyPEM, cert: &cert}, nil
+}
+
+// parseCerts returns the parsed certificates of the routes of cfg with TLS,
+// by app. Certificates the live table has for the same app and PEM are
+// reused; others are parsed. Called with s.mu held.
+func (s *server) parseCerts(cfg map[string]Route) (map[string]*routeCert, error) {
+	live := s.table.Load()
+	certs := make(map[string]*routeCert)
+	apps := make([]string, 0, len(cfg))
+	for app := range cfg {
+		apps = append(apps, app)
+	}
+	slices.Sort(apps) // the same app is named first for the same input
+	for _, app := range apps {
+		r := cfg[app]
+		if r.TLS == nil {
+			continue
+		}
+		if old := live.apps[app]; old != nil && old.tls != nil && old.tls.certPEM == r.TLS.CertPEM && old.tls.keyPEM == r.TLS.KeyPEM {
+			certs[app] = old.tls
+			continue
+		}
+		c, err := parseCert(r)
+		if err != nil {
+			return nil, err
+		}
+		certs[app] = c
+	}
+	return certs, nil
+}
+
+// uncoveredHosts returns the hosts of r, and the From hosts of its
+// redirects, that leaf's names do not cover. A wildcard host is covered
+// only by the same wildcard name.
+func uncoveredHosts(leaf *x509.Certificate, r Route) []string {
+	var out []string
+	check := func(h string) {
+		var ok bool
+		if strings.HasPrefix(h, "*.") {
+			ok = slices.ContainsFunc(leaf.DNSNames, func(n string) bool { return strings.EqualFold(n, h) })
+		} else {
+			ok = leaf.VerifyHostname(h) == nil
+		}
+		if !ok {
+			out = append(out, h)
+		}
+	}
+	for _, h := range r.Hosts {
+		check(h)
+	}
+	for _, rd := range r.Redirects {
+		check(rd.From)
+	}
+	return out
+}
+
+// reportCerts logs, for the routes of t whose certificate or hosts changed
+// since old, the hosts the certificate does not cover and a certificate
+// past its validity.
+func (s *server) reportCerts(old, t *table) {
+	for app, rt := range t.apps {
+		if rt.tls == nil {
+			continue
+		}
+		o := old.apps[app]
+		if o != nil && o.tls == rt.tls && slices.Equal(o.uncovered, rt.uncovered) {
+			continue
+		}
+		if len(rt.uncovered) > 0 {
+			s.log.Warn("the TLS certificate does not cover some hosts of the route: clients will refuse it for them", "app", app, "hosts", rt.uncovered)
+		}
+		if leaf := rt.tls.leaf(); time.Now().After(leaf.NotAfter) && (o == nil || o.tls != rt.tls) {
+			s.log.Warn("the TLS certificate has expired", "app", app, "not_after", leaf.NotAfter)
+		}
+	}
+}
+
+// getCertificate picks the certificate of a TLS handshake by its server
+// name (SNI), as requests are routed: the exact host, then a one-label
+// wildcard; the From host of a redirect uses its route's certificate. An
+// unknown name, or none, fails the handshake: there is no default
+// certificate.
+func (s *server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	if hello.ServerName == "" {
+		return nil, errors.New("the client sent no server name (SNI)")
+	}
+	name := requestHost(hello.ServerName)
+	if v := s.table.Load().lookup(name); v != nil && v.rt.tls != nil {
+		return v.rt.tls.cert, nil
+	}
+	if len(name) > 100 {
+		name = name[:100] + "..."
+	}
+	return nil, fmt.Errorf("no certificate for %q", name)
+}
+
+// newTLSConfig returns the configuration of the HTTPS listener: TLS 1.2 and
+// up with Go's default cipher suites, HTTP/2 and HTTP/1.1 by ALPN, and the
+// certificate picked by getCertificate.
+func (s *server) newTLSConfig() *tls.Config {
+	return &tls.Config{
+		MinVersion:     tls.VersionTLS12,
+		GetCertificate: s.getCertificate,
+		NextProtos:     []string{"h2", "http/1.1"},
+	}
+}
+
+// newErrorLog returns the ErrorLog of the listeners' http.Servers.
+func newErrorLog(l *slog.Logger) *stdlog.Logger { return stdlog.New(serverLog{l}, "", 0) }
+
+// serverLog is the ErrorLog of the listeners' http.Servers: warnings, but
+// failed TLS handshakes (scanners, unknown names, clients refusing a
+// certificate) are only debug.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Write(p []byte) (int, error) {
+	msg := strings.TrimSuffix(string(p), "\n")
+	level := slog.LevelWarn
+	if strings.HasPrefix(msg, "http: TLS handshake error") {
+		level = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), level, msg)
+	return len(p), nil
+}
