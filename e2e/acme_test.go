@@ -117,9 +117,17 @@ func TestLetsEncryptWithPebble(t *testing.T) {
 		t.Errorf("letsencrypt:list:\n%s", out)
 	}
 
-	// A new domain: the next renewal check covers it (Dokku only warns).
+	// A new domain gets a certificate that covers it, on its own (Dokku
+	// only warns).
 	d.mustBerth(t, "domains:add", "shop", "extra.test")
-	d.mustBerth(t, "letsencrypt:auto-renew", "shop")
+	waitFor(t, 60*time.Second, "a certificate covering extra.test", func() bool {
+		resp, err := https.Get("https://extra.test/")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "extra.test")
+	})
 	resp, _ = get(t, https, "https://extra.test/")
 	if resp.StatusCode != 200 || !slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "extra.test") {
 		t.Errorf("https://extra.test/: %d %v", resp.StatusCode, resp.TLS.PeerCertificates[0].DNSNames)

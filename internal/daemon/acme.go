@@ -67,6 +67,15 @@ type acmeManager struct {
 	roots   *x509.CertPool // nil: the system's
 	dataDir string
 	mu      sync.Mutex // one order at a time per daemon
+	// obtaining is the app whose certificate is being obtained: installing
+	// it syncs the route, which must not start another order.
+	obtaining sync.Map
+}
+
+// busy reports whether a certificate of app is being obtained.
+func (m *acmeManager) busy(app string) bool {
+	_, ok := m.obtaining.Load(app)
+	return ok
 }
 
 // leSettings are an app's Let's Encrypt settings.
@@ -160,6 +169,8 @@ func (m *acmeManager) client(directory string) (*acme.Client, error) {
 // obtain gets a certificate for appName's domains and redirect sources and
 // installs it. Nothing is replaced unless a new certificate was issued.
 func (m *acmeManager) obtain(ctx context.Context, appName string, out func(string, ...any)) error {
+	m.obtaining.Store(appName, true)
+	defer m.obtaining.Delete(appName)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var set leSettings
@@ -294,13 +305,13 @@ func (m *acmeManager) order(ctx context.Context, set leSettings, hosts []string)
 // due reports whether an app's certificate must be (re)obtained: none yet,
 // within the grace period, or not covering every host. After a failure it
 // waits an hour before trying again (backoff).
-func (m *acmeManager) due(ctx context.Context, a store.App, set leSettings) bool {
+func (m *acmeManager) due(ctx context.Context, a store.App, set leSettings, force bool) bool {
 	var c store.Cert
 	err := m.s.store.Tx(ctx, func(tx *store.Tx) (err error) { c, err = tx.Cert(a); return err })
 	if err != nil {
 		return errors.Is(err, store.ErrNoCert)
 	}
-	if c.LastError != "" && m.s.now().Sub(c.LastTryAt) < time.Hour {
+	if !force && c.LastError != "" && m.s.now().Sub(c.LastTryAt) < time.Hour {
 		return false
 	}
 	if c.Source != "letsencrypt" || m.s.now().Add(set.grace).After(c.NotAfter) {
@@ -318,8 +329,9 @@ func (m *acmeManager) due(ctx context.Context, a store.App, set leSettings) bool
 	return false
 }
 
-// renewAll obtains what is due for every enabled app.
-func (m *acmeManager) renewAll(ctx context.Context, only string) error {
+// renewAll obtains what is due for every enabled app (or only one); force
+// skips the backoff after a failure (letsencrypt:auto-renew).
+func (m *acmeManager) renewAll(ctx context.Context, only string, force bool) error {
 	var apps []store.App
 	if err := m.s.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
 		return err
@@ -331,7 +343,7 @@ func (m *acmeManager) renewAll(ctx context.Context, only string) error {
 		}
 		var set leSettings
 		m.s.store.Tx(ctx, func(tx *store.Tx) (err error) { set, err = m.settings(tx, a); return err })
-		if !set.enabled || !m.due(ctx, a, set) {
+		if !set.enabled || !m.due(ctx, a, set, force) {
 			continue
 		}
 		if err := m.obtain(ctx, a.Name, func(string, ...any) {}); err != nil {
@@ -357,7 +369,7 @@ func (m *acmeManager) loop(ctx context.Context, interval time.Duration) {
 		if auto == "false" {
 			continue
 		}
-		if err := m.renewAll(ctx, ""); err != nil {
+		if err := m.renewAll(ctx, "", false); err != nil {
 			m.s.log.Warn("certificate renewal", "err", err)
 		}
 	}
@@ -425,7 +437,7 @@ func (s *Service) registerLE(m *api.Mux) {
 		return res, err
 	})
 	api.Handle(m, api.LEAutoRenew, func(ctx context.Context, req api.AppRef, _ api.Output) (api.Empty, error) {
-		return api.Empty{}, le.renewAll(ctx, req.App)
+		return api.Empty{}, le.renewAll(ctx, req.App, true)
 	})
 	api.Handle(m, api.LECronJob, func(ctx context.Context, req api.CronJob, _ api.Output) (api.CronStatus, error) {
 		err := s.store.Tx(ctx, func(tx *store.Tx) error {

@@ -221,13 +221,23 @@ func (s *Service) proxySettings(tx *store.Tx, a store.App) (maxBody int64, readT
 	return maxBody, readTimeout
 }
 
-// notifyRoutes pushes an app's route after its domains or ports changed.
+// notifyRoutes pushes an app's route after its domains, ports, redirects or
+// certificate changed. With Let's Encrypt enabled, a host the certificate
+// does not cover yet gets one at once, in the background (Dokku only
+// warns).
 func (s *Service) notifyRoutes(ctx context.Context, app string) {
 	if s.router == nil {
 		return
 	}
 	if err := s.router.Sync(ctx, app); err != nil {
 		s.log.Warn("update the proxy's route", "app", app, "err", err)
+	}
+	if s.acme != nil && !s.acme.busy(app) {
+		go func() {
+			if err := s.acme.renewAll(context.WithoutCancel(ctx), app, false); err != nil {
+				s.log.Warn("certificate for new hosts", "app", app, "err", err)
+			}
+		}()
 	}
 }
 
