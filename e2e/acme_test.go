@@ -152,3 +152,32 @@ func TestLetsEncryptWithPebble(t *testing.T) {
 		t.Errorf("cron-job --add: %q", out)
 	}
 }
+
+// TestLetsEncryptTLSALPN gets a certificate through the TLS-ALPN-01
+// challenge, answered by the proxy's TLS listener.
+func TestLetsEncryptTLSALPN(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	acme := testacme.Start(t)
+	roots := filepath.Join(t.TempDir(), "pebble-roots.pem")
+	if err := os.WriteFile(roots, acme.CARoots, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Pebble checks TLS-ALPN-01 on NAME:TLSPort: the proxy's TLS is there.
+	d := deployDaemon(t, eng, fmt.Sprintf("BERTH_HTTPS_ADDR=127.0.0.1:%d", acme.TLSPort), "BERTH_ACME_CA_ROOTS="+roots)
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "domains:add", "shop", "alpn.test")
+	if out, code := d.deployTar(t, "shop", appTar(t, zdtApp("v1", nil))); code != 0 {
+		t.Fatalf("deploy: %d\n%s", code, out)
+	}
+	d.mustBerth(t, "letsencrypt:set", "--global", "email", "me@example.com")
+	d.mustBerth(t, "letsencrypt:set", "--global", "server", acme.Directory)
+	d.mustBerth(t, "letsencrypt:set", "--global", "challenge", "tls-alpn-01")
+	if out, code := d.berth("letsencrypt:enable", "shop"); code != 0 {
+		t.Fatalf("letsencrypt:enable with tls-alpn-01: %d\n%s", code, out)
+	}
+	resp, body := get(t, issuedClient(t, acme, d.proxyTLSAddr), "https://alpn.test/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "version=v1") || !slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "alpn.test") {
+		t.Errorf("https://alpn.test/: %d %q", resp.StatusCode, body)
+	}
+}

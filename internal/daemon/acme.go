@@ -56,6 +56,12 @@ func init() {
 		}
 		return nil
 	}})
+	app.Register(app.Setting{Namespace: "letsencrypt", Key: "challenge", Scope: app.ScopeBoth, Default: "http-01", Validate: func(v string) error {
+		if v != "http-01" && v != "tls-alpn-01" {
+			return app.Invalidf("Invalid challenge %q: http-01 or tls-alpn-01", v)
+		}
+		return nil
+	}})
 	app.Register(app.Setting{Namespace: "letsencrypt", Key: "enabled", Scope: app.ScopeApp, Internal: true})
 	app.Register(app.Setting{Namespace: "letsencrypt", Key: "auto-renew", Scope: app.ScopeGlobal, Internal: true, Default: "true"})
 }
@@ -81,6 +87,7 @@ func (m *acmeManager) busy(app string) bool {
 // leSettings are an app's Let's Encrypt settings.
 type leSettings struct {
 	email, directory string
+	challenge        string // preferred: http-01 or tls-alpn-01
 	grace            time.Duration
 	enabled          bool
 }
@@ -118,6 +125,7 @@ func (m *acmeManager) settings(tx *store.Tx, a store.App) (leSettings, error) {
 	default:
 		s.directory = v
 	}
+	s.challenge = get("challenge")
 	n, _ := strconv.Atoi(get("graceperiod"))
 	s.grace = time.Duration(n) * time.Second
 	v, _, _ := tx.Property(a.Scope(), "letsencrypt", "enabled")
@@ -240,7 +248,6 @@ func (m *acmeManager) order(ctx context.Context, set leSettings, hosts []string)
 	if err != nil {
 		return "", "", fmt.Errorf("order: %w", err)
 	}
-	pc := m.s.router.client
 	for _, u := range order.AuthzURLs {
 		authz, err := client.GetAuthorization(ctx, u)
 		if err != nil {
@@ -249,29 +256,33 @@ func (m *acmeManager) order(ctx context.Context, set leSettings, hosts []string)
 		if authz.Status == acme.StatusValid {
 			continue
 		}
+		// The preferred challenge type if offered, else the other one.
 		var chal *acme.Challenge
-		for _, c := range authz.Challenges {
-			if c.Type == "http-01" {
-				chal = c
+		for _, want := range []string{set.challenge, "http-01", "tls-alpn-01"} {
+			for _, c := range authz.Challenges {
+				if chal == nil && c.Type == want {
+					chal = c
+				}
 			}
 		}
 		if chal == nil {
-			return "", "", fmt.Errorf("%s: the ACME server offers no http-01 challenge", authz.Identifier.Value)
+			return "", "", fmt.Errorf("%s: the ACME server offers neither http-01 nor tls-alpn-01", authz.Identifier.Value)
 		}
-		keyAuth, err := client.HTTP01ChallengeResponse(chal.Token)
+		domain := authz.Identifier.Value
+		present, cleanup, err := m.challenge(client, chal, domain)
 		if err != nil {
 			return "", "", err
 		}
-		if err := pc.SetChallenge(ctx, chal.Token, keyAuth); err != nil {
-			return "", "", fmt.Errorf("hand the challenge to the proxy: %w", err)
+		if err := present(ctx); err != nil {
+			return "", "", fmt.Errorf("hand the %s challenge to the proxy: %w", chal.Type, err)
 		}
 		_, err = client.Accept(ctx, chal)
 		if err == nil {
 			_, err = client.WaitAuthorization(ctx, authz.URI)
 		}
-		pc.ClearChallenge(context.WithoutCancel(ctx), chal.Token)
+		cleanup(context.WithoutCancel(ctx))
 		if err != nil {
-			return "", "", fmt.Errorf("%s: %w", authz.Identifier.Value, err)
+			return "", "", fmt.Errorf("%s: %w", domain, err)
 		}
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -479,4 +490,33 @@ func (s *Service) registerLE(m *api.Mux) {
 		_, err = api.LEDisable.Call(ctx, s.mux, req)
 		return api.Empty{}, err
 	})
+}
+
+// challenge prepares one ACME challenge: present hands it to the proxy,
+// cleanup takes it back.
+func (m *acmeManager) challenge(client *acme.Client, chal *acme.Challenge, domain string) (present, cleanup func(context.Context) error, err error) {
+	pc := m.s.router.client
+	switch chal.Type {
+	case "http-01":
+		keyAuth, err := client.HTTP01ChallengeResponse(chal.Token)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(ctx context.Context) error { return pc.SetChallenge(ctx, chal.Token, keyAuth) },
+			func(ctx context.Context) error { return pc.ClearChallenge(ctx, chal.Token) }, nil
+	case "tls-alpn-01":
+		cert, err := client.TLSALPN01ChallengeCert(chal.Token, domain)
+		if err != nil {
+			return nil, nil, err
+		}
+		certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})
+		der, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		keyPEM := pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+		return func(ctx context.Context) error { return pc.SetALPNCert(ctx, domain, string(certPEM), string(keyPEM)) },
+			func(ctx context.Context) error { return pc.ClearALPNCert(ctx, domain) }, nil
+	}
+	return nil, nil, fmt.Errorf("unsupported challenge %s", chal.Type)
 }

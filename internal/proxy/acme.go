@@ -1,6 +1,11 @@
 package proxy
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -11,8 +16,8 @@ import (
 // acmePrefix is the path of ACME HTTP-01 challenges (RFC 8555, 8.3).
 const acmePrefix = "/.well-known/acme-challenge/"
 
-// ChallengeTTL is how long a challenge is answered if the daemon never
-// clears it.
+// ChallengeTTL is how long a challenge (HTTP-01 or TLS-ALPN-01) is
+// answered if the daemon never clears it.
 const ChallengeTTL = time.Hour
 
 // challenges holds the ACME HTTP-01 challenges the daemon set: token to key
@@ -118,4 +123,138 @@ func (ex *exchange) answerChallenge(r *http.Request) bool {
 		ex.Write([]byte(keyAuth))
 	}
 	return true
+}
+
+// alpnProto is the ALPN protocol of ACME TLS-ALPN-01 validation handshakes
+// (RFC 8737, 6.2).
+const alpnProto = "acme-tls/1"
+
+// oidACMEIdentifier is id-pe-acmeIdentifier, the critical extension of a
+// TLS-ALPN-01 challenge certificate (RFC 8737, 3).
+var oidACMEIdentifier = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 31}
+
+// alpnCerts holds the ACME TLS-ALPN-01 challenge certificates the daemon
+// set, by DNS name (lower-case). Like challenges, they live in memory only.
+type alpnCerts struct {
+	mu sync.Mutex
+	m  map[string]alpnCert
+}
+
+type alpnCert struct {
+	config  *tls.Config // of the validation handshakes for the name
+	expires time.Time
+}
+
+// checkALPNName validates the name of a TLS-ALPN-01 challenge and returns
+// it lower-case: a DNS name, no wildcard (RFC 8737 does not validate
+// wildcards).
+func checkALPNName(name string) (string, error) {
+	n := strings.ToLower(name)
+	if strings.HasPrefix(n, "*.") || !validHostPattern(n) {
+		return "", errInvalid("invalid name %q for an ACME TLS-ALPN-01 challenge (want a DNS name, no wildcard)", name)
+	}
+	return n, nil
+}
+
+// parseALPNCert validates a TLS-ALPN-01 challenge certificate for name
+// (lower-case, see checkALPNName): the PEM pair parses and matches, and its
+// leaf is a challenge certificate for name (one DNS name, name, and the
+// critical acmeIdentifier extension). It returns the configuration of the
+// validation handshakes: that certificate, acme-tls/1, no session
+// resumption. The key never appears in errors.
+func parseALPNCert(name, certPEM, keyPEM string) (*tls.Config, error) {
+	cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+	if err != nil {
+		return nil, errInvalid("ACME TLS-ALPN-01 challenge for %s: invalid certificate or key: %v", name, err)
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, errInvalid("ACME TLS-ALPN-01 challenge for %s: invalid certificate: %v", name, err)
+		}
+	}
+	if names := cert.Leaf.DNSNames; len(names) != 1 || !strings.EqualFold(names[0], name) {
+		return nil, errInvalid("ACME TLS-ALPN-01 challenge for %s: the certificate is for %q, want exactly %s", name, names, name)
+	}
+	var ext *pkix.Extension
+	for i, e := range cert.Leaf.Extensions {
+		if e.Id.Equal(oidACMEIdentifier) {
+			ext = &cert.Leaf.Extensions[i]
+		}
+	}
+	if ext == nil || !ext.Critical {
+		return nil, errInvalid("ACME TLS-ALPN-01 challenge for %s: not a challenge certificate (no critical acmeIdentifier extension, RFC 8737)", name)
+	}
+	var digest []byte
+	if rest, err := asn1.Unmarshal(ext.Value, &digest); err != nil || len(rest) > 0 || len(digest) != 32 {
+		return nil, errInvalid("ACME TLS-ALPN-01 challenge for %s: the acmeIdentifier extension is not a SHA-256 digest", name)
+	}
+	return &tls.Config{
+		MinVersion:             tls.VersionTLS12,
+		Certificates:           []tls.Certificate{cert},
+		NextProtos:             []string{alpnProto},
+		SessionTicketsDisabled: true, // a validation is a full handshake
+	}, nil
+}
+
+// set adds or replaces the certificate of name until now+ChallengeTTL, and
+// forgets the expired ones.
+func (c *alpnCerts) set(name string, config *tls.Config, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]alpnCert)
+	}
+	for n, ac := range c.m {
+		if !now.Before(ac.expires) {
+			delete(c.m, n)
+		}
+	}
+	c.m[name] = alpnCert{config: config, expires: now.Add(ChallengeTTL)}
+}
+
+func (c *alpnCerts) clear(name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, name)
+}
+
+// get returns the handshake configuration of name, if set and not expired.
+func (c *alpnCerts) get(name string, now time.Time) *tls.Config {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ac, ok := c.m[name]
+	if !ok {
+		return nil
+	}
+	if !now.Before(ac.expires) {
+		delete(c.m, name)
+		return nil
+	}
+	return ac.config
+}
+
+// configForClient answers ACME TLS-ALPN-01 validations on the HTTPS
+// listener (its GetConfigForClient). A ClientHello whose only ALPN protocol
+// is acme-tls/1 gets the challenge certificate the daemon set for its
+// server name and negotiates acme-tls/1; with none set, the handshake
+// fails. Such a connection serves no HTTP: http.Server closes a connection
+// whose negotiated protocol has no TLSNextProto handler as soon as the
+// handshake is done. Any other hello (h2, http/1.1, no ALPN) gets the
+// listener's configuration (nil).
+func (s *server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+	if len(hello.SupportedProtos) != 1 || hello.SupportedProtos[0] != alpnProto {
+		return nil, nil
+	}
+	if hello.ServerName == "" {
+		return nil, fmt.Errorf("ACME TLS-ALPN-01: the client sent no server name (SNI)")
+	}
+	name := requestHost(hello.ServerName)
+	if config := s.alpn.get(name, time.Now()); config != nil {
+		s.log.Debug("ACME TLS-ALPN-01 validation: presenting the challenge certificate", "name", name)
+		return config, nil
+	}
+	if len(name) > 100 {
+		name = name[:100] + "..."
+	}
+	return nil, fmt.Errorf("ACME TLS-ALPN-01: no challenge certificate for %q", name)
 }

@@ -81,6 +81,39 @@ func (c *Client) ClearChallenge(ctx context.Context, token string) error {
 	return c.call(ctx, http.MethodDelete, "/v1/challenges/"+url.PathEscape(token), nil, nil)
 }
 
+// SetALPNCert makes the proxy's HTTPS listener answer ACME TLS-ALPN-01
+// validations (RFC 8737) of name, a DNS name (lower-cased; no wildcard),
+// until ClearALPNCert or ChallengeTTL: a TLS handshake whose only ALPN
+// protocol is acme-tls/1, with name as server name, gets this certificate
+// and negotiates acme-tls/1, and the connection is closed after the
+// handshake. certPEM and keyPEM are the challenge certificate (as made by
+// acme.Client.TLSALPN01ChallengeCert for name) and its key (PKCS#8, SEC1
+// or PKCS#1 PEM); a pair that does not parse or match, or a certificate
+// that is not a challenge certificate for name, is refused
+// (ErrInvalidRoute). Setting a name again replaces its certificate.
+// Certificates are kept in memory only; other clients of the listener are
+// unaffected.
+func (c *Client) SetALPNCert(ctx context.Context, name, certPEM, keyPEM string) error {
+	name, err := checkALPNName(name)
+	if err != nil {
+		return err
+	}
+	if _, err := parseALPNCert(name, certPEM, keyPEM); err != nil {
+		return err
+	}
+	return c.call(ctx, http.MethodPut, "/v1/alpn-certs/"+url.PathEscape(name), alpnCertRequest{CertPEM: certPEM, KeyPEM: keyPEM}, nil)
+}
+
+// ClearALPNCert stops answering ACME TLS-ALPN-01 validations of name; a
+// name without a certificate is no error.
+func (c *Client) ClearALPNCert(ctx context.Context, name string) error {
+	name, err := checkALPNName(name)
+	if err != nil {
+		return err
+	}
+	return c.call(ctx, http.MethodDelete, "/v1/alpn-certs/"+url.PathEscape(name), nil, nil)
+}
+
 // Routes returns the table, ordered by app. A route with TLS reports the
 // hosts its certificate does not cover in RouteTLS.Uncovered.
 func (c *Client) Routes(ctx context.Context) ([]Route, error) {

@@ -21,6 +21,8 @@ import (
 //	GET    /v1/targets               []TargetStatus
 //	PUT    /v1/challenges/{token}    challengeRequest   an ACME HTTP-01 challenge
 //	DELETE /v1/challenges/{token}
+//	PUT    /v1/alpn-certs/{name}     alpnCertRequest    an ACME TLS-ALPN-01 challenge certificate
+//	DELETE /v1/alpn-certs/{name}
 //
 // Errors answer 4xx/5xx with {"error": {"code": ..., "message": ...}}.
 
@@ -30,6 +32,11 @@ type replaceRequest struct {
 
 type challengeRequest struct {
 	KeyAuth string `json:"key_auth"`
+}
+
+type alpnCertRequest struct {
+	CertPEM string `json:"cert_pem"`
+	KeyPEM  string `json:"key_pem"`
 }
 
 type drainRequest struct {
@@ -155,6 +162,33 @@ func (s *server) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("DELETE /v1/challenges/{token}", func(w http.ResponseWriter, r *http.Request) {
 		s.acme.clear(r.PathValue("token"))
+		reply(w, struct{}{})
+	})
+	mux.HandleFunc("PUT /v1/alpn-certs/{name}", func(w http.ResponseWriter, r *http.Request) {
+		var req alpnCertRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		name, err := checkALPNName(r.PathValue("name"))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		config, err := parseALPNCert(name, req.CertPEM, req.KeyPEM)
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		s.alpn.set(name, config, time.Now())
+		reply(w, struct{}{})
+	})
+	mux.HandleFunc("DELETE /v1/alpn-certs/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name, err := checkALPNName(r.PathValue("name"))
+		if err != nil {
+			fail(w, err)
+			return
+		}
+		s.alpn.clear(name)
 		reply(w, struct{}{})
 	})
 	mux.HandleFunc("POST /v1/drain", func(w http.ResponseWriter, r *http.Request) {

@@ -36,19 +36,32 @@
 //
 // With Config.HTTPSAddr the proxy also serves TLS 1.2 and up (Go's default
 // cipher suites), HTTP/2 and HTTP/1.1 by ALPN. ACME runs in the daemon: it
-// pushes each app's certificate chain and key with its route (Route.TLS)
-// and the challenge tokens (SetChallenge, ClearChallenge; in memory only,
-// answered for at most ChallengeTTL). The certificate of a handshake is
-// picked by server name as requests are routed (exact, then one-label
-// wildcard; a redirect's From uses its route's certificate); an unknown
-// name, or none, fails the handshake (logged at debug): there is no default
-// certificate. A pair is parsed once, when the route is set, and shared by
-// the tables that follow while the PEM stays the same; a pair that does not
-// parse or match is an invalid route. Hosts the certificate does not cover
-// are accepted, logged and reported by Routes (RouteTLS.Uncovered).
-// Requests over TLS reach the app with X-Forwarded-Proto https and the
-// HTTPS port in X-Forwarded-Port; responses of a route with HSTS carry its
-// Strict-Transport-Security, over TLS only.
+// pushes each app's certificate chain and key with its route (Route.TLS),
+// the HTTP-01 challenge tokens (SetChallenge, ClearChallenge) and the
+// TLS-ALPN-01 challenge certificates (SetALPNCert, ClearALPNCert); the
+// challenges are kept in memory only and answered for at most ChallengeTTL.
+// The certificate of a handshake is picked by server name as requests are
+// routed (exact, then one-label wildcard; a redirect's From uses its
+// route's certificate); an unknown name, or none, fails the handshake
+// (logged at debug): there is no default certificate. A pair is parsed
+// once, when the route is set, and shared by the tables that follow while
+// the PEM stays the same; a pair that does not parse or match is an invalid
+// route. Hosts the certificate does not cover are accepted, logged and
+// reported by Routes (RouteTLS.Uncovered). Requests over TLS reach the app
+// with X-Forwarded-Proto https and the HTTPS port in X-Forwarded-Port;
+// responses of a route with HSTS carry its Strict-Transport-Security, over
+// TLS only.
+//
+// An ACME TLS-ALPN-01 validation (RFC 8737) is a handshake whose only ALPN
+// protocol is acme-tls/1 (tls.Config.GetConfigForClient tells it apart):
+// it gets the challenge certificate set for exactly its server name
+// (lower-cased) and negotiates acme-tls/1, or, with none set, fails, even
+// for a name with a route. The connection serves no HTTP: http.Server
+// closes it once the handshake is done, having no TLSNextProto for
+// acme-tls/1. Any other handshake, for the same name too, is unaffected. A
+// challenge certificate is refused unless it parses, matches its key and
+// is one for its name (that single DNS name and the critical
+// acmeIdentifier extension), as acme.Client.TLSALPN01ChallengeCert makes.
 //
 // # Targets
 //

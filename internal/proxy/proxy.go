@@ -91,6 +91,7 @@ type server struct {
 	httpsPort string // of httpsAddr, for redirects to HTTPS
 	hj        hijacks
 	acme      challenges // ACME HTTP-01 challenges, in memory only
+	alpn      alpnCerts  // ACME TLS-ALPN-01 challenge certificates, in memory only
 
 	// The control side: changes to the table are serialized by mu.
 	mu          sync.Mutex

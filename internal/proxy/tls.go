@@ -176,12 +176,14 @@ func (s *server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, e
 
 // newTLSConfig returns the configuration of the HTTPS listener: TLS 1.2 and
 // up with Go's default cipher suites, HTTP/2 and HTTP/1.1 by ALPN, and the
-// certificate picked by getCertificate.
+// certificate picked by getCertificate; ACME TLS-ALPN-01 validations get
+// theirs from configForClient.
 func (s *server) newTLSConfig() *tls.Config {
 	return &tls.Config{
-		MinVersion:     tls.VersionTLS12,
-		GetCertificate: s.getCertificate,
-		NextProtos:     []string{"h2", "http/1.1"},
+		MinVersion:         tls.VersionTLS12,
+		GetCertificate:     s.getCertificate,
+		GetConfigForClient: s.configForClient,
+		NextProtos:         []string{"h2", "http/1.1"},
 	}
 }
 
