@@ -117,6 +117,9 @@ func TestHTTPSWithCertsAndRedirects(t *testing.T) {
 			t.Errorf("%v: exit %d %q, want %q", tc.args, code, out, tc.want)
 		}
 	}
+	if out := d.mustBerth(t, "url", "shop"); !strings.HasPrefix(out, "https://") {
+		t.Errorf("url with a certificate: %q", out)
+	}
 	if out := d.mustBerth(t, "certs:report", "shop", "--ssl-hostnames"); !strings.Contains(out, "shop.test") {
 		t.Errorf("certs:report: %q", out)
 	}

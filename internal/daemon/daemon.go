@@ -69,7 +69,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.socket = s.Socket
 	svc.sshSocket = s.SSHSocket
 	svc.authorizedKeys = s.AuthorizedKeys
-	svc.httpAddr = s.HTTPAddr
+	svc.httpAddr, svc.httpsAddr = s.HTTPAddr, s.HTTPSAddr
 	svc.engine = eng.get
 	deployer.PortFor = svc.WebContainerPort
 	svc.acme = &acmeManager{s: svc, dataDir: s.DataDir}

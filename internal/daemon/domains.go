@@ -433,10 +433,14 @@ func (s *Service) domainsReport(ctx context.Context, req api.DomainsReportReques
 // HTTP listen address's host, else 127.0.0.1.
 func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output) (api.URLList, error) {
 	var hosts, globals []string
+	tlsOn := false
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.App)
 		if err != nil {
 			return err
+		}
+		if _, err := tx.Cert(a); err == nil {
+			tlsOn = s.httpsAddr != "" && s.httpsAddr != "off"
 		}
 		if globals, err = globalDomains(tx); err != nil {
 			return err
@@ -451,7 +455,10 @@ func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 	if err != nil {
 		return api.URLList{}, err
 	}
-	port := app.ListenPort(s.httpAddr)
+	scheme, port := "http", app.ListenPort(s.httpAddr)
+	if tlsOn {
+		scheme, port = "https", app.ListenPort(s.httpsAddr)
+	}
 	if len(hosts) == 0 {
 		hosts = []string{serverHost(globals, s.httpAddr)}
 	}
@@ -460,7 +467,7 @@ func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 	}
 	res := api.URLList{URLs: make([]string, 0, len(hosts))}
 	for _, h := range hosts {
-		res.URLs = append(res.URLs, app.URL("http", h, port))
+		res.URLs = append(res.URLs, app.URL(scheme, h, port))
 	}
 	return res, nil
 }

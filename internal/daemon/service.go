@@ -43,8 +43,8 @@ type Service struct {
 	socket string
 	// sshAddr is where the built-in ssh server listens ("" when off).
 	sshAddr string
-	// httpAddr is the proxy's HTTP listen address setting (for url/urls).
-	httpAddr string
+	// httpAddr and httpsAddr are the proxy's listen settings (for url/urls).
+	httpAddr, httpsAddr string
 	// engine connects to the container engine.
 	engine func(ctx context.Context) (deploy.Engine, error)
 	// router pushes routes to the proxy process (nil without a proxy).
