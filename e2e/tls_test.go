@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"archive/tar"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -122,6 +124,22 @@ func TestHTTPSWithCertsAndRedirects(t *testing.T) {
 	}
 	if out := d.mustBerth(t, "certs:report", "shop", "--ssl-hostnames"); !strings.Contains(out, "shop.test") {
 		t.Errorf("certs:report: %q", out)
+	}
+	// certs:add takes a tar of server.crt and server.key on stdin.
+	var tb bytes.Buffer
+	tw := tar.NewWriter(&tb)
+	for name, what := range map[string]string{"server.crt": "crt", "server.key": "key"} {
+		b := d.mustBerth(t, "certs:show", "blog", what)
+		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o600, Size: int64(len(b))})
+		tw.Write([]byte(b))
+	}
+	tw.Close()
+	d.mustBerth(t, "certs:remove", "blog")
+	if out, code := d.berthIn(&tb, "certs:add", "blog"); code != 0 || !strings.Contains(out, "Added a certificate to blog") {
+		t.Errorf("certs:add from a tar: %d %q", code, out)
+	}
+	if out := d.mustBerth(t, "certs:report", "blog", "--ssl-source"); strings.TrimSpace(out) != "custom" {
+		t.Errorf("certs:report --ssl-source = %q", out)
 	}
 	// Without the certificate, back to plain HTTP.
 	d.mustBerth(t, "certs:remove", "shop")
