@@ -72,6 +72,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.httpAddr, svc.httpsAddr = s.HTTPAddr, s.HTTPSAddr
 	svc.engine = eng.get
 	deployer.PortFor = svc.WebContainerPort
+	deployer.NetworkFor = svc.NetworkFor
 	svc.acme = &acmeManager{s: svc, dataDir: s.DataDir}
 	if s.ACMECARoots != "" {
 		b, err := os.ReadFile(s.ACMECARoots)

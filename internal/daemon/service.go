@@ -81,6 +81,7 @@ func (s *Service) Register(m *api.Mux) {
 	s.registerDomains(m)
 	s.registerTLS(m)
 	s.registerLE(m)
+	s.registerServices(m)
 	api.Handle(m, api.KeysAdd, s.keysAdd)
 	api.Handle(m, api.KeysList, s.keysList)
 	api.Handle(m, api.KeysRemove, s.keysRemove)

@@ -52,6 +52,9 @@ type Deployer struct {
 	now     func() time.Time
 	locks   locks
 	router  Router
+	// NetworkFor names the network an app's containers join ("" for the
+	// engine's default): the services network when the app has links.
+	NetworkFor func(ctx context.Context, app string) string
 	// PortFor maps the detected web port to the one the app's port map
 	// (ports:set) names; nil keeps the detected one.
 	PortFor func(ctx context.Context, app string, detected int) (int, error)

@@ -33,6 +33,7 @@ type Engine interface {
 	ResizeTTY(ctx context.Context, id string, height, width uint) error
 	Exec(ctx context.Context, id string, opts docker.ExecOptions) (int, error)
 	Events(ctx context.Context, labels map[string]string) (<-chan docker.Event, <-chan error)
+	EnsureNetwork(ctx context.Context, name string, labels map[string]string) error
 }
 
 var _ Engine = (*docker.Client)(nil)

@@ -101,3 +101,10 @@ func (n Names) KindLabels(app, kind string) map[string]string {
 	l[LabelKind] = kind
 	return l
 }
+
+// Network is the user-defined network that services and the apps linked to
+// them share.
+func (n Names) Network() string { return n.name("berth") }
+
+// Service is the container name of a service.
+func (n Names) Service(kind, name string) string { return n.name("berth." + kind + "." + name) }

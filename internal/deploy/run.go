@@ -89,6 +89,7 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 		Init:      true,
 		TTY:       opts.TTY,
 		OpenStdin: !opts.Detached,
+		Network:   set.network,
 	}, name, nil
 }
 

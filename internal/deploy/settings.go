@@ -105,6 +105,7 @@ type appSettings struct {
 	checksDisabled string            // process types whose checks are disabled ("_all_")
 	keepReleases   int
 	generation     string // the live containers' generation
+	network        string // the network the app's containers join
 }
 
 // checksOff reports whether typ's checks are skipped or disabled.
@@ -132,6 +133,9 @@ func (s appSettings) checksDisabledFor(typ string) bool {
 
 func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, error) {
 	var s appSettings
+	if d.NetworkFor != nil {
+		s.network = d.NetworkFor(ctx, a.Name)
+	}
 	err := d.store.Tx(ctx, func(tx *store.Tx) error {
 		get := func(ns, key string) string {
 			v, err := setting(tx, a, ns, key)

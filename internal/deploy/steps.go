@@ -341,6 +341,7 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 		Init:          true,
 		RestartPolicy: set.restartPolicy,
 		StopTimeout:   set.stopTimeout,
+		Network:       set.network,
 	}
 	if typ == "web" {
 		spec.PublishPort = rel.WebPort

@@ -62,6 +62,11 @@ type ContainerSpec struct {
 	TTY, OpenStdin bool
 	// AutoRemove makes the engine remove the container once it exits.
 	AutoRemove bool
+	// Binds are host directories mounted in the container, as
+	// "/host/dir:/container/dir".
+	Binds []string
+	// Hostname is the container's host name; "" lets the engine pick.
+	Hostname string
 }
 
 // parseRestartPolicy turns "on-failure:3" and friends into the engine's form.
@@ -125,7 +130,9 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (id st
 		RestartPolicy: restart,
 		AutoRemove:    spec.AutoRemove,
 		NetworkMode:   container.NetworkMode(spec.Network),
+		Binds:         spec.Binds,
 	}
+	cfg.Hostname = spec.Hostname
 	if spec.Init {
 		host.Init = &spec.Init
 	}
