@@ -43,10 +43,11 @@ var serviceKinds = map[string]serviceKind{
 		url: func(s store.Service, host string) string {
 			return fmt.Sprintf("postgres://postgres:%s@%s:5432/%s", s.Password, host, dbName(s.Name))
 		},
-		ready: func(s store.Service) []string { return []string{"pg_isready", "-U", "postgres", "-h", "127.0.0.1"} },
+		ready: func(s store.Service) []string { return []string{"pg_isready", "-h", "127.0.0.1", "-U", "postgres"} },
 		connect: func(s store.Service) []string {
-			return []string{"psql", "-U", "postgres", "-h", "127.0.0.1", dbName(s.Name)}
+			return []string{"psql", "-U", "postgres", dbName(s.Name)}
 		},
+		execEnv: func(s store.Service) []string { return nil },
 	},
 	"redis": {
 		name: "redis", image: "berth/redis:7", envVar: "REDIS_URL", colorPrefix: "DOKKU_REDIS_",
@@ -55,10 +56,9 @@ var serviceKinds = map[string]serviceKind{
 		url: func(s store.Service, host string) string {
 			return fmt.Sprintf("redis://:%s@%s:6379", s.Password, host)
 		},
-		ready: func(s store.Service) []string {
-			return []string{"redis-cli", "-a", s.Password, "--no-auth-warning", "ping"}
-		},
-		connect: func(s store.Service) []string { return []string{"redis-cli", "-a", s.Password, "--no-auth-warning"} },
+		ready:   func(s store.Service) []string { return []string{"redis-cli", "ping"} },
+		connect: func(s store.Service) []string { return []string{"redis-cli"} },
+		execEnv: func(s store.Service) []string { return []string{"REDISCLI_AUTH=" + s.Password} },
 	},
 }
 
