@@ -8,24 +8,45 @@ type ServiceRef struct {
 	Name string `json:"name"`
 }
 
-// ServiceCreate creates a service.
+// ServiceCreate creates a service. Image and ImageVersion override the
+// defaults; Memory and ShmSize are sizes ("512", "512m", "1g"; a bare number
+// of Memory is megabytes, as in Dokku).
 type ServiceCreate struct {
 	ServiceRef
 	Image        string `json:"image,omitempty"`
 	ImageVersion string `json:"image_version,omitempty"`
 	Password     string `json:"password,omitempty"`
+	CustomEnv    string `json:"custom_env,omitempty"`
+	Memory       string `json:"memory,omitempty"`
+	ShmSize      string `json:"shm_size,omitempty"`
 }
 
 // ServiceInfo describes a service.
 type ServiceInfo struct {
-	Kind      string    `json:"kind"`
-	Name      string    `json:"name"`
-	Image     string    `json:"image"`
-	Status    string    `json:"status"`
-	DSN       string    `json:"dsn"`
-	DataDir   string    `json:"data_dir"`
-	Links     []string  `json:"links"`
-	CreatedAt time.Time `json:"created_at"`
+	Kind         string        `json:"kind"`
+	Name         string        `json:"name"`
+	Image        string        `json:"image"`
+	Version      string        `json:"version"`
+	Status       string        `json:"status"`
+	DSN          string        `json:"dsn"`
+	ID           string        `json:"id"`
+	InternalIP   string        `json:"internal_ip"`
+	ServiceRoot  string        `json:"service_root"`
+	ConfigDir    string        `json:"config_dir"`
+	DataDir      string        `json:"data_dir"`
+	ExposedPorts string        `json:"exposed_ports"`
+	CustomEnv    string        `json:"custom_env"`
+	Links        []string      `json:"links"`
+	Backup       BackupSummary `json:"backup"`
+	CreatedAt    time.Time     `json:"created_at"`
+}
+
+// BackupSummary is a service's backup state as `info` shows it.
+type BackupSummary struct {
+	Schedule   string    `json:"schedule,omitempty"`
+	LastOK     time.Time `json:"last_ok,omitempty"`
+	LastFailed time.Time `json:"last_failed,omitempty"`
+	LastError  string    `json:"last_error,omitempty"`
 }
 
 // ServiceList lists services of a kind.
@@ -33,18 +54,13 @@ type ServiceList struct {
 	Services []ServiceInfo `json:"services"`
 }
 
-// ServiceLink links or unlinks a service and an app.
+// ServiceLink links, unlinks or promotes a service and an app.
 type ServiceLink struct {
 	ServiceRef
-	App       string `json:"app"`
-	Alias     string `json:"alias,omitempty"`
-	NoRestart bool   `json:"no_restart,omitempty"`
-}
-
-// ServiceConnect opens a shell in a service.
-type ServiceConnect struct {
-	ServiceRef
-	TTY bool `json:"tty,omitempty"`
+	App         string `json:"app"`
+	Alias       string `json:"alias,omitempty"`
+	QueryString string `json:"query_string,omitempty"`
+	NoRestart   bool   `json:"no_restart,omitempty"`
 }
 
 // ServiceLinkResult names the config var of a link.
@@ -52,13 +68,64 @@ type ServiceLinkResult struct {
 	Var string `json:"var"`
 }
 
+// ServiceConnect opens a client shell (psql, redis-cli) in a service, or,
+// for enter, a command (default bash) in its container.
+type ServiceConnect struct {
+	ServiceRef
+	Cmd []string `json:"cmd,omitempty"`
+	TTY bool     `json:"tty,omitempty"`
+}
+
+// ServiceLogs asks for a service container's log.
+type ServiceLogs struct {
+	ServiceRef
+	Tail bool `json:"tail,omitempty"`
+	Num  int  `json:"num,omitempty"`
+}
+
+// ServiceExpose publishes a service's port on the host. Addr is "",
+// "PORT", "ADDR:PORT" or "ADDR" ("" and a missing port choose a free port;
+// a missing address is 127.0.0.1).
+type ServiceExpose struct {
+	ServiceRef
+	Addr string `json:"addr,omitempty"`
+}
+
+// AppServiceLinks lists the services linked to an app.
+type AppServiceLinks struct {
+	Links []AppServiceLink `json:"links"`
+}
+
+// AppServiceLink is one service linked to an app.
+type AppServiceLink struct {
+	Kind string `json:"kind"`
+	Name string `json:"name"`
+	Var  string `json:"var"`
+}
+
+// AppServiceRef names an app and a service kind ("" is every kind).
+type AppServiceRef struct {
+	App  string `json:"app"`
+	Kind string `json:"kind,omitempty"`
+}
+
 // Service operations.
 var (
-	ServicesCreate  = Op[ServiceCreate, ServiceInfo]{"services.create"}
-	ServicesDestroy = Op[ServiceRef, Empty]{"services.destroy"}
-	ServicesList    = Op[ServiceRef, ServiceList]{"services.list"}
-	ServicesInfo    = Op[ServiceRef, ServiceInfo]{"services.info"}
-	ServicesLink    = Op[ServiceLink, ServiceLinkResult]{"services.link"}
-	ServicesUnlink  = Op[ServiceLink, ServiceLinkResult]{"services.unlink"}
-	ServicesConnect = SessionOp[ServiceConnect, RunResult]{"services.connect"}
+	ServicesCreate   = Op[ServiceCreate, ServiceInfo]{"services.create"}
+	ServicesDestroy  = Op[ServiceRef, Empty]{"services.destroy"}
+	ServicesList     = Op[ServiceRef, ServiceList]{"services.list"}
+	ServicesInfo     = Op[ServiceRef, ServiceInfo]{"services.info"}
+	ServicesLink     = Op[ServiceLink, ServiceLinkResult]{"services.link"}
+	ServicesUnlink   = Op[ServiceLink, ServiceLinkResult]{"services.unlink"}
+	ServicesPromote  = Op[ServiceLink, ServiceLinkResult]{"services.promote"}
+	ServicesAppLinks = Op[AppServiceRef, AppServiceLinks]{"services.app-links"}
+	ServicesStart    = Op[ServiceRef, Empty]{"services.start"}
+	ServicesStop     = Op[ServiceRef, Empty]{"services.stop"}
+	ServicesRestart  = Op[ServiceRef, Empty]{"services.restart"}
+	ServicesPause    = Op[ServiceRef, Empty]{"services.pause"}
+	ServicesLogs     = Op[ServiceLogs, Empty]{"services.logs"}
+	ServicesExpose   = Op[ServiceExpose, ServiceInfo]{"services.expose"}
+	ServicesUnexpose = Op[ServiceRef, ServiceInfo]{"services.unexpose"}
+	ServicesConnect  = SessionOp[ServiceConnect, RunResult]{"services.connect"}
+	ServicesEnter    = SessionOp[ServiceConnect, RunResult]{"services.enter"}
 )

@@ -6,27 +6,43 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
-	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
 
-// serviceKind describes a kind of backing service.
+// serviceKind describes a kind of backing service: how its container is
+// started (the official image's interface), how clients reach it, and the
+// commands Berth runs inside it.
 type serviceKind struct {
-	name, image, envVar, colorPrefix, dataPath string
-	port, passwordBytes                        int
-	env                                        func(svc store.Service) []string
-	url                                        func(svc store.Service, host string) string
-	ready, connect                             func(svc store.Service) []string
-	// execEnv is the environment of ready and connect commands (passwords
-	// go there, not on a command line other users could read).
+	name        string // postgres, redis
+	envVar      string // the first link's config var
+	colorPrefix string // later links: PREFIX + COLOR + _URL
+	// imageEnv is the prefix of the daemon environment variables that
+	// override the default image: POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION.
+	imageEnv                   string
+	defaultImage, defaultTag   string
+	dataPath                   string // where the data dir is mounted
+	configPath                 string // where the config dir is mounted ("" none)
+	port, passwordBytes        int
+	env                        func(svc store.Service) []string
+	cmd                        func(svc store.Service) []string // nil keeps the image's CMD
+	configFiles                func(svc store.Service) map[string]string
+	url                        func(svc store.Service, host string) string
+	ready, connect, versionCmd func(svc store.Service) []string
+	// execEnv is the environment of commands run in the container
+	// (passwords go there, never on a command line other users can read).
 	execEnv func(svc store.Service) []string
 }
 
@@ -35,37 +51,52 @@ func dbName(name string) string { return strings.NewReplacer("-", "_", ".", "_")
 
 var serviceKinds = map[string]serviceKind{
 	"postgres": {
-		name: "postgres", image: "berth/postgres:15", envVar: "DATABASE_URL", colorPrefix: "DOKKU_POSTGRES_",
+		name: "postgres", envVar: "DATABASE_URL", colorPrefix: "DOKKU_POSTGRES_",
+		imageEnv: "POSTGRES", defaultImage: "postgres", defaultTag: "17",
 		dataPath: "/var/lib/postgresql/data", port: 5432, passwordBytes: 16,
 		env: func(s store.Service) []string {
-			return []string{"POSTGRES_PASSWORD=" + s.Password, "POSTGRES_DB=" + dbName(s.Name)}
+			// PGDATA is explicit: newer official images moved the default.
+			return []string{"POSTGRES_PASSWORD=" + s.Password, "POSTGRES_DB=" + dbName(s.Name), "PGDATA=/var/lib/postgresql/data"}
 		},
 		url: func(s store.Service, host string) string {
 			return fmt.Sprintf("postgres://postgres:%s@%s:5432/%s", s.Password, host, dbName(s.Name))
 		},
-		ready: func(s store.Service) []string { return []string{"pg_isready", "-h", "127.0.0.1", "-U", "postgres"} },
-		connect: func(s store.Service) []string {
-			return []string{"psql", "-U", "postgres", dbName(s.Name)}
-		},
-		execEnv: func(s store.Service) []string { return nil },
+		// TCP, not the socket: the image's init-time server listens on the
+		// socket only, so this answers once the real server is up.
+		ready:      func(store.Service) []string { return []string{"pg_isready", "-h", "127.0.0.1", "-U", "postgres"} },
+		connect:    func(s store.Service) []string { return []string{"psql", "-U", "postgres", dbName(s.Name)} },
+		versionCmd: func(store.Service) []string { return []string{"postgres", "--version"} },
+		execEnv:    func(store.Service) []string { return nil },
 	},
 	"redis": {
-		name: "redis", image: "berth/redis:7", envVar: "REDIS_URL", colorPrefix: "DOKKU_REDIS_",
-		dataPath: "/data", port: 6379, passwordBytes: 32,
-		env: func(s store.Service) []string { return []string{"REDIS_PASSWORD=" + s.Password} },
+		name: "redis", envVar: "REDIS_URL", colorPrefix: "DOKKU_REDIS_",
+		imageEnv: "REDIS", defaultImage: "redis", defaultTag: "7",
+		dataPath: "/data", configPath: "/usr/local/etc/redis", port: 6379, passwordBytes: 32,
+		env: func(store.Service) []string { return nil },
+		// The official image takes a config file as its first argument.
+		cmd: func(store.Service) []string { return []string{"redis-server", "/usr/local/etc/redis/redis.conf"} },
+		configFiles: func(s store.Service) map[string]string {
+			return map[string]string{"redis.conf": "# Written by Berth; edits are replaced when the service is recreated.\n" +
+				"bind 0.0.0.0 -::*\nprotected-mode no\nport 6379\ndir /data\n" +
+				"appendonly yes\nappendfsync everysec\nsave 3600 1 300 100 60 10000\n" +
+				"requirepass " + s.Password + "\n"}
+		},
 		url: func(s store.Service, host string) string {
 			return fmt.Sprintf("redis://:%s@%s:6379", s.Password, host)
 		},
-		ready:   func(s store.Service) []string { return []string{"redis-cli", "ping"} },
-		connect: func(s store.Service) []string { return []string{"redis-cli"} },
-		execEnv: func(s store.Service) []string { return []string{"REDISCLI_AUTH=" + s.Password} },
+		ready:      func(store.Service) []string { return []string{"redis-cli", "ping"} },
+		connect:    func(store.Service) []string { return []string{"redis-cli"} },
+		versionCmd: func(store.Service) []string { return []string{"redis-server", "--version"} },
+		execEnv:    func(s store.Service) []string { return []string{"REDISCLI_AUTH=" + s.Password} },
 	},
 }
 
 // colors are the alias colors of Dokku's service plugins, in order.
 var colors = []string{"AQUA", "BLACK", "BLUE", "FUCHSIA", "GRAY", "GREEN", "LIME", "MAROON", "NAVY", "OLIVE", "PURPLE", "RED", "SILVER", "TEAL", "WHITE", "YELLOW"}
 
-var serviceNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,47}$`)
+// serviceNameRE is Dokku's service name rule; the length bound keeps the
+// service's host name (dokku-KIND-NAME) within DNS's 63 characters.
+var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,48}$`)
 
 func kindOf(k string) (serviceKind, error) {
 	sk, ok := serviceKinds[k]
@@ -75,19 +106,89 @@ func kindOf(k string) (serviceKind, error) {
 	return sk, nil
 }
 
+func checkServiceName(kind, name string) error {
+	if !serviceNameRE.MatchString(name) {
+		return api.Errorf(api.CodeInvalid, "Invalid %s service name %q: use letters, digits, - and _ (at most 48)", kind, name)
+	}
+	return nil
+}
+
 // serviceHost is the name app containers reach a service at (Dokku's).
 func serviceHost(kind, name string) string { return "dokku-" + kind + "-" + name }
 
-func (s *Service) serviceDir(kind, name string) string {
+func (s *Service) serviceRoot(kind, name string) string {
 	return filepath.Join(s.dataDir, "services", kind, name)
+}
+
+func (s *Service) serviceDataDir(svc store.Service) string {
+	return filepath.Join(s.serviceRoot(svc.Kind, svc.Name), "data")
+}
+
+func (s *Service) serviceConfigDir(svc store.Service) string {
+	return filepath.Join(s.serviceRoot(svc.Kind, svc.Name), "config")
+}
+
+func (s *Service) serviceContainer(svc store.Service) string {
+	return s.deployer.Names().Service(svc.Kind, svc.Name)
 }
 
 func (s *Service) getService(tx *store.Tx, ref api.ServiceRef) (store.Service, error) {
 	svc, err := tx.Service(ref.Kind, ref.Name)
 	if errors.Is(err, store.ErrServiceNotFound) {
-		return svc, api.Errorf(api.CodeNotFound, "%s service %s does not exist", ref.Kind, ref.Name)
+		return svc, api.Errorf(api.CodeNotFound, "%s service %s does not exist", titleKind(ref.Kind), ref.Name)
 	}
 	return svc, err
+}
+
+// loadService reads a service by reference.
+func (s *Service) loadService(ctx context.Context, ref api.ServiceRef) (serviceKind, store.Service, error) {
+	sk, err := kindOf(ref.Kind)
+	if err != nil {
+		return sk, store.Service{}, err
+	}
+	var svc store.Service
+	err = s.store.Tx(ctx, func(tx *store.Tx) (err error) { svc, err = s.getService(tx, ref); return err })
+	return sk, svc, err
+}
+
+func titleKind(k string) string {
+	switch k {
+	case "postgres":
+		return "Postgres"
+	case "redis":
+		return "Redis"
+	}
+	return k
+}
+
+// serviceEngine is what the service commands need of the container engine.
+type serviceEngine interface {
+	deploy.Engine
+	PullImage(ctx context.Context, ref string, out io.Writer) error
+	PauseContainer(ctx context.Context, id string) error
+	UnpauseContainer(ctx context.Context, id string) error
+}
+
+func (s *Service) svcEngine(ctx context.Context) (serviceEngine, error) {
+	eng, err := s.engine(ctx)
+	if err != nil {
+		return nil, deployError(err)
+	}
+	se, ok := eng.(serviceEngine)
+	if !ok {
+		return nil, api.Errorf(api.CodeUnavailable, "the container engine cannot run services")
+	}
+	return se, nil
+}
+
+// serviceLocks serialises the commands that change one service.
+var serviceLocks sync.Map // "kind/name" -> *sync.Mutex
+
+func lockService(kind, name string) func() {
+	m, _ := serviceLocks.LoadOrStore(kind+"/"+name, new(sync.Mutex))
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
 }
 
 // NetworkFor is the network an app's containers join: the services
@@ -111,40 +212,24 @@ func (s *Service) NetworkFor(ctx context.Context, appName string) string {
 func (s *Service) registerServices(m *api.Mux) {
 	api.Handle(m, api.ServicesCreate, s.serviceCreate)
 	api.Handle(m, api.ServicesDestroy, s.serviceDestroy)
-	api.Handle(m, api.ServicesList, func(ctx context.Context, req api.ServiceRef, _ api.Output) (api.ServiceList, error) {
-		res := api.ServiceList{Services: []api.ServiceInfo{}}
-		var svcs []store.Service
-		if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { svcs, err = tx.Services(req.Kind); return err }); err != nil {
-			return res, err
-		}
-		for _, svc := range svcs {
-			info, err := s.serviceInfo(ctx, api.ServiceRef{Kind: req.Kind, Name: svc.Name}, api.Output{})
-			if err != nil {
-				return res, err
-			}
-			res.Services = append(res.Services, info)
-		}
-		return res, nil
-	})
+	api.Handle(m, api.ServicesList, s.serviceList)
 	api.Handle(m, api.ServicesInfo, s.serviceInfo)
 	api.Handle(m, api.ServicesLink, s.serviceLink)
 	api.Handle(m, api.ServicesUnlink, s.serviceUnlink)
-	api.HandleSession(m, api.ServicesConnect, func(ctx context.Context, creq api.ServiceConnect, sess *api.Session) (api.RunResult, error) {
-		req := creq.ServiceRef
-		sk, err := kindOf(req.Kind)
-		if err != nil {
-			return api.RunResult{}, err
-		}
-		var svc store.Service
-		if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { svc, err = s.getService(tx, req); return err }); err != nil {
-			return api.RunResult{}, err
-		}
-		eng, err := s.engine(ctx)
-		if err != nil {
-			return api.RunResult{}, deployError(err)
-		}
-		code, err := eng.Exec(ctx, s.deployer.Names().Service(req.Kind, req.Name), docker.ExecOptions{Cmd: sk.connect(svc), Env: sk.execEnv(svc), TTY: creq.TTY, Stdin: sess.Stdin, Stdout: sess.Stdout, Stderr: sess.Stderr, Resize: sess.Resize})
-		return api.RunResult{ExitCode: code}, err
+	api.Handle(m, api.ServicesPromote, s.servicePromote)
+	api.Handle(m, api.ServicesAppLinks, s.serviceAppLinks)
+	api.Handle(m, api.ServicesStart, s.serviceStart)
+	api.Handle(m, api.ServicesStop, s.serviceStop)
+	api.Handle(m, api.ServicesRestart, s.serviceRestart)
+	api.Handle(m, api.ServicesPause, s.servicePause)
+	api.Handle(m, api.ServicesLogs, s.serviceLogs)
+	api.Handle(m, api.ServicesExpose, s.serviceExpose)
+	api.Handle(m, api.ServicesUnexpose, s.serviceUnexpose)
+	api.HandleSession(m, api.ServicesConnect, func(ctx context.Context, req api.ServiceConnect, sess *api.Session) (api.RunResult, error) {
+		return s.serviceExec(ctx, req, sess, true)
+	})
+	api.HandleSession(m, api.ServicesEnter, func(ctx context.Context, req api.ServiceConnect, sess *api.Session) (api.RunResult, error) {
+		return s.serviceExec(ctx, req, sess, false)
 	})
 }
 
@@ -154,113 +239,307 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// serviceImage resolves the image of a new service: the flags, then the
+// daemon's environment (Dokku's POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION...),
+// then the official image.
+func serviceImage(sk serviceKind, image, version string) string {
+	if image == "" {
+		image = os.Getenv(sk.imageEnv + "_IMAGE")
+	}
+	if image == "" {
+		image = sk.defaultImage
+	}
+	if version == "" {
+		version = os.Getenv(sk.imageEnv + "_IMAGE_VERSION")
+	}
+	if version == "" {
+		version = sk.defaultTag
+	}
+	return image + ":" + version
+}
+
+// ensureImage makes sure image is on the engine, pulling it when it is not.
+func ensureImage(ctx context.Context, eng serviceEngine, image string, out api.Output) error {
+	if _, err := eng.InspectImage(ctx, image); err == nil {
+		return nil
+	} else if !errors.Is(err, docker.ErrNotFound) {
+		return err
+	}
+	fmt.Fprintf(out.Stdout, "       Pulling image %s\n", image)
+	if err := eng.PullImage(ctx, image, nil); err != nil {
+		return api.Errorf(api.CodeInvalid, "Image %s is not on this engine and could not be pulled (%v); build or load it, or choose another with --image/--image-version", image, err)
+	}
+	return nil
+}
+
+// parseServiceSize reads "512", "512m", "1g", "64k" or "100b"; a bare number is in
+// units of bare.
+func parseServiceSize(s string, bare int64) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	mult := bare
+	num := strings.ToLower(s)
+	if n := len(num); n > 0 {
+		switch num[n-1] {
+		case 'b':
+			mult, num = 1, num[:n-1]
+		case 'k':
+			mult, num = 1<<10, num[:n-1]
+		case 'm':
+			mult, num = 1<<20, num[:n-1]
+		case 'g':
+			mult, num = 1<<30, num[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || v <= 0 {
+		return 0, fmt.Errorf("invalid size %q", s)
+	}
+	return v * mult, nil
+}
+
+// parseCustomEnv checks Dokku's --custom-env form, "A=b;C=d".
+func parseCustomEnv(s string) ([]string, error) {
+	var out []string
+	for _, kv := range strings.Split(s, ";") {
+		if kv = strings.TrimSpace(kv); kv == "" {
+			continue
+		}
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k) {
+			return nil, fmt.Errorf("invalid --custom-env entry %q: want KEY=value pairs separated by ;", kv)
+		}
+		out = append(out, kv)
+	}
+	return out, nil
+}
+
 func (s *Service) serviceCreate(ctx context.Context, req api.ServiceCreate, out api.Output) (api.ServiceInfo, error) {
 	sk, err := kindOf(req.Kind)
 	if err != nil {
 		return api.ServiceInfo{}, err
 	}
-	if !serviceNameRE.MatchString(req.Name) {
-		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "Invalid %s service name %q: lower-case letters, digits, - and _ (at most 48)", req.Kind, req.Name)
-	}
-	image := sk.image
-	if req.Image != "" || req.ImageVersion != "" {
-		repo, tag, _ := strings.Cut(sk.image, ":")
-		if req.Image != "" {
-			repo = req.Image
-		}
-		if req.ImageVersion != "" {
-			tag = req.ImageVersion
-		}
-		image = repo + ":" + tag
-	}
-	pw := req.Password
-	if pw == "" {
-		pw = randomHex(sk.passwordBytes)
-	}
-	eng, err := s.engine(ctx)
-	if err != nil {
-		return api.ServiceInfo{}, deployError(err)
-	}
-	if _, err := eng.InspectImage(ctx, image); err != nil {
-		if errors.Is(err, docker.ErrNotFound) {
-			return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "Image %s is not on the engine: build it with scripts/build-service-images (Berth pulls nothing)", image)
-		}
+	if err := checkServiceName(req.Kind, req.Name); err != nil {
 		return api.ServiceInfo{}, err
 	}
-	var svc store.Service
-	err = s.store.Tx(ctx, func(tx *store.Tx) error {
-		var err error
-		svc, err = tx.CreateService(store.Service{Kind: req.Kind, Name: req.Name, Image: image, Password: pw, CreatedAt: s.now()})
-		if errors.Is(err, store.ErrServiceExists) {
-			return api.Errorf(api.CodeConflict, "%s service %s already exists", req.Kind, req.Name)
-		}
-		return err
-	})
+	svc := store.Service{Kind: req.Kind, Name: req.Name, Image: serviceImage(sk, req.Image, req.ImageVersion), Password: req.Password, CustomEnv: req.CustomEnv, CreatedAt: s.now()}
+	if _, err := parseCustomEnv(req.CustomEnv); err != nil {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "%v", err)
+	}
+	if svc.Memory, err = parseServiceSize(req.Memory, 1<<20); err != nil {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "--memory: %v (megabytes, or a number with k, m or g)", err)
+	}
+	if svc.ShmSize, err = parseServiceSize(req.ShmSize, 1); err != nil {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "--shm-size: %v (bytes, or a number with k, m or g)", err)
+	}
+	if svc.Password == "" {
+		svc.Password = randomHex(sk.passwordBytes)
+	} else if strings.ContainsAny(svc.Password, "\n\r @:/?#") {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "--password must not contain spaces, newlines or any of @:/?#")
+	}
+	defer lockService(req.Kind, req.Name)()
+	var exists bool
+	if err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		_, err := tx.Service(req.Kind, req.Name)
+		exists = err == nil
+		return nil
+	}); err != nil {
+		return api.ServiceInfo{}, err
+	}
+	if exists {
+		return api.ServiceInfo{}, api.Errorf(api.CodeConflict, "%s service %s already exists", titleKind(req.Kind), req.Name)
+	}
+	if _, err := os.Stat(s.serviceRoot(req.Kind, req.Name)); err == nil {
+		return api.ServiceInfo{}, api.Errorf(api.CodeConflict, "%s exists but no %s service %s is recorded; move it away first", s.serviceRoot(req.Kind, req.Name), req.Kind, req.Name)
+	}
+	eng, err := s.svcEngine(ctx)
 	if err != nil {
+		return api.ServiceInfo{}, err
+	}
+	if err := ensureImage(ctx, eng, svc.Image, out); err != nil {
 		return api.ServiceInfo{}, err
 	}
 	// Nothing half-created: any failure below removes what was made.
 	undo := func() {
 		c := context.WithoutCancel(ctx)
-		eng.RemoveContainer(c, s.deployer.Names().Service(req.Kind, req.Name), true)
-		os.RemoveAll(s.serviceDir(req.Kind, req.Name))
-		s.store.Tx(c, func(tx *store.Tx) error { return tx.DeleteService(svc) })
+		eng.RemoveContainer(c, s.serviceContainer(svc), true)
+		os.RemoveAll(s.serviceRoot(svc.Kind, svc.Name))
 	}
-	if err := s.startService(ctx, eng, sk, svc, out); err != nil {
+	fmt.Fprintf(out.Stdout, "       Waiting for container to be ready\n")
+	if err := s.runService(ctx, eng, sk, svc, out); err != nil {
 		undo()
 		return api.ServiceInfo{}, err
 	}
-	s.log.Info("service created", "kind", req.Kind, "name", req.Name, "image", image)
+	err = s.store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		svc, err = tx.CreateService(svc)
+		if errors.Is(err, store.ErrServiceExists) {
+			return api.Errorf(api.CodeConflict, "%s service %s already exists", titleKind(req.Kind), req.Name)
+		}
+		return err
+	})
+	if err != nil {
+		undo()
+		return api.ServiceInfo{}, err
+	}
+	s.log.Info("service created", "kind", req.Kind, "name", req.Name, "image", svc.Image)
 	return s.serviceInfo(ctx, req.ServiceRef, api.Output{})
 }
 
-// startService creates and starts a service's container and waits until it
-// answers.
-func (s *Service) startService(ctx context.Context, eng interface {
-	EnsureNetwork(context.Context, string, map[string]string) error
-	CreateContainer(context.Context, docker.ContainerSpec) (string, error)
-	StartContainer(context.Context, string) error
-	Exec(context.Context, string, docker.ExecOptions) (int, error)
-}, sk serviceKind, svc store.Service, out api.Output) error {
+// serviceSpec is the container of a service.
+func (s *Service) serviceSpec(sk serviceKind, svc store.Service) docker.ContainerSpec {
 	names := s.deployer.Names()
-	data := filepath.Join(s.serviceDir(svc.Kind, svc.Name), "data")
-	if err := os.MkdirAll(data, 0o700); err != nil {
+	host := serviceHost(svc.Kind, svc.Name)
+	env := sk.env(svc)
+	custom, _ := parseCustomEnv(svc.CustomEnv)
+	env = append(env, custom...)
+	spec := docker.ContainerSpec{
+		Name: s.serviceContainer(svc), Image: svc.Image, Env: env, Hostname: host,
+		Labels:         map[string]string{"berth.instance": names.Instance(), "berth.kind": "service", "berth.service.kind": svc.Kind, "berth.service.name": svc.Name},
+		Binds:          []string{s.serviceDataDir(svc) + ":" + sk.dataPath},
+		Network:        names.Network(),
+		NetworkAliases: []string{host},
+		RestartPolicy:  "unless-stopped",
+		StopTimeout:    30,
+		Memory:         svc.Memory,
+		ShmSize:        svc.ShmSize,
+	}
+	if sk.cmd != nil {
+		spec.Cmd = sk.cmd(svc)
+	}
+	if sk.configPath != "" {
+		spec.Binds = append(spec.Binds, s.serviceConfigDir(svc)+":"+sk.configPath)
+	}
+	if svc.Expose != "" {
+		host, port, _ := net.SplitHostPort(svc.Expose)
+		p, _ := strconv.Atoi(port)
+		spec.Ports = []docker.PortBinding{{HostIP: host, HostPort: p, ContainerPort: sk.port}}
+	}
+	return spec
+}
+
+// writeServiceFiles creates the service's directories and config files.
+// The service root is 0700, so host users cannot reach the password in the
+// config files; the data and config dirs themselves are opened to the
+// container's own user (the image decides which uid that is).
+func (s *Service) writeServiceFiles(sk serviceKind, svc store.Service) error {
+	root := s.serviceRoot(svc.Kind, svc.Name)
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return err
+	}
+	if err := os.Chmod(root, 0o700); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.serviceDataDir(svc), 0o755); err != nil {
+		return err
+	}
+	if sk.configFiles == nil {
+		return nil
+	}
+	dir := s.serviceConfigDir(svc)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for name, content := range sk.configFiles(svc) {
+		if err := writeFileAtomic(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// runService (re)creates a service's container from its record, starts it
+// and waits until it answers. An existing container of that name is
+// replaced.
+func (s *Service) runService(ctx context.Context, eng serviceEngine, sk serviceKind, svc store.Service, out api.Output) error {
+	names := s.deployer.Names()
+	if err := s.writeServiceFiles(sk, svc); err != nil {
 		return err
 	}
 	if err := eng.EnsureNetwork(ctx, names.Network(), map[string]string{"berth.instance": names.Instance()}); err != nil {
 		return err
 	}
-	host := serviceHost(svc.Kind, svc.Name)
-	id, err := eng.CreateContainer(ctx, docker.ContainerSpec{
-		Name: names.Service(svc.Kind, svc.Name), Image: svc.Image, Env: sk.env(svc), Hostname: host,
-		Labels:         map[string]string{"berth.instance": names.Instance(), "berth.kind": "service", "berth.service.kind": svc.Kind, "berth.service.name": svc.Name},
-		Binds:          []string{data + ":" + sk.dataPath},
-		Network:        names.Network(),
-		NetworkAliases: []string{host},
-		RestartPolicy:  "unless-stopped",
-		StopTimeout:    30,
-	})
+	if err := eng.RemoveContainer(ctx, s.serviceContainer(svc), true); err != nil && !errors.Is(err, docker.ErrNotFound) {
+		return err
+	}
+	id, err := eng.CreateContainer(ctx, s.serviceSpec(sk, svc))
 	if err != nil {
 		return err
 	}
 	if err := eng.StartContainer(ctx, id); err != nil {
-		return err
+		return s.startFailed(ctx, eng, svc, id, err)
 	}
-	deadline := time.Now().Add(60 * time.Second)
+	if err := s.waitService(ctx, eng, sk, svc, id); err != nil {
+		return s.startFailed(ctx, eng, svc, id, err)
+	}
+	return nil
+}
+
+// startFailed adds the container's last log lines to a start error.
+func (s *Service) startFailed(ctx context.Context, eng serviceEngine, svc store.Service, id string, err error) error {
+	var buf strings.Builder
+	eng.Logs(context.WithoutCancel(ctx), id, docker.LogsOptions{Tail: "15"}, &buf, &buf)
+	if tail := strings.TrimSpace(buf.String()); tail != "" {
+		return api.Errorf(api.CodeUnavailable, "%v\nlast lines of the %s container's log:\n%s", err, svc.Kind, tail)
+	}
+	return err
+}
+
+// serviceReadyTimeout bounds how long a service may take to answer.
+var serviceReadyTimeout = 90 * time.Second
+
+// waitService waits until the service answers its readiness command, or
+// its container stops.
+func (s *Service) waitService(ctx context.Context, eng serviceEngine, sk serviceKind, svc store.Service, id string) error {
+	deadline := time.Now().Add(serviceReadyTimeout)
 	for {
 		code, err := eng.Exec(ctx, id, docker.ExecOptions{Cmd: sk.ready(svc), Env: sk.execEnv(svc)})
 		if err == nil && code == 0 {
 			return nil
 		}
+		if det, ierr := eng.InspectContainer(ctx, id); ierr == nil && !det.Running && det.State != "created" && det.State != "restarting" {
+			return api.Errorf(api.CodeUnavailable, "%s service %s stopped while starting (%s)", titleKind(svc.Kind), svc.Name, det.Status)
+		}
 		if time.Now().After(deadline) {
-			return api.Errorf(api.CodeUnavailable, "%s service %s did not become ready within 60s", svc.Kind, svc.Name)
+			return api.Errorf(api.CodeUnavailable, "%s service %s did not become ready within %s", titleKind(svc.Kind), svc.Name, serviceReadyTimeout)
 		}
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-time.After(300 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+func (s *Service) serviceList(ctx context.Context, req api.ServiceRef, _ api.Output) (api.ServiceList, error) {
+	res := api.ServiceList{Services: []api.ServiceInfo{}}
+	if _, err := kindOf(req.Kind); err != nil {
+		return res, err
+	}
+	var svcs []store.Service
+	if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { svcs, err = tx.Services(req.Kind); return err }); err != nil {
+		return res, err
+	}
+	for _, svc := range svcs {
+		info, err := s.serviceInfo(ctx, api.ServiceRef{Kind: req.Kind, Name: svc.Name}, api.Output{})
+		if err != nil {
+			return res, err
+		}
+		res.Services = append(res.Services, info)
+	}
+	return res, nil
 }
 
 func (s *Service) serviceInfo(ctx context.Context, req api.ServiceRef, _ api.Output) (api.ServiceInfo, error) {
@@ -281,26 +560,35 @@ func (s *Service) serviceInfo(ctx context.Context, req api.ServiceRef, _ api.Out
 	if err != nil {
 		return api.ServiceInfo{}, err
 	}
-	info := api.ServiceInfo{Kind: svc.Kind, Name: svc.Name, Image: svc.Image, DSN: sk.url(svc, serviceHost(svc.Kind, svc.Name)),
-		DataDir: filepath.Join(s.serviceDir(svc.Kind, svc.Name), "data"), Links: []string{}, CreatedAt: svc.CreatedAt, Status: "missing"}
+	info := api.ServiceInfo{Kind: svc.Kind, Name: svc.Name, Image: svc.Image, Version: svc.Image,
+		DSN: sk.url(svc, serviceHost(svc.Kind, svc.Name)), ServiceRoot: s.serviceRoot(svc.Kind, svc.Name),
+		DataDir: s.serviceDataDir(svc), CustomEnv: svc.CustomEnv, Links: []string{}, CreatedAt: svc.CreatedAt, Status: "missing", ExposedPorts: "-"}
+	if sk.configPath != "" {
+		info.ConfigDir = s.serviceConfigDir(svc)
+	}
+	if svc.Expose != "" {
+		info.ExposedPorts = fmt.Sprintf("%d->%s", sk.port, svc.Expose)
+	}
 	for _, l := range links {
 		info.Links = append(info.Links, l.App)
 	}
+	info.Backup = s.backupSummary(ctx, svc)
 	if eng, err := s.engine(ctx); err == nil {
-		if det, err := eng.InspectContainer(ctx, s.deployer.Names().Service(svc.Kind, svc.Name)); err == nil {
-			info.Status = det.State
+		if det, err := eng.InspectContainer(ctx, s.serviceContainer(svc)); err == nil {
+			info.Status, info.ID = det.State, det.ID
+			info.InternalIP = det.IPAddress(s.deployer.Names().Network())
 		}
 	}
 	return info, nil
 }
 
-func (s *Service) serviceDestroy(ctx context.Context, req api.ServiceRef, _ api.Output) (api.Empty, error) {
-	var svc store.Service
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		var err error
-		if svc, err = s.getService(tx, req); err != nil {
-			return err
-		}
+func (s *Service) serviceDestroy(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
+	_, svc, err := s.loadService(ctx, req)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	defer lockService(req.Kind, req.Name)()
+	err = s.store.Tx(ctx, func(tx *store.Tx) error {
 		links, err := tx.ServiceLinks(svc)
 		if err != nil {
 			return err
@@ -317,19 +605,43 @@ func (s *Service) serviceDestroy(ctx context.Context, req api.ServiceRef, _ api.
 	if err != nil {
 		return api.Empty{}, err
 	}
-	eng, err := s.engine(ctx)
+	eng, err := s.svcEngine(ctx)
 	if err != nil {
-		return api.Empty{}, deployError(err)
-	}
-	if err := eng.RemoveContainer(ctx, s.deployer.Names().Service(req.Kind, req.Name), true); err != nil && !errors.Is(err, docker.ErrNotFound) {
 		return api.Empty{}, err
 	}
+	fmt.Fprintf(out.Stdout, "       Deleting container\n")
+	if err := eng.RemoveContainer(ctx, s.serviceContainer(svc), true); err != nil && !errors.Is(err, docker.ErrNotFound) {
+		return api.Empty{}, err
+	}
+	s.unscheduleBackups(svc)
 	if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.DeleteService(svc) }); err != nil {
 		return api.Empty{}, err
 	}
-	os.RemoveAll(s.serviceDir(req.Kind, req.Name))
+	fmt.Fprintf(out.Stdout, "       Deleting service data\n")
+	if err := os.RemoveAll(s.serviceRoot(req.Kind, req.Name)); err != nil {
+		s.log.Error("service data not removed", "kind", req.Kind, "name", req.Name, "err", err)
+	}
 	s.log.Info("service destroyed", "kind", req.Kind, "name", req.Name)
 	return api.Empty{}, nil
+}
+
+// linkURL is the URL a link sets: the service's, plus the link's query.
+func linkURL(sk serviceKind, l store.Link) string {
+	u := sk.url(l.Service, serviceHost(l.Service.Kind, l.Service.Name))
+	if l.Query != "" {
+		u += "?" + l.Query
+	}
+	return u
+}
+
+// freeColorVar is the first of the kind's color variables the app has not set.
+func freeColorVar(sk serviceKind, vars map[string]string) string {
+	for _, c := range colors {
+		if v := sk.colorPrefix + c + "_URL"; vars[v] == "" {
+			return v
+		}
+	}
+	return ""
 }
 
 func (s *Service) serviceLink(ctx context.Context, req api.ServiceLink, out api.Output) (api.ServiceLinkResult, error) {
@@ -338,6 +650,7 @@ func (s *Service) serviceLink(ctx context.Context, req api.ServiceLink, out api.
 		return api.ServiceLinkResult{}, err
 	}
 	var res api.ServiceLinkResult
+	var url string
 	err = s.store.Tx(ctx, func(tx *store.Tx) error {
 		svc, err := s.getService(tx, req.ServiceRef)
 		if err != nil {
@@ -362,35 +675,51 @@ func (s *Service) serviceLink(ctx context.Context, req api.ServiceLink, out api.
 		}
 		switch {
 		case req.Alias != "":
-			res.Var = strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(req.Alias)) + "_URL"
+			res.Var = strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(req.Alias))
+			res.Var = strings.TrimSuffix(res.Var, "_URL") + "_URL"
 			if !keyRE.MatchString(res.Var) {
-				return api.Errorf(api.CodeInvalid, "Invalid alias %q", req.Alias)
+				return api.Errorf(api.CodeInvalid, "Invalid alias %q: use letters, digits and _", req.Alias)
 			}
 		case vars[sk.envVar] == "":
 			res.Var = sk.envVar
 		default:
-			for _, c := range colors {
-				if v := sk.colorPrefix + c + "_URL"; vars[v] == "" {
-					res.Var = v
-					break
-				}
+			if res.Var = freeColorVar(sk, vars); res.Var == "" {
+				return api.Errorf(api.CodeConflict, "No free %s*_URL variable left on %s; use --alias", sk.colorPrefix, req.App)
 			}
 		}
-		if err := tx.AddLink(svc, a, res.Var); err != nil {
+		for _, l := range links {
+			if l.Var == res.Var {
+				return api.Errorf(api.CodeConflict, "%s on %s already points to %s service %s; use --alias", res.Var, req.App, l.Service.Kind, l.Service.Name)
+			}
+		}
+		if strings.ContainsAny(req.QueryString, " \n#") {
+			return api.Errorf(api.CodeInvalid, "Invalid --querystring %q", req.QueryString)
+		}
+		l := store.Link{Service: svc, App: a.Name, Var: res.Var, Query: strings.TrimPrefix(req.QueryString, "?")}
+		if err := tx.AddLink(l, a); err != nil {
 			return err
 		}
-		return tx.SetConfig(a.Scope(), map[string]string{res.Var: sk.url(svc, serviceHost(svc.Kind, svc.Name))})
+		url = linkURL(sk, l)
+		return tx.SetConfig(a.Scope(), map[string]string{res.Var: url})
 	})
 	if err != nil {
 		return res, err
 	}
+	fmt.Fprintf(out.Stdout, "-----> Setting config vars\n       %s:  %s\n", res.Var, url)
 	s.log.Info("service linked", "kind", req.Kind, "name", req.Name, "app", req.App, "var", res.Var)
-	if !req.NoRestart {
-		if _, err := s.redeploy.Redeploy(ctx, req.App, out); err != nil {
-			return res, err
-		}
+	return res, s.restartLinked(ctx, req.App, req.NoRestart, out)
+}
+
+func (s *Service) restartLinked(ctx context.Context, app string, noRestart bool, out api.Output) error {
+	if noRestart || s.redeploy == nil {
+		return nil
 	}
-	return res, nil
+	fmt.Fprintf(out.Stdout, "-----> Restarting app %s\n", app)
+	deployed, err := s.redeploy.Redeploy(ctx, app, out)
+	if err == nil && !deployed {
+		fmt.Fprintf(out.Stdout, "       App %s has not been deployed yet; it gets the variable on its first deploy\n", app)
+	}
+	return err
 }
 
 func (s *Service) serviceUnlink(ctx context.Context, req api.ServiceLink, out api.Output) (api.ServiceLinkResult, error) {
@@ -404,15 +733,11 @@ func (s *Service) serviceUnlink(ctx context.Context, req api.ServiceLink, out ap
 		if err != nil {
 			return err
 		}
-		links, err := tx.AppLinks(a)
+		l, err := findLink(tx, svc, a)
 		if err != nil {
 			return err
 		}
-		i := slices.IndexFunc(links, func(l store.Link) bool { return l.Service.ID == svc.ID })
-		if i < 0 {
-			return api.Errorf(api.CodeInvalid, "Not linked to %s", req.App)
-		}
-		res.Var = links[i].Var
+		res.Var = l.Var
 		if err := tx.RemoveLink(svc, a); err != nil {
 			return err
 		}
@@ -422,12 +747,358 @@ func (s *Service) serviceUnlink(ctx context.Context, req api.ServiceLink, out ap
 	if err != nil {
 		return res, err
 	}
-	if !req.NoRestart {
-		if _, err := s.redeploy.Redeploy(ctx, req.App, out); err != nil {
-			return res, err
+	fmt.Fprintf(out.Stdout, "-----> Unsetting %s\n", res.Var)
+	s.log.Info("service unlinked", "kind", req.Kind, "name", req.Name, "app", req.App, "var", res.Var)
+	return res, s.restartLinked(ctx, req.App, req.NoRestart, out)
+}
+
+func findLink(tx *store.Tx, svc store.Service, a store.App) (store.Link, error) {
+	links, err := tx.AppLinks(a)
+	if err != nil {
+		return store.Link{}, err
+	}
+	for _, l := range links {
+		if l.Service.ID == svc.ID {
+			return l, nil
 		}
 	}
-	return res, nil
+	return store.Link{}, api.Errorf(api.CodeInvalid, "Not linked to app %s", a.Name)
+}
+
+// servicePromote makes a linked service the app's primary one (DATABASE_URL
+// or REDIS_URL); the service that held it moves to a color variable.
+func (s *Service) servicePromote(ctx context.Context, req api.ServiceLink, out api.Output) (api.ServiceLinkResult, error) {
+	sk, err := kindOf(req.Kind)
+	if err != nil {
+		return api.ServiceLinkResult{}, err
+	}
+	res := api.ServiceLinkResult{Var: sk.envVar}
+	err = s.store.Tx(ctx, func(tx *store.Tx) error {
+		svc, err := s.getService(tx, req.ServiceRef)
+		if err != nil {
+			return err
+		}
+		a, err := getApp(tx, req.App)
+		if err != nil {
+			return err
+		}
+		l, err := findLink(tx, svc, a)
+		if err != nil {
+			return err
+		}
+		if l.Var == sk.envVar {
+			return api.Errorf(api.CodeInvalid, "%s is already promoted as %s", req.Name, sk.envVar)
+		}
+		set := map[string]string{sk.envVar: linkURL(sk, l)}
+		links, err := tx.AppLinks(a)
+		if err != nil {
+			return err
+		}
+		for _, other := range links {
+			if other.Var == sk.envVar {
+				// The old primary takes the promoted one's color variable.
+				if err := tx.SetLinkVar(other.Service, a, l.Var); err != nil {
+					return err
+				}
+				set[l.Var] = linkURL(sk, other)
+			}
+		}
+		if _, moved := set[l.Var]; !moved {
+			if _, err := tx.UnsetConfig(a.Scope(), []string{l.Var}); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(out.Stdout, "-----> Promoting %s to %s on %s\n", req.Name, sk.envVar, req.App)
+		if err := tx.SetLinkVar(svc, a, sk.envVar); err != nil {
+			return err
+		}
+		return tx.SetConfig(a.Scope(), set)
+	})
+	if err != nil {
+		return res, err
+	}
+	return res, s.restartLinked(ctx, req.App, req.NoRestart, out)
+}
+
+func (s *Service) serviceAppLinks(ctx context.Context, req api.AppServiceRef, _ api.Output) (api.AppServiceLinks, error) {
+	res := api.AppServiceLinks{Links: []api.AppServiceLink{}}
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, req.App)
+		if err != nil {
+			return err
+		}
+		links, err := tx.AppLinks(a)
+		for _, l := range links {
+			if req.Kind == "" || l.Service.Kind == req.Kind {
+				res.Links = append(res.Links, api.AppServiceLink{Kind: l.Service.Kind, Name: l.Service.Name, Var: l.Var})
+			}
+		}
+		return err
+	})
+	return res, err
+}
+
+func (s *Service) serviceStart(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
+	sk, svc, err := s.loadService(ctx, req)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	defer lockService(req.Kind, req.Name)()
+	eng, err := s.svcEngine(ctx)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	return api.Empty{}, s.startExisting(ctx, eng, sk, svc, out)
+}
+
+// startExisting starts (or unpauses) a service's container, recreating it
+// when it is gone or runs another image than the record says.
+func (s *Service) startExisting(ctx context.Context, eng serviceEngine, sk serviceKind, svc store.Service, out api.Output) error {
+	det, err := eng.InspectContainer(ctx, s.serviceContainer(svc))
+	switch {
+	case errors.Is(err, docker.ErrNotFound) || (err == nil && det.Image != svc.Image):
+		fmt.Fprintf(out.Stdout, "=====> Starting container\n")
+		return s.runService(ctx, eng, sk, svc, out)
+	case err != nil:
+		return err
+	case det.State == "paused":
+		fmt.Fprintf(out.Stdout, "=====> Unpausing container\n")
+		if err := eng.UnpauseContainer(ctx, det.ID); err != nil {
+			return err
+		}
+	case det.Running:
+		fmt.Fprintf(out.Stdout, "       Container already running\n")
+		return nil
+	default:
+		fmt.Fprintf(out.Stdout, "=====> Starting container\n")
+		if err := s.writeServiceFiles(sk, svc); err != nil {
+			return err
+		}
+		if err := eng.StartContainer(ctx, det.ID); err != nil {
+			return err
+		}
+	}
+	if err := s.waitService(ctx, eng, sk, svc, det.ID); err != nil {
+		return s.startFailed(ctx, eng, svc, det.ID, err)
+	}
+	fmt.Fprintf(out.Stdout, "       Container started\n")
+	return nil
+}
+
+func (s *Service) serviceStop(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
+	_, svc, err := s.loadService(ctx, req)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	defer lockService(req.Kind, req.Name)()
+	eng, err := s.svcEngine(ctx)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	return api.Empty{}, s.stopService(ctx, eng, svc, out)
+}
+
+func (s *Service) stopService(ctx context.Context, eng serviceEngine, svc store.Service, out api.Output) error {
+	fmt.Fprintf(out.Stdout, "=====> Stopping container\n")
+	det, err := eng.InspectContainer(ctx, s.serviceContainer(svc))
+	if errors.Is(err, docker.ErrNotFound) {
+		fmt.Fprintf(out.Stdout, "       No container exists\n")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if det.State == "paused" {
+		if err := eng.UnpauseContainer(ctx, det.ID); err != nil {
+			return err
+		}
+	}
+	if err := eng.StopContainer(ctx, det.ID, 30*time.Second); err != nil {
+		return err
+	}
+	fmt.Fprintf(out.Stdout, "       Container stopped\n")
+	return nil
+}
+
+func (s *Service) serviceRestart(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
+	sk, svc, err := s.loadService(ctx, req)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	defer lockService(req.Kind, req.Name)()
+	eng, err := s.svcEngine(ctx)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	if err := s.stopService(ctx, eng, svc, out); err != nil {
+		return api.Empty{}, err
+	}
+	return api.Empty{}, s.startExisting(ctx, eng, sk, svc, out)
+}
+
+func (s *Service) servicePause(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
+	_, svc, err := s.loadService(ctx, req)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	defer lockService(req.Kind, req.Name)()
+	eng, err := s.svcEngine(ctx)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	det, err := eng.InspectContainer(ctx, s.serviceContainer(svc))
+	if err != nil {
+		return api.Empty{}, err
+	}
+	if !det.Running || det.State == "paused" {
+		fmt.Fprintf(out.Stdout, "       Container is not running\n")
+		return api.Empty{}, nil
+	}
+	fmt.Fprintf(out.Stdout, "=====> Pausing container\n")
+	if err := eng.PauseContainer(ctx, det.ID); err != nil {
+		return api.Empty{}, err
+	}
+	fmt.Fprintf(out.Stdout, "       Container paused\n")
+	return api.Empty{}, nil
+}
+
+func (s *Service) serviceLogs(ctx context.Context, req api.ServiceLogs, out api.Output) (api.Empty, error) {
+	_, svc, err := s.loadService(ctx, req.ServiceRef)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	eng, err := s.svcEngine(ctx)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	opts := docker.LogsOptions{Follow: req.Tail}
+	if req.Num > 0 {
+		opts.Tail = strconv.Itoa(req.Num)
+	}
+	err = eng.Logs(ctx, s.serviceContainer(svc), opts, out.Stdout, out.Stderr)
+	if errors.Is(err, docker.ErrNotFound) {
+		return api.Empty{}, api.Errorf(api.CodeNotFound, "%s service %s has no container; start it with %s:start %s", titleKind(svc.Kind), svc.Name, svc.Kind, svc.Name)
+	}
+	if ctx.Err() != nil {
+		return api.Empty{}, nil
+	}
+	return api.Empty{}, err
+}
+
+// parseExpose reads expose's argument into "ADDR:PORT" (port 0: choose).
+func parseExpose(arg string) (string, int, error) {
+	host, port := "127.0.0.1", ""
+	switch {
+	case arg == "":
+	case strings.Contains(arg, ":"):
+		h, p, err := net.SplitHostPort(arg)
+		if err != nil {
+			return "", 0, fmt.Errorf("invalid address %q: want PORT, ADDR or ADDR:PORT", arg)
+		}
+		host, port = h, p
+	case net.ParseIP(arg) != nil:
+		host = arg
+	default:
+		port = arg
+	}
+	if net.ParseIP(host) == nil {
+		return "", 0, fmt.Errorf("invalid address %q: want an IP address", host)
+	}
+	p := 0
+	if port != "" {
+		var err error
+		if p, err = strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+			return "", 0, fmt.Errorf("invalid port %q: want 1-65535", port)
+		}
+	}
+	return host, p, nil
+}
+
+// serviceExpose publishes the service's port on the host. Docker cannot add
+// a port to a running container, so the container is recreated (the data
+// stays; clients see a restart of a few seconds).
+func (s *Service) serviceExpose(ctx context.Context, req api.ServiceExpose, out api.Output) (api.ServiceInfo, error) {
+	sk, svc, err := s.loadService(ctx, req.ServiceRef)
+	if err != nil {
+		return api.ServiceInfo{}, err
+	}
+	host, port, err := parseExpose(req.Addr)
+	if err != nil {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "%v", err)
+	}
+	if svc.Expose != "" {
+		return api.ServiceInfo{}, api.Errorf(api.CodeConflict, "Service %s already exposed on %s; unexpose it first", svc.Name, svc.Expose)
+	}
+	if port == 0 {
+		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+		if err != nil {
+			return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "cannot listen on %s: %v", host, err)
+		}
+		port = l.Addr().(*net.TCPAddr).Port
+		l.Close()
+	}
+	return s.setExpose(ctx, sk, svc, net.JoinHostPort(host, strconv.Itoa(port)), out)
+}
+
+func (s *Service) serviceUnexpose(ctx context.Context, req api.ServiceRef, out api.Output) (api.ServiceInfo, error) {
+	sk, svc, err := s.loadService(ctx, req)
+	if err != nil {
+		return api.ServiceInfo{}, err
+	}
+	if svc.Expose == "" {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "Service %s is not exposed", svc.Name)
+	}
+	return s.setExpose(ctx, sk, svc, "", out)
+}
+
+func (s *Service) setExpose(ctx context.Context, sk serviceKind, svc store.Service, expose string, out api.Output) (api.ServiceInfo, error) {
+	defer lockService(svc.Kind, svc.Name)()
+	eng, err := s.svcEngine(ctx)
+	if err != nil {
+		return api.ServiceInfo{}, err
+	}
+	old := svc
+	svc.Expose = expose
+	if err := s.runService(ctx, eng, sk, svc, out); err != nil {
+		// Back to the container it had.
+		if rerr := s.runService(context.WithoutCancel(ctx), eng, sk, old, api.Output{Stdout: io.Discard, Stderr: io.Discard}); rerr != nil {
+			s.log.Error("service not restored after a failed expose", "kind", svc.Kind, "name", svc.Name, "err", rerr)
+		}
+		return api.ServiceInfo{}, err
+	}
+	if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateService(svc) }); err != nil {
+		return api.ServiceInfo{}, err
+	}
+	return s.serviceInfo(ctx, api.ServiceRef{Kind: svc.Kind, Name: svc.Name}, api.Output{})
+}
+
+// serviceExec runs the kind's client (connect) or a command, bash by
+// default (enter), in the service's container.
+func (s *Service) serviceExec(ctx context.Context, req api.ServiceConnect, sess *api.Session, client bool) (api.RunResult, error) {
+	sk, svc, err := s.loadService(ctx, req.ServiceRef)
+	if err != nil {
+		return api.RunResult{}, err
+	}
+	eng, err := s.svcEngine(ctx)
+	if err != nil {
+		return api.RunResult{}, err
+	}
+	cmd := req.Cmd
+	switch {
+	case client:
+		cmd = sk.connect(svc)
+	case len(cmd) == 0:
+		cmd = []string{"bash"}
+	}
+	det, err := eng.InspectContainer(ctx, s.serviceContainer(svc))
+	if err == nil && !det.Running {
+		err = errors.New("not running")
+	}
+	if err != nil {
+		return api.RunResult{}, api.Errorf(api.CodeUnavailable, "%s service %s is not running; start it with %s:start %s", titleKind(svc.Kind), svc.Name, svc.Kind, svc.Name)
+	}
+	code, err := eng.Exec(ctx, det.ID, docker.ExecOptions{Cmd: cmd, Env: sk.execEnv(svc), TTY: req.TTY, Stdin: sess.Stdin, Stdout: sess.Stdout, Stderr: sess.Stderr, Resize: sess.Resize})
+	return api.RunResult{ExitCode: code}, err
 }
 
 var keyRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)

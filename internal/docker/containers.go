@@ -67,6 +67,20 @@ type ContainerSpec struct {
 	Binds []string
 	// Hostname is the container's host name; "" lets the engine pick.
 	Hostname string
+	// Memory limits the container's memory in bytes; 0 is no limit.
+	Memory int64
+	// ShmSize is the size of /dev/shm in bytes; 0 is the engine default.
+	ShmSize int64
+	// Ports publishes container TCP ports on fixed host addresses, in
+	// addition to PublishPort.
+	Ports []PortBinding
+}
+
+// PortBinding publishes a container TCP port on a host address and port.
+type PortBinding struct {
+	HostIP        string
+	HostPort      int
+	ContainerPort int
 }
 
 // parseRestartPolicy turns "on-failure:3" and friends into the engine's form.
@@ -143,6 +157,23 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (id st
 		p, _ := network.PortFrom(uint16(spec.PublishPort), network.TCP)
 		cfg.ExposedPorts = network.PortSet{p: {}}
 		host.PortBindings = network.PortMap{p: {{HostIP: netip.MustParseAddr("127.0.0.1")}}}
+	}
+	host.Resources.Memory = spec.Memory
+	host.ShmSize = spec.ShmSize
+	for _, pb := range spec.Ports {
+		ip, err := netip.ParseAddr(pb.HostIP)
+		if err != nil || pb.ContainerPort < 1 || pb.ContainerPort > math.MaxUint16 || pb.HostPort < 1 || pb.HostPort > math.MaxUint16 {
+			return "", fmt.Errorf("docker: create container %s: invalid port binding %s:%d:%d", what, pb.HostIP, pb.HostPort, pb.ContainerPort)
+		}
+		p, _ := network.PortFrom(uint16(pb.ContainerPort), network.TCP)
+		if cfg.ExposedPorts == nil {
+			cfg.ExposedPorts = network.PortSet{}
+		}
+		if host.PortBindings == nil {
+			host.PortBindings = network.PortMap{}
+		}
+		cfg.ExposedPorts[p] = struct{}{}
+		host.PortBindings[p] = append(host.PortBindings[p], network.PortBinding{HostIP: ip, HostPort: strconv.Itoa(pb.HostPort)})
 	}
 	var netcfg *network.NetworkingConfig
 	if spec.Network != "" && len(spec.NetworkAliases) > 0 {
@@ -274,7 +305,14 @@ type ContainerDetails struct {
 	TTY bool
 	// Raw is the engine's inspect JSON, for ps:inspect.
 	Raw json.RawMessage
+	// Networks maps each attached network's name to the container's
+	// address on it.
+	Networks map[string]string
 }
+
+// IPAddress is the container's address on the named network ("" when it
+// is not attached).
+func (d ContainerDetails) IPAddress(network string) string { return d.Networks[network] }
 
 // InspectContainer describes the container with the given ID, ID prefix or
 // name. A missing container gives an error matching [ErrNotFound].
@@ -308,6 +346,12 @@ func (c *Client) InspectContainer(ctx context.Context, idOrName string) (Contain
 		d.Status = describeState(st, d.StartedAt, d.FinishedAt)
 	}
 	if ns := ci.NetworkSettings; ns != nil {
+		d.Networks = map[string]string{}
+		for name, ep := range ns.Networks {
+			if ep != nil && ep.IPAddress.IsValid() {
+				d.Networks[name] = ep.IPAddress.String()
+			}
+		}
 	ports:
 		for port, bindings := range ns.Ports {
 			if port.Proto() != network.TCP {
