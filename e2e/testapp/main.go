@@ -7,6 +7,10 @@
 //	testapp worker       prints a heartbeat line every 200 ms
 //	testapp exit N       exits at once with code N
 //	testapp echo WORDS   prints its arguments and stdin, then exits
+//	testapp migrate      creates its tables in $DATABASE_URL (the seed's predeploy migrate)
+//
+// The web role also serves /db (Postgres through $DATABASE_URL) and /kv
+// (Redis through $REDIS_URL); see data.go.
 package main
 
 import (
@@ -47,6 +51,11 @@ func main() {
 		}
 		fmt.Println("exiting with", code)
 		os.Exit(code)
+	case "migrate":
+		if err := migrate(); err != nil {
+			fmt.Fprintln(os.Stderr, "migrate:", err)
+			os.Exit(1)
+		}
 	case "echo":
 		fmt.Println(strings.Join(os.Args[2:], " "))
 		io.Copy(os.Stdout, os.Stdin)
@@ -86,6 +95,7 @@ func web() {
 		fmt.Fprintf(w, "slept %d ms in %s\n", ms, os.Getenv("APP_VERSION"))
 	})
 	mux.HandleFunc("/ws", serveWS)
+	dataHandlers(mux)
 	srv := &http.Server{Addr: ":" + port, Handler: mux}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)

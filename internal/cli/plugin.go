@@ -11,10 +11,9 @@ import (
 var builtIn = map[string]string{
 	"letsencrypt": "letsencrypt:* (HTTPS with renewal built in)",
 	"redirect":    "redirect:* (domain redirects built in)",
+	"postgres":    "postgres:* (PostgreSQL services built in)",
+	"redis":       "redis:* (Redis services built in)",
 }
-
-// notYet are Dokku plugins whose built-in equivalents are still to come.
-var notYet = map[string]bool{"postgres": true, "redis": true}
 
 func init() {
 	register(
@@ -23,13 +22,15 @@ func init() {
 	)
 }
 
-// pluginName reads "https://github.com/dokku/dokku-postgres.git [postgres]".
+// pluginName reads "https://github.com/dokku/dokku-postgres.git [NAME]":
+// the repository names the plugin; NAME is only what Dokku would call it.
 func pluginName(args []string) string {
-	if len(args) > 1 {
+	name := strings.TrimSuffix(path.Base(strings.TrimSuffix(args[0], "/")), ".git")
+	name = strings.TrimPrefix(name, "dokku-")
+	if builtIn[name] == "" && len(args) > 1 {
 		return args[1]
 	}
-	name := strings.TrimSuffix(path.Base(args[0]), ".git")
-	return strings.TrimPrefix(name, "dokku-")
+	return name
 }
 
 func pluginInstall(c *Ctx) error {
@@ -41,10 +42,8 @@ func pluginInstall(c *Ctx) error {
 	case builtIn[name] != "":
 		c.Info1("Plugin %s is built into Berth: nothing to install (%s)", name, builtIn[name])
 		return nil
-	case notYet[name]:
-		return failf("Berth's built-in %s service is not available yet: %s:* commands are coming", name, name)
 	}
-	return failf("Berth does not install Dokku plugins; %s has no built-in equivalent", name)
+	return failf("Third-party plugins are not supported (yet): %s has no built-in equivalent in Berth", name)
 }
 
 func pluginList(c *Ctx) error {

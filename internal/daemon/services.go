@@ -308,7 +308,7 @@ func parseCustomEnv(s string) ([]string, error) {
 		}
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k) {
-			return nil, fmt.Errorf("invalid --custom-env entry %q: want KEY=value pairs separated by ;", kv)
+			return nil, fmt.Errorf("Invalid --custom-env entry %q: want KEY=value pairs separated by ;", kv)
 		}
 		out = append(out, kv)
 	}
@@ -431,14 +431,15 @@ func (s *Service) writeServiceFiles(sk serviceKind, svc store.Service) error {
 	if err := os.Chmod(root, 0o700); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(s.serviceDataDir(svc), 0o755); err != nil {
+	// Explicit modes: the daemon runs with umask 077.
+	if err := mkdirMode(s.serviceDataDir(svc), 0o755); err != nil {
 		return err
 	}
 	if sk.configFiles == nil {
 		return nil
 	}
 	dir := s.serviceConfigDir(svc)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := mkdirMode(dir, 0o755); err != nil {
 		return err
 	}
 	for name, content := range sk.configFiles(svc) {
@@ -447,6 +448,18 @@ func (s *Service) writeServiceFiles(sk serviceKind, svc store.Service) error {
 		}
 	}
 	return nil
+}
+
+// mkdirMode creates dir if needed and gives it mode whatever the umask.
+// An existing data dir keeps the owner the image gave it.
+func mkdirMode(dir string, mode os.FileMode) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.Mkdir(dir, mode); err != nil {
+		return err
+	}
+	return os.Chmod(dir, mode)
 }
 
 func writeFileAtomic(path string, data []byte, mode os.FileMode) error {

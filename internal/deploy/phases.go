@@ -98,8 +98,9 @@ func (j *job) oneOff(ctx context.Context, what string, cmd []string) (string, in
 	}
 	id, err := j.eng.CreateContainer(ctx, docker.ContainerSpec{
 		Image: j.rel.Image, Cmd: cmd, Env: envList(env),
-		Labels: map[string]string{LabelInstance: j.d.names.Instance(), LabelApp: j.app.Name, LabelKind: KindRun, LabelProcess: what, LabelRelease: strconv.Itoa(j.rel.Number)},
-		Init:   true,
+		Labels:  map[string]string{LabelInstance: j.d.names.Instance(), LabelApp: j.app.Name, LabelKind: KindRun, LabelProcess: what, LabelRelease: strconv.Itoa(j.rel.Number)},
+		Init:    true,
+		Network: set.network,
 	})
 	if err != nil {
 		return "", 0, nil, err
