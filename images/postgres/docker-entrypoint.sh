@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Entrypoint of berth/postgres: the environment interface of the official
-# postgres image, on Debian's postgresql-15.
+# postgres image, on Debian's postgresql-$PG_MAJOR (15 and 17: one script for both).
 #
 #   POSTGRES_PASSWORD          superuser password; required to initialise a
 #                              database unless POSTGRES_HOST_AUTH_METHOD=trust
@@ -155,7 +155,7 @@ docker_init_database_dir() {
 
 # pg_setup_hba_conf [postgres ARGS...]: let every TCP client in with
 # POSTGRES_HOST_AUTH_METHOD, by default the method matching how passwords are
-# stored (password_encryption, scram-sha-256 on PostgreSQL 15). initdb's own
+# stored (password_encryption, scram-sha-256 since PostgreSQL 14). initdb's own
 # lines (trust over the unix socket and from localhost) stay first, so
 # `docker exec ... psql` and pg_isready need no password.
 pg_setup_hba_conf() {
