@@ -72,6 +72,9 @@ func deployDaemon(t *testing.T, eng *docker.Client, extraEnv ...string) *daemon 
 		for _, img := range imgs {
 			eng.RemoveImage(ctx, img.ID, true)
 		}
+		// The services network: left behind, networks use up the
+		// engine's address pools.
+		eng.RemoveNetwork(ctx, prefix+"-berth")
 	})
 	d.mustBerth(t, "checks:set", "--global", "default-uptime-seconds", "1")
 	// Old containers retire as soon as the new ones took over (after the

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"regexp"
 	"strings"
 	"syscall"
@@ -27,12 +28,18 @@ func requireServiceImages(t *testing.T) {
 	t.Helper()
 	eng := requireDocker(t)
 	for _, img := range []string{"berth/postgres:15", "berth/redis:7"} {
-		if _, err := eng.InspectImage(context.Background(), img); err != nil {
-			if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
-				t.Fatalf("image %s missing (scripts/build-service-images): %v", img, err)
-			}
-			t.Skipf("image %s missing: run scripts/build-service-images", img)
+		requireImage(t, eng, img)
+	}
+}
+
+// requireImage fails (CI) or skips without a locally built image.
+func requireImage(t *testing.T, eng *docker.Client, img string) {
+	t.Helper()
+	if _, err := eng.InspectImage(context.Background(), img); err != nil {
+		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("image %s missing (scripts/build-service-images): %v", img, err)
 		}
+		t.Skipf("image %s missing: run scripts/build-service-images", img)
 	}
 }
 
@@ -108,6 +115,18 @@ func TestSeedServices(t *testing.T) {
 	if out, code := d.berthIn(strings.NewReader("select version from migrations;\n"), "postgres:connect", "shop-db"); code != 0 || !strings.Contains(out, "v1") {
 		t.Errorf("migrations table: %d %q", code, out)
 	}
+	// connect over `ssh -t`: psql on a terminal, through the ssh server.
+	key := sshKey(t, t.TempDir(), "admin")
+	d.mustBerth(t, "ssh-keys:add", "admin", key+".pub")
+	_, port, _ := net.SplitHostPort(d.sshAddr)
+	sshCtx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	tty := exec.CommandContext(sshCtx, "script", "-qec", "ssh -tt "+strings.Join(sshOpts(key, port), " ")+" berth@127.0.0.1 postgres:connect shop-db", "/dev/null")
+	// (script's pty has no size, so psql would page the result.)
+	tty.Stdin = strings.NewReader("\\pset pager off\nselect 6 * 7 as answer;\n\\q\n")
+	if out, err := tty.CombinedOutput(); err != nil || !strings.Contains(string(out), "42") || !strings.Contains(string(out), "shop_db=#") {
+		t.Errorf("postgres:connect over ssh -t: %v %q", err, out)
+	}
 	check := func(when string) {
 		t.Helper()
 		if got := httpDo(t, "GET", web(), "/db"); got != "apple" {
@@ -125,11 +144,23 @@ func TestSeedServices(t *testing.T) {
 	if err := d.stop(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// A container removed while the daemon is down comes back at start.
+	if err := eng.RemoveContainer(context.Background(), d.prefix()+"-berth.redis.shop-redis", true); err != nil {
+		t.Fatal(err)
+	}
 	d2, err := startDaemon(d.dataDir, d.extraEnv...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer d2.stop(syscall.SIGKILL)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		if out, _ := d2.berth("redis:info", "shop-redis", "--status"); strings.TrimSpace(out) == "running" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("redis container not recreated at daemon start")
+		}
+	}
 	check("daemon restart")
 	if out := d2.mustBerth(t, "postgres:info", "shop-db", "--status"); strings.TrimSpace(out) != "running" {
 		t.Errorf("status after daemon restart: %q", out)

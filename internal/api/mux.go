@@ -124,6 +124,10 @@ type streamWriter struct {
 }
 
 func (s streamWriter) Write(p []byte) (int, error) {
+	if len(p) == 0 {
+		// An empty frame would read as the final result.
+		return 0, nil
+	}
 	b := append([]byte(nil), p...)
 	f := frame{Stdout: b}
 	if s.stderr {

@@ -109,6 +109,14 @@ type AppServiceRef struct {
 	Kind string `json:"kind,omitempty"`
 }
 
+// ServiceUpgrade moves a service to another image (version).
+type ServiceUpgrade struct {
+	ServiceRef
+	Image        string `json:"image,omitempty"`
+	ImageVersion string `json:"image_version,omitempty"`
+	RestartApps  bool   `json:"restart_apps,omitempty"`
+}
+
 // Service operations.
 var (
 	ServicesCreate   = Op[ServiceCreate, ServiceInfo]{"services.create"}
@@ -126,6 +134,7 @@ var (
 	ServicesLogs     = Op[ServiceLogs, Empty]{"services.logs"}
 	ServicesExpose   = Op[ServiceExpose, ServiceInfo]{"services.expose"}
 	ServicesUnexpose = Op[ServiceRef, ServiceInfo]{"services.unexpose"}
+	ServicesUpgrade  = Op[ServiceUpgrade, ServiceInfo]{"services.upgrade"}
 	ServicesConnect  = SessionOp[ServiceConnect, RunResult]{"services.connect"}
 	ServicesEnter    = SessionOp[ServiceConnect, RunResult]{"services.enter"}
 )

@@ -93,7 +93,7 @@ func (c *Ctx) viaSSH(t remoteTarget, globals, args []string) error {
 	if len(sshCmd) == 0 {
 		sshCmd = []string{"ssh"}
 	}
-	if c.Terminal != nil && (c.Cmd.Passthrough || c.Cmd.Name == "enter") {
+	if c.Terminal != nil && (c.Cmd.Passthrough || c.Cmd.Name == "enter" || strings.HasSuffix(c.Cmd.Name, ":connect")) {
 		sshCmd = append(sshCmd, "-t")
 	}
 	if t.port != "" {

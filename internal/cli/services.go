@@ -38,6 +38,7 @@ func init() {
 			&Command{Name: kind + ":restart", Args: "<name>", Short: "Restart a " + kind + " service", Run: serviceAction(kind, api.ServicesRestart)},
 			&Command{Name: kind + ":pause", Args: "<name>", Short: "Pause a " + kind + " service's container", Run: serviceAction(kind, api.ServicesPause)},
 			&Command{Name: kind + ":expose", Args: "<name> [PORT|ADDR|ADDR:PORT]", Short: "Publish a " + kind + " service on the host (127.0.0.1 unless an address is given)", Run: serviceExpose(kind, true)},
+			&Command{Name: kind + ":upgrade", Args: "<name> [--image-version V] [--image IMG] [--restart-apps true|false]", Short: "Move a " + kind + " service to another version; across majors it dumps, restores and verifies, keeping the old data", Values: []string{"image", "image-version", "restart-apps"}, Letters: map[string]string{"-i": "image", "-I": "image-version", "-R": "restart-apps"}, Run: serviceUpgrade(kind)},
 			&Command{Name: kind + ":unexpose", Args: "<name>", Short: "Stop publishing a " + kind + " service on the host", Run: serviceExpose(kind, false)},
 		)
 	}
@@ -386,5 +387,24 @@ func serviceExpose(kind string, expose bool) func(*Ctx) error {
 		}
 		c.Info1("Service %s exposed on port(s) [container->host]: %s", ref.Name, info.ExposedPorts)
 		return nil
+	}
+}
+
+func serviceUpgrade(kind string) func(*Ctx) error {
+	return func(c *Ctx) error {
+		ref, err := serviceRef(c, kind, 1)
+		if err != nil {
+			return err
+		}
+		req := api.ServiceUpgrade{ServiceRef: ref, Image: c.Flag("image", ""), ImageVersion: c.Flag("image-version", "")}
+		switch v := c.Flag("restart-apps", "false"); v {
+		case "true":
+			req.RestartApps = true
+		case "false":
+		default:
+			return failf("--restart-apps takes true or false, not %q", v)
+		}
+		_, err = api.ServicesUpgrade.Stream(c, c.API, req, c.output())
+		return err
 	}
 }

@@ -51,6 +51,9 @@ type Service struct {
 	router *router
 	// acme obtains and renews Let's Encrypt certificates.
 	acme *acmeManager
+	// serviceImages are the default image and tag of new services, by
+	// kind (the POSTGRES_IMAGE... settings).
+	serviceImages map[string][2]string
 	// proxyAddr and proxyTLSAddr are where the proxy listens.
 	proxyAddr, proxyTLSAddr string
 }

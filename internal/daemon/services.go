@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -26,12 +27,9 @@ import (
 // started (the official image's interface), how clients reach it, and the
 // commands Berth runs inside it.
 type serviceKind struct {
-	name        string // postgres, redis
-	envVar      string // the first link's config var
-	colorPrefix string // later links: PREFIX + COLOR + _URL
-	// imageEnv is the prefix of the daemon environment variables that
-	// override the default image: POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION.
-	imageEnv                   string
+	name                       string // postgres, redis
+	envVar                     string // the first link's config var
+	colorPrefix                string // later links: PREFIX + COLOR + _URL
 	defaultImage, defaultTag   string
 	dataPath                   string // where the data dir is mounted
 	configPath                 string // where the config dir is mounted ("" none)
@@ -41,6 +39,9 @@ type serviceKind struct {
 	configFiles                func(svc store.Service) map[string]string
 	url                        func(svc store.Service, host string) string
 	ready, connect, versionCmd func(svc store.Service) []string
+	// readyOut, if set, must be in ready's output: redis-cli exits 0 on
+	// error replies such as LOADING and NOAUTH.
+	readyOut string
 	// execEnv is the environment of commands run in the container
 	// (passwords go there, never on a command line other users can read).
 	execEnv func(svc store.Service) []string
@@ -52,7 +53,7 @@ func dbName(name string) string { return strings.NewReplacer("-", "_", ".", "_")
 var serviceKinds = map[string]serviceKind{
 	"postgres": {
 		name: "postgres", envVar: "DATABASE_URL", colorPrefix: "DOKKU_POSTGRES_",
-		imageEnv: "POSTGRES", defaultImage: "postgres", defaultTag: "17",
+		defaultImage: "postgres", defaultTag: "17",
 		dataPath: "/var/lib/postgresql/data", port: 5432, passwordBytes: 16,
 		env: func(s store.Service) []string {
 			// PGDATA is explicit: newer official images moved the default.
@@ -70,7 +71,7 @@ var serviceKinds = map[string]serviceKind{
 	},
 	"redis": {
 		name: "redis", envVar: "REDIS_URL", colorPrefix: "DOKKU_REDIS_",
-		imageEnv: "REDIS", defaultImage: "redis", defaultTag: "7",
+		defaultImage: "redis", defaultTag: "7",
 		dataPath: "/data", configPath: "/usr/local/etc/redis", port: 6379, passwordBytes: 32,
 		env: func(store.Service) []string { return nil },
 		// The official image takes a config file as its first argument.
@@ -85,6 +86,7 @@ var serviceKinds = map[string]serviceKind{
 			return fmt.Sprintf("redis://:%s@%s:6379", s.Password, host)
 		},
 		ready:      func(store.Service) []string { return []string{"redis-cli", "ping"} },
+		readyOut:   "PONG",
 		connect:    func(store.Service) []string { return []string{"redis-cli"} },
 		versionCmd: func(store.Service) []string { return []string{"redis-server", "--version"} },
 		execEnv:    func(s store.Service) []string { return []string{"REDISCLI_AUTH=" + s.Password} },
@@ -225,12 +227,14 @@ func (s *Service) registerServices(m *api.Mux) {
 	api.Handle(m, api.ServicesLogs, s.serviceLogs)
 	api.Handle(m, api.ServicesExpose, s.serviceExpose)
 	api.Handle(m, api.ServicesUnexpose, s.serviceUnexpose)
+	api.Handle(m, api.ServicesUpgrade, s.serviceUpgrade)
 	api.HandleSession(m, api.ServicesConnect, func(ctx context.Context, req api.ServiceConnect, sess *api.Session) (api.RunResult, error) {
 		return s.serviceExec(ctx, req, sess, true)
 	})
 	api.HandleSession(m, api.ServicesEnter, func(ctx context.Context, req api.ServiceConnect, sess *api.Session) (api.RunResult, error) {
 		return s.serviceExec(ctx, req, sess, false)
 	})
+	s.registerServiceData(m)
 }
 
 func randomHex(n int) string {
@@ -240,17 +244,18 @@ func randomHex(n int) string {
 }
 
 // serviceImage resolves the image of a new service: the flags, then the
-// daemon's environment (Dokku's POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION...),
-// then the official image.
-func serviceImage(sk serviceKind, image, version string) string {
+// daemon's settings (Dokku's POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION, ...,
+// from the environment or the config file), then the official image.
+func (s *Service) serviceImage(sk serviceKind, image, version string) string {
+	def := s.serviceImages[sk.name]
 	if image == "" {
-		image = os.Getenv(sk.imageEnv + "_IMAGE")
+		image = def[0]
 	}
 	if image == "" {
 		image = sk.defaultImage
 	}
 	if version == "" {
-		version = os.Getenv(sk.imageEnv + "_IMAGE_VERSION")
+		version = def[1]
 	}
 	if version == "" {
 		version = sk.defaultTag
@@ -323,7 +328,7 @@ func (s *Service) serviceCreate(ctx context.Context, req api.ServiceCreate, out 
 	if err := checkServiceName(req.Kind, req.Name); err != nil {
 		return api.ServiceInfo{}, err
 	}
-	svc := store.Service{Kind: req.Kind, Name: req.Name, Image: serviceImage(sk, req.Image, req.ImageVersion), Password: req.Password, CustomEnv: req.CustomEnv, CreatedAt: s.now()}
+	svc := store.Service{Kind: req.Kind, Name: req.Name, Image: s.serviceImage(sk, req.Image, req.ImageVersion), Password: req.Password, CustomEnv: req.CustomEnv, CreatedAt: s.now()}
 	if _, err := parseCustomEnv(req.CustomEnv); err != nil {
 		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "%v", err)
 	}
@@ -518,8 +523,9 @@ var serviceReadyTimeout = 90 * time.Second
 func (s *Service) waitService(ctx context.Context, eng serviceEngine, sk serviceKind, svc store.Service, id string) error {
 	deadline := time.Now().Add(serviceReadyTimeout)
 	for {
-		code, err := eng.Exec(ctx, id, docker.ExecOptions{Cmd: sk.ready(svc), Env: sk.execEnv(svc)})
-		if err == nil && code == 0 {
+		var stdout bytes.Buffer
+		code, err := eng.Exec(ctx, id, docker.ExecOptions{Cmd: sk.ready(svc), Env: sk.execEnv(svc), Stdout: &stdout})
+		if err == nil && code == 0 && strings.Contains(stdout.String(), sk.readyOut) {
 			return nil
 		}
 		if det, ierr := eng.InspectContainer(ctx, id); ierr == nil && !det.Running && det.State != "created" && det.State != "restarting" {
@@ -532,6 +538,36 @@ func (s *Service) waitService(ctx context.Context, eng serviceEngine, sk service
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// restoreServices recreates, at daemon start, the container of any service
+// whose container is gone (removed by hand, or an engine that lost its
+// state); its data is on the host. Stopped containers stay stopped: that is
+// what the operator asked for (KIND:stop), and the restart policy already
+// brings back crashed ones.
+func (s *Service) restoreServices(ctx context.Context) {
+	var svcs []store.Service
+	if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { svcs, err = tx.Services(""); return err }); err != nil || len(svcs) == 0 {
+		return
+	}
+	eng, err := s.svcEngine(ctx)
+	if err != nil {
+		s.log.Warn("services not checked: no engine", "err", err)
+		return
+	}
+	for _, svc := range svcs {
+		if _, err := eng.InspectContainer(ctx, s.serviceContainer(svc)); !errors.Is(err, docker.ErrNotFound) {
+			continue
+		}
+		unlock := lockService(svc.Kind, svc.Name)
+		err := s.runService(ctx, eng, serviceKinds[svc.Kind], svc, quiet)
+		unlock()
+		if err != nil {
+			s.log.Error("service container not recreated", "kind", svc.Kind, "name", svc.Name, "err", err)
+		} else {
+			s.log.Info("service container recreated", "kind", svc.Kind, "name", svc.Name)
 		}
 	}
 }

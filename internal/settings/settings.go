@@ -56,6 +56,10 @@ type Settings struct {
 	// AuthorizedKeys is the authorized_keys file Berth keeps for OpenSSH
 	// mode; empty: none (BERTH_AUTHORIZED_KEYS).
 	AuthorizedKeys string
+	// ServiceImages are the images of new postgres and redis services,
+	// under Dokku's names (POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION,
+	// REDIS_IMAGE, REDIS_IMAGE_VERSION): the official images by default.
+	PostgresImage, PostgresImageVersion, RedisImage, RedisImageVersion string
 }
 
 // field binds a setting's name to its place in Settings.
@@ -78,6 +82,10 @@ var fields = []field{
 	{"BERTH_ACCESS_LOG", "false", "proxy access log, one line per request: true or false", func(s *Settings) *string { return &s.AccessLog }},
 	{"BERTH_ACME_CA_ROOTS", "", "PEM file of extra roots trusted for the ACME server (a private CA, Pebble in tests)", func(s *Settings) *string { return &s.ACMECARoots }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
+	{"POSTGRES_IMAGE", "postgres", "image of new postgres services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.PostgresImage }},
+	{"POSTGRES_IMAGE_VERSION", "17", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.PostgresImageVersion }},
+	{"REDIS_IMAGE", "redis", "image of new redis services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.RedisImage }},
+	{"REDIS_IMAGE_VERSION", "7", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.RedisImageVersion }},
 }
 
 // Names lists every setting name, for help and docs.

@@ -106,6 +106,8 @@ func TestLayersIndependent(t *testing.T) {
 		ProxySocket: filepath.Join(dir, "proxy.sock"),
 		SSHGroup:    "berth",
 		AccessLog:   "false",
+		// Dokku's service image defaults: the official images.
+		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 	}
 	if s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -147,6 +149,8 @@ func TestDefaultDataDir(t *testing.T) {
 		ProxySocket: "/var/lib/berth/proxy.sock",
 		SSHGroup:    "berth",
 		AccessLog:   "false",
+		// Dokku's service image defaults: the official images.
+		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 	}
 	if s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -326,7 +330,8 @@ func TestNames(t *testing.T) {
 			t.Errorf("Names() lists %s twice", n)
 		}
 		seen[n] = true
-		if err := app.ValidateKey(n); err != nil || !strings.HasPrefix(n, "BERTH_") {
+		dokku := strings.HasPrefix(n, "POSTGRES_IMAGE") || strings.HasPrefix(n, "REDIS_IMAGE") // Dokku's own names
+		if err := app.ValidateKey(n); err != nil || (!strings.HasPrefix(n, "BERTH_") && !dokku) {
 			t.Errorf("setting name %q is not a BERTH_ environment variable name", n)
 		}
 	}
@@ -372,7 +377,7 @@ func TestDefaultFile(t *testing.T) {
 	var uncommented []string
 	n := 0
 	for _, line := range strings.Split(text, "\n") {
-		if strings.HasPrefix(line, "#BERTH_") {
+		if strings.HasPrefix(line, "#BERTH_") || strings.HasPrefix(line, "#POSTGRES_") || strings.HasPrefix(line, "#REDIS_") {
 			line = line[1:]
 			n++
 		}

@@ -1,0 +1,385 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// Upgrades. Dokku's upgrade recreates the container with the new image,
+// which breaks Postgres across a major version (the new server refuses the
+// old data directory). Berth's:
+//
+//   - same major: recreate the container on the same data; if it does not
+//     come up, go back to the old image.
+//   - postgres across majors: dump (kept as a file), stop, move the data
+//     aside, start the new version on an empty directory, restore, and
+//     compare every table's row count with the old server's. Any failure
+//     puts the old data and image back. The old data stays on disk after a
+//     success, named in the output, for the operator to delete.
+//   - redis across majors: newer servers read older RDB/AOF files, so the
+//     data is copied aside and the new version opens it; the key count
+//     must match. A failure puts the copy back.
+//   - downgrades across majors are refused: neither server reads a newer
+//     format.
+
+// serviceUpgradeRE reads a major version out of `postgres --version`
+// ("postgres (PostgreSQL) 15.20 (Debian ...)") and `redis-server
+// --version` ("Redis server v=7.0.15 sha=...").
+var serviceVersionRE = regexp.MustCompile(`(?:PostgreSQL\)|v=)\s*(\d+)\.(\d+)`)
+
+// parseMajor returns the major version in a server's --version output.
+func parseMajor(out string) (int, error) {
+	m := serviceVersionRE.FindStringSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("no version in %q", strings.TrimSpace(out))
+	}
+	return strconv.Atoi(m[1])
+}
+
+// imageMajor runs the kind's version command in a throw-away container of
+// image.
+func (s *Service) imageMajor(ctx context.Context, eng serviceEngine, sk serviceKind, svc store.Service, image string) (int, error) {
+	cmd := sk.versionCmd(svc)
+	id, err := eng.CreateContainer(ctx, docker.ContainerSpec{Image: image, Entrypoint: cmd[:1], Cmd: cmd[1:],
+		Labels: map[string]string{"berth.instance": s.deployer.Names().Instance(), "berth.kind": "service-probe"}})
+	if err != nil {
+		return 0, err
+	}
+	defer eng.RemoveContainer(context.WithoutCancel(ctx), id, true)
+	if err := eng.StartContainer(ctx, id); err != nil {
+		return 0, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if _, err := eng.Wait(wctx, id); err != nil {
+		return 0, err
+	}
+	var out bytes.Buffer
+	eng.Logs(ctx, id, docker.LogsOptions{}, &out, &out)
+	return parseMajor(out.String())
+}
+
+// upgradeImage is the image an upgrade moves to: the flags over the
+// service's current repository and tag.
+func upgradeImage(current, image, version string) string {
+	repo, tag := current, ""
+	if i := strings.LastIndex(current, ":"); i > strings.LastIndex(current, "/") {
+		repo, tag = current[:i], current[i+1:]
+	}
+	if image != "" {
+		repo = image
+	}
+	if version != "" {
+		tag = version
+	}
+	if tag == "" {
+		return repo
+	}
+	return repo + ":" + tag
+}
+
+func (s *Service) serviceUpgrade(ctx context.Context, req api.ServiceUpgrade, out api.Output) (api.ServiceInfo, error) {
+	sk, svc, err := s.loadService(ctx, req.ServiceRef)
+	if err != nil {
+		return api.ServiceInfo{}, err
+	}
+	if req.Image == "" && req.ImageVersion == "" {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "Please specify --image-version (and/or --image) to upgrade to")
+	}
+	target := upgradeImage(svc.Image, req.Image, req.ImageVersion)
+	if target == svc.Image {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "%s service %s already runs %s", titleKind(svc.Kind), svc.Name, target)
+	}
+	defer lockService(svc.Kind, svc.Name)()
+	eng, err := s.svcEngine(ctx)
+	if err != nil {
+		return api.ServiceInfo{}, err
+	}
+	if err := ensureImage(ctx, eng, target, out); err != nil {
+		return api.ServiceInfo{}, err
+	}
+	oldMajor, err := s.imageMajor(ctx, eng, sk, svc, svc.Image)
+	if err != nil {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "cannot tell the version of %s: %v", svc.Image, err)
+	}
+	newMajor, err := s.imageMajor(ctx, eng, sk, svc, target)
+	if err != nil {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "cannot tell the version of %s (is it a %s image?): %v", target, svc.Kind, err)
+	}
+	if newMajor < oldMajor {
+		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "Refusing to downgrade %s service %s from %d to %d: %s %d cannot read %d's data; restore a backup into a new service instead", svc.Kind, svc.Name, oldMajor, newMajor, svc.Kind, newMajor, oldMajor)
+	}
+	fmt.Fprintf(out.Stdout, "-----> Upgrading %s from %s (%d) to %s (%d)\n", svc.Name, svc.Image, oldMajor, target, newMajor)
+	next := svc
+	next.Image = target
+	switch {
+	case newMajor == oldMajor:
+		err = s.upgradeInPlace(ctx, eng, sk, svc, next, out)
+	case svc.Kind == "postgres":
+		err = s.upgradePostgresMajor(ctx, eng, sk, svc, next, oldMajor, out)
+	default:
+		err = s.upgradeCopy(ctx, eng, sk, svc, next, oldMajor, out)
+	}
+	if err != nil {
+		s.log.Error("service upgrade failed", "kind", svc.Kind, "name", svc.Name, "from", svc.Image, "to", target, "err", err)
+		return api.ServiceInfo{}, err
+	}
+	if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateService(next) }); err != nil {
+		return api.ServiceInfo{}, err
+	}
+	s.log.Info("service upgraded", "kind", svc.Kind, "name", svc.Name, "from", svc.Image, "to", target)
+	fmt.Fprintf(out.Stdout, "=====> %s service %s upgraded to %s\n", titleKind(svc.Kind), svc.Name, target)
+	if req.RestartApps {
+		var links []store.Link
+		s.store.Tx(ctx, func(tx *store.Tx) (err error) { links, err = tx.ServiceLinks(svc); return err })
+		for _, l := range links {
+			if err := s.restartLinked(ctx, l.App, false, out); err != nil {
+				return api.ServiceInfo{}, err
+			}
+		}
+	}
+	return s.serviceInfo(ctx, req.ServiceRef, api.Output{})
+}
+
+// quiet drops a step's progress output.
+var quiet = api.Output{Stdout: io.Discard, Stderr: io.Discard}
+
+// rollbackTo brings back the old service after a failed upgrade step and
+// returns the step's error, saying whether the old service came back.
+func (s *Service) rollbackTo(ctx context.Context, eng serviceEngine, sk serviceKind, old store.Service, out api.Output, cause error) error {
+	fmt.Fprintf(out.Stdout, "       Upgrade failed; going back to %s\n", old.Image)
+	if err := s.runService(context.WithoutCancel(ctx), eng, sk, old, quiet); err != nil {
+		s.log.Error("service not restored after a failed upgrade", "kind", old.Kind, "name", old.Name, "err", err)
+		return api.Errorf(api.CodeUnavailable, "upgrade failed (%v) and %s did not come back (%v); its data is in %s", cause, old.Image, err, s.serviceDataDir(old))
+	}
+	return api.Errorf(api.CodeUnavailable, "upgrade failed, %s is running again with its data: %v", old.Image, cause)
+}
+
+func (s *Service) upgradeInPlace(ctx context.Context, eng serviceEngine, sk serviceKind, old, next store.Service, out api.Output) error {
+	fmt.Fprintf(out.Stdout, "       Same major version: recreating the container on the same data\n")
+	if err := s.runService(ctx, eng, sk, next, out); err != nil {
+		return s.rollbackTo(ctx, eng, sk, old, out, err)
+	}
+	return nil
+}
+
+// asideDir is where an upgrade keeps the old data.
+func (s *Service) asideDir(svc store.Service, major int) string {
+	return filepath.Join(s.serviceRoot(svc.Kind, svc.Name), fmt.Sprintf("data.%d.%s", major, time.Now().UTC().Format("20060102-150405")))
+}
+
+// rowCountsSQL lists every user table with its exact row count.
+const rowCountsSQL = `SELECT format('%I.%I', schemaname, relname) || '=' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', schemaname, relname), false, true, '')))[1]::text FROM pg_stat_user_tables ORDER BY 1`
+
+func (s *Service) pgRowCounts(ctx context.Context, eng serviceEngine, svc store.Service) (string, error) {
+	var stdout, stderr bytes.Buffer
+	code, err := eng.Exec(ctx, s.serviceContainer(svc), docker.ExecOptions{Cmd: []string{"psql", "-U", "postgres", "-d", dbName(svc.Name), "-Atc", rowCountsSQL}, Stdout: &stdout, Stderr: &stderr})
+	if err == nil && code != 0 {
+		err = fmt.Errorf("psql exited with %d: %s", code, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.String(), err
+}
+
+func (s *Service) upgradePostgresMajor(ctx context.Context, eng serviceEngine, sk serviceKind, old, next store.Service, oldMajor int, out api.Output) error {
+	root := s.serviceRoot(old.Kind, old.Name)
+	dumpPath := filepath.Join(root, fmt.Sprintf("upgrade-from-%d-%s.dump", oldMajor, time.Now().UTC().Format("20060102-150405")))
+	fmt.Fprintf(out.Stdout, "       Dumping %s to %s\n", old.Name, dumpPath)
+	f, err := os.OpenFile(dumpPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	err = s.dumpService(ctx, eng, sk, old, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(dumpPath)
+		return api.Errorf(api.CodeUnavailable, "dump failed, nothing changed: %v", err)
+	}
+	before, err := s.pgRowCounts(ctx, eng, old)
+	if err != nil {
+		return api.Errorf(api.CodeUnavailable, "counting rows failed, nothing changed: %v", err)
+	}
+	// From here on the old server is down: every failure goes back.
+	if err := s.stopService(ctx, eng, old, quiet); err != nil {
+		return err
+	}
+	aside := s.asideDir(old, oldMajor)
+	if err := os.Rename(s.serviceDataDir(old), aside); err != nil {
+		return s.rollbackTo(ctx, eng, sk, old, out, err)
+	}
+	back := func(cause error) error {
+		eng.RemoveContainer(context.WithoutCancel(ctx), s.serviceContainer(old), true)
+		failed := aside + ".failed-upgrade"
+		os.Rename(s.serviceDataDir(old), failed)
+		if err := os.Rename(aside, s.serviceDataDir(old)); err != nil {
+			return api.Errorf(api.CodeUnavailable, "upgrade failed (%v) and the old data could not be moved back from %s: %v", cause, aside, err)
+		}
+		os.RemoveAll(failed)
+		return s.rollbackTo(ctx, eng, sk, old, out, cause)
+	}
+	fmt.Fprintf(out.Stdout, "       Starting %s on a new data directory\n", next.Image)
+	if err := s.runService(ctx, eng, sk, next, out); err != nil {
+		return back(err)
+	}
+	fmt.Fprintf(out.Stdout, "       Restoring the dump\n")
+	dump, err := os.Open(dumpPath)
+	if err != nil {
+		return back(err)
+	}
+	err = s.restoreService(ctx, eng, sk, next, dump, quiet)
+	dump.Close()
+	if err != nil {
+		return back(fmt.Errorf("restore: %w", err))
+	}
+	if err := upgradeFailpoint("postgres-verify"); err != nil {
+		return back(err)
+	}
+	after, err := s.pgRowCounts(ctx, eng, next)
+	if err != nil {
+		return back(err)
+	}
+	if after != before {
+		return back(fmt.Errorf("row counts differ after the restore (were writers still running?): before %q, after %q", strings.TrimSpace(before), strings.TrimSpace(after)))
+	}
+	fmt.Fprintf(out.Stdout, "       Verified: every table has the same number of rows\n")
+	fmt.Fprintf(out.Stdout, "       The %d data stays in %s and the dump in %s; delete them when you are satisfied\n", oldMajor, aside, dumpPath)
+	return nil
+}
+
+// upgradeCopy upgrades a redis service across majors: the new server
+// opens a copy of the old data.
+func (s *Service) upgradeCopy(ctx context.Context, eng serviceEngine, sk serviceKind, old, next store.Service, oldMajor int, out api.Output) error {
+	keys := func(svc store.Service) (string, error) {
+		var stdout bytes.Buffer
+		code, err := eng.Exec(ctx, s.serviceContainer(svc), docker.ExecOptions{Cmd: []string{"redis-cli", "DBSIZE"}, Env: sk.execEnv(svc), Stdout: &stdout})
+		if err == nil && code != 0 {
+			err = fmt.Errorf("redis-cli exited with %d", code)
+		}
+		return strings.TrimSpace(stdout.String()), err
+	}
+	before, err := keys(old)
+	if err != nil {
+		return api.Errorf(api.CodeUnavailable, "counting keys failed, nothing changed: %v", err)
+	}
+	if err := s.stopService(ctx, eng, old, quiet); err != nil {
+		return err
+	}
+	aside := s.asideDir(old, oldMajor)
+	if err := copyTree(s.serviceDataDir(old), aside); err != nil {
+		os.RemoveAll(aside)
+		return s.rollbackTo(ctx, eng, sk, old, out, err)
+	}
+	back := func(cause error) error {
+		eng.RemoveContainer(context.WithoutCancel(ctx), s.serviceContainer(old), true)
+		if err := os.RemoveAll(s.serviceDataDir(old)); err == nil {
+			err = os.Rename(aside, s.serviceDataDir(old))
+		}
+		return s.rollbackTo(ctx, eng, sk, old, out, cause)
+	}
+	fmt.Fprintf(out.Stdout, "       Starting %s on the data (a copy stays in %s)\n", next.Image, aside)
+	if err := s.runService(ctx, eng, sk, next, out); err != nil {
+		return back(err)
+	}
+	if err := upgradeFailpoint("redis-verify"); err != nil {
+		return back(err)
+	}
+	after, err := keys(next)
+	if err != nil {
+		return back(err)
+	}
+	if after != before {
+		return back(fmt.Errorf("key count differs after the upgrade: %s before, %s after", before, after))
+	}
+	fmt.Fprintf(out.Stdout, "       Verified: %s keys\n", after)
+	fmt.Fprintf(out.Stdout, "       The %d data stays in %s; delete it when you are satisfied\n", oldMajor, aside)
+	return nil
+}
+
+// copyTree copies a directory tree, keeping modes and owners.
+func copyTree(src, dst string) error {
+	return filepath.Walk(src, func(path string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		var uid, gid int = -1, -1
+		if st, ok := statOwner(fi); ok {
+			uid, gid = st[0], st[1]
+		}
+		switch {
+		case fi.IsDir():
+			if err := os.Mkdir(target, fi.Mode().Perm()); err != nil {
+				return err
+			}
+		case fi.Mode().IsRegular():
+			in, err := os.Open(path)
+			if err != nil {
+				return err
+			}
+			defer in.Close()
+			outF, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fi.Mode().Perm())
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(outF, in); err != nil {
+				outF.Close()
+				return err
+			}
+			if err := outF.Close(); err != nil {
+				return err
+			}
+		default:
+			return nil // sockets, pipes: not data
+		}
+		if err := os.Chmod(target, fi.Mode().Perm()); err != nil {
+			return err
+		}
+		return os.Lchown(target, uid, gid)
+	})
+}
+
+// upgradeFailpoint fails an upgrade step when BERTH_FAILPOINTS names it
+// (a comma-separated list, or "@FILE" to read the list from a file each
+// time): the tests' way to prove that a failure after the old server went
+// down brings it back. Unset in production.
+func upgradeFailpoint(name string) error {
+	list := os.Getenv("BERTH_FAILPOINTS")
+	if file, ok := strings.CutPrefix(list, "@"); ok {
+		b, _ := os.ReadFile(file)
+		list = strings.TrimSpace(string(b))
+	}
+	for _, f := range strings.Split(list, ",") {
+		if f == "upgrade-"+name {
+			return errors.New("failpoint upgrade-" + name)
+		}
+	}
+	return nil
+}
+
+// statOwner returns a file's uid and gid.
+func statOwner(fi os.FileInfo) ([2]int, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return [2]int{}, false
+	}
+	return [2]int{int(st.Uid), int(st.Gid)}, true
+}
