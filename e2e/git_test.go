@@ -223,7 +223,7 @@ func TestConcurrentPushes(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
 	srv, key, port := sshDaemon(t, eng)
-	slow := newRepo(t, key, port, map[string]string{"Dockerfile": dockerfile("v1", nonce(), "RUN echo slow-step && sleep 4"), "Procfile": "web: testapp web\n"})
+	slow := newRepo(t, key, port, map[string]string{"Dockerfile": dockerfile("v1", nonce(), "RUN echo slow-step && sleep 8"), "Procfile": "web: testapp web\n"})
 	slow.git("remote", "add", "berth", "ssh://berth@127.0.0.1:"+port+"/one")
 	other := newRepo(t, key, port, map[string]string{"Dockerfile": dockerfile("v1"), "Procfile": "web: testapp web\n"})
 	other.git("remote", "add", "one", "ssh://berth@127.0.0.1:"+port+"/one")
@@ -239,16 +239,19 @@ func TestConcurrentPushes(t *testing.T) {
 		t.Fatal(err)
 	}
 	var slowOut strings.Builder
-	building := make(chan struct{})
+	building, deployed := make(chan struct{}), make(chan struct{})
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		sc := bufio.NewScanner(pr)
-		once := sync.Once{}
+		once, once2 := sync.Once{}, sync.Once{}
 		for sc.Scan() {
 			slowOut.WriteString(sc.Text() + "\n")
 			if strings.Contains(sc.Text(), "slow-step") {
 				once.Do(func() { close(building) })
+			}
+			if strings.Contains(sc.Text(), "Application deployed") {
+				once2.Do(func() { close(deployed) })
 			}
 		}
 	}()
@@ -263,8 +266,11 @@ func TestConcurrentPushes(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "one is being deployed by a git push by key admin since") {
 		t.Errorf("second push to the same app: exit %d\n%s", code, out)
 	}
-	if time.Since(start) > 3*time.Second {
-		t.Errorf("the refused push took %v: it should fail at once", time.Since(start))
+	// It did not wait for the lock: the slow deploy is still building.
+	select {
+	case <-deployed:
+		t.Errorf("the refused push returned only after the slow deploy ended (%v): it should fail at once", time.Since(start))
+	default:
 	}
 	// Another app deploys in parallel.
 	if out, code := other.try("push", "two", "main"); code != 0 || !strings.Contains(out, "Application deployed: two release 1") {

@@ -887,17 +887,25 @@ func (s *Service) serviceAppLinks(ctx context.Context, req api.AppServiceRef, _ 
 	return res, err
 }
 
-func (s *Service) serviceStart(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
-	sk, svc, err := s.loadService(ctx, req)
+// onService loads a service, takes its lock and the engine, and runs fn:
+// the start of every command that changes a service.
+func (s *Service) onService(ctx context.Context, ref api.ServiceRef, fn func(eng serviceEngine, sk serviceKind, svc store.Service) error) error {
+	sk, svc, err := s.loadService(ctx, ref)
 	if err != nil {
-		return api.Empty{}, err
+		return err
 	}
-	defer lockService(req.Kind, req.Name)()
+	defer lockService(ref.Kind, ref.Name)()
 	eng, err := s.svcEngine(ctx)
 	if err != nil {
-		return api.Empty{}, err
+		return err
 	}
-	return api.Empty{}, s.startExisting(ctx, eng, sk, svc, out)
+	return fn(eng, sk, svc)
+}
+
+func (s *Service) serviceStart(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
+	return api.Empty{}, s.onService(ctx, req, func(eng serviceEngine, sk serviceKind, svc store.Service) error {
+		return s.startExisting(ctx, eng, sk, svc, out)
+	})
 }
 
 // startExisting starts (or unpauses) a service's container, recreating it
@@ -935,16 +943,9 @@ func (s *Service) startExisting(ctx context.Context, eng serviceEngine, sk servi
 }
 
 func (s *Service) serviceStop(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
-	_, svc, err := s.loadService(ctx, req)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	defer lockService(req.Kind, req.Name)()
-	eng, err := s.svcEngine(ctx)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	return api.Empty{}, s.stopService(ctx, eng, svc, out)
+	return api.Empty{}, s.onService(ctx, req, func(eng serviceEngine, _ serviceKind, svc store.Service) error {
+		return s.stopService(ctx, eng, svc, out)
+	})
 }
 
 func (s *Service) stopService(ctx context.Context, eng serviceEngine, svc store.Service, out api.Output) error {
@@ -970,45 +971,31 @@ func (s *Service) stopService(ctx context.Context, eng serviceEngine, svc store.
 }
 
 func (s *Service) serviceRestart(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
-	sk, svc, err := s.loadService(ctx, req)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	defer lockService(req.Kind, req.Name)()
-	eng, err := s.svcEngine(ctx)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	if err := s.stopService(ctx, eng, svc, out); err != nil {
-		return api.Empty{}, err
-	}
-	return api.Empty{}, s.startExisting(ctx, eng, sk, svc, out)
+	return api.Empty{}, s.onService(ctx, req, func(eng serviceEngine, sk serviceKind, svc store.Service) error {
+		if err := s.stopService(ctx, eng, svc, out); err != nil {
+			return err
+		}
+		return s.startExisting(ctx, eng, sk, svc, out)
+	})
 }
 
 func (s *Service) servicePause(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
-	_, svc, err := s.loadService(ctx, req)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	defer lockService(req.Kind, req.Name)()
-	eng, err := s.svcEngine(ctx)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	det, err := eng.InspectContainer(ctx, s.serviceContainer(svc))
-	if err != nil {
-		return api.Empty{}, err
-	}
-	if !det.Running || det.State == "paused" {
-		fmt.Fprintf(out.Stdout, "       Container is not running\n")
-		return api.Empty{}, nil
-	}
-	fmt.Fprintf(out.Stdout, "=====> Pausing container\n")
-	if err := eng.PauseContainer(ctx, det.ID); err != nil {
-		return api.Empty{}, err
-	}
-	fmt.Fprintf(out.Stdout, "       Container paused\n")
-	return api.Empty{}, nil
+	return api.Empty{}, s.onService(ctx, req, func(eng serviceEngine, _ serviceKind, svc store.Service) error {
+		det, err := eng.InspectContainer(ctx, s.serviceContainer(svc))
+		if err != nil {
+			return err
+		}
+		if !det.Running || det.State == "paused" {
+			fmt.Fprintf(out.Stdout, "       Container is not running\n")
+			return nil
+		}
+		fmt.Fprintf(out.Stdout, "=====> Pausing container\n")
+		if err := eng.PauseContainer(ctx, det.ID); err != nil {
+			return err
+		}
+		fmt.Fprintf(out.Stdout, "       Container paused\n")
+		return nil
+	})
 }
 
 func (s *Service) serviceLogs(ctx context.Context, req api.ServiceLogs, out api.Output) (api.Empty, error) {

@@ -546,19 +546,12 @@ func aofRewritten(info map[string]string) bool {
 }
 
 func (s *Service) serviceExport(ctx context.Context, req api.ServiceRef, sess *api.Session) (api.Empty, error) {
-	sk, svc, err := s.loadService(ctx, req)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	defer lockService(req.Kind, req.Name)()
-	eng, err := s.svcEngine(ctx)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	if err := s.dumpService(ctx, eng, sk, svc, sess.Stdout); err != nil {
-		return api.Empty{}, exportError(svc, err)
-	}
-	return api.Empty{}, nil
+	return api.Empty{}, s.onService(ctx, req, func(eng serviceEngine, sk serviceKind, svc store.Service) error {
+		if err := s.dumpService(ctx, eng, sk, svc, sess.Stdout); err != nil {
+			return exportError(svc, err)
+		}
+		return nil
+	})
 }
 
 func exportError(svc store.Service, err error) error {
@@ -570,21 +563,14 @@ func exportError(svc store.Service, err error) error {
 }
 
 func (s *Service) serviceImport(ctx context.Context, req api.ServiceRef, sess *api.Session) (api.Empty, error) {
-	sk, svc, err := s.loadService(ctx, req)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	defer lockService(req.Kind, req.Name)()
-	eng, err := s.svcEngine(ctx)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	out := api.Output{Stdout: sess.Stdout, Stderr: sess.Stderr}
-	if err := s.restoreService(ctx, eng, sk, svc, sess.Stdin, out); err != nil {
-		return api.Empty{}, importError(svc, err)
-	}
-	s.log.Info("service data imported", "kind", svc.Kind, "name", svc.Name)
-	return api.Empty{}, nil
+	return api.Empty{}, s.onService(ctx, req, func(eng serviceEngine, sk serviceKind, svc store.Service) error {
+		out := api.Output{Stdout: sess.Stdout, Stderr: sess.Stderr}
+		if err := s.restoreService(ctx, eng, sk, svc, sess.Stdin, out); err != nil {
+			return importError(svc, err)
+		}
+		s.log.Info("service data imported", "kind", svc.Kind, "name", svc.Name)
+		return nil
+	})
 }
 
 func importError(svc store.Service, err error) error {

@@ -11,11 +11,11 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/fsutil"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -283,7 +283,7 @@ func (s *Service) upgradeCopy(ctx context.Context, eng serviceEngine, sk service
 		return err
 	}
 	aside := s.asideDir(old, oldMajor)
-	if err := copyTree(s.serviceDataDir(old), aside); err != nil {
+	if err := fsutil.CopyTree(s.serviceDataDir(old), aside, true); err != nil {
 		os.RemoveAll(aside)
 		return s.rollbackTo(ctx, eng, sk, old, out, err)
 	}
@@ -313,50 +313,6 @@ func (s *Service) upgradeCopy(ctx context.Context, eng serviceEngine, sk service
 	return nil
 }
 
-// copyTree copies a directory tree, keeping modes and owners.
-func copyTree(src, dst string) error {
-	return filepath.Walk(src, func(path string, fi os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		var uid, gid int = -1, -1
-		if st, ok := statOwner(fi); ok {
-			uid, gid = st[0], st[1]
-		}
-		switch {
-		case fi.IsDir():
-			if err := os.Mkdir(target, fi.Mode().Perm()); err != nil {
-				return err
-			}
-		case fi.Mode().IsRegular():
-			in, err := os.Open(path)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			outF, err := os.OpenFile(target, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fi.Mode().Perm())
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(outF, in); err != nil {
-				outF.Close()
-				return err
-			}
-			if err := outF.Close(); err != nil {
-				return err
-			}
-		default:
-			return nil // sockets, pipes: not data
-		}
-		if err := os.Chmod(target, fi.Mode().Perm()); err != nil {
-			return err
-		}
-		return os.Lchown(target, uid, gid)
-	})
-}
-
 // upgradeFailpoint fails an upgrade step when BERTH_FAILPOINTS names it
 // (a comma-separated list, or "@FILE" to read the list from a file each
 // time): the tests' way to prove that a failure after the old server went
@@ -373,13 +329,4 @@ func upgradeFailpoint(name string) error {
 		}
 	}
 	return nil
-}
-
-// statOwner returns a file's uid and gid.
-func statOwner(fi os.FileInfo) ([2]int, bool) {
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return [2]int{}, false
-	}
-	return [2]int{int(st.Uid), int(st.Gid)}, true
 }

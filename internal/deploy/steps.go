@@ -16,6 +16,7 @@ import (
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/fsutil"
 	"github.com/berthpaas/berth/internal/health"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -40,7 +41,7 @@ func (j *job) source(ctx context.Context) error {
 			if err := extractTree(j.src.Archive, dir, false); err != nil {
 				return err
 			}
-		} else if err := copyTree(j.src.Dir, dir); err != nil {
+		} else if err := fsutil.CopyTree(j.src.Dir, dir, false); err != nil {
 			return err
 		}
 		j.srcDir = dir
@@ -61,7 +62,7 @@ func (j *job) source(ctx context.Context) error {
 		if _, err := os.Stat(old); err != nil {
 			return api.Errorf(api.CodeInvalid, "The source of release %d is no longer kept; deploy the app again", live.Number)
 		}
-		if err := copyTree(old, dir); err != nil {
+		if err := fsutil.CopyTree(old, dir, false); err != nil {
 			return err
 		}
 		j.srcDir = dir
@@ -69,7 +70,7 @@ func (j *job) source(ctx context.Context) error {
 	case SourceRollback:
 		j.info("Rolling %s back to release %d", j.app.Name, j.rollbackOf.Number)
 		if old := j.d.srcDirOf(j.app.Name, j.rollbackOf.Number); dirExists(old) {
-			if err := copyTree(old, dir); err != nil {
+			if err := fsutil.CopyTree(old, dir, false); err != nil {
 				return err
 			}
 			j.srcDir = dir
@@ -658,44 +659,4 @@ func (d *Deployer) pruneReleases(ctx context.Context, eng Engine, a store.App) {
 		}
 		os.RemoveAll(d.releaseDir(a.Name, r.Number))
 	}
-}
-
-// copyTree copies a source tree, keeping modes and symlinks.
-func copyTree(from, to string) error {
-	return filepath.Walk(from, func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, err := filepath.Rel(from, p)
-		if err != nil {
-			return err
-		}
-		dst := filepath.Join(to, rel)
-		switch {
-		case info.IsDir():
-			return os.MkdirAll(dst, info.Mode().Perm()|0o700)
-		case info.Mode()&os.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			return os.Symlink(target, dst)
-		case info.Mode().IsRegular():
-			in, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer in.Close()
-			out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, info.Mode().Perm())
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, in); err != nil {
-				out.Close()
-				return err
-			}
-			return out.Close()
-		}
-		return nil
-	})
 }
