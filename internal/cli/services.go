@@ -18,12 +18,12 @@ func init() {
 	for _, kind := range serviceKinds {
 		client := map[string]string{"postgres": "psql", "redis": "redis-cli"}[kind]
 		register(
-			&Command{Name: kind + ":create", Args: "<name> [--image IMG] [--image-version V] [--password P] [--custom-env \"A=b;C=d\"] [--memory MB] [--shm-size SIZE]", Short: "Create a " + kind + " service",
+			&Command{Name: kind + ":create", Args: "<name> [-i IMG] [-I VER] [-p PW] [-C \"A=b;C=d\"] [-m MB] [-s SIZE]", Short: "Create a " + kind + " service (--image, --image-version, --password, --custom-env, --memory, --shm-size)",
 				Values: []string{"image", "image-version", "password", "custom-env", "memory", "shm-size", "root-password", "config-options", "initial-network", "post-create-network", "post-start-network"}, Letters: map[string]string{"-i": "image", "-I": "image-version", "-p": "password", "-C": "custom-env", "-m": "memory", "-s": "shm-size"}, Run: serviceCreate(kind)},
 			&Command{Name: kind + ":destroy", Args: "<name> [--force]", Short: "Destroy a " + kind + " service and its data (refused while linked; asks to confirm)", Bools: []string{"force"}, Letters: map[string]string{"-f": "force"}, Run: serviceDestroy(kind)},
 			&Command{Name: kind + ":list", Args: "[--format json]", Short: "List " + kind + " services", Values: []string{"format"}, Run: serviceList(kind)},
 			&Command{Name: kind + ":exists", Args: "<name>", Short: "Check that a " + kind + " service exists", Run: serviceExists(kind)},
-			&Command{Name: kind + ":info", Args: "<name> [--dsn|--status|--version|--links|--data-dir|--config-dir|--exposed-ports|--id|--internal-ip|--service-root]", Short: "Describe a " + kind + " service", InfoFlags: true, Values: []string{"format"}, Run: serviceInfo(kind)},
+			&Command{Name: kind + ":info", Args: "<name> [--format json] [--dsn|--status|--version|...]", Short: "Describe a " + kind + " service", InfoFlags: true, Values: []string{"format"}, Run: serviceInfo(kind)},
 			&Command{Name: kind + ":link", Args: "<name> <app> [--alias A] [--querystring Q] [--no-restart]", Short: "Link a " + kind + " service to an app (sets its URL config var, redeploys)", Values: []string{"alias", "querystring"}, Bools: []string{"no-restart"}, Letters: map[string]string{"-a": "alias", "-q": "querystring"}, Run: serviceLink(kind, "link")},
 			&Command{Name: kind + ":unlink", Args: "<name> <app> [--no-restart]", Short: "Unlink a " + kind + " service from an app", Bools: []string{"no-restart"}, Run: serviceLink(kind, "unlink")},
 			&Command{Name: kind + ":promote", Args: "<name> <app> [--no-restart]", Short: "Make a linked " + kind + " service the app's " + map[string]string{"postgres": "DATABASE_URL", "redis": "REDIS_URL"}[kind], Bools: []string{"no-restart"}, Run: serviceLink(kind, "promote")},

@@ -17,7 +17,7 @@ func init() {
 		register(
 			&Command{Name: kind + ":export", Args: "<name> > FILE", Short: "Write a dump of a " + kind + " service (" + format + ") to stdout", Run: serviceExport(kind)},
 			&Command{Name: kind + ":import", Args: "<name> < FILE", Short: "Replace a " + kind + " service's data with a dump read from stdin (a failed import changes nothing)", Run: serviceImport(kind)},
-			&Command{Name: kind + ":clone", Args: "<name> <new-name> [--image IMG] [--image-version V] [--password P] [--custom-env \"A=b;C=d\"] [--memory MB] [--shm-size SIZE]", Short: "Create a " + kind + " service with a copy of another's data",
+			&Command{Name: kind + ":clone", Args: "<name> <new-name> [create flags]", Short: "Create a " + kind + " service with a copy of another's data",
 				Values: []string{"image", "image-version", "password", "custom-env", "memory", "shm-size"}, Letters: map[string]string{"-i": "image", "-I": "image-version", "-p": "password", "-C": "custom-env", "-m": "memory", "-s": "shm-size"}, Run: serviceClone(kind)},
 			&Command{Name: kind + ":backup", Args: "<name> <dir>", Short: "Write a backup of a " + kind + " service into a directory of the server", Run: serviceBackup(kind)},
 			&Command{Name: kind + ":backup-schedule", Args: "<name> <schedule> <dir> [--keep N]", Short: "Back up a " + kind + " service on a cron schedule (\"0 3 * * *\", @daily), keeping the newest N (default 7, 0 all)", Values: []string{"keep"}, Run: serviceBackupSchedule(kind)},
