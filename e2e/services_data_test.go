@@ -121,7 +121,7 @@ func TestPostgresExportImportClone(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
 	d := serviceDaemon(t, eng)
-	d.mustBerth(t, "postgres:create", "src")
+	d.mustBerth(t, "postgres:create", "src", "--custom-env", "TZ=Europe/Paris", "--memory", "300")
 	d.dataSQL(t, "src", "create table items (id int primary key, v text); insert into items select g, 'item' || g from generate_series(1, 300) g;")
 	want := d.dataSQL(t, "src", dataRowsQuery)
 	if !strings.HasPrefix(want, "1:item1,2:item2,") {
@@ -170,8 +170,11 @@ func TestPostgresExportImportClone(t *testing.T) {
 	if got := d.dataSQL(t, "copy", dataRowsQuery); got != want {
 		t.Errorf("rows in the clone = %.80q..., want %.80q...", got, want)
 	}
-	if info := d.dataInfo(t, "postgres", "copy"); info.Image != "berth/postgres:15" || info.Status != "running" {
+	if info := d.dataInfo(t, "postgres", "copy"); info.Image != "berth/postgres:15" || info.Status != "running" || info.CustomEnv != "TZ=Europe/Paris" {
 		t.Errorf("clone info: %+v", info)
+	}
+	if out := d.mustBerth(t, "postgres:enter", "copy", "sh", "-c", "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes"); !strings.Contains(out, "314572800") {
+		t.Errorf("clone's memory limit: %q, want the source's 300 MB", out)
 	}
 	// A clone whose copy fails leaves nothing behind.
 	d.dataStop(t, "postgres", "src")

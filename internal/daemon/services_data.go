@@ -616,6 +616,16 @@ func (s *Service) serviceClone(ctx context.Context, req api.ServiceClone, out ap
 	if create.ImageVersion == "" && create.Image == repo {
 		create.ImageVersion = tag
 	}
+	// The source's options carry over unless a flag says otherwise.
+	if create.CustomEnv == "" {
+		create.CustomEnv = src.CustomEnv
+	}
+	if create.Memory == "" && src.Memory > 0 {
+		create.Memory = fmt.Sprintf("%db", src.Memory)
+	}
+	if create.ShmSize == "" && src.ShmSize > 0 {
+		create.ShmSize = fmt.Sprintf("%db", src.ShmSize)
+	}
 	fmt.Fprintf(out.Stdout, "-----> Creating %s service %s\n", req.Kind, create.Name)
 	if _, err := s.serviceCreate(ctx, create, out); err != nil {
 		return api.ServiceInfo{}, err
