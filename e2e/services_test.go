@@ -320,6 +320,12 @@ func TestServiceCommands(t *testing.T) {
 		}
 	}
 	fail("Invalid flag passed", "redis:info", "cache", "--nope")
+	// Destroying an app drops its links, so its services can go.
+	d.mustBerth(t, "apps:destroy", "shop", "--force")
+	if out := strings.TrimSpace(d.mustBerth(t, "postgres:links", "other")); out != "" {
+		t.Errorf("links after apps:destroy: %q", out)
+	}
+	d.mustBerth(t, "postgres:destroy", "other", "--force")
 	// The password is not on any command line in the container.
 	if out := d.mustBerth(t, "redis:enter", "cache", "sh", "-c", "cat /proc/[0-9]*/cmdline | tr '\\0' ' '"); strings.Contains(out, strings.TrimPrefix(strings.SplitN(strings.TrimSpace(d.mustBerth(t, "redis:info", "cache", "--dsn")), "@", 2)[0], "redis://:")) {
 		t.Errorf("redis password on a command line: %q", out)
