@@ -127,6 +127,11 @@ func TestSeedServices(t *testing.T) {
 	if out, err := tty.CombinedOutput(); err != nil || !strings.Contains(string(out), "42") || !strings.Contains(string(out), "shop_db=#") {
 		t.Errorf("postgres:connect over ssh -t: %v %q", err, out)
 	}
+	// Berth's own lines over ssh -t end in CRLF: no staircase.
+	tty = exec.CommandContext(sshCtx, "script", "-qec", "ssh -tt "+strings.Join(sshOpts(key, port), " ")+" berth@127.0.0.1 postgres:links shop-db", "/dev/null")
+	if out, err := tty.CombinedOutput(); err != nil || !strings.Contains(string(out), "shop\r\n") || regexp.MustCompile(`[^\r]\n`).Match(out) {
+		t.Errorf("Berth's output over ssh -t: %v %q", err, out)
+	}
 	check := func(when string) {
 		t.Helper()
 		if got := httpDo(t, "GET", web(), "/db"); got != "apple" {
