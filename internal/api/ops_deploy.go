@@ -66,7 +66,8 @@ type PSReport struct {
 	StopTimeout   int               `json:"stop_timeout"`
 	ProcfilePath  string            `json:"procfile_path"`
 	Containers    []ProcessStatus   `json:"containers"`
-	EngineError   string            `json:"engine_error,omitempty"`
+	// EngineError is set when the engine could not be asked about containers.
+	EngineError string `json:"engine_error,omitempty"`
 }
 
 // PSReports holds reports of several apps.

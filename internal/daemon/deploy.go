@@ -157,13 +157,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 			if err != nil {
 				return res, err
 			}
-			rep := api.PSReport{App: a, Deployed: r.Deployed, Release: r.Release, Image: r.Image, Processes: r.Processes, Formation: r.Formation,
-				Stopped: r.Stopped, CanScale: r.CanScale, RestartPolicy: r.RestartPolicy, StopTimeout: r.StopTimeout, ProcfilePath: r.ProcfilePath,
-				EngineError: r.EngineError, Containers: []api.ProcessStatus{}}
-			for _, c := range r.Containers {
-				rep.Containers = append(rep.Containers, api.ProcessStatus(c))
-			}
-			res.Reports = append(res.Reports, rep)
+			res.Reports = append(res.Reports, r)
 		}
 		return res, nil
 	})

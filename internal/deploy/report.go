@@ -8,55 +8,26 @@ import (
 	"strconv"
 
 	"github.com/berthpaas/berth/internal/api"
-
 	"github.com/berthpaas/berth/internal/appfile"
-
 	"github.com/berthpaas/berth/internal/store"
 )
 
-// ProcessStatus is one process container as ps:report shows it.
-type ProcessStatus struct {
-	Type     string `json:"type"`
-	Index    int    `json:"index"`
-	State    string `json:"state"`
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	HostPort int    `json:"host_port,omitempty"`
-}
-
-// Report is the state of an app's processes.
-type Report struct {
-	Deployed      bool              `json:"deployed"`
-	Release       int               `json:"release"`
-	Image         string            `json:"image"`
-	Processes     map[string]string `json:"processes"`
-	Formation     map[string]int    `json:"formation"`
-	Stopped       bool              `json:"stopped"`
-	CanScale      bool              `json:"can_scale"`
-	RestartPolicy string            `json:"restart_policy"`
-	StopTimeout   int               `json:"stop_timeout"`
-	ProcfilePath  string            `json:"procfile_path"`
-	Containers    []ProcessStatus   `json:"containers"`
-	// EngineError is set when the engine could not be asked about containers.
-	EngineError string `json:"engine_error,omitempty"`
-}
-
-// Report describes an app's processes: its live release, formation and
-// containers.
-func (d *Deployer) Report(ctx context.Context, appName string) (Report, error) {
+// Report describes an app's processes (ps:report): its live release,
+// formation and containers.
+func (d *Deployer) Report(ctx context.Context, appName string) (api.PSReport, error) {
 	s, err := d.state(ctx, appName)
 	if err != nil {
-		return Report{}, err
+		return api.PSReport{}, err
 	}
 	set, err := d.settings(ctx, s.app)
 	if err != nil {
-		return Report{}, err
+		return api.PSReport{}, err
 	}
-	r := Report{
-		Deployed: s.deployed, Release: s.live.Number, Image: s.live.Image, Processes: s.live.Processes,
+	r := api.PSReport{
+		App: appName, Deployed: s.deployed, Release: s.live.Number, Image: s.live.Image, Processes: s.live.Processes,
 		Formation: s.formation, Stopped: s.app.Stopped, CanScale: true,
 		RestartPolicy: set.restartPolicy, StopTimeout: set.stopTimeout, ProcfilePath: set.procfilePath,
-		Containers: []ProcessStatus{},
+		Containers: []api.ProcessStatus{},
 	}
 	if s.deployed {
 		files, _ := readAppFiles(d.srcDirOf(appName, s.live.Number), "-")
@@ -75,7 +46,7 @@ func (d *Deployer) Report(ctx context.Context, appName string) (Report, error) {
 	}
 	for _, c := range cs {
 		n, _ := strconv.Atoi(c.Labels[LabelIndex])
-		r.Containers = append(r.Containers, ProcessStatus{Type: c.Labels[LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
+		r.Containers = append(r.Containers, api.ProcessStatus{Type: c.Labels[LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
 	}
 	return r, nil
 }
