@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"strconv"
 	"strings"
@@ -53,14 +52,8 @@ func appsList(c *Ctx) error {
 	for _, a := range list.Apps {
 		names = append(names, a.Name)
 	}
-	switch c.Flag("format", "stdout") {
-	case "json":
-		b, _ := json.Marshal(names)
-		c.Println(string(b))
-		return nil
-	case "stdout":
-	default:
-		return failf("Invalid format: %s; use stdout or json", c.Flag("format", ""))
+	if done, err := printJSON(c, names); done || err != nil {
+		return err
 	}
 	if len(names) == 0 {
 		c.Warn("You haven't deployed any applications yet")

@@ -3,7 +3,6 @@ package cli
 import (
 	"archive/tar"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -158,10 +157,8 @@ func redirectList(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if c.Flag("format", "") == "json" {
-		b, _ := json.Marshal(res.Redirects)
-		c.Println(string(b))
-		return nil
+	if done, err := printJSON(c, res.Redirects); done || err != nil {
+		return err
 	}
 	if len(res.Redirects) == 0 {
 		c.Info1("No redirects set for %s", c.App)

@@ -3,7 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -61,10 +60,8 @@ func keysList(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if c.Flag("format", "") == "json" {
-		b, _ := json.Marshal(res.Keys)
-		c.Println(string(b))
-		return nil
+	if done, err := printJSON(c, res.Keys); done || err != nil {
+		return err
 	}
 	if len(res.Keys) == 0 {
 		c.Warn("No public keys found.")

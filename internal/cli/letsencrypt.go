@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -60,10 +59,8 @@ func leList(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if c.Flag("format", "") == "json" {
-		b, _ := json.Marshal(res.Apps)
-		c.Println(string(b))
-		return nil
+	if done, err := printJSON(c, res.Apps); done || err != nil {
+		return err
 	}
 	c.Println(fmt.Sprintf("%-20s %-40s %-20s %-14s %-20s %s", "-----> App name", "Domains", "Certificate Expiry", "Time before", "Next renewal", "Last error"))
 	for _, e := range res.Apps {

@@ -311,22 +311,15 @@ func runCmd(c *Ctx) error {
 		return err
 	}
 	tty := c.Terminal != nil && !c.Bool("no-tty")
-	code, err := interactive(c, tty, func(s *api.Session) (int, error) {
+	return interactive(c, tty, func(s *api.Session) (int, error) {
 		res, err := api.Run.Run(c, c.API, api.RunRequest{App: c.App, Cmd: c.Args, Env: env, TTY: tty}, s)
 		return res.ExitCode, err
 	})
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return exit(code, "")
-	}
-	return nil
 }
 
 // interactive runs an interactive session, with the terminal in raw mode
-// when tty is set.
-func interactive(c *Ctx, tty bool, fn func(*api.Session) (int, error)) (int, error) {
+// when tty is set; the command's exit code becomes berth's.
+func interactive(c *Ctx, tty bool, fn func(*api.Session) (int, error)) error {
 	s := &api.Session{Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr}
 	if tty {
 		restore, err := c.Terminal.MakeRaw()
@@ -337,7 +330,14 @@ func interactive(c *Ctx, tty bool, fn func(*api.Session) (int, error)) (int, err
 		defer cancel()
 		s.Resize = c.Terminal.Resizes(ctx)
 	}
-	return fn(s)
+	code, err := fn(s)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exit(code, "")
+	}
+	return nil
 }
 
 func runDetached(c *Ctx) error {
@@ -361,10 +361,8 @@ func runList(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if c.Flag("format", "") == "json" {
-		b, _ := json.Marshal(res.Containers)
-		c.Println(string(b))
-		return nil
+	if done, err := printJSON(c, res.Containers); done || err != nil {
+		return err
 	}
 	c.Info2("%s run containers", c.App)
 	c.Println(fmt.Sprintf("%-30s %-10s %s", "NAME", "STATE", "STATUS"))
@@ -396,17 +394,10 @@ func enter(c *Ctx) error {
 		target, args = args[0], args[1:]
 	}
 	tty := c.Terminal != nil
-	code, err := interactive(c, tty, func(s *api.Session) (int, error) {
+	return interactive(c, tty, func(s *api.Session) (int, error) {
 		res, err := api.Enter.Run(c, c.API, api.EnterRequest{App: c.App, Target: target, Cmd: args, TTY: tty}, s)
 		return res.ExitCode, err
 	})
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return exit(code, "")
-	}
-	return nil
 }
 
 func logs(c *Ctx) error {
@@ -436,10 +427,8 @@ func releases(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if c.Flag("format", "") == "json" {
-		b, _ := json.Marshal(res.Releases)
-		c.Println(string(b))
-		return nil
+	if done, err := printJSON(c, res.Releases); done || err != nil {
+		return err
 	}
 	c.Info2("%s releases", c.App)
 	for _, r := range res.Releases {

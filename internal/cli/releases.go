@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -49,10 +48,8 @@ func releasesInfo(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if c.Flag("format", "") == "json" {
-		b, _ := json.Marshal(r)
-		c.Println(string(b))
-		return nil
+	if done, err := printJSON(c, r); done || err != nil {
+		return err
 	}
 	c.Info2("%s release %d", c.App, r.Number)
 	row := func(k, v string) { c.Verbose("%s", fmt.Sprintf("%-14s %s", k+":", v)) }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -62,6 +61,16 @@ func serviceRef(c *Ctx, kind string, maxArgs int) (api.ServiceRef, error) {
 	return api.ServiceRef{Kind: kind, Name: name}, nil
 }
 
+// serviceInfoArg reads the service named by the first argument (at most
+// maxArgs arguments).
+func serviceInfoArg(c *Ctx, kind string, maxArgs int) (api.ServiceInfo, error) {
+	ref, err := serviceRef(c, kind, maxArgs)
+	if err != nil {
+		return api.ServiceInfo{}, err
+	}
+	return api.ServicesInfo.Call(c, c.API, ref)
+}
+
 func serviceCreate(kind string) func(*Ctx) error {
 	return func(c *Ctx) error {
 		ref, err := serviceRef(c, kind, 1)
@@ -94,14 +103,11 @@ func titleKind(k string) string {
 
 func serviceDestroy(kind string) func(*Ctx) error {
 	return func(c *Ctx) error {
-		ref, err := serviceRef(c, kind, 1)
+		info, err := serviceInfoArg(c, kind, 1)
 		if err != nil {
 			return err
 		}
-		info, err := api.ServicesInfo.Call(c, c.API, ref)
-		if err != nil {
-			return err
-		}
+		ref := api.ServiceRef{Kind: kind, Name: info.Name}
 		if len(info.Links) > 0 {
 			return failf("Cannot delete linked service: %s is linked to %s; unlink it first", ref.Name, strings.Join(info.Links, ", "))
 		}
@@ -133,10 +139,8 @@ func serviceList(kind string) func(*Ctx) error {
 		if err != nil {
 			return err
 		}
-		if c.Flag("format", "") == "json" {
-			b, _ := json.Marshal(res.Services)
-			c.Println(string(b))
-			return nil
+		if done, err := printJSON(c, res.Services); done || err != nil {
+			return err
 		}
 		if len(res.Services) == 0 {
 			c.Info1("There are no %s services", titleKind(kind))
@@ -152,14 +156,11 @@ func serviceList(kind string) func(*Ctx) error {
 
 func serviceExists(kind string) func(*Ctx) error {
 	return func(c *Ctx) error {
-		ref, err := serviceRef(c, kind, 1)
+		info, err := serviceInfoArg(c, kind, 1)
 		if err != nil {
 			return err
 		}
-		if _, err := api.ServicesInfo.Call(c, c.API, ref); err != nil {
-			return err
-		}
-		c.Info1("Service %s exists", ref.Name)
+		c.Info1("Service %s exists", info.Name)
 		return nil
 	}
 }
@@ -205,18 +206,12 @@ func printServiceInfo(c *Ctx, info api.ServiceInfo) {
 
 func serviceInfo(kind string) func(*Ctx) error {
 	return func(c *Ctx) error {
-		ref, err := serviceRef(c, kind, 1)
+		info, err := serviceInfoArg(c, kind, 1)
 		if err != nil {
 			return err
 		}
-		info, err := api.ServicesInfo.Call(c, c.API, ref)
-		if err != nil {
+		if done, err := printJSON(c, info); done || err != nil {
 			return err
-		}
-		if c.Flag("format", "") == "json" {
-			b, _ := json.Marshal(info)
-			c.Println(string(b))
-			return nil
 		}
 		fields := serviceInfoFields(info)
 		if c.InfoFlag != "" {
@@ -253,11 +248,7 @@ func serviceLink(kind, verb string) func(*Ctx) error {
 
 func serviceLinks(kind string) func(*Ctx) error {
 	return func(c *Ctx) error {
-		ref, err := serviceRef(c, kind, 1)
-		if err != nil {
-			return err
-		}
-		info, err := api.ServicesInfo.Call(c, c.API, ref)
+		info, err := serviceInfoArg(c, kind, 1)
 		if err != nil {
 			return err
 		}
@@ -318,17 +309,10 @@ func serviceExec(kind string, client bool) func(*Ctx) error {
 		} else {
 			op, req.Cmd = api.ServicesEnter, c.Args[1:]
 		}
-		code, err := interactive(c, req.TTY, func(s *api.Session) (int, error) {
+		return interactive(c, req.TTY, func(s *api.Session) (int, error) {
 			res, err := op.Run(c, c.API, req, s)
 			return res.ExitCode, err
 		})
-		if err != nil {
-			return err
-		}
-		if code != 0 {
-			return exit(code, "")
-		}
-		return nil
 	}
 }
 

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -213,10 +212,8 @@ func serviceBackupList(kind string) func(*Ctx) error {
 		if err != nil {
 			return err
 		}
-		if c.Flag("format", "") == "json" {
-			b, _ := json.Marshal(res)
-			c.Println(string(b))
-			return nil
+		if done, err := printJSON(c, res); done || err != nil {
+			return err
 		}
 		c.Info2("%s %s backups in %s", kind, ref.Name, res.Dir)
 		if len(res.Files) == 0 {
