@@ -698,27 +698,16 @@ func (s *Service) serviceLink(ctx context.Context, req api.ServiceLink, out api.
 	if err != nil {
 		return api.ServiceLinkResult{}, err
 	}
+	if strings.ContainsAny(req.QueryString, " \n#") {
+		return api.ServiceLinkResult{}, api.Errorf(api.CodeInvalid, "Invalid --querystring %q", req.QueryString)
+	}
 	var res api.ServiceLinkResult
 	var url string
-	err = s.store.Tx(ctx, func(tx *store.Tx) error {
-		svc, err := s.getService(tx, req.ServiceRef)
-		if err != nil {
-			return err
+	err = s.inLinkTx(ctx, req, func(tx *store.Tx, st linkState) error {
+		if st.link != nil {
+			return api.Errorf(api.CodeConflict, "Already linked as %s", st.link.Var)
 		}
-		a, err := getApp(tx, req.App)
-		if err != nil {
-			return err
-		}
-		links, err := tx.AppLinks(a)
-		if err != nil {
-			return err
-		}
-		for _, l := range links {
-			if l.Service.ID == svc.ID {
-				return api.Errorf(api.CodeConflict, "Already linked as %s", l.Var)
-			}
-		}
-		vars, err := tx.Config(a.Scope())
+		vars, err := tx.Config(st.app.Scope())
 		if err != nil {
 			return err
 		}
@@ -736,20 +725,17 @@ func (s *Service) serviceLink(ctx context.Context, req api.ServiceLink, out api.
 				return api.Errorf(api.CodeConflict, "No free %s*_URL variable left on %s; use --alias", sk.colorPrefix, req.App)
 			}
 		}
-		for _, l := range links {
+		for _, l := range st.links {
 			if l.Var == res.Var {
 				return api.Errorf(api.CodeConflict, "%s on %s already points to %s service %s; use --alias", res.Var, req.App, l.Service.Kind, l.Service.Name)
 			}
 		}
-		if strings.ContainsAny(req.QueryString, " \n#") {
-			return api.Errorf(api.CodeInvalid, "Invalid --querystring %q", req.QueryString)
-		}
-		l := store.Link{Service: svc, App: a.Name, Var: res.Var, Query: strings.TrimPrefix(req.QueryString, "?")}
-		if err := tx.AddLink(l, a); err != nil {
+		l := store.Link{Service: st.svc, App: st.app.Name, Var: res.Var, Query: strings.TrimPrefix(req.QueryString, "?")}
+		if err := tx.AddLink(l, st.app); err != nil {
 			return err
 		}
 		url = linkURL(sk, l)
-		return tx.SetConfig(a.Scope(), map[string]string{res.Var: url})
+		return tx.SetConfig(st.app.Scope(), map[string]string{res.Var: url})
 	})
 	if err != nil {
 		return res, err
@@ -773,24 +759,15 @@ func (s *Service) restartLinked(ctx context.Context, app string, noRestart bool,
 
 func (s *Service) serviceUnlink(ctx context.Context, req api.ServiceLink, out api.Output) (api.ServiceLinkResult, error) {
 	var res api.ServiceLinkResult
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		svc, err := s.getService(tx, req.ServiceRef)
-		if err != nil {
+	err := s.inLinkTx(ctx, req, func(tx *store.Tx, st linkState) error {
+		if st.link == nil {
+			return notLinked(st.app)
+		}
+		res.Var = st.link.Var
+		if err := tx.RemoveLink(st.svc, st.app); err != nil {
 			return err
 		}
-		a, err := getApp(tx, req.App)
-		if err != nil {
-			return err
-		}
-		l, err := findLink(tx, svc, a)
-		if err != nil {
-			return err
-		}
-		res.Var = l.Var
-		if err := tx.RemoveLink(svc, a); err != nil {
-			return err
-		}
-		_, err = tx.UnsetConfig(a.Scope(), []string{res.Var})
+		_, err := tx.UnsetConfig(st.app.Scope(), []string{res.Var})
 		return err
 	})
 	if err != nil {
@@ -801,17 +778,40 @@ func (s *Service) serviceUnlink(ctx context.Context, req api.ServiceLink, out ap
 	return res, s.restartLinked(ctx, req.App, req.NoRestart, out)
 }
 
-func findLink(tx *store.Tx, svc store.Service, a store.App) (store.Link, error) {
-	links, err := tx.AppLinks(a)
-	if err != nil {
-		return store.Link{}, err
-	}
-	for _, l := range links {
-		if l.Service.ID == svc.ID {
-			return l, nil
+// linkState is what a link command reads in its transaction.
+type linkState struct {
+	svc   store.Service
+	app   store.App
+	links []store.Link // all of the app's links
+	link  *store.Link  // this service's among them; nil when not linked
+}
+
+// inLinkTx runs fn in a transaction with the service, the app and their
+// links of a link, unlink or promote request.
+func (s *Service) inLinkTx(ctx context.Context, req api.ServiceLink, fn func(tx *store.Tx, st linkState) error) error {
+	return s.store.Tx(ctx, func(tx *store.Tx) error {
+		var st linkState
+		var err error
+		if st.svc, err = s.getService(tx, req.ServiceRef); err != nil {
+			return err
 		}
-	}
-	return store.Link{}, api.Errorf(api.CodeInvalid, "Not linked to app %s", a.Name)
+		if st.app, err = getApp(tx, req.App); err != nil {
+			return err
+		}
+		if st.links, err = tx.AppLinks(st.app); err != nil {
+			return err
+		}
+		for i := range st.links {
+			if st.links[i].Service.ID == st.svc.ID {
+				st.link = &st.links[i]
+			}
+		}
+		return fn(tx, st)
+	})
+}
+
+func notLinked(a store.App) error {
+	return api.Errorf(api.CodeInvalid, "Not linked to app %s", a.Name)
 }
 
 // servicePromote makes a linked service the app's primary one (DATABASE_URL
@@ -822,28 +822,16 @@ func (s *Service) servicePromote(ctx context.Context, req api.ServiceLink, out a
 		return api.ServiceLinkResult{}, err
 	}
 	res := api.ServiceLinkResult{Var: sk.envVar}
-	err = s.store.Tx(ctx, func(tx *store.Tx) error {
-		svc, err := s.getService(tx, req.ServiceRef)
-		if err != nil {
-			return err
+	err = s.inLinkTx(ctx, req, func(tx *store.Tx, st linkState) error {
+		if st.link == nil {
+			return notLinked(st.app)
 		}
-		a, err := getApp(tx, req.App)
-		if err != nil {
-			return err
-		}
-		l, err := findLink(tx, svc, a)
-		if err != nil {
-			return err
-		}
+		l, a := *st.link, st.app
 		if l.Var == sk.envVar {
 			return api.Errorf(api.CodeInvalid, "%s is already promoted as %s", req.Name, sk.envVar)
 		}
 		set := map[string]string{sk.envVar: linkURL(sk, l)}
-		links, err := tx.AppLinks(a)
-		if err != nil {
-			return err
-		}
-		for _, other := range links {
+		for _, other := range st.links {
 			if other.Var == sk.envVar {
 				// The old primary takes the promoted one's color variable.
 				if err := tx.SetLinkVar(other.Service, a, l.Var); err != nil {
@@ -858,7 +846,7 @@ func (s *Service) servicePromote(ctx context.Context, req api.ServiceLink, out a
 			}
 		}
 		fmt.Fprintf(out.Stdout, "-----> Promoting %s to %s on %s\n", req.Name, sk.envVar, req.App)
-		if err := tx.SetLinkVar(svc, a, sk.envVar); err != nil {
+		if err := tx.SetLinkVar(st.svc, a, sk.envVar); err != nil {
 			return err
 		}
 		return tx.SetConfig(a.Scope(), set)
