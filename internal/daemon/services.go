@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
@@ -311,8 +312,8 @@ func parseCustomEnv(s string) ([]string, error) {
 		if kv = strings.TrimSpace(kv); kv == "" {
 			continue
 		}
-		k, _, ok := strings.Cut(kv, "=")
-		if !ok || !regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`).MatchString(k) {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || app.ValidateKey(k) != nil || app.ValidateValue(k, v) != nil {
 			return nil, fmt.Errorf("Invalid --custom-env entry %q: want KEY=value pairs separated by ;", kv)
 		}
 		out = append(out, kv)
@@ -715,7 +716,7 @@ func (s *Service) serviceLink(ctx context.Context, req api.ServiceLink, out api.
 		case req.Alias != "":
 			res.Var = strings.ToUpper(strings.NewReplacer("-", "_", ".", "_").Replace(req.Alias))
 			res.Var = strings.TrimSuffix(res.Var, "_URL") + "_URL"
-			if !keyRE.MatchString(res.Var) {
+			if app.ValidateKey(res.Var) != nil {
 				return api.Errorf(api.CodeInvalid, "Invalid alias %q: use letters, digits and _", req.Alias)
 			}
 		case vars[sk.envVar] == "":
@@ -1124,5 +1125,3 @@ func (s *Service) serviceExec(ctx context.Context, req api.ServiceConnect, sess 
 	code, err := eng.Exec(ctx, det.ID, docker.ExecOptions{Cmd: cmd, Env: sk.execEnv(svc), TTY: req.TTY, Stdin: sess.Stdin, Stdout: sess.Stdout, Stderr: sess.Stderr, Resize: sess.Resize})
 	return api.RunResult{ExitCode: code}, err
 }
-
-var keyRE = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
