@@ -1043,58 +1043,77 @@ func parseExpose(arg string) (string, int, error) {
 // a port to a running container, so the container is recreated (the data
 // stays; clients see a restart of a few seconds).
 func (s *Service) serviceExpose(ctx context.Context, req api.ServiceExpose, out api.Output) (api.ServiceInfo, error) {
-	sk, svc, err := s.loadService(ctx, req.ServiceRef)
-	if err != nil {
-		return api.ServiceInfo{}, err
-	}
 	host, port, err := parseExpose(req.Addr)
 	if err != nil {
 		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "%v", err)
 	}
-	if svc.Expose != "" {
-		return api.ServiceInfo{}, api.Errorf(api.CodeConflict, "Service %s already exposed on %s; unexpose it first", svc.Name, svc.Expose)
-	}
-	if port == 0 {
-		l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
-		if err != nil {
-			return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "cannot listen on %s: %v", host, err)
+	return s.setExpose(ctx, req.ServiceRef, out, func(svc store.Service) (string, error) {
+		if svc.Expose != "" {
+			return "", api.Errorf(api.CodeConflict, "Service %s already exposed on %s; unexpose it first", svc.Name, svc.Expose)
 		}
-		port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-	}
-	return s.setExpose(ctx, sk, svc, net.JoinHostPort(host, strconv.Itoa(port)), out)
+		if port == 0 {
+			l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
+			if err != nil {
+				return "", api.Errorf(api.CodeInvalid, "cannot listen on %s: %v", host, err)
+			}
+			port = l.Addr().(*net.TCPAddr).Port
+			l.Close()
+		}
+		return net.JoinHostPort(host, strconv.Itoa(port)), nil
+	})
 }
 
 func (s *Service) serviceUnexpose(ctx context.Context, req api.ServiceRef, out api.Output) (api.ServiceInfo, error) {
-	sk, svc, err := s.loadService(ctx, req)
-	if err != nil {
-		return api.ServiceInfo{}, err
-	}
-	if svc.Expose == "" {
-		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "Service %s is not exposed", svc.Name)
-	}
-	return s.setExpose(ctx, sk, svc, "", out)
+	return s.setExpose(ctx, req, out, func(svc store.Service) (string, error) {
+		if svc.Expose == "" {
+			return "", api.Errorf(api.CodeInvalid, "Service %s is not exposed", svc.Name)
+		}
+		return "", nil
+	})
 }
 
-func (s *Service) setExpose(ctx context.Context, sk serviceKind, svc store.Service, expose string, out api.Output) (api.ServiceInfo, error) {
-	defer lockService(svc.Kind, svc.Name)()
-	eng, err := s.svcEngine(ctx)
+// setExpose recreates a service's container with the exposure expose
+// decides from the service, under the service's lock.
+func (s *Service) setExpose(ctx context.Context, ref api.ServiceRef, out api.Output, expose func(store.Service) (string, error)) (api.ServiceInfo, error) {
+	err := s.onService(ctx, ref, func(eng serviceEngine, sk serviceKind, old store.Service) error {
+		next := old
+		var err error
+		if next.Expose, err = expose(old); err != nil {
+			return err
+		}
+		if err := s.replaceService(ctx, eng, sk, old, next, "expose", out); err != nil {
+			return err
+		}
+		return s.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateService(next) })
+	})
 	if err != nil {
 		return api.ServiceInfo{}, err
 	}
-	old := svc
-	svc.Expose = expose
-	if err := s.runService(ctx, eng, sk, svc, out); err != nil {
-		// Back to the container it had.
-		if rerr := s.runService(context.WithoutCancel(ctx), eng, sk, old, api.Output{Stdout: io.Discard, Stderr: io.Discard}); rerr != nil {
-			s.log.Error("service not restored after a failed expose", "kind", svc.Kind, "name", svc.Name, "err", rerr)
-		}
-		return api.ServiceInfo{}, err
+	return s.serviceInfo(ctx, ref, api.Output{})
+}
+
+// quiet drops a step's progress output.
+var quiet = api.Output{Stdout: io.Discard, Stderr: io.Discard}
+
+// replaceService recreates a service's container as next describes (same
+// data); when that fails, it brings the container back as old was.
+func (s *Service) replaceService(ctx context.Context, eng serviceEngine, sk serviceKind, old, next store.Service, what string, out api.Output) error {
+	if err := s.runService(ctx, eng, sk, next, out); err != nil {
+		return s.rollbackTo(ctx, eng, sk, old, out, what, err)
 	}
-	if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateService(svc) }); err != nil {
-		return api.ServiceInfo{}, err
+	return nil
+}
+
+// rollbackTo brings back the old service after a failed step of what
+// (expose, upgrade) and returns the step's error, saying whether the old
+// service came back.
+func (s *Service) rollbackTo(ctx context.Context, eng serviceEngine, sk serviceKind, old store.Service, out api.Output, what string, cause error) error {
+	fmt.Fprintf(out.Stdout, "       The %s failed; going back to %s\n", what, old.Image)
+	if err := s.runService(context.WithoutCancel(ctx), eng, sk, old, quiet); err != nil {
+		s.log.Error("service not restored after a failed "+what, "kind", old.Kind, "name", old.Name, "err", err)
+		return api.Errorf(api.CodeUnavailable, "%s failed (%v) and %s did not come back (%v); its data is in %s", what, cause, old.Image, err, s.serviceDataDir(old))
 	}
-	return s.serviceInfo(ctx, api.ServiceRef{Kind: svc.Kind, Name: svc.Name}, api.Output{})
+	return api.Errorf(api.CodeUnavailable, "%s failed, %s is running again with its data: %v", what, old.Image, cause)
 }
 
 // serviceExec runs the kind's client (connect) or a command, bash by

@@ -325,7 +325,7 @@ func (s *Service) restoreRedis(ctx context.Context, eng serviceEngine, sk servic
 			return fmt.Errorf("%s; and the old data could not be put back: it is in %s (%v)%s", first, aside, err, rest)
 		}
 		fmt.Fprintf(out.Stdout, "       Import failed; restarting the service on its old data\n")
-		if err := s.runService(bg, eng, sk, svc, api.Output{Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+		if err := s.runService(bg, eng, sk, svc, quiet); err != nil {
 			s.log.Error("import: service not restarted on its old data", "kind", svc.Kind, "name", svc.Name, "err", err)
 			return fmt.Errorf("%s; the old data is back in place but the service did not start: %v%s", first, err, rest)
 		}
@@ -647,7 +647,7 @@ func (s *Service) serviceClone(ctx context.Context, req api.ServiceClone, out ap
 	}()
 	if copyErr != nil {
 		fmt.Fprintf(out.Stdout, "-----> Copy failed; destroying %s\n", create.Name)
-		if _, err := s.serviceDestroy(context.WithoutCancel(ctx), newRef, api.Output{Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+		if _, err := s.serviceDestroy(context.WithoutCancel(ctx), newRef, quiet); err != nil {
 			s.log.Error("clone: new service not destroyed after a failed copy", "kind", req.Kind, "name", create.Name, "err", err)
 			return api.ServiceInfo{}, api.Errorf(api.CodeInternal, "Clone of %s into %s failed: %v; and %s could not be destroyed: %v", src.Name, create.Name, copyErr, create.Name, err)
 		}

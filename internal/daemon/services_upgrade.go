@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -155,26 +154,9 @@ func (s *Service) serviceUpgrade(ctx context.Context, req api.ServiceUpgrade, ou
 	return s.serviceInfo(ctx, req.ServiceRef, api.Output{})
 }
 
-// quiet drops a step's progress output.
-var quiet = api.Output{Stdout: io.Discard, Stderr: io.Discard}
-
-// rollbackTo brings back the old service after a failed upgrade step and
-// returns the step's error, saying whether the old service came back.
-func (s *Service) rollbackTo(ctx context.Context, eng serviceEngine, sk serviceKind, old store.Service, out api.Output, cause error) error {
-	fmt.Fprintf(out.Stdout, "       Upgrade failed; going back to %s\n", old.Image)
-	if err := s.runService(context.WithoutCancel(ctx), eng, sk, old, quiet); err != nil {
-		s.log.Error("service not restored after a failed upgrade", "kind", old.Kind, "name", old.Name, "err", err)
-		return api.Errorf(api.CodeUnavailable, "upgrade failed (%v) and %s did not come back (%v); its data is in %s", cause, old.Image, err, s.serviceDataDir(old))
-	}
-	return api.Errorf(api.CodeUnavailable, "upgrade failed, %s is running again with its data: %v", old.Image, cause)
-}
-
 func (s *Service) upgradeInPlace(ctx context.Context, eng serviceEngine, sk serviceKind, old, next store.Service, out api.Output) error {
 	fmt.Fprintf(out.Stdout, "       Same major version: recreating the container on the same data\n")
-	if err := s.runService(ctx, eng, sk, next, out); err != nil {
-		return s.rollbackTo(ctx, eng, sk, old, out, err)
-	}
-	return nil
+	return s.replaceService(ctx, eng, sk, old, next, "upgrade", out)
 }
 
 // asideDir is where an upgrade keeps the old data.
@@ -223,7 +205,7 @@ func (s *Service) upgradePostgresMajor(ctx context.Context, eng serviceEngine, s
 	}
 	aside := s.asideDir(old, oldMajor)
 	if err := os.Rename(s.serviceDataDir(old), aside); err != nil {
-		return s.rollbackTo(ctx, eng, sk, old, out, err)
+		return s.rollbackTo(ctx, eng, sk, old, out, "upgrade", err)
 	}
 	back := func(cause error) error {
 		eng.RemoveContainer(context.WithoutCancel(ctx), s.serviceContainer(old), true)
@@ -233,7 +215,7 @@ func (s *Service) upgradePostgresMajor(ctx context.Context, eng serviceEngine, s
 			return api.Errorf(api.CodeUnavailable, "upgrade failed (%v) and the old data could not be moved back from %s: %v", cause, aside, err)
 		}
 		os.RemoveAll(failed)
-		return s.rollbackTo(ctx, eng, sk, old, out, cause)
+		return s.rollbackTo(ctx, eng, sk, old, out, "upgrade", cause)
 	}
 	fmt.Fprintf(out.Stdout, "       Starting %s on a new data directory\n", next.Image)
 	if err := s.runService(ctx, eng, sk, next, out); err != nil {
@@ -285,14 +267,14 @@ func (s *Service) upgradeCopy(ctx context.Context, eng serviceEngine, sk service
 	aside := s.asideDir(old, oldMajor)
 	if err := fsutil.CopyTree(s.serviceDataDir(old), aside, true); err != nil {
 		os.RemoveAll(aside)
-		return s.rollbackTo(ctx, eng, sk, old, out, err)
+		return s.rollbackTo(ctx, eng, sk, old, out, "upgrade", err)
 	}
 	back := func(cause error) error {
 		eng.RemoveContainer(context.WithoutCancel(ctx), s.serviceContainer(old), true)
 		if err := os.RemoveAll(s.serviceDataDir(old)); err == nil {
 			err = os.Rename(aside, s.serviceDataDir(old))
 		}
-		return s.rollbackTo(ctx, eng, sk, old, out, cause)
+		return s.rollbackTo(ctx, eng, sk, old, out, "upgrade", cause)
 	}
 	fmt.Fprintf(out.Stdout, "       Starting %s on the data (a copy stays in %s)\n", next.Image, aside)
 	if err := s.runService(ctx, eng, sk, next, out); err != nil {
