@@ -210,6 +210,9 @@ func serviceInfo(kind string) func(*Ctx) error {
 		if err != nil {
 			return err
 		}
+		if c.InfoFlag != "" && c.Flag("format", "stdout") == "json" {
+			return failf("--format flag cannot be specified when specifying an info flag")
+		}
 		if done, err := printJSON(c, info); done || err != nil {
 			return err
 		}
