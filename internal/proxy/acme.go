@@ -20,17 +20,57 @@ const acmePrefix = "/.well-known/acme-challenge/"
 // answered if the daemon never clears it.
 const ChallengeTTL = time.Hour
 
-// challenges holds the ACME HTTP-01 challenges the daemon set: token to key
-// authorization. They live in memory only: a challenge outlives neither the
-// order it belongs to nor, usefully, a restart of the proxy.
-type challenges struct {
+// expiring holds what the daemon set for ACME validations, each for at most
+// ChallengeTTL: HTTP-01 key authorizations by token, TLS-ALPN-01
+// handshake configurations by DNS name (lower-case). They live in memory
+// only: a challenge outlives neither the order it belongs to nor, usefully,
+// a restart of the proxy.
+type expiring[V any] struct {
 	mu sync.Mutex
-	m  map[string]challenge
+	m  map[string]expiringValue[V]
 }
 
-type challenge struct {
-	keyAuth string
+type expiringValue[V any] struct {
+	v       V
 	expires time.Time
+}
+
+// set adds or replaces the value of key until now+ChallengeTTL, and forgets
+// the expired ones.
+func (c *expiring[V]) set(key string, v V, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = make(map[string]expiringValue[V])
+	}
+	for k, e := range c.m {
+		if !now.Before(e.expires) {
+			delete(c.m, k)
+		}
+	}
+	c.m[key] = expiringValue[V]{v: v, expires: now.Add(ChallengeTTL)}
+}
+
+func (c *expiring[V]) clear(key string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, key)
+}
+
+// get returns the value of key, if set and not expired.
+func (c *expiring[V]) get(key string, now time.Time) (V, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if ok && !now.Before(e.expires) {
+		delete(c.m, key)
+		ok = false
+	}
+	if !ok {
+		var zero V
+		return zero, false
+	}
+	return e.v, true
 }
 
 // validToken accepts an ACME token: base64url characters (RFC 8555 says at
@@ -59,43 +99,6 @@ func checkChallenge(token, keyAuth string) error {
 		return errInvalid("invalid key authorization for ACME challenge token %s (want TOKEN.THUMBPRINT)", token)
 	}
 	return nil
-}
-
-// set adds or renews a challenge until now+ChallengeTTL, and forgets the
-// expired ones.
-func (c *challenges) set(token, keyAuth string, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]challenge)
-	}
-	for t, ch := range c.m {
-		if !now.Before(ch.expires) {
-			delete(c.m, t)
-		}
-	}
-	c.m[token] = challenge{keyAuth: keyAuth, expires: now.Add(ChallengeTTL)}
-}
-
-func (c *challenges) clear(token string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, token)
-}
-
-// get returns the key authorization of token, if set and not expired.
-func (c *challenges) get(token string, now time.Time) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ch, ok := c.m[token]
-	if !ok {
-		return "", false
-	}
-	if !now.Before(ch.expires) {
-		delete(c.m, token)
-		return "", false
-	}
-	return ch.keyAuth, true
 }
 
 // answerChallenge answers a GET or HEAD of /.well-known/acme-challenge/TOKEN
@@ -132,18 +135,6 @@ const alpnProto = "acme-tls/1"
 // oidACMEIdentifier is id-pe-acmeIdentifier, the critical extension of a
 // TLS-ALPN-01 challenge certificate (RFC 8737, 3).
 var oidACMEIdentifier = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 31}
-
-// alpnCerts holds the ACME TLS-ALPN-01 challenge certificates the daemon
-// set, by DNS name (lower-case). Like challenges, they live in memory only.
-type alpnCerts struct {
-	mu sync.Mutex
-	m  map[string]alpnCert
-}
-
-type alpnCert struct {
-	config  *tls.Config // of the validation handshakes for the name
-	expires time.Time
-}
 
 // checkALPNName validates the name of a TLS-ALPN-01 challenge and returns
 // it lower-case: a DNS name, no wildcard (RFC 8737 does not validate
@@ -196,43 +187,6 @@ func parseALPNCert(name, certPEM, keyPEM string) (*tls.Config, error) {
 	}, nil
 }
 
-// set adds or replaces the certificate of name until now+ChallengeTTL, and
-// forgets the expired ones.
-func (c *alpnCerts) set(name string, config *tls.Config, now time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = make(map[string]alpnCert)
-	}
-	for n, ac := range c.m {
-		if !now.Before(ac.expires) {
-			delete(c.m, n)
-		}
-	}
-	c.m[name] = alpnCert{config: config, expires: now.Add(ChallengeTTL)}
-}
-
-func (c *alpnCerts) clear(name string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.m, name)
-}
-
-// get returns the handshake configuration of name, if set and not expired.
-func (c *alpnCerts) get(name string, now time.Time) *tls.Config {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	ac, ok := c.m[name]
-	if !ok {
-		return nil
-	}
-	if !now.Before(ac.expires) {
-		delete(c.m, name)
-		return nil
-	}
-	return ac.config
-}
-
 // configForClient answers ACME TLS-ALPN-01 validations on the HTTPS
 // listener (its GetConfigForClient). A ClientHello whose only ALPN protocol
 // is acme-tls/1 gets the challenge certificate the daemon set for its
@@ -249,7 +203,7 @@ func (s *server) configForClient(hello *tls.ClientHelloInfo) (*tls.Config, error
 		return nil, fmt.Errorf("ACME TLS-ALPN-01: the client sent no server name (SNI)")
 	}
 	name := requestHost(hello.ServerName)
-	if config := s.alpn.get(name, time.Now()); config != nil {
+	if config, ok := s.alpn.get(name, time.Now()); ok {
 		s.log.Debug("ACME TLS-ALPN-01 validation: presenting the challenge certificate", "name", name)
 		return config, nil
 	}

@@ -297,20 +297,21 @@ func TestALPNCertRefused(t *testing.T) {
 }
 
 func TestALPNCertsExpire(t *testing.T) {
-	var c alpnCerts
+	var c expiring[*tls.Config]
+	get := func(name string, now time.Time) *tls.Config { v, _ := c.get(name, now); return v }
 	t0 := time.Now()
 	a, b1, b2 := &tls.Config{}, &tls.Config{}, &tls.Config{}
 	c.set("a.test", a, t0)
-	if got := c.get("a.test", t0.Add(ChallengeTTL-time.Second)); got != a {
+	if got := get("a.test", t0.Add(ChallengeTTL-time.Second)); got != a {
 		t.Errorf("before the TTL: %p", got)
 	}
-	if got := c.get("a.test", t0.Add(ChallengeTTL)); got != nil {
+	if got := get("a.test", t0.Add(ChallengeTTL)); got != nil {
 		t.Error("answered after the TTL")
 	}
 	c.set("b.test", b1, t0)
 	c.set("b.test", b2, t0.Add(30*time.Minute)) // replaced and renewed
 	c.set("c.test", a, t0.Add(ChallengeTTL))
-	if got := c.get("b.test", t0.Add(ChallengeTTL+time.Minute)); got != b2 {
+	if got := get("b.test", t0.Add(ChallengeTTL+time.Minute)); got != b2 {
 		t.Errorf("renewed: %p", got)
 	}
 	c.set("d.test", a, t0.Add(2*ChallengeTTL)) // sweeps b and c
@@ -318,7 +319,7 @@ func TestALPNCertsExpire(t *testing.T) {
 		t.Errorf("expired certificates kept: %v", c.m)
 	}
 	c.clear("d.test")
-	if got := c.get("d.test", t0.Add(2*ChallengeTTL)); got != nil || len(c.m) != 0 {
+	if got := get("d.test", t0.Add(2*ChallengeTTL)); got != nil || len(c.m) != 0 {
 		t.Error("answered after clear")
 	}
 }

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -90,8 +91,8 @@ type server struct {
 	httpsAddr string // "": no TLS listener
 	httpsPort string // of httpsAddr, for redirects to HTTPS
 	hj        hijacks
-	acme      challenges // ACME HTTP-01 challenges, in memory only
-	alpn      alpnCerts  // ACME TLS-ALPN-01 challenge certificates, in memory only
+	acme      expiring[string]      // ACME HTTP-01 key authorizations by token, in memory only
+	alpn      expiring[*tls.Config] // ACME TLS-ALPN-01 handshakes by DNS name, in memory only
 
 	// The control side: changes to the table are serialized by mu.
 	mu          sync.Mutex

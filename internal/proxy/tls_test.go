@@ -408,7 +408,7 @@ func TestRedirectHTTPToHTTPSAndChallenges(t *testing.T) {
 }
 
 func TestChallengesExpire(t *testing.T) {
-	var c challenges
+	var c expiring[string]
 	t0 := time.Now()
 	c.set("a", "a.x", t0)
 	if ka, ok := c.get("a", t0.Add(ChallengeTTL-time.Second)); !ok || ka != "a.x" {
