@@ -1134,13 +1134,10 @@ func (s *Service) serviceExec(ctx context.Context, req api.ServiceConnect, sess 
 	case len(cmd) == 0:
 		cmd = []string{"bash"}
 	}
-	det, err := eng.InspectContainer(ctx, s.serviceContainer(svc))
-	if err == nil && !det.Running {
-		err = errors.New("not running")
-	}
+	id, err := s.runningService(ctx, eng, svc)
 	if err != nil {
-		return api.RunResult{}, api.Errorf(api.CodeUnavailable, "%s service %s is not running; start it with %s:start %s", titleKind(svc.Kind), svc.Name, svc.Kind, svc.Name)
+		return api.RunResult{}, err
 	}
-	code, err := eng.Exec(ctx, det.ID, docker.ExecOptions{Cmd: cmd, Env: sk.execEnv(svc), TTY: req.TTY, Stdin: sess.Stdin, Stdout: sess.Stdout, Stderr: sess.Stderr, Resize: sess.Resize})
+	code, err := eng.Exec(ctx, id, docker.ExecOptions{Cmd: cmd, Env: sk.execEnv(svc), TTY: req.TTY, Stdin: sess.Stdin, Stdout: sess.Stdout, Stderr: sess.Stderr, Resize: sess.Resize})
 	return api.RunResult{ExitCode: code}, err
 }
