@@ -339,7 +339,18 @@ func (j *job) fail(stepName string, err error) {
 	}
 	j.rel.Error = fmt.Sprintf("%s: %s", stepName, firstLine(err.Error()))
 	j.rel.FinishedAt = j.d.now()
-	if uerr := j.d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(j.rel) }); uerr != nil {
+	uerr := j.d.store.Tx(ctx, func(tx *store.Tx) error {
+		if j.rel.Config == nil {
+			// The config it would have run with, for releases:info.
+			cfg, err := tx.Config(j.app.Scope())
+			if err != nil {
+				return err
+			}
+			j.rel.Config = cfg
+		}
+		return tx.UpdateRelease(j.rel)
+	})
+	if uerr != nil {
 		j.d.log.Error("record failed release", "app", j.app.Name, "err", uerr)
 	}
 	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))

@@ -199,14 +199,7 @@ func (j *job) release(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srcDir := j.srcDir
-	if j.redeploy {
-		srcDir = j.d.srcDirOf(j.app.Name, j.rel.Number)
-		if _, err := os.Stat(srcDir); err != nil {
-			srcDir = ""
-		}
-	}
-	files, err := readAppFiles(srcDir, set.procfilePath)
+	files, err := j.readFiles(ctx, set)
 	if err != nil {
 		return err
 	}
@@ -254,61 +247,17 @@ func (j *job) release(ctx context.Context) error {
 	if j.redeploy {
 		return nil
 	}
-	j.rel.Processes, j.rel.WebPort = p.processes, p.webPort
+	for _, n := range p.notes {
+		j.info("%s", n)
+	}
+	if cmd, ok := p.processes["web"]; ok && cmd == "" {
+		j.info("%s", noProcfileNote(files, j.image.Entrypoint, j.image.Cmd))
+	}
+	// The formation is recorded now, so a release that fails later still
+	// says what it would have run.
+	j.rel.Processes, j.rel.WebPort, j.rel.Formation = p.processes, p.webPort, p.formation
 	j.info("Releasing %s (release %d): %s", j.app.Name, j.rel.Number, describeFormation(p.order(), p.formation))
 	return j.d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(j.rel) })
-}
-
-// appFiles are the files of an app's repository that shape its deploy.
-type appFiles struct {
-	procfile *appfile.Procfile
-	appJSON  *appfile.AppJSON
-	scale    map[string]int
-	checks   *appfile.Checks
-}
-
-func readAppFiles(srcDir, procfilePath string) (appFiles, error) {
-	var f appFiles
-	invalid := func(err error) error {
-		return api.Errorf(api.CodeInvalid, "%s", firstLine(err.Error()))
-	}
-	b, err := readSourceFile(srcDir, procfilePath)
-	if err != nil {
-		return f, err
-	}
-	if b != nil {
-		pf, err := appfile.ParseProcfile(b)
-		if err != nil {
-			return f, invalid(err)
-		}
-		f.procfile = &pf
-	}
-	if b, err = readSourceFile(srcDir, appfile.AppJSONName); err != nil {
-		return f, err
-	} else if b != nil {
-		aj, err := appfile.ParseAppJSON(b)
-		if err != nil {
-			return f, invalid(err)
-		}
-		f.appJSON = &aj
-	}
-	if b, err = readSourceFile(srcDir, appfile.ChecksFileName); err != nil {
-		return f, err
-	} else if b != nil {
-		ck, err := appfile.ParseChecks(b)
-		if err != nil {
-			return f, invalid(err)
-		}
-		f.checks = &ck
-	}
-	if b, err = readSourceFile(srcDir, appfile.ScaleFileName); err != nil {
-		return f, err
-	} else if b != nil {
-		if f.scale, err = appfile.ParseScale(b); err != nil {
-			return f, invalid(err)
-		}
-	}
-	return f, nil
 }
 
 // spec describes container TYPE.N of the job's release.
