@@ -427,16 +427,32 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
-	var buf strings.Builder
-	j.eng.Logs(context.WithoutCancel(ctx), s.id, docker.LogsOptions{Tail: "20"}, &buf, &buf)
-	tail := splitLines(buf.String())
-	if len(tail) > 0 {
-		j.detail("Last output of %s:", s.dyno())
+	return j.checkFailed(ctx, s, err)
+}
+
+// checkFailed explains a container's failed checks: how it ended (its exit
+// code), whether it ran the image's default command for want of a
+// Procfile, and its last output, which is also kept for `logs`.
+func (j *job) checkFailed(ctx context.Context, s started, err error) error {
+	fc := explainFailure(context.WithoutCancel(ctx), j.eng, s.id, s.dyno())
+	j.failed.add(fc)
+	if fc.Status != "running" {
+		err = fmt.Errorf("%w (%s %s)", err, s.dyno(), fc.Status)
+	}
+	var more []string
+	if cmd, ok := j.rel.Processes[s.typ]; ok && cmd == "" && j.image.ID != "" {
+		more = append(more, noProcfileNote(j.files, j.image.Entrypoint, j.image.Cmd))
+	}
+	tail := fc.tail(failedTailLines)
+	if len(tail) == 0 {
+		more = append(more, s.dyno()+" printed nothing")
+	} else {
+		more = append(more, "Last output of "+s.dyno()+":")
 		for _, l := range tail {
-			j.detail("  %s", l)
+			more = append(more, "  "+l)
 		}
 	}
-	return &StepError{Step: "check", Err: err, Tail: tail}
+	return &StepError{Step: "check", Err: err, Tail: tail, More: more}
 }
 
 func splitLines(s string) []string {
@@ -501,6 +517,7 @@ func (j *job) switchOver(ctx context.Context) error {
 		}
 	}
 	j.switched = true
+	j.d.forgetFailedOutput(j.app.Name)
 	j.info("Switched %s to release %d", j.app.Name, j.rel.Number)
 	return nil
 }
