@@ -29,7 +29,7 @@ const (
 type failedContainer struct {
 	Dyno string `json:"dyno"`
 	// Status is "exited with code 0", "restarting after exiting with code
-	// 1 (restarted 3 times)" or "running".
+	// 1, restarted 3 times", "running again after 2 restarts" or "running".
 	Status string `json:"status"`
 	// Lines are its last output lines, each starting with the engine's
 	// RFC 3339 timestamp.
@@ -66,10 +66,20 @@ func (f *failedOutputs) add(c failedContainer) {
 // error and for `logs`.
 func explainFailure(ctx context.Context, eng Engine, id, dyno string) failedContainer {
 	fc := failedContainer{Dyno: dyno, Status: "in an unknown state"}
-	if det, err := eng.InspectContainer(ctx, id); err == nil {
+	det, err := eng.InspectContainer(ctx, id)
+	// A crash-looping container that is running again has no exit code to
+	// show: catch it between two runs (the engine's restart delay starts at
+	// 100 ms and doubles), for up to 3 s.
+	for i := 0; err == nil && det.Running && det.State != "restarting" && det.RestartCount > 0 && i < 60; i++ {
+		time.Sleep(50 * time.Millisecond)
+		det, err = eng.InspectContainer(ctx, id)
+	}
+	if err == nil {
 		switch {
 		case det.State == "restarting":
-			fc.Status = fmt.Sprintf("restarting after exiting with code %d (restarted %d times)", det.ExitCode, det.RestartCount)
+			fc.Status = fmt.Sprintf("restarting after exiting with code %d, restarted %d times", det.ExitCode, det.RestartCount)
+		case det.Running && det.RestartCount > 0:
+			fc.Status = fmt.Sprintf("running again after %d restarts", det.RestartCount)
 		case det.Running:
 			fc.Status = "running"
 		default:
