@@ -27,6 +27,8 @@ func init() {
 		&Command{Name: "ps:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display a process report for one app or all apps", App: AppOptional, Values: []string{"format"}, InfoFlags: true, Run: psReport},
 		&Command{Name: "ps:inspect", Args: "<app>", Short: "Show the engine's inspect output of an app's containers", App: AppRequired, Run: psInspect},
 		&Command{Name: "ps:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a ps setting (restart-policy, stop-timeout-seconds, procfile-path)", App: AppRequired, Global: true, Run: propertySetter("ps")},
+		&Command{Name: "app-json:set", Args: "(<app>|--global) appjson-path [<path>]", Short: "Set or clear app.json's path (in the source, and under the image's WORKDIR and /app)", App: AppRequired, Global: true, Run: propertySetter("app-json")},
+		&Command{Name: "app-json:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's app-json settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: settingsReport("app-json")},
 		&Command{Name: "builder-dockerfile:set", Args: "(<app>|--global) dockerfile-path [<path>]", Short: "Set or clear the Dockerfile's path in the source", App: AppRequired, Global: true, Run: propertySetter("builder-dockerfile")},
 		&Command{Name: "builder-dockerfile:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the Dockerfile builder's settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: settingsReport("builder-dockerfile")},
 		&Command{Name: "docker-options:add", Args: "<app> <phase(s)> OPTION", Short: "Add a docker option for phases build,deploy,run (Berth applies build --build-arg and --no-cache)", App: AppRequired, Run: dockerOptions("add")},

@@ -86,10 +86,17 @@ type StepError struct {
 	Err  error
 	// Tail holds the last lines of the step's output (build log, container log).
 	Tail []string
+	// More are lines the error shows after its first (why a container
+	// stopped, its last output).
+	More []string
 }
 
 func (e *StepError) Error() string {
-	return fmt.Sprintf("Deploy failed at step %s: %v", e.Step, firstLine(e.Err.Error()))
+	msg := fmt.Sprintf("Deploy failed at step %s: %v", e.Step, firstLine(e.Err.Error()))
+	if len(e.More) > 0 {
+		msg += "\n" + strings.Join(e.More, "\n")
+	}
+	return msg
 }
 
 func (e *StepError) Unwrap() error { return e.Err }
@@ -168,6 +175,8 @@ type job struct {
 	rollbackOf *store.Release
 	// switched is set once the new release is live.
 	switched bool
+	// failed collects the output of containers that failed their checks.
+	failed failedOutputs
 	// generation labels this deploy's containers.
 	generation string
 	holder     string
@@ -328,7 +337,10 @@ func (j *job) fail(stepName string, err error) {
 			j.d.log.Warn("remove container of failed deploy", "app", j.app.Name, "container", s.id, "err", rerr)
 		}
 	}
-	j.d.log.Warn("deploy failed", "app", j.app.Name, "release", j.rel.Number, "step", stepName, "err", err)
+	j.d.log.Warn("deploy failed", "app", j.app.Name, "release", j.rel.Number, "step", stepName, "err", firstLine(err.Error()))
+	if kerr := j.d.keepFailedOutput(j.app.Name, j.rel.Number, j.failed.containers); kerr != nil {
+		j.d.log.Warn("keep the output of a failed deploy", "app", j.app.Name, "err", kerr)
+	}
 	if j.redeploy {
 		return
 	}
@@ -339,7 +351,18 @@ func (j *job) fail(stepName string, err error) {
 	}
 	j.rel.Error = fmt.Sprintf("%s: %s", stepName, firstLine(err.Error()))
 	j.rel.FinishedAt = j.d.now()
-	if uerr := j.d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(j.rel) }); uerr != nil {
+	uerr := j.d.store.Tx(ctx, func(tx *store.Tx) error {
+		if j.rel.Config == nil {
+			// The config it would have run with, for releases:info.
+			cfg, err := tx.Config(j.app.Scope())
+			if err != nil {
+				return err
+			}
+			j.rel.Config = cfg
+		}
+		return tx.UpdateRelease(j.rel)
+	})
+	if uerr != nil {
 		j.d.log.Error("record failed release", "app", j.app.Name, "err", uerr)
 	}
 	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))

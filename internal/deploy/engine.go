@@ -18,6 +18,7 @@ type Engine interface {
 	ListImages(ctx context.Context, labels map[string]string) ([]docker.ImageSummary, error)
 	PruneDanglingImages(ctx context.Context) (int, error)
 	Commit(ctx context.Context, containerID, ref string, labels map[string]string) (string, error)
+	ReadImageFiles(ctx context.Context, image string, paths []string, labels map[string]string) (map[string][]byte, error)
 
 	CreateContainer(ctx context.Context, spec docker.ContainerSpec) (string, error)
 	StartContainer(ctx context.Context, id string) error

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -23,6 +24,9 @@ type plan struct {
 	// ps:scale refuses to change them.
 	lockedTypes []string
 	webPort     int
+	// notes are lines for the deploy log: quantities DOKKU_SCALE changed
+	// from the stored formation (an earlier ps:scale).
+	notes []string
 }
 
 // order returns the process types, web first, then by name.
@@ -70,9 +74,13 @@ func makePlan(procfile *appfile.Procfile, appJSON *appfile.AppJSON, scale map[st
 		}
 		p.formation[typ] = n
 	}
-	for typ, n := range scale {
+	for _, typ := range slices.Sorted(maps.Keys(scale)) {
+		n := scale[typ]
 		if _, ok := p.processes[typ]; !ok {
 			return p, api.Errorf(api.CodeInvalid, "DOKKU_SCALE sets %s=%d but %s is not a process type of the Procfile", typ, n, typ)
+		}
+		if old, ok := stored[typ]; ok && old != n {
+			p.notes = append(p.notes, fmt.Sprintf("DOKKU_SCALE sets %s=%d, overriding the current %s=%d (as set by ps:scale): DOKKU_SCALE applies at every deploy", typ, n, typ, old))
 		}
 		p.formation[typ] = n
 	}

@@ -393,3 +393,24 @@ func TestDescribeFormation(t *testing.T) {
 		t.Errorf("describeFormation(nil) = %q, want empty", got)
 	}
 }
+
+// A DOKKU_SCALE quantity that differs from the stored one (an earlier
+// ps:scale) is applied and said; an equal one, or a first deploy, says
+// nothing.
+func TestMakePlanScaleOverrideNotes(t *testing.T) {
+	pf := mustProcfile(t, "web: w\nworker: k\n")
+	p, err := makePlan(pf, nil, map[string]int{"worker": 2, "web": 1}, map[string]int{"web": 1, "worker": 0}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"DOKKU_SCALE sets worker=2, overriding the current worker=0 (as set by ps:scale): DOKKU_SCALE applies at every deploy"}
+	if p.formation["worker"] != 2 || !slices.Equal(p.notes, want) {
+		t.Errorf("formation %v notes %q", p.formation, p.notes)
+	}
+	for _, stored := range []map[string]int{nil, {"web": 1, "worker": 2}} {
+		p, err := makePlan(pf, nil, map[string]int{"worker": 2}, stored, nil)
+		if err != nil || len(p.notes) != 0 {
+			t.Errorf("stored %v: notes %q, %v", stored, p.notes, err)
+		}
+	}
+}

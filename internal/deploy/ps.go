@@ -94,10 +94,7 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer,
 		types = append(types, t)
 	}
 	sort.Strings(types)
-	var files appFiles
-	if dir := d.srcDirOf(appName, s.live.Number); dirExists(dir) {
-		files, _ = readAppFiles(dir, set.procfilePath)
-	}
+	files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
 	j := &job{d: d, eng: eng, app: s.app, rel: s.live, files: files, out: out}
 	for _, typ := range types {
 		for i := 1; i <= s.formation[typ]; i++ {
@@ -199,7 +196,7 @@ func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string
 	var locked []string
 	if s.deployed {
 		procs = s.live.Processes
-		files, _ := readAppFiles(d.srcDirOf(appName, s.live.Number), "-")
+		files, _ := d.releaseFiles(appName, s.live.Number, "")
 		if files.appJSON != nil {
 			for t, f := range files.appJSON.Formation {
 				if f.Quantity != nil {

@@ -30,7 +30,7 @@ func (d *Deployer) Report(ctx context.Context, appName string) (api.PSReport, er
 		Containers: []api.ProcessStatus{},
 	}
 	if s.deployed {
-		files, _ := readAppFiles(d.srcDirOf(appName, s.live.Number), "-")
+		files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
 		if files.appJSON != nil {
 			for _, f := range files.appJSON.Formation {
 				if f.Quantity != nil {
@@ -91,7 +91,7 @@ func (d *Deployer) LivenessCheck(ctx context.Context, appName, typ string) *appf
 	if err != nil || !s.deployed {
 		return nil
 	}
-	files, err := readAppFiles(d.srcDirOf(appName, s.live.Number), "-")
+	files, err := d.releaseFiles(appName, s.live.Number, "")
 	if err != nil || files.appJSON == nil {
 		return nil
 	}
@@ -122,7 +122,7 @@ func (d *Deployer) RunChecks(ctx context.Context, appName string, types []string
 	if err != nil {
 		return err
 	}
-	files, _ := readAppFiles(d.srcDirOf(appName, s.live.Number), set.procfilePath)
+	files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
 	j := &job{d: d, eng: eng, app: s.app, rel: s.live, files: files, out: out}
 	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, KindProcess), false)
 	if err != nil {

@@ -315,6 +315,9 @@ func (d *Deployer) Logs(ctx context.Context, appName string, opts LogsOptions, o
 	if opts.Process != "" {
 		labels[LabelProcess] = opts.Process
 	}
+	// The containers of the last failed deploy are gone: their kept output
+	// comes first.
+	d.writeFailedOutput(appName, opts, out)
 	var events <-chan docker.Event
 	var evErr <-chan error
 	if opts.Follow {

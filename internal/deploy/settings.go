@@ -17,6 +17,7 @@ const (
 	DefaultStopTimeout    = 30
 	DefaultProcfilePath   = "Procfile"
 	DefaultDockerfilePath = "Dockerfile"
+	DefaultAppJSONPath    = "app.json"
 	// DefaultUptime is how long a new container without health checks must
 	// stay up before the deploy goes on (Dokku's DOKKU_DEFAULT_CHECKS_WAIT).
 	DefaultUptime = 10
@@ -46,6 +47,7 @@ func init() {
 	}})
 	app.Register(app.Setting{Namespace: "ps", Key: "generation", Scope: app.ScopeApp, Internal: true})
 	app.Register(app.Setting{Namespace: "ps", Key: "procfile-path", Scope: app.ScopeBoth, Default: DefaultProcfilePath, Validate: validatePath})
+	app.Register(app.Setting{Namespace: "app-json", Key: "appjson-path", Scope: app.ScopeBoth, Default: DefaultAppJSONPath, Validate: validatePath})
 	app.Register(app.Setting{Namespace: "builder-dockerfile", Key: "dockerfile-path", Scope: app.ScopeBoth, Default: DefaultDockerfilePath, Validate: validatePath})
 	app.Register(app.Setting{Namespace: "checks", Key: "default-uptime-seconds", Scope: app.ScopeBoth, Default: strconv.Itoa(DefaultUptime), Validate: func(v string) error {
 		if n, err := strconv.Atoi(v); err != nil || n < 0 || n > 600 {
@@ -94,6 +96,7 @@ type appSettings struct {
 	restartPolicy  string
 	stopTimeout    int
 	procfilePath   string
+	appJSONPath    string
 	dockerfilePath string
 	buildArgs      []string // KEY or KEY=VALUE from docker-options build --build-arg
 	noCache        bool
@@ -147,6 +150,7 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		s.restartPolicy = get("ps", "restart-policy")
 		s.stopTimeout, _ = strconv.Atoi(get("ps", "stop-timeout-seconds"))
 		s.procfilePath = get("ps", "procfile-path")
+		s.appJSONPath = get("app-json", "appjson-path")
 		s.uptime, _ = strconv.Atoi(get("checks", "default-uptime-seconds"))
 		s.waitToRetire, _ = strconv.Atoi(get("checks", "wait-to-retire"))
 		s.drainTimeout, _ = strconv.Atoi(get("checks", "drain-timeout"))

@@ -199,14 +199,7 @@ func (j *job) release(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	srcDir := j.srcDir
-	if j.redeploy {
-		srcDir = j.d.srcDirOf(j.app.Name, j.rel.Number)
-		if _, err := os.Stat(srcDir); err != nil {
-			srcDir = ""
-		}
-	}
-	files, err := readAppFiles(srcDir, set.procfilePath)
+	files, err := j.readFiles(ctx, set)
 	if err != nil {
 		return err
 	}
@@ -254,61 +247,17 @@ func (j *job) release(ctx context.Context) error {
 	if j.redeploy {
 		return nil
 	}
-	j.rel.Processes, j.rel.WebPort = p.processes, p.webPort
+	for _, n := range p.notes {
+		j.info("%s", n)
+	}
+	if cmd, ok := p.processes["web"]; ok && cmd == "" {
+		j.info("%s", noProcfileNote(files, j.image.Entrypoint, j.image.Cmd))
+	}
+	// The formation is recorded now, so a release that fails later still
+	// says what it would have run.
+	j.rel.Processes, j.rel.WebPort, j.rel.Formation = p.processes, p.webPort, p.formation
 	j.info("Releasing %s (release %d): %s", j.app.Name, j.rel.Number, describeFormation(p.order(), p.formation))
 	return j.d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(j.rel) })
-}
-
-// appFiles are the files of an app's repository that shape its deploy.
-type appFiles struct {
-	procfile *appfile.Procfile
-	appJSON  *appfile.AppJSON
-	scale    map[string]int
-	checks   *appfile.Checks
-}
-
-func readAppFiles(srcDir, procfilePath string) (appFiles, error) {
-	var f appFiles
-	invalid := func(err error) error {
-		return api.Errorf(api.CodeInvalid, "%s", firstLine(err.Error()))
-	}
-	b, err := readSourceFile(srcDir, procfilePath)
-	if err != nil {
-		return f, err
-	}
-	if b != nil {
-		pf, err := appfile.ParseProcfile(b)
-		if err != nil {
-			return f, invalid(err)
-		}
-		f.procfile = &pf
-	}
-	if b, err = readSourceFile(srcDir, appfile.AppJSONName); err != nil {
-		return f, err
-	} else if b != nil {
-		aj, err := appfile.ParseAppJSON(b)
-		if err != nil {
-			return f, invalid(err)
-		}
-		f.appJSON = &aj
-	}
-	if b, err = readSourceFile(srcDir, appfile.ChecksFileName); err != nil {
-		return f, err
-	} else if b != nil {
-		ck, err := appfile.ParseChecks(b)
-		if err != nil {
-			return f, invalid(err)
-		}
-		f.checks = &ck
-	}
-	if b, err = readSourceFile(srcDir, appfile.ScaleFileName); err != nil {
-		return f, err
-	} else if b != nil {
-		if f.scale, err = appfile.ParseScale(b); err != nil {
-			return f, invalid(err)
-		}
-	}
-	return f, nil
 }
 
 // spec describes container TYPE.N of the job's release.
@@ -478,16 +427,32 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
-	var buf strings.Builder
-	j.eng.Logs(context.WithoutCancel(ctx), s.id, docker.LogsOptions{Tail: "20"}, &buf, &buf)
-	tail := splitLines(buf.String())
-	if len(tail) > 0 {
-		j.detail("Last output of %s:", s.dyno())
+	return j.checkFailed(ctx, s, err)
+}
+
+// checkFailed explains a container's failed checks: how it ended (its exit
+// code), whether it ran the image's default command for want of a
+// Procfile, and its last output, which is also kept for `logs`.
+func (j *job) checkFailed(ctx context.Context, s started, err error) error {
+	fc := explainFailure(context.WithoutCancel(ctx), j.eng, s.id, s.dyno())
+	j.failed.add(fc)
+	if fc.Status != "running" {
+		err = fmt.Errorf("%w (%s %s)", err, s.dyno(), fc.Status)
+	}
+	var more []string
+	if cmd, ok := j.rel.Processes[s.typ]; ok && cmd == "" && j.image.ID != "" {
+		more = append(more, noProcfileNote(j.files, j.image.Entrypoint, j.image.Cmd))
+	}
+	tail := fc.tail(failedTailLines)
+	if len(tail) == 0 {
+		more = append(more, s.dyno()+" printed nothing")
+	} else {
+		more = append(more, "Last output of "+s.dyno()+":")
 		for _, l := range tail {
-			j.detail("  %s", l)
+			more = append(more, "  "+l)
 		}
 	}
-	return &StepError{Step: "check", Err: err, Tail: tail}
+	return &StepError{Step: "check", Err: err, Tail: tail, More: more}
 }
 
 func splitLines(s string) []string {
@@ -552,6 +517,7 @@ func (j *job) switchOver(ctx context.Context) error {
 		}
 	}
 	j.switched = true
+	j.d.forgetFailedOutput(j.app.Name)
 	j.info("Switched %s to release %d", j.app.Name, j.rel.Number)
 	return nil
 }

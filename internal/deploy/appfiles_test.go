@@ -1,0 +1,171 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// fakeImage is an image's file system: absolute path -> content.
+type fakeImage struct {
+	files map[string]string
+	calls [][]string
+	err   error
+}
+
+func (f *fakeImage) ReadImageFiles(_ context.Context, image string, paths []string, _ map[string]string) (map[string][]byte, error) {
+	f.calls = append(f.calls, paths)
+	if f.err != nil {
+		return nil, f.err
+	}
+	out := map[string][]byte{}
+	for _, p := range paths {
+		if b, ok := f.files[p]; ok {
+			out[p] = []byte(b)
+		}
+	}
+	return out, nil
+}
+
+func writeTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestLookupFilesOrder(t *testing.T) {
+	src := writeTree(t, map[string]string{"Procfile": "web: from-source\n"})
+	img := &fakeImage{files: map[string]string{
+		"/code/Procfile":    "web: from-workdir\n", // the source's wins
+		"/code/app.json":    "{}",
+		"/app/app.json":     `{"x": 1}`, // WORKDIR's wins
+		"/app/CHECKS":       "/\n",
+		"/app/DOKKU_SCALE":  "web=1\n",
+		"/code/DOKKU_SCALE": "web=2\n",
+	}}
+	data, origins, err := lookupFiles(context.Background(), img, fileLookup{srcDir: src, image: "img", workDir: "/code"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"Procfile": "web: from-source\n", "app.json": "{}", "CHECKS": "/\n", "DOKKU_SCALE": "web=2\n"}
+	for name, w := range want {
+		if string(data[name]) != w {
+			t.Errorf("%s = %q, want %q", name, data[name], w)
+		}
+	}
+	got := map[string]string{}
+	for _, o := range origins {
+		got[o.Name] = o.String()
+	}
+	for name, w := range map[string]string{
+		"Procfile":    "Procfile: found in the source at Procfile",
+		"app.json":    "app.json: found in the image at /code/app.json",
+		"CHECKS":      "CHECKS: found in the image at /app/CHECKS",
+		"DOKKU_SCALE": "DOKKU_SCALE: found in the image at /code/DOKKU_SCALE",
+	} {
+		if got[name] != w {
+			t.Errorf("origin of %s = %q, want %q", name, got[name], w)
+		}
+	}
+	// One read of the image, only for the files the source lacks.
+	if len(img.calls) != 1 || !reflect.DeepEqual(img.calls[0], []string{"/code/app.json", "/app/app.json", "/code/CHECKS", "/app/CHECKS", "/code/DOKKU_SCALE", "/app/DOKKU_SCALE"}) {
+		t.Errorf("image reads: %q", img.calls)
+	}
+}
+
+func TestLookupFilesPathsAndNone(t *testing.T) {
+	// ps:set procfile-path and app-json:set appjson-path apply in the
+	// source and in the image; an empty WORKDIR is /; /app is looked at
+	// once when it is the WORKDIR.
+	img := &fakeImage{files: map[string]string{"/misc/dokku/Procfile": "web: x\n", "/app/cfg/app.json": "{}"}}
+	data, origins, err := lookupFiles(context.Background(), img, fileLookup{image: "img", procfilePath: "misc/dokku/Procfile", appJSONPath: "cfg/app.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data["Procfile"]) != "web: x\n" || string(data["app.json"]) != "{}" || len(data) != 2 {
+		t.Errorf("data = %q", data)
+	}
+	if o := origins[0].String(); o != "Procfile: found in the image at /misc/dokku/Procfile" {
+		t.Errorf("Procfile origin %q", o)
+	}
+	if o := origins[2].String(); o != "CHECKS: none (looked in the image at /CHECKS and /app/CHECKS)" {
+		t.Errorf("CHECKS origin %q", o)
+	}
+	_, origins, err = lookupFiles(context.Background(), img, fileLookup{srcDir: t.TempDir(), image: "img", workDir: "/app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := origins[0].String(); o != "Procfile: none (looked in the source at Procfile, the image at /app/Procfile)" {
+		t.Errorf("Procfile origin %q", o)
+	}
+	// No image (an old release's source only): the image is not read.
+	img.calls = nil
+	_, origins, err = lookupFiles(context.Background(), img, fileLookup{srcDir: t.TempDir()})
+	if err != nil || len(img.calls) != 0 || origins[3].String() != "DOKKU_SCALE: none (looked in the source at DOKKU_SCALE)" {
+		t.Errorf("source only: %v, %q, %q", err, img.calls, origins[3])
+	}
+	// The engine's error is the deploy's.
+	img.err = errors.New("engine gone")
+	if _, _, err := lookupFiles(context.Background(), img, fileLookup{image: "img"}); err == nil || !strings.Contains(err.Error(), "engine gone") {
+		t.Errorf("engine error: %v", err)
+	}
+}
+
+func TestParseAppFilesSaysWhere(t *testing.T) {
+	origins := []fileOrigin{{Name: "Procfile", Where: inImage, Path: "/code/Procfile"}}
+	_, err := parseAppFiles(map[string][]byte{"Procfile": []byte("web: x\nBad_Type: y\n")}, origins)
+	if err == nil || !strings.Contains(err.Error(), "Procfile line 2") || !strings.Contains(err.Error(), "(in the image at /code/Procfile)") {
+		t.Errorf("err = %v", err)
+	}
+	origins = []fileOrigin{{Name: "Procfile", Where: inSource, Path: "Procfile"}}
+	_, err = parseAppFiles(map[string][]byte{"Procfile": []byte("Bad_Type: y\n")}, origins)
+	if err == nil || strings.Contains(err.Error(), "(in the") {
+		t.Errorf("err at the source root = %v", err)
+	}
+}
+
+func TestKeptFilesRoundTrip(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "files")
+	if _, _, ok, err := loadKeptFiles(dir); ok || err != nil {
+		t.Fatalf("nothing kept: ok=%v err=%v", ok, err)
+	}
+	data := map[string][]byte{"Procfile": []byte("web: x\n"), "CHECKS": []byte("/\n")}
+	origins := []fileOrigin{
+		{Name: "Procfile", Where: inImage, Path: "/code/Procfile", Image: []string{"/code/Procfile", "/app/Procfile"}},
+		{Name: "app.json", Source: []string{"app.json"}},
+		{Name: "CHECKS", Where: inSource, Path: "CHECKS", Source: []string{"CHECKS"}},
+	}
+	if err := keepFiles(dir, data, origins); err != nil {
+		t.Fatal(err)
+	}
+	gotData, gotOrigins, ok, err := loadKeptFiles(dir)
+	if err != nil || !ok || !reflect.DeepEqual(gotData, data) || !reflect.DeepEqual(gotOrigins, origins) {
+		t.Errorf("loaded %q %+v %v %v", gotData, gotOrigins, ok, err)
+	}
+}
+
+func TestNoProcfileNote(t *testing.T) {
+	f := appFiles{origins: []fileOrigin{{Name: "Procfile", Source: []string{"Procfile"}, Image: []string{"/code/Procfile", "/app/Procfile"}}}}
+	got := noProcfileNote(f, nil, []string{"bash"})
+	want := `No Procfile found (looked in the source at Procfile, the image at /code/Procfile and /app/Procfile): web runs the image's default command (CMD ["bash"])`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	if got := imageCommand([]string{"/entry"}, []string{"serve", "-v"}); got != `ENTRYPOINT ["/entry"] CMD ["serve","-v"]` {
+		t.Errorf("imageCommand = %s", got)
+	}
+	if got := imageCommand(nil, nil); !strings.Contains(got, "no CMD") {
+		t.Errorf("imageCommand of nothing = %s", got)
+	}
+}
