@@ -73,6 +73,8 @@ func (j *job) switchOver(ctx context.Context) error {
 	j.switched = true
 	j.info("Switched %s to release %d", j.app.Name, j.rel.Number)
 
+	// The release is live: what follows runs even if the client went away.
+	ctx = context.WithoutCancel(ctx)
 	renamed := j.renameAll(ctx, all)
 	if j.d.router != nil {
 		// The proxy names its targets in its status and logs.
