@@ -167,8 +167,12 @@ type job struct {
 	files  appFiles
 	// started are the new containers, with their final names.
 	started []started
-	// old are the containers the new ones replace, found at the switch.
-	old []oldContainer
+	// retiring are the old web containers the switch replaced: drained,
+	// then stopped after wait-to-retire.
+	retiring []oldContainer
+	// stopped is closed once the old containers that took no traffic
+	// have stopped (nil when there were none).
+	stopped chan struct{}
 	// redeploy reuses the live release instead of building a new one.
 	redeploy bool
 	// rollbackOf is the release a rollback redeploys.

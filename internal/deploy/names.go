@@ -50,14 +50,36 @@ func (n Names) Container(app, typ string, i int) string {
 	return n.name(fmt.Sprintf("%s.%s.%d", app, typ, i))
 }
 
-// Upcoming is the temporary name of a container started by a deploy, before
-// it replaces the old one: unique per deploy (release and generation), so
-// no deploy ever takes the name of a live container.
+// Upcoming is the temporary name of a container started by a deploy, until
+// the switch gives it its final name: unique per deploy (release and
+// generation), so no deploy ever takes the name of a live container, and a
+// failed deploy leaves the old containers' names alone.
 func (n Names) Upcoming(app, typ string, i, release int, generation string) string {
 	if len(generation) > 8 {
 		generation = generation[:8]
 	}
 	return n.Container(app, typ, i) + ".upcoming-" + strconv.Itoa(release) + "-" + generation
+}
+
+// Retired is the name an old container TYPE.N takes at the switch that
+// replaces it, until it is stopped: APP.TYPE.N.<epoch> (the Unix time), as
+// Dokku's scheduler-docker-local names it.
+func (n Names) Retired(app, typ string, i int, epoch int64) string {
+	return n.Container(app, typ, i) + "." + strconv.FormatInt(epoch, 10)
+}
+
+// IsRetired reports whether name is a Retired name of container TYPE.N.
+func (n Names) IsRetired(name, app, typ string, i int) bool {
+	rest, ok := strings.CutPrefix(name, n.Container(app, typ, i)+".")
+	if !ok || rest == "" {
+		return false
+	}
+	for _, r := range rest {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // RunContainer is the name of one-off container number id.

@@ -19,46 +19,46 @@ var (
 
 func TestNames(t *testing.T) {
 	tests := []struct {
-		prefix, app                        string
-		instance, container, upcoming, run string
-		repo, image                        string
-		containerType, runID               string
-		index, release                     int
+		prefix, app                                 string
+		instance, container, upcoming, retired, run string
+		repo, image                                 string
+		containerType, runID                        string
+		index, release                              int
 	}{
 		{
 			prefix: "", app: "myapp", containerType: "web", index: 1, release: 7, runID: "a1b2c3",
 			instance:  "default",
-			container: "myapp.web.1", upcoming: "myapp.web.1.upcoming-7-0123abcd", run: "myapp.run.a1b2c3",
+			container: "myapp.web.1", upcoming: "myapp.web.1.upcoming-7-0123abcd", retired: "myapp.web.1.1700000000", run: "myapp.run.a1b2c3",
 			repo: "berth/myapp", image: "berth/myapp:7",
 		},
 		{
 			prefix: "", app: "node-js-app", containerType: "worker-2", index: 12, release: 1, runID: "000000",
 			instance:  "default",
-			container: "node-js-app.worker-2.12", upcoming: "node-js-app.worker-2.12.upcoming-1-0123abcd", run: "node-js-app.run.000000",
+			container: "node-js-app.worker-2.12", upcoming: "node-js-app.worker-2.12.upcoming-1-0123abcd", retired: "node-js-app.worker-2.12.1700000000", run: "node-js-app.run.000000",
 			repo: "berth/node-js-app", image: "berth/node-js-app:1",
 		},
 		{
 			prefix: "staging", app: "api", containerType: "web", index: 2, release: 30, runID: "ffffff",
 			instance:  "staging",
-			container: "staging-api.web.2", upcoming: "staging-api.web.2.upcoming-30-0123abcd", run: "staging-api.run.ffffff",
+			container: "staging-api.web.2", upcoming: "staging-api.web.2.upcoming-30-0123abcd", retired: "staging-api.web.2.1700000000", run: "staging-api.run.ffffff",
 			repo: "staging-berth/api", image: "staging-berth/api:30",
 		},
 		{
 			prefix: "b2", app: "www.example.com", containerType: "web", index: 1, release: 3, runID: "abcdef",
 			instance:  "b2",
-			container: "b2-www.example.com.web.1", upcoming: "b2-www.example.com.web.1.upcoming-3-0123abcd", run: "b2-www.example.com.run.abcdef",
+			container: "b2-www.example.com.web.1", upcoming: "b2-www.example.com.web.1.upcoming-3-0123abcd", retired: "b2-www.example.com.web.1.1700000000", run: "b2-www.example.com.run.abcdef",
 			repo: "b2-berth/www.example.com", image: "b2-berth/www.example.com:3",
 		},
 		{
 			prefix: "", app: "a.-b", containerType: "web", index: 1, release: 2, runID: "abcdef",
 			instance:  "default",
-			container: "a.-b.web.1", upcoming: "a.-b.web.1.upcoming-2-0123abcd", run: "a.-b.run.abcdef",
+			container: "a.-b.web.1", upcoming: "a.-b.web.1.upcoming-2-0123abcd", retired: "a.-b.web.1.1700000000", run: "a.-b.run.abcdef",
 			repo: "berth/a--b/1", image: "berth/a--b/1:2",
 		},
 		{
 			prefix: "p", app: "x-.y.z-.w", containerType: "web", index: 1, release: 2, runID: "abcdef",
 			instance:  "p",
-			container: "p-x-.y.z-.w.web.1", upcoming: "p-x-.y.z-.w.web.1.upcoming-2-0123abcd", run: "p-x-.y.z-.w.run.abcdef",
+			container: "p-x-.y.z-.w.web.1", upcoming: "p-x-.y.z-.w.web.1.upcoming-2-0123abcd", retired: "p-x-.y.z-.w.web.1.1700000000", run: "p-x-.y.z-.w.run.abcdef",
 			repo: "p-berth/x--y-z--w/2-4-7", image: "p-berth/x--y-z--w/2-4-7:2",
 		},
 	}
@@ -73,6 +73,15 @@ func TestNames(t *testing.T) {
 		check("Instance()", n.Instance(), tc.instance)
 		check("Container()", n.Container(tc.app, tc.containerType, tc.index), tc.container)
 		check("Upcoming()", n.Upcoming(tc.app, tc.containerType, tc.index, tc.release, "0123abcd99"), tc.upcoming)
+		check("Retired()", n.Retired(tc.app, tc.containerType, tc.index, 1700000000), tc.retired)
+		if !n.IsRetired(tc.retired, tc.app, tc.containerType, tc.index) {
+			t.Errorf("Names{%q}.IsRetired(%q) = false", tc.prefix, tc.retired)
+		}
+		for _, other := range []string{tc.container, tc.upcoming, tc.run, tc.container + ".", tc.container + ".12a", n.Retired(tc.app, tc.containerType, tc.index+1, 1700000000)} {
+			if n.IsRetired(other, tc.app, tc.containerType, tc.index) {
+				t.Errorf("Names{%q}.IsRetired(%q) = true for %s.%d", tc.prefix, other, tc.containerType, tc.index)
+			}
+		}
 		check("RunContainer()", n.RunContainer(tc.app, tc.runID), tc.run)
 		check("ImageRepo()", n.ImageRepo(tc.app), tc.repo)
 		check("Image()", n.Image(tc.app, tc.release), tc.image)
@@ -123,7 +132,7 @@ func TestImageRepoValidForDocker(t *testing.T) {
 			if !ok || r != repo || !dockerTagRE.MatchString(tag) {
 				t.Errorf("Names{%q}.Image(%q, 123456) = %q is not REPO:TAG", prefix, a, image)
 			}
-			for _, c := range []string{n.Container(a, "web", 1), n.Upcoming(a, "worker-2", 10, 99, "0123abcd"), n.RunContainer(a, "a1b2c3")} {
+			for _, c := range []string{n.Container(a, "web", 1), n.Upcoming(a, "worker-2", 10, 99, "0123abcd"), n.Retired(a, "web", 12, 1700000000), n.RunContainer(a, "a1b2c3")} {
 				if !dockerContainerRE.MatchString(c) {
 					t.Errorf("container name %q is not valid for Docker", c)
 				}

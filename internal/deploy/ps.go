@@ -95,6 +95,25 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer,
 	}
 	sort.Strings(types)
 	files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
+	// Names follow labels: the containers kept take their final names
+	// (after a daemon stopped in the middle of a switch's renames), and any
+	// other container holding one of those names is renamed as retiring.
+	want := map[string]string{}
+	for _, typ := range types {
+		for i := 1; i <= s.formation[typ]; i++ {
+			want[d.names.Container(appName, typ, i)] = have[fmt.Sprintf("%s.%d", typ, i)].ID
+		}
+	}
+	renamed := map[string]string{}
+	for _, r := range planRenames(d.names, appName, cs, want, false, d.now().Unix()) {
+		if err := eng.RenameContainer(ctx, r.id, r.to); err != nil {
+			if !errors.Is(err, docker.ErrNotFound) {
+				d.log.Warn("rename container", "app", appName, "container", r.from, "to", r.to, "err", err)
+			}
+			continue
+		}
+		renamed[r.id] = r.to
+	}
 	j := &job{d: d, eng: eng, app: s.app, rel: s.live, files: files, out: out}
 	for _, typ := range types {
 		for i := 1; i <= s.formation[typ]; i++ {
@@ -105,9 +124,6 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer,
 					if err := eng.StartContainer(ctx, c.ID); err != nil {
 						return err
 					}
-				}
-				if c.Name != name {
-					eng.RenameContainer(ctx, c.ID, name)
 				}
 				continue
 			}
@@ -156,6 +172,9 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer,
 		d.router.Drain(ctx, addrs, time.Duration(set.drainTimeout)*time.Second)
 	}
 	for _, c := range retire {
+		if name, ok := renamed[c.ID]; ok {
+			c.Name = name
+		}
 		fmt.Fprintf(out, "-----> Removing %s\n", c.Name)
 		eng.StopContainer(ctx, c.ID, time.Duration(set.stopTimeout)*time.Second)
 		if err := eng.RemoveContainer(ctx, c.ID, true); err != nil {

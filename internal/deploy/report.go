@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/appfile"
+	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -45,16 +46,44 @@ func (d *Deployer) Report(ctx context.Context, appName string) (api.PSReport, er
 		return r, nil
 	}
 	for _, c := range cs {
+		if !isLive(c, s.live.Number, set.generation) {
+			continue // an old container waiting to retire, or a deploy's new one before its switch
+		}
 		n, _ := strconv.Atoi(c.Labels[LabelIndex])
 		r.Containers = append(r.Containers, api.ProcessStatus{Type: c.Labels[LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
 	}
 	return r, nil
 }
 
-// Inspect returns the engine's inspect JSON of each of an app's process
-// containers.
+// liveContainers lists an app's process containers of its live release
+// and generation (all: stopped ones too), sorted by name: not the old ones
+// waiting to retire, nor the new ones of a deploy before its switch.
+func (d *Deployer) liveContainers(ctx context.Context, appName string, all bool) ([]docker.ContainerInfo, error) {
+	s, err := d.state(ctx, appName)
+	if err != nil {
+		return nil, err
+	}
+	set, err := d.settings(ctx, s.app)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := d.Containers(ctx, appName, KindProcess, all)
+	if err != nil {
+		return nil, err
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		if isLive(c, s.live.Number, set.generation) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// Inspect returns the engine's inspect JSON of each of an app's live
+// process containers.
 func (d *Deployer) Inspect(ctx context.Context, appName string) ([]json.RawMessage, error) {
-	cs, err := d.Containers(ctx, appName, KindProcess, true)
+	cs, err := d.liveContainers(ctx, appName, true)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +153,7 @@ func (d *Deployer) RunChecks(ctx context.Context, appName string, types []string
 	}
 	files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
 	j := &job{d: d, eng: eng, app: s.app, rel: s.live, files: files, out: out}
-	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, KindProcess), false)
+	cs, err := d.liveContainers(ctx, appName, false)
 	if err != nil {
 		return err
 	}

@@ -254,10 +254,10 @@ func (d *Deployer) StopRun(ctx context.Context, appName, name string) error {
 	return api.Errorf(api.CodeNotFound, "No one-off container %s of %s; see run:list %s", name, appName, appName)
 }
 
-// Enter runs cmd inside a running process container (TYPE.N, or the first
-// container of TYPE, or web.1 by default).
+// Enter runs cmd inside a running process container of the live release
+// (TYPE.N, or the first container of TYPE, or web.1 by default).
 func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []string, tty bool, s *api.Session) (int, error) {
-	cs, err := d.Containers(ctx, appName, KindProcess, false)
+	cs, err := d.liveContainers(ctx, appName, false)
 	if err != nil {
 		return 0, err
 	}

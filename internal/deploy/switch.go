@@ -1,0 +1,257 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// switchOver makes the release live and swaps the proxy's targets to the
+// new web containers in one step. Then the containers it replaces are
+// renamed APP.TYPE.N.<epoch> and the new ones take their final names,
+// APP.TYPE.N; the old ones that took no traffic start stopping at once, and
+// the old web ones are noted for drain and retire.
+func (j *job) switchOver(ctx context.Context) error {
+	set, err := j.d.settings(ctx, j.app)
+	if err != nil {
+		return err
+	}
+	all, err := j.eng.ListContainers(ctx, j.d.names.KindLabels(j.app.Name, KindProcess), true)
+	if err != nil {
+		return err
+	}
+	// The release and generation live until now: their web containers
+	// are the ones that served traffic.
+	var live int
+	var generation string
+	err = j.d.store.Tx(ctx, func(tx *store.Tx) error {
+		prev, err := tx.LiveRelease(j.app)
+		if err == nil {
+			live = prev.Number
+		} else if !errors.Is(err, store.ErrReleaseNotFound) {
+			return err
+		}
+		if generation, _, err = tx.Property(j.app.Scope(), "ps", "generation"); err != nil {
+			return err
+		}
+		cfg, err := tx.Config(j.app.Scope())
+		if err != nil {
+			return err
+		}
+		j.rel.Config, j.rel.Formation = cfg, j.plan.formation
+		if err := tx.UpdateRelease(j.rel); err != nil {
+			return err
+		}
+		if !j.redeploy {
+			if err := tx.MakeLive(j.rel, j.d.now()); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetFormation(j.app, j.plan.formation); err != nil {
+			return err
+		}
+		if err := tx.SetProperty(j.app.Scope(), "ps", "generation", j.generation); err != nil {
+			return err
+		}
+		return tx.SetStopped(j.app, false)
+	})
+	if err != nil {
+		return err
+	}
+	if j.d.router != nil {
+		if err := j.d.router.Sync(ctx, j.app.Name); err != nil {
+			return err
+		}
+	}
+	j.switched = true
+	j.d.forgetFailedOutput(j.app.Name)
+	j.info("Switched %s to release %d", j.app.Name, j.rel.Number)
+
+	// The release is live: what follows runs even if the client went away.
+	ctx = context.WithoutCancel(ctx)
+	renamed := j.renameAll(ctx, all)
+	if j.d.router != nil {
+		// The proxy names its targets in its status and logs.
+		if err := j.d.router.Sync(ctx, j.app.Name); err != nil {
+			j.d.log.Warn("route after renaming containers", "app", j.app.Name, "err", err)
+		}
+	}
+	isNew := map[string]bool{}
+	for _, s := range j.started {
+		isNew[s.id] = true
+	}
+	var old []docker.ContainerInfo
+	for _, c := range all {
+		if !isNew[c.ID] {
+			if name, ok := renamed[c.ID]; ok {
+				c.Name = name
+			}
+			old = append(old, c)
+		}
+	}
+	wait, now := sortReplaced(old, live, generation)
+	for _, c := range wait {
+		j.retiring = append(j.retiring, oldContainer{id: c.ID, name: c.Name, addr: fmt.Sprintf("127.0.0.1:%d", c.HostPort)})
+	}
+	if len(now) > 0 {
+		var stop []oldContainer
+		var names []string
+		for _, c := range now {
+			stop = append(stop, oldContainer{id: c.ID, name: c.Name})
+			if c.State == "running" || c.State == "restarting" {
+				names = append(names, c.Name)
+			}
+		}
+		if len(names) > 0 {
+			j.info("Stopping %d old container(s) that take no traffic: %s", len(names), strings.Join(names, ", "))
+		}
+		done := make(chan struct{})
+		j.stopped = done
+		j.d.retiring.Add(1)
+		go func() {
+			defer j.d.retiring.Done()
+			defer close(done)
+			j.d.stopAndRemove(j.eng, j.app.Name, stop, time.Duration(set.stopTimeout)*time.Second)
+		}()
+	}
+	return nil
+}
+
+// renameAll gives the old containers their retiring names and the new ones
+// their final names, and returns the new names by container ID. The release
+// is live by now: a failed rename is logged, and Reconcile puts the names
+// right at the daemon's next start.
+func (j *job) renameAll(ctx context.Context, all []docker.ContainerInfo) map[string]string {
+	want := map[string]string{}
+	for _, s := range j.started {
+		want[s.final] = s.id
+	}
+	renamed := map[string]string{}
+	for _, r := range planRenames(j.d.names, j.app.Name, all, want, true, j.d.now().Unix()) {
+		if err := j.eng.RenameContainer(ctx, r.id, r.to); err != nil {
+			if !errors.Is(err, docker.ErrNotFound) {
+				j.d.log.Warn("rename container", "app", j.app.Name, "container", r.from, "to", r.to, "err", err)
+			}
+			continue
+		}
+		renamed[r.id] = r.to
+	}
+	return renamed
+}
+
+// stopAndRemove stops containers, all at once, each given the stop timeout
+// to finish what it is doing, and removes them. Failures are logged: the
+// release is live, and Reconcile tidies up at the daemon's next start.
+func (d *Deployer) stopAndRemove(eng Engine, appName string, cs []oldContainer, timeout time.Duration) {
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Go(func() {
+			if err := eng.StopContainer(ctx, c.id, timeout); err != nil && !errors.Is(err, docker.ErrNotFound) {
+				d.log.Warn("stop old container", "app", appName, "container", c.name, "err", err)
+			}
+			if err := eng.RemoveContainer(ctx, c.id, true); err != nil && !errors.Is(err, docker.ErrNotFound) {
+				d.log.Warn("remove old container", "app", appName, "container", c.name, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// drain waits for requests in flight to the old web containers to finish,
+// bounded by the drain timeout.
+func (j *job) drain(ctx context.Context) error {
+	if j.d.router == nil || len(j.retiring) == 0 {
+		return nil
+	}
+	var addrs []string
+	for _, o := range j.retiring {
+		addrs = append(addrs, o.addr)
+	}
+	set, err := j.d.settings(ctx, j.app)
+	if err != nil {
+		return err
+	}
+	left, err := j.d.router.Drain(ctx, addrs, time.Duration(set.drainTimeout)*time.Second)
+	if err != nil {
+		j.d.log.Warn("drain old targets", "app", j.app.Name, "err", err)
+	} else if left > 0 {
+		j.d.log.Warn("drain timed out", "app", j.app.Name, "in_flight", left)
+	}
+	return nil
+}
+
+// retire waits for the old containers that take no traffic to stop, and
+// stops the old web containers after wait-to-retire, in the background.
+// The release is live by now: failures are logged, and ps:restore tidies
+// up what is left.
+func (j *job) retire(ctx context.Context) error {
+	set, _ := j.d.settings(ctx, j.app)
+	wait := time.Duration(set.waitToRetire) * time.Second
+	if j.stopped != nil {
+		<-j.stopped
+	}
+	if old := j.retiring; len(old) > 0 {
+		var names []string
+		for _, c := range old {
+			names = append(names, c.name)
+		}
+		j.info("Retiring %d old web container(s) in %s: %s", len(old), wait, strings.Join(names, ", "))
+		d, eng, appName, timeout := j.d, j.eng, j.app.Name, time.Duration(set.stopTimeout)*time.Second
+		if wait == 0 {
+			d.stopAndRemove(eng, appName, old, timeout) // done before the deploy returns
+		} else {
+			d.retiring.Add(1)
+			go func() {
+				defer d.retiring.Done()
+				time.Sleep(wait)
+				d.stopAndRemove(eng, appName, old, timeout)
+			}()
+		}
+	}
+	j.d.pruneReleases(ctx, j.eng, j.app)
+	j.info("Application deployed: %s release %d", j.app.Name, j.rel.Number)
+	for _, s := range j.started {
+		if s.typ != "web" {
+			continue
+		}
+		if det, err := j.eng.InspectContainer(ctx, s.id); err == nil && det.HostPort != 0 {
+			j.detail("%s: http://127.0.0.1:%d", s.dyno(), det.HostPort)
+		}
+	}
+	return nil
+}
+
+// WaitRetired waits for background retirements (daemon shutdown, tests).
+func (d *Deployer) WaitRetired() { d.retiring.Wait() }
+
+// pruneReleases removes the images and sources of releases older than the
+// last KeepReleases (the live one is always kept).
+func (d *Deployer) pruneReleases(ctx context.Context, eng Engine, a store.App) {
+	var rels []store.Release
+	if err := d.store.Tx(ctx, func(tx *store.Tx) (err error) { rels, err = tx.Releases(a); return err }); err != nil {
+		return
+	}
+	keep := d.KeepReleases
+	if set, err := d.settings(ctx, a); err == nil && set.keepReleases > 0 {
+		keep = set.keepReleases
+	}
+	for i, r := range rels {
+		if i < keep || r.Status == store.ReleaseLive || r.Status == store.ReleasePending {
+			continue
+		}
+		if r.Image != "" {
+			if err := eng.RemoveImage(ctx, r.Image, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
+				d.log.Debug("remove old release image", "app", a.Name, "image", r.Image, "err", err)
+			}
+		}
+		os.RemoveAll(d.releaseDir(a.Name, r.Number))
+	}
+}
