@@ -315,6 +315,30 @@ func (s *Service) AppHosts(ctx context.Context, appName string) ([]string, error
 	return hosts, err
 }
 
+// CheckHost is the Host header of the app's path checks that name none
+// (a relative CHECKS path): its first domain that is a host name (not a
+// wildcard, not `_`), as Dokku sends; "" when it has none, or its domains
+// are disabled (the check then sends 127.0.0.1:PORT, where Dokku sends the
+// container's IP:PORT).
+func (s *Service) CheckHost(ctx context.Context, appName string) string {
+	hosts, err := s.AppHosts(ctx, appName)
+	if err != nil {
+		return ""
+	}
+	return firstHostName(hosts)
+}
+
+// firstHostName returns the first of hosts that names one host (not a
+// wildcard, not `_`), or "".
+func firstHostName(hosts []string) string {
+	for _, h := range hosts {
+		if h != "_" && !app.IsWildcardDomain(h) {
+			return h
+		}
+	}
+	return ""
+}
+
 func (s *Service) domainsReport(ctx context.Context, req api.DomainsReportRequest, _ api.Output) (api.DomainsReports, error) {
 	res := api.DomainsReports{Reports: []api.DomainsReport{}}
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
