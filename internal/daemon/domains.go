@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"strings"
 
@@ -390,12 +389,13 @@ func (s *Service) domainsReport(ctx context.Context, req api.DomainsReportReques
 }
 
 // domainsURLs returns an app's URLs: one per domain, the first one that is
-// not a wildcard first. An app whose domains are disabled, or that has none,
-// is reached at the server's own address: the first global domain, else the
-// HTTP listen address's host, else 127.0.0.1.
+// not a wildcard first. The proxy routes by host name only, so an app
+// whose domains are disabled, or that has none, has no URL: that is an
+// error saying how to give it one (Dokku prints the server's host name,
+// where its nginx serves such an app; Berth's proxy answers 404 there).
 func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output) (api.URLList, error) {
-	var hosts, globals []string
-	tlsOn := false
+	var hosts []string
+	tlsOn, enabled := false, true
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.App)
 		if err != nil {
@@ -404,11 +404,7 @@ func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 		if _, err := tx.Cert(a); err == nil {
 			tlsOn = s.httpsAddr != "" && s.httpsAddr != "off"
 		}
-		if globals, err = globalDomains(tx); err != nil {
-			return err
-		}
-		enabled, err := domainsEnabled(tx, a)
-		if err != nil || !enabled {
+		if enabled, err = domainsEnabled(tx, a); err != nil || !enabled {
 			return err
 		}
 		hosts, err = tx.Domains(a)
@@ -417,12 +413,15 @@ func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 	if err != nil {
 		return api.URLList{}, err
 	}
+	switch {
+	case !enabled:
+		return api.URLList{}, api.Errorf(api.CodeNotFound, "%s has no URL: its domains are disabled; enable them with domains:enable %s", req.App, req.App)
+	case len(hosts) == 0:
+		return api.URLList{}, api.Errorf(api.CodeNotFound, "%s has no URL yet: it has no domain; add one with domains:add %s DOMAIN", req.App, req.App)
+	}
 	scheme, port := "http", app.ListenPort(s.httpAddr)
 	if tlsOn {
 		scheme, port = "https", app.ListenPort(s.httpsAddr)
-	}
-	if len(hosts) == 0 {
-		hosts = []string{serverHost(globals, s.httpAddr)}
 	}
 	if i := slices.IndexFunc(hosts, func(h string) bool { return !app.IsWildcardDomain(h) && h != "_" }); i > 0 {
 		hosts = append([]string{hosts[i]}, slices.Delete(slices.Clone(hosts), i, i+1)...)
@@ -432,19 +431,4 @@ func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 		res.URLs = append(res.URLs, app.URL(scheme, h, port))
 	}
 	return res, nil
-}
-
-// serverHost is the name the server itself is reached at.
-func serverHost(globals []string, httpAddr string) string {
-	for _, g := range globals {
-		if g != "_" && !app.IsWildcardDomain(g) && app.ValidateDomain(g) == nil {
-			return g
-		}
-	}
-	if host, _, err := net.SplitHostPort(httpAddr); err == nil && host != "" {
-		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
-			return host
-		}
-	}
-	return "127.0.0.1"
 }
