@@ -152,3 +152,36 @@ func TestHTTPSWithCertsAndRedirects(t *testing.T) {
 		t.Errorf("after certs:remove, http: %d", resp.StatusCode)
 	}
 }
+
+// TestHTTPSWithoutCertificate: HTTPS to a domain whose app has no
+// certificate completes the handshake with the proxy's fallback
+// certificate (trusted by no one) and gets a 421 page saying how to add
+// one, instead of a bare "tlsv1 alert internal error".
+func TestHTTPSWithoutCertificate(t *testing.T) {
+	t.Parallel()
+	d := mustStart(t, shortTempDir(t))
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "domains:add", "shop", "shop.test")
+	if d.proxyTLSAddr == "" {
+		t.Fatal("the proxy has no TLS listener")
+	}
+	dial := func(network, _ string) (net.Conn, error) { return net.Dial("tcp", d.proxyTLSAddr) }
+	// A client that verifies refuses the fallback certificate.
+	strict := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Dial: dial}}
+	if _, err := strict.Get("https://shop.test/"); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Errorf("verifying client: %v, want a certificate error", err)
+	}
+	// One that does not (curl -k) gets the page.
+	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Dial: dial,
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
+	resp, err := insecure.Get("https://shop.test/")
+	if err != nil {
+		t.Fatalf("GET https://shop.test/ (insecure): %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	want := "No certificate for shop.test on this server: add one with `berth letsencrypt:enable shop` or `berth certs:add shop`.\n"
+	if resp.StatusCode != http.StatusMisdirectedRequest || string(body) != want {
+		t.Errorf("https://shop.test/: %d %q, want 421 %q", resp.StatusCode, body, want)
+	}
+}

@@ -10,7 +10,9 @@
 //	testapp migrate      creates its tables in $DATABASE_URL (the seed's predeploy migrate)
 //
 // The web role also serves /db (Postgres through $DATABASE_URL) and /kv
-// (Redis through $REDIS_URL); see data.go.
+// (Redis through $REDIS_URL); see data.go. With $ALLOWED_HOST set (a
+// comma-separated list; ".example.com" also allows its subdomains) it
+// answers 400 to any other Host, as Django does with ALLOWED_HOSTS.
 package main
 
 import (
@@ -96,7 +98,7 @@ func web() {
 	})
 	mux.HandleFunc("/ws", serveWS)
 	dataHandlers(mux)
-	srv := &http.Server{Addr: ":" + port, Handler: mux}
+	srv := &http.Server{Addr: ":" + port, Handler: allowedHosts(os.Getenv("ALLOWED_HOST"), mux)}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
@@ -113,6 +115,28 @@ func web() {
 		os.Exit(1)
 	}
 	wsWG.Wait()
+}
+
+// allowedHosts answers 400 to a request whose Host (without its port) is
+// not in the comma-separated list allowed, as Django does; "" allows all.
+func allowedHosts(allowed string, next http.Handler) http.Handler {
+	if allowed == "" {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := strings.ToLower(r.Host)
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		for _, a := range strings.Split(strings.ToLower(allowed), ",") {
+			if a = strings.TrimSpace(a); a == host || strings.HasPrefix(a, ".") && (host == a[1:] || strings.HasSuffix(host, a)) {
+				next.ServeHTTP(w, r)
+				return
+			}
+		}
+		fmt.Printf("Invalid HTTP_HOST header: %q\n", r.Host)
+		http.Error(w, "Bad Request (400)", http.StatusBadRequest)
+	})
 }
 
 var (

@@ -39,6 +39,10 @@ type Command struct {
 	InfoFlags bool
 	// Passthrough keeps every argument after the app verbatim (run, enter).
 	Passthrough bool
+	// ValuesAfter > 0 keeps every argument after the app and that many
+	// positional arguments verbatim, flags included: the option of
+	// `docker-options:add APP PHASES --no-cache` is a value, as in Dokku.
+	ValuesAfter int
 	// Local commands run without the daemon.
 	Local bool
 	// LocalOnly commands cannot be run over ssh (serve, hooks).
@@ -264,6 +268,15 @@ func (c *Ctx) parse(args []string) error {
 		if cmd.Passthrough && appTaken() && (len(pos) > 0 || !strings.HasPrefix(a, "-")) {
 			pos = append(pos, args[i:]...)
 			break
+		}
+		if n := cmd.ValuesAfter; n > 0 && appTaken() {
+			if c.values["app"] == "" && !c.Bool("global") {
+				n++ // pos[0] is the app
+			}
+			if len(pos) >= n {
+				pos = append(pos, args[i:]...)
+				break
+			}
 		}
 		if a == "--" {
 			pos = append(pos, args[i+1:]...)

@@ -92,6 +92,26 @@ type leSettings struct {
 	enabled          bool
 }
 
+// configEmail is the account e-mail that the config var
+// DOKKU_LETSENCRYPT_EMAIL gives scope sc (the seed's form, which Dokku's
+// plugin once read), used when no email property is set: the global var,
+// else, for an app, the app's.
+func configEmail(tx *store.Tx, sc store.Scope) (string, error) {
+	const key = "DOKKU_LETSENCRYPT_EMAIL"
+	global, err := tx.Config(store.Global)
+	if err != nil {
+		return "", err
+	}
+	if v := global[key]; v != "" || sc == store.Global {
+		return v, nil
+	}
+	vars, err := tx.Config(sc)
+	if err != nil {
+		return "", err
+	}
+	return vars[key], nil
+}
+
 func (m *acmeManager) settings(tx *store.Tx, a store.App) (leSettings, error) {
 	get := func(key string) string {
 		if v, ok, _ := tx.Property(a.Scope(), "letsencrypt", key); ok {
@@ -106,15 +126,9 @@ func (m *acmeManager) settings(tx *store.Tx, a store.App) (leSettings, error) {
 	var s leSettings
 	s.email = get("email")
 	if s.email == "" {
-		// The seed's form: a global config var.
-		global, err := tx.Config(store.Global)
-		if err != nil {
+		var err error
+		if s.email, err = configEmail(tx, a.Scope()); err != nil {
 			return s, err
-		}
-		s.email = global["DOKKU_LETSENCRYPT_EMAIL"]
-		if s.email == "" {
-			appVars, _ := tx.Config(a.Scope())
-			s.email = appVars["DOKKU_LETSENCRYPT_EMAIL"]
 		}
 	}
 	switch v := get("server"); v {

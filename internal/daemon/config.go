@@ -113,9 +113,9 @@ func (s *Service) propertiesReport(ctx context.Context, req api.PropertyReport, 
 			return err
 		}
 		appProps := map[string]string{}
+		sc := store.Global
 		if !req.Global {
-			sc, err := scope(tx, req.Scope)
-			if err != nil {
+			if sc, err = scope(tx, req.Scope); err != nil {
 				return err
 			}
 			if appProps, err = tx.Properties(sc, req.Namespace); err != nil {
@@ -133,6 +133,12 @@ func (s *Service) propertiesReport(ctx context.Context, req api.PropertyReport, 
 				res.Computed[k] = global[k]
 			default:
 				res.Computed[k] = setting.Default
+			}
+		}
+		if req.Namespace == "letsencrypt" && res.Computed["email"] == "" {
+			// What letsencrypt:enable would use: DOKKU_LETSENCRYPT_EMAIL.
+			if res.Computed["email"], err = configEmail(tx, sc); err != nil {
+				return err
 			}
 		}
 		return nil

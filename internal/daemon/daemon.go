@@ -74,6 +74,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.engine = eng.get
 	deployer.PortFor = svc.WebContainerPort
 	deployer.NetworkFor = svc.NetworkFor
+	deployer.CheckHostFor = svc.CheckHost
 	svc.acme = &acmeManager{s: svc, dataDir: s.DataDir}
 	if s.ACMECARoots != "" {
 		b, err := os.ReadFile(s.ACMECARoots)

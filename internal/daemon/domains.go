@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"errors"
-	"net"
 	"slices"
 	"strings"
 
@@ -315,66 +314,28 @@ func (s *Service) AppHosts(ctx context.Context, appName string) ([]string, error
 	return hosts, err
 }
 
-// portMaps returns the maps ports:set/add gave an app (none: nil).
-func portMaps(tx *store.Tx, a store.App) ([]app.PortMap, error) {
-	v, _, err := tx.Property(a.Scope(), portsNS, portsMap)
+// CheckHost is the Host header of the app's path checks that name none
+// (a relative CHECKS path): its first domain that is a host name (not a
+// wildcard, not `_`), as Dokku sends; "" when it has none, or its domains
+// are disabled (the check then sends 127.0.0.1:PORT, where Dokku sends the
+// container's IP:PORT).
+func (s *Service) CheckHost(ctx context.Context, appName string) string {
+	hosts, err := s.AppHosts(ctx, appName)
 	if err != nil {
-		return nil, err
+		return ""
 	}
-	return app.ParsePortMaps(v)
+	return firstHostName(hosts)
 }
 
-// detectedPortMaps is the map Berth uses when none is set. The deploy will
-// supply the web port its image exposes; until then it is http:80:5000.
-func detectedPortMaps(tx *store.Tx, a store.App) []app.PortMap {
-	pm := app.DefaultPortMap
-	if live, err := tx.LiveRelease(a); err == nil && live.WebPort != 0 {
-		pm.Container = live.WebPort
-	}
-	return []app.PortMap{pm}
-}
-
-// WebContainerPort returns the container port the proxy should send an
-// app's HTTP traffic to: that of its http port map (the one on the proxy's
-// HTTP port, else on 80, else the first) when ports:set/add set one, else
-// detected (the image's EXPOSEd port, or 5000).
-func (s *Service) WebContainerPort(ctx context.Context, appName string, detected int) (int, error) {
-	port := detected
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
-		if err != nil {
-			return err
-		}
-		maps, err := portMaps(tx, a)
-		if err != nil {
-			return err
-		}
-		if m, ok := webPortMap(maps, app.ListenPort(s.httpAddr)); ok {
-			port = m.Container
-		}
-		return nil
-	})
-	return port, err
-}
-
-// webPortMap picks the http map the proxy's HTTP listener serves.
-func webPortMap(maps []app.PortMap, listen int) (app.PortMap, bool) {
-	var first *app.PortMap
-	for i, m := range maps {
-		if m.Scheme != "http" {
-			continue
-		}
-		if m.Host == listen {
-			return m, true
-		}
-		if first == nil || (m.Host == 80 && first.Host != 80) {
-			first = &maps[i]
+// firstHostName returns the first of hosts that names one host (not a
+// wildcard, not `_`), or "".
+func firstHostName(hosts []string) string {
+	for _, h := range hosts {
+		if h != "_" && !app.IsWildcardDomain(h) {
+			return h
 		}
 	}
-	if first == nil {
-		return app.PortMap{}, false
-	}
-	return *first, true
+	return ""
 }
 
 func (s *Service) domainsReport(ctx context.Context, req api.DomainsReportRequest, _ api.Output) (api.DomainsReports, error) {
@@ -428,12 +389,13 @@ func (s *Service) domainsReport(ctx context.Context, req api.DomainsReportReques
 }
 
 // domainsURLs returns an app's URLs: one per domain, the first one that is
-// not a wildcard first. An app whose domains are disabled, or that has none,
-// is reached at the server's own address: the first global domain, else the
-// HTTP listen address's host, else 127.0.0.1.
+// not a wildcard first. The proxy routes by host name only, so an app
+// whose domains are disabled, or that has none, has no URL: that is an
+// error saying how to give it one (Dokku prints the server's host name,
+// where its nginx serves such an app; Berth's proxy answers 404 there).
 func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output) (api.URLList, error) {
-	var hosts, globals []string
-	tlsOn := false
+	var hosts []string
+	tlsOn, enabled := false, true
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.App)
 		if err != nil {
@@ -442,11 +404,7 @@ func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 		if _, err := tx.Cert(a); err == nil {
 			tlsOn = s.httpsAddr != "" && s.httpsAddr != "off"
 		}
-		if globals, err = globalDomains(tx); err != nil {
-			return err
-		}
-		enabled, err := domainsEnabled(tx, a)
-		if err != nil || !enabled {
+		if enabled, err = domainsEnabled(tx, a); err != nil || !enabled {
 			return err
 		}
 		hosts, err = tx.Domains(a)
@@ -455,12 +413,15 @@ func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 	if err != nil {
 		return api.URLList{}, err
 	}
+	switch {
+	case !enabled:
+		return api.URLList{}, api.Errorf(api.CodeNotFound, "%s has no URL: its domains are disabled; enable them with domains:enable %s", req.App, req.App)
+	case len(hosts) == 0:
+		return api.URLList{}, api.Errorf(api.CodeNotFound, "%s has no URL yet: it has no domain; add one with domains:add %s DOMAIN", req.App, req.App)
+	}
 	scheme, port := "http", app.ListenPort(s.httpAddr)
 	if tlsOn {
 		scheme, port = "https", app.ListenPort(s.httpsAddr)
-	}
-	if len(hosts) == 0 {
-		hosts = []string{serverHost(globals, s.httpAddr)}
 	}
 	if i := slices.IndexFunc(hosts, func(h string) bool { return !app.IsWildcardDomain(h) && h != "_" }); i > 0 {
 		hosts = append([]string{hosts[i]}, slices.Delete(slices.Clone(hosts), i, i+1)...)
@@ -470,125 +431,4 @@ func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 		res.URLs = append(res.URLs, app.URL(scheme, h, port))
 	}
 	return res, nil
-}
-
-// serverHost is the name the server itself is reached at.
-func serverHost(globals []string, httpAddr string) string {
-	for _, g := range globals {
-		if g != "_" && !app.IsWildcardDomain(g) && app.ValidateDomain(g) == nil {
-			return g
-		}
-	}
-	if host, _, err := net.SplitHostPort(httpAddr); err == nil && host != "" {
-		if ip := net.ParseIP(host); ip == nil || !ip.IsUnspecified() {
-			return host
-		}
-	}
-	return "127.0.0.1"
-}
-
-func (s *Service) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Output) (api.PortsReport, error) {
-	var res api.PortsReport
-	var given []app.PortMap
-	switch req.Action {
-	case api.PortsAdd, api.PortsSet, api.PortsRemove:
-		if len(req.Maps) == 0 {
-			return res, api.Errorf(api.CodeInvalid, "No port mapping specified")
-		}
-		parse := app.ParsePortMap
-		if req.Action == api.PortsRemove {
-			parse = app.ParsePortSelector
-		}
-		for _, f := range req.Maps {
-			for _, one := range strings.Fields(f) {
-				m, err := parse(one)
-				if err != nil {
-					return res, invalid(err)
-				}
-				given = append(given, m)
-			}
-		}
-	case api.PortsClear:
-	default:
-		return res, api.Errorf(api.CodeInvalid, "Unknown ports action %q", req.Action)
-	}
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
-		if err != nil {
-			return err
-		}
-		cur, err := portMaps(tx, a)
-		if err != nil {
-			return err
-		}
-		var next []app.PortMap
-		switch req.Action {
-		case api.PortsAdd:
-			next = append(cur, given...)
-		case api.PortsSet:
-			next = given
-		case api.PortsRemove:
-			next = slices.DeleteFunc(cur, func(m app.PortMap) bool {
-				return slices.ContainsFunc(given, func(sel app.PortMap) bool { return sel.Matches(m) })
-			})
-		}
-		if next, err = app.NormalizePortMaps(next); err != nil {
-			return invalid(err)
-		}
-		if len(next) == 0 {
-			err = tx.UnsetProperty(a.Scope(), portsNS, portsMap)
-		} else {
-			err = tx.SetProperty(a.Scope(), portsNS, portsMap, app.FormatPortMaps(next))
-		}
-		if err != nil {
-			return err
-		}
-		res = portsReportOf(tx, a, next)
-		return nil
-	})
-	if err != nil {
-		return res, err
-	}
-	s.log.Info("ports changed", "app", req.App, "action", req.Action, "map", res.Map)
-	notifyRoutesHook(ctx, s, req.App)
-	return res, nil
-}
-
-func portsReportOf(tx *store.Tx, a store.App, maps []app.PortMap) api.PortsReport {
-	r := api.PortsReport{App: a.Name, Map: []string{}, Detected: []string{}}
-	for _, m := range maps {
-		r.Map = append(r.Map, m.String())
-	}
-	for _, m := range detectedPortMaps(tx, a) {
-		r.Detected = append(r.Detected, m.String())
-	}
-	return r
-}
-
-func (s *Service) portsReport(ctx context.Context, req api.PortsRequest, _ api.Output) (api.PortsReports, error) {
-	res := api.PortsReports{Reports: []api.PortsReport{}}
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		var apps []store.App
-		if req.All {
-			var err error
-			if apps, err = tx.Apps(); err != nil {
-				return err
-			}
-		} else {
-			a, err := getApp(tx, req.App)
-			if err != nil {
-				return err
-			}
-			apps = []store.App{a}
-		}
-		for _, a := range apps {
-			maps, err := portMaps(tx, a)
-			if err != nil {
-				return err
-			}
-			res.Reports = append(res.Reports, portsReportOf(tx, a, maps))
-		}
-		return nil
-	})
-	return res, err
 }

@@ -112,6 +112,9 @@ func (r *router) route(ctx context.Context, app string) (proxy.Route, error) {
 				route.Liveness.Host = h.Value
 			}
 		}
+		if route.Liveness.Host == "" { // as the startup checks: the first domain
+			route.Liveness.Host = firstHostName(hosts)
+		}
 	}
 	return route, nil
 }

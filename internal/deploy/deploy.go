@@ -58,6 +58,9 @@ type Deployer struct {
 	// PortFor maps the detected web port to the one the app's port map
 	// (ports:set) names; nil keeps the detected one.
 	PortFor func(ctx context.Context, app string, detected int) (int, error)
+	// CheckHostFor is the Host that path checks without one of their own
+	// send (the app's first domain); nil or "" leaves 127.0.0.1:PORT.
+	CheckHostFor func(ctx context.Context, app string) string
 	// KeepReleases is how many releases' images and sources are kept for
 	// rollback and rebuilds (releases:set APP keep N overrides it).
 	KeepReleases int

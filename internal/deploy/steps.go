@@ -423,7 +423,11 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 	} else {
 		j.info("Running %d health check(s) for %s", startup, s.dyno())
 	}
-	_, err = health.RunWith(ctx, c, checks, health.RunOptions{DefaultUptime: time.Duration(set.uptime) * time.Second, WebPort: j.rel.WebPort}, j.out)
+	opts := health.RunOptions{DefaultUptime: time.Duration(set.uptime) * time.Second, WebPort: j.rel.WebPort}
+	if j.d.CheckHostFor != nil {
+		opts.Host = j.d.CheckHostFor(ctx, j.app.Name)
+	}
+	_, err = health.RunWith(ctx, c, checks, opts, j.out)
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}

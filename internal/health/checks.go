@@ -25,16 +25,34 @@ const maxBody = 1 << 20
 // userAgent is sent with path checks, so apps can tell them from users.
 const userAgent = "berth-healthcheck"
 
-// pathCheck returns the attempt of a path check.
-func (r *runner) pathCheck(h appfile.Healthcheck) attemptFunc {
-	scheme := strings.ToLower(h.Scheme)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.c.HostPort()))
-	host := ""
+// checkHost returns the Host header a path check sends: its own, else
+// RunOptions.Host; "" leaves the address connected to.
+func (r *runner) checkHost(h appfile.Healthcheck) string {
+	host := r.host
 	for _, hd := range h.HTTPHeaders {
 		if strings.EqualFold(hd.Name, "Host") {
 			host = hd.Value
 		}
 	}
+	return host
+}
+
+// request describes what a path check sends, for messages: "URL with
+// Host: HOST".
+func (r *runner) request(h appfile.Healthcheck) string {
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.c.HostPort()))
+	host := r.checkHost(h)
+	if host == "" {
+		host = addr
+	}
+	return oneLine(strings.ToLower(h.Scheme)+"://"+addr+h.Path, 150) + " with Host: " + oneLine(host, 100)
+}
+
+// pathCheck returns the attempt of a path check.
+func (r *runner) pathCheck(h appfile.Healthcheck) attemptFunc {
+	scheme := strings.ToLower(h.Scheme)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.c.HostPort()))
+	host := r.checkHost(h)
 	serverName := host
 	if hn, _, err := net.SplitHostPort(host); err == nil {
 		serverName = hn
@@ -54,12 +72,11 @@ func (r *runner) pathCheck(h appfile.Healthcheck) attemptFunc {
 		req.Header.Set("User-Agent", userAgent)
 		req.Header.Set("Accept", "*/*")
 		for _, hd := range h.HTTPHeaders {
-			if strings.EqualFold(hd.Name, "Host") {
-				req.Host = hd.Value
-			} else {
+			if !strings.EqualFold(hd.Name, "Host") {
 				req.Header.Set(hd.Name, hd.Value)
 			}
 		}
+		req.Host = host
 		// A transport per attempt: no connection is reused across
 		// attempts, and proxy settings of the environment are ignored.
 		tr := &http.Transport{

@@ -52,6 +52,10 @@ type Result struct {
 	// Attempts is the number of attempts made (0 when the check failed
 	// before its first attempt, e.g. on a stopped container).
 	Attempts int
+	// Request is, for a path check that made a request, the URL it
+	// requested and the Host header it sent, e.g.
+	// "http://127.0.0.1:32768/ with Host: www.example.com".
+	Request string
 }
 
 // RunOptions adjust RunWith. Run uses DefaultUptime = appfile.DefaultUptime
@@ -73,6 +77,15 @@ type RunOptions struct {
 	// Port names another port fail at once, since only the web port is
 	// reachable. Zero means unknown: Port is then not compared.
 	WebPort int
+	// Host is the Host header of path checks that set none of their own
+	// in httpHeaders (a relative CHECKS path like "/", an app.json path
+	// check without a Host header); the deploy passes the app's first
+	// domain, as Dokku does, so an app that checks the Host (Django's
+	// ALLOWED_HOSTS) answers. A check's own Host (CHECKS "//host/path" or
+	// "http://host/path") is kept. Empty means the address the check
+	// connects to, 127.0.0.1:PORT (Dokku, for an app without a domain,
+	// sends the container's IP:PORT).
+	Host string
 }
 
 // Error is the error Run returns when a check fails (and does not only
@@ -87,17 +100,25 @@ type Error struct {
 	Attempts int
 	// Detail is what the last attempt got.
 	Detail string
+	// Request is Result.Request: for a path check, the URL and Host it
+	// sent ("" otherwise).
+	Request string
 	// Result is the failed check's result.
 	Result Result
 }
 
 // Error returns e.g. "web.1: check /health failed after 3 attempts: 503
-// Service Unavailable".
+// Service Unavailable (sent to http://127.0.0.1:32768/health with Host:
+// www.example.com)".
 func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s: check %s failed: %s", e.Container, e.Check, e.Detail)
 	if e.Attempts > 1 {
-		return fmt.Sprintf("%s: check %s failed after %d attempts: %s", e.Container, e.Check, e.Attempts, e.Detail)
+		msg = fmt.Sprintf("%s: check %s failed after %d attempts: %s", e.Container, e.Check, e.Attempts, e.Detail)
 	}
-	return fmt.Sprintf("%s: check %s failed: %s", e.Container, e.Check, e.Detail)
+	if e.Request != "" {
+		msg += " (sent to " + e.Request + ")"
+	}
+	return msg
 }
 
 // Run runs the startup checks of container c as RunWith does, with Dokku's
@@ -118,9 +139,9 @@ func Run(ctx context.Context, c Container, checks []appfile.Healthcheck, out io.
 // listening check is bounded by timeout:
 //
 //   - a path check GETs scheme://127.0.0.1:HostPort/path, with the check's
-//     httpHeaders (a "Host" header sets the request's host, and the TLS
-//     server name for https, whose certificate is not verified: it is the
-//     container's own). It passes on a 2xx status whose body (its first
+//     httpHeaders (a "Host" header, else opts.Host, sets the request's
+//     host, and the TLS server name for https, whose certificate is not
+//     verified: it is the container's own). It passes on a 2xx status whose body (its first
 //     MiB) holds Content. Redirects are followed only while they stay on
 //     127.0.0.1:HostPort; any other 3xx fails. Proxy settings of the
 //     environment are ignored.
@@ -145,7 +166,8 @@ func Run(ctx context.Context, c Container, checks []appfile.Healthcheck, out io.
 // Unavailable") to out, which may be nil. It stops at the first check that
 // fails without warn: it returns the results so far, that one included,
 // and an *Error naming the container, the check and what its last attempt
-// got, on one line. When ctx ends it returns promptly with the results of
+// got, on one line; for a path check, the last attempt's line and the
+// error also give the URL requested and the Host sent. When ctx ends it returns promptly with the results of
 // the finished checks and an error wrapping ctx.Err().
 func RunWith(ctx context.Context, c Container, checks []appfile.Healthcheck, opts RunOptions, out io.Writer) ([]Result, error) {
 	if out == nil {
@@ -156,7 +178,7 @@ func RunWith(ctx context.Context, c Container, checks []appfile.Healthcheck, opt
 		unit = time.Second
 	}
 	poll := min(max(unit/4, time.Millisecond), 250*time.Millisecond)
-	r := &runner{c: c, name: oneLine(c.Name(), 80), out: out, unit: unit, poll: poll, webPort: opts.WebPort}
+	r := &runner{c: c, name: oneLine(c.Name(), 80), out: out, unit: unit, poll: poll, webPort: opts.WebPort, host: opts.Host}
 
 	plans := r.plan(checks, opts.DefaultUptime)
 	var results []Result
@@ -177,7 +199,7 @@ func RunWith(ctx context.Context, c Container, checks []appfile.Healthcheck, opt
 			}
 		}
 		if !res.Passed && !res.Warned {
-			return results, &Error{Container: r.name, Check: p.label, Attempts: res.Attempts, Detail: p.short(res.Detail), Result: res}
+			return results, &Error{Container: r.name, Check: p.label, Attempts: res.Attempts, Detail: p.short(res.Detail), Request: res.Request, Result: res}
 		}
 	}
 	return results, nil
@@ -220,6 +242,7 @@ type runner struct {
 	unit    time.Duration // one check "second"
 	poll    time.Duration // how often State is polled while waiting
 	webPort int
+	host    string // RunOptions.Host
 	// stopped is set, to the container's state, once it is seen not
 	// running.
 	stopped string
@@ -308,11 +331,11 @@ func (r *runner) run(ctx context.Context, p plan) (Result, error) {
 	case appfile.UptimeCheck:
 		return r.uptime(ctx, p)
 	case appfile.PathCheck:
-		return r.attempts(ctx, p, "GET "+oneLine(h.Path, 100), r.pathCheck(h))
+		return r.attempts(ctx, p, "GET "+oneLine(h.Path, 100), r.request(h), r.pathCheck(h))
 	case appfile.CommandCheck:
-		return r.attempts(ctx, p, "", r.commandCheck(h))
+		return r.attempts(ctx, p, "", "", r.commandCheck(h))
 	default:
-		return r.attempts(ctx, p, "", r.listeningCheck())
+		return r.attempts(ctx, p, "", "", r.listeningCheck())
 	}
 }
 
@@ -442,8 +465,10 @@ func (r *runner) pause(ctx context.Context, d time.Duration) error {
 type attemptFunc func(ctx context.Context) (ok bool, got string)
 
 // attempts runs the attempts of a path, command or listening check. what
-// prefixes what each attempt got in Detail (e.g. "GET /health").
-func (r *runner) attempts(ctx context.Context, p plan, what string, try attemptFunc) (Result, error) {
+// prefixes what each attempt got in Detail (e.g. "GET /health"); request,
+// when set, is the Result's Request, also shown on the line of a failed
+// last attempt.
+func (r *runner) attempts(ctx context.Context, p plan, what, request string, try attemptFunc) (Result, error) {
 	h := p.check
 	res := Result{Check: h}
 	n := max(*h.Attempts, 1)
@@ -477,6 +502,7 @@ func (r *runner) attempts(ctx context.Context, p plan, what string, try attemptF
 		if what != "" {
 			detail = what + ": " + got
 		}
+		res.Request = request
 		if ok {
 			res.Passed, res.Detail = true, detail
 			return res, nil
@@ -485,6 +511,9 @@ func (r *runner) attempts(ctx context.Context, p plan, what string, try attemptF
 			res.Detail = detail
 			res.Warned = h.Warn
 			line := p.short(detail)
+			if request != "" {
+				line += " (sent to " + request + ")"
+			}
 			if h.Warn {
 				line += " (warn only)"
 			}

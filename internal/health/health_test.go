@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,6 +90,13 @@ func portOf(t *testing.T, raw string) int {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// sentTo is how a failed path check's message ends when it sent no Host of
+// its own.
+func sentTo(c *fake, path string) string {
+	addr := "127.0.0.1:" + strconv.Itoa(c.port)
+	return " (sent to http://" + addr + path + " with Host: " + addr + ")"
 }
 
 func opts() RunOptions { return RunOptions{Second: unit} }
@@ -189,7 +197,7 @@ func TestPathExhaustedMessage(t *testing.T) {
 	if err == nil {
 		t.Fatalf("no error\n%s", out)
 	}
-	want := "web.1: check /health failed after 3 attempts: 500 Internal Server Error"
+	want := "web.1: check /health failed after 3 attempts: 500 Internal Server Error" + sentTo(c, "/health")
 	if err.Error() != want {
 		t.Errorf("err = %q, want %q", err, want)
 	}
@@ -214,12 +222,94 @@ func TestPathNamedCheckMessage(t *testing.T) {
 	h.Name = "check-1"
 	h.Attempts = ip(1)
 	_, err, out := run(t, c, h)
-	want := `web.1: check "check-1" failed: GET /health: 502 Bad Gateway`
+	addr := "127.0.0.1:" + strconv.Itoa(c.port)
+	sent := " (sent to http://" + addr + "/health with Host: " + addr + ")"
+	want := `web.1: check "check-1" failed: GET /health: 502 Bad Gateway` + sent
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}
-	if !strings.Contains(out, `web.1: "check-1" (attempt 1/1): GET /health: 502 Bad Gateway`) {
+	if !strings.Contains(out, `web.1: "check-1" (attempt 1/1): GET /health: 502 Bad Gateway`+sent) {
 		t.Errorf("output:\n%s", out)
+	}
+}
+
+// hostOnly is an app that, like Django with ALLOWED_HOSTS, answers 400
+// unless the Host is one of hosts; it records the hosts it got.
+func hostOnly(t *testing.T, hosts ...string) (*fake, func() []string) {
+	var mu sync.Mutex
+	var got []string
+	_, c := server(t, func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		got = append(got, r.Host)
+		mu.Unlock()
+		for _, h := range hosts {
+			if r.Host == h {
+				io.WriteString(w, "ok")
+				return
+			}
+		}
+		http.Error(w, "Bad Request (400)", http.StatusBadRequest)
+	})
+	return c, func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+}
+
+func TestPathSendsRunOptionsHost(t *testing.T) {
+	// A relative path is sent with RunOptions.Host, the app's domain.
+	c, got := hostOnly(t, "www.example.com")
+	o := opts()
+	o.Host = "www.example.com"
+	if _, err, out := runOpts(t, c, o, pathCheck("/")); err != nil {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	if g := got(); !slices.Equal(g, []string{"www.example.com"}) {
+		t.Errorf("hosts = %q", g)
+	}
+
+	// Without one, the address connected to; a failure says what was sent.
+	c, _ = hostOnly(t, "www.example.com")
+	_, err, out := run(t, c, pathCheck("/"))
+	addr := "127.0.0.1:" + strconv.Itoa(c.port)
+	want := "web.1: check / failed after 3 attempts: 400 Bad Request (sent to http://" + addr + "/ with Host: " + addr + ")"
+	if err == nil || err.Error() != want {
+		t.Errorf("err = %v, want %q", err, want)
+	}
+	if !strings.Contains(out, "web.1: / (attempt 3/3): 400 Bad Request (sent to http://"+addr+"/ with Host: "+addr+")") {
+		t.Errorf("output:\n%s", out)
+	}
+	if strings.Contains(out, "(attempt 1/3): 400 Bad Request (sent") {
+		t.Errorf("earlier attempts should stay short:\n%s", out)
+	}
+}
+
+func TestPathOwnHostWins(t *testing.T) {
+	// CHECKS lines: "//host/path" and "http://host/path" keep their host,
+	// "/path" gets RunOptions.Host.
+	c, got := hostOnly(t, "api.example.com", "admin.example.com", "www.example.com")
+	checks, err := appfile.ParseChecks([]byte("WAIT=0\n//api.example.com/\nhttp://admin.example.com/x\n/\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts()
+	o.Host = "www.example.com"
+	if _, err, out := runOpts(t, c, o, checks.ToHealthchecks()...); err != nil {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	if g, want := got(), []string{"api.example.com", "admin.example.com", "www.example.com"}; !slices.Equal(g, want) {
+		t.Errorf("hosts = %q, want %q", g, want)
+	}
+
+	// An app.json check's own Host header too.
+	c, _ = hostOnly(t, "www.example.com")
+	h := pathCheck("/")
+	h.Attempts = ip(1)
+	h.HTTPHeaders = []appfile.HTTPHeader{{Name: "host", Value: "other.example.com"}}
+	_, err, _ = runOpts(t, c, o, h)
+	if err == nil || !strings.Contains(err.Error(), "400 Bad Request (sent to http://127.0.0.1:"+strconv.Itoa(c.port)+"/ with Host: other.example.com)") {
+		t.Errorf("err = %v", err)
 	}
 }
 
@@ -294,7 +384,7 @@ func TestPathTimeout(t *testing.T) {
 	if el := time.Since(start); el > time.Second {
 		t.Errorf("took %v", el)
 	}
-	want := "web.1: check /slow failed after 2 attempts: timed out after 40ms"
+	want := "web.1: check /slow failed after 2 attempts: timed out after 40ms" + sentTo(c, "/slow")
 	if err == nil || err.Error() != want {
 		t.Errorf("err = %v, want %q", err, want)
 	}
@@ -358,7 +448,7 @@ func TestWarn(t *testing.T) {
 	if res[0].Detail != "GET /optional: 500 Internal Server Error" {
 		t.Errorf("Detail = %q", res[0].Detail)
 	}
-	if !strings.Contains(out, "/optional (attempt 2/2): 500 Internal Server Error (warn only)") {
+	if !strings.Contains(out, "/optional (attempt 2/2): 500 Internal Server Error"+sentTo(c, "/optional")+" (warn only)") {
 		t.Errorf("output:\n%s", out)
 	}
 	if hits.Load() != 3 {

@@ -68,6 +68,10 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ex.rt = v.rt
+	if e.tls && v.rt.tls == nil { // the handshake got the fallback certificate
+		ex.noCertificate(host, v.rt.app)
+		return
+	}
 	if e.tls {
 		ex.hsts = v.rt.hsts
 	}
@@ -127,6 +131,16 @@ func (ex *exchange) notFound(host string) {
 		host = host[:100] + "..."
 	}
 	ex.page(http.StatusNotFound, "No app is configured for %s.", host)
+}
+
+// noCertificate answers a request over TLS for a host whose app has no
+// certificate: 421 Misdirected Request (this server cannot answer for the
+// host over HTTPS), with a page saying how to get one.
+func (ex *exchange) noCertificate(host, app string) {
+	if len(host) > 100 {
+		host = host[:100] + "..."
+	}
+	ex.page(http.StatusMisdirectedRequest, "No certificate for %s on this server: add one with `berth letsencrypt:enable %s` or `berth certs:add %s`.", host, app, app)
 }
 
 // requestURI returns the path and query of r exactly as the client sent

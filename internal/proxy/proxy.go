@@ -91,8 +91,9 @@ type server struct {
 	httpsAddr string // "": no TLS listener
 	httpsPort string // of httpsAddr, for redirects to HTTPS
 	hj        hijacks
-	acme      expiring[string]      // ACME HTTP-01 key authorizations by token, in memory only
-	alpn      expiring[*tls.Config] // ACME TLS-ALPN-01 handshakes by DNS name, in memory only
+	acme      expiring[string]                 // ACME HTTP-01 key authorizations by token, in memory only
+	alpn      expiring[*tls.Config]            // ACME TLS-ALPN-01 handshakes by DNS name, in memory only
+	fallback  func() (*tls.Certificate, error) // for names without a certificate; made once, on first use
 
 	// The control side: changes to the table are serialized by mu.
 	mu          sync.Mutex
@@ -113,6 +114,7 @@ func newServer(ctx context.Context, cfg Config) *server {
 		probeClient: newProbeClient(),
 		baseCtx:     ctx,
 		stopping:    make(chan struct{}),
+		fallback:    sync.OnceValues(newFallbackCert),
 	}
 	s.hj.conns = make(map[net.Conn]struct{})
 	s.transport = &http.Transport{

@@ -2,12 +2,16 @@ package proxy
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"errors"
+	"crypto/x509/pkix"
 	"fmt"
 	stdlog "log"
 	"log/slog"
+	"math/big"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,20 +162,49 @@ func (s *server) reportCerts(old, t *table) {
 // getCertificate picks the certificate of a TLS handshake by its server
 // name (SNI), as requests are routed: the exact host, then a one-label
 // wildcard; the From host of a redirect uses its route's certificate. An
-// unknown name, or none, fails the handshake: there is no default
-// certificate.
+// unknown name, a host without a certificate, or none gets the fallback
+// certificate, so that the client (once it accepts it) gets a page saying
+// what is missing rather than a bare TLS alert. The lookup is a map read;
+// the fallback is made on its first use.
 func (s *server) getCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	if hello.ServerName == "" {
-		return nil, errors.New("the client sent no server name (SNI)")
+	if name := requestHost(hello.ServerName); name != "" {
+		if v := s.table.Load().lookup(name); v != nil && v.rt.tls != nil {
+			return v.rt.tls.cert, nil
+		}
 	}
-	name := requestHost(hello.ServerName)
-	if v := s.table.Load().lookup(name); v != nil && v.rt.tls != nil {
-		return v.rt.tls.cert, nil
+	return s.fallback()
+}
+
+// newFallbackCert makes the fallback certificate: self-signed, for no
+// name, so no client trusts it for anything. It lives in memory only; each
+// proxy process makes its own.
+func newFallbackCert() (*tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("fallback certificate: %w", err)
 	}
-	if len(name) > 100 {
-		name = name[:100] + "..."
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, fmt.Errorf("fallback certificate: %w", err)
 	}
-	return nil, fmt.Errorf("no certificate for %q", name)
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{Organization: []string{"Berth"}, CommonName: "Berth fallback: no certificate for this name"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(10, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("fallback certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("fallback certificate: %w", err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
 }
 
 // newTLSConfig returns the configuration of the HTTPS listener: TLS 1.2 and

@@ -196,10 +196,13 @@ func TestTLSPicksCertificateBySNI(t *testing.T) {
 			t.Errorf("SNI %s: %v %v, want %v", sni, names, err, want)
 		}
 	}
-	// No certificate: the handshake fails, whatever the client would accept.
+	// No certificate: the fallback, which no client trusts.
 	for _, sni := range []string{"unknown.test", "plain.test", "a.b.wild.test", "wild.test", ""} {
-		if names, err := handshake(httpsAddr, sni, false); err == nil {
-			t.Errorf("SNI %q: handshake succeeded with %v", sni, names)
+		if names, err := handshake(httpsAddr, sni, false); err != nil || len(names) != 0 {
+			t.Errorf("SNI %q: %v %v, want the fallback certificate", sni, names, err)
+		}
+		if _, err := handshake(httpsAddr, sni, true); err == nil {
+			t.Errorf("SNI %q: the fallback certificate was trusted", sni)
 		}
 	}
 	// Requests over TLS are routed as over HTTP.
@@ -218,13 +221,64 @@ func TestTLSPicksCertificateBySNI(t *testing.T) {
 			if m["level"] != "DEBUG" {
 				t.Errorf("handshake error logged at %v: %s", m["level"], line)
 			}
-			if strings.Contains(msg, "unknown.test") {
-				debug++
-			}
+			debug++
 		}
 	}
-	if debug != 1 {
-		t.Errorf("%d debug lines for unknown.test; logs:\n%s", debug, logs.String())
+	if debug == 0 { // the clients that refused the fallback
+		t.Errorf("no debug lines for failed handshakes; logs:\n%s", logs.String())
+	}
+}
+
+// TestTLSFallbackCertificate: a host without a certificate gets the
+// fallback one (made once), then a 421 page saying how to add one; an
+// unknown host the 404 page; hosts with a certificate are unchanged.
+func TestTLSFallbackCertificate(t *testing.T) {
+	p, httpsAddr := startTLSProxy(t, "")
+	b := echoHost(t)
+	p.set(Route{App: "shop", Hosts: []string{"shop.test"}, Targets: []Target{target(b, "shop.web.1")}, TLS: pki().shop.tls()})
+	p.set(Route{App: "plain", Hosts: []string{"plain.test", "*.plain.test"}, Redirects: []Redirect{{From: "www.plain.test", To: "plain.test"}}, Targets: []Target{target(b, "plain.web.1")}})
+
+	var first *x509.Certificate
+	get := func(host string) (*http.Response, string) {
+		t.Helper()
+		tr := &http.Transport{
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "tcp", httpsAddr)
+			},
+			ForceAttemptHTTP2: true,
+		}
+		defer tr.CloseIdleConnections()
+		resp, body := fetch(t, &http.Client{Transport: tr, CheckRedirect: noFollow}, "GET", "https://"+host+"/x", "")
+		leaf := resp.TLS.PeerCertificates[0]
+		if host != "shop.test" {
+			if first == nil {
+				first = leaf
+			} else if !first.Equal(leaf) {
+				t.Errorf("%s: another fallback certificate than the first", host)
+			}
+			if len(leaf.DNSNames) != 0 || leaf.Subject.CommonName != "Berth fallback: no certificate for this name" {
+				t.Errorf("%s: certificate %v %q", host, leaf.DNSNames, leaf.Subject.CommonName)
+			}
+		}
+		return resp, body
+	}
+	for _, host := range []string{"plain.test", "a.plain.test", "www.plain.test"} {
+		resp, body := get(host)
+		want := "No certificate for " + host + " on this server: add one with `berth letsencrypt:enable plain` or `berth certs:add plain`.\n"
+		if resp.StatusCode != http.StatusMisdirectedRequest || body != want || resp.Header.Get("Strict-Transport-Security") != "" {
+			t.Errorf("%s: %d %q, want 421 %q", host, resp.StatusCode, body, want)
+		}
+	}
+	if resp, body := get("unknown.test"); resp.StatusCode != 404 || !strings.Contains(body, "No app is configured for unknown.test") {
+		t.Errorf("unknown.test: %d %q", resp.StatusCode, body)
+	}
+	if resp, body := get("shop.test"); resp.StatusCode != 200 || body != "shop.test /x" || resp.TLS.PeerCertificates[0].DNSNames[0] != "shop.test" {
+		t.Errorf("shop.test: %d %q", resp.StatusCode, body)
+	}
+	// Over HTTP the app without a certificate is served as before.
+	if resp, body := fetch(t, plainClient(t), "GET", "http://"+p.addr+"/x", "plain.test"); resp.StatusCode != 200 || body != "plain.test /x" {
+		t.Errorf("plain.test over HTTP: %d %q", resp.StatusCode, body)
 	}
 }
 
