@@ -50,7 +50,7 @@ type sysUsers interface {
 	ModUser(name string, m userMod) error
 }
 
-// execUsers implements sysUsers with getent, passwd, groupadd, useradd and
+// execUsers implements sysUsers with getent, groupadd, useradd and
 // usermod: passwd and group entries are only ever written by those tools.
 type execUsers struct{}
 
@@ -79,9 +79,9 @@ func (execUsers) User(name string) (sysUser, error) {
 	u := sysUser{Name: f[0], Home: f[5], Shell: f[6]}
 	u.UID, _ = strconv.Atoi(f[2])
 	u.GID, _ = strconv.Atoi(f[3])
-	// passwd -S prints "NAME L ..." for a locked password ('!...').
-	if st, err := runTool("passwd", "-S", name); err == nil {
-		if f := strings.Fields(st); len(f) > 1 && f[1] == "L" {
+	// Not passwd -S: it says L for '*' too, which sshd accepts.
+	if sh, err := runTool("getent", "shadow", name); err == nil {
+		if f := strings.Split(sh, ":"); len(f) > 1 && strings.HasPrefix(f[1], "!") {
 			u.Locked = true
 		}
 	}
