@@ -152,6 +152,9 @@ func keysReport(c *Ctx) error {
 		}
 		users = append(users, u.Name+" "+state)
 	}
+	if len(users) == 0 {
+		users = []string{"not kept (OpenSSH mode is off)"}
+	}
 	keys := "none"
 	if o.AuthorizedKeys != "" {
 		step := "in step"
