@@ -32,7 +32,7 @@ func opensshUsers(t *testing.T) ([]string, []string) {
 	b := make([]byte, 3)
 	rand.Read(b)
 	id := "bt" + hex.EncodeToString(b)
-	users, group := []string{id + "b", id + "d"}, id + "g"
+	users, group := []string{id + "b", id + "d"}, id+"g"
 	home, err := os.MkdirTemp("", "bth")
 	if err != nil {
 		t.Fatal(err)
