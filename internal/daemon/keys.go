@@ -140,7 +140,7 @@ func (s *Service) keysRemove(ctx context.Context, req api.KeyRef, out api.Output
 	return keyInfo(k), s.syncOpenSSH(ctx, out)
 }
 
-func (s *Service) keysAccess(ctx context.Context, req api.KeyAccess, _ api.Output) (api.KeyInfo, error) {
+func (s *Service) keysAccess(ctx context.Context, req api.KeyAccess, out api.Output) (api.KeyInfo, error) {
 	if !req.Admin && len(req.Apps) == 0 {
 		return api.KeyInfo{}, api.Errorf(api.CodeInvalid, "Give the apps the key may touch (APP[,APP...]) or admin")
 	}
@@ -159,10 +159,12 @@ func (s *Service) keysAccess(ctx context.Context, req api.KeyAccess, _ api.Outpu
 		k.Admin, k.Apps = req.Admin, req.Apps
 		return tx.SetKeyAccess(k, req.Admin, req.Apps)
 	})
-	if err == nil {
-		s.log.Info("ssh key access changed", "name", k.Name, "admin", k.Admin, "apps", k.Apps)
+	if err != nil {
+		return api.KeyInfo{}, err
 	}
-	return keyInfo(k), err
+	s.log.Info("ssh key access changed", "name", k.Name, "admin", k.Admin, "apps", k.Apps)
+	// The lines name the key, not its access; this repairs what needs it.
+	return keyInfo(k), s.syncOpenSSH(ctx, out)
 }
 
 // syncOpenSSH brings OpenSSH mode in step with the registered keys (see
@@ -172,6 +174,8 @@ func (s *Service) syncOpenSSH(ctx context.Context, out api.Output) error {
 	if s.openssh == nil {
 		return nil
 	}
+	s.openssh.mu.Lock()
+	defer s.openssh.mu.Unlock()
 	var keys []store.Key
 	if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { keys, err = tx.Keys(); return err }); err != nil {
 		return err

@@ -42,7 +42,7 @@ type openSSH struct {
 	berthBin, socket      string // what the forced command runs
 	sys                   sysUsers
 	log                   *slog.Logger
-	mu                    sync.Mutex // one sync at a time
+	mu                    sync.Mutex // held by sync's caller
 }
 
 // newOpenSSH is OpenSSH mode as the settings describe it.
@@ -127,10 +127,9 @@ func writeKeysFile(path, text string) error {
 // sync writes the authorized_keys file for keys and, while the mode is on,
 // creates or repairs the group, the users and their links to the file,
 // and gives the group the gateway socket. It goes on past a user it
-// cannot repair and returns every error.
+// cannot repair and returns every error. The caller holds mu from reading
+// keys on, so that the last change's keys are the ones written.
 func (o *openSSH) sync(keys []store.Key) error {
-	o.mu.Lock()
-	defer o.mu.Unlock()
 	active := o.active()
 	path := o.file(active)
 	if path == "" {

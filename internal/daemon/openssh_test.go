@@ -3,13 +3,18 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/store"
@@ -218,18 +223,47 @@ func TestOpenSSHOffOrNoSSHD(t *testing.T) {
 	}
 }
 
+// testKeysService is a Service with a store and OpenSSH mode (fake users).
+func testKeysService(t *testing.T) (*Service, string) {
+	o, _, dir := testOpenSSH(t)
+	st, err := store.Open(context.Background(), filepath.Join(dir, "berth.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	s := NewService(st, dir, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	s.openssh, s.sshSocket, s.sshAddr = o, o.socket, "127.0.0.1:2222"
+	return s, dir
+}
+
+// TestParallelKeysAddStayInStep: the file written last lists every key,
+// whatever order parallel ssh-keys:add commits and writes in.
+func TestParallelKeysAddStayInStep(t *testing.T) {
+	ctx := context.Background()
+	s, _ := testKeysService(t)
+	var wg sync.WaitGroup
+	for i := range 8 {
+		pub, _, _ := ed25519.GenerateKey(nil)
+		k, _ := ssh.NewPublicKey(pub)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.keysAdd(ctx, api.KeyAdd{Name: fmt.Sprintf("k%d", i), PublicKey: string(ssh.MarshalAuthorizedKey(k))}, api.Output{}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if r, _ := s.keysReport(ctx, api.Empty{}, api.Output{}); !r.OpenSSH.InStep || r.OpenSSH.KeysListed != 8 {
+		t.Errorf("after 8 parallel adds: %+v", r.OpenSSH)
+	}
+}
+
 // TestKeysReport: ssh-keys:add and :remove keep OpenSSH mode in step, and
 // the report says so.
 func TestKeysReport(t *testing.T) {
 	ctx := context.Background()
-	o, _, dir := testOpenSSH(t)
-	st, err := store.Open(ctx, filepath.Join(dir, "berth.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s := NewService(st, dir, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
-	s.openssh, s.sshSocket, s.sshAddr = o, o.socket, "127.0.0.1:2222"
+	s, dir := testKeysService(t)
 	pub := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl me@laptop"
 	var stderr bytes.Buffer
 	if _, err := s.keysAdd(ctx, api.KeyAdd{Name: "me", PublicKey: pub}, api.Output{Stderr: &stderr}); err != nil || stderr.Len() != 0 {
