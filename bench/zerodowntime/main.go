@@ -39,7 +39,7 @@ type env struct {
 
 func (e *env) environ() []string {
 	return append(os.Environ(), "BERTH_DATA_DIR="+e.data, "BERTH_NAME_PREFIX="+e.prefix,
-		"BERTH_HTTP_ADDR=127.0.0.1:0", "BERTH_HTTPS_ADDR=127.0.0.1:0", "BERTH_SSH_ADDR=off")
+		"BERTH_HTTP_ADDR=127.0.0.1:0", "BERTH_HTTPS_ADDR=127.0.0.1:0", "BERTH_SSH_ADDR=off", "BERTH_OPENSSH=off")
 }
 
 func (e *env) berth(stdin []byte, args ...string) (string, error) {

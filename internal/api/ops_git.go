@@ -37,6 +37,49 @@ type KeyList struct {
 	Keys []KeyInfo `json:"keys"`
 }
 
+// SSHReport says which ssh entry points are live (ssh-keys:report).
+type SSHReport struct {
+	// BuiltinServer is where the built-in ssh server listens; "" when off.
+	BuiltinServer string `json:"builtin_server"`
+	// Keys is how many keys are registered.
+	Keys    int           `json:"keys"`
+	OpenSSH OpenSSHReport `json:"openssh"`
+	Gateway GatewayReport `json:"gateway_socket"`
+}
+
+// OpenSSHReport is the state of OpenSSH mode.
+type OpenSSHReport struct {
+	Mode   string `json:"mode"`   // the BERTH_OPENSSH setting: auto or off
+	Active bool   `json:"active"` // Berth keeps the users and authorized_keys
+	SSHD   string `json:"sshd"`   // the sshd binary; "" when not installed
+	Group  string `json:"group"`
+	// AuthorizedKeys is the file Berth writes; "" when none.
+	AuthorizedKeys string `json:"authorized_keys"`
+	// KeysListed is how many keys the file lists; InStep says whether it
+	// holds exactly the registered keys with Berth's forced command.
+	KeysListed int             `json:"keys_listed"`
+	InStep     bool            `json:"in_step"`
+	Users      []SSHUserReport `json:"users"`
+	Problems   []string        `json:"problems"`
+}
+
+// SSHUserReport is one system user of OpenSSH mode.
+type SSHUserReport struct {
+	Name   string `json:"name"`
+	Exists bool   `json:"exists"`
+	Home   string `json:"home,omitempty"`
+	// OK: sshd can log the user in with Berth's keys (its authorized_keys
+	// is Berth's file, it may use the gateway socket, it has a shell).
+	OK bool `json:"ok"`
+}
+
+// GatewayReport is the socket OpenSSH's forced commands reach the daemon through.
+type GatewayReport struct {
+	Path  string `json:"path"`
+	Group string `json:"group"` // "" when root-only
+	Mode  string `json:"mode"`  // e.g. 0660
+}
+
 // GitRef is one updated ref of a push: old and new revisions.
 type GitRef struct {
 	Old  string `json:"old"`
@@ -90,6 +133,7 @@ var (
 	KeysList   = Op[Empty, KeyList]{"keys.list"}
 	KeysRemove = Op[KeyRef, KeyInfo]{"keys.remove"}
 	KeysAccess = Op[KeyAccess, KeyInfo]{"keys.access"}
+	KeysReport = Op[Empty, SSHReport]{"keys.report"}
 
 	GitPushPlan   = Op[PushPlan, PushDecision]{"git.push-plan"}
 	GitPushDeploy = SessionOp[PushDeploy, DeployResult]{"git.push-deploy"}

@@ -18,6 +18,7 @@ func init() {
 		&Command{Name: "ssh-keys:add", Args: "[--apps APP[,APP...]] <name> [FILE|-]", Short: "Add an ssh public key (admin, or limited to --apps); prints its fingerprint", Values: []string{"apps"}, Run: keysAdd},
 		&Command{Name: "ssh-keys:list", Args: "[--format json]", Short: "List ssh keys and what each may touch", Values: []string{"format"}, Run: keysList},
 		&Command{Name: "ssh-keys:remove", Args: "(<name>|--fingerprint FP)", Short: "Remove an ssh key", Values: []string{"fingerprint"}, Run: keysRemove},
+		&Command{Name: "ssh-keys:report", Args: "[<flag>] [--format json]", Short: "Show which ssh entry points are live: built-in server, OpenSSH mode, gateway socket", Values: []string{"format"}, InfoFlags: true, Run: keysReport},
 		&Command{Name: "ssh-keys:access", Args: "<name> (admin|APP[,APP...])", Short: "Change what a key may touch: every app (admin) or the named apps", Run: keysAccess},
 		&Command{Name: "git:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a git setting (deploy-branch, keep-git-dir)", App: AppRequired, Global: true, Run: propertySetter("git")},
 		&Command{Name: "git:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's git settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: gitReport},
@@ -111,6 +112,78 @@ func keysAccess(c *Ctx) error {
 		c.Info1("Key %s may now touch %s", k.Name, strings.Join(k.Apps, ", "))
 	}
 	return nil
+}
+
+// keysReport shows the ssh entry points: Berth's own server, OpenSSH mode
+// (port 22 through the host's sshd) and the gateway socket between them.
+func keysReport(c *Ctx) error {
+	if err := noExtraArgs(c, 0); err != nil {
+		return err
+	}
+	r, err := api.KeysReport.Call(c, c.API, api.Empty{})
+	if err != nil {
+		return err
+	}
+	if c.InfoFlag == "" {
+		if done, err := printJSON(c, r); done || err != nil {
+			return err
+		}
+	}
+	o := r.OpenSSH
+	builtin := r.BuiltinServer
+	if builtin == "" {
+		builtin = "off (BERTH_SSH_ADDR)"
+	}
+	mode := "off (BERTH_OPENSSH=off)"
+	switch {
+	case o.Active:
+		mode = "on (sshd " + o.SSHD + ")"
+	case o.Mode != "off":
+		mode = "off: sshd is not installed (it turns on when it is)"
+	}
+	var users []string
+	for _, u := range o.Users {
+		state := "ok"
+		switch {
+		case !u.Exists:
+			state = "missing"
+		case !u.OK:
+			state = "not ok"
+		}
+		users = append(users, u.Name+" "+state)
+	}
+	if len(users) == 0 {
+		users = []string{"not kept (OpenSSH mode is off)"}
+	}
+	keys := "none"
+	if o.AuthorizedKeys != "" {
+		step := "in step"
+		if !o.InStep {
+			step = "NOT in step"
+		}
+		keys = fmt.Sprintf("%s: %s, %d keys", o.AuthorizedKeys, step, o.KeysListed)
+	}
+	gw := r.Gateway.Path + " (root only)"
+	switch {
+	case r.Gateway.Mode == "":
+		gw = r.Gateway.Path + " (missing)"
+	case r.Gateway.Group != "":
+		gw = fmt.Sprintf("%s (group %s, %s)", r.Gateway.Path, r.Gateway.Group, r.Gateway.Mode)
+	}
+	problems := "none"
+	if len(o.Problems) > 0 {
+		problems = strings.Join(o.Problems, "; ")
+	}
+	fields := []field{
+		{"builtin-server", builtin},
+		{"keys", fmt.Sprint(r.Keys)},
+		{"openssh-mode", mode},
+		{"openssh-users", strings.Join(users, ", ")},
+		{"authorized-keys", keys},
+		{"gateway-socket", gw},
+		{"problems", problems},
+	}
+	return renderReport(c, "ssh-keys", "Berth ssh entry points", fields)
 }
 
 func gitReport(c *Ctx) error {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 
 	"github.com/berthpaas/berth/internal/api"
 )
@@ -38,10 +39,26 @@ func sshCommand(c *Ctx) error {
 	}
 	res, err := api.SSHCommand.Run(c, api.NewClient(socket), req, s)
 	if err != nil {
-		return err
+		return remoteError(err, user, socket)
 	}
 	if res.Code != 0 {
 		return exit(res.Code, "")
 	}
 	return nil
+}
+
+// remoteError turns a failure to reach the daemon from a forced command
+// into what the person at the other end of ssh can act on: the daemon's
+// own advice (run as root, start berth serve) is for the server's admin.
+func remoteError(err error, user, socket string) error {
+	var ae *api.Error
+	switch {
+	case errors.Is(err, api.ErrDaemonNotRunning):
+		return failf("Berth is not running on this server (nothing answers on %s); ask the server's admin to start it and run `berth ssh-keys:report`", socket)
+	case errors.As(err, &ae) && ae.Code == api.CodeForbidden:
+		return failf("Berth's daemon is not reachable from ssh: user %s may not use %s; ask the server's admin to run `berth ssh-keys:report`", user, socket)
+	case errors.As(err, &ae):
+		return err // the daemon's own answer
+	}
+	return failf("Berth's daemon did not take the command (%v); ask the server's admin to run `berth ssh-keys:report`", err)
 }

@@ -68,7 +68,6 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.runCommand = opts.RunCommand
 	svc.socket = s.Socket
 	svc.sshSocket = s.SSHSocket
-	svc.authorizedKeys = s.AuthorizedKeys
 	svc.httpAddr, svc.httpsAddr = s.HTTPAddr, s.HTTPSAddr
 	svc.serviceImages = map[string][2]string{"postgres": {s.PostgresImage, s.PostgresImageVersion}, "redis": {s.RedisImage, s.RedisImageVersion}}
 	svc.engine = eng.get
@@ -93,6 +92,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}
+	svc.openssh = newOpenSSH(s, svc.berthBin, log)
 	svc.Register(mux)
 	svc.startBackupSchedules(ctx) // scheduled service backups (KIND:backup-schedule)
 	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
@@ -107,9 +107,9 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		deployer.SetRouter(svc.router)
 		log.Info("proxy ready", "addr", st.HTTPAddr, "pid", st.PID)
 	}
-	if err := svc.writeAuthorizedKeys(ctx); err != nil {
-		log.Warn("could not write authorized_keys", "file", s.AuthorizedKeys, "err", err)
-	}
+	// OpenSSH mode: set up or repair the users and their keys, whatever
+	// was installed first (before the gateway socket, which needs the group).
+	svc.syncOpenSSH(ctx, api.Output{})
 	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
 		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: svc.sshAddr, ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
 	})

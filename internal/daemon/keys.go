@@ -5,10 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"os/user"
 	"regexp"
-	"sort"
+	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/crypto/ssh"
 
@@ -60,7 +61,7 @@ func validateApps(apps []string) error {
 	return nil
 }
 
-func (s *Service) keysAdd(ctx context.Context, req api.KeyAdd, _ api.Output) (api.KeyInfo, error) {
+func (s *Service) keysAdd(ctx context.Context, req api.KeyAdd, out api.Output) (api.KeyInfo, error) {
 	if !keyNameRE.MatchString(req.Name) {
 		return api.KeyInfo{}, api.Errorf(api.CodeInvalid, "Invalid key name %q: use letters, digits, '.', '_', '@' and '-' (at most 64)", req.Name)
 	}
@@ -91,7 +92,7 @@ func (s *Service) keysAdd(ctx context.Context, req api.KeyAdd, _ api.Output) (ap
 		return api.KeyInfo{}, err
 	}
 	s.log.Info("ssh key added", "name", k.Name, "fingerprint", k.Fingerprint, "admin", k.Admin, "apps", k.Apps)
-	return keyInfo(k), s.writeAuthorizedKeys(ctx)
+	return keyInfo(k), s.syncOpenSSH(ctx, out)
 }
 
 func (s *Service) keysList(ctx context.Context, _ api.Empty, _ api.Output) (api.KeyList, error) {
@@ -123,7 +124,7 @@ func (s *Service) findKey(tx *store.Tx, ref api.KeyRef) (store.Key, error) {
 	return k, err
 }
 
-func (s *Service) keysRemove(ctx context.Context, req api.KeyRef, _ api.Output) (api.KeyInfo, error) {
+func (s *Service) keysRemove(ctx context.Context, req api.KeyRef, out api.Output) (api.KeyInfo, error) {
 	var k store.Key
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		var err error
@@ -136,10 +137,10 @@ func (s *Service) keysRemove(ctx context.Context, req api.KeyRef, _ api.Output) 
 		return api.KeyInfo{}, err
 	}
 	s.log.Info("ssh key removed", "name", k.Name, "fingerprint", k.Fingerprint)
-	return keyInfo(k), s.writeAuthorizedKeys(ctx)
+	return keyInfo(k), s.syncOpenSSH(ctx, out)
 }
 
-func (s *Service) keysAccess(ctx context.Context, req api.KeyAccess, _ api.Output) (api.KeyInfo, error) {
+func (s *Service) keysAccess(ctx context.Context, req api.KeyAccess, out api.Output) (api.KeyInfo, error) {
 	if !req.Admin && len(req.Apps) == 0 {
 		return api.KeyInfo{}, api.Errorf(api.CodeInvalid, "Give the apps the key may touch (APP[,APP...]) or admin")
 	}
@@ -158,39 +159,58 @@ func (s *Service) keysAccess(ctx context.Context, req api.KeyAccess, _ api.Outpu
 		k.Admin, k.Apps = req.Admin, req.Apps
 		return tx.SetKeyAccess(k, req.Admin, req.Apps)
 	})
-	if err == nil {
-		s.log.Info("ssh key access changed", "name", k.Name, "admin", k.Admin, "apps", k.Apps)
+	if err != nil {
+		return api.KeyInfo{}, err
 	}
-	return keyInfo(k), err
+	s.log.Info("ssh key access changed", "name", k.Name, "admin", k.Admin, "apps", k.Apps)
+	// The lines name the key, not its access; this repairs what needs it.
+	return keyInfo(k), s.syncOpenSSH(ctx, out)
 }
 
-// writeAuthorizedKeys rewrites the OpenSSH authorized_keys file (when one
-// is configured) with a forced-command line per key, atomically.
-func (s *Service) writeAuthorizedKeys(ctx context.Context) error {
-	if s.authorizedKeys == "" {
+// syncOpenSSH brings OpenSSH mode in step with the registered keys (see
+// openSSH.sync). A key change is done once stored: a failure here is a
+// warning to the user, who is pointed at ssh-keys:report.
+func (s *Service) syncOpenSSH(ctx context.Context, out api.Output) error {
+	if s.openssh == nil {
 		return nil
 	}
+	s.openssh.mu.Lock()
+	defer s.openssh.mu.Unlock()
 	var keys []store.Key
 	if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { keys, err = tx.Keys(); return err }); err != nil {
 		return err
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].Name < keys[j].Name })
-	var b strings.Builder
-	b.WriteString("# Written by Berth (ssh-keys:add/remove); edits here are lost.\n")
-	for _, k := range keys {
-		// The key name is restricted to [A-Za-z0-9._@-]: safe inside quotes.
-		fmt.Fprintf(&b, "command=\"%s ssh-command --socket %s --key %s\",restrict,pty %s %s\n", s.berthBin, s.sshSocket, k.Name, k.PublicKey, k.Name)
+	err := s.openssh.sync(keys)
+	if err != nil {
+		s.log.Warn("openssh mode: could not set up or repair", "err", err)
+		if out.Stderr != nil {
+			fmt.Fprintf(out.Stderr, " !     OpenSSH mode is not in step: %s; see berth ssh-keys:report\n", firstLine(err.Error()))
+		}
 	}
-	dir := filepath.Dir(s.authorizedKeys)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("authorized_keys: %w", err)
+	return nil
+}
+
+func (s *Service) keysReport(ctx context.Context, _ api.Empty, _ api.Output) (api.SSHReport, error) {
+	var keys []store.Key
+	if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { keys, err = tx.Keys(); return err }); err != nil {
+		return api.SSHReport{}, err
 	}
-	tmp := s.authorizedKeys + ".tmp"
-	if err := os.WriteFile(tmp, []byte(b.String()), 0o644); err != nil {
-		return fmt.Errorf("authorized_keys: %w", err)
+	r := api.SSHReport{BuiltinServer: s.sshAddr, Keys: len(keys), Gateway: api.GatewayReport{Path: s.sshSocket}}
+	if fi, err := os.Stat(s.sshSocket); err == nil {
+		r.Gateway.Mode = fmt.Sprintf("%04o", fi.Mode().Perm())
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && fi.Mode().Perm()&0o060 == 0o060 {
+			if g, err := user.LookupGroupId(strconv.Itoa(int(st.Gid))); err == nil {
+				r.Gateway.Group = g.Name
+			} else {
+				r.Gateway.Group = strconv.Itoa(int(st.Gid))
+			}
+		}
 	}
-	if err := os.Chmod(tmp, 0o644); err != nil {
-		return err
+	if s.openssh != nil {
+		r.OpenSSH = s.openssh.check(keys)
+		if r.OpenSSH.Active && r.Gateway.Group != s.openssh.group {
+			r.OpenSSH.Problems = append(r.OpenSSH.Problems, fmt.Sprintf("the gateway socket %s is not usable by group %s (mode %s, group %q)", s.sshSocket, s.openssh.group, r.Gateway.Mode, r.Gateway.Group))
+		}
 	}
-	return os.Rename(tmp, s.authorizedKeys)
+	return r, nil
 }

@@ -30,11 +30,12 @@ type Service struct {
 	now      func() time.Time
 	redeploy Redeployer
 	deployer *deploy.Deployer
-	// OpenSSH mode: the authorized_keys file to keep ("" for none), the
-	// binary and socket its forced commands use.
-	authorizedKeys string
-	berthBin       string
-	sshSocket      string
+	// berthBin is this binary (git hooks, forced commands); sshSocket the
+	// gateway socket of OpenSSH's forced commands.
+	berthBin  string
+	sshSocket string
+	// openssh keeps OpenSSH mode: users, authorized_keys, socket group.
+	openssh *openSSH
 	// mux is the operations table, called in-process for remote commands.
 	mux *api.Mux
 	// runCommand runs remote commands through the command table.
@@ -89,6 +90,7 @@ func (s *Service) Register(m *api.Mux) {
 	api.Handle(m, api.KeysList, s.keysList)
 	api.Handle(m, api.KeysRemove, s.keysRemove)
 	api.Handle(m, api.KeysAccess, s.keysAccess)
+	api.Handle(m, api.KeysReport, s.keysReport)
 	api.Handle(m, api.GitPushPlan, s.pushPlan)
 	api.HandleSession(m, api.GitPushDeploy, s.pushDeploy)
 }

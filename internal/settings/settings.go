@@ -54,8 +54,18 @@ type Settings struct {
 	// as Pebble. Empty: the system's roots only.
 	ACMECARoots string
 	// AuthorizedKeys is the authorized_keys file Berth keeps for OpenSSH
-	// mode; empty: none (BERTH_AUTHORIZED_KEYS).
+	// mode (BERTH_AUTHORIZED_KEYS); empty: DATA_DIR/authorized_keys while
+	// OpenSSH mode is on, none otherwise.
 	AuthorizedKeys string
+	// OpenSSH turns OpenSSH mode on when the host has sshd ("auto", the
+	// default) or never ("off") (BERTH_OPENSSH).
+	OpenSSH string
+	// OpenSSHUsers are the system users sshd logs in as for Berth, comma
+	// separated (BERTH_OPENSSH_USERS, default berth,dokku).
+	OpenSSHUsers string
+	// OpenSSHHome is where the homes of the users Berth creates go
+	// (BERTH_OPENSSH_HOME, default /home).
+	OpenSSHHome string
 	// ServiceImages are the images of new postgres and redis services,
 	// under Dokku's names (POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION,
 	// REDIS_IMAGE, REDIS_IMAGE_VERSION): the official images by default.
@@ -78,7 +88,10 @@ var fields = []field{
 	{"BERTH_PROXY_SOCKET", "", "control socket of the proxy process (default: DATA_DIR/proxy.sock)", func(s *Settings) *string { return &s.ProxySocket }},
 	{"BERTH_SSH_SOCKET", "", "socket of OpenSSH forced commands (default: DATA_DIR/berth-ssh.sock)", func(s *Settings) *string { return &s.SSHSocket }},
 	{"BERTH_SSH_GROUP", "berth", "group allowed on BERTH_SSH_SOCKET (the berth and dokku users)", func(s *Settings) *string { return &s.SSHGroup }},
-	{"BERTH_AUTHORIZED_KEYS", "", "authorized_keys file kept for OpenSSH mode (e.g. /home/berth/.ssh/authorized_keys); empty: none", func(s *Settings) *string { return &s.AuthorizedKeys }},
+	{"BERTH_AUTHORIZED_KEYS", "", "authorized_keys file kept for OpenSSH mode (empty: DATA_DIR/authorized_keys while OpenSSH mode is on)", func(s *Settings) *string { return &s.AuthorizedKeys }},
+	{"BERTH_OPENSSH", "auto", "OpenSSH mode (git push dokku@host:app on port 22): auto (set up the users and keys when sshd is installed) or off", func(s *Settings) *string { return &s.OpenSSH }},
+	{"BERTH_OPENSSH_USERS", "berth,dokku", "system users sshd logs in as for Berth (created when missing; their group is BERTH_SSH_GROUP)", func(s *Settings) *string { return &s.OpenSSHUsers }},
+	{"BERTH_OPENSSH_HOME", "/home", "where the homes of the users Berth creates go", func(s *Settings) *string { return &s.OpenSSHHome }},
 	{"BERTH_ACCESS_LOG", "false", "proxy access log, one line per request: true or false", func(s *Settings) *string { return &s.AccessLog }},
 	{"BERTH_ACME_CA_ROOTS", "", "PEM file of extra roots trusted for the ACME server (a private CA, Pebble in tests)", func(s *Settings) *string { return &s.ACMECARoots }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
@@ -173,6 +186,9 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	}
 	if s.AccessLog != "true" && s.AccessLog != "false" {
 		return s, fmt.Errorf("BERTH_ACCESS_LOG %q is not one of true, false", s.AccessLog)
+	}
+	if s.OpenSSH != "auto" && s.OpenSSH != "off" {
+		return s, fmt.Errorf("BERTH_OPENSSH %q is not one of auto, off", s.OpenSSH)
 	}
 	switch s.LogFormat {
 	case "text", "json":

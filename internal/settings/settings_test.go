@@ -105,7 +105,8 @@ func TestLayersIndependent(t *testing.T) {
 		SSHSocket:   filepath.Join(dir, "berth-ssh.sock"),
 		ProxySocket: filepath.Join(dir, "proxy.sock"),
 		SSHGroup:    "berth",
-		AccessLog:   "false",
+		OpenSSH:     "auto", OpenSSHUsers: "berth,dokku", OpenSSHHome: "/home",
+		AccessLog: "false",
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 	}
@@ -148,7 +149,8 @@ func TestDefaultDataDir(t *testing.T) {
 		SSHSocket:   "/var/lib/berth/berth-ssh.sock",
 		ProxySocket: "/var/lib/berth/proxy.sock",
 		SSHGroup:    "berth",
-		AccessLog:   "false",
+		OpenSSH:     "auto", OpenSSHUsers: "berth,dokku", OpenSSHHome: "/home",
+		AccessLog: "false",
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 	}
@@ -398,5 +400,26 @@ func TestDefaultFile(t *testing.T) {
 	noFile.ConfigFile = withDefaults.ConfigFile
 	if withDefaults != noFile {
 		t.Errorf("defaults from DefaultFile:\n%+v\nbuilt-in defaults:\n%+v", withDefaults, noFile)
+	}
+}
+
+func TestOpenSSHMode(t *testing.T) {
+	dir := t.TempDir()
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			switch k {
+			case "BERTH_DATA_DIR":
+				return dir
+			case "BERTH_OPENSSH":
+				return v
+			}
+			return ""
+		}
+	}
+	if s, err := Load(env("off"), nil); err != nil || s.OpenSSH != "off" {
+		t.Errorf("off: %v %q", err, s.OpenSSH)
+	}
+	if _, err := Load(env("yes"), nil); err == nil || !strings.Contains(err.Error(), "BERTH_OPENSSH") {
+		t.Errorf("yes: %v", err)
 	}
 }
