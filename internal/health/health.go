@@ -352,7 +352,11 @@ func (r *runner) start(p plan) {
 	case appfile.PathCheck:
 		what = "checking " + p.label
 		if h.Name != "" {
-			what += " (GET " + oneLine(h.Path, 100) + ")"
+			what += " (GET " + oneLine(h.Path, 100)
+			if host := r.checkHost(h); host != "" {
+				what += ", Host: " + oneLine(host, 100)
+			}
+			what += ")"
 		}
 	case appfile.CommandCheck:
 		what = "checking " + p.label
