@@ -204,18 +204,11 @@ func (m *Manager) upgradePostgresMajor(ctx context.Context, eng Engine, sk servi
 		return err
 	}
 	aside := m.asideDir(old, oldMajor)
-	if err := os.Rename(m.serviceDataDir(old), aside); err != nil {
+	if err := m.rename(m.serviceDataDir(old), aside); err != nil {
 		return m.rollbackTo(ctx, eng, sk, old, out, "upgrade", err)
 	}
 	back := func(cause error) error {
-		eng.RemoveContainer(context.WithoutCancel(ctx), m.serviceContainer(old), true)
-		failed := aside + ".failed-upgrade"
-		os.Rename(m.serviceDataDir(old), failed)
-		if err := os.Rename(aside, m.serviceDataDir(old)); err != nil {
-			return api.Errorf(api.CodeUnavailable, "upgrade failed (%v) and the old data could not be moved back from %s: %v", cause, aside, err)
-		}
-		os.RemoveAll(failed)
-		return m.rollbackTo(ctx, eng, sk, old, out, "upgrade", cause)
+		return m.upgradeBack(ctx, eng, sk, old, aside, out, cause)
 	}
 	fmt.Fprintf(out.Stdout, "       Starting %s on a new data directory\n", next.Image)
 	if err := m.runService(ctx, eng, sk, next, out); err != nil {
@@ -270,11 +263,7 @@ func (m *Manager) upgradeCopy(ctx context.Context, eng Engine, sk serviceKind, o
 		return m.rollbackTo(ctx, eng, sk, old, out, "upgrade", err)
 	}
 	back := func(cause error) error {
-		eng.RemoveContainer(context.WithoutCancel(ctx), m.serviceContainer(old), true)
-		if err := os.RemoveAll(m.serviceDataDir(old)); err == nil {
-			err = os.Rename(aside, m.serviceDataDir(old))
-		}
-		return m.rollbackTo(ctx, eng, sk, old, out, "upgrade", cause)
+		return m.upgradeBack(ctx, eng, sk, old, aside, out, cause)
 	}
 	fmt.Fprintf(out.Stdout, "       Starting %s on the data (a copy stays in %s)\n", next.Image, aside)
 	if err := m.runService(ctx, eng, sk, next, out); err != nil {
@@ -292,6 +281,38 @@ func (m *Manager) upgradeCopy(ctx context.Context, eng Engine, sk serviceKind, o
 	}
 	fmt.Fprintf(out.Stdout, "       Verified: %s keys\n", after)
 	fmt.Fprintf(out.Stdout, "       The %d data stays in %s; delete it when you are satisfied\n", oldMajor, aside)
+	return nil
+}
+
+// upgradeBack undoes a failed upgrade after the old server stopped: the
+// new container goes, the old data (kept in aside) goes back in place and
+// the old image starts on it. When the data cannot be put back, the old
+// server is not started (it would start on the new data, or on none) and
+// the error says where the old data is, for the operator to move it back.
+func (m *Manager) upgradeBack(ctx context.Context, eng Engine, sk serviceKind, old store.Service, aside string, out api.Output, cause error) error {
+	eng.RemoveContainer(context.WithoutCancel(ctx), m.serviceContainer(old), true)
+	if err := m.putBack(old, aside); err != nil {
+		m.log.Error("upgrade: old data not put back", "kind", old.Kind, "name", old.Name, "aside", aside, "data", m.serviceDataDir(old), "err", err)
+		return api.Errorf(api.CodeUnavailable, "upgrade failed (%v) and %v", cause, err)
+	}
+	return m.rollbackTo(ctx, eng, sk, old, out, "upgrade", cause)
+}
+
+// putBack moves the old data from aside back to the service's data
+// directory; what the new version left there is moved out of the way
+// first, and removed once the old data is back.
+func (m *Manager) putBack(svc store.Service, aside string) error {
+	data := m.serviceDataDir(svc)
+	failed := aside + ".failed-upgrade"
+	if err := m.rename(data, failed); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("the new version's data could not be moved out of %s (%v): the old data is in %s; move it to %s by hand, then run %s:start %s", data, err, aside, data, svc.Kind, svc.Name)
+	}
+	if err := m.rename(aside, data); err != nil {
+		return fmt.Errorf("the old data could not be moved back from %s to %s (%v); move it there by hand, then run %s:start %s", aside, data, err, svc.Kind, svc.Name)
+	}
+	if err := os.RemoveAll(failed); err != nil {
+		m.log.Warn("upgrade: remove the new version's data", "kind", svc.Kind, "name", svc.Name, "dir", failed, "err", err)
+	}
 	return nil
 }
 
