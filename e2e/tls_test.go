@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -42,17 +43,19 @@ func TestHTTPSWithCertsAndRedirects(t *testing.T) {
 	for _, a := range []string{"shop", "blog"} {
 		roots.AppendCertsFromPEM([]byte(d.mustBerth(t, "certs:show", a, "crt")))
 	}
-	dial := func(addr string) func(network, a string) (net.Conn, error) {
-		return func(network, _ string) (net.Conn, error) { return net.Dial("tcp", addr) }
+	dial := func(addr string) func(ctx context.Context, network, a string) (net.Conn, error) {
+		return func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		}
 	}
 	httpsClient := &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
-			Dial: dial(d.proxyTLSAddr), TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true,
+			DialContext: dial(d.proxyTLSAddr), TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Dial: dial(d.proxyAddr)},
+	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dial(d.proxyAddr)},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	// HTTPS with SNI: each app's own certificate, over HTTP/2, with HSTS.

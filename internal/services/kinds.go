@@ -191,7 +191,8 @@ func parseServiceSize(s string, bare int64) (int64, error) {
 	return v * mult, nil
 }
 
-// parseCustomEnv checks Dokku's --custom-env form, "A=b;C=d".
+// parseCustomEnv checks Dokku's --custom-env form, "A=b;C=d"; a bad entry
+// is the API's invalid error.
 func parseCustomEnv(s string) ([]string, error) {
 	var out []string
 	for _, kv := range strings.Split(s, ";") {
@@ -200,7 +201,7 @@ func parseCustomEnv(s string) ([]string, error) {
 		}
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || app.ValidateKey(k) != nil || app.ValidateValue(k, v) != nil {
-			return nil, fmt.Errorf("Invalid --custom-env entry %q: want KEY=value pairs separated by ;", kv)
+			return nil, api.Errorf(api.CodeInvalid, "Invalid --custom-env entry %q: want KEY=value pairs separated by ;", kv)
 		}
 		out = append(out, kv)
 	}

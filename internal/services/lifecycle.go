@@ -27,7 +27,7 @@ func (m *Manager) serviceCreate(ctx context.Context, req api.ServiceCreate, out 
 	}
 	svc := store.Service{Kind: req.Kind, Name: req.Name, Image: m.serviceImage(sk, req.Image, req.ImageVersion), Password: req.Password, CustomEnv: req.CustomEnv, CreatedAt: m.now()}
 	if _, err := parseCustomEnv(req.CustomEnv); err != nil {
-		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "%v", err)
+		return api.ServiceInfo{}, err
 	}
 	if svc.Memory, err = parseServiceSize(req.Memory, 1<<20); err != nil {
 		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "--memory: %v (megabytes, or a number with k, m or g)", err)
