@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -31,7 +32,9 @@ func issuedClient(t *testing.T, acme *testacme.Server, addr string) *http.Client
 	return &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
-			Dial:            func(string, string) (net.Conn, error) { return net.Dial("tcp", addr) },
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+			},
 			TLSClientConfig: &tls.Config{RootCAs: pool},
 			// A fresh connection per request: each sees the current certificate.
 			DisableKeepAlives: true,

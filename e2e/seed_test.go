@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"io/fs"
@@ -168,10 +167,7 @@ func TestSeedWalkthrough(t *testing.T) {
 
 	// Django answers through Berth's proxy at the host its settings allow,
 	// and a Celery job goes web → Redis → worker → Postgres.
-	plain := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "tcp", d.proxyAddr)
-		}}}
+	plain := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialTo(d.proxyAddr)}}
 	d.dokku(t, "domains:add", "yourproject", "yourproject.com", "www.yourproject.com")
 	d.dokku(t, "domains:remove", "yourproject", "yourproject.yourdokku.com")
 	if code, body := viaProxy(t, plain, "http://www.yourproject.com/"); code != 200 || body != "yourproject is up\n" {

@@ -3,6 +3,7 @@ package e2e
 import (
 	"archive/tar"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -42,17 +43,19 @@ func TestHTTPSWithCertsAndRedirects(t *testing.T) {
 	for _, a := range []string{"shop", "blog"} {
 		roots.AppendCertsFromPEM([]byte(d.mustBerth(t, "certs:show", a, "crt")))
 	}
-	dial := func(addr string) func(network, a string) (net.Conn, error) {
-		return func(network, _ string) (net.Conn, error) { return net.Dial("tcp", addr) }
+	dial := func(addr string) func(ctx context.Context, network, a string) (net.Conn, error) {
+		return func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		}
 	}
 	httpsClient := &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{
-			Dial: dial(d.proxyTLSAddr), TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true,
+			DialContext: dial(d.proxyTLSAddr), TLSClientConfig: &tls.Config{RootCAs: roots}, ForceAttemptHTTP2: true,
 		},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
-	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Dial: dial(d.proxyAddr)},
+	httpClient := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dial(d.proxyAddr)},
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 
 	// HTTPS with SNI: each app's own certificate, over HTTP/2, with HSTS.
@@ -165,14 +168,13 @@ func TestHTTPSWithoutCertificate(t *testing.T) {
 	if d.proxyTLSAddr == "" {
 		t.Fatal("the proxy has no TLS listener")
 	}
-	dial := func(network, _ string) (net.Conn, error) { return net.Dial("tcp", d.proxyTLSAddr) }
 	// A client that verifies refuses the fallback certificate.
-	strict := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Dial: dial}}
+	strict := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialTo(d.proxyTLSAddr)}}
 	if _, err := strict.Get("https://shop.test/"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Errorf("verifying client: %v, want a certificate error", err)
 	}
 	// One that does not (curl -k) gets the page.
-	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Dial: dial,
+	insecure := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialTo(d.proxyTLSAddr),
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, ForceAttemptHTTP2: true}}
 	resp, err := insecure.Get("https://shop.test/")
 	if err != nil {
@@ -183,5 +185,12 @@ func TestHTTPSWithoutCertificate(t *testing.T) {
 	want := "No certificate for shop.test on this server: add one with `berth letsencrypt:enable shop` or `berth certs:add shop`.\n"
 	if resp.StatusCode != http.StatusMisdirectedRequest || string(body) != want {
 		t.Errorf("https://shop.test/: %d %q, want 421 %q", resp.StatusCode, body, want)
+	}
+}
+
+// dialTo returns a DialContext that reaches addr whatever the URL's host.
+func dialTo(addr string) func(ctx context.Context, network, a string) (net.Conn, error) {
+	return func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "tcp", addr)
 	}
 }

@@ -36,6 +36,27 @@ ensure_go() {
 	go version >/dev/null || die "Go was unpacked into /usr/local/go but does not run"
 }
 
+# The staticcheck Berth's suite runs: a release that knows Go 1.26
+# (staticcheck 2026.2.2).
+BERTH_STATICCHECK_VERSION=0.8.2
+
+# ensure_staticcheck puts staticcheck BERTH_STATICCHECK_VERSION on PATH,
+# installing it with `go install` into GOBIN (GOPATH/bin) when it is missing
+# or another version. Call it after ensure_go.
+ensure_staticcheck() {
+	local bin
+	bin=$(go env GOBIN)
+	[ -n "$bin" ] || bin="$(go env GOPATH)/bin"
+	export PATH="$bin:$PATH"
+	if command -v staticcheck >/dev/null 2>&1 &&
+		staticcheck -version 2>/dev/null | grep -qF "($BERTH_STATICCHECK_VERSION)"; then
+		return 0
+	fi
+	echo "installing staticcheck $BERTH_STATICCHECK_VERSION into $bin" >&2
+	GOBIN="$bin" CGO_ENABLED=0 go install "honnef.co/go/tools/cmd/staticcheck@v$BERTH_STATICCHECK_VERSION" ||
+		die "cannot install staticcheck v$BERTH_STATICCHECK_VERSION (go install honnef.co/go/tools/cmd/staticcheck)"
+}
+
 # ensure_pkg installs Debian packages whose command is missing:
 # ensure_pkg COMMAND PACKAGE
 ensure_pkg() {

@@ -101,9 +101,7 @@ func psScale(c *Ctx) error {
 	}
 	if len(changes) > 0 && !c.Quiet {
 		var parts []string
-		for _, a := range c.Args {
-			parts = append(parts, a)
-		}
+		parts = append(parts, c.Args...)
 		c.Info1("Scaling %s processes: %s", c.App, strings.Join(parts, " "))
 	}
 	res, err := api.PSScale.Stream(c, c.API, api.ScaleRequest{App: c.App, Changes: changes, SkipDeploy: c.Bool("skip-deploy")}, c.output())

@@ -69,10 +69,10 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.socket = s.Socket
 	svc.sshSocket = s.SSHSocket
 	svc.httpAddr, svc.httpsAddr = s.HTTPAddr, s.HTTPSAddr
-	svc.serviceImages = map[string][2]string{"postgres": {s.PostgresImage, s.PostgresImageVersion}, "redis": {s.RedisImage, s.RedisImageVersion}}
 	svc.engine = eng.get
+	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy)
 	deployer.PortFor = svc.WebContainerPort
-	deployer.NetworkFor = svc.NetworkFor
+	deployer.NetworkFor = svcs.NetworkFor
 	deployer.CheckHostFor = svc.CheckHost
 	svc.acme = &acmeManager{s: svc, dataDir: s.DataDir}
 	if s.ACMECARoots != "" {
@@ -94,7 +94,8 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	}
 	svc.openssh = newOpenSSH(s, svc.berthBin, log)
 	svc.Register(mux)
-	svc.startBackupSchedules(ctx) // scheduled service backups (KIND:backup-schedule)
+	svcs.Register(mux)
+	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
 	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
 		env := append(os.Environ(), "BERTH_DATA_DIR="+s.DataDir, "BERTH_CONFIG="+s.ConfigFile, "BERTH_HTTP_ADDR="+s.HTTPAddr, "BERTH_HTTPS_ADDR="+s.HTTPSAddr,
 			"BERTH_PROXY_SOCKET="+s.ProxySocket, "BERTH_LOG_LEVEL="+s.LogLevel, "BERTH_LOG_FORMAT="+s.LogFormat, "BERTH_ACCESS_LOG="+s.AccessLog)
@@ -141,7 +142,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// ps:restore: what should run, runs (also after a host reboot).
 	go func() {
 		// Services first: apps need their databases.
-		svc.restoreServices(ctx)
+		svcs.RestoreContainers(ctx)
 		if err := deployer.Restore(ctx, io.Discard); err != nil {
 			log.Warn("restore after start", "err", err)
 		}
@@ -167,6 +168,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	}
 	err = srv.Shutdown(sctx)
 	os.Remove(s.Socket)
+	svcs.StopBackups(sctx)
 	if err != nil {
 		log.Warn("shutdown did not finish in time; closing", "err", err)
 		srv.Close()

@@ -3,7 +3,6 @@ package daemon
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -165,8 +164,3 @@ func (s *Service) RunRemote(ctx context.Context, keyName, user, command string, 
 	}
 	return s.runCommand(ctx, words, RemoteEnv{Stdin: stdin, Stdout: sess.Stdout, Stderr: sess.Stderr, Prog: prog, Caller: keyCaller{mux: s.mux, key: key}, PTY: pty})
 }
-
-// discard is an io.Writer for output nobody reads.
-var discard io.Writer = io.Discard
-
-var errNoRepo = errors.New("no repository")

@@ -52,9 +52,6 @@ type Service struct {
 	router *router
 	// acme obtains and renews Let's Encrypt certificates.
 	acme *acmeManager
-	// serviceImages are the default image and tag of new services, by
-	// kind (the POSTGRES_IMAGE... settings).
-	serviceImages map[string][2]string
 	// proxyAddr and proxyTLSAddr are where the proxy listens.
 	proxyAddr, proxyTLSAddr string
 }
@@ -85,7 +82,6 @@ func (s *Service) Register(m *api.Mux) {
 	s.registerDomains(m)
 	s.registerTLS(m)
 	s.registerLE(m)
-	s.registerServices(m)
 	api.Handle(m, api.KeysAdd, s.keysAdd)
 	api.Handle(m, api.KeysList, s.keysList)
 	api.Handle(m, api.KeysRemove, s.keysRemove)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -272,5 +271,3 @@ func (j *job) checksFor(typ string) []appfile.Healthcheck {
 	}
 	return nil
 }
-
-var errChecksSkipped = errors.New("checks skipped")

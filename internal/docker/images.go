@@ -401,6 +401,7 @@ func (c *Client) Commit(ctx context.Context, containerID, ref string, labels map
 		cfg.Healthcheck = ic.Healthcheck
 		cfg.OnBuild = slices.Clone(ic.OnBuild)
 		cfg.Shell = slices.Clone(ic.Shell)
+		//lint:ignore SA1019 a commit keeps the source image's config whole, legacy fields included
 		cfg.ArgsEscaped = ic.ArgsEscaped
 		maps.Copy(cfg.Labels, ic.Labels)
 		if len(ic.ExposedPorts) > 0 {

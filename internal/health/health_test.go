@@ -102,11 +102,14 @@ func sentTo(c *fake, path string) string {
 func opts() RunOptions { return RunOptions{Second: unit} }
 
 // run runs checks with the test unit, returning results, error and output.
+//
+//lint:ignore ST1008 the output comes last, after what it explains
 func run(t *testing.T, c Container, checks ...appfile.Healthcheck) ([]Result, error, string) {
 	t.Helper()
 	return runOpts(t, c, opts(), checks...)
 }
 
+//lint:ignore ST1008 as run
 func runOpts(t *testing.T, c Container, o RunOptions, checks ...appfile.Healthcheck) ([]Result, error, string) {
 	t.Helper()
 	var out strings.Builder

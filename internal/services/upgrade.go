@@ -1,4 +1,4 @@
-package daemon
+package services
 
 import (
 	"bytes"
@@ -51,10 +51,10 @@ func parseMajor(out string) (int, error) {
 
 // imageMajor runs the kind's version command in a throw-away container of
 // image.
-func (s *Service) imageMajor(ctx context.Context, eng serviceEngine, sk serviceKind, svc store.Service, image string) (int, error) {
+func (m *Manager) imageMajor(ctx context.Context, eng Engine, sk serviceKind, svc store.Service, image string) (int, error) {
 	cmd := sk.versionCmd(svc)
 	id, err := eng.CreateContainer(ctx, docker.ContainerSpec{Image: image, Entrypoint: cmd[:1], Cmd: cmd[1:],
-		Labels: map[string]string{"berth.instance": s.deployer.Names().Instance(), "berth.kind": "service-probe"}})
+		Labels: map[string]string{"berth.instance": m.names.Instance(), "berth.kind": "service-probe"}})
 	if err != nil {
 		return 0, err
 	}
@@ -91,8 +91,8 @@ func upgradeImage(current, image, version string) string {
 	return repo + ":" + tag
 }
 
-func (s *Service) serviceUpgrade(ctx context.Context, req api.ServiceUpgrade, out api.Output) (api.ServiceInfo, error) {
-	sk, svc, err := s.loadService(ctx, req.ServiceRef)
+func (m *Manager) serviceUpgrade(ctx context.Context, req api.ServiceUpgrade, out api.Output) (api.ServiceInfo, error) {
+	sk, svc, err := m.loadService(ctx, req.ServiceRef)
 	if err != nil {
 		return api.ServiceInfo{}, err
 	}
@@ -103,19 +103,19 @@ func (s *Service) serviceUpgrade(ctx context.Context, req api.ServiceUpgrade, ou
 	if target == svc.Image {
 		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "%s service %s already runs %s", titleKind(svc.Kind), svc.Name, target)
 	}
-	defer lockService(svc.Kind, svc.Name)()
-	eng, err := s.svcEngine(ctx)
+	defer m.lock(svc.Kind, svc.Name)()
+	eng, err := m.engine(ctx)
 	if err != nil {
 		return api.ServiceInfo{}, err
 	}
 	if err := ensureImage(ctx, eng, target, out); err != nil {
 		return api.ServiceInfo{}, err
 	}
-	oldMajor, err := s.imageMajor(ctx, eng, sk, svc, svc.Image)
+	oldMajor, err := m.imageMajor(ctx, eng, sk, svc, svc.Image)
 	if err != nil {
 		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "cannot tell the version of %s: %v", svc.Image, err)
 	}
-	newMajor, err := s.imageMajor(ctx, eng, sk, svc, target)
+	newMajor, err := m.imageMajor(ctx, eng, sk, svc, target)
 	if err != nil {
 		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "cannot tell the version of %s (is it a %s image?): %v", target, svc.Kind, err)
 	}
@@ -127,64 +127,64 @@ func (s *Service) serviceUpgrade(ctx context.Context, req api.ServiceUpgrade, ou
 	next.Image = target
 	switch {
 	case newMajor == oldMajor:
-		err = s.upgradeInPlace(ctx, eng, sk, svc, next, out)
+		err = m.upgradeInPlace(ctx, eng, sk, svc, next, out)
 	case svc.Kind == "postgres":
-		err = s.upgradePostgresMajor(ctx, eng, sk, svc, next, oldMajor, out)
+		err = m.upgradePostgresMajor(ctx, eng, sk, svc, next, oldMajor, out)
 	default:
-		err = s.upgradeCopy(ctx, eng, sk, svc, next, oldMajor, out)
+		err = m.upgradeCopy(ctx, eng, sk, svc, next, oldMajor, out)
 	}
 	if err != nil {
-		s.log.Error("service upgrade failed", "kind", svc.Kind, "name", svc.Name, "from", svc.Image, "to", target, "err", err)
+		m.log.Error("service upgrade failed", "kind", svc.Kind, "name", svc.Name, "from", svc.Image, "to", target, "err", err)
 		return api.ServiceInfo{}, err
 	}
-	if err := s.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateService(next) }); err != nil {
+	if err := m.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateService(next) }); err != nil {
 		return api.ServiceInfo{}, err
 	}
-	s.log.Info("service upgraded", "kind", svc.Kind, "name", svc.Name, "from", svc.Image, "to", target)
+	m.log.Info("service upgraded", "kind", svc.Kind, "name", svc.Name, "from", svc.Image, "to", target)
 	fmt.Fprintf(out.Stdout, "=====> %s service %s upgraded to %s\n", titleKind(svc.Kind), svc.Name, target)
 	if req.RestartApps {
 		var links []store.Link
-		s.store.Tx(ctx, func(tx *store.Tx) (err error) { links, err = tx.ServiceLinks(svc); return err })
+		m.store.Tx(ctx, func(tx *store.Tx) (err error) { links, err = tx.ServiceLinks(svc); return err })
 		for _, l := range links {
-			if err := s.restartLinked(ctx, l.App, false, out); err != nil {
+			if err := m.restartLinked(ctx, l.App, false, out); err != nil {
 				return api.ServiceInfo{}, err
 			}
 		}
 	}
-	return s.serviceInfo(ctx, req.ServiceRef, api.Output{})
+	return m.serviceInfo(ctx, req.ServiceRef, api.Output{})
 }
 
-func (s *Service) upgradeInPlace(ctx context.Context, eng serviceEngine, sk serviceKind, old, next store.Service, out api.Output) error {
+func (m *Manager) upgradeInPlace(ctx context.Context, eng Engine, sk serviceKind, old, next store.Service, out api.Output) error {
 	fmt.Fprintf(out.Stdout, "       Same major version: recreating the container on the same data\n")
-	return s.replaceService(ctx, eng, sk, old, next, "upgrade", out)
+	return m.replaceService(ctx, eng, sk, old, next, "upgrade", out)
 }
 
 // asideDir is where an upgrade keeps the old data.
-func (s *Service) asideDir(svc store.Service, major int) string {
-	return filepath.Join(s.serviceRoot(svc.Kind, svc.Name), fmt.Sprintf("data.%d.%s", major, time.Now().UTC().Format("20060102-150405")))
+func (m *Manager) asideDir(svc store.Service, major int) string {
+	return filepath.Join(m.serviceRoot(svc.Kind, svc.Name), fmt.Sprintf("data.%d.%s", major, time.Now().UTC().Format("20060102-150405")))
 }
 
 // rowCountsSQL lists every user table with its exact row count.
 const rowCountsSQL = `SELECT format('%I.%I', schemaname, relname) || '=' || (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I', schemaname, relname), false, true, '')))[1]::text FROM pg_stat_user_tables ORDER BY 1`
 
-func (s *Service) pgRowCounts(ctx context.Context, eng serviceEngine, svc store.Service) (string, error) {
+func (m *Manager) pgRowCounts(ctx context.Context, eng Engine, svc store.Service) (string, error) {
 	var stdout, stderr bytes.Buffer
-	code, err := eng.Exec(ctx, s.serviceContainer(svc), docker.ExecOptions{Cmd: []string{"psql", "-U", "postgres", "-d", dbName(svc.Name), "-Atc", rowCountsSQL}, Stdout: &stdout, Stderr: &stderr})
+	code, err := eng.Exec(ctx, m.serviceContainer(svc), docker.ExecOptions{Cmd: []string{"psql", "-U", "postgres", "-d", dbName(svc.Name), "-Atc", rowCountsSQL}, Stdout: &stdout, Stderr: &stderr})
 	if err == nil && code != 0 {
 		err = fmt.Errorf("psql exited with %d: %s", code, strings.TrimSpace(stderr.String()))
 	}
 	return stdout.String(), err
 }
 
-func (s *Service) upgradePostgresMajor(ctx context.Context, eng serviceEngine, sk serviceKind, old, next store.Service, oldMajor int, out api.Output) error {
-	root := s.serviceRoot(old.Kind, old.Name)
+func (m *Manager) upgradePostgresMajor(ctx context.Context, eng Engine, sk serviceKind, old, next store.Service, oldMajor int, out api.Output) error {
+	root := m.serviceRoot(old.Kind, old.Name)
 	dumpPath := filepath.Join(root, fmt.Sprintf("upgrade-from-%d-%s.dump", oldMajor, time.Now().UTC().Format("20060102-150405")))
 	fmt.Fprintf(out.Stdout, "       Dumping %s to %s\n", old.Name, dumpPath)
 	f, err := os.OpenFile(dumpPath, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
 		return err
 	}
-	err = s.dumpService(ctx, eng, sk, old, f)
+	err = m.dumpService(ctx, eng, sk, old, f)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -195,30 +195,23 @@ func (s *Service) upgradePostgresMajor(ctx context.Context, eng serviceEngine, s
 		os.Remove(dumpPath)
 		return api.Errorf(api.CodeUnavailable, "dump failed, nothing changed: %v", err)
 	}
-	before, err := s.pgRowCounts(ctx, eng, old)
+	before, err := m.pgRowCounts(ctx, eng, old)
 	if err != nil {
 		return api.Errorf(api.CodeUnavailable, "counting rows failed, nothing changed: %v", err)
 	}
 	// From here on the old server is down: every failure goes back.
-	if err := s.stopService(ctx, eng, old, quiet); err != nil {
+	if err := m.stopService(ctx, eng, old, quiet); err != nil {
 		return err
 	}
-	aside := s.asideDir(old, oldMajor)
-	if err := os.Rename(s.serviceDataDir(old), aside); err != nil {
-		return s.rollbackTo(ctx, eng, sk, old, out, "upgrade", err)
+	aside := m.asideDir(old, oldMajor)
+	if err := m.rename(m.serviceDataDir(old), aside); err != nil {
+		return m.rollbackTo(ctx, eng, sk, old, out, "upgrade", err)
 	}
 	back := func(cause error) error {
-		eng.RemoveContainer(context.WithoutCancel(ctx), s.serviceContainer(old), true)
-		failed := aside + ".failed-upgrade"
-		os.Rename(s.serviceDataDir(old), failed)
-		if err := os.Rename(aside, s.serviceDataDir(old)); err != nil {
-			return api.Errorf(api.CodeUnavailable, "upgrade failed (%v) and the old data could not be moved back from %s: %v", cause, aside, err)
-		}
-		os.RemoveAll(failed)
-		return s.rollbackTo(ctx, eng, sk, old, out, "upgrade", cause)
+		return m.upgradeBack(ctx, eng, sk, old, aside, out, cause)
 	}
 	fmt.Fprintf(out.Stdout, "       Starting %s on a new data directory\n", next.Image)
-	if err := s.runService(ctx, eng, sk, next, out); err != nil {
+	if err := m.runService(ctx, eng, sk, next, out); err != nil {
 		return back(err)
 	}
 	fmt.Fprintf(out.Stdout, "       Restoring the dump\n")
@@ -226,7 +219,7 @@ func (s *Service) upgradePostgresMajor(ctx context.Context, eng serviceEngine, s
 	if err != nil {
 		return back(err)
 	}
-	err = s.restoreService(ctx, eng, sk, next, dump, quiet)
+	err = m.restoreService(ctx, eng, sk, next, dump, quiet)
 	dump.Close()
 	if err != nil {
 		return back(fmt.Errorf("restore: %w", err))
@@ -234,7 +227,7 @@ func (s *Service) upgradePostgresMajor(ctx context.Context, eng serviceEngine, s
 	if err := upgradeFailpoint("postgres-verify"); err != nil {
 		return back(err)
 	}
-	after, err := s.pgRowCounts(ctx, eng, next)
+	after, err := m.pgRowCounts(ctx, eng, next)
 	if err != nil {
 		return back(err)
 	}
@@ -248,10 +241,10 @@ func (s *Service) upgradePostgresMajor(ctx context.Context, eng serviceEngine, s
 
 // upgradeCopy upgrades a redis service across majors: the new server
 // opens a copy of the old data.
-func (s *Service) upgradeCopy(ctx context.Context, eng serviceEngine, sk serviceKind, old, next store.Service, oldMajor int, out api.Output) error {
+func (m *Manager) upgradeCopy(ctx context.Context, eng Engine, sk serviceKind, old, next store.Service, oldMajor int, out api.Output) error {
 	keys := func(svc store.Service) (string, error) {
 		var stdout bytes.Buffer
-		code, err := eng.Exec(ctx, s.serviceContainer(svc), docker.ExecOptions{Cmd: []string{"redis-cli", "DBSIZE"}, Env: sk.execEnv(svc), Stdout: &stdout})
+		code, err := eng.Exec(ctx, m.serviceContainer(svc), docker.ExecOptions{Cmd: []string{"redis-cli", "DBSIZE"}, Env: sk.execEnv(svc), Stdout: &stdout})
 		if err == nil && code != 0 {
 			err = fmt.Errorf("redis-cli exited with %d", code)
 		}
@@ -261,23 +254,19 @@ func (s *Service) upgradeCopy(ctx context.Context, eng serviceEngine, sk service
 	if err != nil {
 		return api.Errorf(api.CodeUnavailable, "counting keys failed, nothing changed: %v", err)
 	}
-	if err := s.stopService(ctx, eng, old, quiet); err != nil {
+	if err := m.stopService(ctx, eng, old, quiet); err != nil {
 		return err
 	}
-	aside := s.asideDir(old, oldMajor)
-	if err := fsutil.CopyTree(s.serviceDataDir(old), aside, true); err != nil {
+	aside := m.asideDir(old, oldMajor)
+	if err := fsutil.CopyTree(m.serviceDataDir(old), aside, true); err != nil {
 		os.RemoveAll(aside)
-		return s.rollbackTo(ctx, eng, sk, old, out, "upgrade", err)
+		return m.rollbackTo(ctx, eng, sk, old, out, "upgrade", err)
 	}
 	back := func(cause error) error {
-		eng.RemoveContainer(context.WithoutCancel(ctx), s.serviceContainer(old), true)
-		if err := os.RemoveAll(s.serviceDataDir(old)); err == nil {
-			err = os.Rename(aside, s.serviceDataDir(old))
-		}
-		return s.rollbackTo(ctx, eng, sk, old, out, "upgrade", cause)
+		return m.upgradeBack(ctx, eng, sk, old, aside, out, cause)
 	}
 	fmt.Fprintf(out.Stdout, "       Starting %s on the data (a copy stays in %s)\n", next.Image, aside)
-	if err := s.runService(ctx, eng, sk, next, out); err != nil {
+	if err := m.runService(ctx, eng, sk, next, out); err != nil {
 		return back(err)
 	}
 	if err := upgradeFailpoint("redis-verify"); err != nil {
@@ -292,6 +281,38 @@ func (s *Service) upgradeCopy(ctx context.Context, eng serviceEngine, sk service
 	}
 	fmt.Fprintf(out.Stdout, "       Verified: %s keys\n", after)
 	fmt.Fprintf(out.Stdout, "       The %d data stays in %s; delete it when you are satisfied\n", oldMajor, aside)
+	return nil
+}
+
+// upgradeBack undoes a failed upgrade after the old server stopped: the
+// new container goes, the old data (kept in aside) goes back in place and
+// the old image starts on it. When the data cannot be put back, the old
+// server is not started (it would start on the new data, or on none) and
+// the error says where the old data is, for the operator to move it back.
+func (m *Manager) upgradeBack(ctx context.Context, eng Engine, sk serviceKind, old store.Service, aside string, out api.Output, cause error) error {
+	eng.RemoveContainer(context.WithoutCancel(ctx), m.serviceContainer(old), true)
+	if err := m.putBack(old, aside); err != nil {
+		m.log.Error("upgrade: old data not put back", "kind", old.Kind, "name", old.Name, "aside", aside, "data", m.serviceDataDir(old), "err", err)
+		return api.Errorf(api.CodeUnavailable, "upgrade failed (%v) and %v", cause, err)
+	}
+	return m.rollbackTo(ctx, eng, sk, old, out, "upgrade", cause)
+}
+
+// putBack moves the old data from aside back to the service's data
+// directory; what the new version left there is moved out of the way
+// first, and removed once the old data is back.
+func (m *Manager) putBack(svc store.Service, aside string) error {
+	data := m.serviceDataDir(svc)
+	failed := aside + ".failed-upgrade"
+	if err := m.rename(data, failed); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("the new version's data could not be moved out of %s (%v): the old data is in %s; move it to %s by hand, then run %s:start %s", data, err, aside, data, svc.Kind, svc.Name)
+	}
+	if err := m.rename(aside, data); err != nil {
+		return fmt.Errorf("the old data could not be moved back from %s to %s (%v); move it there by hand, then run %s:start %s", aside, data, err, svc.Kind, svc.Name)
+	}
+	if err := os.RemoveAll(failed); err != nil {
+		m.log.Warn("upgrade: remove the new version's data", "kind", svc.Kind, "name", svc.Name, "dir", failed, "err", err)
+	}
 	return nil
 }
 

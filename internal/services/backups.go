@@ -1,0 +1,314 @@
+package services
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// Backups of services: one-off (KIND:backup) and scheduled
+// (KIND:backup-schedule) dumps written as files into a directory, through
+// dumpService; restores through restoreService. See docs/service-backups.md.
+
+// defaultBackupKeep is how many of a service's newest backups a scheduled
+// run keeps in its directory when --keep is not given.
+const defaultBackupKeep = 7
+
+// backupTimeout bounds one backup run.
+var backupTimeout = 6 * time.Hour
+
+// checkBackupDir requires an absolute directory.
+func checkBackupDir(dir string) (string, error) {
+	if dir == "" {
+		return "", api.Errorf(api.CodeInvalid, "Please specify a backup directory (an absolute path on the server)")
+	}
+	if !filepath.IsAbs(dir) {
+		return "", api.Errorf(api.CodeInvalid, "Backup directory %q must be an absolute path", dir)
+	}
+	return filepath.Clean(dir), nil
+}
+
+// backupOnce writes one backup of the service into dir and records the
+// outcome. The caller holds the service's lock.
+func (m *Manager) backupOnce(ctx context.Context, sk serviceKind, svc store.Service, dir string, scheduled bool) (api.BackupFile, error) {
+	started := m.now()
+	file, err := m.writeBackup(ctx, sk, svc, localDir{dir}, started)
+	run := store.BackupRun{ServiceID: svc.ID, StartedAt: started, FinishedAt: m.now(), Scheduled: scheduled, OK: err == nil, File: file.Path, Size: file.Size}
+	if err != nil {
+		run.Error = err.Error()
+		m.log.Error("service backup failed", "kind", svc.Kind, "name", svc.Name, "dir", dir, "scheduled", scheduled, "err", err)
+	} else {
+		m.log.Info("service backed up", "kind", svc.Kind, "name", svc.Name, "file", file.Path, "size", file.Size, "scheduled", scheduled)
+	}
+	if rerr := m.store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.AddBackupRun(run) }); rerr != nil {
+		m.log.Error("service backup outcome not recorded", "kind", svc.Kind, "name", svc.Name, "err", rerr)
+	}
+	return file, err
+}
+
+// writeBackup dumps the service into a new file of t.
+func (m *Manager) writeBackup(ctx context.Context, sk serviceKind, svc store.Service, t backupTarget, at time.Time) (api.BackupFile, error) {
+	eng, err := m.engine(ctx)
+	if err != nil {
+		return api.BackupFile{}, err
+	}
+	if ld, ok := t.(localDir); ok {
+		if err := os.MkdirAll(ld.dir, 0o700); err != nil {
+			return api.BackupFile{}, fmt.Errorf("backup directory: %w", err)
+		}
+		ld.removePartial(svc.Kind, svc.Name)
+	}
+	existing, err := t.List()
+	if err != nil {
+		return api.BackupFile{}, fmt.Errorf("backup directory: %w", err)
+	}
+	name := nextBackupName(svc.Kind, svc.Name, at, existing)
+	pr, pw := io.Pipe()
+	dumped := make(chan error, 1)
+	go func() {
+		err := m.dumpService(ctx, eng, sk, svc, pw)
+		pw.CloseWithError(err)
+		dumped <- err
+	}()
+	cr := &countingReader{r: pr}
+	perr := t.Put(name, cr)
+	pr.CloseWithError(errors.New("the backup file could not be written"))
+	if derr := <-dumped; derr != nil {
+		// Put has seen the error too (the pipe carries it): no file.
+		return api.BackupFile{}, derr
+	}
+	if perr != nil {
+		return api.BackupFile{}, fmt.Errorf("write %s in %s: %w", name, t, perr)
+	}
+	return api.BackupFile{Name: name, Path: filepath.Join(t.String(), name), Size: cr.n, Time: at.UTC().Truncate(time.Second)}, nil
+}
+
+// pruneBackups removes the service's backups in dir beyond the newest keep.
+func (m *Manager) pruneBackups(svc store.Service, t backupTarget, keep int) {
+	files, err := serviceBackups(t, svc.Kind, svc.Name)
+	if err != nil {
+		m.log.Error("backup retention: list", "kind", svc.Kind, "name", svc.Name, "dir", t.String(), "err", err)
+		return
+	}
+	for _, f := range expiredBackups(files, keep) {
+		if err := t.Remove(f.Name); err != nil {
+			m.log.Error("backup retention: remove", "kind", svc.Kind, "name", svc.Name, "file", f.Name, "err", err)
+			continue
+		}
+		m.log.Info("backup retention: removed", "kind", svc.Kind, "name", svc.Name, "file", f.Name, "keep", keep)
+	}
+}
+
+// backupSummary is the backup state info shows.
+func (m *Manager) backupSummary(ctx context.Context, svc store.Service) api.BackupSummary {
+	var sum api.BackupSummary
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
+		sched, err := tx.BackupSchedule(svc)
+		switch {
+		case err == nil:
+			sum.Schedule = describeSchedule(sched.Schedule, sched.Dir, sched.Keep)
+		case !errors.Is(err, store.ErrNoBackupSchedule):
+			return err
+		}
+		ok, failed, err := tx.LastBackupRuns(svc)
+		if err != nil {
+			return err
+		}
+		sum.LastOK, sum.LastFailed, sum.LastError = ok.FinishedAt, failed.FinishedAt, failed.Error
+		return nil
+	})
+	if err != nil {
+		m.log.Error("backup summary", "kind", svc.Kind, "name", svc.Name, "err", err)
+	}
+	return sum
+}
+
+func (m *Manager) serviceBackup(ctx context.Context, req api.ServiceBackup, _ api.Output) (api.BackupFile, error) {
+	sk, svc, err := m.loadService(ctx, req.ServiceRef)
+	if err != nil {
+		return api.BackupFile{}, err
+	}
+	dir, err := checkBackupDir(req.Dir)
+	if err != nil {
+		return api.BackupFile{}, err
+	}
+	defer m.lock(req.Kind, req.Name)()
+	f, err := m.backupOnce(ctx, sk, svc, dir, false)
+	if err != nil {
+		var ae *api.Error
+		code := api.CodeInternal
+		if errors.As(err, &ae) {
+			code = ae.Code
+		}
+		return f, api.Errorf(code, "Backup of %s service %s failed: %v", svc.Kind, svc.Name, err)
+	}
+	return f, nil
+}
+
+func (m *Manager) serviceBackupSchedule(ctx context.Context, req api.ServiceBackupSchedule, _ api.Output) (api.BackupScheduleInfo, error) {
+	_, svc, err := m.loadService(ctx, req.ServiceRef)
+	if err != nil {
+		return api.BackupScheduleInfo{}, err
+	}
+	spec := strings.Join(strings.Fields(req.Schedule), " ")
+	if _, err := parseBackupSchedule(spec); err != nil {
+		return api.BackupScheduleInfo{}, scheduleError(req.Schedule, err)
+	}
+	dir, err := checkBackupDir(req.Dir)
+	if err != nil {
+		return api.BackupScheduleInfo{}, err
+	}
+	keep := defaultBackupKeep
+	if req.Keep != nil {
+		keep = *req.Keep
+	}
+	if keep < 0 {
+		return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "--keep must be 0 (keep all) or more")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "Backup directory %s cannot be created: %v", dir, err)
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "Backup directory %s is not a directory", dir)
+	}
+	defer m.lock(req.Kind, req.Name)()
+	sched := store.BackupSchedule{Service: svc, Schedule: spec, Dir: dir, Keep: keep, CreatedAt: m.now()}
+	if err := m.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetBackupSchedule(sched) }); err != nil {
+		return api.BackupScheduleInfo{}, err
+	}
+	if err := m.scheduleBackups(sched); err != nil {
+		return api.BackupScheduleInfo{}, scheduleError(spec, err)
+	}
+	m.log.Info("service backups scheduled", "kind", svc.Kind, "name", svc.Name, "schedule", spec, "dir", dir, "keep", keep)
+	return api.BackupScheduleInfo{Schedule: spec, Dir: dir, Keep: keep}, nil
+}
+
+func (m *Manager) serviceBackupUnschedule(ctx context.Context, req api.ServiceRef, _ api.Output) (api.BackupUnscheduleResult, error) {
+	_, svc, err := m.loadService(ctx, req)
+	if err != nil {
+		return api.BackupUnscheduleResult{}, err
+	}
+	var res api.BackupUnscheduleResult
+	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { res.Removed, err = tx.DeleteBackupSchedule(svc); return err }); err != nil {
+		return res, err
+	}
+	m.unscheduleBackups(svc)
+	// Wait for a run in progress: once this returns, no scheduled backup
+	// of the service writes anything.
+	m.lock(req.Kind, req.Name)()
+	if res.Removed {
+		m.log.Info("service backups unscheduled", "kind", svc.Kind, "name", svc.Name)
+	}
+	return res, nil
+}
+
+func (m *Manager) serviceBackupScheduleCat(ctx context.Context, req api.ServiceRef, _ api.Output) (api.BackupScheduleInfo, error) {
+	_, svc, err := m.loadService(ctx, req)
+	if err != nil {
+		return api.BackupScheduleInfo{}, err
+	}
+	var sched store.BackupSchedule
+	err = m.store.Tx(ctx, func(tx *store.Tx) (err error) { sched, err = tx.BackupSchedule(svc); return err })
+	if errors.Is(err, store.ErrNoBackupSchedule) {
+		return api.BackupScheduleInfo{}, api.Errorf(api.CodeNotFound, "%s service %s has no backup schedule", titleKind(svc.Kind), svc.Name)
+	}
+	return api.BackupScheduleInfo{Schedule: sched.Schedule, Dir: sched.Dir, Keep: sched.Keep}, err
+}
+
+// scheduledDir is the directory of a service's schedule.
+func (m *Manager) scheduledDir(ctx context.Context, svc store.Service, what string) (string, error) {
+	var sched store.BackupSchedule
+	err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { sched, err = tx.BackupSchedule(svc); return err })
+	if errors.Is(err, store.ErrNoBackupSchedule) {
+		return "", api.Errorf(api.CodeInvalid, "%s service %s has no backup schedule: %s", titleKind(svc.Kind), svc.Name, what)
+	}
+	return sched.Dir, err
+}
+
+func (m *Manager) serviceBackupList(ctx context.Context, req api.ServiceBackupList, _ api.Output) (api.BackupList, error) {
+	_, svc, err := m.loadService(ctx, req.ServiceRef)
+	if err != nil {
+		return api.BackupList{}, err
+	}
+	dir := req.Dir
+	if dir == "" {
+		if dir, err = m.scheduledDir(ctx, svc, "give the directory to list"); err != nil {
+			return api.BackupList{}, err
+		}
+	}
+	if dir, err = checkBackupDir(dir); err != nil {
+		return api.BackupList{}, err
+	}
+	res := api.BackupList{Dir: dir, Files: []api.BackupFile{}}
+	files, err := serviceBackups(localDir{dir}, svc.Kind, svc.Name)
+	if errors.Is(err, os.ErrNotExist) {
+		return res, api.Errorf(api.CodeNotFound, "Backup directory %s does not exist", dir)
+	}
+	if err != nil {
+		return res, err
+	}
+	for _, f := range files {
+		res.Files = append(res.Files, api.BackupFile{Name: f.Name, Path: filepath.Join(dir, f.Name), Size: f.Size, Time: f.Time})
+	}
+	return res, nil
+}
+
+func (m *Manager) serviceBackupRestore(ctx context.Context, req api.ServiceBackupRestore, out api.Output) (api.Empty, error) {
+	sk, svc, err := m.loadService(ctx, req.ServiceRef)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	var t backupTarget
+	name := req.File
+	switch {
+	case req.File == "":
+		return api.Empty{}, api.Errorf(api.CodeInvalid, "Please specify a backup file: a name from %s:backup-list or an absolute path", svc.Kind)
+	case filepath.IsAbs(req.File):
+		t, name = localDir{filepath.Dir(req.File)}, filepath.Base(req.File)
+	case strings.Contains(req.File, "/"):
+		return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %q: give a name from %s:backup-list or an absolute path", req.File, svc.Kind)
+	default:
+		dir, err := m.scheduledDir(ctx, svc, "give the backup file's absolute path")
+		if err != nil {
+			return api.Empty{}, err
+		}
+		t = localDir{dir}
+	}
+	f, err := t.Open(name)
+	if err != nil {
+		return api.Empty{}, api.Errorf(api.CodeNotFound, "Backup file %s cannot be opened: %v", filepath.Join(t.String(), name), err)
+	}
+	defer f.Close()
+	if st, ok := f.(*os.File); ok {
+		if info, err := st.Stat(); err == nil && !info.Mode().IsRegular() {
+			return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %s is not a regular file", filepath.Join(t.String(), name))
+		}
+	}
+	defer m.lock(req.Kind, req.Name)()
+	eng, err := m.engine(ctx)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	if out.Stdout == nil {
+		out.Stdout = io.Discard
+	}
+	fmt.Fprintf(out.Stdout, "-----> Restoring %s service %s from %s\n", svc.Kind, svc.Name, filepath.Join(t.String(), name))
+	if err := m.restoreService(ctx, eng, sk, svc, f, out); err != nil {
+		code := api.CodeInternal
+		var ae *api.Error
+		if errors.As(err, &ae) {
+			code = ae.Code
+		}
+		return api.Empty{}, api.Errorf(code, "Restore of %s service %s from %s failed: %v", svc.Kind, svc.Name, name, err)
+	}
+	m.log.Info("service restored from a backup", "kind", svc.Kind, "name", svc.Name, "file", filepath.Join(t.String(), name))
+	return api.Empty{}, nil
+}
