@@ -4,7 +4,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -68,46 +67,28 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.runCommand = opts.RunCommand
 	svc.socket = s.Socket
 	svc.sshSocket = s.SSHSocket
-	svc.httpAddr, svc.httpsAddr = s.HTTPAddr, s.HTTPSAddr
-	svc.engine = eng.get
 	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy)
-	deployer.PortFor = svc.WebContainerPort
 	deployer.NetworkFor = svcs.NetworkFor
-	deployer.CheckHostFor = svc.CheckHost
-	svc.acme = &acmeManager{s: svc, dataDir: s.DataDir}
-	if s.ACMECARoots != "" {
-		b, err := os.ReadFile(s.ACMECARoots)
-		if err != nil {
-			return fmt.Errorf("BERTH_ACME_CA_ROOTS: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(b) {
-			return fmt.Errorf("BERTH_ACME_CA_ROOTS: no certificate in %s", s.ACMECARoots)
-		}
-		svc.acme.roots = pool
-	}
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}
 	svc.openssh = newOpenSSH(s, svc.berthBin, log)
+	rt, proxyStatus, err := newRouting(ctx, st, s, log, svc.berthBin, eng.get, deployer)
+	if err != nil {
+		return err
+	}
+	svc.routing = rt
+	deployer.PortFor = rt.WebContainerPort
+	deployer.CheckHostFor = rt.CheckHost
+	if proxyStatus != nil {
+		svc.proxyAddr, svc.proxyTLSAddr = proxyStatus.HTTPAddr, proxyStatus.HTTPSAddr
+		deployer.SetRouter(rt)
+		log.Info("proxy ready", "addr", proxyStatus.HTTPAddr, "pid", proxyStatus.PID)
+	}
 	svc.Register(mux)
 	svcs.Register(mux)
+	rt.Register(mux)
 	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
-	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
-		env := append(os.Environ(), "BERTH_DATA_DIR="+s.DataDir, "BERTH_CONFIG="+s.ConfigFile, "BERTH_HTTP_ADDR="+s.HTTPAddr, "BERTH_HTTPS_ADDR="+s.HTTPSAddr,
-			"BERTH_PROXY_SOCKET="+s.ProxySocket, "BERTH_LOG_LEVEL="+s.LogLevel, "BERTH_LOG_FORMAT="+s.LogFormat, "BERTH_ACCESS_LOG="+s.AccessLog)
-		pc, st, err := ensureProxy(ctx, svc.berthBin, s.DataDir, s.ProxySocket, env)
-		if err != nil {
-			return err
-		}
-		svc.router = &router{s: svc, client: pc}
-		svc.proxyAddr, svc.proxyTLSAddr = st.HTTPAddr, st.HTTPSAddr
-		deployer.SetRouter(svc.router)
-		log.Info("proxy ready", "addr", st.HTTPAddr, "pid", st.PID)
-	}
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
 	svc.syncOpenSSH(ctx, api.Output{})
@@ -146,13 +127,11 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		if err := deployer.Restore(ctx, io.Discard); err != nil {
 			log.Warn("restore after start", "err", err)
 		}
-		if svc.router != nil {
-			if err := svc.router.SyncAll(ctx); err != nil {
-				log.Warn("sync the proxy's routes", "err", err)
-			}
-			// Certificates renew in-process: no cron.
-			svc.acme.loop(ctx, time.Hour)
+		if err := rt.SyncAll(ctx); err != nil {
+			log.Warn("sync the proxy's routes", "err", err)
 		}
+		// Certificates renew in-process: no cron.
+		rt.StartRenewals(ctx)
 	}()
 
 	select {
@@ -169,6 +148,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	err = srv.Shutdown(sctx)
 	os.Remove(s.Socket)
 	svcs.StopBackups(sctx)
+	rt.StopRenewals()
 	if err != nil {
 		log.Warn("shutdown did not finish in time; closing", "err", err)
 		srv.Close()

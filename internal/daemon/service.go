@@ -12,6 +12,7 @@ import (
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/routing"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -44,14 +45,9 @@ type Service struct {
 	socket string
 	// sshAddr is where the built-in ssh server listens ("" when off).
 	sshAddr string
-	// httpAddr and httpsAddr are the proxy's listen settings (for url/urls).
-	httpAddr, httpsAddr string
-	// engine connects to the container engine.
-	engine func(ctx context.Context) (deploy.Engine, error)
-	// router pushes routes to the proxy process (nil without a proxy).
-	router *router
-	// acme obtains and renews Let's Encrypt certificates.
-	acme *acmeManager
+	// routing keeps domains, ports and certificates and pushes routes to
+	// the proxy (default domains of new and renamed apps).
+	routing *routing.Manager
 	// proxyAddr and proxyTLSAddr are where the proxy listens.
 	proxyAddr, proxyTLSAddr string
 }
@@ -79,9 +75,6 @@ func (s *Service) Register(m *api.Mux) {
 	api.Handle(m, api.PropertiesReport, s.propertiesReport)
 	s.registerDeploy(m)
 	s.registerReleases(m)
-	s.registerDomains(m)
-	s.registerTLS(m)
-	s.registerLE(m)
 	api.Handle(m, api.KeysAdd, s.keysAdd)
 	api.Handle(m, api.KeysList, s.keysList)
 	api.Handle(m, api.KeysRemove, s.keysRemove)
@@ -172,7 +165,7 @@ func (s *Service) appsCreate(ctx context.Context, req api.AppRef, _ api.Output) 
 		if err := os.RemoveAll(s.repoDir(req.App)); err != nil {
 			return err
 		}
-		if err := s.onAppCreated(tx, a); err != nil {
+		if err := s.routing.OnAppCreated(tx, a); err != nil {
 			return err
 		}
 		info, err = s.info(tx, a)
@@ -251,7 +244,7 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 			s.log.Warn("remove app files", "app", req.App, "dir", dir, "err", err)
 		}
 	}
-	s.dropRoute(ctx, req.App)
+	s.routing.DropRoute(ctx, req.App)
 	s.log.Info("app destroyed", "app", req.App)
 	return api.Empty{}, nil
 }
@@ -307,7 +300,7 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 			return err
 		}
 		a.Name = req.To
-		if err := s.onAppRenamed(tx, a, req.From); err != nil {
+		if err := s.routing.OnAppRenamed(tx, a, req.From); err != nil {
 			return err
 		}
 		if err := tx.RenameAppInKeys(req.From, req.To); err != nil {
@@ -320,8 +313,8 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 		return info, err
 	}
 	s.log.Info("app renamed", "from", req.From, "to", req.To)
-	s.dropRoute(ctx, req.From)
-	s.notifyRoutes(ctx, req.To)
+	s.routing.DropRoute(ctx, req.From)
+	s.routing.Notify(ctx, req.To)
 	if deployed && !req.SkipDeploy {
 		unlockTo()
 		_, err := s.deployer.Deploy(ctx, req.To, deploy.Source{Kind: deploy.SourceRebuild}, writerOf(out), "apps:rename")
@@ -373,7 +366,7 @@ func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.
 		if err := tx.CopyAppState(from, to); err != nil {
 			return err
 		}
-		if err := s.onAppCreated(tx, to); err != nil {
+		if err := s.routing.OnAppCreated(tx, to); err != nil {
 			return err
 		}
 		info, err = s.info(tx, to)
