@@ -392,3 +392,21 @@ func TestNoRenewalsWithoutAProxy(t *testing.T) {
 	}
 	e.m.StopRenewals()
 }
+
+// TestLEEnableAll: letsencrypt:enable --all tries every app, says on
+// stderr which failed and why, and fails naming them.
+func TestLEEnableAll(t *testing.T) {
+	e := newEnv(t, nil)
+	e.createApp("shop")
+	e.createApp("blog")
+	var stderr strings.Builder
+	_, err := api.LEEnable.Stream(e.ctx, e.mux, api.PSRequest{All: true}, api.Output{Stderr: &stderr})
+	if errCode(err) != api.CodeInvalid || !strings.Contains(err.Error(), "Failed for blog, shop") {
+		t.Errorf("enable --all: %v", err)
+	}
+	for _, app := range []string{"blog", "shop"} {
+		if !strings.Contains(stderr.String(), " !     "+app+": Cannot request a certificate without an e-mail address") {
+			t.Errorf("stderr does not say why %s failed:\n%s", app, stderr.String())
+		}
+	}
+}
