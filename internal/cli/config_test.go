@@ -79,6 +79,8 @@ func TestConfigWrite(t *testing.T) {
 			reqs: map[string]string{"config.update": `{"global":true,"unset":["A"],"no_restart":true}`}, stdout: "-----> Unsetting A\n"},
 		{args: []string{"config:unset", "shop"}, code: 1, errLine: "At least one key must be given"},
 		{args: []string{"config:unset", "shop", "1A"}, code: 1, errLine: `Invalid key name: "1A"`},
+		// Bad input prints no progress for the keys before it: nothing is unset.
+		{args: []string{"config:unset", "shop", "A", "1B"}, code: 1, errLine: `Invalid key name: "1B"`},
 
 		{args: []string{"config:clear", "shop"}, replies: upd, ops: []string{"config.update"},
 			reqs: map[string]string{"config.update": `{"app":"shop","replace":true}`}, stdout: "-----> Clearing config vars\n"},
