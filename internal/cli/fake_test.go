@@ -39,7 +39,9 @@ type call struct {
 type fakeAPI struct {
 	mu      sync.Mutex
 	replies map[string]reply
-	calls   []call
+	// answer, when set, is asked first and may answer by request.
+	answer func(op string, req []byte) (reply, bool)
+	calls  []call
 }
 
 var (
@@ -62,11 +64,16 @@ func (f *fakeAPI) record(op string, req any, stdin string) (reply, bool, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls = append(f.calls, call{Op: op, Req: b, Stdin: stdin})
+	if f.answer != nil {
+		if r, ok := f.answer(op, b); ok {
+			return r, true, nil
+		}
+	}
 	r, ok := f.replies[op]
 	return r, ok, nil
 }
 
-func (f *fakeAPI) answer(r reply, resp any, stdout, stderr io.Writer) error {
+func (f *fakeAPI) reply(r reply, resp any, stdout, stderr io.Writer) error {
 	if r.Stdout != "" && stdout != nil {
 		io.WriteString(stdout, r.Stdout)
 	}
@@ -95,7 +102,7 @@ func (f *fakeAPI) Call(_ context.Context, op string, req, resp any, out api.Outp
 	if !ok {
 		return api.Errorf(api.CodeInternal, "fake: no reply for %s", op)
 	}
-	return f.answer(r, resp, out.Stdout, out.Stderr)
+	return f.reply(r, resp, out.Stdout, out.Stderr)
 }
 
 func (f *fakeAPI) Session(_ context.Context, op string, req, resp any, s *api.Session) error {
@@ -114,7 +121,7 @@ func (f *fakeAPI) Session(_ context.Context, op string, req, resp any, s *api.Se
 	if r.Resp == nil && r.ExitCode != 0 {
 		r.Resp = api.RunResult{ExitCode: r.ExitCode}
 	}
-	return f.answer(r, resp, s.Stdout, s.Stderr)
+	return f.reply(r, resp, s.Stdout, s.Stderr)
 }
 
 func (f *fakeAPI) ops() []string {
@@ -176,6 +183,8 @@ type cliCase struct {
 	args    []string
 	stdin   string
 	replies map[string]reply
+	// answer answers by request, before replies.
+	answer func(op string, req []byte) (reply, bool)
 	// code is the exit code wanted.
 	code int
 	// ops are the operations wanted, in order (none when empty).
@@ -196,6 +205,7 @@ type cliCase struct {
 func (tc cliCase) run(t *testing.T) {
 	t.Helper()
 	fake := newFake(tc.replies)
+	fake.answer = tc.answer
 	r := runCLI(fake, tc.stdin, tc.args...)
 	tc.check(t, fake, r)
 }
