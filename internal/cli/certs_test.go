@@ -147,6 +147,6 @@ func TestLetsEncrypt(t *testing.T) {
 			reqs: map[string]string{"letsencrypt.revoke": `{"app":"shop"}`}, stdout: "-----> Revoked the certificate of shop\n"},
 		{args: []string{"letsencrypt:report", "shop", "--letsencrypt-computed-email"},
 			replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{App: map[string]string{"email": ""}, Global: map[string]string{"email": "ops@shop.com"}, Computed: map[string]string{"email": "ops@shop.com"}}}},
-			ops: []string{"properties.report"}, reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"letsencrypt"}`}, stdout: "ops@shop.com\n"},
+			ops:     []string{"properties.report"}, reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"letsencrypt"}`}, stdout: "ops@shop.com\n"},
 	})
 }

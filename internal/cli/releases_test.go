@@ -85,6 +85,6 @@ func TestChecks(t *testing.T) {
 
 		{args: []string{"proxy:report", "shop", "--proxy-computed-client-max-body-size"},
 			replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{App: map[string]string{"client-max-body-size": ""}, Computed: map[string]string{"client-max-body-size": "1m"}}}},
-			ops: []string{"properties.report"}, reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"proxy"}`}, stdout: "1m\n"},
+			ops:     []string{"properties.report"}, reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"proxy"}`}, stdout: "1m\n"},
 	})
 }
