@@ -510,3 +510,35 @@ func TestLetsEncryptEmailFromConfig(t *testing.T) {
 	}
 }
 
+// TestAppsDefaultDomain: a new app gets APP.<global domain>, a rename
+// moves it, a clone gets its own, and destroy frees it.
+func TestAppsDefaultDomain(t *testing.T) {
+	t.Parallel()
+	td := newTestDaemon(t)
+	must(t, td, api.DomainsUpdate, api.DomainsChange{Scope: api.Scope{Global: true}, Action: api.DomainsSet, Domains: []string{"example.com"}})
+	domains := func(name string) []string {
+		t.Helper()
+		r := must(t, td, api.DomainsReportOp, api.DomainsReportRequest{App: name})
+		if len(r.Reports) != 1 {
+			t.Fatalf("reports of %s: %+v", name, r.Reports)
+		}
+		return r.Reports[0].AppVhosts
+	}
+	must(t, td, api.AppsCreate, api.AppRef{App: "shop"})
+	if got := domains("shop"); !reflect.DeepEqual(got, []string{"shop.example.com"}) {
+		t.Errorf("new app's domains = %q", got)
+	}
+	must(t, td, api.AppsRename, api.RenameRequest{From: "shop", To: "store"})
+	if got := domains("store"); !reflect.DeepEqual(got, []string{"store.example.com"}) {
+		t.Errorf("renamed app's domains = %q", got)
+	}
+	must(t, td, api.AppsClone, api.RenameRequest{From: "store", To: "copy", SkipDeploy: true})
+	if got := domains("copy"); !reflect.DeepEqual(got, []string{"copy.example.com"}) {
+		t.Errorf("clone's domains = %q", got)
+	}
+	must(t, td, api.AppsDestroy, api.AppRef{App: "store"})
+	// Its domain is free again: another app may take it.
+	must(t, td, api.AppsCreate, api.AppRef{App: "other"})
+	must(t, td, api.DomainsUpdate, api.DomainsChange{Scope: api.Scope{App: "other"}, Action: api.DomainsAdd, Domains: []string{"store.example.com"}})
+	td.noEngine(t)
+}
