@@ -542,3 +542,114 @@ func TestAppsDefaultDomain(t *testing.T) {
 	must(t, td, api.DomainsUpdate, api.DomainsChange{Scope: api.Scope{App: "other"}, Action: api.DomainsAdd, Domains: []string{"store.example.com"}})
 	td.noEngine(t)
 }
+
+// deployed gives app a live release, as a finished deploy leaves it.
+func (td *testDaemon) deployed(t *testing.T, name string) {
+	t.Helper()
+	err := td.svc.store.Tx(context.Background(), func(tx *store.Tx) error {
+		a, err := tx.App(name)
+		if err != nil {
+			return err
+		}
+		r, err := tx.CreateRelease(a, store.Release{Source: "image", SourceRef: "nginx:1", CreatedAt: testNow})
+		if err != nil {
+			return err
+		}
+		return tx.MakeLive(r, testNow)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDeployedAppWithoutEngine: with the engine down, what must touch
+// containers fails with one "unavailable" line and leaves the app whole, so
+// the command can be run again; config changes are kept (the redeploy is
+// what failed).
+func TestDeployedAppWithoutEngine(t *testing.T) {
+	t.Parallel()
+	td := newTestDaemon(t)
+	must(t, td, api.AppsCreate, api.AppRef{App: "shop"})
+	must(t, td, api.ConfigUpdate, api.ConfigChange{Scope: api.Scope{App: "shop"}, Set: map[string]string{"A": "1"}})
+	td.deployed(t, "shop")
+
+	_, err := call(t, td, api.AppsDestroy, api.AppRef{App: "shop"})
+	wantCode(t, "destroy", err, api.CodeUnavailable, "docker engine unavailable")
+	_, err = call(t, td, api.AppsRename, api.RenameRequest{From: "shop", To: "store"})
+	wantCode(t, "rename", err, api.CodeUnavailable, "docker engine unavailable")
+	_, err = call(t, td, api.AppsRename, api.RenameRequest{From: "shop", To: "store", SkipDeploy: true})
+	wantCode(t, "rename --skip-deploy", err, api.CodeUnavailable, "docker engine unavailable")
+	if got := td.names(t); !reflect.DeepEqual(got, []string{"shop"}) {
+		t.Errorf("apps = %q, want shop unchanged", got)
+	}
+	if got := td.vars(t, api.Scope{App: "shop"}); !reflect.DeepEqual(got, map[string]string{"A": "1"}) {
+		t.Errorf("config = %v", got)
+	}
+
+	// The change is stored; only the restart could not happen.
+	_, err = call(t, td, api.ConfigUpdate, api.ConfigChange{Scope: api.Scope{App: "shop"}, Set: map[string]string{"B": "2"}})
+	wantCode(t, "config:set", err, api.CodeUnavailable, "docker engine unavailable")
+	if got := td.vars(t, api.Scope{App: "shop"}); !reflect.DeepEqual(got, map[string]string{"A": "1", "B": "2"}) {
+		t.Errorf("config after a failed restart = %v", got)
+	}
+	// --no-restart and global changes need no engine.
+	before := td.connects.Load()
+	must(t, td, api.ConfigUpdate, api.ConfigChange{Scope: api.Scope{App: "shop"}, Set: map[string]string{"C": "3"}, NoRestart: true})
+	must(t, td, api.ConfigUpdate, api.ConfigChange{Scope: api.Scope{Global: true}, Set: map[string]string{"G": "1"}})
+	// A clone without deploy copies the state only.
+	must(t, td, api.AppsClone, api.RenameRequest{From: "shop", To: "copy", SkipDeploy: true})
+	if n := td.connects.Load(); n != before {
+		t.Errorf("the engine was asked for %d more times", n-before)
+	}
+	// A clone that deploys is created, then says why it did not deploy.
+	_, err = call(t, td, api.AppsClone, api.RenameRequest{From: "shop", To: "copy2"})
+	wantCode(t, "clone", err, api.CodeUnavailable, "docker engine unavailable")
+	if got := td.vars(t, api.Scope{App: "copy2"}); !reflect.DeepEqual(got, map[string]string{"A": "1", "B": "2", "C": "3"}) {
+		t.Errorf("clone's config = %v", got)
+	}
+}
+
+// TestConcurrentAppOps: parallel creates of one name have one winner, and
+// parallel config changes of different keys all land (one transaction
+// each). They are --no-restart: without it, parallel changes of even an
+// undeployed app fail on each other's deploy lock: the redeploy takes the
+// lock before it knows whether anything is deployed (a known problem).
+func TestConcurrentAppOps(t *testing.T) {
+	t.Parallel()
+	td := newTestDaemon(t)
+	const n = 12
+	errs := make(chan error, n)
+	for range n {
+		go func() {
+			_, err := call(t, td, api.AppsCreate, api.AppRef{App: "shop"})
+			errs <- err
+		}()
+	}
+	won := 0
+	for range n {
+		err := <-errs
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, api.ErrConflict):
+			t.Errorf("create: %v", err)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d creates won, want 1", won)
+	}
+	for i := range n {
+		go func() {
+			_, err := call(t, td, api.ConfigUpdate, api.ConfigChange{Scope: api.Scope{App: "shop"}, Set: map[string]string{fmt.Sprintf("K%d", i): "v"}, NoRestart: true})
+			errs <- err
+		}()
+	}
+	for range n {
+		if err := <-errs; err != nil {
+			t.Errorf("config:set: %v", err)
+		}
+	}
+	if got := td.vars(t, api.Scope{App: "shop"}); len(got) != n {
+		t.Errorf("%d of %d keys set: %v", len(got), n, got)
+	}
+}
