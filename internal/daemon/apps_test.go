@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -652,4 +654,43 @@ func TestConcurrentAppOps(t *testing.T) {
 	if got := td.vars(t, api.Scope{App: "shop"}); len(got) != n {
 		t.Errorf("%d of %d keys set: %v", len(got), n, got)
 	}
+}
+
+// TestAppsOverTheControlSocket: the same operations over the socket the CLI
+// uses give the same answers, error codes included (exit 20 depends on it).
+func TestAppsOverTheControlSocket(t *testing.T) {
+	t.Parallel()
+	td := newTestDaemon(t)
+	sock := filepath.Join(t.TempDir(), "b.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: td.mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c := api.NewClient(sock)
+	ctx := context.Background()
+
+	if _, err := api.AppsCreate.Call(ctx, c, api.AppRef{App: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.ConfigUpdate.Call(ctx, c, api.ConfigChange{Scope: api.Scope{App: "shop"}, Set: map[string]string{"K": "a\nb"}}); err != nil {
+		t.Fatal(err)
+	}
+	vars, err := api.ConfigGet.Call(ctx, c, api.ConfigRequest{Scope: api.Scope{App: "shop"}})
+	if err != nil || !reflect.DeepEqual(vars.Vars, map[string]string{"K": "a\nb"}) {
+		t.Errorf("config over the socket = %v, %v", vars.Vars, err)
+	}
+	info, err := api.AppsInfo.Call(ctx, c, api.AppRef{App: "shop"})
+	if err != nil || info.Name != "shop" || !info.CreatedAt.Equal(testNow) {
+		t.Errorf("info = %+v, %v", info, err)
+	}
+	_, err = api.AppsInfo.Call(ctx, c, api.AppRef{App: "gone"})
+	wantCode(t, "missing app", err, api.CodeAppNotFound, "App gone does not exist")
+	_, err = api.AppsCreate.Call(ctx, c, api.AppRef{App: "shop"})
+	wantCode(t, "taken name", err, api.CodeConflict, "Name is already taken")
+	_, err = api.ConfigUpdate.Call(ctx, c, api.ConfigChange{Scope: api.Scope{App: "shop"}, Set: map[string]string{"1X": "y"}})
+	wantCode(t, "bad key", err, api.CodeInvalid, `Invalid key name: "1X"`)
+	td.noEngine(t)
 }
