@@ -694,3 +694,43 @@ func TestAppsOverTheControlSocket(t *testing.T) {
 	wantCode(t, "bad key", err, api.CodeInvalid, `Invalid key name: "1X"`)
 	td.noEngine(t)
 }
+
+// TestRenameReplacesStrayFiles: files a crashed destroy left under the new
+// name never reach the renamed app: they are replaced by its own, or
+// removed when it has none (as apps:create does).
+func TestRenameReplacesStrayFiles(t *testing.T) {
+	t.Parallel()
+	td := newTestDaemon(t)
+	must(t, td, api.AppsCreate, api.AppRef{App: "old"})
+	must(t, td, api.AppsCreate, api.AppRef{App: "bare"})
+	write := func(path string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(path), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	apps := filepath.Join(td.dataDir, "apps")
+	write(filepath.Join(apps, "old", "mine"))
+	write(filepath.Join(apps, "new", "stray"))
+	write(filepath.Join(td.dataDir, "repos", "new.git", "HEAD"))
+	must(t, td, api.AppsRename, api.RenameRequest{From: "old", To: "new"})
+	if b, err := os.ReadFile(filepath.Join(apps, "new", "mine")); err != nil || string(b) != filepath.Join(apps, "old", "mine") {
+		t.Errorf("the app's file after rename: %q, %v", b, err)
+	}
+	for _, p := range []string{filepath.Join(apps, "new", "stray"), filepath.Join(td.dataDir, "repos", "new.git")} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s survived the rename: %v", p, err)
+		}
+	}
+	write(filepath.Join(apps, "bare2", "failed-deploy.json"))
+	must(t, td, api.AppsRename, api.RenameRequest{From: "bare", To: "bare2"})
+	if _, err := os.Stat(filepath.Join(apps, "bare2")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("stray files reached an app renamed without files: %v", err)
+	}
+	if got := td.names(t); !reflect.DeepEqual(got, []string{"bare2", "new"}) {
+		t.Errorf("apps = %q", got)
+	}
+}

@@ -323,12 +323,14 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 	return info, nil
 }
 
+// renameIfExists moves from to to, replacing whatever is at to (files of a
+// destroyed app of that name), which is removed even when from is missing.
 func renameIfExists(from, to string) error {
-	if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
 	if err := os.RemoveAll(to); err != nil {
 		return err
+	}
+	if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
 	if err := os.Rename(from, to); err != nil {
 		return fmt.Errorf("move app files: %w", err)
