@@ -20,11 +20,8 @@ import (
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
+	"github.com/berthpaas/berth/internal/version"
 )
-
-// Version is Berth's version, set at build time with
-// -ldflags "-X github.com/berthpaas/berth/internal/daemon.Version=...".
-var Version = "0.1.0-dev"
 
 // ShutdownTimeout bounds how long a stopping daemon waits for in-flight
 // requests.
@@ -33,7 +30,7 @@ const ShutdownTimeout = 30 * time.Second
 // Options are what the daemon needs from the rest of the binary.
 type Options struct {
 	// RunCommand runs remote commands (ssh) through the command table.
-	RunCommand CommandRunner
+	RunCommand api.CommandRunner
 	// Ready, if not nil, is called once the control socket accepts requests.
 	Ready func()
 }
@@ -65,9 +62,6 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	deployer := deploy.New(st, eng.get, deploy.Names{Prefix: s.NamePrefix}, s.DataDir, log)
 	mux := api.NewMux(log)
 	svc := NewService(st, s.DataDir, log, deployer)
-	svc.runCommand = opts.RunCommand
-	svc.socket = s.Socket
-	svc.sshSocket = s.SSHSocket
 	svc.httpAddr, svc.httpsAddr = s.HTTPAddr, s.HTTPSAddr
 	svc.engine = eng.get
 	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy)
@@ -92,8 +86,9 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}
-	svc.openssh = newOpenSSH(s, svc.berthBin, log)
+	git := newGitServer(st, s, svc, deployer, opts.RunCommand, log)
 	svc.Register(mux)
+	git.Register(mux)
 	svcs.Register(mux)
 	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
 	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
@@ -110,9 +105,9 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	}
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
-	svc.syncOpenSSH(ctx, api.Output{})
+	git.SyncOpenSSH(ctx)
 	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
-		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: svc.sshAddr, ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
+		return api.VersionInfo{Version: version.Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: git.SSHAddr(), ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
 	})
 
 	ln, err := listenSocket(s.Socket)
@@ -122,20 +117,20 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	// Everything the control socket reports (the ssh address) is set up
 	// before it answers.
-	gw, err := svc.serveGateway(s.SSHSocket, s.SSHGroup)
+	gw, err := git.ServeGateway(s.SSHSocket, s.SSHGroup)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer gw.Close()
-	sshSrv, err := svc.serveSSH(s.SSHAddr, filepath.Join(s.DataDir, "ssh_host_ed25519_key"))
+	sshSrv, err := git.ServeSSH(s.SSHAddr, filepath.Join(s.DataDir, "ssh_host_ed25519_key"))
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("berth started", "version", Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
+	log.Info("berth started", "version", version.Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
 	if opts.Ready != nil {
 		opts.Ready()
 	}
