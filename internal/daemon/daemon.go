@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/gitserver"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
 	"github.com/berthpaas/berth/internal/version"
@@ -106,9 +107,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
 	git.SyncOpenSSH(ctx)
-	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
-		return api.VersionInfo{Version: version.Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: git.SSHAddr(), ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
-	})
+	svc.registerVersion(mux, git)
 
 	ln, err := listenSocket(s.Socket)
 	if err != nil {
@@ -170,6 +169,14 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	}
 	log.Info("berth stopped")
 	return nil
+}
+
+// registerVersion adds system.version: this daemon's version and data dir,
+// and where its ssh server and proxy listen.
+func (svc *Service) registerVersion(mux *api.Mux, git *gitserver.Server) {
+	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
+		return api.VersionInfo{Version: version.Version, DataDir: svc.dataDir, PID: os.Getpid(), SSHAddr: git.SSHAddr(), ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
+	})
 }
 
 // lockDataDir takes an exclusive lock so that one daemon owns a data dir.
