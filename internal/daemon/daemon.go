@@ -17,13 +17,11 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/gitserver"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
+	"github.com/berthpaas/berth/internal/version"
 )
-
-// Version is Berth's version, set at build time with
-// -ldflags "-X github.com/berthpaas/berth/internal/daemon.Version=...".
-var Version = "0.1.0-dev"
 
 // ShutdownTimeout bounds how long a stopping daemon waits for in-flight
 // requests.
@@ -32,7 +30,7 @@ const ShutdownTimeout = 30 * time.Second
 // Options are what the daemon needs from the rest of the binary.
 type Options struct {
 	// RunCommand runs remote commands (ssh) through the command table.
-	RunCommand CommandRunner
+	RunCommand api.CommandRunner
 	// Ready, if not nil, is called once the control socket accepts requests.
 	Ready func()
 }
@@ -64,15 +62,11 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	deployer := deploy.New(st, eng.get, deploy.Names{Prefix: s.NamePrefix}, s.DataDir, log)
 	mux := api.NewMux(log)
 	svc := NewService(st, s.DataDir, log, deployer)
-	svc.runCommand = opts.RunCommand
-	svc.socket = s.Socket
-	svc.sshSocket = s.SSHSocket
 	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy)
 	deployer.NetworkFor = svcs.NetworkFor
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}
-	svc.openssh = newOpenSSH(s, svc.berthBin, log)
 	rt, proxyStatus, err := newRouting(ctx, st, s, log, svc.berthBin, eng.get, deployer)
 	if err != nil {
 		return err
@@ -85,16 +79,16 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		deployer.SetRouter(rt)
 		log.Info("proxy ready", "addr", proxyStatus.HTTPAddr, "pid", proxyStatus.PID)
 	}
+	git := newGitServer(st, s, svc, deployer, opts.RunCommand, log)
 	svc.Register(mux)
+	git.Register(mux)
 	svcs.Register(mux)
 	rt.Register(mux)
 	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
-	svc.syncOpenSSH(ctx, api.Output{})
-	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
-		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: svc.sshAddr, ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
-	})
+	git.SyncOpenSSH(ctx)
+	svc.registerVersion(mux, git)
 
 	ln, err := listenSocket(s.Socket)
 	if err != nil {
@@ -103,20 +97,20 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	// Everything the control socket reports (the ssh address) is set up
 	// before it answers.
-	gw, err := svc.serveGateway(s.SSHSocket, s.SSHGroup)
+	gw, err := git.ServeGateway(s.SSHSocket, s.SSHGroup)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer gw.Close()
-	sshSrv, err := svc.serveSSH(s.SSHAddr, filepath.Join(s.DataDir, "ssh_host_ed25519_key"))
+	sshSrv, err := git.ServeSSH(s.SSHAddr, filepath.Join(s.DataDir, "ssh_host_ed25519_key"))
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("berth started", "version", Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
+	log.Info("berth started", "version", version.Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
 	if opts.Ready != nil {
 		opts.Ready()
 	}
@@ -155,6 +149,14 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	}
 	log.Info("berth stopped")
 	return nil
+}
+
+// registerVersion adds system.version: this daemon's version and data dir,
+// and where its ssh server and proxy listen.
+func (svc *Service) registerVersion(mux *api.Mux, git *gitserver.Server) {
+	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
+		return api.VersionInfo{Version: version.Version, DataDir: svc.dataDir, PID: os.Getpid(), SSHAddr: git.SSHAddr(), ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
+	})
 }
 
 // lockDataDir takes an exclusive lock so that one daemon owns a data dir.

@@ -31,20 +31,10 @@ type Service struct {
 	now      func() time.Time
 	redeploy Redeployer
 	deployer *deploy.Deployer
-	// berthBin is this binary (git hooks, forced commands); sshSocket the
-	// gateway socket of OpenSSH's forced commands.
-	berthBin  string
-	sshSocket string
-	// openssh keeps OpenSSH mode: users, authorized_keys, socket group.
-	openssh *openSSH
-	// mux is the operations table, called in-process for remote commands.
+	// berthBin is this binary (the proxy process runs it).
+	berthBin string
+	// mux is the operations table, called in-process.
 	mux *api.Mux
-	// runCommand runs remote commands through the command table.
-	runCommand CommandRunner
-	// socket is the control socket (git hooks call back through it).
-	socket string
-	// sshAddr is where the built-in ssh server listens ("" when off).
-	sshAddr string
 	// routing keeps domains, ports and certificates and pushes routes to
 	// the proxy (default domains of new and renamed apps).
 	routing *routing.Manager
@@ -75,13 +65,6 @@ func (s *Service) Register(m *api.Mux) {
 	api.Handle(m, api.PropertiesReport, s.propertiesReport)
 	s.registerDeploy(m)
 	s.registerReleases(m)
-	api.Handle(m, api.KeysAdd, s.keysAdd)
-	api.Handle(m, api.KeysList, s.keysList)
-	api.Handle(m, api.KeysRemove, s.keysRemove)
-	api.Handle(m, api.KeysAccess, s.keysAccess)
-	api.Handle(m, api.KeysReport, s.keysReport)
-	api.Handle(m, api.GitPushPlan, s.pushPlan)
-	api.HandleSession(m, api.GitPushDeploy, s.pushDeploy)
 }
 
 // appDir is where an app's files live (source trees, build contexts).
