@@ -16,27 +16,27 @@ func TestGlobalFlags(t *testing.T) {
 	vars := map[string]reply{"config.get": {Resp: api.ConfigVars{Vars: map[string]string{"B": "2", "A": "1"}}}}
 	created := map[string]reply{"apps.create": {Resp: api.AppInfo{Name: "shop"}}}
 	runCases(t, []cliCase{
-		{name: "--app before the command", args: []string{"--app", "shop", "config:keys"}, replies: vars,
-			ops: []string{"config.get"}, reqs: map[string]string{"config.get": `{"app":"shop"}`}, stdout: "A\nB\n"},
-		{name: "--app= before the command", args: []string{"--app=shop", "config:keys"}, replies: vars,
-			ops: []string{"config.get"}, reqs: map[string]string{"config.get": `{"app":"shop"}`}, stdout: "A\nB\n"},
-		{name: "--app among the arguments", args: []string{"config:keys", "--merged", "--app", "shop"}, replies: vars,
-			ops: []string{"config.get"}, reqs: map[string]string{"config.get": `{"app":"shop","merged":true}`}, stdout: "A\nB\n"},
-		{name: "progress line", args: []string{"apps:create", "shop"}, replies: created,
-			ops: []string{"apps.create"}, reqs: map[string]string{"apps.create": `{"app":"shop"}`}, stdout: "-----> Creating shop...\n"},
-		{name: "--quiet first drops progress lines", args: []string{"--quiet", "apps:create", "shop"}, replies: created,
-			ops: []string{"apps.create"}, stdout: ""},
-		{name: "--quiet after the app", args: []string{"apps:create", "shop", "--quiet"}, replies: created,
-			ops: []string{"apps.create"}, stdout: ""},
-		{name: "--trace --rm --force are accepted", args: []string{"--trace", "--rm", "--force", "apps:create", "shop"}, replies: created,
-			ops: []string{"apps.create"}, stdout: "-----> Creating shop...\n"},
-		{name: "unknown global flag", args: []string{"--bogus", "apps:list"}, code: 1,
-			errLine: "Unknown global flag --bogus; global flags are --app APP, --quiet, --trace, --force, --rm"},
-		{name: "global bool with a value", args: []string{"--quiet=yes", "apps:list"}, code: 1, errLine: "Unknown global flag --quiet=yes"},
-		{name: "--app without a name", args: []string{"--app"}, code: 1, errLine: "--app needs an app name"},
-		{name: "--remote without a name", args: []string{"--remote"}, code: 1, errLine: "--remote needs a git remote name"},
-		{name: "--app on a command without app", args: []string{"apps:list", "--app", "shop"}, code: 1, errLine: "Unknown flag --app for apps:list; see `berth help apps:list`"},
-		{name: "unknown command", args: []string{"apps:nope"}, code: 1, errLine: "`apps:nope` is not a berth command. See `berth help` for the list of commands."},
+		{Name: "--app before the command", Args: []string{"--app", "shop", "config:keys"}, Replies: vars,
+			Ops: []string{"config.get"}, Reqs: map[string]string{"config.get": `{"app":"shop"}`}, Stdout: "A\nB\n"},
+		{Name: "--app= before the command", Args: []string{"--app=shop", "config:keys"}, Replies: vars,
+			Ops: []string{"config.get"}, Reqs: map[string]string{"config.get": `{"app":"shop"}`}, Stdout: "A\nB\n"},
+		{Name: "--app among the arguments", Args: []string{"config:keys", "--merged", "--app", "shop"}, Replies: vars,
+			Ops: []string{"config.get"}, Reqs: map[string]string{"config.get": `{"app":"shop","merged":true}`}, Stdout: "A\nB\n"},
+		{Name: "progress line", Args: []string{"apps:create", "shop"}, Replies: created,
+			Ops: []string{"apps.create"}, Reqs: map[string]string{"apps.create": `{"app":"shop"}`}, Stdout: "-----> Creating shop...\n"},
+		{Name: "--quiet first drops progress lines", Args: []string{"--quiet", "apps:create", "shop"}, Replies: created,
+			Ops: []string{"apps.create"}, Stdout: ""},
+		{Name: "--quiet after the app", Args: []string{"apps:create", "shop", "--quiet"}, Replies: created,
+			Ops: []string{"apps.create"}, Stdout: ""},
+		{Name: "--trace --rm --force are accepted", Args: []string{"--trace", "--rm", "--force", "apps:create", "shop"}, Replies: created,
+			Ops: []string{"apps.create"}, Stdout: "-----> Creating shop...\n"},
+		{Name: "unknown global flag", Args: []string{"--bogus", "apps:list"}, Code: 1,
+			ErrLine: "Unknown global flag --bogus; global flags are --app APP, --quiet, --trace, --force, --rm"},
+		{Name: "global bool with a value", Args: []string{"--quiet=yes", "apps:list"}, Code: 1, ErrLine: "Unknown global flag --quiet=yes"},
+		{Name: "--app without a name", Args: []string{"--app"}, Code: 1, ErrLine: "--app needs an app name"},
+		{Name: "--remote without a name", Args: []string{"--remote"}, Code: 1, ErrLine: "--remote needs a git remote name"},
+		{Name: "--app on a command without app", Args: []string{"apps:list", "--app", "shop"}, Code: 1, ErrLine: "Unknown flag --app for apps:list; see `berth help apps:list`"},
+		{Name: "unknown command", Args: []string{"apps:nope"}, Code: 1, ErrLine: "`apps:nope` is not a berth command. See `berth help` for the list of commands."},
 	})
 }
 
@@ -68,29 +68,29 @@ func TestHelp(t *testing.T) {
 			t.Parallel()
 			fake := newFake(nil)
 			r := runEnv(fake, Env{Prog: tt.prog}, tt.args...)
-			if r.code != 0 || r.stderr != "" {
-				t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+			if r.Code != 0 || r.Stderr != "" {
+				t.Errorf("exit %d, stderr %q", r.Code, r.Stderr)
 			}
 			for _, s := range tt.has {
-				if !strings.Contains(r.stdout, s) {
-					t.Errorf("stdout lacks %q:\n%s", s, r.stdout)
+				if !strings.Contains(r.Stdout, s) {
+					t.Errorf("stdout lacks %q:\n%s", s, r.Stdout)
 				}
 			}
 			for _, s := range tt.not {
-				if strings.Contains(r.stdout, s) {
-					t.Errorf("stdout has %q:\n%s", s, r.stdout)
+				if strings.Contains(r.Stdout, s) {
+					t.Errorf("stdout has %q:\n%s", s, r.Stdout)
 				}
 			}
-			if ops := fake.ops(); len(ops) != 0 {
+			if ops := fake.Ops(); len(ops) != 0 {
 				t.Errorf("help called the daemon: %q", ops)
 			}
 		})
 	}
 	r := runCLI(newFake(nil), "", "help", "nope:nope")
-	if r.code != 1 {
-		t.Errorf("help nope:nope: exit %d", r.code)
+	if r.Code != 1 {
+		t.Errorf("help nope:nope: exit %d", r.Code)
 	}
-	checkErrLine(t, r.stderr, "`nope:nope` is not a berth command.")
+	checkErrLine(t, r.Stderr, "`nope:nope` is not a berth command.")
 }
 
 // TestHelpAlignsCommands: help's command column is as wide as the longest
@@ -99,7 +99,7 @@ func TestHelpAlignsCommands(t *testing.T) {
 	t.Parallel()
 	r := runCLI(newFake(nil), "", "help")
 	col := -1
-	for _, line := range strings.Split(r.stdout, "\n") {
+	for _, line := range strings.Split(r.Stdout, "\n") {
 		if !strings.HasPrefix(line, "    ") {
 			continue
 		}
@@ -148,14 +148,14 @@ func TestExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		fake := newFake(map[string]reply{"apps.info": {Err: tt.err}})
 		r := runCLI(fake, "", "apps:exists", "shop")
-		if r.code != tt.code {
-			t.Errorf("%v: exit %d, want %d", tt.err, r.code, tt.code)
+		if r.Code != tt.code {
+			t.Errorf("%v: exit %d, want %d", tt.err, r.Code, tt.code)
 		}
-		if want := " !     " + tt.line + "\n"; r.stderr != want {
-			t.Errorf("%v: stderr %q, want %q", tt.err, r.stderr, want)
+		if want := " !     " + tt.line + "\n"; r.Stderr != want {
+			t.Errorf("%v: stderr %q, want %q", tt.err, r.Stderr, want)
 		}
-		if r.stdout != "" {
-			t.Errorf("%v: stdout %q", tt.err, r.stdout)
+		if r.Stdout != "" {
+			t.Errorf("%v: stdout %q", tt.err, r.Stdout)
 		}
 	}
 }
@@ -166,14 +166,14 @@ func TestMultiLineErrorIsPrefixedPerLine(t *testing.T) {
 	t.Parallel()
 	fake := newFake(map[string]reply{"ps.restart": {Stdout: "-----> Restarting\n", Err: api.Errorf(api.CodeInvalid, "Deploy failed at step check: web.1 exited\nlast line\n")}})
 	r := runCLI(fake, "", "ps:restart", "shop")
-	if r.code != 1 {
-		t.Errorf("exit %d", r.code)
+	if r.Code != 1 {
+		t.Errorf("exit %d", r.Code)
 	}
-	if want := " !     Deploy failed at step check: web.1 exited\n !     last line\n"; r.stderr != want {
-		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	if want := " !     Deploy failed at step check: web.1 exited\n !     last line\n"; r.Stderr != want {
+		t.Errorf("stderr = %q, want %q", r.Stderr, want)
 	}
-	if r.stdout != "-----> Restarting\n" {
-		t.Errorf("streamed output = %q", r.stdout)
+	if r.Stdout != "-----> Restarting\n" {
+		t.Errorf("streamed output = %q", r.Stdout)
 	}
 }
 
@@ -188,25 +188,25 @@ func TestConnectSeam(t *testing.T) {
 		return nil, &api.NotRunningError{Socket: "/tmp/x.sock"}
 	}
 	r := runEnv(nil, Env{Connect: fail}, "apps:list")
-	if r.code != 1 || connects != 1 {
-		t.Errorf("exit %d after %d connects", r.code, connects)
+	if r.Code != 1 || connects != 1 {
+		t.Errorf("exit %d after %d connects", r.Code, connects)
 	}
-	checkErrLine(t, r.stderr, "Berth is not running")
+	checkErrLine(t, r.Stderr, "Berth is not running")
 
 	connects = 0
 	r = runEnv(nil, Env{Connect: fail}, "help")
-	if r.code != 0 || connects != 0 {
-		t.Errorf("help: exit %d after %d connects", r.code, connects)
+	if r.Code != 0 || connects != 0 {
+		t.Errorf("help: exit %d after %d connects", r.Code, connects)
 	}
 	r = runEnv(nil, Env{Connect: fail}, "apps:create")
-	if r.code != 1 || connects != 0 {
-		t.Errorf("bad input: exit %d after %d connects; want the parse error first", r.code, connects)
+	if r.Code != 1 || connects != 0 {
+		t.Errorf("bad input: exit %d after %d connects; want the parse error first", r.Code, connects)
 	}
 
 	fake := newFake(map[string]reply{"apps.list": {Resp: api.AppList{Apps: []api.AppInfo{{Name: "a"}}}}})
 	r = runEnv(nil, Env{Connect: func() (api.Caller, error) { connects++; return fake, nil }}, "apps:list")
-	if r.code != 0 || r.stdout != "=====> My Apps\na\n" || connects != 1 {
-		t.Errorf("exit %d, stdout %q, %d connects", r.code, r.stdout, connects)
+	if r.Code != 0 || r.Stdout != "=====> My Apps\na\n" || connects != 1 {
+		t.Errorf("exit %d, stdout %q, %d connects", r.Code, r.Stdout, connects)
 	}
 }
 
@@ -220,10 +220,10 @@ func TestEveryCommandRefusesUnknownFlags(t *testing.T) {
 		}
 		fake := newFake(nil)
 		r := runCLI(fake, "", cmd.Name, "--no-such-flag", "x")
-		if r.code != 1 || len(fake.ops()) != 0 {
-			t.Errorf("%s --no-such-flag: exit %d, ops %q", cmd.Name, r.code, fake.ops())
+		if r.Code != 1 || len(fake.Ops()) != 0 {
+			t.Errorf("%s --no-such-flag: exit %d, ops %q", cmd.Name, r.Code, fake.Ops())
 		}
-		checkErrLine(t, r.stderr, "Unknown flag --no-such-flag for "+cmd.Name)
+		checkErrLine(t, r.Stderr, "Unknown flag --no-such-flag for "+cmd.Name)
 	}
 }
 
@@ -243,10 +243,10 @@ func TestEveryAppCommandWantsAnApp(t *testing.T) {
 		if cmd.Global {
 			want = "Please specify an app or --global"
 		}
-		if r.code != 1 || len(fake.ops()) != 0 {
-			t.Errorf("%s: exit %d, ops %q", cmd.Name, r.code, fake.ops())
+		if r.Code != 1 || len(fake.Ops()) != 0 {
+			t.Errorf("%s: exit %d, ops %q", cmd.Name, r.Code, fake.Ops())
 		}
-		checkErrLine(t, r.stderr, want)
+		checkErrLine(t, r.Stderr, want)
 	}
 	if n < 50 {
 		t.Errorf("only %d commands take an app", n)

@@ -1,13 +1,13 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/cli/clitest"
 )
 
 func sp(n int) string { return strings.Repeat(" ", n) }
@@ -18,12 +18,12 @@ func TestPSLifecycle(t *testing.T) {
 	for _, verb := range []string{"rebuild", "start", "stop", "restart", "restore"} {
 		op := "ps." + verb
 		cases = append(cases,
-			cliCase{args: []string{"ps:" + verb, "shop"}, replies: map[string]reply{op: {Stdout: "-----> " + verb + "\n", Stderr: "warning\n"}},
-				ops: []string{op}, reqs: map[string]string{op: `{"app":"shop"}`}, stdout: "-----> " + verb + "\n", stderr: "warning\n"},
-			cliCase{args: []string{"ps:" + verb, "--all"}, replies: map[string]reply{op: {}}, ops: []string{op}, reqs: map[string]string{op: `{"all":true}`}},
-			cliCase{args: []string{"ps:" + verb}, code: 1, errLine: "Please specify an app to run the command on, or --all"},
-			cliCase{args: []string{"ps:" + verb, "shop", "web"}, code: 1, errLine: "Unexpected argument(s): web"},
-			cliCase{args: []string{"ps:" + verb, "gone"}, replies: map[string]reply{op: {Err: api.AppNotFound("gone")}}, code: 20, ops: []string{op}, errLine: "App gone does not exist"},
+			cliCase{Args: []string{"ps:" + verb, "shop"}, Replies: map[string]reply{op: {Stdout: "-----> " + verb + "\n", Stderr: "warning\n"}},
+				Ops: []string{op}, Reqs: map[string]string{op: `{"app":"shop"}`}, Stdout: "-----> " + verb + "\n", Stderr: "warning\n"},
+			cliCase{Args: []string{"ps:" + verb, "--all"}, Replies: map[string]reply{op: {}}, Ops: []string{op}, Reqs: map[string]string{op: `{"all":true}`}},
+			cliCase{Args: []string{"ps:" + verb}, Code: 1, ErrLine: "Please specify an app to run the command on, or --all"},
+			cliCase{Args: []string{"ps:" + verb, "shop", "web"}, Code: 1, ErrLine: "Unexpected argument(s): web"},
+			cliCase{Args: []string{"ps:" + verb, "gone"}, Replies: map[string]reply{op: {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{op}, ErrLine: "App gone does not exist"},
 		)
 	}
 	runCases(t, cases)
@@ -33,24 +33,24 @@ func TestPSScale(t *testing.T) {
 	t.Parallel()
 	formation := map[string]reply{"ps.scale": {Resp: api.ScaleResult{Formation: map[string]int{"web": 2, "worker": 0}, Types: []string{"web", "worker"}}}}
 	runCases(t, []cliCase{
-		{args: []string{"ps:scale", "shop"}, replies: formation, ops: []string{"ps.scale"}, reqs: map[string]string{"ps.scale": `{"app":"shop"}`},
-			stdout: "-----> Scaling for shop\nproctype: qty\n--------: ---\nweb:      2\nworker:   0\n"},
-		{args: []string{"ps:scale", "shop", "--format", "json"}, replies: formation, ops: []string{"ps.scale"},
-			stdout: `[{"process_type":"web","quantity":2},{"process_type":"worker","quantity":0}]` + "\n"},
-		{name: "json of no types", args: []string{"ps:scale", "shop", "--format", "json"}, replies: map[string]reply{"ps.scale": {Resp: api.ScaleResult{}}}, ops: []string{"ps.scale"}, stdout: "[]\n"},
-		{args: []string{"ps:scale", "shop", "--format", "xml"}, replies: formation, code: 1, ops: []string{"ps.scale"}, errLine: "Invalid format: xml; use stdout or json"},
-		{args: []string{"ps:scale", "shop", "web=2", "worker=1"}, replies: map[string]reply{"ps.scale": {Stdout: "-----> Starting worker.1\n"}}, ops: []string{"ps.scale"},
-			reqs:   map[string]string{"ps.scale": `{"app":"shop","changes":{"web":2,"worker":1}}`},
-			stdout: "-----> Scaling shop processes: web=2 worker=1\n-----> Starting worker.1\n"},
-		{args: []string{"ps:scale", "--skip-deploy", "shop", "web=0"}, replies: map[string]reply{"ps.scale": {}}, ops: []string{"ps.scale"},
-			reqs: map[string]string{"ps.scale": `{"app":"shop","changes":{"web":0},"skip_deploy":true}`}, stdout: "-----> Scaling shop processes: web=0\n"},
-		{args: []string{"ps:scale", "--quiet", "shop", "web=1"}, replies: map[string]reply{"ps.scale": {}}, ops: []string{"ps.scale"}},
-		{args: []string{"ps:scale", "shop", "web"}, code: 1, errLine: "Missing count for process type web"},
-		{args: []string{"ps:scale", "shop", "web="}, code: 1, errLine: "Missing count for process type web"},
-		{args: []string{"ps:scale", "shop", "web=1", "worker=-1"}, code: 1, errLine: "Invalid count for process type worker"},
-		{args: []string{"ps:scale", "shop", "web=two"}, code: 1, errLine: "Invalid count for process type web"},
-		{name: "daemon refuses a type", args: []string{"ps:scale", "shop", "nope=1"}, replies: map[string]reply{"ps.scale": {Err: api.Errorf(api.CodeInvalid, "nope is not a valid process name to scale up")}},
-			code: 1, ops: []string{"ps.scale"}, stdout: "-----> Scaling shop processes: nope=1\n", errLine: "nope is not a valid process name to scale up"},
+		{Args: []string{"ps:scale", "shop"}, Replies: formation, Ops: []string{"ps.scale"}, Reqs: map[string]string{"ps.scale": `{"app":"shop"}`},
+			Stdout: "-----> Scaling for shop\nproctype: qty\n--------: ---\nweb:      2\nworker:   0\n"},
+		{Args: []string{"ps:scale", "shop", "--format", "json"}, Replies: formation, Ops: []string{"ps.scale"},
+			Stdout: `[{"process_type":"web","quantity":2},{"process_type":"worker","quantity":0}]` + "\n"},
+		{Name: "json of no types", Args: []string{"ps:scale", "shop", "--format", "json"}, Replies: map[string]reply{"ps.scale": {Resp: api.ScaleResult{}}}, Ops: []string{"ps.scale"}, Stdout: "[]\n"},
+		{Args: []string{"ps:scale", "shop", "--format", "xml"}, Replies: formation, Code: 1, Ops: []string{"ps.scale"}, ErrLine: "Invalid format: xml; use stdout or json"},
+		{Args: []string{"ps:scale", "shop", "web=2", "worker=1"}, Replies: map[string]reply{"ps.scale": {Stdout: "-----> Starting worker.1\n"}}, Ops: []string{"ps.scale"},
+			Reqs:   map[string]string{"ps.scale": `{"app":"shop","changes":{"web":2,"worker":1}}`},
+			Stdout: "-----> Scaling shop processes: web=2 worker=1\n-----> Starting worker.1\n"},
+		{Args: []string{"ps:scale", "--skip-deploy", "shop", "web=0"}, Replies: map[string]reply{"ps.scale": {}}, Ops: []string{"ps.scale"},
+			Reqs: map[string]string{"ps.scale": `{"app":"shop","changes":{"web":0},"skip_deploy":true}`}, Stdout: "-----> Scaling shop processes: web=0\n"},
+		{Args: []string{"ps:scale", "--quiet", "shop", "web=1"}, Replies: map[string]reply{"ps.scale": {}}, Ops: []string{"ps.scale"}},
+		{Args: []string{"ps:scale", "shop", "web"}, Code: 1, ErrLine: "Missing count for process type web"},
+		{Args: []string{"ps:scale", "shop", "web="}, Code: 1, ErrLine: "Missing count for process type web"},
+		{Args: []string{"ps:scale", "shop", "web=1", "worker=-1"}, Code: 1, ErrLine: "Invalid count for process type worker"},
+		{Args: []string{"ps:scale", "shop", "web=two"}, Code: 1, ErrLine: "Invalid count for process type web"},
+		{Name: "daemon refuses a type", Args: []string{"ps:scale", "shop", "nope=1"}, Replies: map[string]reply{"ps.scale": {Err: api.Errorf(api.CodeInvalid, "nope is not a valid process name to scale up")}},
+			Code: 1, Ops: []string{"ps.scale"}, Stdout: "-----> Scaling shop processes: nope=1\n", ErrLine: "nope is not a valid process name to scale up"},
 	})
 }
 
@@ -85,32 +85,32 @@ func TestPSReport(t *testing.T) {
 		row("Ps status web 2:", "running (CID: 0123456789ab) 127.0.0.1:32768") +
 		row("Ps status worker 1:", "exited (CID: ffffeeeedddd)")
 	runCases(t, []cliCase{
-		{args: []string{"ps:report", "shop"}, replies: one, ops: []string{"ps.report"}, reqs: map[string]string{"ps.report": `{"app":"shop"}`}, stdout: full},
-		{args: []string{"ps:report", "shop", "--ps-status-web-2"}, replies: one, ops: []string{"ps.report"}, stdout: "running (CID: 0123456789ab) 127.0.0.1:32768\n"},
-		{args: []string{"ps:report", "shop", "--ps-restore"}, replies: one, ops: []string{"ps.report"}, stdout: "true\n"},
-		{name: "all running", args: []string{"ps:report", "shop", "--ps-running"}, replies: state("running", "running"), ops: []string{"ps.report"}, stdout: "true\n"},
-		{name: "none running", args: []string{"ps:report", "shop", "--ps-running"}, replies: state("exited", "created"), ops: []string{"ps.report"}, stdout: "false\n"},
-		{name: "no containers", args: []string{"ps:report", "shop", "--ps-running"}, replies: state(), ops: []string{"ps.report"}, stdout: "false\n"},
-		{name: "stopped app", args: []string{"ps:report", "shop", "--ps-restore"},
-			replies: map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{{App: "shop", Stopped: true}}}}}, ops: []string{"ps.report"}, stdout: "false\n"},
-		{name: "engine error is a field", args: []string{"ps:report", "shop", "--ps-engine"},
-			replies: map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{{App: "shop", EngineError: "docker is not running"}}}}}, ops: []string{"ps.report"}, stdout: "docker is not running\n"},
-		{args: []string{"ps:report", "shop", "--ps-nope"}, replies: one, code: 1, ops: []string{"ps.report"}, errLine: "Invalid flag passed, valid flags: --ps-deployed, --ps-release,"},
-		{args: []string{"ps:report", "--ps-release"}, replies: map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{{App: "a", Release: 1}, {App: "b", Release: 7}}}}},
-			ops: []string{"ps.report"}, reqs: map[string]string{"ps.report": `{"all":true}`}, stdout: "1\n7\n"},
-		{name: "no apps", args: []string{"ps:report"}, replies: map[string]reply{"ps.report": {Resp: api.PSReports{}}}, ops: []string{"ps.report"},
-			stderr: " !     You haven't deployed any applications yet\n"},
-		{args: []string{"ps:report", "shop", "--format", "json", "--ps-running"}, replies: one, code: 1, ops: []string{"ps.report"},
-			errLine: "--format flag cannot be specified when specifying an info flag"},
-		{args: []string{"ps:report", "gone"}, replies: map[string]reply{"ps.report": {Err: api.AppNotFound("gone")}}, code: 20, ops: []string{"ps.report"}, errLine: "App gone does not exist"},
+		{Args: []string{"ps:report", "shop"}, Replies: one, Ops: []string{"ps.report"}, Reqs: map[string]string{"ps.report": `{"app":"shop"}`}, Stdout: full},
+		{Args: []string{"ps:report", "shop", "--ps-status-web-2"}, Replies: one, Ops: []string{"ps.report"}, Stdout: "running (CID: 0123456789ab) 127.0.0.1:32768\n"},
+		{Args: []string{"ps:report", "shop", "--ps-restore"}, Replies: one, Ops: []string{"ps.report"}, Stdout: "true\n"},
+		{Name: "all running", Args: []string{"ps:report", "shop", "--ps-running"}, Replies: state("running", "running"), Ops: []string{"ps.report"}, Stdout: "true\n"},
+		{Name: "none running", Args: []string{"ps:report", "shop", "--ps-running"}, Replies: state("exited", "created"), Ops: []string{"ps.report"}, Stdout: "false\n"},
+		{Name: "no containers", Args: []string{"ps:report", "shop", "--ps-running"}, Replies: state(), Ops: []string{"ps.report"}, Stdout: "false\n"},
+		{Name: "stopped app", Args: []string{"ps:report", "shop", "--ps-restore"},
+			Replies: map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{{App: "shop", Stopped: true}}}}}, Ops: []string{"ps.report"}, Stdout: "false\n"},
+		{Name: "engine error is a field", Args: []string{"ps:report", "shop", "--ps-engine"},
+			Replies: map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{{App: "shop", EngineError: "docker is not running"}}}}}, Ops: []string{"ps.report"}, Stdout: "docker is not running\n"},
+		{Args: []string{"ps:report", "shop", "--ps-nope"}, Replies: one, Code: 1, Ops: []string{"ps.report"}, ErrLine: "Invalid flag passed, valid flags: --ps-deployed, --ps-release,"},
+		{Args: []string{"ps:report", "--ps-release"}, Replies: map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{{App: "a", Release: 1}, {App: "b", Release: 7}}}}},
+			Ops: []string{"ps.report"}, Reqs: map[string]string{"ps.report": `{"all":true}`}, Stdout: "1\n7\n"},
+		{Name: "no apps", Args: []string{"ps:report"}, Replies: map[string]reply{"ps.report": {Resp: api.PSReports{}}}, Ops: []string{"ps.report"},
+			Stderr: " !     You haven't deployed any applications yet\n"},
+		{Args: []string{"ps:report", "shop", "--format", "json", "--ps-running"}, Replies: one, Code: 1, Ops: []string{"ps.report"},
+			ErrLine: "--format flag cannot be specified when specifying an info flag"},
+		{Args: []string{"ps:report", "gone"}, Replies: map[string]reply{"ps.report": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"ps.report"}, ErrLine: "App gone does not exist"},
 	})
 
 	// --format json prints the daemon's report, containers in order.
 	fake := newFake(one)
 	r := runCLI(fake, "", "ps:report", "shop", "--format", "json")
 	var got api.PSReport
-	if err := json.Unmarshal([]byte(r.stdout), &got); err != nil || r.code != 0 {
-		t.Fatalf("exit %d, stdout %q: %v", r.code, r.stdout, err)
+	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil || r.Code != 0 {
+		t.Fatalf("exit %d, stdout %q: %v", r.Code, r.Stdout, err)
 	}
 	if got.App != "shop" || got.Release != 3 || len(got.Containers) != 3 || got.Containers[0].Type != "web" || got.Containers[0].Index != 1 || got.Containers[2].Type != "worker" {
 		t.Errorf("json report = %+v", got)
@@ -126,24 +126,24 @@ func TestPSInspectAndSettingsReports(t *testing.T) {
 	opts := map[string]reply{"properties.report": {Resp: api.PropertyValues{
 		App: map[string]string{"build": "--build-arg A\n--no-cache"}, Computed: map[string]string{"build": "", "deploy": "", "run": ""}}}}
 	runCases(t, []cliCase{
-		{args: []string{"ps:inspect", "shop"}, replies: map[string]reply{"ps.inspect": {Resp: api.InspectResult{Containers: []json.RawMessage{json.RawMessage(`{"Id":"abc"}`)}}}},
-			ops: []string{"ps.inspect"}, reqs: map[string]string{"ps.inspect": `{"app":"shop"}`}, stdout: "[\n    {\n        \"Id\": \"abc\"\n    }\n]\n"},
-		{args: []string{"app-json:report", "shop"}, replies: appJSON, ops: []string{"properties.report"},
-			reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"app-json"}`},
-			stdout: "=====> shop app-json information\n" +
+		{Args: []string{"ps:inspect", "shop"}, Replies: map[string]reply{"ps.inspect": {Resp: api.InspectResult{Containers: []json.RawMessage{json.RawMessage(`{"Id":"abc"}`)}}}},
+			Ops: []string{"ps.inspect"}, Reqs: map[string]string{"ps.inspect": `{"app":"shop"}`}, Stdout: "[\n    {\n        \"Id\": \"abc\"\n    }\n]\n"},
+		{Args: []string{"app-json:report", "shop"}, Replies: appJSON, Ops: []string{"properties.report"},
+			Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"app-json"}`},
+			Stdout: "=====> shop app-json information\n" +
 				sp(7) + "App json appjson path:" + sp(10) + "\n" +
 				sp(7) + "App json computed appjson path: deploy/app.json\n" +
 				sp(7) + "App json global appjson path:" + sp(3) + "deploy/app.json\n"},
-		{args: []string{"app-json:report", "shop", "--app-json-computed-appjson-path"}, replies: appJSON, ops: []string{"properties.report"}, stdout: "deploy/app.json\n"},
-		{args: []string{"app-json:report", "shop", "--format", "json"}, replies: appJSON, ops: []string{"properties.report"},
-			stdout: `{"appjson-path":"","computed-appjson-path":"deploy/app.json","global-appjson-path":"deploy/app.json"}` + "\n"},
-		{args: []string{"builder-dockerfile:report", "shop", "--dockerfile-dockerfile-path"}, replies: dockerfile, ops: []string{"properties.report"},
-			reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"builder-dockerfile"}`}, stdout: "Dockerfile.prod\n"},
-		{args: []string{"builder-dockerfile:report", "shop", "--builder-dockerfile-dockerfile-path"}, replies: dockerfile, code: 1, ops: []string{"properties.report"},
-			errLine: "Invalid flag passed, valid flags: --dockerfile-dockerfile-path, --dockerfile-computed-dockerfile-path, --dockerfile-global-dockerfile-path"},
-		{args: []string{"docker-options:report", "shop", "--docker-options-build"}, replies: opts, ops: []string{"properties.report"}, stdout: "--build-arg A --no-cache\n"},
-		{args: []string{"docker-options:report", "shop", "--format", "json"}, replies: opts, ops: []string{"properties.report"},
-			stdout: `{"build":"--build-arg A --no-cache","deploy":"","run":""}` + "\n"},
+		{Args: []string{"app-json:report", "shop", "--app-json-computed-appjson-path"}, Replies: appJSON, Ops: []string{"properties.report"}, Stdout: "deploy/app.json\n"},
+		{Args: []string{"app-json:report", "shop", "--format", "json"}, Replies: appJSON, Ops: []string{"properties.report"},
+			Stdout: `{"appjson-path":"","computed-appjson-path":"deploy/app.json","global-appjson-path":"deploy/app.json"}` + "\n"},
+		{Args: []string{"builder-dockerfile:report", "shop", "--dockerfile-dockerfile-path"}, Replies: dockerfile, Ops: []string{"properties.report"},
+			Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"builder-dockerfile"}`}, Stdout: "Dockerfile.prod\n"},
+		{Args: []string{"builder-dockerfile:report", "shop", "--builder-dockerfile-dockerfile-path"}, Replies: dockerfile, Code: 1, Ops: []string{"properties.report"},
+			ErrLine: "Invalid flag passed, valid flags: --dockerfile-dockerfile-path, --dockerfile-computed-dockerfile-path, --dockerfile-global-dockerfile-path"},
+		{Args: []string{"docker-options:report", "shop", "--docker-options-build"}, Replies: opts, Ops: []string{"properties.report"}, Stdout: "--build-arg A --no-cache\n"},
+		{Args: []string{"docker-options:report", "shop", "--format", "json"}, Replies: opts, Ops: []string{"properties.report"},
+			Stdout: `{"build":"--build-arg A --no-cache","deploy":"","run":""}` + "\n"},
 	})
 }
 
@@ -164,39 +164,39 @@ func TestDockerOptions(t *testing.T) {
 		return reply{}, false
 	}
 	runCases(t, []cliCase{
-		{args: []string{"docker-options:add", "shop", "build", "--build-arg=KEY"}, replies: cur("--no-cache"),
-			ops: []string{"properties.report", "docker-options.check", "properties.set"},
-			reqs: map[string]string{
+		{Args: []string{"docker-options:add", "shop", "build", "--build-arg=KEY"}, Replies: cur("--no-cache"),
+			Ops: []string{"properties.report", "docker-options.check", "properties.set"},
+			Reqs: map[string]string{
 				"properties.report":    `{"app":"shop","namespace":"docker-options"}`,
 				"docker-options.check": `{"phase":"build","option":"--build-arg=KEY"}`,
 				"properties.set":       `{"app":"shop","namespace":"docker-options","key":"build","value":"--no-cache\n--build-arg KEY"}`,
 			}},
-		{name: "option in words", args: []string{"docker-options:add", "shop", "build", "--build-arg", "KEY=1"}, replies: cur(""),
-			ops:  []string{"properties.report", "docker-options.check", "properties.set"},
-			reqs: map[string]string{"docker-options.check": `{"phase":"build","option":"--build-arg KEY=1"}`, "properties.set": `{"app":"shop","namespace":"docker-options","key":"build","value":"--build-arg KEY=1"}`}},
-		{name: "two phases", args: []string{"docker-options:add", "shop", "build,run", "--no-cache"}, replies: cur(""),
-			ops:  []string{"properties.report", "docker-options.check", "docker-options.check", "properties.set", "properties.set"},
-			reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"run","value":"--no-cache"}`}},
-		{name: "refused option", args: []string{"docker-options:add", "shop", "build", "--privileged"},
-			replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{}}, "docker-options.check": {Err: api.Errorf(api.CodeInvalid, "Berth does not apply the docker option \"--privileged\" in phase build")}},
-			code:    1, ops: []string{"properties.report", "docker-options.check"}, errLine: `does not apply the docker option "--privileged"`},
-		{name: "an option refused in a later phase writes nothing", args: []string{"docker-options:add", "shop", "build,deploy", "--build-arg", "KEY"}, replies: cur(""), answer: buildOnly,
-			code: 1, ops: []string{"properties.report", "docker-options.check", "docker-options.check"}, errLine: "in phase deploy"},
-		{args: []string{"docker-options:add", "shop", "bogus", "--no-cache"}, replies: cur(""), code: 1, ops: []string{"properties.report"}, errLine: "Invalid phase bogus: use build, deploy or run"},
-		{args: []string{"docker-options:add", "shop"}, code: 1, errLine: "Please specify phase(s) (build, deploy, run) and an option"},
-		{args: []string{"docker-options:add", "shop", "build"}, code: 1, errLine: "Please specify a docker option"},
-		{args: []string{"docker-options:remove", "shop", "build", "--build-arg=KEY"}, replies: cur("--build-arg KEY\n--no-cache"),
-			ops:  []string{"properties.report", "properties.set"},
-			reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"build","value":"--no-cache"}`}},
-		{name: "remove the last option", args: []string{"docker-options:remove", "shop", "build", "--no-cache"}, replies: cur("--no-cache"),
-			ops:  []string{"properties.report", "properties.set"},
-			reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"build","unset":true}`}},
-		{args: []string{"docker-options:clear", "shop"}, replies: cur("--no-cache"),
-			ops:  []string{"properties.report", "properties.set", "properties.set", "properties.set"},
-			reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"run","unset":true}`}},
-		{args: []string{"docker-options:clear", "shop", "build"}, replies: cur("--no-cache"),
-			ops:  []string{"properties.report", "properties.set"},
-			reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"build","unset":true}`}},
+		{Name: "option in words", Args: []string{"docker-options:add", "shop", "build", "--build-arg", "KEY=1"}, Replies: cur(""),
+			Ops:  []string{"properties.report", "docker-options.check", "properties.set"},
+			Reqs: map[string]string{"docker-options.check": `{"phase":"build","option":"--build-arg KEY=1"}`, "properties.set": `{"app":"shop","namespace":"docker-options","key":"build","value":"--build-arg KEY=1"}`}},
+		{Name: "two phases", Args: []string{"docker-options:add", "shop", "build,run", "--no-cache"}, Replies: cur(""),
+			Ops:  []string{"properties.report", "docker-options.check", "docker-options.check", "properties.set", "properties.set"},
+			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"run","value":"--no-cache"}`}},
+		{Name: "refused option", Args: []string{"docker-options:add", "shop", "build", "--privileged"},
+			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{}}, "docker-options.check": {Err: api.Errorf(api.CodeInvalid, "Berth does not apply the docker option \"--privileged\" in phase build")}},
+			Code:    1, Ops: []string{"properties.report", "docker-options.check"}, ErrLine: `does not apply the docker option "--privileged"`},
+		{Name: "an option refused in a later phase writes nothing", Args: []string{"docker-options:add", "shop", "build,deploy", "--build-arg", "KEY"}, Replies: cur(""), Answer: buildOnly,
+			Code: 1, Ops: []string{"properties.report", "docker-options.check", "docker-options.check"}, ErrLine: "in phase deploy"},
+		{Args: []string{"docker-options:add", "shop", "bogus", "--no-cache"}, Replies: cur(""), Code: 1, Ops: []string{"properties.report"}, ErrLine: "Invalid phase bogus: use build, deploy or run"},
+		{Args: []string{"docker-options:add", "shop"}, Code: 1, ErrLine: "Please specify phase(s) (build, deploy, run) and an option"},
+		{Args: []string{"docker-options:add", "shop", "build"}, Code: 1, ErrLine: "Please specify a docker option"},
+		{Args: []string{"docker-options:remove", "shop", "build", "--build-arg=KEY"}, Replies: cur("--build-arg KEY\n--no-cache"),
+			Ops:  []string{"properties.report", "properties.set"},
+			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"build","value":"--no-cache"}`}},
+		{Name: "remove the last option", Args: []string{"docker-options:remove", "shop", "build", "--no-cache"}, Replies: cur("--no-cache"),
+			Ops:  []string{"properties.report", "properties.set"},
+			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"build","unset":true}`}},
+		{Args: []string{"docker-options:clear", "shop"}, Replies: cur("--no-cache"),
+			Ops:  []string{"properties.report", "properties.set", "properties.set", "properties.set"},
+			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"run","unset":true}`}},
+		{Args: []string{"docker-options:clear", "shop", "build"}, Replies: cur("--no-cache"),
+			Ops:  []string{"properties.report", "properties.set"},
+			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"build","unset":true}`}},
 	})
 }
 
@@ -204,55 +204,44 @@ func TestRunAndLogs(t *testing.T) {
 	t.Parallel()
 	list := map[string]reply{"run.list": {Resp: api.ContainerList{Containers: []api.ContainerSummary{{Name: "shop.run.1", ID: "abc", State: "running", Status: "Up 2 minutes"}}}}}
 	runCases(t, []cliCase{
-		{args: []string{"run", "shop", "ls", "-la"}, stdin: "input", replies: map[string]reply{"run": {Stdout: "out\n", Stderr: "err\n"}},
-			ops: []string{"run"}, reqs: map[string]string{"run": `{"app":"shop","cmd":["ls","-la"]}`}, stdout: "out\n", stderr: "err\n"},
-		{name: "run exit code is berth's", args: []string{"run", "shop", "false"}, replies: map[string]reply{"run": {ExitCode: 3}}, code: 3, ops: []string{"run"}},
-		{name: "run env flags", args: []string{"run", "--env", "A=1", "-e", "B=x=y", "shop", "env", "--", "-x"}, replies: map[string]reply{"run": {}},
-			ops: []string{"run"}, reqs: map[string]string{"run": `{"app":"shop","cmd":["env","--","-x"],"env":{"A":"1","B":"x=y"}}`}},
-		{name: "run flags after the command are the command's", args: []string{"run", "shop", "rake", "--trace"}, replies: map[string]reply{"run": {}},
-			ops: []string{"run"}, reqs: map[string]string{"run": `{"app":"shop","cmd":["rake","--trace"]}`}},
-		{args: []string{"run", "shop"}, code: 1, errLine: "Please specify a command to run"},
-		{args: []string{"run", "-e", "A", "shop", "ls"}, code: 1, errLine: "Invalid env pair: A; expected KEY=VALUE"},
-		{name: "run missing app", args: []string{"run", "gone", "ls"}, replies: map[string]reply{"run": {Err: api.AppNotFound("gone")}}, code: 20, ops: []string{"run"}, errLine: "App gone does not exist"},
+		{Args: []string{"run", "shop", "ls", "-la"}, Stdin: "input", Replies: map[string]reply{"run": {Stdout: "out\n", Stderr: "err\n"}},
+			Ops: []string{"run"}, Reqs: map[string]string{"run": `{"app":"shop","cmd":["ls","-la"]}`}, Stdout: "out\n", Stderr: "err\n"},
+		{Name: "run exit code is berth's", Args: []string{"run", "shop", "false"}, Replies: map[string]reply{"run": {ExitCode: 3}}, Code: 3, Ops: []string{"run"}},
+		{Name: "run env flags", Args: []string{"run", "--env", "A=1", "-e", "B=x=y", "shop", "env", "--", "-x"}, Replies: map[string]reply{"run": {}},
+			Ops: []string{"run"}, Reqs: map[string]string{"run": `{"app":"shop","cmd":["env","--","-x"],"env":{"A":"1","B":"x=y"}}`}},
+		{Name: "run flags after the command are the command's", Args: []string{"run", "shop", "rake", "--trace"}, Replies: map[string]reply{"run": {}},
+			Ops: []string{"run"}, Reqs: map[string]string{"run": `{"app":"shop","cmd":["rake","--trace"]}`}},
+		{Args: []string{"run", "shop"}, Code: 1, ErrLine: "Please specify a command to run"},
+		{Args: []string{"run", "-e", "A", "shop", "ls"}, Code: 1, ErrLine: "Invalid env pair: A; expected KEY=VALUE"},
+		{Name: "run missing app", Args: []string{"run", "gone", "ls"}, Replies: map[string]reply{"run": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"run"}, ErrLine: "App gone does not exist"},
 
-		{args: []string{"run:detached", "-e", "A=1", "shop", "sleep", "9"}, replies: map[string]reply{"run.detached": {Resp: api.RunResult{Name: "shop.run.42"}}},
-			ops: []string{"run.detached"}, reqs: map[string]string{"run.detached": `{"app":"shop","cmd":["sleep","9"],"env":{"A":"1"}}`}, stdout: "shop.run.42\n"},
-		{args: []string{"run:detached", "shop"}, code: 1, errLine: "Please specify a command to run"},
-		{args: []string{"run:list", "shop"}, replies: list, ops: []string{"run.list"}, reqs: map[string]string{"run.list": `{"app":"shop"}`},
-			stdout: "=====> shop run containers\n" + "NAME" + sp(27) + "STATE" + sp(6) + "STATUS\n" + "shop.run.1" + sp(21) + "running" + sp(4) + "Up 2 minutes\n"},
-		{args: []string{"run:list", "shop", "--format", "json"}, replies: list, ops: []string{"run.list"},
-			stdout: `[{"name":"shop.run.1","id":"abc","state":"running","status":"Up 2 minutes","created":"0001-01-01T00:00:00Z"}]` + "\n"},
-		{args: []string{"run:stop", "shop", "shop.run.1"}, replies: map[string]reply{"run.stop": {}}, ops: []string{"run.stop"},
-			reqs: map[string]string{"run.stop": `{"app":"shop","name":"shop.run.1"}`}, stdout: "-----> Stopped shop.run.1\n"},
-		{args: []string{"run:stop", "shop", "--container", "shop.run.2"}, replies: map[string]reply{"run.stop": {}}, ops: []string{"run.stop"},
-			reqs: map[string]string{"run.stop": `{"app":"shop","name":"shop.run.2"}`}, stdout: "-----> Stopped shop.run.2\n"},
-		{args: []string{"run:stop", "shop"}, code: 1, errLine: "Please specify a container (see run:list shop)"},
+		{Args: []string{"run:detached", "-e", "A=1", "shop", "sleep", "9"}, Replies: map[string]reply{"run.detached": {Resp: api.RunResult{Name: "shop.run.42"}}},
+			Ops: []string{"run.detached"}, Reqs: map[string]string{"run.detached": `{"app":"shop","cmd":["sleep","9"],"env":{"A":"1"}}`}, Stdout: "shop.run.42\n"},
+		{Args: []string{"run:detached", "shop"}, Code: 1, ErrLine: "Please specify a command to run"},
+		{Args: []string{"run:list", "shop"}, Replies: list, Ops: []string{"run.list"}, Reqs: map[string]string{"run.list": `{"app":"shop"}`},
+			Stdout: "=====> shop run containers\n" + "NAME" + sp(27) + "STATE" + sp(6) + "STATUS\n" + "shop.run.1" + sp(21) + "running" + sp(4) + "Up 2 minutes\n"},
+		{Args: []string{"run:list", "shop", "--format", "json"}, Replies: list, Ops: []string{"run.list"},
+			Stdout: `[{"name":"shop.run.1","id":"abc","state":"running","status":"Up 2 minutes","created":"0001-01-01T00:00:00Z"}]` + "\n"},
+		{Args: []string{"run:stop", "shop", "shop.run.1"}, Replies: map[string]reply{"run.stop": {}}, Ops: []string{"run.stop"},
+			Reqs: map[string]string{"run.stop": `{"app":"shop","name":"shop.run.1"}`}, Stdout: "-----> Stopped shop.run.1\n"},
+		{Args: []string{"run:stop", "shop", "--container", "shop.run.2"}, Replies: map[string]reply{"run.stop": {}}, Ops: []string{"run.stop"},
+			Reqs: map[string]string{"run.stop": `{"app":"shop","name":"shop.run.2"}`}, Stdout: "-----> Stopped shop.run.2\n"},
+		{Args: []string{"run:stop", "shop"}, Code: 1, ErrLine: "Please specify a container (see run:list shop)"},
 
-		{args: []string{"enter", "shop", "web.1", "ls", "/"}, replies: map[string]reply{"enter": {}}, ops: []string{"enter"}, reqs: map[string]string{"enter": `{"app":"shop","target":"web.1","cmd":["ls","/"]}`}},
-		{args: []string{"enter", "shop", "/bin/bash"}, replies: map[string]reply{"enter": {}}, ops: []string{"enter"}, reqs: map[string]string{"enter": `{"app":"shop","cmd":["/bin/bash"]}`}},
-		{args: []string{"enter", "shop"}, replies: map[string]reply{"enter": {ExitCode: 130}}, code: 130, ops: []string{"enter"}, reqs: map[string]string{"enter": `{"app":"shop"}`}},
+		{Args: []string{"enter", "shop", "web.1", "ls", "/"}, Replies: map[string]reply{"enter": {}}, Ops: []string{"enter"}, Reqs: map[string]string{"enter": `{"app":"shop","target":"web.1","cmd":["ls","/"]}`}},
+		{Args: []string{"enter", "shop", "/bin/bash"}, Replies: map[string]reply{"enter": {}}, Ops: []string{"enter"}, Reqs: map[string]string{"enter": `{"app":"shop","cmd":["/bin/bash"]}`}},
+		{Args: []string{"enter", "shop"}, Replies: map[string]reply{"enter": {ExitCode: 130}}, Code: 130, Ops: []string{"enter"}, Reqs: map[string]string{"enter": `{"app":"shop"}`}},
 
-		{args: []string{"logs", "shop"}, replies: map[string]reply{"logs": {Stdout: "shop[web.1]: hi\n"}}, ops: []string{"logs"}, reqs: map[string]string{"logs": `{"app":"shop","lines":100}`}, stdout: "shop[web.1]: hi\n"},
-		{args: []string{"logs", "shop", "-t"}, replies: map[string]reply{"logs": {}}, ops: []string{"logs"}, reqs: map[string]string{"logs": `{"app":"shop","follow":true}`}},
-		{args: []string{"logs", "shop", "--tail", "--num", "5"}, replies: map[string]reply{"logs": {}}, ops: []string{"logs"}, reqs: map[string]string{"logs": `{"app":"shop","follow":true,"lines":5}`}},
-		{args: []string{"logs", "-n", "0", "-p", "worker", "-q", "shop"}, replies: map[string]reply{"logs": {}}, ops: []string{"logs"},
-			reqs: map[string]string{"logs": `{"app":"shop","process":"worker","quiet":true}`}},
-		{args: []string{"logs", "shop", "-n", "x"}, code: 1, errLine: `Invalid number of lines "x"`},
-		{args: []string{"logs", "shop", "-n", "-1"}, code: 1, errLine: `Invalid number of lines "-1"`},
-		{args: []string{"logs", "shop", "web"}, code: 1, errLine: "Unexpected argument(s): web"},
-		{args: []string{"cleanup"}, replies: map[string]reply{"cleanup": {Stdout: "-----> Removed 2 images\n"}}, ops: []string{"cleanup"}, reqs: map[string]string{"cleanup": `{}`}, stdout: "-----> Removed 2 images\n"},
+		{Args: []string{"logs", "shop"}, Replies: map[string]reply{"logs": {Stdout: "shop[web.1]: hi\n"}}, Ops: []string{"logs"}, Reqs: map[string]string{"logs": `{"app":"shop","lines":100}`}, Stdout: "shop[web.1]: hi\n"},
+		{Args: []string{"logs", "shop", "-t"}, Replies: map[string]reply{"logs": {}}, Ops: []string{"logs"}, Reqs: map[string]string{"logs": `{"app":"shop","follow":true}`}},
+		{Args: []string{"logs", "shop", "--tail", "--num", "5"}, Replies: map[string]reply{"logs": {}}, Ops: []string{"logs"}, Reqs: map[string]string{"logs": `{"app":"shop","follow":true,"lines":5}`}},
+		{Args: []string{"logs", "-n", "0", "-p", "worker", "-q", "shop"}, Replies: map[string]reply{"logs": {}}, Ops: []string{"logs"},
+			Reqs: map[string]string{"logs": `{"app":"shop","process":"worker","quiet":true}`}},
+		{Args: []string{"logs", "shop", "-n", "x"}, Code: 1, ErrLine: `Invalid number of lines "x"`},
+		{Args: []string{"logs", "shop", "-n", "-1"}, Code: 1, ErrLine: `Invalid number of lines "-1"`},
+		{Args: []string{"logs", "shop", "web"}, Code: 1, ErrLine: "Unexpected argument(s): web"},
+		{Args: []string{"cleanup"}, Replies: map[string]reply{"cleanup": {Stdout: "-----> Removed 2 images\n"}}, Ops: []string{"cleanup"}, Reqs: map[string]string{"cleanup": `{}`}, Stdout: "-----> Removed 2 images\n"},
 	})
-}
-
-// fakeTerminal is a terminal that records raw mode.
-type fakeTerminal struct{ raw, restored int }
-
-func (f *fakeTerminal) MakeRaw() (func(), error)  { f.raw++; return func() { f.restored++ }, nil }
-func (f *fakeTerminal) Size() (uint, uint, error) { return 24, 80, nil }
-func (f *fakeTerminal) Resizes(context.Context) <-chan [2]uint {
-	ch := make(chan [2]uint)
-	close(ch)
-	return ch
 }
 
 // TestRunTerminal: with a terminal, run asks for a TTY and holds the
@@ -267,13 +256,13 @@ func TestRunTerminal(t *testing.T) {
 		{[]string{"run", "--no-tty", "shop", "bash"}, false},
 		{[]string{"enter", "shop"}, true},
 	} {
-		term := &fakeTerminal{}
+		term := &clitest.Terminal{}
 		fake := newFake(map[string]reply{"run": {}, "enter": {}})
 		r := runEnv(fake, Env{Terminal: term}, tt.args...)
-		if r.code != 0 {
-			t.Errorf("%q: exit %d, %s", tt.args, r.code, r.stderr)
+		if r.Code != 0 {
+			t.Errorf("%q: exit %d, %s", tt.args, r.Code, r.Stderr)
 		}
-		c, _ := fake.last(tt.args[0])
+		c, _ := fake.Last(tt.args[0])
 		var req struct{ TTY bool }
 		json.Unmarshal(c.Req, &req)
 		if req.TTY != tt.tty {
@@ -283,8 +272,8 @@ func TestRunTerminal(t *testing.T) {
 		if tt.tty {
 			want = 1
 		}
-		if term.raw != want || term.restored != want {
-			t.Errorf("%q: raw %d times, restored %d, want %d", tt.args, term.raw, term.restored, want)
+		if term.Raw != want || term.Restored != want {
+			t.Errorf("%q: raw %d times, restored %d, want %d", tt.args, term.Raw, term.Restored, want)
 		}
 	}
 }
@@ -292,23 +281,23 @@ func TestRunTerminal(t *testing.T) {
 func TestDeployWithoutGit(t *testing.T) {
 	t.Parallel()
 	runCases(t, []cliCase{
-		{args: []string{"git:from-archive", "shop", "-"}, stdin: "TAR BYTES", replies: map[string]reply{"git.from-archive": {Stdout: "-----> Building\n", Resp: api.DeployResult{Release: 2}}},
-			ops: []string{"git.from-archive"}, reqs: map[string]string{"git.from-archive": `{"app":"shop","url":"-"}`}, stdout: "-----> Building\n"},
-		{args: []string{"git:from-archive", "--archive-type", "tar.gz", "shop", "https://example.com/a.tgz", "me", "me@example.com"}, replies: map[string]reply{"git.from-archive": {}},
-			ops: []string{"git.from-archive"}, reqs: map[string]string{"git.from-archive": `{"app":"shop","url":"https://example.com/a.tgz"}`}},
-		{args: []string{"git:from-archive", "--archive-type", "zip", "shop", "-"}, code: 1, errLine: "Invalid archive type zip: Berth takes tar and tar.gz"},
-		{args: []string{"git:from-archive", "shop"}, code: 1, errLine: "Please specify an archive URL, or - to read the archive from stdin"},
-		{args: []string{"git:from-archive", "shop", "-", "a", "b", "c"}, code: 1, errLine: "Unexpected argument(s): c"},
-		{name: "failed deploy", args: []string{"git:from-archive", "shop", "-"}, replies: map[string]reply{"git.from-archive": {Err: api.Errorf(api.CodeInvalid, "Deploy failed at step build: exit 1")}},
-			code: 1, ops: []string{"git.from-archive"}, errLine: "Deploy failed at step build"},
-		{args: []string{"git:from-image", "shop", "nginx:1"}, replies: map[string]reply{"git.from-image": {}}, ops: []string{"git.from-image"},
-			reqs: map[string]string{"git.from-image": `{"app":"shop","image":"nginx:1"}`}},
-		{args: []string{"git:from-image", "shop"}, code: 1, errLine: "Please specify a docker image"},
+		{Args: []string{"git:from-archive", "shop", "-"}, Stdin: "TAR BYTES", Replies: map[string]reply{"git.from-archive": {Stdout: "-----> Building\n", Resp: api.DeployResult{Release: 2}}},
+			Ops: []string{"git.from-archive"}, Reqs: map[string]string{"git.from-archive": `{"app":"shop","url":"-"}`}, Stdout: "-----> Building\n"},
+		{Args: []string{"git:from-archive", "--archive-type", "tar.gz", "shop", "https://example.com/a.tgz", "me", "me@example.com"}, Replies: map[string]reply{"git.from-archive": {}},
+			Ops: []string{"git.from-archive"}, Reqs: map[string]string{"git.from-archive": `{"app":"shop","url":"https://example.com/a.tgz"}`}},
+		{Args: []string{"git:from-archive", "--archive-type", "zip", "shop", "-"}, Code: 1, ErrLine: "Invalid archive type zip: Berth takes tar and tar.gz"},
+		{Args: []string{"git:from-archive", "shop"}, Code: 1, ErrLine: "Please specify an archive URL, or - to read the archive from stdin"},
+		{Args: []string{"git:from-archive", "shop", "-", "a", "b", "c"}, Code: 1, ErrLine: "Unexpected argument(s): c"},
+		{Name: "failed deploy", Args: []string{"git:from-archive", "shop", "-"}, Replies: map[string]reply{"git.from-archive": {Err: api.Errorf(api.CodeInvalid, "Deploy failed at step build: exit 1")}},
+			Code: 1, Ops: []string{"git.from-archive"}, ErrLine: "Deploy failed at step build"},
+		{Args: []string{"git:from-image", "shop", "nginx:1"}, Replies: map[string]reply{"git.from-image": {}}, Ops: []string{"git.from-image"},
+			Reqs: map[string]string{"git.from-image": `{"app":"shop","image":"nginx:1"}`}},
+		{Args: []string{"git:from-image", "shop"}, Code: 1, ErrLine: "Please specify a docker image"},
 	})
 	// The archive on stdin reaches the daemon.
 	fake := newFake(map[string]reply{"git.from-archive": {}})
 	runCLI(fake, "TAR BYTES", "git:from-archive", "shop", "-")
-	if c, _ := fake.last("git.from-archive"); c.Stdin != "TAR BYTES" {
+	if c, _ := fake.Last("git.from-archive"); c.Stdin != "TAR BYTES" {
 		t.Errorf("daemon read %q from stdin", c.Stdin)
 	}
 }
@@ -321,14 +310,14 @@ func TestReleasesList(t *testing.T) {
 		{Number: 1, Status: "superseded", Source: "image", CreatedAt: time.Date(2025, 12, 31, 0, 0, 0, 0, time.UTC)},
 	}}}}
 	runCases(t, []cliCase{
-		{args: []string{"releases", "shop"}, replies: rels, ops: []string{"releases.list"}, reqs: map[string]string{"releases.list": `{"app":"shop"}`},
-			stdout: "=====> shop releases\n" +
+		{Args: []string{"releases", "shop"}, Replies: rels, Ops: []string{"releases.list"}, Reqs: map[string]string{"releases.list": `{"app":"shop"}`},
+			Stdout: "=====> shop releases\n" +
 				"v12   live       git      2026-01-02 02:04:05  main\n" +
 				"v11   failed     archive  2026-01-01 00:00:00  (stdin)  (build failed)\n" +
 				"v1    superseded image    2025-12-31 00:00:00\n"},
-		{args: []string{"releases", "shop", "--format", "json"}, replies: rels, ops: []string{"releases.list"},
-			has: []string{`[{"number":12,"status":"live","source":"git","source_ref":"main",`, `"error":"build failed"`}},
-		{args: []string{"releases", "shop", "--format", "csv"}, replies: rels, code: 1, ops: []string{"releases.list"}, errLine: "Invalid format: csv"},
-		{args: []string{"releases", "gone"}, replies: map[string]reply{"releases.list": {Err: api.AppNotFound("gone")}}, code: 20, ops: []string{"releases.list"}, errLine: "App gone does not exist"},
+		{Args: []string{"releases", "shop", "--format", "json"}, Replies: rels, Ops: []string{"releases.list"},
+			Has: []string{`[{"number":12,"status":"live","source":"git","source_ref":"main",`, `"error":"build failed"`}},
+		{Args: []string{"releases", "shop", "--format", "csv"}, Replies: rels, Code: 1, Ops: []string{"releases.list"}, ErrLine: "Invalid format: csv"},
+		{Args: []string{"releases", "gone"}, Replies: map[string]reply{"releases.list": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"releases.list"}, ErrLine: "App gone does not exist"},
 	})
 }

@@ -21,33 +21,33 @@ func TestReleasesInfoAndRollback(t *testing.T) {
 	failed.Error = "check failed"
 	row := func(k, v string) string { return sp(7) + k + ":" + sp(14-len(k)) + v + "\n" }
 	runCases(t, []cliCase{
-		{args: []string{"releases:info", "shop", "3"}, replies: map[string]reply{"releases.info": {Resp: detail}}, ops: []string{"releases.info"},
-			reqs: map[string]string{"releases.info": `{"app":"shop","release":3}`},
-			stdout: "=====> shop release 3\n" +
+		{Args: []string{"releases:info", "shop", "3"}, Replies: map[string]reply{"releases.info": {Resp: detail}}, Ops: []string{"releases.info"},
+			Reqs: map[string]string{"releases.info": `{"app":"shop","release":3}`},
+			Stdout: "=====> shop release 3\n" +
 				row("Status", "live") + row("Source", "git main") + row("Git rev", "abc123") + row("Image", "berth/shop:3") +
 				row("Started by", "admin") + row("Created", "2026-01-02 03:04:05 UTC") + row("Finished", "2026-01-02 03:05:00 UTC") +
 				row("Formation", "web=2 worker=0") + row("Config keys", "A SECRET")},
-		{name: "unfinished rollback that failed", args: []string{"releases:info", "shop", "v3"}, replies: map[string]reply{"releases.info": {Resp: failed}}, ops: []string{"releases.info"},
-			reqs: map[string]string{"releases.info": `{"app":"shop","release":3}`},
-			stdout: "=====> shop release 3\n" +
+		{Name: "unfinished rollback that failed", Args: []string{"releases:info", "shop", "v3"}, Replies: map[string]reply{"releases.info": {Resp: failed}}, Ops: []string{"releases.info"},
+			Reqs: map[string]string{"releases.info": `{"app":"shop","release":3}`},
+			Stdout: "=====> shop release 3\n" +
 				row("Status", "live") + row("Source", "git main") + row("Git rev", "abc123") + row("Image", "berth/shop:3") +
 				row("Started by", "admin") + row("Created", "2026-01-02 03:04:05 UTC") + row("Rollback of", "1") +
 				row("Formation", "web=2 worker=0") + row("Config keys", "A SECRET") + row("Error", "check failed")},
-		{args: []string{"releases:info", "shop", "3", "--format", "json"}, replies: map[string]reply{"releases.info": {Resp: detail}}, ops: []string{"releases.info"},
-			has: []string{`"number":3`, `"config_keys":["A","SECRET"]`, `"started_by":"admin"`}},
-		{args: []string{"releases:info", "shop"}, code: 1, errLine: "Please specify a release number (see releases shop)"},
-		{args: []string{"releases:info", "shop", "three"}, code: 1, errLine: `Invalid release "three": give its number, as releases shop lists them`},
-		{args: []string{"releases:info", "shop", "0"}, code: 1, errLine: `Invalid release "0"`},
-		{args: []string{"releases:info", "shop", "3", "4"}, code: 1, errLine: "Unexpected argument(s): 4"},
-		{name: "no such release", args: []string{"releases:info", "shop", "9"}, replies: map[string]reply{"releases.info": {Err: api.Errorf(api.CodeNotFound, "shop has no release 9")}},
-			code: 1, ops: []string{"releases.info"}, errLine: "shop has no release 9"},
+		{Args: []string{"releases:info", "shop", "3", "--format", "json"}, Replies: map[string]reply{"releases.info": {Resp: detail}}, Ops: []string{"releases.info"},
+			Has: []string{`"number":3`, `"config_keys":["A","SECRET"]`, `"started_by":"admin"`}},
+		{Args: []string{"releases:info", "shop"}, Code: 1, ErrLine: "Please specify a release number (see releases shop)"},
+		{Args: []string{"releases:info", "shop", "three"}, Code: 1, ErrLine: `Invalid release "three": give its number, as releases shop lists them`},
+		{Args: []string{"releases:info", "shop", "0"}, Code: 1, ErrLine: `Invalid release "0"`},
+		{Args: []string{"releases:info", "shop", "3", "4"}, Code: 1, ErrLine: "Unexpected argument(s): 4"},
+		{Name: "no such release", Args: []string{"releases:info", "shop", "9"}, Replies: map[string]reply{"releases.info": {Err: api.Errorf(api.CodeNotFound, "shop has no release 9")}},
+			Code: 1, Ops: []string{"releases.info"}, ErrLine: "shop has no release 9"},
 
-		{args: []string{"releases:rollback", "shop"}, replies: map[string]reply{"releases.rollback": {Stdout: "-----> Rolling back\n"}}, ops: []string{"releases.rollback"},
-			reqs: map[string]string{"releases.rollback": `{"app":"shop"}`}, stdout: "-----> Rolling back\n"},
-		{args: []string{"releases:rollback", "shop", "v2"}, replies: map[string]reply{"releases.rollback": {}}, ops: []string{"releases.rollback"},
-			reqs: map[string]string{"releases.rollback": `{"app":"shop","release":2}`}},
-		{args: []string{"releases:rollback", "shop", "-1"}, code: 1, errLine: `Invalid release "-1"`},
-		{args: []string{"releases:rollback", "shop", "x"}, code: 1, errLine: `Invalid release "x"`},
+		{Args: []string{"releases:rollback", "shop"}, Replies: map[string]reply{"releases.rollback": {Stdout: "-----> Rolling back\n"}}, Ops: []string{"releases.rollback"},
+			Reqs: map[string]string{"releases.rollback": `{"app":"shop"}`}, Stdout: "-----> Rolling back\n"},
+		{Args: []string{"releases:rollback", "shop", "v2"}, Replies: map[string]reply{"releases.rollback": {}}, Ops: []string{"releases.rollback"},
+			Reqs: map[string]string{"releases.rollback": `{"app":"shop","release":2}`}},
+		{Args: []string{"releases:rollback", "shop", "-1"}, Code: 1, ErrLine: `Invalid release "-1"`},
+		{Args: []string{"releases:rollback", "shop", "x"}, Code: 1, ErrLine: `Invalid release "x"`},
 	})
 }
 
@@ -60,31 +60,31 @@ func TestChecks(t *testing.T) {
 		Computed: map[string]string{"wait-to-retire": "90", "default-uptime-seconds": "10", "drain-timeout": "30"},
 	}}}
 	runCases(t, []cliCase{
-		{args: []string{"checks:disable", "shop"}, replies: mode, ops: []string{"checks.set-mode"},
-			reqs: map[string]string{"checks.set-mode": `{"app":"shop","mode":"disable"}`}, stdout: "-----> Disabling zero downtime for all processes of shop\n"},
-		{args: []string{"checks:enable", "shop", "web,worker"}, replies: mode, ops: []string{"checks.set-mode"},
-			reqs: map[string]string{"checks.set-mode": `{"app":"shop","types":["web","worker"],"mode":"enable"}`}, stdout: "-----> Enabling zero downtime for web, worker of shop\n"},
-		{args: []string{"checks:skip", "shop", "web"}, replies: mode, ops: []string{"checks.set-mode"},
-			reqs: map[string]string{"checks.set-mode": `{"app":"shop","types":["web"],"mode":"skip"}`}, stdout: "-----> Skipping checks for web of shop\n"},
-		{args: []string{"checks:skip", "shop", "web", "worker"}, code: 1, errLine: "Unexpected argument(s): worker"},
-		{name: "set-mode on a missing app", args: []string{"checks:disable", "gone"}, replies: map[string]reply{"checks.set-mode": {Err: api.AppNotFound("gone")}},
-			code: 20, ops: []string{"checks.set-mode"}, errLine: "App gone does not exist"},
-		{args: []string{"checks:run", "shop", "web"}, replies: map[string]reply{"checks.run": {Stdout: "web.1 ok\n"}}, ops: []string{"checks.run"},
-			reqs: map[string]string{"checks.run": `{"app":"shop","types":["web"]}`}, stdout: "web.1 ok\n"},
-		{args: []string{"checks:run", "shop"}, replies: map[string]reply{"checks.run": {}}, ops: []string{"checks.run"}, reqs: map[string]string{"checks.run": `{"app":"shop"}`}},
+		{Args: []string{"checks:disable", "shop"}, Replies: mode, Ops: []string{"checks.set-mode"},
+			Reqs: map[string]string{"checks.set-mode": `{"app":"shop","mode":"disable"}`}, Stdout: "-----> Disabling zero downtime for all processes of shop\n"},
+		{Args: []string{"checks:enable", "shop", "web,worker"}, Replies: mode, Ops: []string{"checks.set-mode"},
+			Reqs: map[string]string{"checks.set-mode": `{"app":"shop","types":["web","worker"],"mode":"enable"}`}, Stdout: "-----> Enabling zero downtime for web, worker of shop\n"},
+		{Args: []string{"checks:skip", "shop", "web"}, Replies: mode, Ops: []string{"checks.set-mode"},
+			Reqs: map[string]string{"checks.set-mode": `{"app":"shop","types":["web"],"mode":"skip"}`}, Stdout: "-----> Skipping checks for web of shop\n"},
+		{Args: []string{"checks:skip", "shop", "web", "worker"}, Code: 1, ErrLine: "Unexpected argument(s): worker"},
+		{Name: "set-mode on a missing app", Args: []string{"checks:disable", "gone"}, Replies: map[string]reply{"checks.set-mode": {Err: api.AppNotFound("gone")}},
+			Code: 20, Ops: []string{"checks.set-mode"}, ErrLine: "App gone does not exist"},
+		{Args: []string{"checks:run", "shop", "web"}, Replies: map[string]reply{"checks.run": {Stdout: "web.1 ok\n"}}, Ops: []string{"checks.run"},
+			Reqs: map[string]string{"checks.run": `{"app":"shop","types":["web"]}`}, Stdout: "web.1 ok\n"},
+		{Args: []string{"checks:run", "shop"}, Replies: map[string]reply{"checks.run": {}}, Ops: []string{"checks.run"}, Reqs: map[string]string{"checks.run": `{"app":"shop"}`}},
 
-		{args: []string{"checks:report", "shop", "--checks-disabled-list"}, replies: props, ops: []string{"properties.report"},
-			reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"checks"}`}, stdout: "web\n"},
-		{args: []string{"checks:report", "shop", "--checks-skipped-list"}, replies: props, ops: []string{"properties.report"}, stdout: "none\n"},
-		{args: []string{"checks:report", "shop", "--checks-global-wait-to-retire"}, replies: props, ops: []string{"properties.report"}, stdout: "90\n"},
-		{args: []string{"checks:report", "shop", "--checks-wait-to-retire"}, replies: props, ops: []string{"properties.report"}, stdout: "\n"},
-		{args: []string{"checks:report", "shop", "--format", "json"}, replies: props, ops: []string{"properties.report"},
-			stdout: `{"computed-default-uptime-seconds":"10","computed-drain-timeout":"30","computed-wait-to-retire":"90","disabled-list":"web","global-wait-to-retire":"90","skipped-list":"none","wait-to-retire":""}` + "\n"},
-		{args: []string{"checks:report", "shop"}, replies: props, ops: []string{"properties.report"},
-			has: []string{"=====> shop checks information\n", sp(7) + "Checks disabled list:" + sp(19) + "web\n", sp(7) + "Checks computed default uptime seconds: 10\n"}},
+		{Args: []string{"checks:report", "shop", "--checks-disabled-list"}, Replies: props, Ops: []string{"properties.report"},
+			Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"checks"}`}, Stdout: "web\n"},
+		{Args: []string{"checks:report", "shop", "--checks-skipped-list"}, Replies: props, Ops: []string{"properties.report"}, Stdout: "none\n"},
+		{Args: []string{"checks:report", "shop", "--checks-global-wait-to-retire"}, Replies: props, Ops: []string{"properties.report"}, Stdout: "90\n"},
+		{Args: []string{"checks:report", "shop", "--checks-wait-to-retire"}, Replies: props, Ops: []string{"properties.report"}, Stdout: "\n"},
+		{Args: []string{"checks:report", "shop", "--format", "json"}, Replies: props, Ops: []string{"properties.report"},
+			Stdout: `{"computed-default-uptime-seconds":"10","computed-drain-timeout":"30","computed-wait-to-retire":"90","disabled-list":"web","global-wait-to-retire":"90","skipped-list":"none","wait-to-retire":""}` + "\n"},
+		{Args: []string{"checks:report", "shop"}, Replies: props, Ops: []string{"properties.report"},
+			Has: []string{"=====> shop checks information\n", sp(7) + "Checks disabled list:" + sp(19) + "web\n", sp(7) + "Checks computed default uptime seconds: 10\n"}},
 
-		{args: []string{"proxy:report", "shop", "--proxy-computed-client-max-body-size"},
-			replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{App: map[string]string{"client-max-body-size": ""}, Computed: map[string]string{"client-max-body-size": "1m"}}}},
-			ops:     []string{"properties.report"}, reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"proxy"}`}, stdout: "1m\n"},
+		{Args: []string{"proxy:report", "shop", "--proxy-computed-client-max-body-size"},
+			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{App: map[string]string{"client-max-body-size": ""}, Computed: map[string]string{"client-max-body-size": "1m"}}}},
+			Ops:     []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"proxy"}`}, Stdout: "1m\n"},
 	})
 }

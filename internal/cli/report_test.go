@@ -176,13 +176,13 @@ func TestParseShapes(t *testing.T) {
 func TestPlugins(t *testing.T) {
 	t.Parallel()
 	runCases(t, []cliCase{
-		{args: []string{"plugin:install", "https://github.com/dokku/dokku-postgres.git", "postgres"},
-			stdout: "-----> Plugin postgres is built into Berth: nothing to install (postgres:* (PostgreSQL services built in))\n"},
-		{args: []string{"plugin:install", "https://github.com/dokku/dokku-letsencrypt.git/"}, stdout: "-----> Plugin letsencrypt is built into Berth: nothing to install (letsencrypt:* (HTTPS with renewal built in))\n"},
-		{name: "name from the second argument", args: []string{"plugin:install", "https://example.com/some.git", "redis"}, stdout: "-----> Plugin redis is built into Berth: nothing to install (redis:* (Redis services built in))\n"},
-		{args: []string{"plugin:install", "https://github.com/dokku/dokku-mysql.git", "mysql"}, code: 1, errLine: "Third-party plugins are not supported (yet): mysql has no built-in equivalent in Berth"},
-		{args: []string{"plugin:install"}, code: 1, errLine: "Please specify a plugin to install"},
-		{args: []string{"plugin:list"}, stdout: "letsencrypt  built in: letsencrypt:* (HTTPS with renewal built in)\n" +
+		{Args: []string{"plugin:install", "https://github.com/dokku/dokku-postgres.git", "postgres"},
+			Stdout: "-----> Plugin postgres is built into Berth: nothing to install (postgres:* (PostgreSQL services built in))\n"},
+		{Args: []string{"plugin:install", "https://github.com/dokku/dokku-letsencrypt.git/"}, Stdout: "-----> Plugin letsencrypt is built into Berth: nothing to install (letsencrypt:* (HTTPS with renewal built in))\n"},
+		{Name: "name from the second argument", Args: []string{"plugin:install", "https://example.com/some.git", "redis"}, Stdout: "-----> Plugin redis is built into Berth: nothing to install (redis:* (Redis services built in))\n"},
+		{Args: []string{"plugin:install", "https://github.com/dokku/dokku-mysql.git", "mysql"}, Code: 1, ErrLine: "Third-party plugins are not supported (yet): mysql has no built-in equivalent in Berth"},
+		{Args: []string{"plugin:install"}, Code: 1, ErrLine: "Please specify a plugin to install"},
+		{Args: []string{"plugin:list"}, Stdout: "letsencrypt  built in: letsencrypt:* (HTTPS with renewal built in)\n" +
 			"postgres  built in: postgres:* (PostgreSQL services built in)\n" +
 			"redirect  built in: redirect:* (domain redirects built in)\n" +
 			"redis  built in: redis:* (Redis services built in)\n"},

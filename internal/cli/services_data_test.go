@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/cli/clitest"
 )
 
 func TestHumanSize(t *testing.T) {
@@ -30,64 +31,64 @@ func TestServicesData(t *testing.T) {
 		{Name: "db-x.dump", Size: 10, Time: time.Date(2026, 1, 2, 4, 0, 0, 0, time.FixedZone("X", 3600))},
 	}}
 	runCases(t, []cliCase{
-		{args: []string{"postgres:export", "db"}, replies: map[string]reply{"services.export": {Stdout: "PGDMP\x00binary"}}, ops: []string{"services.export"},
-			reqs: map[string]string{"services.export": "{" + ref + "}"}, stdout: "PGDMP\x00binary"},
-		{args: []string{"postgres:export"}, code: 1, errLine: "Please specify a name for the service"},
-		{args: []string{"postgres:export", "db", "file"}, code: 1, errLine: "Unexpected argument(s): file"},
-		{args: []string{"redis:export", "gone"}, replies: map[string]reply{"services.export": {Err: api.Errorf(api.CodeNotFound, "Redis service gone does not exist")}},
-			code: 1, ops: []string{"services.export"}, errLine: "Redis service gone does not exist"},
+		{Args: []string{"postgres:export", "db"}, Replies: map[string]reply{"services.export": {Stdout: "PGDMP\x00binary"}}, Ops: []string{"services.export"},
+			Reqs: map[string]string{"services.export": "{" + ref + "}"}, Stdout: "PGDMP\x00binary"},
+		{Args: []string{"postgres:export"}, Code: 1, ErrLine: "Please specify a name for the service"},
+		{Args: []string{"postgres:export", "db", "file"}, Code: 1, ErrLine: "Unexpected argument(s): file"},
+		{Args: []string{"redis:export", "gone"}, Replies: map[string]reply{"services.export": {Err: api.Errorf(api.CodeNotFound, "Redis service gone does not exist")}},
+			Code: 1, Ops: []string{"services.export"}, ErrLine: "Redis service gone does not exist"},
 
-		{args: []string{"postgres:import", "db"}, stdin: "DUMP", replies: map[string]reply{"services.import": {}}, ops: []string{"services.import"},
-			reqs:   map[string]string{"services.import": "{" + ref + "}"},
-			stdout: "-----> Importing data into postgres service db\n-----> Import into postgres service db complete\n"},
-		{name: "failed import", args: []string{"postgres:import", "db"}, stdin: "junk", replies: map[string]reply{"services.import": {Err: api.Errorf(api.CodeInvalid, "pg_restore failed; nothing was changed")}},
-			code: 1, ops: []string{"services.import"}, stdout: "-----> Importing data into postgres service db\n", errLine: "pg_restore failed; nothing was changed"},
+		{Args: []string{"postgres:import", "db"}, Stdin: "DUMP", Replies: map[string]reply{"services.import": {}}, Ops: []string{"services.import"},
+			Reqs:   map[string]string{"services.import": "{" + ref + "}"},
+			Stdout: "-----> Importing data into postgres service db\n-----> Import into postgres service db complete\n"},
+		{Name: "failed import", Args: []string{"postgres:import", "db"}, Stdin: "junk", Replies: map[string]reply{"services.import": {Err: api.Errorf(api.CodeInvalid, "pg_restore failed; nothing was changed")}},
+			Code: 1, Ops: []string{"services.import"}, Stdout: "-----> Importing data into postgres service db\n", ErrLine: "pg_restore failed; nothing was changed"},
 
-		{args: []string{"postgres:clone", "db", "db2", "-I", "17", "-m", "1g"}, replies: map[string]reply{"services.clone": {Resp: api.ServiceInfo{Name: "db2", Image: "postgres:17", DSN: "postgres://db2"}}},
-			ops: []string{"services.clone"}, reqs: map[string]string{"services.clone": "{" + ref + `,"new":{"kind":"postgres","name":"db2","image_version":"17","memory":"1g"}}`},
-			stdout: "-----> Cloning postgres service db to db2\n-----> Cloned db to db2 (postgres:17)\n       DSN: postgres://db2\n"},
-		{args: []string{"postgres:clone", "db"}, code: 1, errLine: "Usage: berth postgres:clone <name> <new-name> [create flags]"},
-		{args: []string{"postgres:clone", "db", "db2", "db3"}, code: 1, errLine: "Unexpected argument(s): db3"},
+		{Args: []string{"postgres:clone", "db", "db2", "-I", "17", "-m", "1g"}, Replies: map[string]reply{"services.clone": {Resp: api.ServiceInfo{Name: "db2", Image: "postgres:17", DSN: "postgres://db2"}}},
+			Ops: []string{"services.clone"}, Reqs: map[string]string{"services.clone": "{" + ref + `,"new":{"kind":"postgres","name":"db2","image_version":"17","memory":"1g"}}`},
+			Stdout: "-----> Cloning postgres service db to db2\n-----> Cloned db to db2 (postgres:17)\n       DSN: postgres://db2\n"},
+		{Args: []string{"postgres:clone", "db"}, Code: 1, ErrLine: "Usage: berth postgres:clone <name> <new-name> [create flags]"},
+		{Args: []string{"postgres:clone", "db", "db2", "db3"}, Code: 1, ErrLine: "Unexpected argument(s): db3"},
 
-		{args: []string{"postgres:backup", "db", "/backups"}, replies: map[string]reply{"services.backup": {Resp: api.BackupFile{Path: "/backups/db-x.dump", Size: 1536}}},
-			ops: []string{"services.backup"}, reqs: map[string]string{"services.backup": "{" + ref + `,"dir":"/backups"}`},
-			stdout: "-----> Backing up postgres service db to /backups\n       Wrote /backups/db-x.dump (1.5 KiB)\n"},
-		{args: []string{"postgres:backup", "db"}, code: 1, errLine: "Usage: berth postgres:backup <name> <dir>"},
+		{Args: []string{"postgres:backup", "db", "/backups"}, Replies: map[string]reply{"services.backup": {Resp: api.BackupFile{Path: "/backups/db-x.dump", Size: 1536}}},
+			Ops: []string{"services.backup"}, Reqs: map[string]string{"services.backup": "{" + ref + `,"dir":"/backups"}`},
+			Stdout: "-----> Backing up postgres service db to /backups\n       Wrote /backups/db-x.dump (1.5 KiB)\n"},
+		{Args: []string{"postgres:backup", "db"}, Code: 1, ErrLine: "Usage: berth postgres:backup <name> <dir>"},
 
-		{args: []string{"postgres:backup-schedule", "db", "0 3 * * *", "/backups", "--keep", "3"}, replies: sched(3), ops: []string{"services.backup-schedule"},
-			reqs:   map[string]string{"services.backup-schedule": "{" + ref + `,"schedule":"0 3 * * *","dir":"/backups","keep":3}`},
-			stdout: "-----> Scheduled backups of postgres service db\n       Schedule:   0 3 * * *\n       Directory:  /backups\n       Keep:       newest 3\n"},
-		{name: "schedule in words", args: []string{"postgres:backup-schedule", "db", "0", "3", "*", "*", "*", "/backups"}, replies: sched(7), ops: []string{"services.backup-schedule"},
-			reqs: map[string]string{"services.backup-schedule": "{" + ref + `,"schedule":"0 3 * * *","dir":"/backups"}`}, has: []string{"Keep:       newest 7\n"}},
-		{name: "keep all", args: []string{"postgres:backup-schedule", "db", "@daily", "/backups", "--keep", "0"}, replies: sched(0), ops: []string{"services.backup-schedule"},
-			reqs: map[string]string{"services.backup-schedule": "{" + ref + `,"schedule":"@daily","dir":"/backups","keep":0}`}, has: []string{"Keep:       all\n"}},
-		{args: []string{"postgres:backup-schedule", "db", "@daily", "/backups", "--keep", "-1"}, code: 1, errLine: "--keep must be a number: 0 (keep all) or more"},
-		{args: []string{"postgres:backup-schedule", "db", "@daily"}, code: 1, errLine: "Usage: berth postgres:backup-schedule <name> <schedule> <dir> [--keep N]"},
-		{name: "bad schedule", args: []string{"postgres:backup-schedule", "db", "@sometimes", "/backups"}, replies: map[string]reply{"services.backup-schedule": {Err: api.Errorf(api.CodeInvalid, "Invalid schedule @sometimes")}},
-			code: 1, ops: []string{"services.backup-schedule"}, errLine: "Invalid schedule @sometimes"},
+		{Args: []string{"postgres:backup-schedule", "db", "0 3 * * *", "/backups", "--keep", "3"}, Replies: sched(3), Ops: []string{"services.backup-schedule"},
+			Reqs:   map[string]string{"services.backup-schedule": "{" + ref + `,"schedule":"0 3 * * *","dir":"/backups","keep":3}`},
+			Stdout: "-----> Scheduled backups of postgres service db\n       Schedule:   0 3 * * *\n       Directory:  /backups\n       Keep:       newest 3\n"},
+		{Name: "schedule in words", Args: []string{"postgres:backup-schedule", "db", "0", "3", "*", "*", "*", "/backups"}, Replies: sched(7), Ops: []string{"services.backup-schedule"},
+			Reqs: map[string]string{"services.backup-schedule": "{" + ref + `,"schedule":"0 3 * * *","dir":"/backups"}`}, Has: []string{"Keep:       newest 7\n"}},
+		{Name: "keep all", Args: []string{"postgres:backup-schedule", "db", "@daily", "/backups", "--keep", "0"}, Replies: sched(0), Ops: []string{"services.backup-schedule"},
+			Reqs: map[string]string{"services.backup-schedule": "{" + ref + `,"schedule":"@daily","dir":"/backups","keep":0}`}, Has: []string{"Keep:       all\n"}},
+		{Args: []string{"postgres:backup-schedule", "db", "@daily", "/backups", "--keep", "-1"}, Code: 1, ErrLine: "--keep must be a number: 0 (keep all) or more"},
+		{Args: []string{"postgres:backup-schedule", "db", "@daily"}, Code: 1, ErrLine: "Usage: berth postgres:backup-schedule <name> <schedule> <dir> [--keep N]"},
+		{Name: "bad schedule", Args: []string{"postgres:backup-schedule", "db", "@sometimes", "/backups"}, Replies: map[string]reply{"services.backup-schedule": {Err: api.Errorf(api.CodeInvalid, "Invalid schedule @sometimes")}},
+			Code: 1, Ops: []string{"services.backup-schedule"}, ErrLine: "Invalid schedule @sometimes"},
 
-		{args: []string{"postgres:backup-unschedule", "db"}, replies: map[string]reply{"services.backup-unschedule": {Resp: api.BackupUnscheduleResult{Removed: true}}},
-			ops: []string{"services.backup-unschedule"}, reqs: map[string]string{"services.backup-unschedule": "{" + ref + "}"}, stdout: "-----> Unscheduled backups of postgres service db\n"},
-		{name: "unschedule nothing", args: []string{"postgres:backup-unschedule", "db"}, replies: map[string]reply{"services.backup-unschedule": {Resp: api.BackupUnscheduleResult{}}},
-			ops: []string{"services.backup-unschedule"}, stdout: "-----> postgres service db had no backup schedule\n"},
-		{args: []string{"postgres:backup-schedule-cat", "db"}, replies: map[string]reply{"services.backup-schedule-cat": {Resp: api.BackupScheduleInfo{Schedule: "0 3 * * *", Dir: "/backups", Keep: 7}}},
-			ops: []string{"services.backup-schedule-cat"}, stdout: `"0 3 * * *" /backups --keep 7` + "\n"},
+		{Args: []string{"postgres:backup-unschedule", "db"}, Replies: map[string]reply{"services.backup-unschedule": {Resp: api.BackupUnscheduleResult{Removed: true}}},
+			Ops: []string{"services.backup-unschedule"}, Reqs: map[string]string{"services.backup-unschedule": "{" + ref + "}"}, Stdout: "-----> Unscheduled backups of postgres service db\n"},
+		{Name: "unschedule nothing", Args: []string{"postgres:backup-unschedule", "db"}, Replies: map[string]reply{"services.backup-unschedule": {Resp: api.BackupUnscheduleResult{}}},
+			Ops: []string{"services.backup-unschedule"}, Stdout: "-----> postgres service db had no backup schedule\n"},
+		{Args: []string{"postgres:backup-schedule-cat", "db"}, Replies: map[string]reply{"services.backup-schedule-cat": {Resp: api.BackupScheduleInfo{Schedule: "0 3 * * *", Dir: "/backups", Keep: 7}}},
+			Ops: []string{"services.backup-schedule-cat"}, Stdout: `"0 3 * * *" /backups --keep 7` + "\n"},
 
-		{args: []string{"postgres:backup-list", "db"}, replies: map[string]reply{"services.backup-list": {Resp: files}}, ops: []string{"services.backup-list"},
-			reqs: map[string]string{"services.backup-list": "{" + ref + "}"},
-			stdout: "=====> postgres db backups in /backups\n" +
+		{Args: []string{"postgres:backup-list", "db"}, Replies: map[string]reply{"services.backup-list": {Resp: files}}, Ops: []string{"services.backup-list"},
+			Reqs: map[string]string{"services.backup-list": "{" + ref + "}"},
+			Stdout: "=====> postgres db backups in /backups\n" +
 				"NAME" + sp(23) + sp(6) + "SIZE  TIME (UTC)\n" +
 				"db-2026-01-01-030000.dump" + sp(2) + sp(3) + "2.0 KiB  2026-01-01 03:00:00\n" +
 				"db-x.dump" + sp(18) + sp(6) + "10 B  2026-01-02 03:00:00\n"},
-		{args: []string{"postgres:backup-list", "db", "/old"}, replies: map[string]reply{"services.backup-list": {Resp: api.BackupList{Dir: "/old"}}}, ops: []string{"services.backup-list"},
-			reqs: map[string]string{"services.backup-list": "{" + ref + `,"dir":"/old"}`}, stdout: "=====> postgres db backups in /old\n       (none)\n"},
-		{args: []string{"postgres:backup-list", "db", "--format", "json"}, replies: map[string]reply{"services.backup-list": {Resp: files}}, ops: []string{"services.backup-list"},
-			has: []string{`{"dir":"/backups","files":[{"name":"db-2026-01-01-030000.dump",`, `"size":2048`}},
-		{args: []string{"postgres:backup-list", "db", "/a", "/b"}, code: 1, errLine: "Unexpected argument(s): /b"},
+		{Args: []string{"postgres:backup-list", "db", "/old"}, Replies: map[string]reply{"services.backup-list": {Resp: api.BackupList{Dir: "/old"}}}, Ops: []string{"services.backup-list"},
+			Reqs: map[string]string{"services.backup-list": "{" + ref + `,"dir":"/old"}`}, Stdout: "=====> postgres db backups in /old\n       (none)\n"},
+		{Args: []string{"postgres:backup-list", "db", "--format", "json"}, Replies: map[string]reply{"services.backup-list": {Resp: files}}, Ops: []string{"services.backup-list"},
+			Has: []string{`{"dir":"/backups","files":[{"name":"db-2026-01-01-030000.dump",`, `"size":2048`}},
+		{Args: []string{"postgres:backup-list", "db", "/a", "/b"}, Code: 1, ErrLine: "Unexpected argument(s): /b"},
 
-		{args: []string{"postgres:backup-restore", "db", "db-x.dump"}, replies: map[string]reply{"services.backup-restore": {Stdout: "-----> Restoring\n"}}, ops: []string{"services.backup-restore"},
-			reqs: map[string]string{"services.backup-restore": "{" + ref + `,"file":"db-x.dump"}`}, stdout: "-----> Restoring\n-----> Restored postgres service db from db-x.dump\n"},
-		{args: []string{"postgres:backup-restore", "db"}, code: 1, errLine: "Usage: berth postgres:backup-restore <name> <file>"},
+		{Args: []string{"postgres:backup-restore", "db", "db-x.dump"}, Replies: map[string]reply{"services.backup-restore": {Stdout: "-----> Restoring\n"}}, Ops: []string{"services.backup-restore"},
+			Reqs: map[string]string{"services.backup-restore": "{" + ref + `,"file":"db-x.dump"}`}, Stdout: "-----> Restoring\n-----> Restored postgres service db from db-x.dump\n"},
+		{Args: []string{"postgres:backup-restore", "db"}, Code: 1, ErrLine: "Usage: berth postgres:backup-restore <name> <file>"},
 	})
 }
 
@@ -100,15 +101,15 @@ func TestServiceDataStreams(t *testing.T) {
 		{"redis:import", "Give the dump on stdin (berth redis:import db < FILE)"},
 	} {
 		fake := newFake(nil)
-		r := runEnv(fake, Env{Terminal: &fakeTerminal{}}, tt.cmd, "db")
-		if r.code != 1 || len(fake.ops()) != 0 || r.stdout != "" {
-			t.Errorf("%s: exit %d, ops %q, stdout %q", tt.cmd, r.code, fake.ops(), r.stdout)
+		r := runEnv(fake, Env{Terminal: &clitest.Terminal{}}, tt.cmd, "db")
+		if r.Code != 1 || len(fake.Ops()) != 0 || r.Stdout != "" {
+			t.Errorf("%s: exit %d, ops %q, stdout %q", tt.cmd, r.Code, fake.Ops(), r.Stdout)
 		}
-		checkErrLine(t, r.stderr, tt.want)
+		checkErrLine(t, r.Stderr, tt.want)
 	}
 	fake := newFake(map[string]reply{"services.import": {}})
 	runCLI(fake, "RDB\x00data", "redis:import", "cache")
-	if c, _ := fake.last("services.import"); c.Stdin != "RDB\x00data" {
+	if c, _ := fake.Last("services.import"); c.Stdin != "RDB\x00data" {
 		t.Errorf("daemon read %q", c.Stdin)
 	}
 }
