@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register(
+	Register(
 		&Command{Name: "apps:create", Args: "<app>", Short: "Create a new app", App: AppRequired, Run: appsCreate},
 		&Command{Name: "apps:list", Short: "List your apps", Values: []string{"format"}, Run: appsList},
 		&Command{Name: "apps:destroy", Args: "<app> [--force]", Short: "Permanently destroy an app and everything it owns", App: AppRequired, Bools: []string{"force"}, Run: appsDestroy},
@@ -25,15 +25,8 @@ func init() {
 	)
 }
 
-func noExtraArgs(c *Ctx, max int) error {
-	if len(c.Args) > max {
-		return failf("Unexpected argument(s): %s; see `%s help %s`", strings.Join(c.Args[max:], " "), c.Env.Prog, c.Cmd.Name)
-	}
-	return nil
-}
-
 func appsCreate(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	if _, err := api.AppsCreate.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
@@ -52,7 +45,7 @@ func appsList(c *Ctx) error {
 	for _, a := range list.Apps {
 		names = append(names, a.Name)
 	}
-	if done, err := printJSON(c, names); done || err != nil {
+	if done, err := c.PrintJSON(names); done || err != nil {
 		return err
 	}
 	if len(names) == 0 {
@@ -67,7 +60,7 @@ func appsList(c *Ctx) error {
 }
 
 func appsDestroy(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	// Check first, so a missing app says so (exit 20) before any prompt.
@@ -81,7 +74,7 @@ func appsDestroy(c *Ctx) error {
 		c.Stderr.Write([]byte("\n> "))
 		line, _ := bufio.NewReader(c.Stdin).ReadString('\n')
 		if strings.TrimSpace(line) != c.App {
-			return failf("Confirmation did not match %s. Aborted.", c.App)
+			return Failf("Confirmation did not match %s. Aborted.", c.App)
 		}
 	}
 	c.Info1("Destroying %s (including all add-ons)", c.App)
@@ -96,9 +89,9 @@ func appsExists(c *Ctx) error {
 
 func twoNames(c *Ctx) (string, error) {
 	if len(c.Args) == 0 {
-		return "", failf("Please specify a new app name")
+		return "", Failf("Please specify a new app name")
 	}
-	return c.Args[0], noExtraArgs(c, 1)
+	return c.Args[0], c.NoExtraArgs(1)
 }
 
 func appsRename(c *Ctx) error {
@@ -110,7 +103,7 @@ func appsRename(c *Ctx) error {
 		return err
 	}
 	c.Info1("Renaming %s to %s", c.App, to)
-	_, err = api.AppsRename.Stream(c, c.API, api.RenameRequest{From: c.App, To: to, SkipDeploy: c.Bool("skip-deploy")}, c.output())
+	_, err = api.AppsRename.Stream(c, c.API, api.RenameRequest{From: c.App, To: to, SkipDeploy: c.Bool("skip-deploy")}, c.Output())
 	return err
 }
 
@@ -124,7 +117,7 @@ func appsClone(c *Ctx) error {
 		return err
 	}
 	c.Info1("Cloning %s to %s", c.App, to)
-	_, err = api.AppsClone.Stream(c, c.API, req, c.output())
+	_, err = api.AppsClone.Stream(c, c.API, req, c.Output())
 	return err
 }
 
@@ -155,7 +148,7 @@ func appsLocked(c *Ctx) error {
 		return err
 	}
 	if !info.Locked {
-		return failf("Deploy lock does not exist")
+		return Failf("Deploy lock does not exist")
 	}
 	if !c.Quiet {
 		c.Println("Deploy lock exists")
@@ -202,9 +195,9 @@ func appsReport(c *Ctx) error {
 func propertySetter(ns string) func(c *Ctx) error {
 	return func(c *Ctx) error {
 		if len(c.Args) == 0 {
-			return failf("No property specified; see `%s help %s:set`", c.Env.Prog, ns)
+			return Failf("No property specified; see `%s help %s:set`", c.Env.Prog, ns)
 		}
-		if err := noExtraArgs(c, 2); err != nil {
+		if err := c.NoExtraArgs(2); err != nil {
 			return err
 		}
 		req := api.PropertyChange{Scope: api.Scope{App: c.App, Global: c.Global}, Namespace: ns, Key: c.Args[0]}

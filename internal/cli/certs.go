@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register(
+	Register(
 		&Command{Name: "certs:add", Args: "<app> CRT KEY | <app> < tar with server.crt and server.key", Short: "Install a TLS certificate (full chain) and key for an app", App: AppRequired, Run: certsAdd},
 		&Command{Name: "certs:update", Args: "<app> CRT KEY | <app> < tar", Short: "Replace an app's TLS certificate", App: AppRequired, Run: certsAdd},
 		&Command{Name: "certs:generate", Args: "<app> [DOMAIN]", Short: "Install a self-signed certificate for DOMAIN and the app's domains", App: AppRequired, Run: certsGenerate},
@@ -33,20 +33,20 @@ func certInput(c *Ctx) (string, string, error) {
 	if len(c.Args) == 2 {
 		crt, err := os.ReadFile(c.Args[0])
 		if err != nil {
-			return "", "", failf("Cannot read the certificate: %v", err)
+			return "", "", Failf("Cannot read the certificate: %v", err)
 		}
 		key, err := os.ReadFile(c.Args[1])
 		if err != nil {
-			return "", "", failf("Cannot read the key: %v", err)
+			return "", "", Failf("Cannot read the key: %v", err)
 		}
 		return string(crt), string(key), nil
 	}
 	if len(c.Args) != 0 {
-		return "", "", failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin")
+		return "", "", Failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin")
 	}
 	data, err := io.ReadAll(io.LimitReader(c.Stdin, 10<<20))
 	if err != nil {
-		return "", "", failf("Cannot read stdin: %v", err)
+		return "", "", Failf("Cannot read stdin: %v", err)
 	}
 	var crt, key string
 	tr := tar.NewReader(bytes.NewReader(data))
@@ -56,7 +56,7 @@ func certInput(c *Ctx) (string, string, error) {
 			break
 		}
 		if err != nil {
-			return "", "", failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin (%v)", err)
+			return "", "", Failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin (%v)", err)
 		}
 		b, _ := io.ReadAll(io.LimitReader(tr, 1<<20))
 		switch strings.TrimPrefix(h.Name, "./") {
@@ -67,7 +67,7 @@ func certInput(c *Ctx) (string, string, error) {
 		}
 	}
 	if crt == "" || key == "" {
-		return "", "", failf("The tar must hold server.crt and server.key")
+		return "", "", Failf("The tar must hold server.crt and server.key")
 	}
 	return crt, key, nil
 }
@@ -90,7 +90,7 @@ func certsGenerate(c *Ctx) error {
 	if len(c.Args) > 0 {
 		domain = c.Args[0]
 	}
-	if err := noExtraArgs(c, 1); err != nil {
+	if err := c.NoExtraArgs(1); err != nil {
 		return err
 	}
 	info, err := api.CertsGenerate.Call(c, c.API, api.CertGenerate{App: c.App, Domain: domain})
@@ -111,14 +111,14 @@ func certsRemove(c *Ctx) error {
 
 func certsShow(c *Ctx) error {
 	if len(c.Args) != 1 || (c.Args[0] != "crt" && c.Args[0] != "key") {
-		return failf("Usage: %s certs:show APP crt|key", c.Env.Prog)
+		return Failf("Usage: %s certs:show APP crt|key", c.Env.Prog)
 	}
 	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App, Key: c.Args[0] == "key"})
 	if err != nil {
 		return err
 	}
 	if !info.Enabled {
-		return failf("%s has no certificate", c.App)
+		return Failf("%s has no certificate", c.App)
 	}
 	if c.Args[0] == "key" {
 		fmt.Fprint(c.Stdout, info.KeyPEM)
@@ -157,7 +157,7 @@ func redirectList(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if done, err := printJSON(c, res.Redirects); done || err != nil {
+	if done, err := c.PrintJSON(res.Redirects); done || err != nil {
 		return err
 	}
 	if len(res.Redirects) == 0 {
@@ -173,16 +173,16 @@ func redirectList(c *Ctx) error {
 
 func redirectSet(c *Ctx) error {
 	if len(c.Args) < 2 {
-		return failf("Please provide a source domain and a destination")
+		return Failf("Please provide a source domain and a destination")
 	}
-	if err := noExtraArgs(c, 3); err != nil {
+	if err := c.NoExtraArgs(3); err != nil {
 		return err
 	}
 	req := api.RedirectSet{App: c.App, Src: c.Args[0], Dest: c.Args[1]}
 	if len(c.Args) == 3 {
 		n, err := strconv.Atoi(c.Args[2])
 		if err != nil {
-			return failf("Invalid redirect code %q: use 301, 302, 303, 307 or 308", c.Args[2])
+			return Failf("Invalid redirect code %q: use 301, 302, 303, 307 or 308", c.Args[2])
 		}
 		req.Code = n
 	}
@@ -195,7 +195,7 @@ func redirectSet(c *Ctx) error {
 
 func redirectUnset(c *Ctx) error {
 	if len(c.Args) != 1 {
-		return failf("Please provide a source domain")
+		return Failf("Please provide a source domain")
 	}
 	if _, err := api.RedirectsUnset.Call(c, c.API, api.RedirectSet{App: c.App, Src: c.Args[0]}); err != nil {
 		return err

@@ -63,8 +63,9 @@ func (e *exitError) Error() string { return e.msg }
 // (if not empty) as an error line.
 func exit(code int, msg string) error { return &exitError{code: code, msg: msg} }
 
-// failf returns an ordinary failure (exit 1) with a formatted message.
-func failf(format string, args ...any) error { return exit(ExitFailure, fmt.Sprintf(format, args...)) }
+// Failf returns an ordinary failure (exit 1) with a formatted message: the
+// one ` !     ` line the user sees.
+func Failf(format string, args ...any) error { return exit(ExitFailure, fmt.Sprintf(format, args...)) }
 
 // Main runs the command line args (args[0] is the program) and returns the
 // exit code.

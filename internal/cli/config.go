@@ -15,7 +15,7 @@ func init() {
 	cfg := func(name, args, short string, bools, values []string, run func(*Ctx) error) *Command {
 		return &Command{Name: name, Args: args, Short: short, App: AppRequired, Global: true, Bools: bools, Values: values, Run: run}
 	}
-	register(
+	Register(
 		cfg("config", "(<app>|--global)", "Display the config vars of an app or the global ones", []string{"merged", "shell", "export"}, nil, configShow),
 		cfg("config:show", "(<app>|--global) [--merged]", "Display the config vars of an app or the global ones", []string{"merged", "shell", "export"}, nil, configShow),
 		cfg("config:get", "(<app>|--global) KEY [--quoted]", "Display one config value", []string{"quoted", "merged"}, nil, configGet),
@@ -44,11 +44,11 @@ func (c *Ctx) vars(merged bool) (map[string]string, error) {
 }
 
 func configShow(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	if c.Bool("shell") && c.Bool("export") {
-		return failf("Only one of --shell and --export can be given")
+		return Failf("Only one of --shell and --export can be given")
 	}
 	vars, err := c.vars(c.Bool("merged"))
 	if err != nil {
@@ -73,9 +73,9 @@ func configShow(c *Ctx) error {
 
 func configGet(c *Ctx) error {
 	if len(c.Args) == 0 {
-		return failf("Expected: key")
+		return Failf("Expected: key")
 	}
-	if err := noExtraArgs(c, 1); err != nil {
+	if err := c.NoExtraArgs(1); err != nil {
 		return err
 	}
 	vars, err := c.vars(c.Bool("merged"))
@@ -96,26 +96,26 @@ func configGet(c *Ctx) error {
 // parsePairs reads KEY=VALUE arguments, decoding base64 values if asked.
 func parsePairs(args []string, encoded bool) (map[string]string, error) {
 	if len(args) == 0 {
-		return nil, failf("At least one env pair must be given")
+		return nil, Failf("At least one env pair must be given")
 	}
 	vars := map[string]string{}
 	for _, a := range args {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {
-			return nil, failf("Invalid env pair: %s; expected KEY=VALUE", a)
+			return nil, Failf("Invalid env pair: %s; expected KEY=VALUE", a)
 		}
 		if err := app.ValidateKey(k); err != nil {
-			return nil, failf("%v", err)
+			return nil, Failf("%v", err)
 		}
 		if encoded {
 			b, err := base64.StdEncoding.DecodeString(v)
 			if err != nil {
-				return nil, failf("Invalid base64 value for key %s: %v", k, err)
+				return nil, Failf("Invalid base64 value for key %s: %v", k, err)
 			}
 			v = string(b)
 		}
 		if err := app.ValidateValue(k, v); err != nil {
-			return nil, failf("%v", err)
+			return nil, Failf("%v", err)
 		}
 		vars[k] = v
 	}
@@ -150,11 +150,11 @@ func configSet(c *Ctx) error {
 
 func configUnset(c *Ctx) error {
 	if len(c.Args) == 0 {
-		return failf("At least one key must be given")
+		return Failf("At least one key must be given")
 	}
 	for _, k := range c.Args {
 		if err := app.ValidateKey(k); err != nil {
-			return failf("%v", err)
+			return Failf("%v", err)
 		}
 	}
 	for _, k := range c.Args {
@@ -165,7 +165,7 @@ func configUnset(c *Ctx) error {
 }
 
 func configKeys(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	vars, err := c.vars(c.Bool("merged"))
@@ -179,7 +179,7 @@ func configKeys(c *Ctx) error {
 }
 
 func configClear(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	c.Info1("Clearing config vars")
@@ -188,12 +188,12 @@ func configClear(c *Ctx) error {
 }
 
 func configExport(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	format := c.Flag("format", "exports")
 	if _, err := app.Export(nil, format); err != nil {
-		return failf("%v", err)
+		return Failf("%v", err)
 	}
 	vars, err := c.vars(c.Bool("merged"))
 	if err != nil {
@@ -210,9 +210,9 @@ func configExport(c *Ctx) error {
 
 func configImport(c *Ctx) error {
 	if len(c.Args) == 0 {
-		return failf("Please specify a file to import, or - for stdin")
+		return Failf("Please specify a file to import, or - for stdin")
 	}
-	if err := noExtraArgs(c, 1); err != nil {
+	if err := c.NoExtraArgs(1); err != nil {
 		return err
 	}
 	var data []byte
@@ -223,7 +223,7 @@ func configImport(c *Ctx) error {
 		data, err = os.ReadFile(c.Args[0])
 	}
 	if err != nil {
-		return failf("Cannot read %s: %v", c.Args[0], err)
+		return Failf("Cannot read %s: %v", c.Args[0], err)
 	}
 	var vars map[string]string
 	switch f := c.Flag("format", "envfile"); f {
@@ -232,13 +232,13 @@ func configImport(c *Ctx) error {
 	case "json":
 		vars, err = app.ParseJSONVars(data)
 	default:
-		return failf("Invalid import format: %s; use envfile or json", f)
+		return Failf("Invalid import format: %s; use envfile or json", f)
 	}
 	if err != nil {
-		return failf("%v", err)
+		return Failf("%v", err)
 	}
 	if len(vars) == 0 && !c.Bool("replace") {
-		return failf("No config vars found in %s", c.Args[0])
+		return Failf("No config vars found in %s", c.Args[0])
 	}
 	c.printSet(vars)
 	res, err := c.update(api.ConfigChange{Set: vars, Replace: c.Bool("replace")})

@@ -14,7 +14,7 @@ func init() {
 	report := func(name string, hidden bool) *Command {
 		return &Command{Name: name, Args: "[<app>|--global] [<flag>] [--format json]", Short: "Display the domains of one app, every app, or the global ones", App: AppOptional, Global: true, Values: []string{"format"}, InfoFlags: true, Hidden: hidden, Run: domainsReport}
 	}
-	register(
+	Register(
 		report("domains", true),
 		report("domains:report", false),
 		&Command{Name: "domains:add", Args: "<app> <domain>...", Short: "Add domains to an app", App: AppRequired, Run: domainsChange(api.DomainsAdd)},
@@ -48,7 +48,7 @@ func needDomains(c *Ctx) error {
 		if c.App != "" {
 			usage = c.Cmd.Name + " " + c.App + " <domain> [<domain> ...]"
 		}
-		return failf("Please specify a domain name. Usage: %s %s", c.Env.Prog, usage)
+		return Failf("Please specify a domain name. Usage: %s %s", c.Env.Prog, usage)
 	}
 	return nil
 }
@@ -61,7 +61,7 @@ func domainsChange(action string) func(c *Ctx) error {
 				return err
 			}
 		default:
-			if err := noExtraArgs(c, 0); err != nil {
+			if err := c.NoExtraArgs(0); err != nil {
 				return err
 			}
 		}
@@ -125,7 +125,7 @@ func normalized(names []string) []string {
 func domainsGlobalChange(action string) func(c *Ctx) error {
 	return func(c *Ctx) error {
 		if action == api.DomainsClear {
-			if err := noExtraArgs(c, 0); err != nil {
+			if err := c.NoExtraArgs(0); err != nil {
 				return err
 			}
 		} else if err := needDomains(c); err != nil {
@@ -162,7 +162,7 @@ func domainsGlobalChange(action string) func(c *Ctx) error {
 }
 
 func domainsReport(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	req := api.DomainsReportRequest{App: c.App, Global: c.Global, All: c.App == "" && !c.Global}
@@ -198,7 +198,7 @@ func domainsReport(c *Ctx) error {
 
 func urls(all bool) func(c *Ctx) error {
 	return func(c *Ctx) error {
-		if err := noExtraArgs(c, 0); err != nil {
+		if err := c.NoExtraArgs(0); err != nil {
 			return err
 		}
 		res, err := api.DomainsURLs.Call(c, c.API, api.AppRef{App: c.App})
@@ -218,7 +218,7 @@ func urls(all bool) func(c *Ctx) error {
 // portsList prints the app's port mappings (the detected ones when none is
 // set) as Dokku's table.
 func portsList(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	res, err := api.PortsReportOp.Call(c, c.API, api.PortsRequest{App: c.App})
@@ -233,7 +233,7 @@ func portsList(c *Ctx) error {
 		maps = res.Reports[0].Detected
 	}
 	if len(maps) == 0 {
-		return failf("No port mappings configured for app")
+		return Failf("No port mappings configured for app")
 	}
 	rows := [][]string{}
 	if !c.Quiet {
@@ -258,11 +258,11 @@ func portsList(c *Ctx) error {
 func portsChange(action string) func(c *Ctx) error {
 	return func(c *Ctx) error {
 		if action == api.PortsClear {
-			if err := noExtraArgs(c, 0); err != nil {
+			if err := c.NoExtraArgs(0); err != nil {
 				return err
 			}
 		} else if len(c.Args) == 0 {
-			return failf("No port mapping specified")
+			return Failf("No port mapping specified")
 		}
 		res, err := api.PortsUpdate.Call(c, c.API, api.PortsChange{App: c.App, Action: action, Maps: c.Args})
 		if err != nil {
@@ -284,7 +284,7 @@ func portsChange(action string) func(c *Ctx) error {
 }
 
 func portsReport(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	res, err := api.PortsReportOp.Call(c, c.API, api.PortsRequest{App: c.App, All: c.App == ""})

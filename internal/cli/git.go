@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register(
+	Register(
 		&Command{Name: "ssh-keys:add", Args: "[--apps APP[,APP...]] <name> [FILE|-]", Short: "Add an ssh public key (admin, or limited to --apps); prints its fingerprint", Values: []string{"apps"}, Run: keysAdd},
 		&Command{Name: "ssh-keys:list", Args: "[--format json]", Short: "List ssh keys and what each may touch", Values: []string{"format"}, Run: keysList},
 		&Command{Name: "ssh-keys:remove", Args: "(<name>|--fingerprint FP)", Short: "Remove an ssh key", Values: []string{"fingerprint"}, Run: keysRemove},
@@ -25,9 +25,9 @@ func init() {
 
 func keysAdd(c *Ctx) error {
 	if len(c.Args) == 0 {
-		return failf("Please specify a name for the key")
+		return Failf("Please specify a name for the key")
 	}
-	if err := noExtraArgs(c, 2); err != nil {
+	if err := c.NoExtraArgs(2); err != nil {
 		return err
 	}
 	var data []byte
@@ -39,7 +39,7 @@ func keysAdd(c *Ctx) error {
 		data, err = os.ReadFile(c.Args[1])
 	}
 	if err != nil {
-		return failf("Cannot read the key: %v", err)
+		return Failf("Cannot read the key: %v", err)
 	}
 	var apps []string
 	if v := c.Flag("apps", ""); v != "" {
@@ -58,7 +58,7 @@ func keysList(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if done, err := printJSON(c, res.Keys); done || err != nil {
+	if done, err := c.PrintJSON(res.Keys); done || err != nil {
 		return err
 	}
 	if len(res.Keys) == 0 {
@@ -80,7 +80,7 @@ func keysRemove(c *Ctx) error {
 	if len(c.Args) > 0 {
 		ref.Name = c.Args[0]
 	}
-	if err := noExtraArgs(c, 1); err != nil {
+	if err := c.NoExtraArgs(1); err != nil {
 		return err
 	}
 	k, err := api.KeysRemove.Call(c, c.API, ref)
@@ -93,7 +93,7 @@ func keysRemove(c *Ctx) error {
 
 func keysAccess(c *Ctx) error {
 	if len(c.Args) != 2 {
-		return failf("Usage: %s ssh-keys:access NAME (admin|APP[,APP...])", c.Env.Prog)
+		return Failf("Usage: %s ssh-keys:access NAME (admin|APP[,APP...])", c.Env.Prog)
 	}
 	req := api.KeyAccess{Name: c.Args[0], Admin: c.Args[1] == "admin"}
 	if !req.Admin {
@@ -114,7 +114,7 @@ func keysAccess(c *Ctx) error {
 // keysReport shows the ssh entry points: Berth's own server, OpenSSH mode
 // (port 22 through the host's sshd) and the gateway socket between them.
 func keysReport(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	r, err := api.KeysReport.Call(c, c.API, api.Empty{})
@@ -122,7 +122,7 @@ func keysReport(c *Ctx) error {
 		return err
 	}
 	if c.InfoFlag == "" {
-		if done, err := printJSON(c, r); done || err != nil {
+		if done, err := c.PrintJSON(r); done || err != nil {
 			return err
 		}
 	}

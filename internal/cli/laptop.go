@@ -112,7 +112,7 @@ func (c *Ctx) viaSSH(t remoteTarget, globals, args []string) error {
 		return exit(ee.ExitCode(), "")
 	}
 	if err != nil {
-		return failf("Cannot run ssh to reach %s: %v", dest, err)
+		return Failf("Cannot run ssh to reach %s: %v", dest, err)
 	}
 	return nil
 }

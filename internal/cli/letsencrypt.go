@@ -12,7 +12,7 @@ func init() {
 	le := func(name, args, short string, run func(*Ctx) error) *Command {
 		return &Command{Name: name, Args: args, Short: short, App: AppRequired, Run: run}
 	}
-	register(
+	Register(
 		&Command{Name: "letsencrypt:set", Args: "(<app>|--global) email|server|graceperiod [<value>]", Short: "Set a Let's Encrypt setting (server: default, staging or a directory URL)", App: AppRequired, Global: true, Run: propertySetter("letsencrypt")},
 		&Command{Name: "letsencrypt:enable", Args: "(<app>|--all)", Short: "Get a certificate for the app's domains (and redirect sources) and keep it renewed", App: AppOptional, Bools: []string{"all"}, Run: leEnable},
 		&Command{Name: "letsencrypt", Args: "<app>", Short: "Same as letsencrypt:enable (Dokku's older form)", App: AppRequired, Hidden: true, Run: leEnable},
@@ -31,9 +31,9 @@ func init() {
 
 func leEnable(c *Ctx) error {
 	if c.App == "" && !c.Bool("all") {
-		return failf("Please specify an app to run the command on, or --all")
+		return Failf("Please specify an app to run the command on, or --all")
 	}
-	_, err := api.LEEnable.Stream(c, c.API, api.PSRequest{App: c.App, All: c.Bool("all")}, c.output())
+	_, err := api.LEEnable.Stream(c, c.API, api.PSRequest{App: c.App, All: c.Bool("all")}, c.Output())
 	return err
 }
 
@@ -59,7 +59,7 @@ func leList(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if done, err := printJSON(c, res.Apps); done || err != nil {
+	if done, err := c.PrintJSON(res.Apps); done || err != nil {
 		return err
 	}
 	c.Println(fmt.Sprintf("%-20s %-40s %-20s %-14s %-20s %s", "-----> App name", "Domains", "Certificate Expiry", "Time before", "Next renewal", "Last error"))
@@ -85,7 +85,7 @@ func leAutoRenew(c *Ctx) error {
 
 func leCron(c *Ctx) error {
 	if c.Bool("add") == c.Bool("remove") {
-		return failf("Give --add or --remove")
+		return Failf("Give --add or --remove")
 	}
 	st, err := api.LECronJob.Call(c, c.API, api.CronJob{Add: c.Bool("add")})
 	if err != nil {

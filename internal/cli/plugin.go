@@ -16,7 +16,7 @@ var builtIn = map[string]string{
 }
 
 func init() {
-	register(
+	Register(
 		&Command{Name: "plugin:install", Args: "URL [NAME]", Short: "Dokku compatibility: the plugins the walk-through installs are built into Berth", Local: true, Run: pluginInstall},
 		&Command{Name: "plugin:list", Short: "List what Berth has built in of Dokku's plugins", Local: true, Run: pluginList},
 	)
@@ -35,7 +35,7 @@ func pluginName(args []string) string {
 
 func pluginInstall(c *Ctx) error {
 	if len(c.Args) == 0 {
-		return failf("Please specify a plugin to install")
+		return Failf("Please specify a plugin to install")
 	}
 	name := pluginName(c.Args)
 	switch {
@@ -43,7 +43,7 @@ func pluginInstall(c *Ctx) error {
 		c.Info1("Plugin %s is built into Berth: nothing to install (%s)", name, builtIn[name])
 		return nil
 	}
-	return failf("Third-party plugins are not supported (yet): %s has no built-in equivalent in Berth", name)
+	return Failf("Third-party plugins are not supported (yet): %s has no built-in equivalent in Berth", name)
 }
 
 func pluginList(c *Ctx) error {

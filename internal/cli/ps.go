@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -15,7 +14,7 @@ func init() {
 	appOrAll := func(name, args, short string, run func(*Ctx) error) *Command {
 		return &Command{Name: name, Args: args, Short: short, App: AppOptional, Bools: []string{"all", "parallel"}, Run: run}
 	}
-	register(
+	Register(
 		&Command{Name: "git:from-archive", Args: "[--archive-type tar|tar.gz] <app> (URL|-)", Short: "Deploy a tar or tar.gz of a source tree, from a URL or stdin (-)", App: AppRequired, Values: []string{"archive-type"}, Run: gitFromArchive},
 		&Command{Name: "git:from-image", Args: "<app> <image>", Short: "Deploy an image already on the engine", App: AppRequired, Run: gitFromImage},
 		appOrAll("ps:rebuild", "(<app>|--all)", "Rebuild an app from the source of its live release", psEach(api.PSRebuild)),
@@ -50,13 +49,13 @@ func (c *Ctx) output() api.Output { return api.Output{Stdout: c.Stdout, Stderr: 
 
 func gitFromArchive(c *Ctx) error {
 	if len(c.Args) == 0 {
-		return failf("Please specify an archive URL, or - to read the archive from stdin")
+		return Failf("Please specify an archive URL, or - to read the archive from stdin")
 	}
-	if err := noExtraArgs(c, 3); err != nil { // Dokku's optional GIT_USERNAME GIT_EMAIL are ignored
+	if err := c.NoExtraArgs(3); err != nil { // Dokku's optional GIT_USERNAME GIT_EMAIL are ignored
 		return err
 	}
 	if t := c.Flag("archive-type", "tar"); t != "tar" && t != "tar.gz" {
-		return failf("Invalid archive type %s: Berth takes tar and tar.gz (detected from the content)", t)
+		return Failf("Invalid archive type %s: Berth takes tar and tar.gz (detected from the content)", t)
 	}
 	_, err := api.GitFromArchive.Run(c, c.API, api.FromArchiveRequest{App: c.App, URL: c.Args[0]}, &api.Session{Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr})
 	return err
@@ -64,24 +63,24 @@ func gitFromArchive(c *Ctx) error {
 
 func gitFromImage(c *Ctx) error {
 	if len(c.Args) == 0 {
-		return failf("Please specify a docker image")
+		return Failf("Please specify a docker image")
 	}
-	if err := noExtraArgs(c, 3); err != nil {
+	if err := c.NoExtraArgs(3); err != nil {
 		return err
 	}
-	_, err := api.GitFromImage.Stream(c, c.API, api.FromImageRequest{App: c.App, Image: c.Args[0]}, c.output())
+	_, err := api.GitFromImage.Stream(c, c.API, api.FromImageRequest{App: c.App, Image: c.Args[0]}, c.Output())
 	return err
 }
 
 func psEach(op api.Op[api.PSRequest, api.Empty]) func(*Ctx) error {
 	return func(c *Ctx) error {
 		if c.App == "" && !c.Bool("all") {
-			return failf("Please specify an app to run the command on, or --all")
+			return Failf("Please specify an app to run the command on, or --all")
 		}
-		if err := noExtraArgs(c, 0); err != nil {
+		if err := c.NoExtraArgs(0); err != nil {
 			return err
 		}
-		_, err := op.Stream(c, c.API, api.PSRequest{App: c.App, All: c.Bool("all")}, c.output())
+		_, err := op.Stream(c, c.API, api.PSRequest{App: c.App, All: c.Bool("all")}, c.Output())
 		return err
 	}
 }
@@ -91,11 +90,11 @@ func psScale(c *Ctx) error {
 	for _, a := range c.Args {
 		typ, n, ok := strings.Cut(a, "=")
 		if !ok || n == "" {
-			return failf("Missing count for process type %s", typ)
+			return Failf("Missing count for process type %s", typ)
 		}
 		q, err := strconv.Atoi(n)
 		if err != nil || q < 0 {
-			return failf("Invalid count for process type %s", typ)
+			return Failf("Invalid count for process type %s", typ)
 		}
 		changes[typ] = q
 	}
@@ -104,7 +103,7 @@ func psScale(c *Ctx) error {
 		parts = append(parts, c.Args...)
 		c.Info1("Scaling %s processes: %s", c.App, strings.Join(parts, " "))
 	}
-	res, err := api.PSScale.Stream(c, c.API, api.ScaleRequest{App: c.App, Changes: changes, SkipDeploy: c.Bool("skip-deploy")}, c.output())
+	res, err := api.PSScale.Stream(c, c.API, api.ScaleRequest{App: c.App, Changes: changes, SkipDeploy: c.Bool("skip-deploy")}, c.Output())
 	if err != nil {
 		return err
 	}
@@ -131,7 +130,7 @@ func psScale(c *Ctx) error {
 			c.Println(fmt.Sprintf("%-8s  %d", t+":", res.Formation[t]))
 		}
 	default:
-		return failf("Invalid format: %s; use stdout or json", c.Flag("format", ""))
+		return Failf("Invalid format: %s; use stdout or json", c.Flag("format", ""))
 	}
 	return nil
 }
@@ -240,11 +239,11 @@ func dockerOptions(verb string) func(*Ctx) error {
 		} else if verb == "clear" {
 			phases = []string{"build", "deploy", "run"}
 		} else {
-			return failf("Please specify phase(s) (build, deploy, run) and an option")
+			return Failf("Please specify phase(s) (build, deploy, run) and an option")
 		}
 		option := strings.TrimSpace(strings.Join(c.Args[min(1, len(c.Args)):], " "))
 		if verb != "clear" && option == "" {
-			return failf("Please specify a docker option")
+			return Failf("Please specify a docker option")
 		}
 		cur, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: "docker-options"})
 		if err != nil {
@@ -252,7 +251,7 @@ func dockerOptions(verb string) func(*Ctx) error {
 		}
 		for _, ph := range phases {
 			if ph != "build" && ph != "deploy" && ph != "run" {
-				return failf("Invalid phase %s: use build, deploy or run", ph)
+				return Failf("Invalid phase %s: use build, deploy or run", ph)
 			}
 		}
 		// Check the option in every phase before the first write: an
@@ -301,7 +300,7 @@ func envFlags(c *Ctx) (map[string]string, error) {
 	for _, kv := range c.Multi("env") {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok {
-			return nil, failf("Invalid env pair: %s; expected KEY=VALUE", kv)
+			return nil, Failf("Invalid env pair: %s; expected KEY=VALUE", kv)
 		}
 		env[k] = v
 	}
@@ -310,45 +309,22 @@ func envFlags(c *Ctx) (map[string]string, error) {
 
 func runCmd(c *Ctx) error {
 	if len(c.Args) == 0 {
-		return failf("Please specify a command to run")
+		return Failf("Please specify a command to run")
 	}
 	env, err := envFlags(c)
 	if err != nil {
 		return err
 	}
 	tty := c.Terminal != nil && !c.Bool("no-tty")
-	return interactive(c, tty, func(s *api.Session) (int, error) {
+	return c.Interactive(tty, func(s *api.Session) (int, error) {
 		res, err := api.Run.Run(c, c.API, api.RunRequest{App: c.App, Cmd: c.Args, Env: env, TTY: tty}, s)
 		return res.ExitCode, err
 	})
 }
 
-// interactive runs an interactive session, with the terminal in raw mode
-// when tty is set; the command's exit code becomes berth's.
-func interactive(c *Ctx, tty bool, fn func(*api.Session) (int, error)) error {
-	s := &api.Session{Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr}
-	if tty {
-		restore, err := c.Terminal.MakeRaw()
-		if err == nil {
-			defer restore()
-		}
-		ctx, cancel := context.WithCancel(c)
-		defer cancel()
-		s.Resize = c.Terminal.Resizes(ctx)
-	}
-	code, err := fn(s)
-	if err != nil {
-		return err
-	}
-	if code != 0 {
-		return exit(code, "")
-	}
-	return nil
-}
-
 func runDetached(c *Ctx) error {
 	if len(c.Args) == 0 {
-		return failf("Please specify a command to run")
+		return Failf("Please specify a command to run")
 	}
 	env, err := envFlags(c)
 	if err != nil {
@@ -367,7 +343,7 @@ func runList(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if done, err := printJSON(c, res.Containers); done || err != nil {
+	if done, err := c.PrintJSON(res.Containers); done || err != nil {
 		return err
 	}
 	c.Info2("%s run containers", c.App)
@@ -384,7 +360,7 @@ func runStop(c *Ctx) error {
 		name = c.Args[0]
 	}
 	if name == "" {
-		return failf("Please specify a container (see run:list %s)", c.App)
+		return Failf("Please specify a container (see run:list %s)", c.App)
 	}
 	if _, err := api.RunStop.Call(c, c.API, api.RunStopRequest{App: c.App, Name: name}); err != nil {
 		return err
@@ -400,31 +376,31 @@ func enter(c *Ctx) error {
 		target, args = args[0], args[1:]
 	}
 	tty := c.Terminal != nil
-	return interactive(c, tty, func(s *api.Session) (int, error) {
+	return c.Interactive(tty, func(s *api.Session) (int, error) {
 		res, err := api.Enter.Run(c, c.API, api.EnterRequest{App: c.App, Target: target, Cmd: args, TTY: tty}, s)
 		return res.ExitCode, err
 	})
 }
 
 func logs(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	n := 0
 	if v := c.Flag("num", ""); v != "" {
 		var err error
 		if n, err = strconv.Atoi(v); err != nil || n < 0 {
-			return failf("Invalid number of lines %q", v)
+			return Failf("Invalid number of lines %q", v)
 		}
 	} else if !c.Bool("tail") {
 		n = 100
 	}
-	_, err := api.Logs.Stream(c, c.API, api.LogsRequest{App: c.App, Follow: c.Bool("tail"), Lines: n, Process: c.Flag("ps", ""), Quiet: c.Bool("quiet")}, c.output())
+	_, err := api.Logs.Stream(c, c.API, api.LogsRequest{App: c.App, Follow: c.Bool("tail"), Lines: n, Process: c.Flag("ps", ""), Quiet: c.Bool("quiet")}, c.Output())
 	return err
 }
 
 func cleanup(c *Ctx) error {
-	_, err := api.Cleanup.Stream(c, c.API, api.Empty{}, c.output())
+	_, err := api.Cleanup.Stream(c, c.API, api.Empty{}, c.Output())
 	return err
 }
 
@@ -433,7 +409,7 @@ func releases(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if done, err := printJSON(c, res.Releases); done || err != nil {
+	if done, err := c.PrintJSON(res.Releases); done || err != nil {
 		return err
 	}
 	c.Info2("%s releases", c.App)
@@ -452,5 +428,5 @@ func releases(c *Ctx) error {
 }
 
 func init() {
-	register(&Command{Name: "checks:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a checks setting (wait-to-retire, default-uptime-seconds, drain-timeout)", App: AppRequired, Global: true, Run: propertySetter("checks")})
+	Register(&Command{Name: "checks:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a checks setting (wait-to-retire, default-uptime-seconds, drain-timeout)", App: AppRequired, Global: true, Run: propertySetter("checks")})
 }

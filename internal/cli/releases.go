@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register(
+	Register(
 		&Command{Name: "releases:info", Args: "<app> <release>", Short: "Show one release: image, rev, processes, formation, config keys, who and when", App: AppRequired, Values: []string{"format"}, Run: releasesInfo},
 		&Command{Name: "releases:rollback", Args: "<app> [<release>]", Short: "Make an earlier release live again (default: the previous one): its image and config, no rebuild", App: AppRequired, Run: releasesRollback},
 		&Command{Name: "releases:set", Args: "(<app>|--global) keep [<n>]", Short: "How many releases keep their image for rollback (default 5)", App: AppRequired, Global: true, Run: propertySetter("releases")},
@@ -28,15 +28,15 @@ func init() {
 func releaseNumber(c *Ctx, required bool) (int, error) {
 	if len(c.Args) == 0 {
 		if required {
-			return 0, failf("Please specify a release number (see releases %s)", c.App)
+			return 0, Failf("Please specify a release number (see releases %s)", c.App)
 		}
 		return 0, nil
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(c.Args[0], "v"))
 	if err != nil || n < 1 {
-		return 0, failf("Invalid release %q: give its number, as releases %s lists them", c.Args[0], c.App)
+		return 0, Failf("Invalid release %q: give its number, as releases %s lists them", c.Args[0], c.App)
 	}
-	return n, noExtraArgs(c, 1)
+	return n, c.NoExtraArgs(1)
 }
 
 func releasesInfo(c *Ctx) error {
@@ -48,7 +48,7 @@ func releasesInfo(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	if done, err := printJSON(c, r); done || err != nil {
+	if done, err := c.PrintJSON(r); done || err != nil {
 		return err
 	}
 	c.Info2("%s release %d", c.App, r.Number)
@@ -82,7 +82,7 @@ func releasesRollback(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	_, err = api.ReleasesRollback.Stream(c, c.API, api.RollbackRequest{App: c.App, Release: n}, c.output())
+	_, err = api.ReleasesRollback.Stream(c, c.API, api.RollbackRequest{App: c.App, Release: n}, c.Output())
 	return err
 }
 
@@ -90,7 +90,7 @@ func checkTypes(c *Ctx) ([]string, error) {
 	if len(c.Args) == 0 {
 		return nil, nil
 	}
-	if err := noExtraArgs(c, 1); err != nil {
+	if err := c.NoExtraArgs(1); err != nil {
 		return nil, err
 	}
 	return strings.Split(c.Args[0], ","), nil
@@ -126,7 +126,7 @@ func checksRun(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	_, err = api.ChecksRun.Stream(c, c.API, api.ChecksRequest{App: c.App, Types: types}, c.output())
+	_, err = api.ChecksRun.Stream(c, c.API, api.ChecksRequest{App: c.App, Types: types}, c.Output())
 	return err
 }
 

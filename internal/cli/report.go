@@ -12,35 +12,16 @@ type field struct {
 	Value string
 }
 
-// printJSON handles --format: with json it prints v as JSON and reports
-// true; with stdout (the default) it reports false, for the caller to print
-// text; any other format is an error.
-func printJSON(c *Ctx, v any) (bool, error) {
-	switch f := c.Flag("format", "stdout"); f {
-	case "stdout":
-		return false, nil
-	case "json":
-		b, err := json.Marshal(v)
-		if err != nil {
-			return true, err
-		}
-		c.Println(string(b))
-		return true, nil
-	default:
-		return false, failf("Invalid format: %s; use stdout or json", f)
-	}
-}
-
 // renderReport prints a report as Dokku does: a header and padded labels;
 // one value with an info flag (--NS-KEY); or a JSON object with --format json.
 func renderReport(c *Ctx, ns, title string, fields []field) error {
 	format := c.Flag("format", "stdout")
 	if format != "stdout" && format != "json" {
-		return failf("Invalid format: %s; use stdout or json", format)
+		return Failf("Invalid format: %s; use stdout or json", format)
 	}
 	if c.InfoFlag != "" {
 		if format == "json" {
-			return failf("--format flag cannot be specified when specifying an info flag")
+			return Failf("--format flag cannot be specified when specifying an info flag")
 		}
 		var valid []string
 		for _, f := range fields {
@@ -51,7 +32,7 @@ func renderReport(c *Ctx, ns, title string, fields []field) error {
 			}
 			valid = append(valid, flag)
 		}
-		return failf("Invalid flag passed, valid flags: %s", strings.Join(valid, ", "))
+		return Failf("Invalid flag passed, valid flags: %s", strings.Join(valid, ", "))
 	}
 	if format == "json" {
 		obj := map[string]string{}

@@ -94,7 +94,7 @@ func TestPrintJSON(t *testing.T) {
 			values["format"] = tt.format
 		}
 		c, out := reportCtx("", values, false)
-		done, err := printJSON(c, tt.v)
+		done, err := c.PrintJSON(tt.v)
 		if done != tt.done || out.String() != tt.out || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
 			t.Errorf("format %q: done %v, out %q, err %v; want %v, %q, %q", tt.format, done, out.String(), err, tt.done, tt.out, tt.err)
 		}

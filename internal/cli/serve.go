@@ -18,7 +18,7 @@ func init() {
 	for _, name := range settings.Names() {
 		flags = append(flags, settingFlag(name))
 	}
-	register(
+	Register(
 		&Command{Name: "serve", Args: "[--data-dir DIR] [--http-addr ADDR] ...", Short: "Run the Berth daemon (flags override BERTH_* environment variables and the config file)", Local: true, LocalOnly: true, Values: flags, Run: serve},
 		&Command{Name: "proxy", Short: "Run the proxy process (the daemon starts it; it outlives daemon restarts)", Local: true, LocalOnly: true, Run: runProxy},
 		&Command{Name: "version", Short: "Print Berth's version (and the daemon's, if it runs)", Local: true, Run: versionCmd},
@@ -31,7 +31,7 @@ func settingFlag(name string) string {
 }
 
 func serve(c *Ctx) error {
-	if err := noExtraArgs(c, 0); err != nil {
+	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
 	flags := map[string]string{}
@@ -42,7 +42,7 @@ func serve(c *Ctx) error {
 	}
 	s, err := settings.Load(c.Getenv, flags)
 	if err != nil {
-		return failf("%v", err)
+		return Failf("%v", err)
 	}
 	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[s.LogLevel]
 	opts := &slog.HandlerOptions{Level: level}
@@ -51,12 +51,12 @@ func serve(c *Ctx) error {
 		h = slog.NewJSONHandler(c.Stderr, opts)
 	}
 	if c.Env.Serve == nil {
-		return failf("This berth binary cannot run the daemon")
+		return Failf("This berth binary cannot run the daemon")
 	}
 	ctx, stop := signal.NotifyContext(c, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := c.Env.Serve(ctx, s, slog.New(h)); err != nil {
-		return failf("%v", err)
+		return Failf("%v", err)
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func versionCmd(c *Ctx) error {
 func runProxy(c *Ctx) error {
 	s, err := settings.Load(c.Getenv, nil)
 	if err != nil {
-		return failf("%v", err)
+		return Failf("%v", err)
 	}
 	level := map[string]slog.Level{"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError}[s.LogLevel]
 	var h slog.Handler = slog.NewTextHandler(c.Stderr, &slog.HandlerOptions{Level: level})
@@ -95,12 +95,12 @@ func runProxy(c *Ctx) error {
 		h = slog.NewJSONHandler(c.Stderr, &slog.HandlerOptions{Level: level})
 	}
 	if c.Env.Proxy == nil {
-		return failf("This berth binary cannot run the proxy")
+		return Failf("This berth binary cannot run the proxy")
 	}
 	ctx, stop := signal.NotifyContext(c, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := c.Env.Proxy(ctx, s, slog.New(h)); err != nil {
-		return failf("proxy: %v", err)
+		return Failf("proxy: %v", err)
 	}
 	return nil
 }

@@ -8,7 +8,7 @@ import (
 )
 
 func init() {
-	register(&Command{Name: "ssh-command", Args: "--socket PATH --key NAME", Short: "OpenSSH's forced command for a Berth key (written into authorized_keys)", Local: true, LocalOnly: true, Hidden: true, Values: []string{"socket", "key"}, Run: sshCommand})
+	Register(&Command{Name: "ssh-command", Args: "--socket PATH --key NAME", Short: "OpenSSH's forced command for a Berth key (written into authorized_keys)", Local: true, LocalOnly: true, Hidden: true, Values: []string{"socket", "key"}, Run: sshCommand})
 }
 
 // sshCommand runs as the berth (or dokku) system user when OpenSSH accepts
@@ -17,7 +17,7 @@ func init() {
 func sshCommand(c *Ctx) error {
 	socket, key := c.Flag("socket", ""), c.Flag("key", "")
 	if socket == "" || key == "" {
-		return failf("ssh-command is run by OpenSSH for a Berth key; it is not a command to run by hand")
+		return Failf("ssh-command is run by OpenSSH for a Berth key; it is not a command to run by hand")
 	}
 	user := c.Getenv("USER")
 	if user == "" {
@@ -54,11 +54,11 @@ func remoteError(err error, user, socket string) error {
 	var ae *api.Error
 	switch {
 	case errors.Is(err, api.ErrDaemonNotRunning):
-		return failf("Berth is not running on this server (nothing answers on %s); ask the server's admin to start it and run `berth ssh-keys:report`", socket)
+		return Failf("Berth is not running on this server (nothing answers on %s); ask the server's admin to start it and run `berth ssh-keys:report`", socket)
 	case errors.As(err, &ae) && ae.Code == api.CodeForbidden:
-		return failf("Berth's daemon is not reachable from ssh: user %s may not use %s; ask the server's admin to run `berth ssh-keys:report`", user, socket)
+		return Failf("Berth's daemon is not reachable from ssh: user %s may not use %s; ask the server's admin to run `berth ssh-keys:report`", user, socket)
 	case errors.As(err, &ae):
 		return err // the daemon's own answer
 	}
-	return failf("Berth's daemon did not take the command (%v); ask the server's admin to run `berth ssh-keys:report`", err)
+	return Failf("Berth's daemon did not take the command (%v); ask the server's admin to run `berth ssh-keys:report`", err)
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -115,8 +116,11 @@ func (c *Ctx) Println(s string) { fmt.Fprintln(c.Stdout, s) }
 
 var table = map[string]*Command{}
 
-// register adds commands to the table; each area of Berth calls it from init.
-func register(cmds ...*Command) {
+// Register adds commands to the table. Each area of Berth calls it from an
+// init function: cli's own files, and the command packages beside cli
+// (servicecmd), which cmd/berth imports so that their commands are in the
+// binary. A name registered twice panics.
+func Register(cmds ...*Command) {
 	for _, c := range cmds {
 		if _, dup := table[c.Name]; dup {
 			panic("cli: duplicate command " + c.Name)
@@ -177,7 +181,7 @@ func Run(ctx context.Context, args []string, env *Env) error {
 		case name == "app":
 			if !hasVal {
 				if len(args) < 2 {
-					return failf("--app needs an app name")
+					return Failf("--app needs an app name")
 				}
 				val, args = args[1], args[1:]
 			}
@@ -187,7 +191,7 @@ func Run(ctx context.Context, args []string, env *Env) error {
 		case name == "remote":
 			if !hasVal {
 				if len(args) < 2 {
-					return failf("--remote needs a git remote name")
+					return Failf("--remote needs a git remote name")
 				}
 				val, args = args[1], args[1:]
 			}
@@ -199,7 +203,7 @@ func Run(ctx context.Context, args []string, env *Env) error {
 			args[0] = "version"
 			continue
 		default:
-			return failf("Unknown global flag %s; global flags are --app APP, --quiet, --trace, --force, --rm", args[0])
+			return Failf("Unknown global flag %s; global flags are --app APP, --quiet, --trace, --force, --rm", args[0])
 		}
 		args = args[1:]
 	}
@@ -219,11 +223,11 @@ func Run(ctx context.Context, args []string, env *Env) error {
 		if ns, ok := strings.CutSuffix(name, ":help"); ok && isNamespace(ns) {
 			return namespaceHelp(c.Stdout, c.Env.Prog, ns)
 		}
-		return failf("`%s` is not a %s command. See `%s help` for the list of commands.", name, c.Env.Prog, c.Env.Prog)
+		return Failf("`%s` is not a %s command. See `%s help` for the list of commands.", name, c.Env.Prog, c.Env.Prog)
 	}
 	c.Cmd = cmd
 	if cmd.LocalOnly && env.Remote {
-		return failf("%s can only be run on the server itself", name)
+		return Failf("%s can only be run on the server itself", name)
 	}
 	if err := c.parse(args); err != nil {
 		return err
@@ -294,7 +298,7 @@ func (c *Ctx) parse(args []string) error {
 		case name == "app" && cmd.App != NoApp:
 			if !hasVal {
 				if i+1 >= len(args) {
-					return failf("--app needs an app name")
+					return Failf("--app needs an app name")
 				}
 				i++
 				val = args[i]
@@ -305,7 +309,7 @@ func (c *Ctx) parse(args []string) error {
 		case contains(cmd.Multi, name):
 			if !hasVal {
 				if i+1 >= len(args) {
-					return failf("--%s needs a value", name)
+					return Failf("--%s needs a value", name)
 				}
 				i++
 				val = args[i]
@@ -317,7 +321,7 @@ func (c *Ctx) parse(args []string) error {
 		case contains(cmd.Values, name):
 			if !hasVal {
 				if i+1 >= len(args) {
-					return failf("--%s needs a value", name)
+					return Failf("--%s needs a value", name)
 				}
 				i++
 				val = args[i]
@@ -327,11 +331,11 @@ func (c *Ctx) parse(args []string) error {
 			c.bools[name] = true
 		case cmd.InfoFlags && !hasVal:
 			if c.InfoFlag != "" {
-				return failf("Only one info flag may be given; got %s and %s", c.InfoFlag, a)
+				return Failf("Only one info flag may be given; got %s and %s", c.InfoFlag, a)
 			}
 			c.InfoFlag = a
 		default:
-			return failf("Unknown flag %s for %s; see `%s help %s`", a, cmd.Name, c.Env.Prog, cmd.Name)
+			return Failf("Unknown flag %s for %s; see `%s help %s`", a, cmd.Name, c.Env.Prog, cmd.Name)
 		}
 	}
 	switch {
@@ -343,12 +347,12 @@ func (c *Ctx) parse(args []string) error {
 	case len(pos) > 0:
 		c.App, pos = pos[0], pos[1:]
 	case cmd.App == AppRequired && cmd.Global:
-		return failf("Please specify an app or --global")
+		return Failf("Please specify an app or --global")
 	case cmd.App == AppRequired:
-		return failf("Please specify an app to run the command on")
+		return Failf("Please specify an app to run the command on")
 	}
 	if c.Bool("global") && c.values["app"] != "" {
-		return failf("Specify either an app or --global, not both")
+		return Failf("Specify either an app or --global, not both")
 	}
 	c.Global = c.Bool("global")
 	c.Args = pos
@@ -385,7 +389,7 @@ func printHelp(w io.Writer, prog, ns string) error {
 func namespaceHelp(w io.Writer, prog, ns string) error { return printHelp(w, prog, ns) }
 
 func init() {
-	register(&Command{
+	Register(&Command{
 		Name: "help", Args: "[COMMAND|NAMESPACE]", Short: "Show help for all commands, a namespace or one command", Local: true,
 		Run: func(c *Ctx) error {
 			if len(c.Args) == 0 {
@@ -415,7 +419,64 @@ func init() {
 			if isNamespace(name) {
 				return namespaceHelp(c.Stdout, c.Env.Prog, name)
 			}
-			return failf("`%s` is not a %s command.", name, c.Env.Prog)
+			return Failf("`%s` is not a %s command.", name, c.Env.Prog)
 		},
 	})
+}
+
+// The helpers below are what commands of other packages (servicecmd) need
+// beyond Ctx's fields; cli's own commands use them too.
+
+// NoExtraArgs fails when more than max positional arguments were given.
+func (c *Ctx) NoExtraArgs(max int) error {
+	if len(c.Args) > max {
+		return Failf("Unexpected argument(s): %s; see `%s help %s`", strings.Join(c.Args[max:], " "), c.Env.Prog, c.Cmd.Name)
+	}
+	return nil
+}
+
+// Output is where an operation streams the daemon's output: the command's
+// stdout and stderr.
+func (c *Ctx) Output() api.Output { return api.Output{Stdout: c.Stdout, Stderr: c.Stderr} }
+
+// Interactive runs an interactive session, with the terminal in raw mode
+// when tty is set; the command's exit code becomes berth's.
+func (c *Ctx) Interactive(tty bool, fn func(*api.Session) (int, error)) error {
+	s := &api.Session{Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr}
+	if tty {
+		restore, err := c.Terminal.MakeRaw()
+		if err == nil {
+			defer restore()
+		}
+		ctx, cancel := context.WithCancel(c)
+		defer cancel()
+		s.Resize = c.Terminal.Resizes(ctx)
+	}
+	code, err := fn(s)
+	if err != nil {
+		return err
+	}
+	if code != 0 {
+		return exit(code, "")
+	}
+	return nil
+}
+
+// PrintJSON handles --format: with json it prints v as JSON and reports
+// true; with stdout (the default) it reports false, for the caller to print
+// text; any other format is an error.
+func (c *Ctx) PrintJSON(v any) (bool, error) {
+	switch f := c.Flag("format", "stdout"); f {
+	case "stdout":
+		return false, nil
+	case "json":
+		b, err := json.Marshal(v)
+		if err != nil {
+			return true, err
+		}
+		c.Println(string(b))
+		return true, nil
+	default:
+		return false, Failf("Invalid format: %s; use stdout or json", f)
+	}
 }

@@ -1,10 +1,11 @@
-package cli
+package servicecmd
 
 import (
 	"testing"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/cli"
 	"github.com/berthpaas/berth/internal/cli/clitest"
 )
 
@@ -101,7 +102,7 @@ func TestServiceDataStreams(t *testing.T) {
 		{"redis:import", "Give the dump on stdin (berth redis:import db < FILE)"},
 	} {
 		fake := newFake(nil)
-		r := runEnv(fake, Env{Terminal: &clitest.Terminal{}}, tt.cmd, "db")
+		r := runEnv(fake, cli.Env{Terminal: &clitest.Terminal{}}, tt.cmd, "db")
 		if r.Code != 1 || len(fake.Ops()) != 0 || r.Stdout != "" {
 			t.Errorf("%s: exit %d, ops %q, stdout %q", tt.cmd, r.Code, fake.Ops(), r.Stdout)
 		}

@@ -1,4 +1,4 @@
-package cli
+package servicecmd
 
 import (
 	"strings"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/cli"
 	"github.com/berthpaas/berth/internal/cli/clitest"
 )
 
@@ -160,7 +161,7 @@ func TestServiceTerminal(t *testing.T) {
 	t.Parallel()
 	term := &clitest.Terminal{}
 	fake := newFake(map[string]reply{"services.connect": {}})
-	r := runEnv(fake, Env{Terminal: term}, "redis:connect", "cache")
+	r := runEnv(fake, cli.Env{Terminal: term}, "redis:connect", "cache")
 	c, _ := fake.Last("services.connect")
 	if r.Code != 0 || term.Raw != 1 || term.Restored != 1 {
 		t.Errorf("exit %d, raw %d, restored %d", r.Code, term.Raw, term.Restored)

@@ -1,4 +1,4 @@
-package cli
+package servicecmd
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/cli"
 )
 
 // The data commands of services: export, import, clone and backups
@@ -13,43 +14,43 @@ import (
 func init() {
 	for _, kind := range []string{"postgres", "redis"} {
 		format := map[string]string{"postgres": "pg_dump custom-format archive", "redis": "RDB snapshot"}[kind]
-		register(
-			&Command{Name: kind + ":export", Args: "<name> > FILE", Short: "Write a dump of a " + kind + " service (" + format + ") to stdout", Run: serviceExport(kind)},
-			&Command{Name: kind + ":import", Args: "<name> < FILE", Short: "Replace a " + kind + " service's data with a dump read from stdin (a failed import changes nothing)", Run: serviceImport(kind)},
-			&Command{Name: kind + ":clone", Args: "<name> <new-name> [create flags]", Short: "Create a " + kind + " service with a copy of another's data",
+		cli.Register(
+			&cli.Command{Name: kind + ":export", Args: "<name> > FILE", Short: "Write a dump of a " + kind + " service (" + format + ") to stdout", Run: serviceExport(kind)},
+			&cli.Command{Name: kind + ":import", Args: "<name> < FILE", Short: "Replace a " + kind + " service's data with a dump read from stdin (a failed import changes nothing)", Run: serviceImport(kind)},
+			&cli.Command{Name: kind + ":clone", Args: "<name> <new-name> [create flags]", Short: "Create a " + kind + " service with a copy of another's data",
 				Values: []string{"image", "image-version", "password", "custom-env", "memory", "shm-size"}, Letters: map[string]string{"-i": "image", "-I": "image-version", "-p": "password", "-C": "custom-env", "-m": "memory", "-s": "shm-size"}, Run: serviceClone(kind)},
-			&Command{Name: kind + ":backup", Args: "<name> <dir>", Short: "Write a backup of a " + kind + " service into a directory of the server", Run: serviceBackup(kind)},
-			&Command{Name: kind + ":backup-schedule", Args: "<name> <schedule> <dir> [--keep N]", Short: "Back up a " + kind + " service on a cron schedule (\"0 3 * * *\", @daily), keeping the newest N (default 7, 0 all)", Values: []string{"keep"}, Run: serviceBackupSchedule(kind)},
-			&Command{Name: kind + ":backup-unschedule", Args: "<name>", Short: "Stop a " + kind + " service's scheduled backups", Run: serviceBackupUnschedule(kind)},
-			&Command{Name: kind + ":backup-schedule-cat", Args: "<name>", Short: "Show a " + kind + " service's backup schedule", Run: serviceBackupScheduleCat(kind)},
-			&Command{Name: kind + ":backup-list", Args: "<name> [<dir>] [--format json]", Short: "List a " + kind + " service's backups (in its scheduled directory by default)", Values: []string{"format"}, Run: serviceBackupList(kind)},
-			&Command{Name: kind + ":backup-restore", Args: "<name> <file>", Short: "Replace a " + kind + " service's data with a backup (a name from backup-list, or an absolute path)", Run: serviceBackupRestore(kind)},
+			&cli.Command{Name: kind + ":backup", Args: "<name> <dir>", Short: "Write a backup of a " + kind + " service into a directory of the server", Run: serviceBackup(kind)},
+			&cli.Command{Name: kind + ":backup-schedule", Args: "<name> <schedule> <dir> [--keep N]", Short: "Back up a " + kind + " service on a cron schedule (\"0 3 * * *\", @daily), keeping the newest N (default 7, 0 all)", Values: []string{"keep"}, Run: serviceBackupSchedule(kind)},
+			&cli.Command{Name: kind + ":backup-unschedule", Args: "<name>", Short: "Stop a " + kind + " service's scheduled backups", Run: serviceBackupUnschedule(kind)},
+			&cli.Command{Name: kind + ":backup-schedule-cat", Args: "<name>", Short: "Show a " + kind + " service's backup schedule", Run: serviceBackupScheduleCat(kind)},
+			&cli.Command{Name: kind + ":backup-list", Args: "<name> [<dir>] [--format json]", Short: "List a " + kind + " service's backups (in its scheduled directory by default)", Values: []string{"format"}, Run: serviceBackupList(kind)},
+			&cli.Command{Name: kind + ":backup-restore", Args: "<name> <file>", Short: "Replace a " + kind + " service's data with a backup (a name from backup-list, or an absolute path)", Run: serviceBackupRestore(kind)},
 		)
 	}
 }
 
 // dataRef reads the service name and checks the number of arguments.
-func dataRef(c *Ctx, kind string, min, max int, usage string) (api.ServiceRef, error) {
+func dataRef(c *cli.Ctx, kind string, min, max int, usage string) (api.ServiceRef, error) {
 	if len(c.Args) == 0 {
-		return api.ServiceRef{}, failf("Please specify a name for the service")
+		return api.ServiceRef{}, cli.Failf("Please specify a name for the service")
 	}
 	if len(c.Args) < min {
-		return api.ServiceRef{}, failf("Usage: %s %s %s", c.Env.Prog, c.Cmd.Name, usage)
+		return api.ServiceRef{}, cli.Failf("Usage: %s %s %s", c.Env.Prog, c.Cmd.Name, usage)
 	}
-	if err := noExtraArgs(c, max); err != nil {
+	if err := c.NoExtraArgs(max); err != nil {
 		return api.ServiceRef{}, err
 	}
 	return api.ServiceRef{Kind: kind, Name: c.Args[0]}, nil
 }
 
-func serviceExport(kind string) func(*Ctx) error {
-	return func(c *Ctx) error {
+func serviceExport(kind string) func(*cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		ref, err := dataRef(c, kind, 1, 1, "<name> > FILE")
 		if err != nil {
 			return err
 		}
 		if c.Terminal != nil {
-			return failf("The dump is binary: redirect it to a file (%s %s %s > FILE)", c.Env.Prog, c.Cmd.Name, ref.Name)
+			return cli.Failf("The dump is binary: redirect it to a file (%s %s %s > FILE)", c.Env.Prog, c.Cmd.Name, ref.Name)
 		}
 		// Only the dump goes to stdout.
 		_, err = api.ServicesExport.Run(c, c.API, ref, &api.Session{Stdout: c.Stdout, Stderr: c.Stderr})
@@ -57,14 +58,14 @@ func serviceExport(kind string) func(*Ctx) error {
 	}
 }
 
-func serviceImport(kind string) func(*Ctx) error {
-	return func(c *Ctx) error {
+func serviceImport(kind string) func(*cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		ref, err := dataRef(c, kind, 1, 1, "<name> < FILE")
 		if err != nil {
 			return err
 		}
 		if c.Terminal != nil {
-			return failf("Give the dump on stdin (%s %s %s < FILE)", c.Env.Prog, c.Cmd.Name, ref.Name)
+			return cli.Failf("Give the dump on stdin (%s %s %s < FILE)", c.Env.Prog, c.Cmd.Name, ref.Name)
 		}
 		c.Info1("Importing data into %s service %s", kind, ref.Name)
 		if _, err := api.ServicesImport.Run(c, c.API, ref, &api.Session{Stdin: c.Stdin, Stdout: c.Stdout, Stderr: c.Stderr}); err != nil {
@@ -75,8 +76,8 @@ func serviceImport(kind string) func(*Ctx) error {
 	}
 }
 
-func serviceClone(kind string) func(*Ctx) error {
-	return func(c *Ctx) error {
+func serviceClone(kind string) func(*cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		ref, err := dataRef(c, kind, 2, 2, "<name> <new-name> [create flags]")
 		if err != nil {
 			return err
@@ -85,7 +86,7 @@ func serviceClone(kind string) func(*Ctx) error {
 			Image: c.Flag("image", ""), ImageVersion: c.Flag("image-version", ""), Password: c.Flag("password", ""),
 			CustomEnv: c.Flag("custom-env", ""), Memory: c.Flag("memory", ""), ShmSize: c.Flag("shm-size", "")}}
 		c.Info1("Cloning %s service %s to %s", kind, ref.Name, req.New.Name)
-		info, err := api.ServicesClone.Stream(c, c.API, req, c.output())
+		info, err := api.ServicesClone.Stream(c, c.API, req, c.Output())
 		if err != nil {
 			return err
 		}
@@ -109,14 +110,14 @@ func humanSize(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-func serviceBackup(kind string) func(*Ctx) error {
-	return func(c *Ctx) error {
+func serviceBackup(kind string) func(*cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		ref, err := dataRef(c, kind, 2, 2, "<name> <dir>")
 		if err != nil {
 			return err
 		}
 		c.Info1("Backing up %s service %s to %s", kind, ref.Name, c.Args[1])
-		f, err := api.ServicesBackup.Stream(c, c.API, api.ServiceBackup{ServiceRef: ref, Dir: c.Args[1]}, c.output())
+		f, err := api.ServicesBackup.Stream(c, c.API, api.ServiceBackup{ServiceRef: ref, Dir: c.Args[1]}, c.Output())
 		if err != nil {
 			return err
 		}
@@ -125,8 +126,8 @@ func serviceBackup(kind string) func(*Ctx) error {
 	}
 }
 
-func serviceBackupSchedule(kind string) func(*Ctx) error {
-	return func(c *Ctx) error {
+func serviceBackupSchedule(kind string) func(*cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		// The schedule is one argument ("0 3 * * *"); its fields given as
 		// separate words (lost quotes over ssh) are joined again.
 		if len(c.Args) > 3 {
@@ -140,7 +141,7 @@ func serviceBackupSchedule(kind string) func(*Ctx) error {
 		if v := c.Flag("keep", ""); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return failf("--keep must be a number: 0 (keep all) or more")
+				return cli.Failf("--keep must be a number: 0 (keep all) or more")
 			}
 			req.Keep = &n
 		}
@@ -163,8 +164,8 @@ func keepText(n int) string {
 	return fmt.Sprintf("newest %d", n)
 }
 
-func serviceBackupUnschedule(kind string) func(*Ctx) error {
-	return func(c *Ctx) error {
+func serviceBackupUnschedule(kind string) func(*cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		ref, err := dataRef(c, kind, 1, 1, "<name>")
 		if err != nil {
 			return err
@@ -182,8 +183,8 @@ func serviceBackupUnschedule(kind string) func(*Ctx) error {
 	}
 }
 
-func serviceBackupScheduleCat(kind string) func(*Ctx) error {
-	return func(c *Ctx) error {
+func serviceBackupScheduleCat(kind string) func(*cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		ref, err := dataRef(c, kind, 1, 1, "<name>")
 		if err != nil {
 			return err
@@ -198,8 +199,8 @@ func serviceBackupScheduleCat(kind string) func(*Ctx) error {
 	}
 }
 
-func serviceBackupList(kind string) func(*Ctx) error {
-	return func(c *Ctx) error {
+func serviceBackupList(kind string) func(*cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		ref, err := dataRef(c, kind, 1, 2, "<name> [<dir>]")
 		if err != nil {
 			return err
@@ -212,7 +213,7 @@ func serviceBackupList(kind string) func(*Ctx) error {
 		if err != nil {
 			return err
 		}
-		if done, err := printJSON(c, res); done || err != nil {
+		if done, err := c.PrintJSON(res); done || err != nil {
 			return err
 		}
 		c.Info2("%s %s backups in %s", kind, ref.Name, res.Dir)
@@ -232,13 +233,13 @@ func serviceBackupList(kind string) func(*Ctx) error {
 	}
 }
 
-func serviceBackupRestore(kind string) func(*Ctx) error {
-	return func(c *Ctx) error {
+func serviceBackupRestore(kind string) func(*cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		ref, err := dataRef(c, kind, 2, 2, "<name> <file>")
 		if err != nil {
 			return err
 		}
-		if _, err := api.ServicesBackupRestore.Stream(c, c.API, api.ServiceBackupRestore{ServiceRef: ref, File: c.Args[1]}, c.output()); err != nil {
+		if _, err := api.ServicesBackupRestore.Stream(c, c.API, api.ServiceBackupRestore{ServiceRef: ref, File: c.Args[1]}, c.Output()); err != nil {
 			return err
 		}
 		c.Info1("Restored %s service %s from %s", kind, ref.Name, c.Args[1])

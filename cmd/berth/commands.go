@@ -1,0 +1,9 @@
+package main
+
+// The command packages beside cli. Each registers its commands in cli's
+// table at init (cli.Register), so importing one here is what puts its
+// commands in the binary, for the local CLI and for commands over ssh
+// alike. cli cannot import them itself: they import cli.
+import (
+	_ "github.com/berthpaas/berth/internal/cli/servicecmd" // postgres:*, redis:*
+)

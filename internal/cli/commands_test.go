@@ -1,0 +1,8 @@
+package cli_test
+
+// The command packages beside cli register their commands in its table at
+// init, and cmd/berth imports them. Importing them here too puts the whole
+// table, as the binary has it, under the table-wide tests of cli
+// (TestEveryCommandHasHelp, TestEveryCommandRefusesUnknownFlags,
+// TestEveryAppCommandWantsAnApp, TestParseShapes, help's alignment).
+import _ "github.com/berthpaas/berth/internal/cli/servicecmd"
