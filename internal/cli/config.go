@@ -27,6 +27,8 @@ func init() {
 		cfg("config:import", "[--replace] [--no-restart] [--format envfile|json] (<app>|--global) (FILE|-)", "Import config vars from a file or stdin", []string{"replace", "no-restart"}, []string{"format"}, configImport),
 	)
 	table["config"].Hidden = true
+	table["config:export"].CustomFormat = true
+	table["config:import"].CustomFormat = true
 }
 
 func (c *Ctx) scope() api.Scope { return api.Scope{App: c.App, Global: c.Global} }

@@ -252,3 +252,26 @@ func TestEveryAppCommandWantsAnApp(t *testing.T) {
 		t.Errorf("only %d commands take an app", n)
 	}
 }
+
+// TestEveryFormatIsCheckedFirst: a --format other than stdout or json is
+// refused before anything is sent, whatever the command (but config's
+// export and import, whose formats are their own).
+func TestEveryFormatIsCheckedFirst(t *testing.T) {
+	t.Parallel()
+	n := 0
+	for _, cmd := range Commands() {
+		if cmd.CustomFormat || !contains(cmd.Values, "format") {
+			continue
+		}
+		n++
+		fake := newFake(nil)
+		r := runCLI(fake, "", cmd.Name, "x", "--format", "xml")
+		if r.Code != 1 || len(fake.Ops()) != 0 || r.Stdout != "" {
+			t.Errorf("%s --format xml: exit %d, ops %q, stdout %q", cmd.Name, r.Code, fake.Ops(), r.Stdout)
+		}
+		checkErrLine(t, r.Stderr, "Invalid format: xml; use stdout or json")
+	}
+	if n < 20 {
+		t.Errorf("only %d commands take --format", n)
+	}
+}

@@ -38,7 +38,7 @@ func TestPSScale(t *testing.T) {
 		{Args: []string{"ps:scale", "shop", "--format", "json"}, Replies: formation, Ops: []string{"ps.scale"},
 			Stdout: `[{"process_type":"web","quantity":2},{"process_type":"worker","quantity":0}]` + "\n"},
 		{Name: "json of no types", Args: []string{"ps:scale", "shop", "--format", "json"}, Replies: map[string]reply{"ps.scale": {Resp: api.ScaleResult{}}}, Ops: []string{"ps.scale"}, Stdout: "[]\n"},
-		{Args: []string{"ps:scale", "shop", "--format", "xml"}, Replies: formation, Code: 1, Ops: []string{"ps.scale"}, ErrLine: "Invalid format: xml; use stdout or json"},
+		{Args: []string{"ps:scale", "shop", "--format", "xml"}, Replies: formation, Code: 1, ErrLine: "Invalid format: xml; use stdout or json"},
 		{Args: []string{"ps:scale", "shop", "web=2", "worker=1"}, Replies: map[string]reply{"ps.scale": {Stdout: "-----> Starting worker.1\n"}}, Ops: []string{"ps.scale"},
 			Reqs:   map[string]string{"ps.scale": `{"app":"shop","changes":{"web":2,"worker":1}}`},
 			Stdout: "-----> Scaling shop processes: web=2 worker=1\n-----> Starting worker.1\n"},
@@ -317,7 +317,7 @@ func TestReleasesList(t *testing.T) {
 				"v1    superseded image    2025-12-31 00:00:00\n"},
 		{Args: []string{"releases", "shop", "--format", "json"}, Replies: rels, Ops: []string{"releases.list"},
 			Has: []string{`[{"number":12,"status":"live","source":"git","source_ref":"main",`, `"error":"build failed"`}},
-		{Args: []string{"releases", "shop", "--format", "csv"}, Replies: rels, Code: 1, Ops: []string{"releases.list"}, ErrLine: "Invalid format: csv"},
+		{Args: []string{"releases", "shop", "--format", "csv"}, Replies: rels, Code: 1, ErrLine: "Invalid format: csv"},
 		{Args: []string{"releases", "gone"}, Replies: map[string]reply{"releases.list": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"releases.list"}, ErrLine: "App gone does not exist"},
 	})
 }

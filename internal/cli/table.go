@@ -50,7 +50,12 @@ type Command struct {
 	LocalOnly bool
 	// Hidden commands are left out of help (aliases).
 	Hidden bool
-	Run    func(c *Ctx) error
+	// CustomFormat says that the command's --format takes values of its
+	// own (config:export), which it checks itself. Otherwise --format
+	// takes stdout or json, and anything else is refused before the
+	// command runs, so before any call to the daemon.
+	CustomFormat bool
+	Run          func(c *Ctx) error
 }
 
 // Ctx is one invocation of a command.
@@ -232,6 +237,9 @@ func Run(ctx context.Context, args []string, env *Env) error {
 	if err := c.parse(args); err != nil {
 		return err
 	}
+	if err := c.checkFormat(); err != nil {
+		return err
+	}
 	c.Quiet = c.bools["quiet"]
 	// On a laptop (no daemon here) inside a checkout with a Berth remote,
 	// the command runs on the server over ssh, like Dokku's client.
@@ -356,6 +364,18 @@ func (c *Ctx) parse(args []string) error {
 	}
 	c.Global = c.Bool("global")
 	c.Args = pos
+	return nil
+}
+
+// checkFormat refuses a --format other than stdout or json, for every
+// command that takes one but those with formats of their own.
+func (c *Ctx) checkFormat() error {
+	if c.Cmd.CustomFormat || !contains(c.Cmd.Values, "format") {
+		return nil
+	}
+	if f := c.Flag("format", "stdout"); f != "stdout" && f != "json" {
+		return Failf("Invalid format: %s; use stdout or json", f)
+	}
 	return nil
 }
 
