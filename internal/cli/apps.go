@@ -21,7 +21,7 @@ func init() {
 		&Command{Name: "apps:unlock", Args: "<app>", Short: "Unlock an app for deployment", App: AppRequired, Run: appsUnlock},
 		&Command{Name: "apps:locked", Args: "<app>", Short: "Check if an app is locked for deployment (exit 0 if it is)", App: AppRequired, Run: appsLocked},
 		&Command{Name: "apps:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display a report about one app or all apps", App: AppOptional, Values: []string{"format"}, InfoFlags: true, Run: appsReport},
-		&Command{Name: "apps:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear an apps setting (deploy-source, deploy-source-metadata, --global disable-autocreation)", App: AppRequired, Global: true, Run: propertySetter("apps")},
+		&Command{Name: "apps:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear an apps setting (deploy-source, deploy-source-metadata, --global disable-autocreation)", App: AppRequired, Global: true, Run: PropertySetter("apps")},
 	)
 }
 
@@ -176,23 +176,23 @@ func appsReport(c *Ctx) error {
 		apps = list.Apps
 	}
 	for _, a := range apps {
-		fields := []field{
+		fields := []Field{
 			{"created-at", strconv.FormatInt(a.CreatedAt.Unix(), 10)},
 			{"deploy-source", a.DeploySource},
 			{"deploy-source-metadata", a.DeploySourceMetadata},
 			{"dir", a.Dir},
 			{"locked", strconv.FormatBool(a.Locked)},
 		}
-		if err := renderReport(c, "app", a.Name+" app information", fields); err != nil {
+		if err := c.Report("app", a.Name+" app information", fields); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// propertySetter implements NAMESPACE:set (APP|--global) KEY [VALUE]: no
+// PropertySetter implements NAMESPACE:set (APP|--global) KEY [VALUE]: no
 // value clears the key.
-func propertySetter(ns string) func(c *Ctx) error {
+func PropertySetter(ns string) func(c *Ctx) error {
 	return func(c *Ctx) error {
 		if len(c.Args) == 0 {
 			return Failf("No property specified; see `%s help %s:set`", c.Env.Prog, ns)

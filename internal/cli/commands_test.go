@@ -4,5 +4,9 @@ package cli_test
 // init, and cmd/berth imports them. Importing them here too puts the whole
 // table, as the binary has it, under the table-wide tests of cli
 // (TestEveryCommandHasHelp, TestEveryCommandRefusesUnknownFlags,
-// TestEveryAppCommandWantsAnApp, TestParseShapes, help's alignment).
-import _ "github.com/berthpaas/berth/internal/cli/servicecmd"
+// TestEveryAppCommandWantsAnApp, TestEveryFormatIsCheckedFirst,
+// TestParseShapes, TestPropertySetters, help's alignment).
+import (
+	_ "github.com/berthpaas/berth/internal/cli/routingcmd"
+	_ "github.com/berthpaas/berth/internal/cli/servicecmd"
+)

@@ -9,7 +9,7 @@ import (
 // TestClientDoesNotLinkTheDaemon: the command table is the thin client; the
 // daemon, its store and the engine client reach the binary through
 // cmd/berth only (Env.Serve), never through this package nor the command
-// packages and test harness under it (servicecmd, clitest).
+// packages and test harness under it (servicecmd, routingcmd, clitest).
 func TestClientDoesNotLinkTheDaemon(t *testing.T) {
 	gobin, err := exec.LookPath("go")
 	if err != nil {

@@ -17,7 +17,7 @@ func init() {
 		&Command{Name: "ssh-keys:remove", Args: "(<name>|--fingerprint FP)", Short: "Remove an ssh key", Values: []string{"fingerprint"}, Run: keysRemove},
 		&Command{Name: "ssh-keys:report", Args: "[<flag>] [--format json]", Short: "Show which ssh entry points are live: built-in server, OpenSSH mode, gateway socket", Values: []string{"format"}, InfoFlags: true, Run: keysReport},
 		&Command{Name: "ssh-keys:access", Args: "<name> (admin|APP[,APP...])", Short: "Change what a key may touch: every app (admin) or the named apps", Run: keysAccess},
-		&Command{Name: "git:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a git setting (deploy-branch, keep-git-dir)", App: AppRequired, Global: true, Run: propertySetter("git")},
+		&Command{Name: "git:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a git setting (deploy-branch, keep-git-dir)", App: AppRequired, Global: true, Run: PropertySetter("git")},
 		&Command{Name: "git:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's git settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: gitReport},
 		&Command{Name: "git-hook", Short: "Git's pre-receive hook (run by git, not by hand)", Local: true, LocalOnly: true, Hidden: true, Run: gitHook},
 	)
@@ -171,7 +171,7 @@ func keysReport(c *Ctx) error {
 	if len(o.Problems) > 0 {
 		problems = strings.Join(o.Problems, "; ")
 	}
-	fields := []field{
+	fields := []Field{
 		{"builtin-server", builtin},
 		{"keys", fmt.Sprint(r.Keys)},
 		{"openssh-mode", mode},
@@ -180,7 +180,7 @@ func keysReport(c *Ctx) error {
 		{"gateway-socket", gw},
 		{"problems", problems},
 	}
-	return renderReport(c, "ssh-keys", "Berth ssh entry points", fields)
+	return c.Report("ssh-keys", "Berth ssh entry points", fields)
 }
 
 func gitReport(c *Ctx) error {
@@ -188,7 +188,7 @@ func gitReport(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	fields := []field{
+	fields := []Field{
 		{"deploy-branch", res.App["deploy-branch"]},
 		{"global-deploy-branch", res.Global["deploy-branch"]},
 		{"computed-deploy-branch", res.Computed["deploy-branch"]},
@@ -196,7 +196,7 @@ func gitReport(c *Ctx) error {
 		{"sha", res.App["sha"]},
 		{"last-updated-at", res.App["last-updated-at"]},
 	}
-	return renderReport(c, "git", c.App+" git information", fields)
+	return c.Report("git", c.App+" git information", fields)
 }
 
 // gitHook is git's pre-receive hook in an app's repository (package

@@ -25,15 +25,15 @@ func init() {
 		&Command{Name: "ps:scale", Args: "<app> [<type>=<n> ...] [--skip-deploy] [--format json]", Short: "Show or set how many containers of each process type run", App: AppRequired, Bools: []string{"skip-deploy"}, Values: []string{"format"}, Run: psScale},
 		&Command{Name: "ps:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display a process report for one app or all apps", App: AppOptional, Values: []string{"format"}, InfoFlags: true, Run: psReport},
 		&Command{Name: "ps:inspect", Args: "<app>", Short: "Show the engine's inspect output of an app's containers", App: AppRequired, Run: psInspect},
-		&Command{Name: "ps:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a ps setting (restart-policy, stop-timeout-seconds, procfile-path)", App: AppRequired, Global: true, Run: propertySetter("ps")},
-		&Command{Name: "app-json:set", Args: "(<app>|--global) appjson-path [<path>]", Short: "Set or clear app.json's path (in the source, and under the image's WORKDIR and /app)", App: AppRequired, Global: true, Run: propertySetter("app-json")},
-		&Command{Name: "app-json:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's app-json settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: settingsReport("app-json")},
-		&Command{Name: "builder-dockerfile:set", Args: "(<app>|--global) dockerfile-path [<path>]", Short: "Set or clear the Dockerfile's path in the source", App: AppRequired, Global: true, Run: propertySetter("builder-dockerfile")},
-		&Command{Name: "builder-dockerfile:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the Dockerfile builder's settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: settingsReport("builder-dockerfile")},
+		&Command{Name: "ps:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a ps setting (restart-policy, stop-timeout-seconds, procfile-path)", App: AppRequired, Global: true, Run: PropertySetter("ps")},
+		&Command{Name: "app-json:set", Args: "(<app>|--global) appjson-path [<path>]", Short: "Set or clear app.json's path (in the source, and under the image's WORKDIR and /app)", App: AppRequired, Global: true, Run: PropertySetter("app-json")},
+		&Command{Name: "app-json:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's app-json settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: SettingsReport("app-json")},
+		&Command{Name: "builder-dockerfile:set", Args: "(<app>|--global) dockerfile-path [<path>]", Short: "Set or clear the Dockerfile's path in the source", App: AppRequired, Global: true, Run: PropertySetter("builder-dockerfile")},
+		&Command{Name: "builder-dockerfile:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the Dockerfile builder's settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: SettingsReport("builder-dockerfile")},
 		&Command{Name: "docker-options:add", Args: "<app> <phase(s)> OPTION", Short: "Add a docker option for phases build,deploy,run (Berth applies build --build-arg and --no-cache)", App: AppRequired, ValuesAfter: 1, Run: dockerOptions("add")},
 		&Command{Name: "docker-options:remove", Args: "<app> <phase(s)> OPTION", Short: "Remove a docker option", App: AppRequired, ValuesAfter: 1, Run: dockerOptions("remove")},
 		&Command{Name: "docker-options:clear", Args: "<app> [<phase(s)>]", Short: "Remove every docker option (of the given phases)", App: AppRequired, ValuesAfter: 1, Run: dockerOptions("clear")},
-		&Command{Name: "docker-options:report", Args: "<app> [<flag>] [--format json]", Short: "Display an app's docker options", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: settingsReport("docker-options")},
+		&Command{Name: "docker-options:report", Args: "<app> [<flag>] [--format json]", Short: "Display an app's docker options", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: SettingsReport("docker-options")},
 		&Command{Name: "run", Args: "[--env KEY=VALUE ...] [--no-tty] <app> <cmd>...", Short: "Run a one-off command in a new container of the live release", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Bools: []string{"no-tty", "tty"}, Run: runCmd},
 		&Command{Name: "run:detached", Args: "[--env KEY=VALUE ...] <app> <cmd>...", Short: "Run a one-off command in the background; prints its container", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Run: runDetached},
 		&Command{Name: "run:list", Args: "<app> [--format json]", Short: "List an app's one-off containers", App: AppRequired, Values: []string{"format"}, Run: runList},
@@ -158,7 +158,7 @@ func psReport(c *Ctx) error {
 		case running > 0:
 			state = "mixed"
 		}
-		fields := []field{
+		fields := []Field{
 			{"deployed", strconv.FormatBool(r.Deployed)},
 			{"release", strconv.Itoa(r.Release)},
 			{"processes", strconv.Itoa(len(r.Containers))},
@@ -170,7 +170,7 @@ func psReport(c *Ctx) error {
 			{"running", state},
 		}
 		if r.EngineError != "" {
-			fields = append(fields, field{"engine", r.EngineError})
+			fields = append(fields, Field{"engine", r.EngineError})
 		}
 		sort.Slice(r.Containers, func(i, j int) bool {
 			if r.Containers[i].Type != r.Containers[j].Type {
@@ -183,14 +183,14 @@ func psReport(c *Ctx) error {
 			if ct.HostPort != 0 {
 				v += fmt.Sprintf(" 127.0.0.1:%d", ct.HostPort)
 			}
-			fields = append(fields, field{fmt.Sprintf("status-%s-%d", ct.Type, ct.Index), v})
+			fields = append(fields, Field{fmt.Sprintf("status-%s-%d", ct.Type, ct.Index), v})
 		}
 		if c.Flag("format", "") == "json" && c.InfoFlag == "" {
 			b, _ := json.Marshal(r)
 			c.Println(string(b))
 			continue
 		}
-		if err := renderReport(c, "ps", r.App+" ps information", fields); err != nil {
+		if err := c.Report("ps", r.App+" ps information", fields); err != nil {
 			return err
 		}
 	}
@@ -207,8 +207,9 @@ func psInspect(c *Ctx) error {
 	return nil
 }
 
-// settingsReport renders NAMESPACE:report from the settings registry.
-func settingsReport(ns string) func(*Ctx) error {
+// SettingsReport implements NAMESPACE:report for a namespace of the
+// settings registry (ps, checks, proxy, letsencrypt, ...).
+func SettingsReport(ns string) func(*Ctx) error {
 	return func(c *Ctx) error {
 		res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: ns})
 		if err != nil {
@@ -219,15 +220,15 @@ func settingsReport(ns string) func(*Ctx) error {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
-		var fields []field
+		var fields []Field
 		short := strings.TrimPrefix(ns, "builder-")
 		for _, k := range keys {
-			fields = append(fields, field{k, strings.ReplaceAll(res.App[k], "\n", " ")})
+			fields = append(fields, Field{k, strings.ReplaceAll(res.App[k], "\n", " ")})
 			if ns != "docker-options" {
-				fields = append(fields, field{"computed-" + k, res.Computed[k]}, field{"global-" + k, res.Global[k]})
+				fields = append(fields, Field{"computed-" + k, res.Computed[k]}, Field{"global-" + k, res.Global[k]})
 			}
 		}
-		return renderReport(c, short, c.App+" "+short+" information", fields)
+		return c.Report(short, c.App+" "+short+" information", fields)
 	}
 }
 
@@ -428,5 +429,5 @@ func releases(c *Ctx) error {
 }
 
 func init() {
-	Register(&Command{Name: "checks:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a checks setting (wait-to-retire, default-uptime-seconds, drain-timeout)", App: AppRequired, Global: true, Run: propertySetter("checks")})
+	Register(&Command{Name: "checks:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a checks setting (wait-to-retire, default-uptime-seconds, drain-timeout)", App: AppRequired, Global: true, Run: PropertySetter("checks")})
 }

@@ -14,14 +14,14 @@ func init() {
 	Register(
 		&Command{Name: "releases:info", Args: "<app> <release>", Short: "Show one release: image, rev, processes, formation, config keys, who and when", App: AppRequired, Values: []string{"format"}, Run: releasesInfo},
 		&Command{Name: "releases:rollback", Args: "<app> [<release>]", Short: "Make an earlier release live again (default: the previous one): its image and config, no rebuild", App: AppRequired, Run: releasesRollback},
-		&Command{Name: "releases:set", Args: "(<app>|--global) keep [<n>]", Short: "How many releases keep their image for rollback (default 5)", App: AppRequired, Global: true, Run: propertySetter("releases")},
+		&Command{Name: "releases:set", Args: "(<app>|--global) keep [<n>]", Short: "How many releases keep their image for rollback (default 5)", App: AppRequired, Global: true, Run: PropertySetter("releases")},
 		&Command{Name: "checks:disable", Args: "<app> [<type>,...]", Short: "Disable checks (old containers stop before new ones start)", App: AppRequired, Run: checksMode("disable")},
 		&Command{Name: "checks:enable", Args: "<app> [<type>,...]", Short: "Enable checks again", App: AppRequired, Run: checksMode("enable")},
 		&Command{Name: "checks:skip", Args: "<app> [<type>,...]", Short: "Skip checks (new containers get traffic at once)", App: AppRequired, Run: checksMode("skip")},
 		&Command{Name: "checks:run", Args: "<app> [<type>,...]", Short: "Run the startup checks against the running containers now", App: AppRequired, Run: checksRun},
 		&Command{Name: "checks:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's checks settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: checksReport},
-		&Command{Name: "proxy:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set a proxy setting (client-max-body-size, proxy-read-timeout)", App: AppRequired, Global: true, Run: propertySetter("proxy")},
-		&Command{Name: "proxy:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's proxy settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: settingsReport("proxy")},
+		&Command{Name: "proxy:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set a proxy setting (client-max-body-size, proxy-read-timeout)", App: AppRequired, Global: true, Run: PropertySetter("proxy")},
+		&Command{Name: "proxy:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's proxy settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: SettingsReport("proxy")},
 	)
 }
 
@@ -141,7 +141,7 @@ func checksReport(c *Ctx) error {
 		}
 		return v
 	}
-	fields := []field{
+	fields := []Field{
 		{"disabled-list", none(res.App["disabled"])},
 		{"skipped-list", none(res.App["skipped"])},
 		{"computed-wait-to-retire", res.Computed["wait-to-retire"]},
@@ -150,5 +150,5 @@ func checksReport(c *Ctx) error {
 		{"computed-default-uptime-seconds", res.Computed["default-uptime-seconds"]},
 		{"computed-drain-timeout", res.Computed["drain-timeout"]},
 	}
-	return renderReport(c, "checks", c.App+" checks information", fields)
+	return c.Report("checks", c.App+" checks information", fields)
 }

@@ -6,15 +6,16 @@ import (
 	"strings"
 )
 
-// field is one line of a NAMESPACE:report.
-type field struct {
+// Field is one line of a NAMESPACE:report.
+type Field struct {
 	Key   string // without the namespace, e.g. "created-at"
 	Value string
 }
 
-// renderReport prints a report as Dokku does: a header and padded labels;
-// one value with an info flag (--NS-KEY); or a JSON object with --format json.
-func renderReport(c *Ctx, ns, title string, fields []field) error {
+// Report prints a NAMESPACE:report as Dokku does: a header and padded
+// labels; one value with an info flag (--NS-KEY); or a JSON object with
+// --format json.
+func (c *Ctx) Report(ns, title string, fields []Field) error {
 	format := c.Flag("format", "stdout")
 	if format != "stdout" && format != "json" {
 		return Failf("Invalid format: %s; use stdout or json", format)

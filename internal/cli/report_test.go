@@ -19,7 +19,7 @@ func reportCtx(infoFlag string, values map[string]string, quiet bool) (*Ctx, *by
 
 func TestRenderReport(t *testing.T) {
 	t.Parallel()
-	fields := []field{{"short", "1"}, {"a-much-longer-key-than-thirty-one", "two words"}, {"empty", ""}}
+	fields := []Field{{"short", "1"}, {"a-much-longer-key-than-thirty-one", "two words"}, {"empty", ""}}
 	tests := []struct {
 		name   string
 		info   string
@@ -52,7 +52,7 @@ func TestRenderReport(t *testing.T) {
 				values["format"] = tt.format
 			}
 			c, out := reportCtx(tt.info, values, tt.quiet)
-			err := renderReport(c, "ns", "thing information", fields)
+			err := c.Report("ns", "thing information", fields)
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Errorf("err = %v, want %q", err, tt.err)

@@ -1,4 +1,4 @@
-package cli
+package routingcmd
 
 import (
 	"fmt"
@@ -8,53 +8,54 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/cli"
 )
 
 func init() {
-	report := func(name string, hidden bool) *Command {
-		return &Command{Name: name, Args: "[<app>|--global] [<flag>] [--format json]", Short: "Display the domains of one app, every app, or the global ones", App: AppOptional, Global: true, Values: []string{"format"}, InfoFlags: true, Hidden: hidden, Run: domainsReport}
+	report := func(name string, hidden bool) *cli.Command {
+		return &cli.Command{Name: name, Args: "[<app>|--global] [<flag>] [--format json]", Short: "Display the domains of one app, every app, or the global ones", App: cli.AppOptional, Global: true, Values: []string{"format"}, InfoFlags: true, Hidden: hidden, Run: domainsReport}
 	}
-	Register(
+	cli.Register(
 		report("domains", true),
 		report("domains:report", false),
-		&Command{Name: "domains:add", Args: "<app> <domain>...", Short: "Add domains to an app", App: AppRequired, Run: domainsChange(api.DomainsAdd)},
-		&Command{Name: "domains:remove", Args: "<app> <domain>...", Short: "Remove domains from an app", App: AppRequired, Run: domainsChange(api.DomainsRemove)},
-		&Command{Name: "domains:set", Args: "<app> <domain>...", Short: "Replace an app's domains", App: AppRequired, Run: domainsChange(api.DomainsSet)},
-		&Command{Name: "domains:clear", Args: "<app>", Short: "Remove every domain of an app", App: AppRequired, Run: domainsChange(api.DomainsClear)},
-		&Command{Name: "domains:reset", Args: "<app>", Short: "Reset an app's domains to its default domain (APP.<global domain>)", App: AppRequired, Run: domainsChange(api.DomainsReset)},
-		&Command{Name: "domains:enable", Args: "<app>", Short: "Route an app's domains to it again", App: AppRequired, Run: domainsChange(api.DomainsEnable)},
-		&Command{Name: "domains:disable", Args: "<app>", Short: "Stop routing an app's domains to it (they are kept)", App: AppRequired, Run: domainsChange(api.DomainsDisable)},
-		&Command{Name: "domains:add-global", Args: "<domain>...", Short: "Add global domains (new apps get APP.<first global domain>)", Run: domainsGlobalChange(api.DomainsAdd)},
-		&Command{Name: "domains:remove-global", Args: "<domain>...", Short: "Remove global domains", Run: domainsGlobalChange(api.DomainsRemove)},
-		&Command{Name: "domains:set-global", Args: "<domain>...", Short: "Replace the global domains", Run: domainsGlobalChange(api.DomainsSet)},
-		&Command{Name: "domains:clear-global", Short: "Remove every global domain", Run: domainsGlobalChange(api.DomainsClear)},
+		&cli.Command{Name: "domains:add", Args: "<app> <domain>...", Short: "Add domains to an app", App: cli.AppRequired, Run: domainsChange(api.DomainsAdd)},
+		&cli.Command{Name: "domains:remove", Args: "<app> <domain>...", Short: "Remove domains from an app", App: cli.AppRequired, Run: domainsChange(api.DomainsRemove)},
+		&cli.Command{Name: "domains:set", Args: "<app> <domain>...", Short: "Replace an app's domains", App: cli.AppRequired, Run: domainsChange(api.DomainsSet)},
+		&cli.Command{Name: "domains:clear", Args: "<app>", Short: "Remove every domain of an app", App: cli.AppRequired, Run: domainsChange(api.DomainsClear)},
+		&cli.Command{Name: "domains:reset", Args: "<app>", Short: "Reset an app's domains to its default domain (APP.<global domain>)", App: cli.AppRequired, Run: domainsChange(api.DomainsReset)},
+		&cli.Command{Name: "domains:enable", Args: "<app>", Short: "Route an app's domains to it again", App: cli.AppRequired, Run: domainsChange(api.DomainsEnable)},
+		&cli.Command{Name: "domains:disable", Args: "<app>", Short: "Stop routing an app's domains to it (they are kept)", App: cli.AppRequired, Run: domainsChange(api.DomainsDisable)},
+		&cli.Command{Name: "domains:add-global", Args: "<domain>...", Short: "Add global domains (new apps get APP.<first global domain>)", Run: domainsGlobalChange(api.DomainsAdd)},
+		&cli.Command{Name: "domains:remove-global", Args: "<domain>...", Short: "Remove global domains", Run: domainsGlobalChange(api.DomainsRemove)},
+		&cli.Command{Name: "domains:set-global", Args: "<domain>...", Short: "Replace the global domains", Run: domainsGlobalChange(api.DomainsSet)},
+		&cli.Command{Name: "domains:clear-global", Short: "Remove every global domain", Run: domainsGlobalChange(api.DomainsClear)},
 		// url and urls are Dokku top-level commands; hidden from help until
 		// table_test.go's list of top-level commands has them.
-		&Command{Name: "url", Args: "<app>", Short: "Show an app's main URL", App: AppRequired, Run: urls(false)},
-		&Command{Name: "urls", Args: "<app>", Short: "Show every URL of an app", App: AppRequired, Run: urls(true)},
-		&Command{Name: "ports:list", Args: "<app>", Short: "List an app's port mappings", App: AppRequired, Run: portsList},
-		&Command{Name: "ports:add", Args: "<app> <scheme>:<host-port>:<container-port>...", Short: "Add port mappings to an app", App: AppRequired, Run: portsChange(api.PortsAdd)},
-		&Command{Name: "ports:set", Args: "<app> <scheme>:<host-port>:<container-port>...", Short: "Replace an app's port mappings", App: AppRequired, Run: portsChange(api.PortsSet)},
-		&Command{Name: "ports:remove", Args: "<app> (<host-port>|<scheme>:<host-port>[:<container-port>])...", Short: "Remove port mappings from an app", App: AppRequired, Run: portsChange(api.PortsRemove)},
-		&Command{Name: "ports:clear", Args: "<app>", Short: "Remove every port mapping of an app (the detected one applies)", App: AppRequired, Run: portsChange(api.PortsClear)},
-		&Command{Name: "ports:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the port mappings of one app or every app", App: AppOptional, Values: []string{"format"}, InfoFlags: true, Run: portsReport},
+		&cli.Command{Name: "url", Args: "<app>", Short: "Show an app's main URL", App: cli.AppRequired, Run: urls(false)},
+		&cli.Command{Name: "urls", Args: "<app>", Short: "Show every URL of an app", App: cli.AppRequired, Run: urls(true)},
+		&cli.Command{Name: "ports:list", Args: "<app>", Short: "List an app's port mappings", App: cli.AppRequired, Run: portsList},
+		&cli.Command{Name: "ports:add", Args: "<app> <scheme>:<host-port>:<container-port>...", Short: "Add port mappings to an app", App: cli.AppRequired, Run: portsChange(api.PortsAdd)},
+		&cli.Command{Name: "ports:set", Args: "<app> <scheme>:<host-port>:<container-port>...", Short: "Replace an app's port mappings", App: cli.AppRequired, Run: portsChange(api.PortsSet)},
+		&cli.Command{Name: "ports:remove", Args: "<app> (<host-port>|<scheme>:<host-port>[:<container-port>])...", Short: "Remove port mappings from an app", App: cli.AppRequired, Run: portsChange(api.PortsRemove)},
+		&cli.Command{Name: "ports:clear", Args: "<app>", Short: "Remove every port mapping of an app (the detected one applies)", App: cli.AppRequired, Run: portsChange(api.PortsClear)},
+		&cli.Command{Name: "ports:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the port mappings of one app or every app", App: cli.AppOptional, Values: []string{"format"}, InfoFlags: true, Run: portsReport},
 	)
 }
 
 // needDomains checks that a command that takes domains got some.
-func needDomains(c *Ctx) error {
+func needDomains(c *cli.Ctx) error {
 	if len(c.Args) == 0 {
 		usage := c.Cmd.Name + " " + c.Cmd.Args
 		if c.App != "" {
 			usage = c.Cmd.Name + " " + c.App + " <domain> [<domain> ...]"
 		}
-		return Failf("Please specify a domain name. Usage: %s %s", c.Env.Prog, usage)
+		return cli.Failf("Please specify a domain name. Usage: %s %s", c.Env.Prog, usage)
 	}
 	return nil
 }
 
-func domainsChange(action string) func(c *Ctx) error {
-	return func(c *Ctx) error {
+func domainsChange(action string) func(c *cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		switch action {
 		case api.DomainsAdd, api.DomainsRemove, api.DomainsSet:
 			if err := needDomains(c); err != nil {
@@ -122,8 +123,8 @@ func normalized(names []string) []string {
 	return out
 }
 
-func domainsGlobalChange(action string) func(c *Ctx) error {
-	return func(c *Ctx) error {
+func domainsGlobalChange(action string) func(c *cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		if action == api.DomainsClear {
 			if err := c.NoExtraArgs(0); err != nil {
 				return err
@@ -161,7 +162,7 @@ func domainsGlobalChange(action string) func(c *Ctx) error {
 	}
 }
 
-func domainsReport(c *Ctx) error {
+func domainsReport(c *cli.Ctx) error {
 	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
@@ -175,29 +176,29 @@ func domainsReport(c *Ctx) error {
 		return nil
 	}
 	for _, r := range res.Reports {
-		global := []field{
-			{"global-enabled", strconv.FormatBool(r.GlobalEnabled)},
-			{"global-vhosts", strings.Join(r.GlobalVhosts, " ")},
+		global := []cli.Field{
+			{Key: "global-enabled", Value: strconv.FormatBool(r.GlobalEnabled)},
+			{Key: "global-vhosts", Value: strings.Join(r.GlobalVhosts, " ")},
 		}
 		if c.Global {
-			if err := renderReport(c, "domains", "Global domains information", global); err != nil {
+			if err := c.Report("domains", "Global domains information", global); err != nil {
 				return err
 			}
 			continue
 		}
-		fields := append([]field{
-			{"app-enabled", strconv.FormatBool(r.AppEnabled)},
-			{"app-vhosts", strings.Join(r.AppVhosts, " ")},
+		fields := append([]cli.Field{
+			{Key: "app-enabled", Value: strconv.FormatBool(r.AppEnabled)},
+			{Key: "app-vhosts", Value: strings.Join(r.AppVhosts, " ")},
 		}, global...)
-		if err := renderReport(c, "domains", r.App+" domains information", fields); err != nil {
+		if err := c.Report("domains", r.App+" domains information", fields); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func urls(all bool) func(c *Ctx) error {
-	return func(c *Ctx) error {
+func urls(all bool) func(c *cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		if err := c.NoExtraArgs(0); err != nil {
 			return err
 		}
@@ -217,7 +218,7 @@ func urls(all bool) func(c *Ctx) error {
 
 // portsList prints the app's port mappings (the detected ones when none is
 // set) as Dokku's table.
-func portsList(c *Ctx) error {
+func portsList(c *cli.Ctx) error {
 	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
@@ -233,7 +234,7 @@ func portsList(c *Ctx) error {
 		maps = res.Reports[0].Detected
 	}
 	if len(maps) == 0 {
-		return Failf("No port mappings configured for app")
+		return cli.Failf("No port mappings configured for app")
 	}
 	rows := [][]string{}
 	if !c.Quiet {
@@ -255,14 +256,14 @@ func portsList(c *Ctx) error {
 	return nil
 }
 
-func portsChange(action string) func(c *Ctx) error {
-	return func(c *Ctx) error {
+func portsChange(action string) func(c *cli.Ctx) error {
+	return func(c *cli.Ctx) error {
 		if action == api.PortsClear {
 			if err := c.NoExtraArgs(0); err != nil {
 				return err
 			}
 		} else if len(c.Args) == 0 {
-			return Failf("No port mapping specified")
+			return cli.Failf("No port mapping specified")
 		}
 		res, err := api.PortsUpdate.Call(c, c.API, api.PortsChange{App: c.App, Action: action, Maps: c.Args})
 		if err != nil {
@@ -283,7 +284,7 @@ func portsChange(action string) func(c *Ctx) error {
 	}
 }
 
-func portsReport(c *Ctx) error {
+func portsReport(c *cli.Ctx) error {
 	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
@@ -296,11 +297,11 @@ func portsReport(c *Ctx) error {
 		return nil
 	}
 	for _, r := range res.Reports {
-		fields := []field{
-			{"map", strings.Join(r.Map, " ")},
-			{"map-detected", strings.Join(r.Detected, " ")},
+		fields := []cli.Field{
+			{Key: "map", Value: strings.Join(r.Map, " ")},
+			{Key: "map-detected", Value: strings.Join(r.Detected, " ")},
 		}
-		if err := renderReport(c, "ports", r.App+" ports information", fields); err != nil {
+		if err := c.Report("ports", r.App+" ports information", fields); err != nil {
 			return err
 		}
 	}

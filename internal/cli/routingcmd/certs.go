@@ -1,4 +1,4 @@
-package cli
+package routingcmd
 
 import (
 	"archive/tar"
@@ -11,42 +11,43 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/cli"
 )
 
 func init() {
-	Register(
-		&Command{Name: "certs:add", Args: "<app> CRT KEY | <app> < tar with server.crt and server.key", Short: "Install a TLS certificate (full chain) and key for an app", App: AppRequired, Run: certsAdd},
-		&Command{Name: "certs:update", Args: "<app> CRT KEY | <app> < tar", Short: "Replace an app's TLS certificate", App: AppRequired, Run: certsAdd},
-		&Command{Name: "certs:generate", Args: "<app> [DOMAIN]", Short: "Install a self-signed certificate for DOMAIN and the app's domains", App: AppRequired, Run: certsGenerate},
-		&Command{Name: "certs:remove", Args: "<app>", Short: "Remove an app's certificate (back to HTTP only)", App: AppRequired, Run: certsRemove},
-		&Command{Name: "certs:show", Args: "<app> crt|key", Short: "Print an app's certificate or key (PEM)", App: AppRequired, Run: certsShow},
-		&Command{Name: "certs:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's certificate", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: certsReport},
-		&Command{Name: "redirect", Args: "<app> [--format json]", Short: "List an app's domain redirects", App: AppRequired, Values: []string{"format"}, Run: redirectList},
-		&Command{Name: "redirect:set", Args: "<app> SRC DEST [301|302|303|307|308]", Short: "Redirect requests for SRC to DEST, keeping path and query (301 by default)", App: AppRequired, Run: redirectSet},
-		&Command{Name: "redirect:unset", Args: "<app> SRC", Short: "Remove a redirect", App: AppRequired, Run: redirectUnset},
+	cli.Register(
+		&cli.Command{Name: "certs:add", Args: "<app> CRT KEY | <app> < tar with server.crt and server.key", Short: "Install a TLS certificate (full chain) and key for an app", App: cli.AppRequired, Run: certsAdd},
+		&cli.Command{Name: "certs:update", Args: "<app> CRT KEY | <app> < tar", Short: "Replace an app's TLS certificate", App: cli.AppRequired, Run: certsAdd},
+		&cli.Command{Name: "certs:generate", Args: "<app> [DOMAIN]", Short: "Install a self-signed certificate for DOMAIN and the app's domains", App: cli.AppRequired, Run: certsGenerate},
+		&cli.Command{Name: "certs:remove", Args: "<app>", Short: "Remove an app's certificate (back to HTTP only)", App: cli.AppRequired, Run: certsRemove},
+		&cli.Command{Name: "certs:show", Args: "<app> crt|key", Short: "Print an app's certificate or key (PEM)", App: cli.AppRequired, Run: certsShow},
+		&cli.Command{Name: "certs:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's certificate", App: cli.AppRequired, Values: []string{"format"}, InfoFlags: true, Run: certsReport},
+		&cli.Command{Name: "redirect", Args: "<app> [--format json]", Short: "List an app's domain redirects", App: cli.AppRequired, Values: []string{"format"}, Run: redirectList},
+		&cli.Command{Name: "redirect:set", Args: "<app> SRC DEST [301|302|303|307|308]", Short: "Redirect requests for SRC to DEST, keeping path and query (301 by default)", App: cli.AppRequired, Run: redirectSet},
+		&cli.Command{Name: "redirect:unset", Args: "<app> SRC", Short: "Remove a redirect", App: cli.AppRequired, Run: redirectUnset},
 	)
 }
 
 // certInput reads CRT and KEY files, or a tar of server.crt and server.key
 // on stdin.
-func certInput(c *Ctx) (string, string, error) {
+func certInput(c *cli.Ctx) (string, string, error) {
 	if len(c.Args) == 2 {
 		crt, err := os.ReadFile(c.Args[0])
 		if err != nil {
-			return "", "", Failf("Cannot read the certificate: %v", err)
+			return "", "", cli.Failf("Cannot read the certificate: %v", err)
 		}
 		key, err := os.ReadFile(c.Args[1])
 		if err != nil {
-			return "", "", Failf("Cannot read the key: %v", err)
+			return "", "", cli.Failf("Cannot read the key: %v", err)
 		}
 		return string(crt), string(key), nil
 	}
 	if len(c.Args) != 0 {
-		return "", "", Failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin")
+		return "", "", cli.Failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin")
 	}
 	data, err := io.ReadAll(io.LimitReader(c.Stdin, 10<<20))
 	if err != nil {
-		return "", "", Failf("Cannot read stdin: %v", err)
+		return "", "", cli.Failf("Cannot read stdin: %v", err)
 	}
 	var crt, key string
 	tr := tar.NewReader(bytes.NewReader(data))
@@ -56,7 +57,7 @@ func certInput(c *Ctx) (string, string, error) {
 			break
 		}
 		if err != nil {
-			return "", "", Failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin (%v)", err)
+			return "", "", cli.Failf("Give CRT and KEY files, or a tar with server.crt and server.key on stdin (%v)", err)
 		}
 		b, _ := io.ReadAll(io.LimitReader(tr, 1<<20))
 		switch strings.TrimPrefix(h.Name, "./") {
@@ -67,12 +68,12 @@ func certInput(c *Ctx) (string, string, error) {
 		}
 	}
 	if crt == "" || key == "" {
-		return "", "", Failf("The tar must hold server.crt and server.key")
+		return "", "", cli.Failf("The tar must hold server.crt and server.key")
 	}
 	return crt, key, nil
 }
 
-func certsAdd(c *Ctx) error {
+func certsAdd(c *cli.Ctx) error {
 	crt, key, err := certInput(c)
 	if err != nil {
 		return err
@@ -85,7 +86,7 @@ func certsAdd(c *Ctx) error {
 	return nil
 }
 
-func certsGenerate(c *Ctx) error {
+func certsGenerate(c *cli.Ctx) error {
 	domain := ""
 	if len(c.Args) > 0 {
 		domain = c.Args[0]
@@ -101,7 +102,7 @@ func certsGenerate(c *Ctx) error {
 	return nil
 }
 
-func certsRemove(c *Ctx) error {
+func certsRemove(c *cli.Ctx) error {
 	if _, err := api.CertsRemove.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
 		return err
 	}
@@ -109,16 +110,16 @@ func certsRemove(c *Ctx) error {
 	return nil
 }
 
-func certsShow(c *Ctx) error {
+func certsShow(c *cli.Ctx) error {
 	if len(c.Args) != 1 || (c.Args[0] != "crt" && c.Args[0] != "key") {
-		return Failf("Usage: %s certs:show APP crt|key", c.Env.Prog)
+		return cli.Failf("Usage: %s certs:show APP crt|key", c.Env.Prog)
 	}
 	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App, Key: c.Args[0] == "key"})
 	if err != nil {
 		return err
 	}
 	if !info.Enabled {
-		return Failf("%s has no certificate", c.App)
+		return cli.Failf("%s has no certificate", c.App)
 	}
 	if c.Args[0] == "key" {
 		fmt.Fprint(c.Stdout, info.KeyPEM)
@@ -128,7 +129,7 @@ func certsShow(c *Ctx) error {
 	return nil
 }
 
-func certsReport(c *Ctx) error {
+func certsReport(c *cli.Ctx) error {
 	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App})
 	if err != nil {
 		return err
@@ -139,20 +140,20 @@ func certsReport(c *Ctx) error {
 		}
 		return t.UTC().Format(time.RFC3339)
 	}
-	fields := []field{
-		{"enabled", strconv.FormatBool(info.Enabled)},
-		{"source", info.Source},
-		{"hostnames", strings.Join(info.Domains, " ")},
-		{"issuer", info.Issuer},
-		{"subject", info.Subject},
-		{"starts-at", date(info.NotBefore)},
-		{"expires-at", date(info.NotAfter)},
-		{"verified", strconv.FormatBool(info.Verified)},
+	fields := []cli.Field{
+		{Key: "enabled", Value: strconv.FormatBool(info.Enabled)},
+		{Key: "source", Value: info.Source},
+		{Key: "hostnames", Value: strings.Join(info.Domains, " ")},
+		{Key: "issuer", Value: info.Issuer},
+		{Key: "subject", Value: info.Subject},
+		{Key: "starts-at", Value: date(info.NotBefore)},
+		{Key: "expires-at", Value: date(info.NotAfter)},
+		{Key: "verified", Value: strconv.FormatBool(info.Verified)},
 	}
-	return renderReport(c, "ssl", c.App+" ssl information", fields)
+	return c.Report("ssl", c.App+" ssl information", fields)
 }
 
-func redirectList(c *Ctx) error {
+func redirectList(c *cli.Ctx) error {
 	res, err := api.RedirectsList.Call(c, c.API, api.AppRef{App: c.App})
 	if err != nil {
 		return err
@@ -171,9 +172,9 @@ func redirectList(c *Ctx) error {
 	return nil
 }
 
-func redirectSet(c *Ctx) error {
+func redirectSet(c *cli.Ctx) error {
 	if len(c.Args) < 2 {
-		return Failf("Please provide a source domain and a destination")
+		return cli.Failf("Please provide a source domain and a destination")
 	}
 	if err := c.NoExtraArgs(3); err != nil {
 		return err
@@ -182,7 +183,7 @@ func redirectSet(c *Ctx) error {
 	if len(c.Args) == 3 {
 		n, err := strconv.Atoi(c.Args[2])
 		if err != nil {
-			return Failf("Invalid redirect code %q: use 301, 302, 303, 307 or 308", c.Args[2])
+			return cli.Failf("Invalid redirect code %q: use 301, 302, 303, 307 or 308", c.Args[2])
 		}
 		req.Code = n
 	}
@@ -193,9 +194,9 @@ func redirectSet(c *Ctx) error {
 	return nil
 }
 
-func redirectUnset(c *Ctx) error {
+func redirectUnset(c *cli.Ctx) error {
 	if len(c.Args) != 1 {
-		return Failf("Please provide a source domain")
+		return cli.Failf("Please provide a source domain")
 	}
 	if _, err := api.RedirectsUnset.Call(c, c.API, api.RedirectSet{App: c.App, Src: c.Args[0]}); err != nil {
 		return err

@@ -1,4 +1,4 @@
-package cli
+package routingcmd
 
 import (
 	"fmt"
@@ -6,38 +6,36 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/cli"
 )
 
 func init() {
-	le := func(name, args, short string, run func(*Ctx) error) *Command {
-		return &Command{Name: name, Args: args, Short: short, App: AppRequired, Run: run}
+	le := func(name, args, short string, run func(*cli.Ctx) error) *cli.Command {
+		return &cli.Command{Name: name, Args: args, Short: short, App: cli.AppRequired, Run: run}
 	}
-	Register(
-		&Command{Name: "letsencrypt:set", Args: "(<app>|--global) email|server|graceperiod [<value>]", Short: "Set a Let's Encrypt setting (server: default, staging or a directory URL)", App: AppRequired, Global: true, Run: propertySetter("letsencrypt")},
-		&Command{Name: "letsencrypt:enable", Args: "(<app>|--all)", Short: "Get a certificate for the app's domains (and redirect sources) and keep it renewed", App: AppOptional, Bools: []string{"all"}, Run: leEnable},
-		&Command{Name: "letsencrypt", Args: "<app>", Short: "Same as letsencrypt:enable (Dokku's older form)", App: AppRequired, Hidden: true, Run: leEnable},
+	cli.Register(
+		&cli.Command{Name: "letsencrypt:set", Args: "(<app>|--global) email|server|graceperiod [<value>]", Short: "Set a Let's Encrypt setting (server: default, staging or a directory URL)", App: cli.AppRequired, Global: true, Run: cli.PropertySetter("letsencrypt")},
+		&cli.Command{Name: "letsencrypt:enable", Args: "(<app>|--all)", Short: "Get a certificate for the app's domains (and redirect sources) and keep it renewed", App: cli.AppOptional, Bools: []string{"all"}, Run: leEnable},
+		&cli.Command{Name: "letsencrypt", Args: "<app>", Short: "Same as letsencrypt:enable (Dokku's older form)", App: cli.AppRequired, Hidden: true, Run: leEnable},
 		le("letsencrypt:disable", "<app>", "Stop using Let's Encrypt for the app (its certificate is removed)", leDisable),
 		le("letsencrypt:active", "<app>", "Print true when the app serves a Let's Encrypt certificate", leActive),
-		&Command{Name: "letsencrypt:list", Args: "[--format json]", Short: "List apps with Let's Encrypt: domains, expiry, time left, next renewal, last error", Values: []string{"format"}, Run: leList},
-		&Command{Name: "letsencrypt:auto-renew", Args: "[<app>]", Short: "Renew what is due now (Berth renews on its own)", App: AppOptional, Run: leAutoRenew},
-		&Command{Name: "letsencrypt:cron-job", Args: "--add|--remove", Short: "Switch automatic renewal on or off (no cron needed: it runs in Berth)", Bools: []string{"add", "remove"}, Run: leCron},
+		&cli.Command{Name: "letsencrypt:list", Args: "[--format json]", Short: "List apps with Let's Encrypt: domains, expiry, time left, next renewal, last error", Values: []string{"format"}, Run: leList},
+		&cli.Command{Name: "letsencrypt:auto-renew", Args: "[<app>]", Short: "Renew what is due now (Berth renews on its own)", App: cli.AppOptional, Run: leAutoRenew},
+		&cli.Command{Name: "letsencrypt:cron-job", Args: "--add|--remove", Short: "Switch automatic renewal on or off (no cron needed: it runs in Berth)", Bools: []string{"add", "remove"}, Run: leCron},
 		le("letsencrypt:revoke", "<app>", "Revoke the app's certificate and stop using Let's Encrypt for it", leRevoke),
-		le("letsencrypt:report", "<app> [<flag>] [--format json]", "Display an app's Let's Encrypt settings", nil),
+		&cli.Command{Name: "letsencrypt:report", Args: "<app> [<flag>] [--format json]", Short: "Display an app's Let's Encrypt settings", App: cli.AppRequired, Values: []string{"format"}, InfoFlags: true, Run: cli.SettingsReport("letsencrypt")},
 	)
-	table["letsencrypt:report"].Values = []string{"format"}
-	table["letsencrypt:report"].InfoFlags = true
-	table["letsencrypt:report"].Run = settingsReport("letsencrypt")
 }
 
-func leEnable(c *Ctx) error {
+func leEnable(c *cli.Ctx) error {
 	if c.App == "" && !c.Bool("all") {
-		return Failf("Please specify an app to run the command on, or --all")
+		return cli.Failf("Please specify an app to run the command on, or --all")
 	}
 	_, err := api.LEEnable.Stream(c, c.API, api.PSRequest{App: c.App, All: c.Bool("all")}, c.Output())
 	return err
 }
 
-func leDisable(c *Ctx) error {
+func leDisable(c *cli.Ctx) error {
 	if _, err := api.LEDisable.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
 		return err
 	}
@@ -45,7 +43,7 @@ func leDisable(c *Ctx) error {
 	return nil
 }
 
-func leActive(c *Ctx) error {
+func leActive(c *cli.Ctx) error {
 	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App})
 	if err != nil {
 		return err
@@ -54,7 +52,7 @@ func leActive(c *Ctx) error {
 	return nil
 }
 
-func leList(c *Ctx) error {
+func leList(c *cli.Ctx) error {
 	res, err := api.LEList.Call(c, c.API, api.Empty{})
 	if err != nil {
 		return err
@@ -75,7 +73,7 @@ func leList(c *Ctx) error {
 	return nil
 }
 
-func leAutoRenew(c *Ctx) error {
+func leAutoRenew(c *cli.Ctx) error {
 	if _, err := api.LEAutoRenew.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
 		return err
 	}
@@ -83,9 +81,9 @@ func leAutoRenew(c *Ctx) error {
 	return nil
 }
 
-func leCron(c *Ctx) error {
+func leCron(c *cli.Ctx) error {
 	if c.Bool("add") == c.Bool("remove") {
-		return Failf("Give --add or --remove")
+		return cli.Failf("Give --add or --remove")
 	}
 	st, err := api.LECronJob.Call(c, c.API, api.CronJob{Add: c.Bool("add")})
 	if err != nil {
@@ -99,7 +97,7 @@ func leCron(c *Ctx) error {
 	return nil
 }
 
-func leRevoke(c *Ctx) error {
+func leRevoke(c *cli.Ctx) error {
 	if _, err := api.LERevoke.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
 		return err
 	}
