@@ -20,7 +20,6 @@ type (
 var (
 	newFake      = clitest.NewFake
 	checkErrLine = clitest.CheckErrLine
-	jsonEqual    = clitest.JSONEqual
 )
 
 // runCLI runs `berth ARGS...` against fake with stdin and no terminal.

@@ -45,8 +45,6 @@ func init() {
 	)
 }
 
-func (c *Ctx) output() api.Output { return api.Output{Stdout: c.Stdout, Stderr: c.Stderr} }
-
 func gitFromArchive(c *Ctx) error {
 	if len(c.Args) == 0 {
 		return Failf("Please specify an archive URL, or - to read the archive from stdin")

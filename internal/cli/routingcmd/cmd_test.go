@@ -17,12 +17,6 @@ type (
 	cliCase = clitest.Case
 )
 
-var (
-	newFake      = clitest.NewFake
-	checkErrLine = clitest.CheckErrLine
-	jsonEqual    = clitest.JSONEqual
-)
-
 func sp(n int) string { return strings.Repeat(" ", n) }
 
 // runCLI runs `berth ARGS...` against fake with stdin and no terminal.
