@@ -198,7 +198,7 @@ type Case struct {
 }
 
 // Run runs the case with run and checks what came of it.
-func (tc Case) Run(t *testing.T, run Runner) {
+func (tc Case) Run(t testing.TB, run Runner) {
 	t.Helper()
 	fake := NewFake(tc.Replies)
 	fake.Answer = tc.Answer
@@ -208,7 +208,7 @@ func (tc Case) Run(t *testing.T, run Runner) {
 
 // Check compares what a command line did (r, and the calls fake saw) with
 // what the case wants.
-func (tc Case) Check(t *testing.T, fake *Fake, r Result) {
+func (tc Case) Check(t testing.TB, fake *Fake, r Result) {
 	t.Helper()
 	if r.Code != tc.Code {
 		t.Errorf("exit %d, want %d (stderr %q)", r.Code, tc.Code, r.Stderr)
@@ -262,7 +262,7 @@ func RunCases(t *testing.T, run Runner, cases []Case) {
 
 // CheckErrLine requires stderr to be exactly one Dokku error line holding
 // want.
-func CheckErrLine(t *testing.T, stderr, want string) {
+func CheckErrLine(t testing.TB, stderr, want string) {
 	t.Helper()
 	if strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, " !     ") || !strings.Contains(stderr, want) {
 		t.Errorf("stderr = %q, want one ` !     ` line with %q", stderr, want)
@@ -270,7 +270,7 @@ func CheckErrLine(t *testing.T, stderr, want string) {
 }
 
 // JSONEqual compares two JSON texts as values.
-func JSONEqual(t *testing.T, what, got, want string) {
+func JSONEqual(t testing.TB, what, got, want string) {
 	t.Helper()
 	var g, w any
 	if err := json.Unmarshal([]byte(got), &g); err != nil {
