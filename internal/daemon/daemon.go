@@ -63,7 +63,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	eng := &engineConn{}
 	defer eng.close()
 	deployer := deploy.New(st, eng.get, deploy.Names{Prefix: s.NamePrefix}, s.DataDir, log)
-	mux := api.NewMux(log)
+	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)
 	svc.runCommand = opts.RunCommand
 	svc.socket = s.Socket

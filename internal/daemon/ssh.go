@@ -68,7 +68,7 @@ func (s *Service) serveSSH(addr, hostKey string) (*sshserver.Server, error) {
 // serves ssh.command, as the key the forced command names; its mode is 0660
 // with the group of the berth and dokku system users.
 func (s *Service) serveGateway(path, group string) (interface{ Close() error }, error) {
-	m := api.NewMux(s.log)
+	m := api.NewMux(s.log, mapError)
 	api.HandleSession(m, api.SSHCommand, func(ctx context.Context, req api.SSHSession, sess *api.Session) (api.ExitStatus, error) {
 		var pty *RemotePTY
 		if req.TTY {

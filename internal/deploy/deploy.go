@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -121,39 +121,38 @@ type lockInfo struct {
 }
 
 // acquire takes app's deploy lock for holder or says who holds it.
-func (l *locks) acquire(app, holder string, now time.Time) (func(), error) {
+func (l *locks) acquire(name, holder string, now time.Time) (func(), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.held == nil {
 		l.held = map[string]lockInfo{}
 	}
-	if h, busy := l.held[app]; busy {
-		return nil, api.Errorf(api.CodeLocked, "%s is being deployed by %s since %s; wait for it to finish", app, h.holder, h.since.UTC().Format(time.RFC3339))
+	if h, busy := l.held[name]; busy {
+		return nil, app.Errorf(app.ErrLocked, "%s is being deployed by %s since %s; wait for it to finish", name, h.holder, h.since.UTC().Format(time.RFC3339))
 	}
-	l.held[app] = lockInfo{holder: holder, since: now}
+	l.held[name] = lockInfo{holder: holder, since: now}
 	return func() {
 		l.mu.Lock()
-		delete(l.held, app)
+		delete(l.held, name)
 		l.mu.Unlock()
 	}, nil
 }
 
 // Lock takes app's deploy lock for an operation other than a deploy (destroy,
 // rename), so it cannot run in the middle of one.
-func (d *Deployer) Lock(app, holder string) (func(), error) {
-	return d.locks.acquire(app, holder, d.now())
+func (d *Deployer) Lock(name, holder string) (func(), error) {
+	return d.locks.acquire(name, holder, d.now())
 }
 
-// connect returns the engine or a one-line unavailable error.
+// connect returns the engine; when it is not there, the error matches
+// docker.ErrEngineUnavailable (the daemon shows its first line).
 func (d *Deployer) connect(ctx context.Context) (Engine, error) {
-	e, err := d.engine(ctx)
-	if err != nil {
-		if errors.Is(err, docker.ErrEngineUnavailable) {
-			return nil, api.Errorf(api.CodeUnavailable, "%s", firstLine(err.Error()))
-		}
-		return nil, err
-	}
-	return e, nil
+	return d.engine(ctx)
+}
+
+// appNotFound is the error for a missing app, worded as Dokku words it.
+func appNotFound(name string) error {
+	return app.Errorf(store.ErrAppNotFound, "App %s does not exist", name)
 }
 
 // job is one deploy in progress.
@@ -279,7 +278,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	err = d.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.App(appName)
 		if errors.Is(err, store.ErrAppNotFound) {
-			return api.AppNotFound(appName)
+			return appNotFound(appName)
 		}
 		j.app = a
 		return err
@@ -288,7 +287,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 		return store.Release{}, err
 	}
 	if j.app.Locked {
-		return store.Release{}, api.Errorf(api.CodeLocked, "%s is locked for deployment (apps:lock); run apps:unlock %s to deploy", appName, appName)
+		return store.Release{}, app.Errorf(app.ErrLocked, "%s is locked for deployment (apps:lock); run apps:unlock %s to deploy", appName, appName)
 	}
 	if err := setup(j); err != nil {
 		return store.Release{}, err

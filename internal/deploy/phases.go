@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
@@ -66,12 +65,12 @@ func (j *job) envDefaults(ctx context.Context) error {
 				rand.Read(b)
 				set[k] = hex.EncodeToString(b)
 			case spec.Required:
-				return api.Errorf(api.CodeInvalid, "app.json requires the config var %s: set it with config:set %s %s=VALUE", k, j.app.Name, k)
+				return app.Invalidf("app.json requires the config var %s: set it with config:set %s %s=VALUE", k, j.app.Name, k)
 			}
 		}
 		if len(set) > 0 {
 			if err := app.ValidateVars(set); err != nil {
-				return api.Errorf(api.CodeInvalid, "app.json env: %v", err)
+				return app.Invalidf("app.json env: %v", err)
 			}
 			j.info("Setting config vars from app.json: %s", strings.Join(slices.Sorted(maps.Keys(set)), ", "))
 		}

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -28,7 +28,7 @@ func (d *Deployer) state(ctx context.Context, appName string) (state, error) {
 	err := d.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.App(appName)
 		if errors.Is(err, store.ErrAppNotFound) {
-			return api.AppNotFound(appName)
+			return appNotFound(appName)
 		}
 		if err != nil {
 			return err
@@ -285,7 +285,7 @@ func (d *Deployer) Start(ctx context.Context, appName string, out io.Writer) err
 		return err
 	}
 	if !s.deployed {
-		return api.Errorf(api.CodeInvalid, "%s has not been deployed", appName)
+		return app.Invalidf("%s has not been deployed", appName)
 	}
 	if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetStopped(s.app, false) }); err != nil {
 		return err

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/fsutil"
@@ -48,7 +48,7 @@ func (j *job) source(ctx context.Context) error {
 	case SourceRebuild:
 		live, err := j.d.liveRelease(ctx, j.app)
 		if errors.Is(err, store.ErrReleaseNotFound) {
-			return api.Errorf(api.CodeInvalid, "%s has no live release to rebuild; deploy it first", j.app.Name)
+			return app.Invalidf("%s has no live release to rebuild; deploy it first", j.app.Name)
 		}
 		if err != nil {
 			return err
@@ -60,7 +60,7 @@ func (j *job) source(ctx context.Context) error {
 		}
 		old := j.d.srcDirOf(j.app.Name, live.Number)
 		if _, err := os.Stat(old); err != nil {
-			return api.Errorf(api.CodeInvalid, "The source of release %d is no longer kept; deploy the app again", live.Number)
+			return app.Invalidf("The source of release %d is no longer kept; deploy the app again", live.Number)
 		}
 		if err := fsutil.CopyTree(old, dir, false); err != nil {
 			return err
@@ -122,7 +122,7 @@ func (j *job) build(ctx context.Context) error {
 		j.info("Deploying image %s", j.src.Ref)
 		if _, err := j.eng.InspectImage(ctx, j.src.Ref); err != nil {
 			if errors.Is(err, docker.ErrNotFound) {
-				return api.Errorf(api.CodeInvalid, "Image %s is not on the engine: build or load it there first (Berth does not pull images)", j.src.Ref)
+				return app.Invalidf("Image %s is not on the engine: build or load it there first (Berth does not pull images)", j.src.Ref)
 			}
 			return err
 		}
@@ -139,7 +139,7 @@ func (j *job) build(ctx context.Context) error {
 			return err
 		}
 		if df == nil {
-			return api.Errorf(api.CodeInvalid, "No Dockerfile found at %s in the source: add one, or point to it with builder-dockerfile:set %s dockerfile-path PATH", set.dockerfilePath, j.app.Name)
+			return app.Invalidf("No Dockerfile found at %s in the source: add one, or point to it with builder-dockerfile:set %s dockerfile-path PATH", set.dockerfilePath, j.app.Name)
 		}
 		args := map[string]string{}
 		for _, a := range set.buildArgs {
@@ -189,7 +189,7 @@ func (j *job) release(ctx context.Context) error {
 		img, err := j.eng.InspectImage(ctx, j.rel.Image)
 		if err != nil {
 			if errors.Is(err, docker.ErrNotFound) {
-				return api.Errorf(api.CodeInvalid, "The image of release %d (%s) is gone from the engine; rebuild with ps:rebuild %s", j.rel.Number, j.rel.Image, j.app.Name)
+				return app.Invalidf("The image of release %d (%s) is gone from the engine; rebuild with ps:rebuild %s", j.rel.Number, j.rel.Image, j.app.Name)
 			}
 			return err
 		}
@@ -361,7 +361,7 @@ func (j *job) stopType(ctx context.Context, typ string, set appSettings) error {
 func (j *job) startError(typ string, i int, err error) error {
 	msg := firstLine(err.Error())
 	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
-		return api.Errorf(api.CodeInvalid, "%s.%d cannot start: its command was not found in the image (%s)", typ, i, msg)
+		return app.Invalidf("%s.%d cannot start: its command was not found in the image (%s)", typ, i, msg)
 	}
 	return err
 }
