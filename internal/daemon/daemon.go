@@ -62,7 +62,13 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 
 	eng := &engineConn{}
 	defer eng.close()
-	deployer := deploy.New(st, eng.get, deploy.Names{Prefix: s.NamePrefix}, s.DataDir, log)
+	// The deployer asks the service (ports, domains, the proxy) and the
+	// services (networks), which are built with it: hooks look them up.
+	hooks := &deployHooks{}
+	deployer := deploy.New(deploy.Config{
+		Store: st, Engine: eng.get, Names: deploy.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
+		Router: hooks, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
+	})
 	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)
 	svc.runCommand = opts.RunCommand
@@ -71,9 +77,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.httpAddr, svc.httpsAddr = s.HTTPAddr, s.HTTPSAddr
 	svc.engine = eng.get
 	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy)
-	deployer.PortFor = svc.WebContainerPort
-	deployer.NetworkFor = svcs.NetworkFor
-	deployer.CheckHostFor = svc.CheckHost
+	hooks.svc, hooks.svcs = svc, svcs
 	svc.acme = &acmeManager{s: svc, dataDir: s.DataDir}
 	if s.ACMECARoots != "" {
 		b, err := os.ReadFile(s.ACMECARoots)
@@ -105,7 +109,6 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		}
 		svc.router = &router{s: svc, client: pc}
 		svc.proxyAddr, svc.proxyTLSAddr = st.HTTPAddr, st.HTTPSAddr
-		deployer.SetRouter(svc.router)
 		log.Info("proxy ready", "addr", st.HTTPAddr, "pid", st.PID)
 	}
 	// OpenSSH mode: set up or repair the users and their keys, whatever

@@ -15,6 +15,7 @@ import (
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/services"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -45,6 +46,45 @@ func (e *engineConn) close() {
 	if e.c != nil {
 		e.c.Close()
 	}
+}
+
+// deployHooks is what the deployer asks the rest of the daemon: the proxy
+// (as its deploy.Router), an app's port map, the Host of its path checks
+// and the services' network. Those parts are built after the deployer,
+// with it, so the hooks are filled in once they exist (in Run, before the
+// control socket serves) and look them up when called. Without a proxy,
+// routing and draining do nothing, as with no router.
+type deployHooks struct {
+	svc  *Service
+	svcs *services.Manager
+}
+
+var _ deploy.Router = (*deployHooks)(nil)
+
+func (h *deployHooks) Sync(ctx context.Context, app string) error {
+	if h.svc == nil || h.svc.router == nil {
+		return nil
+	}
+	return h.svc.router.Sync(ctx, app)
+}
+
+func (h *deployHooks) Drain(ctx context.Context, addrs []string, timeout time.Duration) (int, error) {
+	if h.svc == nil || h.svc.router == nil {
+		return 0, nil
+	}
+	return h.svc.router.Drain(ctx, addrs, timeout)
+}
+
+func (h *deployHooks) portFor(ctx context.Context, app string, detected int) (int, error) {
+	return h.svc.WebContainerPort(ctx, app, detected)
+}
+
+func (h *deployHooks) checkHost(ctx context.Context, app string) string {
+	return h.svc.CheckHost(ctx, app)
+}
+
+func (h *deployHooks) networkFor(ctx context.Context, app string) string {
+	return h.svcs.NetworkFor(ctx, app)
 }
 
 // redeployer adapts the Deployer to config changes.

@@ -44,16 +44,38 @@ type Source struct {
 
 // Deployer runs deploys and keeps apps' containers as they should be.
 type Deployer struct {
-	store   *store.Store
-	engine  func(ctx context.Context) (Engine, error)
-	names   Names
-	dataDir string
-	log     *slog.Logger
-	now     func() time.Time
-	locks   locks
-	router  Router
+	store        *store.Store
+	engine       func(ctx context.Context) (Engine, error)
+	names        Names
+	dataDir      string
+	log          *slog.Logger
+	now          func() time.Time
+	router       Router
+	networkFor   func(ctx context.Context, app string) string
+	portFor      func(ctx context.Context, app string, detected int) (int, error)
+	checkHostFor func(ctx context.Context, app string) string
+	keepReleases int
+	locks        locks
+	// retiring tracks old containers waiting out wait-to-retire.
+	retiring sync.WaitGroup
+}
+
+// Config is what a Deployer is built with.
+type Config struct {
+	Store *store.Store
+	// Engine connects to the container engine on demand (so Berth starts,
+	// and reports the engine's absence in one line, when the engine is
+	// down); its error matches docker.ErrEngineUnavailable then.
+	Engine  func(ctx context.Context) (Engine, error)
+	Names   Names
+	DataDir string
+	Log     *slog.Logger
+	// Router is the proxy. Without one (tests, no proxy), switching is
+	// just marking the release live, and nothing is drained.
+	Router Router
 	// NetworkFor names the network an app's containers join ("" for the
-	// engine's default): the services network when the app has links.
+	// engine's default): the services network when the app has links. nil
+	// is always "".
 	NetworkFor func(ctx context.Context, app string) string
 	// PortFor maps the detected web port to the one the app's port map
 	// (ports:set) names; nil keeps the detected one.
@@ -62,17 +84,26 @@ type Deployer struct {
 	// send (the app's first domain); nil or "" leaves 127.0.0.1:PORT.
 	CheckHostFor func(ctx context.Context, app string) string
 	// KeepReleases is how many releases' images and sources are kept for
-	// rollback and rebuilds (releases:set APP keep N overrides it).
+	// rollback and rebuilds (releases:set APP keep N overrides it); 0 is 5.
 	KeepReleases int
-	// retiring tracks old containers waiting out wait-to-retire.
-	retiring sync.WaitGroup
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
-// New returns a Deployer. engine connects to the container engine on demand
-// (so Berth starts, and reports the engine's absence in one line, when the
-// engine is down).
-func New(st *store.Store, engine func(ctx context.Context) (Engine, error), names Names, dataDir string, log *slog.Logger) *Deployer {
-	return &Deployer{store: st, engine: engine, names: names, dataDir: dataDir, log: log, now: time.Now, KeepReleases: 5}
+// New returns a Deployer built from c.
+func New(c Config) *Deployer {
+	d := &Deployer{
+		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
+		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
+		keepReleases: c.KeepReleases,
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.keepReleases == 0 {
+		d.keepReleases = 5
+	}
+	return d
 }
 
 // Names returns the naming scheme of the deployer's Docker objects.

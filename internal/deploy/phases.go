@@ -29,10 +29,6 @@ type Router interface {
 	Drain(ctx context.Context, addrs []string, timeout time.Duration) (int, error)
 }
 
-// SetRouter gives the deployer the proxy. Without one (tests, no proxy),
-// switching is just marking the release live.
-func (d *Deployer) SetRouter(r Router) { d.router = r }
-
 // envDefaults applies app.json's env: defaults for unset keys, generated
 // secrets, and required keys that must be set.
 func (j *job) envDefaults(ctx context.Context) error {
@@ -231,9 +227,16 @@ func (j *job) postdeploy(ctx context.Context) error {
 	return nil
 }
 
+// checkEngine is what health checks ask of the engine: a container's state,
+// and commands run in it.
+type checkEngine interface {
+	InspectContainer(ctx context.Context, idOrName string) (docker.ContainerDetails, error)
+	Execer
+}
+
 // engineContainer is a new container as health checks see it.
 type engineContainer struct {
-	eng      Engine
+	eng      checkEngine
 	id, name string
 	hostPort int
 }

@@ -212,8 +212,8 @@ func (j *job) release(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if j.d.PortFor != nil && j.rollbackOf == nil {
-		if p.webPort, err = j.d.PortFor(ctx, j.app.Name, p.webPort); err != nil {
+	if j.d.portFor != nil && j.rollbackOf == nil {
+		if p.webPort, err = j.d.portFor(ctx, j.app.Name, p.webPort); err != nil {
 			return err
 		}
 	}
@@ -424,8 +424,8 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 		j.info("Running %d health check(s) for %s", startup, s.dyno())
 	}
 	opts := health.RunOptions{DefaultUptime: time.Duration(set.uptime) * time.Second, WebPort: j.rel.WebPort}
-	if j.d.CheckHostFor != nil {
-		opts.Host = j.d.CheckHostFor(ctx, j.app.Name)
+	if j.d.checkHostFor != nil {
+		opts.Host = j.d.checkHostFor(ctx, j.app.Name)
 	}
 	_, err = health.RunWith(ctx, c, checks, opts, j.out)
 	if err == nil || errors.Is(err, context.Canceled) {
