@@ -10,6 +10,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -577,3 +578,5 @@ const procfile = "web: /bin/web\nworker: /bin/work\n"
 
 // twoTypes is a source with a web and a worker process, one of each.
 var twoTypes = []string{"Procfile", procfile, "DOKKU_SCALE", "web=1\nworker=1\n"}
+
+func itoa(n int) string { return strconv.Itoa(n) }
