@@ -255,6 +255,32 @@ var steps = []step{
 	{"postdeploy", (*job).postdeploy},
 }
 
+// pipeline returns the steps a job runs. A redeploy (new containers of
+// the live release) has no source, build or app.json env, and runs no
+// predeploy, release or postdeploy command; a rollback (an earlier
+// release's image and config, as a new release) sets no env and runs no
+// predeploy or release command, but runs postdeploy.
+func pipeline(redeploy, rollback bool) []step {
+	skip := map[string]bool{}
+	if redeploy {
+		for _, n := range []string{"source", "build", "env", "predeploy", "release-command", "postdeploy"} {
+			skip[n] = true
+		}
+	}
+	if rollback {
+		for _, n := range []string{"env", "predeploy", "release-command"} {
+			skip[n] = true
+		}
+	}
+	var out []step
+	for _, s := range steps {
+		if !skip[s.name] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Deploy builds and runs a new release of app from src, writing progress to
 // out. holder names who deploys, for the lock message.
 func (d *Deployer) Deploy(ctx context.Context, appName string, src Source, out io.Writer, holder string) (store.Release, error) {
@@ -341,10 +367,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 		}
 	}
 	d.log.Info("deploy started", "app", appName, "release", j.rel.Number, "redeploy", j.redeploy, "by", holder)
-	for _, s := range steps {
-		if j.redeploy && (s.name == "source" || s.name == "build") {
-			continue
-		}
+	for _, s := range pipeline(j.redeploy, j.rollbackOf != nil) {
 		if err := s.run(j, ctx); err != nil {
 			if !j.switched {
 				j.fail(s.name, err)

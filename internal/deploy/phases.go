@@ -32,7 +32,7 @@ type Router interface {
 // envDefaults applies app.json's env: defaults for unset keys, generated
 // secrets, and required keys that must be set.
 func (j *job) envDefaults(ctx context.Context) error {
-	if j.redeploy || j.rollbackOf != nil || j.files.appJSON == nil || len(j.files.appJSON.Env) == 0 {
+	if j.files.appJSON == nil || len(j.files.appJSON.Env) == 0 {
 		return nil
 	}
 	return j.d.store.Tx(ctx, func(tx *store.Tx) error {
@@ -145,7 +145,7 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 // predeploy runs app.json's scripts.dokku.predeploy in a container of the
 // new image and keeps its file changes in the release image, as Dokku does.
 func (j *job) predeploy(ctx context.Context) error {
-	if j.redeploy || j.rollbackOf != nil || j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Predeploy == "" {
+	if j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Predeploy == "" {
 		return nil
 	}
 	script := j.files.appJSON.Scripts.Dokku.Predeploy
@@ -174,7 +174,7 @@ func (j *job) predeploy(ctx context.Context) error {
 // releaseCommand runs the Procfile's release command once, in a throw-away
 // container, before any new container starts.
 func (j *job) releaseCommand(ctx context.Context) error {
-	if j.redeploy || j.rollbackOf != nil || j.files.procfile == nil {
+	if j.files.procfile == nil {
 		return nil
 	}
 	p, ok := j.files.procfile.Lookup("release")
@@ -209,7 +209,7 @@ func (j *job) releaseCommand(ctx context.Context) error {
 // postdeploy runs app.json's scripts.dokku.postdeploy after the switch. The
 // release is live whatever it does; a failure is reported.
 func (j *job) postdeploy(ctx context.Context) error {
-	if j.redeploy || j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Postdeploy == "" {
+	if j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Postdeploy == "" {
 		return nil
 	}
 	script := j.files.appJSON.Scripts.Dokku.Postdeploy

@@ -8,6 +8,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
+	"github.com/berthpaas/berth/internal/store"
 )
 
 // DefaultWebPort is the port web processes listen on unless the image
@@ -131,4 +132,22 @@ func describeFormation(types []string, f map[string]int) string {
 		s += fmt.Sprintf("%s=%d", t, f[t])
 	}
 	return s
+}
+
+// rollbackPlan is the plan of a rollback to release of: its own processes
+// and web port; the current formation for the types it runs, and its own
+// formation for those it runs that the current one lacks.
+func rollbackPlan(p plan, of store.Release) plan {
+	p.processes, p.webPort = of.Processes, of.WebPort
+	for t := range p.formation {
+		if _, ok := p.processes[t]; !ok {
+			delete(p.formation, t)
+		}
+	}
+	for t := range p.processes {
+		if _, ok := p.formation[t]; !ok {
+			p.formation[t] = of.Formation[t]
+		}
+	}
+	return p
 }

@@ -355,3 +355,42 @@ func TestDeployRefused(t *testing.T) {
 		t.Error("a refused deploy made a release")
 	}
 }
+
+func stepNames(ss []step) string {
+	var out []string
+	for _, s := range ss {
+		out = append(out, s.name)
+	}
+	return strings.Join(out, " ")
+}
+
+// The steps of a deploy, a redeploy (config:set, ps:restart) and a
+// rollback.
+func TestPipeline(t *testing.T) {
+	for _, tc := range []struct {
+		redeploy, rollback bool
+		want               string
+	}{
+		{false, false, "source build release env predeploy release-command start check switch drain retire postdeploy"},
+		{true, false, "release start check switch drain retire"},
+		{false, true, "source build release start check switch drain retire postdeploy"},
+	} {
+		if got := stepNames(pipeline(tc.redeploy, tc.rollback)); got != tc.want {
+			t.Errorf("pipeline(redeploy %v, rollback %v) = %s, want %s", tc.redeploy, tc.rollback, got, tc.want)
+		}
+	}
+}
+
+// A rollback runs the release's own processes and port; types both run
+// keep the current quantity, types only it runs get its own.
+func TestRollbackPlan(t *testing.T) {
+	current := plan{processes: map[string]string{"web": "/bin/web2", "clock": "/bin/clock"}, formation: map[string]int{"web": 3, "clock": 1}, webPort: 8080}
+	of := store.Release{Processes: map[string]string{"web": "/bin/web", "worker": "/bin/work"}, WebPort: 5000, Formation: map[string]int{"web": 1, "worker": 2}}
+	p := rollbackPlan(current, of)
+	if p.webPort != 5000 || p.processes["web"] != "/bin/web" || len(p.processes) != 2 {
+		t.Errorf("processes %v port %d", p.processes, p.webPort)
+	}
+	if len(p.formation) != 2 || p.formation["web"] != 3 || p.formation["worker"] != 2 {
+		t.Errorf("formation = %v, want web=3 (current) worker=2 (the release's), no clock", p.formation)
+	}
+}

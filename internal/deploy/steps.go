@@ -218,18 +218,7 @@ func (j *job) release(ctx context.Context) error {
 		}
 	}
 	if j.rollbackOf != nil {
-		// The release's own processes and port, and its config back.
-		p.processes, p.webPort = j.rollbackOf.Processes, j.rollbackOf.WebPort
-		for t := range p.formation {
-			if _, ok := p.processes[t]; !ok {
-				delete(p.formation, t)
-			}
-		}
-		for t := range p.processes {
-			if _, ok := p.formation[t]; !ok {
-				p.formation[t] = j.rollbackOf.Formation[t]
-			}
-		}
+		p = rollbackPlan(p, *j.rollbackOf)
 		if j.rollbackOf.Config != nil {
 			j.info("Restoring the config of release %d", j.rollbackOf.Number)
 			err := j.d.store.Tx(ctx, func(tx *store.Tx) error {
