@@ -82,6 +82,18 @@ func (j *job) source(ctx context.Context) error {
 	return nil
 }
 
+// lockedWriter serializes writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // lineWriter prefixes every line written through it.
 type lineWriter struct {
 	w       io.Writer
@@ -363,7 +375,13 @@ func (j *job) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Every container is checked at once; the first failure cancels the rest.
+	// Every container is checked at once; the first failure cancels the
+	// rest. Their lines go out one write at a time, whatever out is.
+	if _, ok := j.out.(*lockedWriter); !ok {
+		out := j.out
+		j.out = &lockedWriter{w: out}
+		defer func() { j.out = out }()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, len(j.started))
