@@ -82,8 +82,12 @@ type Caller interface {
 	Call(ctx context.Context, op string, req, resp any, out Output) error
 }
 
-// Op names an operation and fixes its request and response types.
-type Op[Req, Resp any] struct{ Name string }
+// Op names an operation, fixes its request and response types and
+// declares which ssh keys may call it (see Access).
+type Op[Req, Resp any] struct {
+	Name   string
+	Access Access
+}
 
 // Call performs the operation through c, discarding streamed output.
 func (o Op[Req, Resp]) Call(ctx context.Context, c Caller, req Req) (Resp, error) {

@@ -24,8 +24,8 @@ type echoResp struct {
 	Upper string `json:"upper"`
 }
 
-var echoOp = Op[echoReq, echoResp]{"test.echo"}
-var blockOp = Op[Empty, Empty]{"test.block"}
+var echoOp = Op[echoReq, echoResp]{"test.echo", AdminOnly}
+var blockOp = Op[Empty, Empty]{"test.block", AdminOnly}
 
 // serve starts a Mux with test handlers on a unix socket and returns both
 // callers: the socket client and the Mux itself.
@@ -95,7 +95,7 @@ func TestCallersAgree(t *testing.T) {
 			if !errors.Is(err, ErrInternal) {
 				t.Errorf("err = %v, want internal", err)
 			}
-			_, err = Op[Empty, Empty]{"test.nope"}.Call(context.Background(), c, Empty{})
+			_, err = Op[Empty, Empty]{"test.nope", AdminOnly}.Call(context.Background(), c, Empty{})
 			if !errors.Is(err, ErrNotFound) {
 				t.Errorf("unknown op: err = %v, want not found", err)
 			}

@@ -22,6 +22,7 @@ type handler func(ctx context.Context, req json.RawMessage, out Output) (any, er
 type Mux struct {
 	handlers map[string]handler
 	sessions map[string]sessionHandler
+	ops      map[string]OpInfo // what each operation declares (Access)
 	log      *slog.Logger
 	mapErr   ErrorMapper
 }
@@ -47,6 +48,7 @@ func Handle[Req, Resp any](m *Mux, op Op[Req, Resp], fn func(ctx context.Context
 	if _, dup := m.handlers[op.Name]; dup {
 		panic("api: duplicate handler for " + op.Name)
 	}
+	declare[Req](m, op.Name, op.Access, false)
 	m.handlers[op.Name] = func(ctx context.Context, raw json.RawMessage, out Output) (any, error) {
 		var req Req
 		if len(raw) > 0 {

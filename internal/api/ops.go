@@ -114,20 +114,20 @@ type PropertyValues struct {
 
 // The operations.
 var (
-	SystemVersion = Op[Empty, VersionInfo]{"system.version"}
+	SystemVersion = Op[Empty, VersionInfo]{"system.version", AnyKey}
 
-	AppsCreate  = Op[AppRef, AppInfo]{"apps.create"}
-	AppsList    = Op[Empty, AppList]{"apps.list"}
-	AppsInfo    = Op[AppRef, AppInfo]{"apps.info"}
-	AppsDestroy = Op[AppRef, Empty]{"apps.destroy"}
-	AppsRename  = Op[RenameRequest, AppInfo]{"apps.rename"}
-	AppsClone   = Op[RenameRequest, AppInfo]{"apps.clone"}
-	AppsLock    = Op[AppRef, LockResult]{"apps.lock"}
-	AppsUnlock  = Op[AppRef, LockResult]{"apps.unlock"}
+	AppsCreate  = Op[AppRef, AppInfo]{"apps.create", AdminOnly}
+	AppsList    = Op[Empty, AppList]{"apps.list", AnyKey}
+	AppsInfo    = Op[AppRef, AppInfo]{"apps.info", AppScoped}
+	AppsDestroy = Op[AppRef, Empty]{"apps.destroy", AdminOnly}
+	AppsRename  = Op[RenameRequest, AppInfo]{"apps.rename", AdminOnly}
+	AppsClone   = Op[RenameRequest, AppInfo]{"apps.clone", AdminOnly}
+	AppsLock    = Op[AppRef, LockResult]{"apps.lock", AppScoped}
+	AppsUnlock  = Op[AppRef, LockResult]{"apps.unlock", AppScoped}
 
-	ConfigGet    = Op[ConfigRequest, ConfigVars]{"config.get"}
-	ConfigUpdate = Op[ConfigChange, ConfigChangeResult]{"config.update"}
+	ConfigGet    = Op[ConfigRequest, ConfigVars]{"config.get", AppScoped}
+	ConfigUpdate = Op[ConfigChange, ConfigChangeResult]{"config.update", AppScoped}
 
-	PropertiesSet    = Op[PropertyChange, Empty]{"properties.set"}
-	PropertiesReport = Op[PropertyReport, PropertyValues]{"properties.report"}
+	PropertiesSet    = Op[PropertyChange, Empty]{"properties.set", AppScoped}
+	PropertiesReport = Op[PropertyReport, PropertyValues]{"properties.report", AppScoped}
 )

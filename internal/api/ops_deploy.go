@@ -150,24 +150,24 @@ type ReleaseList struct {
 
 // Deploy and process operations.
 var (
-	GitFromArchive = SessionOp[FromArchiveRequest, DeployResult]{"git.from-archive"}
-	GitFromImage   = Op[FromImageRequest, DeployResult]{"git.from-image"}
-	PSRebuild      = Op[PSRequest, Empty]{"ps.rebuild"}
-	PSScale        = Op[ScaleRequest, ScaleResult]{"ps.scale"}
-	PSStart        = Op[PSRequest, Empty]{"ps.start"}
-	PSStop         = Op[PSRequest, Empty]{"ps.stop"}
-	PSRestart      = Op[PSRequest, Empty]{"ps.restart"}
-	PSRestore      = Op[PSRequest, Empty]{"ps.restore"}
-	PSReportOp     = Op[PSRequest, PSReports]{"ps.report"}
-	PSInspect      = Op[AppRef, InspectResult]{"ps.inspect"}
-	Run            = SessionOp[RunRequest, RunResult]{"run"}
-	RunDetached    = Op[RunRequest, RunResult]{"run.detached"}
-	RunList        = Op[AppRef, ContainerList]{"run.list"}
-	RunStop        = Op[RunStopRequest, Empty]{"run.stop"}
-	Enter          = SessionOp[EnterRequest, RunResult]{"enter"}
-	Logs           = Op[LogsRequest, Empty]{"logs"}
-	Cleanup        = Op[Empty, Empty]{"cleanup"}
-	ReleasesList   = Op[AppRef, ReleaseList]{"releases.list"}
+	GitFromArchive = SessionOp[FromArchiveRequest, DeployResult]{"git.from-archive", AppScoped}
+	GitFromImage   = Op[FromImageRequest, DeployResult]{"git.from-image", AppScoped}
+	PSRebuild      = Op[PSRequest, Empty]{"ps.rebuild", AppScoped}
+	PSScale        = Op[ScaleRequest, ScaleResult]{"ps.scale", AppScoped}
+	PSStart        = Op[PSRequest, Empty]{"ps.start", AppScoped}
+	PSStop         = Op[PSRequest, Empty]{"ps.stop", AppScoped}
+	PSRestart      = Op[PSRequest, Empty]{"ps.restart", AppScoped}
+	PSRestore      = Op[PSRequest, Empty]{"ps.restore", AppScoped}
+	PSReportOp     = Op[PSRequest, PSReports]{"ps.report", AppScoped}
+	PSInspect      = Op[AppRef, InspectResult]{"ps.inspect", AppScoped}
+	Run            = SessionOp[RunRequest, RunResult]{"run", AppScoped}
+	RunDetached    = Op[RunRequest, RunResult]{"run.detached", AppScoped}
+	RunList        = Op[AppRef, ContainerList]{"run.list", AppScoped}
+	RunStop        = Op[RunStopRequest, Empty]{"run.stop", AppScoped}
+	Enter          = SessionOp[EnterRequest, RunResult]{"enter", AppScoped}
+	Logs           = Op[LogsRequest, Empty]{"logs", AppScoped}
+	Cleanup        = Op[Empty, Empty]{"cleanup", AdminOnly}
+	ReleasesList   = Op[AppRef, ReleaseList]{"releases.list", AppScoped}
 )
 
 // DockerOptionRequest checks one docker option before docker-options:add.
@@ -177,7 +177,7 @@ type DockerOptionRequest struct {
 }
 
 // DockerOptionsCheck validates a docker option.
-var DockerOptionsCheck = Op[DockerOptionRequest, Empty]{"docker-options.check"}
+var DockerOptionsCheck = Op[DockerOptionRequest, Empty]{"docker-options.check", AnyKey}
 
 // RollbackRequest rolls an app back to release N (0: the previous one).
 type RollbackRequest struct {
@@ -210,9 +210,9 @@ type ChecksRequest struct {
 
 // Release and check operations.
 var (
-	ReleasesRollback = Op[RollbackRequest, DeployResult]{"releases.rollback"}
-	ReleasesInfo     = Op[ReleaseRef, ReleaseDetail]{"releases.info"}
-	ChecksRun        = Op[ChecksRequest, Empty]{"checks.run"}
+	ReleasesRollback = Op[RollbackRequest, DeployResult]{"releases.rollback", AppScoped}
+	ReleasesInfo     = Op[ReleaseRef, ReleaseDetail]{"releases.info", AppScoped}
+	ChecksRun        = Op[ChecksRequest, Empty]{"checks.run", AppScoped}
 )
 
 // ChecksMode disables, enables or skips the checks of process types.
@@ -223,4 +223,4 @@ type ChecksMode struct {
 }
 
 // ChecksSetMode changes which process types are checked.
-var ChecksSetMode = Op[ChecksMode, Empty]{"checks.set-mode"}
+var ChecksSetMode = Op[ChecksMode, Empty]{"checks.set-mode", AppScoped}

@@ -97,10 +97,10 @@ type PortsReports struct {
 
 // The domains and ports operations.
 var (
-	DomainsUpdate   = Op[DomainsChange, DomainsChangeResult]{"domains.update"}
-	DomainsReportOp = Op[DomainsReportRequest, DomainsReports]{"domains.report"}
-	DomainsURLs     = Op[AppRef, URLList]{"domains.urls"}
+	DomainsUpdate   = Op[DomainsChange, DomainsChangeResult]{"domains.update", AppScoped}
+	DomainsReportOp = Op[DomainsReportRequest, DomainsReports]{"domains.report", AppScoped}
+	DomainsURLs     = Op[AppRef, URLList]{"domains.urls", AppScoped}
 
-	PortsUpdate   = Op[PortsChange, PortsReport]{"ports.update"}
-	PortsReportOp = Op[PortsRequest, PortsReports]{"ports.report"}
+	PortsUpdate   = Op[PortsChange, PortsReport]{"ports.update", AppScoped}
+	PortsReportOp = Op[PortsRequest, PortsReports]{"ports.report", AppScoped}
 )

@@ -129,15 +129,15 @@ type ExitStatus struct {
 
 // Key and git operations.
 var (
-	KeysAdd    = Op[KeyAdd, KeyInfo]{"keys.add"}
-	KeysList   = Op[Empty, KeyList]{"keys.list"}
-	KeysRemove = Op[KeyRef, KeyInfo]{"keys.remove"}
-	KeysAccess = Op[KeyAccess, KeyInfo]{"keys.access"}
-	KeysReport = Op[Empty, SSHReport]{"keys.report"}
+	KeysAdd    = Op[KeyAdd, KeyInfo]{"keys.add", AdminOnly}
+	KeysList   = Op[Empty, KeyList]{"keys.list", AdminOnly}
+	KeysRemove = Op[KeyRef, KeyInfo]{"keys.remove", AdminOnly}
+	KeysAccess = Op[KeyAccess, KeyInfo]{"keys.access", AdminOnly}
+	KeysReport = Op[Empty, SSHReport]{"keys.report", AdminOnly}
 
-	GitPushPlan   = Op[PushPlan, PushDecision]{"git.push-plan"}
-	GitPushDeploy = SessionOp[PushDeploy, DeployResult]{"git.push-deploy"}
+	GitPushPlan   = Op[PushPlan, PushDecision]{"git.push-plan", AdminOnly}
+	GitPushDeploy = SessionOp[PushDeploy, DeployResult]{"git.push-deploy", AdminOnly}
 
 	// SSHCommand runs a command for an OpenSSH forced-command session.
-	SSHCommand = SessionOp[SSHSession, ExitStatus]{"ssh.command"}
+	SSHCommand = SessionOp[SSHSession, ExitStatus]{"ssh.command", AdminOnly}
 )

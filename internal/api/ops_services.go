@@ -119,22 +119,22 @@ type ServiceUpgrade struct {
 
 // Service operations.
 var (
-	ServicesCreate   = Op[ServiceCreate, ServiceInfo]{"services.create"}
-	ServicesDestroy  = Op[ServiceRef, Empty]{"services.destroy"}
-	ServicesList     = Op[ServiceRef, ServiceList]{"services.list"}
-	ServicesInfo     = Op[ServiceRef, ServiceInfo]{"services.info"}
-	ServicesLink     = Op[ServiceLink, ServiceLinkResult]{"services.link"}
-	ServicesUnlink   = Op[ServiceLink, ServiceLinkResult]{"services.unlink"}
-	ServicesPromote  = Op[ServiceLink, ServiceLinkResult]{"services.promote"}
-	ServicesAppLinks = Op[AppServiceRef, AppServiceLinks]{"services.app-links"}
-	ServicesStart    = Op[ServiceRef, Empty]{"services.start"}
-	ServicesStop     = Op[ServiceRef, Empty]{"services.stop"}
-	ServicesRestart  = Op[ServiceRef, Empty]{"services.restart"}
-	ServicesPause    = Op[ServiceRef, Empty]{"services.pause"}
-	ServicesLogs     = Op[ServiceLogs, Empty]{"services.logs"}
-	ServicesExpose   = Op[ServiceExpose, ServiceInfo]{"services.expose"}
-	ServicesUnexpose = Op[ServiceRef, ServiceInfo]{"services.unexpose"}
-	ServicesUpgrade  = Op[ServiceUpgrade, ServiceInfo]{"services.upgrade"}
-	ServicesConnect  = SessionOp[ServiceConnect, RunResult]{"services.connect"}
-	ServicesEnter    = SessionOp[ServiceConnect, RunResult]{"services.enter"}
+	ServicesCreate   = Op[ServiceCreate, ServiceInfo]{"services.create", AdminOnly}
+	ServicesDestroy  = Op[ServiceRef, Empty]{"services.destroy", AdminOnly}
+	ServicesList     = Op[ServiceRef, ServiceList]{"services.list", AdminOnly}
+	ServicesInfo     = Op[ServiceRef, ServiceInfo]{"services.info", AdminOnly}
+	ServicesLink     = Op[ServiceLink, ServiceLinkResult]{"services.link", AdminOnly}
+	ServicesUnlink   = Op[ServiceLink, ServiceLinkResult]{"services.unlink", AdminOnly}
+	ServicesPromote  = Op[ServiceLink, ServiceLinkResult]{"services.promote", AdminOnly}
+	ServicesAppLinks = Op[AppServiceRef, AppServiceLinks]{"services.app-links", AdminOnly}
+	ServicesStart    = Op[ServiceRef, Empty]{"services.start", AdminOnly}
+	ServicesStop     = Op[ServiceRef, Empty]{"services.stop", AdminOnly}
+	ServicesRestart  = Op[ServiceRef, Empty]{"services.restart", AdminOnly}
+	ServicesPause    = Op[ServiceRef, Empty]{"services.pause", AdminOnly}
+	ServicesLogs     = Op[ServiceLogs, Empty]{"services.logs", AdminOnly}
+	ServicesExpose   = Op[ServiceExpose, ServiceInfo]{"services.expose", AdminOnly}
+	ServicesUnexpose = Op[ServiceRef, ServiceInfo]{"services.unexpose", AdminOnly}
+	ServicesUpgrade  = Op[ServiceUpgrade, ServiceInfo]{"services.upgrade", AdminOnly}
+	ServicesConnect  = SessionOp[ServiceConnect, RunResult]{"services.connect", AdminOnly}
+	ServicesEnter    = SessionOp[ServiceConnect, RunResult]{"services.enter", AdminOnly}
 )

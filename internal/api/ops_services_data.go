@@ -71,13 +71,13 @@ type ServiceBackupRestore struct {
 // Service data operations. Export streams the dump on the session's
 // stdout (nothing else goes there); import reads it from stdin.
 var (
-	ServicesExport            = SessionOp[ServiceRef, Empty]{"services.export"}
-	ServicesImport            = SessionOp[ServiceRef, Empty]{"services.import"}
-	ServicesClone             = Op[ServiceClone, ServiceInfo]{"services.clone"}
-	ServicesBackup            = Op[ServiceBackup, BackupFile]{"services.backup"}
-	ServicesBackupSchedule    = Op[ServiceBackupSchedule, BackupScheduleInfo]{"services.backup-schedule"}
-	ServicesBackupUnschedule  = Op[ServiceRef, BackupUnscheduleResult]{"services.backup-unschedule"}
-	ServicesBackupScheduleCat = Op[ServiceRef, BackupScheduleInfo]{"services.backup-schedule-cat"}
-	ServicesBackupList        = Op[ServiceBackupList, BackupList]{"services.backup-list"}
-	ServicesBackupRestore     = Op[ServiceBackupRestore, Empty]{"services.backup-restore"}
+	ServicesExport            = SessionOp[ServiceRef, Empty]{"services.export", AdminOnly}
+	ServicesImport            = SessionOp[ServiceRef, Empty]{"services.import", AdminOnly}
+	ServicesClone             = Op[ServiceClone, ServiceInfo]{"services.clone", AdminOnly}
+	ServicesBackup            = Op[ServiceBackup, BackupFile]{"services.backup", AdminOnly}
+	ServicesBackupSchedule    = Op[ServiceBackupSchedule, BackupScheduleInfo]{"services.backup-schedule", AdminOnly}
+	ServicesBackupUnschedule  = Op[ServiceRef, BackupUnscheduleResult]{"services.backup-unschedule", AdminOnly}
+	ServicesBackupScheduleCat = Op[ServiceRef, BackupScheduleInfo]{"services.backup-schedule-cat", AdminOnly}
+	ServicesBackupList        = Op[ServiceBackupList, BackupList]{"services.backup-list", AdminOnly}
+	ServicesBackupRestore     = Op[ServiceBackupRestore, Empty]{"services.backup-restore", AdminOnly}
 )

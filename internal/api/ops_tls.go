@@ -59,13 +59,13 @@ type RedirectList struct {
 
 // TLS operations.
 var (
-	CertsAdd       = Op[CertAdd, CertInfo]{"certs.add"}
-	CertsGenerate  = Op[CertGenerate, CertInfo]{"certs.generate"}
-	CertsRemove    = Op[AppRef, Empty]{"certs.remove"}
-	CertsInfo      = Op[CertShow, CertInfo]{"certs.info"}
-	RedirectsSet   = Op[RedirectSet, Empty]{"redirects.set"}
-	RedirectsUnset = Op[RedirectSet, Empty]{"redirects.unset"}
-	RedirectsList  = Op[AppRef, RedirectList]{"redirects.list"}
+	CertsAdd       = Op[CertAdd, CertInfo]{"certs.add", AppScoped}
+	CertsGenerate  = Op[CertGenerate, CertInfo]{"certs.generate", AppScoped}
+	CertsRemove    = Op[AppRef, Empty]{"certs.remove", AppScoped}
+	CertsInfo      = Op[CertShow, CertInfo]{"certs.info", AppScoped}
+	RedirectsSet   = Op[RedirectSet, Empty]{"redirects.set", AppScoped}
+	RedirectsUnset = Op[RedirectSet, Empty]{"redirects.unset", AppScoped}
+	RedirectsList  = Op[AppRef, RedirectList]{"redirects.list", AppScoped}
 )
 
 // LEEntry is one app in letsencrypt:list.
@@ -95,10 +95,10 @@ type CronStatus struct {
 
 // Let's Encrypt operations.
 var (
-	LEEnable    = Op[PSRequest, Empty]{"letsencrypt.enable"}
-	LEDisable   = Op[AppRef, Empty]{"letsencrypt.disable"}
-	LEList      = Op[Empty, LEListResult]{"letsencrypt.list"}
-	LEAutoRenew = Op[AppRef, Empty]{"letsencrypt.auto-renew"}
-	LECronJob   = Op[CronJob, CronStatus]{"letsencrypt.cron-job"}
-	LERevoke    = Op[AppRef, Empty]{"letsencrypt.revoke"}
+	LEEnable    = Op[PSRequest, Empty]{"letsencrypt.enable", AppScoped}
+	LEDisable   = Op[AppRef, Empty]{"letsencrypt.disable", AppScoped}
+	LEList      = Op[Empty, LEListResult]{"letsencrypt.list", AdminOnly}
+	LEAutoRenew = Op[AppRef, Empty]{"letsencrypt.auto-renew", AppScoped}
+	LECronJob   = Op[CronJob, CronStatus]{"letsencrypt.cron-job", AdminOnly}
+	LERevoke    = Op[AppRef, Empty]{"letsencrypt.revoke", AppScoped}
 )

@@ -25,8 +25,12 @@ type Session struct {
 	Resize <-chan [2]uint
 }
 
-// SessionOp names an interactive operation.
-type SessionOp[Req, Resp any] struct{ Name string }
+// SessionOp names an interactive operation and declares which ssh keys
+// may call it (see Access).
+type SessionOp[Req, Resp any] struct {
+	Name   string
+	Access Access
+}
 
 // Sessioner performs interactive operations. The socket client and the Mux
 // both implement it.
@@ -55,6 +59,7 @@ func HandleSession[Req, Resp any](m *Mux, op SessionOp[Req, Resp], fn func(ctx c
 	if _, dup := m.sessions[op.Name]; dup {
 		panic("api: duplicate session handler for " + op.Name)
 	}
+	declare[Req](m, op.Name, op.Access, true)
 	m.sessions[op.Name] = func(ctx context.Context, raw json.RawMessage, s *Session) (any, error) {
 		var req Req
 		if len(raw) > 0 {

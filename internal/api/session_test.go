@@ -18,7 +18,7 @@ type catResp struct {
 	Sizes []string `json:"sizes"`
 }
 
-var catOp = SessionOp[echoReq, catResp]{"test.cat"}
+var catOp = SessionOp[echoReq, catResp]{"test.cat", AdminOnly}
 
 func TestSessionStreamsBothWays(t *testing.T) {
 	t.Parallel()

@@ -21,7 +21,7 @@ func init() {
 		&Command{Name: "certs:remove", Args: "<app>", Short: "Remove an app's certificate (back to HTTP only)", App: AppRequired, Run: certsRemove},
 		&Command{Name: "certs:show", Args: "<app> crt|key", Short: "Print an app's certificate or key (PEM)", App: AppRequired, Run: certsShow},
 		&Command{Name: "certs:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's certificate", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: certsReport},
-		&Command{Name: "redirect", Args: "<app>", Short: "List an app's domain redirects", App: AppRequired, Run: redirectList},
+		&Command{Name: "redirect", Args: "<app> [--format json]", Short: "List an app's domain redirects", App: AppRequired, Values: []string{"format"}, Run: redirectList},
 		&Command{Name: "redirect:set", Args: "<app> SRC DEST [301|302|303|307|308]", Short: "Redirect requests for SRC to DEST, keeping path and query (301 by default)", App: AppRequired, Run: redirectSet},
 		&Command{Name: "redirect:unset", Args: "<app> SRC", Short: "Remove a redirect", App: AppRequired, Run: redirectUnset},
 	)

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -44,6 +45,10 @@ type Env struct {
 	// Remote is set for commands that arrived over ssh: local-only
 	// commands (serve) are refused.
 	Remote bool
+	// Serve runs the daemon (berth serve) and Proxy the proxy process
+	// (berth proxy) until ctx ends. cmd/berth passes them in, so the
+	// command table does not link the daemon; nil: not in this binary.
+	Serve, Proxy func(ctx context.Context, s settings.Settings, log *slog.Logger) error
 }
 
 // exitError carries an exit code with an optional message.

@@ -156,6 +156,8 @@ func configUnset(c *Ctx) error {
 		if err := app.ValidateKey(k); err != nil {
 			return failf("%v", err)
 		}
+	}
+	for _, k := range c.Args {
 		c.Info1("Unsetting %s", k)
 	}
 	_, err := c.update(api.ConfigChange{Unset: c.Args})

@@ -1,16 +1,13 @@
 package cli
 
 import (
-	"bufio"
-	"context"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/gitserver/hook"
 )
 
 func init() {
@@ -202,134 +199,8 @@ func gitReport(c *Ctx) error {
 	return renderReport(c, "git", c.App+" git information", fields)
 }
 
-// gitHook is git's pre-receive hook in an app's repository: it asks the
-// daemon what the push does and streams the deploy of the deploy branch.
-// Its output reaches the pusher as "remote: ..." lines; a non-zero exit
-// rejects the push.
+// gitHook is git's pre-receive hook in an app's repository (package
+// gitserver/hook).
 func gitHook(c *Ctx) error {
-	app, socket := c.Getenv("BERTH_HOOK_APP"), c.Getenv("BERTH_SOCKET")
-	if app == "" || socket == "" {
-		return failf("git-hook runs inside a push to Berth; it is not a command to run by hand")
-	}
-	client := api.NewClient(socket)
-	var refs []api.GitRef
-	sc := bufio.NewScanner(c.Stdin)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) == 3 {
-			refs = append(refs, api.GitRef{Old: f[0], New: f[1], Name: f[2]})
-		}
-	}
-	key := c.Getenv("BERTH_HOOK_KEY")
-	dec, err := api.GitPushPlan.Call(c, client, api.PushPlan{App: app, Key: key, Refs: refs})
-	if err != nil {
-		return err
-	}
-	for _, w := range dec.Warnings {
-		c.Warn("%s", w)
-	}
-	if dec.Deploy == nil {
-		return nil
-	}
-	branch := strings.TrimPrefix(dec.Deploy.Name, "refs/heads/")
-	fmt.Fprintf(c.Stdout, "-----> Deploying %s (%s, %.12s)\n", app, branch, dec.Deploy.New)
-	tree, wait, err := treeArchive(c, dec.Deploy.New, branch, dec.KeepGitDir)
-	if err != nil {
-		return failf("Cannot read the pushed tree: %v", err)
-	}
-	_, err = api.GitPushDeploy.Run(c, client, api.PushDeploy{App: app, Key: key, Ref: dec.Deploy.Name, Rev: dec.Deploy.New}, &api.Session{Stdin: tree, Stdout: c.Stdout, Stderr: c.Stdout})
-	tree.Close()
-	if werr := wait(); err == nil && werr != nil {
-		err = failf("Cannot read the pushed tree: %v", werr)
-	}
-	return err
-}
-
-// treeArchive streams a tar of the pushed revision. With keepGitDir the
-// tar also holds a .git directory with the revision checked out on branch.
-func treeArchive(ctx context.Context, rev, branch string, keepGitDir bool) (io.ReadCloser, func() error, error) {
-	if !keepGitDir {
-		cmd := exec.CommandContext(ctx, "git", "archive", "--format=tar", rev)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return nil, nil, err
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			return nil, nil, err
-		}
-		return out, cmd.Wait, nil
-	}
-	// The pushed objects sit in git's quarantine, visible only to git
-	// commands run from this hook's environment: pack them here and index
-	// them into a fresh repository outside it.
-	tmp, err := os.MkdirTemp("", "berth-push")
-	if err != nil {
-		return nil, nil, err
-	}
-	clean := func() { os.RemoveAll(tmp) }
-	work := filepath.Join(tmp, "src")
-	outside := cleanGitEnv()
-	run := func(env []string, stdin io.Reader, name string, args ...string) ([]byte, error) {
-		cmd := exec.CommandContext(ctx, name, args...)
-		cmd.Env, cmd.Stdin = env, stdin
-		out, err := cmd.Output()
-		if ee, ok := err.(*exec.ExitError); ok {
-			return out, fmt.Errorf("%s %s: %v: %s", name, args[0], err, strings.TrimSpace(string(ee.Stderr)))
-		}
-		return out, err
-	}
-	steps := []func() error{
-		func() error {
-			objs, err := run(os.Environ(), nil, "git", "rev-list", "--objects", rev)
-			if err != nil {
-				return err
-			}
-			pack, err := run(os.Environ(), strings.NewReader(string(objs)), "git", "pack-objects", "--stdout", "-q")
-			if err != nil {
-				return err
-			}
-			if _, err := run(outside, nil, "git", "init", "-q", "-b", branch, work); err != nil {
-				return err
-			}
-			_, err = run(outside, strings.NewReader(string(pack)), "git", "-C", work, "index-pack", "--stdin")
-			return err
-		},
-		func() error {
-			_, err := run(outside, nil, "git", "-C", work, "update-ref", "refs/heads/"+branch, rev)
-			return err
-		},
-		func() error {
-			_, err := run(outside, nil, "git", "-C", work, "checkout", "-q", "-f", branch)
-			return err
-		},
-	}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			clean()
-			return nil, nil, err
-		}
-	}
-	cmd := exec.CommandContext(ctx, "tar", "-C", work, "-cf", "-", ".")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		clean()
-		return nil, nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		clean()
-		return nil, nil, err
-	}
-	return out, func() error { defer clean(); return cmd.Wait() }, nil
-}
-
-// cleanGitEnv is the environment without the push's GIT_* variables.
-func cleanGitEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GIT_") {
-			env = append(env, kv)
-		}
-	}
-	return env
+	return hook.Run(c, hook.Env{Stdin: c.Stdin, Stdout: c.Stdout, Getenv: c.Getenv, Warn: c.Warn})
 }

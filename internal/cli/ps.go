@@ -255,6 +255,15 @@ func dockerOptions(verb string) func(*Ctx) error {
 				return failf("Invalid phase %s: use build, deploy or run", ph)
 			}
 		}
+		// Check the option in every phase before the first write: an
+		// option refused in one phase changes none.
+		if verb == "add" {
+			for _, ph := range phases {
+				if _, err := api.DockerOptionsCheck.Call(c, c.API, api.DockerOptionRequest{Phase: ph, Option: option}); err != nil {
+					return err
+				}
+			}
+		}
 		for _, ph := range phases {
 			lines := []string{}
 			for _, l := range strings.Split(cur.App[ph], "\n") {
@@ -269,9 +278,6 @@ func dockerOptions(verb string) func(*Ctx) error {
 			if verb == "add" {
 				req.Value = strings.Join(lines, "\n")
 				req.Unset = false
-				if _, err := api.DockerOptionsCheck.Call(c, c.API, api.DockerOptionRequest{Phase: ph, Option: option}); err != nil {
-					return err
-				}
 			}
 			if _, err := api.PropertiesSet.Call(c, c.API, req); err != nil {
 				return err

@@ -6,12 +6,13 @@ import (
 	"io"
 	"sync/atomic"
 
-	"github.com/berthpaas/berth/internal/daemon"
+	"github.com/berthpaas/berth/internal/api"
 )
 
-// RunRemote runs a command line that arrived over ssh: the daemon calls it
-// with a caller that checks the key's access.
-func RunRemote(ctx context.Context, args []string, env daemon.RemoteEnv) int {
+// RunRemote runs a command line that arrived over ssh: the ssh front doors
+// (package gitserver) call it with a caller that checks the key's access.
+// It is an api.CommandRunner.
+func RunRemote(ctx context.Context, args []string, env api.RemoteEnv) int {
 	e := Env{Stdin: env.Stdin, Stdout: env.Stdout, Stderr: env.Stderr, Prog: env.Prog, Caller: env.Caller, Remote: true,
 		Getenv: func(string) string { return "" }}
 	if env.PTY != nil {
@@ -30,7 +31,7 @@ func RunRemote(ctx context.Context, args []string, env daemon.RemoteEnv) int {
 // terminal is already raw; MakeRaw turns off the newline translation that
 // onlcrWriter does in cooked mode, as a kernel pty's would be.
 type ptyTerminal struct {
-	pty *daemon.RemotePTY
+	pty *api.RemotePTY
 	raw *atomic.Bool
 }
 

@@ -4,17 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 
 	"github.com/berthpaas/berth/internal/api"
-	"github.com/berthpaas/berth/internal/daemon"
-	"github.com/berthpaas/berth/internal/proxy"
 	"github.com/berthpaas/berth/internal/settings"
+	"github.com/berthpaas/berth/internal/version"
 )
 
 func init() {
@@ -25,7 +21,7 @@ func init() {
 	register(
 		&Command{Name: "serve", Args: "[--data-dir DIR] [--http-addr ADDR] ...", Short: "Run the Berth daemon (flags override BERTH_* environment variables and the config file)", Local: true, LocalOnly: true, Values: flags, Run: serve},
 		&Command{Name: "proxy", Short: "Run the proxy process (the daemon starts it; it outlives daemon restarts)", Local: true, LocalOnly: true, Run: runProxy},
-		&Command{Name: "version", Short: "Print Berth's version (and the daemon's, if it runs)", Local: true, Run: version},
+		&Command{Name: "version", Short: "Print Berth's version (and the daemon's, if it runs)", Local: true, Run: versionCmd},
 	)
 }
 
@@ -54,16 +50,19 @@ func serve(c *Ctx) error {
 	if s.LogFormat == "json" {
 		h = slog.NewJSONHandler(c.Stderr, opts)
 	}
+	if c.Env.Serve == nil {
+		return failf("This berth binary cannot run the daemon")
+	}
 	ctx, stop := signal.NotifyContext(c, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	if err := daemon.Run(ctx, s, slog.New(h), daemon.Options{RunCommand: RunRemote}); err != nil {
+	if err := c.Env.Serve(ctx, s, slog.New(h)); err != nil {
 		return failf("%v", err)
 	}
 	return nil
 }
 
-func version(c *Ctx) error {
-	fmt.Fprintf(c.Stdout, "berth version %s\n", daemon.Version)
+func versionCmd(c *Ctx) error {
+	fmt.Fprintf(c.Stdout, "berth version %s\n", version.Version)
 	cl, err := c.caller()
 	if err != nil {
 		return nil
@@ -95,27 +94,12 @@ func runProxy(c *Ctx) error {
 	if s.LogFormat == "json" {
 		h = slog.NewJSONHandler(c.Stderr, &slog.HandlerOptions{Level: level})
 	}
+	if c.Env.Proxy == nil {
+		return failf("This berth binary cannot run the proxy")
+	}
 	ctx, stop := signal.NotifyContext(c, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	pidFile := filepath.Join(s.DataDir, "proxy.pid")
-	httpsAddr := s.HTTPSAddr
-	if httpsAddr == "off" {
-		httpsAddr = ""
-	}
-	err = proxy.Run(ctx, proxy.Config{
-		HTTPAddr:      s.HTTPAddr,
-		HTTPSAddr:     httpsAddr,
-		ControlSocket: s.ProxySocket,
-		StateFile:     filepath.Join(s.DataDir, "proxy-routes.json"),
-		Log:           slog.New(h),
-		Version:       daemon.Version,
-		AccessLog:     s.AccessLog == "true",
-		Ready: func(string) {
-			os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
-		},
-	})
-	os.Remove(pidFile)
-	if err != nil {
+	if err := c.Env.Proxy(ctx, s, slog.New(h)); err != nil {
 		return failf("proxy: %v", err)
 	}
 	return nil

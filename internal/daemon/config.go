@@ -6,6 +6,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/routing"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -137,7 +138,7 @@ func (s *Service) propertiesReport(ctx context.Context, req api.PropertyReport, 
 		}
 		if req.Namespace == "letsencrypt" && res.Computed["email"] == "" {
 			// What letsencrypt:enable would use: DOKKU_LETSENCRYPT_EMAIL.
-			if res.Computed["email"], err = configEmail(tx, sc); err != nil {
+			if res.Computed["email"], err = routing.ConfigEmail(tx, sc); err != nil {
 				return err
 			}
 		}

@@ -4,7 +4,6 @@ package daemon
 
 import (
 	"context"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -18,13 +17,11 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/gitserver"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
+	"github.com/berthpaas/berth/internal/version"
 )
-
-// Version is Berth's version, set at build time with
-// -ldflags "-X github.com/berthpaas/berth/internal/daemon.Version=...".
-var Version = "0.1.0-dev"
 
 // ShutdownTimeout bounds how long a stopping daemon waits for in-flight
 // requests.
@@ -33,7 +30,7 @@ const ShutdownTimeout = 30 * time.Second
 // Options are what the daemon needs from the rest of the binary.
 type Options struct {
 	// RunCommand runs remote commands (ssh) through the command table.
-	RunCommand CommandRunner
+	RunCommand api.CommandRunner
 	// Ready, if not nil, is called once the control socket accepts requests.
 	Ready func()
 }
@@ -62,8 +59,8 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 
 	eng := &engineConn{}
 	defer eng.close()
-	// The deployer asks the service (ports, domains, the proxy) and the
-	// services (networks), which are built with it: hooks look them up.
+	// The deployer asks routing (ports, domains, the proxy) and the services
+	// (networks), which are built with it: hooks reach them once they exist.
 	hooks := &deployHooks{}
 	deployer := deploy.New(deploy.Config{
 		Store: st, Engine: eng.get, Names: deploy.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
@@ -71,52 +68,32 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	})
 	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)
-	svc.runCommand = opts.RunCommand
-	svc.socket = s.Socket
-	svc.sshSocket = s.SSHSocket
-	svc.httpAddr, svc.httpsAddr = s.HTTPAddr, s.HTTPSAddr
-	svc.engine = eng.get
 	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy)
-	hooks.svc, hooks.svcs = svc, svcs
-	svc.acme = &acmeManager{s: svc, dataDir: s.DataDir}
-	if s.ACMECARoots != "" {
-		b, err := os.ReadFile(s.ACMECARoots)
-		if err != nil {
-			return fmt.Errorf("BERTH_ACME_CA_ROOTS: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(b) {
-			return fmt.Errorf("BERTH_ACME_CA_ROOTS: no certificate in %s", s.ACMECARoots)
-		}
-		svc.acme.roots = pool
-	}
+	hooks.networks = svcs
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}
-	svc.openssh = newOpenSSH(s, svc.berthBin, log)
-	svc.Register(mux)
-	svcs.Register(mux)
-	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
-	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
-		env := append(os.Environ(), "BERTH_DATA_DIR="+s.DataDir, "BERTH_CONFIG="+s.ConfigFile, "BERTH_HTTP_ADDR="+s.HTTPAddr, "BERTH_HTTPS_ADDR="+s.HTTPSAddr,
-			"BERTH_PROXY_SOCKET="+s.ProxySocket, "BERTH_LOG_LEVEL="+s.LogLevel, "BERTH_LOG_FORMAT="+s.LogFormat, "BERTH_ACCESS_LOG="+s.AccessLog)
-		pc, st, err := ensureProxy(ctx, svc.berthBin, s.DataDir, s.ProxySocket, env)
-		if err != nil {
-			return err
-		}
-		svc.router = &router{s: svc, client: pc}
-		svc.proxyAddr, svc.proxyTLSAddr = st.HTTPAddr, st.HTTPSAddr
-		log.Info("proxy ready", "addr", st.HTTPAddr, "pid", st.PID)
+	rt, proxyStatus, err := newRouting(ctx, st, s, log, svc.berthBin, eng.get, deployer)
+	if err != nil {
+		return err
 	}
+	svc.routing = rt
+	hooks.ports = rt
+	if proxyStatus != nil {
+		svc.proxyAddr, svc.proxyTLSAddr = proxyStatus.HTTPAddr, proxyStatus.HTTPSAddr
+		hooks.router = rt
+		log.Info("proxy ready", "addr", proxyStatus.HTTPAddr, "pid", proxyStatus.PID)
+	}
+	git := newGitServer(st, s, svc, deployer, opts.RunCommand, log)
+	svc.Register(mux)
+	git.Register(mux)
+	svcs.Register(mux)
+	rt.Register(mux)
+	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
-	svc.syncOpenSSH(ctx, api.Output{})
-	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
-		return api.VersionInfo{Version: Version, DataDir: s.DataDir, PID: os.Getpid(), SSHAddr: svc.sshAddr, ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
-	})
+	git.SyncOpenSSH(ctx)
+	svc.registerVersion(mux, git)
 
 	ln, err := listenSocket(s.Socket)
 	if err != nil {
@@ -125,20 +102,20 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	// Everything the control socket reports (the ssh address) is set up
 	// before it answers.
-	gw, err := svc.serveGateway(s.SSHSocket, s.SSHGroup)
+	gw, err := git.ServeGateway(s.SSHSocket, s.SSHGroup)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer gw.Close()
-	sshSrv, err := svc.serveSSH(s.SSHAddr, filepath.Join(s.DataDir, "ssh_host_ed25519_key"))
+	sshSrv, err := git.ServeSSH(s.SSHAddr, filepath.Join(s.DataDir, "ssh_host_ed25519_key"))
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	log.Info("berth started", "version", Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
+	log.Info("berth started", "version", version.Version, "data_dir", s.DataDir, "socket", s.Socket, "pid", os.Getpid())
 	if opts.Ready != nil {
 		opts.Ready()
 	}
@@ -149,13 +126,11 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		if err := deployer.Restore(ctx, io.Discard); err != nil {
 			log.Warn("restore after start", "err", err)
 		}
-		if svc.router != nil {
-			if err := svc.router.SyncAll(ctx); err != nil {
-				log.Warn("sync the proxy's routes", "err", err)
-			}
-			// Certificates renew in-process: no cron.
-			svc.acme.loop(ctx, time.Hour)
+		if err := rt.SyncAll(ctx); err != nil {
+			log.Warn("sync the proxy's routes", "err", err)
 		}
+		// Certificates renew in-process: no cron.
+		rt.StartRenewals(ctx)
 	}()
 
 	select {
@@ -172,12 +147,21 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	err = srv.Shutdown(sctx)
 	os.Remove(s.Socket)
 	svcs.StopBackups(sctx)
+	rt.StopRenewals()
 	if err != nil {
 		log.Warn("shutdown did not finish in time; closing", "err", err)
 		srv.Close()
 	}
 	log.Info("berth stopped")
 	return nil
+}
+
+// registerVersion adds system.version: this daemon's version and data dir,
+// and where its ssh server and proxy listen.
+func (svc *Service) registerVersion(mux *api.Mux, git *gitserver.Server) {
+	api.Handle(mux, api.SystemVersion, func(context.Context, api.Empty, api.Output) (api.VersionInfo, error) {
+		return api.VersionInfo{Version: version.Version, DataDir: svc.dataDir, PID: os.Getpid(), SSHAddr: git.SSHAddr(), ProxyAddr: svc.proxyAddr, ProxyTLSAddr: svc.proxyTLSAddr}, nil
+	})
 }
 
 // lockDataDir takes an exclusive lock so that one daemon owns a data dir.

@@ -15,7 +15,6 @@ import (
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
-	"github.com/berthpaas/berth/internal/services"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -49,42 +48,48 @@ func (e *engineConn) close() {
 }
 
 // deployHooks is what the deployer asks the rest of the daemon: the proxy
-// (as its deploy.Router), an app's port map, the Host of its path checks
-// and the services' network. Those parts are built after the deployer,
-// with it, so the hooks are filled in once they exist (in Run, before the
-// control socket serves) and look them up when called. Without a proxy,
-// routing and draining do nothing, as with no router.
+// (as its deploy.Router), an app's port map and the Host of its path checks
+// (routing), and the services' network. Those parts are built after the
+// deployer, with it, so the hooks are filled in once they exist (in Run,
+// before the control socket serves) and reach them when called. Without a
+// proxy, routing and draining do nothing, as with no router.
 type deployHooks struct {
-	svc  *Service
-	svcs *services.Manager
+	router deploy.Router // nil without a proxy
+	ports  interface {
+		WebContainerPort(ctx context.Context, app string, detected int) (int, error)
+		CheckHost(ctx context.Context, app string) string
+	}
+	networks interface {
+		NetworkFor(ctx context.Context, app string) string
+	}
 }
 
 var _ deploy.Router = (*deployHooks)(nil)
 
 func (h *deployHooks) Sync(ctx context.Context, app string) error {
-	if h.svc == nil || h.svc.router == nil {
+	if h.router == nil {
 		return nil
 	}
-	return h.svc.router.Sync(ctx, app)
+	return h.router.Sync(ctx, app)
 }
 
 func (h *deployHooks) Drain(ctx context.Context, addrs []string, timeout time.Duration) (int, error) {
-	if h.svc == nil || h.svc.router == nil {
+	if h.router == nil {
 		return 0, nil
 	}
-	return h.svc.router.Drain(ctx, addrs, timeout)
+	return h.router.Drain(ctx, addrs, timeout)
 }
 
 func (h *deployHooks) portFor(ctx context.Context, app string, detected int) (int, error) {
-	return h.svc.WebContainerPort(ctx, app, detected)
+	return h.ports.WebContainerPort(ctx, app, detected)
 }
 
 func (h *deployHooks) checkHost(ctx context.Context, app string) string {
-	return h.svc.CheckHost(ctx, app)
+	return h.ports.CheckHost(ctx, app)
 }
 
 func (h *deployHooks) networkFor(ctx context.Context, app string) string {
-	return h.svcs.NetworkFor(ctx, app)
+	return h.networks.NetworkFor(ctx, app)
 }
 
 // redeployer adapts the Deployer to config changes.

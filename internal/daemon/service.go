@@ -12,6 +12,7 @@ import (
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/routing"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -30,28 +31,13 @@ type Service struct {
 	now      func() time.Time
 	redeploy Redeployer
 	deployer *deploy.Deployer
-	// berthBin is this binary (git hooks, forced commands); sshSocket the
-	// gateway socket of OpenSSH's forced commands.
-	berthBin  string
-	sshSocket string
-	// openssh keeps OpenSSH mode: users, authorized_keys, socket group.
-	openssh *openSSH
-	// mux is the operations table, called in-process for remote commands.
+	// berthBin is this binary (the proxy process runs it).
+	berthBin string
+	// mux is the operations table, called in-process.
 	mux *api.Mux
-	// runCommand runs remote commands through the command table.
-	runCommand CommandRunner
-	// socket is the control socket (git hooks call back through it).
-	socket string
-	// sshAddr is where the built-in ssh server listens ("" when off).
-	sshAddr string
-	// httpAddr and httpsAddr are the proxy's listen settings (for url/urls).
-	httpAddr, httpsAddr string
-	// engine connects to the container engine.
-	engine func(ctx context.Context) (deploy.Engine, error)
-	// router pushes routes to the proxy process (nil without a proxy).
-	router *router
-	// acme obtains and renews Let's Encrypt certificates.
-	acme *acmeManager
+	// routing keeps domains, ports and certificates and pushes routes to
+	// the proxy (default domains of new and renamed apps).
+	routing *routing.Manager
 	// proxyAddr and proxyTLSAddr are where the proxy listens.
 	proxyAddr, proxyTLSAddr string
 }
@@ -79,16 +65,6 @@ func (s *Service) Register(m *api.Mux) {
 	api.Handle(m, api.PropertiesReport, s.propertiesReport)
 	s.registerDeploy(m)
 	s.registerReleases(m)
-	s.registerDomains(m)
-	s.registerTLS(m)
-	s.registerLE(m)
-	api.Handle(m, api.KeysAdd, s.keysAdd)
-	api.Handle(m, api.KeysList, s.keysList)
-	api.Handle(m, api.KeysRemove, s.keysRemove)
-	api.Handle(m, api.KeysAccess, s.keysAccess)
-	api.Handle(m, api.KeysReport, s.keysReport)
-	api.Handle(m, api.GitPushPlan, s.pushPlan)
-	api.HandleSession(m, api.GitPushDeploy, s.pushDeploy)
 }
 
 // appDir is where an app's files live (source trees, build contexts).
@@ -172,7 +148,7 @@ func (s *Service) appsCreate(ctx context.Context, req api.AppRef, _ api.Output) 
 		if err := os.RemoveAll(s.repoDir(req.App)); err != nil {
 			return err
 		}
-		if err := s.onAppCreated(tx, a); err != nil {
+		if err := s.routing.OnAppCreated(tx, a); err != nil {
 			return err
 		}
 		info, err = s.info(tx, a)
@@ -251,7 +227,7 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 			s.log.Warn("remove app files", "app", req.App, "dir", dir, "err", err)
 		}
 	}
-	s.dropRoute(ctx, req.App)
+	s.routing.DropRoute(ctx, req.App)
 	s.log.Info("app destroyed", "app", req.App)
 	return api.Empty{}, nil
 }
@@ -307,7 +283,7 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 			return err
 		}
 		a.Name = req.To
-		if err := s.onAppRenamed(tx, a, req.From); err != nil {
+		if err := s.routing.OnAppRenamed(tx, a, req.From); err != nil {
 			return err
 		}
 		if err := tx.RenameAppInKeys(req.From, req.To); err != nil {
@@ -320,8 +296,8 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 		return info, err
 	}
 	s.log.Info("app renamed", "from", req.From, "to", req.To)
-	s.dropRoute(ctx, req.From)
-	s.notifyRoutes(ctx, req.To)
+	s.routing.DropRoute(ctx, req.From)
+	s.routing.Notify(ctx, req.To)
 	if deployed && !req.SkipDeploy {
 		unlockTo()
 		_, err := s.deployer.Deploy(ctx, req.To, deploy.Source{Kind: deploy.SourceRebuild}, writerOf(out), "apps:rename")
@@ -330,12 +306,14 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 	return info, nil
 }
 
+// renameIfExists moves from to to, replacing whatever is at to (files of a
+// destroyed app of that name), which is removed even when from is missing.
 func renameIfExists(from, to string) error {
-	if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
 	if err := os.RemoveAll(to); err != nil {
 		return err
+	}
+	if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
 	if err := os.Rename(from, to); err != nil {
 		return fmt.Errorf("move app files: %w", err)
@@ -373,7 +351,7 @@ func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.
 		if err := tx.CopyAppState(from, to); err != nil {
 			return err
 		}
-		if err := s.onAppCreated(tx, to); err != nil {
+		if err := s.routing.OnAppCreated(tx, to); err != nil {
 			return err
 		}
 		info, err = s.info(tx, to)

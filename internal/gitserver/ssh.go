@@ -1,4 +1,4 @@
-package daemon
+package gitserver
 
 import (
 	"context"
@@ -30,8 +30,9 @@ func (a keyAuth) Authenticate(ctx context.Context, key gossh.PublicKey) (string,
 	return k.Name, err == nil
 }
 
-// serveSSH starts the built-in ssh server on addr ("" or "off": none).
-func (s *Service) serveSSH(addr, hostKey string) (*sshserver.Server, error) {
+// ServeSSH starts the built-in ssh server on addr ("" or "off": none)
+// with its host key at hostKey; the caller shuts it down.
+func (s *Server) ServeSSH(addr, hostKey string) (*sshserver.Server, error) {
 	if addr == "" || addr == "off" {
 		return nil, nil
 	}
@@ -40,9 +41,9 @@ func (s *Service) serveSSH(addr, hostKey string) (*sshserver.Server, error) {
 		Auth:        keyAuth{store: s.store},
 		Log:         s.log,
 		Handler: func(ctx context.Context, sess *sshserver.Session) int {
-			var pty *RemotePTY
+			var pty *api.RemotePTY
 			if sess.PTY != nil {
-				pty = &RemotePTY{Height: sess.PTY.Height, Width: sess.PTY.Width, Resize: sess.Resize}
+				pty = &api.RemotePTY{Height: sess.PTY.Height, Width: sess.PTY.Width, Resize: sess.Resize}
 			}
 			return s.RunRemote(ctx, sess.KeyName, sess.User, sess.Command, &api.Session{Stdin: sess.Stdin, Stdout: sess.Stdout, Stderr: sess.Stderr}, pty)
 		},
@@ -64,15 +65,17 @@ func (s *Service) serveSSH(addr, hostKey string) (*sshserver.Server, error) {
 	return srv, nil
 }
 
-// serveGateway listens on the socket OpenSSH's forced commands use. It only
+// ServeGateway listens on the socket OpenSSH's forced commands use. It only
 // serves ssh.command, as the key the forced command names; its mode is 0660
 // with the group of the berth and dokku system users.
-func (s *Service) serveGateway(path, group string) (interface{ Close() error }, error) {
-	m := api.NewMux(s.log, mapError)
+func (s *Server) ServeGateway(path, group string) (interface{ Close() error }, error) {
+	// No error mapper: the commands a session runs go through the daemon's
+	// mux (keyCaller), which maps their errors.
+	m := api.NewMux(s.log, nil)
 	api.HandleSession(m, api.SSHCommand, func(ctx context.Context, req api.SSHSession, sess *api.Session) (api.ExitStatus, error) {
-		var pty *RemotePTY
+		var pty *api.RemotePTY
 		if req.TTY {
-			pty = &RemotePTY{Height: req.Height, Width: req.Width, Resize: sess.Resize}
+			pty = &api.RemotePTY{Height: req.Height, Width: req.Width, Resize: sess.Resize}
 		}
 		return api.ExitStatus{Code: s.RunRemote(ctx, req.Key, req.User, req.Command, sess, pty)}, nil
 	})

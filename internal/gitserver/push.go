@@ -1,4 +1,4 @@
-package daemon
+package gitserver
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
-	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -32,13 +31,8 @@ func init() {
 
 const zeroRev = "0000000000000000000000000000000000000000"
 
-// repoDir is the bare repository of an app.
-func (s *Service) repoDir(appName string) string {
-	return filepath.Join(s.dataDir, "repos", appName+".git")
-}
-
 // hookScript is the pre-receive hook: it hands the pushed refs to berth.
-func (s *Service) hookScript() string {
+func (s *Server) hookScript() string {
 	return "#!/bin/sh\n# Written by Berth: hands pushes to the daemon.\nexec " + shellQuote(s.berthBin) + " git-hook\n"
 }
 
@@ -46,7 +40,7 @@ func shellQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", `'\''
 
 // ensureRepo creates the app's bare repository if needed and (re)writes its
 // hook so it always runs the current binary.
-func (s *Service) ensureRepo(ctx context.Context, appName string) (string, error) {
+func (s *Server) ensureRepo(ctx context.Context, appName string) (string, error) {
 	dir := s.repoDir(appName)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
@@ -65,7 +59,7 @@ func (s *Service) ensureRepo(ctx context.Context, appName string) (string, error
 }
 
 // gitTransfer serves git-receive-pack / git-upload-pack for an app.
-func (s *Service) gitTransfer(ctx context.Context, key store.Key, words []string, sess *api.Session) int {
+func (s *Server) gitTransfer(ctx context.Context, key store.Key, words []string, sess *api.Session) int {
 	fail := func(format string, args ...any) int {
 		fmt.Fprintf(sess.Stderr, " !     "+format+"\n", args...)
 		return 1
@@ -81,7 +75,7 @@ func (s *Service) gitTransfer(ctx context.Context, key store.Key, words []string
 		return fail("Permission denied: key %s may not use app %s", key.Name, appName)
 	}
 	push := words[0] == "git-receive-pack"
-	if _, err := s.appsInfo(ctx, api.AppRef{App: appName}, api.Output{}); err != nil {
+	if err := s.apps.AppInfo(ctx, appName); err != nil {
 		if !errors.Is(err, api.ErrAppNotFound) || !push {
 			return fail("%s", firstLine(err.Error()))
 		}
@@ -93,7 +87,7 @@ func (s *Service) gitTransfer(ctx context.Context, key store.Key, words []string
 		if disabled == "true" {
 			return fail("App %s does not exist and app autocreation is disabled (apps:set --global disable-autocreation); create it with apps:create %s", appName, appName)
 		}
-		if _, err := s.appsCreate(ctx, api.AppRef{App: appName}, api.Output{}); err != nil && !errors.Is(err, api.ErrConflict) {
+		if err := s.apps.CreateApp(ctx, appName); err != nil && !errors.Is(err, api.ErrConflict) {
 			return fail("%s", firstLine(err.Error()))
 		}
 		fmt.Fprintf(sess.Stderr, "-----> Created app %s\n", appName)
@@ -137,7 +131,7 @@ func (s *Service) gitTransfer(ctx context.Context, key store.Key, words []string
 	return 0
 }
 
-func (s *Service) gitProperty(tx *store.Tx, a store.App, key string) (string, error) {
+func (s *Server) gitProperty(tx *store.Tx, a store.App, key string) (string, error) {
 	if v, ok, err := tx.Property(a.Scope(), "git", key); err != nil || ok {
 		return v, err
 	}
@@ -147,7 +141,7 @@ func (s *Service) gitProperty(tx *store.Tx, a store.App, key string) (string, er
 
 // pushPlan decides what a push does: the deploy branch is deployed (the
 // first branch ever pushed becomes it), other refs are only stored.
-func (s *Service) pushPlan(ctx context.Context, req api.PushPlan, _ api.Output) (api.PushDecision, error) {
+func (s *Server) pushPlan(ctx context.Context, req api.PushPlan, _ api.Output) (api.PushDecision, error) {
 	var dec api.PushDecision
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.App)
@@ -187,14 +181,14 @@ func (s *Service) pushPlan(ctx context.Context, req api.PushPlan, _ api.Output) 
 
 // pushDeploy deploys a pushed revision whose tree arrives as a tar on the
 // session's stdin.
-func (s *Service) pushDeploy(ctx context.Context, req api.PushDeploy, sess *api.Session) (api.DeployResult, error) {
+func (s *Server) pushDeploy(ctx context.Context, req api.PushDeploy, sess *api.Session) (api.DeployResult, error) {
 	holder := "a git push"
 	if req.Key != "" {
 		holder = "a git push by key " + req.Key
 	}
-	rel, err := s.deployer.Deploy(ctx, req.App, deploy.Source{Kind: deploy.SourceGit, Archive: sess.Stdin, Ref: strings.TrimPrefix(req.Ref, "refs/heads/"), GitRev: req.Rev}, sess.Stdout, holder)
+	rel, err := s.deployer.DeployPush(ctx, Push{App: req.App, Branch: strings.TrimPrefix(req.Ref, "refs/heads/"), Rev: req.Rev, Tree: sess.Stdin, Holder: holder}, sess.Stdout)
 	if err != nil {
-		return api.DeployResult{Release: rel.Number}, deployError(err)
+		return api.DeployResult{Release: rel}, err
 	}
 	s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.App(req.App)
@@ -206,5 +200,5 @@ func (s *Service) pushDeploy(ctx context.Context, req api.PushDeploy, sess *api.
 		tx.SetProperty(a.Scope(), "apps", "deploy-source", "git")
 		return tx.SetProperty(a.Scope(), "apps", "deploy-source-metadata", req.Rev)
 	})
-	return api.DeployResult{Release: rel.Number}, nil
+	return api.DeployResult{Release: rel}, nil
 }

@@ -1,4 +1,4 @@
-package daemon
+package gitserver
 
 import (
 	"context"
@@ -61,7 +61,7 @@ func validateApps(apps []string) error {
 	return nil
 }
 
-func (s *Service) keysAdd(ctx context.Context, req api.KeyAdd, out api.Output) (api.KeyInfo, error) {
+func (s *Server) keysAdd(ctx context.Context, req api.KeyAdd, out api.Output) (api.KeyInfo, error) {
 	if !keyNameRE.MatchString(req.Name) {
 		return api.KeyInfo{}, api.Errorf(api.CodeInvalid, "Invalid key name %q: use letters, digits, '.', '_', '@' and '-' (at most 64)", req.Name)
 	}
@@ -95,7 +95,7 @@ func (s *Service) keysAdd(ctx context.Context, req api.KeyAdd, out api.Output) (
 	return keyInfo(k), s.syncOpenSSH(ctx, out)
 }
 
-func (s *Service) keysList(ctx context.Context, _ api.Empty, _ api.Output) (api.KeyList, error) {
+func (s *Server) keysList(ctx context.Context, _ api.Empty, _ api.Output) (api.KeyList, error) {
 	res := api.KeyList{Keys: []api.KeyInfo{}}
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		keys, err := tx.Keys()
@@ -107,7 +107,7 @@ func (s *Service) keysList(ctx context.Context, _ api.Empty, _ api.Output) (api.
 	return res, err
 }
 
-func (s *Service) findKey(tx *store.Tx, ref api.KeyRef) (store.Key, error) {
+func (s *Server) findKey(tx *store.Tx, ref api.KeyRef) (store.Key, error) {
 	var k store.Key
 	var err error
 	switch {
@@ -124,7 +124,7 @@ func (s *Service) findKey(tx *store.Tx, ref api.KeyRef) (store.Key, error) {
 	return k, err
 }
 
-func (s *Service) keysRemove(ctx context.Context, req api.KeyRef, out api.Output) (api.KeyInfo, error) {
+func (s *Server) keysRemove(ctx context.Context, req api.KeyRef, out api.Output) (api.KeyInfo, error) {
 	var k store.Key
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		var err error
@@ -140,7 +140,7 @@ func (s *Service) keysRemove(ctx context.Context, req api.KeyRef, out api.Output
 	return keyInfo(k), s.syncOpenSSH(ctx, out)
 }
 
-func (s *Service) keysAccess(ctx context.Context, req api.KeyAccess, out api.Output) (api.KeyInfo, error) {
+func (s *Server) keysAccess(ctx context.Context, req api.KeyAccess, out api.Output) (api.KeyInfo, error) {
 	if !req.Admin && len(req.Apps) == 0 {
 		return api.KeyInfo{}, api.Errorf(api.CodeInvalid, "Give the apps the key may touch (APP[,APP...]) or admin")
 	}
@@ -167,10 +167,16 @@ func (s *Service) keysAccess(ctx context.Context, req api.KeyAccess, out api.Out
 	return keyInfo(k), s.syncOpenSSH(ctx, out)
 }
 
+// SyncOpenSSH sets up or repairs OpenSSH mode at the daemon's start,
+// whatever was installed first; a failure is logged.
+func (s *Server) SyncOpenSSH(ctx context.Context) {
+	s.syncOpenSSH(ctx, api.Output{})
+}
+
 // syncOpenSSH brings OpenSSH mode in step with the registered keys (see
 // openSSH.sync). A key change is done once stored: a failure here is a
 // warning to the user, who is pointed at ssh-keys:report.
-func (s *Service) syncOpenSSH(ctx context.Context, out api.Output) error {
+func (s *Server) syncOpenSSH(ctx context.Context, out api.Output) error {
 	if s.openssh == nil {
 		return nil
 	}
@@ -190,7 +196,7 @@ func (s *Service) syncOpenSSH(ctx context.Context, out api.Output) error {
 	return nil
 }
 
-func (s *Service) keysReport(ctx context.Context, _ api.Empty, _ api.Output) (api.SSHReport, error) {
+func (s *Server) keysReport(ctx context.Context, _ api.Empty, _ api.Output) (api.SSHReport, error) {
 	var keys []store.Key
 	if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { keys, err = tx.Keys(); return err }); err != nil {
 		return api.SSHReport{}, err

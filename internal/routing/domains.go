@@ -1,4 +1,4 @@
-package daemon
+package routing
 
 import (
 	"context"
@@ -20,18 +20,13 @@ const (
 	portsMap        = "map" // app scope: scheme:host:container maps, space-separated
 )
 
-// notifyRoutesHook is called after every successful change of an app's
-// domains or ports, outside the transaction: the proxy gets the app's new
-// route.
-var notifyRoutesHook = func(ctx context.Context, s *Service, app string) { s.notifyRoutes(ctx, app) }
-
-// registerDomains adds the domains, urls and ports operations to m.
-func (s *Service) registerDomains(m *api.Mux) {
-	api.Handle(m, api.DomainsUpdate, s.domainsUpdate)
-	api.Handle(m, api.DomainsReportOp, s.domainsReport)
-	api.Handle(m, api.DomainsURLs, s.domainsURLs)
-	api.Handle(m, api.PortsUpdate, s.portsUpdate)
-	api.Handle(m, api.PortsReportOp, s.portsReport)
+// registerDomains adds the domains, urls and ports operations to mux.
+func (m *Manager) registerDomains(mux *api.Mux) {
+	api.Handle(mux, api.DomainsUpdate, m.domainsUpdate)
+	api.Handle(mux, api.DomainsReportOp, m.domainsReport)
+	api.Handle(mux, api.DomainsURLs, m.domainsURLs)
+	api.Handle(mux, api.PortsUpdate, m.portsUpdate)
+	api.Handle(mux, api.PortsReportOp, m.portsReport)
 }
 
 // globalDomains returns the global domains, in the order they were set.
@@ -83,7 +78,7 @@ func normalizeDomains(names []string, validate bool) ([]string, error) {
 	return out, nil
 }
 
-func (s *Service) domainsUpdate(ctx context.Context, req api.DomainsChange, _ api.Output) (api.DomainsChangeResult, error) {
+func (m *Manager) domainsUpdate(ctx context.Context, req api.DomainsChange, _ api.Output) (api.DomainsChangeResult, error) {
 	var res api.DomainsChangeResult
 	switch req.Action {
 	case api.DomainsAdd, api.DomainsRemove, api.DomainsSet:
@@ -103,29 +98,30 @@ func (s *Service) domainsUpdate(ctx context.Context, req api.DomainsChange, _ ap
 		return res, err
 	}
 	if req.Global {
-		err = s.store.Tx(ctx, func(tx *store.Tx) error {
+		err = m.store.Tx(ctx, func(tx *store.Tx) error {
 			if req.App != "" {
 				return api.Errorf(api.CodeInvalid, "Specify either an app or --global, not both")
 			}
 			return updateGlobalDomains(tx, req.Action, names, &res)
 		})
 		if err == nil {
-			s.log.Info("global domains changed", "action", req.Action, "domains", res.Domains)
+			m.log.Info("global domains changed", "action", req.Action, "domains", res.Domains)
 		}
 		return res, err
 	}
-	err = s.store.Tx(ctx, func(tx *store.Tx) error {
+	err = m.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.App)
 		if err != nil {
 			return err
 		}
-		return s.updateAppDomains(tx, a, req.Action, names, &res)
+		return m.updateAppDomains(tx, a, req.Action, names, &res)
 	})
 	if err != nil {
 		return res, err
 	}
-	s.log.Info("domains changed", "app", req.App, "action", req.Action, "domains", res.Domains, "enabled", res.Enabled)
-	notifyRoutesHook(ctx, s, req.App)
+	m.log.Info("domains changed", "app", req.App, "action", req.Action, "domains", res.Domains, "enabled", res.Enabled)
+	// Outside the transaction: the proxy gets the app's new route.
+	m.Notify(ctx, req.App)
 	return res, nil
 }
 
@@ -171,7 +167,7 @@ func updateGlobalDomains(tx *store.Tx, action string, names []string, res *api.D
 	return setGlobalDomains(tx, next)
 }
 
-func (s *Service) updateAppDomains(tx *store.Tx, a store.App, action string, names []string, res *api.DomainsChangeResult) error {
+func (m *Manager) updateAppDomains(tx *store.Tx, a store.App, action string, names []string, res *api.DomainsChangeResult) error {
 	cur, err := tx.Domains(a)
 	if err != nil {
 		return err
@@ -223,7 +219,7 @@ func (s *Service) updateAppDomains(tx *store.Tx, a store.App, action string, nam
 		res.Enabled = true
 		if !enabled && len(cur) == 0 {
 			// Nothing to route: the app gets its default domain, if it is free.
-			if err := s.onAppCreated(tx, a); err != nil {
+			if err := m.OnAppCreated(tx, a); err != nil {
 				return err
 			}
 		}
@@ -245,11 +241,11 @@ func (s *Service) updateAppDomains(tx *store.Tx, a store.App, action string, nam
 	return nil
 }
 
-// onAppCreated gives a new app (or a clone) its default domain: `APP.<first
+// OnAppCreated gives a new app (or a clone) its default domain: `APP.<first
 // global domain>`, or the app's name when it contains a dot. A default
 // another app already has is skipped silently. It runs inside the caller's
 // transaction.
-func (s *Service) onAppCreated(tx *store.Tx, a store.App) error {
+func (m *Manager) OnAppCreated(tx *store.Tx, a store.App) error {
 	globals, err := globalDomains(tx)
 	if err != nil {
 		return err
@@ -264,13 +260,13 @@ func (s *Service) onAppCreated(tx *store.Tx, a store.App) error {
 	return tx.AddDomains(a, []string{d})
 }
 
-// onAppRenamed moves an app's default domains to its new name, as Dokku
+// OnAppRenamed moves an app's default domains to its new name, as Dokku
 // does: `OLD.<global>` becomes `NEW.<global>`, and the old name itself (when
 // it contained a dot) becomes the new name's default domain. Other domains
 // stay, and so does a default whose new form another app already has. a
 // must carry the new name (call it after tx.RenameApp, with a.Name set to
 // the new name), inside the rename's transaction.
-func (s *Service) onAppRenamed(tx *store.Tx, a store.App, oldName string) error {
+func (m *Manager) OnAppRenamed(tx *store.Tx, a store.App, oldName string) error {
 	globals, err := globalDomains(tx)
 	if err != nil {
 		return err
@@ -294,12 +290,12 @@ func (s *Service) onAppRenamed(tx *store.Tx, a store.App, oldName string) error 
 	return nil
 }
 
-// AppHosts returns the host names the proxy routes to an app: its domains
+// appHosts returns the host names the proxy routes to an app: its domains
 // (in the order they were added; wildcards as `*.example.com`), or none when
 // its domains are disabled. A missing app is api.AppNotFound.
-func (s *Service) AppHosts(ctx context.Context, appName string) ([]string, error) {
+func (m *Manager) appHosts(ctx context.Context, appName string) ([]string, error) {
 	var hosts []string
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, appName)
 		if err != nil {
 			return err
@@ -319,8 +315,8 @@ func (s *Service) AppHosts(ctx context.Context, appName string) ([]string, error
 // wildcard, not `_`), as Dokku sends; "" when it has none, or its domains
 // are disabled (the check then sends 127.0.0.1:PORT, where Dokku sends the
 // container's IP:PORT).
-func (s *Service) CheckHost(ctx context.Context, appName string) string {
-	hosts, err := s.AppHosts(ctx, appName)
+func (m *Manager) CheckHost(ctx context.Context, appName string) string {
+	hosts, err := m.appHosts(ctx, appName)
 	if err != nil {
 		return ""
 	}
@@ -338,9 +334,9 @@ func firstHostName(hosts []string) string {
 	return ""
 }
 
-func (s *Service) domainsReport(ctx context.Context, req api.DomainsReportRequest, _ api.Output) (api.DomainsReports, error) {
+func (m *Manager) domainsReport(ctx context.Context, req api.DomainsReportRequest, _ api.Output) (api.DomainsReports, error) {
 	res := api.DomainsReports{Reports: []api.DomainsReport{}}
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
 		globals, err := globalDomains(tx)
 		if err != nil {
 			return err
@@ -393,16 +389,16 @@ func (s *Service) domainsReport(ctx context.Context, req api.DomainsReportReques
 // whose domains are disabled, or that has none, has no URL: that is an
 // error saying how to give it one (Dokku prints the server's host name,
 // where its nginx serves such an app; Berth's proxy answers 404 there).
-func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output) (api.URLList, error) {
+func (m *Manager) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output) (api.URLList, error) {
 	var hosts []string
 	tlsOn, enabled := false, true
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.App)
 		if err != nil {
 			return err
 		}
 		if _, err := tx.Cert(a); err == nil {
-			tlsOn = s.httpsAddr != "" && s.httpsAddr != "off"
+			tlsOn = m.httpsAddr != "" && m.httpsAddr != "off"
 		}
 		if enabled, err = domainsEnabled(tx, a); err != nil || !enabled {
 			return err
@@ -419,9 +415,9 @@ func (s *Service) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 	case len(hosts) == 0:
 		return api.URLList{}, api.Errorf(api.CodeNotFound, "%s has no URL yet: it has no domain; add one with domains:add %s DOMAIN", req.App, req.App)
 	}
-	scheme, port := "http", app.ListenPort(s.httpAddr)
+	scheme, port := "http", app.ListenPort(m.httpAddr)
 	if tlsOn {
-		scheme, port = "https", app.ListenPort(s.httpsAddr)
+		scheme, port = "https", app.ListenPort(m.httpsAddr)
 	}
 	if i := slices.IndexFunc(hosts, func(h string) bool { return !app.IsWildcardDomain(h) && h != "_" }); i > 0 {
 		hosts = append([]string{hosts[i]}, slices.Delete(slices.Clone(hosts), i, i+1)...)

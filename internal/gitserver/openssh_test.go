@@ -1,4 +1,4 @@
-package daemon
+package gitserver
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -223,15 +224,15 @@ func TestOpenSSHOffOrNoSSHD(t *testing.T) {
 	}
 }
 
-// testKeysService is a Service with a store and OpenSSH mode (fake users).
-func testKeysService(t *testing.T) (*Service, string) {
+// testKeysService is a Server with a store and OpenSSH mode (fake users).
+func testKeysService(t *testing.T) (*Server, string) {
 	o, _, dir := testOpenSSH(t)
 	st, err := store.Open(context.Background(), filepath.Join(dir, "berth.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	s := NewService(st, dir, slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	s := New(Config{Store: st, Settings: settings.Settings{DataDir: dir}, Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	s.openssh, s.sshSocket, s.sshAddr = o, o.socket, "127.0.0.1:2222"
 	return s, dir
 }

@@ -1,4 +1,4 @@
-package daemon
+package routing
 
 import (
 	"context"
@@ -33,9 +33,9 @@ func detectedPortMaps(tx *store.Tx, a store.App) []app.PortMap {
 // app's HTTP traffic to: that of its http port map (the one on the proxy's
 // HTTP port, else on 80, else the first) when ports:set/add set one, else
 // detected (the image's EXPOSEd port, or 5000).
-func (s *Service) WebContainerPort(ctx context.Context, appName string, detected int) (int, error) {
+func (m *Manager) WebContainerPort(ctx context.Context, appName string, detected int) (int, error) {
 	port := detected
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, appName)
 		if err != nil {
 			return err
@@ -44,7 +44,7 @@ func (s *Service) WebContainerPort(ctx context.Context, appName string, detected
 		if err != nil {
 			return err
 		}
-		if m, ok := webPortMap(maps, app.ListenPort(s.httpAddr)); ok {
+		if m, ok := webPortMap(maps, app.ListenPort(m.httpAddr)); ok {
 			port = m.Container
 		}
 		return nil
@@ -71,7 +71,7 @@ func webPortMap(maps []app.PortMap, listen int) (app.PortMap, bool) {
 	}
 	return *first, true
 }
-func (s *Service) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Output) (api.PortsReport, error) {
+func (m *Manager) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Output) (api.PortsReport, error) {
 	var res api.PortsReport
 	var given []app.PortMap
 	switch req.Action {
@@ -96,7 +96,7 @@ func (s *Service) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Ou
 	default:
 		return res, api.Errorf(api.CodeInvalid, "Unknown ports action %q", req.Action)
 	}
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.App)
 		if err != nil {
 			return err
@@ -133,8 +133,8 @@ func (s *Service) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Ou
 	if err != nil {
 		return res, err
 	}
-	s.log.Info("ports changed", "app", req.App, "action", req.Action, "map", res.Map)
-	notifyRoutesHook(ctx, s, req.App)
+	m.log.Info("ports changed", "app", req.App, "action", req.Action, "map", res.Map)
+	m.Notify(ctx, req.App)
 	return res, nil
 }
 
@@ -149,9 +149,9 @@ func portsReportOf(tx *store.Tx, a store.App, maps []app.PortMap) api.PortsRepor
 	return r
 }
 
-func (s *Service) portsReport(ctx context.Context, req api.PortsRequest, _ api.Output) (api.PortsReports, error) {
+func (m *Manager) portsReport(ctx context.Context, req api.PortsRequest, _ api.Output) (api.PortsReports, error) {
 	res := api.PortsReports{Reports: []api.PortsReport{}}
-	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
 		var apps []store.App
 		if req.All {
 			var err error

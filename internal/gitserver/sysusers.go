@@ -1,4 +1,4 @@
-package daemon
+package gitserver
 
 import (
 	"bytes"

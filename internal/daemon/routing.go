@@ -1,0 +1,84 @@
+package daemon
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+
+	"github.com/berthpaas/berth/internal/appfile"
+	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/proxy"
+	"github.com/berthpaas/berth/internal/routing"
+	"github.com/berthpaas/berth/internal/settings"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+var _ deploy.Router = (*routing.Manager)(nil)
+
+// newRouting builds domains, ports, certificates and the proxy's routes
+// (package routing) on the daemon's store, engine and deployer. Unless
+// BERTH_HTTP_ADDR is off it makes sure the proxy process runs (bin is
+// `berth proxy`) and returns its status too.
+func newRouting(ctx context.Context, st *store.Store, s settings.Settings, log *slog.Logger, bin string, engine func(context.Context) (deploy.Engine, error), d *deploy.Deployer) (*routing.Manager, *proxy.Status, error) {
+	c := routing.Config{Store: st, Backends: routingBackends{engine: engine, d: d}, Log: log,
+		HTTPAddr: s.HTTPAddr, HTTPSAddr: s.HTTPSAddr, DataDir: s.DataDir}
+	if s.ACMECARoots != "" {
+		b, err := os.ReadFile(s.ACMECARoots)
+		if err != nil {
+			return nil, nil, fmt.Errorf("BERTH_ACME_CA_ROOTS: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(b) {
+			return nil, nil, fmt.Errorf("BERTH_ACME_CA_ROOTS: no certificate in %s", s.ACMECARoots)
+		}
+		c.ACMERoots = pool
+	}
+	var status *proxy.Status
+	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
+		env := append(os.Environ(), "BERTH_DATA_DIR="+s.DataDir, "BERTH_CONFIG="+s.ConfigFile, "BERTH_HTTP_ADDR="+s.HTTPAddr, "BERTH_HTTPS_ADDR="+s.HTTPSAddr,
+			"BERTH_PROXY_SOCKET="+s.ProxySocket, "BERTH_LOG_LEVEL="+s.LogLevel, "BERTH_LOG_FORMAT="+s.LogFormat, "BERTH_ACCESS_LOG="+s.AccessLog)
+		pc, st, err := routing.EnsureProxy(ctx, bin, s.DataDir, s.ProxySocket, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.Proxy, status = pc, &st
+	}
+	return routing.New(c), status, nil
+}
+
+// routingBackends gives routing an app's running web containers (found on
+// the engine by the deployer's labels) and its liveness check.
+type routingBackends struct {
+	engine func(context.Context) (deploy.Engine, error)
+	d      *deploy.Deployer
+}
+
+func (b routingBackends) WebContainers(ctx context.Context, app string, release int) ([]routing.WebContainer, error) {
+	eng, err := b.engine(ctx)
+	if err != nil {
+		return nil, err
+	}
+	labels := b.d.Names().KindLabels(app, deploy.KindProcess)
+	labels[deploy.LabelProcess] = "web"
+	labels[deploy.LabelRelease] = strconv.Itoa(release)
+	cs, err := eng.ListContainers(ctx, labels, false)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]routing.WebContainer, 0, len(cs))
+	for _, c := range cs {
+		n, _ := strconv.Atoi(c.Labels[deploy.LabelIndex])
+		out = append(out, routing.WebContainer{Name: c.Name, Index: n, Generation: c.Labels[deploy.LabelGeneration], HostPort: c.HostPort})
+	}
+	return out, nil
+}
+
+func (b routingBackends) LivenessCheck(ctx context.Context, app, typ string) *appfile.Healthcheck {
+	return b.d.LivenessCheck(ctx, app, typ)
+}

@@ -1,0 +1,258 @@
+package routing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/appfile"
+	"github.com/berthpaas/berth/internal/proxy"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+func init() {
+	app.Register(app.Setting{Namespace: "proxy", Key: "client-max-body-size", Scope: app.ScopeBoth, Default: "100m", Validate: func(v string) error {
+		_, err := parseSize(v)
+		return err
+	}})
+	app.Register(app.Setting{Namespace: "proxy", Key: "proxy-read-timeout", Scope: app.ScopeBoth, Default: "60s", Validate: func(v string) error {
+		if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+			return app.Invalidf("Invalid proxy-read-timeout %q: a duration such as 60s or 2m", v)
+		}
+		return nil
+	}})
+}
+
+// Sync pushes the app's current route to the proxy: the deploy pipeline
+// calls it at the switch, and every change of domains, ports, redirects or
+// certificate does (through Notify).
+func (m *Manager) Sync(ctx context.Context, app string) error {
+	if m.proxy == nil {
+		return nil
+	}
+	route, err := m.route(ctx, app)
+	if err != nil {
+		return err
+	}
+	if err := m.proxy.SetRoute(ctx, route); err != nil {
+		return fmt.Errorf("update the proxy's route for %s: %w", app, err)
+	}
+	return nil
+}
+
+// Drain waits for requests in flight to addrs.
+func (m *Manager) Drain(ctx context.Context, addrs []string, timeout time.Duration) (int, error) {
+	if m.proxy == nil {
+		return 0, nil
+	}
+	return m.proxy.Drain(ctx, addrs, timeout)
+}
+
+// SyncAll pushes every app's route (the daemon's start).
+func (m *Manager) SyncAll(ctx context.Context) error {
+	if m.proxy == nil {
+		return nil
+	}
+	var apps []store.App
+	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
+		return err
+	}
+	var routes []proxy.Route
+	for _, a := range apps {
+		rt, err := m.route(ctx, a.Name)
+		if err != nil {
+			m.log.Warn("route of app", "app", a.Name, "err", err)
+			continue
+		}
+		routes = append(routes, rt)
+	}
+	return m.proxy.Replace(ctx, routes)
+}
+
+// Notify pushes an app's route after its domains, ports, redirects or
+// certificate changed (the daemon: after apps:rename). With Let's Encrypt
+// enabled, a host the certificate does not cover yet gets one at once, in
+// the background (Dokku only warns). Failures are logged.
+func (m *Manager) Notify(ctx context.Context, app string) {
+	if m.proxy == nil {
+		return
+	}
+	if err := m.Sync(ctx, app); err != nil {
+		m.log.Warn("update the proxy's route", "app", app, "err", err)
+	}
+	if !m.busy(app) {
+		go func() {
+			if err := m.renewAll(context.WithoutCancel(ctx), app, false); err != nil {
+				m.log.Warn("certificate for new hosts", "app", app, "err", err)
+			}
+		}()
+	}
+}
+
+// DropRoute removes an app's route from the proxy (apps:destroy, rename).
+// Failures are logged.
+func (m *Manager) DropRoute(ctx context.Context, app string) {
+	if m.proxy == nil {
+		return
+	}
+	if err := m.proxy.DeleteRoute(ctx, app); err != nil {
+		m.log.Warn("remove the proxy's route", "app", app, "err", err)
+	}
+}
+
+// route computes an app's route from the store (domains, redirects,
+// certificate, proxy settings) and its running web containers.
+func (m *Manager) route(ctx context.Context, app string) (proxy.Route, error) {
+	route := proxy.Route{App: app, Hosts: []string{}, Targets: []proxy.Target{}}
+	hosts, err := m.appHosts(ctx, app)
+	if err != nil {
+		return route, err
+	}
+	route.Hosts = hosts
+	var a store.App
+	var live store.Release
+	var formation map[string]int
+	var generation string
+	deployed := false
+	err = m.store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		if a, err = tx.App(app); err != nil {
+			return err
+		}
+		if formation, err = tx.Formation(a); err != nil {
+			return err
+		}
+		route.MaxBodyBytes, route.UpstreamTimeout = proxySettings(tx, a)
+		if err := routeTLS(tx, a, &route); err != nil {
+			return err
+		}
+		generation, _, _ = tx.Property(a.Scope(), "ps", "generation")
+		live, err = tx.LiveRelease(a)
+		if errors.Is(err, store.ErrReleaseNotFound) {
+			return nil
+		}
+		deployed = err == nil
+		return err
+	})
+	if err != nil || !deployed || a.Stopped {
+		return route, err
+	}
+	cs, err := m.backends.WebContainers(ctx, app, live.Number)
+	if err != nil {
+		return route, err
+	}
+	route.Targets = webTargets(cs, formation["web"], generation)
+	if hc := m.backends.LivenessCheck(ctx, app, "web"); hc != nil {
+		route.Liveness = liveness(hc, hosts)
+	}
+	return route, nil
+}
+
+// webTargets picks, in name order, the containers the proxy sends traffic
+// to: those with a published port, within the formation's web count, of
+// the current ps generation.
+func webTargets(cs []WebContainer, web int, generation string) []proxy.Target {
+	cs = slices.Clone(cs)
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	targets := []proxy.Target{}
+	for _, c := range cs {
+		if c.HostPort == 0 || c.Index < 1 || c.Index > web || c.Generation != generation {
+			continue
+		}
+		targets = append(targets, proxy.Target{Addr: fmt.Sprintf("127.0.0.1:%d", c.HostPort), Container: c.Name})
+	}
+	return targets
+}
+
+// liveness turns app.json's liveness check into the proxy's: probe every
+// `wait` seconds; `attempts` failures in a row take a container out of
+// rotation, one success brings it back. Its Host is the check's own, else
+// (as the startup checks) the app's first host name.
+func liveness(hc *appfile.Healthcheck, hosts []string) *proxy.Liveness {
+	d := hc.WithDefaults()
+	l := &proxy.Liveness{Path: hc.Path, Content: hc.Content, Interval: time.Duration(max(*d.Wait, 1)) * time.Second,
+		Timeout: time.Duration(*d.Timeout) * time.Second, Failures: max(*d.Attempts, 1), Successes: 1}
+	for _, h := range hc.HTTPHeaders {
+		if h.Name == "Host" {
+			l.Host = h.Value
+		}
+	}
+	if l.Host == "" {
+		l.Host = firstHostName(hosts)
+	}
+	return l
+}
+
+// routeTLS adds an app's certificate, HSTS and redirects to its route.
+func routeTLS(tx *store.Tx, a store.App, route *proxy.Route) error {
+	rs, err := tx.Redirects(a)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		route.Redirects = append(route.Redirects, proxy.Redirect{From: r.Src, To: r.Dest, Code: r.Code})
+		route.Hosts = slices.DeleteFunc(route.Hosts, func(h string) bool { return h == r.Src })
+	}
+	c, err := tx.Cert(a)
+	if errors.Is(err, store.ErrNoCert) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	get := proxySetting(tx, a)
+	route.TLS = &proxy.RouteTLS{CertPEM: c.CertPEM, KeyPEM: c.KeyPEM, RedirectHTTP: true}
+	if get("hsts", "true") == "true" {
+		age, _ := strconv.Atoi(get("hsts-max-age", "15724800"))
+		route.TLS.HSTS = &proxy.HSTS{MaxAge: time.Duration(age) * time.Second,
+			IncludeSubdomains: get("hsts-include-subdomains", "false") == "true", Preload: get("hsts-preload", "false") == "true"}
+	}
+	return nil
+}
+
+// proxySetting reads an app's proxy settings: the app's value, else the
+// global one, else def.
+func proxySetting(tx *store.Tx, a store.App) func(key, def string) string {
+	return func(key, def string) string {
+		if v, ok, _ := tx.Property(a.Scope(), "proxy", key); ok {
+			return v
+		}
+		if v, ok, _ := tx.Property(store.Global, "proxy", key); ok {
+			return v
+		}
+		return def
+	}
+}
+
+// proxySettings reads an app's body size limit and upstream timeout.
+func proxySettings(tx *store.Tx, a store.App) (maxBody int64, readTimeout time.Duration) {
+	get := proxySetting(tx, a)
+	maxBody, _ = parseSize(get("client-max-body-size", "100m"))
+	readTimeout, _ = time.ParseDuration(get("proxy-read-timeout", "60s"))
+	return maxBody, readTimeout
+}
+
+// parseSize reads nginx-style sizes: 1024, 10k, 100m, 1g.
+func parseSize(v string) (int64, error) {
+	mult := int64(1)
+	num := strings.ToLower(v)
+	switch {
+	case strings.HasSuffix(num, "k"):
+		mult, num = 1<<10, strings.TrimSuffix(num, "k")
+	case strings.HasSuffix(num, "m"):
+		mult, num = 1<<20, strings.TrimSuffix(num, "m")
+	case strings.HasSuffix(num, "g"):
+		mult, num = 1<<30, strings.TrimSuffix(num, "g")
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, app.Invalidf("Invalid size %q: a number of bytes, or with k, m or g (such as 100m)", v)
+	}
+	return n * mult, nil
+}

@@ -1,0 +1,236 @@
+package routing
+
+import (
+	"errors"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/appfile"
+	"github.com/berthpaas/berth/internal/proxy"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+func TestWebTargets(t *testing.T) {
+	cs := []WebContainer{
+		{Name: "shop.web.2", Index: 2, Generation: "g1", HostPort: 4002},
+		{Name: "shop.web.1", Index: 1, Generation: "g1", HostPort: 4001},
+		{Name: "shop.web.3", Index: 3, Generation: "g1", HostPort: 4003}, // beyond the formation
+		{Name: "shop.web.1.upcoming", Index: 1, Generation: "g0", HostPort: 4004},
+		{Name: "shop.web.0", Index: 0, Generation: "g1", HostPort: 4005}, // no index label
+		{Name: "shop.web.2.nat", Index: 2, Generation: "g1"},             // no published port
+	}
+	got := webTargets(cs, 2, "g1")
+	want := []proxy.Target{{Addr: "127.0.0.1:4001", Container: "shop.web.1"}, {Addr: "127.0.0.1:4002", Container: "shop.web.2"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("webTargets = %v, want %v", got, want)
+	}
+	if cs[0].Name != "shop.web.2" {
+		t.Error("webTargets reordered its argument")
+	}
+	if got := webTargets(nil, 1, ""); got == nil || len(got) != 0 {
+		t.Errorf("no containers: %#v (want an empty list, not nil)", got)
+	}
+}
+
+func TestLiveness(t *testing.T) {
+	zero, two := 0, 2
+	l := liveness(&appfile.Healthcheck{Path: "/up", Content: "ok", Wait: &zero, Attempts: &two}, []string{"*.shop.test", "shop.test"})
+	want := proxy.Liveness{Path: "/up", Content: "ok", Host: "shop.test", Interval: time.Second, Timeout: appfile.DefaultTimeout * time.Second, Failures: 2, Successes: 1}
+	if *l != want {
+		t.Errorf("liveness = %+v, want %+v", *l, want)
+	}
+	l = liveness(&appfile.Healthcheck{Path: "/up", HTTPHeaders: []appfile.HTTPHeader{{Name: "Host", Value: "probe.test"}}}, []string{"shop.test"})
+	if l.Host != "probe.test" || l.Interval != appfile.DefaultWait*time.Second || l.Failures != appfile.DefaultAttempts {
+		t.Errorf("liveness with a Host header = %+v", *l)
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1024": 1024, "10k": 10 << 10, "100m": 100 << 20, "1G": 1 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0", "-1m", "10x", "m"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) accepted", bad)
+		}
+	}
+}
+
+func TestRouteOfAnAppNotDeployed(t *testing.T) {
+	e := newEnv(t, nil)
+	e.createApp("shop")
+	e.mustDomains(api.DomainsChange{Scope: appScope("shop"), Action: api.DomainsSet, Domains: list("shop.test", "www.shop.test")})
+	r, err := e.m.route(e.ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !eq(r.Hosts, list("shop.test", "www.shop.test")) || len(r.Targets) != 0 || r.Targets == nil || r.TLS != nil || r.Liveness != nil {
+		t.Errorf("route = %+v", r)
+	}
+	if r.MaxBodyBytes != 100<<20 || r.UpstreamTimeout != 60*time.Second {
+		t.Errorf("default proxy settings: %d, %v", r.MaxBodyBytes, r.UpstreamTimeout)
+	}
+	if len(e.backends.asked) != 0 {
+		t.Errorf("the engine was asked for an app without a release: %v", e.backends.asked)
+	}
+	if _, err := e.m.route(e.ctx, "ghost"); errCode(err) != api.CodeAppNotFound {
+		t.Errorf("route of a missing app: %v", err)
+	}
+}
+
+func TestRouteFromAppState(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.createApp("shop")
+	e.mustDomains(api.DomainsChange{Scope: appScope("shop"), Action: api.DomainsSet, Domains: list("shop.test", "www.shop.test")})
+	rel := e.deploy(a, 2)
+	e.tx(func(tx *store.Tx) error {
+		if err := tx.SetProperty(a.Scope(), "ps", "generation", "g7"); err != nil {
+			return err
+		}
+		if err := tx.SetProperty(a.Scope(), "proxy", "client-max-body-size", "1m"); err != nil {
+			return err
+		}
+		if err := tx.SetProperty(store.Global, "proxy", "proxy-read-timeout", "2m"); err != nil {
+			return err
+		}
+		if err := tx.SetProperty(store.Global, "proxy", "hsts-max-age", "60"); err != nil {
+			return err
+		}
+		return tx.SetProperty(a.Scope(), "proxy", "hsts-preload", "true")
+	})
+	e.backends.containers["shop/"+strconv.Itoa(rel.Number)] = []WebContainer{
+		{Name: "shop.web.1", Index: 1, Generation: "g7", HostPort: 4001},
+		{Name: "shop.web.2", Index: 2, Generation: "g6", HostPort: 4002},
+	}
+	e.backends.liveness["shop"] = &appfile.Healthcheck{Path: "/health"}
+	// The bare domain redirects to www: it leaves the route's hosts but the
+	// certificate covers it.
+	if _, err := api.RedirectsSet.Call(e.ctx, e.mux, api.RedirectSet{App: "shop", Src: "shop.test", Dest: "www.shop.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.CertsGenerate.Call(e.ctx, e.mux, api.CertGenerate{App: "shop"}); err != nil {
+		t.Fatal(err)
+	}
+	r, ok := e.proxy.route("shop")
+	if !ok {
+		t.Fatal("no route pushed")
+	}
+	if !eq(r.Hosts, list("www.shop.test")) || !slices.Equal(r.Redirects, []proxy.Redirect{{From: "shop.test", To: "www.shop.test", Code: 301}}) {
+		t.Errorf("hosts %v, redirects %v", r.Hosts, r.Redirects)
+	}
+	if !slices.Equal(r.Targets, []proxy.Target{{Addr: "127.0.0.1:4001", Container: "shop.web.1"}}) {
+		t.Errorf("targets = %v (want only the current generation's)", r.Targets)
+	}
+	if r.MaxBodyBytes != 1<<20 || r.UpstreamTimeout != 2*time.Minute {
+		t.Errorf("proxy settings: %d, %v", r.MaxBodyBytes, r.UpstreamTimeout)
+	}
+	if r.TLS == nil || r.TLS.CertPEM == "" || !r.TLS.RedirectHTTP || r.TLS.HSTS == nil ||
+		*r.TLS.HSTS != (proxy.HSTS{MaxAge: time.Minute, Preload: true}) {
+		t.Errorf("tls = %+v", r.TLS)
+	}
+	if r.Liveness == nil || r.Liveness.Path != "/health" || r.Liveness.Host != "www.shop.test" {
+		t.Errorf("liveness = %+v", r.Liveness)
+	}
+	info, _ := api.CertsInfo.Call(e.ctx, e.mux, api.CertShow{App: "shop"})
+	if !eq(info.Domains, list("shop.test", "www.shop.test")) {
+		t.Errorf("certificate covers %v", info.Domains)
+	}
+
+	// HSTS off; a stopped app keeps its hosts but has no targets.
+	e.tx(func(tx *store.Tx) error {
+		if err := tx.SetProperty(a.Scope(), "proxy", "hsts", "false"); err != nil {
+			return err
+		}
+		return tx.SetStopped(a, true)
+	})
+	if err := e.m.Sync(e.ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = e.proxy.route("shop")
+	if r.TLS == nil || r.TLS.HSTS != nil || len(r.Targets) != 0 || !eq(r.Hosts, list("www.shop.test")) {
+		t.Errorf("stopped app's route: %+v", r)
+	}
+}
+
+func TestSyncErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.createApp("shop")
+	e.deploy(a, 1)
+	e.backends.err = errors.New("engine down")
+	if err := e.m.Sync(e.ctx, "shop"); err == nil || err.Error() != "engine down" {
+		t.Errorf("Sync with the engine down: %v", err)
+	}
+	e.backends.err = nil
+	e.proxy.fail = errors.New("proxy down")
+	if err := e.m.Sync(e.ctx, "shop"); err == nil || !errors.Is(err, e.proxy.fail) {
+		t.Errorf("Sync with the proxy down: %v", err)
+	}
+	// Notify and DropRoute only log.
+	e.m.Notify(e.ctx, "shop")
+	e.m.DropRoute(e.ctx, "shop")
+}
+
+func TestSyncAllSkipsAppsItCannotRoute(t *testing.T) {
+	e := newEnv(t, nil)
+	a := e.createApp("shop")
+	e.createApp("blog")
+	e.deploy(a, 1)
+	e.proxy.routes["gone"] = proxy.Route{App: "gone"}
+	e.backends.err = errors.New("engine down") // only shop asks the engine
+	if err := e.m.SyncAll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.proxy.route("gone"); ok || e.proxy.replaced != 1 {
+		t.Errorf("SyncAll did not replace the table: %v", e.proxy.routes)
+	}
+	if _, ok := e.proxy.route("blog"); !ok {
+		t.Error("blog has no route")
+	}
+	if _, ok := e.proxy.route("shop"); ok {
+		t.Error("shop was routed although its targets are unknown")
+	}
+}
+
+func TestDropRouteAndDrain(t *testing.T) {
+	e := newEnv(t, nil)
+	e.createApp("shop")
+	if err := e.m.Sync(e.ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	e.m.DropRoute(e.ctx, "shop")
+	if _, ok := e.proxy.route("shop"); ok || !eq(e.proxy.deleted, list("shop")) {
+		t.Errorf("route still there: %v", e.proxy.routes)
+	}
+	if n, err := e.m.Drain(e.ctx, []string{"127.0.0.1:4001"}, time.Second); n != 0 || err != nil || !eq(e.proxy.drained, list("127.0.0.1:4001")) {
+		t.Errorf("Drain = %d, %v; drained %v", n, err, e.proxy.drained)
+	}
+}
+
+func TestWithoutAProxyNothingIsPushed(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.Proxy = nil })
+	a := e.createApp("shop")
+	e.deploy(a, 1)
+	if err := e.m.Sync(e.ctx, "shop"); err != nil {
+		t.Errorf("Sync: %v", err)
+	}
+	if err := e.m.SyncAll(e.ctx); err != nil {
+		t.Errorf("SyncAll: %v", err)
+	}
+	e.m.Notify(e.ctx, "shop")
+	e.m.DropRoute(e.ctx, "shop")
+	if n, err := e.m.Drain(e.ctx, []string{"x"}, time.Second); n != 0 || err != nil {
+		t.Errorf("Drain: %d, %v", n, err)
+	}
+	// Domains still change; they are routed once a proxy runs.
+	if _, err := e.domains(api.DomainsChange{Scope: appScope("shop"), Action: api.DomainsAdd, Domains: list("shop.test")}); err != nil {
+		t.Error(err)
+	}
+	if len(e.backends.asked) != 0 || len(e.proxy.routes) != 0 {
+		t.Errorf("without a proxy: asked %v, routes %v", e.backends.asked, e.proxy.routes)
+	}
+}

@@ -1,0 +1,203 @@
+// Package routing is how requests reach apps: domains (domains:*), port
+// maps (ports:*), redirects (redirect:*), certificates (certs:*) and Let's
+// Encrypt (letsencrypt:*), and the proxy routes built from them and the
+// app's running web containers. It owns the client of the proxy process,
+// implements the deploy pipeline's router (Sync, Drain) and renews
+// certificates in the background. The daemon builds a Manager with what it
+// needs and registers its operations on the API mux.
+package routing
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/appfile"
+	"github.com/berthpaas/berth/internal/proxy"
+	"github.com/berthpaas/berth/internal/store"
+)
+
+// Routes is the proxy's routing table as routing changes it.
+type Routes interface {
+	SetRoute(ctx context.Context, r proxy.Route) error
+	DeleteRoute(ctx context.Context, app string) error
+	Replace(ctx context.Context, routes []proxy.Route) error
+	Drain(ctx context.Context, addrs []string, timeout time.Duration) (int, error)
+}
+
+// Challenges is where ACME challenge answers go: the proxy holds the
+// listeners, so it answers them.
+type Challenges interface {
+	SetChallenge(ctx context.Context, token, keyAuth string) error
+	ClearChallenge(ctx context.Context, token string) error
+	SetALPNCert(ctx context.Context, name, certPEM, keyPEM string) error
+	ClearALPNCert(ctx context.Context, name string) error
+}
+
+// Proxy is the proxy process (*proxy.Client is one).
+type Proxy interface {
+	Routes
+	Challenges
+}
+
+var _ Proxy = (*proxy.Client)(nil)
+
+// WebContainer is one running web container of a release, as the engine
+// reports it.
+type WebContainer struct {
+	Name       string
+	Index      int    // N of web.N
+	Generation string // the ps generation it was started in
+	HostPort   int    // 0: no published port
+}
+
+// Backends is what routing needs of the deploy pipeline: where an app's
+// web traffic can go, and how the proxy checks it is alive.
+type Backends interface {
+	// WebContainers lists the running web containers of an app's release.
+	WebContainers(ctx context.Context, app string, release int) ([]WebContainer, error)
+	// LivenessCheck is the liveness path check of a process type from the
+	// live release's app.json, or nil.
+	LivenessCheck(ctx context.Context, app, typ string) *appfile.Healthcheck
+}
+
+// Config is what a Manager is built with.
+type Config struct {
+	Store *store.Store
+	// Proxy is the proxy process; nil when there is none (BERTH_HTTP_ADDR
+	// off): routes are not pushed and Let's Encrypt refuses.
+	Proxy    Proxy
+	Backends Backends
+	Log      *slog.Logger
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// HTTPAddr and HTTPSAddr are the proxy's listen settings (urls, the
+	// port map the HTTP listener serves); "" or "off" is off.
+	HTTPAddr, HTTPSAddr string
+	// DataDir holds the ACME account keys (DATA/acme).
+	DataDir string
+	// ACMERoots verifies the ACME server (nil: the system's roots).
+	ACMERoots *x509.CertPool
+	// RenewEvery is how often certificates are checked for renewal (an
+	// hour when 0).
+	RenewEvery time.Duration
+}
+
+// Manager keeps the routing state of apps and pushes it to the proxy.
+type Manager struct {
+	store    *store.Store
+	proxy    Proxy // nil: no proxy
+	backends Backends
+	log      *slog.Logger
+	now      func() time.Time
+
+	httpAddr, httpsAddr string
+
+	acme       *acmeClient
+	renewEvery time.Duration
+	// obtaining is the set of apps whose certificate is being obtained:
+	// installing it syncs the route, which must not start another order.
+	obtaining sync.Map
+	// orderMu allows one ACME order at a time.
+	orderMu sync.Mutex
+
+	renewMu   sync.Mutex
+	renewStop context.CancelFunc
+	renewDone chan struct{}
+}
+
+// New returns a Manager built from c.
+func New(c Config) *Manager {
+	m := &Manager{store: c.Store, proxy: c.Proxy, backends: c.Backends, log: c.Log, now: c.Now,
+		httpAddr: c.HTTPAddr, httpsAddr: c.HTTPSAddr, renewEvery: c.RenewEvery}
+	if m.log == nil {
+		m.log = slog.New(slog.DiscardHandler)
+	}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.renewEvery <= 0 {
+		m.renewEvery = time.Hour
+	}
+	m.acme = &acmeClient{dataDir: c.DataDir, roots: c.ACMERoots}
+	if c.Proxy != nil {
+		m.acme.challenges = c.Proxy
+	}
+	return m
+}
+
+// Register adds the domains, ports, certs, redirect and letsencrypt
+// operations to mux.
+func (m *Manager) Register(mux *api.Mux) {
+	m.registerDomains(mux)
+	m.registerCerts(mux)
+	m.registerRedirects(mux)
+	m.registerLE(mux)
+}
+
+// invalid turns validation errors from package app into API errors.
+func invalid(err error) error {
+	var ie *app.InvalidError
+	if errors.As(err, &ie) {
+		return api.Errorf(api.CodeInvalid, "%s", ie.Msg)
+	}
+	return err
+}
+
+// getApp reads an app, mapping a missing one to the API's app-not-found
+// error (as the daemon's app commands do).
+func getApp(tx *store.Tx, name string) (store.App, error) {
+	if name == "" {
+		return store.App{}, api.Errorf(api.CodeInvalid, "Please specify an app to run the command on")
+	}
+	a, err := tx.App(name)
+	if errors.Is(err, store.ErrAppNotFound) {
+		return a, api.AppNotFound(name)
+	}
+	return a, err
+}
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
+	return s
+}
+
+// forApps runs fn for the app of a PSRequest, or for every app with --all
+// (failures are collected, not fatal), as the daemon's ps commands do.
+func (m *Manager) forApps(fn func(ctx context.Context, app string, out io.Writer) error) func(context.Context, api.PSRequest, api.Output) (api.Empty, error) {
+	return func(ctx context.Context, req api.PSRequest, out api.Output) (api.Empty, error) {
+		stdout := out.Stdout
+		if stdout == nil {
+			stdout = io.Discard
+		}
+		if !req.All {
+			if req.App == "" {
+				return api.Empty{}, api.Errorf(api.CodeInvalid, "Please specify an app to run the command on")
+			}
+			return api.Empty{}, fn(ctx, req.App, stdout)
+		}
+		var apps []store.App
+		if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
+			return api.Empty{}, err
+		}
+		var failed []string
+		for _, a := range apps {
+			if err := fn(ctx, a.Name, stdout); err != nil {
+				fmt.Fprintf(out.Stderr, " !     %s: %s\n", a.Name, firstLine(err.Error()))
+				failed = append(failed, a.Name)
+			}
+		}
+		if len(failed) > 0 {
+			return api.Empty{}, api.Errorf(api.CodeInvalid, "Failed for %s", strings.Join(failed, ", "))
+		}
+		return api.Empty{}, nil
+	}
+}
