@@ -107,12 +107,6 @@ func writerOf(out api.Output) io.Writer {
 	return io.Discard
 }
 
-// deployError is what the handlers outside this file still wrap deploy
-// errors in; the mux's error mapper (mapError) now turns deploy errors into
-// API errors for every handler, so it passes them on unchanged. Remove it
-// once those callers return the error as is.
-func deployError(err error) error { return err }
-
 func (s *Service) registerDeploy(m *api.Mux) {
 	d := s.deployer
 	api.HandleSession(m, api.GitFromArchive, func(ctx context.Context, req api.FromArchiveRequest, sess *api.Session) (api.DeployResult, error) {
