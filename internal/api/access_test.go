@@ -6,7 +6,7 @@ import (
 )
 
 func TestMuxRecordsAccess(t *testing.T) {
-	m := NewMux(nil)
+	m := NewMux(nil, nil)
 	Handle(m, AppsInfo, func(context.Context, AppRef, Output) (AppInfo, error) { return AppInfo{}, nil })
 	Handle(m, AppsCreate, func(context.Context, AppRef, Output) (AppInfo, error) { return AppInfo{}, nil })
 	HandleSession(m, Run, func(context.Context, RunRequest, *Session) (RunResult, error) { return RunResult{}, nil })

@@ -33,7 +33,7 @@ func serve(t *testing.T) (*Client, *Mux, *blockSignals) {
 	t.Helper()
 	sig := &blockSignals{started: make(chan struct{}, 1), cancelled: make(chan struct{}, 1)}
 	started, cancelled := sig.started, sig.cancelled
-	m := NewMux(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewMux(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	Handle(m, echoOp, func(ctx context.Context, req echoReq, out Output) (echoResp, error) {
 		for i := range req.Lines {
 			fmt.Fprintf(out.Stdout, "line %d\n", i)

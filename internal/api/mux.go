@@ -24,14 +24,23 @@ type Mux struct {
 	sessions map[string]sessionHandler
 	ops      map[string]OpInfo // what each operation declares (Access)
 	log      *slog.Logger
+	mapErr   ErrorMapper
 }
+
+// ErrorMapper turns a domain error (a package's sentinel, a validation
+// error, a failed deploy step) into the API error a caller sees: its code
+// and the one line the user reads. It returns nil for errors it does not
+// know; those pass through if they are API errors already, and are
+// internal errors otherwise.
+type ErrorMapper func(err error) *Error
 
 var _ Caller = (*Mux)(nil)
 var _ http.Handler = (*Mux)(nil)
 
-// NewMux returns an empty Mux that logs unexpected errors to log.
-func NewMux(log *slog.Logger) *Mux {
-	return &Mux{handlers: map[string]handler{}, log: log}
+// NewMux returns an empty Mux that turns handlers' errors into API errors
+// with mapErr (nil: only API errors pass) and logs unexpected ones to log.
+func NewMux(log *slog.Logger, mapErr ErrorMapper) *Mux {
+	return &Mux{handlers: map[string]handler{}, log: log, mapErr: mapErr}
 }
 
 // Handle registers fn as the handler of op.
@@ -51,10 +60,16 @@ func Handle[Req, Resp any](m *Mux, op Op[Req, Resp], fn func(ctx context.Context
 	}
 }
 
-// toAPIError turns any handler error into an *Error: API errors pass through,
-// anything else is internal and logged (its text may hold details a user
-// should not need).
+// toAPIError turns any handler error into an *Error, the one place where
+// that happens: the mapper's answer first, then API errors pass through, a
+// cancelled request says so, and anything else is internal and logged (its
+// text may hold details a user should not need).
 func (m *Mux) toAPIError(op string, err error) *Error {
+	if m.mapErr != nil {
+		if e := m.mapErr(err); e != nil {
+			return e
+		}
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		return e

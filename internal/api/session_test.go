@@ -22,7 +22,7 @@ var catOp = SessionOp[echoReq, catResp]{"test.cat", AdminOnly}
 
 func TestSessionStreamsBothWays(t *testing.T) {
 	t.Parallel()
-	m := NewMux(slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := NewMux(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
 	HandleSession(m, catOp, func(ctx context.Context, req echoReq, s *Session) (catResp, error) {
 		var res catResp
 		if req.Fail == "app" {

@@ -28,14 +28,14 @@ func daemonMux(t *testing.T) *api.Mux {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	s := settings.Settings{DataDir: dir, OpenSSH: "off"}
 	noEngine := func(context.Context) (deploy.Engine, error) { return nil, errors.New("no engine in this test") }
-	d := deploy.New(st, noEngine, deploy.Names{}, dir, log)
+	d := deploy.New(deploy.Config{Store: st, Engine: noEngine, DataDir: dir, Log: log})
 	svc := NewService(st, dir, log, d)
 	rt, _, err := newRouting(context.Background(), st, s, log, "", noEngine, d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	svc.routing = rt
-	mux := api.NewMux(log)
+	mux := api.NewMux(log, mapError)
 	svc.Register(mux)
 	rt.Register(mux)
 	newServices(st, s, log, noEngine, d, svc.redeploy).Register(mux)

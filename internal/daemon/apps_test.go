@@ -49,7 +49,7 @@ func newTestDaemon(t *testing.T) *testDaemon {
 		td.connects.Add(1)
 		return nil, fmt.Errorf("connect: %w", docker.ErrEngineUnavailable)
 	}
-	d := deploy.New(st, noEngine, deploy.Names{}, dir, log)
+	d := deploy.New(deploy.Config{Store: st, Engine: noEngine, DataDir: dir, Log: log})
 	td.svc = NewService(st, dir, log, d)
 	td.svc.now = func() time.Time { return testNow }
 	// No proxy (as with BERTH_HTTP_ADDR=off): nothing is started.
@@ -58,7 +58,7 @@ func newTestDaemon(t *testing.T) *testDaemon {
 		t.Fatal(err)
 	}
 	td.svc.routing = rt
-	td.mux = api.NewMux(log)
+	td.mux = api.NewMux(log, mapError)
 	td.svc.Register(td.mux)
 	rt.Register(td.mux)
 	return td

@@ -59,11 +59,17 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 
 	eng := &engineConn{}
 	defer eng.close()
-	deployer := deploy.New(st, eng.get, deploy.Names{Prefix: s.NamePrefix}, s.DataDir, log)
-	mux := api.NewMux(log)
+	// The deployer asks routing (ports, domains, the proxy) and the services
+	// (networks), which are built with it: hooks reach them once they exist.
+	hooks := &deployHooks{}
+	deployer := deploy.New(deploy.Config{
+		Store: st, Engine: eng.get, Names: deploy.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
+		Router: hooks, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
+	})
+	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)
 	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy)
-	deployer.NetworkFor = svcs.NetworkFor
+	hooks.networks = svcs
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}
@@ -72,11 +78,10 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		return err
 	}
 	svc.routing = rt
-	deployer.PortFor = rt.WebContainerPort
-	deployer.CheckHostFor = rt.CheckHost
+	hooks.ports = rt
 	if proxyStatus != nil {
 		svc.proxyAddr, svc.proxyTLSAddr = proxyStatus.HTTPAddr, proxyStatus.HTTPSAddr
-		deployer.SetRouter(rt)
+		hooks.router = rt
 		log.Info("proxy ready", "addr", proxyStatus.HTTPAddr, "pid", proxyStatus.PID)
 	}
 	git := newGitServer(st, s, svc, deployer, opts.RunCommand, log)

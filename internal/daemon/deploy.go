@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -48,6 +47,51 @@ func (e *engineConn) close() {
 	}
 }
 
+// deployHooks is what the deployer asks the rest of the daemon: the proxy
+// (as its deploy.Router), an app's port map and the Host of its path checks
+// (routing), and the services' network. Those parts are built after the
+// deployer, with it, so the hooks are filled in once they exist (in Run,
+// before the control socket serves) and reach them when called. Without a
+// proxy, routing and draining do nothing, as with no router.
+type deployHooks struct {
+	router deploy.Router // nil without a proxy
+	ports  interface {
+		WebContainerPort(ctx context.Context, app string, detected int) (int, error)
+		CheckHost(ctx context.Context, app string) string
+	}
+	networks interface {
+		NetworkFor(ctx context.Context, app string) string
+	}
+}
+
+var _ deploy.Router = (*deployHooks)(nil)
+
+func (h *deployHooks) Sync(ctx context.Context, app string) error {
+	if h.router == nil {
+		return nil
+	}
+	return h.router.Sync(ctx, app)
+}
+
+func (h *deployHooks) Drain(ctx context.Context, addrs []string, timeout time.Duration) (int, error) {
+	if h.router == nil {
+		return 0, nil
+	}
+	return h.router.Drain(ctx, addrs, timeout)
+}
+
+func (h *deployHooks) portFor(ctx context.Context, app string, detected int) (int, error) {
+	return h.ports.WebContainerPort(ctx, app, detected)
+}
+
+func (h *deployHooks) checkHost(ctx context.Context, app string) string {
+	return h.ports.CheckHost(ctx, app)
+}
+
+func (h *deployHooks) networkFor(ctx context.Context, app string) string {
+	return h.networks.NetworkFor(ctx, app)
+}
+
 // redeployer adapts the Deployer to config changes.
 type redeployer struct{ d *deploy.Deployer }
 
@@ -61,26 +105,6 @@ func writerOf(out api.Output) io.Writer {
 		return out.Stdout
 	}
 	return io.Discard
-}
-
-// deployError turns a failed deploy into an API error whose message is the
-// one line the user sees last.
-func deployError(err error) error {
-	var se *deploy.StepError
-	if errors.As(err, &se) {
-		code := api.CodeInvalid
-		var ae *api.Error
-		if errors.As(se.Err, &ae) {
-			code = ae.Code
-		} else if errors.Is(se.Err, docker.ErrEngineUnavailable) {
-			code = api.CodeUnavailable
-		}
-		return api.Errorf(code, "%s", se.Error())
-	}
-	if errors.Is(err, docker.ErrEngineUnavailable) {
-		return api.Errorf(api.CodeUnavailable, "%s", err.Error())
-	}
-	return err
 }
 
 func (s *Service) registerDeploy(m *api.Mux) {
@@ -102,7 +126,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if err == nil {
 			s.setDeploySource(ctx, req.App, "git:from-archive", req.URL)
 		}
-		return api.DeployResult{Release: rel.Number}, deployError(err)
+		return api.DeployResult{Release: rel.Number}, err
 	})
 	api.Handle(m, api.GitFromImage, func(ctx context.Context, req api.FromImageRequest, out api.Output) (api.DeployResult, error) {
 		if req.Image == "" {
@@ -112,11 +136,11 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if err == nil {
 			s.setDeploySource(ctx, req.App, "docker-image", req.Image)
 		}
-		return api.DeployResult{Release: rel.Number}, deployError(err)
+		return api.DeployResult{Release: rel.Number}, err
 	})
 	api.Handle(m, api.PSRebuild, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
 		_, err := d.Deploy(ctx, app, deploy.Source{Kind: deploy.SourceRebuild}, out, "ps:rebuild")
-		return deployError(err)
+		return err
 	}))
 	api.Handle(m, api.PSStart, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
 		return d.Start(ctx, app, out)
@@ -129,7 +153,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if err == nil && !deployed {
 			return api.Errorf(api.CodeInvalid, "%s has not been deployed", app)
 		}
-		return deployError(err)
+		return err
 	}))
 	api.Handle(m, api.PSRestore, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
 		return d.Reconcile(ctx, app, out, true)
@@ -157,7 +181,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 			if err != nil {
 				return res, err
 			}
-			res.Reports = append(res.Reports, r)
+			res.Reports = append(res.Reports, psReport(r))
 		}
 		return res, nil
 	})
@@ -169,7 +193,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if len(req.Cmd) == 0 {
 			return api.RunResult{}, api.Errorf(api.CodeInvalid, "Please specify a command to run")
 		}
-		code, err := d.Run(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env, TTY: req.TTY}, sess)
+		code, err := d.Run(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env, TTY: req.TTY}, streamsOf(sess))
 		if err != nil && code != 0 {
 			// A command that could not start: say why, keep the shell's code.
 			fmt.Fprintf(sess.Stderr, " !     %s\n", firstLine(err.Error()))
@@ -196,7 +220,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		return api.Empty{}, d.StopRun(ctx, req.App, req.Name)
 	})
 	api.HandleSession(m, api.Enter, func(ctx context.Context, req api.EnterRequest, sess *api.Session) (api.RunResult, error) {
-		code, err := d.Enter(ctx, req.App, req.Target, req.Cmd, req.TTY, sess)
+		code, err := d.Enter(ctx, req.App, req.Target, req.Cmd, req.TTY, streamsOf(sess))
 		if err != nil && code != 0 {
 			fmt.Fprintf(sess.Stderr, " !     %s\n", firstLine(err.Error()))
 			return api.RunResult{ExitCode: code}, nil
@@ -221,6 +245,25 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		}
 		return res, err
 	})
+}
+
+// streamsOf hands a session's streams to the deployer.
+func streamsOf(sess *api.Session) deploy.Streams {
+	return deploy.Streams{Stdin: sess.Stdin, Stdout: sess.Stdout, Stderr: sess.Stderr, Resize: sess.Resize}
+}
+
+// psReport is a deployer's process report as the API carries it.
+func psReport(r deploy.ProcessReport) api.PSReport {
+	out := api.PSReport{
+		App: r.App, Deployed: r.Deployed, Release: r.Release, Image: r.Image, Processes: r.Processes,
+		Formation: r.Formation, Stopped: r.Stopped, CanScale: r.CanScale, RestartPolicy: r.RestartPolicy,
+		StopTimeout: r.StopTimeout, ProcfilePath: r.ProcfilePath, EngineError: r.EngineError,
+		Containers: []api.ProcessStatus{},
+	}
+	for _, c := range r.Containers {
+		out.Containers = append(out.Containers, api.ProcessStatus{Type: c.Type, Index: c.Index, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
+	}
+	return out
 }
 
 func firstLine(s string) string {
@@ -334,7 +377,7 @@ func (s *Service) registerReleases(m *api.Mux) {
 			return api.DeployResult{}, api.Errorf(api.CodeInvalid, "Invalid release number %d", req.Release)
 		}
 		rel, err := d.Rollback(ctx, req.App, req.Release, writerOf(out), "releases:rollback")
-		return api.DeployResult{Release: rel.Number}, deployError(err)
+		return api.DeployResult{Release: rel.Number}, err
 	})
 	api.Handle(m, api.ReleasesInfo, func(ctx context.Context, req api.ReleaseRef, _ api.Output) (api.ReleaseDetail, error) {
 		rels, err := d.Releases(ctx, req.App)
@@ -354,7 +397,7 @@ func (s *Service) registerReleases(m *api.Mux) {
 		return api.ReleaseDetail{}, api.Errorf(api.CodeNotFound, "%s has no release %d; see releases %s", req.App, req.Release, req.App)
 	})
 	api.Handle(m, api.ChecksRun, func(ctx context.Context, req api.ChecksRequest, out api.Output) (api.Empty, error) {
-		return api.Empty{}, deployError(d.RunChecks(ctx, req.App, req.Types, writerOf(out)))
+		return api.Empty{}, d.RunChecks(ctx, req.App, req.Types, writerOf(out))
 	})
 	api.Handle(m, api.ChecksSetMode, func(ctx context.Context, req api.ChecksMode, _ api.Output) (api.Empty, error) {
 		return api.Empty{}, s.setChecksMode(ctx, req)

@@ -50,8 +50,5 @@ type gitDeployer struct{ d *deploy.Deployer }
 
 func (g gitDeployer) DeployPush(ctx context.Context, p gitserver.Push, out io.Writer) (int, error) {
 	rel, err := g.d.Deploy(ctx, p.App, deploy.Source{Kind: deploy.SourceGit, Archive: p.Tree, Ref: p.Branch, GitRev: p.Rev}, out, p.Holder)
-	if err != nil {
-		return rel.Number, deployError(err)
-	}
-	return rel.Number, nil
+	return rel.Number, err
 }

@@ -207,7 +207,7 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 		return api.Empty{}, err
 	} else if deployed {
 		if err := s.deployer.Destroy(ctx, req.App); err != nil {
-			return api.Empty{}, deployError(err)
+			return api.Empty{}, err
 		}
 	}
 	err = s.store.Tx(ctx, func(tx *store.Tx) error {
@@ -260,7 +260,7 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 		// Containers are named after the app: the old ones go, and the app
 		// is rebuilt under its new name (as Dokku does).
 		if err := s.deployer.Destroy(ctx, req.From); err != nil {
-			return api.AppInfo{}, deployError(err)
+			return api.AppInfo{}, err
 		}
 	}
 	var info api.AppInfo
@@ -301,7 +301,7 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 	if deployed && !req.SkipDeploy {
 		unlockTo()
 		_, err := s.deployer.Deploy(ctx, req.To, deploy.Source{Kind: deploy.SourceRebuild}, writerOf(out), "apps:rename")
-		return info, deployError(err)
+		return info, err
 	}
 	return info, nil
 }
@@ -369,7 +369,7 @@ func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.
 		return info, err
 	}
 	_, err = s.deployer.Deploy(ctx, req.To, src, writerOf(out), "apps:clone")
-	return info, deployError(err)
+	return info, err
 }
 
 func (s *Service) setLock(ctx context.Context, name string, locked bool) (api.LockResult, error) {

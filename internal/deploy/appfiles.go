@@ -11,7 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 )
 
@@ -214,7 +214,7 @@ func parseAppFiles(data map[string][]byte, origins []fileOrigin) (appFiles, erro
 		if o, ok := f.origin(name); ok && (o.Where == inImage || o.Path != name) {
 			msg += fmt.Sprintf(" (in the %s at %s)", o.Where, o.Path)
 		}
-		return api.Errorf(api.CodeInvalid, "%s", msg)
+		return app.Invalidf("%s", msg)
 	}
 	if b, ok := data[appfile.ProcfileName]; ok {
 		pf, err := appfile.ParseProcfile(b)

@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -44,16 +44,38 @@ type Source struct {
 
 // Deployer runs deploys and keeps apps' containers as they should be.
 type Deployer struct {
-	store   *store.Store
-	engine  func(ctx context.Context) (Engine, error)
-	names   Names
-	dataDir string
-	log     *slog.Logger
-	now     func() time.Time
-	locks   locks
-	router  Router
+	store        *store.Store
+	engine       func(ctx context.Context) (Engine, error)
+	names        Names
+	dataDir      string
+	log          *slog.Logger
+	now          func() time.Time
+	router       Router
+	networkFor   func(ctx context.Context, app string) string
+	portFor      func(ctx context.Context, app string, detected int) (int, error)
+	checkHostFor func(ctx context.Context, app string) string
+	keepReleases int
+	locks        locks
+	// retiring tracks old containers waiting out wait-to-retire.
+	retiring sync.WaitGroup
+}
+
+// Config is what a Deployer is built with.
+type Config struct {
+	Store *store.Store
+	// Engine connects to the container engine on demand (so Berth starts,
+	// and reports the engine's absence in one line, when the engine is
+	// down); its error matches docker.ErrEngineUnavailable then.
+	Engine  func(ctx context.Context) (Engine, error)
+	Names   Names
+	DataDir string
+	Log     *slog.Logger
+	// Router is the proxy. Without one (tests, no proxy), switching is
+	// just marking the release live, and nothing is drained.
+	Router Router
 	// NetworkFor names the network an app's containers join ("" for the
-	// engine's default): the services network when the app has links.
+	// engine's default): the services network when the app has links. nil
+	// is always "".
 	NetworkFor func(ctx context.Context, app string) string
 	// PortFor maps the detected web port to the one the app's port map
 	// (ports:set) names; nil keeps the detected one.
@@ -62,17 +84,26 @@ type Deployer struct {
 	// send (the app's first domain); nil or "" leaves 127.0.0.1:PORT.
 	CheckHostFor func(ctx context.Context, app string) string
 	// KeepReleases is how many releases' images and sources are kept for
-	// rollback and rebuilds (releases:set APP keep N overrides it).
+	// rollback and rebuilds (releases:set APP keep N overrides it); 0 is 5.
 	KeepReleases int
-	// retiring tracks old containers waiting out wait-to-retire.
-	retiring sync.WaitGroup
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
 }
 
-// New returns a Deployer. engine connects to the container engine on demand
-// (so Berth starts, and reports the engine's absence in one line, when the
-// engine is down).
-func New(st *store.Store, engine func(ctx context.Context) (Engine, error), names Names, dataDir string, log *slog.Logger) *Deployer {
-	return &Deployer{store: st, engine: engine, names: names, dataDir: dataDir, log: log, now: time.Now, KeepReleases: 5}
+// New returns a Deployer built from c.
+func New(c Config) *Deployer {
+	d := &Deployer{
+		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
+		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
+		keepReleases: c.KeepReleases,
+	}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.keepReleases == 0 {
+		d.keepReleases = 5
+	}
+	return d
 }
 
 // Names returns the naming scheme of the deployer's Docker objects.
@@ -121,39 +152,38 @@ type lockInfo struct {
 }
 
 // acquire takes app's deploy lock for holder or says who holds it.
-func (l *locks) acquire(app, holder string, now time.Time) (func(), error) {
+func (l *locks) acquire(name, holder string, now time.Time) (func(), error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.held == nil {
 		l.held = map[string]lockInfo{}
 	}
-	if h, busy := l.held[app]; busy {
-		return nil, api.Errorf(api.CodeLocked, "%s is being deployed by %s since %s; wait for it to finish", app, h.holder, h.since.UTC().Format(time.RFC3339))
+	if h, busy := l.held[name]; busy {
+		return nil, app.Errorf(app.ErrLocked, "%s is being deployed by %s since %s; wait for it to finish", name, h.holder, h.since.UTC().Format(time.RFC3339))
 	}
-	l.held[app] = lockInfo{holder: holder, since: now}
+	l.held[name] = lockInfo{holder: holder, since: now}
 	return func() {
 		l.mu.Lock()
-		delete(l.held, app)
+		delete(l.held, name)
 		l.mu.Unlock()
 	}, nil
 }
 
 // Lock takes app's deploy lock for an operation other than a deploy (destroy,
 // rename), so it cannot run in the middle of one.
-func (d *Deployer) Lock(app, holder string) (func(), error) {
-	return d.locks.acquire(app, holder, d.now())
+func (d *Deployer) Lock(name, holder string) (func(), error) {
+	return d.locks.acquire(name, holder, d.now())
 }
 
-// connect returns the engine or a one-line unavailable error.
+// connect returns the engine; when it is not there, the error matches
+// docker.ErrEngineUnavailable (the daemon shows its first line).
 func (d *Deployer) connect(ctx context.Context) (Engine, error) {
-	e, err := d.engine(ctx)
-	if err != nil {
-		if errors.Is(err, docker.ErrEngineUnavailable) {
-			return nil, api.Errorf(api.CodeUnavailable, "%s", firstLine(err.Error()))
-		}
-		return nil, err
-	}
-	return e, nil
+	return d.engine(ctx)
+}
+
+// appNotFound is the error for a missing app, worded as Dokku words it.
+func appNotFound(name string) error {
+	return app.Errorf(store.ErrAppNotFound, "App %s does not exist", name)
 }
 
 // job is one deploy in progress.
@@ -225,6 +255,32 @@ var steps = []step{
 	{"postdeploy", (*job).postdeploy},
 }
 
+// pipeline returns the steps a job runs. A redeploy (new containers of
+// the live release) has no source, build or app.json env, and runs no
+// predeploy, release or postdeploy command; a rollback (an earlier
+// release's image and config, as a new release) sets no env and runs no
+// predeploy or release command, but runs postdeploy.
+func pipeline(redeploy, rollback bool) []step {
+	skip := map[string]bool{}
+	if redeploy {
+		for _, n := range []string{"source", "build", "env", "predeploy", "release-command", "postdeploy"} {
+			skip[n] = true
+		}
+	}
+	if rollback {
+		for _, n := range []string{"env", "predeploy", "release-command"} {
+			skip[n] = true
+		}
+	}
+	var out []step
+	for _, s := range steps {
+		if !skip[s.name] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Deploy builds and runs a new release of app from src, writing progress to
 // out. holder names who deploys, for the lock message.
 func (d *Deployer) Deploy(ctx context.Context, appName string, src Source, out io.Writer, holder string) (store.Release, error) {
@@ -279,7 +335,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	err = d.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.App(appName)
 		if errors.Is(err, store.ErrAppNotFound) {
-			return api.AppNotFound(appName)
+			return appNotFound(appName)
 		}
 		j.app = a
 		return err
@@ -288,7 +344,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 		return store.Release{}, err
 	}
 	if j.app.Locked {
-		return store.Release{}, api.Errorf(api.CodeLocked, "%s is locked for deployment (apps:lock); run apps:unlock %s to deploy", appName, appName)
+		return store.Release{}, app.Errorf(app.ErrLocked, "%s is locked for deployment (apps:lock); run apps:unlock %s to deploy", appName, appName)
 	}
 	if err := setup(j); err != nil {
 		return store.Release{}, err
@@ -311,10 +367,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 		}
 	}
 	d.log.Info("deploy started", "app", appName, "release", j.rel.Number, "redeploy", j.redeploy, "by", holder)
-	for _, s := range steps {
-		if j.redeploy && (s.name == "source" || s.name == "build") {
-			continue
-		}
+	for _, s := range pipeline(j.redeploy, j.rollbackOf != nil) {
 		if err := s.run(j, ctx); err != nil {
 			if !j.switched {
 				j.fail(s.name, err)

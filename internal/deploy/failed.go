@@ -61,10 +61,17 @@ func (f *failedOutputs) add(c failedContainer) {
 	f.containers = append(f.containers, c)
 }
 
+// failureReader is what explaining a failed container reads: its state and
+// its last output.
+type failureReader interface {
+	InspectContainer(ctx context.Context, idOrName string) (docker.ContainerDetails, error)
+	Logs(ctx context.Context, id string, opts docker.LogsOptions, stdout, stderr io.Writer) error
+}
+
 // explainFailure inspects a container whose checks failed and returns how
 // it ended and its last output lines (with timestamps), for the deploy
 // error and for `logs`.
-func explainFailure(ctx context.Context, eng Engine, id, dyno string) failedContainer {
+func explainFailure(ctx context.Context, eng failureReader, id, dyno string) failedContainer {
 	fc := failedContainer{Dyno: dyno, Status: "in an unknown state"}
 	det, err := eng.InspectContainer(ctx, id)
 	// A crash-looping container that is running again has no exit code to

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
@@ -30,14 +29,10 @@ type Router interface {
 	Drain(ctx context.Context, addrs []string, timeout time.Duration) (int, error)
 }
 
-// SetRouter gives the deployer the proxy. Without one (tests, no proxy),
-// switching is just marking the release live.
-func (d *Deployer) SetRouter(r Router) { d.router = r }
-
 // envDefaults applies app.json's env: defaults for unset keys, generated
 // secrets, and required keys that must be set.
 func (j *job) envDefaults(ctx context.Context) error {
-	if j.redeploy || j.rollbackOf != nil || j.files.appJSON == nil || len(j.files.appJSON.Env) == 0 {
+	if j.files.appJSON == nil || len(j.files.appJSON.Env) == 0 {
 		return nil
 	}
 	return j.d.store.Tx(ctx, func(tx *store.Tx) error {
@@ -66,12 +61,12 @@ func (j *job) envDefaults(ctx context.Context) error {
 				rand.Read(b)
 				set[k] = hex.EncodeToString(b)
 			case spec.Required:
-				return api.Errorf(api.CodeInvalid, "app.json requires the config var %s: set it with config:set %s %s=VALUE", k, j.app.Name, k)
+				return app.Invalidf("app.json requires the config var %s: set it with config:set %s %s=VALUE", k, j.app.Name, k)
 			}
 		}
 		if len(set) > 0 {
 			if err := app.ValidateVars(set); err != nil {
-				return api.Errorf(api.CodeInvalid, "app.json env: %v", err)
+				return app.Invalidf("app.json env: %v", err)
 			}
 			j.info("Setting config vars from app.json: %s", strings.Join(slices.Sorted(maps.Keys(set)), ", "))
 		}
@@ -150,7 +145,7 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 // predeploy runs app.json's scripts.dokku.predeploy in a container of the
 // new image and keeps its file changes in the release image, as Dokku does.
 func (j *job) predeploy(ctx context.Context) error {
-	if j.redeploy || j.rollbackOf != nil || j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Predeploy == "" {
+	if j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Predeploy == "" {
 		return nil
 	}
 	script := j.files.appJSON.Scripts.Dokku.Predeploy
@@ -179,7 +174,7 @@ func (j *job) predeploy(ctx context.Context) error {
 // releaseCommand runs the Procfile's release command once, in a throw-away
 // container, before any new container starts.
 func (j *job) releaseCommand(ctx context.Context) error {
-	if j.redeploy || j.rollbackOf != nil || j.files.procfile == nil {
+	if j.files.procfile == nil {
 		return nil
 	}
 	p, ok := j.files.procfile.Lookup("release")
@@ -214,7 +209,7 @@ func (j *job) releaseCommand(ctx context.Context) error {
 // postdeploy runs app.json's scripts.dokku.postdeploy after the switch. The
 // release is live whatever it does; a failure is reported.
 func (j *job) postdeploy(ctx context.Context) error {
-	if j.redeploy || j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Postdeploy == "" {
+	if j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Postdeploy == "" {
 		return nil
 	}
 	script := j.files.appJSON.Scripts.Dokku.Postdeploy
@@ -232,9 +227,16 @@ func (j *job) postdeploy(ctx context.Context) error {
 	return nil
 }
 
+// checkEngine is what health checks ask of the engine: a container's state,
+// and commands run in it.
+type checkEngine interface {
+	InspectContainer(ctx context.Context, idOrName string) (docker.ContainerDetails, error)
+	Execer
+}
+
 // engineContainer is a new container as health checks see it.
 type engineContainer struct {
-	eng      Engine
+	eng      checkEngine
 	id, name string
 	hostPort int
 }

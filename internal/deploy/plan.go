@@ -6,8 +6,9 @@ import (
 	"slices"
 	"sort"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
+	"github.com/berthpaas/berth/internal/store"
 )
 
 // DefaultWebPort is the port web processes listen on unless the image
@@ -64,7 +65,7 @@ func makePlan(procfile *appfile.Procfile, appJSON *appfile.AppJSON, scale map[st
 			p.processes[proc.Type] = proc.Command
 		}
 		if len(p.processes) == 0 {
-			return p, api.Errorf(api.CodeInvalid, "The Procfile has no process type to run (only release)")
+			return p, app.Invalidf("The Procfile has no process type to run (only release)")
 		}
 	}
 	for typ := range p.processes {
@@ -77,7 +78,7 @@ func makePlan(procfile *appfile.Procfile, appJSON *appfile.AppJSON, scale map[st
 	for _, typ := range slices.Sorted(maps.Keys(scale)) {
 		n := scale[typ]
 		if _, ok := p.processes[typ]; !ok {
-			return p, api.Errorf(api.CodeInvalid, "DOKKU_SCALE sets %s=%d but %s is not a process type of the Procfile", typ, n, typ)
+			return p, app.Invalidf("DOKKU_SCALE sets %s=%d but %s is not a process type of the Procfile", typ, n, typ)
 		}
 		if old, ok := stored[typ]; ok && old != n {
 			p.notes = append(p.notes, fmt.Sprintf("DOKKU_SCALE sets %s=%d, overriding the current %s=%d (as set by ps:scale): DOKKU_SCALE applies at every deploy", typ, n, typ, old))
@@ -90,7 +91,7 @@ func makePlan(procfile *appfile.Procfile, appJSON *appfile.AppJSON, scale map[st
 				continue
 			}
 			if _, ok := p.processes[typ]; !ok {
-				return p, api.Errorf(api.CodeInvalid, "app.json formation sets %s but %s is not a process type of the Procfile", typ, typ)
+				return p, app.Invalidf("app.json formation sets %s but %s is not a process type of the Procfile", typ, typ)
 			}
 			p.formation[typ] = *f.Quantity
 			p.lockedTypes = append(p.lockedTypes, typ)
@@ -109,13 +110,13 @@ func applyScale(formation map[string]int, processes map[string]string, locked []
 	}
 	for typ, n := range changes {
 		if _, ok := processes[typ]; !ok && processes != nil {
-			return nil, api.Errorf(api.CodeInvalid, "%s is not a valid process name to scale up", typ)
+			return nil, app.Invalidf("%s is not a valid process name to scale up", typ)
 		}
 		if slices.Contains(locked, typ) {
-			return nil, api.Errorf(api.CodeInvalid, "Unable to scale %s: its quantity is set by the formation key of app.json; change app.json and deploy", typ)
+			return nil, app.Invalidf("Unable to scale %s: its quantity is set by the formation key of app.json; change app.json and deploy", typ)
 		}
 		if n < 0 {
-			return nil, api.Errorf(api.CodeInvalid, "Invalid count for process type %s", typ)
+			return nil, app.Invalidf("Invalid count for process type %s", typ)
 		}
 		out[typ] = n
 	}
@@ -131,4 +132,22 @@ func describeFormation(types []string, f map[string]int) string {
 		s += fmt.Sprintf("%s=%d", t, f[t])
 	}
 	return s
+}
+
+// rollbackPlan is the plan of a rollback to release of: its own processes
+// and web port; the current formation for the types it runs, and its own
+// formation for those it runs that the current one lacks.
+func rollbackPlan(p plan, of store.Release) plan {
+	p.processes, p.webPort = of.Processes, of.WebPort
+	for t := range p.formation {
+		if _, ok := p.processes[t]; !ok {
+			delete(p.formation, t)
+		}
+	}
+	for t := range p.processes {
+		if _, ok := p.formation[t]; !ok {
+			p.formation[t] = of.Formation[t]
+		}
+	}
+	return p
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 )
 
@@ -38,16 +38,16 @@ func mustScale(t *testing.T, text string) map[string]int {
 	return s
 }
 
-// wantInvalid checks that err is an api error with CodeInvalid whose message
-// contains every part of want.
+// wantInvalid checks that err is a validation error (app.ErrInvalid, which
+// the daemon's mapper turns into code invalid) whose message contains every
+// part of want.
 func wantInvalid(t *testing.T, err error, want ...string) {
 	t.Helper()
 	if err == nil {
 		t.Fatalf("no error, want one containing %q", want)
 	}
-	var ae *api.Error
-	if !errors.As(err, &ae) || ae.Code != api.CodeInvalid {
-		t.Errorf("error %v (%T) is not an api error with code invalid", err, err)
+	if !errors.Is(err, app.ErrInvalid) {
+		t.Errorf("error %v (%T) is not a validation error", err, err)
 	}
 	for _, w := range want {
 		if !strings.Contains(err.Error(), w) {

@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
-	"strconv"
 	"time"
 
-	"github.com/berthpaas/berth/internal/api"
-	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -28,7 +25,7 @@ func (d *Deployer) state(ctx context.Context, appName string) (state, error) {
 	err := d.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.App(appName)
 		if errors.Is(err, store.ErrAppNotFound) {
-			return api.AppNotFound(appName)
+			return appNotFound(appName)
 		}
 		if err != nil {
 			return err
@@ -45,143 +42,6 @@ func (d *Deployer) state(ctx context.Context, appName string) (state, error) {
 		return err
 	})
 	return s, err
-}
-
-// Reconcile makes the app's process containers match its live release and
-// formation: missing ones are created, stopped ones started, and extra ones
-// (above the formation) leave the proxy, drain and stop. New web containers
-// pass their health checks before they get traffic. With tidy (the daemon's
-// start), containers of other releases, left by an interrupted deploy, go
-// too. A stopped app (ps:stop) is left alone.
-func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer, tidy bool) error {
-	s, err := d.state(ctx, appName)
-	if err != nil || !s.deployed || s.app.Stopped {
-		return err
-	}
-	eng, err := d.connect(ctx)
-	if err != nil {
-		return err
-	}
-	set, err := d.settings(ctx, s.app)
-	if err != nil {
-		return err
-	}
-	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, KindProcess), true)
-	if err != nil {
-		return err
-	}
-	live := strconv.Itoa(s.live.Number)
-	have := map[string]docker.ContainerInfo{}
-	var extra, stale []docker.ContainerInfo
-	for _, c := range cs { // newest first: the first of a slot is kept
-		typ := c.Labels[LabelProcess]
-		n, _ := strconv.Atoi(c.Labels[LabelIndex])
-		_, isType := s.live.Processes[typ]
-		slot := fmt.Sprintf("%s.%d", typ, n)
-		switch {
-		case c.Labels[LabelRelease] != live || c.Labels[LabelGeneration] != set.generation:
-			stale = append(stale, c)
-		case !isType || n < 1 || n > s.formation[typ]:
-			extra = append(extra, c)
-		case have[slot].ID != "":
-			extra = append(extra, c)
-		default:
-			have[slot] = c
-		}
-	}
-	types := make([]string, 0, len(s.live.Processes))
-	for t := range s.live.Processes {
-		types = append(types, t)
-	}
-	sort.Strings(types)
-	files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
-	// Names follow labels: the containers kept take their final names
-	// (after a daemon stopped in the middle of a switch's renames), and any
-	// other container holding one of those names is renamed as retiring.
-	want := map[string]string{}
-	for _, typ := range types {
-		for i := 1; i <= s.formation[typ]; i++ {
-			want[d.names.Container(appName, typ, i)] = have[fmt.Sprintf("%s.%d", typ, i)].ID
-		}
-	}
-	renamed := map[string]string{}
-	for _, r := range planRenames(d.names, appName, cs, want, false, d.now().Unix()) {
-		if err := eng.RenameContainer(ctx, r.id, r.to); err != nil {
-			if !errors.Is(err, docker.ErrNotFound) {
-				d.log.Warn("rename container", "app", appName, "container", r.from, "to", r.to, "err", err)
-			}
-			continue
-		}
-		renamed[r.id] = r.to
-	}
-	j := &job{d: d, eng: eng, app: s.app, rel: s.live, files: files, out: out}
-	for _, typ := range types {
-		for i := 1; i <= s.formation[typ]; i++ {
-			name := d.names.Container(appName, typ, i)
-			if c, ok := have[fmt.Sprintf("%s.%d", typ, i)]; ok {
-				if c.State != "running" && c.State != "restarting" {
-					fmt.Fprintf(out, "-----> Starting %s.%d\n", typ, i)
-					if err := eng.StartContainer(ctx, c.ID); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			spec, err := d.spec(s.app, s.live, set, typ, i, name, set.generation)
-			if err != nil {
-				return err
-			}
-			eng.RemoveContainer(ctx, name, true)
-			id, err := eng.CreateContainer(ctx, spec)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "-----> Starting %s.%d\n", typ, i)
-			if err := eng.StartContainer(ctx, id); err != nil {
-				eng.RemoveContainer(ctx, id, true)
-				return err
-			}
-			j.started = append(j.started, started{id: id, typ: typ, index: i, final: name})
-		}
-	}
-	// New containers earn their traffic as in a deploy.
-	if len(j.started) > 0 && !tidy {
-		if err := j.check(ctx); err != nil {
-			for _, st := range j.started {
-				eng.RemoveContainer(context.WithoutCancel(ctx), st.id, true)
-			}
-			return err
-		}
-	}
-	if d.router != nil {
-		if err := d.router.Sync(ctx, appName); err != nil {
-			return err
-		}
-	}
-	retire := extra
-	if tidy {
-		retire = append(retire, stale...)
-	}
-	var addrs []string
-	for _, c := range retire {
-		if c.HostPort != 0 && c.State == "running" {
-			addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", c.HostPort))
-		}
-	}
-	if d.router != nil && len(addrs) > 0 {
-		d.router.Drain(ctx, addrs, time.Duration(set.drainTimeout)*time.Second)
-	}
-	for _, c := range retire {
-		if name, ok := renamed[c.ID]; ok {
-			c.Name = name
-		}
-		fmt.Fprintf(out, "-----> Removing %s\n", c.Name)
-		eng.StopContainer(ctx, c.ID, time.Duration(set.stopTimeout)*time.Second)
-		if err := eng.RemoveContainer(ctx, c.ID, true); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 func dirExists(dir string) bool {
@@ -285,7 +145,7 @@ func (d *Deployer) Start(ctx context.Context, appName string, out io.Writer) err
 		return err
 	}
 	if !s.deployed {
-		return api.Errorf(api.CodeInvalid, "%s has not been deployed", appName)
+		return app.Invalidf("%s has not been deployed", appName)
 	}
 	if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetStopped(s.app, false) }); err != nil {
 		return err

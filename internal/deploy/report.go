@@ -7,28 +7,57 @@ import (
 	"slices"
 	"strconv"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
 
+// ProcessReport describes an app's processes (ps:report): its live release,
+// its formation and settings, and its containers.
+type ProcessReport struct {
+	App           string
+	Deployed      bool
+	Release       int
+	Image         string
+	Processes     map[string]string
+	Formation     map[string]int
+	Stopped       bool
+	CanScale      bool // false when app.json fixes the formation
+	RestartPolicy string
+	StopTimeout   int
+	ProcfilePath  string
+	Containers    []ProcessStatus
+	// EngineError is set when the engine could not be asked about containers.
+	EngineError string
+}
+
+// ProcessStatus is one live process container.
+type ProcessStatus struct {
+	Type     string
+	Index    int
+	State    string
+	ID       string
+	Name     string
+	HostPort int
+}
+
 // Report describes an app's processes (ps:report): its live release,
 // formation and containers.
-func (d *Deployer) Report(ctx context.Context, appName string) (api.PSReport, error) {
+func (d *Deployer) Report(ctx context.Context, appName string) (ProcessReport, error) {
 	s, err := d.state(ctx, appName)
 	if err != nil {
-		return api.PSReport{}, err
+		return ProcessReport{}, err
 	}
 	set, err := d.settings(ctx, s.app)
 	if err != nil {
-		return api.PSReport{}, err
+		return ProcessReport{}, err
 	}
-	r := api.PSReport{
+	r := ProcessReport{
 		App: appName, Deployed: s.deployed, Release: s.live.Number, Image: s.live.Image, Processes: s.live.Processes,
 		Formation: s.formation, Stopped: s.app.Stopped, CanScale: true,
 		RestartPolicy: set.restartPolicy, StopTimeout: set.stopTimeout, ProcfilePath: set.procfilePath,
-		Containers: []api.ProcessStatus{},
+		Containers: []ProcessStatus{},
 	}
 	if s.deployed {
 		files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
@@ -50,7 +79,7 @@ func (d *Deployer) Report(ctx context.Context, appName string) (api.PSReport, er
 			continue // an old container waiting to retire, or a deploy's new one before its switch
 		}
 		n, _ := strconv.Atoi(c.Labels[LabelIndex])
-		r.Containers = append(r.Containers, api.ProcessStatus{Type: c.Labels[LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
+		r.Containers = append(r.Containers, ProcessStatus{Type: c.Labels[LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
 	}
 	return r, nil
 }
@@ -141,7 +170,7 @@ func (d *Deployer) RunChecks(ctx context.Context, appName string, types []string
 		return err
 	}
 	if !s.deployed {
-		return api.Errorf(api.CodeInvalid, "%s has not been deployed", appName)
+		return app.Invalidf("%s has not been deployed", appName)
 	}
 	eng, err := d.connect(ctx)
 	if err != nil {
@@ -166,7 +195,7 @@ func (d *Deployer) RunChecks(ctx context.Context, appName string, types []string
 		j.started = append(j.started, started{id: c.ID, typ: typ, index: n, final: c.Name})
 	}
 	if len(j.started) == 0 {
-		return api.Errorf(api.CodeInvalid, "%s has no running container to check", appName)
+		return app.Invalidf("%s has no running container to check", appName)
 	}
 	return j.check(ctx)
 }

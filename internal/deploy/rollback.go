@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -23,7 +23,7 @@ func (d *Deployer) Rollback(ctx context.Context, appName string, n int, out io.W
 		return store.Release{}, err
 	}
 	if !s.deployed {
-		return store.Release{}, api.Errorf(api.CodeInvalid, "%s has not been deployed: there is nothing to roll back", appName)
+		return store.Release{}, app.Invalidf("%s has not been deployed: there is nothing to roll back", appName)
 	}
 	rels, err := d.Releases(ctx, appName)
 	if err != nil {
@@ -43,13 +43,13 @@ func (d *Deployer) Rollback(ctx context.Context, appName string, n int, out io.W
 	}
 	switch {
 	case target == nil && n == 0:
-		return store.Release{}, api.Errorf(api.CodeInvalid, "%s has no earlier release that was live: nothing to roll back to", appName)
+		return store.Release{}, app.Invalidf("%s has no earlier release that was live: nothing to roll back to", appName)
 	case target == nil:
-		return store.Release{}, api.Errorf(api.CodeNotFound, "%s has no release %d; see releases %s", appName, n, appName)
+		return store.Release{}, app.Errorf(app.ErrNotFound, "%s has no release %d; see releases %s", appName, n, appName)
 	case target.Number == s.live.Number:
-		return store.Release{}, api.Errorf(api.CodeInvalid, "Release %d is already live", n)
+		return store.Release{}, app.Invalidf("Release %d is already live", n)
 	case target.Status == store.ReleaseFailed || target.Status == store.ReleasePending || target.Image == "":
-		return store.Release{}, api.Errorf(api.CodeInvalid, "Release %d never went live (%s): roll back to a release that did", target.Number, target.Status)
+		return store.Release{}, app.Invalidf("Release %d never went live (%s): roll back to a release that did", target.Number, target.Status)
 	}
 	eng, err := d.connect(ctx)
 	if err != nil {
@@ -57,7 +57,7 @@ func (d *Deployer) Rollback(ctx context.Context, appName string, n int, out io.W
 	}
 	if _, err := eng.InspectImage(ctx, target.Image); err != nil {
 		if errors.Is(err, docker.ErrNotFound) {
-			return store.Release{}, api.Errorf(api.CodeInvalid, "The image of release %d (%s) is no longer kept (releases:set %s keep N keeps more); nothing changed", target.Number, target.Image, appName)
+			return store.Release{}, app.Invalidf("The image of release %d (%s) is no longer kept (releases:set %s keep N keeps more); nothing changed", target.Number, target.Image, appName)
 		}
 		return store.Release{}, err
 	}

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -23,6 +23,15 @@ type RunOptions struct {
 	Env      map[string]string
 	TTY      bool
 	Detached bool
+}
+
+// Streams are the ends of an interactive command (run, enter): its input,
+// its output, and the terminal's size (height, width) when it changes (nil
+// without a terminal). A nil Stdin is no input.
+type Streams struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	Resize         <-chan [2]uint
 }
 
 // ExitError carries the exit code of a one-off command.
@@ -36,7 +45,7 @@ func (d *Deployer) deployedState(ctx context.Context, appName string) (state, er
 		return s, err
 	}
 	if !s.deployed {
-		return s, api.Errorf(api.CodeInvalid, "%s has not been deployed", appName)
+		return s, app.Invalidf("%s has not been deployed", appName)
 	}
 	return s, nil
 }
@@ -95,7 +104,7 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 
 // Run runs a one-off command of the live release attached to the session and
 // returns its exit code. The container is removed afterwards.
-func (d *Deployer) Run(ctx context.Context, appName string, opts RunOptions, s *api.Session) (int, error) {
+func (d *Deployer) Run(ctx context.Context, appName string, opts RunOptions, s Streams) (int, error) {
 	st, err := d.deployedState(ctx, appName)
 	if err != nil {
 		return 0, err
@@ -169,9 +178,9 @@ func startExitCode(err error) (int, error) {
 	msg := err.Error()
 	switch {
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
-		return 127, api.Errorf(api.CodeInvalid, "%s", commandProblem(msg))
+		return 127, app.Invalidf("%s", commandProblem(msg))
 	case strings.Contains(msg, "permission denied"):
-		return 126, api.Errorf(api.CodeInvalid, "%s", commandProblem(msg))
+		return 126, app.Invalidf("%s", commandProblem(msg))
 	}
 	return 0, err
 }
@@ -251,12 +260,12 @@ func (d *Deployer) StopRun(ctx context.Context, appName, name string) error {
 			return eng.RemoveContainer(ctx, c.ID, true)
 		}
 	}
-	return api.Errorf(api.CodeNotFound, "No one-off container %s of %s; see run:list %s", name, appName, appName)
+	return app.Errorf(app.ErrNotFound, "No one-off container %s of %s; see run:list %s", name, appName, appName)
 }
 
 // Enter runs cmd inside a running process container of the live release
 // (TYPE.N, or the first container of TYPE, or web.1 by default).
-func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []string, tty bool, s *api.Session) (int, error) {
+func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []string, tty bool, s Streams) (int, error) {
 	cs, err := d.liveContainers(ctx, appName, false)
 	if err != nil {
 		return 0, err
@@ -275,7 +284,7 @@ func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []stri
 		}
 	}
 	if found == nil {
-		return 0, api.Errorf(api.CodeNotFound, "No running container %s for %s; see ps:report %s", target, appName, appName)
+		return 0, app.Errorf(app.ErrNotFound, "No running container %s for %s; see ps:report %s", target, appName, appName)
 	}
 	if len(cmd) == 0 {
 		cmd = []string{"/bin/sh"}

@@ -136,8 +136,8 @@ func (s appSettings) checksDisabledFor(typ string) bool {
 
 func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, error) {
 	var s appSettings
-	if d.NetworkFor != nil {
-		s.network = d.NetworkFor(ctx, a.Name)
+	if d.networkFor != nil {
+		s.network = d.networkFor(ctx, a.Name)
 	}
 	err := d.store.Tx(ctx, func(tx *store.Tx) error {
 		get := func(ns, key string) string {

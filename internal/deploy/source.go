@@ -14,7 +14,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 )
 
 // MaxSourceSize bounds the unpacked size of a source archive.
@@ -34,7 +34,7 @@ func extractTree(r io.Reader, dir string, strip bool) error {
 	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
 		gz, err := gzip.NewReader(br)
 		if err != nil {
-			return api.Errorf(api.CodeInvalid, "The archive is not a valid gzip stream: %v", err)
+			return app.Invalidf("The archive is not a valid gzip stream: %v", err)
 		}
 		defer gz.Close()
 		src = gz
@@ -56,7 +56,7 @@ func extractTree(r io.Reader, dir string, strip bool) error {
 			break
 		}
 		if err != nil {
-			return api.Errorf(api.CodeInvalid, "The archive is not a valid tar (or tar.gz) stream: %v", err)
+			return app.Invalidf("The archive is not a valid tar (or tar.gz) stream: %v", err)
 		}
 		if h.Typeflag == tar.TypeXGlobalHeader || h.Typeflag == tar.TypeXHeader {
 			continue // git archive's pax header: metadata, not an entry
@@ -66,7 +66,7 @@ func extractTree(r io.Reader, dir string, strip bool) error {
 			continue
 		}
 		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
-			return api.Errorf(api.CodeInvalid, "The archive has an entry outside its root: %q", h.Name)
+			return app.Invalidf("The archive has an entry outside its root: %q", h.Name)
 		}
 		if strings.HasPrefix(path.Base(name), "._") && h.Typeflag == tar.TypeReg {
 			continue // macOS resource forks
@@ -86,7 +86,7 @@ func extractTree(r io.Reader, dir string, strip bool) error {
 		case tar.TypeReg:
 			total += h.Size
 			if total > MaxSourceSize {
-				return api.Errorf(api.CodeInvalid, "The archive unpacks to more than %d bytes", MaxSourceSize)
+				return app.Invalidf("The archive unpacks to more than %d bytes", MaxSourceSize)
 			}
 			f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode|0o600)
 			if err != nil {
@@ -97,18 +97,18 @@ func extractTree(r io.Reader, dir string, strip bool) error {
 				err = cerr
 			}
 			if err != nil {
-				return api.Errorf(api.CodeInvalid, "The archive is truncated or unreadable at %s: %v", name, err)
+				return app.Invalidf("The archive is truncated or unreadable at %s: %v", name, err)
 			}
 		case tar.TypeSymlink:
 			if err := root.Symlink(h.Linkname, name); err != nil {
 				return unpackError(root, name, err)
 			}
 		default:
-			return api.Errorf(api.CodeInvalid, "The archive has an entry of a kind Berth does not unpack (%s): %s", tarKind(h.Typeflag), h.Name)
+			return app.Invalidf("The archive has an entry of a kind Berth does not unpack (%s): %s", tarKind(h.Typeflag), h.Name)
 		}
 	}
 	if entries == 0 {
-		return api.Errorf(api.CodeInvalid, "The archive is empty")
+		return app.Invalidf("The archive is empty")
 	}
 	return stripSingleTopDir(dir) // GitHub's archives have a top-level dir
 }
@@ -147,11 +147,11 @@ func unpackError(root *os.Root, name string, err error) error {
 			if prefix == name && errors.Is(err, fs.ErrExist) {
 				break // a second link of the same name
 			}
-			return api.Errorf(api.CodeInvalid, "The archive's entry %q goes through its symlink %q and cannot be unpacked (Berth does not follow links out of the archive): %v", name, prefix, err)
+			return app.Invalidf("The archive's entry %q goes through its symlink %q and cannot be unpacked (Berth does not follow links out of the archive): %v", name, prefix, err)
 		}
 	}
 	if errors.Is(err, fs.ErrExist) || errors.Is(err, syscall.ENOTDIR) || errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ELOOP) {
-		return api.Errorf(api.CodeInvalid, "The archive's entry %q clashes with an earlier entry: %v", name, err)
+		return app.Invalidf("The archive's entry %q clashes with an earlier entry: %v", name, err)
 	}
 	return fmt.Errorf("unpack %s: %w", name, err)
 }

@@ -13,7 +13,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/fsutil"
@@ -48,7 +48,7 @@ func (j *job) source(ctx context.Context) error {
 	case SourceRebuild:
 		live, err := j.d.liveRelease(ctx, j.app)
 		if errors.Is(err, store.ErrReleaseNotFound) {
-			return api.Errorf(api.CodeInvalid, "%s has no live release to rebuild; deploy it first", j.app.Name)
+			return app.Invalidf("%s has no live release to rebuild; deploy it first", j.app.Name)
 		}
 		if err != nil {
 			return err
@@ -60,7 +60,7 @@ func (j *job) source(ctx context.Context) error {
 		}
 		old := j.d.srcDirOf(j.app.Name, live.Number)
 		if _, err := os.Stat(old); err != nil {
-			return api.Errorf(api.CodeInvalid, "The source of release %d is no longer kept; deploy the app again", live.Number)
+			return app.Invalidf("The source of release %d is no longer kept; deploy the app again", live.Number)
 		}
 		if err := fsutil.CopyTree(old, dir, false); err != nil {
 			return err
@@ -80,6 +80,18 @@ func (j *job) source(ctx context.Context) error {
 		return fmt.Errorf("unknown source kind %q", j.src.Kind)
 	}
 	return nil
+}
+
+// lockedWriter serializes writes from several goroutines.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // lineWriter prefixes every line written through it.
@@ -122,7 +134,7 @@ func (j *job) build(ctx context.Context) error {
 		j.info("Deploying image %s", j.src.Ref)
 		if _, err := j.eng.InspectImage(ctx, j.src.Ref); err != nil {
 			if errors.Is(err, docker.ErrNotFound) {
-				return api.Errorf(api.CodeInvalid, "Image %s is not on the engine: build or load it there first (Berth does not pull images)", j.src.Ref)
+				return app.Invalidf("Image %s is not on the engine: build or load it there first (Berth does not pull images)", j.src.Ref)
 			}
 			return err
 		}
@@ -139,7 +151,7 @@ func (j *job) build(ctx context.Context) error {
 			return err
 		}
 		if df == nil {
-			return api.Errorf(api.CodeInvalid, "No Dockerfile found at %s in the source: add one, or point to it with builder-dockerfile:set %s dockerfile-path PATH", set.dockerfilePath, j.app.Name)
+			return app.Invalidf("No Dockerfile found at %s in the source: add one, or point to it with builder-dockerfile:set %s dockerfile-path PATH", set.dockerfilePath, j.app.Name)
 		}
 		args := map[string]string{}
 		for _, a := range set.buildArgs {
@@ -189,7 +201,7 @@ func (j *job) release(ctx context.Context) error {
 		img, err := j.eng.InspectImage(ctx, j.rel.Image)
 		if err != nil {
 			if errors.Is(err, docker.ErrNotFound) {
-				return api.Errorf(api.CodeInvalid, "The image of release %d (%s) is gone from the engine; rebuild with ps:rebuild %s", j.rel.Number, j.rel.Image, j.app.Name)
+				return app.Invalidf("The image of release %d (%s) is gone from the engine; rebuild with ps:rebuild %s", j.rel.Number, j.rel.Image, j.app.Name)
 			}
 			return err
 		}
@@ -212,24 +224,13 @@ func (j *job) release(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if j.d.PortFor != nil && j.rollbackOf == nil {
-		if p.webPort, err = j.d.PortFor(ctx, j.app.Name, p.webPort); err != nil {
+	if j.d.portFor != nil && j.rollbackOf == nil {
+		if p.webPort, err = j.d.portFor(ctx, j.app.Name, p.webPort); err != nil {
 			return err
 		}
 	}
 	if j.rollbackOf != nil {
-		// The release's own processes and port, and its config back.
-		p.processes, p.webPort = j.rollbackOf.Processes, j.rollbackOf.WebPort
-		for t := range p.formation {
-			if _, ok := p.processes[t]; !ok {
-				delete(p.formation, t)
-			}
-		}
-		for t := range p.processes {
-			if _, ok := p.formation[t]; !ok {
-				p.formation[t] = j.rollbackOf.Formation[t]
-			}
-		}
+		p = rollbackPlan(p, *j.rollbackOf)
 		if j.rollbackOf.Config != nil {
 			j.info("Restoring the config of release %d", j.rollbackOf.Number)
 			err := j.d.store.Tx(ctx, func(tx *store.Tx) error {
@@ -361,7 +362,7 @@ func (j *job) stopType(ctx context.Context, typ string, set appSettings) error {
 func (j *job) startError(typ string, i int, err error) error {
 	msg := firstLine(err.Error())
 	if strings.Contains(msg, "executable file not found") || strings.Contains(msg, "no such file or directory") {
-		return api.Errorf(api.CodeInvalid, "%s.%d cannot start: its command was not found in the image (%s)", typ, i, msg)
+		return app.Invalidf("%s.%d cannot start: its command was not found in the image (%s)", typ, i, msg)
 	}
 	return err
 }
@@ -374,7 +375,13 @@ func (j *job) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Every container is checked at once; the first failure cancels the rest.
+	// Every container is checked at once; the first failure cancels the
+	// rest. Their lines go out one write at a time, whatever out is.
+	if _, ok := j.out.(*lockedWriter); !ok {
+		out := j.out
+		j.out = &lockedWriter{w: out}
+		defer func() { j.out = out }()
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, len(j.started))
@@ -424,8 +431,8 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 		j.info("Running %d health check(s) for %s", startup, s.dyno())
 	}
 	opts := health.RunOptions{DefaultUptime: time.Duration(set.uptime) * time.Second, WebPort: j.rel.WebPort}
-	if j.d.CheckHostFor != nil {
-		opts.Host = j.d.CheckHostFor(ctx, j.app.Name)
+	if j.d.checkHostFor != nil {
+		opts.Host = j.d.checkHostFor(ctx, j.app.Name)
 	}
 	_, err = health.RunWith(ctx, c, checks, opts, j.out)
 	if err == nil || errors.Is(err, context.Canceled) {

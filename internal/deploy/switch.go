@@ -149,7 +149,7 @@ func (j *job) renameAll(ctx context.Context, all []docker.ContainerInfo) map[str
 // stopAndRemove stops containers, all at once, each given the stop timeout
 // to finish what it is doing, and removes them. Failures are logged: the
 // release is live, and Reconcile tidies up at the daemon's next start.
-func (d *Deployer) stopAndRemove(eng Engine, appName string, cs []oldContainer, timeout time.Duration) {
+func (d *Deployer) stopAndRemove(eng Containers, appName string, cs []oldContainer, timeout time.Duration) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
 	for _, c := range cs {
@@ -233,13 +233,13 @@ func (j *job) retire(ctx context.Context) error {
 func (d *Deployer) WaitRetired() { d.retiring.Wait() }
 
 // pruneReleases removes the images and sources of releases older than the
-// last KeepReleases (the live one is always kept).
-func (d *Deployer) pruneReleases(ctx context.Context, eng Engine, a store.App) {
+// last keepReleases (the live one is always kept).
+func (d *Deployer) pruneReleases(ctx context.Context, eng Images, a store.App) {
 	var rels []store.Release
 	if err := d.store.Tx(ctx, func(tx *store.Tx) (err error) { rels, err = tx.Releases(a); return err }); err != nil {
 		return
 	}
-	keep := d.KeepReleases
+	keep := d.keepReleases
 	if set, err := d.settings(ctx, a); err == nil && set.keepReleases > 0 {
 		keep = set.keepReleases
 	}

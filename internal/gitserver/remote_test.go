@@ -30,7 +30,7 @@ type remoteRun struct {
 // read, refused or handed to the command table.
 func TestRunRemoteArguments(t *testing.T) {
 	s, _ := testServer(t)
-	s.Register(api.NewMux(nil))
+	s.Register(api.NewMux(nil, nil))
 	s.addKey(t, shopKey)
 	var runs []remoteRun
 	s.run = func(_ context.Context, args []string, env api.RemoteEnv) int {

@@ -69,7 +69,9 @@ func (s *Server) ServeSSH(addr, hostKey string) (*sshserver.Server, error) {
 // serves ssh.command, as the key the forced command names; its mode is 0660
 // with the group of the berth and dokku system users.
 func (s *Server) ServeGateway(path, group string) (interface{ Close() error }, error) {
-	m := api.NewMux(s.log)
+	// No error mapper: the commands a session runs go through the daemon's
+	// mux (keyCaller), which maps their errors.
+	m := api.NewMux(s.log, nil)
 	api.HandleSession(m, api.SSHCommand, func(ctx context.Context, req api.SSHSession, sess *api.Session) (api.ExitStatus, error) {
 		var pty *api.RemotePTY
 		if req.TTY {

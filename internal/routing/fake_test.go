@@ -187,7 +187,7 @@ func newEnv(t *testing.T, cfg func(*Config)) *env {
 	}
 	e.m = New(c)
 	t.Cleanup(e.m.StopRenewals)
-	e.mux = api.NewMux(slog.New(slog.DiscardHandler))
+	e.mux = api.NewMux(slog.New(slog.DiscardHandler), nil)
 	e.m.Register(e.mux)
 	return e
 }
