@@ -123,8 +123,8 @@ var table = map[string]*Command{}
 
 // Register adds commands to the table. Each area of Berth calls it from an
 // init function: cli's own files, and the command packages beside cli
-// (servicecmd), which cmd/berth imports so that their commands are in the
-// binary. A name registered twice panics.
+// (servicecmd, routingcmd), which cmd/berth imports so that their
+// commands are in the binary. A name registered twice panics.
 func Register(cmds ...*Command) {
 	for _, c := range cmds {
 		if _, dup := table[c.Name]; dup {
@@ -444,8 +444,8 @@ func init() {
 	})
 }
 
-// The helpers below are what commands of other packages (servicecmd) need
-// beyond Ctx's fields; cli's own commands use them too.
+// The helpers below are what the commands of other packages (servicecmd,
+// routingcmd) need beyond Ctx's fields; cli's own commands use them too.
 
 // NoExtraArgs fails when more than max positional arguments were given.
 func (c *Ctx) NoExtraArgs(max int) error {
