@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -196,8 +197,8 @@ type job struct {
 	out    io.Writer
 	srcDir string // the release's source tree ("" for image deploys)
 	image  docker.ImageInfo
-	plan   plan
-	files  appFiles
+	plan   release.Plan
+	files  release.Files
 	// started are the new containers, with their final names.
 	started []started
 	// retiring are the old web containers the switch replaced: drained,

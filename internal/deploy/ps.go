@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -76,15 +77,15 @@ func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string
 	if s.deployed {
 		procs = s.live.Processes
 		files, _ := d.releaseFiles(appName, s.live.Number, "")
-		if files.appJSON != nil {
-			for t, f := range files.appJSON.Formation {
+		if files.AppJSON != nil {
+			for t, f := range files.AppJSON.Formation {
 				if f.Quantity != nil {
 					locked = append(locked, t)
 				}
 			}
 		}
 	}
-	f, err := applyScale(s.formation, procs, locked, changes)
+	f, err := release.ApplyScale(s.formation, procs, locked, changes)
 	if err != nil {
 		return res, err
 	}

@@ -380,17 +380,3 @@ func TestPipeline(t *testing.T) {
 		}
 	}
 }
-
-// A rollback runs the release's own processes and port; types both run
-// keep the current quantity, types only it runs get its own.
-func TestRollbackPlan(t *testing.T) {
-	current := plan{processes: map[string]string{"web": "/bin/web2", "clock": "/bin/clock"}, formation: map[string]int{"web": 3, "clock": 1}, webPort: 8080}
-	of := store.Release{Processes: map[string]string{"web": "/bin/web", "worker": "/bin/work"}, WebPort: 5000, Formation: map[string]int{"web": 1, "worker": 2}}
-	p := rollbackPlan(current, of)
-	if p.webPort != 5000 || p.processes["web"] != "/bin/web" || len(p.processes) != 2 {
-		t.Errorf("processes %v port %d", p.processes, p.webPort)
-	}
-	if len(p.formation) != 2 || p.formation["web"] != 3 || p.formation["worker"] != 2 {
-		t.Errorf("formation = %v, want web=3 (current) worker=2 (the release's), no clock", p.formation)
-	}
-}

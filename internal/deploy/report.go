@@ -61,8 +61,8 @@ func (d *Deployer) Report(ctx context.Context, appName string) (ProcessReport, e
 	}
 	if s.deployed {
 		files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
-		if files.appJSON != nil {
-			for _, f := range files.appJSON.Formation {
+		if files.AppJSON != nil {
+			for _, f := range files.AppJSON.Formation {
 				if f.Quantity != nil {
 					r.CanScale = false
 				}
@@ -150,10 +150,10 @@ func (d *Deployer) LivenessCheck(ctx context.Context, appName, typ string) *appf
 		return nil
 	}
 	files, err := d.releaseFiles(appName, s.live.Number, "")
-	if err != nil || files.appJSON == nil {
+	if err != nil || files.AppJSON == nil {
 		return nil
 	}
-	for _, hc := range files.appJSON.Healthchecks[typ] {
+	for _, hc := range files.AppJSON.Healthchecks[typ] {
 		if hc.Type == appfile.HealthcheckLiveness && hc.Path != "" {
 			hc := hc
 			return &hc

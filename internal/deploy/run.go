@@ -14,6 +14,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -78,7 +79,7 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 	// A first word naming a Procfile type runs that type's command.
 	if len(cmd) > 0 {
 		if pc, ok := s.live.Processes[cmd[0]]; ok && pc != "" {
-			words, err := command(pc, env)
+			words, err := release.Command(pc, env)
 			if err != nil {
 				return docker.ContainerSpec{}, "", err
 			}

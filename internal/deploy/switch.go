@@ -45,7 +45,7 @@ func (j *job) switchOver(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		j.rel.Config, j.rel.Formation = cfg, j.plan.formation
+		j.rel.Config, j.rel.Formation = cfg, j.plan.Formation
 		if err := tx.UpdateRelease(j.rel); err != nil {
 			return err
 		}
@@ -54,7 +54,7 @@ func (j *job) switchOver(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := tx.SetFormation(j.app, j.plan.formation); err != nil {
+		if err := tx.SetFormation(j.app, j.plan.Formation); err != nil {
 			return err
 		}
 		if err := tx.SetProperty(j.app.Scope(), "ps", "generation", j.generation); err != nil {
