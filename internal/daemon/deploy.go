@@ -15,6 +15,7 @@ import (
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -209,7 +210,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		return api.RunResult{Name: name}, err
 	})
 	api.Handle(m, api.RunList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.ContainerList, error) {
-		cs, err := d.Containers(ctx, req.App, deploy.KindRun, false)
+		cs, err := d.Containers(ctx, req.App, naming.KindRun, false)
 		res := api.ContainerList{Containers: []api.ContainerSummary{}}
 		for _, c := range cs {
 			res.Containers = append(res.Containers, api.ContainerSummary{Name: c.Name, ID: c.ID, State: c.State, Status: c.Status, Created: c.Created})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path/filepath"
 
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
 )
 
@@ -45,7 +46,7 @@ func (j *job) readFiles(ctx context.Context, set appSettings) (release.Files, er
 	l := release.Lookup{
 		SrcDir: j.srcDir, Image: j.rel.Image, WorkDir: j.image.WorkingDir,
 		ProcfilePath: set.procfilePath, AppJSONPath: set.appJSONPath,
-		Labels: map[string]string{LabelInstance: j.d.names.Instance(), LabelApp: j.app.Name, LabelKind: kindFiles},
+		Labels: map[string]string{naming.LabelInstance: j.d.names.Instance(), naming.LabelApp: j.app.Name, naming.LabelKind: kindFiles},
 	}
 	if j.rollbackOf != nil {
 		var err error

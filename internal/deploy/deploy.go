@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -47,7 +48,7 @@ type Source struct {
 type Deployer struct {
 	store        *store.Store
 	engine       func(ctx context.Context) (Engine, error)
-	names        Names
+	names        naming.Names
 	dataDir      string
 	log          *slog.Logger
 	now          func() time.Time
@@ -68,7 +69,7 @@ type Config struct {
 	// and reports the engine's absence in one line, when the engine is
 	// down); its error matches docker.ErrEngineUnavailable then.
 	Engine  func(ctx context.Context) (Engine, error)
-	Names   Names
+	Names   naming.Names
 	DataDir string
 	Log     *slog.Logger
 	// Router is the proxy. Without one (tests, no proxy), switching is
@@ -108,7 +109,7 @@ func New(c Config) *Deployer {
 }
 
 // Names returns the naming scheme of the deployer's Docker objects.
-func (d *Deployer) Names() Names { return d.names }
+func (d *Deployer) Names() naming.Names { return d.names }
 
 // releaseDir is where the source tree of a release is kept.
 func (d *Deployer) releaseDir(app string, n int) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/health"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -93,7 +94,7 @@ func (j *job) oneOff(ctx context.Context, what string, cmd []string) (string, in
 	}
 	id, err := j.eng.CreateContainer(ctx, docker.ContainerSpec{
 		Image: j.rel.Image, Cmd: cmd, Env: envList(env),
-		Labels:  map[string]string{LabelInstance: j.d.names.Instance(), LabelApp: j.app.Name, LabelKind: KindRun, LabelProcess: what, LabelRelease: strconv.Itoa(j.rel.Number)},
+		Labels:  map[string]string{naming.LabelInstance: j.d.names.Instance(), naming.LabelApp: j.app.Name, naming.LabelKind: naming.KindRun, naming.LabelProcess: what, naming.LabelRelease: strconv.Itoa(j.rel.Number)},
 		Init:    true,
 		Network: set.network,
 	})
@@ -161,7 +162,7 @@ func (j *job) predeploy(ctx context.Context) error {
 	if code != 0 {
 		return &StepError{Step: "predeploy", Err: fmt.Errorf("the predeploy command exited with code %d", code), Tail: tail}
 	}
-	if _, err := j.eng.Commit(ctx, id, j.rel.Image, map[string]string{LabelInstance: j.d.names.Instance(), LabelApp: j.app.Name, LabelRelease: strconv.Itoa(j.rel.Number)}); err != nil {
+	if _, err := j.eng.Commit(ctx, id, j.rel.Image, map[string]string{naming.LabelInstance: j.d.names.Instance(), naming.LabelApp: j.app.Name, naming.LabelRelease: strconv.Itoa(j.rel.Number)}); err != nil {
 		return err
 	}
 	img, err := j.eng.InspectImage(ctx, j.rel.Image)

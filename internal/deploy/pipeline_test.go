@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -26,7 +27,7 @@ func TestDeployFirstRelease(t *testing.T) {
 		t.Errorf("containers = %s", got)
 	}
 	opts := h.eng.buildOpts[0]
-	if opts.Dockerfile != "Dockerfile" || opts.Labels[LabelApp] != "shop" || opts.Labels[LabelRelease] != "1" {
+	if opts.Dockerfile != "Dockerfile" || opts.Labels[naming.LabelApp] != "shop" || opts.Labels[naming.LabelRelease] != "1" {
 		t.Errorf("build options = %+v", opts)
 	}
 	rels := h.releases()
@@ -45,7 +46,7 @@ func TestDeployFirstRelease(t *testing.T) {
 	if web.spec.PublishPort != 5000 || !slices.Contains(web.spec.Env, "PORT=5000") || !slices.Contains(web.spec.Env, "DYNO=web.1") {
 		t.Errorf("web spec = %+v", web.spec)
 	}
-	if web.Labels[LabelGeneration] == "" || h.eng.byName()["shop.worker.1"].spec.PublishPort != 0 {
+	if web.Labels[naming.LabelGeneration] == "" || h.eng.byName()["shop.worker.1"].spec.PublishPort != 0 {
 		t.Error("labels or ports of the new containers are wrong")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -121,7 +122,7 @@ func (d *Deployer) Stop(ctx context.Context, appName string, out io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, KindProcess), false)
+	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, naming.KindProcess), false)
 	if err != nil {
 		return err
 	}

@@ -4,13 +4,30 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
+
+// ctr is a process container as the engine lists it.
+func ctr(id, name, typ string, i, release int, generation, state string, port int) docker.ContainerInfo {
+	return docker.ContainerInfo{ID: id, Name: name, State: state, HostPort: port, Labels: map[string]string{
+		naming.LabelProcess: typ, naming.LabelIndex: strconv.Itoa(i), naming.LabelRelease: strconv.Itoa(release), naming.LabelGeneration: generation, naming.LabelKind: naming.KindProcess,
+	}}
+}
+
+func renameList(rs []naming.Rename) string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID+":"+r.From+">"+r.To)
+	}
+	return strings.Join(out, " ")
+}
 
 func upList(p reconcilePlan) string {
 	var out []string
@@ -134,7 +151,7 @@ func TestDiff(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := diff(Names{}, tc.want, tc.have, tc.tidy, epoch)
+			p := diff(naming.Names{}, tc.want, tc.have, tc.tidy, epoch)
 			if got := upList(p); got != tc.up {
 				t.Errorf("up = %q, want %q", got, tc.up)
 			}

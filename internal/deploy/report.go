@@ -10,6 +10,7 @@ import (
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -69,17 +70,17 @@ func (d *Deployer) Report(ctx context.Context, appName string) (ProcessReport, e
 			}
 		}
 	}
-	cs, err := d.Containers(ctx, appName, KindProcess, true)
+	cs, err := d.Containers(ctx, appName, naming.KindProcess, true)
 	if err != nil {
 		r.EngineError = firstLine(err.Error())
 		return r, nil
 	}
 	for _, c := range cs {
-		if !isLive(c, s.live.Number, set.generation) {
+		if !naming.IsLive(c, s.live.Number, set.generation) {
 			continue // an old container waiting to retire, or a deploy's new one before its switch
 		}
-		n, _ := strconv.Atoi(c.Labels[LabelIndex])
-		r.Containers = append(r.Containers, ProcessStatus{Type: c.Labels[LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
+		n, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
+		r.Containers = append(r.Containers, ProcessStatus{Type: c.Labels[naming.LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
 	}
 	return r, nil
 }
@@ -96,13 +97,13 @@ func (d *Deployer) liveContainers(ctx context.Context, appName string, all bool)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := d.Containers(ctx, appName, KindProcess, all)
+	cs, err := d.Containers(ctx, appName, naming.KindProcess, all)
 	if err != nil {
 		return nil, err
 	}
 	out := cs[:0]
 	for _, c := range cs {
-		if isLive(c, s.live.Number, set.generation) {
+		if naming.IsLive(c, s.live.Number, set.generation) {
 			out = append(out, c)
 		}
 	}
@@ -187,11 +188,11 @@ func (d *Deployer) RunChecks(ctx context.Context, appName string, types []string
 		return err
 	}
 	for _, c := range cs {
-		typ := c.Labels[LabelProcess]
+		typ := c.Labels[naming.LabelProcess]
 		if len(types) > 0 && !slices.Contains(types, typ) {
 			continue
 		}
-		n, _ := strconv.Atoi(c.Labels[LabelIndex])
+		n, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
 		j.started = append(j.started, started{id: c.ID, typ: typ, index: n, final: c.Name})
 	}
 	if len(j.started) == 0 {

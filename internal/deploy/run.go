@@ -14,6 +14,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -93,8 +94,8 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 		Cmd:   cmd,
 		Env:   envList(env),
 		Labels: map[string]string{
-			LabelInstance: d.names.Instance(), LabelApp: s.app.Name, LabelKind: KindRun,
-			LabelRelease: strconv.Itoa(s.live.Number), LabelProcess: "run",
+			naming.LabelInstance: d.names.Instance(), naming.LabelApp: s.app.Name, naming.LabelKind: naming.KindRun,
+			naming.LabelRelease: strconv.Itoa(s.live.Number), naming.LabelProcess: "run",
 		},
 		Init:      true,
 		TTY:       opts.TTY,
@@ -235,7 +236,7 @@ func (d *Deployer) Containers(ctx context.Context, appName, kind string, all boo
 	}
 	labels := d.names.AppLabels(appName)
 	if kind != "" {
-		labels[LabelKind] = kind
+		labels[naming.LabelKind] = kind
 	}
 	cs, err := eng.ListContainers(ctx, labels, all)
 	if err != nil {
@@ -247,7 +248,7 @@ func (d *Deployer) Containers(ctx context.Context, appName, kind string, all boo
 
 // StopRun stops and removes one-off container name of app.
 func (d *Deployer) StopRun(ctx context.Context, appName, name string) error {
-	cs, err := d.Containers(ctx, appName, KindRun, true)
+	cs, err := d.Containers(ctx, appName, naming.KindRun, true)
 	if err != nil {
 		return err
 	}
@@ -276,8 +277,8 @@ func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []stri
 	}
 	var found *docker.ContainerInfo
 	for i := range cs {
-		slot := cs[i].Labels[LabelProcess] + "." + cs[i].Labels[LabelIndex]
-		if slot == target || (!strings.Contains(target, ".") && cs[i].Labels[LabelProcess] == target && (found == nil || slot < found.Labels[LabelProcess]+"."+found.Labels[LabelIndex])) {
+		slot := cs[i].Labels[naming.LabelProcess] + "." + cs[i].Labels[naming.LabelIndex]
+		if slot == target || (!strings.Contains(target, ".") && cs[i].Labels[naming.LabelProcess] == target && (found == nil || slot < found.Labels[naming.LabelProcess]+"."+found.Labels[naming.LabelIndex])) {
 			found = &cs[i]
 			if slot == target {
 				break
@@ -321,9 +322,9 @@ func (d *Deployer) Logs(ctx context.Context, appName string, opts LogsOptions, o
 	if err != nil {
 		return err
 	}
-	labels := d.names.KindLabels(appName, KindProcess)
+	labels := d.names.KindLabels(appName, naming.KindProcess)
 	if opts.Process != "" {
-		labels[LabelProcess] = opts.Process
+		labels[naming.LabelProcess] = opts.Process
 	}
 	// The containers of the last failed deploy are gone: their kept output
 	// comes first.
@@ -345,7 +346,7 @@ func (d *Deployer) Logs(ctx context.Context, appName string, opts LogsOptions, o
 			return
 		}
 		following[c.ID] = true
-		prefix := fmt.Sprintf("%s[%s.%s]: ", appName, c.Labels[LabelProcess], c.Labels[LabelIndex])
+		prefix := fmt.Sprintf("%s[%s.%s]: ", appName, c.Labels[naming.LabelProcess], c.Labels[naming.LabelIndex])
 		w := &logWriter{mu: &mu, out: out, prefix: prefix, quiet: opts.Quiet}
 		lo := docker.LogsOptions{Follow: opts.Follow, Timestamps: !opts.Quiet, Since: since}
 		if opts.Lines > 0 && since.IsZero() {
@@ -457,7 +458,7 @@ func (d *Deployer) Cleanup(ctx context.Context, out io.Writer) error {
 		}
 		d.pruneReleases(ctx, eng, a)
 	}
-	cs, err := eng.ListContainers(ctx, map[string]string{LabelInstance: d.names.Instance()}, true)
+	cs, err := eng.ListContainers(ctx, map[string]string{naming.LabelInstance: d.names.Instance()}, true)
 	if err != nil {
 		return err
 	}
@@ -466,7 +467,7 @@ func (d *Deployer) Cleanup(ctx context.Context, out io.Writer) error {
 		if c.State != "exited" && c.State != "dead" && c.State != "created" {
 			continue
 		}
-		if c.Labels[LabelKind] == KindProcess && stopped[c.Labels[LabelApp]] {
+		if c.Labels[naming.LabelKind] == naming.KindProcess && stopped[c.Labels[naming.LabelApp]] {
 			continue // ps:stop keeps them for ps:start
 		}
 		if err := eng.RemoveContainer(ctx, c.ID, true); err == nil {

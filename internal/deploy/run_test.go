@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -64,7 +65,7 @@ func TestRunSpec(t *testing.T) {
 	if !strings.HasPrefix(name, "shop.run.") || spec.Name != name || spec.Image != "berth/shop:1" || spec.Network != "berth" || !spec.TTY || !spec.OpenStdin {
 		t.Errorf("spec = %+v", spec)
 	}
-	if strings.Join(spec.Cmd, " ") != "/bin/web --debug" || !slices.Contains(spec.Env, "A=b") || spec.Labels[LabelKind] != KindRun {
+	if strings.Join(spec.Cmd, " ") != "/bin/web --debug" || !slices.Contains(spec.Env, "A=b") || spec.Labels[naming.LabelKind] != naming.KindRun {
 		t.Errorf("cmd %q env %q labels %v", spec.Cmd, spec.Env, spec.Labels)
 	}
 }
@@ -81,7 +82,7 @@ func TestRunDetachedAndStopRun(t *testing.T) {
 	if !c.spec.AutoRemove || c.spec.OpenStdin || c.State != "running" {
 		t.Errorf("detached spec = %+v, state %s", c.spec, c.State)
 	}
-	runs, err := h.d.Containers(ctx, "shop", KindRun, false)
+	runs, err := h.d.Containers(ctx, "shop", naming.KindRun, false)
 	if err != nil || len(runs) != 1 || runs[0].Name != name {
 		t.Errorf("run:list = %v, %v", runs, err)
 	}

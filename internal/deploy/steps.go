@@ -18,6 +18,7 @@ import (
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/fsutil"
 	"github.com/berthpaas/berth/internal/health"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -172,7 +173,7 @@ func (j *job) build(ctx context.Context) error {
 		_, err = j.eng.Build(ctx, pr, docker.BuildOptions{
 			Dockerfile: set.dockerfilePath,
 			Tags:       []string{tag},
-			Labels:     map[string]string{LabelInstance: j.d.names.Instance(), LabelApp: j.app.Name, LabelRelease: strconv.Itoa(j.rel.Number)},
+			Labels:     map[string]string{naming.LabelInstance: j.d.names.Instance(), naming.LabelApp: j.app.Name, naming.LabelRelease: strconv.Itoa(j.rel.Number)},
 			BuildArgs:  args,
 			NoCache:    set.noCache,
 		}, lw)
@@ -286,9 +287,9 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 		Cmd:   cmd,
 		Env:   envList(env),
 		Labels: map[string]string{
-			LabelInstance: d.names.Instance(), LabelApp: a.Name, LabelKind: KindProcess,
-			LabelRelease: strconv.Itoa(rel.Number), LabelProcess: typ, LabelIndex: strconv.Itoa(i),
-			LabelGeneration: generation,
+			naming.LabelInstance: d.names.Instance(), naming.LabelApp: a.Name, naming.LabelKind: naming.KindProcess,
+			naming.LabelRelease: strconv.Itoa(rel.Number), naming.LabelProcess: typ, naming.LabelIndex: strconv.Itoa(i),
+			naming.LabelGeneration: generation,
 		},
 		Init:          true,
 		RestartPolicy: set.restartPolicy,
@@ -345,8 +346,8 @@ func (j *job) start(ctx context.Context) error {
 
 // stopType stops the running containers of a process type (checks:disable).
 func (j *job) stopType(ctx context.Context, typ string, set appSettings) error {
-	labels := j.d.names.KindLabels(j.app.Name, KindProcess)
-	labels[LabelProcess] = typ
+	labels := j.d.names.KindLabels(j.app.Name, naming.KindProcess)
+	labels[naming.LabelProcess] = typ
 	cs, err := j.eng.ListContainers(ctx, labels, false)
 	if err != nil {
 		return err
