@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/naming"
@@ -235,7 +236,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		return api.Empty{}, d.Cleanup(ctx, writerOf(out))
 	})
 	api.Handle(m, api.DockerOptionsCheck, func(ctx context.Context, req api.DockerOptionRequest, _ api.Output) (api.Empty, error) {
-		_, err := deploy.ParseDockerOptionArg(req.Phase, req.Option)
+		_, err := app.ParseDockerOptionArg(req.Phase, req.Option)
 		return api.Empty{}, invalid(err)
 	})
 	api.Handle(m, api.ReleasesList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.ReleaseList, error) {

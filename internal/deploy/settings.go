@@ -72,7 +72,7 @@ func init() {
 		}
 		return nil
 	}})
-	for _, phase := range DockerOptionPhases {
+	for _, phase := range app.DockerOptionPhases {
 		app.Register(app.Setting{Namespace: "docker-options", Key: phase, Scope: app.ScopeApp})
 	}
 }
@@ -158,7 +158,7 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		s.keepReleases, _ = strconv.Atoi(get("releases", "keep"))
 		s.generation, _, _ = tx.Property(a.Scope(), "ps", "generation")
 		s.dockerfilePath = get("builder-dockerfile", "dockerfile-path")
-		opts, err := ParseDockerOptions(get("docker-options", "build"))
+		opts, err := app.ParseDockerOptions(get("docker-options", "build"))
 		if err != nil {
 			return err
 		}
