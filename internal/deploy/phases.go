@@ -261,17 +261,3 @@ func (c engineContainer) Exec(ctx context.Context, cmd []string) (int, string, e
 }
 
 var _ health.Container = engineContainer{}
-
-// checksFor returns the startup checks of a process type from app.json, or
-// CHECKS for web.
-func (j *job) checksFor(typ string) []appfile.Healthcheck {
-	if j.files.AppJSON != nil {
-		if hc, ok := j.files.AppJSON.Healthchecks[typ]; ok {
-			return hc
-		}
-	}
-	if typ == "web" && j.files.Checks != nil {
-		return j.files.Checks.ToHealthchecks()
-	}
-	return nil
-}

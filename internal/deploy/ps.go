@@ -78,13 +78,7 @@ func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string
 	if s.deployed {
 		procs = s.live.Processes
 		files, _ := d.releaseFiles(appName, s.live.Number, "")
-		if files.AppJSON != nil {
-			for t, f := range files.AppJSON.Formation {
-				if f.Quantity != nil {
-					locked = append(locked, t)
-				}
-			}
-		}
+		locked = files.LockedTypes()
 	}
 	f, err := release.ApplyScale(s.formation, procs, locked, changes)
 	if err != nil {

@@ -62,13 +62,7 @@ func (d *Deployer) Report(ctx context.Context, appName string) (ProcessReport, e
 	}
 	if s.deployed {
 		files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
-		if files.AppJSON != nil {
-			for _, f := range files.AppJSON.Formation {
-				if f.Quantity != nil {
-					r.CanScale = false
-				}
-			}
-		}
+		r.CanScale = len(files.LockedTypes()) == 0
 	}
 	cs, err := d.Containers(ctx, appName, naming.KindProcess, true)
 	if err != nil {
@@ -151,16 +145,10 @@ func (d *Deployer) LivenessCheck(ctx context.Context, appName, typ string) *appf
 		return nil
 	}
 	files, err := d.releaseFiles(appName, s.live.Number, "")
-	if err != nil || files.AppJSON == nil {
+	if err != nil {
 		return nil
 	}
-	for _, hc := range files.AppJSON.Healthchecks[typ] {
-		if hc.Type == appfile.HealthcheckLiveness && hc.Path != "" {
-			hc := hc
-			return &hc
-		}
-	}
-	return nil
+	return files.LivenessCheck(typ)
 }
 
 // RunChecks runs the startup checks of the app's running containers of the

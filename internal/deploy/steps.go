@@ -420,7 +420,7 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 		return err
 	}
 	c := engineContainer{eng: j.eng, id: s.id, name: s.dyno(), hostPort: det.HostPort}
-	checks := j.checksFor(s.typ)
+	checks := j.files.StartupChecks(s.typ)
 	startup := 0
 	for _, c := range checks {
 		if c.Type == "" || c.Type == appfile.HealthcheckStartup {

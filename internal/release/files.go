@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/berthpaas/berth/internal/app"
@@ -205,6 +206,49 @@ func (f Files) Origin(name string) (Origin, bool) {
 		}
 	}
 	return Origin{}, false
+}
+
+// StartupChecks returns the startup checks of a process type: app.json's
+// healthchecks for it, else, for web, those of CHECKS; nil for none.
+func (f Files) StartupChecks(typ string) []appfile.Healthcheck {
+	if f.AppJSON != nil {
+		if hc, ok := f.AppJSON.Healthchecks[typ]; ok {
+			return hc
+		}
+	}
+	if typ == "web" && f.Checks != nil {
+		return f.Checks.ToHealthchecks()
+	}
+	return nil
+}
+
+// LivenessCheck returns app.json's liveness path check of a process type
+// (the one the proxy probes), or nil.
+func (f Files) LivenessCheck(typ string) *appfile.Healthcheck {
+	if f.AppJSON == nil {
+		return nil
+	}
+	for _, hc := range f.AppJSON.Healthchecks[typ] {
+		if hc.Type == appfile.HealthcheckLiveness && hc.Path != "" {
+			return &hc
+		}
+	}
+	return nil
+}
+
+// LockedTypes returns, sorted, the process types whose quantity app.json's
+// formation sets: ps:scale may not change them.
+func (f Files) LockedTypes() []string {
+	var out []string
+	if f.AppJSON != nil {
+		for t, fm := range f.AppJSON.Formation {
+			if fm.Quantity != nil {
+				out = append(out, t)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // ParseFiles parses the files found. An error names the file, its line,

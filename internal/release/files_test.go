@@ -169,3 +169,48 @@ func TestNoProcfileNote(t *testing.T) {
 		t.Errorf("imageCommand of nothing = %s", got)
 	}
 }
+
+// What the rest of the pipeline asks of a release's files: each type's
+// startup checks (app.json's, else CHECKS for web), app.json's liveness
+// path check, and the types whose quantity app.json fixes.
+func TestFilesChecksAndLocks(t *testing.T) {
+	data := map[string][]byte{
+		"app.json": []byte(`{"formation": {"web": {"quantity": 2}, "clock": {"quantity": 0}, "worker": {}},
+			"healthchecks": {"web": [{"type": "liveness", "command": ["true"]}, {"type": "liveness", "path": "/live"}],
+			                 "worker": [{"type": "startup", "command": ["true"]}]}}`),
+		"CHECKS": []byte("/up\n"),
+	}
+	f, err := ParseFiles(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.LockedTypes(); !reflect.DeepEqual(got, []string{"clock", "web"}) {
+		t.Errorf("LockedTypes = %v, want [clock web]", got)
+	}
+	if hc := f.LivenessCheck("web"); hc == nil || hc.Path != "/live" {
+		t.Errorf("LivenessCheck(web) = %+v, want the path check /live", hc)
+	}
+	if hc := f.LivenessCheck("worker"); hc != nil {
+		t.Errorf("LivenessCheck(worker) = %+v, want none", hc)
+	}
+	if got := f.StartupChecks("web"); len(got) != 2 {
+		t.Errorf("StartupChecks(web) = %+v, want app.json's two (CHECKS is not used when app.json has web checks)", got)
+	}
+	if got := f.StartupChecks("worker"); len(got) != 1 || len(got[0].Command) != 1 {
+		t.Errorf("StartupChecks(worker) = %+v", got)
+	}
+
+	f, err = ParseFiles(map[string][]byte{"CHECKS": []byte("/up\n")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.StartupChecks("web"); len(got) != 1 || got[0].Path != "/up" {
+		t.Errorf("StartupChecks(web) from CHECKS = %+v", got)
+	}
+	if got := f.StartupChecks("worker"); got != nil {
+		t.Errorf("StartupChecks(worker) from CHECKS = %+v, want none (CHECKS is web's)", got)
+	}
+	if f.LockedTypes() != nil || f.LivenessCheck("web") != nil {
+		t.Errorf("without app.json: locked %v, liveness %v", f.LockedTypes(), f.LivenessCheck("web"))
+	}
+}
