@@ -16,6 +16,7 @@ import (
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/logs"
 	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -230,7 +231,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		return api.RunResult{ExitCode: code}, err
 	})
 	api.Handle(m, api.Logs, func(ctx context.Context, req api.LogsRequest, out api.Output) (api.Empty, error) {
-		return api.Empty{}, d.Logs(ctx, req.App, deploy.LogsOptions{Follow: req.Follow, Lines: req.Lines, Process: req.Process, Quiet: req.Quiet}, writerOf(out))
+		return api.Empty{}, d.Logs(ctx, req.App, logs.Options{Follow: req.Follow, Lines: req.Lines, Process: req.Process, Quiet: req.Quiet}, writerOf(out))
 	})
 	api.Handle(m, api.Cleanup, func(ctx context.Context, _ api.Empty, out api.Output) (api.Empty, error) {
 		return api.Empty{}, d.Cleanup(ctx, writerOf(out))

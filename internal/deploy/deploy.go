@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/logs"
 	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
@@ -215,7 +216,7 @@ type job struct {
 	// switched is set once the new release is live.
 	switched bool
 	// failed collects the output of containers that failed their checks.
-	failed failedOutputs
+	failed logs.Failed
 	// generation labels this deploy's containers.
 	generation string
 	holder     string
@@ -400,7 +401,7 @@ func (j *job) fail(stepName string, err error) {
 		}
 	}
 	j.d.log.Warn("deploy failed", "app", j.app.Name, "release", j.rel.Number, "step", stepName, "err", firstLine(err.Error()))
-	if kerr := j.d.keepFailedOutput(j.app.Name, j.rel.Number, j.failed.containers); kerr != nil {
+	if kerr := j.d.keepFailedOutput(j.app.Name, j.rel.Number, j.failed.Containers()); kerr != nil {
 		j.d.log.Warn("keep the output of a failed deploy", "app", j.app.Name, "err", kerr)
 	}
 	if j.redeploy {

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/fsutil"
 	"github.com/berthpaas/berth/internal/health"
+	"github.com/berthpaas/berth/internal/logs"
 	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
@@ -447,8 +447,8 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 // code), whether it ran the image's default command for want of a
 // Procfile, and its last output, which is also kept for `logs`.
 func (j *job) checkFailed(ctx context.Context, s started, err error) error {
-	fc := explainFailure(context.WithoutCancel(ctx), j.eng, s.id, s.dyno())
-	j.failed.add(fc)
+	fc := logs.Explain(context.WithoutCancel(ctx), j.eng, s.id, s.dyno())
+	j.failed.Add(fc)
 	if fc.Status != "running" {
 		err = fmt.Errorf("%w (%s %s)", err, s.dyno(), fc.Status)
 	}
@@ -456,7 +456,7 @@ func (j *job) checkFailed(ctx context.Context, s started, err error) error {
 	if cmd, ok := j.rel.Processes[s.typ]; ok && cmd == "" && j.image.ID != "" {
 		more = append(more, release.NoProcfileNote(j.files, j.image.Entrypoint, j.image.Cmd))
 	}
-	tail := fc.tail(failedTailLines)
+	tail := fc.Tail(logs.TailLines)
 	if len(tail) == 0 {
 		more = append(more, s.dyno()+" printed nothing")
 	} else {
@@ -466,13 +466,4 @@ func (j *job) checkFailed(ctx context.Context, s started, err error) error {
 		}
 	}
 	return &StepError{Step: "check", Err: err, Tail: tail, More: more}
-}
-
-func splitLines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
 }
