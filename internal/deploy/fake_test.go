@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"archive/tar"
 	"bytes"
 	"context"
 	"errors"
@@ -545,30 +544,6 @@ func (h *harness) source(files ...string) Source {
 		entries = append(entries, file(files[i], files[i+1]))
 	}
 	return Source{Kind: SourceArchive, Ref: "test.tar", Archive: bytes.NewReader(makeTar(h.t, entries...))}
-}
-
-// entry is a regular file of a test archive (release's tests cover the
-// other kinds of entries).
-type entry struct{ name, body string }
-
-func file(name, body string) entry { return entry{name: name, body: body} }
-
-func makeTar(t *testing.T, entries ...entry) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		if err := tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.body))}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
 }
 
 // deploy deploys files and returns the release and the error.

@@ -1,8 +1,11 @@
 package deploy
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -220,4 +223,28 @@ func TestReleasePortFor(t *testing.T) {
 	_, err := h.deploy(twoTypes...)
 	stepError(t, err, "release")
 	cleanedUp(t, h, "shop.web.1=running shop.worker.1=running", "release")
+}
+
+// entry is a regular file of a test archive (release's tests cover the
+// other kinds of entries).
+type entry struct{ name, body string }
+
+func file(name, body string) entry { return entry{name: name, body: body} }
+
+func makeTar(t *testing.T, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.body))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
