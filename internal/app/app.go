@@ -1,5 +1,6 @@
 // Package app holds the rules of Berth's nouns (app names, config keys and
-// values, settings) and the file formats config is exported and imported in.
+// values, settings, docker options) and the file formats config is exported
+// and imported in.
 // It does no I/O.
 package app
 

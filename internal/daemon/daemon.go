@@ -18,6 +18,7 @@ import (
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/gitserver"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
 	"github.com/berthpaas/berth/internal/version"
@@ -63,7 +64,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// (networks), which are built with it: hooks reach them once they exist.
 	hooks := &deployHooks{}
 	deployer := deploy.New(deploy.Config{
-		Store: st, Engine: eng.get, Names: deploy.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
+		Store: st, Engine: eng.get, Names: naming.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
 		Router: hooks, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
 	})
 	mux := api.NewMux(log, mapError)

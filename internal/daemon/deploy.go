@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/logs"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -209,7 +212,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		return api.RunResult{Name: name}, err
 	})
 	api.Handle(m, api.RunList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.ContainerList, error) {
-		cs, err := d.Containers(ctx, req.App, deploy.KindRun, false)
+		cs, err := d.Containers(ctx, req.App, naming.KindRun, false)
 		res := api.ContainerList{Containers: []api.ContainerSummary{}}
 		for _, c := range cs {
 			res.Containers = append(res.Containers, api.ContainerSummary{Name: c.Name, ID: c.ID, State: c.State, Status: c.Status, Created: c.Created})
@@ -228,13 +231,13 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		return api.RunResult{ExitCode: code}, err
 	})
 	api.Handle(m, api.Logs, func(ctx context.Context, req api.LogsRequest, out api.Output) (api.Empty, error) {
-		return api.Empty{}, d.Logs(ctx, req.App, deploy.LogsOptions{Follow: req.Follow, Lines: req.Lines, Process: req.Process, Quiet: req.Quiet}, writerOf(out))
+		return api.Empty{}, d.Logs(ctx, req.App, logs.Options{Follow: req.Follow, Lines: req.Lines, Process: req.Process, Quiet: req.Quiet}, writerOf(out))
 	})
 	api.Handle(m, api.Cleanup, func(ctx context.Context, _ api.Empty, out api.Output) (api.Empty, error) {
 		return api.Empty{}, d.Cleanup(ctx, writerOf(out))
 	})
 	api.Handle(m, api.DockerOptionsCheck, func(ctx context.Context, req api.DockerOptionRequest, _ api.Output) (api.Empty, error) {
-		_, err := deploy.ParseDockerOptionArg(req.Phase, req.Option)
+		_, err := app.ParseDockerOptionArg(req.Phase, req.Option)
 		return api.Empty{}, invalid(err)
 	})
 	api.Handle(m, api.ReleasesList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.ReleaseList, error) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/proxy"
 	"github.com/berthpaas/berth/internal/routing"
 	"github.com/berthpaas/berth/internal/settings"
@@ -64,17 +65,17 @@ func (b routingBackends) WebContainers(ctx context.Context, app string, release 
 	if err != nil {
 		return nil, err
 	}
-	labels := b.d.Names().KindLabels(app, deploy.KindProcess)
-	labels[deploy.LabelProcess] = "web"
-	labels[deploy.LabelRelease] = strconv.Itoa(release)
+	labels := b.d.Names().KindLabels(app, naming.KindProcess)
+	labels[naming.LabelProcess] = "web"
+	labels[naming.LabelRelease] = strconv.Itoa(release)
 	cs, err := eng.ListContainers(ctx, labels, false)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]routing.WebContainer, 0, len(cs))
 	for _, c := range cs {
-		n, _ := strconv.Atoi(c.Labels[deploy.LabelIndex])
-		out = append(out, routing.WebContainer{Name: c.Name, Index: n, Generation: c.Labels[deploy.LabelGeneration], HostPort: c.HostPort})
+		n, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
+		out = append(out, routing.WebContainer{Name: c.Name, Index: n, Generation: c.Labels[naming.LabelGeneration], HostPort: c.HostPort})
 	}
 	return out, nil
 }

@@ -18,6 +18,9 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/logs"
+	"github.com/berthpaas/berth/internal/naming"
+	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -46,7 +49,7 @@ type Source struct {
 type Deployer struct {
 	store        *store.Store
 	engine       func(ctx context.Context) (Engine, error)
-	names        Names
+	names        naming.Names
 	dataDir      string
 	log          *slog.Logger
 	now          func() time.Time
@@ -67,7 +70,7 @@ type Config struct {
 	// and reports the engine's absence in one line, when the engine is
 	// down); its error matches docker.ErrEngineUnavailable then.
 	Engine  func(ctx context.Context) (Engine, error)
-	Names   Names
+	Names   naming.Names
 	DataDir string
 	Log     *slog.Logger
 	// Router is the proxy. Without one (tests, no proxy), switching is
@@ -107,7 +110,7 @@ func New(c Config) *Deployer {
 }
 
 // Names returns the naming scheme of the deployer's Docker objects.
-func (d *Deployer) Names() Names { return d.names }
+func (d *Deployer) Names() naming.Names { return d.names }
 
 // releaseDir is where the source tree of a release is kept.
 func (d *Deployer) releaseDir(app string, n int) string {
@@ -196,8 +199,8 @@ type job struct {
 	out    io.Writer
 	srcDir string // the release's source tree ("" for image deploys)
 	image  docker.ImageInfo
-	plan   plan
-	files  appFiles
+	plan   release.Plan
+	files  release.Files
 	// started are the new containers, with their final names.
 	started []started
 	// retiring are the old web containers the switch replaced: drained,
@@ -213,7 +216,7 @@ type job struct {
 	// switched is set once the new release is live.
 	switched bool
 	// failed collects the output of containers that failed their checks.
-	failed failedOutputs
+	failed logs.Failed
 	// generation labels this deploy's containers.
 	generation string
 	holder     string
@@ -398,7 +401,7 @@ func (j *job) fail(stepName string, err error) {
 		}
 	}
 	j.d.log.Warn("deploy failed", "app", j.app.Name, "release", j.rel.Number, "step", stepName, "err", firstLine(err.Error()))
-	if kerr := j.d.keepFailedOutput(j.app.Name, j.rel.Number, j.failed.containers); kerr != nil {
+	if kerr := j.d.keepFailedOutput(j.app.Name, j.rel.Number, j.failed.Containers()); kerr != nil {
 		j.d.log.Warn("keep the output of a failed deploy", "app", j.app.Name, "err", kerr)
 	}
 	if j.redeploy {

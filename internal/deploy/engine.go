@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/release"
 )
 
 // The deployer asks the container engine for what it needs through these
@@ -66,8 +67,8 @@ type Attacher interface {
 }
 
 // Engine is the whole of what the deployer uses, for the connector that
-// hands it one engine: the small interfaces above and imageReader (the
-// files of an image, appfiles.go).
+// hands it one engine: the small interfaces above and release.ImageReader (the
+// files of an image).
 type Engine interface {
 	Builder
 	Images
@@ -75,16 +76,16 @@ type Engine interface {
 	Execer
 	Logs
 	Attacher
-	imageReader
+	release.ImageReader
 }
 
 var (
-	_ Builder     = (*docker.Client)(nil)
-	_ Images      = (*docker.Client)(nil)
-	_ Containers  = (*docker.Client)(nil)
-	_ Execer      = (*docker.Client)(nil)
-	_ Logs        = (*docker.Client)(nil)
-	_ Attacher    = (*docker.Client)(nil)
-	_ imageReader = (*docker.Client)(nil)
-	_ Engine      = (*docker.Client)(nil)
+	_ Builder             = (*docker.Client)(nil)
+	_ Images              = (*docker.Client)(nil)
+	_ Containers          = (*docker.Client)(nil)
+	_ Execer              = (*docker.Client)(nil)
+	_ Logs                = (*docker.Client)(nil)
+	_ Attacher            = (*docker.Client)(nil)
+	_ release.ImageReader = (*docker.Client)(nil)
+	_ Engine              = (*docker.Client)(nil)
 )

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -493,7 +494,7 @@ func newHarness(t *testing.T) *harness {
 			}
 			return h.eng, nil
 		},
-		Names:   Names{},
+		Names:   naming.Names{},
 		DataDir: dir,
 		Log:     slog.New(slog.NewTextHandler(h.logs, nil)),
 		Router:  h.router,

@@ -16,6 +16,8 @@ import (
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/health"
+	"github.com/berthpaas/berth/internal/naming"
+	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -32,7 +34,7 @@ type Router interface {
 // envDefaults applies app.json's env: defaults for unset keys, generated
 // secrets, and required keys that must be set.
 func (j *job) envDefaults(ctx context.Context) error {
-	if j.files.appJSON == nil || len(j.files.appJSON.Env) == 0 {
+	if j.files.AppJSON == nil || len(j.files.AppJSON.Env) == 0 {
 		return nil
 	}
 	return j.d.store.Tx(ctx, func(tx *store.Tx) error {
@@ -45,8 +47,8 @@ func (j *job) envDefaults(ctx context.Context) error {
 			return err
 		}
 		set := map[string]string{}
-		for _, k := range slices.Sorted(maps.Keys(j.files.appJSON.Env)) {
-			spec := j.files.appJSON.Env[k]
+		for _, k := range slices.Sorted(maps.Keys(j.files.AppJSON.Env)) {
+			spec := j.files.AppJSON.Env[k]
 			if _, ok := vars[k]; ok {
 				continue
 			}
@@ -92,7 +94,7 @@ func (j *job) oneOff(ctx context.Context, what string, cmd []string) (string, in
 	}
 	id, err := j.eng.CreateContainer(ctx, docker.ContainerSpec{
 		Image: j.rel.Image, Cmd: cmd, Env: envList(env),
-		Labels:  map[string]string{LabelInstance: j.d.names.Instance(), LabelApp: j.app.Name, LabelKind: KindRun, LabelProcess: what, LabelRelease: strconv.Itoa(j.rel.Number)},
+		Labels:  map[string]string{naming.LabelInstance: j.d.names.Instance(), naming.LabelApp: j.app.Name, naming.LabelKind: naming.KindRun, naming.LabelProcess: what, naming.LabelRelease: strconv.Itoa(j.rel.Number)},
 		Init:    true,
 		Network: set.network,
 	})
@@ -145,10 +147,10 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 // predeploy runs app.json's scripts.dokku.predeploy in a container of the
 // new image and keeps its file changes in the release image, as Dokku does.
 func (j *job) predeploy(ctx context.Context) error {
-	if j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Predeploy == "" {
+	if j.files.AppJSON == nil || j.files.AppJSON.Scripts.Dokku.Predeploy == "" {
 		return nil
 	}
-	script := j.files.appJSON.Scripts.Dokku.Predeploy
+	script := j.files.AppJSON.Scripts.Dokku.Predeploy
 	j.info("Running predeploy: %s", script)
 	id, code, tail, err := j.oneOff(ctx, "predeploy", []string{"/bin/sh", "-c", script})
 	if id != "" {
@@ -160,7 +162,7 @@ func (j *job) predeploy(ctx context.Context) error {
 	if code != 0 {
 		return &StepError{Step: "predeploy", Err: fmt.Errorf("the predeploy command exited with code %d", code), Tail: tail}
 	}
-	if _, err := j.eng.Commit(ctx, id, j.rel.Image, map[string]string{LabelInstance: j.d.names.Instance(), LabelApp: j.app.Name, LabelRelease: strconv.Itoa(j.rel.Number)}); err != nil {
+	if _, err := j.eng.Commit(ctx, id, j.rel.Image, map[string]string{naming.LabelInstance: j.d.names.Instance(), naming.LabelApp: j.app.Name, naming.LabelRelease: strconv.Itoa(j.rel.Number)}); err != nil {
 		return err
 	}
 	img, err := j.eng.InspectImage(ctx, j.rel.Image)
@@ -174,10 +176,10 @@ func (j *job) predeploy(ctx context.Context) error {
 // releaseCommand runs the Procfile's release command once, in a throw-away
 // container, before any new container starts.
 func (j *job) releaseCommand(ctx context.Context) error {
-	if j.files.procfile == nil {
+	if j.files.Procfile == nil {
 		return nil
 	}
-	p, ok := j.files.procfile.Lookup("release")
+	p, ok := j.files.Procfile.Lookup("release")
 	if !ok {
 		return nil
 	}
@@ -185,7 +187,7 @@ func (j *job) releaseCommand(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	cmd, err := command(p.Command, set.env)
+	cmd, err := release.Command(p.Command, set.env)
 	if err != nil {
 		return err
 	}
@@ -209,10 +211,10 @@ func (j *job) releaseCommand(ctx context.Context) error {
 // postdeploy runs app.json's scripts.dokku.postdeploy after the switch. The
 // release is live whatever it does; a failure is reported.
 func (j *job) postdeploy(ctx context.Context) error {
-	if j.files.appJSON == nil || j.files.appJSON.Scripts.Dokku.Postdeploy == "" {
+	if j.files.AppJSON == nil || j.files.AppJSON.Scripts.Dokku.Postdeploy == "" {
 		return nil
 	}
-	script := j.files.appJSON.Scripts.Dokku.Postdeploy
+	script := j.files.AppJSON.Scripts.Dokku.Postdeploy
 	j.info("Running postdeploy: %s", script)
 	id, code, tail, err := j.oneOff(ctx, "postdeploy", []string{"/bin/sh", "-c", script})
 	if id != "" {
@@ -259,17 +261,3 @@ func (c engineContainer) Exec(ctx context.Context, cmd []string) (int, string, e
 }
 
 var _ health.Container = engineContainer{}
-
-// checksFor returns the startup checks of a process type from app.json, or
-// CHECKS for web.
-func (j *job) checksFor(typ string) []appfile.Healthcheck {
-	if j.files.appJSON != nil {
-		if hc, ok := j.files.appJSON.Healthchecks[typ]; ok {
-			return hc
-		}
-	}
-	if typ == "web" && j.files.checks != nil {
-		return j.files.checks.ToHealthchecks()
-	}
-	return nil
-}

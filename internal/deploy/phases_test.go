@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/logs"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -191,10 +192,10 @@ func TestCheckFails(t *testing.T) {
 	if len(h.eng.callsMatching("rename ")) != 2 {
 		t.Errorf("a failed check renamed containers: %q", h.eng.callsMatching("rename "))
 	}
-	var logs strings.Builder
-	h.d.writeFailedOutput("shop", LogsOptions{}, &logs)
-	if !strings.Contains(logs.String(), "crashing with 3") {
-		t.Errorf("failed output not kept: %q", logs.String())
+	var kept strings.Builder
+	h.d.writeFailedOutput("shop", logs.Options{}, &kept)
+	if !strings.Contains(kept.String(), "crashing with 3") {
+		t.Errorf("failed output not kept: %q", kept.String())
 	}
 }
 

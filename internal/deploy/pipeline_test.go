@@ -1,14 +1,18 @@
 package deploy
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -26,7 +30,7 @@ func TestDeployFirstRelease(t *testing.T) {
 		t.Errorf("containers = %s", got)
 	}
 	opts := h.eng.buildOpts[0]
-	if opts.Dockerfile != "Dockerfile" || opts.Labels[LabelApp] != "shop" || opts.Labels[LabelRelease] != "1" {
+	if opts.Dockerfile != "Dockerfile" || opts.Labels[naming.LabelApp] != "shop" || opts.Labels[naming.LabelRelease] != "1" {
 		t.Errorf("build options = %+v", opts)
 	}
 	rels := h.releases()
@@ -45,7 +49,7 @@ func TestDeployFirstRelease(t *testing.T) {
 	if web.spec.PublishPort != 5000 || !slices.Contains(web.spec.Env, "PORT=5000") || !slices.Contains(web.spec.Env, "DYNO=web.1") {
 		t.Errorf("web spec = %+v", web.spec)
 	}
-	if web.Labels[LabelGeneration] == "" || h.eng.byName()["shop.worker.1"].spec.PublishPort != 0 {
+	if web.Labels[naming.LabelGeneration] == "" || h.eng.byName()["shop.worker.1"].spec.PublishPort != 0 {
 		t.Error("labels or ports of the new containers are wrong")
 	}
 }
@@ -219,4 +223,28 @@ func TestReleasePortFor(t *testing.T) {
 	_, err := h.deploy(twoTypes...)
 	stepError(t, err, "release")
 	cleanedUp(t, h, "shop.web.1=running shop.worker.1=running", "release")
+}
+
+// entry is a regular file of a test archive (release's tests cover the
+// other kinds of entries).
+type entry struct{ name, body string }
+
+func file(name, body string) entry { return entry{name: name, body: body} }
+
+func makeTar(t *testing.T, entries ...entry) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, e := range entries {
+		if err := tw.WriteHeader(&tar.Header{Name: e.name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(e.body))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, e.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

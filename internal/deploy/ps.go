@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/naming"
+	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -76,15 +78,9 @@ func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string
 	if s.deployed {
 		procs = s.live.Processes
 		files, _ := d.releaseFiles(appName, s.live.Number, "")
-		if files.appJSON != nil {
-			for t, f := range files.appJSON.Formation {
-				if f.Quantity != nil {
-					locked = append(locked, t)
-				}
-			}
-		}
+		locked = files.LockedTypes()
 	}
-	f, err := applyScale(s.formation, procs, locked, changes)
+	f, err := release.ApplyScale(s.formation, procs, locked, changes)
 	if err != nil {
 		return res, err
 	}
@@ -120,7 +116,7 @@ func (d *Deployer) Stop(ctx context.Context, appName string, out io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, KindProcess), false)
+	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, naming.KindProcess), false)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 )
 
 // Reconciling is "read state, emit a plan, apply it": diff works out from
@@ -40,7 +41,7 @@ type slotAction struct {
 // labels), bring slots up, and retire (drain, stop, remove) the containers
 // no slot keeps.
 type reconcilePlan struct {
-	renames []rename
+	renames []naming.Rename
 	up      []slotAction
 	retire  []docker.ContainerInfo
 }
@@ -55,17 +56,17 @@ type reconcilePlan struct {
 // holding one of those names is renamed as retiring (after a daemon that
 // stopped in the middle of a switch's renames); epoch is the time for those
 // names.
-func diff(n Names, want wanted, have []docker.ContainerInfo, tidy bool, epoch int64) reconcilePlan {
+func diff(n naming.Names, want wanted, have []docker.ContainerInfo, tidy bool, epoch int64) reconcilePlan {
 	live := strconv.Itoa(want.release)
 	kept := map[string]docker.ContainerInfo{}
 	var extra, stale []docker.ContainerInfo
 	for _, c := range have {
-		typ := c.Labels[LabelProcess]
-		i := labelIndex(c)
+		typ := c.Labels[naming.LabelProcess]
+		i := naming.Index(c)
 		_, isType := want.processes[typ]
 		slot := fmt.Sprintf("%s.%d", typ, i)
 		switch {
-		case c.Labels[LabelRelease] != live || c.Labels[LabelGeneration] != want.generation:
+		case c.Labels[naming.LabelRelease] != live || c.Labels[naming.LabelGeneration] != want.generation:
 			stale = append(stale, c)
 		case !isType || i < 1 || i > want.formation[typ]:
 			extra = append(extra, c)
@@ -90,7 +91,7 @@ func diff(n Names, want wanted, have []docker.ContainerInfo, tidy bool, epoch in
 			}
 		}
 	}
-	p.renames = planRenames(n, want.app, have, names, false, epoch)
+	p.renames = naming.PlanRenames(n, want.app, have, names, false, epoch)
 	p.retire = extra
 	if tidy {
 		p.retire = append(p.retire, stale...)
@@ -128,7 +129,7 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer,
 	if err != nil {
 		return err
 	}
-	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, KindProcess), true)
+	cs, err := eng.ListContainers(ctx, d.names.KindLabels(appName, naming.KindProcess), true)
 	if err != nil {
 		return err
 	}
@@ -146,13 +147,13 @@ func (j *job) applyReconcile(ctx context.Context, p reconcilePlan, set appSettin
 	eng, appName := j.eng, j.app.Name
 	renamed := map[string]string{}
 	for _, r := range p.renames {
-		if err := eng.RenameContainer(ctx, r.id, r.to); err != nil {
+		if err := eng.RenameContainer(ctx, r.ID, r.To); err != nil {
 			if !errors.Is(err, docker.ErrNotFound) {
-				j.d.log.Warn("rename container", "app", appName, "container", r.from, "to", r.to, "err", err)
+				j.d.log.Warn("rename container", "app", appName, "container", r.From, "to", r.To, "err", err)
 			}
 			continue
 		}
-		renamed[r.id] = r.to
+		renamed[r.ID] = r.To
 	}
 	for _, a := range p.up {
 		if a.id != "" {

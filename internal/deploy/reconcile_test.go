@@ -4,13 +4,30 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
+
+// ctr is a process container as the engine lists it.
+func ctr(id, name, typ string, i, release int, generation, state string, port int) docker.ContainerInfo {
+	return docker.ContainerInfo{ID: id, Name: name, State: state, HostPort: port, Labels: map[string]string{
+		naming.LabelProcess: typ, naming.LabelIndex: strconv.Itoa(i), naming.LabelRelease: strconv.Itoa(release), naming.LabelGeneration: generation, naming.LabelKind: naming.KindProcess,
+	}}
+}
+
+func renameList(rs []naming.Rename) string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID+":"+r.From+">"+r.To)
+	}
+	return strings.Join(out, " ")
+}
 
 func upList(p reconcilePlan) string {
 	var out []string
@@ -134,7 +151,7 @@ func TestDiff(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := diff(Names{}, tc.want, tc.have, tc.tidy, epoch)
+			p := diff(naming.Names{}, tc.want, tc.have, tc.tidy, epoch)
 			if got := upList(p); got != tc.up {
 				t.Errorf("up = %q, want %q", got, tc.up)
 			}
@@ -378,19 +395,5 @@ func TestPipeline(t *testing.T) {
 		if got := stepNames(pipeline(tc.redeploy, tc.rollback)); got != tc.want {
 			t.Errorf("pipeline(redeploy %v, rollback %v) = %s, want %s", tc.redeploy, tc.rollback, got, tc.want)
 		}
-	}
-}
-
-// A rollback runs the release's own processes and port; types both run
-// keep the current quantity, types only it runs get its own.
-func TestRollbackPlan(t *testing.T) {
-	current := plan{processes: map[string]string{"web": "/bin/web2", "clock": "/bin/clock"}, formation: map[string]int{"web": 3, "clock": 1}, webPort: 8080}
-	of := store.Release{Processes: map[string]string{"web": "/bin/web", "worker": "/bin/work"}, WebPort: 5000, Formation: map[string]int{"web": 1, "worker": 2}}
-	p := rollbackPlan(current, of)
-	if p.webPort != 5000 || p.processes["web"] != "/bin/web" || len(p.processes) != 2 {
-		t.Errorf("processes %v port %d", p.processes, p.webPort)
-	}
-	if len(p.formation) != 2 || p.formation["web"] != 3 || p.formation["worker"] != 2 {
-		t.Errorf("formation = %v, want web=3 (current) worker=2 (the release's), no clock", p.formation)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -61,25 +62,19 @@ func (d *Deployer) Report(ctx context.Context, appName string) (ProcessReport, e
 	}
 	if s.deployed {
 		files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
-		if files.appJSON != nil {
-			for _, f := range files.appJSON.Formation {
-				if f.Quantity != nil {
-					r.CanScale = false
-				}
-			}
-		}
+		r.CanScale = len(files.LockedTypes()) == 0
 	}
-	cs, err := d.Containers(ctx, appName, KindProcess, true)
+	cs, err := d.Containers(ctx, appName, naming.KindProcess, true)
 	if err != nil {
 		r.EngineError = firstLine(err.Error())
 		return r, nil
 	}
 	for _, c := range cs {
-		if !isLive(c, s.live.Number, set.generation) {
+		if !naming.IsLive(c, s.live.Number, set.generation) {
 			continue // an old container waiting to retire, or a deploy's new one before its switch
 		}
-		n, _ := strconv.Atoi(c.Labels[LabelIndex])
-		r.Containers = append(r.Containers, ProcessStatus{Type: c.Labels[LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
+		n, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
+		r.Containers = append(r.Containers, ProcessStatus{Type: c.Labels[naming.LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
 	}
 	return r, nil
 }
@@ -96,13 +91,13 @@ func (d *Deployer) liveContainers(ctx context.Context, appName string, all bool)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := d.Containers(ctx, appName, KindProcess, all)
+	cs, err := d.Containers(ctx, appName, naming.KindProcess, all)
 	if err != nil {
 		return nil, err
 	}
 	out := cs[:0]
 	for _, c := range cs {
-		if isLive(c, s.live.Number, set.generation) {
+		if naming.IsLive(c, s.live.Number, set.generation) {
 			out = append(out, c)
 		}
 	}
@@ -150,16 +145,10 @@ func (d *Deployer) LivenessCheck(ctx context.Context, appName, typ string) *appf
 		return nil
 	}
 	files, err := d.releaseFiles(appName, s.live.Number, "")
-	if err != nil || files.appJSON == nil {
+	if err != nil {
 		return nil
 	}
-	for _, hc := range files.appJSON.Healthchecks[typ] {
-		if hc.Type == appfile.HealthcheckLiveness && hc.Path != "" {
-			hc := hc
-			return &hc
-		}
-	}
-	return nil
+	return files.LivenessCheck(typ)
 }
 
 // RunChecks runs the startup checks of the app's running containers of the
@@ -187,11 +176,11 @@ func (d *Deployer) RunChecks(ctx context.Context, appName string, types []string
 		return err
 	}
 	for _, c := range cs {
-		typ := c.Labels[LabelProcess]
+		typ := c.Labels[naming.LabelProcess]
 		if len(types) > 0 && !slices.Contains(types, typ) {
 			continue
 		}
-		n, _ := strconv.Atoi(c.Labels[LabelIndex])
+		n, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
 		j.started = append(j.started, started{id: c.ID, typ: typ, index: n, final: c.Name})
 	}
 	if len(j.started) == 0 {

@@ -9,11 +9,13 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/logs"
+	"github.com/berthpaas/berth/internal/naming"
+	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -78,7 +80,7 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 	// A first word naming a Procfile type runs that type's command.
 	if len(cmd) > 0 {
 		if pc, ok := s.live.Processes[cmd[0]]; ok && pc != "" {
-			words, err := command(pc, env)
+			words, err := release.Command(pc, env)
 			if err != nil {
 				return docker.ContainerSpec{}, "", err
 			}
@@ -92,8 +94,8 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 		Cmd:   cmd,
 		Env:   envList(env),
 		Labels: map[string]string{
-			LabelInstance: d.names.Instance(), LabelApp: s.app.Name, LabelKind: KindRun,
-			LabelRelease: strconv.Itoa(s.live.Number), LabelProcess: "run",
+			naming.LabelInstance: d.names.Instance(), naming.LabelApp: s.app.Name, naming.LabelKind: naming.KindRun,
+			naming.LabelRelease: strconv.Itoa(s.live.Number), naming.LabelProcess: "run",
 		},
 		Init:      true,
 		TTY:       opts.TTY,
@@ -234,7 +236,7 @@ func (d *Deployer) Containers(ctx context.Context, appName, kind string, all boo
 	}
 	labels := d.names.AppLabels(appName)
 	if kind != "" {
-		labels[LabelKind] = kind
+		labels[naming.LabelKind] = kind
 	}
 	cs, err := eng.ListContainers(ctx, labels, all)
 	if err != nil {
@@ -246,7 +248,7 @@ func (d *Deployer) Containers(ctx context.Context, appName, kind string, all boo
 
 // StopRun stops and removes one-off container name of app.
 func (d *Deployer) StopRun(ctx context.Context, appName, name string) error {
-	cs, err := d.Containers(ctx, appName, KindRun, true)
+	cs, err := d.Containers(ctx, appName, naming.KindRun, true)
 	if err != nil {
 		return err
 	}
@@ -275,8 +277,8 @@ func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []stri
 	}
 	var found *docker.ContainerInfo
 	for i := range cs {
-		slot := cs[i].Labels[LabelProcess] + "." + cs[i].Labels[LabelIndex]
-		if slot == target || (!strings.Contains(target, ".") && cs[i].Labels[LabelProcess] == target && (found == nil || slot < found.Labels[LabelProcess]+"."+found.Labels[LabelIndex])) {
+		slot := cs[i].Labels[naming.LabelProcess] + "." + cs[i].Labels[naming.LabelIndex]
+		if slot == target || (!strings.Contains(target, ".") && cs[i].Labels[naming.LabelProcess] == target && (found == nil || slot < found.Labels[naming.LabelProcess]+"."+found.Labels[naming.LabelIndex])) {
 			found = &cs[i]
 			if slot == target {
 				break
@@ -300,19 +302,11 @@ func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []stri
 	return code, nil
 }
 
-// LogsOptions select what logs shows.
-type LogsOptions struct {
-	Follow  bool
-	Lines   int    // per container; 0 = all
-	Process string // only this process type
-	Quiet   bool   // no prefix
-}
-
 // Logs writes the output of an app's process containers, each line
 // prefixed by "APP[TYPE.N]: " (with its time unless Quiet). With Follow it
 // keeps going, picking up containers started by later deploys, until ctx
 // ends.
-func (d *Deployer) Logs(ctx context.Context, appName string, opts LogsOptions, out io.Writer) error {
+func (d *Deployer) Logs(ctx context.Context, appName string, opts logs.Options, out io.Writer) error {
 	if _, err := d.state(ctx, appName); err != nil {
 		return err
 	}
@@ -320,121 +314,14 @@ func (d *Deployer) Logs(ctx context.Context, appName string, opts LogsOptions, o
 	if err != nil {
 		return err
 	}
-	labels := d.names.KindLabels(appName, KindProcess)
+	labels := d.names.KindLabels(appName, naming.KindProcess)
 	if opts.Process != "" {
-		labels[LabelProcess] = opts.Process
+		labels[naming.LabelProcess] = opts.Process
 	}
 	// The containers of the last failed deploy are gone: their kept output
 	// comes first.
 	d.writeFailedOutput(appName, opts, out)
-	var events <-chan docker.Event
-	var evErr <-chan error
-	if opts.Follow {
-		events, evErr = eng.Events(ctx, labels)
-	}
-	cs, err := eng.ListContainers(ctx, labels, !opts.Follow)
-	if err != nil {
-		return err
-	}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	following := map[string]bool{}
-	follow := func(c docker.ContainerInfo, since time.Time) {
-		if following[c.ID] {
-			return
-		}
-		following[c.ID] = true
-		prefix := fmt.Sprintf("%s[%s.%s]: ", appName, c.Labels[LabelProcess], c.Labels[LabelIndex])
-		w := &logWriter{mu: &mu, out: out, prefix: prefix, quiet: opts.Quiet}
-		lo := docker.LogsOptions{Follow: opts.Follow, Timestamps: !opts.Quiet, Since: since}
-		if opts.Lines > 0 && since.IsZero() {
-			lo.Tail = strconv.Itoa(opts.Lines)
-		}
-		wg.Go(func() {
-			eng.Logs(ctx, c.ID, lo, w, w)
-			w.flush()
-		})
-	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
-	for _, c := range cs {
-		follow(c, time.Time{})
-	}
-	if !opts.Follow {
-		wg.Wait()
-		return nil
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			wg.Wait()
-			return nil
-		case err := <-evErr:
-			wg.Wait()
-			if err != nil && ctx.Err() == nil {
-				return err
-			}
-			return nil
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if ev.Action != "start" {
-				continue
-			}
-			det, err := eng.InspectContainer(ctx, ev.ContainerID)
-			if err != nil {
-				continue
-			}
-			follow(det.ContainerInfo, det.StartedAt.Add(-time.Second))
-		}
-	}
-}
-
-// logWriter writes whole lines with a prefix, one writer per container,
-// serialized across containers.
-type logWriter struct {
-	mu      *sync.Mutex
-	out     io.Writer
-	prefix  string
-	quiet   bool
-	pending []byte
-}
-
-func (w *logWriter) Write(p []byte) (int, error) {
-	w.pending = append(w.pending, p...)
-	for {
-		i := strings.IndexByte(string(w.pending), '\n')
-		if i < 0 {
-			return len(p), nil
-		}
-		w.emit(string(w.pending[:i]))
-		w.pending = w.pending[i+1:]
-	}
-}
-
-func (w *logWriter) flush() {
-	if len(w.pending) > 0 {
-		w.emit(string(w.pending))
-		w.pending = nil
-	}
-}
-
-func (w *logWriter) emit(line string) {
-	line = strings.TrimRight(line, "\r")
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.quiet {
-		fmt.Fprintln(w.out, line)
-		return
-	}
-	// With timestamps the engine starts each line with one: keep it first.
-	ts, rest, ok := strings.Cut(line, " ")
-	if ok && len(ts) > 20 && ts[4] == '-' {
-		fmt.Fprintf(w.out, "%s %s%s\n", ts, w.prefix, rest)
-		return
-	}
-	fmt.Fprintf(w.out, "%s%s\n", w.prefix, line)
+	return logs.Stream(ctx, eng, appName, labels, opts, out)
 }
 
 // Cleanup removes dangling images, exited containers of this instance that
@@ -456,7 +343,7 @@ func (d *Deployer) Cleanup(ctx context.Context, out io.Writer) error {
 		}
 		d.pruneReleases(ctx, eng, a)
 	}
-	cs, err := eng.ListContainers(ctx, map[string]string{LabelInstance: d.names.Instance()}, true)
+	cs, err := eng.ListContainers(ctx, map[string]string{naming.LabelInstance: d.names.Instance()}, true)
 	if err != nil {
 		return err
 	}
@@ -465,7 +352,7 @@ func (d *Deployer) Cleanup(ctx context.Context, out io.Writer) error {
 		if c.State != "exited" && c.State != "dead" && c.State != "created" {
 			continue
 		}
-		if c.Labels[LabelKind] == KindProcess && stopped[c.Labels[LabelApp]] {
+		if c.Labels[naming.LabelKind] == naming.KindProcess && stopped[c.Labels[naming.LabelApp]] {
 			continue // ps:stop keeps them for ps:start
 		}
 		if err := eng.RemoveContainer(ctx, c.ID, true); err == nil {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/logs"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -64,7 +66,7 @@ func TestRunSpec(t *testing.T) {
 	if !strings.HasPrefix(name, "shop.run.") || spec.Name != name || spec.Image != "berth/shop:1" || spec.Network != "berth" || !spec.TTY || !spec.OpenStdin {
 		t.Errorf("spec = %+v", spec)
 	}
-	if strings.Join(spec.Cmd, " ") != "/bin/web --debug" || !slices.Contains(spec.Env, "A=b") || spec.Labels[LabelKind] != KindRun {
+	if strings.Join(spec.Cmd, " ") != "/bin/web --debug" || !slices.Contains(spec.Env, "A=b") || spec.Labels[naming.LabelKind] != naming.KindRun {
 		t.Errorf("cmd %q env %q labels %v", spec.Cmd, spec.Env, spec.Labels)
 	}
 }
@@ -81,7 +83,7 @@ func TestRunDetachedAndStopRun(t *testing.T) {
 	if !c.spec.AutoRemove || c.spec.OpenStdin || c.State != "running" {
 		t.Errorf("detached spec = %+v, state %s", c.spec, c.State)
 	}
-	runs, err := h.d.Containers(ctx, "shop", KindRun, false)
+	runs, err := h.d.Containers(ctx, "shop", naming.KindRun, false)
 	if err != nil || len(runs) != 1 || runs[0].Name != name {
 		t.Errorf("run:list = %v, %v", runs, err)
 	}
@@ -130,7 +132,7 @@ func TestLogs(t *testing.T) {
 	h.eng.output = map[string]string{"/bin/web": "2026-12-06T06:00:00.000000001Z listening\n", "/bin/work": "2026-12-06T06:00:00.000000002Z working"}
 	h.mustDeploy(twoTypes...)
 	var out bytes.Buffer
-	if err := h.d.Logs(context.Background(), "shop", LogsOptions{}, &out); err != nil {
+	if err := h.d.Logs(context.Background(), "shop", logs.Options{}, &out); err != nil {
 		t.Fatal(err)
 	}
 	// Containers are read at once: lines of different ones interleave.
@@ -141,17 +143,17 @@ func TestLogs(t *testing.T) {
 		t.Errorf("logs =\n%s\nwant\n%s", out.String(), want)
 	}
 	out.Reset()
-	h.d.Logs(context.Background(), "shop", LogsOptions{Process: "worker", Quiet: true}, &out)
+	h.d.Logs(context.Background(), "shop", logs.Options{Process: "worker", Quiet: true}, &out)
 	if out.String() != "2026-12-06T06:00:00.000000002Z working\n" {
 		t.Errorf("quiet worker logs = %q", out.String())
 	}
-	if err := h.d.Logs(context.Background(), "nope", LogsOptions{}, &out); !errors.Is(err, store.ErrAppNotFound) {
+	if err := h.d.Logs(context.Background(), "nope", logs.Options{}, &out); !errors.Is(err, store.ErrAppNotFound) {
 		t.Errorf("logs of a missing app = %v", err)
 	}
 	// Follow ends with the context.
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	if err := h.d.Logs(ctx, "shop", LogsOptions{Follow: true}, io.Discard); err != nil {
+	if err := h.d.Logs(ctx, "shop", logs.Options{Follow: true}, io.Discard); err != nil {
 		t.Errorf("follow after cancel = %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/berthpaas/berth/internal/app"
-	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -73,7 +72,7 @@ func init() {
 		}
 		return nil
 	}})
-	for _, phase := range DockerOptionPhases {
+	for _, phase := range app.DockerOptionPhases {
 		app.Register(app.Setting{Namespace: "docker-options", Key: phase, Scope: app.ScopeApp})
 	}
 }
@@ -159,7 +158,7 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		s.keepReleases, _ = strconv.Atoi(get("releases", "keep"))
 		s.generation, _, _ = tx.Property(a.Scope(), "ps", "generation")
 		s.dockerfilePath = get("builder-dockerfile", "dockerfile-path")
-		opts, err := ParseDockerOptions(get("docker-options", "build"))
+		opts, err := app.ParseDockerOptions(get("docker-options", "build"))
 		if err != nil {
 			return err
 		}
@@ -186,17 +185,4 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		return nil
 	})
 	return s, err
-}
-
-// command turns a Procfile command into the container's Cmd: variables
-// expanded from env, then split into words like a shell would.
-func command(cmd string, env map[string]string) ([]string, error) {
-	if cmd == "" {
-		return nil, nil
-	}
-	words, err := splitWords(appfile.ExpandCommand(cmd, env))
-	if err != nil {
-		return nil, app.Invalidf("Invalid command %q: %v", cmd, err)
-	}
-	return words, nil
 }

@@ -1,7 +1,6 @@
 package deploy
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,9 @@ import (
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/fsutil"
 	"github.com/berthpaas/berth/internal/health"
+	"github.com/berthpaas/berth/internal/logs"
+	"github.com/berthpaas/berth/internal/naming"
+	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -32,13 +34,13 @@ func (j *job) source(ctx context.Context) error {
 	switch j.src.Kind {
 	case SourceArchive:
 		j.info("Unpacking the archive")
-		if err := extractArchive(j.src.Archive, dir); err != nil {
+		if err := release.ExtractArchive(j.src.Archive, dir); err != nil {
 			return err
 		}
 		j.srcDir = dir
 	case SourceGit:
 		if j.src.Archive != nil {
-			if err := extractTree(j.src.Archive, dir, false); err != nil {
+			if err := release.ExtractTree(j.src.Archive, dir); err != nil {
 				return err
 			}
 		} else if err := fsutil.CopyTree(j.src.Dir, dir, false); err != nil {
@@ -146,7 +148,7 @@ func (j *job) build(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		df, err := readSourceFile(j.srcDir, set.dockerfilePath)
+		df, err := release.ReadSourceFile(j.srcDir, set.dockerfilePath)
 		if err != nil {
 			return err
 		}
@@ -166,12 +168,12 @@ func (j *job) build(ctx context.Context) error {
 		}
 		j.info("Building %s from %s", j.app.Name, set.dockerfilePath)
 		pr, pw := io.Pipe()
-		go func() { pw.CloseWithError(tarDir(j.srcDir, pw)) }()
+		go func() { pw.CloseWithError(release.TarDir(j.srcDir, pw)) }()
 		lw := &lineWriter{w: j.out, prefix: "       "}
 		_, err = j.eng.Build(ctx, pr, docker.BuildOptions{
 			Dockerfile: set.dockerfilePath,
 			Tags:       []string{tag},
-			Labels:     map[string]string{LabelInstance: j.d.names.Instance(), LabelApp: j.app.Name, LabelRelease: strconv.Itoa(j.rel.Number)},
+			Labels:     map[string]string{naming.LabelInstance: j.d.names.Instance(), naming.LabelApp: j.app.Name, naming.LabelRelease: strconv.Itoa(j.rel.Number)},
 			BuildArgs:  args,
 			NoCache:    set.noCache,
 		}, lw)
@@ -220,17 +222,17 @@ func (j *job) release(ctx context.Context) error {
 	if err := j.d.store.Tx(ctx, func(tx *store.Tx) (err error) { stored, err = tx.Formation(j.app); return err }); err != nil {
 		return err
 	}
-	p, err := makePlan(files.procfile, files.appJSON, files.scale, stored, j.image.ExposedPorts)
+	p, err := release.MakePlan(files.Procfile, files.AppJSON, files.Scale, stored, j.image.ExposedPorts)
 	if err != nil {
 		return err
 	}
 	if j.d.portFor != nil && j.rollbackOf == nil {
-		if p.webPort, err = j.d.portFor(ctx, j.app.Name, p.webPort); err != nil {
+		if p.WebPort, err = j.d.portFor(ctx, j.app.Name, p.WebPort); err != nil {
 			return err
 		}
 	}
 	if j.rollbackOf != nil {
-		p = rollbackPlan(p, *j.rollbackOf)
+		p = release.RollbackPlan(p, *j.rollbackOf)
 		if j.rollbackOf.Config != nil {
 			j.info("Restoring the config of release %d", j.rollbackOf.Number)
 			err := j.d.store.Tx(ctx, func(tx *store.Tx) error {
@@ -248,16 +250,16 @@ func (j *job) release(ctx context.Context) error {
 	if j.redeploy {
 		return nil
 	}
-	for _, n := range p.notes {
+	for _, n := range p.Notes {
 		j.info("%s", n)
 	}
-	if cmd, ok := p.processes["web"]; ok && cmd == "" {
-		j.info("%s", noProcfileNote(files, j.image.Entrypoint, j.image.Cmd))
+	if cmd, ok := p.Processes["web"]; ok && cmd == "" {
+		j.info("%s", release.NoProcfileNote(files, j.image.Entrypoint, j.image.Cmd))
 	}
 	// The formation is recorded now, so a release that fails later still
 	// says what it would have run.
-	j.rel.Processes, j.rel.WebPort, j.rel.Formation = p.processes, p.webPort, p.formation
-	j.info("Releasing %s (release %d): %s", j.app.Name, j.rel.Number, describeFormation(p.order(), p.formation))
+	j.rel.Processes, j.rel.WebPort, j.rel.Formation = p.Processes, p.WebPort, p.Formation
+	j.info("Releasing %s (release %d): %s", j.app.Name, j.rel.Number, release.DescribeFormation(p.Order(), p.Formation))
 	return j.d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(j.rel) })
 }
 
@@ -275,7 +277,7 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 	if rel.GitRev != "" {
 		env["GIT_REV"] = rel.GitRev
 	}
-	cmd, err := command(rel.Processes[typ], env)
+	cmd, err := release.Command(rel.Processes[typ], env)
 	if err != nil {
 		return docker.ContainerSpec{}, err
 	}
@@ -285,9 +287,9 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 		Cmd:   cmd,
 		Env:   envList(env),
 		Labels: map[string]string{
-			LabelInstance: d.names.Instance(), LabelApp: a.Name, LabelKind: KindProcess,
-			LabelRelease: strconv.Itoa(rel.Number), LabelProcess: typ, LabelIndex: strconv.Itoa(i),
-			LabelGeneration: generation,
+			naming.LabelInstance: d.names.Instance(), naming.LabelApp: a.Name, naming.LabelKind: naming.KindProcess,
+			naming.LabelRelease: strconv.Itoa(rel.Number), naming.LabelProcess: typ, naming.LabelIndex: strconv.Itoa(i),
+			naming.LabelGeneration: generation,
 		},
 		Init:          true,
 		RestartPolicy: set.restartPolicy,
@@ -314,15 +316,15 @@ func (j *job) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, typ := range j.plan.order() {
-		if set.checksDisabledFor(typ) && j.plan.formation[typ] > 0 {
+	for _, typ := range j.plan.Order() {
+		if set.checksDisabledFor(typ) && j.plan.Formation[typ] > 0 {
 			// checks:disable: the old containers of the type stop first,
 			// as in Dokku (there is nothing to wait for).
 			if err := j.stopType(ctx, typ, set); err != nil {
 				return err
 			}
 		}
-		for i := 1; i <= j.plan.formation[typ]; i++ {
+		for i := 1; i <= j.plan.Formation[typ]; i++ {
 			name := j.d.names.Upcoming(j.app.Name, typ, i, j.rel.Number, j.generation)
 			spec, err := j.d.spec(j.app, j.rel, set, typ, i, name, j.generation)
 			if err != nil {
@@ -344,8 +346,8 @@ func (j *job) start(ctx context.Context) error {
 
 // stopType stops the running containers of a process type (checks:disable).
 func (j *job) stopType(ctx context.Context, typ string, set appSettings) error {
-	labels := j.d.names.KindLabels(j.app.Name, KindProcess)
-	labels[LabelProcess] = typ
+	labels := j.d.names.KindLabels(j.app.Name, naming.KindProcess)
+	labels[naming.LabelProcess] = typ
 	cs, err := j.eng.ListContainers(ctx, labels, false)
 	if err != nil {
 		return err
@@ -418,7 +420,7 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 		return err
 	}
 	c := engineContainer{eng: j.eng, id: s.id, name: s.dyno(), hostPort: det.HostPort}
-	checks := j.checksFor(s.typ)
+	checks := j.files.StartupChecks(s.typ)
 	startup := 0
 	for _, c := range checks {
 		if c.Type == "" || c.Type == appfile.HealthcheckStartup {
@@ -445,16 +447,16 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 // code), whether it ran the image's default command for want of a
 // Procfile, and its last output, which is also kept for `logs`.
 func (j *job) checkFailed(ctx context.Context, s started, err error) error {
-	fc := explainFailure(context.WithoutCancel(ctx), j.eng, s.id, s.dyno())
-	j.failed.add(fc)
+	fc := logs.Explain(context.WithoutCancel(ctx), j.eng, s.id, s.dyno())
+	j.failed.Add(fc)
 	if fc.Status != "running" {
 		err = fmt.Errorf("%w (%s %s)", err, s.dyno(), fc.Status)
 	}
 	var more []string
 	if cmd, ok := j.rel.Processes[s.typ]; ok && cmd == "" && j.image.ID != "" {
-		more = append(more, noProcfileNote(j.files, j.image.Entrypoint, j.image.Cmd))
+		more = append(more, release.NoProcfileNote(j.files, j.image.Entrypoint, j.image.Cmd))
 	}
-	tail := fc.tail(failedTailLines)
+	tail := fc.Tail(logs.TailLines)
 	if len(tail) == 0 {
 		more = append(more, s.dyno()+" printed nothing")
 	} else {
@@ -464,13 +466,4 @@ func (j *job) checkFailed(ctx context.Context, s started, err error) error {
 		}
 	}
 	return &StepError{Step: "check", Err: err, Tail: tail, More: more}
-}
-
-func splitLines(s string) []string {
-	var out []string
-	sc := bufio.NewScanner(strings.NewReader(s))
-	for sc.Scan() {
-		out = append(out, sc.Text())
-	}
-	return out
 }

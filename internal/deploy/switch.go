@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -23,7 +24,7 @@ func (j *job) switchOver(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	all, err := j.eng.ListContainers(ctx, j.d.names.KindLabels(j.app.Name, KindProcess), true)
+	all, err := j.eng.ListContainers(ctx, j.d.names.KindLabels(j.app.Name, naming.KindProcess), true)
 	if err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func (j *job) switchOver(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		j.rel.Config, j.rel.Formation = cfg, j.plan.formation
+		j.rel.Config, j.rel.Formation = cfg, j.plan.Formation
 		if err := tx.UpdateRelease(j.rel); err != nil {
 			return err
 		}
@@ -54,7 +55,7 @@ func (j *job) switchOver(ctx context.Context) error {
 				return err
 			}
 		}
-		if err := tx.SetFormation(j.app, j.plan.formation); err != nil {
+		if err := tx.SetFormation(j.app, j.plan.Formation); err != nil {
 			return err
 		}
 		if err := tx.SetProperty(j.app.Scope(), "ps", "generation", j.generation); err != nil {
@@ -96,7 +97,7 @@ func (j *job) switchOver(ctx context.Context) error {
 			old = append(old, c)
 		}
 	}
-	wait, now := sortReplaced(old, live, generation)
+	wait, now := naming.SortReplaced(old, live, generation)
 	for _, c := range wait {
 		j.retiring = append(j.retiring, oldContainer{id: c.ID, name: c.Name, addr: fmt.Sprintf("127.0.0.1:%d", c.HostPort)})
 	}
@@ -134,14 +135,14 @@ func (j *job) renameAll(ctx context.Context, all []docker.ContainerInfo) map[str
 		want[s.final] = s.id
 	}
 	renamed := map[string]string{}
-	for _, r := range planRenames(j.d.names, j.app.Name, all, want, true, j.d.now().Unix()) {
-		if err := j.eng.RenameContainer(ctx, r.id, r.to); err != nil {
+	for _, r := range naming.PlanRenames(j.d.names, j.app.Name, all, want, true, j.d.now().Unix()) {
+		if err := j.eng.RenameContainer(ctx, r.ID, r.To); err != nil {
 			if !errors.Is(err, docker.ErrNotFound) {
-				j.d.log.Warn("rename container", "app", j.app.Name, "container", r.from, "to", r.to, "err", err)
+				j.d.log.Warn("rename container", "app", j.app.Name, "container", r.From, "to", r.To, "err", err)
 			}
 			continue
 		}
-		renamed[r.id] = r.to
+		renamed[r.ID] = r.To
 	}
 	return renamed
 }

@@ -70,7 +70,7 @@ var _ Engine = (*docker.Client)(nil)
 // is an error wrapping docker.ErrEngineUnavailable.
 type Connector func(ctx context.Context) (Engine, error)
 
-// Names are the engine-side names of Berth's objects (deploy.Names is one):
+// Names are the engine-side names of Berth's objects (naming.Names is one):
 // what labels mark this Berth's containers, the network services and linked
 // apps share, and a service's container.
 type Names interface {

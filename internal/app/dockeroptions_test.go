@@ -1,12 +1,10 @@
-package deploy
+package app
 
 import (
 	"errors"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/berthpaas/berth/internal/app"
 )
 
 func TestParseDockerOptionArg(t *testing.T) {
@@ -83,8 +81,8 @@ func TestParseDockerOptionArgRefused(t *testing.T) {
 			t.Errorf("ParseDockerOptionArg(%q, %q) = %#v, want an error", tc.phase, tc.arg, got)
 			continue
 		}
-		if !errors.Is(err, app.ErrInvalid) {
-			t.Errorf("ParseDockerOptionArg(%q, %q) error %v is not app.ErrInvalid", tc.phase, tc.arg, err)
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("ParseDockerOptionArg(%q, %q) error %v is not ErrInvalid", tc.phase, tc.arg, err)
 		}
 		for _, w := range tc.want {
 			if !strings.Contains(err.Error(), w) {

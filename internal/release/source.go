@@ -1,4 +1,4 @@
-package deploy
+package release
 
 import (
 	"archive/tar"
@@ -20,14 +20,18 @@ import (
 // MaxSourceSize bounds the unpacked size of a source archive.
 const MaxSourceSize = 2 << 30
 
-// extractArchive unpacks a tar or tar.gz stream into dir (which must not
+// ExtractArchive unpacks a tar or tar.gz stream into dir (which must not
 // exist yet). Entries cannot escape dir; devices and hard links are refused.
 // A single top-level directory (as in GitHub's archives) is stripped.
-func extractArchive(r io.Reader, dir string) error { return extractTree(r, dir, true) }
+func ExtractArchive(r io.Reader, dir string) error { return extract(r, dir, true) }
 
-// extractTree unpacks like extractArchive; strip says whether a single
-// top-level directory is stripped (not for git trees, which are exact).
-func extractTree(r io.Reader, dir string, strip bool) error {
+// ExtractTree unpacks a git tree (the tar of `git archive`) like
+// ExtractArchive, but exactly as it is: a single top-level directory stays.
+func ExtractTree(r io.Reader, dir string) error { return extract(r, dir, false) }
+
+// extract unpacks; strip says whether a single top-level directory is
+// stripped (not for git trees, which are exact).
+func extract(r io.Reader, dir string, strip bool) error {
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(2)
 	var src io.Reader = br
@@ -174,8 +178,8 @@ func stripSingleTopDir(dir string) error {
 	return os.Rename(tmp, dir)
 }
 
-// tarDir streams dir as a tar archive (a Docker build context) into w.
-func tarDir(dir string, w io.Writer) error {
+// TarDir streams dir as a tar archive (a Docker build context) into w.
+func TarDir(dir string, w io.Writer) error {
 	tw := tar.NewWriter(w)
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -224,9 +228,9 @@ func tarDir(dir string, w io.Writer) error {
 	return tw.Close()
 }
 
-// readSourceFile reads name inside dir without following links out of it.
+// ReadSourceFile reads name inside dir without following links out of it.
 // A missing file returns (nil, nil).
-func readSourceFile(dir, name string) ([]byte, error) {
+func ReadSourceFile(dir, name string) ([]byte, error) {
 	if dir == "" {
 		return nil, nil
 	}

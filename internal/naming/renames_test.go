@@ -1,4 +1,4 @@
-package deploy
+package naming
 
 import (
 	"fmt"
@@ -17,10 +17,10 @@ func ctr(id, name, typ string, i, release int, generation, state string, port in
 	}}
 }
 
-func renameList(rs []rename) string {
+func renameList(rs []Rename) string {
 	var out []string
 	for _, r := range rs {
-		out = append(out, r.id+":"+r.from+">"+r.to)
+		out = append(out, r.ID+":"+r.From+">"+r.To)
 	}
 	return strings.Join(out, " ")
 }
@@ -105,7 +105,7 @@ func TestPlanRenames(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := renameList(planRenames(Names{Prefix: tc.prefix}, "shop", tc.cs, tc.want, tc.retireAll, epoch))
+			got := renameList(PlanRenames(Names{Prefix: tc.prefix}, "shop", tc.cs, tc.want, tc.retireAll, epoch))
 			if got != tc.renames {
 				t.Errorf("renames\n got: %s\nwant: %s", got, tc.renames)
 			}
@@ -130,7 +130,7 @@ func TestSortReplaced(t *testing.T) {
 		}
 		return strings.Join(out, " ")
 	}
-	wait, now := sortReplaced(old, 4, "g4")
+	wait, now := SortReplaced(old, 4, "g4")
 	if got := ids(wait); got != "web-live web2-live" {
 		t.Errorf("wait = %s, want the live release's running web containers", got)
 	}
@@ -138,7 +138,7 @@ func TestSortReplaced(t *testing.T) {
 		t.Errorf("now = %s", got)
 	}
 	// Nothing was live (first deploy, or its release was deleted).
-	if wait, _ := sortReplaced(old, 0, ""); len(wait) != 0 {
+	if wait, _ := SortReplaced(old, 0, ""); len(wait) != 0 {
 		t.Errorf("wait with no live release = %s", ids(wait))
 	}
 }
@@ -171,14 +171,14 @@ func TestQuickDeploysDoNotPileUp(t *testing.T) {
 		}
 		old := slices.Clone(cs)
 		cs = append(fresh, cs...)
-		for _, r := range planRenames(n, "shop", cs, want, true, 1700000000) { // the same second every time
+		for _, r := range PlanRenames(n, "shop", cs, want, true, 1700000000) { // the same second every time
 			for i := range cs {
-				if cs[i].ID == r.id {
-					cs[i].Name = r.to
+				if cs[i].ID == r.ID {
+					cs[i].Name = r.To
 				}
 			}
 		}
-		_, now := sortReplaced(old, live, gen)
+		_, now := SortReplaced(old, live, gen)
 		cs = slices.DeleteFunc(cs, func(c docker.ContainerInfo) bool {
 			return slices.ContainsFunc(now, func(o docker.ContainerInfo) bool { return o.ID == c.ID })
 		})
@@ -191,9 +191,9 @@ func TestQuickDeploysDoNotPileUp(t *testing.T) {
 				t.Fatalf("deploy %d: two containers named %s", d, c.Name)
 			}
 			names[c.Name] = true
-			typ, i := c.Labels[LabelProcess], labelIndex(c)
+			typ, i := c.Labels[LabelProcess], Index(c)
 			switch {
-			case isLive(c, live, gen):
+			case IsLive(c, live, gen):
 				if c.Name != n.Container("shop", typ, i) {
 					t.Errorf("deploy %d: live %s.%d is named %s", d, typ, i, c.Name)
 				}

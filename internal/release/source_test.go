@@ -1,4 +1,4 @@
-package deploy
+package release
 
 import (
 	"archive/tar"
@@ -225,8 +225,8 @@ func TestExtractArchive(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "src")
-			if err := extractArchive(bytes.NewReader(tc.archive(t)), dir); err != nil {
-				t.Fatalf("extractArchive: %v", err)
+			if err := ExtractArchive(bytes.NewReader(tc.archive(t)), dir); err != nil {
+				t.Fatalf("ExtractArchive: %v", err)
 			}
 			equalTrees(t, tree(t, dir), tc.want)
 			if info, err := os.Lstat(filepath.Join(dir, "s")); err == nil && info.Mode()&(fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0 {
@@ -359,9 +359,9 @@ func TestExtractArchiveRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			dir := filepath.Join(parent, "src")
-			err := extractArchive(bytes.NewReader(tc.archive(t, outside)), dir)
+			err := ExtractArchive(bytes.NewReader(tc.archive(t, outside)), dir)
 			if err == nil {
-				t.Fatalf("extractArchive accepted the archive; unpacked %v", tree(t, dir))
+				t.Fatalf("ExtractArchive accepted the archive; unpacked %v", tree(t, dir))
 			}
 			t.Logf("error: %v", err)
 			if tc.invalid {
@@ -419,8 +419,8 @@ func TestTarDirRoundTrip(t *testing.T) {
 	}
 
 	var buf bytes.Buffer
-	if err := tarDir(src, &buf); err != nil {
-		t.Fatalf("tarDir: %v", err)
+	if err := TarDir(src, &buf); err != nil {
+		t.Fatalf("TarDir: %v", err)
 	}
 	// The headers are relative, dirs end with "/", owners are anonymous.
 	tr := tar.NewReader(bytes.NewReader(buf.Bytes()))
@@ -450,8 +450,8 @@ func TestTarDirRoundTrip(t *testing.T) {
 	}
 
 	dst := filepath.Join(t.TempDir(), "dst")
-	if err := extractArchive(bytes.NewReader(buf.Bytes()), dst); err != nil {
-		t.Fatalf("extractArchive(tarDir(...)): %v", err)
+	if err := ExtractArchive(bytes.NewReader(buf.Bytes()), dst); err != nil {
+		t.Fatalf("ExtractArchive(TarDir(...)): %v", err)
 	}
 	equalTrees(t, tree(t, dst), tree(t, src))
 	for _, name := range []string{"bin/start", "bin/ro", "Dockerfile"} {
@@ -469,8 +469,8 @@ func TestTarDirRoundTrip(t *testing.T) {
 }
 
 func TestTarDirMissing(t *testing.T) {
-	if err := tarDir(filepath.Join(t.TempDir(), "missing"), io.Discard); err == nil {
-		t.Error("tarDir of a missing dir succeeded")
+	if err := TarDir(filepath.Join(t.TempDir(), "missing"), io.Discard); err == nil {
+		t.Error("TarDir of a missing dir succeeded")
 	}
 }
 
@@ -579,21 +579,21 @@ func TestReadSourceFile(t *testing.T) {
 		{dir, "sub", "", false, true}, // a directory
 	}
 	for _, tc := range tests {
-		b, err := readSourceFile(tc.dir, tc.name)
+		b, err := ReadSourceFile(tc.dir, tc.name)
 		switch {
 		case tc.wantErr:
 			if err == nil {
-				t.Errorf("readSourceFile(%q, %q) = %q, want an error", tc.dir, tc.name, b)
+				t.Errorf("ReadSourceFile(%q, %q) = %q, want an error", tc.dir, tc.name, b)
 			}
 			if bytes.Contains(b, []byte("secret")) {
-				t.Errorf("readSourceFile(%q, %q) read outside the dir", tc.dir, tc.name)
+				t.Errorf("ReadSourceFile(%q, %q) read outside the dir", tc.dir, tc.name)
 			}
 		case err != nil:
-			t.Errorf("readSourceFile(%q, %q): %v", tc.dir, tc.name, err)
+			t.Errorf("ReadSourceFile(%q, %q): %v", tc.dir, tc.name, err)
 		case tc.wantNil && b != nil:
-			t.Errorf("readSourceFile(%q, %q) = %q, want nil", tc.dir, tc.name, b)
+			t.Errorf("ReadSourceFile(%q, %q) = %q, want nil", tc.dir, tc.name, b)
 		case !tc.wantNil && (b == nil || string(b) != tc.want):
-			t.Errorf("readSourceFile(%q, %q) = %q (nil %v), want %q", tc.dir, tc.name, b, b == nil, tc.want)
+			t.Errorf("ReadSourceFile(%q, %q) = %q (nil %v), want %q", tc.dir, tc.name, b, b == nil, tc.want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package deploy
+package release
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
+	"github.com/berthpaas/berth/internal/store"
 )
 
 func mustProcfile(t *testing.T, text string) *appfile.Procfile {
@@ -184,27 +185,27 @@ func TestMakePlan(t *testing.T) {
 			if tc.scale != "" {
 				scale = mustScale(t, tc.scale)
 			}
-			p, err := makePlan(pf, aj, scale, tc.stored, tc.exposed)
+			p, err := MakePlan(pf, aj, scale, tc.stored, tc.exposed)
 			if err != nil {
-				t.Fatalf("makePlan: %v", err)
+				t.Fatalf("MakePlan: %v", err)
 			}
-			if !maps.Equal(p.processes, tc.processes) {
-				t.Errorf("processes = %v, want %v", p.processes, tc.processes)
+			if !maps.Equal(p.Processes, tc.processes) {
+				t.Errorf("processes = %v, want %v", p.Processes, tc.processes)
 			}
-			if !maps.Equal(p.formation, tc.formation) {
-				t.Errorf("formation = %v, want %v", p.formation, tc.formation)
+			if !maps.Equal(p.Formation, tc.formation) {
+				t.Errorf("formation = %v, want %v", p.Formation, tc.formation)
 			}
-			if !slices.Equal(p.lockedTypes, tc.locked) {
-				t.Errorf("lockedTypes = %v, want %v", p.lockedTypes, tc.locked)
+			if !slices.Equal(p.LockedTypes, tc.locked) {
+				t.Errorf("lockedTypes = %v, want %v", p.LockedTypes, tc.locked)
 			}
-			if p.webPort != tc.webPort {
-				t.Errorf("webPort = %d, want %d", p.webPort, tc.webPort)
+			if p.WebPort != tc.webPort {
+				t.Errorf("webPort = %d, want %d", p.WebPort, tc.webPort)
 			}
-			if got := p.order(); !slices.Equal(got, tc.order) {
-				t.Errorf("order() = %v, want %v", got, tc.order)
+			if got := p.Order(); !slices.Equal(got, tc.order) {
+				t.Errorf("Order() = %v, want %v", got, tc.order)
 			}
-			if _, ok := p.processes["release"]; ok {
-				t.Errorf("release became a process: %v", p.processes)
+			if _, ok := p.Processes["release"]; ok {
+				t.Errorf("release became a process: %v", p.Processes)
 			}
 		})
 	}
@@ -266,7 +267,7 @@ func TestMakePlanErrors(t *testing.T) {
 			if tc.scale != "" {
 				scale = mustScale(t, tc.scale)
 			}
-			_, err := makePlan(pf, aj, scale, nil, nil)
+			_, err := MakePlan(pf, aj, scale, nil, nil)
 			wantInvalid(t, err, tc.want...)
 		})
 	}
@@ -275,12 +276,12 @@ func TestMakePlanErrors(t *testing.T) {
 // A formation entry without a quantity neither sets nor locks anything, even
 // for a type the Procfile lacks.
 func TestMakePlanFormationWithoutQuantity(t *testing.T) {
-	p, err := makePlan(mustProcfile(t, "web: w\n"), mustAppJSON(t, `{"formation": {"web": {}, "other": {"size": "x"}}}`), nil, nil, nil)
+	p, err := MakePlan(mustProcfile(t, "web: w\n"), mustAppJSON(t, `{"formation": {"web": {}, "other": {"size": "x"}}}`), nil, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.formation["web"] != 1 || len(p.lockedTypes) != 0 {
-		t.Errorf("formation %v, locked %v; want web=1 and nothing locked", p.formation, p.lockedTypes)
+	if p.Formation["web"] != 1 || len(p.LockedTypes) != 0 {
+		t.Errorf("formation %v, locked %v; want web=1 and nothing locked", p.Formation, p.LockedTypes)
 	}
 }
 
@@ -363,9 +364,9 @@ func TestApplyScale(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := maps.Clone(tc.formation)
-			got, err := applyScale(tc.formation, tc.processes, tc.locked, tc.changes)
+			got, err := ApplyScale(tc.formation, tc.processes, tc.locked, tc.changes)
 			if !maps.Equal(tc.formation, before) {
-				t.Errorf("applyScale changed its input formation: %v, was %v", tc.formation, before)
+				t.Errorf("ApplyScale changed its input formation: %v, was %v", tc.formation, before)
 			}
 			if tc.err != nil {
 				wantInvalid(t, err, tc.err...)
@@ -375,22 +376,22 @@ func TestApplyScale(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("applyScale: %v", err)
+				t.Fatalf("ApplyScale: %v", err)
 			}
 			if !maps.Equal(got, tc.want) {
-				t.Errorf("applyScale = %v, want %v", got, tc.want)
+				t.Errorf("ApplyScale = %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
 
 func TestDescribeFormation(t *testing.T) {
-	p := plan{processes: map[string]string{"worker": "", "web": "", "a": ""}, formation: map[string]int{"web": 2, "worker": 0, "a": 1}}
-	if got, want := describeFormation(p.order(), p.formation), "web=2 a=1 worker=0"; got != want {
-		t.Errorf("describeFormation = %q, want %q", got, want)
+	p := Plan{Processes: map[string]string{"worker": "", "web": "", "a": ""}, Formation: map[string]int{"web": 2, "worker": 0, "a": 1}}
+	if got, want := DescribeFormation(p.Order(), p.Formation), "web=2 a=1 worker=0"; got != want {
+		t.Errorf("DescribeFormation = %q, want %q", got, want)
 	}
-	if got := describeFormation(nil, nil); got != "" {
-		t.Errorf("describeFormation(nil) = %q, want empty", got)
+	if got := DescribeFormation(nil, nil); got != "" {
+		t.Errorf("DescribeFormation(nil) = %q, want empty", got)
 	}
 }
 
@@ -399,18 +400,32 @@ func TestDescribeFormation(t *testing.T) {
 // nothing.
 func TestMakePlanScaleOverrideNotes(t *testing.T) {
 	pf := mustProcfile(t, "web: w\nworker: k\n")
-	p, err := makePlan(pf, nil, map[string]int{"worker": 2, "web": 1}, map[string]int{"web": 1, "worker": 0}, nil)
+	p, err := MakePlan(pf, nil, map[string]int{"worker": 2, "web": 1}, map[string]int{"web": 1, "worker": 0}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{"DOKKU_SCALE sets worker=2, overriding the current worker=0 (as set by ps:scale): DOKKU_SCALE applies at every deploy"}
-	if p.formation["worker"] != 2 || !slices.Equal(p.notes, want) {
-		t.Errorf("formation %v notes %q", p.formation, p.notes)
+	if p.Formation["worker"] != 2 || !slices.Equal(p.Notes, want) {
+		t.Errorf("formation %v notes %q", p.Formation, p.Notes)
 	}
 	for _, stored := range []map[string]int{nil, {"web": 1, "worker": 2}} {
-		p, err := makePlan(pf, nil, map[string]int{"worker": 2}, stored, nil)
-		if err != nil || len(p.notes) != 0 {
-			t.Errorf("stored %v: notes %q, %v", stored, p.notes, err)
+		p, err := MakePlan(pf, nil, map[string]int{"worker": 2}, stored, nil)
+		if err != nil || len(p.Notes) != 0 {
+			t.Errorf("stored %v: notes %q, %v", stored, p.Notes, err)
 		}
+	}
+}
+
+// A rollback runs the release's own processes and port; types both run
+// keep the current quantity, types only it runs get its own.
+func TestRollbackPlan(t *testing.T) {
+	current := Plan{Processes: map[string]string{"web": "/bin/web2", "clock": "/bin/clock"}, Formation: map[string]int{"web": 3, "clock": 1}, WebPort: 8080}
+	of := store.Release{Processes: map[string]string{"web": "/bin/web", "worker": "/bin/work"}, WebPort: 5000, Formation: map[string]int{"web": 1, "worker": 2}}
+	p := RollbackPlan(current, of)
+	if p.WebPort != 5000 || p.Processes["web"] != "/bin/web" || len(p.Processes) != 2 {
+		t.Errorf("processes %v port %d", p.Processes, p.WebPort)
+	}
+	if len(p.Formation) != 2 || p.Formation["web"] != 3 || p.Formation["worker"] != 2 {
+		t.Errorf("formation = %v, want web=3 (current) worker=2 (the release's), no clock", p.Formation)
 	}
 }

@@ -1,4 +1,4 @@
-package deploy
+package release
 
 import (
 	"context"
@@ -54,7 +54,7 @@ func TestLookupFilesOrder(t *testing.T) {
 		"/app/DOKKU_SCALE":  "web=1\n",
 		"/code/DOKKU_SCALE": "web=2\n",
 	}}
-	data, origins, err := lookupFiles(context.Background(), img, fileLookup{srcDir: src, image: "img", workDir: "/code"})
+	data, origins, err := LookupFiles(context.Background(), img, Lookup{SrcDir: src, Image: "img", WorkDir: "/code"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestLookupFilesPathsAndNone(t *testing.T) {
 	// source and in the image; an empty WORKDIR is /; /app is looked at
 	// once when it is the WORKDIR.
 	img := &fakeImage{files: map[string]string{"/misc/dokku/Procfile": "web: x\n", "/app/cfg/app.json": "{}"}}
-	data, origins, err := lookupFiles(context.Background(), img, fileLookup{image: "img", procfilePath: "misc/dokku/Procfile", appJSONPath: "cfg/app.json"})
+	data, origins, err := LookupFiles(context.Background(), img, Lookup{Image: "img", ProcfilePath: "misc/dokku/Procfile", AppJSONPath: "cfg/app.json"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestLookupFilesPathsAndNone(t *testing.T) {
 	if o := origins[2].String(); o != "CHECKS: none (looked in the image at /CHECKS and /app/CHECKS)" {
 		t.Errorf("CHECKS origin %q", o)
 	}
-	_, origins, err = lookupFiles(context.Background(), img, fileLookup{srcDir: t.TempDir(), image: "img", workDir: "/app"})
+	_, origins, err = LookupFiles(context.Background(), img, Lookup{SrcDir: t.TempDir(), Image: "img", WorkDir: "/app"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,25 +111,25 @@ func TestLookupFilesPathsAndNone(t *testing.T) {
 	}
 	// No image (an old release's source only): the image is not read.
 	img.calls = nil
-	_, origins, err = lookupFiles(context.Background(), img, fileLookup{srcDir: t.TempDir()})
+	_, origins, err = LookupFiles(context.Background(), img, Lookup{SrcDir: t.TempDir()})
 	if err != nil || len(img.calls) != 0 || origins[3].String() != "DOKKU_SCALE: none (looked in the source at DOKKU_SCALE)" {
 		t.Errorf("source only: %v, %q, %q", err, img.calls, origins[3])
 	}
 	// The engine's error is the deploy's.
 	img.err = errors.New("engine gone")
-	if _, _, err := lookupFiles(context.Background(), img, fileLookup{image: "img"}); err == nil || !strings.Contains(err.Error(), "engine gone") {
+	if _, _, err := LookupFiles(context.Background(), img, Lookup{Image: "img"}); err == nil || !strings.Contains(err.Error(), "engine gone") {
 		t.Errorf("engine error: %v", err)
 	}
 }
 
 func TestParseAppFilesSaysWhere(t *testing.T) {
-	origins := []fileOrigin{{Name: "Procfile", Where: inImage, Path: "/code/Procfile"}}
-	_, err := parseAppFiles(map[string][]byte{"Procfile": []byte("web: x\nBad_Type: y\n")}, origins)
+	origins := []Origin{{Name: "Procfile", Where: InImage, Path: "/code/Procfile"}}
+	_, err := ParseFiles(map[string][]byte{"Procfile": []byte("web: x\nBad_Type: y\n")}, origins)
 	if err == nil || !strings.Contains(err.Error(), "Procfile line 2") || !strings.Contains(err.Error(), "(in the image at /code/Procfile)") {
 		t.Errorf("err = %v", err)
 	}
-	origins = []fileOrigin{{Name: "Procfile", Where: inSource, Path: "Procfile"}}
-	_, err = parseAppFiles(map[string][]byte{"Procfile": []byte("Bad_Type: y\n")}, origins)
+	origins = []Origin{{Name: "Procfile", Where: InSource, Path: "Procfile"}}
+	_, err = ParseFiles(map[string][]byte{"Procfile": []byte("Bad_Type: y\n")}, origins)
 	if err == nil || strings.Contains(err.Error(), "(in the") {
 		t.Errorf("err at the source root = %v", err)
 	}
@@ -137,27 +137,27 @@ func TestParseAppFilesSaysWhere(t *testing.T) {
 
 func TestKeptFilesRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "files")
-	if _, _, ok, err := loadKeptFiles(dir); ok || err != nil {
+	if _, _, ok, err := LoadKeptFiles(dir); ok || err != nil {
 		t.Fatalf("nothing kept: ok=%v err=%v", ok, err)
 	}
 	data := map[string][]byte{"Procfile": []byte("web: x\n"), "CHECKS": []byte("/\n")}
-	origins := []fileOrigin{
-		{Name: "Procfile", Where: inImage, Path: "/code/Procfile", Image: []string{"/code/Procfile", "/app/Procfile"}},
+	origins := []Origin{
+		{Name: "Procfile", Where: InImage, Path: "/code/Procfile", Image: []string{"/code/Procfile", "/app/Procfile"}},
 		{Name: "app.json", Source: []string{"app.json"}},
-		{Name: "CHECKS", Where: inSource, Path: "CHECKS", Source: []string{"CHECKS"}},
+		{Name: "CHECKS", Where: InSource, Path: "CHECKS", Source: []string{"CHECKS"}},
 	}
-	if err := keepFiles(dir, data, origins); err != nil {
+	if err := KeepFiles(dir, data, origins); err != nil {
 		t.Fatal(err)
 	}
-	gotData, gotOrigins, ok, err := loadKeptFiles(dir)
+	gotData, gotOrigins, ok, err := LoadKeptFiles(dir)
 	if err != nil || !ok || !reflect.DeepEqual(gotData, data) || !reflect.DeepEqual(gotOrigins, origins) {
 		t.Errorf("loaded %q %+v %v %v", gotData, gotOrigins, ok, err)
 	}
 }
 
 func TestNoProcfileNote(t *testing.T) {
-	f := appFiles{origins: []fileOrigin{{Name: "Procfile", Source: []string{"Procfile"}, Image: []string{"/code/Procfile", "/app/Procfile"}}}}
-	got := noProcfileNote(f, nil, []string{"bash"})
+	f := Files{Origins: []Origin{{Name: "Procfile", Source: []string{"Procfile"}, Image: []string{"/code/Procfile", "/app/Procfile"}}}}
+	got := NoProcfileNote(f, nil, []string{"bash"})
 	want := `No Procfile found (looked in the source at Procfile, the image at /code/Procfile and /app/Procfile): web runs the image's default command (CMD ["bash"])`
 	if got != want {
 		t.Errorf("got  %s\nwant %s", got, want)
@@ -167,5 +167,50 @@ func TestNoProcfileNote(t *testing.T) {
 	}
 	if got := imageCommand(nil, nil); !strings.Contains(got, "no CMD") {
 		t.Errorf("imageCommand of nothing = %s", got)
+	}
+}
+
+// What the rest of the pipeline asks of a release's files: each type's
+// startup checks (app.json's, else CHECKS for web), app.json's liveness
+// path check, and the types whose quantity app.json fixes.
+func TestFilesChecksAndLocks(t *testing.T) {
+	data := map[string][]byte{
+		"app.json": []byte(`{"formation": {"web": {"quantity": 2}, "clock": {"quantity": 0}, "worker": {}},
+			"healthchecks": {"web": [{"type": "liveness", "command": ["true"]}, {"type": "liveness", "path": "/live"}],
+			                 "worker": [{"type": "startup", "command": ["true"]}]}}`),
+		"CHECKS": []byte("/up\n"),
+	}
+	f, err := ParseFiles(data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.LockedTypes(); !reflect.DeepEqual(got, []string{"clock", "web"}) {
+		t.Errorf("LockedTypes = %v, want [clock web]", got)
+	}
+	if hc := f.LivenessCheck("web"); hc == nil || hc.Path != "/live" {
+		t.Errorf("LivenessCheck(web) = %+v, want the path check /live", hc)
+	}
+	if hc := f.LivenessCheck("worker"); hc != nil {
+		t.Errorf("LivenessCheck(worker) = %+v, want none", hc)
+	}
+	if got := f.StartupChecks("web"); len(got) != 2 {
+		t.Errorf("StartupChecks(web) = %+v, want app.json's two (CHECKS is not used when app.json has web checks)", got)
+	}
+	if got := f.StartupChecks("worker"); len(got) != 1 || len(got[0].Command) != 1 {
+		t.Errorf("StartupChecks(worker) = %+v", got)
+	}
+
+	f, err = ParseFiles(map[string][]byte{"CHECKS": []byte("/up\n")}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.StartupChecks("web"); len(got) != 1 || got[0].Path != "/up" {
+		t.Errorf("StartupChecks(web) from CHECKS = %+v", got)
+	}
+	if got := f.StartupChecks("worker"); got != nil {
+		t.Errorf("StartupChecks(worker) from CHECKS = %+v, want none (CHECKS is web's)", got)
+	}
+	if f.LockedTypes() != nil || f.LivenessCheck("web") != nil {
+		t.Errorf("without app.json: locked %v, liveness %v", f.LockedTypes(), f.LivenessCheck("web"))
 	}
 }

@@ -1,4 +1,10 @@
-package deploy
+// Package naming is what Berth calls the Docker objects it creates and how
+// it marks them: container and image names (Dokku's APP.TYPE.N, the
+// temporary and retired names of a zero-downtime switch), the berth.*
+// labels, and reading a container list by those labels: which containers
+// are the live ones, and the renames that give containers their names at a
+// switch or after an interrupted one. It does no I/O.
+package naming
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package deploy
+package release
 
 import (
 	"fmt"
@@ -15,25 +15,25 @@ import (
 // EXPOSEs one.
 const DefaultWebPort = 5000
 
-// plan is what a release runs: its process types, their commands and how
+// Plan is what a release runs: its process types, their commands and how
 // many containers of each. It is computed from the release's files and the
 // stored formation, with no I/O, so it is tested on its own.
-type plan struct {
-	processes map[string]string // type -> command; "" runs the image's CMD
-	formation map[string]int
-	// lockedTypes are the types whose quantity app.json's formation sets:
+type Plan struct {
+	Processes map[string]string // type -> command; "" runs the image's CMD
+	Formation map[string]int
+	// LockedTypes are the types whose quantity app.json's formation sets:
 	// ps:scale refuses to change them.
-	lockedTypes []string
-	webPort     int
-	// notes are lines for the deploy log: quantities DOKKU_SCALE changed
+	LockedTypes []string
+	WebPort     int
+	// Notes are lines for the deploy log: quantities DOKKU_SCALE changed
 	// from the stored formation (an earlier ps:scale).
-	notes []string
+	Notes []string
 }
 
-// order returns the process types, web first, then by name.
-func (p plan) order() []string {
-	types := make([]string, 0, len(p.processes))
-	for t := range p.processes {
+// Order returns the process types, web first, then by name.
+func (p Plan) Order() []string {
+	types := make([]string, 0, len(p.Processes))
+	for t := range p.Processes {
 		types = append(types, t)
 	}
 	sort.Slice(types, func(i, j int) bool {
@@ -45,65 +45,65 @@ func (p plan) order() []string {
 	return types
 }
 
-// makePlan decides a release's processes and formation. Precedence of
+// MakePlan decides a release's processes and formation. Precedence of
 // quantities: app.json formation > DOKKU_SCALE > the stored formation (from
 // ps:scale) > 1 for web and 0 for other new types. Types the Procfile no
 // longer has are dropped. procfile is nil when the source has none: then
 // web runs the image's CMD (the "release" type never runs as a process).
-func makePlan(procfile *appfile.Procfile, appJSON *appfile.AppJSON, scale map[string]int, stored map[string]int, exposed []int) (plan, error) {
-	p := plan{processes: map[string]string{}, formation: map[string]int{}, webPort: DefaultWebPort}
+func MakePlan(procfile *appfile.Procfile, appJSON *appfile.AppJSON, scale map[string]int, stored map[string]int, exposed []int) (Plan, error) {
+	p := Plan{Processes: map[string]string{}, Formation: map[string]int{}, WebPort: DefaultWebPort}
 	if len(exposed) > 0 {
-		p.webPort = exposed[0]
+		p.WebPort = exposed[0]
 	}
 	if procfile == nil {
-		p.processes["web"] = ""
+		p.Processes["web"] = ""
 	} else {
 		for _, proc := range procfile.Processes {
 			if proc.Type == "release" {
 				continue
 			}
-			p.processes[proc.Type] = proc.Command
+			p.Processes[proc.Type] = proc.Command
 		}
-		if len(p.processes) == 0 {
+		if len(p.Processes) == 0 {
 			return p, app.Invalidf("The Procfile has no process type to run (only release)")
 		}
 	}
-	for typ := range p.processes {
+	for typ := range p.Processes {
 		n, ok := stored[typ]
 		if !ok && typ == "web" {
 			n = 1
 		}
-		p.formation[typ] = n
+		p.Formation[typ] = n
 	}
 	for _, typ := range slices.Sorted(maps.Keys(scale)) {
 		n := scale[typ]
-		if _, ok := p.processes[typ]; !ok {
+		if _, ok := p.Processes[typ]; !ok {
 			return p, app.Invalidf("DOKKU_SCALE sets %s=%d but %s is not a process type of the Procfile", typ, n, typ)
 		}
 		if old, ok := stored[typ]; ok && old != n {
-			p.notes = append(p.notes, fmt.Sprintf("DOKKU_SCALE sets %s=%d, overriding the current %s=%d (as set by ps:scale): DOKKU_SCALE applies at every deploy", typ, n, typ, old))
+			p.Notes = append(p.Notes, fmt.Sprintf("DOKKU_SCALE sets %s=%d, overriding the current %s=%d (as set by ps:scale): DOKKU_SCALE applies at every deploy", typ, n, typ, old))
 		}
-		p.formation[typ] = n
+		p.Formation[typ] = n
 	}
 	if appJSON != nil {
 		for typ, f := range appJSON.Formation {
 			if f.Quantity == nil {
 				continue
 			}
-			if _, ok := p.processes[typ]; !ok {
+			if _, ok := p.Processes[typ]; !ok {
 				return p, app.Invalidf("app.json formation sets %s but %s is not a process type of the Procfile", typ, typ)
 			}
-			p.formation[typ] = *f.Quantity
-			p.lockedTypes = append(p.lockedTypes, typ)
+			p.Formation[typ] = *f.Quantity
+			p.LockedTypes = append(p.LockedTypes, typ)
 		}
-		slices.Sort(p.lockedTypes)
+		slices.Sort(p.LockedTypes)
 	}
 	return p, nil
 }
 
-// applyScale changes quantities in formation after validating them against
+// ApplyScale changes quantities in formation after validating them against
 // the release's process types and app.json's locks.
-func applyScale(formation map[string]int, processes map[string]string, locked []string, changes map[string]int) (map[string]int, error) {
+func ApplyScale(formation map[string]int, processes map[string]string, locked []string, changes map[string]int) (map[string]int, error) {
 	out := map[string]int{}
 	for t, n := range formation {
 		out[t] = n
@@ -123,7 +123,9 @@ func applyScale(formation map[string]int, processes map[string]string, locked []
 	return out, nil
 }
 
-func describeFormation(types []string, f map[string]int) string {
+// DescribeFormation lists the quantities of types, in that order, as the
+// deploy log shows them: "web=2 worker=1".
+func DescribeFormation(types []string, f map[string]int) string {
 	s := ""
 	for i, t := range types {
 		if i > 0 {
@@ -134,20 +136,34 @@ func describeFormation(types []string, f map[string]int) string {
 	return s
 }
 
-// rollbackPlan is the plan of a rollback to release of: its own processes
+// RollbackPlan is the plan of a rollback to release of: its own processes
 // and web port; the current formation for the types it runs, and its own
 // formation for those it runs that the current one lacks.
-func rollbackPlan(p plan, of store.Release) plan {
-	p.processes, p.webPort = of.Processes, of.WebPort
-	for t := range p.formation {
-		if _, ok := p.processes[t]; !ok {
-			delete(p.formation, t)
+func RollbackPlan(p Plan, of store.Release) Plan {
+	p.Processes, p.WebPort = of.Processes, of.WebPort
+	for t := range p.Formation {
+		if _, ok := p.Processes[t]; !ok {
+			delete(p.Formation, t)
 		}
 	}
-	for t := range p.processes {
-		if _, ok := p.formation[t]; !ok {
-			p.formation[t] = of.Formation[t]
+	for t := range p.Processes {
+		if _, ok := p.Formation[t]; !ok {
+			p.Formation[t] = of.Formation[t]
 		}
 	}
 	return p
+}
+
+// Command turns a Procfile command into the container's Cmd: variables
+// expanded from env, then split into words like a shell would ("" is nil:
+// the image's CMD).
+func Command(cmd string, env map[string]string) ([]string, error) {
+	if cmd == "" {
+		return nil, nil
+	}
+	words, err := splitWords(appfile.ExpandCommand(cmd, env))
+	if err != nil {
+		return nil, app.Invalidf("Invalid command %q: %v", cmd, err)
+	}
+	return words, nil
 }

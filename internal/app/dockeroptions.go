@@ -1,11 +1,9 @@
-package deploy
+package app
 
 import (
 	"slices"
 	"strings"
 	"unicode"
-
-	"github.com/berthpaas/berth/internal/app"
 )
 
 // DockerOptionPhases are the phases docker-options apply to.
@@ -17,6 +15,7 @@ type DockerOption struct {
 	Value string // "KEY" or "KEY=VALUE"; "" for flags
 }
 
+// String is the option as it is stored: "--build-arg KEY".
 func (o DockerOption) String() string {
 	if o.Value == "" {
 		return o.Name
@@ -24,9 +23,10 @@ func (o DockerOption) String() string {
 	return o.Name + " " + o.Value
 }
 
-// supported lists, per phase, the docker options Berth applies, and whether
-// each takes a value.
-var supported = map[string]map[string]bool{
+// supportedDockerOptions lists, per phase, the docker options Berth applies
+// (the deploy pipeline's build step reads them), and whether each takes a
+// value.
+var supportedDockerOptions = map[string]map[string]bool{
 	"build":  {"--build-arg": true, "--no-cache": false},
 	"deploy": {},
 	"run":    {},
@@ -52,31 +52,31 @@ func ParseDockerOptionArg(phase, arg string) (DockerOption, error) {
 	// Options are stored one per line: a line break would smuggle in a
 	// second option that was never checked.
 	if strings.IndexFunc(arg, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) >= 0 {
-		return DockerOption{}, app.Invalidf("Invalid docker option %q: it may not contain line breaks or other control characters", arg)
+		return DockerOption{}, Invalidf("Invalid docker option %q: it may not contain line breaks or other control characters", arg)
 	}
 	name, value, hasValue := strings.Cut(arg, "=")
 	if sp := strings.IndexAny(arg, " \t"); sp >= 0 && (!hasValue || sp < len(name)) {
 		name, value, hasValue = arg[:sp], strings.TrimSpace(arg[sp+1:]), true
 	}
-	takesValue, ok := supported[phase][name]
+	takesValue, ok := supportedDockerOptions[phase][name]
 	if !ok {
 		var names []string
-		for p, opts := range supported {
+		for p, opts := range supportedDockerOptions {
 			for n := range opts {
 				names = append(names, p+" "+n)
 			}
 		}
-		return DockerOption{}, app.Invalidf("Berth does not apply the docker option %q in phase %s; supported: %s", name, phase, strings.Join(slices.Sorted(slices.Values(names)), ", "))
+		return DockerOption{}, Invalidf("Berth does not apply the docker option %q in phase %s; supported: %s", name, phase, strings.Join(slices.Sorted(slices.Values(names)), ", "))
 	}
 	if takesValue != hasValue || (takesValue && value == "") {
 		if takesValue {
-			return DockerOption{}, app.Invalidf("%s needs a value, e.g. %s KEY or %s KEY=VALUE", name, name, name)
+			return DockerOption{}, Invalidf("%s needs a value, e.g. %s KEY or %s KEY=VALUE", name, name, name)
 		}
-		return DockerOption{}, app.Invalidf("%s takes no value", name)
+		return DockerOption{}, Invalidf("%s takes no value", name)
 	}
 	if name == "--build-arg" {
 		key, _, _ := strings.Cut(value, "=")
-		if err := app.ValidateKey(key); err != nil {
+		if err := ValidateKey(key); err != nil {
 			return DockerOption{}, err
 		}
 	}
