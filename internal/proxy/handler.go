@@ -43,9 +43,29 @@ type exchange struct {
 	status   int
 	bytes    int64
 	retried  bool
-	upgraded bool     // a hijack was begun (hijacks.begin)
-	conn     net.Conn // the hijacked connection
+	upgraded bool       // a hijack was begun (hijacks.begin)
+	conn     net.Conn   // the hijacked connection
+	realIP   [1]string  // the X-Real-Ip value, kept here to cost no allocation
+	body     clientBody // the request body as the target reads it, when there is one
 }
+
+// clientBody is the client's request body, remembering the error reading
+// it failed with: a body the client broke (bad chunked encoding, a cut
+// connection) is the client's fault, not the target's.
+type clientBody struct {
+	rc  io.ReadCloser
+	err error
+}
+
+func (b *clientBody) Read(p []byte) (int, error) {
+	n, err := b.rc.Read(p)
+	if err != nil && err != io.EOF && b.err == nil {
+		b.err = err
+	}
+	return n, err
+}
+
+func (b *clientBody) Close() error { return b.rc.Close() }
 
 func (ex *exchange) target() *backend { return ex.rt.targets[ex.idx] }
 
@@ -118,8 +138,12 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	in := r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
-	if limit >= 0 && r.ContentLength < 0 { // chunked: count as it comes
-		in.Body = http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
+		ex.body.rc = r.Body
+		if limit >= 0 && r.ContentLength < 0 { // chunked: count as it comes
+			ex.body.rc = http.MaxBytesReader(w, r.Body, limit)
+		}
+		in.Body = &ex.body
 	}
 	s.rp.ServeHTTP(ex, in)
 }
@@ -190,6 +214,14 @@ func (s *server) rewrite(pr *httputil.ProxyRequest) {
 		out.Header["X-Forwarded-For"] = prior
 	}
 	pr.SetXForwarded() // appends the client to X-Forwarded-For; sets -Host and -Proto
+	// X-Real-Ip is the proxy's word, never the client's: replaced (in the
+	// exchange's array, so that it allocates nothing).
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		ex.realIP[0] = ip
+		out.Header["X-Real-Ip"] = ex.realIP[:]
+	} else {
+		delete(out.Header, "X-Real-Ip")
+	}
 	out.Header["X-Forwarded-Port"] = []string{ex.port}
 	out.Header["X-Request-Id"] = []string{ex.id}
 }
@@ -278,6 +310,13 @@ func (s *server) proxyError(w http.ResponseWriter, req *http.Request, err error)
 	switch {
 	case errors.As(err, &tooLarge):
 		ex.tooLarge(tooLarge.Limit)
+	case ex.body.err != nil: // the client's body broke, not the target
+		if req.Context().Err() != nil { // the client went away
+			ex.status = 499
+			return
+		}
+		s.log.Info("client sent a malformed request body", "app", ex.rt.app, "request_id", ex.id, "err", ex.body.err)
+		ex.page(http.StatusBadRequest, "Malformed request body (400 Bad Request).")
 	case errors.Is(err, errUpstreamTimeout) || errors.As(err, &netErr) && netErr.Timeout():
 		s.log.Warn("target did not answer in time", "app", ex.rt.app, "container", ex.rt.containers[ex.idx], "request_id", ex.id, "err", err)
 		ex.page(http.StatusGatewayTimeout, "%s did not answer in time (504 Gateway Timeout).", ex.rt.app)

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -87,6 +88,8 @@ func TestForwardedHeadersAndRequestID(t *testing.T) {
 	req.Header.Set("X-Forwarded-For", "203.0.113.7")
 	req.Header.Set("X-Forwarded-Proto", "https") // a client cannot claim TLS
 	req.Header.Set("X-Forwarded-Host", "evil.example.com")
+	req.Header["X-Real-IP"] = []string{"203.0.113.9"} // the proxy's word, not the client's
+	req.Header.Add("X-Real-Ip", "198.51.100.1")
 	_, _, resp := p.do(req)
 	h := <-got
 	for k, want := range map[string]string{
@@ -95,6 +98,7 @@ func TestForwardedHeadersAndRequestID(t *testing.T) {
 		"X-Forwarded-Host":  "shop.example.com",
 		"X-Forwarded-Port":  port,
 		"X-Request-Id":      "abc-123",
+		"X-Real-Ip":         "127.0.0.1",
 	} {
 		if v := h.Values(k); len(v) != 1 || v[0] != want {
 			t.Errorf("%s = %q, want %q", k, v, want)
@@ -453,5 +457,47 @@ func TestAccessLog(t *testing.T) {
 	}
 	if lines[1]["status"] != 404.0 || lines[1]["host"] != "nowhere.example.com" {
 		t.Errorf("404 line %v", lines[1])
+	}
+}
+
+// A client whose chunked body is malformed gets 400, and the log blames the
+// client, not the app (it used to be a 502, "target failed").
+func TestMalformedChunkedBodyIsClientError(t *testing.T) {
+	var logs syncBuffer
+	p := startProxy(t, "", func(c *Config) { c.Log = slog.New(slog.NewTextHandler(&logs, nil)) })
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, "read it all")
+	}))
+	defer b.Close()
+	p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(b, "shop.web.1")}})
+
+	for name, body := range map[string]string{
+		"bad chunk size":   "5\r\nhello\r\nzz\r\nxx\r\n0\r\n\r\n",
+		"bad chunk ending": "5\r\nhelloXX\r\n0\r\n\r\n",
+	} {
+		conn, err := net.Dial("tcp", p.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, "POST / HTTP/1.1\r\nHost: shop.example.com\r\nTransfer-Encoding: chunked\r\n\r\n"+body)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(got), "Malformed request body") {
+			t.Errorf("%s: got %d %q, want 400", name, resp.StatusCode, got)
+		}
+	}
+	if l := logs.String(); strings.Contains(l, "target failed") || !strings.Contains(l, "client sent a malformed request body") {
+		t.Errorf("log:\n%s", l)
+	}
+	// A good chunked body still goes through.
+	code, body, _ := p.do(p.request("POST", "shop.example.com", "/", io.MultiReader(strings.NewReader("hello"))))
+	if code != 200 || body != "read it all" {
+		t.Errorf("good body: %d %q", code, body)
 	}
 }

@@ -180,6 +180,9 @@ func (m *Manager) updateAppDomains(tx *store.Tx, a store.App, action string, nam
 	switch action {
 	case api.DomainsAdd:
 		res.Skipped, res.Added = splitKnown(names, cur)
+		if err := checkWildcards(tx, a, res.Added); err != nil {
+			return err
+		}
 		if err := tx.AddDomains(a, res.Added); err != nil {
 			return takenError(err)
 		}
@@ -192,6 +195,9 @@ func (m *Manager) updateAppDomains(tx *store.Tx, a store.App, action string, nam
 		}
 	case api.DomainsSet:
 		_, names = splitKnown(names, nil)
+		if err := checkWildcards(tx, a, names); err != nil {
+			return err
+		}
 		if err := tx.SetDomains(a, names); err != nil {
 			return takenError(err)
 		}

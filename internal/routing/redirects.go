@@ -77,6 +77,9 @@ func (m *Manager) redirectSet(ctx context.Context, req api.RedirectSet, _ api.Ou
 		} else if ok && owner != a.Name {
 			return api.Errorf(api.CodeConflict, "%s is a domain of %s: remove it there first (domains:remove %s %s)", src, owner, owner, src)
 		}
+		if err := checkWildcards(tx, a, []string{src}); err != nil {
+			return err
+		}
 		if err := tx.AddRedirect(a, r); errors.Is(err, store.ErrRedirectTaken) {
 			return api.Errorf(api.CodeConflict, "Source domain is already redirected")
 		} else if err != nil {
