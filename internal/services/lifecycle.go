@@ -193,18 +193,27 @@ func (m *Manager) serviceDestroy(ctx context.Context, req api.ServiceRef, out ap
 
 func (m *Manager) serviceStart(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
 	return api.Empty{}, m.onService(ctx, req, func(eng Engine, sk serviceKind, svc store.Service) error {
+		if err := m.setUserStopped(svc, false); err != nil {
+			return err
+		}
 		return m.startExisting(ctx, eng, sk, svc, out)
 	})
 }
 
 func (m *Manager) serviceStop(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
 	return api.Empty{}, m.onService(ctx, req, func(eng Engine, _ serviceKind, svc store.Service) error {
+		if err := m.setUserStopped(svc, true); err != nil {
+			return err
+		}
 		return m.stopService(ctx, eng, svc, out)
 	})
 }
 
 func (m *Manager) serviceRestart(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
 	return api.Empty{}, m.onService(ctx, req, func(eng Engine, sk serviceKind, svc store.Service) error {
+		if err := m.setUserStopped(svc, false); err != nil {
+			return err
+		}
 		if err := m.stopService(ctx, eng, svc, out); err != nil {
 			return err
 		}
@@ -221,6 +230,9 @@ func (m *Manager) servicePause(ctx context.Context, req api.ServiceRef, out api.
 		if !det.Running || det.State == "paused" {
 			fmt.Fprintf(out.Stdout, "       Container is not running\n")
 			return nil
+		}
+		if err := m.setUserStopped(svc, true); err != nil {
+			return err
 		}
 		fmt.Fprintf(out.Stdout, "=====> Pausing container\n")
 		if err := eng.PauseContainer(ctx, det.ID); err != nil {
