@@ -41,16 +41,14 @@ func (m *Manager) serviceCreate(ctx context.Context, req api.ServiceCreate, out 
 		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "--password must not contain spaces, newlines or any of @:/?#")
 	}
 	defer m.lock(req.Kind, req.Name)()
-	var exists bool
 	if err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Service(req.Kind, req.Name)
-		exists = err == nil
-		return nil
+		others, err := tx.Services(req.Kind)
+		if err != nil {
+			return err
+		}
+		return nameTaken(req.Kind, req.Name, others)
 	}); err != nil {
 		return api.ServiceInfo{}, err
-	}
-	if exists {
-		return api.ServiceInfo{}, api.Errorf(api.CodeConflict, "%s service %s already exists", titleKind(req.Kind), req.Name)
 	}
 	if _, err := os.Stat(m.serviceRoot(req.Kind, req.Name)); err == nil {
 		return api.ServiceInfo{}, api.Errorf(api.CodeConflict, "%s exists but no %s service %s is recorded; move it away first", m.serviceRoot(req.Kind, req.Name), req.Kind, req.Name)

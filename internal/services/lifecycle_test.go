@@ -270,3 +270,34 @@ func TestRestoreStartsStopped(t *testing.T) {
 		t.Errorf("started-again service after RestoreContainers: %s", got)
 	}
 }
+
+// TestCreateCaseConflict: a name that differs from a service of the same
+// kind only in case is refused (the engine's DNS aliases ignore case), and
+// nothing is created; another kind may use it.
+func TestCreateCaseConflict(t *testing.T) {
+	tm := newTestManager(t)
+	ctx := context.Background()
+	tm.create(t, "postgres", "up", "postgres:17")
+	_, err := tm.serviceCreate(ctx, api.ServiceCreate{ServiceRef: api.ServiceRef{Kind: "postgres", Name: "UP"}}, tm.out)
+	var ae *api.Error
+	if err == nil || !errors.As(err, &ae) || ae.Code != api.CodeConflict ||
+		err.Error() != "Postgres service up already exists and differs from UP only in case (they would share one DNS name); choose another name" {
+		t.Fatalf("create UP next to up: %v", err)
+	}
+	if _, err := tm.eng.InspectContainer(ctx, "berth.postgres.UP"); err == nil {
+		t.Error("container created for UP")
+	}
+	if _, err := os.Stat(tm.serviceRoot("postgres", "UP")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("service root for UP: %v", err)
+	}
+	if list, _ := tm.serviceList(ctx, api.ServiceRef{Kind: "postgres"}, api.Output{}); len(list.Services) != 1 {
+		t.Errorf("services = %+v", list.Services)
+	}
+	// Clone goes through the same check.
+	_, err = tm.serviceClone(ctx, api.ServiceClone{ServiceRef: api.ServiceRef{Kind: "postgres", Name: "up"}, New: api.ServiceCreate{ServiceRef: api.ServiceRef{Name: "Up"}}}, tm.out)
+	if err == nil || !strings.Contains(err.Error(), "only in case") {
+		t.Errorf("clone up to Up: %v", err)
+	}
+	// Another kind's namespace is its own (dokku-redis-UP is another name).
+	tm.create(t, "redis", "UP", "redis:7")
+}
