@@ -215,6 +215,14 @@ func TestServiceCommands(t *testing.T) {
 	}
 	d.mustBerth(t, "postgres:create", "db", "--custom-env", "POSTGRES_INITDB_ARGS=--data-checksums;TZ=UTC", "--memory", "512", "--shm-size", "128m")
 	fail("already exists", "postgres:create", "db")
+	// A name that differs only in case would share db's DNS name.
+	fail("Postgres service db already exists and differs from DB only in case", "postgres:create", "DB")
+	if _, err := eng.InspectContainer(context.Background(), d.prefix()+"-berth.postgres.DB"); err == nil {
+		t.Errorf("a create refused for its case left a container")
+	}
+	if _, err := os.Stat(d.dataDir + "/services/postgres/DB"); !os.IsNotExist(err) {
+		t.Errorf("a create refused for its case left its directory: %v", err)
+	}
 	fail("App nope does not exist", "postgres:link", "db", "nope")
 	fail("Postgres service nope does not exist", "postgres:link", "nope", "shop")
 	if out := d.mustBerth(t, "postgres:enter", "db", "sh", "-c", "echo $TZ; psql -U postgres -Atc 'show data_checksums' db; cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; df -B1 /dev/shm | tail -1"); !strings.Contains(out, "UTC") || !strings.Contains(out, "on") || !strings.Contains(out, "536870912") || !strings.Contains(out, "134217728") {

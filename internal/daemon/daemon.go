@@ -124,6 +124,8 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	go func() {
 		// Services first: apps need their databases.
 		svcs.RestoreContainers(ctx)
+		// Backups whose time came while the daemon was down run once.
+		go svcs.RunMissedBackups()
 		if err := deployer.Restore(ctx, io.Discard); err != nil {
 			log.Warn("restore after start", "err", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -185,11 +186,13 @@ func (m *Manager) waitService(ctx context.Context, eng Engine, sk serviceKind, s
 	}
 }
 
-// RestoreContainers recreates, at daemon start, the container of any service
-// whose container is gone (removed by hand, or an engine that lost its
-// state); its data is on the host. Stopped containers stay stopped: that is
-// what the operator asked for (KIND:stop), and the restart policy already
-// brings back crashed ones.
+// RestoreContainers brings back, at daemon start, every service the user
+// did not stop: a container that is gone (removed by hand, an engine that
+// lost its state) is recreated on its data, and one that exists but is not
+// running (a host reboot, an engine restart that stopped it) is started and
+// waited for as create does. A service stopped or paused through KIND:stop
+// or KIND:pause stays as it is. Services are restored concurrently; one
+// that fails is logged with its name and does not hold up the others.
 func (m *Manager) RestoreContainers(ctx context.Context) {
 	var svcs []store.Service
 	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { svcs, err = tx.Services(""); return err }); err != nil || len(svcs) == 0 {
@@ -200,19 +203,72 @@ func (m *Manager) RestoreContainers(ctx context.Context) {
 		m.log.Warn("services not checked: no engine", "err", err)
 		return
 	}
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, restoreParallel)
 	for _, svc := range svcs {
-		if _, err := eng.InspectContainer(ctx, m.serviceContainer(svc)); !errors.Is(err, docker.ErrNotFound) {
-			continue
-		}
-		unlock := m.lock(svc.Kind, svc.Name)
-		err := m.runService(ctx, eng, serviceKinds[svc.Kind], svc, quiet)
-		unlock()
-		if err != nil {
-			m.log.Error("service container not recreated", "kind", svc.Kind, "name", svc.Name, "err", err)
-		} else {
-			m.log.Info("service container recreated", "kind", svc.Kind, "name", svc.Name)
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			m.bringBack(ctx, eng, svc)
+		}()
 	}
+	wg.Wait()
+}
+
+// restoreParallel bounds how many services start at once at daemon start.
+var restoreParallel = 4
+
+// bringBack is RestoreContainers for one service.
+func (m *Manager) bringBack(ctx context.Context, eng Engine, svc store.Service) {
+	defer m.lock(svc.Kind, svc.Name)()
+	sk := serviceKinds[svc.Kind]
+	if m.userStopped(svc) {
+		m.log.Info("service left stopped, as the user asked", "kind", svc.Kind, "name", svc.Name)
+		return
+	}
+	det, err := eng.InspectContainer(ctx, m.serviceContainer(svc))
+	switch {
+	case errors.Is(err, docker.ErrNotFound):
+		if err := m.runService(ctx, eng, sk, svc, quiet); err != nil {
+			m.log.Error("service container not recreated", "kind", svc.Kind, "name", svc.Name, "err", err)
+			return
+		}
+		m.log.Info("service container recreated", "kind", svc.Kind, "name", svc.Name)
+	case err != nil:
+		m.log.Error("service not checked", "kind", svc.Kind, "name", svc.Name, "err", err)
+	case det.Running || det.State == "paused":
+	default:
+		if err := m.startExisting(ctx, eng, sk, svc, quiet); err != nil {
+			m.log.Error("service not started", "kind", svc.Kind, "name", svc.Name, "err", err)
+			return
+		}
+		m.log.Info("service started", "kind", svc.Kind, "name", svc.Name, "was", det.Status)
+	}
+}
+
+// stoppedFile is the file in a service's root that records that the user
+// stopped or paused it (KIND:stop, KIND:pause): the daemon's start leaves
+// such a service alone. KIND:start and KIND:restart remove it.
+const stoppedFile = "STOPPED"
+
+// userStopped says whether the user stopped or paused the service.
+func (m *Manager) userStopped(svc store.Service) bool {
+	_, err := os.Stat(filepath.Join(m.serviceRoot(svc.Kind, svc.Name), stoppedFile))
+	return err == nil
+}
+
+// setUserStopped records (or clears) that the user stopped the service.
+func (m *Manager) setUserStopped(svc store.Service, stopped bool) error {
+	p := filepath.Join(m.serviceRoot(svc.Kind, svc.Name), stoppedFile)
+	if !stopped {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		return nil
+	}
+	return os.WriteFile(p, nil, 0o600)
 }
 
 // startExisting starts (or unpauses) a service's container, recreating it

@@ -109,6 +109,22 @@ func checkServiceName(kind, name string) error {
 	return nil
 }
 
+// nameTaken refuses a name that is one of the services of its kind, or
+// differs from one only in case: the engine's network aliases (the
+// service's DNS name) ignore case, so UP and up would answer at one name
+// and apps would reach either database.
+func nameTaken(kind, name string, existing []store.Service) error {
+	for _, svc := range existing {
+		switch {
+		case svc.Name == name:
+			return api.Errorf(api.CodeConflict, "%s service %s already exists", titleKind(kind), name)
+		case strings.EqualFold(svc.Name, name):
+			return api.Errorf(api.CodeConflict, "%s service %s already exists and differs from %s only in case (they would share one DNS name); choose another name", titleKind(kind), svc.Name, name)
+		}
+	}
+	return nil
+}
+
 // serviceHost is the name app containers reach a service at (Dokku's).
 func serviceHost(kind, name string) string { return "dokku-" + kind + "-" + name }
 

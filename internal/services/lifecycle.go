@@ -41,16 +41,14 @@ func (m *Manager) serviceCreate(ctx context.Context, req api.ServiceCreate, out 
 		return api.ServiceInfo{}, api.Errorf(api.CodeInvalid, "--password must not contain spaces, newlines or any of @:/?#")
 	}
 	defer m.lock(req.Kind, req.Name)()
-	var exists bool
 	if err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		_, err := tx.Service(req.Kind, req.Name)
-		exists = err == nil
-		return nil
+		others, err := tx.Services(req.Kind)
+		if err != nil {
+			return err
+		}
+		return nameTaken(req.Kind, req.Name, others)
 	}); err != nil {
 		return api.ServiceInfo{}, err
-	}
-	if exists {
-		return api.ServiceInfo{}, api.Errorf(api.CodeConflict, "%s service %s already exists", titleKind(req.Kind), req.Name)
 	}
 	if _, err := os.Stat(m.serviceRoot(req.Kind, req.Name)); err == nil {
 		return api.ServiceInfo{}, api.Errorf(api.CodeConflict, "%s exists but no %s service %s is recorded; move it away first", m.serviceRoot(req.Kind, req.Name), req.Kind, req.Name)
@@ -193,18 +191,27 @@ func (m *Manager) serviceDestroy(ctx context.Context, req api.ServiceRef, out ap
 
 func (m *Manager) serviceStart(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
 	return api.Empty{}, m.onService(ctx, req, func(eng Engine, sk serviceKind, svc store.Service) error {
+		if err := m.setUserStopped(svc, false); err != nil {
+			return err
+		}
 		return m.startExisting(ctx, eng, sk, svc, out)
 	})
 }
 
 func (m *Manager) serviceStop(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
 	return api.Empty{}, m.onService(ctx, req, func(eng Engine, _ serviceKind, svc store.Service) error {
+		if err := m.setUserStopped(svc, true); err != nil {
+			return err
+		}
 		return m.stopService(ctx, eng, svc, out)
 	})
 }
 
 func (m *Manager) serviceRestart(ctx context.Context, req api.ServiceRef, out api.Output) (api.Empty, error) {
 	return api.Empty{}, m.onService(ctx, req, func(eng Engine, sk serviceKind, svc store.Service) error {
+		if err := m.setUserStopped(svc, false); err != nil {
+			return err
+		}
 		if err := m.stopService(ctx, eng, svc, out); err != nil {
 			return err
 		}
@@ -221,6 +228,9 @@ func (m *Manager) servicePause(ctx context.Context, req api.ServiceRef, out api.
 		if !det.Running || det.State == "paused" {
 			fmt.Fprintf(out.Stdout, "       Container is not running\n")
 			return nil
+		}
+		if err := m.setUserStopped(svc, true); err != nil {
+			return err
 		}
 		fmt.Fprintf(out.Stdout, "=====> Pausing container\n")
 		if err := eng.PauseContainer(ctx, det.ID); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/store"
 )
 
 // TestCreate: the image comes from the settings, is pulled when missing,
@@ -217,4 +218,86 @@ func TestEngineUnavailable(t *testing.T) {
 	if !errors.As(err, &ae) || ae.Code != api.CodeUnavailable || !strings.Contains(err.Error(), "docker: cannot connect") {
 		t.Errorf("create without an engine: %v", err)
 	}
+}
+
+// TestRestoreStartsStopped: at daemon start, services whose containers the
+// engine stopped (a reboot) are started, concurrently, one failing does not
+// hold up the others, and one the user stopped or paused stays so.
+func TestRestoreStartsStopped(t *testing.T) {
+	tm := newTestManager(t)
+	ctx := context.Background()
+	pg := tm.create(t, "postgres", "db", "postgres:17")
+	rd := tm.create(t, "redis", "cache", "redis:7")
+	broken := tm.create(t, "postgres", "broken", "postgres:16")
+	kept := tm.create(t, "postgres", "kept", "postgres:17")
+	paused := tm.create(t, "redis", "frozen", "redis:7")
+	if _, err := tm.serviceStop(ctx, api.ServiceRef{Kind: "postgres", Name: "kept"}, tm.out); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tm.servicePause(ctx, api.ServiceRef{Kind: "redis", Name: "frozen"}, tm.out); err != nil {
+		t.Fatal(err)
+	}
+	// A reboot: the engine stops every container.
+	for _, svc := range []store.Service{pg, rd, broken, kept, paused} {
+		if err := tm.eng.StopContainer(ctx, tm.serviceContainer(svc), time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tm.eng.failStart["postgres:16"] = errors.New("fake: disk on fire")
+	tm.RestoreContainers(ctx)
+	state := func(svc store.Service) string {
+		d, err := tm.eng.InspectContainer(ctx, tm.serviceContainer(svc))
+		if err != nil {
+			return "missing"
+		}
+		return d.State
+	}
+	for svc, want := range map[store.Service]string{pg: "running", rd: "running", broken: "exited", kept: "exited", paused: "exited"} {
+		if got := state(svc); got != want {
+			t.Errorf("%s %s after RestoreContainers: %s, want %s", svc.Kind, svc.Name, got, want)
+		}
+	}
+	if !strings.Contains(tm.logs.String(), "service not started") || !strings.Contains(tm.logs.String(), "name=broken") {
+		t.Errorf("the failure is not logged with its name:\n%s", tm.logs)
+	}
+	// start clears the user's stop: the next daemon start brings it back.
+	if _, err := tm.serviceStart(ctx, api.ServiceRef{Kind: "postgres", Name: "kept"}, tm.out); err != nil {
+		t.Fatal(err)
+	}
+	tm.eng.StopContainer(ctx, tm.serviceContainer(kept), time.Second)
+	tm.RestoreContainers(ctx)
+	if got := state(kept); got != "running" {
+		t.Errorf("started-again service after RestoreContainers: %s", got)
+	}
+}
+
+// TestCreateCaseConflict: a name that differs from a service of the same
+// kind only in case is refused (the engine's DNS aliases ignore case), and
+// nothing is created; another kind may use it.
+func TestCreateCaseConflict(t *testing.T) {
+	tm := newTestManager(t)
+	ctx := context.Background()
+	tm.create(t, "postgres", "up", "postgres:17")
+	_, err := tm.serviceCreate(ctx, api.ServiceCreate{ServiceRef: api.ServiceRef{Kind: "postgres", Name: "UP"}}, tm.out)
+	var ae *api.Error
+	if err == nil || !errors.As(err, &ae) || ae.Code != api.CodeConflict ||
+		err.Error() != "Postgres service up already exists and differs from UP only in case (they would share one DNS name); choose another name" {
+		t.Fatalf("create UP next to up: %v", err)
+	}
+	if _, err := tm.eng.InspectContainer(ctx, "berth.postgres.UP"); err == nil {
+		t.Error("container created for UP")
+	}
+	if _, err := os.Stat(tm.serviceRoot("postgres", "UP")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("service root for UP: %v", err)
+	}
+	if list, _ := tm.serviceList(ctx, api.ServiceRef{Kind: "postgres"}, api.Output{}); len(list.Services) != 1 {
+		t.Errorf("services = %+v", list.Services)
+	}
+	// Clone goes through the same check.
+	_, err = tm.serviceClone(ctx, api.ServiceClone{ServiceRef: api.ServiceRef{Kind: "postgres", Name: "up"}, New: api.ServiceCreate{ServiceRef: api.ServiceRef{Name: "Up"}}}, tm.out)
+	if err == nil || !strings.Contains(err.Error(), "only in case") {
+		t.Errorf("clone up to Up: %v", err)
+	}
+	// Another kind's namespace is its own (dokku-redis-UP is another name).
+	tm.create(t, "redis", "UP", "redis:7")
 }

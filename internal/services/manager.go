@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -184,9 +185,10 @@ func (m *Manager) engine(ctx context.Context) (Engine, error) {
 }
 
 // lock serialises the commands that change one service; it returns the
-// unlock.
+// unlock. Names that differ only in case share a lock, so two creates of
+// UP and up cannot both pass the check that refuses the second.
 func (m *Manager) lock(kind, name string) func() {
-	l, _ := m.locks.LoadOrStore(kind+"/"+name, new(sync.Mutex))
+	l, _ := m.locks.LoadOrStore(kind+"/"+strings.ToLower(name), new(sync.Mutex))
 	mu := l.(*sync.Mutex)
 	mu.Lock()
 	return mu.Unlock
@@ -194,8 +196,12 @@ func (m *Manager) lock(kind, name string) func() {
 
 // lockPair locks two services in a fixed order.
 func (m *Manager) lockPair(a, b store.Service) func() {
+	key := func(s store.Service) string { return s.Kind + "/" + strings.ToLower(s.Name) }
+	if key(a) == key(b) {
+		return m.lock(a.Kind, a.Name)
+	}
 	keys := []store.Service{a, b}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].Kind+"/"+keys[i].Name < keys[j].Kind+"/"+keys[j].Name })
+	sort.Slice(keys, func(i, j int) bool { return key(keys[i]) < key(keys[j]) })
 	u1 := m.lock(keys[0].Kind, keys[0].Name)
 	u2 := m.lock(keys[1].Kind, keys[1].Name)
 	return func() { u2(); u1() }

@@ -60,6 +60,9 @@ type backupScheduler struct {
 	cron    *cron.Cron
 	logger  cronLogger
 	entries map[int64]cron.EntryID // by service ID
+	// missed are the schedules whose time came while the daemon was
+	// down, found by StartBackups and run once by RunMissedBackups.
+	missed []store.BackupSchedule
 }
 
 func newBackupScheduler(log *slog.Logger) *backupScheduler {
@@ -88,11 +91,20 @@ func (m *Manager) StartBackups(ctx context.Context) {
 	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { all, err = tx.BackupSchedules(); return err }); err != nil {
 		m.log.Error("backup schedules not loaded", "err", err)
 	}
+	now := m.now()
+	var missed []store.BackupSchedule
 	for _, sched := range all {
 		if err := m.scheduleBackups(sched); err != nil {
 			m.log.Error("backup schedule not started", "kind", sched.Service.Kind, "name", sched.Service.Name, "schedule", sched.Schedule, "err", err)
+			continue
+		}
+		if m.backupMissed(ctx, sched, now) {
+			missed = append(missed, sched)
 		}
 	}
+	b.mu.Lock()
+	b.missed = missed
+	b.mu.Unlock()
 	b.cron.Start()
 	if len(all) > 0 {
 		m.log.Info("backup schedules started", "count", len(all))
@@ -101,6 +113,48 @@ func (m *Manager) StartBackups(ctx context.Context) {
 		<-ctx.Done()
 		b.cron.Stop()
 	}()
+}
+
+// backupMissed says whether a schedule's time came, since its last
+// recorded run (or since it was set), before now: the daemon was down then.
+func (m *Manager) backupMissed(ctx context.Context, sched store.BackupSchedule, now time.Time) bool {
+	spec, err := parseBackupSchedule(sched.Schedule)
+	if err != nil {
+		return false
+	}
+	var ok, failed store.BackupRun
+	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { ok, failed, err = tx.LastBackupRuns(sched.Service); return err }); err != nil {
+		m.log.Error("backup runs not read", "kind", sched.Service.Kind, "name", sched.Service.Name, "err", err)
+		return false
+	}
+	last := sched.CreatedAt
+	for _, r := range []store.BackupRun{ok, failed} {
+		if r.StartedAt.After(last) {
+			last = r.StartedAt
+		}
+	}
+	return missedRun(spec, last, now)
+}
+
+// missedRun says whether a schedule was due after last and by now.
+func missedRun(spec cron.Schedule, last, now time.Time) bool {
+	next := spec.Next(last)
+	return !next.IsZero() && !next.After(now)
+}
+
+// RunMissedBackups runs, once each, the scheduled backups whose time came
+// while the daemon was down (found by StartBackups). The daemon calls it
+// after the services are restored, so that they answer.
+func (m *Manager) RunMissedBackups() {
+	b := m.sched
+	b.mu.Lock()
+	missed := b.missed
+	b.missed = nil
+	b.mu.Unlock()
+	for _, sched := range missed {
+		m.log.Info("backup schedule missed while the daemon was down: running it now", "kind", sched.Service.Kind, "name", sched.Service.Name, "schedule", sched.Schedule)
+		m.scheduledBackup(sched.Service.Kind, sched.Service.Name, sched.Service.ID)
+	}
 }
 
 // StopBackups stops the scheduler and waits until the backups in progress
