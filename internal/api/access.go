@@ -85,6 +85,26 @@ func declare[Req any](m *Mux, name string, access Access, session bool) {
 	m.ops[name] = OpInfo{Name: name, Access: access, Session: session, NewRequest: func() any { return new(Req) }}
 }
 
+// ScopedRequest is a request that carries the app scope of its caller
+// (FromImageRequest, FromArchiveRequest: deploys refuse another app's
+// images for a scoped caller). An access check that lets a caller limited
+// to apps through sets it with WithScope.
+type ScopedRequest interface {
+	WithScope(apps []string) any
+}
+
+// WithScope returns r limited to apps.
+func (r FromImageRequest) WithScope(apps []string) any {
+	r.ScopedTo = apps
+	return r
+}
+
+// WithScope returns r limited to apps.
+func (r FromArchiveRequest) WithScope(apps []string) any {
+	r.ScopedTo = apps
+	return r
+}
+
 // The requests of app-scoped operations name their app.
 
 func (r AppRef) AppName() string             { return r.App }

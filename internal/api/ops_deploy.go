@@ -10,12 +10,19 @@ import (
 type FromArchiveRequest struct {
 	App string `json:"app"`
 	URL string `json:"url"`
+	// ScopedTo: see FromImageRequest.
+	ScopedTo []string `json:"scoped_to,omitempty"`
 }
 
 // FromImageRequest deploys an image already on the engine.
 type FromImageRequest struct {
 	App   string `json:"app"`
 	Image string `json:"image"`
+	// ScopedTo, when not empty, are the only apps the caller may touch:
+	// set by the caller's access check (a key scoped to some apps, see
+	// ScopedRequest), never by the command line. The deploy then refuses
+	// another app's release image.
+	ScopedTo []string `json:"scoped_to,omitempty"`
 }
 
 // DeployResult names the release a deploy made live.

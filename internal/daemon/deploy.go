@@ -116,7 +116,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if req.URL == "" {
 			return api.DeployResult{}, api.Errorf(api.CodeInvalid, "Please specify an archive URL, or - to read the archive from stdin")
 		}
-		src := deploy.Source{Kind: deploy.SourceArchive, Ref: req.URL, Archive: sess.Stdin}
+		src := deploy.Source{Kind: deploy.SourceArchive, Ref: req.URL, Archive: sess.Stdin, Apps: scopedTo(req.ScopedTo)}
 		if req.URL != "-" {
 			body, err := download(ctx, req.URL)
 			if err != nil {
@@ -135,7 +135,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if req.Image == "" {
 			return api.DeployResult{}, api.Errorf(api.CodeInvalid, "Please specify a docker image")
 		}
-		rel, err := d.Deploy(ctx, req.App, deploy.Source{Kind: deploy.SourceImage, Ref: req.Image}, writerOf(out), "git:from-image")
+		rel, err := d.Deploy(ctx, req.App, deploy.Source{Kind: deploy.SourceImage, Ref: req.Image, Apps: scopedTo(req.ScopedTo)}, writerOf(out), "git:from-image")
 		if err == nil {
 			s.setDeploySource(ctx, req.App, "docker-image", req.Image)
 		}
@@ -476,3 +476,12 @@ func (s *Service) setChecksMode(ctx context.Context, req api.ChecksMode) error {
 }
 
 var processTypeRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+
+// scopedTo is a request's ScopedTo as deploy.Source.Apps: nil (no limit) when
+// empty.
+func scopedTo(apps []string) []string {
+	if len(apps) == 0 {
+		return nil
+	}
+	return apps
+}

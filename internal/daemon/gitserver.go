@@ -49,6 +49,6 @@ func (a gitApps) CreateApp(ctx context.Context, name string) error {
 type gitDeployer struct{ d *deploy.Deployer }
 
 func (g gitDeployer) DeployPush(ctx context.Context, p gitserver.Push, out io.Writer) (int, error) {
-	rel, err := g.d.Deploy(ctx, p.App, deploy.Source{Kind: deploy.SourceGit, Archive: p.Tree, Ref: p.Branch, GitRev: p.Rev}, out, p.Holder)
+	rel, err := g.d.Deploy(ctx, p.App, deploy.Source{Kind: deploy.SourceGit, Archive: p.Tree, Ref: p.Branch, GitRev: p.Rev, Apps: p.Apps}, out, p.Holder)
 	return rel.Number, err
 }

@@ -43,6 +43,11 @@ type Source struct {
 	// Dir is an already unpacked source tree to copy (SourceGit).
 	Dir    string
 	GitRev string
+	// Apps, when not nil, are the only apps the caller may touch (an ssh
+	// key scoped to some apps): the deploy refuses an image that is another
+	// app's release image, whether deployed (SourceImage) or built from by
+	// the Dockerfile. nil is an admin (or the daemon itself).
+	Apps []string
 }
 
 // Deployer runs deploys and keeps apps' containers as they should be.

@@ -133,6 +133,9 @@ func (j *job) build(ctx context.Context) error {
 			return err
 		}
 	} else if j.src.Kind == SourceImage {
+		if err := j.refuseOthersImages(ctx, nil, nil); err != nil {
+			return err
+		}
 		j.info("Deploying image %s", j.src.Ref)
 		if _, err := j.eng.InspectImage(ctx, j.src.Ref); err != nil {
 			if errors.Is(err, docker.ErrNotFound) {
@@ -165,6 +168,9 @@ func (j *job) build(ctx context.Context) error {
 				}
 			}
 			args[k] = v
+		}
+		if err := j.refuseOthersImages(ctx, df, args); err != nil {
+			return err
 		}
 		j.info("Building %s from %s", j.app.Name, set.dockerfilePath)
 		pr, pw := io.Pipe()

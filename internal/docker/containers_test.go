@@ -449,7 +449,7 @@ func TestCommit(t *testing.T) {
 		Cmd:        []string{"sh", "-c", "echo kept > /berth-file"},
 		Entrypoint: []string{"/bin/busybox"},
 		WorkingDir: "/tmp",
-		Env:        []string{"PREDEPLOY=1"},
+		Env:        []string{"PREDEPLOY=1", "SECRET_KEY=s3cr3t-value"},
 	})
 	f.start(id)
 	if code, err := f.c.Wait(f.ctx, id); err != nil || code != 0 {
@@ -481,6 +481,13 @@ func TestCommit(t *testing.T) {
 	for _, e := range base.Env {
 		if !slices.Contains(info.Env, e) {
 			t.Errorf("committed image lost %s (Env %q)", e, info.Env)
+		}
+	}
+	// No value set on the container reaches the image (issue 13): only
+	// the base image's Env, and the container's names with empty values.
+	for _, e := range info.Env {
+		if !slices.Contains(base.Env, e) && e != "PREDEPLOY=" && e != "SECRET_KEY=" {
+			t.Errorf("committed image carries %q, not in the base image (Env %q)", e, info.Env)
 		}
 	}
 

@@ -372,14 +372,19 @@ func (c *Client) PruneDanglingImages(ctx context.Context) (removed int, err erro
 // untagged image). An image without a working directory gets "/" (the
 // same thing, spelled out).
 //
-// The engine always merges the container's own settings into a commit,
-// which this cannot undo: environment variables and labels set on the
-// container but absent from the image are carried into the new image (so
-// a predeploy container's secrets in Env end up in the image config, and
-// its labels are inherited by containers created from the image unless
-// they set them too), and if the source image has no Cmd, the container's
-// Cmd becomes the new image's. A running container is paused while
-// committing. A missing container gives an error matching [ErrNotFound].
+// The engine always merges the container's own settings into a commit:
+// an environment variable set on the container but absent from the image
+// is added to the new image's Env. So that no value set on the container
+// (an app's config: passwords, keys) reaches the image's metadata, each
+// such variable is given in the commit as "NAME=" (empty): the engine then
+// adds nothing, and the image carries the source image's Env plus those
+// names with empty values (a container created from it that sets the
+// variable overrides it, as before). Labels set on the container but absent
+// from the image are still carried into the new image (they are inherited
+// by containers created from the image unless they set them too), and if
+// the source image has no Cmd, the container's Cmd becomes the new image's.
+// A running container is paused while committing. A missing container
+// gives an error matching [ErrNotFound].
 func (c *Client) Commit(ctx context.Context, containerID, ref string, labels map[string]string) (imageID string, err error) {
 	ctr, err := c.api.ContainerInspect(ctx, containerID, client.ContainerInspectOptions{})
 	if err != nil {
@@ -415,6 +420,9 @@ func (c *Client) Commit(ctx context.Context, containerID, ref string, labels map
 	}
 	// Where the image has nothing, the engine would take the container's
 	// value: give explicit equivalents of "nothing" instead.
+	if ctr.Container.Config != nil {
+		cfg.Env = blankEnv(cfg.Env, ctr.Container.Config.Env)
+	}
 	if cfg.Entrypoint == nil {
 		cfg.Entrypoint = []string{} // non-nil: no entrypoint
 	}
@@ -430,4 +438,25 @@ func (c *Client) Commit(ctx context.Context, containerID, ref string, labels map
 		return "", c.wrap(err, "commit container %q", containerID)
 	}
 	return res.ID, nil
+}
+
+// blankEnv returns image (an image's Env) with "NAME=" appended for each
+// variable of container (a container's Env) that image does not set, so
+// that a commit of the container carries none of the container's values.
+func blankEnv(image, container []string) []string {
+	set := map[string]bool{}
+	for _, kv := range image {
+		k, _, _ := strings.Cut(kv, "=")
+		set[k] = true
+	}
+	out := slices.Clone(image)
+	for _, kv := range container {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "" || set[k] {
+			continue
+		}
+		set[k] = true
+		out = append(out, k+"=")
+	}
+	return out
 }

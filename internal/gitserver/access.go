@@ -67,10 +67,19 @@ func (k keyCaller) allow(op string, req any) error {
 	return nil
 }
 
+// scoped gives a scoped key's request its scope (api.ScopedRequest).
+func (k keyCaller) scoped(req any) any {
+	if s, ok := req.(api.ScopedRequest); ok && !k.key.Admin {
+		return s.WithScope(slices.Clone(k.key.Apps))
+	}
+	return req
+}
+
 func (k keyCaller) Call(ctx context.Context, op string, req, resp any, out api.Output) error {
 	if err := k.allow(op, req); err != nil {
 		return err
 	}
+	req = k.scoped(req)
 	if op == api.AppsList.Name && !k.key.Admin {
 		var list api.AppList
 		if err := k.ops.Call(ctx, op, req, &list, out); err != nil {
@@ -87,5 +96,5 @@ func (k keyCaller) Session(ctx context.Context, op string, req, resp any, s *api
 	if err := k.allow(op, req); err != nil {
 		return err
 	}
-	return k.ops.Session(ctx, op, req, resp, s)
+	return k.ops.Session(ctx, op, k.scoped(req), resp, s)
 }

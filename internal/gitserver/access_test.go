@@ -15,12 +15,13 @@ type fakeOps struct {
 	access map[string]api.Access
 	calls  []string
 	apps   []string // what apps.list answers
+	last   any      // the last request let through
 }
 
 func (f *fakeOps) Access(op string) api.Access { return f.access[op] }
 
-func (f *fakeOps) Call(_ context.Context, op string, _, resp any, _ api.Output) error {
-	f.calls = append(f.calls, op)
+func (f *fakeOps) Call(_ context.Context, op string, req, resp any, _ api.Output) error {
+	f.calls, f.last = append(f.calls, op), req
 	if l, ok := resp.(*api.AppList); ok {
 		for _, a := range f.apps {
 			l.Apps = append(l.Apps, api.AppInfo{Name: a})
@@ -29,8 +30,8 @@ func (f *fakeOps) Call(_ context.Context, op string, _, resp any, _ api.Output) 
 	return nil
 }
 
-func (f *fakeOps) Session(_ context.Context, op string, _, _ any, _ *api.Session) error {
-	f.calls = append(f.calls, op)
+func (f *fakeOps) Session(_ context.Context, op string, req, _ any, _ *api.Session) error {
+	f.calls, f.last = append(f.calls, op), req
 	return nil
 }
 
@@ -129,5 +130,31 @@ func TestAppsListIsFiltered(t *testing.T) {
 		if got := strings.Join(names, ","); got != want {
 			t.Errorf("%s sees %s, want %s", key.Name, got, want)
 		}
+	}
+}
+
+// TestScopedKeyCarriesItsScope: a deploy request of a key limited to some
+// apps reaches the daemon with those apps (so the deploy refuses other
+// apps' images); an admin key's carries none, whatever the request said.
+func TestScopedKeyCarriesItsScope(t *testing.T) {
+	ops := newFakeOps()
+	ops.access["git.from-image"], ops.access["git.from-archive"] = api.AppScoped, api.AppScoped
+	if err := (keyCaller{ops: ops, key: shopKey}).Call(context.Background(), "git.from-image", api.FromImageRequest{App: "shop", Image: "x"}, nil, api.Output{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := ops.last.(api.FromImageRequest); !ok || strings.Join(r.ScopedTo, ",") != "shop,blog" {
+		t.Errorf("scoped key's from-image request: %#v", ops.last)
+	}
+	if err := (keyCaller{ops: ops, key: shopKey}).Session(context.Background(), "git.from-archive", api.FromArchiveRequest{App: "shop", URL: "-", ScopedTo: []string{"other"}}, nil, &api.Session{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := ops.last.(api.FromArchiveRequest); !ok || strings.Join(r.ScopedTo, ",") != "shop,blog" {
+		t.Errorf("scoped key's from-archive request: %#v", ops.last)
+	}
+	if err := (keyCaller{ops: ops, key: adminKey}).Call(context.Background(), "git.from-image", api.FromImageRequest{App: "shop", Image: "x"}, nil, api.Output{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := ops.last.(api.FromImageRequest); !ok || r.ScopedTo != nil {
+		t.Errorf("admin key's from-image request: %#v", ops.last)
 	}
 }

@@ -186,7 +186,11 @@ func (s *Server) pushDeploy(ctx context.Context, req api.PushDeploy, sess *api.S
 	if req.Key != "" {
 		holder = "a git push by key " + req.Key
 	}
-	rel, err := s.deployer.DeployPush(ctx, Push{App: req.App, Branch: strings.TrimPrefix(req.Ref, "refs/heads/"), Rev: req.Rev, Tree: sess.Stdin, Holder: holder}, sess.Stdout)
+	apps, err := s.pushScope(ctx, req)
+	if err != nil {
+		return api.DeployResult{}, err
+	}
+	rel, err := s.deployer.DeployPush(ctx, Push{App: req.App, Branch: strings.TrimPrefix(req.Ref, "refs/heads/"), Rev: req.Rev, Tree: sess.Stdin, Holder: holder, Apps: apps}, sess.Stdout)
 	if err != nil {
 		return api.DeployResult{Release: rel}, err
 	}
@@ -201,4 +205,29 @@ func (s *Server) pushDeploy(ctx context.Context, req api.PushDeploy, sess *api.S
 		return tx.SetProperty(a.Scope(), "apps", "deploy-source-metadata", req.Rev)
 	})
 	return api.DeployResult{Release: rel}, nil
+}
+
+// pushScope is the apps the pushing key may touch, or nil for an admin key
+// (or a push by no key: the daemon's own socket). A key no longer
+// registered may touch only the app it pushed to.
+func (s *Server) pushScope(ctx context.Context, req api.PushDeploy) ([]string, error) {
+	if req.Key == "" {
+		return nil, nil
+	}
+	var apps []string
+	err := s.store.Tx(ctx, func(tx *store.Tx) error {
+		k, err := tx.KeyByName(req.Key)
+		if errors.Is(err, store.ErrKeyNotFound) {
+			apps = []string{req.App}
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !k.Admin {
+			apps = append([]string{}, k.Apps...)
+		}
+		return nil
+	})
+	return apps, err
 }

@@ -28,6 +28,9 @@ type Push struct {
 	Rev    string    // the pushed commit
 	Tree   io.Reader // a tar of the tree at Rev
 	Holder string    // who holds the app's deploy lock ("a git push by key K")
+	// Apps, when not nil, are the only apps the pushing key may touch (a
+	// scoped key): the deploy refuses to build from another app's images.
+	Apps []string
 }
 
 // Deployer deploys a pushed tree and returns the release it made (0 when
