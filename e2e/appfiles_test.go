@@ -133,7 +133,7 @@ func TestFromImageReadsItsFiles(t *testing.T) {
 		dockerBuild(ref, d.prefix()), &buildOut); err != nil {
 		t.Fatalf("build: %v\n%s", err, buildOut.String())
 	}
-	t.Cleanup(func() { eng.RemoveImage(context.Background(), ref, true) })
+	t.Cleanup(func() { removeImageKeepParents(ref) })
 	d.mustBerth(t, "apps:create", "img")
 	out := d.mustBerth(t, "git:from-image", "img", ref)
 	mustContain(t, "git:from-image", out,

@@ -70,7 +70,7 @@ func deployDaemon(t *testing.T, eng *docker.Client, extraEnv ...string) *daemon 
 		}
 		imgs, _ := eng.ListImages(ctx, map[string]string{"berth.instance": prefix})
 		for _, img := range imgs {
-			eng.RemoveImage(ctx, img.ID, true)
+			removeImageKeepParents(img.ID)
 		}
 		// The services network: left behind, networks use up the
 		// engine's address pools.
@@ -339,4 +339,13 @@ var jsonUnmarshal = json.Unmarshal
 // after it, so a slow step is slow on every run.
 func nonce() string {
 	return fmt.Sprintf("ENV BERTH_TEST_NONCE=%d", time.Now().UnixNano())
+}
+
+// removeImageKeepParents removes a test's image but not its untagged parent
+// layers: tests build the same Dockerfiles in parallel, and another test's
+// build may be about to use one of those layers as its cache (removing it
+// fails that build with "failed to get digest"). The layers left are
+// dangling and small; `docker image prune` takes them.
+func removeImageKeepParents(ref string) {
+	exec.Command("docker", "image", "rm", "--force", "--no-prune", ref).Run()
 }
