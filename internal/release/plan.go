@@ -161,7 +161,7 @@ func Command(cmd string, env map[string]string) ([]string, error) {
 	if cmd == "" {
 		return nil, nil
 	}
-	words, err := splitWords(appfile.ExpandCommand(cmd, env))
+	words, err := app.SplitWords(appfile.ExpandCommand(cmd, env))
 	if err != nil {
 		return nil, app.Invalidf("Invalid command %q: %v", cmd, err)
 	}
