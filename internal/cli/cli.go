@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -128,6 +129,10 @@ func (e *Env) caller() (api.Caller, error) {
 		return c, nil
 	}
 	s, err := settings.Load(e.Getenv, nil)
+	if errors.Is(err, fs.ErrPermission) {
+		// The data dir is root-only: say what to do, not which file.
+		return nil, api.Errorf(api.CodeForbidden, "%s", api.NeedRoot("the config file "+s.ConfigFile))
+	}
 	if err != nil {
 		return nil, err
 	}

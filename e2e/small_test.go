@@ -1,0 +1,90 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestScopedKeyRefusalComesFirst (issue 13): a key scoped to shop that runs
+// config:set on blog sees the refusal and nothing before it (no
+// "Setting config vars" line), and blog's config is unchanged.
+func TestScopedKeyRefusalComesFirst(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d, _, _ := sshDaemon(t, eng)
+	limited := sshKey(t, t.TempDir(), "dev")
+	d.mustBerth(t, "ssh-keys:add", "--apps", "shop", "dev", limited+".pub")
+	d.mustBerth(t, "apps:create", "blog")
+	d.mustBerth(t, "apps:create", "shop")
+	for _, args := range [][]string{
+		{"config:set", "--no-restart", "blog", "A=1"},
+		{"config:unset", "--no-restart", "blog", "A"},
+		{"config:clear", "--no-restart", "blog"},
+	} {
+		out, code := sshRun(t, limited, "berth", d.sshAddr, nil, args...)
+		if code == 0 || !strings.HasPrefix(out, " !     ") || strings.Contains(out, "----->") || strings.Count(out, "\n") != 1 {
+			t.Errorf("scoped %s on blog: exit %d, want the refusal alone:\n%s", args[0], code, out)
+		}
+	}
+	if out := d.mustBerth(t, "config:keys", "blog"); strings.TrimSpace(out) != "" {
+		t.Errorf("blog's config changed: %q", out)
+	}
+	// Its own app: the progress lines are printed.
+	if out, code := sshRun(t, limited, "berth", d.sshAddr, nil, "config:set", "--no-restart", "shop", "A=1"); code != 0 || !strings.HasPrefix(out, "-----> Setting config vars\n") {
+		t.Errorf("scoped config:set on shop: exit %d\n%s", code, out)
+	}
+}
+
+// TestNonRootIsToldToRunAsRoot (issue 13): a user other than root running a
+// command is told in one line that Berth's commands need root, not which
+// config file it could not read.
+func TestNonRootIsToldToRunAsRoot(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a command as nobody")
+	}
+	dir := shortTempDir(t)
+	d, err := startDaemon(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.stop(9) })
+	if err := os.Chmod(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// A copy of the binary nobody may run (binDir is root-only).
+	bin, err := os.MkdirTemp("", "btbin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(bin) })
+	b, err := os.ReadFile(filepath.Join(binDir, "berth"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(bin, 0o755)
+	if err := os.WriteFile(filepath.Join(bin, "berth"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, env := range [][]string{
+		{"BERTH_DATA_DIR=" + dir},
+		// The socket named directly: the config file is not read.
+		{"BERTH_DATA_DIR=" + dir, "BERTH_CONFIG=/dev/null", "BERTH_SOCKET=" + d.socket()},
+	} {
+		cmd := exec.Command("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", filepath.Join(bin, "berth"), "apps:list")
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=/"}, env...)
+		out, err := cmd.CombinedOutput()
+		ee, _ := err.(*exec.ExitError)
+		if ee == nil || ee.ExitCode() == 0 {
+			t.Errorf("apps:list as nobody (%v): %v\n%s", env, err, out)
+			continue
+		}
+		s := string(out)
+		if !strings.Contains(s, "Berth's commands need root: run them as root (sudo berth ...)") || strings.Count(s, "\n") != 1 {
+			t.Errorf("apps:list as nobody (%v): want one line saying Berth needs root, got:\n%s", env, s)
+		}
+	}
+}
