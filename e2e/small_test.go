@@ -88,3 +88,26 @@ func TestNonRootIsToldToRunAsRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildOutputHasNoEscapes (issue 13): the classic builder colours a RUN
+// step's stderr (ESC[91m); the build output relayed to the client is plain
+// text, its words kept.
+func TestBuildOutputHasNoEscapes(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d := deployDaemon(t, eng)
+	d.mustBerth(t, "apps:create", "shop")
+	df := dockerfile("v1", `RUN echo to-stderr-from-run >&2 && printf 'own \033[32mgreen\033[0m text\n'`)
+	out, code := d.deployTar(t, "shop", appTar(t, map[string]string{"Dockerfile": df, "Procfile": "web: testapp web\n"}))
+	if code != 0 {
+		t.Fatalf("deploy: %d\n%s", code, out)
+	}
+	if strings.Contains(out, "\x1b") || strings.Contains(out, "[91m") || strings.Contains(out, "[0m") {
+		t.Errorf("build output has escape sequences:\n%q", out)
+	}
+	for _, want := range []string{"to-stderr-", "own green text"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("build output lacks %q:\n%s", want, out)
+		}
+	}
+}
