@@ -21,12 +21,12 @@ const maxStringSeq = 4096
 type escState uint8
 
 const (
-	escGround escState = iota
-	escEsc             // after ESC
-	escInter           // ESC, intermediates (0x20-0x2F)
-	escCSI             // ESC [
-	escString          // ESC ] (OSC), ESC P/X/^/_ : until BEL or ESC \
-	escStringEsc       // ESC inside a string sequence
+	escGround    escState = iota
+	escEsc                // after ESC
+	escInter              // ESC, intermediates (0x20-0x2F)
+	escCSI                // ESC [
+	escString             // ESC ] (OSC), ESC P/X/^/_ : until BEL or ESC \
+	escStringEsc          // ESC inside a string sequence
 )
 
 type escapeStripper struct {

@@ -168,7 +168,7 @@ func TestDisks(t *testing.T) {
 	t.Parallel()
 	c := base()
 	c.Disks = fakeDisks{
-		"/var/lib/berth":  {Total: 100 << 30, Free: 5 << 30, Inodes: 1000, IFree: 500},    // 5%: short of space
+		"/var/lib/berth":  {Total: 100 << 30, Free: 5 << 30, Inodes: 1000, IFree: 500}, // 5%: short of space
 		"/var/lib/docker": {Total: 100 << 30, Free: 50 << 30, Inodes: 1000, IFree: 20}, // 2% inodes
 	}
 	r := New(c).Run(context.Background())
