@@ -64,6 +64,10 @@ func (e *exitError) Error() string { return e.msg }
 // (if not empty) as an error line.
 func exit(code int, msg string) error { return &exitError{code: code, msg: msg} }
 
+// ExitCode returns an error that makes the command exit with code and
+// print nothing more: for commands that printed their own verdict (doctor).
+func ExitCode(code int) error { return exit(code, "") }
+
 // Failf returns an ordinary failure (exit 1) with a formatted message: the
 // one ` !     ` line the user sees.
 func Failf(format string, args ...any) error { return exit(ExitFailure, fmt.Sprintf(format, args...)) }

@@ -95,6 +95,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// was installed first (before the gateway socket, which needs the group).
 	git.SyncOpenSSH(ctx)
 	svc.registerVersion(mux, git)
+	svc.registerDoctor(mux, st, s, eng, git) // berth doctor
 
 	ln, err := listenSocket(s.Socket)
 	if err != nil {

@@ -434,7 +434,7 @@ func ageText(d time.Duration) string {
 // openssh checks OpenSSH mode through ssh-keys:report's logic, and sshd on
 // its port while the mode is on.
 func (d *Doctor) openssh(ctx context.Context, r *report) {
-	rep, err := d.c.OpenSSH.Report(ctx)
+	rep, err := d.c.OpenSSH.OpenSSHReport(ctx)
 	if err != nil {
 		r.problem("openssh", "OpenSSH mode", "cannot check: "+firstLine(err.Error()), "berth ssh-keys:report")
 		return

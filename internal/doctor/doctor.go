@@ -61,7 +61,7 @@ type Backup struct {
 
 // OpenSSH reports OpenSSH mode (ssh-keys:report's logic).
 type OpenSSH interface {
-	Report(ctx context.Context) (api.OpenSSHReport, error)
+	OpenSSHReport(ctx context.Context) (api.OpenSSHReport, error)
 }
 
 // Resolver looks up a host name's addresses.

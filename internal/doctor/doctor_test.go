@@ -63,7 +63,7 @@ func (f fakeDisks) Usage(path string) (Usage, error) {
 
 type fakeSSH struct{ r api.OpenSSHReport }
 
-func (f fakeSSH) Report(context.Context) (api.OpenSSHReport, error) { return f.r, nil }
+func (f fakeSSH) OpenSSHReport(context.Context) (api.OpenSSHReport, error) { return f.r, nil }
 
 func hostAddrs() ([]netip.Addr, error) {
 	return []netip.Addr{netip.MustParseAddr("127.0.0.1"), netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("::1")}, nil

@@ -196,6 +196,13 @@ func (s *Server) syncOpenSSH(ctx context.Context, out api.Output) error {
 	return nil
 }
 
+// OpenSSHReport is OpenSSH mode's state as ssh-keys:report shows it (for
+// berth doctor).
+func (s *Server) OpenSSHReport(ctx context.Context) (api.OpenSSHReport, error) {
+	r, err := s.keysReport(ctx, api.Empty{}, api.Output{})
+	return r.OpenSSH, err
+}
+
 func (s *Server) keysReport(ctx context.Context, _ api.Empty, _ api.Output) (api.SSHReport, error) {
 	var keys []store.Key
 	if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { keys, err = tx.Keys(); return err }); err != nil {

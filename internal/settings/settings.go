@@ -66,6 +66,10 @@ type Settings struct {
 	// OpenSSHHome is where the homes of the users Berth creates go
 	// (BERTH_OPENSSH_HOME, default /home).
 	OpenSSHHome string
+	// DNSServer is the DNS server (HOST:PORT) berth doctor asks whether
+	// the apps' domains resolve to this host (BERTH_DNS_SERVER); empty:
+	// the system's resolver.
+	DNSServer string
 	// ServiceImages are the images of new postgres and redis services,
 	// under Dokku's names (POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION,
 	// REDIS_IMAGE, REDIS_IMAGE_VERSION): the official images by default.
@@ -94,6 +98,7 @@ var fields = []field{
 	{"BERTH_OPENSSH_HOME", "/home", "where the homes of the users Berth creates go", func(s *Settings) *string { return &s.OpenSSHHome }},
 	{"BERTH_ACCESS_LOG", "false", "proxy access log, one line per request: true or false", func(s *Settings) *string { return &s.AccessLog }},
 	{"BERTH_ACME_CA_ROOTS", "", "PEM file of extra roots trusted for the ACME server (a private CA, Pebble in tests)", func(s *Settings) *string { return &s.ACMECARoots }},
+	{"BERTH_DNS_SERVER", "", "DNS server (HOST:PORT) berth doctor asks about the apps' domains (empty: the system's resolver)", func(s *Settings) *string { return &s.DNSServer }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 	{"POSTGRES_IMAGE", "postgres", "image of new postgres services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.PostgresImage }},
 	{"POSTGRES_IMAGE_VERSION", "17", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.PostgresImageVersion }},
