@@ -351,7 +351,7 @@ func (d *Doctor) certs(ctx context.Context, r *report) {
 
 func daysText(d time.Duration) string {
 	if d < 48*time.Hour {
-		return d.Round(time.Minute).String()
+		return fmt.Sprintf("%dh", int(d.Hours()))
 	}
 	return fmt.Sprintf("%d days", int(d.Hours()/24))
 }
