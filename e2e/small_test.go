@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestScopedKeyRefusalComesFirst (issue 13): a key scoped to shop that runs
@@ -110,5 +111,51 @@ func TestBuildOutputHasNoEscapes(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("build output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestAuthorizedKeysSettingWithoutRestart (issue 13): a new
+// BERTH_AUTHORIZED_KEYS in berth.conf is picked up by the running daemon:
+// sshd, reading the new file, lets the registered key in, no restart.
+func TestAuthorizedKeysSettingWithoutRestart(t *testing.T) {
+	t.Parallel()
+	dir := shortTempDir(t)
+	keys := t.TempDir()
+	oldFile, newFile := filepath.Join(keys, "old"), filepath.Join(keys, "new")
+	conf := filepath.Join(dir, "berth.conf")
+	if err := os.WriteFile(conf, []byte("BERTH_AUTHORIZED_KEYS="+oldFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	addr := startSSHD(t, newFile)
+	d, err := startDaemon(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.stop(9) })
+	admin := sshKey(t, t.TempDir(), "admin")
+	d.mustBerth(t, "ssh-keys:add", "admin", admin+".pub")
+	if _, err := os.Stat(oldFile); err != nil {
+		t.Fatalf("the keys are not in %s: %v", oldFile, err)
+	}
+	if out, code := sshRun(t, admin, "root", addr, nil, "apps:exists", "nope"); code != 255 {
+		t.Fatalf("sshd let the key in before the change: %d %q", code, out)
+	}
+
+	if err := os.WriteFile(conf, []byte("BERTH_AUTHORIZED_KEYS="+newFile+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, code := sshRun(t, admin, "root", addr, nil, "apps:exists", "nope")
+		if code == 20 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10s after the change, ssh through sshd: %d %q", code, out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if out := d.mustBerth(t, "ssh-keys:report"); !strings.Contains(out, newFile) {
+		t.Errorf("ssh-keys:report does not name %s:\n%s", newFile, out)
 	}
 }

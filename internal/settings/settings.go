@@ -74,6 +74,23 @@ type Settings struct {
 	// under Dokku's names (POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION,
 	// REDIS_IMAGE, REDIS_IMAGE_VERSION): the official images by default.
 	PostgresImage, PostgresImageVersion, RedisImage, RedisImageVersion string
+
+	// reload loads them again from the same environment and flags (a
+	// pointer, so that Settings stay comparable).
+	reload *reloader
+}
+
+type reloader struct{ load func() (Settings, error) }
+
+// Reload loads the settings again as Load did them (the same environment
+// and flags, the config file as it is now): for the settings the daemon
+// picks up without a restart (BERTH_AUTHORIZED_KEYS). Settings not made by
+// Load are returned as they are.
+func (s Settings) Reload() (Settings, error) {
+	if s.reload == nil {
+		return s, nil
+	}
+	return s.reload.load()
 }
 
 // field binds a setting's name to its place in Settings.
@@ -128,7 +145,7 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 		}
 		return def
 	}
-	var s Settings
+	s := Settings{reload: &reloader{func() (Settings, error) { return Load(getenv, flags) }}}
 	// Abs also cleans an absolute path, so that DATA_DIR and the paths
 	// joined to it name the same directory.
 	dataDir, err := filepath.Abs(pick("BERTH_DATA_DIR", DefaultDataDir))
