@@ -10,8 +10,9 @@ import (
 )
 
 // TestScopedKeyRefusalComesFirst (issue 13): a key scoped to shop that runs
-// config:set on blog sees the refusal and nothing before it (no
-// "Setting config vars" line), and blog's config is unchanged.
+// config:set (or unset, clear, ps:scale, apps:destroy) on blog sees the
+// refusal and nothing before it (no "-----> Setting config vars" line), and
+// blog's config is unchanged.
 func TestScopedKeyRefusalComesFirst(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -24,6 +25,8 @@ func TestScopedKeyRefusalComesFirst(t *testing.T) {
 		{"config:set", "--no-restart", "blog", "A=1"},
 		{"config:unset", "--no-restart", "blog", "A"},
 		{"config:clear", "--no-restart", "blog"},
+		{"ps:scale", "blog", "web=1"},
+		{"apps:destroy", "blog", "--force"},
 	} {
 		out, code := sshRun(t, limited, "berth", d.sshAddr, nil, args...)
 		if code == 0 || !strings.HasPrefix(out, " !     ") || strings.Contains(out, "----->") || strings.Count(out, "\n") != 1 {

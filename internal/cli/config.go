@@ -133,14 +133,23 @@ func parsePairs(args []string, encoded bool) (map[string]string, error) {
 func (c *Ctx) update(ch api.ConfigChange, header func()) (api.ConfigChangeResult, error) {
 	ch.Scope = c.scope()
 	ch.NoRestart = c.Bool("no-restart")
-	var once sync.Once
-	first := func() { once.Do(header) }
-	out := api.Output{Stdout: &firstWrite{w: c.Stdout, first: first}, Stderr: &firstWrite{w: c.Stderr, first: first}}
+	out, accepted := c.headerFirst(header)
 	res, err := api.ConfigUpdate.Stream(c, c.API, ch, out)
 	if err == nil {
-		first()
+		accepted()
 	}
 	return res, err
+}
+
+// headerFirst returns the command's output streams for a call whose own
+// progress lines (header) must wait for the daemon to take the request:
+// header is printed before the first byte the daemon streams, or by
+// accepted (call it once the call succeeded) if none came. A refusal
+// (access, a missing app) is then the only thing printed.
+func (c *Ctx) headerFirst(header func()) (out api.Output, accepted func()) {
+	var once sync.Once
+	first := func() { once.Do(header) }
+	return api.Output{Stdout: &firstWrite{w: c.Stdout, first: first}, Stderr: &firstWrite{w: c.Stderr, first: first}}, first
 }
 
 // firstWrite calls first before its first write to w.
