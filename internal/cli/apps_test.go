@@ -41,7 +41,7 @@ func TestApps(t *testing.T) {
 			Stdout: "-----> Destroying shop (including all add-ons)\n", Stderr: prompt},
 		{Name: "destroy refused: nothing printed before the refusal", Args: []string{"apps:destroy", "shop", "--force"},
 			Replies: map[string]reply{"apps.info": {}, "apps.destroy": {Err: &api.Error{Code: api.CodeForbidden, Message: "key dev may not use apps:destroy"}}},
-			Code: 1, Ops: []string{"apps.info", "apps.destroy"}, ErrLine: "key dev may not use apps:destroy"},
+			Code:    1, Ops: []string{"apps.info", "apps.destroy"}, ErrLine: "key dev may not use apps:destroy"},
 		{Name: "destroy confirmation mismatch", Args: []string{"apps:destroy", "shop"}, Stdin: "shoe\n", Replies: shop, Code: 1, Ops: []string{"apps.info"},
 			Stderr: prompt + " !     Confirmation did not match shop. Aborted.\n"},
 		{Name: "destroy no confirmation", Args: []string{"apps:destroy", "shop"}, Replies: shop, Code: 1, Ops: []string{"apps.info"},
