@@ -89,6 +89,19 @@ func TestDoctor(t *testing.T) {
 		}
 	}
 
+	// Over ssh: an admin key gets the same report and exit code; a key
+	// scoped to an app is refused.
+	keys := t.TempDir()
+	admin, dev := sshKey(t, keys, "admin"), sshKey(t, keys, "dev")
+	d.mustBerth(t, "ssh-keys:add", "admin", admin+".pub")
+	d.mustBerth(t, "ssh-keys:add", "--apps", "shop", "dev", dev+".pub")
+	if out, code := sshRun(t, admin, "berth", d.sshAddr, nil, "doctor"); code != 1 || !strings.Contains(out, "4 problems found.") {
+		t.Errorf("doctor over ssh: exit %d\n%s", code, out)
+	}
+	if out, code := sshRun(t, dev, "berth", d.sshAddr, nil, "doctor"); code == 0 || strings.Contains(out, "problems found") {
+		t.Errorf("doctor over ssh with a scoped key: exit %d\n%s", code, out)
+	}
+
 	// The same as JSON, with the same exit code.
 	js, code := d.berth("doctor", "--format", "json")
 	if code != 1 {
