@@ -62,9 +62,16 @@ func (c *Client) dialError(err error) error {
 		return &NotRunningError{Socket: c.socket}
 	}
 	if errors.Is(err, syscall.EACCES) {
-		return Errorf(CodeForbidden, "Permission denied on the control socket %s: it is root-only; run this command as root (sudo berth ...)", c.socket)
+		return Errorf(CodeForbidden, "%s", NeedRoot("the control socket "+c.socket))
 	}
 	return fmt.Errorf("call the daemon on %s: %w", c.socket, err)
+}
+
+// NeedRoot is the one line a user without access to Berth's data dir or
+// control socket sees: Berth's commands need root; what names the file
+// that refused them.
+func NeedRoot(what string) string {
+	return fmt.Sprintf("Berth's commands need root: run them as root (sudo berth ...) or over ssh with a registered key (ssh dokku@HOST ...); %s is root-only", what)
 }
 
 func isNotRunning(err error) bool {

@@ -77,9 +77,12 @@ func appsDestroy(c *Ctx) error {
 			return Failf("Confirmation did not match %s. Aborted.", c.App)
 		}
 	}
-	c.Info1("Destroying %s (including all add-ons)", c.App)
-	_, err := api.AppsDestroy.Call(c, c.API, api.AppRef{App: c.App})
-	return err
+	out, accepted := c.headerFirst(func() { c.Info1("Destroying %s (including all add-ons)", c.App) })
+	if _, err := api.AppsDestroy.Stream(c, c.API, api.AppRef{App: c.App}, out); err != nil {
+		return err
+	}
+	accepted()
+	return nil
 }
 
 func appsExists(c *Ctx) error {

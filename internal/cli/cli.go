@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -62,6 +63,10 @@ func (e *exitError) Error() string { return e.msg }
 // exit returns an error that makes the command exit with code, printing msg
 // (if not empty) as an error line.
 func exit(code int, msg string) error { return &exitError{code: code, msg: msg} }
+
+// ExitCode returns an error that makes the command exit with code and
+// print nothing more: for commands that printed their own verdict (doctor).
+func ExitCode(code int) error { return exit(code, "") }
 
 // Failf returns an ordinary failure (exit 1) with a formatted message: the
 // one ` !     ` line the user sees.
@@ -128,6 +133,10 @@ func (e *Env) caller() (api.Caller, error) {
 		return c, nil
 	}
 	s, err := settings.Load(e.Getenv, nil)
+	if errors.Is(err, fs.ErrPermission) {
+		// The data dir is root-only: say what to do, not which file.
+		return nil, api.Errorf(api.CodeForbidden, "%s", api.NeedRoot("the config file "+s.ConfigFile))
+	}
 	if err != nil {
 		return nil, err
 	}

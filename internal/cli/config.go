@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
@@ -124,11 +125,44 @@ func parsePairs(args []string, encoded bool) (map[string]string, error) {
 	return vars, nil
 }
 
-// update sends a config change, streaming any redeploy's output.
-func (c *Ctx) update(ch api.ConfigChange) (api.ConfigChangeResult, error) {
+// update sends a config change, streaming any redeploy's output. header
+// prints the command's own progress lines, once the daemon has accepted
+// the change: before its first output (a redeploy's) or after its answer.
+// So a refusal (a key scoped to another app, a missing app) comes with
+// nothing printed before it.
+func (c *Ctx) update(ch api.ConfigChange, header func()) (api.ConfigChangeResult, error) {
 	ch.Scope = c.scope()
 	ch.NoRestart = c.Bool("no-restart")
-	return api.ConfigUpdate.Stream(c, c.API, ch, api.Output{Stdout: c.Stdout, Stderr: c.Stderr})
+	out, accepted := c.headerFirst(header)
+	res, err := api.ConfigUpdate.Stream(c, c.API, ch, out)
+	if err == nil {
+		accepted()
+	}
+	return res, err
+}
+
+// headerFirst returns the command's output streams for a call whose own
+// progress lines (header) must wait for the daemon to take the request:
+// header is printed before the first byte the daemon streams, or by
+// accepted (call it once the call succeeded) if none came. A refusal
+// (access, a missing app) is then the only thing printed.
+func (c *Ctx) headerFirst(header func()) (out api.Output, accepted func()) {
+	var once sync.Once
+	first := func() { once.Do(header) }
+	return api.Output{Stdout: &firstWrite{w: c.Stdout, first: first}, Stderr: &firstWrite{w: c.Stderr, first: first}}, first
+}
+
+// firstWrite calls first before its first write to w.
+type firstWrite struct {
+	w     io.Writer
+	first func()
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	if len(p) > 0 {
+		f.first()
+	}
+	return f.w.Write(p)
 }
 
 func (c *Ctx) printSet(vars map[string]string) {
@@ -144,9 +178,7 @@ func configSet(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	// Print before the call: a redeploy streams its output after this.
-	c.printSet(vars)
-	_, err = c.update(api.ConfigChange{Set: vars})
+	_, err = c.update(api.ConfigChange{Set: vars}, func() { c.printSet(vars) })
 	return err
 }
 
@@ -159,10 +191,11 @@ func configUnset(c *Ctx) error {
 			return Failf("%v", err)
 		}
 	}
-	for _, k := range c.Args {
-		c.Info1("Unsetting %s", k)
-	}
-	_, err := c.update(api.ConfigChange{Unset: c.Args})
+	_, err := c.update(api.ConfigChange{Unset: c.Args}, func() {
+		for _, k := range c.Args {
+			c.Info1("Unsetting %s", k)
+		}
+	})
 	return err
 }
 
@@ -184,8 +217,7 @@ func configClear(c *Ctx) error {
 	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
-	c.Info1("Clearing config vars")
-	_, err := c.update(api.ConfigChange{Replace: true})
+	_, err := c.update(api.ConfigChange{Replace: true}, func() { c.Info1("Clearing config vars") })
 	return err
 }
 
@@ -242,8 +274,7 @@ func configImport(c *Ctx) error {
 	if len(vars) == 0 && !c.Bool("replace") {
 		return Failf("No config vars found in %s", c.Args[0])
 	}
-	c.printSet(vars)
-	res, err := c.update(api.ConfigChange{Set: vars, Replace: c.Bool("replace")})
+	res, err := c.update(api.ConfigChange{Set: vars, Replace: c.Bool("replace")}, func() { c.printSet(vars) })
 	if err == nil && len(res.Unset) > 0 {
 		c.Info1("Unset %s", strings.Join(res.Unset, ", "))
 	}

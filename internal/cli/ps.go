@@ -96,15 +96,16 @@ func psScale(c *Ctx) error {
 		}
 		changes[typ] = q
 	}
-	if len(changes) > 0 && !c.Quiet {
-		var parts []string
-		parts = append(parts, c.Args...)
-		c.Info1("Scaling %s processes: %s", c.App, strings.Join(parts, " "))
-	}
-	res, err := api.PSScale.Stream(c, c.API, api.ScaleRequest{App: c.App, Changes: changes, SkipDeploy: c.Bool("skip-deploy")}, c.Output())
+	out, accepted := c.headerFirst(func() {
+		if len(changes) > 0 && !c.Quiet {
+			c.Info1("Scaling %s processes: %s", c.App, strings.Join(c.Args, " "))
+		}
+	})
+	res, err := api.PSScale.Stream(c, c.API, api.ScaleRequest{App: c.App, Changes: changes, SkipDeploy: c.Bool("skip-deploy")}, out)
 	if err != nil {
 		return err
 	}
+	accepted()
 	if len(changes) > 0 {
 		return nil
 	}

@@ -50,7 +50,11 @@ func TestPSScale(t *testing.T) {
 		{Args: []string{"ps:scale", "shop", "web=1", "worker=-1"}, Code: 1, ErrLine: "Invalid count for process type worker"},
 		{Args: []string{"ps:scale", "shop", "web=two"}, Code: 1, ErrLine: "Invalid count for process type web"},
 		{Name: "daemon refuses a type", Args: []string{"ps:scale", "shop", "nope=1"}, Replies: map[string]reply{"ps.scale": {Err: api.Errorf(api.CodeInvalid, "nope is not a valid process name to scale up")}},
-			Code: 1, Ops: []string{"ps.scale"}, Stdout: "-----> Scaling shop processes: nope=1\n", ErrLine: "nope is not a valid process name to scale up"},
+			Code: 1, Ops: []string{"ps.scale"}, ErrLine: "nope is not a valid process name to scale up"},
+		{Name: "refused: nothing printed before the refusal", Args: []string{"ps:scale", "blog", "web=2"}, Replies: map[string]reply{"ps.scale": {Err: &api.Error{Code: api.CodeForbidden, Message: "key dev may not use blog"}}},
+			Code: 1, Ops: []string{"ps.scale"}, ErrLine: "key dev may not use blog"},
+		{Name: "the progress line comes before the daemon's output", Args: []string{"ps:scale", "shop", "web=2"}, Replies: map[string]reply{"ps.scale": {Stdout: "-----> Starting web.2\n"}},
+			Ops: []string{"ps.scale"}, Stdout: "-----> Scaling shop processes: web=2\n-----> Starting web.2\n"},
 	})
 }
 

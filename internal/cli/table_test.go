@@ -133,7 +133,7 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			t.Errorf("%s: missing Short or Run", c.Name)
 		}
 		// Dokku's top-level commands; everything else is namespace:verb.
-		topLevel := map[string]bool{"help": true, "version": true, "serve": true, "run": true, "logs": true, "enter": true, "cleanup": true, "releases": true, "url": true, "urls": true, "proxy": true, "redirect": true, "letsencrypt": true}
+		topLevel := map[string]bool{"help": true, "version": true, "serve": true, "run": true, "logs": true, "enter": true, "cleanup": true, "releases": true, "url": true, "urls": true, "proxy": true, "redirect": true, "letsencrypt": true, "doctor": true}
 		if !topLevel[c.Name] && !strings.Contains(c.Name, ":") {
 			t.Errorf("%s: visible command without a namespace", c.Name)
 		}

@@ -42,6 +42,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	git := newGitServer(st, s, svc, d, nil, log)
 	git.Register(mux)
 	svc.registerVersion(mux, git)
+	svc.registerDoctor(mux, st, s, &engineConn{}, git)
 	return mux
 }
 

@@ -94,7 +94,9 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
 	git.SyncOpenSSH(ctx)
+	git.WatchSettings(ctx, 2*time.Second) // BERTH_AUTHORIZED_KEYS changes without a restart
 	svc.registerVersion(mux, git)
+	svc.registerDoctor(mux, st, s, eng, git) // berth doctor
 
 	ln, err := listenSocket(s.Socket)
 	if err != nil {

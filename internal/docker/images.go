@@ -112,7 +112,7 @@ func (c *Client) Build(ctx context.Context, buildContext io.Reader, opts BuildOp
 	defer res.Body.Close()
 
 	tail := &lineTail{max: buildTailLines}
-	w := io.MultiWriter(out, tail)
+	w := StripEscapes(io.MultiWriter(out, tail)) // the RUN steps' stderr comes in colour
 	var builtID string
 	dec := json.NewDecoder(res.Body)
 	for {

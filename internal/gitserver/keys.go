@@ -177,6 +177,12 @@ func (s *Server) SyncOpenSSH(ctx context.Context) {
 // openSSH.sync). A key change is done once stored: a failure here is a
 // warning to the user, who is pointed at ssh-keys:report.
 func (s *Server) syncOpenSSH(ctx context.Context, out api.Output) error {
+	s.ReloadSettings(ctx)
+	return s.syncKeys(ctx, out)
+}
+
+// syncKeys is syncOpenSSH without looking at the config file.
+func (s *Server) syncKeys(ctx context.Context, out api.Output) error {
 	if s.openssh == nil {
 		return nil
 	}
@@ -196,7 +202,15 @@ func (s *Server) syncOpenSSH(ctx context.Context, out api.Output) error {
 	return nil
 }
 
+// OpenSSHReport is OpenSSH mode's state as ssh-keys:report shows it (for
+// berth doctor).
+func (s *Server) OpenSSHReport(ctx context.Context) (api.OpenSSHReport, error) {
+	r, err := s.keysReport(ctx, api.Empty{}, api.Output{})
+	return r.OpenSSH, err
+}
+
 func (s *Server) keysReport(ctx context.Context, _ api.Empty, _ api.Output) (api.SSHReport, error) {
+	s.ReloadSettings(ctx)
 	var keys []store.Key
 	if err := s.store.Tx(ctx, func(tx *store.Tx) (err error) { keys, err = tx.Keys(); return err }); err != nil {
 		return api.SSHReport{}, err
@@ -213,7 +227,9 @@ func (s *Server) keysReport(ctx context.Context, _ api.Empty, _ api.Output) (api
 		}
 	}
 	if s.openssh != nil {
+		s.openssh.mu.Lock()
 		r.OpenSSH = s.openssh.check(keys)
+		s.openssh.mu.Unlock()
 		if r.OpenSSH.Active && r.Gateway.Group != s.openssh.group {
 			r.OpenSSH.Problems = append(r.OpenSSH.Problems, fmt.Sprintf("the gateway socket %s is not usable by group %s (mode %s, group %q)", s.sshSocket, s.openssh.group, r.Gateway.Mode, r.Gateway.Group))
 		}

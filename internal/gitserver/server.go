@@ -87,6 +87,9 @@ type Server struct {
 	ops *api.Mux
 	// sshAddr is where the built-in ssh server listens ("" when off).
 	sshAddr string
+	// settings are reloaded when the config file changes (reload.go).
+	settings settings.Settings
+	reload   reloadState
 }
 
 // New returns a Server built from c.
@@ -103,6 +106,8 @@ func New(c Config) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.openssh = newOpenSSH(c.Settings, c.BerthBin, s.log)
+	s.settings = c.Settings
+	s.reload.stamp = fileStamp(c.Settings.ConfigFile)
 	return s
 }
 

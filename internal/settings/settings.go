@@ -66,10 +66,31 @@ type Settings struct {
 	// OpenSSHHome is where the homes of the users Berth creates go
 	// (BERTH_OPENSSH_HOME, default /home).
 	OpenSSHHome string
+	// DNSServer is the DNS server (HOST:PORT) berth doctor asks whether
+	// the apps' domains resolve to this host (BERTH_DNS_SERVER); empty:
+	// the system's resolver.
+	DNSServer string
 	// ServiceImages are the images of new postgres and redis services,
 	// under Dokku's names (POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION,
 	// REDIS_IMAGE, REDIS_IMAGE_VERSION): the official images by default.
 	PostgresImage, PostgresImageVersion, RedisImage, RedisImageVersion string
+
+	// reload loads them again from the same environment and flags (a
+	// pointer, so that Settings stay comparable).
+	reload *reloader
+}
+
+type reloader struct{ load func() (Settings, error) }
+
+// Reload loads the settings again as Load did them (the same environment
+// and flags, the config file as it is now): for the settings the daemon
+// picks up without a restart (BERTH_AUTHORIZED_KEYS). Settings not made by
+// Load are returned as they are.
+func (s Settings) Reload() (Settings, error) {
+	if s.reload == nil {
+		return s, nil
+	}
+	return s.reload.load()
 }
 
 // field binds a setting's name to its place in Settings.
@@ -94,6 +115,7 @@ var fields = []field{
 	{"BERTH_OPENSSH_HOME", "/home", "where the homes of the users Berth creates go", func(s *Settings) *string { return &s.OpenSSHHome }},
 	{"BERTH_ACCESS_LOG", "false", "proxy access log, one line per request: true or false", func(s *Settings) *string { return &s.AccessLog }},
 	{"BERTH_ACME_CA_ROOTS", "", "PEM file of extra roots trusted for the ACME server (a private CA, Pebble in tests)", func(s *Settings) *string { return &s.ACMECARoots }},
+	{"BERTH_DNS_SERVER", "", "DNS server (HOST:PORT) berth doctor asks about the apps' domains (empty: the system's resolver)", func(s *Settings) *string { return &s.DNSServer }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 	{"POSTGRES_IMAGE", "postgres", "image of new postgres services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.PostgresImage }},
 	{"POSTGRES_IMAGE_VERSION", "17", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.PostgresImageVersion }},
@@ -123,7 +145,7 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 		}
 		return def
 	}
-	var s Settings
+	s := Settings{reload: &reloader{func() (Settings, error) { return Load(getenv, flags) }}}
 	// Abs also cleans an absolute path, so that DATA_DIR and the paths
 	// joined to it name the same directory.
 	dataDir, err := filepath.Abs(pick("BERTH_DATA_DIR", DefaultDataDir))

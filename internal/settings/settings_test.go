@@ -110,7 +110,7 @@ func TestLayersIndependent(t *testing.T) {
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 	}
-	if s != want {
+	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
 	}
 }
@@ -154,7 +154,7 @@ func TestDefaultDataDir(t *testing.T) {
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 	}
-	if s != want {
+	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
 	}
 	if DefaultDataDir != want.DataDir {
@@ -398,6 +398,7 @@ func TestDefaultFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	noFile.ConfigFile = withDefaults.ConfigFile
+	withDefaults.reload, noFile.reload = nil, nil
 	if withDefaults != noFile {
 		t.Errorf("defaults from DefaultFile:\n%+v\nbuilt-in defaults:\n%+v", withDefaults, noFile)
 	}
@@ -421,5 +422,26 @@ func TestOpenSSHMode(t *testing.T) {
 	}
 	if _, err := Load(env("yes"), nil); err == nil || !strings.Contains(err.Error(), "BERTH_OPENSSH") {
 		t.Errorf("yes: %v", err)
+	}
+}
+
+// TestReload: Reload reads the config file as it is now, with the same
+// environment and flags as Load.
+func TestReload(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "berth.conf")
+	os.WriteFile(conf, []byte("BERTH_AUTHORIZED_KEYS=/a\n"), 0o600)
+	s, err := Load(envOf(map[string]string{"BERTH_DATA_DIR": dir}), map[string]string{"BERTH_SSH_GROUP": "flagged"})
+	if err != nil || s.AuthorizedKeys != "/a" {
+		t.Fatalf("Load: %v %q", err, s.AuthorizedKeys)
+	}
+	os.WriteFile(conf, []byte("BERTH_AUTHORIZED_KEYS=/b\nBERTH_SSH_GROUP=fromfile\n"), 0o600)
+	r, err := s.Reload()
+	if err != nil || r.AuthorizedKeys != "/b" || r.SSHGroup != "flagged" || r.DataDir != dir {
+		t.Errorf("Reload: %v %q %q %q", err, r.AuthorizedKeys, r.SSHGroup, r.DataDir)
+	}
+	if r, err := (Settings{AuthorizedKeys: "/x"}).Reload(); err != nil || r.AuthorizedKeys != "/x" {
+		t.Errorf("Reload of settings not loaded: %v %q", err, r.AuthorizedKeys)
 	}
 }
