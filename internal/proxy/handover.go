@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"crypto/tls"
-	"debug/elf"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -150,46 +147,6 @@ func (h *handover) release() {
 	})
 }
 
-// open takes the state file's lock (waiting, after a hand-over, for the old
-// proxy to let it go), loads the state file's routes if restore, and
-// listens on the control socket.
-func (s *server) open(restore bool) error {
-	if s.cfg.StateFile != "" {
-		wait := time.Duration(0)
-		if !restore {
-			wait = handoverTimeout
-		}
-		unlock, err := lockStateWait(s.cfg.StateFile, wait)
-		if err != nil {
-			return err
-		}
-		s.ho.unlock = unlock
-		if restore {
-			if err := s.restore(); err != nil {
-				return err
-			}
-		}
-	}
-	ctl, err := listenControl(s.cfg.ControlSocket)
-	if err != nil {
-		return err
-	}
-	s.ho.ctl = ctl
-	return nil
-}
-
-// lockStateWait is lockState, retried for up to wait.
-func lockStateWait(stateFile string, wait time.Duration) (func(), error) {
-	deadline := time.Now().Add(wait)
-	for {
-		unlock, err := lockState(stateFile)
-		if err == nil || time.Now().After(deadline) {
-			return unlock, err
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // listen returns the HTTP and HTTPS listeners: those inherited when the
 // address is configured as the old proxy's was, new ones otherwise.
 func (s *server) listen(in *inherited) (ln, tlsLn net.Listener, err error) {
@@ -218,43 +175,6 @@ func (s *server) listen(in *inherited) (ln, tlsLn net.Listener, err error) {
 		_, s.httpsPort, _ = net.SplitHostPort(s.httpsAddr)
 	}
 	return ln, tlsLn, nil
-}
-
-// ExecutableID identifies the running binary: its Go build ID, which
-// changes with any change to the binary (a version set with -ldflags
-// included), or else a hash of its contents.
-var ExecutableID = sync.OnceValue(func() string {
-	path := "/proc/self/exe"
-	if _, err := os.Stat(path); err != nil {
-		if path, err = os.Executable(); err != nil {
-			return ""
-		}
-	}
-	return FileID(path)
-})
-
-// FileID identifies the binary at path as ExecutableID does.
-func FileID(path string) string {
-	if f, err := elf.Open(path); err == nil {
-		defer f.Close()
-		if sec := f.Section(".note.go.buildid"); sec != nil {
-			if b, err := sec.Data(); err == nil && len(b) > 16 {
-				// An ELF note: namesz, descsz, type, "Go\0\0", then the ID.
-				descsz := f.ByteOrder.Uint32(b[4:8])
-				if int(16+descsz) <= len(b) {
-					return string(b[16 : 16+descsz])
-				}
-			}
-		}
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	h := sha256.New()
-	io.Copy(h, f)
-	return hex.EncodeToString(h.Sum(nil))[:32]
 }
 
 // handleHandover serves POST /v1/handover (see the protocol above).

@@ -5,19 +5,16 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -574,49 +571,4 @@ func (s *server) drain(ctx context.Context, addrs []string, timeout time.Duratio
 			return n, ctx.Err()
 		}
 	}
-}
-
-// lockState takes an exclusive lock next to the state file, so two proxies
-// never write one table.
-func lockState(stateFile string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(stateFile), 0o700); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	path := stateFile + ".lock"
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("proxy: open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("proxy: another proxy is running with state file %s", stateFile)
-		}
-		return nil, fmt.Errorf("proxy: lock %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
-}
-
-// listenControl listens on the control socket, mode 0600. A socket file
-// nobody answers on is stale (a crash) and replaced.
-func listenControl(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("proxy: another proxy answers on %s", path)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("proxy: remove stale socket: %w", err)
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	return ln, nil
 }
