@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/loadgen"
 	"github.com/berthpaas/berth/internal/proxy"
 )
@@ -187,4 +189,99 @@ func alive(pid int) bool {
 		return s[i+2] != 'Z'
 	}
 	return true
+}
+
+// TestProxyUpgradeFailedNewProxyKeepsOld: a daemon restarted on a new
+// binary whose proxy dies while taking over (after it got the sockets,
+// before it serves them) starts anyway, with the old proxy still serving
+// and no request failing; the next start of the daemon hands over.
+func TestProxyUpgradeFailedNewProxyKeepsOld(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d := deployDaemon(t, eng)
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "domains:add", "shop", "shop.test")
+	if out, code := d.deployTar(t, "shop", appTar(t, zdtApp("v1", nil))); code != 0 {
+		t.Fatalf("deploy: %d\n%s", code, out)
+	}
+	newBin := filepath.Join(t.TempDir(), "berth")
+	build := exec.Command("go", "build", "-ldflags", "-X github.com/berthpaas/berth/internal/version.Version=9.9.9-next", "-o", newBin, "../cmd/berth")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the new berth: %v\n%s", err, out)
+	}
+	pc := proxy.NewClient(filepath.Join(d.dataDir, "proxy.sock"))
+	before, err := pc.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Kill(before.PID, syscall.SIGKILL) })
+	load := loadgen.Start(loadgen.Config{Addr: d.proxyAddr, Host: "shop.test", KeepAlive: 2, Fresh: 2, Interval: 20 * time.Millisecond})
+	defer load.Stop()
+	time.Sleep(300 * time.Millisecond)
+
+	if err := d.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	failing := startDaemonFrom(t, newBin, d.dataDir, append(d.extraEnv, "BERTH_FAILPOINTS=proxy-handover-crash")...)
+	st, err := pc.Status(context.Background())
+	if err != nil || st.PID != before.PID || st.Version != before.Version {
+		t.Errorf("proxy after a failed hand-over: %+v %v; want the old one (pid %d, %s)", st, err, before.PID, before.Version)
+	}
+	if !strings.Contains(failing.log.String(), "proxy upgrade failed: the old proxy keeps serving") {
+		t.Errorf("the daemon does not say the upgrade failed:\n%s", failing.log)
+	}
+	if err := failing.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+
+	next := startDaemonFrom(t, newBin, d.dataDir, d.extraEnv...)
+	st, err = pc.Status(context.Background())
+	if err != nil || st.PID == before.PID || st.Version != "9.9.9-next" {
+		t.Errorf("proxy after the hand-over: %+v %v; want a new one of 9.9.9-next", st, err)
+	} else {
+		t.Cleanup(func() { syscall.Kill(st.PID, syscall.SIGKILL) })
+	}
+	time.Sleep(500 * time.Millisecond)
+	stats := load.Stop()
+	t.Logf("load: %s", stats)
+	if stats.Failed() != 0 || stats.OK < 20 {
+		t.Errorf("%d of %d requests failed (%d ok): %v", stats.Failed(), stats.Sent, stats.OK, stats.Errors)
+	}
+	if code, body := served(t, next, "shop.test", "/"); code != 200 || !strings.HasPrefix(body, "version=v1") {
+		t.Errorf("after the hand-over: %d %q", code, body)
+	}
+}
+
+// startDaemonFrom starts `bin serve` on dataDir (as startDaemon does with
+// the test's binary) and stops it at the end of the test.
+func startDaemonFrom(t *testing.T, bin, dataDir string, extraEnv ...string) *daemon {
+	t.Helper()
+	d := &daemon{dataDir: dataDir, log: &bytes.Buffer{}, done: make(chan error, 1), extraEnv: extraEnv}
+	d.cmd = exec.Command(bin, "serve")
+	d.cmd.Env = d.env()
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.done <- d.cmd.Wait() }()
+	t.Cleanup(func() { d.stop(syscall.SIGKILL) })
+	client := api.NewClient(d.socket())
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		v, err := api.SystemVersion.Call(ctx, client, api.Empty{})
+		cancel()
+		if err == nil && v.PID == d.cmd.Process.Pid {
+			d.sshAddr, d.proxyAddr, d.proxyTLSAddr = v.SSHAddr, v.ProxyAddr, v.ProxyTLSAddr
+			return d
+		}
+		select {
+		case err := <-d.done:
+			t.Fatalf("%s serve exited before answering: %v\n%s", bin, err, d.log)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s serve did not answer within 60s: %v\n%s", bin, err, d.log)
+		}
+	}
 }

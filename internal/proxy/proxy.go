@@ -213,8 +213,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if tlsLn != nil {
 		defer tlsLn.Close()
 	}
-	if in != nil && cfg.afterInherit != nil {
-		if err := cfg.afterInherit(); err != nil {
+	if in != nil {
+		if err := inheritedHook(cfg); err != nil {
 			in.abort(err)
 			return err
 		}
