@@ -305,15 +305,22 @@ type inherited struct {
 	ln, tlsLn net.Listener // nil: not handed over, or not wanted
 }
 
-// close closes what was not used: listeners Run did not take and the
-// connection.
-func (in *inherited) close() {
+// closeListeners closes the inherited listeners Run did not take.
+func (in *inherited) closeListeners() {
 	if in.ln != nil {
 		in.ln.Close()
+		in.ln = nil
 	}
 	if in.tlsLn != nil {
 		in.tlsLn.Close()
+		in.tlsLn = nil
 	}
+}
+
+// close closes what was not used: listeners Run did not take and the
+// connection.
+func (in *inherited) close() {
+	in.closeListeners()
 	in.conn.Close()
 }
 

@@ -258,3 +258,32 @@ func TestExecutableID(t *testing.T) {
 		t.Fatalf("ExecutableID = %q", id)
 	}
 }
+
+// TestHandoverChangedAddress: a listener whose address the new proxy is
+// not configured with (here HTTPS turned off) is not kept: once the old
+// proxy is gone nothing listens there, while HTTP is inherited.
+func TestHandoverChangedAddress(t *testing.T) {
+	t.Parallel()
+	dir := shortDir(t)
+	old, httpsAddr := startTLSProxy(t, dir)
+	next, err := takeOverProxy(t, dir, "2.0.0", func(c *Config) { c.HTTPSAddr = "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.addr != old.addr {
+		t.Errorf("HTTP on %s, want the inherited %s", next.addr, old.addr)
+	}
+	select {
+	case <-old.done:
+		close(old.done)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old proxy did not stop")
+	}
+	if c, err := net.DialTimeout("tcp", httpsAddr, time.Second); err == nil {
+		c.Close()
+		t.Errorf("%s still accepts connections after HTTPS was turned off", httpsAddr)
+	}
+	if st, err := next.c.Status(context.Background()); err != nil || st.HTTPSAddr != "" {
+		t.Errorf("Status: %+v %v", st, err)
+	}
+}

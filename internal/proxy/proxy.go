@@ -203,6 +203,11 @@ func Run(ctx context.Context, cfg Config) error {
 	defer s.ho.release()
 
 	ln, tlsLn, err := s.listen(in)
+	if in != nil {
+		// A socket not taken (its address changed) must not hold
+		// connections nobody accepts.
+		in.closeListeners()
+	}
 	if err != nil {
 		if in != nil {
 			in.abort(err)
