@@ -205,7 +205,7 @@ func TestProxyUpgradeFailedNewProxyKeepsOld(t *testing.T) {
 		t.Fatalf("deploy: %d\n%s", code, out)
 	}
 	newBin := filepath.Join(t.TempDir(), "berth")
-	build := exec.Command("go", "build", "-ldflags", "-X github.com/berthpaas/berth/internal/version.Version=9.9.9-next", "-o", newBin, "../cmd/berth")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-X github.com/berthpaas/berth/internal/version.Version=9.9.9-next", "-o", newBin, "../cmd/berth")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the new berth: %v\n%s", err, out)
