@@ -73,7 +73,7 @@ var errHandoverUnsupported = errors.New("the running proxy cannot hand its liste
 
 // handover holds what a proxy gives up when it hands over.
 type handover struct {
-	once      sync.Mutex    // one hand-over at a time
+	busy      sync.Mutex    // one hand-over at a time
 	retired   bool          // (s.mu) handed over: table changes are refused
 	done      chan struct{} // closed once handed over: Run stops serving
 	ln, tlsLn net.Listener
@@ -185,11 +185,11 @@ func (s *server) handleHandover(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := &s.ho
-	if !h.once.TryLock() {
+	if !h.busy.TryLock() {
 		fail(w, errConflict("a hand-over to another proxy is in progress"))
 		return
 	}
-	defer h.once.Unlock()
+	defer h.busy.Unlock()
 	s.mu.Lock()
 	frozen := true
 	defer func() {
