@@ -25,8 +25,10 @@ type Config struct {
 	// Interval between a worker's requests (0: back to back).
 	Interval time.Duration
 	Timeout  time.Duration
-	// TLS, if set, sends HTTPS (Addr is then the HTTPS listener).
-	TLS *tls.Config
+	// TLS, if set, sends HTTPS (Addr is then the HTTPS listener); HTTP2
+	// offers HTTP/2 there.
+	TLS   *tls.Config
+	HTTP2 bool
 }
 
 // Stats are the results of a run.
@@ -78,7 +80,7 @@ func Start(cfg Config) *Run {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", cfg.Addr)
 	}
-	keep := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: cfg.KeepAlive + 1, TLSClientConfig: cfg.TLS}}
+	keep := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: cfg.KeepAlive + 1, TLSClientConfig: cfg.TLS, ForceAttemptHTTP2: cfg.HTTP2}}
 	fresh := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true, TLSClientConfig: cfg.TLS}}
 	worker := func(c *http.Client) {
 		defer r.wg.Done()

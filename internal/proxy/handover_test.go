@@ -54,11 +54,13 @@ func takeOverProxy(t *testing.T, dir, version string, mods ...func(*Config)) (*t
 
 // handoverLoad runs steady load on both listeners: keep-alive and fresh
 // connections, HTTP and HTTPS.
-func handoverLoad(httpAddr, httpsAddr string) (*loadgen.Run, *loadgen.Run) {
+func handoverLoad(httpAddr, httpsAddr string) (*loadgen.Run, *loadgen.Run, *loadgen.Run) {
 	plain := loadgen.Start(loadgen.Config{Addr: httpAddr, Host: "shop.test", KeepAlive: 2, Fresh: 2, Interval: time.Millisecond, Timeout: 5 * time.Second})
 	secure := loadgen.Start(loadgen.Config{Addr: httpsAddr, Host: "shop.test", KeepAlive: 1, Fresh: 1, Interval: time.Millisecond, Timeout: 5 * time.Second,
 		TLS: &tls.Config{RootCAs: pki().roots, ServerName: "shop.test"}})
-	return plain, secure
+	h2 := loadgen.Start(loadgen.Config{Addr: httpsAddr, Host: "shop.test", KeepAlive: 2, Interval: time.Millisecond, Timeout: 5 * time.Second,
+		TLS: &tls.Config{RootCAs: pki().roots, ServerName: "shop.test"}, HTTP2: true})
+	return plain, secure, h2
 }
 
 func checkLoad(t *testing.T, what string, r *loadgen.Run) {
@@ -80,7 +82,7 @@ func TestHandoverDropsNothing(t *testing.T) {
 	old, httpsAddr := startTLSProxy(t, dir, func(c *Config) { c.Version = "1.0.0" })
 	web := newWeb(t, "shop-v1")
 	old.set(Route{App: "shop", Hosts: []string{"shop.test"}, Targets: []Target{target(web.Server, "shop.web.1")}, TLS: pki().shop.tls()})
-	plain, secure := handoverLoad(old.addr, httpsAddr)
+	plain, secure, h2 := handoverLoad(old.addr, httpsAddr)
 	time.Sleep(200 * time.Millisecond)
 
 	started := time.Now()
@@ -105,6 +107,7 @@ func TestHandoverDropsNothing(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // load served by the new proxy alone
 	checkLoad(t, "HTTP", plain)
 	checkLoad(t, "HTTPS", secure)
+	checkLoad(t, "HTTP/2", h2)
 
 	st, err := next.c.Status(context.Background())
 	if err != nil || st.Version != "2.0.0" || st.Routes != 1 || st.HTTPAddr != old.addr || st.HTTPSAddr != httpsAddr {
@@ -135,7 +138,7 @@ func TestHandoverFailedNewProxyLeavesOldServing(t *testing.T) {
 	old, httpsAddr := startTLSProxy(t, dir, func(c *Config) { c.Version = "1.0.0" })
 	web := newWeb(t, "shop-v1")
 	old.set(Route{App: "shop", Hosts: []string{"shop.test"}, Targets: []Target{target(web.Server, "shop.web.1")}, TLS: pki().shop.tls()})
-	plain, secure := handoverLoad(old.addr, httpsAddr)
+	plain, secure, h2 := handoverLoad(old.addr, httpsAddr)
 	time.Sleep(100 * time.Millisecond)
 
 	_, err := takeOverProxy(t, dir, "2.0.0", func(c *Config) {
@@ -166,6 +169,7 @@ func TestHandoverFailedNewProxyLeavesOldServing(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	checkLoad(t, "HTTP", plain)
 	checkLoad(t, "HTTPS", secure)
+	checkLoad(t, "HTTP/2", h2)
 	if st, err := next.c.Status(context.Background()); err != nil || st.Version != "2.0.1" {
 		t.Errorf("Status: %+v %v", st, err)
 	}
