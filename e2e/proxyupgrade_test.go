@@ -242,6 +242,14 @@ func TestProxyUpgradeFailedNewProxyKeepsOld(t *testing.T) {
 	} else {
 		t.Cleanup(func() { syscall.Kill(st.PID, syscall.SIGKILL) })
 	}
+	// A restart on the same binary keeps the proxy.
+	if err := next.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	next = startDaemonFrom(t, newBin, d.dataDir, d.extraEnv...)
+	if again, err := pc.Status(context.Background()); err != nil || again.PID != st.PID {
+		t.Errorf("proxy after a restart on the same binary: %+v %v; want pid %d kept", again, err, st.PID)
+	}
 	time.Sleep(500 * time.Millisecond)
 	stats := load.Stop()
 	t.Logf("load: %s", stats)
