@@ -35,7 +35,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "berth"), "../cmd/berth")
+	// -trimpath as scripts/install builds: its runs in the tests
+	// (TestProxyUpgradeThroughInstall) then find every package compiled.
+	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "berth"), "../cmd/berth")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build berth: %v\n%s", err, out)

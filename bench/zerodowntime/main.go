@@ -33,6 +33,7 @@ var (
 
 type env struct {
 	bin, data, prefix string
+	exe               string // the daemon's binary in bin: berth, or berth-next after the upgrade
 	proxyAddr         string
 	daemon            *exec.Cmd
 }
@@ -61,7 +62,7 @@ func (e *env) must(stdin []byte, args ...string) string {
 }
 
 func (e *env) start() {
-	e.daemon = exec.Command(filepath.Join(e.bin, "berth"), "serve")
+	e.daemon = exec.Command(filepath.Join(e.bin, e.exe), "serve")
 	e.daemon.Env = e.environ()
 	logf, _ := os.Create(filepath.Join(e.data, "daemon.log"))
 	e.daemon.Stdout, e.daemon.Stderr = logf, logf
@@ -86,17 +87,29 @@ func (e *env) stop(sig syscall.Signal) {
 	e.daemon.Wait()
 }
 
+// proxyPID is the running proxy's pid (its pid file), 0 if none.
+func (e *env) proxyPID() int {
+	var pid int
+	if b, err := os.ReadFile(filepath.Join(e.data, "proxy.pid")); err == nil {
+		fmt.Sscan(string(b), &pid)
+	}
+	return pid
+}
+
 func fail(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "zerodowntime: "+format+"\n", args...)
 	os.Exit(1)
 }
 
 func build(dir string) {
-	for pkg, name := range map[string]string{"./cmd/berth": "berth", "./e2e/testapp": "testapp"} {
-		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
+	// berth-next is the same source reporting another version: the binary
+	// an upgrade installs.
+	next := "-ldflags=-X github.com/berthpaas/berth/internal/version.Version=0.0.0-bench-next"
+	for name, args := range map[string][]string{"berth": {"./cmd/berth"}, "berth-next": {next, "./cmd/berth"}, "testapp": {"./e2e/testapp"}} {
+		cmd := exec.Command("go", append([]string{"build", "-o", filepath.Join(dir, name)}, args...)...)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if o, err := cmd.CombinedOutput(); err != nil {
-			fail("build %s: %v\n%s", pkg, err, o)
+			fail("build %s: %v\n%s", name, err, o)
 		}
 	}
 }
@@ -141,15 +154,13 @@ func main() {
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "bin")
 	build(bin)
-	e := &env{bin: bin, data: filepath.Join(tmp, "data"), prefix: fmt.Sprintf("bench%d", os.Getpid())}
+	e := &env{bin: bin, exe: "berth", data: filepath.Join(tmp, "data"), prefix: fmt.Sprintf("bench%d", os.Getpid())}
 	os.MkdirAll(e.data, 0o700)
 	e.start()
 	defer func() {
 		e.berth(nil, "apps:destroy", "--force", "shop")
 		e.stop(syscall.SIGTERM)
-		if b, err := os.ReadFile(filepath.Join(e.data, "proxy.pid")); err == nil {
-			var pid int
-			fmt.Sscan(string(b), &pid)
+		if pid := e.proxyPID(); pid > 0 {
 			syscall.Kill(pid, syscall.SIGTERM)
 		}
 	}()
@@ -195,6 +206,16 @@ func main() {
 		time.Sleep(3 * time.Second)
 		e.start()
 		return ""
+	})
+	scenario("proxy upgrade (new binary)", func() string {
+		old := e.proxyPID()
+		e.stop(syscall.SIGTERM)
+		e.exe = "berth-next"
+		e.start()
+		if now := e.proxyPID(); now == old || now == 0 {
+			fail("proxy upgrade: the proxy was not replaced (pid %d, was %d); see %s/proxy.log", now, old, e.data)
+		}
+		return "the daemon restarted on a new binary; its proxy took the sockets over"
 	})
 	load.Stop()
 

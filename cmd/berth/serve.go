@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/berthpaas/berth/internal/cli"
 	"github.com/berthpaas/berth/internal/daemon"
@@ -24,6 +25,7 @@ func serve(ctx context.Context, s settings.Settings, log *slog.Logger) error {
 // to its routes while it runs.
 func runProxy(ctx context.Context, s settings.Settings, log *slog.Logger) error {
 	pidFile := filepath.Join(s.DataDir, "proxy.pid")
+	pid := strconv.Itoa(os.Getpid())
 	httpsAddr := s.HTTPSAddr
 	if httpsAddr == "off" {
 		httpsAddr = ""
@@ -36,10 +38,15 @@ func runProxy(ctx context.Context, s settings.Settings, log *slog.Logger) error 
 		Log:           log,
 		Version:       version.Version,
 		AccessLog:     s.AccessLog == "true",
+		// Set by the daemon when it replaces a proxy of another binary.
+		TakeOver: os.Getenv("BERTH_PROXY_TAKEOVER") == "1",
 		Ready: func(string) {
-			os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600)
+			os.WriteFile(pidFile, []byte(pid+"\n"), 0o600)
 		},
 	})
-	os.Remove(pidFile)
+	// After a hand-over the file is the new proxy's.
+	if b, rerr := os.ReadFile(pidFile); rerr == nil && strings.TrimSpace(string(b)) == pid {
+		os.Remove(pidFile)
+	}
 	return err
 }

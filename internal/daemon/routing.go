@@ -44,7 +44,7 @@ func newRouting(ctx context.Context, st *store.Store, s settings.Settings, log *
 	if s.HTTPAddr != "" && s.HTTPAddr != "off" {
 		env := append(os.Environ(), "BERTH_DATA_DIR="+s.DataDir, "BERTH_CONFIG="+s.ConfigFile, "BERTH_HTTP_ADDR="+s.HTTPAddr, "BERTH_HTTPS_ADDR="+s.HTTPSAddr,
 			"BERTH_PROXY_SOCKET="+s.ProxySocket, "BERTH_LOG_LEVEL="+s.LogLevel, "BERTH_LOG_FORMAT="+s.LogFormat, "BERTH_ACCESS_LOG="+s.AccessLog)
-		pc, st, err := routing.EnsureProxy(ctx, bin, s.DataDir, s.ProxySocket, env)
+		pc, st, err := routing.EnsureProxy(ctx, routing.ProxyProcess{Bin: bin, DataDir: s.DataDir, Socket: s.ProxySocket, Env: env, Log: log})
 		if err != nil {
 			return nil, nil, err
 		}

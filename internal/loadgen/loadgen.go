@@ -5,6 +5,7 @@ package loadgen
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +25,10 @@ type Config struct {
 	// Interval between a worker's requests (0: back to back).
 	Interval time.Duration
 	Timeout  time.Duration
+	// TLS, if set, sends HTTPS (Addr is then the HTTPS listener); HTTP2
+	// offers HTTP/2 there.
+	TLS   *tls.Config
+	HTTP2 bool
 }
 
 // Stats are the results of a run.
@@ -75,8 +80,8 @@ func Start(cfg Config) *Run {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", cfg.Addr)
 	}
-	keep := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: cfg.KeepAlive + 1}}
-	fresh := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+	keep := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dial, MaxIdleConnsPerHost: cfg.KeepAlive + 1, TLSClientConfig: cfg.TLS, ForceAttemptHTTP2: cfg.HTTP2}}
+	fresh := &http.Client{Timeout: cfg.Timeout, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true, TLSClientConfig: cfg.TLS}}
 	worker := func(c *http.Client) {
 		defer r.wg.Done()
 		for ctx.Err() == nil {
@@ -101,7 +106,11 @@ func Start(cfg Config) *Run {
 }
 
 func (r *Run) one(ctx context.Context, c *http.Client, cfg Config) {
-	req, _ := http.NewRequest(http.MethodGet, "http://"+cfg.Addr+cfg.Path, nil)
+	scheme := "http://"
+	if cfg.TLS != nil {
+		scheme = "https://"
+	}
+	req, _ := http.NewRequest(http.MethodGet, scheme+cfg.Addr+cfg.Path, nil)
 	req.Host = cfg.Host
 	start := time.Now()
 	resp, err := c.Do(req)

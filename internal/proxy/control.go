@@ -23,6 +23,7 @@ import (
 //	DELETE /v1/challenges/{token}
 //	PUT    /v1/alpn-certs/{name}     alpnCertRequest    an ACME TLS-ALPN-01 challenge certificate
 //	DELETE /v1/alpn-certs/{name}
+//	POST   /v1/handover              handoverRequest; the connection then carries the hand-over (handover.go)
 //
 // Errors answer 4xx/5xx with {"error": {"code": ..., "message": ...}}.
 
@@ -104,6 +105,7 @@ type Status struct {
 	HTTPSAddr string `json:"https_addr,omitempty"` // empty: no TLS listener
 	Routes    int    `json:"routes"`
 	Version   string `json:"version"`
+	Build     string `json:"build,omitempty"` // ExecutableID of its binary
 }
 
 // TargetStatus is one target as the proxy sees it, for reports.
@@ -119,8 +121,9 @@ type TargetStatus struct {
 func (s *server) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, HTTPSAddr: s.httpsAddr, Routes: len(s.table.Load().config), Version: s.cfg.Version})
+		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, HTTPSAddr: s.httpsAddr, Routes: len(s.table.Load().config), Version: s.cfg.Version, Build: s.cfg.Build})
 	})
+	mux.HandleFunc("POST /v1/handover", s.handleHandover)
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, s.table.Load().reportedRoutes())
 	})

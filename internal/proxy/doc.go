@@ -80,4 +80,15 @@
 // in; a failed write changes nothing. The state file holds private keys:
 // it is created mode 0600, in a directory created 0700. Liveness probers
 // are started and stopped to match the table.
+//
+// # Hand-over
+//
+// A proxy started with Config.TakeOver while another answers on the
+// control socket (the daemon does this after an upgrade: Status.Build
+// differs from its binary's) gets the running proxy's listening sockets as
+// file descriptors (SCM_RIGHTS on the control connection, hijacked) and its
+// routes, serves them, and then takes the control socket and the state
+// file; the old proxy stops accepting, serves the connections it accepted
+// and exits. Until the new proxy says it is ready, the old one keeps
+// accepting and can take it back. See handover.go.
 package proxy

@@ -5,19 +5,16 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -41,6 +38,18 @@ type Config struct {
 	Ready             func(httpAddr string) // called once listening
 	// Version is reported by Status, so the daemon can tell an old proxy.
 	Version string // default "dev"
+	// Build identifies the binary (default: ExecutableID), reported by
+	// Status: the daemon hands over to a new proxy when it differs.
+	Build string
+	// TakeOver makes Run take the listening sockets and the routes from
+	// the proxy answering on ControlSocket (an upgrade; see handover.go),
+	// which then finishes its requests and exits. With none answering, Run
+	// starts as usual.
+	TakeOver bool
+	// afterInherit, when set (tests), runs in a proxy taking over once it
+	// has the sockets and the routes, before it serves them; an error
+	// aborts the hand-over as a crash there would.
+	afterInherit func() error
 }
 
 // Defaults for Config fields left zero.
@@ -76,6 +85,9 @@ func (c Config) withDefaults() Config {
 	if c.Version == "" {
 		c.Version = "dev"
 	}
+	if c.Build == "" {
+		c.Build = ExecutableID()
+	}
 	return c
 }
 
@@ -103,6 +115,7 @@ type server struct {
 	probeClient *http.Client
 	baseCtx     context.Context // probers run in it; canceled at the end
 	stopping    chan struct{}   // closed when shutdown begins: Drain stops waiting
+	ho          handover        // the listeners, control socket and state lock, for a hand-over
 }
 
 func newServer(ctx context.Context, cfg Config) *server {
@@ -114,6 +127,7 @@ func newServer(ctx context.Context, cfg Config) *server {
 		probeClient: newProbeClient(),
 		baseCtx:     ctx,
 		stopping:    make(chan struct{}),
+		ho:          handover{done: make(chan struct{})},
 		fallback:    sync.OnceValues(newFallbackCert),
 	}
 	s.hj.conns = make(map[net.Conn]struct{})
@@ -168,36 +182,47 @@ func Run(ctx context.Context, cfg Config) error {
 	defer s.stopProbers()
 	defer s.closeIdle()
 
-	if cfg.StateFile != "" {
-		unlock, err := lockState(cfg.StateFile)
-		if err != nil {
-			return err
-		}
-		defer unlock()
-		if err := s.restore(); err != nil {
+	// An upgrade: the sockets and routes of the running proxy.
+	var in *inherited
+	if cfg.TakeOver {
+		var err error
+		if in, err = takeOver(ctx, cfg); err != nil {
 			return err
 		}
 	}
-
-	ctl, err := listenControl(cfg.ControlSocket)
-	if err != nil {
+	if in != nil {
+		defer in.close()
+		log.Info("taking over from the running proxy", "pid", in.offer.PID, "version", in.offer.Version, "routes", len(in.offer.Routes))
+		if err := s.load(in.offer.Routes); err != nil {
+			in.abort(err)
+			return err
+		}
+	} else if err := s.open(true); err != nil {
 		return err
 	}
-	defer ctl.Close()
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	defer s.ho.release()
+
+	ln, tlsLn, err := s.listen(in)
+	if in != nil {
+		// A socket not taken (its address changed) must not hold
+		// connections nobody accepts.
+		in.closeListeners()
+	}
 	if err != nil {
-		return fmt.Errorf("proxy: %w", err)
+		if in != nil {
+			in.abort(err)
+		}
+		return err
 	}
 	defer ln.Close()
-	s.httpAddr = ln.Addr().String()
-	var tlsLn net.Listener
-	if cfg.HTTPSAddr != "" {
-		if tlsLn, err = net.Listen("tcp", cfg.HTTPSAddr); err != nil {
-			return fmt.Errorf("proxy: %w", err)
-		}
+	if tlsLn != nil {
 		defer tlsLn.Close()
-		s.httpsAddr = tlsLn.Addr().String()
-		_, s.httpsPort, _ = net.SplitHostPort(s.httpsAddr)
+	}
+	if in != nil {
+		if err := inheritedHook(cfg); err != nil {
+			in.abort(err)
+			return err
+		}
 	}
 
 	errLog := newErrorLog(log)
@@ -207,6 +232,7 @@ func Run(ctx context.Context, cfg Config) error {
 			ReadHeaderTimeout: cfg.ReadHeaderTimeout, // also bounds the TLS handshake
 			IdleTimeout:       cfg.IdleTimeout,
 			ErrorLog:          errLog,
+			ConnState:         s.ho.track,
 		}
 	}
 	_, port, _ := net.SplitHostPort(s.httpAddr)
@@ -218,21 +244,41 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	errc := make(chan error, 3)
 	go func() { errc <- fmt.Errorf("proxy: serve HTTP: %w", httpSrv.Serve(ln)) }()
-	go func() { errc <- fmt.Errorf("proxy: serve control socket: %w", ctlSrv.Serve(ctl)) }()
 	var httpsSrv *http.Server
 	if tlsLn != nil {
 		httpsSrv = newServer(s.httpsPort, true)
 		httpsSrv.TLSConfig = s.newTLSConfig() // with NextProtos h2: ServeTLS serves HTTP/2
 		go func() { errc <- fmt.Errorf("proxy: serve HTTPS: %w", httpsSrv.ServeTLS(tlsLn, "", "")) }()
 	}
+	if in != nil {
+		// Serving: the old proxy stops accepting and gives up the control
+		// socket and the state file.
+		in.ready()
+		if err := s.open(false); err != nil {
+			return err
+		}
+	}
+	s.ho.ln, s.ho.tlsLn = ln, tlsLn
+	ctl := s.ho.ctl
+	go func() {
+		err := ctlSrv.Serve(ctl)
+		select {
+		case <-s.ho.done: // handed over: the socket is the new proxy's
+		default:
+			errc <- fmt.Errorf("proxy: serve control socket: %w", err)
+		}
+	}()
 	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid())
 	if cfg.Ready != nil {
 		cfg.Ready(s.httpAddr)
 	}
 
 	var runErr error
+	handedOver := false
 	select {
 	case <-ctx.Done():
+	case <-s.ho.done:
+		handedOver = true
 	case runErr = <-errc:
 	}
 
@@ -240,6 +286,9 @@ func Run(ctx context.Context, cfg Config) error {
 	close(s.stopping)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
+	if handedOver {
+		s.ho.retire(sctx, []*http.Server{httpSrv, httpsSrv}, []net.Listener{ln, tlsLn})
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		if ctlSrv.Shutdown(sctx) != nil {
@@ -281,6 +330,12 @@ func (s *server) restore() error {
 	if err != nil {
 		return fmt.Errorf("proxy: %w", err)
 	}
+	return s.load(routes)
+}
+
+// load installs routes (of the state file, or handed over by the proxy
+// this one replaces).
+func (s *server) load(routes []Route) error {
 	cfg := make(map[string]Route, len(routes))
 	certs := make(map[string]*routeCert)
 	for _, r := range routes {
@@ -385,6 +440,9 @@ func (s *server) install(t *table, fresh map[string]*backend) {
 // commit validates, persists and installs a new table. If any step fails,
 // the live table is unchanged. Called with s.mu held.
 func (s *server) commit(cfg map[string]Route) error {
+	if s.ho.retired {
+		return errRetired
+	}
 	if err := checkConflicts(cfg); err != nil {
 		return err
 	}
@@ -518,49 +576,4 @@ func (s *server) drain(ctx context.Context, addrs []string, timeout time.Duratio
 			return n, ctx.Err()
 		}
 	}
-}
-
-// lockState takes an exclusive lock next to the state file, so two proxies
-// never write one table.
-func lockState(stateFile string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(stateFile), 0o700); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	path := stateFile + ".lock"
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("proxy: open lock file: %w", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("proxy: another proxy is running with state file %s", stateFile)
-		}
-		return nil, fmt.Errorf("proxy: lock %s: %w", path, err)
-	}
-	return func() { f.Close() }, nil
-}
-
-// listenControl listens on the control socket, mode 0600. A socket file
-// nobody answers on is stale (a crash) and replaced.
-func listenControl(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("proxy: another proxy answers on %s", path)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("proxy: remove stale socket: %w", err)
-	}
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("proxy: %w", err)
-	}
-	return ln, nil
 }
