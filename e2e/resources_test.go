@@ -17,6 +17,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
@@ -37,10 +38,16 @@ func tmpfsDir(t *testing.T, size string) string {
 	}
 	t.Cleanup(func() {
 		killProxy(dir) // its pid file is on the tmpfs
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Logf("umount %s: %v %s; detaching it", dir, err, out)
-			exec.Command("umount", "-l", dir).Run()
+		var out []byte
+		var err error
+		for range 50 { // the killed processes may not be gone yet
+			if out, err = exec.Command("umount", dir).CombinedOutput(); err == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
+		t.Logf("umount %s: %v %s; detaching it", dir, err, out)
+		exec.Command("umount", "-l", dir).Run()
 	})
 	return dir
 }
@@ -232,7 +239,7 @@ func TestDiskFullDuringDeployAndConfigSet(t *testing.T) {
 	// (c) A state write on a full disk: refused in one line, nothing applied.
 	os.Remove(filler)
 	filler = fillDisk(t, dir, 0)
-	val := strings.Repeat("x", 256<<10)
+	val := strings.Repeat("x", 100<<10) // an argument is at most 128 kB
 	out, code = d.berth("config:set", "--no-restart", "shop", "KEPT=after", "BIG="+val)
 	lines = errorLinesOf(out)
 	if code == 0 || len(lines) != 1 || !strings.Contains(lines[0], "disk is full") || !strings.Contains(lines[0], "free space") {

@@ -33,11 +33,12 @@ func ExtractTree(r io.Reader, dir string) error { return extract(r, dir, false) 
 // stripped (not for git trees, which are exact). On failure dir is removed:
 // no half-unpacked tree is left (a full disk gets its space back at once).
 func extract(r io.Reader, dir string, strip bool) (err error) {
+	where := existingParent(dir) // on the full disk, for the message
 	defer func() {
 		if err != nil {
 			os.RemoveAll(dir)
 			os.RemoveAll(dir + ".strip")
-			err = app.NoSpace(err, "the source tree", existingParent(dir), "deploy again")
+			err = app.NoSpace(err, "the source tree", where, "deploy again")
 		}
 	}()
 	br := bufio.NewReader(r)
@@ -132,8 +133,9 @@ func extract(r io.Reader, dir string, strip bool) (err error) {
 	return stripSingleTopDir(dir) // GitHub's archives have a top-level dir
 }
 
-// existingParent is the nearest directory above dir that exists: where a
-// full disk can be looked at once dir is gone.
+// existingParent is the nearest directory above dir that exists: what a
+// message about dir's disk names (dir and the new ones above it go when
+// a deploy fails).
 func existingParent(dir string) string {
 	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
 		if _, err := os.Stat(p); err == nil || p == filepath.Dir(p) {

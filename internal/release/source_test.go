@@ -640,7 +640,7 @@ func TestExtractOnFullDisk(t *testing.T) {
 	if !errors.Is(err, app.ErrNoSpace) || errors.Is(err, app.ErrInvalid) {
 		t.Fatalf("ExtractArchive on a full disk = %v, want a no-space error", err)
 	}
-	if want := "The disk is full writing the source tree in " + parent + "; free space there"; !strings.Contains(err.Error(), want) {
+	if want := "The disk is full writing the source tree in " + mnt + "; free space there"; !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q lacks %q", err, want)
 	}
 	if _, serr := os.Stat(dir); !errors.Is(serr, fs.ErrNotExist) {
