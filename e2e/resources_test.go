@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -196,21 +197,25 @@ func checkDB(t *testing.T, d *daemon) {
 	}
 }
 
-// TestDiskFullDuringDeployAndConfigSet: the data dir is a 64 MB tmpfs.
-// A deploy whose source does not fit is refused in one line naming the
-// full disk, leaves no partial source tree, and the old release serves;
+// TestDiskFullDuringDeployAndConfigSet: the data dir is a 96 MB tmpfs.
+// A deploy whose source does not fit (through the control socket, and
+// through git push) is refused in one line naming the full disk, leaves no
+// partial source tree, and the old release serves;
 // a config:set on a full disk is refused in one line and changes nothing;
 // once space is freed, config:set and deploys work and the database
 // passes its integrity check.
 func TestDiskFullDuringDeployAndConfigSet(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
-	dir := tmpfsDir(t, "64m")
+	dir := tmpfsDir(t, "96m")
 	d := daemonOn(t, eng, dir)
-	d.mustBerth(t, "apps:create", "shop")
-	if out, code := d.deployTar(t, "shop", appTar(t, map[string]string{"Dockerfile": dockerfile("v1"), "Procfile": "web: testapp web\n"})); code != 0 {
-		t.Fatalf("first deploy: exit %d\n%s", code, out)
-	}
+	key := sshKey(t, t.TempDir(), "admin")
+	d.mustBerth(t, "ssh-keys:add", "admin", key+".pub")
+	_, port, _ := net.SplitHostPort(d.sshAddr)
+	r := newRepo(t, key, port, map[string]string{"Dockerfile": dockerfile("v1"), "Procfile": "web: testapp web\n"})
+	r.git("remote", "add", "berth", "ssh://berth@127.0.0.1:"+port+"/shop")
+	r.git("push", "berth", "main")
+	v1 := strings.TrimSpace(r.git("rev-parse", "HEAD"))
 	d.mustBerth(t, "config:set", "--no-restart", "shop", "KEPT=before")
 	if v := webVersion(t, eng, d, "shop"); !strings.HasPrefix(v, "version=v1") {
 		t.Fatalf("served %q", v)
@@ -235,6 +240,27 @@ func TestDiskFullDuringDeployAndConfigSet(t *testing.T) {
 		t.Errorf("free space after the refused deploy: %d bytes, %d before it", now, free)
 	}
 	t.Logf("refused deploy: %s", lines)
+
+	// The same over git push: 6 MB of zeros are a few kB of git objects,
+	// which fit, but the tree unpacked for the build does not.
+	r.write(map[string]string{"Dockerfile": dockerfile("v2git"), "big.bin": strings.Repeat("\x00", 6<<20)})
+	r.commit("big")
+	out, code = r.try("push", "berth", "main")
+	if code == 0 || !strings.Contains(out, "Deploy failed at step source: The disk is full writing the source tree in "+filepath.Join(dir, "apps", "shop", "releases")) || !strings.Contains(out, "pre-receive hook declined") {
+		t.Errorf("git push on a full disk: exit %d\n%s", code, out)
+	}
+	if got, _ := r.try("ls-remote", "berth", "refs/heads/main"); !strings.HasPrefix(got, v1) {
+		t.Errorf("the refused push moved main: %q, want %s", got, v1)
+	}
+	if v := webVersion(t, eng, d, "shop"); !strings.HasPrefix(v, "version=v1") {
+		t.Errorf("after the refused push served %q", v)
+	}
+	if extra := newPaths(before, treeFiles(t, dir)); len(extra) > 0 {
+		t.Errorf("the refused push left files in the data dir: %q", extra)
+	}
+	if now := freeBytes(t, dir); now < free-(512<<10) {
+		t.Errorf("free space after the refused push: %d bytes, %d before the refused deploys", now, free)
+	}
 
 	// (c) A state write on a full disk: refused in one line, nothing applied.
 	os.Remove(filler)
