@@ -179,12 +179,26 @@ func TestFivePushesToOneApp(t *testing.T) {
 	d.mustBerth(t, "apps:create", "same")
 	const n = 5
 	t0 := time.Now()
+	// The five clones share a first commit, pushed to a branch that is
+	// stored and not deployed: the racing pushes then send a commit of a
+	// few bytes each and reach the lock together, not one transfer of the
+	// test app apart.
+	url := "ssh://berth@127.0.0.1:" + port + "/same"
+	base := newRepo(t, key, port, map[string]string{"Dockerfile": dockerfile("base"), "Procfile": "web: testapp web\n"})
+	base.git("remote", "add", "berth", url)
+	base.git("push", "berth", "main:seed")
 	repos := make([]*repo, n)
 	for i := range n {
+		dir := filepath.Join(t.TempDir(), "app")
+		if out, err := exec.Command("git", "clone", "-q", base.dir, dir).CombinedOutput(); err != nil {
+			t.Fatalf("clone: %v\n%s", err, out)
+		}
+		repos[i] = &repo{t: t, dir: dir, env: base.env}
 		// The build sleeps, so that the winner holds the lock while the
 		// other pushes arrive.
-		repos[i] = newRepo(t, key, port, map[string]string{"Dockerfile": dockerfile(fmt.Sprintf("p%d", i), nonce(), "RUN sleep 4"), "Procfile": "web: testapp web\n"})
-		repos[i].git("remote", "add", "berth", "ssh://berth@127.0.0.1:"+port+"/same")
+		repos[i].write(map[string]string{"Dockerfile": dockerfile(fmt.Sprintf("p%d", i), nonce(), "RUN sleep 4")})
+		repos[i].commit(fmt.Sprintf("p%d", i))
+		repos[i].git("remote", "add", "berth", url)
 	}
 	outs, codes, ends := make([]string, n), make([]int, n), make([]time.Time, n)
 	var wg sync.WaitGroup
@@ -412,7 +426,7 @@ func TestDaemonUnderMemoryLimit(t *testing.T) {
 	// Tighter: 16 MB above the daemon's resident memory now, and a deploy
 	// that writes 40 MB of source (page cache the kernel must reclaim).
 	rss := procStatusKB(d.cmd.Process.Pid, "VmRSS") << 10
-	tight := max(rss, now) + 16<<20
+	tight := rss + 16<<20 // below what the cgroup holds: its page cache must go
 	cg.setLimit(t, tight)
 	deploy("shop", bigAppTar(t, "v2", 40<<20))
 	if v := webVersion(t, eng, d, "shop"); !strings.HasPrefix(v, "version=v2") {
