@@ -186,6 +186,7 @@ func TestFivePushesToOneApp(t *testing.T) {
 	url := "ssh://berth@127.0.0.1:" + port + "/same"
 	base := newRepo(t, key, port, map[string]string{"Dockerfile": dockerfile("base"), "Procfile": "web: testapp web\n"})
 	base.git("remote", "add", "berth", url)
+	d.mustBerth(t, "git:set", "same", "deploy-branch", "main")
 	base.git("push", "berth", "main:seed")
 	repos := make([]*repo, n)
 	for i := range n {
