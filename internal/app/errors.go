@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 // Kinds of domain error besides ErrInvalid. Packages below the daemon
@@ -16,7 +17,25 @@ var (
 	ErrLocked = errors.New("locked")
 	// ErrConflict: the state forbids what was asked.
 	ErrConflict = errors.New("conflict")
+	// ErrNoSpace: a disk (its blocks, its inodes or a quota) is full.
+	ErrNoSpace = errors.New("no space left")
 )
+
+// IsNoSpace reports whether err is a full disk: ENOSPC (no blocks or no
+// inodes left) or EDQUOT (a quota reached).
+func IsNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)
+}
+
+// NoSpace returns err as an ErrNoSpace error when it is a full disk, and
+// err otherwise. The one line names what could not be written and where,
+// and what to do: free space there and then (todo) do it again.
+func NoSpace(err error, what, dir, todo string) error {
+	if err == nil || !IsNoSpace(err) {
+		return err
+	}
+	return &Error{Kind: ErrNoSpace, Msg: fmt.Sprintf("The disk is full writing %s in %s; free space there (df -h %s) and %s", what, dir, dir, todo)}
+}
 
 // Error is a domain error of a kind, carrying the one line a user sees. It
 // matches its kind with errors.Is.

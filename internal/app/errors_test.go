@@ -3,6 +3,8 @@ package app
 import (
 	"errors"
 	"fmt"
+	"os"
+	"syscall"
 	"testing"
 )
 
@@ -25,5 +27,20 @@ func TestErrorKinds(t *testing.T) {
 	}
 	if (&Error{Msg: "no kind"}).Is(nil) {
 		t.Error("an error without a kind matches nothing")
+	}
+}
+
+func TestNoSpace(t *testing.T) {
+	full := fmt.Errorf("write x: %w", &os.PathError{Op: "write", Path: "/d/x", Err: syscall.ENOSPC})
+	err := NoSpace(full, "the source", "/d", "push again")
+	if !errors.Is(err, ErrNoSpace) || err.Error() != "The disk is full writing the source in /d; free space there (df -h /d) and push again" {
+		t.Errorf("NoSpace(ENOSPC) = %v", err)
+	}
+	if err := NoSpace(&os.PathError{Op: "write", Path: "/d/x", Err: syscall.EDQUOT}, "x", "/d", "retry"); !errors.Is(err, ErrNoSpace) {
+		t.Errorf("NoSpace(EDQUOT) = %v", err)
+	}
+	other := errors.New("permission denied")
+	if NoSpace(other, "x", "/d", "retry") != other || NoSpace(nil, "x", "/d", "retry") != nil {
+		t.Error("NoSpace changed an error that is not a full disk")
 	}
 }

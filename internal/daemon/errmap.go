@@ -31,6 +31,8 @@ var kinds = []struct {
 	{store.ErrKeyExists, api.CodeConflict},
 	{store.ErrRedirectTaken, api.CodeConflict},
 	{docker.ErrEngineUnavailable, api.CodeUnavailable},
+	{app.ErrNoSpace, api.CodeUnavailable},
+	{store.ErrDiskFull, api.CodeUnavailable},
 }
 
 // codeOf returns the API code of a domain error in err's chain.

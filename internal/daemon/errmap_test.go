@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -34,6 +36,9 @@ func TestMapError(t *testing.T) {
 		{"step error keeps the code of its cause", &deploy.StepError{Step: "build", Err: engineDown}, api.CodeUnavailable, "Deploy failed at step build: Cannot connect to the Docker Engine at unix:///var/run/docker.sock"},
 		{"step error of an API error", &deploy.StepError{Step: "release", Err: api.Errorf(api.CodeConflict, "port taken")}, api.CodeConflict, "Deploy failed at step release: port taken"},
 		{"step error of a store sentinel stays invalid", &deploy.StepError{Step: "switch", Err: store.ErrReleaseNotFound}, api.CodeInvalid, "Deploy failed at step switch: release not found"},
+		{"full disk", fmt.Errorf("backup: %w", app.NoSpace(&os.PathError{Op: "write", Path: "/b/x", Err: syscall.ENOSPC}, "x", "/b", "back up again")), api.CodeUnavailable, "The disk is full writing x in /b; free space there (df -h /b) and back up again"},
+		{"step error of a full disk", &deploy.StepError{Step: "source", Err: app.NoSpace(syscall.ENOSPC, "the source tree", "/d", "deploy again")}, api.CodeUnavailable, "Deploy failed at step source: The disk is full writing the source tree in /d; free space there (df -h /d) and deploy again"},
+		{"database disk full", fmt.Errorf("The disk is full writing the database: %w", store.ErrDiskFull), api.CodeUnavailable, "The disk is full writing the database: database disk full"},
 		{"API errors pass", api.Errorf(api.CodeForbidden, "no"), "", ""},
 		{"unknown", errors.New("disk full"), "", ""},
 		{"cancelled", context.Canceled, "", ""},

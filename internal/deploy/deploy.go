@@ -412,6 +412,9 @@ func (j *job) fail(stepName string, err error) {
 	if j.redeploy {
 		return
 	}
+	// The source tree goes first: on a full disk, that frees the space the
+	// record of the failure needs.
+	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))
 	j.rel.Status = store.ReleaseFailed
 	var se *StepError
 	if errors.As(err, &se) {
@@ -433,7 +436,6 @@ func (j *job) fail(stepName string, err error) {
 	if uerr != nil {
 		j.d.log.Error("record failed release", "app", j.app.Name, "err", uerr)
 	}
-	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))
 }
 
 func (j *job) info(format string, args ...any) {

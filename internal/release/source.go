@@ -30,8 +30,17 @@ func ExtractArchive(r io.Reader, dir string) error { return extract(r, dir, true
 func ExtractTree(r io.Reader, dir string) error { return extract(r, dir, false) }
 
 // extract unpacks; strip says whether a single top-level directory is
-// stripped (not for git trees, which are exact).
-func extract(r io.Reader, dir string, strip bool) error {
+// stripped (not for git trees, which are exact). On failure dir is removed:
+// no half-unpacked tree is left (a full disk gets its space back at once).
+func extract(r io.Reader, dir string, strip bool) (err error) {
+	where := existingParent(dir) // on the full disk, for the message
+	defer func() {
+		if err != nil {
+			os.RemoveAll(dir)
+			os.RemoveAll(dir + ".strip")
+			err = app.NoSpace(err, "the source tree", where, "deploy again")
+		}
+	}()
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(2)
 	var src io.Reader = br
@@ -96,9 +105,13 @@ func extract(r io.Reader, dir string, strip bool) error {
 			if err != nil {
 				return unpackError(root, name, err)
 			}
-			_, err = io.Copy(f, tr)
+			rerr := &readErr{r: tr}
+			_, err = io.Copy(f, rerr)
 			if cerr := f.Close(); err == nil {
 				err = cerr
+			}
+			if err != nil && rerr.err == nil {
+				return fmt.Errorf("unpack %s: %w", name, err) // writing failed
 			}
 			if err != nil {
 				return app.Invalidf("The archive is truncated or unreadable at %s: %v", name, err)
@@ -114,7 +127,36 @@ func extract(r io.Reader, dir string, strip bool) error {
 	if entries == 0 {
 		return app.Invalidf("The archive is empty")
 	}
+	if !strip {
+		return nil
+	}
 	return stripSingleTopDir(dir) // GitHub's archives have a top-level dir
+}
+
+// existingParent is the nearest directory above dir that exists: what a
+// message about dir's disk names (dir and the new ones above it go when
+// a deploy fails).
+func existingParent(dir string) string {
+	for p := filepath.Dir(dir); ; p = filepath.Dir(p) {
+		if _, err := os.Stat(p); err == nil || p == filepath.Dir(p) {
+			return p
+		}
+	}
+}
+
+// readErr remembers the error of reading r other than io.EOF, to tell a
+// bad archive from a failure to write what it holds.
+type readErr struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErr) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // tarKind names a kind of tar entry for error messages.

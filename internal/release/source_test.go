@@ -4,13 +4,17 @@ import (
 	"archive/tar"
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/berthpaas/berth/internal/app"
 )
 
 // entry is one member of a test archive.
@@ -379,8 +383,8 @@ func TestExtractArchiveRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, e := range ents {
-				if e.Name() != "src" && e.Name() != "outside" {
-					t.Errorf("%s was written next to the target dir", e.Name())
+				if e.Name() != "outside" {
+					t.Errorf("%s is left next to the target dir (a refused archive leaves nothing)", e.Name())
 				}
 			}
 			if got := tree(t, outside); len(got) != 0 {
@@ -595,5 +599,51 @@ func TestReadSourceFile(t *testing.T) {
 		case !tc.wantNil && (b == nil || string(b) != tc.want):
 			t.Errorf("ReadSourceFile(%q, %q) = %q (nil %v), want %q", tc.dir, tc.name, b, b == nil, tc.want)
 		}
+	}
+}
+
+// TestExtractTreeKeepsTheTopDir: a git tree is unpacked exactly; only
+// archives lose a single top-level directory.
+func TestExtractTreeKeepsTheTopDir(t *testing.T) {
+	b := makeTar(t, dirEntry("app/"), file("app/main.go", "package main"))
+	dir := filepath.Join(t.TempDir(), "src")
+	if err := ExtractTree(bytes.NewReader(b), dir); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, dir); got["app/main.go"] == "" {
+		t.Errorf("ExtractTree stripped the tree's only directory: %v", got)
+	}
+	dir2 := filepath.Join(t.TempDir(), "src")
+	if err := ExtractArchive(bytes.NewReader(b), dir2); err != nil {
+		t.Fatal(err)
+	}
+	if got := tree(t, dir2); got["main.go"] == "" {
+		t.Errorf("ExtractArchive kept the archive's top directory: %v", got)
+	}
+}
+
+// TestExtractOnFullDisk unpacks into a 1 MB tmpfs: the error says the disk
+// is full (not that the archive is bad), names where, and nothing is left.
+func TestExtractOnFullDisk(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root (e2e TestDiskFullDuringDeployAndConfigSet covers this too)")
+	}
+	mnt := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	parent := filepath.Join(mnt, "releases", "2")
+	dir := filepath.Join(parent, "src")
+	b := makeTar(t, file("small", "x"), file("big", strings.Repeat("y", 2<<20)))
+	err := ExtractArchive(bytes.NewReader(b), dir)
+	if !errors.Is(err, app.ErrNoSpace) || errors.Is(err, app.ErrInvalid) {
+		t.Fatalf("ExtractArchive on a full disk = %v, want a no-space error", err)
+	}
+	if want := "The disk is full writing the source tree in " + mnt + "; free space there"; !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q lacks %q", err, want)
+	}
+	if _, serr := os.Stat(dir); !errors.Is(serr, fs.ErrNotExist) {
+		t.Errorf("the half-unpacked tree is left: %v", serr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -79,9 +80,16 @@ func (m *Manager) writeBackup(ctx context.Context, sk serviceKind, svc store.Ser
 		dumped <- err
 	}()
 	cr := &countingReader{r: pr}
-	perr := t.Put(name, cr)
+	rd := &dumpReader{r: cr}
+	perr := t.Put(name, rd)
 	pr.CloseWithError(errors.New("the backup file could not be written"))
-	if derr := <-dumped; derr != nil {
+	derr := <-dumped
+	if perr != nil && rd.err == nil {
+		// Writing failed first (the dump then failed on the closed pipe,
+		// which says nothing): say why. Put removed its partial file.
+		return api.BackupFile{}, app.NoSpace(fmt.Errorf("write %s in %s: %w", name, t, perr), name, t.String(), "back up again")
+	}
+	if derr != nil {
 		// Put has seen the error too (the pipe carries it): no file.
 		return api.BackupFile{}, derr
 	}
@@ -89,6 +97,21 @@ func (m *Manager) writeBackup(ctx context.Context, sk serviceKind, svc store.Ser
 		return api.BackupFile{}, fmt.Errorf("write %s in %s: %w", name, t, perr)
 	}
 	return api.BackupFile{Name: name, Path: filepath.Join(t.String(), name), Size: cr.n, Time: at.UTC().Truncate(time.Second)}, nil
+}
+
+// dumpReader remembers the error of reading the dump (other than io.EOF):
+// without one, a failed Put failed at writing.
+type dumpReader struct {
+	r   io.Reader
+	err error
+}
+
+func (d *dumpReader) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	if err != nil && err != io.EOF {
+		d.err = err
+	}
+	return n, err
 }
 
 // pruneBackups removes the service's backups in dir beyond the newest keep.

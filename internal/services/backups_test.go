@@ -2,13 +2,18 @@ package services
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/app"
 )
 
 func TestParseBackupSchedule(t *testing.T) {
@@ -266,5 +271,31 @@ func TestDataHelpers(t *testing.T) {
 	}
 	if got := describeSchedule("0 3 * * *", "/b", 0); got != "0 3 * * * to /b (keep all)" {
 		t.Errorf("describeSchedule = %q", got)
+	}
+}
+
+// fullTarget is a backup target whose disk fills after a few bytes.
+type fullTarget struct{ localDir }
+
+func (f fullTarget) Put(name string, r io.Reader) error {
+	if _, err := io.CopyN(io.Discard, r, 4); err != nil {
+		return err
+	}
+	return &os.PathError{Op: "write", Path: filepath.Join(f.dir, "."+name+".tmp-1"), Err: syscall.ENOSPC}
+}
+
+// TestBackupOnFullDisk: when writing the file fails, the error says why
+// (the disk is full, where), not what the dump saw of the closed pipe.
+func TestBackupOnFullDisk(t *testing.T) {
+	tm := newTestManager(t)
+	svc := tm.create(t, "postgres", "db", "postgres:17")
+	sk, _, err := tm.loadService(context.Background(), api.ServiceRef{Kind: "postgres", Name: "db"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, err = tm.writeBackup(context.Background(), sk, svc, fullTarget{localDir{dir}}, tm.now())
+	if !errors.Is(err, app.ErrNoSpace) || !strings.Contains(err.Error(), "The disk is full writing postgres-db-") || !strings.Contains(err.Error(), " in "+dir+"; free space there") {
+		t.Errorf("backup on a full disk: %v", err)
 	}
 }

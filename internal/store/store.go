@@ -30,7 +30,8 @@ var migrationFS embed.FS
 
 // Store is the handle on the database. It is safe for concurrent use.
 type Store struct {
-	db *sql.DB
+	db   *sql.DB
+	file string
 }
 
 // Open opens (creating if needed) the database at path and applies pending
@@ -52,7 +53,7 @@ func Open(ctx context.Context, file string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{db: db}
+	s := &Store{db: db, file: file}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate database %s: %w", file, err)
@@ -170,6 +171,7 @@ type Tx struct {
 // Tx runs fn in a transaction, committing if fn returns nil and rolling back
 // otherwise. fn must not call back into the Store.
 func (s *Store) Tx(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	defer func() { err = s.diskFull(err) }()
 	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin transaction: %w", err)
