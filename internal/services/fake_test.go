@@ -36,7 +36,7 @@ type fakeEngine struct {
 	failStart map[string]error
 	// neverReady makes the readiness command fail for an image.
 	neverReady map[string]bool
-	restored   []byte // what pg_restore read
+	restored   []byte          // what pg_restore read
 	networks   map[string]bool // existing networks
 }
 
