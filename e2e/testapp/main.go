@@ -8,6 +8,8 @@
 //	testapp exit N       exits at once with code N
 //	testapp echo WORDS   prints its arguments and stdin, then exits
 //	testapp migrate      creates its tables in $DATABASE_URL (the seed's predeploy migrate)
+//	testapp dial ADDR... opens a TCP connection to each HOST:PORT (2 s timeout), prints
+//	                     "ADDR reached" or "ADDR unreachable: ERR"; exits 1 unless all were reached
 //
 // The web role also serves /db (Postgres through $DATABASE_URL) and /kv
 // (Redis through $REDIS_URL); see data.go. With $ALLOWED_HOST set (a
@@ -58,6 +60,19 @@ func main() {
 			fmt.Fprintln(os.Stderr, "migrate:", err)
 			os.Exit(1)
 		}
+	case "dial":
+		code := 0
+		for _, addr := range os.Args[2:] {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				fmt.Printf("%s unreachable: %v\n", addr, err)
+				code = 1
+				continue
+			}
+			c.Close()
+			fmt.Printf("%s reached\n", addr)
+		}
+		os.Exit(code)
 	case "echo":
 		fmt.Println(strings.Join(os.Args[2:], " "))
 		io.Copy(os.Stdout, os.Stdin)
