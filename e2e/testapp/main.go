@@ -61,18 +61,7 @@ func main() {
 			os.Exit(1)
 		}
 	case "dial":
-		code := 0
-		for _, addr := range os.Args[2:] {
-			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-			if err != nil {
-				fmt.Printf("%s unreachable: %v\n", addr, err)
-				code = 1
-				continue
-			}
-			c.Close()
-			fmt.Printf("%s reached\n", addr)
-		}
-		os.Exit(code)
+		os.Exit(dial(os.Args[2:]))
 	case "echo":
 		fmt.Println(strings.Join(os.Args[2:], " "))
 		io.Copy(os.Stdout, os.Stdin)
@@ -220,4 +209,33 @@ func wsFrame(op byte, payload []byte) []byte {
 		f = append(f, 126, byte(n>>8), byte(n))
 	}
 	return append(f, payload...)
+}
+
+// dial opens a TCP connection to each address at once and reports, in
+// order, which it reached; it returns 1 unless all were.
+func dial(addrs []string) int {
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, addr := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err == nil {
+				c.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	code := 0
+	for i, addr := range addrs {
+		if errs[i] != nil {
+			fmt.Printf("%s unreachable: %v\n", addr, errs[i])
+			code = 1
+			continue
+		}
+		fmt.Printf("%s reached\n", addr)
+	}
+	return code
 }
