@@ -137,6 +137,7 @@ func (m *Manager) serviceInfo(ctx context.Context, req api.ServiceRef, _ api.Out
 		info.Links = append(info.Links, l.App)
 	}
 	info.Backup = m.backupSummary(ctx, svc)
+	info.Restores = m.restores(svc)
 	if eng, err := m.connect(ctx); err == nil {
 		if det, err := eng.InspectContainer(ctx, m.serviceContainer(svc)); err == nil {
 			info.Status, info.ID = det.State, det.ID
