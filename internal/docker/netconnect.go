@@ -24,7 +24,8 @@ func (c *Client) ConnectNetwork(ctx context.Context, netName, container string, 
 		Container:      container,
 		EndpointConfig: &network.EndpointSettings{Aliases: aliases},
 	})
-	if err != nil && strings.Contains(err.Error(), "already exists") {
+	// (The engine's words for it have varied between versions.)
+	if err != nil && (strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "already attached") || strings.Contains(err.Error(), "already connected")) {
 		return nil
 	}
 	return c.wrap(err, "connect %s to network %s", container, netName)
