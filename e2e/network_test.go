@@ -170,7 +170,8 @@ func TestAppNetworks(t *testing.T) {
 
 // TestAppCloneLinks: apps:clone links the clone to the app's services
 // (their URLs were copied with the config), says so, and the clone reaches
-// its database.
+// its database; renamed, it still does, from its new network; destroyed,
+// its network goes and the original keeps its link.
 func TestAppCloneLinks(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -192,9 +193,24 @@ func TestAppCloneLinks(t *testing.T) {
 	if out, code := d.berth("run", "--no-tty", "shop-copy", "testapp", "migrate"); code != 0 || !strings.Contains(out, "migrated v1") {
 		t.Errorf("the clone cannot reach its database: %d\n%s", code, out)
 	}
-	// The clone is an app of its own: unlinking it leaves the original's link.
-	d.mustBerth(t, "postgres:unlink", "shop-db", "shop-copy", "--no-restart")
+	ctx := context.Background()
+	net := func(app string) string { return d.prefix() + "-berth.app." + app }
+	db := d.prefix() + "-berth.postgres.shop-db"
+	d.mustBerth(t, "apps:rename", "shop-copy", "shop-moved")
+	if out, code := d.berth("run", "--no-tty", "shop-moved", "testapp", "migrate"); code != 0 || !strings.Contains(out, "migrated v1") {
+		t.Errorf("the renamed clone cannot reach its database: %d\n%s", code, out)
+	}
+	if _, err := eng.InspectNetwork(ctx, net("shop-copy")); err == nil {
+		t.Errorf("the old name's network is left after apps:rename")
+	}
+	d.mustBerth(t, "apps:destroy", "--force", "shop-moved")
+	if _, err := eng.InspectNetwork(ctx, net("shop-moved")); err == nil {
+		t.Errorf("the destroyed app's network is left")
+	}
+	if got, want := strings.Join(networksOf(t, eng, db), " "), net("shop")+" "+d.prefix()+"-berth.svc.postgres.shop-db"; got != want {
+		t.Errorf("shop-db's networks: %s, want %s", got, want)
+	}
 	if out, code := d.berth("run", "--no-tty", "shop", "testapp", "migrate"); code != 0 {
-		t.Errorf("the original lost its database when the clone was unlinked: %d\n%s", code, out)
+		t.Errorf("the original lost its database: %d\n%s", code, out)
 	}
 }
