@@ -72,8 +72,12 @@ func deployDaemon(t *testing.T, eng *docker.Client, extraEnv ...string) *daemon 
 		for _, img := range imgs {
 			removeImageKeepParents(img.ID)
 		}
-		// The services network: left behind, networks use up the
-		// engine's address pools.
+		// The services' and apps' networks: left behind, networks use
+		// up the engine's address pools.
+		nets, _ := eng.ListNetworks(ctx, map[string]string{"berth.instance": prefix})
+		for _, n := range nets {
+			eng.RemoveNetwork(ctx, n.Name)
+		}
 		eng.RemoveNetwork(ctx, prefix+"-berth")
 	})
 	d.mustBerth(t, "checks:set", "--global", "default-uptime-seconds", "1")

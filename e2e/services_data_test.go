@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -196,7 +198,8 @@ func TestPostgresExportImportClone(t *testing.T) {
 // TestRedisExportImport: export writes an RDB snapshot, import replaces
 // the data (and the data survives a restart: the append-only file was
 // rewritten from it), a corrupt RDB leaves the data as it was, and a
-// backup restores through the same path.
+// backup restores through the same path. Each import and restore, failed
+// ones too, is recorded and shown by info.
 func TestRedisExportImport(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -239,8 +242,8 @@ func TestRedisExportImport(t *testing.T) {
 	}
 	check("after a foreign import")
 	root := filepath.Join(d.dataDir, "services", "redis", "rb")
-	if entries, _ := os.ReadDir(root); len(entries) != 2 {
-		t.Errorf("service root after imports: %v (want config and data only)", entries)
+	if entries, _ := os.ReadDir(root); len(entries) != 3 {
+		t.Errorf("service root after imports: %v (want config, data and the RESTORES record only)", entries)
 	}
 	if cs, _ := eng.ListContainers(ctx, map[string]string{"berth.kind": "service-import"}, true); len(cs) != 0 {
 		t.Errorf("import containers left: %v", cs)
@@ -266,6 +269,31 @@ func TestRedisExportImport(t *testing.T) {
 	check("after backup-restore")
 	if got := d.dataRedis(t, "rb", "exists after-backup\n"); got != "0" {
 		t.Errorf("key written after the backup survived the restore: %q", got)
+	}
+
+	// Every restore is recorded, failed ones too, and info shows them.
+	var info struct {
+		Restores []struct {
+			At          time.Time
+			Via, Source string
+			OK          bool
+			Error       string
+		}
+	}
+	decodeJSON(t, d.mustBerth(t, "redis:info", "rb", "--format", "json"), &info)
+	var got []string
+	for _, r := range info.Restores {
+		got = append(got, fmt.Sprintf("%s %s %v", r.Via, r.Source, r.OK))
+		if time.Since(r.At) > 10*time.Minute || (r.OK != (r.Error == "")) {
+			t.Errorf("restore record %+v", r)
+		}
+	}
+	want := []string{"import stdin true", "import stdin false", "import stdin false", "backup-restore " + files[0].Path + " true"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("restores recorded:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if last := d.mustBerth(t, "redis:info", "rb", "--restore-last"); !regexp.MustCompile(`^ok \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC backup-restore from ` + regexp.QuoteMeta(files[0].Path) + ` \(4 recorded\)\n$`).MatchString(last) {
+		t.Errorf("redis:info --restore-last = %q", last)
 	}
 }
 

@@ -8,6 +8,8 @@
 //	testapp exit N       exits at once with code N
 //	testapp echo WORDS   prints its arguments and stdin, then exits
 //	testapp migrate      creates its tables in $DATABASE_URL (the seed's predeploy migrate)
+//	testapp dial ADDR... opens a TCP connection to each HOST:PORT (2 s timeout), prints
+//	                     "ADDR reached" or "ADDR unreachable: ERR"; exits 1 unless all were reached
 //
 // The web role also serves /db (Postgres through $DATABASE_URL) and /kv
 // (Redis through $REDIS_URL); see data.go. With $ALLOWED_HOST set (a
@@ -58,6 +60,8 @@ func main() {
 			fmt.Fprintln(os.Stderr, "migrate:", err)
 			os.Exit(1)
 		}
+	case "dial":
+		os.Exit(dial(os.Args[2:]))
 	case "echo":
 		fmt.Println(strings.Join(os.Args[2:], " "))
 		io.Copy(os.Stdout, os.Stdin)
@@ -205,4 +209,33 @@ func wsFrame(op byte, payload []byte) []byte {
 		f = append(f, 126, byte(n>>8), byte(n))
 	}
 	return append(f, payload...)
+}
+
+// dial opens a TCP connection to each address at once and reports, in
+// order, which it reached; it returns 1 unless all were.
+func dial(addrs []string) int {
+	errs := make([]error, len(addrs))
+	var wg sync.WaitGroup
+	for i, addr := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err == nil {
+				c.Close()
+			}
+			errs[i] = err
+		}()
+	}
+	wg.Wait()
+	code := 0
+	for i, addr := range addrs {
+		if errs[i] != nil {
+			fmt.Printf("%s unreachable: %v\n", addr, errs[i])
+			code = 1
+			continue
+		}
+		fmt.Printf("%s reached\n", addr)
+	}
+	return code
 }

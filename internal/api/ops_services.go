@@ -38,7 +38,20 @@ type ServiceInfo struct {
 	CustomEnv    string        `json:"custom_env"`
 	Links        []string      `json:"links"`
 	Backup       BackupSummary `json:"backup"`
-	CreatedAt    time.Time     `json:"created_at"`
+	// Restores are the imports and backup restores, oldest first.
+	Restores  []ServiceRestore `json:"restores,omitempty"`
+	CreatedAt time.Time        `json:"created_at"`
+}
+
+// ServiceRestore is one import or backup restore of a service's data.
+type ServiceRestore struct {
+	At time.Time `json:"at"`
+	// Via is the command: "import" or "backup-restore".
+	Via string `json:"via"`
+	// Source is the backup file restored, or "stdin" for an import.
+	Source string `json:"source"`
+	OK     bool   `json:"ok"`
+	Error  string `json:"error,omitempty"`
 }
 
 // BackupSummary is a service's backup state as `info` shows it.

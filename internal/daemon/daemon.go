@@ -71,6 +71,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc := NewService(st, s.DataDir, log, deployer)
 	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy)
 	hooks.networks = svcs
+	svc.services = svcs
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}

@@ -40,6 +40,18 @@ type Service struct {
 	routing *routing.Manager
 	// proxyAddr and proxyTLSAddr are where the proxy listens.
 	proxyAddr, proxyTLSAddr string
+	// services follow the apps commands: a clone is linked to the app's
+	// services, a destroyed or renamed app's network goes. Nil: no
+	// services.
+	services appServices
+}
+
+// appServices is what the apps commands ask of the services
+// (services.Manager).
+type appServices interface {
+	OnAppCloned(tx *store.Tx, from, to store.App) ([]store.Link, error)
+	OnAppDestroyed(ctx context.Context, app string)
+	OnAppRenamed(ctx context.Context, from, to string)
 }
 
 // NewService returns a Service keeping its files under dataDir and running
@@ -228,6 +240,9 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 		}
 	}
 	s.routing.DropRoute(ctx, req.App)
+	if s.services != nil {
+		s.services.OnAppDestroyed(ctx, req.App)
+	}
 	s.log.Info("app destroyed", "app", req.App)
 	return api.Empty{}, nil
 }
@@ -296,6 +311,9 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 		return info, err
 	}
 	s.log.Info("app renamed", "from", req.From, "to", req.To)
+	if s.services != nil {
+		s.services.OnAppRenamed(ctx, req.From, req.To)
+	}
 	s.routing.DropRoute(ctx, req.From)
 	s.routing.Notify(ctx, req.To)
 	if deployed && !req.SkipDeploy {
@@ -326,6 +344,7 @@ func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.
 		return api.AppInfo{}, invalid(err)
 	}
 	var info api.AppInfo
+	var links []store.Link
 	created := false
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		from, err := getApp(tx, req.From)
@@ -351,6 +370,13 @@ func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.
 		if err := tx.CopyAppState(from, to); err != nil {
 			return err
 		}
+		// The copied URLs resolve only from apps linked to their
+		// services: the clone is linked to the same ones.
+		if s.services != nil {
+			if links, err = s.services.OnAppCloned(tx, from, to); err != nil {
+				return err
+			}
+		}
 		if err := s.routing.OnAppCreated(tx, to); err != nil {
 			return err
 		}
@@ -361,6 +387,9 @@ func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.
 		return info, err
 	}
 	s.log.Info("app cloned", "from", req.From, "to", req.To)
+	for _, l := range links {
+		fmt.Fprintf(writerOf(out), "-----> Linked %s service %s to clone %s\n", l.Service.Kind, l.Service.Name, req.To)
+	}
 	if req.SkipDeploy {
 		return info, nil
 	}

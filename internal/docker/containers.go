@@ -306,7 +306,7 @@ type ContainerDetails struct {
 	// Raw is the engine's inspect JSON, for ps:inspect.
 	Raw json.RawMessage
 	// Networks maps each attached network's name to the container's
-	// address on it.
+	// address on it ("" while the container is not running).
 	Networks map[string]string
 }
 
@@ -348,6 +348,9 @@ func (c *Client) InspectContainer(ctx context.Context, idOrName string) (Contain
 	if ns := ci.NetworkSettings; ns != nil {
 		d.Networks = map[string]string{}
 		for name, ep := range ns.Networks {
+			// A created or stopped container is attached with no
+			// address: it is listed, with "".
+			d.Networks[name] = ""
 			if ep != nil && ep.IPAddress.IsValid() {
 				d.Networks[name] = ep.IPAddress.String()
 			}

@@ -24,12 +24,17 @@ const (
 	// one release (a config change, a restart): the proxy routes only to
 	// the current generation.
 	LabelGeneration = "berth.generation"
+	// LabelServiceKind and LabelServiceName mark a service's objects.
+	LabelServiceKind = "berth.service.kind"
+	LabelServiceName = "berth.service.name"
 )
 
 // Container kinds.
 const (
 	KindProcess = "process"
 	KindRun     = "run"
+	KindService = "service"
+	KindNetwork = "network" // an app's network
 )
 
 // Names derives the names and labels of one Berth instance's Docker
@@ -130,9 +135,40 @@ func (n Names) KindLabels(app, kind string) map[string]string {
 	return l
 }
 
-// Network is the user-defined network that services and the apps linked to
-// them share.
-func (n Names) Network() string { return n.name("berth") }
+// Networks. Each service lives on its own network, and each app with links
+// on its own; a service is attached, under its DNS name, to the network of
+// every app linked to it. So an app's containers reach the services linked
+// to it and no others.
+
+// SharedNetwork is the one network services and linked apps shared before
+// each got its own; it is kept only to move existing installs off it.
+func (n Names) SharedNetwork() string { return n.name("berth") }
+
+const appNetworkInfix = "berth.app."
+
+// AppNetwork is the network of an app's containers.
+func (n Names) AppNetwork(app string) string { return n.name(appNetworkInfix + app) }
+
+// AppOfNetwork is the app whose network name is, if it is one.
+func (n Names) AppOfNetwork(name string) (string, bool) {
+	app, ok := strings.CutPrefix(name, n.name(appNetworkInfix))
+	return app, ok && app != ""
+}
+
+// AppNetworkLabels are the labels of an app's network.
+func (n Names) AppNetworkLabels(app string) map[string]string {
+	return n.KindLabels(app, KindNetwork)
+}
+
+// ServiceNetwork is the network a service's container is created on.
+func (n Names) ServiceNetwork(kind, name string) string {
+	return n.name("berth.svc." + kind + "." + name)
+}
+
+// ServiceLabels are the labels of a service's container and network.
+func (n Names) ServiceLabels(kind, name string) map[string]string {
+	return map[string]string{LabelInstance: n.Instance(), LabelKind: KindService, LabelServiceKind: kind, LabelServiceName: name}
+}
 
 // Service is the container name of a service.
 func (n Names) Service(kind, name string) string { return n.name("berth." + kind + "." + name) }

@@ -160,3 +160,49 @@ func TestImageRepoDistinctPerApp(t *testing.T) {
 		t.Error("prefix ignored by ImageRepo")
 	}
 }
+
+// TestNetworks: each app and each service has its own network, valid for
+// the engine, told apart from each other and from other instances'.
+func TestNetworks(t *testing.T) {
+	for _, prefix := range []string{"", "bt1-2"} {
+		n := Names{Prefix: prefix}
+		seen := map[string]string{n.SharedNetwork(): "shared"}
+		for _, app := range sampleApps {
+			net := n.AppNetwork(app)
+			if !dockerContainerRE.MatchString(net) {
+				t.Errorf("AppNetwork(%q) = %q, not a valid network name", app, net)
+			}
+			if got, ok := n.AppOfNetwork(net); !ok || got != app {
+				t.Errorf("AppOfNetwork(%q) = %q, %v", net, got, ok)
+			}
+			if other, dup := seen[net]; dup {
+				t.Errorf("%q is the network of %s and %s", net, app, other)
+			}
+			seen[net] = app
+			if l := n.AppNetworkLabels(app); l[LabelInstance] != n.Instance() || l[LabelApp] != app || l[LabelKind] != KindNetwork {
+				t.Errorf("AppNetworkLabels(%q) = %v", app, l)
+			}
+		}
+		for _, svc := range []string{"db", "UP", "shop-db", "a.b"} {
+			net := n.ServiceNetwork("postgres", svc)
+			if !dockerContainerRE.MatchString(net) {
+				t.Errorf("ServiceNetwork(%q) = %q, not a valid network name", svc, net)
+			}
+			if _, isApp := n.AppOfNetwork(net); isApp {
+				t.Errorf("ServiceNetwork(%q) = %q reads as an app's network", svc, net)
+			}
+			if other, dup := seen[net]; dup {
+				t.Errorf("%q is the network of service %s and %s", net, svc, other)
+			}
+			seen[net] = svc
+			if l := n.ServiceLabels("postgres", svc); l[LabelInstance] != n.Instance() || l[LabelKind] != KindService || l[LabelServiceName] != svc || l[LabelServiceKind] != "postgres" {
+				t.Errorf("ServiceLabels = %v", l)
+			}
+		}
+		for _, other := range []string{n.SharedNetwork(), "bridge", Names{Prefix: "other"}.AppNetwork("a"), n.AppNetwork("")} {
+			if app, ok := n.AppOfNetwork(other); ok {
+				t.Errorf("Names{%q}.AppOfNetwork(%q) = %q, true", prefix, other, app)
+			}
+		}
+	}
+}

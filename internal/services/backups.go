@@ -324,7 +324,9 @@ func (m *Manager) serviceBackupRestore(ctx context.Context, req api.ServiceBacku
 		out.Stdout = io.Discard
 	}
 	fmt.Fprintf(out.Stdout, "-----> Restoring %s service %s from %s\n", svc.Kind, svc.Name, filepath.Join(t.String(), name))
-	if err := m.restoreService(ctx, eng, sk, svc, f, out); err != nil {
+	err = m.restoreService(ctx, eng, sk, svc, f, out)
+	m.recordRestore(svc, "backup-restore", filepath.Join(t.String(), name), err)
+	if err != nil {
 		code := api.CodeInternal
 		var ae *api.Error
 		if errors.As(err, &ae) {

@@ -45,9 +45,9 @@ func (m *Manager) serviceSpec(sk serviceKind, svc store.Service) docker.Containe
 	env = append(env, custom...)
 	spec := docker.ContainerSpec{
 		Name: m.serviceContainer(svc), Image: svc.Image, Env: env, Hostname: host,
-		Labels:         map[string]string{"berth.instance": names.Instance(), "berth.kind": "service", "berth.service.kind": svc.Kind, "berth.service.name": svc.Name},
+		Labels:         names.ServiceLabels(svc.Kind, svc.Name),
 		Binds:          []string{m.serviceDataDir(svc) + ":" + sk.dataPath},
-		Network:        names.Network(),
+		Network:        names.ServiceNetwork(svc.Kind, svc.Name),
 		NetworkAliases: []string{host},
 		RestartPolicy:  "unless-stopped",
 		StopTimeout:    30,
@@ -126,11 +126,10 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 // and waits until it answers. An existing container of that name is
 // replaced.
 func (m *Manager) runService(ctx context.Context, eng Engine, sk serviceKind, svc store.Service, out api.Output) error {
-	names := m.names
 	if err := m.writeServiceFiles(sk, svc); err != nil {
 		return err
 	}
-	if err := eng.EnsureNetwork(ctx, names.Network(), map[string]string{"berth.instance": names.Instance()}); err != nil {
+	if err := m.ensureServiceNetwork(ctx, eng, svc); err != nil {
 		return err
 	}
 	if err := eng.RemoveContainer(ctx, m.serviceContainer(svc), true); err != nil && !errors.Is(err, docker.ErrNotFound) {
@@ -138,6 +137,11 @@ func (m *Manager) runService(ctx context.Context, eng Engine, sk serviceKind, sv
 	}
 	id, err := eng.CreateContainer(ctx, m.serviceSpec(sk, svc))
 	if err != nil {
+		return err
+	}
+	// On the networks of its linked apps before it starts: they reach it
+	// as soon as it answers.
+	if err := m.syncServiceNetworks(ctx, eng, svc); err != nil {
 		return err
 	}
 	if err := eng.StartContainer(ctx, id); err != nil {
@@ -193,7 +197,9 @@ func (m *Manager) waitService(ctx context.Context, eng Engine, sk serviceKind, s
 // waited for as create does. A service stopped or paused through KIND:stop
 // or KIND:pause stays as it is. Services are restored concurrently; one
 // that fails is logged with its name and does not hold up the others.
+// Then every service and linked app is put on its networks (SyncNetworks).
 func (m *Manager) RestoreContainers(ctx context.Context) {
+	defer m.SyncNetworks(ctx)
 	var svcs []store.Service
 	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { svcs, err = tx.Services(""); return err }); err != nil || len(svcs) == 0 {
 		return
@@ -292,6 +298,9 @@ func (m *Manager) startExisting(ctx context.Context, eng Engine, sk serviceKind,
 	default:
 		fmt.Fprintf(out.Stdout, "=====> Starting container\n")
 		if err := m.writeServiceFiles(sk, svc); err != nil {
+			return err
+		}
+		if err := m.syncServiceNetworks(ctx, eng, svc); err != nil {
 			return err
 		}
 		if err := eng.StartContainer(ctx, det.ID); err != nil {

@@ -157,7 +157,9 @@ func exportError(svc store.Service, err error) error {
 func (m *Manager) serviceImport(ctx context.Context, req api.ServiceRef, sess *api.Session) (api.Empty, error) {
 	return api.Empty{}, m.onService(ctx, req, func(eng Engine, sk serviceKind, svc store.Service) error {
 		out := api.Output{Stdout: sess.Stdout, Stderr: sess.Stderr}
-		if err := m.restoreService(ctx, eng, sk, svc, sess.Stdin, out); err != nil {
+		err := m.restoreService(ctx, eng, sk, svc, sess.Stdin, out)
+		m.recordRestore(svc, "import", "stdin", err)
+		if err != nil {
 			return importError(svc, err)
 		}
 		m.log.Info("service data imported", "kind", svc.Kind, "name", svc.Name)

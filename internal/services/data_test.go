@@ -69,6 +69,11 @@ func TestBackupCommands(t *testing.T) {
 	if _, err := tm.serviceBackupRestore(ctx, api.ServiceBackupRestore{ServiceRef: ref, File: "a/b"}, tm.out); err == nil || !strings.Contains(err.Error(), "give a name from postgres:backup-list or an absolute path") {
 		t.Errorf("restore of a relative path: %v", err)
 	}
+	// The restore is recorded (the refused one restored nothing).
+	info, _ = tm.serviceInfo(ctx, ref, api.Output{})
+	if r := info.Restores; len(r) != 1 || r[0].Via != "backup-restore" || r[0].Source != filepath.Join(dir, list.Files[0].Name) || !r[0].OK || !r[0].At.Equal(tm.now()) {
+		t.Errorf("restores = %+v", r)
+	}
 
 	// A scheduled run keeps the newest one.
 	_, svc, _ := tm.loadService(ctx, ref)
@@ -112,6 +117,11 @@ func TestExportImport(t *testing.T) {
 		_, err := tm.serviceImport(ctx, api.ServiceRef{Kind: kind, Name: name}, &api.Session{Stdin: strings.NewReader("not data"), Stdout: &out, Stderr: &out})
 		if err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("import into %s: %v", kind, err)
+		}
+		// A failed import is recorded too, with its error.
+		info, _ := tm.serviceInfo(ctx, api.ServiceRef{Kind: kind, Name: name}, api.Output{})
+		if r := info.Restores; len(r) != 1 || r[0].Via != "import" || r[0].Source != "stdin" || r[0].OK || !strings.Contains(want, strings.SplitN(r[0].Error, " (", 2)[0]) {
+			t.Errorf("restores of %s = %+v", kind, r)
 		}
 	}
 	// Clone: a new service with the source's image and its data.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -35,12 +36,13 @@ type fakeEngine struct {
 	failStart map[string]error
 	// neverReady makes the readiness command fail for an image.
 	neverReady map[string]bool
-	restored   []byte // what pg_restore read
+	restored   []byte          // what pg_restore read
+	networks   map[string]bool // existing networks
 }
 
 func newFakeEngine() *fakeEngine {
 	return &fakeEngine{containers: map[string]*docker.ContainerDetails{}, specs: map[string]docker.ContainerSpec{},
-		images: map[string]bool{}, keys: map[string]string{}, rows: map[string]string{}, failStart: map[string]error{}, neverReady: map[string]bool{}}
+		images: map[string]bool{}, keys: map[string]string{}, rows: map[string]string{}, failStart: map[string]error{}, neverReady: map[string]bool{}, networks: map[string]bool{}}
 }
 
 func (f *fakeEngine) record(format string, args ...any) {
@@ -84,7 +86,10 @@ func (f *fakeEngine) CreateContainer(_ context.Context, spec docker.ContainerSpe
 	f.n++
 	id := fmt.Sprintf("c%d", f.n)
 	f.containers[id] = &docker.ContainerDetails{ContainerInfo: docker.ContainerInfo{ID: id, Name: spec.Name, Image: spec.Image, State: "created", Labels: spec.Labels},
-		Networks: map[string]string{spec.Network: "10.0.0.2"}}
+		Networks: map[string]string{}}
+	if spec.Network != "" {
+		f.containers[id].Networks[spec.Network] = "10.0.0.2"
+	}
 	f.specs[id] = spec
 	f.record("create %s %s", spec.Name, spec.Image)
 	return id, nil
@@ -137,7 +142,9 @@ func (f *fakeEngine) InspectContainer(_ context.Context, idOrName string) (docke
 	if c == nil {
 		return docker.ContainerDetails{}, notFound(idOrName)
 	}
-	return *c, nil
+	d := *c
+	d.Networks = maps.Clone(c.Networks)
+	return d, nil
 }
 
 func (f *fakeEngine) Wait(_ context.Context, id string) (int, error) { return 0, nil }
@@ -241,21 +248,31 @@ func (f *fakeEngine) PullImage(_ context.Context, ref string, _ io.Writer) error
 	return nil
 }
 
-func (f *fakeEngine) EnsureNetwork(_ context.Context, name string, _ map[string]string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.record("network %s", name)
-	return nil
-}
-
 var _ Engine = (*fakeEngine)(nil)
 
 // testNames are the engine-side names of the tests' Berth.
 type testNames struct{}
 
 func (testNames) Instance() string                 { return "test" }
-func (testNames) Network() string                  { return "berth" }
 func (testNames) Service(kind, name string) string { return "berth." + kind + "." + name }
+func (testNames) ServiceLabels(kind, name string) map[string]string {
+	return map[string]string{"berth.instance": "test", "berth.kind": "service", "berth.service.kind": kind, "berth.service.name": name}
+}
+func (testNames) ServiceNetwork(kind, name string) string { return "berth.svc." + kind + "." + name }
+func (testNames) AppNetwork(app string) string            { return "berth.app." + app }
+func (testNames) AppOfNetwork(n string) (string, bool) {
+	app, ok := strings.CutPrefix(n, "berth.app.")
+	return app, ok && app != ""
+}
+func (n testNames) AppNetworkLabels(app string) map[string]string {
+	l := n.AppLabels(app)
+	l["berth.kind"] = "network"
+	return l
+}
+func (testNames) AppLabels(app string) map[string]string {
+	return map[string]string{"berth.instance": "test", "berth.app": app}
+}
+func (testNames) SharedNetwork() string { return "berth" }
 
 // fakeRedeployer records the apps it redeploys.
 type fakeRedeployer struct {

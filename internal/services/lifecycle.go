@@ -137,10 +137,11 @@ func (m *Manager) serviceInfo(ctx context.Context, req api.ServiceRef, _ api.Out
 		info.Links = append(info.Links, l.App)
 	}
 	info.Backup = m.backupSummary(ctx, svc)
+	info.Restores = m.restores(svc)
 	if eng, err := m.connect(ctx); err == nil {
 		if det, err := eng.InspectContainer(ctx, m.serviceContainer(svc)); err == nil {
 			info.Status, info.ID = det.State, det.ID
-			info.InternalIP = det.IPAddress(m.names.Network())
+			info.InternalIP = det.IPAddress(m.names.ServiceNetwork(svc.Kind, svc.Name))
 		}
 	}
 	return info, nil
@@ -176,6 +177,9 @@ func (m *Manager) serviceDestroy(ctx context.Context, req api.ServiceRef, out ap
 	fmt.Fprintf(out.Stdout, "       Deleting container\n")
 	if err := eng.RemoveContainer(ctx, m.serviceContainer(svc), true); err != nil && !errors.Is(err, docker.ErrNotFound) {
 		return api.Empty{}, err
+	}
+	if err := eng.RemoveNetwork(ctx, m.names.ServiceNetwork(svc.Kind, svc.Name)); err != nil {
+		m.log.Warn("service network not removed", "kind", req.Kind, "name", req.Name, "err", err)
 	}
 	m.unscheduleBackups(svc)
 	if err := m.store.Tx(ctx, func(tx *store.Tx) error { return tx.DeleteService(svc) }); err != nil {

@@ -30,7 +30,7 @@ func TestCreate(t *testing.T) {
 		t.Fatalf("container = %+v, %v", d, err)
 	}
 	spec := tm.eng.specs[d.ID]
-	if spec.Network != "berth" || spec.NetworkAliases[0] != "dokku-redis-cache" || spec.RestartPolicy != "unless-stopped" ||
+	if spec.Network != "berth.svc.redis.cache" || spec.NetworkAliases[0] != "dokku-redis-cache" || spec.RestartPolicy != "unless-stopped" ||
 		spec.Binds[0] != tm.serviceDataDir(svc)+":/data" || spec.Labels["berth.instance"] != "test" {
 		t.Errorf("spec = %+v", spec)
 	}

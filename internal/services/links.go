@@ -10,26 +10,8 @@ import (
 	"github.com/berthpaas/berth/internal/store"
 )
 
-// Links: a config variable with the service's URL on the app, and the app's
-// containers on the services network.
-
-// NetworkFor is the network an app's containers join: the services
-// network when the app has links.
-func (m *Manager) NetworkFor(ctx context.Context, appName string) string {
-	var links []store.Link
-	m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := tx.App(appName)
-		if err != nil {
-			return err
-		}
-		links, err = tx.AppLinks(a)
-		return err
-	})
-	if len(links) == 0 {
-		return ""
-	}
-	return m.names.Network()
-}
+// Links: a config variable with the service's URL on the app, and the
+// service attached to the app's network (network.go).
 
 // linkURL is the URL a link sets: the service's, plus the link's query.
 func linkURL(sk serviceKind, l store.Link) string {
@@ -60,7 +42,9 @@ func (m *Manager) serviceLink(ctx context.Context, req api.ServiceLink, out api.
 	}
 	var res api.ServiceLinkResult
 	var url string
+	var svc store.Service
 	err = m.inLinkTx(ctx, req, func(tx *store.Tx, st linkState) error {
+		svc = st.svc
 		if st.link != nil {
 			return api.Errorf(api.CodeConflict, "Already linked as %s", st.link.Var)
 		}
@@ -99,6 +83,7 @@ func (m *Manager) serviceLink(ctx context.Context, req api.ServiceLink, out api.
 	}
 	fmt.Fprintf(out.Stdout, "-----> Setting config vars\n       %s:  %s\n", res.Var, url)
 	m.log.Info("service linked", "kind", req.Kind, "name", req.Name, "app", req.App, "var", res.Var)
+	m.linkNetwork(ctx, svc, req.App, out)
 	return res, m.restartLinked(ctx, req.App, req.NoRestart, out)
 }
 
@@ -116,10 +101,12 @@ func (m *Manager) restartLinked(ctx context.Context, app string, noRestart bool,
 
 func (m *Manager) serviceUnlink(ctx context.Context, req api.ServiceLink, out api.Output) (api.ServiceLinkResult, error) {
 	var res api.ServiceLinkResult
+	var svc store.Service
 	err := m.inLinkTx(ctx, req, func(tx *store.Tx, st linkState) error {
 		if st.link == nil {
 			return notLinked(st.app)
 		}
+		svc = st.svc
 		res.Var = st.link.Var
 		if err := tx.RemoveLink(st.svc, st.app); err != nil {
 			return err
@@ -132,6 +119,7 @@ func (m *Manager) serviceUnlink(ctx context.Context, req api.ServiceLink, out ap
 	}
 	fmt.Fprintf(out.Stdout, "-----> Unsetting %s\n", res.Var)
 	m.log.Info("service unlinked", "kind", req.Kind, "name", req.Name, "app", req.App, "var", res.Var)
+	m.unlinkNetwork(ctx, svc, req.App, out)
 	return res, m.restartLinked(ctx, req.App, req.NoRestart, out)
 }
 

@@ -107,9 +107,15 @@ func TestPromoteUnlink(t *testing.T) {
 	if links, _ := tm.serviceAppLinks(context.Background(), api.AppServiceRef{App: "shop", Kind: "redis"}, api.Output{}); len(links.Links) != 0 {
 		t.Errorf("redis links = %+v", links)
 	}
-	// The services network, while the app has links.
-	if n := tm.NetworkFor(context.Background(), "shop"); n != "berth" {
+	// The app's own network, while it has links, with its services on it
+	// under their DNS names.
+	if n := tm.NetworkFor(context.Background(), "shop"); n != "berth.app.shop" {
 		t.Errorf("NetworkFor = %q", n)
+	}
+	for _, name := range []string{"old", "new"} {
+		if _, on := tm.eng.networksOf("berth.postgres." + name)["berth.app.shop"]; !on {
+			t.Errorf("%s not on the app's network: %v", name, tm.eng.networksOf("berth.postgres."+name))
+		}
 	}
 	// A linked service is not destroyed.
 	if _, err := tm.serviceDestroy(context.Background(), api.ServiceRef{Kind: "postgres", Name: "old"}, tm.out); err == nil || !strings.Contains(err.Error(), "Cannot delete linked service: old is linked to shop") {
@@ -130,8 +136,19 @@ func TestPromoteUnlink(t *testing.T) {
 	if _, err := tm.serviceUnlink(context.Background(), api.ServiceLink{ServiceRef: api.ServiceRef{Kind: "postgres", Name: "old"}, App: "shop"}, tm.out); err == nil || err.Error() != "Not linked to app shop" {
 		t.Errorf("unlink again: %v", err)
 	}
-	if n := tm.NetworkFor(context.Background(), "shop"); n != "" {
-		t.Errorf("NetworkFor without links = %q", n)
+	// Unlinked services leave the app's network at once; the app keeps
+	// its network (its containers do not move at the next deploy).
+	for _, name := range []string{"old", "new"} {
+		if _, on := tm.eng.networksOf("berth.postgres." + name)["berth.app.shop"]; on {
+			t.Errorf("%s still on the app's network after unlink", name)
+		}
+	}
+	if n := tm.NetworkFor(context.Background(), "shop"); n != "berth.app.shop" {
+		t.Errorf("NetworkFor after the last unlink = %q", n)
+	}
+	tm.createApp(t, "never")
+	if n := tm.NetworkFor(context.Background(), "never"); n != "" {
+		t.Errorf("NetworkFor of an app never linked = %q", n)
 	}
 	if n := tm.NetworkFor(context.Background(), "nope"); n != "" {
 		t.Errorf("NetworkFor of a missing app = %q", n)

@@ -50,9 +50,17 @@ type Images interface {
 	PullImage(ctx context.Context, ref string, out io.Writer) error
 }
 
-// Networks creates the network that services and linked apps share.
+// Networks are the services' and the linked apps' networks, and who is
+// attached to them.
 type Networks interface {
 	EnsureNetwork(ctx context.Context, name string, labels map[string]string) error
+	RemoveNetwork(ctx context.Context, name string) error
+	InspectNetwork(ctx context.Context, name string) (docker.NetworkInfo, error)
+	ConnectNetwork(ctx context.Context, network, container string, aliases []string) error
+	DisconnectNetwork(ctx context.Context, network, container string) error
+	// ListContainers finds an app's containers (to attach them to its
+	// network).
+	ListContainers(ctx context.Context, labels map[string]string, all bool) ([]docker.ContainerInfo, error)
 }
 
 // Engine is everything services need of the container engine
@@ -72,12 +80,18 @@ var _ Engine = (*docker.Client)(nil)
 type Connector func(ctx context.Context) (Engine, error)
 
 // Names are the engine-side names of Berth's objects (naming.Names is one):
-// what labels mark this Berth's containers, the network services and linked
-// apps share, and a service's container.
+// what labels mark this Berth's containers, a service's container, and the
+// networks of services and apps.
 type Names interface {
 	Instance() string
-	Network() string
 	Service(kind, name string) string
+	ServiceLabels(kind, name string) map[string]string
+	ServiceNetwork(kind, name string) string
+	AppNetwork(app string) string
+	AppOfNetwork(network string) (string, bool)
+	AppNetworkLabels(app string) map[string]string
+	AppLabels(app string) map[string]string
+	SharedNetwork() string
 }
 
 // Redeployer redeploys an app so it picks up changed config (a link's URL).

@@ -192,7 +192,9 @@ func (m *Manager) restoreRedis(ctx context.Context, eng Engine, sk serviceKind, 
 	spec := m.serviceSpec(sk, svc)
 	spec.Name = tmpName
 	spec.Cmd = append(spec.Cmd, "--appendonly", "no")
-	spec.Network, spec.NetworkAliases, spec.Ports, spec.RestartPolicy = "", nil, nil, "no"
+	// No network: it only loads a file (and answers redis-cli on its own
+	// loopback); on the default bridge other containers could reach it.
+	spec.Network, spec.NetworkAliases, spec.Ports, spec.RestartPolicy = "none", nil, nil, "no"
 	spec.Labels["berth.kind"] = "service-import"
 	eng.RemoveContainer(bg, tmpName, true)
 	id, err := eng.CreateContainer(bg, spec)

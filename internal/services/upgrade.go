@@ -53,7 +53,7 @@ func parseMajor(out string) (int, error) {
 // image.
 func (m *Manager) imageMajor(ctx context.Context, eng Engine, sk serviceKind, svc store.Service, image string) (int, error) {
 	cmd := sk.versionCmd(svc)
-	id, err := eng.CreateContainer(ctx, docker.ContainerSpec{Image: image, Entrypoint: cmd[:1], Cmd: cmd[1:],
+	id, err := eng.CreateContainer(ctx, docker.ContainerSpec{Image: image, Entrypoint: cmd[:1], Cmd: cmd[1:], Network: "none",
 		Labels: map[string]string{"berth.instance": m.names.Instance(), "berth.kind": "service-probe"}})
 	if err != nil {
 		return 0, err

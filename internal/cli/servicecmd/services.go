@@ -195,7 +195,26 @@ func serviceInfoFields(info api.ServiceInfo) [][3]string {
 		{"--version", "Version", info.Version},
 		{"--backup-schedule", "Backup schedule", backup},
 		{"--backup-last", "Last backup", last},
+		{"--restore-last", "Last restore", lastRestore(info.Restores)},
 	}
+}
+
+// lastRestore describes a service's latest import or backup restore.
+func lastRestore(rs []api.ServiceRestore) string {
+	if len(rs) == 0 {
+		return "-"
+	}
+	r := rs[len(rs)-1]
+	s := r.At.UTC().Format("2006-01-02 15:04:05 MST") + " " + r.Via + " from " + r.Source
+	if !r.OK {
+		s = "FAILED " + s + ": " + r.Error
+	} else {
+		s = "ok " + s
+	}
+	if len(rs) > 1 {
+		s += fmt.Sprintf(" (%d recorded)", len(rs))
+	}
+	return s
 }
 
 func printServiceInfo(c *cli.Ctx, info api.ServiceInfo) {

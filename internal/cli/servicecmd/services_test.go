@@ -130,6 +130,11 @@ func TestServiceInfo(t *testing.T) {
 		Backup: api.BackupSummary{Schedule: "0 3 * * *", LastOK: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC)}}
 	failed := db
 	failed.Backup = api.BackupSummary{LastOK: time.Date(2026, 1, 1, 3, 0, 0, 0, time.UTC), LastFailed: time.Date(2026, 1, 2, 3, 0, 0, 0, time.UTC), LastError: "disk full"}
+	restored := db
+	restored.Restores = []api.ServiceRestore{{At: time.Date(2026, 1, 2, 4, 5, 6, 0, time.UTC), Via: "import", Source: "stdin", OK: true},
+		{At: time.Date(2026, 1, 3, 4, 5, 6, 0, time.UTC), Via: "backup-restore", Source: "/b/x.dump", Error: "pg_restore: bad file"}}
+	restoredOnce := db
+	restoredOnce.Restores = restored.Restores[:1]
 	one := map[string]reply{"services.info": {Resp: db}}
 	row := func(label, value string) string { return sp(7) + label + ":" + sp(19-len(label)) + value + "\n" }
 	runCases(t, []cliCase{
@@ -138,15 +143,19 @@ func TestServiceInfo(t *testing.T) {
 				row("Config dir", db.ConfigDir) + row("Config options", "") + row("Custom env", "A=b") + row("Data dir", db.DataDir) +
 				row("Dsn", db.DSN) + row("Exposed ports", "-") + row("Id", "abc123") + row("Internal ip", "172.18.0.5") + row("Links", "shop blog") +
 				row("Service root", db.ServiceRoot) + row("Status", "running") + row("Version", "17.2") +
-				row("Backup schedule", "0 3 * * *") + row("Last backup", "ok 2026-01-02 03:00:00 UTC")},
+				row("Backup schedule", "0 3 * * *") + row("Last backup", "ok 2026-01-02 03:00:00 UTC") + row("Last restore", "-")},
 		{Args: []string{"postgres:info", "db", "--dsn"}, Replies: one, Ops: []string{"services.info"}, Stdout: db.DSN + "\n"},
 		{Args: []string{"postgres:info", "db", "--links"}, Replies: one, Ops: []string{"services.info"}, Stdout: "shop blog\n"},
 		{Name: "failed backup", Args: []string{"postgres:info", "db", "--backup-last"}, Replies: map[string]reply{"services.info": {Resp: failed}}, Ops: []string{"services.info"},
 			Stdout: "FAILED 2026-01-02 03:00:00 UTC: disk full\n"},
+		{Name: "restores", Args: []string{"postgres:info", "db", "--restore-last"}, Replies: map[string]reply{"services.info": {Resp: restored}}, Ops: []string{"services.info"},
+			Stdout: "FAILED 2026-01-03 04:05:06 UTC backup-restore from /b/x.dump: pg_restore: bad file (2 recorded)\n"},
+		{Name: "restored once", Args: []string{"postgres:info", "db", "--restore-last"}, Replies: map[string]reply{"services.info": {Resp: restoredOnce}}, Ops: []string{"services.info"},
+			Stdout: "ok 2026-01-02 04:05:06 UTC import from stdin\n"},
 		{Name: "no schedule", Args: []string{"postgres:info", "db", "--backup-schedule"}, Replies: map[string]reply{"services.info": {Resp: failed}}, Ops: []string{"services.info"}, Stdout: "-\n"},
 		{Name: "never backed up", Args: []string{"redis:info", "db", "--backup-last"}, Replies: map[string]reply{"services.info": {Resp: api.ServiceInfo{Name: "db"}}}, Ops: []string{"services.info"}, Stdout: "-\n"},
 		{Args: []string{"postgres:info", "db", "--password"}, Replies: one, Code: 1, Ops: []string{"services.info"},
-			ErrLine: "Invalid flag passed, valid flags: --config-dir, --config-options, --custom-env, --data-dir, --dsn, --exposed-ports, --id, --internal-ip, --links, --service-root, --status, --version, --backup-schedule, --backup-last"},
+			ErrLine: "Invalid flag passed, valid flags: --config-dir, --config-options, --custom-env, --data-dir, --dsn, --exposed-ports, --id, --internal-ip, --links, --service-root, --status, --version, --backup-schedule, --backup-last, --restore-last"},
 		{Args: []string{"postgres:info", "db", "--format", "json"}, Replies: one, Ops: []string{"services.info"},
 			Has: []string{`"name":"db"`, `"dsn":"postgres://postgres:pw@berth-postgres-db:5432/db"`, `"links":["shop","blog"]`, `"schedule":"0 3 * * *"`}},
 		{Args: []string{"postgres:info", "db", "--format", "json", "--dsn"}, Replies: one, Code: 1, Ops: []string{"services.info"},
