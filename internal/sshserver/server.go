@@ -291,8 +291,8 @@ func (s *Server) beginCommand() bool {
 // (those still in the ssh handshake), and enforces the login grace time.
 type trackedConn struct {
 	net.Conn
-	s      *Server
-	once   sync.Once
+	s       *Server
+	once    sync.Once
 	authed  atomic.Bool
 	refused atomic.Int32 // keys the Authenticator refused
 	grace   *time.Timer
