@@ -2,17 +2,20 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/cli"
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd" // their commands, in cli's table
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd"
@@ -352,5 +355,84 @@ func TestSSHFailedAuthenticationsAreLimited(t *testing.T) {
 	}
 	if n := strings.Count(d.log.String(), "too many failed authentications"); n != 1 {
 		t.Errorf("the daemon logged the block %d times, want once", n)
+	}
+}
+
+// pathsUnder lists every path under dir, relative to it.
+func pathsUnder(dir string) []string {
+	var out []string
+	filepath.WalkDir(dir, func(p string, _ fs.DirEntry, err error) error {
+		if err == nil {
+			rel, _ := filepath.Rel(dir, p)
+			out = append(out, rel)
+		}
+		return nil
+	})
+	return out
+}
+
+// TestNamesCannotEscapeTheDataDir: app and service names with `..`, `/`,
+// NUL, control characters or look-alike Unicode are refused (one error line),
+// from the CLI and straight through the API (which can carry a NUL), and
+// nothing is made in the data dir or beside it.
+func TestNamesCannotEscapeTheDataDir(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	requireServiceImages(t)
+	d := deployDaemon(t, eng, serviceImageEnv...)
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "redis:create", "cache")
+	// Let the data dir settle (the proxy's state, the service's files).
+	time.Sleep(500 * time.Millisecond)
+	before := pathsUnder(d.dataDir)
+	bad := []string{"..", "../x", "../../etc", "a/b", "/abs", "./x", "x/..", ".hidden", "a..b", "\u0455hop", "ｓhop",
+		"shop\u200b", "sh\u202eop", "a\tb", "a\nb", "sh op", "$(id)", "`id`", "a;b", "~root", strings.Repeat("a", 300)}
+	// Where a name that climbs out would land: none of these may appear.
+	outside := map[string]bool{}
+	for _, name := range bad {
+		for _, sub := range []string{"", "apps", "repos", "releases", "services/postgres", "services/redis"} {
+			if p := filepath.Join(d.dataDir, sub, name); !strings.HasPrefix(p, d.dataDir+"/") {
+				_, err := os.Lstat(p)
+				outside[p] = err == nil
+			}
+		}
+	}
+	client := api.NewClient(d.socket())
+	ctx := context.Background()
+	for _, name := range append(bad, "a\x00b", "shop\x00/../../x") {
+		if !strings.Contains(name, "\x00") {
+			for _, args := range [][]string{
+				{"apps:create", name}, {"apps:rename", "shop", name}, {"apps:clone", "shop", name},
+				{"postgres:create", name}, {"redis:create", name}, {"redis:clone", "cache", name}, {"domains:add", "shop", name},
+			} {
+				out, code := d.berth(args...)
+				// (apps:rename and the clones print a progress line first.)
+				if code == 0 || strings.Count(out, " !     ") != 1 {
+					t.Errorf("%q: exit %d %q, want one error line", args, code, out)
+				}
+			}
+		}
+		if _, err := api.AppsCreate.Call(ctx, client, api.AppRef{App: name}); err == nil {
+			t.Errorf("apps.create %q through the API succeeded", name)
+		}
+		if _, err := api.AppsRename.Call(ctx, client, api.RenameRequest{From: "shop", To: name, SkipDeploy: true}); err == nil {
+			t.Errorf("apps.rename to %q through the API succeeded", name)
+		}
+		for _, kind := range []string{"postgres", "redis"} {
+			if _, err := api.ServicesCreate.Call(ctx, client, api.ServiceCreate{ServiceRef: api.ServiceRef{Kind: kind, Name: name}}); err == nil {
+				t.Errorf("services.create %s %q through the API succeeded", kind, name)
+			}
+		}
+	}
+	if after := pathsUnder(d.dataDir); !slices.Equal(after, before) {
+		t.Errorf("the data dir changed:\nbefore %q\nafter  %q", before, after)
+	}
+	for p, existed := range outside {
+		if _, err := os.Lstat(p); (err == nil) != existed {
+			t.Errorf("%s: existed %v before the refused names, now %v", p, existed, err == nil)
+		}
+	}
+	if out := d.mustBerth(t, "apps:list"); strings.TrimSpace(out) != "=====> My Apps\nshop" && !strings.HasSuffix(strings.TrimSpace(out), "\nshop") {
+		t.Errorf("apps:list: %q", out)
 	}
 }

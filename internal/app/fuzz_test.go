@@ -72,7 +72,7 @@ func FuzzValidateDomain(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string) {
 		err := ValidateDomain(name)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) || !strings.HasSuffix(err.Error(), " is invalid") {
+			if !errors.Is(err, ErrInvalid) || !strings.HasSuffix(err.Error(), " is invalid") || strings.ContainsAny(err.Error(), "\n\r") {
 				t.Fatalf("ValidateDomain(%q) = %v", name, err)
 			}
 			return
