@@ -34,7 +34,11 @@ func ValidateDomain(name string) error {
 	if d == "_" {
 		return nil
 	}
-	bad := Invalidf("%s is invalid", name)
+	shown := name
+	if strings.ContainsFunc(name, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		shown = fmt.Sprintf("%q", name) // one line: never echo a line break
+	}
+	bad := Invalidf("%s is invalid", shown)
 	if len(d) > MaxDomainLength || !domainRE.MatchString(d) {
 		return bad
 	}

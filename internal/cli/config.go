@@ -4,7 +4,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"sync"
 
@@ -253,8 +252,8 @@ func configImport(c *Ctx) error {
 	var err error
 	if c.Args[0] == "-" {
 		data, err = io.ReadAll(c.Stdin)
-	} else {
-		data, err = os.ReadFile(c.Args[0])
+	} else if data, err = c.ReadFileArg(c.Args[0], "config:import APP - < FILE"); c.Remote {
+		return err
 	}
 	if err != nil {
 		return Failf("Cannot read %s: %v", c.Args[0], err)

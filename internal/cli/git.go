@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"os"
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -36,7 +35,9 @@ func keysAdd(c *Ctx) error {
 	case len(c.Args) == 1 || c.Args[1] == "-":
 		data, err = io.ReadAll(io.LimitReader(c.Stdin, 1<<20))
 	default:
-		data, err = os.ReadFile(c.Args[1])
+		if data, err = c.ReadFileArg(c.Args[1], "ssh-keys:add NAME < KEY.pub"); c.Remote {
+			return err
+		}
 	}
 	if err != nil {
 		return Failf("Cannot read the key: %v", err)

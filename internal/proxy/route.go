@@ -292,12 +292,13 @@ type route struct {
 }
 
 // lookup finds what a host name (lower-case, no port) leads to: an exact
-// name first, then a one-label wildcard.
+// name first, then a one-label wildcard, whose label may not be empty
+// (".example.com" is not covered by "*.example.com", as in matchHost).
 func (t *table) lookup(host string) *vhost {
 	if v, ok := t.exact[host]; ok {
 		return v
 	}
-	if i := strings.IndexByte(host, '.'); i >= 0 {
+	if i := strings.IndexByte(host, '.'); i > 0 {
 		return t.wild[host[i+1:]]
 	}
 	return nil

@@ -97,6 +97,8 @@ type Config struct {
 	// IdleTimeout closes a connection after this long without any traffic
 	// in either direction; 0 means no timeout.
 	IdleTimeout time.Duration
+	// AuthLimit bounds failed authentications per client address.
+	AuthLimit AuthLimit
 }
 
 // Server is Berth's ssh server. Create it with New.
@@ -107,6 +109,7 @@ type Server struct {
 	fingerprint string
 	srv         *ssh.Server
 	loginGrace  time.Duration // to authenticate after connecting
+	limit       *authLimiter  // nil: no limit
 
 	mu        sync.Mutex
 	closing   bool
@@ -165,6 +168,7 @@ func New(cfg Config) (*Server, error) {
 		signer:      signer,
 		fingerprint: gossh.FingerprintSHA256(signer.PublicKey()),
 		loginGrace:  defaultLoginGrace,
+		limit:       newAuthLimiter(cfg.AuthLimit, log),
 		listeners:   make(map[net.Listener]struct{}),
 		conns:       make(map[*trackedConn]struct{}),
 	}
@@ -287,10 +291,11 @@ func (s *Server) beginCommand() bool {
 // (those still in the ssh handshake), and enforces the login grace time.
 type trackedConn struct {
 	net.Conn
-	s      *Server
-	once   sync.Once
-	authed atomic.Bool
-	grace  *time.Timer
+	s       *Server
+	once    sync.Once
+	authed  atomic.Bool
+	refused atomic.Int32 // keys the Authenticator refused
+	grace   *time.Timer
 }
 
 func (c *trackedConn) Close() error {
@@ -300,6 +305,9 @@ func (c *trackedConn) Close() error {
 		grace := c.grace // assigned under mu, maybe after the timer fired
 		c.s.mu.Unlock()
 		grace.Stop()
+		if !c.authed.Load() && c.refused.Load() > 0 {
+			c.s.limit.fail(limitKey(c.RemoteAddr()))
+		}
 	})
 	return c.Conn.Close()
 }
@@ -315,6 +323,9 @@ func (s *Server) connCallback(ctx ssh.Context, conn net.Conn) net.Conn {
 	defer s.mu.Unlock()
 	if s.closing {
 		return nil // gliderlabs closes it
+	}
+	if s.limit.blocked(limitKey(conn.RemoteAddr())) {
+		return nil // too many failed authentications: logged once by fail
 	}
 	tc := &trackedConn{Conn: conn, s: s}
 	tc.grace = time.AfterFunc(s.loginGrace, func() {
@@ -361,6 +372,9 @@ func (s *Server) publicKeyHandler(ctx ssh.Context, key ssh.PublicKey) bool {
 	}
 	name, ok := s.cfg.Auth.Authenticate(ctx, key)
 	if !ok {
+		if tc, _ := ctx.Value(connKey).(*trackedConn); tc != nil {
+			tc.refused.Add(1)
+		}
 		s.log.Debug("ssh key refused", "remote", ctx.RemoteAddr().String(), "user", ctx.User(),
 			"key_fingerprint", gossh.FingerprintSHA256(key))
 		return false

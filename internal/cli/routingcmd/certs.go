@@ -32,7 +32,10 @@ func init() {
 // on stdin.
 func certInput(c *cli.Ctx) (string, string, error) {
 	if len(c.Args) == 2 {
-		crt, err := os.ReadFile(c.Args[0])
+		crt, err := c.ReadFileArg(c.Args[0], "a tar of server.crt and server.key: "+c.Cmd.Name+" APP < cert.tar")
+		if c.Remote {
+			return "", "", err
+		}
 		if err != nil {
 			return "", "", cli.Failf("Cannot read the certificate: %v", err)
 		}
