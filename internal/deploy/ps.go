@@ -157,21 +157,28 @@ const restoreConcurrency = 4
 const restoreHolder = "berth (restoring its containers)"
 
 // Restore is run when the daemon starts: deploys interrupted by a stop are
-// failed and their containers removed, and every app that should run runs
-// (see RestoreApps).
+// failed (FailInterrupted), and every app that should run runs
+// (RestoreApps).
 func (d *Deployer) Restore(ctx context.Context, out io.Writer) error {
+	if err := d.FailInterrupted(ctx); err != nil {
+		return err
+	}
+	return d.RestoreApps(ctx, out)
+}
+
+// FailInterrupted marks failed the deploys a daemon stop interrupted (the
+// daemon's start, before it takes commands); RestoreApps then removes
+// their containers.
+func (d *Deployer) FailInterrupted(ctx context.Context) error {
 	var pending []store.Release
 	err := d.store.Tx(ctx, func(tx *store.Tx) (err error) {
 		pending, err = tx.FailPendingReleases("interrupted: the daemon stopped during the deploy", d.now())
 		return err
 	})
-	if err != nil {
-		return err
-	}
 	for _, r := range pending {
 		d.log.Warn("deploy interrupted by a daemon stop marked failed", "app_id", r.AppID, "release", r.Number)
 	}
-	return d.RestoreApps(ctx, out)
+	return err
 }
 
 // RestoreApps makes every app that should run run (the daemon's start,

@@ -157,3 +157,41 @@ func TestRestoreAppsWaitsForADeployInProgress(t *testing.T) {
 		t.Errorf("restore with a cancelled context = %v", err)
 	}
 }
+
+func TestReportShowsRestartsAndLastExit(t *testing.T) {
+	h := newHarness(t)
+	h.mustDeploy(twoTypes...)
+	ctx := context.Background()
+	finished := time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)
+	h.eng.mu.Lock()
+	for _, c := range h.eng.containers {
+		switch c.Name {
+		case "shop.worker.1": // OOM-killed, not restarted (yet)
+			c.State, c.Running, c.ExitCode, c.OOMKilled, c.FinishedAt = "exited", false, 137, true, finished
+		case "shop.web.1": // killed and restarted by the engine
+			c.RestartCount = 3
+		}
+	}
+	h.eng.mu.Unlock()
+	webID := h.eng.byName()["shop.web.1"].ID
+	h.d.lastExit = func(id string) (LastExit, bool) {
+		if id == webID {
+			return LastExit{Code: 137, At: finished, Count: 3}, true
+		}
+		return LastExit{}, false
+	}
+	r, err := h.d.Report(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]ProcessStatus{}
+	for _, c := range r.Containers {
+		got[c.Name] = c
+	}
+	if w := got["shop.web.1"]; w.Restarts != 3 || w.LastExit == nil || w.LastExit.Code != 137 || w.LastExit.OOMKilled || w.LastExit.Count != 3 {
+		t.Errorf("web.1 = %+v (last exit %+v)", w, w.LastExit)
+	}
+	if w := got["shop.worker.1"]; w.LastExit == nil || w.LastExit.Code != 137 || !w.LastExit.OOMKilled || !w.LastExit.At.Equal(finished) {
+		t.Errorf("worker.1 = %+v (last exit %+v)", w, w.LastExit)
+	}
+}
