@@ -23,7 +23,17 @@ func watchEngine(ctx context.Context, log *slog.Logger, eng *engineConn, exits *
 		Connect: eng.watched,
 		Labels:  map[string]string{naming.LabelInstance: d.Names().Instance(), naming.LabelKind: naming.KindProcess},
 		Exits:   exits,
-		Log:     log,
+		WebStopped: func(ctx context.Context, app, container string) {
+			if err := rt.TakeOut(ctx, app, container); err != nil {
+				log.Warn("take a stopped web container out of the route", "app", app, "container", container, "err", err)
+			}
+		},
+		WebStarted: func(ctx context.Context, app string) {
+			if err := rt.Sync(ctx, app); err != nil {
+				log.Warn("update the route after a web container started", "app", app, "err", err)
+			}
+		},
+		Log: log,
 		Lost: func(ctx context.Context) {
 			if err := rt.MarkUnavailable(ctx); err != nil {
 				log.Warn("take the apps' targets out of the proxy", "err", err)

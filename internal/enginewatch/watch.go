@@ -42,6 +42,13 @@ type Config struct {
 	// during a restore goes unseen. A restore still running when the engine
 	// goes away again finishes (its calls fail) before the next begins.
 	Restore func(ctx context.Context)
+	// WebStopped is called when one of an app's web containers stopped
+	// (crashed, OOM-killed, stopped by the engine's shutdown), so that it
+	// leaves the app's route at once; WebStarted when one started (the
+	// engine restarted it: it has a new host port), so that the route
+	// follows. nil: nothing is called.
+	WebStopped func(ctx context.Context, app, container string)
+	WebStarted func(ctx context.Context, app string)
 	// Exits records how containers ended (nil: not recorded).
 	Exits *Exits
 	Log   *slog.Logger
@@ -106,7 +113,7 @@ func (w *Watcher) Run(ctx context.Context) {
 			w.restore(ctx)
 		}
 		for ev := range events {
-			w.handle(ev)
+			w.handle(ctx, ev)
 		}
 		err = <-errc
 		cancel()
@@ -138,8 +145,17 @@ func (w *Watcher) restore(ctx context.Context) {
 	})
 }
 
-// handle logs how a process container ended and records it.
-func (w *Watcher) handle(ev docker.Event) {
+// handle logs how a process container ended and records it, and has a
+// web container's route follow its stops and starts.
+func (w *Watcher) handle(ctx context.Context, ev docker.Event) {
+	if ev.Labels[naming.LabelProcess] == "web" {
+		switch app := ev.Labels[naming.LabelApp]; {
+		case ev.Action == "die" && w.cfg.WebStopped != nil:
+			defer w.cfg.WebStopped(ctx, app, ev.Name)
+		case ev.Action == "start" && w.cfg.WebStarted != nil:
+			defer w.cfg.WebStarted(ctx, app)
+		}
+	}
 	switch ev.Action {
 	case "oom":
 		w.cfg.Exits.oom(ev.ContainerID)

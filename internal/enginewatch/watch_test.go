@@ -109,17 +109,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestWatcherRestoresAtStartAndWhenTheEngineComesBack(t *testing.T) {
 	eng := &fakeEngine{}
-	rec := &recorder{}
+	rec, changed := &recorder{}, &recorder{}
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	exits := NewExits()
 	w := New(Config{
-		Connect: func(context.Context) (Engine, error) { return eng, nil },
-		Lost:    func(context.Context) { rec.add("lost") },
-		Restore: func(context.Context) { rec.add("restore") },
-		Exits:   exits,
-		Log:     slog.New(slog.NewTextHandler(lockedBuffer{&logMu, &logs}, nil)),
-		Retry:   5 * time.Millisecond,
+		Connect:    func(context.Context) (Engine, error) { return eng, nil },
+		Lost:       func(context.Context) { rec.add("lost") },
+		Restore:    func(context.Context) { rec.add("restore") },
+		WebStopped: func(_ context.Context, app, container string) { changed.add("stopped:" + app + ":" + container) },
+		WebStarted: func(_ context.Context, app string) { changed.add("started:" + app) },
+		Exits:      exits,
+		Log:        slog.New(slog.NewTextHandler(lockedBuffer{&logMu, &logs}, nil)),
+		Retry:      5 * time.Millisecond,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -154,7 +156,13 @@ func TestWatcherRestoresAtStartAndWhenTheEngineComesBack(t *testing.T) {
 	if !strings.Contains(l, `msg="process container exited" app=shop process=web.1 container=shop.web.1 exit_code=137 oom_killed=true`) {
 		t.Errorf("the OOM kill is not logged with app, process, code and oom:\n%s", l)
 	}
+	eng.send(docker.Event{Action: "start", ContainerID: "c1", Labels: map[string]string{"berth.app": "shop", "berth.process": "web", "berth.index": "1"}})
 	eng.send(docker.Event{Action: "destroy", ContainerID: "c1"})
+	// A web container's stop and start move the app's route; a worker's
+	// do not.
+	if got := changed.String(); got != "stopped:shop:shop.web.1 started:shop" {
+		t.Errorf("web container calls = %q, want web.1 stopped, then started", got)
+	}
 
 	// dockerd restarts: lost once, restored once when it answers again.
 	eng.down()

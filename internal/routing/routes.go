@@ -36,10 +36,44 @@ func (m *Manager) Sync(ctx context.Context, app string) error {
 	if m.proxy == nil {
 		return nil
 	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	route, err := m.route(ctx, app)
 	if err != nil {
 		return err
 	}
+	if err := m.proxy.SetRoute(ctx, route); err != nil {
+		return fmt.Errorf("update the proxy's route for %s: %w", app, err)
+	}
+	return nil
+}
+
+// TakeOut removes a container that stopped from its app's route at once,
+// without asking the engine: the engine watcher calls it on the
+// container's "die" event, when the engine may still list it as running
+// (or be shutting down). The app's other targets stay; with none left the
+// proxy answers 503. Sync puts the container back once it runs again.
+func (m *Manager) TakeOut(ctx context.Context, app, container string) error {
+	if m.proxy == nil {
+		return nil
+	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
+	routes, err := m.proxy.Routes(ctx)
+	if err != nil {
+		return fmt.Errorf("read the proxy's routes: %w", err)
+	}
+	i := slices.IndexFunc(routes, func(r proxy.Route) bool { return r.App == app })
+	if i < 0 || !slices.ContainsFunc(routes[i].Targets, func(t proxy.Target) bool { return t.Container == container }) {
+		return nil
+	}
+	cur := routes[i]
+	route, err := m.routeOf(ctx, app, false)
+	if err != nil {
+		return err
+	}
+	route.Targets = slices.DeleteFunc(slices.Clone(cur.Targets), func(t proxy.Target) bool { return t.Container == container })
+	route.Liveness = cur.Liveness
 	if err := m.proxy.SetRoute(ctx, route); err != nil {
 		return fmt.Errorf("update the proxy's route for %s: %w", app, err)
 	}
@@ -76,6 +110,8 @@ func (m *Manager) replaceAll(ctx context.Context, withTargets bool) error {
 	if m.proxy == nil {
 		return nil
 	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	var apps []store.App
 	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
 		return err

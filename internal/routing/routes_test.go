@@ -210,6 +210,36 @@ func TestSyncAllKeepsAppsWhoseTargetsAreUnknownWithoutTargets(t *testing.T) {
 	}
 }
 
+func TestTakeOutRemovesAStoppedContainerWithoutTheEngine(t *testing.T) {
+	e := newEnv(t, nil)
+	shop := e.createApp("shop")
+	e.deploy(shop, 2)
+	e.backends.containers["shop/1"] = []WebContainer{{Name: "shop.web.1", Index: 1, HostPort: 4001}, {Name: "shop.web.2", Index: 2, HostPort: 4002}}
+	if err := e.m.Sync(e.ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	// The engine still lists web.1 (or does not answer): TakeOut does not ask it.
+	e.backends.err = errors.New("engine shutting down")
+	e.backends.asked = nil
+	if err := e.m.TakeOut(e.ctx, "shop", "shop.web.1"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := e.proxy.route("shop")
+	if len(r.Targets) != 1 || r.Targets[0].Container != "shop.web.2" || len(e.backends.asked) != 0 {
+		t.Errorf("after TakeOut(web.1): targets %v, engine asked %v", r.Targets, e.backends.asked)
+	}
+	if err := e.m.TakeOut(e.ctx, "shop", "shop.web.2"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.proxy.route("shop"); len(r.Targets) != 0 {
+		t.Errorf("after TakeOut(web.2): targets %v", r.Targets)
+	}
+	// An unknown container or app changes nothing.
+	if err := e.m.TakeOut(e.ctx, "ghost", "ghost.web.1"); err != nil {
+		t.Errorf("TakeOut of an app without a route: %v", err)
+	}
+}
+
 func TestMarkUnavailableTakesEveryTargetOut(t *testing.T) {
 	e := newEnv(t, nil)
 	shop := e.createApp("shop")
