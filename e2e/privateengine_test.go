@@ -22,23 +22,30 @@ import (
 
 // privateEngine is a dockerd of one test's own, so that the test may stop,
 // restart or break it without touching the host's engine, which other
-// tests use at the same time. It shares the host's network namespace and
-// its containerd (in a containerd namespace of its own), with its own data
-// root, exec root, socket, pid file and bridge:
+// tests use at the same time. It shares the host's network namespace, with
+// its own data root, exec root (and so its own containerd), socket, pid
+// file, containerd namespace and bridge:
 //
 //   - no iptables rules (--iptables=false): published 127.0.0.1 ports work
 //     through docker-proxy, and containers on one bridge reach each other;
 //   - its default bridge is a Linux bridge the helper creates (bpeK, with
-//     10.212.K.1/24), since --bridge=none would leave containers without
-//     published ports; its user networks (Berth's services network) come
-//     from 10.213.K*16.0/20. K (0..15) is claimed by creating the bridge,
-//     so parallel private engines (of this process or another) never share
-//     addresses.
+//     10.212.K.1/24; K in 0..15 is claimed by creating the bridge, so
+//     parallel private engines never share one).
+//
+// Two dockerd flags are never passed, because in the host's network
+// namespace they delete the HOST engine's docker0 (Moby's
+// removeDefaultBridgeInterface names docker0 whatever --bridge says):
+// --bridge=none (at every start) and --default-address-pool (at every
+// restart, when the stale default network is cleared). So the engine's
+// user-defined networks (Berth's services network) come from dockerd's
+// default pools, which skip ranges already routed on the host; tests that
+// need many of them should run the engine in a network namespace of its
+// own instead (issue 16).
 //
 // It starts empty: loadImages copies small local images into it from the
 // host's engine. Stop, start and restart it on the same directories; at
 // the end of the test t.Cleanup stops it (SIGTERM, then SIGKILL), removes
-// what it left in containerd, its directories and its bridge.
+// what it left in containerd, its mounts and directories, and its bridge.
 type privateEngine struct {
 	t      *testing.T
 	dir    string // data, exec, the socket, the pid file, the log
@@ -135,8 +142,7 @@ func (e *privateEngine) start() {
 		"--containerd-namespace", e.ns,
 		"--containerd-plugins-namespace", e.ns+"-plugins",
 		"--iptables=false", "--ip6tables=false", "--ip-masq=false",
-		"--bridge", e.bridge,
-		"--default-address-pool", fmt.Sprintf("base=10.213.%d.0/20,size=24", e.slot*16),
+		"--bridge", e.bridge, // never "none", never --default-address-pool: see privateEngine
 		"--shutdown-timeout", "3",
 		"--userland-proxy=true",
 	)
@@ -328,6 +334,9 @@ func (l *lockedBuf) tail(n int) string {
 func TestPrivateEngine(t *testing.T) {
 	t.Parallel()
 	host := requireDocker(t)
+	// The host engine's bridge must outlive the private engine's starts and
+	// restarts (see privateEngine on the flags that would delete it).
+	hostBridge, _ := net.InterfaceByName("docker0")
 	e := startPrivateEngine(t, host, "berth-test/busybox:1")
 	ctx := context.Background()
 	id, err := e.client.CreateContainer(ctx, docker.ContainerSpec{Name: "pe-web", Image: "berth-test/busybox:1",
@@ -374,6 +383,11 @@ func TestPrivateEngine(t *testing.T) {
 		t.Fatalf("start after the engine's restart: %v", err)
 	}
 	get()
+	if hostBridge != nil {
+		if now, err := net.InterfaceByName("docker0"); err != nil || now.Index != hostBridge.Index {
+			t.Errorf("the host engine's docker0 was removed or replaced by the private engine: %v", err)
+		}
+	}
 }
 
 func containsName(cs []docker.ContainerInfo, name string) bool {
