@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -59,7 +61,7 @@ func startProbe(addr string, want map[string]string) *appProbe {
 	client := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
 		DialContext:       dialTo(addr),
 		DisableKeepAlives: true, // each request finds the current route's target
-	}}
+	}, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	for host := range want {
 		p.wg.Go(func() {
 			for {
@@ -264,5 +266,145 @@ func TestKilledContainerIsRestartedAndReported(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
 		return resp.StatusCode == 200 && strings.HasPrefix(string(b), "version=v1 ")
+	})
+}
+
+// TestRebootRestoresEverything is a host reboot, simulated: the daemon and
+// its proxy are killed and every container of the instance is stopped
+// (the engine keeps running). At the next start every app, service, link,
+// route, certificate and backup schedule comes back with no berth
+// command; an app that cannot come back (its image and container are
+// gone) answers 503 and does not hold up the others; and no request ever
+// gets another app's body, although the old host ports are free for the
+// new containers to take.
+func TestRebootRestoresEverything(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d := serviceDaemon(t, eng)
+	d.mustBerth(t, "redis:create", "rb-cache")
+	backups := t.TempDir()
+	d.mustBerth(t, "redis:backup-schedule", "rb-cache", "@every 2s", backups, "--keep", "2")
+	want := map[string]string{}
+	for _, app := range []string{"alpha", "beta", "broken"} {
+		d.mustBerth(t, "apps:create", app)
+		d.mustBerth(t, "domains:add", app, app+".test")
+		if app == "alpha" {
+			d.mustBerth(t, "redis:link", "rb-cache", "alpha", "--no-restart")
+		}
+		files := map[string]string{"Dockerfile": dockerfile(app), "Procfile": "web: testapp web\n"}
+		if out, code := d.deployTar(t, app, appTar(t, files)); code != 0 {
+			t.Fatalf("deploy %s: %d\n%s", app, code, out)
+		}
+		want[app+".test"] = "version=" + app + " "
+	}
+	d.mustBerth(t, "certs:generate", "beta")
+	betaCert := d.mustBerth(t, "certs:show", "beta", "crt")
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dialTo(d.proxyAddr)}}
+	resp, err := client.Post("http://alpha.test/kv?k=cart&v=3", "text/plain", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := io.ReadAll(resp.Body); resp.StatusCode != 200 || strings.TrimSpace(string(b)) != "3" {
+		t.Fatalf("POST /kv through the proxy: %d %q", resp.StatusCode, b)
+	}
+	resp.Body.Close()
+
+	// The reboot: the daemon and the proxy die, every container stops.
+	if err := d.stop(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	killProxy(d.dataDir)
+	ctx := context.Background()
+	cs, err := eng.ListContainers(ctx, map[string]string{"berth.instance": d.prefix()}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Go(func() { eng.StopContainer(ctx, c.ID, 5*time.Second) })
+	}
+	wg.Wait()
+	// broken cannot come back: its containers and its image are gone.
+	for _, c := range containers(t, eng, d, "broken") {
+		eng.RemoveContainer(ctx, c.ID, true)
+	}
+	all, _ := eng.ListContainers(ctx, map[string]string{"berth.instance": d.prefix(), "berth.app": "broken"}, true)
+	for _, c := range all {
+		eng.RemoveContainer(ctx, c.ID, true)
+	}
+	if err := eng.RemoveImage(ctx, d.prefix()+"-berth/broken:1", true); err != nil {
+		t.Fatalf("remove broken's image: %v", err)
+	}
+	rebooted := time.Now()
+
+	d2, err := startDaemon(d.dataDir, d.extraEnv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		d2.stop(syscall.SIGKILL)
+		if t.Failed() {
+			l := d2.log.String()
+			t.Logf("daemon log after the reboot (tail):\n%s", l[max(0, len(l)-8000):])
+		}
+	}()
+	probe := startProbe(d2.proxyAddr, want)
+	defer probe.end()
+	// beta has a certificate: over HTTP it redirects (301); over HTTPS,
+	// on the new proxy's listener, it answers with its certificate.
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(betaCert))
+	tlsClient := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DialContext: dialTo(d2.proxyTLSAddr), TLSClientConfig: &tls.Config{RootCAs: roots, ServerName: "beta.test"}}}
+	betaHTTPS := func() (int, string, error) {
+		resp, err := tlsClient.Get("https://beta.test/")
+		if err != nil {
+			return 0, "", err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(b), nil
+	}
+	waitFor(t, 60*time.Second, "alpha and beta to answer after the reboot", func() bool {
+		code, body, _ := betaHTTPS()
+		return probe.count("alpha.test", "ok") > 0 && code == 200 && strings.HasPrefix(body, "version=beta ")
+	})
+	time.Sleep(500 * time.Millisecond)
+	probe.end()
+	probe.stop = make(chan struct{}) // ended: the deferred end is a no-op
+	t.Logf("answers after the reboot: %s\n%s", probe, strings.Join(probe.changes, "\n"))
+	if len(probe.wrong) > 0 {
+		t.Errorf("requests got another app's body or an unclear 503: %v", probe.wrong[:min(5, len(probe.wrong))])
+	}
+	if n := probe.count("broken.test", "ok"); n > 0 || probe.count("broken.test", "503") == 0 {
+		t.Errorf("broken answered %s; want 503 only", probe)
+	}
+	if !strings.Contains(d2.log.String(), `msg="restore app" app=broken`) {
+		t.Error("broken's failed restore is not logged by name")
+	}
+
+	// The link and the service's data.
+	client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DialContext: dialTo(d2.proxyAddr)}}
+	waitFor(t, 30*time.Second, "alpha's cache to answer through its link", func() bool {
+		resp, err := client.Get("http://alpha.test/kv?k=cart")
+		if err != nil {
+			return false
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == 200 && strings.TrimSpace(string(b)) == "3"
+	})
+	if n := probe.count("beta.test", "301"); n == 0 {
+		t.Errorf("beta over HTTP after the reboot: %s; want its redirect to HTTPS", probe)
+	}
+	// The backup schedule runs again.
+	waitFor(t, 30*time.Second, "a scheduled backup after the reboot", func() bool {
+		entries, _ := os.ReadDir(backups)
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && info.ModTime().After(rebooted) {
+				return true
+			}
+		}
+		return false
 	})
 }
