@@ -123,8 +123,6 @@ func (e *privateEngine) claimBridge() error {
 	return fmt.Errorf("no free bridge for a private engine (bpe0..bpe15 all exist): %v", lastErr)
 }
 
-func (e *privateEngine) sock() string { return strings.TrimPrefix(e.host, "unix://") }
-
 // start starts dockerd on the engine's directories and waits until it
 // answers.
 func (e *privateEngine) start() {

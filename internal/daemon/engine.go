@@ -28,7 +28,17 @@ func watchEngine(ctx context.Context, log *slog.Logger, eng *engineConn, exits *
 				log.Warn("take a stopped web container out of the route", "app", app, "container", container, "err", err)
 			}
 		},
-		WebStarted: func(ctx context.Context, app string) {
+		WebStarted: func(ctx context.Context, app, id string) {
+			// Only a container the engine restarted (its restart policy):
+			// one Berth created starts with no restarts and is routed by
+			// the deploy or ps:scale once its checks pass.
+			e, err := eng.get(ctx)
+			if err != nil {
+				return
+			}
+			if det, err := e.InspectContainer(ctx, id); err != nil || det.RestartCount == 0 {
+				return
+			}
 			if err := rt.Sync(ctx, app); err != nil {
 				log.Warn("update the route after a web container started", "app", app, "err", err)
 			}

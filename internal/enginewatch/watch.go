@@ -44,11 +44,12 @@ type Config struct {
 	Restore func(ctx context.Context)
 	// WebStopped is called when one of an app's web containers stopped
 	// (crashed, OOM-killed, stopped by the engine's shutdown), so that it
-	// leaves the app's route at once; WebStarted when one started (the
-	// engine restarted it: it has a new host port), so that the route
-	// follows. nil: nothing is called.
+	// leaves the app's route at once; WebStarted when one started, with
+	// its ID: when the engine restarted it (it has a new host port) the
+	// route should follow, but a container a deploy or ps:scale started
+	// gets traffic only once its checks pass. nil: nothing is called.
 	WebStopped func(ctx context.Context, app, container string)
-	WebStarted func(ctx context.Context, app string)
+	WebStarted func(ctx context.Context, app, id string)
 	// Exits records how containers ended (nil: not recorded).
 	Exits *Exits
 	Log   *slog.Logger
@@ -153,7 +154,7 @@ func (w *Watcher) handle(ctx context.Context, ev docker.Event) {
 		case ev.Action == "die" && w.cfg.WebStopped != nil:
 			defer w.cfg.WebStopped(ctx, app, ev.Name)
 		case ev.Action == "start" && w.cfg.WebStarted != nil:
-			defer w.cfg.WebStarted(ctx, app)
+			defer w.cfg.WebStarted(ctx, app, ev.ContainerID)
 		}
 	}
 	switch ev.Action {

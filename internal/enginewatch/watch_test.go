@@ -118,7 +118,7 @@ func TestWatcherRestoresAtStartAndWhenTheEngineComesBack(t *testing.T) {
 		Lost:       func(context.Context) { rec.add("lost") },
 		Restore:    func(context.Context) { rec.add("restore") },
 		WebStopped: func(_ context.Context, app, container string) { changed.add("stopped:" + app + ":" + container) },
-		WebStarted: func(_ context.Context, app string) { changed.add("started:" + app) },
+		WebStarted: func(_ context.Context, app, id string) { changed.add("started:" + app + ":" + id) },
 		Exits:      exits,
 		Log:        slog.New(slog.NewTextHandler(lockedBuffer{&logMu, &logs}, nil)),
 		Retry:      5 * time.Millisecond,
@@ -160,7 +160,7 @@ func TestWatcherRestoresAtStartAndWhenTheEngineComesBack(t *testing.T) {
 	eng.send(docker.Event{Action: "destroy", ContainerID: "c1"})
 	// A web container's stop and start move the app's route; a worker's
 	// do not.
-	if got := changed.String(); got != "stopped:shop:shop.web.1 started:shop" {
+	if got := changed.String(); got != "stopped:shop:shop.web.1 started:shop:c1" {
 		t.Errorf("web container calls = %q, want web.1 stopped, then started", got)
 	}
 
