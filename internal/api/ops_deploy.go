@@ -57,6 +57,17 @@ type ProcessStatus struct {
 	ID       string `json:"id"`
 	Name     string `json:"name"`
 	HostPort int    `json:"host_port,omitempty"`
+	// Restarts is the engine's restart count (its restart policy).
+	Restarts int `json:"restarts"`
+	// LastExit is how the container last ended, when known.
+	LastExit *ProcessExit `json:"last_exit,omitempty"`
+}
+
+// ProcessExit is how a process container ended.
+type ProcessExit struct {
+	Code      int       `json:"code"`
+	OOMKilled bool      `json:"oom_killed"`
+	At        time.Time `json:"at,omitzero"`
 }
 
 // PSReport describes an app's processes.

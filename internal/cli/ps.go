@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berthpaas/berth/internal/api"
 )
@@ -183,6 +184,17 @@ func psReport(c *Ctx) error {
 				v += fmt.Sprintf(" 127.0.0.1:%d", ct.HostPort)
 			}
 			fields = append(fields, Field{fmt.Sprintf("status-%s-%d", ct.Type, ct.Index), v})
+			fields = append(fields, Field{fmt.Sprintf("restarts-%s-%d", ct.Type, ct.Index), strconv.Itoa(ct.Restarts)})
+			if x := ct.LastExit; x != nil {
+				v := strconv.Itoa(x.Code)
+				if x.OOMKilled {
+					v += " (OOM killed)"
+				}
+				if !x.At.IsZero() {
+					v += " at " + x.At.UTC().Format(time.RFC3339)
+				}
+				fields = append(fields, Field{fmt.Sprintf("last-exit-%s-%d", ct.Type, ct.Index), v})
+			}
 		}
 		if c.Flag("format", "") == "json" && c.InfoFlag == "" {
 			b, _ := json.Marshal(r)

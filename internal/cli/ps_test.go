@@ -62,8 +62,9 @@ func TestPSReport(t *testing.T) {
 	t.Parallel()
 	shop := api.PSReport{App: "shop", Deployed: true, Release: 3, CanScale: true, RestartPolicy: "on-failure:10", StopTimeout: 30, ProcfilePath: "Procfile",
 		Containers: []api.ProcessStatus{
-			{Type: "worker", Index: 1, State: "exited", ID: "ffffeeeeddddcccc"},
-			{Type: "web", Index: 2, State: "running", ID: "0123456789abcdef0123", HostPort: 32768},
+			{Type: "worker", Index: 1, State: "exited", ID: "ffffeeeeddddcccc", LastExit: &api.ProcessExit{Code: 137, OOMKilled: true}},
+			{Type: "web", Index: 2, State: "running", ID: "0123456789abcdef0123", HostPort: 32768, Restarts: 2,
+				LastExit: &api.ProcessExit{Code: 137, At: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)}},
 			{Type: "web", Index: 1, State: "running", ID: "abcdef"},
 		}}
 	one := map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{shop}}}}
@@ -86,11 +87,17 @@ func TestPSReport(t *testing.T) {
 		row("Ps restore:", "true") +
 		row("Ps running:", "mixed") +
 		row("Ps status web 1:", "running (CID: abcdef)") +
+		row("Ps restarts web 1:", "0") +
 		row("Ps status web 2:", "running (CID: 0123456789ab) 127.0.0.1:32768") +
-		row("Ps status worker 1:", "exited (CID: ffffeeeedddd)")
+		row("Ps restarts web 2:", "2") +
+		row("Ps last exit web 2:", "137 at 2026-12-06T09:00:00Z") +
+		row("Ps status worker 1:", "exited (CID: ffffeeeedddd)") +
+		row("Ps restarts worker 1:", "0") +
+		row("Ps last exit worker 1:", "137 (OOM killed)")
 	runCases(t, []cliCase{
 		{Args: []string{"ps:report", "shop"}, Replies: one, Ops: []string{"ps.report"}, Reqs: map[string]string{"ps.report": `{"app":"shop"}`}, Stdout: full},
 		{Args: []string{"ps:report", "shop", "--ps-status-web-2"}, Replies: one, Ops: []string{"ps.report"}, Stdout: "running (CID: 0123456789ab) 127.0.0.1:32768\n"},
+		{Args: []string{"ps:report", "shop", "--ps-last-exit-worker-1"}, Replies: one, Ops: []string{"ps.report"}, Stdout: "137 (OOM killed)\n"},
 		{Args: []string{"ps:report", "shop", "--ps-restore"}, Replies: one, Ops: []string{"ps.report"}, Stdout: "true\n"},
 		{Name: "all running", Args: []string{"ps:report", "shop", "--ps-running"}, Replies: state("running", "running"), Ops: []string{"ps.report"}, Stdout: "true\n"},
 		{Name: "none running", Args: []string{"ps:report", "shop", "--ps-running"}, Replies: state("exited", "created"), Ops: []string{"ps.report"}, Stdout: "false\n"},

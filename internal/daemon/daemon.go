@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/enginewatch"
 	"github.com/berthpaas/berth/internal/gitserver"
 	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/settings"
@@ -60,12 +60,14 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 
 	eng := &engineConn{}
 	defer eng.close()
+	exits := enginewatch.NewExits()
 	// The deployer asks routing (ports, domains, the proxy) and the services
 	// (networks), which are built with it: hooks reach them once they exist.
 	hooks := &deployHooks{}
 	deployer := deploy.New(deploy.Config{
 		Store: st, Engine: eng.get, Names: naming.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
 		Router: hooks, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
+		LastExit: lastExit(exits),
 	})
 	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)
@@ -85,6 +87,14 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		svc.proxyAddr, svc.proxyTLSAddr = proxyStatus.HTTPAddr, proxyStatus.HTTPSAddr
 		hooks.router = rt
 		log.Info("proxy ready", "addr", proxyStatus.HTTPAddr, "pid", proxyStatus.PID)
+	}
+	// Routes from what runs now, before anything starts: after a reboot the
+	// proxy's saved routes name host ports that new containers may take.
+	if err := rt.SyncAll(ctx); err != nil {
+		log.Warn("sync the proxy's routes", "err", err)
+	}
+	if err := deployer.FailInterrupted(ctx); err != nil {
+		return err
 	}
 	git := newGitServer(st, s, svc, deployer, opts.RunCommand, log)
 	svc.Register(mux)
@@ -123,21 +133,11 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	if opts.Ready != nil {
 		opts.Ready()
 	}
-	// ps:restore: what should run, runs (also after a host reboot).
-	go func() {
-		// Services first: apps need their databases.
-		svcs.RestoreContainers(ctx)
-		// Backups whose time came while the daemon was down run once.
-		go svcs.RunMissedBackups()
-		if err := deployer.Restore(ctx, io.Discard); err != nil {
-			log.Warn("restore after start", "err", err)
-		}
-		if err := rt.SyncAll(ctx); err != nil {
-			log.Warn("sync the proxy's routes", "err", err)
-		}
-		// Certificates renew in-process: no cron.
-		rt.StartRenewals(ctx)
-	}()
+	// ps:restore: what should run, runs (also after a host reboot or an
+	// engine restart): services, then apps, then routes.
+	go watchEngine(ctx, log, eng, exits, svcs, deployer, rt)
+	// Certificates renew in-process: no cron.
+	rt.StartRenewals(ctx)
 
 	select {
 	case err := <-errc:

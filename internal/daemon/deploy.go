@@ -264,7 +264,11 @@ func psReport(r deploy.ProcessReport) api.PSReport {
 		Containers: []api.ProcessStatus{},
 	}
 	for _, c := range r.Containers {
-		out.Containers = append(out.Containers, api.ProcessStatus{Type: c.Type, Index: c.Index, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
+		ps := api.ProcessStatus{Type: c.Type, Index: c.Index, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort, Restarts: c.Restarts}
+		if x := c.LastExit; x != nil {
+			ps.LastExit = &api.ProcessExit{Code: x.Code, OOMKilled: x.OOMKilled, At: x.At}
+		}
+		out.Containers = append(out.Containers, ps)
 	}
 	return out
 }

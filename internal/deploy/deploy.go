@@ -63,6 +63,7 @@ type Deployer struct {
 	portFor      func(ctx context.Context, app string, detected int) (int, error)
 	checkHostFor func(ctx context.Context, app string) string
 	keepReleases int
+	lastExit     func(containerID string) (LastExit, bool)
 	locks        locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
@@ -96,6 +97,9 @@ type Config struct {
 	KeepReleases int
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// LastExit is how a process container last ended, as the daemon saw
+	// it (ps:report); nil: not known.
+	LastExit func(containerID string) (LastExit, bool)
 }
 
 // New returns a Deployer built from c.
@@ -103,7 +107,7 @@ func New(c Config) *Deployer {
 	d := &Deployer{
 		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
-		keepReleases: c.KeepReleases,
+		keepReleases: c.KeepReleases, lastExit: c.LastExit,
 	}
 	if d.now == nil {
 		d.now = time.Now

@@ -51,6 +51,8 @@ type fakeEngine struct {
 	failCreate map[string]error
 	failRename error
 	execCode   int
+	// onStart, if set, is called (without the lock) as a start begins.
+	onStart func(idOrName string)
 }
 
 type fakeContainer struct {
@@ -250,6 +252,9 @@ func (f *fakeEngine) lookup(idOrName string) (*fakeContainer, error) {
 }
 
 func (f *fakeEngine) StartContainer(_ context.Context, id string) error {
+	if f.onStart != nil {
+		f.onStart(id)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, err := f.lookup(id)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/app"
@@ -149,33 +150,97 @@ func (d *Deployer) Start(ctx context.Context, appName string, out io.Writer) err
 	return d.Reconcile(ctx, appName, out, false)
 }
 
+// restoreConcurrency bounds how many apps a restore brings up at once.
+const restoreConcurrency = 4
+
+// restoreHolder holds an app's deploy lock while a restore brings it up.
+const restoreHolder = "berth (restoring its containers)"
+
 // Restore is run when the daemon starts: deploys interrupted by a stop are
-// failed and their containers removed, and every app that should run runs.
+// failed (FailInterrupted), and every app that should run runs
+// (RestoreApps).
 func (d *Deployer) Restore(ctx context.Context, out io.Writer) error {
-	var apps []store.App
-	var pending []store.Release
-	err := d.store.Tx(ctx, func(tx *store.Tx) error {
-		var err error
-		if pending, err = tx.FailPendingReleases("interrupted: the daemon stopped during the deploy", d.now()); err != nil {
-			return err
-		}
-		apps, err = tx.Apps()
-		return err
-	})
-	if err != nil {
+	if err := d.FailInterrupted(ctx); err != nil {
 		return err
 	}
+	return d.RestoreApps(ctx, out)
+}
+
+// FailInterrupted marks failed the deploys a daemon stop interrupted (the
+// daemon's start, before it takes commands); RestoreApps then removes
+// their containers.
+func (d *Deployer) FailInterrupted(ctx context.Context) error {
+	var pending []store.Release
+	err := d.store.Tx(ctx, func(tx *store.Tx) (err error) {
+		pending, err = tx.FailPendingReleases("interrupted: the daemon stopped during the deploy", d.now())
+		return err
+	})
 	for _, r := range pending {
 		d.log.Warn("deploy interrupted by a daemon stop marked failed", "app_id", r.AppID, "release", r.Number)
 	}
-	var errs []error
-	for _, a := range apps {
-		if err := d.Reconcile(ctx, a.Name, out, true); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", a.Name, err))
-		}
+	return err
+}
+
+// RestoreApps makes every app that should run run (the daemon's start,
+// and after the engine came back): each app is reconciled with tidy (its
+// stopped containers started, missing ones created, leftovers of other
+// releases removed) and its route synced as soon as it is up, four apps
+// at a time. An app that fails is logged by name and the others go on;
+// the errors are returned together. Each app's deploy lock is held while
+// it is restored: an app being deployed is restored after its deploy.
+func (d *Deployer) RestoreApps(ctx context.Context, out io.Writer) error {
+	var apps []store.App
+	if err := d.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
+		return err
 	}
+	if _, ok := out.(*lockedWriter); !ok {
+		out = &lockedWriter{w: out}
+	}
+	sem := make(chan struct{}, restoreConcurrency)
+	errs := make([]error, len(apps))
+	var wg sync.WaitGroup
+	for i, a := range apps {
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				errs[i] = fmt.Errorf("%s: %w", a.Name, ctx.Err())
+				return
+			}
+			defer func() { <-sem }()
+			start := d.now()
+			if err := d.restoreApp(ctx, a.Name, out); err != nil {
+				d.log.Warn("restore app", "app", a.Name, "err", err)
+				errs[i] = fmt.Errorf("%s: %w", a.Name, err)
+				return
+			}
+			d.log.Debug("app restored", "app", a.Name, "took", d.now().Sub(start).Round(time.Millisecond))
+		})
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
+
+// restoreApp reconciles one app under its deploy lock, waiting for a
+// deploy that holds it.
+func (d *Deployer) restoreApp(ctx context.Context, appName string, out io.Writer) error {
+	for {
+		unlock, err := d.locks.acquire(appName, restoreHolder, d.now())
+		if err == nil {
+			defer unlock()
+			return d.Reconcile(ctx, appName, out, true)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(restoreLockPoll):
+		}
+	}
+}
+
+// restoreLockPoll is how often a restore asks again for the lock of an
+// app being deployed.
+var restoreLockPoll = 500 * time.Millisecond
 
 // Destroy removes everything the engine holds for an app: containers
 // (process and one-off) and release images.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
@@ -41,6 +42,22 @@ type ProcessStatus struct {
 	ID       string
 	Name     string
 	HostPort int
+	// Restarts is the engine's restart count (its restart policy).
+	Restarts int
+	// LastExit is how it last ended, when known: seen by the daemon
+	// (while it ran), or the engine's record of a container that has
+	// not started again.
+	LastExit *LastExit
+}
+
+// LastExit is how a process container last ended.
+type LastExit struct {
+	Code      int
+	OOMKilled bool
+	At        time.Time
+	// Count is how many times it ended while the daemon watched (0: the
+	// engine's record, not seen by this daemon).
+	Count int
 }
 
 // Report describes an app's processes (ps:report): its live release,
@@ -74,9 +91,35 @@ func (d *Deployer) Report(ctx context.Context, appName string) (ProcessReport, e
 			continue // an old container waiting to retire, or a deploy's new one before its switch
 		}
 		n, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
-		r.Containers = append(r.Containers, ProcessStatus{Type: c.Labels[naming.LabelProcess], Index: n, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort})
+		r.Containers = append(r.Containers, d.processStatus(ctx, c, n))
 	}
 	return r, nil
+}
+
+// processStatus is one container's line of ps:report: its state, and its
+// restarts and last exit (the engine clears a container's exit code and
+// OOM mark when it starts it again, so a running container's last exit is
+// what the daemon's engine watcher saw).
+func (d *Deployer) processStatus(ctx context.Context, c docker.ContainerInfo, index int) ProcessStatus {
+	p := ProcessStatus{Type: c.Labels[naming.LabelProcess], Index: index, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort}
+	if d.lastExit != nil {
+		if x, ok := d.lastExit(c.ID); ok {
+			p.LastExit = &x
+		}
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return p
+	}
+	det, err := eng.InspectContainer(ctx, c.ID)
+	if err != nil {
+		return p
+	}
+	p.Restarts = det.RestartCount
+	if p.LastExit == nil && !det.Running && !det.FinishedAt.IsZero() {
+		p.LastExit = &LastExit{Code: det.ExitCode, OOMKilled: det.OOMKilled, At: det.FinishedAt}
+	}
+	return p
 }
 
 // liveContainers lists an app's process containers of its live release

@@ -298,6 +298,9 @@ type ContainerDetails struct {
 	Running      bool
 	ExitCode     int
 	RestartCount int
+	// OOMKilled reports that the kernel's OOM killer ended the container's
+	// last run (the engine clears it, and ExitCode, when it starts again).
+	OOMKilled bool
 	// StartedAt and FinishedAt are zero when the container never started
 	// or never stopped.
 	StartedAt, FinishedAt time.Time
@@ -341,6 +344,7 @@ func (c *Client) InspectContainer(ctx context.Context, idOrName string) (Contain
 		d.State = string(st.Status)
 		d.Running = st.Running
 		d.ExitCode = st.ExitCode
+		d.OOMKilled = st.OOMKilled
 		d.StartedAt = parseEngineTime(st.StartedAt)
 		d.FinishedAt = parseEngineTime(st.FinishedAt)
 		d.Status = describeState(st, d.StartedAt, d.FinishedAt)

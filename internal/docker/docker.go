@@ -70,6 +70,21 @@ func New(ctx context.Context) (*Client, error) {
 	return c, nil
 }
 
+// NewHost is New for the engine at host ("unix:///path/docker.sock"),
+// whatever DOCKER_HOST says: a test's private engine, or another node's.
+func NewHost(ctx context.Context, host string) (*Client, error) {
+	api, err := client.New(client.FromEnv, client.WithHost(host))
+	if err != nil {
+		return nil, fmt.Errorf("docker: invalid engine address %q: %s", host, firstLine(err.Error()))
+	}
+	c := &Client{api: api}
+	if err := c.Ping(ctx); err != nil {
+		_ = api.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
 // Ping checks that the engine answers, negotiating the API version on the
 // first successful call. Failures map to errors as described for [New].
 func (c *Client) Ping(ctx context.Context) error {

@@ -122,7 +122,11 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ex.rt = rt
 	if i < 0 {
-		ex.page(http.StatusServiceUnavailable, "%s has no running web process.", rt.app)
+		// No target: the app is stopped, or its containers are being
+		// (re)started (an engine restart, a host reboot) and the daemon
+		// took them out until they run again. Never another app's target.
+		ex.w.Header().Set("Retry-After", "5")
+		ex.page(http.StatusServiceUnavailable, "%s has no running web process (503 Service Unavailable): it is stopped, starting or restarting. Try again in a few seconds.", rt.app)
 		return
 	}
 	ex.idx = i

@@ -55,8 +55,11 @@ func TestPages(t *testing.T) {
 	if ct := resp.Header.Get("Content-Type"); ct != "text/plain; charset=utf-8" || resp.Header.Get("X-Request-Id") == "" {
 		t.Errorf("unknown host: Content-Type %q, X-Request-Id %q", ct, resp.Header.Get("X-Request-Id"))
 	}
-	code, body, _ = p.get("idle.example.com", "/")
-	if code != 503 || body != "idle has no running web process.\n" {
+	code, body, resp = p.get("idle.example.com", "/")
+	if resp.Header.Get("Retry-After") != "5" {
+		t.Errorf("no targets: Retry-After %q, want 5", resp.Header.Get("Retry-After"))
+	}
+	if code != 503 || body != "idle has no running web process (503 Service Unavailable): it is stopped, starting or restarting. Try again in a few seconds.\n" {
 		t.Errorf("no targets: got %d %q", code, body)
 	}
 

@@ -102,6 +102,19 @@ func (p *fakeProxy) ClearALPNCert(_ context.Context, name string) error {
 	return p.fail
 }
 
+func (p *fakeProxy) Routes(context.Context) ([]proxy.Route, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fail != nil {
+		return nil, p.fail
+	}
+	var out []proxy.Route
+	for _, r := range p.routes {
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // route returns the route the proxy holds for app.
 func (p *fakeProxy) route(app string) (proxy.Route, bool) {
 	p.mu.Lock()

@@ -36,10 +36,44 @@ func (m *Manager) Sync(ctx context.Context, app string) error {
 	if m.proxy == nil {
 		return nil
 	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	route, err := m.route(ctx, app)
 	if err != nil {
 		return err
 	}
+	if err := m.proxy.SetRoute(ctx, route); err != nil {
+		return fmt.Errorf("update the proxy's route for %s: %w", app, err)
+	}
+	return nil
+}
+
+// TakeOut removes a container that stopped from its app's route at once,
+// without asking the engine: the engine watcher calls it on the
+// container's "die" event, when the engine may still list it as running
+// (or be shutting down). The app's other targets stay; with none left the
+// proxy answers 503. Sync puts the container back once it runs again.
+func (m *Manager) TakeOut(ctx context.Context, app, container string) error {
+	if m.proxy == nil {
+		return nil
+	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
+	routes, err := m.proxy.Routes(ctx)
+	if err != nil {
+		return fmt.Errorf("read the proxy's routes: %w", err)
+	}
+	i := slices.IndexFunc(routes, func(r proxy.Route) bool { return r.App == app })
+	if i < 0 || !slices.ContainsFunc(routes[i].Targets, func(t proxy.Target) bool { return t.Container == container }) {
+		return nil
+	}
+	cur := routes[i]
+	route, err := m.routeOf(ctx, app, false)
+	if err != nil {
+		return err
+	}
+	route.Targets = slices.DeleteFunc(slices.Clone(cur.Targets), func(t proxy.Target) bool { return t.Container == container })
+	route.Liveness = cur.Liveness
 	if err := m.proxy.SetRoute(ctx, route); err != nil {
 		return fmt.Errorf("update the proxy's route for %s: %w", app, err)
 	}
@@ -54,19 +88,42 @@ func (m *Manager) Drain(ctx context.Context, addrs []string, timeout time.Durati
 	return m.proxy.Drain(ctx, addrs, timeout)
 }
 
-// SyncAll pushes every app's route (the daemon's start).
+// SyncAll pushes every app's route (the daemon's start, and after the
+// engine came back). An app whose containers cannot be listed (the engine
+// is down) keeps its route without targets: the proxy answers 503 for it
+// rather than send requests to host ports that may belong to another
+// app's container by now.
 func (m *Manager) SyncAll(ctx context.Context) error {
+	return m.replaceAll(ctx, true)
+}
+
+// MarkUnavailable pushes every app's route without targets, so that the
+// proxy answers 503 for each (the daemon, when its connection to the
+// engine drops: the engine stops the containers, and the host ports they
+// published may be taken by other containers when it comes back). SyncAll
+// brings the targets back.
+func (m *Manager) MarkUnavailable(ctx context.Context) error {
+	return m.replaceAll(ctx, false)
+}
+
+func (m *Manager) replaceAll(ctx context.Context, withTargets bool) error {
 	if m.proxy == nil {
 		return nil
 	}
+	m.syncMu.Lock()
+	defer m.syncMu.Unlock()
 	var apps []store.App
 	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
 		return err
 	}
 	var routes []proxy.Route
 	for _, a := range apps {
-		rt, err := m.route(ctx, a.Name)
-		if err != nil {
+		rt, err := m.routeOf(ctx, a.Name, withTargets)
+		var be *backendsError
+		switch {
+		case errors.As(err, &be):
+			m.log.Warn("route of app: no targets until its containers can be listed", "app", a.Name, "err", be.err)
+		case err != nil:
 			m.log.Warn("route of app", "app", a.Name, "err", err)
 			continue
 		}
@@ -74,6 +131,13 @@ func (m *Manager) SyncAll(ctx context.Context) error {
 	}
 	return m.proxy.Replace(ctx, routes)
 }
+
+// backendsError is a failure to list an app's containers; the route
+// that comes with it is complete but for its targets (none).
+type backendsError struct{ err error }
+
+func (e *backendsError) Error() string { return e.err.Error() }
+func (e *backendsError) Unwrap() error { return e.err }
 
 // Notify pushes an app's route after its domains, ports, redirects or
 // certificate changed (the daemon: after apps:rename). With Let's Encrypt
@@ -109,6 +173,13 @@ func (m *Manager) DropRoute(ctx context.Context, app string) {
 // route computes an app's route from the store (domains, redirects,
 // certificate, proxy settings) and its running web containers.
 func (m *Manager) route(ctx context.Context, app string) (proxy.Route, error) {
+	return m.routeOf(ctx, app, true)
+}
+
+// routeOf is route; without withTargets the route has no targets and the
+// engine is not asked. A failure to list the containers is a
+// *backendsError, returned with the route (without targets).
+func (m *Manager) routeOf(ctx context.Context, app string, withTargets bool) (proxy.Route, error) {
 	route := proxy.Route{App: app, Hosts: []string{}, Targets: []proxy.Target{}}
 	hosts, err := m.appHosts(ctx, app)
 	if err != nil {
@@ -140,12 +211,12 @@ func (m *Manager) route(ctx context.Context, app string) (proxy.Route, error) {
 		deployed = err == nil
 		return err
 	})
-	if err != nil || !deployed || a.Stopped {
+	if err != nil || !deployed || a.Stopped || !withTargets {
 		return route, err
 	}
 	cs, err := m.backends.WebContainers(ctx, app, live.Number)
 	if err != nil {
-		return route, err
+		return route, &backendsError{err}
 	}
 	route.Targets = webTargets(cs, formation["web"], generation)
 	if hc := m.backends.LivenessCheck(ctx, app, "web"); hc != nil {

@@ -175,12 +175,15 @@ func TestSyncErrors(t *testing.T) {
 	e.m.DropRoute(e.ctx, "shop")
 }
 
-func TestSyncAllSkipsAppsItCannotRoute(t *testing.T) {
+func TestSyncAllKeepsAppsWhoseTargetsAreUnknownWithoutTargets(t *testing.T) {
 	e := newEnv(t, nil)
 	a := e.createApp("shop")
 	e.createApp("blog")
 	e.deploy(a, 1)
 	e.proxy.routes["gone"] = proxy.Route{App: "gone"}
+	// The proxy still holds shop's old target (a host port that may
+	// belong to another container now).
+	e.proxy.routes["shop"] = proxy.Route{App: "shop", Targets: []proxy.Target{{Addr: "127.0.0.1:4001"}}}
 	e.backends.err = errors.New("engine down") // only shop asks the engine
 	if err := e.m.SyncAll(e.ctx); err != nil {
 		t.Fatal(err)
@@ -191,8 +194,78 @@ func TestSyncAllSkipsAppsItCannotRoute(t *testing.T) {
 	if _, ok := e.proxy.route("blog"); !ok {
 		t.Error("blog has no route")
 	}
-	if _, ok := e.proxy.route("shop"); ok {
-		t.Error("shop was routed although its targets are unknown")
+	// shop keeps its hosts (503, not 404 or another app) and loses its
+	// targets until they can be listed.
+	r, ok := e.proxy.route("shop")
+	if !ok || len(r.Targets) != 0 {
+		t.Errorf("shop's route = %+v, %v; want its hosts and no targets", r, ok)
+	}
+	e.backends.err = nil
+	e.backends.containers["shop/1"] = []WebContainer{{Name: "shop.web.1", Index: 1, HostPort: 4002}}
+	if err := e.m.SyncAll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.proxy.route("shop"); len(r.Targets) != 1 || r.Targets[0].Addr != "127.0.0.1:4002" {
+		t.Errorf("after the engine came back shop's targets are %v", r.Targets)
+	}
+}
+
+func TestTakeOutRemovesAStoppedContainerWithoutTheEngine(t *testing.T) {
+	e := newEnv(t, nil)
+	shop := e.createApp("shop")
+	e.deploy(shop, 2)
+	e.backends.containers["shop/1"] = []WebContainer{{Name: "shop.web.1", Index: 1, HostPort: 4001}, {Name: "shop.web.2", Index: 2, HostPort: 4002}}
+	if err := e.m.Sync(e.ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	// The engine still lists web.1 (or does not answer): TakeOut does not ask it.
+	e.backends.err = errors.New("engine shutting down")
+	e.backends.asked = nil
+	if err := e.m.TakeOut(e.ctx, "shop", "shop.web.1"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := e.proxy.route("shop")
+	if len(r.Targets) != 1 || r.Targets[0].Container != "shop.web.2" || len(e.backends.asked) != 0 {
+		t.Errorf("after TakeOut(web.1): targets %v, engine asked %v", r.Targets, e.backends.asked)
+	}
+	if err := e.m.TakeOut(e.ctx, "shop", "shop.web.2"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.proxy.route("shop"); len(r.Targets) != 0 {
+		t.Errorf("after TakeOut(web.2): targets %v", r.Targets)
+	}
+	// An unknown container or app changes nothing.
+	if err := e.m.TakeOut(e.ctx, "ghost", "ghost.web.1"); err != nil {
+		t.Errorf("TakeOut of an app without a route: %v", err)
+	}
+}
+
+func TestMarkUnavailableTakesEveryTargetOut(t *testing.T) {
+	e := newEnv(t, nil)
+	shop := e.createApp("shop")
+	blog := e.createApp("blog")
+	e.deploy(shop, 1)
+	e.deploy(blog, 2)
+	e.backends.containers["shop/1"] = []WebContainer{{Name: "shop.web.1", Index: 1, HostPort: 4001}}
+	e.backends.containers["blog/1"] = []WebContainer{{Name: "blog.web.1", Index: 1, HostPort: 4002}, {Name: "blog.web.2", Index: 2, HostPort: 4003}}
+	if err := e.m.SyncAll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.proxy.route("blog"); len(r.Targets) != 2 {
+		t.Fatalf("blog's targets before: %v", r.Targets)
+	}
+	e.backends.asked = nil
+	if err := e.m.MarkUnavailable(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, app := range list("shop", "blog") {
+		r, ok := e.proxy.route(app)
+		if !ok || len(r.Targets) != 0 {
+			t.Errorf("%s's route = %+v, %v; want its hosts, no targets", app, r, ok)
+		}
+	}
+	if len(e.backends.asked) != 0 {
+		t.Errorf("MarkUnavailable asked the engine: %v", e.backends.asked)
 	}
 }
 

@@ -31,6 +31,8 @@ type Routes interface {
 	DeleteRoute(ctx context.Context, app string) error
 	Replace(ctx context.Context, routes []proxy.Route) error
 	Drain(ctx context.Context, addrs []string, timeout time.Duration) (int, error)
+	// Routes is the table as the proxy holds it.
+	Routes(ctx context.Context) ([]proxy.Route, error)
 }
 
 // Challenges is where ACME challenge answers go: the proxy holds the
@@ -112,6 +114,12 @@ type Manager struct {
 	renewMu   sync.Mutex
 	renewStop context.CancelFunc
 	renewDone chan struct{}
+
+	// syncMu makes each push (a route worked out from the store and the
+	// engine, then sent) one step: a push that read older state never
+	// lands after one that read newer (a deploy's switch and the engine
+	// watcher's sync after a container restarted, say).
+	syncMu sync.Mutex
 }
 
 // New returns a Manager built from c.
