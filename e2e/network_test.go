@@ -141,7 +141,7 @@ func TestAppNetworks(t *testing.T) {
 	}
 	ctx := context.Background()
 	shared, aDB := d.prefix()+"-berth", d.prefix()+"-berth.postgres.a-db"
-	if err := eng.EnsureNetwork(ctx, shared, map[string]string{"berth.instance": d.prefix()}); err != nil {
+	if err := eng.EnsureNetwork(ctx, shared, map[string]string{"berth.instance": d.prefix()}, docker.SubnetPool{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := eng.ConnectNetwork(ctx, shared, aDB, []string{"dokku-postgres-a-db"}); err != nil {
