@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"net/netip"
 	"sort"
 	"strings"
 	"syscall"
@@ -76,6 +77,13 @@ func TestAppNetworks(t *testing.T) {
 	bURL := strings.TrimSpace(d.mustBerth(t, "postgres:info", "b-db", "--dsn"))
 	bAddrs := serviceAddrs(t, eng, d, "postgres", "b-db", "5432")
 	aAddrs := serviceAddrs(t, eng, d, "postgres", "a-db", "5432")
+	// Every address on Berth's networks comes from Berth's own pool
+	// (BERTH_NETWORK_POOL, default 10.210.0.0/16), not the engine's.
+	for _, addr := range append(append([]string{}, aAddrs...), bAddrs...) {
+		if ap, err := netip.ParseAddrPort(addr); err != nil || !netip.MustParsePrefix("10.210.0.0/16").Contains(ap.Addr()) {
+			t.Errorf("service address %s is not in BERTH_NETWORK_POOL 10.210.0.0/16", addr)
+		}
+	}
 
 	// run: a one-off container; enter: A's running web container.
 	reach := func(how []string, addrs ...string) (string, bool) {
@@ -141,7 +149,7 @@ func TestAppNetworks(t *testing.T) {
 	}
 	ctx := context.Background()
 	shared, aDB := d.prefix()+"-berth", d.prefix()+"-berth.postgres.a-db"
-	if err := eng.EnsureNetwork(ctx, shared, map[string]string{"berth.instance": d.prefix()}); err != nil {
+	if err := eng.EnsureNetwork(ctx, shared, map[string]string{"berth.instance": d.prefix()}, docker.SubnetPool{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := eng.ConnectNetwork(ctx, shared, aDB, []string{"dokku-postgres-a-db"}); err != nil {

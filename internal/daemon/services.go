@@ -25,7 +25,8 @@ func newServices(st *store.Store, s settings.Settings, log *slog.Logger, engine 
 			"postgres": {Repo: s.PostgresImage, Tag: s.PostgresImageVersion},
 			"redis":    {Repo: s.RedisImage, Tag: s.RedisImageVersion},
 		},
-		Redeployer: redeploy,
+		Redeployer:  redeploy,
+		NetworkPool: s.NetworkPoolPrefix(),
 	})
 }
 

@@ -588,7 +588,7 @@ func TestNetwork(t *testing.T) {
 		}
 	})
 	for range 2 {
-		if err := f.c.EnsureNetwork(f.ctx, name, f.labels()); err != nil {
+		if err := f.c.EnsureNetwork(f.ctx, name, f.labels(), SubnetPool{}); err != nil {
 			t.Fatalf("EnsureNetwork: %v", err)
 		}
 	}

@@ -22,7 +22,7 @@ func TestConnectNetwork(t *testing.T) {
 				t.Errorf("cleanup: %v", err)
 			}
 		})
-		if err := f.c.EnsureNetwork(f.ctx, n, f.labels("berth.test.net", n)); err != nil {
+		if err := f.c.EnsureNetwork(f.ctx, n, f.labels("berth.test.net", n), SubnetPool{}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -53,7 +54,9 @@ type Images interface {
 // Networks are the services' and the linked apps' networks, and who is
 // attached to them.
 type Networks interface {
-	EnsureNetwork(ctx context.Context, name string, labels map[string]string) error
+	// EnsureNetwork creates a missing network on a subnet of sub (the
+	// zero SubnetPool: the engine's choice).
+	EnsureNetwork(ctx context.Context, name string, labels map[string]string, sub docker.SubnetPool) error
 	RemoveNetwork(ctx context.Context, name string) error
 	InspectNetwork(ctx context.Context, name string) (docker.NetworkInfo, error)
 	ConnectNetwork(ctx context.Context, network, container string, aliases []string) error
@@ -119,6 +122,10 @@ type Config struct {
 	Redeployer Redeployer
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// NetworkPool is the range the subnets of the services' and apps'
+	// networks are taken from (BERTH_NETWORK_POOL); the zero Prefix leaves
+	// the choice to the engine.
+	NetworkPool netip.Prefix
 }
 
 // Manager runs the services: it implements the postgres:* and redis:*
@@ -137,12 +144,14 @@ type Manager struct {
 	rename func(oldpath, newpath string) error
 	locks  sync.Map // "kind/name" -> *sync.Mutex
 	sched  *backupScheduler
+	// netPool is Config.NetworkPool.
+	netPool netip.Prefix
 }
 
 // New returns a Manager built from c.
 func New(c Config) *Manager {
 	m := &Manager{store: c.Store, connect: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log,
-		now: c.Now, images: c.Images, redeploy: c.Redeployer, rename: os.Rename}
+		now: c.Now, images: c.Images, redeploy: c.Redeployer, rename: os.Rename, netPool: c.NetworkPool}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}

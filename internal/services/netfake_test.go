@@ -11,7 +11,7 @@ import (
 // The fake engine's networks: which exist, and who is attached (each
 // container's Networks).
 
-func (f *fakeEngine) EnsureNetwork(_ context.Context, name string, _ map[string]string) error {
+func (f *fakeEngine) EnsureNetwork(_ context.Context, name string, _ map[string]string, _ docker.SubnetPool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if !f.networks[name] {

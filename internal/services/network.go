@@ -22,6 +22,36 @@ import (
 // app would stop the deploys of the 31st.) Once linked, an app keeps its
 // network until it is destroyed or renamed, so its containers do not move
 // between networks from one deploy to the next.
+//
+// The networks' subnets come from Berth's own pool (BERTH_NETWORK_POOL,
+// Config.NetworkPool), not from the engine's default pools, which a host
+// with many linked apps and services would use up: a /26 for a service's
+// network, which holds its one container; a /24 for an app's, which holds
+// the app's containers (old and new during a deploy, one-off runs) and its
+// linked services. See docs/services.md.
+
+// The sizes of the networks' subnets (prefix lengths).
+const (
+	serviceSubnetBits = 26
+	appSubnetBits     = 24
+)
+
+// subnets is where a network of bits bits comes from: the pool, or the
+// engine's choice when there is none.
+func (m *Manager) subnets(bits int) docker.SubnetPool {
+	if !m.netPool.IsValid() {
+		return docker.SubnetPool{}
+	}
+	return docker.SubnetPool{Pool: m.netPool, Bits: bits}
+}
+
+// poolHint adds to an exhausted pool's error which setting to change.
+func poolHint(err error) error {
+	if errors.Is(err, docker.ErrPoolExhausted) {
+		return fmt.Errorf("%w: set BERTH_NETWORK_POOL in berth.conf to a larger or another free private range and restart the daemon", err)
+	}
+	return err
+}
 
 // NetworkFor is the network an app's containers join: the app's own when it
 // has links (made sure to exist, with the linked services attached), or had
@@ -68,7 +98,7 @@ func (m *Manager) appLinks(ctx context.Context, appName string) ([]store.Link, e
 // ensureAppNetwork makes sure an app's network exists.
 func (m *Manager) ensureAppNetwork(ctx context.Context, eng Engine, appName string) (string, error) {
 	net := m.names.AppNetwork(appName)
-	return net, eng.EnsureNetwork(ctx, net, m.names.AppNetworkLabels(appName))
+	return net, poolHint(eng.EnsureNetwork(ctx, net, m.names.AppNetworkLabels(appName), m.subnets(appSubnetBits)))
 }
 
 // attachServices makes sure the app's network exists and the containers of
@@ -156,7 +186,7 @@ func (m *Manager) unlinkNetwork(ctx context.Context, svc store.Service, appName 
 
 // ensureServiceNetwork makes sure a service's own network exists.
 func (m *Manager) ensureServiceNetwork(ctx context.Context, eng Engine, svc store.Service) error {
-	return eng.EnsureNetwork(ctx, m.names.ServiceNetwork(svc.Kind, svc.Name), m.names.ServiceLabels(svc.Kind, svc.Name))
+	return poolHint(eng.EnsureNetwork(ctx, m.names.ServiceNetwork(svc.Kind, svc.Name), m.names.ServiceLabels(svc.Kind, svc.Name), m.subnets(serviceSubnetBits)))
 }
 
 // syncServiceNetworks puts a service's container (created, running or

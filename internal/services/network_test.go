@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -97,7 +98,7 @@ func TestSyncNetworksMigratesSharedNetwork(t *testing.T) {
 		id := tm.eng.find(c).ID
 		tm.eng.DisconnectNetwork(ctx, "berth.app.shop", id)
 		tm.eng.DisconnectNetwork(ctx, tm.names.ServiceNetwork(tm.eng.find(c).Labels["berth.service.kind"], tm.eng.find(c).Labels["berth.service.name"]), id)
-		tm.eng.EnsureNetwork(ctx, "berth", nil)
+		tm.eng.EnsureNetwork(ctx, "berth", nil, docker.SubnetPool{})
 		tm.eng.ConnectNetwork(ctx, "berth", id, nil)
 	}
 	tm.eng.RemoveNetwork(ctx, "berth.app.shop")

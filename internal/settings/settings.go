@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -21,6 +22,10 @@ var prefixRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 
 // DefaultDataDir is where Berth keeps everything unless told otherwise.
 const DefaultDataDir = "/var/lib/berth"
+
+// DefaultNetworkPool is where the subnets of Berth's networks come from
+// unless told otherwise: 256 app networks, or 1024 service networks.
+const DefaultNetworkPool = "10.210.0.0/16"
 
 // Settings are the daemon's settings after defaults, the config file, the
 // environment and flags are applied, in that order of increasing weight.
@@ -74,6 +79,11 @@ type Settings struct {
 	// under Dokku's names (POSTGRES_IMAGE, POSTGRES_IMAGE_VERSION,
 	// REDIS_IMAGE, REDIS_IMAGE_VERSION): the official images by default.
 	PostgresImage, PostgresImageVersion, RedisImage, RedisImageVersion string
+	// NetworkPool is the IPv4 range the subnets of the networks Berth
+	// creates (one per service, one per linked app) are taken from, so
+	// they do not use up the engine's default address pools
+	// (BERTH_NETWORK_POOL, default 10.210.0.0/16; /8 to /24).
+	NetworkPool string
 
 	// reload loads them again from the same environment and flags (a
 	// pointer, so that Settings stay comparable).
@@ -116,6 +126,7 @@ var fields = []field{
 	{"BERTH_ACCESS_LOG", "false", "proxy access log, one line per request: true or false", func(s *Settings) *string { return &s.AccessLog }},
 	{"BERTH_ACME_CA_ROOTS", "", "PEM file of extra roots trusted for the ACME server (a private CA, Pebble in tests)", func(s *Settings) *string { return &s.ACMECARoots }},
 	{"BERTH_DNS_SERVER", "", "DNS server (HOST:PORT) berth doctor asks about the apps' domains (empty: the system's resolver)", func(s *Settings) *string { return &s.DNSServer }},
+	{"BERTH_NETWORK_POOL", DefaultNetworkPool, "IPv4 range (/8 to /24) the subnets of Berth's networks are taken from: a /24 per linked app, a /26 per service; must not overlap the host's other networks", func(s *Settings) *string { return &s.NetworkPool }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 	{"POSTGRES_IMAGE", "postgres", "image of new postgres services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.PostgresImage }},
 	{"POSTGRES_IMAGE_VERSION", "17", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.PostgresImageVersion }},
@@ -212,6 +223,9 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	if s.OpenSSH != "auto" && s.OpenSSH != "off" {
 		return s, fmt.Errorf("BERTH_OPENSSH %q is not one of auto, off", s.OpenSSH)
 	}
+	if err := checkNetworkPool(s.NetworkPool); err != nil {
+		return s, err
+	}
 	switch s.LogFormat {
 	case "text", "json":
 	default:
@@ -232,4 +246,30 @@ func DefaultFile() string {
 		fmt.Fprintf(&b, "\n# %s\n#%s=%s\n", f.help, f.name, f.def)
 	}
 	return b.String()
+}
+
+// checkNetworkPool checks BERTH_NETWORK_POOL: an IPv4 network address
+// with a prefix length from 8 (a /26 per service and a /24 per app must
+// fit, and a whole class A is plenty) to 24.
+func checkNetworkPool(v string) error {
+	p, err := netip.ParsePrefix(v)
+	switch {
+	case err != nil || !p.Addr().Is4():
+		return fmt.Errorf("BERTH_NETWORK_POOL %q is not an IPv4 range such as %s", v, DefaultNetworkPool)
+	case p != p.Masked():
+		return fmt.Errorf("BERTH_NETWORK_POOL %q has host bits set; did you mean %s?", v, p.Masked())
+	case p.Bits() < 8 || p.Bits() > 24:
+		return fmt.Errorf("BERTH_NETWORK_POOL %q must be a /8 to a /24 (a linked app's network takes a /24)", v)
+	}
+	return nil
+}
+
+// NetworkPoolPrefix is NetworkPool parsed; the zero Prefix (the engine
+// chooses) for settings not checked by Load.
+func (s Settings) NetworkPoolPrefix() netip.Prefix {
+	p, err := netip.ParsePrefix(s.NetworkPool)
+	if err != nil || checkNetworkPool(s.NetworkPool) != nil {
+		return netip.Prefix{}
+	}
+	return p
 }

@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -109,6 +110,7 @@ func TestLayersIndependent(t *testing.T) {
 		AccessLog: "false",
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
+		NetworkPool: DefaultNetworkPool,
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -153,6 +155,7 @@ func TestDefaultDataDir(t *testing.T) {
 		AccessLog: "false",
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
+		NetworkPool: DefaultNetworkPool,
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -282,6 +285,11 @@ func TestLoadErrors(t *testing.T) {
 		{name: "bad format env", env: map[string]string{"BERTH_LOG_FORMAT": "yaml"}, want: []string{"BERTH_LOG_FORMAT", `"yaml"`}},
 		{name: "bad format file", file: "BERTH_LOG_FORMAT=logfmt\n", want: []string{"BERTH_LOG_FORMAT", `"logfmt"`}},
 		{name: "bad format flag", flags: map[string]string{"BERTH_LOG_FORMAT": "JSON"}, want: []string{"BERTH_LOG_FORMAT", `"JSON"`}},
+		{name: "pool not a range", file: "BERTH_NETWORK_POOL=10.210.0.0\n", want: []string{"BERTH_NETWORK_POOL", `"10.210.0.0"`, "IPv4 range"}},
+		{name: "pool IPv6", env: map[string]string{"BERTH_NETWORK_POOL": "fd00::/64"}, want: []string{"BERTH_NETWORK_POOL", "IPv4"}},
+		{name: "pool host bits", env: map[string]string{"BERTH_NETWORK_POOL": "10.210.1.0/16"}, want: []string{"BERTH_NETWORK_POOL", "10.210.0.0/16?"}},
+		{name: "pool too small", flags: map[string]string{"BERTH_NETWORK_POOL": "10.210.0.0/25"}, want: []string{"BERTH_NETWORK_POOL", "/24"}},
+		{name: "pool too large", env: map[string]string{"BERTH_NETWORK_POOL": "0.0.0.0/0"}, want: []string{"BERTH_NETWORK_POOL", "/8"}},
 	}
 	for _, tt := range tests {
 		dir := t.TempDir()
@@ -443,5 +451,24 @@ func TestReload(t *testing.T) {
 	}
 	if r, err := (Settings{AuthorizedKeys: "/x"}).Reload(); err != nil || r.AuthorizedKeys != "/x" {
 		t.Errorf("Reload of settings not loaded: %v %q", err, r.AuthorizedKeys)
+	}
+}
+
+// TestNetworkPool: the default pool, one set in the file, and the parsed
+// prefix (zero for settings Load did not check).
+func TestNetworkPool(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := Load(envOf(map[string]string{"BERTH_DATA_DIR": dir}), nil)
+	if err != nil || s.NetworkPoolPrefix() != netip.MustParsePrefix("10.210.0.0/16") {
+		t.Fatalf("default pool = %q (%v), %v", s.NetworkPool, s.NetworkPoolPrefix(), err)
+	}
+	writeFile(t, dir, "berth.conf", "BERTH_NETWORK_POOL=10.99.0.0/20\n")
+	s, err = Load(envOf(map[string]string{"BERTH_DATA_DIR": dir}), nil)
+	if err != nil || s.NetworkPoolPrefix() != netip.MustParsePrefix("10.99.0.0/20") {
+		t.Fatalf("pool from the file = %q (%v), %v", s.NetworkPool, s.NetworkPoolPrefix(), err)
+	}
+	if p := (Settings{NetworkPool: "nonsense"}).NetworkPoolPrefix(); p.IsValid() {
+		t.Errorf("unchecked bad pool parsed as %v", p)
 	}
 }
