@@ -63,7 +63,7 @@ type deployHooks struct {
 		CheckHost(ctx context.Context, app string) string
 	}
 	networks interface {
-		NetworkFor(ctx context.Context, app string) string
+		NetworkFor(ctx context.Context, app string) (string, error)
 	}
 }
 
@@ -91,7 +91,7 @@ func (h *deployHooks) checkHost(ctx context.Context, app string) string {
 	return h.ports.CheckHost(ctx, app)
 }
 
-func (h *deployHooks) networkFor(ctx context.Context, app string) string {
+func (h *deployHooks) networkFor(ctx context.Context, app string) (string, error) {
 	return h.networks.NetworkFor(ctx, app)
 }
 

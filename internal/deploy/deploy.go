@@ -59,7 +59,7 @@ type Deployer struct {
 	log          *slog.Logger
 	now          func() time.Time
 	router       Router
-	networkFor   func(ctx context.Context, app string) string
+	networkFor   func(ctx context.Context, app string) (string, error)
 	portFor      func(ctx context.Context, app string, detected int) (int, error)
 	checkHostFor func(ctx context.Context, app string) string
 	keepReleases int
@@ -85,7 +85,7 @@ type Config struct {
 	// NetworkFor names the network an app's containers join ("" for the
 	// engine's default): the services network when the app has links. nil
 	// is always "".
-	NetworkFor func(ctx context.Context, app string) string
+	NetworkFor func(ctx context.Context, app string) (string, error)
 	// PortFor maps the detected web port to the one the app's port map
 	// (ports:set) names; nil keeps the detected one.
 	PortFor func(ctx context.Context, app string, detected int) (int, error)

@@ -53,7 +53,7 @@ func TestRun(t *testing.T) {
 
 func TestRunSpec(t *testing.T) {
 	h := newHarness(t)
-	h.d.networkFor = func(context.Context, string) string { return "berth" }
+	h.d.networkFor = func(context.Context, string) (string, error) { return "berth", nil }
 	h.mustDeploy(twoTypes...)
 	s, err := h.d.deployedState(context.Background(), "shop")
 	if err != nil {
@@ -288,5 +288,23 @@ func TestRunChecks(t *testing.T) {
 	}
 	if err := h.d.RunChecks(ctx, "shop", []string{"clock"}, h.out); !errors.Is(err, app.ErrInvalid) || !strings.Contains(err.Error(), "has no running container to check") {
 		t.Errorf("checks:run of nothing = %v", err)
+	}
+}
+
+// A linked app whose network cannot be made (its pool is full) fails its
+// deploy saying why, before anything is built, and the live release serves.
+func TestDeployFailsWhenTheAppsNetworkCannotBeMade(t *testing.T) {
+	h := newHarness(t)
+	live := h.mustDeploy(twoTypes...)
+	h.d.networkFor = func(context.Context, string) (string, error) {
+		return "", errors.New("no free subnet of /24 in 10.210.0.0/16: set BERTH_NETWORK_POOL")
+	}
+	if _, err := h.deploy(twoTypes...); err == nil || !strings.Contains(err.Error(), "BERTH_NETWORK_POOL") {
+		t.Fatalf("deploy err = %v, want the pool's line", err)
+	}
+	for _, r := range h.releases() {
+		if (r.Status == store.ReleaseLive) != (r.Number == live.Number) {
+			t.Errorf("release %d is %s; only %d should be live", r.Number, r.Status, live.Number)
+		}
 	}
 }

@@ -136,7 +136,10 @@ func (s appSettings) checksDisabledFor(typ string) bool {
 func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, error) {
 	var s appSettings
 	if d.networkFor != nil {
-		s.network = d.networkFor(ctx, a.Name)
+		var err error
+		if s.network, err = d.networkFor(ctx, a.Name); err != nil {
+			return s, err
+		}
 	}
 	err := d.store.Tx(ctx, func(tx *store.Tx) error {
 		get := func(ns, key string) string {

@@ -109,7 +109,7 @@ func TestPromoteUnlink(t *testing.T) {
 	}
 	// The app's own network, while it has links, with its services on it
 	// under their DNS names.
-	if n := tm.NetworkFor(context.Background(), "shop"); n != "berth.app.shop" {
+	if n, _ := tm.NetworkFor(context.Background(), "shop"); n != "berth.app.shop" {
 		t.Errorf("NetworkFor = %q", n)
 	}
 	for _, name := range []string{"old", "new"} {
@@ -143,14 +143,14 @@ func TestPromoteUnlink(t *testing.T) {
 			t.Errorf("%s still on the app's network after unlink", name)
 		}
 	}
-	if n := tm.NetworkFor(context.Background(), "shop"); n != "berth.app.shop" {
+	if n, _ := tm.NetworkFor(context.Background(), "shop"); n != "berth.app.shop" {
 		t.Errorf("NetworkFor after the last unlink = %q", n)
 	}
 	tm.createApp(t, "never")
-	if n := tm.NetworkFor(context.Background(), "never"); n != "" {
+	if n, _ := tm.NetworkFor(context.Background(), "never"); n != "" {
 		t.Errorf("NetworkFor of an app never linked = %q", n)
 	}
-	if n := tm.NetworkFor(context.Background(), "nope"); n != "" {
+	if n, _ := tm.NetworkFor(context.Background(), "nope"); n != "" {
 		t.Errorf("NetworkFor of a missing app = %q", n)
 	}
 	if len(tm.redep.apps) != 2 { // the two links; promote and unlink had --no-restart

@@ -55,30 +55,35 @@ func poolHint(err error) error {
 
 // NetworkFor is the network an app's containers join: the app's own when it
 // has links (made sure to exist, with the linked services attached), or had
-// them; "" (the default bridge) for an app that never had links.
-func (m *Manager) NetworkFor(ctx context.Context, appName string) string {
+// them; "" (the default bridge) for an app that never had links. An error
+// means the app's network could not be made (its address pool is full): the
+// deploy stops there, saying so, rather than at container creation.
+func (m *Manager) NetworkFor(ctx context.Context, appName string) (string, error) {
 	links, err := m.appLinks(ctx, appName)
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	net := m.names.AppNetwork(appName)
 	eng, err := m.engine(ctx)
 	if err != nil {
 		if len(links) > 0 {
-			return net // the deploy fails on the engine anyway
+			return net, nil // the deploy fails on the engine anyway
 		}
-		return ""
+		return "", nil
 	}
 	if len(links) == 0 {
 		if _, err := eng.InspectNetwork(ctx, net); err != nil {
-			return ""
+			return "", nil
 		}
-		return net
+		return net, nil
+	}
+	if _, err := m.ensureAppNetwork(ctx, eng, appName); err != nil {
+		return "", err
 	}
 	if err := m.attachServices(ctx, eng, appName, links); err != nil {
 		m.log.Warn("linked services not attached to the app's network", "app", appName, "err", err)
 	}
-	return net
+	return net, nil
 }
 
 // appLinks reads an app's links.

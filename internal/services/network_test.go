@@ -175,7 +175,7 @@ func TestAppNetworkFollowsApps(t *testing.T) {
 	if err != nil || len(links.Links) != 2 || links.Links[0].Var == "" {
 		t.Fatalf("clone's links: %+v, %v", links, err)
 	}
-	if n := tm.NetworkFor(ctx, "copy"); n != "berth.app.copy" {
+	if n, _ := tm.NetworkFor(ctx, "copy"); n != "berth.app.copy" {
 		t.Errorf("clone's network: %q", n)
 	}
 	if got := tm.nets("berth.postgres.db"); got != "berth.app.copy berth.app.shop berth.svc.postgres.db" {
