@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/failpoint"
 	"github.com/berthpaas/berth/internal/logs"
 	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
@@ -64,6 +65,7 @@ type Deployer struct {
 	checkHostFor func(ctx context.Context, app string) string
 	keepReleases int
 	lastExit     func(containerID string) (LastExit, bool)
+	failpoint    func(name string) error
 	locks        locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
@@ -100,6 +102,9 @@ type Config struct {
 	// LastExit is how a process container last ended, as the daemon saw
 	// it (ps:report); nil: not known.
 	LastExit func(containerID string) (LastExit, bool)
+	// Failpoint is checked before each step with "deploy-STEP": an error
+	// fails the step (nil: failpoint.Hit, armed by BERTH_FAILPOINTS).
+	Failpoint func(name string) error
 }
 
 // New returns a Deployer built from c.
@@ -107,7 +112,10 @@ func New(c Config) *Deployer {
 	d := &Deployer{
 		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
-		keepReleases: c.KeepReleases, lastExit: c.LastExit,
+		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
+	}
+	if d.failpoint == nil {
+		d.failpoint = failpoint.Hit
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -224,6 +232,9 @@ type job struct {
 	rollbackOf *store.Release
 	// switched is set once the new release is live.
 	switched bool
+	// retireScheduled is set once the old web containers' retirement is
+	// scheduled.
+	retireScheduled bool
 	// failed collects the output of containers that failed their checks.
 	failed logs.Failed
 	// generation labels this deploy's containers.
@@ -380,9 +391,16 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	}
 	d.log.Info("deploy started", "app", appName, "release", j.rel.Number, "redeploy", j.redeploy, "by", holder)
 	for _, s := range pipeline(j.redeploy, j.rollbackOf != nil) {
-		if err := s.run(j, ctx); err != nil {
+		err := d.failpoint("deploy-" + s.name)
+		if err == nil {
+			err = s.run(j, ctx)
+		}
+		if err != nil {
 			if !j.switched {
 				j.fail(s.name, err)
+			} else {
+				// The new release is live: the old containers still go.
+				j.scheduleRetire(context.WithoutCancel(ctx))
 			}
 			var se *StepError
 			if !errors.As(err, &se) {
@@ -419,6 +437,11 @@ func (j *job) fail(stepName string, err error) {
 	// The source tree goes first: on a full disk, that frees the space the
 	// record of the failure needs.
 	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))
+	// A release that never went live cannot be rolled back to: its image
+	// goes (an image deploy's or a rollback's tag only untags).
+	if rerr := j.eng.RemoveImage(ctx, j.d.names.Image(j.app.Name, j.rel.Number), false); rerr != nil && !errors.Is(rerr, docker.ErrNotFound) {
+		j.d.log.Warn("remove the image of a failed deploy", "app", j.app.Name, "release", j.rel.Number, "err", rerr)
+	}
 	j.rel.Status = store.ReleaseFailed
 	var se *StepError
 	if errors.As(err, &se) {
