@@ -102,8 +102,9 @@ type Config struct {
 	// LastExit is how a process container last ended, as the daemon saw
 	// it (ps:report); nil: not known.
 	LastExit func(containerID string) (LastExit, bool)
-	// Failpoint is checked before each step with "deploy-STEP": an error
-	// fails the step (nil: failpoint.Hit, armed by BERTH_FAILPOINTS).
+	// Failpoint is checked with "deploy-STEP" before each step (or, in the
+	// steps that run a one-off container, once it runs): an error fails
+	// the step (nil: failpoint.Hit, armed by BERTH_FAILPOINTS).
 	Failpoint func(name string) error
 }
 
@@ -259,23 +260,26 @@ func (s started) dyno() string { return fmt.Sprintf("%s.%d", s.typ, s.index) }
 type step struct {
 	name string
 	run  func(j *job, ctx context.Context) error
+	// oneOff steps run a command in a container of their own: their
+	// failpoint is checked once it runs (oneOff), not before the step.
+	oneOff bool
 }
 
 // steps is the deploy pipeline. Later issues insert steps (predeploy,
 // release command, health checks, proxy switch) by name.
 var steps = []step{
-	{"source", (*job).source},
-	{"build", (*job).build},
-	{"release", (*job).release},
-	{"env", (*job).envDefaults},
-	{"predeploy", (*job).predeploy},
-	{"release-command", (*job).releaseCommand},
-	{"start", (*job).start},
-	{"check", (*job).check},
-	{"switch", (*job).switchOver},
-	{"drain", (*job).drain},
-	{"retire", (*job).retire},
-	{"postdeploy", (*job).postdeploy},
+	{"source", (*job).source, false},
+	{"build", (*job).build, false},
+	{"release", (*job).release, false},
+	{"env", (*job).envDefaults, false},
+	{"predeploy", (*job).predeploy, true},
+	{"release-command", (*job).releaseCommand, true},
+	{"start", (*job).start, false},
+	{"check", (*job).check, false},
+	{"switch", (*job).switchOver, false},
+	{"drain", (*job).drain, false},
+	{"retire", (*job).retire, false},
+	{"postdeploy", (*job).postdeploy, true},
 }
 
 // pipeline returns the steps a job runs. A redeploy (new containers of
@@ -391,7 +395,10 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	}
 	d.log.Info("deploy started", "app", appName, "release", j.rel.Number, "redeploy", j.redeploy, "by", holder)
 	for _, s := range pipeline(j.redeploy, j.rollbackOf != nil) {
-		err := d.failpoint("deploy-" + s.name)
+		var err error
+		if !s.oneOff {
+			err = d.failpoint("deploy-" + s.name)
+		}
 		if err == nil {
 			err = s.run(j, ctx)
 		}

@@ -59,12 +59,14 @@ func Hit(name string) error {
 	case ModeKill:
 		Kill()
 	case ModeError:
-		return errorOf(name)
+		return Error(name)
 	}
 	return nil
 }
 
-func errorOf(name string) error {
+// Error is the error of failpoint name armed to fail: "failpoint NAME",
+// matching ErrFailpoint.
+func Error(name string) error {
 	return &pointError{name: name}
 }
 
