@@ -183,4 +183,3 @@ func (d *Deployer) retireQueued(ctx context.Context, eng Engine, appName string,
 	}
 	d.log.Info("old containers retired", "app", appName)
 }
-
