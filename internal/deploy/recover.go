@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/berthpaas/berth/internal/docker"
@@ -21,9 +22,9 @@ var deployOneOffs = []string{"predeploy", "release", "postdeploy"}
 // ResumeInterrupted is run when the daemon starts, before Restore: it
 // finishes what a daemon stop (or crash) cut short in the middle of a
 // deploy. A deploy that had not switched is failed: its release is marked
-// failed, its image and kept source removed, the one-off container of the
-// step it was in removed (Restore's reconciliation removes its process
-// containers). The old containers on the retire queue are drained and
+// failed, and its containers, image and kept source removed. A deploy
+// command's container (predeploy, release, postdeploy) a stop left is
+// removed (a postdeploy's release stays live). The old containers on the retire queue are drained and
 // removed on their schedule, in the background (WaitRetired waits for
 // them). Deploy locks are in memory: none survives a stop.
 func (d *Deployer) ResumeInterrupted(ctx context.Context) {
@@ -77,6 +78,18 @@ func (d *Deployer) failInterrupted(ctx context.Context, eng Engine, a store.App)
 	}
 	for _, r := range pending {
 		d.log.Warn("deploy interrupted by a daemon stop marked failed", "app", a.Name, "release", r.Number)
+		// Its containers never took traffic; then its image can go.
+		labels := d.names.AppLabels(a.Name)
+		labels[naming.LabelRelease] = strconv.Itoa(r.Number)
+		cs, err := eng.ListContainers(ctx, labels, true)
+		if err != nil {
+			d.log.Warn("list the containers of an interrupted deploy", "app", a.Name, "err", err)
+		}
+		for _, c := range cs {
+			if err := eng.RemoveContainer(ctx, c.ID, true); err != nil && !errors.Is(err, docker.ErrNotFound) {
+				d.log.Warn("remove a container of an interrupted deploy", "app", a.Name, "container", c.Name, "err", err)
+			}
+		}
 		img := d.names.Image(a.Name, r.Number)
 		if err := eng.RemoveImage(ctx, img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
 			d.log.Warn("remove the image of an interrupted deploy", "app", a.Name, "image", img, "err", err)
