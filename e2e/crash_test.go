@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -21,9 +22,10 @@ import (
 // predeploy and postdeploy, a release command, a web and a worker.
 func crashApp(version string) map[string]string {
 	return map[string]string{
-		"Dockerfile": dockerfile(version),
-		"Procfile":   "web: testapp web\nworker: testapp worker\nrelease: echo released\n",
-		"app.json":   `{"env": {"MODE": {"value": "x"}}, "scripts": {"dokku": {"predeploy": "echo predeploy", "postdeploy": "echo postdeploy"}}}`,
+		"Dockerfile":  dockerfile(version),
+		"Procfile":    "web: testapp web\nworker: testapp worker\nrelease: echo released\n",
+		"DOKKU_SCALE": "web=1\nworker=1\n",
+		"app.json":    `{"env": {"MODE": {"value": "x"}}, "scripts": {"dokku": {"predeploy": "echo predeploy", "postdeploy": "echo postdeploy"}}}`,
 	}
 }
 
@@ -131,20 +133,26 @@ func crashDeploy(t *testing.T, eng *docker.Client, step string, switched bool) {
 		}
 	}
 	// Every container of the app is the live release's, one per process.
-	waitFor(t, 30*time.Second, "only the live release's containers", func() bool {
+	var left []string
+	if !poll(30*time.Second, func() bool {
 		cs, err := eng.ListContainers(context.Background(), map[string]string{"berth.instance": d.prefix(), "berth.app": app}, true)
 		if err != nil {
 			t.Fatal(err)
 		}
+		left = nil
 		seen := map[string]bool{}
+		ok := true
 		for _, c := range cs {
+			left = append(left, fmt.Sprintf("%s(%s %s release %s)", c.Name, c.Labels["berth.kind"], c.State, c.Labels["berth.release"]))
 			if c.Labels["berth.kind"] != "process" || c.Labels["berth.release"] != strconv.Itoa(live) || c.State != "running" {
-				return false
+				ok = false
 			}
 			seen[c.Labels["berth.process"]+"."+c.Labels["berth.index"]] = true
 		}
-		return len(cs) == 2 && seen["web.1"] && seen["worker.1"]
-	})
+		return ok && len(cs) == 2 && seen["web.1"] && seen["worker.1"]
+	}) {
+		t.Fatalf("containers after the restart: %v, want web.1 and worker.1 of release %d", left, live)
+	}
 	imgs, err := eng.ListImages(context.Background(), map[string]string{"berth.instance": d.prefix(), "berth.app": app, "berth.release": "2"})
 	if err != nil {
 		t.Fatal(err)
