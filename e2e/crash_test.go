@@ -153,12 +153,19 @@ func crashDeploy(t *testing.T, eng *docker.Client, step string, switched bool) {
 	}) {
 		t.Fatalf("containers after the restart: %v, want web.1 and worker.1 of release %d", left, live)
 	}
-	imgs, err := eng.ListImages(context.Background(), map[string]string{"berth.instance": d.prefix(), "berth.app": app, "berth.release": "2"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !switched && len(imgs) > 0 {
-		t.Errorf("the interrupted release's image is left: %v", imgs[0].Tags)
+	// The image goes in the background (removing one can wait on the
+	// engine's builds).
+	var imgs []docker.ImageSummary
+	gone := poll(60*time.Second, func() bool {
+		var err error
+		imgs, err = eng.ListImages(context.Background(), map[string]string{"berth.instance": d.prefix(), "berth.app": app, "berth.release": "2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return switched || len(imgs) == 0
+	})
+	if !gone {
+		t.Errorf("the interrupted release's image is left: %s %v", imgs[0].ID, imgs[0].Tags)
 	}
 	if switched && len(imgs) == 0 {
 		t.Error("the live release's image is gone")

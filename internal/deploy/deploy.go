@@ -445,10 +445,15 @@ func (j *job) fail(stepName string, err error) {
 	// record of the failure needs.
 	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))
 	// A release that never went live cannot be rolled back to: its image
-	// goes (an image deploy's or a rollback's tag only untags).
-	if rerr := j.eng.RemoveImage(ctx, j.d.names.Image(j.app.Name, j.rel.Number), false); rerr != nil && !errors.Is(rerr, docker.ErrNotFound) {
-		j.d.log.Warn("remove the image of a failed deploy", "app", j.app.Name, "release", j.rel.Number, "err", rerr)
-	}
+	// goes (an image deploy's or a rollback's tag only untags), in the
+	// background, as removing an image can wait on the engine's builds.
+	j.d.retiring.Add(1)
+	go func(d *Deployer, eng Images, app, img string) {
+		defer d.retiring.Done()
+		if err := eng.RemoveImage(context.Background(), img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
+			d.log.Warn("remove the image of a failed deploy", "app", app, "image", img, "err", err)
+		}
+	}(j.d, j.eng, j.app.Name, j.d.names.Image(j.app.Name, j.rel.Number))
 	j.rel.Status = store.ReleaseFailed
 	var se *StepError
 	if errors.As(err, &se) {

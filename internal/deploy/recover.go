@@ -25,8 +25,8 @@ var deployOneOffs = []string{"predeploy", "release", "postdeploy"}
 // failed, and its containers, image and kept source removed. A deploy
 // command's container (predeploy, release, postdeploy) a stop left is
 // removed (a postdeploy's release stays live). The old containers on the retire queue are drained and
-// removed on their schedule, in the background (WaitRetired waits for
-// them). Deploy locks are in memory: none survives a stop.
+// removed on their schedule, and the images removed, in the background
+// (WaitRetired waits for them). Deploy locks are in memory: none survives a stop.
 func (d *Deployer) ResumeInterrupted(ctx context.Context) {
 	var apps []store.App
 	if err := d.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
@@ -40,18 +40,34 @@ func (d *Deployer) ResumeInterrupted(ctx context.Context) {
 		d.log.Warn("resume interrupted deploys: no engine", "err", err)
 		return
 	}
+	var images []string
 	for _, a := range apps {
-		d.failInterrupted(ctx, eng, a)
+		images = append(images, d.failInterrupted(ctx, eng, a)...)
 	}
 	d.resumeRetires(ctx, eng)
+	if len(images) == 0 {
+		return
+	}
+	// Removing an image can wait on the engine's other work (builds): it
+	// holds up neither the restore nor a deploy.
+	d.retiring.Add(1)
+	go func() {
+		defer d.retiring.Done()
+		for _, img := range images {
+			if err := eng.RemoveImage(context.WithoutCancel(ctx), img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
+				d.log.Warn("remove the image of an interrupted deploy", "image", img, "err", err)
+			}
+		}
+	}()
 }
 
 // failInterrupted fails the pending releases of app a and removes what
-// their deploys made, and the one-off containers deploy steps left.
-func (d *Deployer) failInterrupted(ctx context.Context, eng Engine, a store.App) {
+// their deploys made, and the one-off containers deploy steps left; it
+// returns the images of those releases, to be removed.
+func (d *Deployer) failInterrupted(ctx context.Context, eng Engine, a store.App) []string {
 	unlock, err := d.locks.acquire(a.Name, "the daemon's start", d.now())
 	if err != nil {
-		return // a deploy started since: what it runs is its own
+		return nil // a deploy started since: what it runs is its own
 	}
 	defer unlock()
 	var pending []store.Release
@@ -74,8 +90,9 @@ func (d *Deployer) failInterrupted(ctx context.Context, eng Engine, a store.App)
 	})
 	if err != nil {
 		d.log.Error("fail interrupted deploys", "app", a.Name, "err", err)
-		return
+		return nil
 	}
+	var images []string
 	for _, r := range pending {
 		d.log.Warn("deploy interrupted by a daemon stop marked failed", "app", a.Name, "release", r.Number)
 		// Its containers never took traffic; then its image can go.
@@ -90,16 +107,13 @@ func (d *Deployer) failInterrupted(ctx context.Context, eng Engine, a store.App)
 				d.log.Warn("remove a container of an interrupted deploy", "app", a.Name, "container", c.Name, "err", err)
 			}
 		}
-		img := d.names.Image(a.Name, r.Number)
-		if err := eng.RemoveImage(ctx, img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
-			d.log.Warn("remove the image of an interrupted deploy", "app", a.Name, "image", img, "err", err)
-		}
+		images = append(images, d.names.Image(a.Name, r.Number))
 		os.RemoveAll(d.releaseDir(a.Name, r.Number))
 	}
 	cs, err := eng.ListContainers(ctx, d.names.KindLabels(a.Name, naming.KindRun), true)
 	if err != nil {
 		d.log.Warn("list one-off containers", "app", a.Name, "err", err)
-		return
+		return images
 	}
 	for _, c := range cs {
 		if !contains(deployOneOffs, c.Labels[naming.LabelProcess]) {
@@ -110,6 +124,7 @@ func (d *Deployer) failInterrupted(ctx context.Context, eng Engine, a store.App)
 			d.log.Warn("remove a deploy command's container", "app", a.Name, "container", c.Name, "err", err)
 		}
 	}
+	return images
 }
 
 func contains(list []string, s string) bool {
