@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -43,19 +44,37 @@ func (j *job) switchOver(ctx context.Context) error {
 	// retire in the transaction that makes the new release live, so a
 	// daemon that stops after it drains and removes them at its start.
 	var wait, now []docker.ContainerInfo
+	var undo switchUndo
 	err = j.d.store.Tx(ctx, func(tx *store.Tx) error {
 		var live int
 		prev, err := tx.LiveRelease(j.app)
 		if err == nil {
-			live = prev.Number
+			live, undo.prev = prev.Number, &prev
 		} else if !errors.Is(err, store.ErrReleaseNotFound) {
 			return err
 		}
-		generation, _, err := tx.Property(j.app.Scope(), "ps", "generation")
+		generation, hadGeneration, err := tx.Property(j.app.Scope(), "ps", "generation")
 		if err != nil {
 			return err
 		}
+		undo.generation, undo.hadGeneration = generation, hadGeneration
+		if undo.formation, err = tx.Formation(j.app); err != nil {
+			return err
+		}
+		queued, err := tx.RetiringOf(j.app)
+		if err != nil {
+			return err
+		}
+		wasQueued := map[string]bool{}
+		for _, q := range queued {
+			wasQueued[q.ContainerID] = true
+		}
 		wait, now = naming.SortReplaced(old, live, generation)
+		for _, c := range append(slices.Clone(wait), now...) {
+			if !wasQueued[c.ID] {
+				undo.queued = append(undo.queued, c.ID)
+			}
+		}
 		at := j.d.now()
 		var queue []store.Retiring
 		for _, c := range wait {
@@ -93,6 +112,11 @@ func (j *job) switchOver(ctx context.Context) error {
 	}
 	if j.d.router != nil {
 		if err := j.d.router.Sync(ctx, j.app.Name); err != nil {
+			// The proxy still routes to the old containers: they stay
+			// live, and the deploy fails as before the switch.
+			if uerr := j.unswitch(context.WithoutCancel(ctx), undo); uerr != nil {
+				j.d.log.Error("undo a switch the proxy refused", "app", j.app.Name, "err", uerr)
+			}
 			return err
 		}
 	}
@@ -141,6 +165,49 @@ func (j *job) switchOver(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// switchUndo is what the switch's transaction changed, to put back when
+// the proxy refuses the new routes.
+type switchUndo struct {
+	prev          *store.Release // the live release before (nil: none)
+	generation    string
+	hadGeneration bool
+	formation     map[string]int
+	queued        []string // containers it queued to retire
+}
+
+// unswitch puts the old release back live, with its formation and
+// generation, and takes the old containers off the retire queue.
+func (j *job) unswitch(ctx context.Context, u switchUndo) error {
+	return j.d.store.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.UpdateRelease(j.rel); err != nil { // pending again
+			return err
+		}
+		if u.prev != nil {
+			if err := tx.UpdateRelease(*u.prev); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetFormation(j.app, u.formation); err != nil {
+			return err
+		}
+		var err error
+		if u.hadGeneration {
+			err = tx.SetProperty(j.app.Scope(), "ps", "generation", u.generation)
+		} else {
+			err = tx.UnsetProperty(j.app.Scope(), "ps", "generation")
+		}
+		if err != nil {
+			return err
+		}
+		for _, id := range u.queued {
+			if err := tx.Retired(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // targetAddr is the proxy's address of a web container.
