@@ -24,9 +24,10 @@ var deployOneOffs = []string{"predeploy", "release", "postdeploy"}
 // deploy. A deploy that had not switched is failed: its release is marked
 // failed, and its containers, image and kept source removed. A deploy
 // command's container (predeploy, release, postdeploy) a stop left is
-// removed (a postdeploy's release stays live). The old containers on the retire queue are drained and
-// removed on their schedule, and the images removed, in the background
-// (WaitRetired waits for them). Deploy locks are in memory: none survives a stop.
+// removed (a postdeploy's release stays live). The old containers on the
+// retire queue are drained and removed on their schedule, and the images
+// removed, in the background (WaitRetired waits for them). Deploy locks
+// are in memory: none survives a stop.
 func (d *Deployer) ResumeInterrupted(ctx context.Context) {
 	var apps []store.App
 	if err := d.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
