@@ -19,7 +19,8 @@ const interrupted = "interrupted: the daemon stopped during the deploy"
 // deployOneOffs are the one-off containers deploy steps run.
 var deployOneOffs = []string{"predeploy", "release", "postdeploy"}
 
-// ResumeInterrupted is run when the daemon starts, before Restore: it
+// ResumeInterrupted is run when the daemon starts, before FailInterrupted
+// (which marks the releases it leaves pending failed) and Restore: it
 // finishes what a daemon stop (or crash) cut short in the middle of a
 // deploy. A deploy that had not switched is failed: its release is marked
 // failed, and its containers, image and kept source removed. A deploy
