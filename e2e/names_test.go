@@ -184,8 +184,9 @@ func TestDokkuContainerNames(t *testing.T) {
 
 	// The daemon dies in the middle of a switch's renames: the old web
 	// container still holds the final name, the live one its temporary
-	// name. At its start the daemon gives the names back by labels and
-	// removes what waited to retire.
+	// name. At its start the daemon gives the names back by labels; what
+	// waited to retire still waits, under a retiring name (the retire
+	// queue: it goes at its time, 10 minutes after its switch).
 	m = byName()
 	liveWeb := live(m, "web.1", "2")
 	var waitingWeb string
@@ -212,8 +213,15 @@ func TestDokkuContainerNames(t *testing.T) {
 	d = d2
 	waitFor(t, 60*time.Second, "the names put right after a restart", func() bool {
 		m = byName()
-		return len(m) == 2 && m[p+"web.1"].ID == liveWeb.ID && m[p+"worker.1"].ID != ""
+		waits := false
+		for n, c := range m {
+			waits = waits || (c.ID == waitingWeb && retiredRE.MatchString(n))
+		}
+		return len(m) == 3 && m[p+"web.1"].ID == liveWeb.ID && m[p+"worker.1"].ID != "" && waits
 	})
+	if !strings.Contains(d2.log.String(), "resuming the retirement of old containers") {
+		t.Error("the restarted daemon did not resume the retire queue")
+	}
 	if v := dockerExec(t, eng, p+"web.1", "sh", "-c", "echo $APP_VERSION"); v != "v2" {
 		t.Errorf("after the restart, docker exec %sweb.1 runs %q", p, v)
 	}

@@ -93,6 +93,9 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	if err := rt.SyncAll(ctx); err != nil {
 		log.Warn("sync the proxy's routes", "err", err)
 	}
+	// Deploys a stop cut short: what they made goes, their old containers
+	// retire on schedule (in the background); then they are marked failed.
+	deployer.ResumeInterrupted(ctx)
 	if err := deployer.FailInterrupted(ctx); err != nil {
 		return err
 	}

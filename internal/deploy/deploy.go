@@ -18,6 +18,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/failpoint"
 	"github.com/berthpaas/berth/internal/logs"
 	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/release"
@@ -64,6 +65,7 @@ type Deployer struct {
 	checkHostFor func(ctx context.Context, app string) string
 	keepReleases int
 	lastExit     func(containerID string) (LastExit, bool)
+	failpoint    func(name string) error
 	locks        locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
@@ -100,6 +102,10 @@ type Config struct {
 	// LastExit is how a process container last ended, as the daemon saw
 	// it (ps:report); nil: not known.
 	LastExit func(containerID string) (LastExit, bool)
+	// Failpoint is checked with "deploy-STEP" before each step (or, in the
+	// steps that run a one-off container, once it runs): an error fails
+	// the step (nil: failpoint.Hit, armed by BERTH_FAILPOINTS).
+	Failpoint func(name string) error
 }
 
 // New returns a Deployer built from c.
@@ -107,7 +113,10 @@ func New(c Config) *Deployer {
 	d := &Deployer{
 		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
-		keepReleases: c.KeepReleases, lastExit: c.LastExit,
+		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
+	}
+	if d.failpoint == nil {
+		d.failpoint = failpoint.Hit
 	}
 	if d.now == nil {
 		d.now = time.Now
@@ -224,6 +233,9 @@ type job struct {
 	rollbackOf *store.Release
 	// switched is set once the new release is live.
 	switched bool
+	// retireScheduled is set once the old web containers' retirement is
+	// scheduled.
+	retireScheduled bool
 	// failed collects the output of containers that failed their checks.
 	failed logs.Failed
 	// generation labels this deploy's containers.
@@ -248,23 +260,26 @@ func (s started) dyno() string { return fmt.Sprintf("%s.%d", s.typ, s.index) }
 type step struct {
 	name string
 	run  func(j *job, ctx context.Context) error
+	// oneOff steps run a command in a container of their own: their
+	// failpoint is checked once it runs (oneOff), not before the step.
+	oneOff bool
 }
 
 // steps is the deploy pipeline. Later issues insert steps (predeploy,
 // release command, health checks, proxy switch) by name.
 var steps = []step{
-	{"source", (*job).source},
-	{"build", (*job).build},
-	{"release", (*job).release},
-	{"env", (*job).envDefaults},
-	{"predeploy", (*job).predeploy},
-	{"release-command", (*job).releaseCommand},
-	{"start", (*job).start},
-	{"check", (*job).check},
-	{"switch", (*job).switchOver},
-	{"drain", (*job).drain},
-	{"retire", (*job).retire},
-	{"postdeploy", (*job).postdeploy},
+	{"source", (*job).source, false},
+	{"build", (*job).build, false},
+	{"release", (*job).release, false},
+	{"env", (*job).envDefaults, false},
+	{"predeploy", (*job).predeploy, true},
+	{"release-command", (*job).releaseCommand, true},
+	{"start", (*job).start, false},
+	{"check", (*job).check, false},
+	{"switch", (*job).switchOver, false},
+	{"drain", (*job).drain, false},
+	{"retire", (*job).retire, false},
+	{"postdeploy", (*job).postdeploy, true},
 }
 
 // pipeline returns the steps a job runs. A redeploy (new containers of
@@ -380,9 +395,19 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	}
 	d.log.Info("deploy started", "app", appName, "release", j.rel.Number, "redeploy", j.redeploy, "by", holder)
 	for _, s := range pipeline(j.redeploy, j.rollbackOf != nil) {
-		if err := s.run(j, ctx); err != nil {
+		var err error
+		if !s.oneOff {
+			err = d.failpoint("deploy-" + s.name)
+		}
+		if err == nil {
+			err = s.run(j, ctx)
+		}
+		if err != nil {
 			if !j.switched {
 				j.fail(s.name, err)
+			} else {
+				// The new release is live: the old containers still go.
+				j.scheduleRetire(context.WithoutCancel(ctx))
 			}
 			var se *StepError
 			if !errors.As(err, &se) {
@@ -419,6 +444,16 @@ func (j *job) fail(stepName string, err error) {
 	// The source tree goes first: on a full disk, that frees the space the
 	// record of the failure needs.
 	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))
+	// A release that never went live cannot be rolled back to: its image
+	// goes (an image deploy's or a rollback's tag only untags), in the
+	// background, as removing an image can wait on the engine's builds.
+	j.d.retiring.Add(1)
+	go func(d *Deployer, eng Images, app, img string) {
+		defer d.retiring.Done()
+		if err := eng.RemoveImage(context.Background(), img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
+			d.log.Warn("remove the image of a failed deploy", "app", app, "image", img, "err", err)
+		}
+	}(j.d, j.eng, j.app.Name, j.d.names.Image(j.app.Name, j.rel.Number))
 	j.rel.Status = store.ReleaseFailed
 	var se *StepError
 	if errors.As(err, &se) {

@@ -105,6 +105,13 @@ func (j *job) oneOff(ctx context.Context, what string, cmd []string) (string, in
 		j.eng.RemoveContainer(context.WithoutCancel(ctx), id, true)
 		return "", 0, nil, err
 	}
+	step := what
+	if what == "release" {
+		step = "release-command"
+	}
+	if err := j.d.failpoint("deploy-" + step); err != nil {
+		return id, 0, nil, err
+	}
 	tail := &tailWriter{w: &lineWriter{w: j.out, prefix: "       "}, max: 20}
 	logsDone := make(chan struct{})
 	go func() {
@@ -197,7 +204,7 @@ func (j *job) releaseCommand(ctx context.Context) error {
 		defer j.eng.RemoveContainer(context.WithoutCancel(ctx), id, true)
 	}
 	if err != nil {
-		if c, mapped := startExitCode(err); mapped != nil {
+		if c, mapped := startExitCode(err); c != 0 {
 			return &StepError{Step: "release-command", Err: fmt.Errorf("exit %d: %v", c, mapped)}
 		}
 		return err

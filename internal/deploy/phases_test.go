@@ -236,8 +236,20 @@ func TestSwitchRouteFails(t *testing.T) {
 	if got := h.eng.names(); got != before {
 		t.Errorf("containers = %s, want %s", got, before)
 	}
-	if rels := h.releases(); rels[0].Status != store.ReleaseFailed {
-		t.Errorf("release %s", rels[0].Status)
+	if rels := h.releases(); rels[0].Status != store.ReleaseFailed || rels[1].Status != store.ReleaseLive {
+		t.Errorf("releases %s, %s; want failed, live (the old one again)", rels[0].Status, rels[1].Status)
+	}
+	var queue []store.Retiring
+	h.tx(func(tx *store.Tx) (err error) { queue, err = tx.RetireQueue(); return err })
+	if len(queue) > 0 {
+		t.Errorf("the old containers are still queued to retire: %+v", queue)
+	}
+	// The proxy is back: the next deploy replaces the old release.
+	h.router.syncErr = nil
+	h.mustDeploy(twoTypes...)
+	h.d.WaitRetired()
+	if got := h.eng.names(); got != "shop.web.1=running shop.worker.1=running" {
+		t.Errorf("containers after the next deploy = %s", got)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/naming"
+	"github.com/berthpaas/berth/internal/store"
 )
 
 // Reconciling is "read state, emit a plan, apply it": diff works out from
@@ -99,6 +100,21 @@ func diff(n naming.Names, want wanted, have []docker.ContainerInfo, tidy bool, e
 	return p
 }
 
+// withoutQueued drops the containers on the retire queue from cs.
+func withoutQueued(cs []docker.ContainerInfo, queued []store.Retiring) []docker.ContainerInfo {
+	skip := map[string]bool{}
+	for _, q := range queued {
+		skip[q.ContainerID] = true
+	}
+	var out []docker.ContainerInfo
+	for _, c := range cs {
+		if !skip[c.ID] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // drainAddrs are the proxy targets among containers about to retire.
 func drainAddrs(cs []docker.ContainerInfo) []string {
 	var addrs []string
@@ -135,6 +151,13 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer,
 	}
 	want := wanted{app: appName, release: s.live.Number, generation: set.generation, processes: s.live.Processes, formation: s.formation}
 	p := diff(d.names, want, cs, tidy, d.now().Unix())
+	// Old containers on the retire queue go on their own schedule
+	// (ResumeInterrupted), drained first.
+	var queued []store.Retiring
+	if err := d.store.Tx(ctx, func(tx *store.Tx) (err error) { queued, err = tx.RetiringOf(s.app); return err }); err != nil {
+		return err
+	}
+	p.retire = withoutQueued(p.retire, queued)
 	files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
 	j := &job{d: d, eng: eng, app: s.app, rel: s.live, files: files, out: out}
 	return j.applyReconcile(ctx, p, set, tidy)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -28,18 +29,61 @@ func (j *job) switchOver(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	isNew := map[string]bool{}
+	for _, s := range j.started {
+		isNew[s.id] = true
+	}
+	var old []docker.ContainerInfo
+	for _, c := range all {
+		if !isNew[c.ID] {
+			old = append(old, c)
+		}
+	}
 	// The release and generation live until now: their web containers
-	// are the ones that served traffic.
-	var live int
-	var generation string
+	// are the ones that served traffic. The old containers are queued to
+	// retire in the transaction that makes the new release live, so a
+	// daemon that stops after it drains and removes them at its start.
+	var wait, now []docker.ContainerInfo
+	var undo switchUndo
 	err = j.d.store.Tx(ctx, func(tx *store.Tx) error {
+		var live int
 		prev, err := tx.LiveRelease(j.app)
 		if err == nil {
-			live = prev.Number
+			live, undo.prev = prev.Number, &prev
 		} else if !errors.Is(err, store.ErrReleaseNotFound) {
 			return err
 		}
-		if generation, _, err = tx.Property(j.app.Scope(), "ps", "generation"); err != nil {
+		generation, hadGeneration, err := tx.Property(j.app.Scope(), "ps", "generation")
+		if err != nil {
+			return err
+		}
+		undo.generation, undo.hadGeneration = generation, hadGeneration
+		if undo.formation, err = tx.Formation(j.app); err != nil {
+			return err
+		}
+		queued, err := tx.RetiringOf(j.app)
+		if err != nil {
+			return err
+		}
+		wasQueued := map[string]bool{}
+		for _, q := range queued {
+			wasQueued[q.ContainerID] = true
+		}
+		wait, now = naming.SortReplaced(old, live, generation)
+		for _, c := range append(slices.Clone(wait), now...) {
+			if !wasQueued[c.ID] {
+				undo.queued = append(undo.queued, c.ID)
+			}
+		}
+		at := j.d.now()
+		var queue []store.Retiring
+		for _, c := range wait {
+			queue = append(queue, store.Retiring{ContainerID: c.ID, Name: c.Name, Addr: targetAddr(c), RetireAt: at.Add(time.Duration(set.waitToRetire) * time.Second)})
+		}
+		for _, c := range now {
+			queue = append(queue, store.Retiring{ContainerID: c.ID, Name: c.Name, RetireAt: at})
+		}
+		if err := tx.QueueRetiring(j.app, queue); err != nil {
 			return err
 		}
 		cfg, err := tx.Config(j.app.Scope())
@@ -68,6 +112,11 @@ func (j *job) switchOver(ctx context.Context) error {
 	}
 	if j.d.router != nil {
 		if err := j.d.router.Sync(ctx, j.app.Name); err != nil {
+			// The proxy still routes to the old containers: they stay
+			// live, and the deploy fails as before the switch.
+			if uerr := j.unswitch(context.WithoutCancel(ctx), undo); uerr != nil {
+				j.d.log.Error("undo a switch the proxy refused", "app", j.app.Name, "err", uerr)
+			}
 			return err
 		}
 	}
@@ -84,27 +133,20 @@ func (j *job) switchOver(ctx context.Context) error {
 			j.d.log.Warn("route after renaming containers", "app", j.app.Name, "err", err)
 		}
 	}
-	isNew := map[string]bool{}
-	for _, s := range j.started {
-		isNew[s.id] = true
-	}
-	var old []docker.ContainerInfo
-	for _, c := range all {
-		if !isNew[c.ID] {
-			if name, ok := renamed[c.ID]; ok {
-				c.Name = name
-			}
-			old = append(old, c)
+	nameOf := func(c docker.ContainerInfo) string {
+		if name, ok := renamed[c.ID]; ok {
+			return name
 		}
+		return c.Name
 	}
-	wait, now := naming.SortReplaced(old, live, generation)
 	for _, c := range wait {
-		j.retiring = append(j.retiring, oldContainer{id: c.ID, name: c.Name, addr: fmt.Sprintf("127.0.0.1:%d", c.HostPort)})
+		j.retiring = append(j.retiring, oldContainer{id: c.ID, name: nameOf(c), addr: targetAddr(c)})
 	}
 	if len(now) > 0 {
 		var stop []oldContainer
 		var names []string
 		for _, c := range now {
+			c.Name = nameOf(c)
 			stop = append(stop, oldContainer{id: c.ID, name: c.Name})
 			if c.State == "running" || c.State == "restarting" {
 				names = append(names, c.Name)
@@ -123,6 +165,54 @@ func (j *job) switchOver(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// switchUndo is what the switch's transaction changed, to put back when
+// the proxy refuses the new routes.
+type switchUndo struct {
+	prev          *store.Release // the live release before (nil: none)
+	generation    string
+	hadGeneration bool
+	formation     map[string]int
+	queued        []string // containers it queued to retire
+}
+
+// unswitch puts the old release back live, with its formation and
+// generation, and takes the old containers off the retire queue.
+func (j *job) unswitch(ctx context.Context, u switchUndo) error {
+	return j.d.store.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.UpdateRelease(j.rel); err != nil { // pending again
+			return err
+		}
+		if u.prev != nil {
+			if err := tx.UpdateRelease(*u.prev); err != nil {
+				return err
+			}
+		}
+		if err := tx.SetFormation(j.app, u.formation); err != nil {
+			return err
+		}
+		var err error
+		if u.hadGeneration {
+			err = tx.SetProperty(j.app.Scope(), "ps", "generation", u.generation)
+		} else {
+			err = tx.UnsetProperty(j.app.Scope(), "ps", "generation")
+		}
+		if err != nil {
+			return err
+		}
+		for _, id := range u.queued {
+			if err := tx.Retired(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// targetAddr is the proxy's address of a web container.
+func targetAddr(c docker.ContainerInfo) string {
+	return fmt.Sprintf("127.0.0.1:%d", c.HostPort)
 }
 
 // renameAll gives the old containers their retiring names and the new ones
@@ -148,8 +238,9 @@ func (j *job) renameAll(ctx context.Context, all []docker.ContainerInfo) map[str
 }
 
 // stopAndRemove stops containers, all at once, each given the stop timeout
-// to finish what it is doing, and removes them. Failures are logged: the
-// release is live, and Reconcile tidies up at the daemon's next start.
+// to finish what it is doing, removes them, and takes them off the retire
+// queue. Failures are logged, and the container stays queued: the release
+// is live, and the daemon's next start tries again.
 func (d *Deployer) stopAndRemove(eng Containers, appName string, cs []oldContainer, timeout time.Duration) {
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -160,6 +251,10 @@ func (d *Deployer) stopAndRemove(eng Containers, appName string, cs []oldContain
 			}
 			if err := eng.RemoveContainer(ctx, c.id, true); err != nil && !errors.Is(err, docker.ErrNotFound) {
 				d.log.Warn("remove old container", "app", appName, "container", c.name, "err", err)
+				return
+			}
+			if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.Retired(c.id) }); err != nil {
+				d.log.Warn("take a retired container off the queue", "app", appName, "container", c.name, "err", err)
 			}
 		})
 	}
@@ -194,29 +289,10 @@ func (j *job) drain(ctx context.Context) error {
 // The release is live by now: failures are logged, and ps:restore tidies
 // up what is left.
 func (j *job) retire(ctx context.Context) error {
-	set, _ := j.d.settings(ctx, j.app)
-	wait := time.Duration(set.waitToRetire) * time.Second
 	if j.stopped != nil {
 		<-j.stopped
 	}
-	if old := j.retiring; len(old) > 0 {
-		var names []string
-		for _, c := range old {
-			names = append(names, c.name)
-		}
-		j.info("Retiring %d old web container(s) in %s: %s", len(old), wait, strings.Join(names, ", "))
-		d, eng, appName, timeout := j.d, j.eng, j.app.Name, time.Duration(set.stopTimeout)*time.Second
-		if wait == 0 {
-			d.stopAndRemove(eng, appName, old, timeout) // done before the deploy returns
-		} else {
-			d.retiring.Add(1)
-			go func() {
-				defer d.retiring.Done()
-				time.Sleep(wait)
-				d.stopAndRemove(eng, appName, old, timeout)
-			}()
-		}
-	}
+	j.scheduleRetire(ctx)
 	j.d.pruneReleases(ctx, j.eng, j.app)
 	j.info("Application deployed: %s release %d", j.app.Name, j.rel.Number)
 	for _, s := range j.started {
@@ -228,6 +304,39 @@ func (j *job) retire(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// scheduleRetire stops the old web containers after wait-to-retire, in
+// the background (at once, before it returns, when the wait is 0). It runs
+// once per deploy: in the retire step, or when a step after the switch
+// failed before it.
+func (j *job) scheduleRetire(ctx context.Context) {
+	if j.retireScheduled {
+		return
+	}
+	j.retireScheduled = true
+	old := j.retiring
+	if len(old) == 0 {
+		return
+	}
+	set, _ := j.d.settings(ctx, j.app)
+	wait := time.Duration(set.waitToRetire) * time.Second
+	var names []string
+	for _, c := range old {
+		names = append(names, c.name)
+	}
+	j.info("Retiring %d old web container(s) in %s: %s", len(old), wait, strings.Join(names, ", "))
+	d, eng, appName, timeout := j.d, j.eng, j.app.Name, time.Duration(set.stopTimeout)*time.Second
+	if wait == 0 {
+		d.stopAndRemove(eng, appName, old, timeout) // done before the deploy returns
+		return
+	}
+	d.retiring.Add(1)
+	go func() {
+		defer d.retiring.Done()
+		time.Sleep(wait)
+		d.stopAndRemove(eng, appName, old, timeout)
+	}()
 }
 
 // WaitRetired waits for background retirements (daemon shutdown, tests).

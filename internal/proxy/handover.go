@@ -12,10 +12,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/berthpaas/berth/internal/failpoint"
 )
 
 // The hand-over: a new proxy (an upgrade, Config.TakeOver) takes the
@@ -474,26 +475,18 @@ func (in *inherited) abort(err error) {
 
 // inheritedHook runs once a proxy taking over has the sockets and the
 // routes, before it serves them: Config.afterInherit (unit tests), and the
-// failpoint proxy-handover-crash, which makes the process exit there, as a
-// crash would (BERTH_FAILPOINTS, a comma-separated list or "@FILE"; the
-// end-to-end tests' way to prove the old proxy keeps serving). Unset in
-// production.
+// failpoint proxy-handover-crash (package failpoint), which makes the
+// process exit there, as a crash would: the end-to-end tests' way to prove
+// the old proxy keeps serving. Unset in production.
 func inheritedHook(cfg Config) error {
 	if cfg.afterInherit != nil {
 		if err := cfg.afterInherit(); err != nil {
 			return err
 		}
 	}
-	list := os.Getenv("BERTH_FAILPOINTS")
-	if file, ok := strings.CutPrefix(list, "@"); ok {
-		b, _ := os.ReadFile(file)
-		list = strings.TrimSpace(string(b))
-	}
-	for _, f := range strings.Split(list, ",") {
-		if f == "proxy-handover-crash" {
-			cfg.Log.Error("failpoint proxy-handover-crash: exiting with the inherited sockets")
-			os.Exit(3)
-		}
+	if failpoint.Mode("proxy-handover-crash") != "" {
+		cfg.Log.Error("failpoint proxy-handover-crash: exiting with the inherited sockets")
+		os.Exit(3)
 	}
 	return nil
 }

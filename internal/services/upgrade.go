@@ -14,6 +14,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/failpoint"
 	"github.com/berthpaas/berth/internal/fsutil"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -317,19 +318,8 @@ func (m *Manager) putBack(svc store.Service, aside string) error {
 }
 
 // upgradeFailpoint fails an upgrade step when BERTH_FAILPOINTS names it
-// (a comma-separated list, or "@FILE" to read the list from a file each
-// time): the tests' way to prove that a failure after the old server went
-// down brings it back. Unset in production.
+// upgrade-NAME (see package failpoint): the tests' way to prove that a
+// failure after the old server went down brings it back.
 func upgradeFailpoint(name string) error {
-	list := os.Getenv("BERTH_FAILPOINTS")
-	if file, ok := strings.CutPrefix(list, "@"); ok {
-		b, _ := os.ReadFile(file)
-		list = strings.TrimSpace(string(b))
-	}
-	for _, f := range strings.Split(list, ",") {
-		if f == "upgrade-"+name {
-			return errors.New("failpoint upgrade-" + name)
-		}
-	}
-	return nil
+	return failpoint.Hit("upgrade-" + name)
 }
