@@ -106,10 +106,7 @@ func crashDeploy(t *testing.T, eng *docker.Client, step string, switched bool) {
 	}
 	t.Cleanup(func() {
 		d2.stop(syscall.SIGKILL)
-		if t.Failed() {
-			l := d2.log.String()
-			t.Logf("restarted daemon's log (tail):\n%s", l[max(0, len(l)-6000):])
-		}
+		d2.logTailIfFailed(t, "restarted daemon's")
 	})
 	d2.proxyAddr = firstNonEmpty(d2.proxyAddr, d.proxyAddr)
 	live, want := 1, "version=v1"

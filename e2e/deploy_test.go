@@ -50,41 +50,67 @@ var prefixSeq atomic.Int64
 // uptime check, and removes what it created on the engine at the end.
 func deployDaemon(t *testing.T, eng *docker.Client, extraEnv ...string) *daemon {
 	t.Helper()
-	prefix := fmt.Sprintf("bt%d-%d", os.Getpid()%100000, prefixSeq.Add(1))
-	dir := shortTempDir(t)
-	env := append([]string{"BERTH_NAME_PREFIX=" + prefix}, extraEnv...)
-	d, err := startDaemon(dir, env...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.stop(syscall.SIGKILL)
-		if t.Failed() {
-			l := d.log.String()
-			t.Logf("daemon log (tail):\n%s", l[max(0, len(l)-6000):])
-		}
-		ctx := context.Background()
-		cs, _ := eng.ListContainers(ctx, map[string]string{"berth.instance": prefix}, true)
-		for _, c := range cs {
-			eng.RemoveContainer(ctx, c.ID, true)
-		}
-		imgs, _ := eng.ListImages(ctx, map[string]string{"berth.instance": prefix})
-		for _, img := range imgs {
-			removeImageKeepParents(img.ID)
-		}
-		// The services' and apps' networks: left behind, networks use
-		// up the engine's address pools.
-		nets, _ := eng.ListNetworks(ctx, map[string]string{"berth.instance": prefix})
-		for _, n := range nets {
-			eng.RemoveNetwork(ctx, n.Name)
-		}
-		eng.RemoveNetwork(ctx, prefix+"-berth")
-	})
+	return deployDaemonOn(t, eng, shortTempDir(t), extraEnv...)
+}
+
+// deployDaemonOn is deployDaemon on a data dir the test made (a tmpfs, say).
+func deployDaemonOn(t *testing.T, eng *docker.Client, dir string, extraEnv ...string) *daemon {
+	t.Helper()
+	d := instanceDaemon(t, eng, dir, extraEnv...)
 	d.mustBerth(t, "checks:set", "--global", "default-uptime-seconds", "1")
 	// Old containers retire as soon as the new ones took over (after the
 	// drain), so tests see one generation; zero-downtime tests set more.
 	d.mustBerth(t, "checks:set", "--global", "wait-to-retire", "0")
 	return d
+}
+
+// instanceDaemon starts a daemon on dir with a name prefix of its own. At
+// the end of the test it is killed, its log's tail shown if the test
+// failed, and (when eng is not nil) what its instance made on eng removed.
+func instanceDaemon(t *testing.T, eng *docker.Client, dir string, extraEnv ...string) *daemon {
+	t.Helper()
+	prefix := fmt.Sprintf("bt%d-%d", os.Getpid()%100000, prefixSeq.Add(1))
+	d, err := startDaemon(dir, append([]string{"BERTH_NAME_PREFIX=" + prefix}, extraEnv...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		d.stop(syscall.SIGKILL)
+		d.logTailIfFailed(t, "daemon")
+		if eng != nil {
+			removeInstance(eng, prefix)
+		}
+	})
+	return d
+}
+
+// logTailIfFailed shows the end of the daemon's log when t failed.
+func (d *daemon) logTailIfFailed(t *testing.T, what string) {
+	if t.Failed() {
+		l := d.log.String()
+		t.Logf("%s log (tail):\n%s", what, l[max(0, len(l)-8000):])
+	}
+}
+
+// removeInstance removes the containers, images and networks of one
+// instance (a name prefix) from eng.
+func removeInstance(eng *docker.Client, prefix string) {
+	ctx := context.Background()
+	cs, _ := eng.ListContainers(ctx, map[string]string{"berth.instance": prefix}, true)
+	for _, c := range cs {
+		eng.RemoveContainer(ctx, c.ID, true)
+	}
+	imgs, _ := eng.ListImages(ctx, map[string]string{"berth.instance": prefix})
+	for _, img := range imgs {
+		removeImageKeepParents(img.ID)
+	}
+	// The services' and apps' networks: left behind, networks use up the
+	// address pools.
+	nets, _ := eng.ListNetworks(ctx, map[string]string{"berth.instance": prefix})
+	for _, n := range nets {
+		eng.RemoveNetwork(ctx, n.Name)
+	}
+	eng.RemoveNetwork(ctx, prefix+"-berth")
 }
 
 // mustBerth runs berth and fails the test unless it exits 0.

@@ -23,18 +23,7 @@ import (
 // the daemon made there.
 func engineDaemon(t *testing.T, pe *privateEngine) *daemon {
 	t.Helper()
-	prefix := fmt.Sprintf("bt%d-%d", os.Getpid()%100000, prefixSeq.Add(1))
-	d, err := startDaemon(shortTempDir(t), "BERTH_NAME_PREFIX="+prefix, "DOCKER_HOST="+pe.host)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.stop(syscall.SIGKILL)
-		if t.Failed() {
-			l := d.log.String()
-			t.Logf("daemon log (tail):\n%s", l[max(0, len(l)-8000):])
-		}
-	})
+	d := instanceDaemon(t, nil, shortTempDir(t), "DOCKER_HOST="+pe.host)
 	d.mustBerth(t, "checks:set", "--global", "default-uptime-seconds", "1")
 	d.mustBerth(t, "checks:set", "--global", "wait-to-retire", "0")
 	return d

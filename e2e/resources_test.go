@@ -20,7 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -51,36 +50,6 @@ func tmpfsDir(t *testing.T, size string) string {
 		exec.Command("umount", "-l", dir).Run()
 	})
 	return dir
-}
-
-// daemonOn is deployDaemon on a data dir the test made (a tmpfs).
-func daemonOn(t *testing.T, eng *docker.Client, dir string, extraEnv ...string) *daemon {
-	t.Helper()
-	prefix := fmt.Sprintf("bt%d-%d", os.Getpid()%100000, prefixSeq.Add(1))
-	d, err := startDaemon(dir, append([]string{"BERTH_NAME_PREFIX=" + prefix}, extraEnv...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		d.stop(syscall.SIGKILL)
-		if t.Failed() {
-			l := d.log.String()
-			t.Logf("daemon log (tail):\n%s", l[max(0, len(l)-6000):])
-		}
-		ctx := context.Background()
-		cs, _ := eng.ListContainers(ctx, map[string]string{"berth.instance": prefix}, true)
-		for _, c := range cs {
-			eng.RemoveContainer(ctx, c.ID, true)
-		}
-		imgs, _ := eng.ListImages(ctx, map[string]string{"berth.instance": prefix})
-		for _, img := range imgs {
-			removeImageKeepParents(img.ID)
-		}
-		eng.RemoveNetwork(ctx, prefix+"-berth")
-	})
-	d.mustBerth(t, "checks:set", "--global", "default-uptime-seconds", "1")
-	d.mustBerth(t, "checks:set", "--global", "wait-to-retire", "0")
-	return d
 }
 
 // freeBytes is what an unprivileged writer may still write on dir's disk.
@@ -208,7 +177,7 @@ func TestDiskFullDuringDeployAndConfigSet(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
 	dir := tmpfsDir(t, "96m")
-	d := daemonOn(t, eng, dir)
+	d := deployDaemonOn(t, eng, dir)
 	key := sshKey(t, t.TempDir(), "admin")
 	d.mustBerth(t, "ssh-keys:add", "admin", key+".pub")
 	_, port, _ := net.SplitHostPort(d.sshAddr)
@@ -300,7 +269,7 @@ func TestDiskFullDuringBackup(t *testing.T) {
 	eng := requireDocker(t)
 	requireServiceImages(t)
 	dir := tmpfsDir(t, "48m")
-	d := daemonOn(t, eng, dir, serviceImageEnv...)
+	d := deployDaemonOn(t, eng, dir, serviceImageEnv...)
 	d.mustBerth(t, "redis:create", "rb")
 	// About 3 MB of incompressible values: the dump cannot fit in 1 MB.
 	var cmds strings.Builder
