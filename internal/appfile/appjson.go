@@ -108,7 +108,7 @@ type Cron struct {
 // Numbers (quantity, attempts, seconds, port) must be whole, non-negative
 // and at most 2^31-1.
 func ParseAppJSON(data []byte) (AppJSON, error) {
-	data = stripBOM(data)
+	data = blankComments(stripBOM(data)) // Dokku reads JSON with comments
 	if len(bytes.TrimSpace(data)) == 0 {
 		return AppJSON{}, &Error{File: AppJSONName, Msg: "file is empty; write {} for an app.json without settings, or remove the file"}
 	}
