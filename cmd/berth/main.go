@@ -3,7 +3,7 @@
 //
 // The command table (package cli) is the client: it does not import the
 // daemon or the proxy. main hands it the two long-running processes this
-// binary also is, `berth serve` and `berth proxy`.
+// binary also is, `berth serve` and `berth serve-proxy`.
 package main
 
 import (

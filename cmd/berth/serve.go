@@ -21,7 +21,7 @@ func serve(ctx context.Context, s settings.Settings, log *slog.Logger) error {
 	return daemon.Run(ctx, s, log, daemon.Options{RunCommand: cli.RunRemote})
 }
 
-// runProxy is `berth proxy`: the proxy process, which writes its pid next
+// runProxy is `berth serve-proxy`: the proxy process, which writes its pid next
 // to its routes while it runs.
 func runProxy(ctx context.Context, s settings.Settings, log *slog.Logger) error {
 	pidFile := filepath.Join(s.DataDir, "proxy.pid")

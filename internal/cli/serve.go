@@ -20,7 +20,7 @@ func init() {
 	}
 	Register(
 		&Command{Name: "serve", Args: "[--data-dir DIR] [--http-addr ADDR] ...", Short: "Run the Berth daemon (flags override BERTH_* environment variables and the config file)", Local: true, LocalOnly: true, Values: flags, Run: serve},
-		&Command{Name: "proxy", Short: "Run the proxy process (the daemon starts it; it outlives daemon restarts)", Local: true, LocalOnly: true, Run: runProxy},
+		&Command{Name: "serve-proxy", Short: "Run the proxy process (the daemon starts it; it outlives daemon restarts)", Local: true, LocalOnly: true, Run: runProxy},
 		&Command{Name: "version", Short: "Print Berth's version (and the daemon's, if it runs)", Local: true, Run: versionCmd},
 	)
 }

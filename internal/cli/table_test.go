@@ -133,9 +133,27 @@ func TestEveryCommandHasHelp(t *testing.T) {
 			t.Errorf("%s: missing Short or Run", c.Name)
 		}
 		// Dokku's top-level commands; everything else is namespace:verb.
-		topLevel := map[string]bool{"help": true, "version": true, "serve": true, "run": true, "logs": true, "enter": true, "cleanup": true, "releases": true, "url": true, "urls": true, "proxy": true, "redirect": true, "letsencrypt": true, "doctor": true}
+		topLevel := map[string]bool{"help": true, "version": true, "serve": true, "run": true, "logs": true, "enter": true, "cleanup": true, "releases": true, "url": true, "urls": true, "serve-proxy": true, "redirect": true, "letsencrypt": true, "doctor": true}
 		if !topLevel[c.Name] && !strings.Contains(c.Name, ":") {
 			t.Errorf("%s: visible command without a namespace", c.Name)
+		}
+	}
+}
+
+// Berth's own process commands (serve, serve-proxy) must not take a name
+// from Dokku's grammar: `dokku proxy` shows the proxy namespace's help, it
+// does not start a proxy (Dokku's test suite runs it).
+func TestInternalCommandsTakeNoNamespace(t *testing.T) {
+	t.Parallel()
+	cmds := Commands()
+	for _, c := range cmds {
+		if !c.LocalOnly {
+			continue
+		}
+		for _, d := range cmds {
+			if strings.HasPrefix(d.Name, c.Name+":") {
+				t.Errorf("berth %s (a process of Berth's) has the name of the namespace of %s", c.Name, d.Name)
+			}
 		}
 	}
 }

@@ -53,14 +53,15 @@ func orOff(addr string) string {
 	return addr
 }
 
-// isProxy: the listener's process is `berth proxy`.
+// isProxy: the listener's process is `berth serve-proxy` (or `berth
+// proxy`, as Berth before 0.13 named it, until it is handed over).
 func isProxy(l doctor.Listener) bool {
 	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(l.PID), "cmdline"))
 	if err != nil {
 		return false
 	}
 	args := bytes.Split(b, []byte{0})
-	return len(args) > 1 && filepath.Base(string(args[0])) == "berth" && string(args[1]) == "proxy"
+	return len(args) > 1 && filepath.Base(string(args[0])) == "berth" && (string(args[1]) == "serve-proxy" || string(args[1]) == "proxy")
 }
 
 // doctorEngine is the engine as the doctor reads it.

@@ -1,5 +1,5 @@
 // Package proxy is Berth's reverse proxy: the small long-lived process
-// (`berth proxy`) that holds the HTTP and HTTPS listeners and the routing
+// (`berth serve-proxy`) that holds the HTTP and HTTPS listeners and the routing
 // table, so that restarting or crashing the daemon drops no request. It
 // routes requests by host name to the web containers of apps, persists its
 // table, and takes changes from the daemon over a unix control socket

@@ -15,7 +15,7 @@ import (
 	"github.com/berthpaas/berth/internal/proxy"
 )
 
-// ProxyProcess says how the daemon runs `berth proxy`.
+// ProxyProcess says how the daemon runs `berth serve-proxy`.
 type ProxyProcess struct {
 	Bin     string   // the berth binary
 	DataDir string   // the proxy's log goes to DATA_DIR/proxy.log
@@ -32,7 +32,7 @@ const (
 )
 
 // EnsureProxy makes sure a proxy process of this binary serves on the
-// settings' address. It starts `berth proxy` detached (so that it outlives
+// settings' address. It starts `berth serve-proxy` detached (so that it outlives
 // this daemon) when none answers, and reuses a running one of the same
 // binary (a daemon restart leaves it alone). A proxy of another binary (an
 // upgrade: its Status.Build differs) is replaced by a new one of this
@@ -69,7 +69,7 @@ func EnsureProxy(ctx context.Context, p ProxyProcess) (*proxy.Client, proxy.Stat
 
 var errTooOld = errors.New("the running proxy predates the hand-over")
 
-// startProxy starts `berth proxy` and waits until it answers; with old, it
+// startProxy starts `berth serve-proxy` and waits until it answers; with old, it
 // takes over from that proxy and is ready when the control socket answers
 // with its pid.
 func startProxy(ctx context.Context, p ProxyProcess, old *proxy.Status) (*proxy.Client, proxy.Status, error) {
@@ -83,7 +83,7 @@ func startProxy(ctx context.Context, p ProxyProcess, old *proxy.Status) (*proxy.
 	if fi, err := logf.Stat(); err == nil {
 		size = fi.Size()
 	}
-	cmd := exec.Command(p.Bin, "proxy")
+	cmd := exec.Command(p.Bin, "serve-proxy")
 	cmd.Env = p.Env
 	timeout := proxyStartTimeout
 	if old != nil {
