@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 
@@ -230,6 +231,15 @@ func Run(ctx context.Context, args []string, env *Env) error {
 		}
 		return Failf("`%s` is not a %s command. See `%s help` for the list of commands.", name, c.Env.Prog, c.Env.Prog)
 	}
+	// `COMMAND --help`: a command that is also a namespace (config, ps)
+	// shows the namespace, as Dokku does; others their own help. A command
+	// that passes its arguments on (run) takes --help as its own only first.
+	if len(args) > 0 && (isHelpFlag(args[0]) || (!cmd.Passthrough && slices.ContainsFunc(args, isHelpFlag))) {
+		if isNamespace(name) {
+			return namespaceHelp(c.Stdout, c.Env.Prog, name)
+		}
+		return commandHelp(c, cmd)
+	}
 	c.Cmd = cmd
 	if cmd.LocalOnly && env.Remote {
 		return Failf("%s can only be run on the server itself", name)
@@ -385,11 +395,16 @@ func usage(c *Ctx) error {
 }
 
 func printHelp(w io.Writer, prog, ns string) error {
-	fmt.Fprintf(w, "Usage: %s [--quiet|--trace|--force] [--app APP] COMMAND <app> [command-specific-options]\n\n", prog)
 	if ns == "" {
+		fmt.Fprintf(w, "Usage: %s [--quiet|--trace|--force] [--app APP] COMMAND <app> [command-specific-options]\n\n", prog)
 		fmt.Fprintf(w, "Berth: git push deploys to your own server, Dokku-compatible.\n\nCommands:\n")
 	} else {
-		fmt.Fprintf(w, "Commands of %s:\n", ns)
+		// Dokku's layout: usage, the namespace's description, its commands.
+		desc := namespaceDescriptions[ns]
+		if desc == "" {
+			desc = "Commands of " + ns
+		}
+		fmt.Fprintf(w, "Usage: %s %s[:COMMAND]\n\n%s\n\nAdditional commands:\n", prog, ns, desc)
 	}
 	cmds := Commands()
 	width := 0
@@ -408,6 +423,28 @@ func printHelp(w io.Writer, prog, ns string) error {
 
 func namespaceHelp(w io.Writer, prog, ns string) error { return printHelp(w, prog, ns) }
 
+// commandHelp prints one command's usage, what it does and its flags.
+func commandHelp(c *Ctx, cmd *Command) error {
+	fmt.Fprintf(c.Stdout, "Usage: %s %s\n\n%s\n", c.Env.Prog, strings.TrimSpace(cmd.Name+" "+cmd.Args), cmd.Short)
+	var flags []string
+	if cmd.App != NoApp {
+		flags = append(flags, "--app APP")
+	}
+	if cmd.Global {
+		flags = append(flags, "--global")
+	}
+	for _, f := range cmd.Bools {
+		flags = append(flags, "--"+f)
+	}
+	for _, f := range cmd.Values {
+		flags = append(flags, "--"+f+" VALUE")
+	}
+	if len(flags) > 0 {
+		fmt.Fprintf(c.Stdout, "\nFlags: %s\n", strings.Join(flags, ", "))
+	}
+	return nil
+}
+
 func init() {
 	Register(&Command{
 		Name: "help", Args: "[COMMAND|NAMESPACE]", Short: "Show help for all commands, a namespace or one command", Local: true,
@@ -417,24 +454,7 @@ func init() {
 			}
 			name := c.Args[0]
 			if cmd, ok := table[name]; ok {
-				fmt.Fprintf(c.Stdout, "Usage: %s %s\n\n%s\n", c.Env.Prog, strings.TrimSpace(cmd.Name+" "+cmd.Args), cmd.Short)
-				var flags []string
-				if cmd.App != NoApp {
-					flags = append(flags, "--app APP")
-				}
-				if cmd.Global {
-					flags = append(flags, "--global")
-				}
-				for _, f := range cmd.Bools {
-					flags = append(flags, "--"+f)
-				}
-				for _, f := range cmd.Values {
-					flags = append(flags, "--"+f+" VALUE")
-				}
-				if len(flags) > 0 {
-					fmt.Fprintf(c.Stdout, "\nFlags: %s\n", strings.Join(flags, ", "))
-				}
-				return nil
+				return commandHelp(c, cmd)
 			}
 			if isNamespace(name) {
 				return namespaceHelp(c.Stdout, c.Env.Prog, name)

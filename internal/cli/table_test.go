@@ -157,3 +157,13 @@ func TestInternalCommandsTakeNoNamespace(t *testing.T) {
 		}
 	}
 }
+
+// Every namespace says what it is for under its usage, as Dokku's do.
+func TestEveryNamespaceHasADescription(t *testing.T) {
+	t.Parallel()
+	for _, c := range Commands() {
+		if ns, _, ok := strings.Cut(c.Name, ":"); ok && namespaceDescriptions[ns] == "" {
+			t.Errorf("namespace %s (of %s) has no description in namespaceDescriptions", ns, c.Name)
+		}
+	}
+}
