@@ -48,7 +48,7 @@ func (m *Manager) serviceSpec(sk serviceKind, svc store.Service) docker.Containe
 		Labels:         names.ServiceLabels(svc.Kind, svc.Name),
 		Binds:          []string{m.serviceDataDir(svc) + ":" + sk.dataPath},
 		Network:        names.ServiceNetwork(svc.Kind, svc.Name),
-		NetworkAliases: []string{host},
+		NetworkAliases: serviceAliases(svc.Kind, svc.Name),
 		RestartPolicy:  "unless-stopped",
 		StopTimeout:    30,
 		Memory:         svc.Memory,

@@ -126,7 +126,23 @@ func nameTaken(kind, name string, existing []store.Service) error {
 }
 
 // serviceHost is the name app containers reach a service at (Dokku's).
-func serviceHost(kind, name string) string { return "dokku-" + kind + "-" + name }
+// serviceHost is the DNS name of a service on its linked apps' networks:
+// Dokku's `dokku-KIND-NAME`, with the name's underscores as dashes (a host
+// name has none; the database keeps the name as it is).
+func serviceHost(kind, name string) string {
+	return "dokku-" + kind + "-" + strings.ReplaceAll(name, "_", "-")
+}
+
+// serviceAliases are the names a service answers to on a network: its host,
+// and for a name with underscores also the name as Berth before 0.13 gave
+// it, so links made then keep resolving.
+func serviceAliases(kind, name string) []string {
+	host := serviceHost(kind, name)
+	if old := "dokku-" + kind + "-" + name; old != host {
+		return []string{host, old}
+	}
+	return []string{host}
+}
 
 func (m *Manager) serviceRoot(kind, name string) string {
 	return filepath.Join(m.dataDir, "services", kind, name)

@@ -124,7 +124,7 @@ func (m *Manager) attachServices(ctx context.Context, eng Engine, appName string
 // service's DNS name. A service without a container is attached when it is
 // created.
 func (m *Manager) attachService(ctx context.Context, eng Engine, svc store.Service, net string) error {
-	err := eng.ConnectNetwork(ctx, net, m.serviceContainer(svc), []string{serviceHost(svc.Kind, svc.Name)})
+	err := eng.ConnectNetwork(ctx, net, m.serviceContainer(svc), serviceAliases(svc.Kind, svc.Name))
 	if errors.Is(err, docker.ErrNotFound) {
 		return nil
 	}

@@ -2,6 +2,7 @@ package services
 
 import (
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/berthpaas/berth/internal/store"
@@ -92,6 +93,19 @@ func TestLinkURLs(t *testing.T) {
 	u := linkURL(serviceKinds["postgres"], store.Link{Service: pg, Query: "sslmode=disable"})
 	if !regexp.MustCompile(`^postgres://postgres:[0-9a-f]{32}@dokku-postgres-shop-db\.v2:5432/shop_db_v2\?sslmode=disable$`).MatchString(u) {
 		t.Errorf("postgres URL %q", u)
+	}
+	// Dokku's host name has dashes for the name's underscores; the
+	// database keeps the name (dokku-postgres's service_info.bats).
+	us := store.Service{Kind: "postgres", Name: "test_with_underscores", Password: "pw"}
+	if u := linkURL(serviceKinds["postgres"], store.Link{Service: us}); u != "postgres://postgres:pw@dokku-postgres-test-with-underscores:5432/test_with_underscores" {
+		t.Errorf("underscores: postgres URL %q", u)
+	}
+	// Links made when the host kept the underscores still resolve.
+	if a := serviceAliases("postgres", "test_with_underscores"); strings.Join(a, " ") != "dokku-postgres-test-with-underscores dokku-postgres-test_with_underscores" {
+		t.Errorf("aliases = %q", a)
+	}
+	if a := serviceAliases("redis", "cache"); strings.Join(a, " ") != "dokku-redis-cache" {
+		t.Errorf("aliases = %q", a)
 	}
 	rd := store.Service{Kind: "redis", Name: "cache", Password: randomHex(32)}
 	if u := linkURL(serviceKinds["redis"], store.Link{Service: rd}); !regexp.MustCompile(`^redis://:[0-9a-f]{64}@dokku-redis-cache:6379$`).MatchString(u) {
