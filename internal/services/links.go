@@ -13,9 +13,16 @@ import (
 // Links: a config variable with the service's URL on the app, and the
 // service attached to the app's network (network.go).
 
-// linkURL is the URL a link sets: the service's, plus the link's query.
-func linkURL(sk serviceKind, l store.Link) string {
+// linkURL is the URL a link sets: the service's, plus the link's query,
+// with the scheme the app asks for in KIND_DATABASE_SCHEME (dokku-postgres's
+// POSTGRES_DATABASE_SCHEME=postgres2, say) when it sets one.
+func linkURL(sk serviceKind, l store.Link, appVars map[string]string) string {
 	u := sk.url(l.Service, serviceHost(l.Service.Kind, l.Service.Name))
+	if scheme := appVars[strings.ToUpper(l.Service.Kind)+"_DATABASE_SCHEME"]; scheme != "" {
+		if _, rest, ok := strings.Cut(u, "://"); ok {
+			u = scheme + "://" + rest
+		}
+	}
 	if l.Query != "" {
 		u += "?" + l.Query
 	}
@@ -75,7 +82,7 @@ func (m *Manager) serviceLink(ctx context.Context, req api.ServiceLink, out api.
 		if err := tx.AddLink(l, st.app); err != nil {
 			return err
 		}
-		url = linkURL(sk, l)
+		url = linkURL(sk, l, vars)
 		return tx.SetConfig(st.app.Scope(), map[string]string{res.Var: url})
 	})
 	if err != nil {
@@ -175,14 +182,18 @@ func (m *Manager) servicePromote(ctx context.Context, req api.ServiceLink, out a
 		if l.Var == sk.envVar {
 			return api.Errorf(api.CodeInvalid, "%s is already promoted as %s", req.Name, sk.envVar)
 		}
-		set := map[string]string{sk.envVar: linkURL(sk, l)}
+		vars, err := tx.Config(a.Scope())
+		if err != nil {
+			return err
+		}
+		set := map[string]string{sk.envVar: linkURL(sk, l, vars)}
 		for _, other := range st.links {
 			if other.Var == sk.envVar {
 				// The old primary takes the promoted one's color variable.
 				if err := tx.SetLinkVar(other.Service, a, l.Var); err != nil {
 					return err
 				}
-				set[l.Var] = linkURL(sk, other)
+				set[l.Var] = linkURL(sk, other, vars)
 			}
 		}
 		if _, moved := set[l.Var]; !moved {

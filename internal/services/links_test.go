@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/store"
 )
 
 func link(tm *testManager, kind, name, app string, edit func(*api.ServiceLink)) (string, error) {
@@ -170,5 +171,39 @@ func TestLinkBeforeDeploy(t *testing.T) {
 	}
 	if !strings.Contains(tm.output.String(), "App shop has not been deployed yet; it gets the variable on its first deploy") {
 		t.Errorf("output:\n%s", tm.output)
+	}
+}
+
+// The app's POSTGRES_DATABASE_SCHEME is the scheme of the URLs its links
+// and promotions set (dokku-postgres's service_link and service_promote).
+func TestLinkUsesTheAppsDatabaseScheme(t *testing.T) {
+	tm := newTestManager(t)
+	tm.create(t, "postgres", "ls", "postgres:17")
+	tm.create(t, "postgres", "l2", "postgres:17")
+	tm.createApp(t, "my-app")
+	err := tm.store.Tx(context.Background(), func(tx *store.Tx) error {
+		a, err := tx.App("my-app")
+		if err != nil {
+			return err
+		}
+		return tx.SetConfig(a.Scope(), map[string]string{"POSTGRES_DATABASE_SCHEME": "postgres2"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"ls", "l2"} {
+		if _, err := link(tm, "postgres", n, "my-app", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars := tm.config(t, "my-app")
+	if u := vars["DATABASE_URL"]; !strings.HasPrefix(u, "postgres2://postgres:") || !strings.HasSuffix(u, "@dokku-postgres-ls:5432/ls") {
+		t.Errorf("DATABASE_URL = %q", u)
+	}
+	if _, err := tm.servicePromote(context.Background(), api.ServiceLink{ServiceRef: api.ServiceRef{Kind: "postgres", Name: "l2"}, App: "my-app"}, tm.out); err != nil {
+		t.Fatal(err)
+	}
+	if u := tm.config(t, "my-app")["DATABASE_URL"]; !strings.HasPrefix(u, "postgres2://") || !strings.HasSuffix(u, "@dokku-postgres-l2:5432/l2") {
+		t.Errorf("promoted DATABASE_URL = %q", u)
 	}
 }

@@ -90,15 +90,19 @@ func TestParseCustomEnv(t *testing.T) {
 // TestLinkURLs: Dokku's formats, the database name rule and the query.
 func TestLinkURLs(t *testing.T) {
 	pg := store.Service{Kind: "postgres", Name: "shop-db.v2", Password: randomHex(16)}
-	u := linkURL(serviceKinds["postgres"], store.Link{Service: pg, Query: "sslmode=disable"})
+	u := linkURL(serviceKinds["postgres"], store.Link{Service: pg, Query: "sslmode=disable"}, nil)
 	if !regexp.MustCompile(`^postgres://postgres:[0-9a-f]{32}@dokku-postgres-shop-db\.v2:5432/shop_db_v2\?sslmode=disable$`).MatchString(u) {
 		t.Errorf("postgres URL %q", u)
 	}
 	// Dokku's host name has dashes for the name's underscores; the
 	// database keeps the name (dokku-postgres's service_info.bats).
 	us := store.Service{Kind: "postgres", Name: "test_with_underscores", Password: "pw"}
-	if u := linkURL(serviceKinds["postgres"], store.Link{Service: us}); u != "postgres://postgres:pw@dokku-postgres-test-with-underscores:5432/test_with_underscores" {
+	if u := linkURL(serviceKinds["postgres"], store.Link{Service: us}, nil); u != "postgres://postgres:pw@dokku-postgres-test-with-underscores:5432/test_with_underscores" {
 		t.Errorf("underscores: postgres URL %q", u)
+	}
+	// The app's POSTGRES_DATABASE_SCHEME replaces the scheme (dokku-postgres).
+	if u := linkURL(serviceKinds["postgres"], store.Link{Service: us, Query: "pool=5"}, map[string]string{"POSTGRES_DATABASE_SCHEME": "postgres2"}); u != "postgres2://postgres:pw@dokku-postgres-test-with-underscores:5432/test_with_underscores?pool=5" {
+		t.Errorf("scheme: postgres URL %q", u)
 	}
 	// Links made when the host kept the underscores still resolve.
 	if a := serviceAliases("postgres", "test_with_underscores"); strings.Join(a, " ") != "dokku-postgres-test-with-underscores dokku-postgres-test_with_underscores" {
@@ -108,7 +112,7 @@ func TestLinkURLs(t *testing.T) {
 		t.Errorf("aliases = %q", a)
 	}
 	rd := store.Service{Kind: "redis", Name: "cache", Password: randomHex(32)}
-	if u := linkURL(serviceKinds["redis"], store.Link{Service: rd}); !regexp.MustCompile(`^redis://:[0-9a-f]{64}@dokku-redis-cache:6379$`).MatchString(u) {
+	if u := linkURL(serviceKinds["redis"], store.Link{Service: rd}, nil); !regexp.MustCompile(`^redis://:[0-9a-f]{64}@dokku-redis-cache:6379$`).MatchString(u) {
 		t.Errorf("redis URL %q", u)
 	}
 	vars := map[string]string{"DATABASE_URL": "x", "DOKKU_POSTGRES_AQUA_URL": "y"}
