@@ -95,7 +95,12 @@ func (m *Manager) serviceLink(ctx context.Context, req api.ServiceLink, out api.
 }
 
 func (m *Manager) restartLinked(ctx context.Context, app string, noRestart bool, out api.Output) error {
-	if noRestart || m.redeploy == nil {
+	if noRestart {
+		// dokku-postgres's words: scripts look for them.
+		fmt.Fprintf(out.Stdout, "-----> Skipping restart of linked app\n")
+		return nil
+	}
+	if m.redeploy == nil {
 		return nil
 	}
 	fmt.Fprintf(out.Stdout, "-----> Restarting app %s\n", app)

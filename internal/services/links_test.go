@@ -207,3 +207,25 @@ func TestLinkUsesTheAppsDatabaseScheme(t *testing.T) {
 		t.Errorf("promoted DATABASE_URL = %q", u)
 	}
 }
+
+// --no-restart says so in dokku-postgres's words; a link that restarts
+// does not.
+func TestNoRestartSaysItSkips(t *testing.T) {
+	tm := newTestManager(t)
+	tm.create(t, "postgres", "ls", "postgres:17")
+	tm.createApp(t, "my-app")
+	tm.output.Reset()
+	if _, err := link(tm, "postgres", "ls", "my-app", nil); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(tm.output.String(), "Skipping restart") {
+		t.Errorf("a restarting link says it skips:\n%s", tm.output)
+	}
+	tm.output.Reset()
+	if _, err := tm.serviceUnlink(context.Background(), api.ServiceLink{ServiceRef: api.ServiceRef{Kind: "postgres", Name: "ls"}, App: "my-app", NoRestart: true}, tm.out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tm.output.String(), "-----> Skipping restart of linked app\n") {
+		t.Errorf("--no-restart output:\n%s", tm.output)
+	}
+}
