@@ -32,7 +32,7 @@ func init() {
 // dataRef reads the service name and checks the number of arguments.
 func dataRef(c *cli.Ctx, kind string, min, max int, usage string) (api.ServiceRef, error) {
 	if len(c.Args) == 0 {
-		return api.ServiceRef{}, cli.Failf("Please specify a name for the service")
+		return api.ServiceRef{}, cli.Failf("Please specify a valid name for the service")
 	}
 	if len(c.Args) < min {
 		return api.ServiceRef{}, cli.Failf("Usage: %s %s %s", c.Env.Prog, c.Cmd.Name, usage)

@@ -34,7 +34,7 @@ func TestServicesData(t *testing.T) {
 	runCases(t, []cliCase{
 		{Args: []string{"postgres:export", "db"}, Replies: map[string]reply{"services.export": {Stdout: "PGDMP\x00binary"}}, Ops: []string{"services.export"},
 			Reqs: map[string]string{"services.export": "{" + ref + "}"}, Stdout: "PGDMP\x00binary"},
-		{Args: []string{"postgres:export"}, Code: 1, ErrLine: "Please specify a name for the service"},
+		{Args: []string{"postgres:export"}, Code: 1, ErrLine: "Please specify a valid name for the service"},
 		{Args: []string{"postgres:export", "db", "file"}, Code: 1, ErrLine: "Unexpected argument(s): file"},
 		{Args: []string{"redis:export", "gone"}, Replies: map[string]reply{"services.export": {Err: api.Errorf(api.CodeNotFound, "Redis service gone does not exist")}},
 			Code: 1, Ops: []string{"services.export"}, ErrLine: "Redis service gone does not exist"},

@@ -253,10 +253,22 @@ func serviceInfo(kind string) func(*cli.Ctx) error {
 	}
 }
 
+// needServiceAndApp refuses a command of SERVICE APP without them, in
+// dokku-postgres's words (scripts and its tests look for them).
+func needServiceAndApp(c *cli.Ctx) error {
+	switch len(c.Args) {
+	case 0:
+		return cli.Failf("Please specify a valid name for the service")
+	case 1:
+		return cli.Failf("Please specify an app to run the command on")
+	}
+	return nil
+}
+
 func serviceLink(kind, verb string) func(*cli.Ctx) error {
 	return func(c *cli.Ctx) error {
-		if len(c.Args) < 2 {
-			return cli.Failf("Please specify a service name and an app")
+		if err := needServiceAndApp(c); err != nil {
+			return err
 		}
 		if err := c.NoExtraArgs(2); err != nil {
 			return err
@@ -284,8 +296,11 @@ func serviceLinks(kind string) func(*cli.Ctx) error {
 
 func serviceLinked(kind string) func(*cli.Ctx) error {
 	return func(c *cli.Ctx) error {
-		if len(c.Args) != 2 {
-			return cli.Failf("Please specify a service name and an app")
+		if err := needServiceAndApp(c); err != nil {
+			return err
+		}
+		if err := c.NoExtraArgs(2); err != nil {
+			return err
 		}
 		info, err := api.ServicesInfo.Call(c, c.API, api.ServiceRef{Kind: kind, Name: c.Args[0]})
 		if err != nil {

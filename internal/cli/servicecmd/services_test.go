@@ -74,7 +74,8 @@ func servicesCases(t *testing.T, kind string) {
 		{Args: c("links", "db"), Replies: info(linked), Ops: []string{"services.info"}, Stdout: "shop\nblog\n"},
 		{Args: c("linked", "db", "blog"), Replies: info(linked), Ops: []string{"services.info"}, Stdout: "-----> Service db is linked to blog\n"},
 		{Name: "not linked", Args: c("linked", "db", "shop"), Replies: info(db), Code: 1, Ops: []string{"services.info"}, ErrLine: "Service db is not linked to shop"},
-		{Args: c("linked", "db"), Code: 1, ErrLine: "Please specify a service name and an app"},
+		{Args: c("linked", "db"), Code: 1, ErrLine: "Please specify an app to run the command on"},
+		{Args: c("linked"), Code: 1, ErrLine: "Please specify a valid name for the service"},
 		{Args: c("app-links", "shop"), Replies: map[string]reply{"services.app-links": {Resp: api.AppServiceLinks{Links: []api.AppServiceLink{{Kind: kind, Name: "db"}, {Kind: kind, Name: "db2"}}}}},
 			Ops: []string{"services.app-links"}, Reqs: map[string]string{"services.app-links": `{"app":"shop","kind":"` + kind + `"}`}, Stdout: "db\ndb2\n"},
 
@@ -83,7 +84,9 @@ func servicesCases(t *testing.T, kind string) {
 			Stdout: "-----> Setting config vars\n"},
 		{Args: c("unlink", "db", "shop"), Replies: map[string]reply{"services.unlink": {}}, Ops: []string{"services.unlink"}, Reqs: map[string]string{"services.unlink": "{" + ref + `,"app":"shop"}`}},
 		{Args: c("promote", "db", "shop"), Replies: map[string]reply{"services.promote": {}}, Ops: []string{"services.promote"}, Reqs: map[string]string{"services.promote": "{" + ref + `,"app":"shop"}`}},
-		{Args: c("link", "db"), Code: 1, ErrLine: "Please specify a service name and an app"},
+		{Args: c("link", "db"), Code: 1, ErrLine: "Please specify an app to run the command on"},
+		{Args: c("link"), Code: 1, ErrLine: "Please specify a valid name for the service"},
+		{Args: c("unlink"), Code: 1, ErrLine: "Please specify a valid name for the service"},
 		{Args: c("link", "db", "shop", "blog"), Code: 1, ErrLine: "Unexpected argument(s): blog"},
 		{Name: "link to a missing app", Args: c("link", "db", "gone"), Replies: map[string]reply{"services.link": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"services.link"}, ErrLine: "App gone does not exist"},
 
