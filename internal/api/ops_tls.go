@@ -86,6 +86,8 @@ type LEListResult struct {
 // CronJob switches automatic renewal.
 type CronJob struct {
 	Add bool `json:"add"`
+	// Show only reads the status (letsencrypt:cron-job without a flag).
+	Show bool `json:"show,omitempty"`
 }
 
 // CronStatus says whether automatic renewal is on.

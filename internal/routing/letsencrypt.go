@@ -31,6 +31,15 @@ func (m *Manager) registerLE(mux *api.Mux) {
 		return api.Empty{}, m.renewAll(ctx, req.App, true)
 	})
 	api.Handle(mux, api.LECronJob, func(ctx context.Context, req api.CronJob, _ api.Output) (api.CronStatus, error) {
+		if req.Show {
+			var st api.CronStatus
+			err := m.store.Tx(ctx, func(tx *store.Tx) error {
+				v, set, err := tx.Property(store.Global, "letsencrypt", "auto-renew")
+				st.Enabled = !set || v != "false"
+				return err
+			})
+			return st, err
+		}
 		err := m.store.Tx(ctx, func(tx *store.Tx) error {
 			if req.Add {
 				return tx.UnsetProperty(store.Global, "letsencrypt", "auto-renew")

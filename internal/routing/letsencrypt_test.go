@@ -228,8 +228,14 @@ func TestLEListCronJobDisable(t *testing.T) {
 	if err != nil || st.Enabled || auto != "false" {
 		t.Errorf("cron-job --remove: %+v, %v, %q", st, err, auto)
 	}
+	if st, err := api.LECronJob.Call(e.ctx, e.mux, api.CronJob{Show: true}); err != nil || st.Enabled {
+		t.Errorf("cron-job (status) after --remove: %+v, %v", st, err)
+	}
 	if _, err := api.LECronJob.Call(e.ctx, e.mux, api.CronJob{Add: true}); err != nil {
 		t.Fatal(err)
+	}
+	if st, err := api.LECronJob.Call(e.ctx, e.mux, api.CronJob{Show: true}); err != nil || !st.Enabled {
+		t.Errorf("cron-job (status) after --add: %+v, %v", st, err)
 	}
 	// Disable removes a Let's Encrypt certificate, not a custom one.
 	for _, app := range []string{"shop", "blog"} {

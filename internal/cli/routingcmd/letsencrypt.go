@@ -21,7 +21,7 @@ func init() {
 		le("letsencrypt:active", "<app>", "Print true when the app serves a Let's Encrypt certificate", leActive),
 		&cli.Command{Name: "letsencrypt:list", Args: "[--format json]", Short: "List apps with Let's Encrypt: domains, expiry, time left, next renewal, last error", Values: []string{"format"}, Run: leList},
 		&cli.Command{Name: "letsencrypt:auto-renew", Args: "[<app>]", Short: "Renew what is due now (Berth renews on its own)", App: cli.AppOptional, Run: leAutoRenew},
-		&cli.Command{Name: "letsencrypt:cron-job", Args: "--add|--remove", Short: "Switch automatic renewal on or off (no cron needed: it runs in Berth)", Bools: []string{"add", "remove"}, Run: leCron},
+		&cli.Command{Name: "letsencrypt:cron-job", Args: "[--add|--remove]", Short: "Show, or switch on or off, automatic renewal (no cron needed: it runs in Berth)", Bools: []string{"add", "remove"}, Run: leCron},
 		le("letsencrypt:revoke", "<app>", "Revoke the app's certificate and stop using Let's Encrypt for it", leRevoke),
 		&cli.Command{Name: "letsencrypt:report", Args: "<app> [<flag>] [--format json]", Short: "Display an app's Let's Encrypt settings", App: cli.AppRequired, Values: []string{"format"}, InfoFlags: true, Run: cli.SettingsReport("letsencrypt")},
 	)
@@ -82,12 +82,21 @@ func leAutoRenew(c *cli.Ctx) error {
 }
 
 func leCron(c *cli.Ctx) error {
-	if c.Bool("add") == c.Bool("remove") {
-		return cli.Failf("Give --add or --remove")
+	if c.Bool("add") && c.Bool("remove") {
+		return cli.Failf("Give --add or --remove, not both")
 	}
-	st, err := api.LECronJob.Call(c, c.API, api.CronJob{Add: c.Bool("add")})
+	show := !c.Bool("add") && !c.Bool("remove")
+	st, err := api.LECronJob.Call(c, c.API, api.CronJob{Add: c.Bool("add"), Show: show})
 	if err != nil {
 		return err
+	}
+	if show { // dokku-letsencrypt's words
+		if st.Enabled {
+			c.Info1("Auto-renew cron job is enabled (Berth renews certificates itself); turn it off with letsencrypt:cron-job --remove")
+		} else {
+			c.Info1("Auto-renew cron job is not enabled; turn it on with letsencrypt:cron-job --add")
+		}
+		return nil
 	}
 	if st.Enabled {
 		c.Info1("Automatic renewal is on: Berth renews certificates itself (no cron job is needed)")
