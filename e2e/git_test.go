@@ -230,6 +230,11 @@ func TestConcurrentPushes(t *testing.T) {
 	other.git("remote", "add", "two", "ssh://berth@127.0.0.1:"+port+"/two")
 	// The app exists before the race, so both pushes reach the lock.
 	srv.mustBerth(t, "apps:create", "one")
+	// The second push's objects (the 8 MB test app) are sent beforehand to
+	// a branch that is not deployed: under load, sending them during the
+	// race took longer than the slow build, which then let it deploy.
+	srv.mustBerth(t, "git:set", "one", "deploy-branch", "main")
+	other.git("push", "one", "main:objects")
 
 	cmd := exec.Command("git", "push", "berth", "main")
 	cmd.Dir, cmd.Env = slow.dir, slow.env
