@@ -223,7 +223,7 @@ func TestAppsDestroy(t *testing.T) {
 	}
 
 	// A deploy in progress holds the app: destroy waits for nobody.
-	unlock, err := td.svc.deployer.Lock("shop", "git push")
+	unlock, err := td.svc.deployer.Lock(context.Background(), "shop", "git push")
 	if err != nil {
 		t.Fatal(err)
 	}

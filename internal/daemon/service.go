@@ -205,7 +205,7 @@ func (s *Service) appsInfo(ctx context.Context, req api.AppRef, _ api.Output) (a
 }
 
 func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output) (api.Empty, error) {
-	unlock, err := s.deployer.Lock(req.App, "apps:destroy")
+	unlock, err := s.deployer.Lock(ctx, req.App, "apps:destroy")
 	if err != nil {
 		return api.Empty{}, err
 	}
@@ -251,12 +251,12 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 	if err := app.ValidateName(req.To); err != nil {
 		return api.AppInfo{}, invalid(err)
 	}
-	unlock, err := s.deployer.Lock(req.From, "apps:rename")
+	unlock, err := s.deployer.Lock(ctx, req.From, "apps:rename")
 	if err != nil {
 		return api.AppInfo{}, err
 	}
 	defer unlock()
-	unlockTo, err := s.deployer.Lock(req.To, "apps:rename")
+	unlockTo, err := s.deployer.Lock(ctx, req.To, "apps:rename")
 	if err != nil {
 		return api.AppInfo{}, err
 	}

@@ -170,30 +170,48 @@ type locks struct {
 type lockInfo struct {
 	holder string
 	since  time.Time
+	// released is closed when the lock is let go.
+	released chan struct{}
 }
 
-// acquire takes app's deploy lock for holder or says who holds it.
-func (l *locks) acquire(name, holder string, now time.Time) (func(), error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.held == nil {
-		l.held = map[string]lockInfo{}
-	}
-	if h, busy := l.held[name]; busy {
-		return nil, app.Errorf(app.ErrLocked, "%s is being deployed by %s since %s; wait for it to finish", name, h.holder, h.since.UTC().Format(time.RFC3339))
-	}
-	l.held[name] = lockInfo{holder: holder, since: now}
-	return func() {
+// acquire takes app's deploy lock for holder or says who holds it. A lock
+// held by a restore (the daemon's start, the engine coming back) is waited
+// for, up to ctx: a command typed just after a reboot runs once its app is
+// back, rather than failing on Berth's own housekeeping.
+func (l *locks) acquire(ctx context.Context, name, holder string, now func() time.Time) (func(), error) {
+	for {
 		l.mu.Lock()
-		delete(l.held, name)
+		if l.held == nil {
+			l.held = map[string]lockInfo{}
+		}
+		h, busy := l.held[name]
+		if !busy {
+			info := lockInfo{holder: holder, since: now(), released: make(chan struct{})}
+			l.held[name] = info
+			l.mu.Unlock()
+			return func() {
+				l.mu.Lock()
+				delete(l.held, name)
+				l.mu.Unlock()
+				close(info.released)
+			}, nil
+		}
 		l.mu.Unlock()
-	}, nil
+		if h.holder != restoreHolder || holder == restoreHolder {
+			return nil, app.Errorf(app.ErrLocked, "%s is being deployed by %s since %s; wait for it to finish", name, h.holder, h.since.UTC().Format(time.RFC3339))
+		}
+		select {
+		case <-h.released:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // Lock takes app's deploy lock for an operation other than a deploy (destroy,
 // rename), so it cannot run in the middle of one.
-func (d *Deployer) Lock(name, holder string) (func(), error) {
-	return d.locks.acquire(name, holder, d.now())
+func (d *Deployer) Lock(ctx context.Context, name, holder string) (func(), error) {
+	return d.locks.acquire(ctx, name, holder, d.now)
 }
 
 // connect returns the engine; when it is not there, the error matches
@@ -353,7 +371,7 @@ func (d *Deployer) liveRelease(ctx context.Context, a store.App) (store.Release,
 }
 
 func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Writer, setup func(j *job) error) (store.Release, error) {
-	unlock, err := d.locks.acquire(appName, holder, d.now())
+	unlock, err := d.locks.acquire(ctx, appName, holder, d.now)
 	if err != nil {
 		return store.Release{}, err
 	}

@@ -61,7 +61,7 @@ type ScaleResult struct {
 // Scale changes the formation of an app and, unless skipDeploy or the app is
 // not deployed, starts or stops containers to match.
 func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string]int, skipDeploy bool, out io.Writer, holder string) (ScaleResult, error) {
-	unlock, err := d.locks.acquire(appName, holder, d.now())
+	unlock, err := d.locks.acquire(ctx, appName, holder, d.now)
 	if err != nil {
 		return ScaleResult{}, err
 	}
@@ -225,7 +225,7 @@ func (d *Deployer) RestoreApps(ctx context.Context, out io.Writer) error {
 // deploy that holds it.
 func (d *Deployer) restoreApp(ctx context.Context, appName string, out io.Writer) error {
 	for {
-		unlock, err := d.locks.acquire(appName, restoreHolder, d.now())
+		unlock, err := d.locks.acquire(ctx, appName, restoreHolder, d.now)
 		if err == nil {
 			defer unlock()
 			return d.Reconcile(ctx, appName, out, true)

@@ -235,7 +235,7 @@ func TestScaleSkipDeployAndLocked(t *testing.T) {
 	if h.formation()["web"] != 2 || strings.Contains(h.eng.names(), "web.2") {
 		t.Errorf("skip-deploy: formation %v, containers %s", h.formation(), h.eng.names())
 	}
-	unlock, err := h.d.Lock("shop", "a test")
+	unlock, err := h.d.Lock(context.Background(), "shop", "a test")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,7 +67,7 @@ func (d *Deployer) ResumeInterrupted(ctx context.Context) {
 // their deploys made, and the one-off containers deploy steps left; it
 // returns the images of those releases, to be removed.
 func (d *Deployer) failInterrupted(ctx context.Context, eng Engine, a store.App) []string {
-	unlock, err := d.locks.acquire(a.Name, "the daemon's start", d.now())
+	unlock, err := d.locks.acquire(ctx, a.Name, "the daemon's start", d.now)
 	if err != nil {
 		return nil // a deploy started since: what it runs is its own
 	}

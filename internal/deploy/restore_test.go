@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -127,7 +128,7 @@ func TestRestoreAppsWaitsForADeployInProgress(t *testing.T) {
 	old := restoreLockPoll
 	restoreLockPoll = 10 * time.Millisecond
 	t.Cleanup(func() { restoreLockPoll = old })
-	unlock, err := h.d.locks.acquire("shop", "a push", time.Now())
+	unlock, err := h.d.locks.acquire(context.Background(), "shop", "a push", time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +151,7 @@ func TestRestoreAppsWaitsForADeployInProgress(t *testing.T) {
 		t.Errorf("after the deploy: shop.web.1 %s", got)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	unlock, _ = h.d.locks.acquire("shop", "a push", time.Now())
+	unlock, _ = h.d.locks.acquire(context.Background(), "shop", "a push", time.Now)
 	defer unlock()
 	cancel()
 	if err := h.d.RestoreApps(ctx, h.out); !errors.Is(err, context.Canceled) {
@@ -193,5 +194,50 @@ func TestReportShowsRestartsAndLastExit(t *testing.T) {
 	}
 	if w := got["shop.worker.1"]; w.LastExit == nil || w.LastExit.Code != 137 || !w.LastExit.OOMKilled || !w.LastExit.At.Equal(finished) {
 		t.Errorf("worker.1 = %+v (last exit %+v)", w, w.LastExit)
+	}
+}
+
+func TestCommandsWaitForARestoreNotForADeploy(t *testing.T) {
+	var l locks
+	unlock, err := l.acquire(context.Background(), "shop", restoreHolder, time.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	go func() {
+		u, err := l.acquire(context.Background(), "shop", "ps:rebuild", time.Now)
+		if err == nil {
+			u()
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		t.Fatalf("ps:rebuild did not wait for the restore: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	unlock()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatalf("ps:rebuild after the restore: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ps:rebuild still waiting after the restore let go")
+	}
+	// A deploy in progress is refused at once, as before.
+	unlock, _ = l.acquire(context.Background(), "shop", "a push", time.Now)
+	defer unlock()
+	if _, err := l.acquire(context.Background(), "shop", "ps:rebuild", time.Now); !errors.Is(err, app.ErrLocked) || !strings.Contains(err.Error(), "being deployed by a push") {
+		t.Errorf("during a deploy: %v", err)
+	}
+	// A command waiting for a restore gives up with its context.
+	var l2 locks
+	u2, _ := l2.acquire(context.Background(), "blog", restoreHolder, time.Now)
+	defer u2()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l2.acquire(ctx, "blog", "ps:rebuild", time.Now); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting past the context: %v", err)
 	}
 }
