@@ -168,8 +168,8 @@ func TestStopStartAndRestoreAfterRestart(t *testing.T) {
 	if got := ids(); len(got) != 0 {
 		t.Fatalf("after ps:stop running: %v", got)
 	}
-	if out := d.mustBerth(t, "ps:report", "shop", "--ps-restore"); strings.TrimSpace(out) != "false" {
-		t.Errorf("ps:report --ps-restore after stop = %q", out)
+	if out := d.mustBerth(t, "ps:report", "shop", "--restore"); strings.TrimSpace(out) != "false" {
+		t.Errorf("ps:report --restore after stop = %q", out)
 	}
 	d.mustBerth(t, "ps:start", "shop")
 	if got := dynos(containers(t, eng, d, "shop")); got != "web.1 worker.1" {

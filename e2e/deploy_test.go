@@ -334,9 +334,9 @@ func TestDeployFromArchive(t *testing.T) {
 	}
 
 	// ps:report and releases.
-	out = d.mustBerth(t, "ps:report", "shop", "--ps-running")
+	out = d.mustBerth(t, "ps:report", "shop", "--running")
 	if strings.TrimSpace(out) != "true" {
-		t.Errorf("ps:report --ps-running = %q", out)
+		t.Errorf("ps:report --running = %q", out)
 	}
 	out = d.mustBerth(t, "releases", "shop")
 	if !strings.Contains(out, "v1    live") {

@@ -199,7 +199,7 @@ func TestEngineRestartRestoresApps(t *testing.T) {
 	if len(probe.wrong) > 0 {
 		t.Errorf("requests got another app's body or an unclear 503: %v", probe.wrong[:min(5, len(probe.wrong))])
 	}
-	if portsAfter := d.mustBerth(t, "ps:report", "alpha", "--ps-status-web-1"); !strings.HasPrefix(portsAfter, "running") {
+	if portsAfter := d.mustBerth(t, "ps:report", "alpha", "--status-web.1"); !strings.HasPrefix(portsAfter, "running") {
 		t.Errorf("alpha's web.1 after the restart: %q", portsAfter)
 	}
 }

@@ -148,8 +148,8 @@ func TestDokkuContainerNames(t *testing.T) {
 	if strings.Join(names, " ") != p+"web.1 "+p+"worker.1" {
 		t.Errorf("ps:report lists %v, want only the live containers", names)
 	}
-	if o := d.mustBerth(t, "ps:report", "shop", "--ps-running"); strings.TrimSpace(o) != "true" {
-		t.Errorf("ps:report --ps-running = %q", o)
+	if o := d.mustBerth(t, "ps:report", "shop", "--running"); strings.TrimSpace(o) != "true" {
+		t.Errorf("ps:report --running = %q", o)
 	}
 
 	// A failed deploy leaves every container as it was, names included.

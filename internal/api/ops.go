@@ -110,6 +110,19 @@ type PropertyValues struct {
 	App      map[string]string `json:"app"`
 	Global   map[string]string `json:"global"`
 	Computed map[string]string `json:"computed"`
+	// Fields are the namespace's report lines, in the registry's key
+	// order: each setting's raw (KEY), computed (computed-KEY) and global
+	// (global-KEY) lines as the setting declares them (app.Setting.Report);
+	// for a --global report only the computed and global lines of the
+	// settings that may be set globally.
+	Fields []ReportField `json:"fields,omitempty"`
+}
+
+// ReportField is one line of a NAMESPACE:report: its key without the
+// namespace (e.g. "computed-restart-policy") and its value.
+type ReportField struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // The operations.

@@ -24,9 +24,48 @@ type Setting struct {
 	Default   string
 	// Validate checks a value before it is stored; nil accepts anything.
 	Validate func(value string) error
-	// Internal settings are written by Berth itself and shown in reports,
-	// never set by NAMESPACE:set.
+	// Internal settings are written by Berth itself, never set by
+	// NAMESPACE:set; they are in reports only if Report says so.
 	Internal bool
+	// Report says which lines the setting has in NAMESPACE:report; zero
+	// means the default of its Scope (see Forms).
+	Report ReportForms
+}
+
+// ReportForms says which lines a setting has in its NAMESPACE:report, as
+// Dokku's reports have them: --NS-KEY (the app's own value),
+// --NS-computed-KEY (the app's, else the global one, else the default)
+// and --NS-global-KEY. A report with --global shows only the computed and
+// global lines of the settings that may be set globally.
+type ReportForms int
+
+// The lines of a setting in its report.
+const (
+	ReportRaw ReportForms = 1 << iota
+	ReportComputed
+	ReportGlobal
+	// ReportHidden keeps the setting out of reports.
+	ReportHidden
+	ReportAll = ReportRaw | ReportComputed | ReportGlobal
+)
+
+// Forms returns the setting's report lines: Report if set, else hidden for
+// an Internal setting, all three for ScopeBoth, the raw one for ScopeApp and
+// the global one for ScopeGlobal.
+func (s Setting) Forms() ReportForms {
+	switch {
+	case s.Report&ReportHidden != 0:
+		return 0
+	case s.Report != 0:
+		return s.Report
+	case s.Internal:
+		return 0
+	case s.Scope == ScopeBoth:
+		return ReportAll
+	case s.Scope == ScopeGlobal:
+		return ReportGlobal
+	}
+	return ReportRaw
 }
 
 // Settings is the registry of every NAMESPACE:set key Berth knows. Later
@@ -61,10 +100,10 @@ func LookupSetting(namespace, key string, global bool) (Setting, error) {
 		return Setting{}, Invalidf("Invalid key for %s:set: %q; valid keys: %s", namespace, key, strings.Join(keys, ", "))
 	}
 	if global && s.Scope&ScopeGlobal == 0 {
-		return Setting{}, Invalidf("%s can only be set per app, not with --global", key)
+		return Setting{}, Invalidf("Property cannot be specified globally: %s is set per app", key)
 	}
 	if !global && s.Scope&ScopeApp == 0 {
-		return Setting{}, Invalidf("%s can only be set with --global", key)
+		return Setting{}, Invalidf("Property can only be specified globally: use %s:set --global %s", namespace, key)
 	}
 	return s, nil
 }

@@ -16,12 +16,12 @@ func TestLookupSettingScopes(t *testing.T) {
 	}{
 		// apps deploy-source is per app only.
 		{"apps", "deploy-source", false, ""},
-		{"apps", "deploy-source", true, "deploy-source can only be set per app, not with --global"},
+		{"apps", "deploy-source", true, "Property cannot be specified globally: deploy-source is set per app"},
 		{"apps", "deploy-source-metadata", false, ""},
-		{"apps", "deploy-source-metadata", true, "can only be set per app"},
+		{"apps", "deploy-source-metadata", true, "Property cannot be specified globally"},
 		// apps disable-autocreation is global only.
 		{"apps", "disable-autocreation", true, ""},
-		{"apps", "disable-autocreation", false, "disable-autocreation can only be set with --global"},
+		{"apps", "disable-autocreation", false, "Property can only be specified globally: use apps:set --global disable-autocreation"},
 		// Unknown keys and namespaces.
 		{"apps", "nope", false, `Invalid key for apps:set: "nope"`},
 		{"apps", "nope", true, `Invalid key for apps:set: "nope"`},

@@ -20,7 +20,7 @@ func init() {
 		&Command{Name: "apps:lock", Args: "<app>", Short: "Lock an app for deployment", App: AppRequired, Run: appsLock},
 		&Command{Name: "apps:unlock", Args: "<app>", Short: "Unlock an app for deployment", App: AppRequired, Run: appsUnlock},
 		&Command{Name: "apps:locked", Args: "<app>", Short: "Check if an app is locked for deployment (exit 0 if it is)", App: AppRequired, Run: appsLocked},
-		&Command{Name: "apps:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display a report about one app or all apps", App: AppOptional, Values: []string{"format"}, InfoFlags: true, Run: appsReport},
+		&Command{Name: "apps:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display a report about one app, all apps or the global settings", App: AppOptional, Values: []string{"format"}, Global: true, InfoFlags: true, Run: appsReport},
 		&Command{Name: "apps:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear an apps setting (deploy-source, deploy-source-metadata, --global disable-autocreation)", App: AppRequired, Global: true, Run: PropertySetter("apps")},
 	)
 }
@@ -160,6 +160,17 @@ func appsLocked(c *Ctx) error {
 }
 
 func appsReport(c *Ctx) error {
+	settings := func(app string) ([]Field, error) {
+		res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: app, Global: c.Global}, Namespace: "apps"})
+		return SettingFields(res), err
+	}
+	if c.Global {
+		fields, err := settings("")
+		if err != nil {
+			return err
+		}
+		return c.Report("app", "--global app information", fields)
+	}
 	var apps []api.AppInfo
 	if c.App != "" {
 		info, err := api.AppsInfo.Call(c, c.API, api.AppRef{App: c.App})
@@ -179,13 +190,15 @@ func appsReport(c *Ctx) error {
 		apps = list.Apps
 	}
 	for _, a := range apps {
-		fields := []Field{
-			{"created-at", strconv.FormatInt(a.CreatedAt.Unix(), 10)},
-			{"deploy-source", a.DeploySource},
-			{"deploy-source-metadata", a.DeploySourceMetadata},
-			{"dir", a.Dir},
-			{"locked", strconv.FormatBool(a.Locked)},
+		fields, err := settings(a.Name) // deploy-source, deploy-source-metadata, global-disable-autocreation
+		if err != nil {
+			return err
 		}
+		fields = append(fields,
+			Field{"created-at", strconv.FormatInt(a.CreatedAt.Unix(), 10)},
+			Field{"dir", a.Dir},
+			Field{"locked", strconv.FormatBool(a.Locked)},
+		)
 		if err := c.Report("app", a.Name+" app information", fields); err != nil {
 			return err
 		}

@@ -86,33 +86,41 @@ func TestApps(t *testing.T) {
 func TestAppsReport(t *testing.T) {
 	t.Parallel()
 	shop := api.AppInfo{Name: "shop", CreatedAt: time.Unix(1700000000, 0), Dir: "/var/lib/berth/apps/shop", DeploySource: "git", DeploySourceMetadata: "main", Locked: true}
-	one := map[string]reply{"apps.info": {Resp: shop}}
+	props := reply{Resp: api.PropertyValues{Fields: []api.ReportField{
+		{Key: "deploy-source", Value: "git"}, {Key: "deploy-source-metadata", Value: "main"}, {Key: "global-disable-autocreation", Value: ""}}}}
+	one := map[string]reply{"apps.info": {Resp: shop}, "properties.report": props}
+	both := []string{"apps.info", "properties.report"}
 	report := "=====> shop app information\n" +
-		"       App created at:                1700000000\n" +
-		"       App deploy source:             git\n" +
-		"       App deploy source metadata:    main\n" +
-		"       App dir:                       /var/lib/berth/apps/shop\n" +
-		"       App locked:                    true\n"
+		"       App created at:                  1700000000\n" +
+		"       App deploy source:               git\n" +
+		"       App deploy source metadata:      main\n" +
+		"       App dir:                         /var/lib/berth/apps/shop\n" +
+		"       App global disable autocreation: \n" +
+		"       App locked:                      true\n"
 	runCases(t, []cliCase{
-		{Args: []string{"apps:report", "shop"}, Replies: one, Ops: []string{"apps.info"}, Reqs: map[string]string{"apps.info": `{"app":"shop"}`}, Stdout: report},
-		{Args: []string{"apps:report", "shop", "--app-locked"}, Replies: one, Ops: []string{"apps.info"}, Stdout: "true\n"},
-		{Args: []string{"apps:report", "shop", "--app-created-at"}, Replies: one, Ops: []string{"apps.info"}, Stdout: "1700000000\n"},
-		{Args: []string{"apps:report", "--app-dir", "shop"}, Replies: one, Ops: []string{"apps.info"}, Stdout: "/var/lib/berth/apps/shop\n"},
-		{Args: []string{"apps:report", "shop", "--app-nope"}, Replies: one, Code: 1, Ops: []string{"apps.info"},
-			ErrLine: "Invalid flag passed, valid flags: --app-created-at, --app-deploy-source, --app-deploy-source-metadata, --app-dir, --app-locked"},
-		{Args: []string{"apps:report", "shop", "--format", "json"}, Replies: one, Ops: []string{"apps.info"},
-			Stdout: `{"created-at":"1700000000","deploy-source":"git","deploy-source-metadata":"main","dir":"/var/lib/berth/apps/shop","locked":"true"}` + "\n"},
-		{Args: []string{"apps:report", "shop", "--format", "json", "--app-locked"}, Replies: one, Code: 1, Ops: []string{"apps.info"},
+		{Args: []string{"apps:report", "shop"}, Replies: one, Ops: both, Reqs: map[string]string{"apps.info": `{"app":"shop"}`, "properties.report": `{"app":"shop","namespace":"apps"}`}, Stdout: report},
+		{Args: []string{"apps:report", "shop", "--app-locked"}, Replies: one, Ops: both, Stdout: "true\n"},
+		{Args: []string{"apps:report", "shop", "--app-created-at"}, Replies: one, Ops: both, Stdout: "1700000000\n"},
+		{Args: []string{"apps:report", "--app-dir", "shop"}, Replies: one, Ops: both, Stdout: "/var/lib/berth/apps/shop\n"},
+		{Args: []string{"apps:report", "shop", "--app-nope"}, Replies: one, Code: 1, Ops: both,
+			ErrLine: "Invalid flag passed, valid flags: --app-created-at, --app-deploy-source, --app-deploy-source-metadata, --app-dir, --app-global-disable-autocreation, --app-locked"},
+		{Args: []string{"apps:report", "shop", "--format", "json"}, Replies: one, Ops: both,
+			Stdout: `{"app-created-at":"1700000000","app-deploy-source":"git","app-deploy-source-metadata":"main","app-dir":"/var/lib/berth/apps/shop","app-global-disable-autocreation":"","app-locked":"true",` +
+				`"created-at":"1700000000","deploy-source":"git","deploy-source-metadata":"main","dir":"/var/lib/berth/apps/shop","global-disable-autocreation":"","locked":"true"}` + "\n"},
+		{Args: []string{"apps:report", "shop", "--format", "json", "--app-locked"}, Replies: one, Code: 1, Ops: both,
 			ErrLine: "--format flag cannot be specified when specifying an info flag"},
 		{Args: []string{"apps:report", "shop", "--format", "yaml"}, Replies: one, Code: 1, ErrLine: "Invalid format: yaml; use stdout or json"},
 		{Args: []string{"apps:report", "shop", "--app-locked", "--app-dir"}, Code: 1, ErrLine: "Only one info flag may be given; got --app-locked and --app-dir"},
 		{Args: []string{"apps:report", "gone"}, Replies: map[string]reply{"apps.info": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"apps.info"}, ErrLine: "App gone does not exist"},
-		{Name: "every app", Args: []string{"apps:report", "--app-locked"}, Replies: map[string]reply{"apps.list": {Resp: api.AppList{Apps: []api.AppInfo{{Name: "a", Locked: true}, {Name: "b"}}}}},
-			Ops: []string{"apps.list"}, Stdout: "true\nfalse\n"},
+		{Name: "every app", Args: []string{"apps:report", "--app-locked"}, Replies: map[string]reply{"apps.list": {Resp: api.AppList{Apps: []api.AppInfo{{Name: "a", Locked: true}, {Name: "b"}}}}, "properties.report": props},
+			Ops: []string{"apps.list", "properties.report", "properties.report"}, Stdout: "true\nfalse\n"},
 		{Name: "every app none", Args: []string{"apps:report"}, Replies: map[string]reply{"apps.list": {Resp: api.AppList{}}},
 			Ops: []string{"apps.list"}, Stderr: " !     You haven't deployed any applications yet\n"},
-		{Name: "report quiet keeps details", Args: []string{"apps:report", "shop", "--quiet"}, Replies: one, Ops: []string{"apps.info"},
-			Has: []string{"       App locked:                    true\n"}},
+		{Name: "global", Args: []string{"apps:report", "--global", "--app-global-disable-autocreation"},
+			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{Fields: []api.ReportField{{Key: "global-disable-autocreation", Value: "true"}}}}},
+			Ops:     []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"global":true,"namespace":"apps"}`}, Stdout: "true\n"},
+		{Name: "report quiet keeps details", Args: []string{"apps:report", "shop", "--quiet"}, Replies: one, Ops: both,
+			Has: []string{"       App locked:                      true\n"}},
 	})
 }
 

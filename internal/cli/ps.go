@@ -3,7 +3,6 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -24,17 +23,17 @@ func init() {
 		appOrAll("ps:restart", "(<app>|--all)", "Restart an app: new containers of its live release", psEach(api.PSRestart)),
 		appOrAll("ps:restore", "(<app>|--all)", "Start what should run and is not running (the daemon does this at start)", psEach(api.PSRestore)),
 		&Command{Name: "ps:scale", Args: "<app> [<type>=<n> ...] [--skip-deploy] [--format json]", Short: "Show or set how many containers of each process type run", App: AppRequired, Bools: []string{"skip-deploy"}, Values: []string{"format"}, Run: psScale},
-		&Command{Name: "ps:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display a process report for one app or all apps", App: AppOptional, Values: []string{"format"}, InfoFlags: true, Run: psReport},
+		&Command{Name: "ps:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display a process report for one app, all apps or the global settings", App: AppOptional, Values: []string{"format"}, Global: true, InfoFlags: true, Run: psReport},
 		&Command{Name: "ps:inspect", Args: "<app>", Short: "Show the engine's inspect output of an app's containers", App: AppRequired, Run: psInspect},
 		&Command{Name: "ps:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a ps setting (restart-policy, stop-timeout-seconds, procfile-path)", App: AppRequired, Global: true, Run: PropertySetter("ps")},
 		&Command{Name: "app-json:set", Args: "(<app>|--global) appjson-path [<path>]", Short: "Set or clear app.json's path (in the source, and under the image's WORKDIR and /app)", App: AppRequired, Global: true, Run: PropertySetter("app-json")},
-		&Command{Name: "app-json:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's app-json settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: SettingsReport("app-json")},
+		&Command{Name: "app-json:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's app-json settings", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: SettingsReport("app-json")},
 		&Command{Name: "builder-dockerfile:set", Args: "(<app>|--global) dockerfile-path [<path>]", Short: "Set or clear the Dockerfile's path in the source", App: AppRequired, Global: true, Run: PropertySetter("builder-dockerfile")},
-		&Command{Name: "builder-dockerfile:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the Dockerfile builder's settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: SettingsReport("builder-dockerfile")},
+		&Command{Name: "builder-dockerfile:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the Dockerfile builder's settings", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: SettingsReport("builder-dockerfile")},
 		&Command{Name: "docker-options:add", Args: "<app> <phase(s)> OPTION", Short: "Add a docker option for phases build,deploy,run (Berth applies build --build-arg and --no-cache)", App: AppRequired, ValuesAfter: 1, Run: dockerOptions("add")},
 		&Command{Name: "docker-options:remove", Args: "<app> <phase(s)> OPTION", Short: "Remove a docker option", App: AppRequired, ValuesAfter: 1, Run: dockerOptions("remove")},
 		&Command{Name: "docker-options:clear", Args: "<app> [<phase(s)>]", Short: "Remove every docker option (of the given phases)", App: AppRequired, ValuesAfter: 1, Run: dockerOptions("clear")},
-		&Command{Name: "docker-options:report", Args: "<app> [<flag>] [--format json]", Short: "Display an app's docker options", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: SettingsReport("docker-options")},
+		&Command{Name: "docker-options:report", Args: "<app> [<flag>] [--format json]", Short: "Display an app's docker options", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: SettingsReport("docker-options")},
 		&Command{Name: "run", Args: "[--env KEY=VALUE ...] [--no-tty] <app> <cmd>...", Short: "Run a one-off command in a new container of the live release", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Bools: []string{"no-tty", "tty"}, Run: runCmd},
 		&Command{Name: "run:detached", Args: "[--env KEY=VALUE ...] <app> <cmd>...", Short: "Run a one-off command in the background; prints its container", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Run: runDetached},
 		&Command{Name: "run:list", Args: "<app> [--format json]", Short: "List an app's one-off containers", App: AppRequired, Values: []string{"format"}, Run: runList},
@@ -136,6 +135,17 @@ func psScale(c *Ctx) error {
 }
 
 func psReport(c *Ctx) error {
+	settings := func(app string) ([]Field, error) {
+		res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: app, Global: c.Global}, Namespace: "ps"})
+		return SettingFields(res), err
+	}
+	if c.Global {
+		fields, err := settings("")
+		if err != nil {
+			return err
+		}
+		return c.Report("ps", "--global ps information", fields)
+	}
 	res, err := api.PSReportOp.Call(c, c.API, api.PSRequest{App: c.App, All: c.App == ""})
 	if err != nil {
 		return err
@@ -145,67 +155,65 @@ func psReport(c *Ctx) error {
 		return nil
 	}
 	for _, r := range res.Reports {
-		running := 0
-		for _, ct := range r.Containers {
-			if ct.State == "running" {
-				running++
-			}
+		fields, err := settings(r.App)
+		if err != nil {
+			return err
 		}
-		state := "false"
-		switch {
-		case running > 0 && running == len(r.Containers):
-			state = "true"
-		case running > 0:
-			state = "mixed"
-		}
-		fields := []Field{
-			{"deployed", strconv.FormatBool(r.Deployed)},
-			{"release", strconv.Itoa(r.Release)},
-			{"processes", strconv.Itoa(len(r.Containers))},
-			{"can-scale", strconv.FormatBool(r.CanScale)},
-			{"restart-policy", r.RestartPolicy},
-			{"stop-timeout-seconds", strconv.Itoa(r.StopTimeout)},
-			{"procfile-path", r.ProcfilePath},
-			{"restore", strconv.FormatBool(!r.Stopped)},
-			{"running", state},
-		}
-		if r.EngineError != "" {
-			fields = append(fields, Field{"engine", r.EngineError})
-		}
-		sort.Slice(r.Containers, func(i, j int) bool {
-			if r.Containers[i].Type != r.Containers[j].Type {
-				return r.Containers[i].Type < r.Containers[j].Type
-			}
-			return r.Containers[i].Index < r.Containers[j].Index
-		})
-		for _, ct := range r.Containers {
-			v := fmt.Sprintf("%s (CID: %.12s)", ct.State, ct.ID)
-			if ct.HostPort != 0 {
-				v += fmt.Sprintf(" 127.0.0.1:%d", ct.HostPort)
-			}
-			fields = append(fields, Field{fmt.Sprintf("status-%s-%d", ct.Type, ct.Index), v})
-			fields = append(fields, Field{fmt.Sprintf("restarts-%s-%d", ct.Type, ct.Index), strconv.Itoa(ct.Restarts)})
-			if x := ct.LastExit; x != nil {
-				v := strconv.Itoa(x.Code)
-				if x.OOMKilled {
-					v += " (OOM killed)"
-				}
-				if !x.At.IsZero() {
-					v += " at " + x.At.UTC().Format(time.RFC3339)
-				}
-				fields = append(fields, Field{fmt.Sprintf("last-exit-%s-%d", ct.Type, ct.Index), v})
-			}
-		}
-		if c.Flag("format", "") == "json" && c.InfoFlag == "" {
-			b, _ := json.Marshal(r)
-			c.Println(string(b))
-			continue
-		}
-		if err := c.Report("ps", r.App+" ps information", fields); err != nil {
+		if err := c.Report("ps", r.App+" ps information", append(fields, processFields(r)...)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// processFields are ps:report's lines about an app's processes: Dokku's
+// --deployed, --processes, --ps-can-scale, --restore, --running and
+// --status-TYPE.N, and Berth's release, engine error, restarts and last
+// exit of each container.
+func processFields(r api.PSReport) []Field {
+	running := 0
+	for _, ct := range r.Containers {
+		if ct.State == "running" {
+			running++
+		}
+	}
+	state := "false"
+	switch {
+	case running > 0 && running == len(r.Containers):
+		state = "true"
+	case running > 0:
+		state = "mixed"
+	}
+	fields := []Field{
+		{"--deployed", strconv.FormatBool(r.Deployed)},
+		{"release", strconv.Itoa(r.Release)},
+		{"--processes", strconv.Itoa(len(r.Containers))},
+		{"can-scale", strconv.FormatBool(r.CanScale)},
+		{"--restore", strconv.FormatBool(!r.Stopped)},
+		{"--running", state},
+	}
+	if r.EngineError != "" {
+		fields = append(fields, Field{"engine", r.EngineError})
+	}
+	for _, ct := range r.Containers {
+		v := fmt.Sprintf("%s (CID: %.12s)", ct.State, ct.ID)
+		if ct.HostPort != 0 {
+			v += fmt.Sprintf(" 127.0.0.1:%d", ct.HostPort)
+		}
+		fields = append(fields, Field{fmt.Sprintf("--status-%s.%d", ct.Type, ct.Index), v})
+		fields = append(fields, Field{fmt.Sprintf("restarts-%s-%d", ct.Type, ct.Index), strconv.Itoa(ct.Restarts)})
+		if x := ct.LastExit; x != nil {
+			v := strconv.Itoa(x.Code)
+			if x.OOMKilled {
+				v += " (OOM killed)"
+			}
+			if !x.At.IsZero() {
+				v += " at " + x.At.UTC().Format(time.RFC3339)
+			}
+			fields = append(fields, Field{fmt.Sprintf("last-exit-%s-%d", ct.Type, ct.Index), v})
+		}
+	}
+	return fields
 }
 
 func psInspect(c *Ctx) error {
@@ -216,31 +224,6 @@ func psInspect(c *Ctx) error {
 	b, _ := json.MarshalIndent(res.Containers, "", "    ")
 	c.Println(string(b))
 	return nil
-}
-
-// SettingsReport implements NAMESPACE:report for a namespace of the
-// settings registry (ps, checks, proxy, letsencrypt, ...).
-func SettingsReport(ns string) func(*Ctx) error {
-	return func(c *Ctx) error {
-		res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: ns})
-		if err != nil {
-			return err
-		}
-		keys := make([]string, 0, len(res.Computed))
-		for k := range res.Computed {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		var fields []Field
-		short := strings.TrimPrefix(ns, "builder-")
-		for _, k := range keys {
-			fields = append(fields, Field{k, strings.ReplaceAll(res.App[k], "\n", " ")})
-			if ns != "docker-options" {
-				fields = append(fields, Field{"computed-" + k, res.Computed[k]}, Field{"global-" + k, res.Global[k]})
-			}
-		}
-		return c.Report(short, c.App+" "+short+" information", fields)
-	}
 }
 
 func dockerOptions(verb string) func(*Ctx) error {

@@ -67,75 +67,96 @@ func TestPSReport(t *testing.T) {
 				LastExit: &api.ProcessExit{Code: 137, At: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)}},
 			{Type: "web", Index: 1, State: "running", ID: "abcdef"},
 		}}
-	one := map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{shop}}}}
+	props := reply{Resp: api.PropertyValues{Fields: []api.ReportField{
+		{Key: "restart-policy", Value: ""}, {Key: "computed-restart-policy", Value: "on-failure:10"}, {Key: "global-restart-policy", Value: ""}}}}
+	with := func(r ...api.PSReport) map[string]reply {
+		return map[string]reply{"ps.report": {Resp: api.PSReports{Reports: r}}, "properties.report": props}
+	}
+	one := with(shop)
 	state := func(states ...string) map[string]reply {
 		r := api.PSReport{App: "shop"}
 		for i, s := range states {
 			r.Containers = append(r.Containers, api.ProcessStatus{Type: "web", Index: i + 1, State: s})
 		}
-		return map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{r}}}}
+		return with(r)
 	}
 	row := func(label, value string) string { return sp(7) + label + sp(31-len(label)) + value + "\n" }
 	full := "=====> shop ps information\n" +
-		row("Ps deployed:", "true") +
-		row("Ps release:", "3") +
-		row("Ps processes:", "3") +
+		row("Deployed:", "true") +
+		row("Processes:", "3") +
 		row("Ps can scale:", "true") +
-		row("Ps restart policy:", "on-failure:10") +
-		row("Ps stop timeout seconds:", "30") +
-		row("Ps procfile path:", "Procfile") +
-		row("Ps restore:", "true") +
-		row("Ps running:", "mixed") +
-		row("Ps status web 1:", "running (CID: abcdef)") +
-		row("Ps restarts web 1:", "0") +
-		row("Ps status web 2:", "running (CID: 0123456789ab) 127.0.0.1:32768") +
-		row("Ps restarts web 2:", "2") +
+		row("Ps computed restart policy:", "on-failure:10") +
+		row("Ps global restart policy:", "") +
 		row("Ps last exit web 2:", "137 at 2026-12-06T09:00:00Z") +
-		row("Ps status worker 1:", "exited (CID: ffffeeeedddd)") +
+		row("Ps last exit worker 1:", "137 (OOM killed)") +
+		row("Ps release:", "3") +
+		row("Ps restart policy:", "") +
+		row("Ps restarts web 1:", "0") +
+		row("Ps restarts web 2:", "2") +
 		row("Ps restarts worker 1:", "0") +
-		row("Ps last exit worker 1:", "137 (OOM killed)")
+		row("Restore:", "true") +
+		row("Running:", "mixed") +
+		row("Status web 1:", "running (CID: abcdef)") +
+		row("Status web 2:", "running (CID: 0123456789ab) 127.0.0.1:32768") +
+		row("Status worker 1:", "exited (CID: ffffeeeedddd)")
+	both := []string{"ps.report", "properties.report"}
 	runCases(t, []cliCase{
-		{Args: []string{"ps:report", "shop"}, Replies: one, Ops: []string{"ps.report"}, Reqs: map[string]string{"ps.report": `{"app":"shop"}`}, Stdout: full},
-		{Args: []string{"ps:report", "shop", "--ps-status-web-2"}, Replies: one, Ops: []string{"ps.report"}, Stdout: "running (CID: 0123456789ab) 127.0.0.1:32768\n"},
-		{Args: []string{"ps:report", "shop", "--ps-last-exit-worker-1"}, Replies: one, Ops: []string{"ps.report"}, Stdout: "137 (OOM killed)\n"},
-		{Args: []string{"ps:report", "shop", "--ps-restore"}, Replies: one, Ops: []string{"ps.report"}, Stdout: "true\n"},
-		{Name: "all running", Args: []string{"ps:report", "shop", "--ps-running"}, Replies: state("running", "running"), Ops: []string{"ps.report"}, Stdout: "true\n"},
-		{Name: "none running", Args: []string{"ps:report", "shop", "--ps-running"}, Replies: state("exited", "created"), Ops: []string{"ps.report"}, Stdout: "false\n"},
-		{Name: "no containers", Args: []string{"ps:report", "shop", "--ps-running"}, Replies: state(), Ops: []string{"ps.report"}, Stdout: "false\n"},
-		{Name: "stopped app", Args: []string{"ps:report", "shop", "--ps-restore"},
-			Replies: map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{{App: "shop", Stopped: true}}}}}, Ops: []string{"ps.report"}, Stdout: "false\n"},
+		{Args: []string{"ps:report", "shop"}, Replies: one, Ops: both, Reqs: map[string]string{"ps.report": `{"app":"shop"}`, "properties.report": `{"app":"shop","namespace":"ps"}`}, Stdout: full},
+		{Args: []string{"ps:report", "shop", "--status-web.2"}, Replies: one, Ops: both, Stdout: "running (CID: 0123456789ab) 127.0.0.1:32768\n"},
+		{Args: []string{"ps:report", "shop", "--ps-last-exit-worker-1"}, Replies: one, Ops: both, Stdout: "137 (OOM killed)\n"},
+		{Args: []string{"ps:report", "shop", "--restore"}, Replies: one, Ops: both, Stdout: "true\n"},
+		{Args: []string{"ps:report", "shop", "--ps-computed-restart-policy"}, Replies: one, Ops: both, Stdout: "on-failure:10\n"},
+		{Args: []string{"ps:report", "shop", "--ps-restart-policy"}, Replies: one, Ops: both, Stdout: "\n"},
+		{Name: "all running", Args: []string{"ps:report", "shop", "--running"}, Replies: state("running", "running"), Ops: both, Stdout: "true\n"},
+		{Name: "none running", Args: []string{"ps:report", "shop", "--running"}, Replies: state("exited", "created"), Ops: both, Stdout: "false\n"},
+		{Name: "no containers", Args: []string{"ps:report", "shop", "--running"}, Replies: state(), Ops: both, Stdout: "false\n"},
+		{Name: "stopped app", Args: []string{"ps:report", "shop", "--restore"}, Replies: with(api.PSReport{App: "shop", Stopped: true}), Ops: both, Stdout: "false\n"},
 		{Name: "engine error is a field", Args: []string{"ps:report", "shop", "--ps-engine"},
-			Replies: map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{{App: "shop", EngineError: "docker is not running"}}}}}, Ops: []string{"ps.report"}, Stdout: "docker is not running\n"},
-		{Args: []string{"ps:report", "shop", "--ps-nope"}, Replies: one, Code: 1, Ops: []string{"ps.report"}, ErrLine: "Invalid flag passed, valid flags: --ps-deployed, --ps-release,"},
-		{Args: []string{"ps:report", "--ps-release"}, Replies: map[string]reply{"ps.report": {Resp: api.PSReports{Reports: []api.PSReport{{App: "a", Release: 1}, {App: "b", Release: 7}}}}},
-			Ops: []string{"ps.report"}, Reqs: map[string]string{"ps.report": `{"all":true}`}, Stdout: "1\n7\n"},
-		{Name: "no apps", Args: []string{"ps:report"}, Replies: map[string]reply{"ps.report": {Resp: api.PSReports{}}}, Ops: []string{"ps.report"},
+			Replies: with(api.PSReport{App: "shop", EngineError: "docker is not running"}), Ops: both, Stdout: "docker is not running\n"},
+		{Args: []string{"ps:report", "shop", "--ps-nope"}, Replies: one, Code: 1, Ops: both, ErrLine: "Invalid flag passed, valid flags: --deployed, --processes, --ps-can-scale,"},
+		{Args: []string{"ps:report", "--ps-release"}, Replies: with(api.PSReport{App: "a", Release: 1}, api.PSReport{App: "b", Release: 7}),
+			Ops: []string{"ps.report", "properties.report", "properties.report"}, Reqs: map[string]string{"ps.report": `{"all":true}`}, Stdout: "1\n7\n"},
+		{Name: "no apps", Args: []string{"ps:report"}, Replies: with(), Ops: []string{"ps.report"},
 			Stderr: " !     You haven't deployed any applications yet\n"},
-		{Args: []string{"ps:report", "shop", "--format", "json", "--ps-running"}, Replies: one, Code: 1, Ops: []string{"ps.report"},
+		{Name: "global: the settings only", Args: []string{"ps:report", "--global", "--ps-computed-restart-policy"}, Replies: one, Ops: []string{"properties.report"},
+			Reqs: map[string]string{"properties.report": `{"global":true,"namespace":"ps"}`}, Stdout: "on-failure:10\n"},
+		{Name: "global title", Args: []string{"ps:report", "--global"}, Replies: one, Ops: []string{"properties.report"},
+			Stdout: "=====> --global ps information\n" + row("Ps computed restart policy:", "on-failure:10") + row("Ps global restart policy:", "") + row("Ps restart policy:", "")},
+		{Args: []string{"ps:report", "shop", "--format", "json", "--running"}, Replies: one, Code: 1, Ops: both,
 			ErrLine: "--format flag cannot be specified when specifying an info flag"},
 		{Args: []string{"ps:report", "gone"}, Replies: map[string]reply{"ps.report": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"ps.report"}, ErrLine: "App gone does not exist"},
 	})
 
-	// --format json prints the daemon's report, containers in order.
+	// --format json is Dokku's flat object: keys without and with "ps-".
 	fake := newFake(one)
 	r := runCLI(fake, "", "ps:report", "shop", "--format", "json")
-	var got api.PSReport
+	var got map[string]string
 	if err := json.Unmarshal([]byte(r.Stdout), &got); err != nil || r.Code != 0 {
 		t.Fatalf("exit %d, stdout %q: %v", r.Code, r.Stdout, err)
 	}
-	if got.App != "shop" || got.Release != 3 || len(got.Containers) != 3 || got.Containers[0].Type != "web" || got.Containers[0].Index != 1 || got.Containers[2].Type != "worker" {
-		t.Errorf("json report = %+v", got)
+	for k, v := range map[string]string{"deployed": "true", "running": "mixed", "status-web.1": "running (CID: abcdef)", "release": "3", "ps-release": "3",
+		"computed-restart-policy": "on-failure:10", "ps-computed-restart-policy": "on-failure:10", "restart-policy": ""} {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("json %s = %q (present %v), want %q", k, g, ok, v)
+		}
 	}
 }
 
 func TestPSInspectAndSettingsReports(t *testing.T) {
 	t.Parallel()
+	f := func(kv ...string) []api.ReportField {
+		var fs []api.ReportField
+		for i := 0; i < len(kv); i += 2 {
+			fs = append(fs, api.ReportField{Key: kv[i], Value: kv[i+1]})
+		}
+		return fs
+	}
 	appJSON := map[string]reply{"properties.report": {Resp: api.PropertyValues{
-		App: map[string]string{"appjson-path": ""}, Global: map[string]string{"appjson-path": "deploy/app.json"}, Computed: map[string]string{"appjson-path": "deploy/app.json"}}}}
+		Fields: f("appjson-path", "", "computed-appjson-path", "deploy/app.json", "global-appjson-path", "deploy/app.json")}}}
 	dockerfile := map[string]reply{"properties.report": {Resp: api.PropertyValues{
-		App: map[string]string{"dockerfile-path": "Dockerfile.prod"}, Computed: map[string]string{"dockerfile-path": "Dockerfile.prod"}}}}
+		Fields: f("dockerfile-path", "Dockerfile.prod", "computed-dockerfile-path", "Dockerfile.prod", "global-dockerfile-path", "")}}}
 	opts := map[string]reply{"properties.report": {Resp: api.PropertyValues{
-		App: map[string]string{"build": "--build-arg A\n--no-cache"}, Computed: map[string]string{"build": "", "deploy": "", "run": ""}}}}
+		Fields: f("build", "--build-arg A\n--no-cache", "deploy", "", "run", "")}}}
 	runCases(t, []cliCase{
 		{Args: []string{"ps:inspect", "shop"}, Replies: map[string]reply{"ps.inspect": {Resp: api.InspectResult{Containers: []json.RawMessage{json.RawMessage(`{"Id":"abc"}`)}}}},
 			Ops: []string{"ps.inspect"}, Reqs: map[string]string{"ps.inspect": `{"app":"shop"}`}, Stdout: "[\n    {\n        \"Id\": \"abc\"\n    }\n]\n"},
@@ -147,14 +168,16 @@ func TestPSInspectAndSettingsReports(t *testing.T) {
 				sp(7) + "App json global appjson path:" + sp(3) + "deploy/app.json\n"},
 		{Args: []string{"app-json:report", "shop", "--app-json-computed-appjson-path"}, Replies: appJSON, Ops: []string{"properties.report"}, Stdout: "deploy/app.json\n"},
 		{Args: []string{"app-json:report", "shop", "--format", "json"}, Replies: appJSON, Ops: []string{"properties.report"},
-			Stdout: `{"appjson-path":"","computed-appjson-path":"deploy/app.json","global-appjson-path":"deploy/app.json"}` + "\n"},
-		{Args: []string{"builder-dockerfile:report", "shop", "--dockerfile-dockerfile-path"}, Replies: dockerfile, Ops: []string{"properties.report"},
+			Stdout: `{"app-json-appjson-path":"","app-json-computed-appjson-path":"deploy/app.json","app-json-global-appjson-path":"deploy/app.json","appjson-path":"","computed-appjson-path":"deploy/app.json","global-appjson-path":"deploy/app.json"}` + "\n"},
+		{Name: "global", Args: []string{"app-json:report", "--global", "--app-json-global-appjson-path"}, Replies: appJSON, Ops: []string{"properties.report"},
+			Reqs: map[string]string{"properties.report": `{"global":true,"namespace":"app-json"}`}, Stdout: "deploy/app.json\n"},
+		{Args: []string{"builder-dockerfile:report", "shop", "--builder-dockerfile-dockerfile-path"}, Replies: dockerfile, Ops: []string{"properties.report"},
 			Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"builder-dockerfile"}`}, Stdout: "Dockerfile.prod\n"},
-		{Args: []string{"builder-dockerfile:report", "shop", "--builder-dockerfile-dockerfile-path"}, Replies: dockerfile, Code: 1, Ops: []string{"properties.report"},
-			ErrLine: "Invalid flag passed, valid flags: --dockerfile-dockerfile-path, --dockerfile-computed-dockerfile-path, --dockerfile-global-dockerfile-path"},
+		{Args: []string{"builder-dockerfile:report", "shop", "--dockerfile-dockerfile-path"}, Replies: dockerfile, Code: 1, Ops: []string{"properties.report"},
+			ErrLine: "Invalid flag passed, valid flags: --builder-dockerfile-computed-dockerfile-path, --builder-dockerfile-dockerfile-path, --builder-dockerfile-global-dockerfile-path"},
 		{Args: []string{"docker-options:report", "shop", "--docker-options-build"}, Replies: opts, Ops: []string{"properties.report"}, Stdout: "--build-arg A --no-cache\n"},
 		{Args: []string{"docker-options:report", "shop", "--format", "json"}, Replies: opts, Ops: []string{"properties.report"},
-			Stdout: `{"build":"--build-arg A --no-cache","deploy":"","run":""}` + "\n"},
+			Stdout: `{"build":"--build-arg A --no-cache","deploy":"","docker-options-build":"--build-arg A --no-cache","docker-options-deploy":"","docker-options-run":"","run":""}` + "\n"},
 	})
 }
 

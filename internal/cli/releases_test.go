@@ -84,7 +84,7 @@ func TestChecks(t *testing.T) {
 			Has: []string{"=====> shop checks information\n", sp(7) + "Checks disabled list:" + sp(19) + "web\n", sp(7) + "Checks computed default uptime seconds: 10\n"}},
 
 		{Args: []string{"proxy:report", "shop", "--proxy-computed-client-max-body-size"},
-			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{App: map[string]string{"client-max-body-size": ""}, Computed: map[string]string{"client-max-body-size": "1m"}}}},
+			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{Fields: []api.ReportField{{Key: "client-max-body-size"}, {Key: "computed-client-max-body-size", Value: "1m"}}}}},
 			Ops:     []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"proxy"}`}, Stdout: "1m\n"},
 	})
 }

@@ -28,16 +28,16 @@ func TestRenderReport(t *testing.T) {
 		want   string
 		err    string
 	}{
-		{name: "labels widen to the longest key", want: "=====> thing information\n" +
-			sp(7) + "Ns short:" + sp(29) + "1\n" +
+		{name: "labels widen to the longest key, sorted by flag", want: "=====> thing information\n" +
 			sp(7) + "Ns a much longer key than thirty one:" + sp(1) + "two words\n" +
-			sp(7) + "Ns empty:" + sp(29) + "\n"},
-		{name: "quiet drops the header only", quiet: true, want: sp(7) + "Ns short:" + sp(29) + "1\n" +
-			sp(7) + "Ns a much longer key than thirty one:" + sp(1) + "two words\n" + sp(7) + "Ns empty:" + sp(29) + "\n"},
+			sp(7) + "Ns empty:" + sp(29) + "\n" +
+			sp(7) + "Ns short:" + sp(29) + "1\n"},
+		{name: "quiet drops the header only", quiet: true, want: sp(7) + "Ns a much longer key than thirty one:" + sp(1) + "two words\n" +
+			sp(7) + "Ns empty:" + sp(29) + "\n" + sp(7) + "Ns short:" + sp(29) + "1\n"},
 		{name: "info flag", info: "--ns-a-much-longer-key-than-thirty-one", want: "two words\n"},
 		{name: "empty value", info: "--ns-empty", want: "\n"},
 		{name: "info flag with stdout format", info: "--ns-short", format: "stdout", want: "1\n"},
-		{name: "unknown info flag", info: "--ns-nope", err: "Invalid flag passed, valid flags: --ns-short, --ns-a-much-longer-key-than-thirty-one, --ns-empty"},
+		{name: "unknown info flag", info: "--ns-nope", err: "Invalid flag passed, valid flags: --ns-a-much-longer-key-than-thirty-one, --ns-empty, --ns-short"},
 		{name: "info flag without namespace", info: "--short", err: "Invalid flag passed"},
 		{name: "json", format: "json", want: `{"a-much-longer-key-than-thirty-one":"two words","empty":"","short":"1"}` + "\n"},
 		{name: "json and info flag", format: "json", info: "--ns-short", err: "--format flag cannot be specified when specifying an info flag"},
@@ -69,6 +69,34 @@ func TestRenderReport(t *testing.T) {
 				t.Errorf("got:\n%q\nwant:\n%q", out.String(), tt.want)
 			}
 		})
+	}
+}
+
+// TestReportKeys covers lines without the namespace (a key starting with
+// "--") and the namespaces whose JSON also has each key with the namespace.
+func TestReportKeys(t *testing.T) {
+	t.Parallel()
+	fields := []Field{{"computed-stop-timeout-seconds", "30"}, {"--deployed", "true"}, {"--status-web.1", "running"}}
+	for _, tt := range []struct {
+		ns, info, format, want, err string
+	}{
+		{ns: "ps", format: "json", want: `{"computed-stop-timeout-seconds":"30","deployed":"true","ps-computed-stop-timeout-seconds":"30","status-web.1":"running"}` + "\n"},
+		{ns: "git", format: "json", want: `{"computed-stop-timeout-seconds":"30","deployed":"true","status-web.1":"running"}` + "\n"},
+		{ns: "ps", info: "--deployed", want: "true\n"},
+		{ns: "ps", info: "--status-web.1", want: "running\n"},
+		{ns: "ps", info: "--ps-deployed", err: "Invalid flag passed, valid flags: --deployed, --ps-computed-stop-timeout-seconds, --status-web.1"},
+		{ns: "ps", want: "=====> shop ps information\n" + sp(7) + "Deployed:" + sp(25) + "true\n" +
+			sp(7) + "Ps computed stop timeout seconds:" + sp(1) + "30\n" + sp(7) + "Status web 1:" + sp(21) + "running\n"},
+	} {
+		values := map[string]string{}
+		if tt.format != "" {
+			values["format"] = tt.format
+		}
+		c, out := reportCtx(tt.info, values, false)
+		err := c.Report(tt.ns, "shop ps information", fields)
+		if (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) || out.String() != tt.want {
+			t.Errorf("%s %s %s: out %q err %v; want %q %q", tt.ns, tt.info, tt.format, out.String(), err, tt.want, tt.err)
+		}
 	}
 }
 

@@ -441,6 +441,9 @@ func TestProperties(t *testing.T) {
 		App:      map[string]string{"deploy-source": "", "deploy-source-metadata": "", "disable-autocreation": ""},
 		Global:   map[string]string{"deploy-source": "", "deploy-source-metadata": "", "disable-autocreation": ""},
 		Computed: map[string]string{"deploy-source": "", "deploy-source-metadata": "", "disable-autocreation": "false"},
+		// The report's lines: raw lines of the per-app keys, the global
+		// line of the global-only one (as Dokku's apps:report).
+		Fields: []api.ReportField{{Key: "deploy-source"}, {Key: "deploy-source-metadata"}, {Key: "global-disable-autocreation"}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("fresh report = %+v, want defaults %+v", got, want)
@@ -467,6 +470,35 @@ func TestProperties(t *testing.T) {
 	if got := report(api.Scope{Global: true}, "ps"); got.Computed["restart-policy"] != "always" || got.App["restart-policy"] != "" {
 		t.Errorf("global ps report = %+v", got)
 	}
+	// A --global report has the computed and global lines of the globally
+	// settable keys only; an app's has each key's lines as declared.
+	lines := func(sc api.Scope) map[string]string {
+		m := map[string]string{}
+		for _, f := range report(sc, "ps").Fields {
+			m[f.Key] = f.Value
+		}
+		return m
+	}
+	g := lines(api.Scope{Global: true})
+	if g["computed-restart-policy"] != "always" || g["global-restart-policy"] != "always" || g["computed-stop-timeout-seconds"] != "30" {
+		t.Errorf("global ps lines = %v", g)
+	}
+	for _, k := range []string{"restart-policy", "start-cmd", "computed-start-cmd", "generation", "computed-generation"} {
+		if _, ok := g[k]; ok {
+			t.Errorf("global ps lines have %s: %v", k, g)
+		}
+	}
+	a := lines(shop)
+	for k, v := range map[string]string{"restart-policy": "", "computed-restart-policy": "always", "global-restart-policy": "always", "start-cmd": "", "computed-start-cmd": "", "computed-skip-deploy": "false"} {
+		if got, ok := a[k]; !ok || got != v {
+			t.Errorf("app ps line %s = %q (present %v), want %q", k, got, ok, v)
+		}
+	}
+	for _, k := range []string{"global-start-cmd", "generation"} {
+		if _, ok := a[k]; ok {
+			t.Errorf("app ps lines have %s: %v", k, a)
+		}
+	}
 
 	for _, tt := range []struct {
 		ch   api.PropertyChange
@@ -474,8 +506,8 @@ func TestProperties(t *testing.T) {
 		msg  string
 	}{
 		{api.PropertyChange{Scope: shop, Namespace: "apps", Key: "nope", Value: "1"}, api.CodeInvalid, `Invalid key for apps:set: "nope"; valid keys: deploy-source, deploy-source-metadata, disable-autocreation`},
-		{api.PropertyChange{Scope: shop, Namespace: "apps", Key: "disable-autocreation", Value: "true"}, api.CodeInvalid, "disable-autocreation can only be set with --global"},
-		{api.PropertyChange{Scope: api.Scope{Global: true}, Namespace: "apps", Key: "deploy-source", Value: "git"}, api.CodeInvalid, "deploy-source can only be set per app, not with --global"},
+		{api.PropertyChange{Scope: shop, Namespace: "apps", Key: "disable-autocreation", Value: "true"}, api.CodeInvalid, "Property can only be specified globally: use apps:set --global disable-autocreation"},
+		{api.PropertyChange{Scope: api.Scope{Global: true}, Namespace: "apps", Key: "deploy-source", Value: "git"}, api.CodeInvalid, "Property cannot be specified globally: deploy-source is set per app"},
 		{api.PropertyChange{Scope: api.Scope{Global: true}, Namespace: "apps", Key: "disable-autocreation", Value: "maybe"}, api.CodeInvalid, `Invalid value "maybe": expected true or false`},
 		{api.PropertyChange{Scope: shop, Namespace: "ps", Key: "generation", Value: "7"}, api.CodeInvalid, `Invalid key for ps:set: "generation"`},
 		{api.PropertyChange{Scope: api.Scope{App: "gone"}, Namespace: "apps", Key: "deploy-source", Value: "git"}, api.CodeAppNotFound, "App gone does not exist"},

@@ -142,7 +142,32 @@ func (s *Service) propertiesReport(ctx context.Context, req api.PropertyReport, 
 				return err
 			}
 		}
+		res.Fields = reportFields(req.Namespace, req.Global, res)
 		return nil
 	})
 	return res, err
+}
+
+// reportFields lists a namespace's report lines from the settings registry:
+// each setting's raw, computed and global lines as it declares them; with
+// global, only the computed and global lines of the globally settable ones.
+func reportFields(ns string, global bool, v api.PropertyValues) []api.ReportField {
+	fields := []api.ReportField{}
+	for _, k := range app.SettingKeys(ns) {
+		setting, _ := app.LookupSettingAny(ns, k)
+		forms := setting.Forms()
+		if global && setting.Scope&app.ScopeGlobal == 0 {
+			continue
+		}
+		if forms&app.ReportRaw != 0 && !global {
+			fields = append(fields, api.ReportField{Key: k, Value: v.App[k]})
+		}
+		if forms&app.ReportComputed != 0 {
+			fields = append(fields, api.ReportField{Key: "computed-" + k, Value: v.Computed[k]})
+		}
+		if forms&app.ReportGlobal != 0 {
+			fields = append(fields, api.ReportField{Key: "global-" + k, Value: v.Global[k]})
+		}
+	}
+	return fields
 }

@@ -34,7 +34,7 @@ func validatePath(v string) error {
 func init() {
 	app.Register(app.Setting{Namespace: "ps", Key: "restart-policy", Scope: app.ScopeBoth, Default: DefaultRestartPolicy, Validate: func(v string) error {
 		if !restartRE.MatchString(v) {
-			return app.Invalidf("Invalid restart-policy %q: use no, always, unless-stopped, on-failure or on-failure:N", v)
+			return app.Invalidf("Invalid restart-policy specified: %q; use no, always, unless-stopped, on-failure or on-failure:N", v)
 		}
 		return nil
 	}})
@@ -45,6 +45,9 @@ func init() {
 		return nil
 	}})
 	app.Register(app.Setting{Namespace: "ps", Key: "generation", Scope: app.ScopeApp, Internal: true})
+	app.Register(app.Setting{Namespace: "ps", Key: "skip-deploy", Scope: app.ScopeBoth, Default: "false", Validate: app.ValidateBool})
+	app.Register(app.Setting{Namespace: "ps", Key: "start-cmd", Scope: app.ScopeApp, Report: app.ReportRaw | app.ReportComputed})
+	app.Register(app.Setting{Namespace: "ps", Key: "dockerfile-start-cmd", Scope: app.ScopeApp, Report: app.ReportRaw | app.ReportComputed})
 	app.Register(app.Setting{Namespace: "ps", Key: "procfile-path", Scope: app.ScopeBoth, Default: DefaultProcfilePath, Validate: validatePath})
 	app.Register(app.Setting{Namespace: "app-json", Key: "appjson-path", Scope: app.ScopeBoth, Default: DefaultAppJSONPath, Validate: validatePath})
 	app.Register(app.Setting{Namespace: "builder-dockerfile", Key: "dockerfile-path", Scope: app.ScopeBoth, Default: DefaultDockerfilePath, Validate: validatePath})

@@ -149,7 +149,7 @@ func TestLetsEncrypt(t *testing.T) {
 		{Args: []string{"letsencrypt:revoke", "shop"}, Replies: map[string]reply{"letsencrypt.revoke": {}}, Ops: []string{"letsencrypt.revoke"},
 			Reqs: map[string]string{"letsencrypt.revoke": `{"app":"shop"}`}, Stdout: "-----> Revoked the certificate of shop\n"},
 		{Args: []string{"letsencrypt:report", "shop", "--letsencrypt-computed-email"},
-			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{App: map[string]string{"email": ""}, Global: map[string]string{"email": "ops@shop.com"}, Computed: map[string]string{"email": "ops@shop.com"}}}},
+			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{Fields: []api.ReportField{{Key: "email"}, {Key: "computed-email", Value: "ops@shop.com"}, {Key: "global-email", Value: "ops@shop.com"}}}}},
 			Ops:     []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"letsencrypt"}`}, Stdout: "ops@shop.com\n"},
 	})
 }
