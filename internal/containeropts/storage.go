@@ -59,7 +59,7 @@ func (m *Manager) ensureDir(name, chown string, out api.Output) error {
 	dir := filepath.Join(m.storageRoot, name)
 	fmt.Fprintf(out.Stdout, "-----> Ensuring %s exists\n", dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("Unable to create directory: %w", err)
+		return fmt.Errorf("unable to create directory: %w", err)
 	}
 	// The daemon's umask is 077: the storage root and the directory are
 	// made readable (and the directory writable by its owner) explicitly.
@@ -73,7 +73,7 @@ func (m *Manager) ensureDir(name, chown string, out api.Output) error {
 		fmt.Fprintf(out.Stdout, "       Setting directory ownership to %s:%s\n", id, id)
 		n, _ := strconv.Atoi(id)
 		if err := m.chown(dir, n, n); err != nil {
-			return fmt.Errorf("Unable to set directory ownership: %w", err)
+			return fmt.Errorf("unable to set directory ownership: %w", err)
 		}
 	}
 	fmt.Fprintf(out.Stdout, "       Directory ready for mounting\n")
