@@ -120,6 +120,23 @@ type StorageEntry struct {
 	ReclaimPolicy string `json:"reclaim_policy,omitempty"`
 	// Default says HostPath is under Berth's storage root.
 	Default bool `json:"default_path,omitempty"`
+	// Annotations and Labels are metadata (Dokku's, for k3s); Berth keeps
+	// and reports them.
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	// Size is refused for docker-local entries (Dokku's k3s option); it
+	// is only carried to say so.
+	Size string `json:"size,omitempty"`
+}
+
+// StorageSetRequest changes a storage entry in place: properties (chown,
+// mode, reclaim-policy; "" unsets), annotations and labels ("" removes a
+// key).
+type StorageSetRequest struct {
+	Name        string            `json:"name"`
+	Properties  map[string]string `json:"properties,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
 }
 
 // StorageCreateRequest registers a storage entry.
@@ -161,6 +178,7 @@ var (
 	StorageDestroy         = Op[StorageDestroyRequest, Empty]{"storage.destroy", AdminOnly}
 	StorageEntryList       = Op[Empty, StorageEntries]{"storage.entries", AdminOnly}
 	StorageInfo            = Op[StorageEntryRef, StorageEntry]{"storage.info", AdminOnly}
+	StorageSet             = Op[StorageSetRequest, StorageEntry]{"storage.set", AdminOnly}
 )
 
 // AppName is the app a request touches.

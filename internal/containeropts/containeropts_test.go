@@ -238,3 +238,33 @@ func TestEnsureDirectory(t *testing.T) {
 		t.Errorf("chown 65536: %v", err)
 	}
 }
+
+func TestStorageSet(t *testing.T) {
+	t.Parallel()
+	m, ctx := newManager(t)
+	if _, err := m.storageCreate(ctx, api.StorageCreateRequest{StorageEntry: api.StorageEntry{Name: "db", Mode: "0755"}}, discard()); err != nil {
+		t.Fatal(err)
+	}
+	set := func(req api.StorageSetRequest) (api.StorageEntry, error) {
+		req.Name = "db"
+		return m.storageSet(ctx, req, discard())
+	}
+	if _, err := set(api.StorageSetRequest{Properties: map[string]string{"mode": "0770"}, Annotations: map[string]string{"team": "billing", "a/b": "c"}}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Join(m.StorageRoot(), "db")); fi == nil || fi.Mode().Perm() != 0o770 {
+		t.Errorf("mode after set: %v", fi)
+	}
+	e, err := set(api.StorageSetRequest{Properties: map[string]string{"mode": ""}, Annotations: map[string]string{"team": ""}, Labels: map[string]string{"tier": "cache"}})
+	if err != nil || e.Mode != "" || len(e.Annotations) != 1 || e.Annotations["a/b"] != "c" || e.Labels["tier"] != "cache" {
+		t.Errorf("after unsets: %+v, %v", e, err)
+	}
+	for p, want := range map[string]string{"bogus": "Invalid property specified", "access-mode": "cannot change access-mode in place", "mode": "Unsupported directory mode"} {
+		if _, err := set(api.StorageSetRequest{Properties: map[string]string{p: "0888"}}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("set %s: %v, want %q", p, err, want)
+		}
+	}
+	if _, err := m.storageSet(ctx, api.StorageSetRequest{Name: "absent", Labels: map[string]string{"a": "b"}}, discard()); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("set on a missing entry: %v", err)
+	}
+}

@@ -66,7 +66,13 @@ func (m *Manager) storageCreate(ctx context.Context, req api.StorageCreateReques
 		e.Scheduler = "docker-local"
 	}
 	if e.Scheduler != "docker-local" {
+		if e.Mode != "" {
+			return e, app.Invalidf("The %s scheduler does not accept --mode", e.Scheduler)
+		}
 		return e, app.Invalidf("Berth runs storage entries on docker-local only, not %s", e.Scheduler)
+	}
+	if e.Size != "" {
+		return e, app.Invalidf("--size applies to k3s storage entries; Berth runs docker-local only")
 	}
 	def := filepath.Join(m.storageRoot, e.Name)
 	e.Default = e.HostPath == "" || filepath.Clean(e.HostPath) == def
@@ -217,4 +223,96 @@ func (m *Manager) storageInfo(ctx context.Context, req api.StorageEntryRef, _ ap
 		return err
 	})
 	return e, err
+}
+
+// storageProperties are what storage:set changes on a docker-local entry.
+var storageProperties = []string{"chown", "mode", "reclaim-policy"}
+
+func (m *Manager) storageSet(ctx context.Context, req api.StorageSetRequest, out api.Output) (api.StorageEntry, error) {
+	var e api.StorageEntry
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
+		var ok bool
+		var err error
+		if e, ok, err = loadEntry(tx, req.Name); err != nil {
+			return err
+		} else if !ok {
+			return app.Invalidf("storage entry %q does not exist", req.Name)
+		}
+		for p, v := range req.Properties {
+			switch p {
+			case "access-mode", "storage-class-name":
+				return app.Invalidf("cannot change %s in place: destroy and create the entry again", p)
+			case "chown":
+				if v != "" {
+					if !e.Default {
+						return app.Invalidf("--chown is only supported when the storage entry uses the default host path")
+					}
+					if _, err := chownID(v); err != nil {
+						return err
+					}
+				}
+				e.Chown = v
+			case "mode":
+				if v != "" {
+					if !e.Default {
+						return app.Invalidf("--mode is only supported when the storage entry uses the default host path")
+					}
+					if v, _, err = parseMode(v); err != nil {
+						return err
+					}
+				}
+				e.Mode = v
+			case "reclaim-policy":
+				if v != "" && v != "Retain" && v != "Delete" {
+					return app.Invalidf("Invalid reclaim-policy %q: use Retain or Delete", v)
+				}
+				if v == "Delete" && !e.Default {
+					return app.Invalidf("--reclaim-policy Delete is only supported when the storage entry uses the default host path")
+				}
+				e.ReclaimPolicy = v
+			default:
+				return app.Invalidf("Invalid property specified, valid properties include: %s", strings.Join(storageProperties, ", "))
+			}
+		}
+		e.Annotations = setKeys(e.Annotations, req.Annotations)
+		e.Labels = setKeys(e.Labels, req.Labels)
+		return saveEntry(tx, e)
+	})
+	if err != nil {
+		return e, err
+	}
+	if e.Default {
+		if _, ok := req.Properties["mode"]; ok && e.Mode != "" {
+			_, mode, _ := parseMode(e.Mode)
+			if err := os.Chmod(e.HostPath, mode); err != nil {
+				return e, err
+			}
+		}
+		if v, ok := req.Properties["chown"]; ok && v != "" && v != "false" {
+			id, _ := chownID(v)
+			n, _ := strconv.Atoi(id)
+			if err := m.chown(e.HostPath, n, n); err != nil {
+				return e, err
+			}
+		}
+	}
+	return e, nil
+}
+
+// setKeys sets keys of m ("" removes one); an empty result is nil.
+func setKeys(m, set map[string]string) map[string]string {
+	for k, v := range set {
+		if v == "" {
+			delete(m, k)
+			continue
+		}
+		if m == nil {
+			m = map[string]string{}
+		}
+		m[k] = v
+	}
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }

@@ -24,7 +24,7 @@ func init() {
 		&cli.Command{Name: "storage:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's mounts",
 			App: cli.AppOptional, Values: []string{"format"}, InfoFlags: true, Run: storageReport},
 		&cli.Command{Name: "storage:create", Args: "<name> [<path>] [--chown C] [--mode M] [--reclaim-policy Retain|Delete]", Short: "Register a named storage entry (a directory in the storage root, or PATH)",
-			Values: []string{"chown", "mode", "reclaim-policy", "scheduler"}, Run: storageCreate},
+			Values: []string{"chown", "mode", "reclaim-policy", "scheduler", "size"}, Run: storageCreate},
 		&cli.Command{Name: "storage:destroy", Args: "<name> [--force] [--destroy-host-dir]", Short: "Remove a storage entry (unmounted from every app first)",
 			Bools: []string{"force", "destroy-host-dir"}, Run: storageDestroy},
 		&cli.Command{Name: "storage:list-entries", Args: "[--format text|json]", Short: "List the storage entries",
@@ -204,7 +204,7 @@ func storageCreate(c *cli.Ctx) error {
 	if err := c.NoExtraArgs(2); err != nil {
 		return err
 	}
-	e := api.StorageEntry{Name: c.Args[0], Chown: c.Flag("chown", ""), Mode: c.Flag("mode", ""), ReclaimPolicy: c.Flag("reclaim-policy", ""), Scheduler: c.Flag("scheduler", "")}
+	e := api.StorageEntry{Name: c.Args[0], Chown: c.Flag("chown", ""), Mode: c.Flag("mode", ""), ReclaimPolicy: c.Flag("reclaim-policy", ""), Scheduler: c.Flag("scheduler", ""), Size: c.Flag("size", "")}
 	if len(c.Args) > 1 {
 		e.HostPath = c.Args[1]
 	}
@@ -247,16 +247,18 @@ func storageDestroy(c *cli.Ctx) error {
 }
 
 type entryJSON struct {
-	Name          string `json:"name"`
-	Scheduler     string `json:"scheduler"`
-	HostPath      string `json:"host_path,omitempty"`
-	Chown         string `json:"chown,omitempty"`
-	Mode          string `json:"mode,omitempty"`
-	ReclaimPolicy string `json:"reclaim_policy,omitempty"`
+	Name          string            `json:"name"`
+	Scheduler     string            `json:"scheduler"`
+	HostPath      string            `json:"host_path,omitempty"`
+	Chown         string            `json:"chown,omitempty"`
+	Mode          string            `json:"mode,omitempty"`
+	ReclaimPolicy string            `json:"reclaim_policy,omitempty"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+	Labels        map[string]string `json:"labels,omitempty"`
 }
 
 func toJSON(e api.StorageEntry) entryJSON {
-	return entryJSON{Name: e.Name, Scheduler: e.Scheduler, HostPath: e.HostPath, Chown: e.Chown, Mode: e.Mode, ReclaimPolicy: e.ReclaimPolicy}
+	return entryJSON{Name: e.Name, Scheduler: e.Scheduler, HostPath: e.HostPath, Chown: e.Chown, Mode: e.Mode, ReclaimPolicy: e.ReclaimPolicy, Annotations: e.Annotations, Labels: e.Labels}
 }
 
 func storageListEntries(c *cli.Ctx) error {
