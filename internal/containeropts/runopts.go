@@ -27,7 +27,10 @@ var shortFlags = map[string]string{
 	"-u": "--user", "-h": "--hostname", "-w": "--workdir", "-c": "--cpu-shares",
 }
 
-var volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+var (
+	volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+	restartRE    = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
+)
 
 // runFlags are the docker run options Berth applies. Others are refused
 // when added (--network: Berth manages networks; --rm, -d, -i, -t: Berth
@@ -187,7 +190,13 @@ var runFlags = map[string]runFlag{
 		s.StopTimeout = n
 		return nil
 	}},
-	"--restart": {true, func(s *docker.ContainerSpec, v string) error { s.RestartPolicy = v; return nil }},
+	"--restart": {true, func(s *docker.ContainerSpec, v string) error {
+		if !restartRE.MatchString(v) {
+			return fmt.Errorf("--restart %s: use no, always, unless-stopped, on-failure or on-failure:N", v)
+		}
+		s.RestartPolicy = v
+		return nil
+	}},
 	"--entrypoint": {true, func(s *docker.ContainerSpec, v string) error {
 		if v == "" {
 			s.Host.Entrypoint = []string{}

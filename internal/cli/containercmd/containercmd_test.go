@@ -60,7 +60,7 @@ func TestResourceAndStorageCommands(t *testing.T) {
 		{Args: []string{"storage:list", "shop", "--format", "json"}, Replies: list, Ops: []string{"storage.list"}, Stdout: `[{"host_path":"/tmp/mount","container_path":"/mount"}]` + "\n"},
 		{Args: []string{"storage:report", "shop", "--storage-deploy-mounts"}, Replies: list, Ops: []string{"storage.list"}, Stdout: "-v /tmp/mount:/mount\n"},
 		{Args: []string{"storage:report", "shop", "--format", "json"}, Replies: list, Ops: []string{"storage.list"},
-			Has: []string{`"build-mounts":""`, `"storage-run-mounts":"-v /tmp/mount:/mount"`, `"attachment.1.process-type":"_default_"`, `"storage-attachment.1.readonly":"false"`},
+			Has:    []string{`"build-mounts":""`, `"storage-run-mounts":"-v /tmp/mount:/mount"`, `"attachment.1.process-type":"_default_"`, `"storage-attachment.1.readonly":"false"`},
 			Stderr: " !     Skipping attachment on \"shop\": missing entry \"gone\"\n"},
 		{Args: []string{"storage:mount", "shop", "/a:/b", "--volume-readonly"}, Replies: map[string]reply{"storage.mount": {}},
 			Ops: []string{"storage.mount"}, Reqs: map[string]string{"storage.mount": `{"app":"shop","mount":"/a:/b","readonly":true}`}},
