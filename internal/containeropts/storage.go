@@ -61,11 +61,10 @@ func (m *Manager) ensureDir(name, chown string, out api.Output) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("unable to create directory: %w", err)
 	}
-	// The daemon's umask is 077: the storage root and the directory are
-	// made readable (and the directory writable by its owner) explicitly.
-	if err := os.Chmod(m.storageRoot, 0o755); err != nil {
-		return err
-	}
+	// The daemon's umask is 077: the directory is made 0755 explicitly
+	// (its owner is the container's user). The storage root stays
+	// root-only: containers reach their directories through the engine's
+	// bind mounts, not through the host's path.
 	if err := os.Chmod(dir, 0o755); err != nil {
 		return err
 	}
