@@ -179,6 +179,7 @@ var (
 	StorageEntryList       = Op[Empty, StorageEntries]{"storage.entries", AdminOnly}
 	StorageInfo            = Op[StorageEntryRef, StorageEntry]{"storage.info", AdminOnly}
 	StorageSet             = Op[StorageSetRequest, StorageEntry]{"storage.set", AdminOnly}
+	StorageMigrate         = Op[AppRef, Empty]{"storage.migrate", AdminOnly}
 )
 
 // AppName is the app a request touches.

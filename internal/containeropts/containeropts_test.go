@@ -268,3 +268,24 @@ func TestStorageSet(t *testing.T) {
 		t.Errorf("set on a missing entry: %v", err)
 	}
 }
+
+func TestStorageMigrate(t *testing.T) {
+	t.Parallel()
+	m, ctx := newManager(t)
+	if _, err := m.dockerOptionsUpdate(ctx, api.DockerOptionsChange{App: "shop", Verb: "add", Phases: []string{"deploy", "run"}, Option: "-v /tmp/legacy:/legacy --label a=b -v /cache"}, discard()); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // a second run changes nothing
+		if _, err := m.storageMigrate(ctx, api.AppRef{App: "shop"}, discard()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ats, _ := m.storageList(ctx, api.AppRef{App: "shop"}, discard())
+	if len(ats.Attachments) != 1 || ColonForm(ats.Attachments[0]) != "/tmp/legacy:/legacy" || !slices.Equal(ats.Attachments[0].Phases, []string{"deploy", "run"}) {
+		t.Errorf("mounts after migrate: %+v", ats.Attachments)
+	}
+	list, _ := m.dockerOptionsList(ctx, api.DockerOptionsQuery{App: "shop", Phase: "deploy"}, discard())
+	if !slices.Equal(list.Options, []string{"--label a=b", "-v /cache"}) {
+		t.Errorf("deploy options after migrate: %q", list.Options)
+	}
+}

@@ -59,6 +59,7 @@ func (m *Manager) Register(mux *api.Mux) {
 	api.Handle(mux, api.StorageEntryList, m.storageEntries)
 	api.Handle(mux, api.StorageInfo, m.storageInfo)
 	api.Handle(mux, api.StorageSet, m.storageSet)
+	api.Handle(mux, api.StorageMigrate, m.storageMigrate)
 }
 
 // Options are an app's container options, read at once for a deploy or a

@@ -344,3 +344,67 @@ func (m *Manager) storageList(ctx context.Context, req api.AppRef, _ api.Output)
 	})
 	return res, err
 }
+
+// storageMigrate turns an app's bind mounts given as docker-options (`-v
+// HOST:CONTAINER` in the deploy and run phases, as Dokku's storage:mount
+// once stored them) into storage mounts, and removes the options.
+func (m *Manager) storageMigrate(ctx context.Context, req api.AppRef, out api.Output) (api.Empty, error) {
+	moved := 0
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := tx.App(req.App)
+		if err != nil {
+			return err
+		}
+		ats, err := m.attachments(tx, a)
+		if err != nil {
+			return err
+		}
+		phasesOf := map[string][]string{} // mount → phases it is in
+		var order []string
+		keep := map[string][]string{}
+		for _, ph := range []string{"deploy", "run"} {
+			cur, _, err := tx.Property(a.Scope(), dockerNS, ph)
+			if err != nil {
+				return err
+			}
+			for _, o := range splitLines(cur) {
+				flag, v, has := app.OptionFlag(app.OptionWords(o))
+				if (flag == "-v" || flag == "--volume") && has && strings.Contains(v, ":") {
+					if _, err := parseColonMount(v); err == nil {
+						if phasesOf[v] == nil {
+							order = append(order, v)
+						}
+						phasesOf[v] = append(phasesOf[v], ph)
+						continue
+					}
+				}
+				keep[ph] = append(keep[ph], o)
+			}
+		}
+		if len(order) == 0 {
+			return nil
+		}
+	next:
+		for _, v := range order {
+			at, _ := parseColonMount(v)
+			at.Phases = phasesOf[v]
+			moved++
+			for _, x := range ats {
+				if x.EntryName == "" && x.HostPath == at.HostPath && x.ContainerPath == at.ContainerPath {
+					continue next
+				}
+			}
+			ats = append(ats, at)
+		}
+		for _, ph := range []string{"deploy", "run"} {
+			if err := writeOptions(tx, a, ph, keep[ph]); err != nil {
+				return err
+			}
+		}
+		return writeAttachments(tx, a, ats)
+	})
+	if err == nil && moved > 0 {
+		fmt.Fprintf(out.Stdout, "-----> Migrated %d docker-options -v mount(s) of %s to storage mounts\n", moved, req.App)
+	}
+	return api.Empty{}, err
+}

@@ -27,6 +27,8 @@ func init() {
 			Values: []string{"chown", "mode", "reclaim-policy", "scheduler", "size"}, Run: storageCreate},
 		&cli.Command{Name: "storage:destroy", Args: "<name> [--force] [--destroy-host-dir]", Short: "Remove a storage entry (unmounted from every app first)",
 			Bools: []string{"force", "destroy-host-dir"}, Run: storageDestroy},
+		&cli.Command{Name: "storage:migrate", Args: "<app>|--all", Short: "Turn an app's docker-options -v bind mounts into storage mounts",
+			App: cli.AppOptional, Bools: []string{"all"}, Run: storageMigrate},
 		&cli.Command{Name: "storage:list-entries", Args: "[--format text|json]", Short: "List the storage entries",
 			Values: []string{"format"}, CustomFormat: true, Run: storageListEntries},
 		&cli.Command{Name: "storage:info", Args: "<name> [--format text|json]", Short: "Show one storage entry",
@@ -312,6 +314,25 @@ func storageInfo(c *cli.Ctx) error {
 	c.Info2("%s storage information", e.Name)
 	for _, kv := range [][2]string{{"Name", e.Name}, {"Scheduler", e.Scheduler}, {"Host path", e.HostPath}, {"Chown", e.Chown}, {"Mode", e.Mode}, {"Reclaim policy", e.ReclaimPolicy}} {
 		c.Verbose("%s", fmt.Sprintf("%-16s%s", kv[0]+":", kv[1]))
+	}
+	return nil
+}
+
+func storageMigrate(c *cli.Ctx) error {
+	if err := c.NoExtraArgs(0); err != nil {
+		return err
+	}
+	if c.App == "" && !c.Bool("all") {
+		return cli.Failf("Please specify an app or --all")
+	}
+	apps, err := reportApps(c)
+	if err != nil {
+		return err
+	}
+	for _, a := range apps {
+		if _, err := api.StorageMigrate.Stream(c, c.API, api.AppRef{App: a}, c.Output()); err != nil {
+			return err
+		}
 	}
 	return nil
 }
