@@ -127,6 +127,8 @@ type StorageEntry struct {
 	// Size is refused for docker-local entries (Dokku's k3s option); it
 	// is only carried to say so.
 	Size string `json:"size,omitempty"`
+	// MountedOn are the apps the entry is mounted on (storage:info).
+	MountedOn []string `json:"mounted_on,omitempty"`
 }
 
 // StorageSetRequest changes a storage entry in place: properties (chown,

@@ -34,6 +34,7 @@ func loadEntry(tx *store.Tx, name string) (api.StorageEntry, bool, error) {
 }
 
 func saveEntry(tx *store.Tx, e api.StorageEntry) error {
+	e.MountedOn = nil
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
@@ -220,6 +221,10 @@ func (m *Manager) storageInfo(ctx context.Context, req api.StorageEntryRef, _ ap
 		if e, ok, err = loadEntry(tx, req.Name); err == nil && !ok {
 			err = app.Invalidf("storage entry %q does not exist", req.Name)
 		}
+		if err != nil {
+			return err
+		}
+		e.MountedOn, err = m.mountedOn(tx, req.Name)
 		return err
 	})
 	return e, err

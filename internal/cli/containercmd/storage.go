@@ -230,6 +230,9 @@ func storageDestroy(c *cli.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if len(e.MountedOn) > 0 {
+		return cli.Failf("storage entry %s is still mounted on %s; unmount it first", name, strings.Join(e.MountedOn, ", "))
+	}
 	if !c.Bool("force") {
 		c.Warn("WARNING: Potentially Destructive Action")
 		if c.Bool("destroy-host-dir") {
