@@ -156,6 +156,7 @@ func scopedAttempt(c *cli.Command) []string {
 		"ports:remove": {"http:80"}, "ports:set": {"http:8080:5000"}, "proxy:set": {"type", "nginx"}, "ps:scale": {"web=0"},
 		"ps:set": {"restart-policy", "no"}, "redirect:set": {"a.test", "b.test"}, "redirect:unset": {"a.test"},
 		"releases:info": {"1"}, "releases:set": {"keep", "1"}, "run": {"env"}, "run:detached": {"env"}, "run:stop": {"x"},
+		"storage:mount": {"/:/host"}, "storage:unmount": {"/:/host"},
 	}
 	switch c.Name {
 	case "config:import":
@@ -170,6 +171,12 @@ func scopedAttempt(c *cli.Command) []string {
 		return []string{c.Name, "stolen.test"}
 	case "letsencrypt:cron-job":
 		return []string{c.Name, "--add"}
+	case "storage:ensure-directory", "storage:create", "storage:info":
+		return []string{c.Name, "stolen"}
+	case "storage:destroy":
+		return []string{c.Name, "--force", "stolen"}
+	case "storage:set", "storage:annotations:set", "storage:labels:set":
+		return []string{c.Name, "stolen", "mode", "0777"}
 	case "letsencrypt:enable", "ps:rebuild", "ps:restart", "ps:restore", "ps:start", "ps:stop":
 		return []string{c.Name, "secret"}
 	}

@@ -188,15 +188,6 @@ var (
 	ReleasesList   = Op[AppRef, ReleaseList]{"releases.list", AppScoped}
 )
 
-// DockerOptionRequest checks one docker option before docker-options:add.
-type DockerOptionRequest struct {
-	Phase  string `json:"phase"`
-	Option string `json:"option"`
-}
-
-// DockerOptionsCheck validates a docker option.
-var DockerOptionsCheck = Op[DockerOptionRequest, Empty]{"docker-options.check", AnyKey}
-
 // RollbackRequest rolls an app back to release N (0: the previous one).
 type RollbackRequest struct {
 	App     string `json:"app"`

@@ -1,84 +1,226 @@
 package app
 
 import (
-	"slices"
 	"strings"
 	"unicode"
 )
 
-// DockerOptionPhases are the phases docker-options apply to.
+// DockerOptionPhases are the phases docker-options apply to: build (the
+// image build), deploy (every process container) and run (one-off
+// containers).
 var DockerOptionPhases = []string{"build", "deploy", "run"}
 
-// DockerOption is one option stored by docker-options:add.
-type DockerOption struct {
-	Name  string // "--build-arg"
-	Value string // "KEY" or "KEY=VALUE"; "" for flags
-}
+// DefaultProcessType is the scope of docker options, resources and mounts
+// that apply to every process type (Dokku's name for it).
+const DefaultProcessType = "_default_"
 
-// String is the option as it is stored: "--build-arg KEY".
-func (o DockerOption) String() string {
-	if o.Value == "" {
-		return o.Name
+// SplitDockerOptions reads what was given to docker-options:add or :remove
+// as Dokku does: the words are split as a shell would (quotes group, nothing
+// is expanded), grouped on flag boundaries (every word starting with "-"
+// opens an option) and written back in their canonical, shell-quoted form,
+// one string per option. A "--process TYPE" among them is lifted out into
+// processes instead of being stored as an option.
+func SplitDockerOptions(input string) (options, processes []string, err error) {
+	if strings.TrimSpace(input) == "" {
+		return nil, nil, nil
 	}
-	return o.Name + " " + o.Value
+	if strings.IndexFunc(input, func(r rune) bool { return r != '\t' && r != ' ' && unicode.IsControl(r) }) >= 0 {
+		return nil, nil, Invalidf("Invalid docker option %q: it may not contain line breaks or other control characters", input)
+	}
+	words, err := SplitWords(input)
+	if err != nil {
+		return nil, nil, Invalidf("Unable to parse docker option: %s", err)
+	}
+	for _, g := range groupOptionWords(words) {
+		switch {
+		case g[0] == "--process":
+			if len(g) != 2 {
+				return nil, nil, Invalidf("--process takes one process type")
+			}
+			processes = append(processes, g[1])
+		case strings.HasPrefix(g[0], "--process="):
+			if len(g) != 1 {
+				return nil, nil, Invalidf("--process=value cannot be followed by additional words")
+			}
+			processes = append(processes, strings.TrimPrefix(g[0], "--process="))
+		default:
+			options = append(options, JoinWords(g))
+		}
+	}
+	return options, processes, nil
 }
 
-// supportedDockerOptions lists, per phase, the docker options Berth applies
-// (the deploy pipeline's build step reads them), and whether each takes a
-// value.
-var supportedDockerOptions = map[string]map[string]bool{
-	"build":  {"--build-arg": true, "--no-cache": false},
-	"deploy": {},
-	"run":    {},
+// groupOptionWords groups words so that each group is one flag and the
+// values after it; words before the first flag form a group of their own
+// (so malformed input is never dropped).
+func groupOptionWords(words []string) [][]string {
+	var groups [][]string
+	var cur []string
+	for _, w := range words {
+		if len(w) > 1 && w[0] == '-' && len(cur) > 0 {
+			groups = append(groups, cur)
+			cur = nil
+		}
+		cur = append(cur, w)
+	}
+	if len(cur) > 0 {
+		groups = append(groups, cur)
+	}
+	return groups
 }
 
-// ParseDockerOptions reads stored options (one per line).
-func ParseDockerOptions(stored string) ([]DockerOption, error) {
-	var out []DockerOption
-	for line := range strings.SplitSeq(stored, "\n") {
+// OptionWords splits a stored option back into its words ("--label",
+// "a=b c"). A line that does not parse is one word.
+func OptionWords(option string) []string {
+	w, err := SplitWords(option)
+	if err != nil || len(w) == 0 {
+		return []string{option}
+	}
+	return w
+}
+
+// SameOption reports whether two stored options are the same words.
+func SameOption(a, b string) bool {
+	if a == b {
+		return true
+	}
+	wa, wb := OptionWords(a), OptionWords(b)
+	if len(wa) != len(wb) {
+		return false
+	}
+	for i := range wa {
+		if wa[i] != wb[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// OptionFlag splits an option's words into its flag and value: "--memory
+// 1g", "--memory=1g" and "-m 1g" give ("--memory"|"-m", "1g", true). Values
+// in several words are joined by a space.
+func OptionFlag(words []string) (flag, value string, hasValue bool) {
+	flag = words[0]
+	if f, v, ok := strings.Cut(flag, "="); ok && strings.HasPrefix(flag, "--") {
+		flag, value, hasValue = f, v, true
+		if len(words) > 1 {
+			value += " " + strings.Join(words[1:], " ")
+		}
+		return flag, value, hasValue
+	}
+	if len(words) > 1 {
+		return flag, strings.Join(words[1:], " "), true
+	}
+	return flag, "", false
+}
+
+// JoinWords writes words back as one line a shell splits into the same
+// words, quoting only those that need it.
+func JoinWords(words []string) string {
+	out := make([]string, len(words))
+	for i, w := range words {
+		out[i] = QuoteWord(w)
+	}
+	return strings.Join(out, " ")
+}
+
+// QuoteWord single-quotes w when a shell would otherwise read it as
+// something else than one literal word.
+func QuoteWord(w string) string {
+	if w == "" {
+		return "''"
+	}
+	if !strings.ContainsAny(w, " \t\n\"'$`\\*?[]<>|&;(){}!#~") {
+		return w
+	}
+	return "'" + strings.ReplaceAll(w, "'", `'\''`) + "'"
+}
+
+// BuildOptions reads the build phase's stored options (one per line): the
+// build arguments and --no-cache the build applies, and the options it
+// does not apply (Berth builds through the engine's build API, which takes
+// no run options such as -v or --link).
+func BuildOptions(stored string) (buildArgs []string, noCache bool, skipped []string) {
+	for _, line := range strings.Split(stored, "\n") {
 		if line = strings.TrimSpace(line); line == "" {
 			continue
 		}
-		name, value, _ := strings.Cut(line, " ")
-		out = append(out, DockerOption{Name: name, Value: strings.TrimSpace(value)})
+		flag, value, has := OptionFlag(OptionWords(line))
+		switch {
+		case flag == "--build-arg" && has && value != "":
+			buildArgs = append(buildArgs, value)
+		case flag == "--no-cache" && !has:
+			noCache = true
+		default:
+			skipped = append(skipped, line)
+		}
+	}
+	return buildArgs, noCache, skipped
+}
+
+// DockerOptionsKey is the property key of a phase's options in a process
+// scope: the phase for the default scope ("deploy"), "deploy.TYPE" for one
+// process type.
+func DockerOptionsKey(phase, process string) string {
+	if process == "" || process == DefaultProcessType {
+		return phase
+	}
+	return phase + "." + process
+}
+
+// ValidDockerOptionPhase checks a phase name.
+func ValidDockerOptionPhase(phase string) error {
+	for _, p := range DockerOptionPhases {
+		if p == phase {
+			return nil
+		}
+	}
+	return Invalidf("Phase must be one of [%s], not %q", strings.Join(DockerOptionPhases, " "), phase)
+}
+
+// ParseDockerOptionPhases reads "build,deploy": every phase must be known.
+func ParseDockerOptionPhases(arg string) ([]string, error) {
+	if arg == "" {
+		return nil, Invalidf("Please specify phase(s) (%s)", strings.Join(DockerOptionPhases, ", "))
+	}
+	var out []string
+	for _, p := range strings.Split(arg, ",") {
+		if err := ValidDockerOptionPhase(p); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }
 
-// ParseDockerOptionArg validates an option given to docker-options:add for
-// a phase ("--build-arg KEY", "--build-arg=KEY=V", "--no-cache").
-func ParseDockerOptionArg(phase, arg string) (DockerOption, error) {
-	arg = strings.TrimSpace(arg)
-	// Options are stored one per line: a line break would smuggle in a
-	// second option that was never checked.
-	if strings.IndexFunc(arg, func(r rune) bool { return r != '\t' && unicode.IsControl(r) }) >= 0 {
-		return DockerOption{}, Invalidf("Invalid docker option %q: it may not contain line breaks or other control characters", arg)
+// ValidProcessScope checks the --process values of docker-options: only
+// the deploy phase has process scopes, and _default_ is reserved.
+func ValidProcessScope(processes, phases []string) error {
+	if len(processes) == 0 {
+		return nil
 	}
-	name, value, hasValue := strings.Cut(arg, "=")
-	if sp := strings.IndexAny(arg, " \t"); sp >= 0 && (!hasValue || sp < len(name)) {
-		name, value, hasValue = arg[:sp], strings.TrimSpace(arg[sp+1:]), true
-	}
-	takesValue, ok := supportedDockerOptions[phase][name]
-	if !ok {
-		var names []string
-		for p, opts := range supportedDockerOptions {
-			for n := range opts {
-				names = append(names, p+" "+n)
-			}
+	for _, p := range processes {
+		if p == DefaultProcessType {
+			return Invalidf("%q is reserved and cannot be used as a --process value", DefaultProcessType)
 		}
-		return DockerOption{}, Invalidf("Berth does not apply the docker option %q in phase %s; supported: %s", name, phase, strings.Join(slices.Sorted(slices.Values(names)), ", "))
-	}
-	if takesValue != hasValue || (takesValue && value == "") {
-		if takesValue {
-			return DockerOption{}, Invalidf("%s needs a value, e.g. %s KEY or %s KEY=VALUE", name, name, name)
-		}
-		return DockerOption{}, Invalidf("%s takes no value", name)
-	}
-	if name == "--build-arg" {
-		key, _, _ := strings.Cut(value, "=")
-		if err := ValidateKey(key); err != nil {
-			return DockerOption{}, err
+		if err := ValidProcessType(p); err != nil {
+			return err
 		}
 	}
-	return DockerOption{Name: name, Value: value}, nil
+	for _, ph := range phases {
+		if ph != "deploy" {
+			return Invalidf("--process is only supported for the deploy phase, got %q", ph)
+		}
+	}
+	return nil
+}
+
+// ValidProcessType checks a process type name as Procfiles allow them.
+func ValidProcessType(p string) error {
+	if p == "" || len(p) > 63 || strings.IndexFunc(p, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_')
+	}) >= 0 {
+		return Invalidf("Invalid process type %q: use letters, digits, - and _", p)
+	}
+	return nil
 }

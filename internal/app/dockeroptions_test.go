@@ -1,136 +1,103 @@
 package app
 
 import (
-	"errors"
 	"slices"
 	"strings"
 	"testing"
 )
 
-func TestParseDockerOptionArg(t *testing.T) {
+func TestSplitDockerOptions(t *testing.T) {
 	tests := []struct {
-		phase, arg string
-		want       DockerOption
+		in        string
+		opts      []string
+		processes []string
 	}{
-		{"build", "--build-arg KEY", DockerOption{"--build-arg", "KEY"}},
-		{"build", "--build-arg KEY=VAL", DockerOption{"--build-arg", "KEY=VAL"}},
-		{"build", "--build-arg=KEY=VAL", DockerOption{"--build-arg", "KEY=VAL"}},
-		{"build", "--build-arg=KEY", DockerOption{"--build-arg", "KEY"}},
-		{"build", "--build-arg\tKEY", DockerOption{"--build-arg", "KEY"}},
-		{"build", "  --build-arg   _K1=a b=c  ", DockerOption{"--build-arg", "_K1=a b=c"}},
-		{"build", "--build-arg KEY=", DockerOption{"--build-arg", "KEY="}},
-		{"build", "--build-arg=KEY=a b", DockerOption{"--build-arg", "KEY=a b"}},
-		{"build", "--build-arg KEY=x=y", DockerOption{"--build-arg", "KEY=x=y"}},
-		{"build", "--no-cache", DockerOption{"--no-cache", ""}},
-		{"build", " --no-cache ", DockerOption{"--no-cache", ""}},
+		{"-v /tmp", []string{"-v /tmp"}, nil},
+		{"--build-arg X=Y --link foo --link bar", []string{"--build-arg X=Y", "--link foo", "--link bar"}, nil},
+		{`--build-arg GITHUB_TOKEN="hello"`, []string{"--build-arg GITHUB_TOKEN=hello"}, nil},
+		{"--label=com.dokku.test=$(id)", []string{"'--label=com.dokku.test=$(id)'"}, nil},
+		{"--link foo --process web", []string{"--link foo"}, []string{"web"}},
+		{"--process=worker -p 80:5000", []string{"-p 80:5000"}, []string{"worker"}},
+		{"--label com.example.description=my app", []string{"--label com.example.description=my app"}, nil},
+		{"--label 'a=my app'", []string{"--label 'a=my app'"}, nil},
+		{"  ", nil, nil},
 	}
 	for _, tc := range tests {
-		got, err := ParseDockerOptionArg(tc.phase, tc.arg)
+		opts, procs, err := SplitDockerOptions(tc.in)
 		if err != nil {
-			t.Errorf("ParseDockerOptionArg(%q, %q): %v", tc.phase, tc.arg, err)
+			t.Errorf("SplitDockerOptions(%q): %v", tc.in, err)
 			continue
 		}
-		if got != tc.want {
-			t.Errorf("ParseDockerOptionArg(%q, %q) = %#v, want %#v", tc.phase, tc.arg, got, tc.want)
+		if !slices.Equal(opts, tc.opts) || !slices.Equal(procs, tc.processes) {
+			t.Errorf("SplitDockerOptions(%q) = %q, %q; want %q, %q", tc.in, opts, procs, tc.opts, tc.processes)
 		}
-		// What is stored reads back the same.
-		back, err := ParseDockerOptions(got.String())
-		if err != nil || len(back) != 1 || back[0] != got {
-			t.Errorf("ParseDockerOptions(%q) = %#v, %v; want [%#v]", got.String(), back, err, got)
+	}
+	for _, bad := range []string{"--process", "--process a b", "-v 'open", "-v /a\n-v /b"} {
+		if _, _, err := SplitDockerOptions(bad); err == nil {
+			t.Errorf("SplitDockerOptions(%q) accepted", bad)
 		}
 	}
 }
 
-func TestParseDockerOptionArgRefused(t *testing.T) {
-	const supportedList = "supported: build --build-arg, build --no-cache"
+func TestOptionWordsRoundTrip(t *testing.T) {
+	for _, words := range [][]string{{"--label", "a=$(id)"}, {"-v", "/a b:/c"}, {"--env", "X='q'"}, {"--x", ""}} {
+		if got := OptionWords(JoinWords(words)); !slices.Equal(got, words) {
+			t.Errorf("OptionWords(JoinWords(%q)) = %q", words, got)
+		}
+	}
+	if !SameOption("--group-add $(getent group docker | cut -d: -f3)", "--group-add '$(getent' group docker '|' cut -d: '-f3)'") {
+		t.Error("an unquoted stored option does not match its canonical form")
+	}
+}
+
+func TestOptionFlag(t *testing.T) {
 	tests := []struct {
-		phase, arg string
-		want       []string
+		words       []string
+		flag, value string
+		has         bool
 	}{
-		{"build", "--memory 1g", []string{`"--memory"`, "phase build", supportedList}},
-		{"build", "--memory=1g", []string{`"--memory"`, supportedList}},
-		{"build", "-v /a:/b", []string{`"-v"`, supportedList}},
-		{"build", "", []string{`""`, supportedList}},
-		{"deploy", "--build-arg KEY", []string{`"--build-arg"`, "phase deploy", supportedList}},
-		{"deploy", "--restart=always", []string{`"--restart"`, "phase deploy", supportedList}},
-		{"run", "--no-cache", []string{`"--no-cache"`, "phase run", supportedList}},
-		{"nonsense", "--no-cache", []string{"nonsense", supportedList}},
-		{"", "--no-cache", []string{supportedList}},
-		{"BUILD", "--no-cache", []string{supportedList}},
-		{"build", "--build-arg", []string{"--build-arg needs a value"}},
-		{"build", "--build-arg ", []string{"--build-arg needs a value"}},
-		{"build", "--build-arg=", []string{"--build-arg needs a value"}},
-		{"build", "--build-arg 1KEY", []string{"Invalid key name", "1KEY"}},
-		{"build", "--build-arg =VAL", []string{"Invalid key name"}},
-		{"build", "--build-arg=-x=1", []string{"Invalid key name"}},
-		{"build", "--build-arg KE-Y=1", []string{"Invalid key name"}},
-		{"build", "--build-arg KEY VAL", []string{"Invalid key name"}},
-		{"build", "--no-cache=x", []string{"--no-cache takes no value"}},
-		{"build", "--no-cache=", []string{"--no-cache takes no value"}},
-		{"build", "--no-cache true", []string{"--no-cache takes no value"}},
-		// Options are stored one per line: a line break in a value would
-		// smuggle in a second, unchecked option.
-		{"build", "--build-arg KEY=a\n--no-cache", []string{"--build-arg", "line break"}},
-		{"build", "--build-arg=KEY=a\r\nb", []string{"--build-arg", "line break"}},
-		{"build", "--build-arg KEY=a\x00b", []string{"--build-arg"}},
-		{"build", "--build-arg KEY\n--no-cache", []string{"--build-arg"}},
+		{[]string{"--memory", "1g"}, "--memory", "1g", true},
+		{[]string{"--memory=1g"}, "--memory", "1g", true},
+		{[]string{"-m", "1g"}, "-m", "1g", true},
+		{[]string{"--no-cache"}, "--no-cache", "", false},
+		{[]string{"--label", "a=my", "app"}, "--label", "a=my app", true},
 	}
 	for _, tc := range tests {
-		got, err := ParseDockerOptionArg(tc.phase, tc.arg)
-		if err == nil {
-			t.Errorf("ParseDockerOptionArg(%q, %q) = %#v, want an error", tc.phase, tc.arg, got)
-			continue
-		}
-		if !errors.Is(err, ErrInvalid) {
-			t.Errorf("ParseDockerOptionArg(%q, %q) error %v is not ErrInvalid", tc.phase, tc.arg, err)
-		}
-		for _, w := range tc.want {
-			if !strings.Contains(err.Error(), w) {
-				t.Errorf("ParseDockerOptionArg(%q, %q) error %q does not contain %q", tc.phase, tc.arg, err, w)
-			}
-		}
-		if strings.Contains(err.Error(), "\n") {
-			t.Errorf("ParseDockerOptionArg(%q, %q) error %q has more than one line", tc.phase, tc.arg, err)
-		}
-		if got != (DockerOption{}) {
-			t.Errorf("ParseDockerOptionArg(%q, %q) returned %#v with an error", tc.phase, tc.arg, got)
+		f, v, h := OptionFlag(tc.words)
+		if f != tc.flag || v != tc.value || h != tc.has {
+			t.Errorf("OptionFlag(%q) = %q %q %v", tc.words, f, v, h)
 		}
 	}
 }
 
-func TestParseDockerOptions(t *testing.T) {
-	tests := []struct {
-		stored string
-		want   []DockerOption
-	}{
-		{"", nil},
-		{"\n \n", nil},
-		{"--no-cache", []DockerOption{{"--no-cache", ""}}},
-		{"--build-arg KEY\n--build-arg B=x y\r\n\n  --no-cache  \n", []DockerOption{{"--build-arg", "KEY"}, {"--build-arg", "B=x y"}, {"--no-cache", ""}}},
-		{"--build-arg   KEY=1", []DockerOption{{"--build-arg", "KEY=1"}}},
-	}
-	for _, tc := range tests {
-		got, err := ParseDockerOptions(tc.stored)
-		if err != nil {
-			t.Errorf("ParseDockerOptions(%q): %v", tc.stored, err)
-			continue
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("ParseDockerOptions(%q) = %#v, want %#v", tc.stored, got, tc.want)
-		}
+func TestBuildOptions(t *testing.T) {
+	args, noCache, skipped := BuildOptions("--build-arg MODE=prod\n--build-arg TOKEN\n--no-cache\n--link postgres\n-v /tmp\n--build-arg=A=b")
+	if !slices.Equal(args, []string{"MODE=prod", "TOKEN", "A=b"}) || !noCache || !slices.Equal(skipped, []string{"--link postgres", "-v /tmp"}) {
+		t.Errorf("BuildOptions = %q %v %q", args, noCache, skipped)
 	}
 }
 
-func TestDockerOptionString(t *testing.T) {
-	for _, tc := range []struct {
-		o    DockerOption
-		want string
-	}{
-		{DockerOption{"--no-cache", ""}, "--no-cache"},
-		{DockerOption{"--build-arg", "K=V"}, "--build-arg K=V"},
-	} {
-		if got := tc.o.String(); got != tc.want {
-			t.Errorf("%#v.String() = %q, want %q", tc.o, got, tc.want)
+func TestDockerOptionScopes(t *testing.T) {
+	if _, err := ParseDockerOptionPhases("build,deploy"); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []string{"", "bogus", "build,"} {
+		if _, err := ParseDockerOptionPhases(bad); err == nil {
+			t.Errorf("phases %q accepted", bad)
 		}
 	}
+	if err := ValidProcessScope([]string{"web"}, []string{"deploy"}); err != nil {
+		t.Error(err)
+	}
+	if err := ValidProcessScope([]string{"web"}, []string{"build", "deploy"}); err == nil || !contains(err.Error(), "deploy phase") {
+		t.Errorf("--process on build: %v", err)
+	}
+	if err := ValidProcessScope([]string{"_default_"}, []string{"deploy"}); err == nil || !contains(err.Error(), "_default_") {
+		t.Errorf("_default_: %v", err)
+	}
+	if DockerOptionsKey("deploy", "web") != "deploy.web" || DockerOptionsKey("run", "") != "run" {
+		t.Error("DockerOptionsKey")
+	}
 }
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

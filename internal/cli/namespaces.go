@@ -20,6 +20,7 @@ var namespaceDescriptions = map[string]string{
 	"ports":              "Manage ports for an app",
 	"postgres":           "Manage postgres services",
 	"proxy":              "Manage the proxy integration for an app",
+	"resource":           "Manage resource settings for an app",
 	"ps":                 "Manage app processes",
 	"redirect":           "Manage redirects",
 	"redis":              "Manage redis services",

@@ -30,10 +30,6 @@ func init() {
 		&Command{Name: "app-json:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's app-json settings", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: SettingsReport("app-json")},
 		&Command{Name: "builder-dockerfile:set", Args: "(<app>|--global) dockerfile-path [<path>]", Short: "Set or clear the Dockerfile's path in the source", App: AppRequired, Global: true, Run: PropertySetter("builder-dockerfile")},
 		&Command{Name: "builder-dockerfile:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the Dockerfile builder's settings", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: SettingsReport("builder-dockerfile")},
-		&Command{Name: "docker-options:add", Args: "<app> <phase(s)> OPTION", Short: "Add a docker option for phases build,deploy,run (Berth applies build --build-arg and --no-cache)", App: AppRequired, ValuesAfter: 1, Run: dockerOptions("add")},
-		&Command{Name: "docker-options:remove", Args: "<app> <phase(s)> OPTION", Short: "Remove a docker option", App: AppRequired, ValuesAfter: 1, Run: dockerOptions("remove")},
-		&Command{Name: "docker-options:clear", Args: "<app> [<phase(s)>]", Short: "Remove every docker option (of the given phases)", App: AppRequired, ValuesAfter: 1, Run: dockerOptions("clear")},
-		&Command{Name: "docker-options:report", Args: "<app> [<flag>] [--format json]", Short: "Display an app's docker options", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: SettingsReport("docker-options")},
 		&Command{Name: "run", Args: "[--env KEY=VALUE ...] [--no-tty] <app> <cmd>...", Short: "Run a one-off command in a new container of the live release", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Bools: []string{"no-tty", "tty"}, Run: runCmd},
 		&Command{Name: "run:detached", Args: "[--env KEY=VALUE ...] <app> <cmd>...", Short: "Run a one-off command in the background; prints its container", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Run: runDetached},
 		&Command{Name: "run:list", Args: "<app> [--format json]", Short: "List an app's one-off containers", App: AppRequired, Values: []string{"format"}, Run: runList},
@@ -224,70 +220,6 @@ func psInspect(c *Ctx) error {
 	b, _ := json.MarshalIndent(res.Containers, "", "    ")
 	c.Println(string(b))
 	return nil
-}
-
-func dockerOptions(verb string) func(*Ctx) error {
-	return func(c *Ctx) error {
-		var phases []string
-		if len(c.Args) > 0 {
-			phases = strings.Split(c.Args[0], ",")
-		} else if verb == "clear" {
-			phases = []string{"build", "deploy", "run"}
-		} else {
-			return Failf("Please specify phase(s) (build, deploy, run) and an option")
-		}
-		option := strings.TrimSpace(strings.Join(c.Args[min(1, len(c.Args)):], " "))
-		if verb != "clear" && option == "" {
-			return Failf("Please specify a docker option")
-		}
-		cur, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: "docker-options"})
-		if err != nil {
-			return err
-		}
-		for _, ph := range phases {
-			if ph != "build" && ph != "deploy" && ph != "run" {
-				return Failf("Invalid phase %s: use build, deploy or run", ph)
-			}
-		}
-		// Check the option in every phase before the first write: an
-		// option refused in one phase changes none.
-		if verb == "add" {
-			for _, ph := range phases {
-				if _, err := api.DockerOptionsCheck.Call(c, c.API, api.DockerOptionRequest{Phase: ph, Option: option}); err != nil {
-					return err
-				}
-			}
-		}
-		for _, ph := range phases {
-			lines := []string{}
-			for _, l := range strings.Split(cur.App[ph], "\n") {
-				if l != "" && (verb == "add" || (verb == "remove" && l != normalizeOption(option))) {
-					lines = append(lines, l)
-				}
-			}
-			if verb == "add" {
-				lines = append(lines, normalizeOption(option))
-			}
-			req := api.PropertyChange{Scope: api.Scope{App: c.App}, Namespace: "docker-options", Key: ph, Value: strings.Join(lines, "\n"), Unset: len(lines) == 0}
-			if verb == "add" {
-				req.Value = strings.Join(lines, "\n")
-				req.Unset = false
-			}
-			if _, err := api.PropertiesSet.Call(c, c.API, req); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-}
-
-// normalizeOption writes "--build-arg=KEY" as "--build-arg KEY".
-func normalizeOption(o string) string {
-	name, value, ok := strings.Cut(o, "=")
-	if ok && strings.HasPrefix(name, "--") && !strings.Contains(name, " ") {
-		return name + " " + value
-	}
-	return strings.Join(strings.Fields(o), " ")
 }
 
 func envFlags(c *Ctx) (map[string]string, error) {

@@ -155,8 +155,6 @@ func TestPSInspectAndSettingsReports(t *testing.T) {
 		Fields: f("appjson-path", "", "computed-appjson-path", "deploy/app.json", "global-appjson-path", "deploy/app.json")}}}
 	dockerfile := map[string]reply{"properties.report": {Resp: api.PropertyValues{
 		Fields: f("dockerfile-path", "Dockerfile.prod", "computed-dockerfile-path", "Dockerfile.prod", "global-dockerfile-path", "")}}}
-	opts := map[string]reply{"properties.report": {Resp: api.PropertyValues{
-		Fields: f("build", "--build-arg A\n--no-cache", "deploy", "", "run", "")}}}
 	runCases(t, []cliCase{
 		{Args: []string{"ps:inspect", "shop"}, Replies: map[string]reply{"ps.inspect": {Resp: api.InspectResult{Containers: []json.RawMessage{json.RawMessage(`{"Id":"abc"}`)}}}},
 			Ops: []string{"ps.inspect"}, Reqs: map[string]string{"ps.inspect": `{"app":"shop"}`}, Stdout: "[\n    {\n        \"Id\": \"abc\"\n    }\n]\n"},
@@ -175,62 +173,6 @@ func TestPSInspectAndSettingsReports(t *testing.T) {
 			Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"builder-dockerfile"}`}, Stdout: "Dockerfile.prod\n"},
 		{Args: []string{"builder-dockerfile:report", "shop", "--dockerfile-dockerfile-path"}, Replies: dockerfile, Code: 1, Ops: []string{"properties.report"},
 			ErrLine: "Invalid flag passed, valid flags: --builder-dockerfile-computed-dockerfile-path, --builder-dockerfile-dockerfile-path, --builder-dockerfile-global-dockerfile-path"},
-		{Args: []string{"docker-options:report", "shop", "--docker-options-build"}, Replies: opts, Ops: []string{"properties.report"}, Stdout: "--build-arg A --no-cache\n"},
-		{Args: []string{"docker-options:report", "shop", "--format", "json"}, Replies: opts, Ops: []string{"properties.report"},
-			Stdout: `{"build":"--build-arg A --no-cache","deploy":"","docker-options-build":"--build-arg A --no-cache","docker-options-deploy":"","docker-options-run":"","run":""}` + "\n"},
-	})
-}
-
-func TestDockerOptions(t *testing.T) {
-	t.Parallel()
-	cur := func(build string) map[string]reply {
-		return map[string]reply{
-			"properties.report":    {Resp: api.PropertyValues{App: map[string]string{"build": build}}},
-			"docker-options.check": {},
-			"properties.set":       {},
-		}
-	}
-	// Only build takes --build-arg, as the daemon's check says.
-	buildOnly := func(op string, req []byte) (reply, bool) {
-		if op == "docker-options.check" && strings.Contains(string(req), `"phase":"deploy"`) {
-			return reply{Err: api.Errorf(api.CodeInvalid, "Berth does not apply the docker option \"--build-arg\" in phase deploy")}, true
-		}
-		return reply{}, false
-	}
-	runCases(t, []cliCase{
-		{Args: []string{"docker-options:add", "shop", "build", "--build-arg=KEY"}, Replies: cur("--no-cache"),
-			Ops: []string{"properties.report", "docker-options.check", "properties.set"},
-			Reqs: map[string]string{
-				"properties.report":    `{"app":"shop","namespace":"docker-options"}`,
-				"docker-options.check": `{"phase":"build","option":"--build-arg=KEY"}`,
-				"properties.set":       `{"app":"shop","namespace":"docker-options","key":"build","value":"--no-cache\n--build-arg KEY"}`,
-			}},
-		{Name: "option in words", Args: []string{"docker-options:add", "shop", "build", "--build-arg", "KEY=1"}, Replies: cur(""),
-			Ops:  []string{"properties.report", "docker-options.check", "properties.set"},
-			Reqs: map[string]string{"docker-options.check": `{"phase":"build","option":"--build-arg KEY=1"}`, "properties.set": `{"app":"shop","namespace":"docker-options","key":"build","value":"--build-arg KEY=1"}`}},
-		{Name: "two phases", Args: []string{"docker-options:add", "shop", "build,run", "--no-cache"}, Replies: cur(""),
-			Ops:  []string{"properties.report", "docker-options.check", "docker-options.check", "properties.set", "properties.set"},
-			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"run","value":"--no-cache"}`}},
-		{Name: "refused option", Args: []string{"docker-options:add", "shop", "build", "--privileged"},
-			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{}}, "docker-options.check": {Err: api.Errorf(api.CodeInvalid, "Berth does not apply the docker option \"--privileged\" in phase build")}},
-			Code:    1, Ops: []string{"properties.report", "docker-options.check"}, ErrLine: `does not apply the docker option "--privileged"`},
-		{Name: "an option refused in a later phase writes nothing", Args: []string{"docker-options:add", "shop", "build,deploy", "--build-arg", "KEY"}, Replies: cur(""), Answer: buildOnly,
-			Code: 1, Ops: []string{"properties.report", "docker-options.check", "docker-options.check"}, ErrLine: "in phase deploy"},
-		{Args: []string{"docker-options:add", "shop", "bogus", "--no-cache"}, Replies: cur(""), Code: 1, Ops: []string{"properties.report"}, ErrLine: "Invalid phase bogus: use build, deploy or run"},
-		{Args: []string{"docker-options:add", "shop"}, Code: 1, ErrLine: "Please specify phase(s) (build, deploy, run) and an option"},
-		{Args: []string{"docker-options:add", "shop", "build"}, Code: 1, ErrLine: "Please specify a docker option"},
-		{Args: []string{"docker-options:remove", "shop", "build", "--build-arg=KEY"}, Replies: cur("--build-arg KEY\n--no-cache"),
-			Ops:  []string{"properties.report", "properties.set"},
-			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"build","value":"--no-cache"}`}},
-		{Name: "remove the last option", Args: []string{"docker-options:remove", "shop", "build", "--no-cache"}, Replies: cur("--no-cache"),
-			Ops:  []string{"properties.report", "properties.set"},
-			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"build","unset":true}`}},
-		{Args: []string{"docker-options:clear", "shop"}, Replies: cur("--no-cache"),
-			Ops:  []string{"properties.report", "properties.set", "properties.set", "properties.set"},
-			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"run","unset":true}`}},
-		{Args: []string{"docker-options:clear", "shop", "build"}, Replies: cur("--no-cache"),
-			Ops:  []string{"properties.report", "properties.set"},
-			Reqs: map[string]string{"properties.set": `{"app":"shop","namespace":"docker-options","key":"build","unset":true}`}},
 	})
 }
 

@@ -43,6 +43,8 @@ func daemonMux(t *testing.T) *api.Mux {
 	git.Register(mux)
 	svc.registerVersion(mux, git)
 	svc.registerDoctor(mux, st, s, &engineConn{}, git)
+	copts, _ := newContainerOpts(st, dir, log)
+	copts.Register(mux)
 	return mux
 }
 
@@ -59,8 +61,9 @@ var (
 		"letsencrypt.enable", "letsencrypt.disable", "letsencrypt.auto-renew", "letsencrypt.revoke",
 		"redirects.set", "redirects.unset", "redirects.list",
 		"domains.update", "domains.report", "domains.urls", "ports.update", "ports.report",
+		"docker-options.update", "docker-options.list", "docker-options.report", "resource.update", "resource.report", "storage.list",
 	}
-	anyKeyOps = []string{"system.version", "apps.list", "docker-options.check"}
+	anyKeyOps = []string{"system.version", "apps.list"}
 )
 
 // TestEveryOperationDeclaresItsAccess walks the daemon's operations: each

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
-	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/logs"
@@ -235,10 +234,6 @@ func (s *Service) registerDeploy(m *api.Mux) {
 	})
 	api.Handle(m, api.Cleanup, func(ctx context.Context, _ api.Empty, out api.Output) (api.Empty, error) {
 		return api.Empty{}, d.Cleanup(ctx, writerOf(out))
-	})
-	api.Handle(m, api.DockerOptionsCheck, func(ctx context.Context, req api.DockerOptionRequest, _ api.Output) (api.Empty, error) {
-		_, err := app.ParseDockerOptionArg(req.Phase, req.Option)
-		return api.Empty{}, invalid(err)
 	})
 	api.Handle(m, api.ReleasesList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.ReleaseList, error) {
 		rels, err := d.Releases(ctx, req.App)

@@ -53,20 +53,21 @@ type Source struct {
 
 // Deployer runs deploys and keeps apps' containers as they should be.
 type Deployer struct {
-	store        *store.Store
-	engine       func(ctx context.Context) (Engine, error)
-	names        naming.Names
-	dataDir      string
-	log          *slog.Logger
-	now          func() time.Time
-	router       Router
-	networkFor   func(ctx context.Context, app string) (string, error)
-	portFor      func(ctx context.Context, app string, detected int) (int, error)
-	checkHostFor func(ctx context.Context, app string) string
-	keepReleases int
-	lastExit     func(containerID string) (LastExit, bool)
-	failpoint    func(name string) error
-	locks        locks
+	store         *store.Store
+	engine        func(ctx context.Context) (Engine, error)
+	names         naming.Names
+	dataDir       string
+	log           *slog.Logger
+	now           func() time.Time
+	router        Router
+	networkFor    func(ctx context.Context, app string) (string, error)
+	portFor       func(ctx context.Context, app string, detected int) (int, error)
+	checkHostFor  func(ctx context.Context, app string) string
+	keepReleases  int
+	lastExit      func(containerID string) (LastExit, bool)
+	failpoint     func(name string) error
+	containerOpts func(ctx context.Context, app string) (ContainerOptions, error)
+	locks         locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
 }
@@ -106,6 +107,10 @@ type Config struct {
 	// steps that run a one-off container, once it runs): an error fails
 	// the step (nil: failpoint.Hit, armed by BERTH_FAILPOINTS).
 	Failpoint func(name string) error
+	// ContainerOptions reads what an app's settings add to the containers
+	// it runs (docker-options, storage mounts, resource limits: see
+	// containeropts.go); nil adds nothing.
+	ContainerOptions func(ctx context.Context, app string) (ContainerOptions, error)
 }
 
 // New returns a Deployer built from c.
@@ -114,6 +119,7 @@ func New(c Config) *Deployer {
 		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
 		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
+		containerOpts: c.ContainerOptions,
 	}
 	if d.failpoint == nil {
 		d.failpoint = failpoint.Hit

@@ -88,7 +88,7 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 		}
 	}
 	name := d.names.RunContainer(s.app.Name, id)
-	return docker.ContainerSpec{
+	spec := docker.ContainerSpec{
 		Name:  name,
 		Image: s.live.Image,
 		Cmd:   cmd,
@@ -101,7 +101,8 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 		TTY:       opts.TTY,
 		OpenStdin: !opts.Detached,
 		Network:   set.network,
-	}, name, nil
+	}
+	return spec, name, set.apply("run", "run", &spec)
 }
 
 // Run runs a one-off command of the live release attached to the session and

@@ -75,9 +75,6 @@ func init() {
 		}
 		return nil
 	}})
-	for _, phase := range app.DockerOptionPhases {
-		app.Register(app.Setting{Namespace: "docker-options", Key: phase, Scope: app.ScopeApp})
-	}
 }
 
 // setting returns the computed value of a setting for app a: the app's,
@@ -102,6 +99,7 @@ type appSettings struct {
 	dockerfilePath string
 	buildArgs      []string // KEY or KEY=VALUE from docker-options build --build-arg
 	noCache        bool
+	buildSkipped   []string          // docker-options build options the build does not apply
 	env            map[string]string // global config under app config
 	uptime         int               // seconds a container must stay up
 	waitToRetire   int               // seconds old containers keep running after the switch
@@ -109,8 +107,9 @@ type appSettings struct {
 	checksSkipped  string            // process types whose checks are skipped ("_all_")
 	checksDisabled string            // process types whose checks are disabled ("_all_")
 	keepReleases   int
-	generation     string // the live containers' generation
-	network        string // the network the app's containers join
+	generation     string           // the live containers' generation
+	network        string           // the network the app's containers join
+	opts           ContainerOptions // docker-options, mounts, resources (nil: none)
 }
 
 // checksOff reports whether typ's checks are skipped or disabled.
@@ -138,13 +137,17 @@ func (s appSettings) checksDisabledFor(typ string) bool {
 
 func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, error) {
 	var s appSettings
+	var err error
+	if s.opts, err = d.containerOptions(ctx, a.Name); err != nil {
+		return s, err
+	}
 	if d.networkFor != nil {
 		var err error
 		if s.network, err = d.networkFor(ctx, a.Name); err != nil {
 			return s, err
 		}
 	}
-	err := d.store.Tx(ctx, func(tx *store.Tx) error {
+	err = d.store.Tx(ctx, func(tx *store.Tx) error {
 		get := func(ns, key string) string {
 			v, err := setting(tx, a, ns, key)
 			if err != nil {
@@ -164,18 +167,7 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		s.keepReleases, _ = strconv.Atoi(get("releases", "keep"))
 		s.generation, _, _ = tx.Property(a.Scope(), "ps", "generation")
 		s.dockerfilePath = get("builder-dockerfile", "dockerfile-path")
-		opts, err := app.ParseDockerOptions(get("docker-options", "build"))
-		if err != nil {
-			return err
-		}
-		for _, o := range opts {
-			switch o.Name {
-			case "--build-arg":
-				s.buildArgs = append(s.buildArgs, o.Value)
-			case "--no-cache":
-				s.noCache = true
-			}
-		}
+		s.buildArgs, s.noCache, s.buildSkipped = app.BuildOptions(get("docker-options", "build"))
 		global, err := tx.Config(store.Global)
 		if err != nil {
 			return err

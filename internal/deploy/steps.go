@@ -173,6 +173,7 @@ func (j *job) build(ctx context.Context) error {
 			return err
 		}
 		j.info("Building %s from %s", j.app.Name, set.dockerfilePath)
+		noteSkippedBuildOptions(j, set.buildSkipped)
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(release.TarDir(j.srcDir, pw)) }()
 		lw := &lineWriter{w: j.out, prefix: "       "}
@@ -305,7 +306,7 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 	if typ == "web" {
 		spec.PublishPort = rel.WebPort
 	}
-	return spec, nil
+	return spec, set.apply("deploy", typ, &spec)
 }
 
 func envList(env map[string]string) []string {

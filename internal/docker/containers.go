@@ -74,6 +74,8 @@ type ContainerSpec struct {
 	// Ports publishes container TCP ports on fixed host addresses, in
 	// addition to PublishPort.
 	Ports []PortBinding
+	// Host holds the options an app's settings add (hostoptions.go).
+	Host HostOptions
 }
 
 // PortBinding publishes a container TCP port on a host address and port.
@@ -81,6 +83,7 @@ type PortBinding struct {
 	HostIP        string
 	HostPort      int
 	ContainerPort int
+	Proto         string // "tcp" ("" too) or "udp"
 }
 
 // parseRestartPolicy turns "on-failure:3" and friends into the engine's form.
@@ -165,7 +168,11 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (id st
 		if err != nil || pb.ContainerPort < 1 || pb.ContainerPort > math.MaxUint16 || pb.HostPort < 1 || pb.HostPort > math.MaxUint16 {
 			return "", fmt.Errorf("docker: create container %s: invalid port binding %s:%d:%d", what, pb.HostIP, pb.HostPort, pb.ContainerPort)
 		}
-		p, _ := network.PortFrom(uint16(pb.ContainerPort), network.TCP)
+		proto := network.TCP
+		if pb.Proto == "udp" {
+			proto = network.UDP
+		}
+		p, _ := network.PortFrom(uint16(pb.ContainerPort), proto)
 		if cfg.ExposedPorts == nil {
 			cfg.ExposedPorts = network.PortSet{}
 		}
@@ -174,6 +181,9 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (id st
 		}
 		cfg.ExposedPorts[p] = struct{}{}
 		host.PortBindings[p] = append(host.PortBindings[p], network.PortBinding{HostIP: ip, HostPort: strconv.Itoa(pb.HostPort)})
+	}
+	if err := applyHostOptions(cfg, host, spec.Host); err != nil {
+		return "", fmt.Errorf("docker: create container %s: %w", what, err)
 	}
 	var netcfg *network.NetworkingConfig
 	if spec.Network != "" && len(spec.NetworkAliases) > 0 {
