@@ -6,6 +6,7 @@ package main
 // alike. cli cannot import them itself: they import cli.
 import (
 	_ "github.com/berthpaas/berth/internal/cli/doctorcmd"  // doctor
+	_ "github.com/berthpaas/berth/internal/cli/networkcmd" // network:*
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd" // domains:*, ports:*, certs:*, redirect:*, letsencrypt:*
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd" // postgres:*, redis:*
 )

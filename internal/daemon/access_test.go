@@ -39,6 +39,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	svc.Register(mux)
 	rt.Register(mux)
 	newServices(st, s, log, noEngine, d, svc.redeploy).Register(mux)
+	newNetworks(st, s, log, noEngine, d.Names()).Register(mux)
 	git := newGitServer(st, s, svc, d, nil, log)
 	git.Register(mux)
 	svc.registerVersion(mux, git)
@@ -59,6 +60,7 @@ var (
 		"letsencrypt.enable", "letsencrypt.disable", "letsencrypt.auto-renew", "letsencrypt.revoke",
 		"redirects.set", "redirects.unset", "redirects.list",
 		"domains.update", "domains.report", "domains.urls", "ports.update", "ports.report",
+		"network.set", "network.report", "network.rebuild",
 	}
 	anyKeyOps = []string{"system.version", "apps.list", "docker-options.check"}
 )
