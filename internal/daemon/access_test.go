@@ -60,7 +60,7 @@ var (
 		"letsencrypt.enable", "letsencrypt.disable", "letsencrypt.auto-renew", "letsencrypt.revoke",
 		"redirects.set", "redirects.unset", "redirects.list",
 		"domains.update", "domains.report", "domains.urls", "ports.update", "ports.report",
-		"network.set", "network.report", "network.rebuild",
+		"network.set", "network.report", "network.rebuild", "proxy.enable", "proxy.build-config",
 	}
 	anyKeyOps = []string{"system.version", "apps.list", "docker-options.check"}
 )

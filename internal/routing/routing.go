@@ -149,6 +149,7 @@ func (m *Manager) Register(mux *api.Mux) {
 	m.registerCerts(mux)
 	m.registerRedirects(mux)
 	m.registerLE(mux)
+	m.registerProxy(mux)
 }
 
 // invalid turns validation errors from package app into API errors.
