@@ -25,6 +25,6 @@ func TestProxyCommands(t *testing.T) {
 			Reqs: map[string]string{"proxy.enable": `{"app":"shop","enabled":true}`}, Stdout: "-----> Proxy is already enabled for app\n"},
 		{Name: "report of a disabled app", Args: []string{"proxy:report", "shop", "--proxy-enabled"},
 			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{App: map[string]string{"disabled": "true"}, Computed: map[string]string{"disabled": "true", "type": "nginx"}, Global: map[string]string{}}}},
-			Ops: []string{"properties.report"}, Stdout: "false\n"},
+			Ops:     []string{"properties.report"}, Stdout: "false\n"},
 	})
 }
