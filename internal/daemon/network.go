@@ -103,7 +103,7 @@ func (e placingEngine) CreateContainer(ctx context.Context, spec docker.Containe
 	for _, j := range joins {
 		if err := conn.ConnectNetwork(ctx, j.net, id, j.aliases); err != nil {
 			e.Engine.RemoveContainer(context.WithoutCancel(ctx), id, true)
-			return "", fmt.Errorf("Unable to attach container to network %s: %w", j.net, err)
+			return "", fmt.Errorf("attach the container to network %s: %w", j.net, err)
 		}
 	}
 	return id, nil

@@ -149,7 +149,7 @@ func (m *Manager) AttachDeployed(ctx context.Context, appName string, out api.Ou
 			index, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
 			aliases := Aliases(appName, c.Labels[naming.LabelProcess], index, tld)
 			if err := eng.ConnectNetwork(ctx, dn, c.ID, aliases); err != nil {
-				return fmt.Errorf("Unable to attach container %s to network %s: %w", c.Name, n, err)
+				return fmt.Errorf("attach container %s to network %s: %w", c.Name, n, err)
 			}
 		}
 	}

@@ -175,9 +175,9 @@ func (m *Manager) create(ctx context.Context, req api.NetworkRef, out api.Output
 	}
 	if err := eng.EnsureNetwork(ctx, m.names.UserNetwork(req.Name), m.names.UserNetworkLabels(req.Name), sub); err != nil {
 		if errors.Is(err, docker.ErrPoolExhausted) {
-			return api.Empty{}, fmt.Errorf("Unable to create network %s: %w: set BERTH_NETWORK_POOL in berth.conf to a larger or another free private range and restart the daemon", req.Name, err)
+			return api.Empty{}, fmt.Errorf("create network %s: %w: set BERTH_NETWORK_POOL in berth.conf to a larger or another free private range and restart the daemon", req.Name, err)
 		}
-		return api.Empty{}, fmt.Errorf("Unable to create network %s: %w", req.Name, err)
+		return api.Empty{}, fmt.Errorf("create network %s: %w", req.Name, err)
 	}
 	m.log.Info("network created", "network", req.Name)
 	return api.Empty{}, nil
@@ -214,7 +214,7 @@ func (m *Manager) destroy(ctx context.Context, req api.NetworkRef, out api.Outpu
 	}
 	fmt.Fprintf(stdout(out), "-----> Destroying network %s\n", req.Name)
 	if err := eng.RemoveNetwork(ctx, n.Name); err != nil {
-		return api.Empty{}, fmt.Errorf("Unable to destroy network %s: %w", req.Name, err)
+		return api.Empty{}, fmt.Errorf("destroy network %s: %w", req.Name, err)
 	}
 	m.log.Info("network destroyed", "network", req.Name)
 	return api.Empty{}, nil

@@ -77,13 +77,14 @@ func (x *extraPorts) run(ctx context.Context, httpAddr string) {
 	defer tick.Stop()
 	for {
 		retry := x.sync()
+	wait:
 		select {
 		case <-ctx.Done():
 			return
 		case <-x.kick:
 		case <-tick.C:
 			if !retry {
-				continue
+				goto wait
 			}
 		}
 	}

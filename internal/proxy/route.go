@@ -269,7 +269,7 @@ func checkConflicts(routes map[string]Route) error {
 	for app := range routes {
 		apps = append(apps, app)
 	}
-	sort.Strings(apps) // stable messages
+	sort.Strings(apps)          // stable messages
 	portTLS := map[int]string{} // port -> the first app serving it, with its kind
 	for _, app := range apps {
 		for _, p := range routes[app].Ports {
