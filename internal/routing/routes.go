@@ -218,6 +218,13 @@ func (m *Manager) routeOf(ctx context.Context, app string, withTargets bool) (pr
 			return nil
 		}
 		deployed = err == nil
+		if deployed {
+			maps, err := portMaps(tx, a)
+			if err != nil {
+				return err
+			}
+			route.Ports = m.extraPorts(maps, live.WebPort, route.TLS != nil)
+		}
 		return err
 	})
 	if err != nil || !deployed || a.Stopped || !withTargets {
