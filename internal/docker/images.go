@@ -231,8 +231,8 @@ type ImageInfo struct {
 	ExposedPorts []int
 	// ExposedUDP lists the image's exposed UDP ports, sorted.
 	ExposedUDP []int
-	Labels       map[string]string
-	Created      time.Time
+	Labels     map[string]string
+	Created    time.Time
 	// Tags are the image's references ("name:tag"), if any.
 	Tags []string
 }
