@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // freePort returns a port nothing listens on at the moment.
@@ -100,5 +101,31 @@ func TestRoutePortsValidated(t *testing.T) {
 		if _, err := normalizeRoute(r); err == nil {
 			t.Errorf("%+v accepted", r.Ports)
 		}
+	}
+}
+
+// TestHandoverExtraPorts: after a hand-over the new proxy serves the
+// routes' extra ports, once the old one let them go.
+func TestHandoverExtraPorts(t *testing.T) {
+	t.Parallel()
+	dir := shortDir(t)
+	old := startProxy(t, dir)
+	shop := newWeb(t, "shop")
+	port := freePort(t)
+	old.set(Route{App: "shop", Hosts: []string{"shop.test"}, Targets: []Target{target(shop.Server, "shop.web.1")}, Ports: []Port{{Port: port}}})
+	eventually(t, "the old proxy serves the extra port", func() bool { code, _ := getOn(t, port, "shop.test"); return code == 200 })
+	next, err := takeOverProxy(t, dir, "2.0.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-old.done:
+		close(old.done)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the old proxy did not stop")
+	}
+	eventually(t, "the new proxy serves the extra port", func() bool { code, body := getOn(t, port, "shop.test"); return code == 200 && body == "shop" })
+	if code, body, _ := next.get("shop.test", "/"); code != 200 || body != "shop" {
+		t.Errorf("main port after the hand-over: %d %q", code, body)
 	}
 }

@@ -282,6 +282,9 @@ func Run(ctx context.Context, cfg Config) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if handedOver {
+		// The extra ports are not handed over: let them go at once, so
+		// the new proxy binds them (see ports.go).
+		go s.xp.stop(sctx)
 		s.ho.retire(sctx, []*http.Server{httpSrv, httpsSrv}, []net.Listener{ln, tlsLn})
 	}
 	var wg sync.WaitGroup
