@@ -83,9 +83,8 @@ func TestUserNetworks(t *testing.T) {
 	if out, code := d.berth("ps:rebuild", "c"); code == 0 || !strings.Contains(out, "Network nope does not exist") {
 		t.Errorf("ps:rebuild with a missing network: %d\n%s", code, out)
 	}
-	var ps map[string]any
-	if err := json.Unmarshal([]byte(d.mustBerth(t, "ps:report", "c", "--format", "json")), &ps); err != nil || fmt.Sprint(ps["running"]) != "true" {
-		t.Errorf("c after the failed rebuild: running=%v (%v)", ps["running"], err)
+	if cs := containers(t, eng, d, "c"); dynos(cs) != "web.1" || cs["web.1"].Labels["berth.release"] != "2" {
+		t.Errorf("c after the failed rebuild runs %s (release %s), want web.1 of release 2", dynos(cs), cs["web.1"].Labels["berth.release"])
 	}
 
 	// Once nothing uses it, it goes.
