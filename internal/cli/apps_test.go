@@ -130,7 +130,7 @@ func TestPropertySetters(t *testing.T) {
 	t.Parallel()
 	set := map[string]reply{"properties.set": {}}
 	var cases []cliCase
-	for _, ns := range []string{"apps", "ps", "checks", "proxy", "releases", "letsencrypt", "builder-dockerfile", "app-json"} {
+	for _, ns := range []string{"apps", "ps", "checks", "releases", "letsencrypt", "builder-dockerfile", "app-json"} {
 		cases = append(cases,
 			cliCase{Args: []string{ns + ":set", "shop", "some-key", "v 1"}, Replies: set, Ops: []string{"properties.set"},
 				Reqs:   map[string]string{"properties.set": `{"app":"shop","namespace":"` + ns + `","key":"some-key","value":"v 1"}`},

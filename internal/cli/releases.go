@@ -20,8 +20,6 @@ func init() {
 		&Command{Name: "checks:skip", Args: "<app> [<type>,...]", Short: "Skip checks (new containers get traffic at once)", App: AppRequired, Run: checksMode("skip")},
 		&Command{Name: "checks:run", Args: "<app> [<type>,...]", Short: "Run the startup checks against the running containers now", App: AppRequired, Run: checksRun},
 		&Command{Name: "checks:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's checks settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: checksReport},
-		&Command{Name: "proxy:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set a proxy setting (client-max-body-size, proxy-read-timeout)", App: AppRequired, Global: true, Run: PropertySetter("proxy")},
-		&Command{Name: "proxy:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's proxy settings", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: SettingsReport("proxy")},
 	)
 }
 

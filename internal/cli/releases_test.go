@@ -82,9 +82,5 @@ func TestChecks(t *testing.T) {
 			Stdout: `{"computed-default-uptime-seconds":"10","computed-drain-timeout":"30","computed-wait-to-retire":"90","disabled-list":"web","global-wait-to-retire":"90","skipped-list":"none","wait-to-retire":""}` + "\n"},
 		{Args: []string{"checks:report", "shop"}, Replies: props, Ops: []string{"properties.report"},
 			Has: []string{"=====> shop checks information\n", sp(7) + "Checks disabled list:" + sp(19) + "web\n", sp(7) + "Checks computed default uptime seconds: 10\n"}},
-
-		{Args: []string{"proxy:report", "shop", "--proxy-computed-client-max-body-size"},
-			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{Fields: []api.ReportField{{Key: "client-max-body-size"}, {Key: "computed-client-max-body-size", Value: "1m"}}}}},
-			Ops:     []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"proxy"}`}, Stdout: "1m\n"},
 	})
 }

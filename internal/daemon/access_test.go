@@ -39,6 +39,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	svc.Register(mux)
 	rt.Register(mux)
 	newServices(st, s, log, noEngine, d, svc.redeploy).Register(mux)
+	newNetworks(st, s, log, noEngine, d.Names()).Register(mux)
 	git := newGitServer(st, s, svc, d, nil, log)
 	git.Register(mux)
 	svc.registerVersion(mux, git)
@@ -62,6 +63,7 @@ var (
 		"redirects.set", "redirects.unset", "redirects.list",
 		"domains.update", "domains.report", "domains.urls", "ports.update", "ports.report",
 		"docker-options.update", "docker-options.list", "docker-options.report", "resource.update", "resource.report", "storage.list",
+		"network.set", "network.report", "network.rebuild", "proxy.enable", "proxy.build-config",
 	}
 	anyKeyOps = []string{"system.version", "apps.list"}
 )

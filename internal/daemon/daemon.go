@@ -65,9 +65,10 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// (networks), which are built with it: hooks reach them once they exist.
 	hooks := &deployHooks{}
 	copts, containerOpts := newContainerOpts(st, s.DataDir, log)
+	nets := newNetworks(st, s, log, eng.get, naming.Names{Prefix: s.NamePrefix}) // network:*
 	deployer := deploy.New(deploy.Config{
-		Store: st, Engine: eng.get, Names: naming.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
-		Router: hooks, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
+		Store: st, Engine: placeContainers(eng.get, nets), Names: naming.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
+		Router: attachingRouter{hooks, nets}, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
 		LastExit: lastExit(exits), ContainerOptions: containerOpts,
 	})
 	mux := api.NewMux(log, mapError)
@@ -106,6 +107,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svcs.Register(mux)
 	rt.Register(mux)
 	copts.Register(mux)    // docker-options, storage, resource
+	nets.Register(mux)     // network:*
 	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).

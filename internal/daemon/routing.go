@@ -25,7 +25,15 @@ var _ deploy.Router = (*routing.Manager)(nil)
 // `berth proxy`) and returns its status too.
 func newRouting(ctx context.Context, st *store.Store, s settings.Settings, log *slog.Logger, bin string, engine func(context.Context) (deploy.Engine, error), d *deploy.Deployer) (*routing.Manager, *proxy.Status, error) {
 	c := routing.Config{Store: st, Backends: routingBackends{engine: engine, d: d}, Log: log,
-		HTTPAddr: s.HTTPAddr, HTTPSAddr: s.HTTPSAddr, DataDir: s.DataDir}
+		HTTPAddr: s.HTTPAddr, HTTPSAddr: s.HTTPSAddr, DataDir: s.DataDir,
+		ImagePorts: func(ctx context.Context, image string) ([]int, []int, error) {
+			eng, err := engine(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			info, err := eng.InspectImage(ctx, image)
+			return info.ExposedPorts, info.ExposedUDP, err
+		}}
 	if s.ACMECARoots != "" {
 		b, err := os.ReadFile(s.ACMECARoots)
 		if err != nil {

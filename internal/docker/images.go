@@ -229,8 +229,10 @@ type ImageInfo struct {
 	// ExposedPorts lists the image's exposed TCP ports, sorted; UDP and SCTP
 	// ports are left out.
 	ExposedPorts []int
-	Labels       map[string]string
-	Created      time.Time
+	// ExposedUDP lists the image's exposed UDP ports, sorted.
+	ExposedUDP []int
+	Labels     map[string]string
+	Created    time.Time
 	// Tags are the image's references ("name:tag"), if any.
 	Tags []string
 }
@@ -251,17 +253,25 @@ func (c *Client) InspectImage(ctx context.Context, ref string) (ImageInfo, error
 		info.WorkingDir = cfg.WorkingDir
 		info.Labels = cfg.Labels
 		info.ExposedPorts = tcpPorts(maps.Keys(cfg.ExposedPorts))
+		info.ExposedUDP = protoPorts(maps.Keys(cfg.ExposedPorts), "udp")
 	}
 	return info, nil
 }
 
 // tcpPorts returns the sorted TCP port numbers among port specs such as
 // "5000/tcp", "53/udp" or "8080" (TCP by default).
-func tcpPorts(specs iter.Seq[string]) []int {
+func tcpPorts(specs iter.Seq[string]) []int { return protoPorts(specs, "tcp") }
+
+// protoPorts lists the ports of specs ("3000/tcp", "53/udp"; no protocol
+// is tcp) of one protocol, sorted.
+func protoPorts(specs iter.Seq[string], want string) []int {
 	var ports []int
 	for spec := range specs {
 		num, proto, _ := strings.Cut(spec, "/")
-		if proto != "" && proto != "tcp" {
+		if proto == "" {
+			proto = "tcp"
+		}
+		if proto != want {
 			continue
 		}
 		if n, err := strconv.Atoi(num); err == nil {

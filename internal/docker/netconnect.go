@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/network"
@@ -13,6 +14,10 @@ import (
 type NetworkInfo struct {
 	ID, Name string
 	Labels   map[string]string
+	// Driver ("bridge", "host", ...) and Scope ("local", "swarm").
+	Driver, Scope  string
+	Internal, IPv6 bool
+	Created        time.Time
 	// Containers are the IDs of the containers attached to it.
 	Containers []string
 }
@@ -72,7 +77,8 @@ func (c *Client) ListNetworks(ctx context.Context, labels map[string]string) ([]
 }
 
 func networkInfo(n network.Network, eps map[string]network.EndpointResource) NetworkInfo {
-	info := NetworkInfo{ID: n.ID, Name: n.Name, Labels: n.Labels}
+	info := NetworkInfo{ID: n.ID, Name: n.Name, Labels: n.Labels, Driver: n.Driver, Scope: n.Scope,
+		Internal: n.Internal, IPv6: n.EnableIPv6, Created: n.Created}
 	for id := range eps {
 		info.Containers = append(info.Containers, id)
 	}

@@ -172,3 +172,20 @@ func (n Names) ServiceLabels(kind, name string) map[string]string {
 
 // Service is the container name of a service.
 func (n Names) Service(kind, name string) string { return n.name("berth." + kind + "." + name) }
+
+// User networks (network:create) are named as the user gave them, behind
+// the instance's prefix, and labelled with that name.
+
+// KindUserNetwork marks a network made by network:create.
+const KindUserNetwork = "user-network"
+
+// LabelNetwork is a user network's name as the user gave it.
+const LabelNetwork = "berth.network"
+
+// UserNetwork is the Docker name of user network name.
+func (n Names) UserNetwork(name string) string { return n.name(name) }
+
+// UserNetworkLabels are the labels of user network name.
+func (n Names) UserNetworkLabels(name string) map[string]string {
+	return map[string]string{LabelInstance: n.Instance(), LabelKind: KindUserNetwork, LabelNetwork: name}
+}

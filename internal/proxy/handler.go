@@ -24,6 +24,9 @@ type entry struct {
 	s    *server
 	port string
 	tls  bool
+	// extra is the port of an extra listener (Route.Ports), served only
+	// for the routes that list it; 0 on the proxy's HTTP and HTTPS ports.
+	extra int
 }
 
 // exchangeKey finds a request's exchange in its context.
@@ -83,7 +86,7 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	t := s.table.Load()
 	v := t.lookup(host)
-	if v == nil {
+	if v == nil || (e.extra != 0 && !v.rt.servesPort(e.extra)) {
 		ex.notFound(host)
 		return
 	}
@@ -103,7 +106,7 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		ex.redirect(v.code, scheme+"://"+v.to+requestURI(r))
 		return
-	case !e.tls && v.rt.toHTTPS && s.httpsPort != "" && !acme:
+	case !e.tls && v.rt.toHTTPS && s.httpsPort != "" && !acme && e.extra == 0:
 		to := "https://" + host
 		if s.httpsPort != "443" {
 			to += ":" + s.httpsPort

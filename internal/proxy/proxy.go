@@ -116,6 +116,7 @@ type server struct {
 	baseCtx     context.Context // probers run in it; canceled at the end
 	stopping    chan struct{}   // closed when shutdown begins: Drain stops waiting
 	ho          handover        // the listeners, control socket and state lock, for a hand-over
+	xp          extraPorts      // the listeners of the routes' extra ports
 }
 
 func newServer(ctx context.Context, cfg Config) *server {
@@ -131,6 +132,7 @@ func newServer(ctx context.Context, cfg Config) *server {
 		fallback:    sync.OnceValues(newFallbackCert),
 	}
 	s.hj.conns = make(map[net.Conn]struct{})
+	s.xp.init(s)
 	s.transport = &http.Transport{
 		Proxy: nil, // never HTTP_PROXY from the environment
 		DialContext: (&net.Dialer{
@@ -225,16 +227,7 @@ func Run(ctx context.Context, cfg Config) error {
 		}
 	}
 
-	errLog := newErrorLog(log)
-	newServer := func(port string, tls bool) *http.Server {
-		return &http.Server{
-			Handler:           &entry{s: s, port: port, tls: tls},
-			ReadHeaderTimeout: cfg.ReadHeaderTimeout, // also bounds the TLS handshake
-			IdleTimeout:       cfg.IdleTimeout,
-			ErrorLog:          errLog,
-			ConnState:         s.ho.track,
-		}
-	}
+	newServer := func(port string, tls bool) *http.Server { return s.httpServer(port, tls, 0) }
 	_, port, _ := net.SplitHostPort(s.httpAddr)
 	httpSrv := newServer(port, false)
 	ctlSrv := &http.Server{
@@ -268,6 +261,8 @@ func Run(ctx context.Context, cfg Config) error {
 			errc <- fmt.Errorf("proxy: serve control socket: %w", err)
 		}
 	}()
+	go s.xp.run(baseCtx, s.httpAddr)
+	s.xp.want(s.table.Load().ports)
 	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid())
 	if cfg.Ready != nil {
 		cfg.Ready(s.httpAddr)
@@ -287,6 +282,9 @@ func Run(ctx context.Context, cfg Config) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
 	if handedOver {
+		// The extra ports are not handed over: let them go at once, so
+		// the new proxy binds them (see ports.go).
+		go s.xp.stop(sctx)
 		s.ho.retire(sctx, []*http.Server{httpSrv, httpsSrv}, []net.Listener{ln, tlsLn})
 	}
 	var wg sync.WaitGroup
@@ -295,6 +293,7 @@ func Run(ctx context.Context, cfg Config) error {
 			ctlSrv.Close()
 		}
 	})
+	wg.Go(func() { s.xp.stop(sctx) })
 	shutdown := func(srv *http.Server) {
 		if err := srv.Shutdown(sctx); err != nil {
 			log.Warn("requests still in flight after the shutdown timeout: closing them", "err", err)
@@ -377,6 +376,7 @@ func (s *server) build(cfg map[string]Route, certs map[string]*routeCert) (*tabl
 		wild:   make(map[string]*vhost),
 		apps:   make(map[string]*route, len(cfg)),
 		config: cfg,
+		ports:  make(map[int]bool),
 	}
 	fresh := make(map[string]*backend)
 	add := func(pattern string, v *vhost) {
@@ -401,6 +401,10 @@ func (s *server) build(cfg map[string]Route, certs map[string]*routeCert) (*tabl
 				rt.hsts = r.TLS.HSTS.header()
 			}
 			rt.toHTTPS = r.TLS.RedirectHTTP
+		}
+		for _, p := range r.Ports {
+			rt.ports = append(rt.ports, p.Port)
+			t.ports[p.Port] = p.TLS
 		}
 		for _, tg := range r.Targets {
 			b := s.backends[tg.Addr]
@@ -435,6 +439,7 @@ func (s *server) install(t *table, fresh map[string]*backend) {
 	maps.Copy(s.backends, fresh)
 	s.collect()
 	s.syncProbers(t)
+	s.xp.want(t.ports)
 }
 
 // commit validates, persists and installs a new table. If any step fails,
@@ -575,5 +580,17 @@ func (s *server) drain(ctx context.Context, addrs []string, timeout time.Duratio
 		case <-ctx.Done():
 			return n, ctx.Err()
 		}
+	}
+}
+
+// httpServer is the server of one listener: the proxy's HTTP or HTTPS
+// port (extra 0), or an extra port a route asks for.
+func (s *server) httpServer(port string, tls bool, extra int) *http.Server {
+	return &http.Server{
+		Handler:           &entry{s: s, port: port, tls: tls, extra: extra},
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, // also bounds the TLS handshake
+		IdleTimeout:       s.cfg.IdleTimeout,
+		ErrorLog:          newErrorLog(s.log),
+		ConnState:         s.ho.track,
 	}
 }

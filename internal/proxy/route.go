@@ -72,6 +72,18 @@ type Route struct {
 	// Redirects send requests for other host names elsewhere (Dokku's
 	// redirect plugin). Their From hosts are claimed like Hosts.
 	Redirects []Redirect `json:"redirects,omitempty"`
+	// Ports are more host ports the route's hosts are served on, beside
+	// the proxy's HTTP and HTTPS listeners (Dokku's port maps such as
+	// http:8080:5000). The proxy listens on each port some route asks
+	// for, on the host address of its HTTP listener.
+	Ports []Port `json:"ports,omitempty"`
+}
+
+// Port is an extra port a route is served on: plain HTTP, or HTTPS with
+// the route's certificate (TLS needs Route.TLS).
+type Port struct {
+	Port int  `json:"port"`
+	TLS  bool `json:"tls,omitempty"`
 }
 
 // Redirect sends every request for the host From to the host To, with the
@@ -167,6 +179,20 @@ func normalizeRoute(r Route) (Route, error) {
 		redirects = append(redirects, Redirect{From: from, To: to, Code: rd.Code})
 	}
 	r.Redirects = redirects
+	var ports []Port // nil when none, as Redirects
+	for _, p := range r.Ports {
+		switch {
+		case p.Port < 1 || p.Port > 65535:
+			return r, errInvalid("app %s: invalid port %d", r.App, p.Port)
+		case p.TLS && r.TLS == nil:
+			return r, errInvalid("app %s: port %d serves HTTPS but the route has no certificate", r.App, p.Port)
+		case slices.ContainsFunc(ports, func(o Port) bool { return o.Port == p.Port }):
+			return r, errInvalid("app %s: port %d is listed twice", r.App, p.Port)
+		}
+		ports = append(ports, p)
+	}
+	sort.Slice(ports, func(i, j int) bool { return ports[i].Port < ports[j].Port })
+	r.Ports = ports
 	if r.TLS != nil {
 		c := *r.TLS
 		c.Uncovered = nil // reported by the proxy, never set
@@ -243,7 +269,20 @@ func checkConflicts(routes map[string]Route) error {
 	for app := range routes {
 		apps = append(apps, app)
 	}
-	sort.Strings(apps) // stable messages
+	sort.Strings(apps)          // stable messages
+	portTLS := map[int]string{} // port -> the first app serving it, with its kind
+	for _, app := range apps {
+		for _, p := range routes[app].Ports {
+			kind := "HTTP"
+			if p.TLS {
+				kind = "HTTPS"
+			}
+			if o, ok := portTLS[p.Port]; ok && !strings.HasSuffix(o, " "+kind) {
+				return errConflict("port %d is already served as %s for app %s; app %s asked for %s", p.Port, o[strings.LastIndexByte(o, ' ')+1:], o[:strings.LastIndexByte(o, ' ')], app, kind)
+			}
+			portTLS[p.Port] = app + " " + kind
+		}
+	}
 	for _, app := range apps {
 		r := routes[app]
 		hosts := slices.Clone(r.Hosts)
@@ -267,6 +306,7 @@ type table struct {
 	wild   map[string]*vhost // "example.com" for "*.example.com"
 	apps   map[string]*route
 	config map[string]Route // as set, for Routes and the state file
+	ports  map[int]bool     // the extra ports of every route: TLS or not
 }
 
 // vhost is what a host name leads to: an app's route, served or redirected.
@@ -284,6 +324,7 @@ type route struct {
 	containers []string // container name of targets[i], for logs
 	maxBody    int64    // -1: no limit
 	timeout    time.Duration
+	ports      []int      // extra ports the route is served on (Route.Ports)
 	tls        *routeCert // nil: no TLS
 	uncovered  []string   // hosts (and redirect sources) the certificate does not cover
 	hsts       string     // Strict-Transport-Security value; "": none
@@ -353,4 +394,14 @@ func requestHost(h string) string {
 		}
 	}
 	return h
+}
+
+// servesPort reports whether the route is served on extra port p.
+func (rt *route) servesPort(p int) bool {
+	for _, q := range rt.ports {
+		if q == p {
+			return true
+		}
+	}
+	return false
 }

@@ -63,7 +63,10 @@ func (m *Manager) installCert(ctx context.Context, appName string, c store.Cert)
 		if err != nil {
 			return err
 		}
-		return tx.SetCert(a, c)
+		if err := tx.SetCert(a, c); err != nil {
+			return err
+		}
+		return addHTTPSMaps(tx, a)
 	})
 	if err != nil {
 		return api.CertInfo{}, err
@@ -189,7 +192,7 @@ func (m *Manager) registerCerts(mux *api.Mux) {
 			} else if err != nil {
 				return err
 			}
-			return nil
+			return removeHTTPSMaps(tx, a)
 		})
 		if err == nil {
 			m.Notify(ctx, req.App)

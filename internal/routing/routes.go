@@ -38,6 +38,12 @@ func (m *Manager) Sync(ctx context.Context, app string) error {
 	}
 	m.syncMu.Lock()
 	defer m.syncMu.Unlock()
+	if m.isProxyDisabled(ctx, app) {
+		if err := m.proxy.DeleteRoute(ctx, app); err != nil {
+			return fmt.Errorf("remove the proxy's route for %s (proxy:disable): %w", app, err)
+		}
+		return nil
+	}
 	route, err := m.route(ctx, app)
 	if err != nil {
 		return err
@@ -118,6 +124,9 @@ func (m *Manager) replaceAll(ctx context.Context, withTargets bool) error {
 	}
 	var routes []proxy.Route
 	for _, a := range apps {
+		if m.isProxyDisabled(ctx, a.Name) {
+			continue
+		}
 		rt, err := m.routeOf(ctx, a.Name, withTargets)
 		var be *backendsError
 		switch {
@@ -209,6 +218,13 @@ func (m *Manager) routeOf(ctx context.Context, app string, withTargets bool) (pr
 			return nil
 		}
 		deployed = err == nil
+		if deployed {
+			maps, err := portMaps(tx, a)
+			if err != nil {
+				return err
+			}
+			route.Ports = m.extraPorts(maps, live.WebPort, route.TLS != nil)
+		}
 		return err
 	})
 	if err != nil || !deployed || a.Stopped || !withTargets {

@@ -91,6 +91,9 @@ type Config struct {
 	// RenewEvery is how often certificates are checked for renewal (an
 	// hour when 0).
 	RenewEvery time.Duration
+	// ImagePorts lists the TCP and UDP ports an image exposes (the
+	// detected port maps of ports:report); nil: none known.
+	ImagePorts func(ctx context.Context, image string) (tcp, udp []int, err error)
 }
 
 // Manager keeps the routing state of apps and pushes it to the proxy.
@@ -102,6 +105,7 @@ type Manager struct {
 	now      func() time.Time
 
 	httpAddr, httpsAddr string
+	imagePorts          func(ctx context.Context, image string) (tcp, udp []int, err error)
 
 	acme       *acmeClient
 	renewEvery time.Duration
@@ -125,7 +129,7 @@ type Manager struct {
 // New returns a Manager built from c.
 func New(c Config) *Manager {
 	m := &Manager{store: c.Store, proxy: c.Proxy, backends: c.Backends, log: c.Log, now: c.Now,
-		httpAddr: c.HTTPAddr, httpsAddr: c.HTTPSAddr, renewEvery: c.RenewEvery}
+		httpAddr: c.HTTPAddr, httpsAddr: c.HTTPSAddr, renewEvery: c.RenewEvery, imagePorts: c.ImagePorts}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}
@@ -149,6 +153,7 @@ func (m *Manager) Register(mux *api.Mux) {
 	m.registerCerts(mux)
 	m.registerRedirects(mux)
 	m.registerLE(mux)
+	m.registerProxy(mux)
 }
 
 // invalid turns validation errors from package app into API errors.

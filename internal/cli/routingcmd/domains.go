@@ -1,6 +1,7 @@
 package routingcmd
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -300,10 +301,34 @@ func portsReport(c *cli.Ctx) error {
 		fields := []cli.Field{
 			{Key: "map", Value: strings.Join(r.Map, " ")},
 			{Key: "map-detected", Value: strings.Join(r.Detected, " ")},
+			{Key: "map-json", Value: portMapsJSON(r.Map)},
+			{Key: "map-detected-json", Value: portMapsJSON(r.Detected)},
 		}
 		if err := c.Report("ports", r.App+" ports information", fields); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// portMapsJSON is Dokku's --ports-map-json: the maps as a JSON array of
+// {scheme, host_port, container_port}.
+func portMapsJSON(maps []string) string {
+	type portMap struct {
+		Scheme        string `json:"scheme"`
+		HostPort      int    `json:"host_port"`
+		ContainerPort int    `json:"container_port"`
+	}
+	out := []portMap{}
+	for _, m := range maps {
+		f := strings.Split(m, ":")
+		if len(f) != 3 {
+			continue
+		}
+		host, _ := strconv.Atoi(f[1])
+		ctr, _ := strconv.Atoi(f[2])
+		out = append(out, portMap{f[0], host, ctr})
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
 }

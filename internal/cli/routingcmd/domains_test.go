@@ -132,7 +132,11 @@ func TestPorts(t *testing.T) {
 		{Args: []string{"ports:report", "shop", "--ports-map"}, Replies: set, Ops: []string{"ports.report"}, Stdout: "http:80:5000 https:443:5000\n"},
 		{Args: []string{"ports:report", "shop", "--ports-map-detected"}, Replies: set, Ops: []string{"ports.report"}, Stdout: "http:80:8000\n"},
 		{Args: []string{"ports:report", "shop", "--format", "json"}, Replies: set, Ops: []string{"ports.report"},
-			Stdout: `{"map":"http:80:5000 https:443:5000","map-detected":"http:80:8000","ports-map":"http:80:5000 https:443:5000","ports-map-detected":"http:80:8000"}` + "\n"},
+			Stdout: `{"map":"http:80:5000 https:443:5000","map-detected":"http:80:8000","map-detected-json":"[{\"scheme\":\"http\",\"host_port\":80,\"container_port\":8000}]","map-json":"[{\"scheme\":\"http\",\"host_port\":80,\"container_port\":5000},{\"scheme\":\"https\",\"host_port\":443,\"container_port\":5000}]","ports-map":"http:80:5000 https:443:5000","ports-map-detected":"http:80:8000","ports-map-detected-json":"[{\"scheme\":\"http\",\"host_port\":80,\"container_port\":8000}]","ports-map-json":"[{\"scheme\":\"http\",\"host_port\":80,\"container_port\":5000},{\"scheme\":\"https\",\"host_port\":443,\"container_port\":5000}]"}` + "\n"},
+		{Args: []string{"ports:report", "shop", "--ports-map-json"}, Replies: set, Ops: []string{"ports.report"},
+			Stdout: `[{"scheme":"http","host_port":80,"container_port":5000},{"scheme":"https","host_port":443,"container_port":5000}]` + "\n"},
+		{Args: []string{"ports:report", "shop", "--ports-map-detected-json"}, Replies: set, Ops: []string{"ports.report"},
+			Stdout: `[{"scheme":"http","host_port":80,"container_port":8000}]` + "\n"},
 		{Args: []string{"ports:report"}, Replies: map[string]reply{"ports.report": {Resp: api.PortsReports{}}}, Ops: []string{"ports.report"},
 			Reqs: map[string]string{"ports.report": `{"all":true}`}, Stderr: " !     You haven't deployed any applications yet\n"},
 	})
