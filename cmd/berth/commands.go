@@ -5,6 +5,7 @@ package main
 // commands in the binary, for the local CLI and for commands over ssh
 // alike. cli cannot import them itself: they import cli.
 import (
+	_ "github.com/berthpaas/berth/internal/cli/croncmd"    // cron:*
 	_ "github.com/berthpaas/berth/internal/cli/doctorcmd"  // doctor
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd" // domains:*, ports:*, certs:*, redirect:*, letsencrypt:*
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd" // postgres:*, redis:*

@@ -7,6 +7,7 @@ package cli_test
 // TestEveryAppCommandWantsAnApp, TestEveryFormatIsCheckedFirst,
 // TestParseShapes, TestPropertySetters, help's alignment).
 import (
+	_ "github.com/berthpaas/berth/internal/cli/croncmd"
 	_ "github.com/berthpaas/berth/internal/cli/doctorcmd"
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd"
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd"

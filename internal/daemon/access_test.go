@@ -43,6 +43,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	git.Register(mux)
 	svc.registerVersion(mux, git)
 	svc.registerDoctor(mux, st, s, &engineConn{}, git)
+	newCron(st, s, log, noEngine, d).Register(mux)
 	return mux
 }
 
@@ -59,6 +60,7 @@ var (
 		"letsencrypt.enable", "letsencrypt.disable", "letsencrypt.auto-renew", "letsencrypt.revoke",
 		"redirects.set", "redirects.unset", "redirects.list",
 		"domains.update", "domains.report", "domains.urls", "ports.update", "ports.report",
+		"cron.list", "cron.run", "cron.set", "cron.report",
 	}
 	anyKeyOps = []string{"system.version", "apps.list", "docker-options.check"}
 )

@@ -105,6 +105,10 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svcs.Register(mux)
 	rt.Register(mux)
 	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
+	// app.json cron tasks (cron:*), run by a scheduler of their own
+	crons := newCron(st, s, log, eng.get, deployer)
+	crons.Register(mux)
+	crons.Start(ctx)
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
 	git.SyncOpenSSH(ctx)
@@ -156,6 +160,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	err = srv.Shutdown(sctx)
 	os.Remove(s.Socket)
 	svcs.StopBackups(sctx)
+	crons.Stop()
 	rt.StopRenewals()
 	if err != nil {
 		log.Warn("shutdown did not finish in time; closing", "err", err)

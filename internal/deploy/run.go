@@ -25,6 +25,8 @@ type RunOptions struct {
 	Env      map[string]string
 	TTY      bool
 	Detached bool
+	// Labels are added to the container's (cron tasks carry Dokku's).
+	Labels map[string]string
 }
 
 // Streams are the ends of an interactive command (run, enter): its input,
@@ -88,15 +90,22 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 		}
 	}
 	name := d.names.RunContainer(s.app.Name, id)
+	labels := map[string]string{}
+	for k, v := range opts.Labels {
+		labels[k] = v
+	}
+	for k, v := range map[string]string{
+		naming.LabelInstance: d.names.Instance(), naming.LabelApp: s.app.Name, naming.LabelKind: naming.KindRun,
+		naming.LabelRelease: strconv.Itoa(s.live.Number), naming.LabelProcess: "run",
+	} {
+		labels[k] = v
+	}
 	return docker.ContainerSpec{
-		Name:  name,
-		Image: s.live.Image,
-		Cmd:   cmd,
-		Env:   envList(env),
-		Labels: map[string]string{
-			naming.LabelInstance: d.names.Instance(), naming.LabelApp: s.app.Name, naming.LabelKind: naming.KindRun,
-			naming.LabelRelease: strconv.Itoa(s.live.Number), naming.LabelProcess: "run",
-		},
+		Name:      name,
+		Image:     s.live.Image,
+		Cmd:       cmd,
+		Env:       envList(env),
+		Labels:    labels,
 		Init:      true,
 		TTY:       opts.TTY,
 		OpenStdin: !opts.Detached,
