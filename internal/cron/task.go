@@ -1,10 +1,10 @@
 package cron
 
 import (
-	"fmt"
 	"math/big"
 	"strconv"
 
+	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 )
 
@@ -69,13 +69,13 @@ func base36(b []byte) string {
 // (maintenance.ID of suspended tasks). Entries were checked when the
 // release was made (appfile.ParseAppJSON); a schedule Berth cannot parse is
 // still an error here.
-func Tasks(app string, entries []appfile.Cron, appMaintenance bool, props map[string]string) ([]Task, error) {
+func Tasks(appName string, entries []appfile.Cron, appMaintenance bool, props map[string]string) ([]Task, error) {
 	tasks := []Task{}
 	for _, e := range entries {
 		if _, err := Parse(e.Schedule); err != nil {
-			return nil, fmt.Errorf("Invalid cron schedule for app %s (schedule %s): %v", app, e.Schedule, err)
+			return nil, app.Invalidf("Invalid cron schedule for app %s (schedule %s): %v", appName, e.Schedule, err)
 		}
-		id := ID(app, e.Command, e.Schedule)
+		id := ID(appName, e.Command, e.Schedule)
 		taskMaint := e.Maintenance
 		if v, ok := props[MaintenancePrefix+id]; ok {
 			if b, err := strconv.ParseBool(v); err == nil && b {
@@ -87,7 +87,7 @@ func Tasks(app string, entries []appfile.Cron, appMaintenance bool, props map[st
 			policy = PolicyAllow
 		}
 		tasks = append(tasks, Task{
-			ID: id, App: app, Command: e.Command, Schedule: e.Schedule, ConcurrencyPolicy: policy,
+			ID: id, App: appName, Command: e.Command, Schedule: e.Schedule, ConcurrencyPolicy: policy,
 			AppInMaintenance: appMaintenance, TaskInMaintenance: taskMaint, Maintenance: appMaintenance || taskMaint,
 		})
 	}
