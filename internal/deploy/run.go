@@ -150,7 +150,9 @@ func (d *Deployer) Run(ctx context.Context, appName string, opts RunOptions, s S
 		return startExitCode(err)
 	}
 	go func() {
-		io.Copy(att, s.Stdin)
+		if s.Stdin != nil { // nil is no input
+			io.Copy(att, s.Stdin)
+		}
 		att.CloseWrite()
 	}()
 	if opts.TTY && s.Resize != nil {
