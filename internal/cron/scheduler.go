@@ -93,6 +93,10 @@ func (m *Manager) scheduled(ctx context.Context, a store.App, t Task) {
 		return
 	}
 	m.cfg.Log.Info("cron task started", "app", t.App, "task", t.ID, "schedule", t.Schedule)
+	// A run that outlives its deadline is stopped (Dokku's
+	// active-deadline-seconds, which ps:retire enforces there).
+	ctx, cancel := context.WithTimeout(ctx, DefaultTTLSeconds*time.Second)
+	defer cancel()
 	code, err := m.run(ctx, a, t, job, true, io.Discard)
 	switch {
 	case err != nil:
