@@ -7,6 +7,7 @@ package main
 import (
 	_ "github.com/berthpaas/berth/internal/cli/croncmd"    // cron:*
 	_ "github.com/berthpaas/berth/internal/cli/doctorcmd"  // doctor
+	_ "github.com/berthpaas/berth/internal/cli/logscmd"    // logs:failed, logs:set, logs:report
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd" // domains:*, ports:*, certs:*, redirect:*, letsencrypt:*
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd" // postgres:*, redis:*
 )

@@ -9,6 +9,7 @@ package cli_test
 import (
 	_ "github.com/berthpaas/berth/internal/cli/croncmd"
 	_ "github.com/berthpaas/berth/internal/cli/doctorcmd"
+	_ "github.com/berthpaas/berth/internal/cli/logscmd"
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd"
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd"
 )

@@ -44,6 +44,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	svc.registerVersion(mux, git)
 	svc.registerDoctor(mux, st, s, &engineConn{}, git)
 	newCron(st, s, log, noEngine, d).Register(mux)
+	registerLogsFailed(mux, d)
 	return mux
 }
 
@@ -60,7 +61,7 @@ var (
 		"letsencrypt.enable", "letsencrypt.disable", "letsencrypt.auto-renew", "letsencrypt.revoke",
 		"redirects.set", "redirects.unset", "redirects.list",
 		"domains.update", "domains.report", "domains.urls", "ports.update", "ports.report",
-		"cron.list", "cron.run", "cron.set", "cron.report",
+		"cron.list", "cron.run", "cron.set", "cron.report", "logs.failed",
 	}
 	anyKeyOps = []string{"system.version", "apps.list", "docker-options.check"}
 )

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/cron"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/naming"
@@ -23,6 +24,10 @@ func newCron(st *store.Store, s settings.Settings, log *slog.Logger, engine func
 		Dir: filepath.Join(s.DataDir, "cron"), Log: log, Tick: s.CronTickDuration(),
 	})
 }
+
+// cronLogsFunc writes the kept output of an app's cron runs for `logs`
+// (cron.Manager.WriteLogs).
+type cronLogsFunc func(ctx context.Context, app, process string, lines int, quiet bool, out io.Writer)
 
 // cronRunner runs cron tasks as the deployer's one-off containers.
 type cronRunner struct {
@@ -71,4 +76,13 @@ func (r cronRunner) Stop(ctx context.Context, ids []string) error {
 		eng.RemoveContainer(ctx, id, true)
 	}
 	return nil
+}
+
+// registerLogsFailed adds logs.failed: the kept output of an app's last
+// failed deploy.
+func registerLogsFailed(mux *api.Mux, d *deploy.Deployer) {
+	api.Handle(mux, api.LogsFailed, func(ctx context.Context, req api.AppRef, out api.Output) (api.LogsFailedResult, error) {
+		found, err := d.FailedLogs(ctx, req.App, writerOf(out))
+		return api.LogsFailedResult{Found: found}, err
+	})
 }

@@ -108,6 +108,8 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// app.json cron tasks (cron:*), run by a scheduler of their own
 	crons := newCron(st, s, log, eng.get, deployer)
 	crons.Register(mux)
+	svc.cronLogs = crons.WriteLogs
+	registerLogsFailed(mux, deployer) // logs:failed
 	crons.Start(ctx)
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
