@@ -90,27 +90,27 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 		}
 	}
 	name := d.names.RunContainer(s.app.Name, id)
-	labels := map[string]string{}
-	for k, v := range opts.Labels {
-		labels[k] = v
-	}
-	for k, v := range map[string]string{
-		naming.LabelInstance: d.names.Instance(), naming.LabelApp: s.app.Name, naming.LabelKind: naming.KindRun,
-		naming.LabelRelease: strconv.Itoa(s.live.Number), naming.LabelProcess: "run",
-	} {
-		labels[k] = v
-	}
-	return docker.ContainerSpec{
-		Name:      name,
-		Image:     s.live.Image,
-		Cmd:       cmd,
-		Env:       envList(env),
-		Labels:    labels,
+	spec := docker.ContainerSpec{
+		Name:  name,
+		Image: s.live.Image,
+		Cmd:   cmd,
+		Env:   envList(env),
+		Labels: map[string]string{
+			naming.LabelInstance: d.names.Instance(), naming.LabelApp: s.app.Name, naming.LabelKind: naming.KindRun,
+			naming.LabelRelease: strconv.Itoa(s.live.Number), naming.LabelProcess: "run",
+		},
 		Init:      true,
 		TTY:       opts.TTY,
 		OpenStdin: !opts.Detached,
 		Network:   set.network,
-	}, name, nil
+	}
+	spec.LogMaxSize = set.logMaxSize
+	for k, v := range opts.Labels { // Berth's own labels win
+		if _, taken := spec.Labels[k]; !taken {
+			spec.Labels[k] = v
+		}
+	}
+	return spec, name, nil
 }
 
 // Run runs a one-off command of the live release attached to the session and

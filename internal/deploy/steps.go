@@ -305,6 +305,7 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 	if typ == "web" {
 		spec.PublishPort = rel.WebPort
 	}
+	spec.LogMaxSize = set.logMaxSize
 	return spec, nil
 }
 
