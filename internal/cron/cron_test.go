@@ -268,8 +268,18 @@ func TestRunTaskPolicies(t *testing.T) {
 	if code, _, err := m.RunTask(ctx, "shop", tasks[0].ID, false, 0, &out); err != nil || code != 0 || out.String() != "sleep 30\n" {
 		t.Fatalf("run = %d, %v, %q", code, err, out.String())
 	}
+	// A run under way in this daemon, its container not running yet, holds
+	// forbid's lock too.
+	_, release, err := m.prepare(ctx, tasks[0], 1, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.RunTask(ctx, "shop", tasks[0].ID, false, 0, io.Discard); !errors.Is(err, app.ErrConflict) {
+		t.Fatalf("forbid with a run being started: %v", err)
+	}
+	release()
 	run.running[tasks[0].ID] = []string{"c1"}
-	_, _, err := m.RunTask(ctx, "shop", tasks[0].ID, false, 0, io.Discard)
+	_, _, err = m.RunTask(ctx, "shop", tasks[0].ID, false, 0, io.Discard)
 	if !errors.Is(err, app.ErrConflict) || !strings.Contains(err.Error(), "currently has a cron lock in place for "+tasks[0].ID) {
 		t.Fatalf("forbid with a run in progress: %v", err)
 	}

@@ -65,6 +65,10 @@ type Manager struct {
 	mu      sync.Mutex
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	// inflight counts the attached runs of each task (app/ID) under way
+	// in this daemon, started or not: forbid refuses while there is one,
+	// also before its container runs.
+	inflight map[string]int
 }
 
 // New returns a Manager; Start starts its scheduler.
@@ -78,7 +82,7 @@ func New(cfg Config) *Manager {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, records: records{dir: cfg.Dir}}
+	return &Manager{cfg: cfg, records: records{dir: cfg.Dir}, inflight: map[string]int{}}
 }
 
 // Properties of the cron namespace, with their defaults (Dokku's).
@@ -152,10 +156,11 @@ func (m *Manager) RunTask(ctx context.Context, appName, id string, detach bool, 
 	if !ok {
 		return 0, "", app.Invalidf("No matching Cron ID found. Please specify a Cron ID from the output of 'dokku cron:list %s'", appName)
 	}
-	job, err := m.prepare(ctx, t, ttl, out)
+	job, release, err := m.prepare(ctx, t, ttl, out)
 	if err != nil {
 		return 0, "", err
 	}
+	defer release()
 	if detach {
 		name, err := m.cfg.Runner.Start(ctx, appName, job)
 		return 0, name, err
@@ -165,28 +170,52 @@ func (m *Manager) RunTask(ctx context.Context, appName, id string, detach bool, 
 }
 
 // prepare checks the task's concurrency policy against what runs and makes
-// its job.
-func (m *Manager) prepare(ctx context.Context, t Task, ttl int64, out io.Writer) (Job, error) {
+// its job, claiming the task until release is called.
+func (m *Manager) prepare(ctx context.Context, t Task, ttl int64, out io.Writer) (Job, func(), error) {
 	words, err := app.SplitWords(t.Command)
 	if err != nil || len(words) == 0 {
-		return Job{}, app.Invalidf("Could not parse command: %q", t.Command)
+		return Job{}, nil, app.Invalidf("Could not parse command: %q", t.Command)
+	}
+	// Claim the task: a run of it is under way in this daemon from now
+	// until release, started or not.
+	key := t.App + "/" + t.ID
+	m.mu.Lock()
+	busy := m.inflight[key] > 0
+	m.inflight[key]++
+	m.mu.Unlock()
+	var once sync.Once
+	release := func() {
+		once.Do(func() {
+			m.mu.Lock()
+			if m.inflight[key]--; m.inflight[key] <= 0 {
+				delete(m.inflight, key)
+			}
+			m.mu.Unlock()
+		})
 	}
 	if t.ConcurrencyPolicy != PolicyAllow {
 		running, err := m.cfg.Runner.Running(ctx, t.App, t.ID)
 		if err != nil {
-			return Job{}, err
+			release()
+			return Job{}, nil, err
+		}
+		if busy && t.ConcurrencyPolicy == PolicyForbid {
+			release()
+			return Job{}, nil, app.Errorf(app.ErrConflict, "%s currently has a cron lock in place for %s. Exiting...", t.App, t.ID)
 		}
 		if len(running) > 0 {
 			if t.ConcurrencyPolicy == PolicyForbid {
-				return Job{}, app.Errorf(app.ErrConflict, "%s currently has a cron lock in place for %s. Exiting...", t.App, t.ID)
+				release()
+				return Job{}, nil, app.Errorf(app.ErrConflict, "%s currently has a cron lock in place for %s. Exiting...", t.App, t.ID)
 			}
 			fmt.Fprintf(out, " !     Replacing running container for %s\n", t.ID)
 			if err := m.cfg.Runner.Stop(ctx, running); err != nil {
-				return Job{}, err
+				release()
+				return Job{}, nil, err
 			}
 		}
 	}
-	return Job{TaskID: t.ID, Cmd: words, Labels: Labels(t, ttl)}, nil
+	return Job{TaskID: t.ID, Cmd: words, Labels: Labels(t, ttl)}, release, nil
 }
 
 // Labels are the labels of a task's container, Dokku's (scripts and log

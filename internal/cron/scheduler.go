@@ -86,12 +86,13 @@ func (m *Manager) Tick(ctx context.Context, last, now time.Time) {
 
 // scheduled is one run started by the scheduler.
 func (m *Manager) scheduled(ctx context.Context, a store.App, t Task) {
-	job, err := m.prepare(ctx, t, DefaultTTLSeconds, io.Discard)
+	job, release, err := m.prepare(ctx, t, DefaultTTLSeconds, io.Discard)
 	if err != nil {
 		// forbid with a run in progress, or an engine that is away
 		m.cfg.Log.Warn("cron task skipped", "app", t.App, "task", t.ID, "schedule", t.Schedule, "reason", firstLine(err.Error()))
 		return
 	}
+	defer release()
 	m.cfg.Log.Info("cron task started", "app", t.App, "task", t.ID, "schedule", t.Schedule)
 	// A run that outlives its deadline is stopped (Dokku's
 	// active-deadline-seconds, which ps:retire enforces there).
