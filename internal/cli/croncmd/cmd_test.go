@@ -51,6 +51,8 @@ func TestCronAndLogsCommands(t *testing.T) {
 		{Args: []string{"logs:report", "shop", "--logs-max-size"}, Replies: map[string]clitest.Reply{"properties.report": {Resp: logsReport}}, Ops: []string{"properties.report"}, Stdout: "20m\n"},
 		{Args: []string{"logs:report", "shop", "--invalid-flag"}, Replies: map[string]clitest.Reply{"properties.report": {Resp: logsReport}}, Ops: []string{"properties.report"}, Code: 1,
 			ErrLine: "Invalid flag passed, valid flags: --logs-app-label-alias, --logs-computed-app-label-alias, --logs-computed-max-size, --logs-computed-vector-cron-sink, --logs-computed-vector-image, --logs-computed-vector-networks, --logs-computed-vector-sink, --logs-global-app-label-alias, --logs-global-max-size, --logs-global-vector-cron-sink, --logs-global-vector-image, --logs-global-vector-networks, --logs-global-vector-sink, --logs-max-size, --logs-vector-cron-sink, --logs-vector-sink"},
+		{Args: []string{"logs:set"}, Code: 1, ErrLine: "Please specify an app to run the command on"},
+		{Args: []string{"logs:set", "gone"}, Replies: map[string]clitest.Reply{"apps.info": {Err: api.AppNotFound("gone")}}, Ops: []string{"apps.info"}, Code: 20, ErrLine: "App gone does not exist"},
 		{Args: []string{"logs:failed", "shop"}, Replies: map[string]clitest.Reply{"logs.failed": {Resp: api.LogsFailedResult{}}}, Ops: []string{"logs.failed"}, Stderr: " !     No failed containers found\n"},
 	})
 }

@@ -15,7 +15,7 @@ import (
 func init() {
 	cli.Register(
 		&cli.Command{Name: "logs:failed", Args: "(<app>|--all)", Short: "Show what the containers of an app's last failed deploy printed", App: cli.AppOptional, Bools: []string{"all"}, Run: logsFailed},
-		&cli.Command{Name: "logs:set", Args: "(<app>|--global) max-size [<value>]", Short: "Set or clear a logs property (max-size: the containers' log size, e.g. 20m, or unlimited)", App: cli.AppRequired, Global: true, Run: logsSet},
+		&cli.Command{Name: "logs:set", Args: "(<app>|--global) max-size [<value>]", Short: "Set or clear a logs property (max-size: the containers' log size, e.g. 20m, or unlimited)", App: cli.AppOptional, Global: true, Run: logsSet},
 		&cli.Command{Name: "logs:report", Args: "[<app>|--global] [<flag>] [--format json]", Short: "Display an app's logs settings", App: cli.AppOptional, Global: true, Values: []string{"format"}, InfoFlags: true, Run: logsReport},
 	)
 }
@@ -50,7 +50,15 @@ func logsFailed(c *cli.Ctx) error {
 }
 
 func logsSet(c *cli.Ctx) error {
+	if c.App == "" && !c.Global {
+		return cli.Failf("Please specify an app to run the command on")
+	}
 	if len(c.Args) == 0 {
+		if c.App != "" { // Dokku checks the app first
+			if _, err := api.AppsInfo.Call(c, c.API, api.AppRef{App: c.App}); err != nil {
+				return err
+			}
+		}
 		return cli.Failf("No property specified")
 	}
 	key := c.Args[0]
