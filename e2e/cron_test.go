@@ -56,7 +56,7 @@ func waitCronRuns(t *testing.T, d *daemon, app string, want ...string) map[strin
 // TestCronTasksRunOnSchedule: app.json cron tasks run on their schedule
 // in one-off containers of the live release; each run's output and exit
 // are kept and shown by cron:list and logs; a failure is logged; cron:run
-// runs a task by hand; maintenance stops the schedule; a rename keeps it.
+// runs a task by hand; maintenance stops the schedule.
 func TestCronTasksRunOnSchedule(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -111,13 +111,6 @@ func TestCronTasksRunOnSchedule(t *testing.T) {
 	}
 
 	d.mustBerth(t, "cron:set", "shop", "maintenance")
-
-	// A renamed app's tasks (new IDs, as in Dokku) run under its new name.
-	d.mustBerth(t, "apps:rename", "shop", "store")
-	renamed := waitCronRuns(t, d, "store", ok)
-	if renamed[ok].ID == tasks[ok].ID || renamed[ok].LastOutput != "cron-ran\n" {
-		t.Errorf("after the rename: %+v (before: %+v)", renamed[ok], tasks[ok])
-	}
 }
 
 // cronRunByHand runs cron:run, again while a scheduled run that started
