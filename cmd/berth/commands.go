@@ -6,7 +6,9 @@ package main
 // alike. cli cannot import them itself: they import cli.
 import (
 	_ "github.com/berthpaas/berth/internal/cli/containercmd" // docker-options:*, storage:*, resource:*
+	_ "github.com/berthpaas/berth/internal/cli/croncmd"      // cron:*
 	_ "github.com/berthpaas/berth/internal/cli/doctorcmd"    // doctor
+	_ "github.com/berthpaas/berth/internal/cli/logscmd"      // logs:failed, logs:set, logs:report
 	_ "github.com/berthpaas/berth/internal/cli/networkcmd"   // network:*
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd"   // domains:*, ports:*, certs:*, redirect:*, letsencrypt:*
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd"   // postgres:*, redis:*

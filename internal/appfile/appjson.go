@@ -83,6 +83,11 @@ type Cron struct {
 	// Schedule is a standard five-field cron expression or a descriptor
 	// such as "@daily" or "@every 1h30m", in the server's time zone.
 	Schedule string
+	// ConcurrencyPolicy is "", "allow", "forbid" or "replace" (Dokku's
+	// concurrency_policy: what a run does while another is running).
+	ConcurrencyPolicy string
+	// Maintenance suspends the entry (Dokku's "maintenance").
+	Maintenance bool
 }
 
 // ParseAppJSON parses an app.json file. Only the keys Berth uses are read
@@ -369,7 +374,7 @@ func (d *jsonDoc) cron(n *jsonNode) ([]Cron, error) {
 		if err := d.wantKind(cn, path, jsonObject); err != nil {
 			return nil, err
 		}
-		f, err := d.fields(cn, path, "command", "schedule")
+		f, err := d.fields(cn, path, "command", "schedule", "concurrency_policy", "maintenance")
 		if err != nil {
 			return nil, err
 		}
@@ -384,6 +389,9 @@ func (d *jsonDoc) cron(n *jsonNode) ([]Cron, error) {
 		if c.Command == "" {
 			return nil, d.errAt(v.off, "%s.command must not be empty", path)
 		}
+		if why := checkCronCommand(c.Command); why != "" {
+			return nil, d.errAt(v.off, "%s.command %s", path, why)
+		}
 		v = f["schedule"]
 		if v == nil {
 			return nil, d.errAt(cn.off, "%s.schedule is missing", path)
@@ -394,6 +402,21 @@ func (d *jsonDoc) cron(n *jsonNode) ([]Cron, error) {
 		c.Schedule = strings.TrimSpace(c.Schedule)
 		if why := checkSchedule(c.Schedule); why != "" {
 			return nil, d.errAt(v.off, "%s %s", path+".schedule", why)
+		}
+		if v := f["concurrency_policy"]; v != nil {
+			if c.ConcurrencyPolicy, err = d.text(v, path+".concurrency_policy"); err != nil {
+				return nil, err
+			}
+			switch c.ConcurrencyPolicy {
+			case "", "allow", "forbid", "replace":
+			default:
+				return nil, d.errAt(v.off, "%s.concurrency_policy must be allow, forbid or replace, not %s", path, quote(c.ConcurrencyPolicy))
+			}
+		}
+		if v := f["maintenance"]; v != nil {
+			if c.Maintenance, err = d.boolean(v, path+".maintenance"); err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, c)
 	}

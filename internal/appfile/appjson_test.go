@@ -84,7 +84,7 @@ func TestParseAppJSON(t *testing.T) {
 			"SYNC_VAR":     {Value: strp("s"), Required: true, Sync: true},
 		},
 		Cron: []Cron{
-			{Command: "echo 'hello'", Schedule: "0 1 * * *"},
+			{Command: "echo 'hello'", Schedule: "0 1 * * *", ConcurrencyPolicy: "forbid"},
 			{Command: "./report", Schedule: "@daily"},
 		},
 	}
@@ -123,7 +123,7 @@ func TestParseAppJSONSmall(t *testing.T) {
 		{"large quantity", `{"formation": {"web": {"quantity": 2147483647}}}`, AppJSON{Formation: map[string]Formation{"web": {Quantity: intp(2147483647)}}}},
 		{"duplicate unknown keys are fine", `{"name": 1, "name": 2}`, AppJSON{}},
 		{"schedules", `{"cron": [{"command": "x", "schedule": "*/5 0-23/2 1,15 JAN-jun mon-FRI"}, {"command": "x", "schedule": "@every 1h30m"}, {"command": "x", "schedule": "0 0 ? * 0"}]}`,
-			AppJSON{Cron: []Cron{{"x", "*/5 0-23/2 1,15 JAN-jun mon-FRI"}, {"x", "@every 1h30m"}, {"x", "0 0 ? * 0"}}}},
+			AppJSON{Cron: []Cron{{Command: "x", Schedule: "*/5 0-23/2 1,15 JAN-jun mon-FRI"}, {Command: "x", Schedule: "@every 1h30m"}, {Command: "x", Schedule: "0 0 ? * 0"}}}},
 		{"content with newline", `{"healthchecks": {"web": [{"path": "/", "content": "a\nb"}]}}`,
 			AppJSON{Healthchecks: map[string][]Healthcheck{"web": {{Path: "/", Content: "a\nb"}}}}},
 		{"empty command list is no command", `{"healthchecks": {"web": [{"command": []}]}}`,

@@ -8,7 +8,9 @@ package cli_test
 // TestParseShapes, TestPropertySetters, help's alignment).
 import (
 	_ "github.com/berthpaas/berth/internal/cli/containercmd"
+	_ "github.com/berthpaas/berth/internal/cli/croncmd"
 	_ "github.com/berthpaas/berth/internal/cli/doctorcmd"
+	_ "github.com/berthpaas/berth/internal/cli/logscmd"
 	_ "github.com/berthpaas/berth/internal/cli/networkcmd"
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd"
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd"

@@ -10,6 +10,7 @@ var namespaceDescriptions = map[string]string{
 	"certs":              "Manage SSL (TLS) certs",
 	"checks":             "Manage zero-downtime settings",
 	"config":             "Manage global and app-specific config vars",
+	"cron":               "Manage scheduled cron tasks",
 	"docker-options":     "Manage docker options for an app",
 	"domains":            "Manage domains used by the proxy",
 	"git":                "Manage app deploys via git",

@@ -46,6 +46,8 @@ func daemonMux(t *testing.T) *api.Mux {
 	svc.registerDoctor(mux, st, s, &engineConn{}, git)
 	copts, _ := newContainerOpts(st, dir, log)
 	copts.Register(mux)
+	newCron(st, s, log, noEngine, d).Register(mux)
+	registerLogsFailed(mux, d)
 	return mux
 }
 
@@ -64,6 +66,7 @@ var (
 		"domains.update", "domains.report", "domains.urls", "ports.update", "ports.report",
 		"docker-options.update", "docker-options.list", "docker-options.report", "resource.update", "resource.report", "storage.list",
 		"network.set", "network.report", "network.rebuild", "proxy.enable", "proxy.build-config",
+		"cron.list", "cron.run", "cron.set", "cron.report", "logs.failed",
 	}
 	anyKeyOps = []string{"system.version", "apps.list"}
 )

@@ -109,6 +109,12 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	copts.Register(mux)    // docker-options, storage, resource
 	nets.Register(mux)     // network:*
 	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
+	// app.json cron tasks (cron:*), run by a scheduler of their own
+	crons := newCron(st, s, log, eng.get, deployer)
+	crons.Register(mux)
+	svc.cronLogs = crons.WriteLogs
+	registerLogsFailed(mux, deployer) // logs:failed
+	crons.Start(ctx)
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
 	git.SyncOpenSSH(ctx)
@@ -160,6 +166,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	err = srv.Shutdown(sctx)
 	os.Remove(s.Socket)
 	svcs.StopBackups(sctx)
+	crons.Stop()
 	rt.StopRenewals()
 	if err != nil {
 		log.Warn("shutdown did not finish in time; closing", "err", err)

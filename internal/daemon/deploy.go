@@ -230,6 +230,9 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		return api.RunResult{ExitCode: code}, err
 	})
 	api.Handle(m, api.Logs, func(ctx context.Context, req api.LogsRequest, out api.Output) (api.Empty, error) {
+		if s.cronLogs != nil {
+			s.cronLogs(ctx, req.App, req.Process, req.Lines, req.Quiet, writerOf(out))
+		}
 		return api.Empty{}, d.Logs(ctx, req.App, logs.Options{Follow: req.Follow, Lines: req.Lines, Process: req.Process, Quiet: req.Quiet}, writerOf(out))
 	})
 	api.Handle(m, api.Cleanup, func(ctx context.Context, _ api.Empty, out api.Output) (api.Empty, error) {

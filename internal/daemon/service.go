@@ -44,6 +44,9 @@ type Service struct {
 	// services, a destroyed or renamed app's network goes. Nil: no
 	// services.
 	services appServices
+	// cronLogs writes what the app's cron runs printed, before its
+	// processes' output in `logs` (nil: none).
+	cronLogs cronLogsFunc
 }
 
 // appServices is what the apps commands ask of the services

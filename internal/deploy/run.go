@@ -25,6 +25,8 @@ type RunOptions struct {
 	Env      map[string]string
 	TTY      bool
 	Detached bool
+	// Labels are added to the container's (cron tasks carry Dokku's).
+	Labels map[string]string
 }
 
 // Streams are the ends of an interactive command (run, enter): its input,
@@ -102,6 +104,12 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 		OpenStdin: !opts.Detached,
 		Network:   set.network,
 	}
+	spec.LogMaxSize = set.logMaxSize
+	for k, v := range opts.Labels { // Berth's own labels win
+		if _, taken := spec.Labels[k]; !taken {
+			spec.Labels[k] = v
+		}
+	}
 	return spec, name, set.apply("run", "run", &spec)
 }
 
@@ -142,7 +150,9 @@ func (d *Deployer) Run(ctx context.Context, appName string, opts RunOptions, s S
 		return startExitCode(err)
 	}
 	go func() {
-		io.Copy(att, s.Stdin)
+		if s.Stdin != nil { // nil is no input
+			io.Copy(att, s.Stdin)
+		}
 		att.CloseWrite()
 	}()
 	if opts.TTY && s.Resize != nil {

@@ -110,6 +110,7 @@ type appSettings struct {
 	generation     string           // the live containers' generation
 	network        string           // the network the app's containers join
 	opts           ContainerOptions // docker-options, mounts, resources (nil: none)
+	logMaxSize     string           // logs:set max-size
 }
 
 // checksOff reports whether typ's checks are skipped or disabled.
@@ -158,6 +159,7 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		s.restartPolicy = get("ps", "restart-policy")
 		s.stopTimeout, _ = strconv.Atoi(get("ps", "stop-timeout-seconds"))
 		s.procfilePath = get("ps", "procfile-path")
+		s.logMaxSize = get("logs", "max-size")
 		s.appJSONPath = get("app-json", "appjson-path")
 		s.uptime, _ = strconv.Atoi(get("checks", "default-uptime-seconds"))
 		s.waitToRetire, _ = strconv.Atoi(get("checks", "wait-to-retire"))

@@ -306,6 +306,7 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 	if typ == "web" {
 		spec.PublishPort = rel.WebPort
 	}
+	spec.LogMaxSize = set.logMaxSize
 	return spec, set.apply("deploy", typ, &spec)
 }
 

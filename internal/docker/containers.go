@@ -71,6 +71,9 @@ type ContainerSpec struct {
 	Memory int64
 	// ShmSize is the size of /dev/shm in bytes; 0 is the engine default.
 	ShmSize int64
+	// LogMaxSize caps the container's log (json-file and local drivers),
+	// e.g. "10m"; "" or "unlimited" is the engine's default.
+	LogMaxSize string
 	// Ports publishes container TCP ports on fixed host addresses, in
 	// addition to PublishPort.
 	Ports []PortBinding
@@ -191,6 +194,7 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (id st
 			spec.Network: {Aliases: spec.NetworkAliases},
 		}}
 	}
+	c.applyLogMaxSize(ctx, host, spec.LogMaxSize)
 	res, err := c.api.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name:             spec.Name,
 		Config:           cfg,

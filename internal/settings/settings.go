@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/berthpaas/berth/internal/app"
 )
@@ -84,6 +85,10 @@ type Settings struct {
 	// they do not use up the engine's default address pools
 	// (BERTH_NETWORK_POOL, default 10.210.0.0/16; /8 to /24).
 	NetworkPool string
+	// CronTick is how often the scheduler of app.json cron tasks looks
+	// for due tasks (BERTH_CRON_TICK, a duration, default 30s; tests
+	// shorten it to run "@every 1s" tasks).
+	CronTick string
 
 	// reload loads them again from the same environment and flags (a
 	// pointer, so that Settings stay comparable).
@@ -127,6 +132,7 @@ var fields = []field{
 	{"BERTH_ACME_CA_ROOTS", "", "PEM file of extra roots trusted for the ACME server (a private CA, Pebble in tests)", func(s *Settings) *string { return &s.ACMECARoots }},
 	{"BERTH_DNS_SERVER", "", "DNS server (HOST:PORT) berth doctor asks about the apps' domains (empty: the system's resolver)", func(s *Settings) *string { return &s.DNSServer }},
 	{"BERTH_NETWORK_POOL", DefaultNetworkPool, "IPv4 range (/8 to /24) the subnets of Berth's networks are taken from: a /24 per linked app, a /26 per service; must not overlap the host's other networks", func(s *Settings) *string { return &s.NetworkPool }},
+	{"BERTH_CRON_TICK", "30s", "how often the scheduler of app.json cron tasks looks for due tasks (a duration, 100ms to 1m)", func(s *Settings) *string { return &s.CronTick }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 	{"POSTGRES_IMAGE", "postgres", "image of new postgres services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.PostgresImage }},
 	{"POSTGRES_IMAGE_VERSION", "17", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.PostgresImageVersion }},
@@ -226,6 +232,9 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	if err := checkNetworkPool(s.NetworkPool); err != nil {
 		return s, err
 	}
+	if d, err := time.ParseDuration(s.CronTick); err != nil || d < 100*time.Millisecond || d > time.Minute {
+		return s, fmt.Errorf("BERTH_CRON_TICK %q is not a duration from 100ms to 1m, such as 30s", s.CronTick)
+	}
 	switch s.LogFormat {
 	case "text", "json":
 	default:
@@ -272,4 +281,13 @@ func (s Settings) NetworkPoolPrefix() netip.Prefix {
 		return netip.Prefix{}
 	}
 	return p
+}
+
+// CronTickDuration is CronTick parsed (30s when it is not valid).
+func (s Settings) CronTickDuration() time.Duration {
+	d, err := time.ParseDuration(s.CronTick)
+	if err != nil || d <= 0 {
+		return 30 * time.Second
+	}
+	return d
 }

@@ -111,6 +111,7 @@ func TestLayersIndependent(t *testing.T) {
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
+		CronTick:    "30s",
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -156,6 +157,7 @@ func TestDefaultDataDir(t *testing.T) {
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
+		CronTick:    "30s",
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
