@@ -21,6 +21,9 @@ type CertInfo struct {
 	Enabled   bool      `json:"enabled"`
 	Source    string    `json:"source,omitempty"`
 	Domains   []string  `json:"domains"`
+	// Hostnames are the names the certificate covers as Dokku reports
+	// them: its subject's CN and every DNS SAN, sorted.
+	Hostnames []string  `json:"hostnames,omitempty"`
 	Issuer    string    `json:"issuer,omitempty"`
 	Subject   string    `json:"subject,omitempty"`
 	NotBefore time.Time `json:"not_before"`

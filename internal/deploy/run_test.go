@@ -308,3 +308,46 @@ func TestDeployFailsWhenTheAppsNetworkCannotBeMade(t *testing.T) {
 		}
 	}
 }
+
+// run:retire: one-off containers older than their deadline label are
+// stopped and removed; younger ones, and process containers, stay. Extra
+// labels reach the container; Berth's own cannot be given.
+func TestRetireRuns(t *testing.T) {
+	h := newHarness(t)
+	h.mustDeploy(twoTypes...)
+	ctx := context.Background()
+	short, err := h.d.RunDetached(ctx, "shop", RunOptions{Cmd: []string{"sleep", "300"}, TTLSeconds: 1, Labels: map[string]string{"com.example.team": "ops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := h.d.RunDetached(ctx, "shop", RunOptions{Cmd: []string{"sleep", "300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := h.eng.byName()
+	if l := byName[short].Labels; l[naming.LabelDeadline] != "1" || l["com.example.team"] != "ops" {
+		t.Errorf("labels of the short one = %v", l)
+	}
+	if l := byName[long].Labels; l[naming.LabelDeadline] != "86400" {
+		t.Errorf("default deadline = %v", l)
+	}
+	// The fake engine's containers were created at second 1..N of 1970.
+	h.d.now = func() time.Time { return time.Unix(3600, 0) }
+	var out bytes.Buffer
+	if err := h.d.RetireRuns(ctx, "", &out); err != nil {
+		t.Fatal(err)
+	}
+	names := h.eng.names()
+	if strings.Contains(names, short) || !strings.Contains(names, long) || !strings.Contains(names, "shop.web.1") {
+		t.Errorf("after retire: %s", names)
+	}
+	if out.String() != "       Retiring container "+short+"\n" {
+		t.Errorf("output = %q", out.String())
+	}
+	if err := h.d.RetireRuns(ctx, "nosuch", &out); !errors.Is(err, store.ErrAppNotFound) {
+		t.Errorf("retire of a missing app = %v", err)
+	}
+	if _, err := h.d.RunDetached(ctx, "shop", RunOptions{Cmd: []string{"ls"}, Labels: map[string]string{naming.LabelApp: "other"}}); !errors.Is(err, app.ErrInvalid) {
+		t.Errorf("a berth.* label = %v", err)
+	}
+}

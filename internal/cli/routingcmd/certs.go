@@ -81,7 +81,7 @@ func certsAdd(c *cli.Ctx) error {
 	if err != nil {
 		return err
 	}
-	info, err := api.CertsAdd.Call(c, c.API, api.CertAdd{App: c.App, CertPEM: crt, KeyPEM: key})
+	info, err := api.CertsAdd.Stream(c, c.API, api.CertAdd{App: c.App, CertPEM: crt, KeyPEM: key}, c.Output())
 	if err != nil {
 		return err
 	}
@@ -114,11 +114,15 @@ func certsRemove(c *cli.Ctx) error {
 }
 
 func certsShow(c *cli.Ctx) error {
-	if len(c.Args) != 1 || (c.Args[0] != "crt" && c.Args[0] != "key") {
-		return cli.Failf("Usage: %s certs:show APP crt|key", c.Env.Prog)
-	}
-	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App, Key: c.Args[0] == "key"})
+	// The app first (Dokku's order), then which part.
+	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App, Key: len(c.Args) > 0 && c.Args[0] == "key"})
 	if err != nil {
+		return err
+	}
+	if len(c.Args) == 0 || (c.Args[0] != "crt" && c.Args[0] != "key") {
+		return cli.Failf("Please specify either 'key' or 'crt': %s certs:show %s crt|key", c.Env.Prog, c.App)
+	}
+	if err := c.NoExtraArgs(1); err != nil {
 		return err
 	}
 	if !info.Enabled {
@@ -146,7 +150,7 @@ func certsReport(c *cli.Ctx) error {
 	fields := []cli.Field{
 		{Key: "enabled", Value: strconv.FormatBool(info.Enabled)},
 		{Key: "source", Value: info.Source},
-		{Key: "hostnames", Value: strings.Join(info.Domains, " ")},
+		{Key: "hostnames", Value: strings.Join(info.Hostnames, " ")},
 		{Key: "issuer", Value: info.Issuer},
 		{Key: "subject", Value: info.Subject},
 		{Key: "starts-at", Value: date(info.NotBefore)},

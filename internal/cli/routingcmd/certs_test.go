@@ -37,7 +37,7 @@ func TestCerts(t *testing.T) {
 	os.WriteFile(key, []byte("KEY PEM\n"), 0o600)
 	added := map[string]reply{"certs.add": {Resp: api.CertInfo{App: "shop", Enabled: true, Domains: []string{"shop.com", "www.shop.com"}, NotAfter: time.Date(2027, 3, 4, 23, 0, 0, 0, time.FixedZone("X", -7200))}}}
 	addedOut := "-----> Added a certificate to shop for shop.com www.shop.com (expires 2027-03-05)\n"
-	enabled := api.CertInfo{App: "shop", Enabled: true, Source: "manual", Domains: []string{"shop.com"}, Issuer: "CN=shop CA", Subject: "CN=shop.com",
+	enabled := api.CertInfo{App: "shop", Enabled: true, Source: "manual", Domains: []string{"shop.com"}, Hostnames: []string{"shop.com"}, Issuer: "CN=shop CA", Subject: "CN=shop.com",
 		NotBefore: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Verified: true, CertPEM: "CRT PEM\n", KeyPEM: "KEY PEM\n"}
 	certInfo := map[string]reply{"certs.info": {Resp: enabled}}
 	noCert := map[string]reply{"certs.info": {Resp: api.CertInfo{App: "shop", NotAfter: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}}}
@@ -69,8 +69,9 @@ func TestCerts(t *testing.T) {
 		{Args: []string{"certs:show", "shop", "crt"}, Replies: certInfo, Ops: []string{"certs.info"}, Reqs: map[string]string{"certs.info": `{"app":"shop"}`}, Stdout: "CRT PEM\n"},
 		{Args: []string{"certs:show", "shop", "key"}, Replies: certInfo, Ops: []string{"certs.info"}, Reqs: map[string]string{"certs.info": `{"app":"shop","key":true}`}, Stdout: "KEY PEM\n"},
 		{Name: "show without a cert", Args: []string{"certs:show", "shop", "crt"}, Replies: noCert, Code: 1, Ops: []string{"certs.info"}, ErrLine: "shop has no certificate"},
-		{Args: []string{"certs:show", "shop", "pem"}, Code: 1, ErrLine: "Usage: berth certs:show APP crt|key"},
-		{Args: []string{"certs:show", "shop"}, Code: 1, ErrLine: "Usage: berth certs:show APP crt|key"},
+		{Args: []string{"certs:show", "shop", "pem"}, Replies: certInfo, Code: 1, Ops: []string{"certs.info"}, ErrLine: "Please specify either 'key' or 'crt': berth certs:show shop crt|key"},
+		{Args: []string{"certs:show", "shop"}, Replies: certInfo, Code: 1, Ops: []string{"certs.info"}, ErrLine: "Please specify either 'key' or 'crt': berth certs:show shop crt|key"},
+		{Name: "show: the app first", Args: []string{"certs:show", "gone"}, Replies: map[string]reply{"certs.info": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"certs.info"}, ErrLine: "App gone does not exist"},
 
 		{Args: []string{"certs:report", "shop", "--ssl-expires-at"}, Replies: certInfo, Ops: []string{"certs.info"}, Stdout: "2027-01-01T00:00:00Z\n"},
 		{Args: []string{"certs:report", "shop", "--ssl-hostnames"}, Replies: certInfo, Ops: []string{"certs.info"}, Stdout: "shop.com\n"},
