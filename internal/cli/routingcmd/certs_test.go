@@ -87,24 +87,27 @@ func TestCerts(t *testing.T) {
 func TestRedirects(t *testing.T) {
 	t.Parallel()
 	list := map[string]reply{"redirects.list": {Resp: api.RedirectList{Redirects: []api.RedirectInfo{{Src: "old.com", Dest: "new.com", Code: 301}}}}}
+	set := "-----> Setting redirect for shop...\n" + sp(7) + "old.com -> new.com\n"
 	runCases(t, []cliCase{
-		{Args: []string{"redirect", "shop"}, Replies: list, Ops: []string{"redirects.list"}, Reqs: map[string]string{"redirects.list": `{"app":"shop"}`},
-			Stdout: "SOURCE" + sp(25) + "DESTINATION" + sp(20) + "CODE\n" + "old.com" + sp(24) + "new.com" + sp(24) + "301\n"},
+		{Name: "dokku-redirect's table", Args: []string{"redirect", "shop"}, Replies: list, Ops: []string{"redirects.list"}, Reqs: map[string]string{"redirects.list": `{"app":"shop"}`},
+			Stdout: "SOURCE   DESTINATION  CODE\n" + "old.com  new.com      301\n"},
 		{Args: []string{"redirect", "shop", "--format", "json"}, Replies: list, Ops: []string{"redirects.list"}, Stdout: `[{"src":"old.com","dest":"new.com","code":301}]` + "\n"},
 		{Name: "no redirects", Args: []string{"redirect", "shop"}, Replies: map[string]reply{"redirects.list": {Resp: api.RedirectList{}}}, Ops: []string{"redirects.list"},
-			Stdout: "-----> No redirects set for shop\n"},
+			Stderr: " !     There are no redirects for shop\n"},
 		{Args: []string{"redirect:set", "shop", "old.com", "new.com"}, Replies: map[string]reply{"redirects.set": {}}, Ops: []string{"redirects.set"},
-			Reqs: map[string]string{"redirects.set": `{"app":"shop","src":"old.com","dest":"new.com"}`}, Stdout: "-----> Setting redirect for old.com to new.com\n"},
+			Reqs: map[string]string{"redirects.set": `{"app":"shop","src":"old.com","dest":"new.com"}`}, Stdout: set},
 		{Args: []string{"redirect:set", "shop", "old.com", "new.com", "302"}, Replies: map[string]reply{"redirects.set": {}}, Ops: []string{"redirects.set"},
-			Reqs: map[string]string{"redirects.set": `{"app":"shop","src":"old.com","dest":"new.com","code":302}`}, Stdout: "-----> Setting redirect for old.com to new.com\n"},
+			Reqs: map[string]string{"redirects.set": `{"app":"shop","src":"old.com","dest":"new.com","code":302}`}, Stdout: set},
 		{Args: []string{"redirect:set", "shop", "old.com", "new.com", "moved"}, Code: 1, ErrLine: `Invalid redirect code "moved": use 301, 302, 303, 307 or 308`},
-		{Args: []string{"redirect:set", "shop", "old.com"}, Code: 1, ErrLine: "Please provide a source domain and a destination"},
+		{Name: "missing arguments: the daemon checks the app first", Args: []string{"redirect:set", "gone", "old.com"}, Replies: map[string]reply{"redirects.set": {Err: api.AppNotFound("gone")}},
+			Code: 20, Ops: []string{"redirects.set"}, Reqs: map[string]string{"redirects.set": `{"app":"gone","src":"","dest":""}`}, ErrLine: "App gone does not exist"},
 		{Args: []string{"redirect:set", "shop", "a", "b", "301", "x"}, Code: 1, ErrLine: "Unexpected argument(s): x"},
 		{Name: "daemon refuses the code", Args: []string{"redirect:set", "shop", "a.com", "b.com", "200"}, Replies: map[string]reply{"redirects.set": {Err: api.Errorf(api.CodeInvalid, "Invalid redirect code 200")}},
 			Code: 1, Ops: []string{"redirects.set"}, ErrLine: "Invalid redirect code 200"},
 		{Args: []string{"redirect:unset", "shop", "old.com"}, Replies: map[string]reply{"redirects.unset": {}}, Ops: []string{"redirects.unset"},
-			Reqs: map[string]string{"redirects.unset": `{"app":"shop","src":"old.com","dest":""}`}, Stdout: "-----> Unsetting redirect for old.com\n"},
-		{Args: []string{"redirect:unset", "shop"}, Code: 1, ErrLine: "Please provide a source domain"},
+			Reqs: map[string]string{"redirects.unset": `{"app":"shop","src":"old.com","dest":""}`}, Stdout: "-----> Unsetting redirect for shop...\n" + sp(7) + "old.com\n"},
+		{Args: []string{"redirect:unset", "shop"}, Replies: map[string]reply{"redirects.unset": {Err: api.Errorf(api.CodeInvalid, "Please provide a source domain")}},
+			Code: 1, Ops: []string{"redirects.unset"}, ErrLine: "Please provide a source domain"},
 	})
 }
 
