@@ -286,8 +286,18 @@ func TestRunChecks(t *testing.T) {
 	if !strings.Contains(h.out.String(), "for worker.1") || strings.Contains(h.out.String(), "web.1") {
 		t.Errorf("checks:run worker:\n%s", h.out)
 	}
-	if err := h.d.RunChecks(ctx, "shop", []string{"clock"}, h.out); !errors.Is(err, app.ErrInvalid) || !strings.Contains(err.Error(), "has no running container to check") {
+	if err := h.d.RunChecks(ctx, "shop", []string{"clock"}, h.out); !errors.Is(err, app.ErrInvalid) || !strings.Contains(err.Error(), "has no running container clock to check") {
 		t.Errorf("checks:run of nothing = %v", err)
+	}
+	// One container by its TYPE.N; one that does not run is refused.
+	h.out.Reset()
+	if err := h.d.RunChecks(ctx, "shop", []string{"worker.1"}, h.out); err != nil || !strings.Contains(h.out.String(), "for worker.1") || strings.Contains(h.out.String(), "web.1") {
+		t.Errorf("checks:run worker.1 = %v\n%s", err, h.out)
+	}
+	for _, bad := range [][]string{{"web.2"}, {"web", "web2"}} {
+		if err := h.d.RunChecks(ctx, "shop", bad, h.out); !errors.Is(err, app.ErrInvalid) {
+			t.Errorf("checks:run %v = %v", bad, err)
+		}
 	}
 }
 
