@@ -152,8 +152,49 @@ func TestLetsEncrypt(t *testing.T) {
 			Reqs: map[string]string{"letsencrypt.cron-job": `{"add":false,"show":true}`}, Stdout: "-----> Auto-renew cron job is enabled (Berth renews certificates itself); turn it off with letsencrypt:cron-job --remove\n"},
 		{Args: []string{"letsencrypt:revoke", "shop"}, Replies: map[string]reply{"letsencrypt.revoke": {}}, Ops: []string{"letsencrypt.revoke"},
 			Reqs: map[string]string{"letsencrypt.revoke": `{"app":"shop"}`}, Stdout: "-----> Revoked the certificate of shop\n"},
-		{Args: []string{"letsencrypt:report", "shop", "--letsencrypt-computed-email"},
-			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{Fields: []api.ReportField{{Key: "email"}, {Key: "computed-email", Value: "ops@shop.com"}, {Key: "global-email", Value: "ops@shop.com"}}}}},
-			Ops:     []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"letsencrypt"}`}, Stdout: "ops@shop.com\n"},
+		{Args: []string{"letsencrypt:cron-job", "--bogus"}, Code: 1, ErrLine: "Invalid flag passed: --bogus; use --add or --remove"},
+	})
+}
+
+// letsencrypt:report: dokku-letsencrypt's fields and order, --global with
+// the global values only, every app without one (JSON: one object a line).
+func TestLetsEncryptReport(t *testing.T) {
+	t.Parallel()
+	props := api.PropertyValues{
+		App:      map[string]string{"email": "", "graceperiod": "", "server": ""},
+		Global:   map[string]string{"email": "ops@shop.com", "graceperiod": "11", "server": ""},
+		Computed: map[string]string{"email": "ops@shop.com", "graceperiod": "11", "server": "default"},
+	}
+	notAfter := time.Unix(1800000000, 0)
+	replies := map[string]reply{
+		"properties.report":    {Resp: props},
+		"certs.info":           {Resp: api.CertInfo{Enabled: true, Source: "letsencrypt", NotAfter: notAfter}},
+		"letsencrypt.cron-job": {Resp: api.CronStatus{Enabled: true}},
+		"apps.list":            {Resp: api.AppList{Apps: []api.AppInfo{{Name: "blog"}, {Name: "shop"}}}},
+	}
+	// Report's labels are padded to the longest key's: 34 for an app's
+	// (computed-graceperiod), 32 for the global ones (global-graceperiod).
+	row := func(label, value string) string { return sp(7) + label + sp(34-len(label)) + value + "\n" }
+	grow := func(label, value string) string { return sp(7) + label + sp(32-len(label)) + value + "\n" }
+	all := `{"active":"true","autorenew":"true","computed-email":"ops@shop.com","computed-graceperiod":"11","computed-server":"default","email":"","expiration":"1800000000","global-email":"ops@shop.com","global-graceperiod":"11","global-server":"","graceperiod":"","server":""}`
+	runCases(t, []cliCase{
+		{Args: []string{"letsencrypt:report", "shop"}, Replies: replies, Ops: []string{"properties.report", "certs.info", "letsencrypt.cron-job"},
+			Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"letsencrypt"}`, "certs.info": `{"app":"shop"}`},
+			Stdout: "=====> shop letsencrypt information\n" + row("Letsencrypt active:", "true") + row("Letsencrypt autorenew:", "true") +
+				row("Letsencrypt computed email:", "ops@shop.com") + row("Letsencrypt global email:", "ops@shop.com") + row("Letsencrypt email:", "") +
+				row("Letsencrypt expiration:", "1800000000") +
+				row("Letsencrypt computed graceperiod:", "11") + row("Letsencrypt global graceperiod:", "11") + row("Letsencrypt graceperiod:", "") +
+				row("Letsencrypt computed server:", "default") + row("Letsencrypt global server:", "") + row("Letsencrypt server:", "")},
+		{Args: []string{"letsencrypt:report", "shop", "--letsencrypt-computed-email"}, Replies: replies, Ops: []string{"properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: "ops@shop.com\n"},
+		{Args: []string{"letsencrypt:report", "shop", "--format", "json", "--letsencrypt-email"}, Code: 1, ErrLine: "--format flag cannot be specified when specifying an info flag"},
+		{Args: []string{"letsencrypt:report", "--global"}, Replies: replies, Ops: []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"global":true,"namespace":"letsencrypt"}`},
+			Stdout: "=====> global letsencrypt information\n" + grow("Letsencrypt global email:", "ops@shop.com") + grow("Letsencrypt global graceperiod:", "11") + grow("Letsencrypt global server:", "")},
+		{Args: []string{"letsencrypt:report", "--global", "--format", "json"}, Replies: replies, Ops: []string{"properties.report"},
+			Stdout: `{"global-email":"ops@shop.com","global-graceperiod":"11","global-server":""}` + "\n"},
+		{Name: "every app, json: one object a line", Args: []string{"letsencrypt:report", "--format", "json"}, Replies: replies,
+			Ops: []string{"apps.list", "properties.report", "certs.info", "letsencrypt.cron-job", "properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: all + "\n" + all + "\n"},
+		{Name: "a key limited to apps: autorenew left empty", Args: []string{"letsencrypt:report", "shop", "--letsencrypt-autorenew"},
+			Replies: map[string]reply{"properties.report": {Resp: props}, "certs.info": {Resp: api.CertInfo{}}, "letsencrypt.cron-job": {Err: &api.Error{Code: api.CodeForbidden, Message: "admin only"}}},
+			Ops: []string{"properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: "\n"},
 	})
 }
