@@ -195,6 +195,6 @@ func TestLetsEncryptReport(t *testing.T) {
 			Ops: []string{"apps.list", "properties.report", "certs.info", "letsencrypt.cron-job", "properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: all + "\n" + all + "\n"},
 		{Name: "a key limited to apps: autorenew left empty", Args: []string{"letsencrypt:report", "shop", "--letsencrypt-autorenew"},
 			Replies: map[string]reply{"properties.report": {Resp: props}, "certs.info": {Resp: api.CertInfo{}}, "letsencrypt.cron-job": {Err: &api.Error{Code: api.CodeForbidden, Message: "admin only"}}},
-			Ops: []string{"properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: "\n"},
+			Ops:     []string{"properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: "\n"},
 	})
 }
