@@ -104,6 +104,11 @@ type RunRequest struct {
 	Cmd []string          `json:"cmd"`
 	Env map[string]string `json:"env,omitempty"`
 	TTY bool              `json:"tty,omitempty"`
+	// TTLSeconds is how long the container may run before run:retire
+	// (and the daemon's periodic sweep) stops it; 0: the default, a day.
+	TTLSeconds int `json:"ttl_seconds,omitempty"`
+	// Labels are extra Docker labels (the global --label flag).
+	Labels map[string]string `json:"labels,omitempty"`
 }
 
 // RunResult is the exit code of a one-off command.

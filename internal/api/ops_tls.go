@@ -17,10 +17,13 @@ type CertGenerate struct {
 
 // CertInfo describes an app's certificate.
 type CertInfo struct {
-	App       string    `json:"app"`
-	Enabled   bool      `json:"enabled"`
-	Source    string    `json:"source,omitempty"`
-	Domains   []string  `json:"domains"`
+	App     string   `json:"app"`
+	Enabled bool     `json:"enabled"`
+	Source  string   `json:"source,omitempty"`
+	Domains []string `json:"domains"`
+	// Hostnames are the names the certificate covers as Dokku reports
+	// them: its subject's CN and every DNS SAN, sorted.
+	Hostnames []string  `json:"hostnames,omitempty"`
 	Issuer    string    `json:"issuer,omitempty"`
 	Subject   string    `json:"subject,omitempty"`
 	NotBefore time.Time `json:"not_before"`

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -79,6 +80,36 @@ func DefaultDomain(app string, globals []string) string {
 		}
 	}
 	return ""
+}
+
+// DefaultDomains are the domains an app gets when it is created or reset,
+// as Dokku gives them: `APP.<global>` for each global domain that can carry
+// a subdomain, or the app's name itself when it contains a dot (with or
+// without global domains, as DefaultDomain).
+func DefaultDomains(app string, globals []string) []string {
+	if strings.Contains(app, ".") {
+		if d := DefaultDomain(app, globals); d != "" {
+			return []string{d}
+		}
+		return nil
+	}
+	var out []string
+	for _, g := range globals {
+		if d := DefaultDomain(app, []string{g}); d != "" && !slices.Contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ExpandDomain returns the domains a name given to domains:add stands for:
+// nginx's `.example.com` (Dokku passes it on to nginx) is `example.com` and
+// `*.example.com`; any other name is itself.
+func ExpandDomain(name string) []string {
+	if len(name) > 1 && name[0] == '.' && name[1] != '.' {
+		return []string{name[1:], "*" + name}
+	}
+	return []string{name}
 }
 
 // RenamedDomain returns what domain d of an app renamed from oldName to

@@ -2,6 +2,7 @@ package app
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -258,5 +259,27 @@ func TestNormalizePortMaps(t *testing.T) {
 	}
 	if maps, err := ParsePortMaps(""); err != nil || len(maps) != 0 {
 		t.Errorf("ParsePortMaps(\"\") = %v, %v", maps, err)
+	}
+}
+
+func TestDefaultDomains(t *testing.T) {
+	for _, tt := range []struct {
+		app     string
+		globals []string
+		want    []string
+	}{
+		{"shop", []string{"a.test", "10.0.0.1", "_", "*.w.test", "b.test", "a.test"}, []string{"shop.a.test", "shop.b.test"}},
+		{"shop", nil, nil},
+		{"www.shop.test", []string{"a.test", "b.test"}, []string{"www.shop.test"}},
+		{"www.shop.test", nil, []string{"www.shop.test"}},
+	} {
+		if got := DefaultDomains(tt.app, tt.globals); !slices.Equal(got, tt.want) {
+			t.Errorf("DefaultDomains(%q, %q) = %q, want %q", tt.app, tt.globals, got, tt.want)
+		}
+	}
+	for in, want := range map[string][]string{".shop.test": {"shop.test", "*.shop.test"}, "shop.test": {"shop.test"}, ".": {"."}, "..x": {"..x"}} {
+		if got := ExpandDomain(in); !slices.Equal(got, want) {
+			t.Errorf("ExpandDomain(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

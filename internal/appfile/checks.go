@@ -61,7 +61,8 @@ var hostRE = regexp.MustCompile(`^[A-Za-z0-9._\-\[\]:]+$`)
 //
 // Dokku skipped lines it did not understand and ignored unknown settings;
 // Berth reports them, with the line, so that a typo cannot silently drop a
-// check. Dokku's sigil templating of CHECKS ({{ var "X" }}) is not supported.
+// check. Dokku's templating of CHECKS ({{ var "X" }}) is done before, by
+// RenderChecks; a template left in data is an error.
 // A file with no checks is valid: the default uptime check applies.
 func ParseChecks(data []byte) (Checks, error) {
 	var c Checks
@@ -73,7 +74,7 @@ func ParseChecks(data []byte) (Checks, error) {
 			continue
 		}
 		if strings.Contains(line, "{{") {
-			return Checks{}, lineErr(ChecksFileName, n, "templates ({{ ... }}) are not supported in CHECKS; write the value itself")
+			return Checks{}, lineErr(ChecksFileName, n, "a template ({{ ... }}) that was not expanded")
 		}
 		if m := settingRE.FindStringSubmatch(line); m != nil {
 			name := m[1]

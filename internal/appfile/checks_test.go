@@ -69,7 +69,7 @@ func TestParseChecksErrors(t *testing.T) {
 		{"bad host", "//a@b/", `CHECKS line 1: invalid host name "a@b" in "//a@b/"`},
 		{"scheme without slash", "https:x", `CHECKS line 1: expected a check ("/path", "//host/path" or "https://host/path", then the expected content) or a setting (WAIT=, TIMEOUT=, ATTEMPTS=), found "https:x"`},
 		{"other scheme", "ftp://x/", `CHECKS line 1: expected a check ("/path", "//host/path" or "https://host/path", then the expected content) or a setting (WAIT=, TIMEOUT=, ATTEMPTS=), found "ftp://x/"`},
-		{"template", "//{{ var \"HOST\" }}/", `CHECKS line 1: templates ({{ ... }}) are not supported in CHECKS; write the value itself`},
+		{"template", "//{{ var \"HOST\" }}/", `CHECKS line 1: a template ({{ ... }}) that was not expanded`},
 		{"control in path", "/a\x01b", `CHECKS line 1: path "/a\x01b" contains the control character U+0001`},
 		{"invalid utf8 path", "/a\xffb", `CHECKS line 1: path "/a\xffb" is not valid UTF-8`},
 	}

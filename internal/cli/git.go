@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -12,7 +14,7 @@ import (
 func init() {
 	Register(
 		&Command{Name: "ssh-keys:add", Args: "[--apps APP[,APP...]] <name> [FILE|-]", Short: "Add an ssh public key (admin, or limited to --apps); prints its fingerprint", Values: []string{"apps"}, Run: keysAdd},
-		&Command{Name: "ssh-keys:list", Args: "[--format json]", Short: "List ssh keys and what each may touch", Values: []string{"format"}, Run: keysList},
+		&Command{Name: "ssh-keys:list", Args: "[<name>] [--format stdout|text|json]", Short: "List ssh keys (or those of one name) and what each may touch", Values: []string{"format"}, CustomFormat: true, Run: keysList},
 		&Command{Name: "ssh-keys:remove", Args: "(<name>|--fingerprint FP)", Short: "Remove an ssh key", Values: []string{"fingerprint"}, Run: keysRemove},
 		&Command{Name: "ssh-keys:report", Args: "[<flag>] [--format json]", Short: "Show which ssh entry points are live: built-in server, OpenSSH mode, gateway socket", Values: []string{"format"}, InfoFlags: true, Run: keysReport},
 		&Command{Name: "ssh-keys:access", Args: "<name> (admin|APP[,APP...])", Short: "Change what a key may touch: every app (admin) or the named apps", Run: keysAccess},
@@ -54,13 +56,32 @@ func keysAdd(c *Ctx) error {
 	return nil
 }
 
+// keysList lists the keys, or those named NAME (Dokku's ssh-keys:list
+// NAME: none of that name is a failure, except as JSON, an empty list).
+// --format text is stdout's other name.
 func keysList(c *Ctx) error {
+	format := c.Flag("format", "stdout")
+	if format != "stdout" && format != "text" && format != "json" {
+		return Failf("Invalid format: %s; use stdout, text or json", format)
+	}
+	if err := c.NoExtraArgs(1); err != nil {
+		return err
+	}
 	res, err := api.KeysList.Call(c, c.API, api.Empty{})
 	if err != nil {
 		return err
 	}
-	if done, err := c.PrintJSON(res.Keys); done || err != nil {
-		return err
+	if len(c.Args) == 1 {
+		res.Keys = slices.DeleteFunc(res.Keys, func(k api.KeyInfo) bool { return k.Name != c.Args[0] })
+	}
+	if format == "json" {
+		if res.Keys == nil {
+			res.Keys = []api.KeyInfo{}
+		}
+		return c.printJSONValue(res.Keys)
+	}
+	if len(res.Keys) == 0 && len(c.Args) == 1 {
+		return Failf("No public keys found for %s", c.Args[0])
 	}
 	if len(res.Keys) == 0 {
 		c.Warn("No public keys found.")
@@ -204,4 +225,14 @@ func gitReport(c *Ctx) error {
 // gitserver/hook).
 func gitHook(c *Ctx) error {
 	return hook.Run(c, hook.Env{Stdin: c.Stdin, Stdout: c.Stdout, Getenv: c.Getenv, Warn: c.Warn})
+}
+
+// printJSONValue prints v as one line of JSON.
+func (c *Ctx) printJSONValue(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	c.Println(string(b))
+	return nil
 }

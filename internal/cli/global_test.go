@@ -31,7 +31,7 @@ func TestGlobalFlags(t *testing.T) {
 		{Name: "--trace --rm --force are accepted", Args: []string{"--trace", "--rm", "--force", "apps:create", "shop"}, Replies: created,
 			Ops: []string{"apps.create"}, Stdout: "-----> Creating shop...\n"},
 		{Name: "unknown global flag", Args: []string{"--bogus", "apps:list"}, Code: 1,
-			ErrLine: "Unknown global flag --bogus; global flags are --app APP, --quiet, --trace, --force, --rm"},
+			ErrLine: "Unknown global flag --bogus; global flags are --app APP, --label KEY=VALUE, --quiet, --trace, --force, --rm"},
 		{Name: "global bool with a value", Args: []string{"--quiet=yes", "apps:list"}, Code: 1, ErrLine: "Unknown global flag --quiet=yes"},
 		{Name: "--app without a name", Args: []string{"--app"}, Code: 1, ErrLine: "--app needs an app name"},
 		{Name: "--remote without a name", Args: []string{"--remote"}, Code: 1, ErrLine: "--remote needs a git remote name"},

@@ -30,9 +30,10 @@ func init() {
 		&Command{Name: "app-json:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's app-json settings", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: SettingsReport("app-json")},
 		&Command{Name: "builder-dockerfile:set", Args: "(<app>|--global) dockerfile-path [<path>]", Short: "Set or clear the Dockerfile's path in the source", App: AppRequired, Global: true, Run: PropertySetter("builder-dockerfile")},
 		&Command{Name: "builder-dockerfile:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display the Dockerfile builder's settings", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: SettingsReport("builder-dockerfile")},
-		&Command{Name: "run", Args: "[--env KEY=VALUE ...] [--no-tty] <app> <cmd>...", Short: "Run a one-off command in a new container of the live release", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Bools: []string{"no-tty", "tty"}, Run: runCmd},
-		&Command{Name: "run:detached", Args: "[--env KEY=VALUE ...] <app> <cmd>...", Short: "Run a one-off command in the background; prints its container", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Run: runDetached},
+		&Command{Name: "run", Args: "[--env KEY=VALUE ...] [--no-tty] [--ttl-seconds N] <app> <cmd>...", Short: "Run a one-off command in a new container of the live release", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Bools: []string{"no-tty", "tty"}, Values: []string{"ttl-seconds"}, Run: runCmd},
+		&Command{Name: "run:detached", Args: "[--env KEY=VALUE ...] [--ttl-seconds N] <app> <cmd>...", Short: "Run a one-off command in the background; prints its container", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Values: []string{"ttl-seconds"}, Run: runDetached},
 		&Command{Name: "run:list", Args: "<app> [--format json]", Short: "List an app's one-off containers", App: AppRequired, Values: []string{"format"}, Run: runList},
+		&Command{Name: "run:retire", Args: "[<app>]", Short: "Stop the one-off containers (of an app, or every app) that outlived their --ttl-seconds", App: AppOptional, Run: runRetire},
 		&Command{Name: "run:stop", Args: "<app> <container>", Short: "Stop a one-off container", App: AppRequired, Values: []string{"container"}, Run: runStop},
 		&Command{Name: "enter", Args: "<app> [<type>[.<n>]] [<cmd>...]", Short: "Run a command (default /bin/sh) in a running process container", App: AppRequired, Passthrough: true, Run: enter},
 		&Command{Name: "logs", Args: "<app> [-t|--tail] [-n|--num N] [-p|--ps TYPE] [-q|--quiet]", Short: "Show an app's logs; -t follows them across deploys", App: AppRequired, Bools: []string{"tail"}, Values: []string{"num", "ps"}, Letters: map[string]string{"-t": "tail", "-n": "num", "-p": "ps", "-q": "quiet"}, Run: logs},
@@ -234,35 +235,69 @@ func envFlags(c *Ctx) (map[string]string, error) {
 	return env, nil
 }
 
-func runCmd(c *Ctx) error {
+// runRequest is the one-off container run and run:detached ask for: the
+// command, --env, --ttl-seconds and the global --label flags.
+func runRequest(c *Ctx) (api.RunRequest, error) {
+	ttl := 0
+	if v, ok := c.values["ttl-seconds"]; ok {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			return api.RunRequest{}, Failf("--ttl-seconds must be a positive integer")
+		}
+		ttl = n
+	}
 	if len(c.Args) == 0 {
-		return Failf("Please specify a command to run")
+		return api.RunRequest{}, Failf("Please specify a command to run")
 	}
 	env, err := envFlags(c)
 	if err != nil {
+		return api.RunRequest{}, err
+	}
+	var labels map[string]string
+	for _, kv := range c.Labels {
+		k, v, _ := strings.Cut(kv, "=")
+		if k == "" {
+			return api.RunRequest{}, Failf("Invalid label %q; expected --label=KEY=VALUE", kv)
+		}
+		if labels == nil {
+			labels = map[string]string{}
+		}
+		labels[k] = v
+	}
+	return api.RunRequest{App: c.App, Cmd: c.Args, Env: env, TTLSeconds: ttl, Labels: labels}, nil
+}
+
+func runCmd(c *Ctx) error {
+	req, err := runRequest(c)
+	if err != nil {
 		return err
 	}
-	tty := c.Terminal != nil && !c.Bool("no-tty")
-	return c.Interactive(tty, func(s *api.Session) (int, error) {
-		res, err := api.Run.Run(c, c.API, api.RunRequest{App: c.App, Cmd: c.Args, Env: env, TTY: tty}, s)
+	req.TTY = c.Terminal != nil && !c.Bool("no-tty")
+	return c.Interactive(req.TTY, func(s *api.Session) (int, error) {
+		res, err := api.Run.Run(c, c.API, req, s)
 		return res.ExitCode, err
 	})
 }
 
 func runDetached(c *Ctx) error {
-	if len(c.Args) == 0 {
-		return Failf("Please specify a command to run")
-	}
-	env, err := envFlags(c)
+	req, err := runRequest(c)
 	if err != nil {
 		return err
 	}
-	res, err := api.RunDetached.Call(c, c.API, api.RunRequest{App: c.App, Cmd: c.Args, Env: env})
+	res, err := api.RunDetached.Call(c, c.API, req)
 	if err != nil {
 		return err
 	}
 	c.Println(res.Name)
 	return nil
+}
+
+func runRetire(c *Ctx) error {
+	if err := c.NoExtraArgs(0); err != nil {
+		return err
+	}
+	_, err := api.RunRetire.Stream(c, c.API, api.RunRetireRequest{App: c.App}, c.Output())
+	return err
 }
 
 func runList(c *Ctx) error {
@@ -274,7 +309,9 @@ func runList(c *Ctx) error {
 		return err
 	}
 	c.Info2("%s run containers", c.App)
-	c.Println(fmt.Sprintf("%-30s %-10s %s", "NAME", "STATE", "STATUS"))
+	if !c.Quiet {
+		c.Println(fmt.Sprintf("%-30s %-10s %s", "NAME", "STATE", "STATUS"))
+	}
 	for _, ct := range res.Containers {
 		c.Println(fmt.Sprintf("%-30s %-10s %s", ct.Name, ct.State, ct.Status))
 	}

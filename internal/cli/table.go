@@ -72,6 +72,9 @@ type Ctx struct {
 	// InfoFlag is the report flag given (e.g. "--app-locked"), if any.
 	InfoFlag string
 	Quiet    bool
+	// Labels are the global --label=KEY=VALUE flags: Docker labels for the
+	// one-off containers of run and run:detached (Dokku's global flag).
+	Labels []string
 	// API reaches the daemon (nil for Local commands).
 	API    api.Caller
 	bools  map[string]bool
@@ -178,7 +181,7 @@ func Run(ctx context.Context, args []string, env *Env) error {
 	for len(args) > 0 && strings.HasPrefix(args[0], "--") {
 		if !strings.HasPrefix(args[0], "--remote") {
 			globals = append(globals, args[0])
-			if args[0] == "--app" && len(args) > 1 {
+			if (args[0] == "--app" || args[0] == "--label") && len(args) > 1 {
 				globals = append(globals, args[1])
 			}
 		}
@@ -194,6 +197,14 @@ func Run(ctx context.Context, args []string, env *Env) error {
 			c.values["app"] = val
 		case globalBools[name] && !hasVal:
 			c.bools[name] = true
+		case name == "label":
+			if !hasVal {
+				if len(args) < 2 {
+					return Failf("--label needs KEY=VALUE")
+				}
+				val, args = args[1], args[1:]
+			}
+			c.Labels = append(c.Labels, val)
 		case name == "remote":
 			if !hasVal {
 				if len(args) < 2 {
@@ -209,7 +220,7 @@ func Run(ctx context.Context, args []string, env *Env) error {
 			args[0] = "version"
 			continue
 		default:
-			return Failf("Unknown global flag %s; global flags are --app APP, --quiet, --trace, --force, --rm", args[0])
+			return Failf("Unknown global flag %s; global flags are --app APP, --label KEY=VALUE, --quiet, --trace, --force, --rm", args[0])
 		}
 		args = args[1:]
 	}

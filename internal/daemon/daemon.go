@@ -103,6 +103,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	}
 	git := newGitServer(st, s, svc, deployer, opts.RunCommand, log)
 	svc.Register(mux)
+	svc.registerRunRetire(mux) // run:retire
 	git.Register(mux)
 	svcs.Register(mux)
 	rt.Register(mux)
@@ -151,6 +152,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	go watchEngine(ctx, log, eng, exits, svcs, deployer, rt)
 	// Certificates renew in-process: no cron.
 	rt.StartRenewals(ctx)
+	go retireRuns(ctx, log, deployer, RunRetireInterval) // one-off containers past --ttl-seconds
 
 	select {
 	case err := <-errc:

@@ -195,7 +195,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if len(req.Cmd) == 0 {
 			return api.RunResult{}, api.Errorf(api.CodeInvalid, "Please specify a command to run")
 		}
-		code, err := d.Run(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env, TTY: req.TTY}, streamsOf(sess))
+		code, err := d.Run(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env, TTY: req.TTY, TTLSeconds: req.TTLSeconds, Labels: req.Labels}, streamsOf(sess))
 		if err != nil && code != 0 {
 			// A command that could not start: say why, keep the shell's code.
 			fmt.Fprintf(sess.Stderr, " !     %s\n", firstLine(err.Error()))
@@ -207,7 +207,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if len(req.Cmd) == 0 {
 			return api.RunResult{}, api.Errorf(api.CodeInvalid, "Please specify a command to run")
 		}
-		name, err := d.RunDetached(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env})
+		name, err := d.RunDetached(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env, TTLSeconds: req.TTLSeconds, Labels: req.Labels})
 		return api.RunResult{Name: name}, err
 	})
 	api.Handle(m, api.RunList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.ContainerList, error) {

@@ -195,11 +195,14 @@ func (l *locks) acquire(ctx context.Context, name, holder string, now func() tim
 			info := lockInfo{holder: holder, since: now(), released: make(chan struct{})}
 			l.held[name] = info
 			l.mu.Unlock()
+			var once sync.Once // callers may let go twice (apps:rename)
 			return func() {
-				l.mu.Lock()
-				delete(l.held, name)
-				l.mu.Unlock()
-				close(info.released)
+				once.Do(func() {
+					l.mu.Lock()
+					delete(l.held, name)
+					l.mu.Unlock()
+					close(info.released)
+				})
 			}, nil
 		}
 		l.mu.Unlock()

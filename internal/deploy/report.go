@@ -218,13 +218,22 @@ func (d *Deployer) RunChecks(ctx context.Context, appName string, types []string
 	if err != nil {
 		return err
 	}
+	// Each of types is a process type (web) or one container of it (web.1).
+	matched := map[string]bool{}
 	for _, c := range cs {
 		typ := c.Labels[naming.LabelProcess]
-		if len(types) > 0 && !slices.Contains(types, typ) {
+		slot := typ + "." + c.Labels[naming.LabelIndex]
+		if len(types) > 0 && !slices.Contains(types, typ) && !slices.Contains(types, slot) {
 			continue
 		}
+		matched[typ], matched[slot] = true, true
 		n, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
 		j.started = append(j.started, started{id: c.ID, typ: typ, index: n, final: c.Name})
+	}
+	for _, t := range types {
+		if !matched[t] {
+			return app.Invalidf("%s has no running container %s to check; see ps:report %s", appName, t, appName)
+		}
 	}
 	if len(j.started) == 0 {
 		return app.Invalidf("%s has no running container to check", appName)

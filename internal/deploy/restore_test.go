@@ -217,6 +217,7 @@ func TestCommandsWaitForARestoreNotForADeploy(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	unlock()
+	unlock() // letting go twice is harmless (apps:rename does)
 	select {
 	case err := <-got:
 		if err != nil {

@@ -25,9 +25,17 @@ type RunOptions struct {
 	Env      map[string]string
 	TTY      bool
 	Detached bool
-	// Labels are added to the container's (cron tasks carry Dokku's).
+	// TTLSeconds is how long the container may run before RetireRuns
+	// stops it (0: DefaultRunTTL).
+	TTLSeconds int
+	// Labels are extra labels (not berth.*: those are Berth's); cron
+	// tasks carry Dokku's.
 	Labels map[string]string
 }
+
+// DefaultRunTTL is how long a one-off container may run without
+// --ttl-seconds: a day, as in Dokku.
+const DefaultRunTTL = 86400
 
 // Streams are the ends of an interactive command (run, enter): its input,
 // its output, and the terminal's size (height, width) when it changes (nil
@@ -90,26 +98,36 @@ func (d *Deployer) runSpec(ctx context.Context, s state, opts RunOptions) (docke
 		}
 	}
 	name := d.names.RunContainer(s.app.Name, id)
+	ttl := opts.TTLSeconds
+	if ttl <= 0 {
+		ttl = DefaultRunTTL
+	}
+	labels := map[string]string{}
+	for k, v := range opts.Labels {
+		if strings.HasPrefix(k, "berth.") {
+			return docker.ContainerSpec{}, "", app.Invalidf("Label %s is Berth's own; use a label outside berth.*", k)
+		}
+		labels[k] = v
+	}
+	for k, v := range map[string]string{
+		naming.LabelInstance: d.names.Instance(), naming.LabelApp: s.app.Name, naming.LabelKind: naming.KindRun,
+		naming.LabelRelease: strconv.Itoa(s.live.Number), naming.LabelProcess: "run",
+		naming.LabelDeadline: strconv.Itoa(ttl),
+	} {
+		labels[k] = v
+	}
 	spec := docker.ContainerSpec{
-		Name:  name,
-		Image: s.live.Image,
-		Cmd:   cmd,
-		Env:   envList(env),
-		Labels: map[string]string{
-			naming.LabelInstance: d.names.Instance(), naming.LabelApp: s.app.Name, naming.LabelKind: naming.KindRun,
-			naming.LabelRelease: strconv.Itoa(s.live.Number), naming.LabelProcess: "run",
-		},
+		Name:      name,
+		Image:     s.live.Image,
+		Cmd:       cmd,
+		Env:       envList(env),
+		Labels:    labels,
 		Init:      true,
 		TTY:       opts.TTY,
 		OpenStdin: !opts.Detached,
 		Network:   set.network,
 	}
 	spec.LogMaxSize = set.logMaxSize
-	for k, v := range opts.Labels { // Berth's own labels win
-		if _, taken := spec.Labels[k]; !taken {
-			spec.Labels[k] = v
-		}
-	}
 	return spec, name, set.apply("run", "run", &spec)
 }
 
@@ -274,6 +292,46 @@ func (d *Deployer) StopRun(ctx context.Context, appName, name string) error {
 		}
 	}
 	return app.Errorf(app.ErrNotFound, "No one-off container %s of %s; see run:list %s", name, appName, appName)
+}
+
+// RetireRuns stops and removes the one-off containers of app (every app
+// when app is "") that have run longer than their deadline label allows,
+// saying so on out. Containers of any kind carrying the label count, so
+// other one-off kinds (cron) are retired the same way.
+func (d *Deployer) RetireRuns(ctx context.Context, appName string, out io.Writer) error {
+	labels := map[string]string{naming.LabelInstance: d.names.Instance()}
+	if appName != "" {
+		if _, err := d.state(ctx, appName); err != nil {
+			return err
+		}
+		labels = d.names.AppLabels(appName)
+	}
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	cs, err := eng.ListContainers(ctx, labels, false)
+	if err != nil {
+		return err
+	}
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Name < cs[j].Name })
+	now := d.now()
+	var failed []string
+	for _, c := range cs {
+		secs, err := strconv.Atoi(c.Labels[naming.LabelDeadline])
+		if err != nil || secs <= 0 || now.Sub(c.Created) <= time.Duration(secs)*time.Second {
+			continue
+		}
+		fmt.Fprintf(out, "       Retiring container %s\n", c.Name)
+		eng.StopContainer(ctx, c.ID, 10*time.Second)
+		if err := eng.RemoveContainer(ctx, c.ID, true); err != nil {
+			failed = append(failed, c.Name)
+		}
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("unable to retire %s", strings.Join(failed, ", "))
+	}
+	return nil
 }
 
 // Enter runs cmd inside a running process container of the live release

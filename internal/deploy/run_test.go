@@ -286,8 +286,18 @@ func TestRunChecks(t *testing.T) {
 	if !strings.Contains(h.out.String(), "for worker.1") || strings.Contains(h.out.String(), "web.1") {
 		t.Errorf("checks:run worker:\n%s", h.out)
 	}
-	if err := h.d.RunChecks(ctx, "shop", []string{"clock"}, h.out); !errors.Is(err, app.ErrInvalid) || !strings.Contains(err.Error(), "has no running container to check") {
+	if err := h.d.RunChecks(ctx, "shop", []string{"clock"}, h.out); !errors.Is(err, app.ErrInvalid) || !strings.Contains(err.Error(), "has no running container clock to check") {
 		t.Errorf("checks:run of nothing = %v", err)
+	}
+	// One container by its TYPE.N; one that does not run is refused.
+	h.out.Reset()
+	if err := h.d.RunChecks(ctx, "shop", []string{"worker.1"}, h.out); err != nil || !strings.Contains(h.out.String(), "for worker.1") || strings.Contains(h.out.String(), "web.1") {
+		t.Errorf("checks:run worker.1 = %v\n%s", err, h.out)
+	}
+	for _, bad := range [][]string{{"web.2"}, {"web", "web2"}} {
+		if err := h.d.RunChecks(ctx, "shop", bad, h.out); !errors.Is(err, app.ErrInvalid) {
+			t.Errorf("checks:run %v = %v", bad, err)
+		}
 	}
 }
 
@@ -306,5 +316,48 @@ func TestDeployFailsWhenTheAppsNetworkCannotBeMade(t *testing.T) {
 		if (r.Status == store.ReleaseLive) != (r.Number == live.Number) {
 			t.Errorf("release %d is %s; only %d should be live", r.Number, r.Status, live.Number)
 		}
+	}
+}
+
+// run:retire: one-off containers older than their deadline label are
+// stopped and removed; younger ones, and process containers, stay. Extra
+// labels reach the container; Berth's own cannot be given.
+func TestRetireRuns(t *testing.T) {
+	h := newHarness(t)
+	h.mustDeploy(twoTypes...)
+	ctx := context.Background()
+	short, err := h.d.RunDetached(ctx, "shop", RunOptions{Cmd: []string{"sleep", "300"}, TTLSeconds: 1, Labels: map[string]string{"com.example.team": "ops"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	long, err := h.d.RunDetached(ctx, "shop", RunOptions{Cmd: []string{"sleep", "300"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := h.eng.byName()
+	if l := byName[short].Labels; l[naming.LabelDeadline] != "1" || l["com.example.team"] != "ops" {
+		t.Errorf("labels of the short one = %v", l)
+	}
+	if l := byName[long].Labels; l[naming.LabelDeadline] != "86400" {
+		t.Errorf("default deadline = %v", l)
+	}
+	// The fake engine's containers were created at second 1..N of 1970.
+	h.d.now = func() time.Time { return time.Unix(3600, 0) }
+	var out bytes.Buffer
+	if err := h.d.RetireRuns(ctx, "", &out); err != nil {
+		t.Fatal(err)
+	}
+	names := h.eng.names()
+	if strings.Contains(names, short) || !strings.Contains(names, long) || !strings.Contains(names, "shop.web.1") {
+		t.Errorf("after retire: %s", names)
+	}
+	if out.String() != "       Retiring container "+short+"\n" {
+		t.Errorf("output = %q", out.String())
+	}
+	if err := h.d.RetireRuns(ctx, "nosuch", &out); !errors.Is(err, store.ErrAppNotFound) {
+		t.Errorf("retire of a missing app = %v", err)
+	}
+	if _, err := h.d.RunDetached(ctx, "shop", RunOptions{Cmd: []string{"ls"}, Labels: map[string]string{naming.LabelApp: "other"}}); !errors.Is(err, app.ErrInvalid) {
+		t.Errorf("a berth.* label = %v", err)
 	}
 }

@@ -428,7 +428,10 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 		return err
 	}
 	c := engineContainer{eng: j.eng, id: s.id, name: s.dyno(), hostPort: det.HostPort}
-	checks := j.files.StartupChecks(s.typ)
+	checks, err := j.files.StartupChecks(s.typ, set.env)
+	if err != nil {
+		return err
+	}
 	startup := 0
 	for _, c := range checks {
 		if c.Type == "" || c.Type == appfile.HealthcheckStartup {

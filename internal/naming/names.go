@@ -27,6 +27,10 @@ const (
 	// LabelServiceKind and LabelServiceName mark a service's objects.
 	LabelServiceKind = "berth.service.kind"
 	LabelServiceName = "berth.service.name"
+	// LabelDeadline is how many seconds a one-off container may run
+	// before run:retire stops it; Dokku's name, so tools that read it
+	// (and Dokku's tests) find it.
+	LabelDeadline = "com.dokku.active-deadline-seconds"
 )
 
 // Container kinds.

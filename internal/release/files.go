@@ -193,6 +193,9 @@ type Files struct {
 	AppJSON  *appfile.AppJSON
 	Scale    map[string]int
 	Checks   *appfile.Checks
+	// ChecksTemplate is a CHECKS file with templates ({{ var "X" }}),
+	// expanded with the app's config when its checks run (Checks is nil).
+	ChecksTemplate []byte
 	// Origins say where each file was found (nil for releases made before
 	// Berth kept them).
 	Origins []Origin
@@ -209,17 +212,32 @@ func (f Files) Origin(name string) (Origin, bool) {
 }
 
 // StartupChecks returns the startup checks of a process type: app.json's
-// healthchecks for it, else, for web, those of CHECKS; nil for none.
-func (f Files) StartupChecks(typ string) []appfile.Healthcheck {
+// healthchecks for it, else, for web, those of CHECKS (its templates
+// expanded with vars, the app's config); nil for none.
+func (f Files) StartupChecks(typ string, vars map[string]string) ([]appfile.Healthcheck, error) {
 	if f.AppJSON != nil {
 		if hc, ok := f.AppJSON.Healthchecks[typ]; ok {
-			return hc
+			return hc, nil
 		}
 	}
-	if typ == "web" && f.Checks != nil {
-		return f.Checks.ToHealthchecks()
+	if typ != "web" {
+		return nil, nil
 	}
-	return nil
+	if f.ChecksTemplate != nil {
+		b, err := appfile.RenderChecks(f.ChecksTemplate, vars)
+		if err != nil {
+			return nil, app.Invalidf("%s", firstLine(err.Error()))
+		}
+		ck, err := appfile.ParseChecks(b)
+		if err != nil {
+			return nil, app.Invalidf("%s (after expanding its templates)", firstLine(err.Error()))
+		}
+		return ck.ToHealthchecks(), nil
+	}
+	if f.Checks != nil {
+		return f.Checks.ToHealthchecks(), nil
+	}
+	return nil, nil
 }
 
 // LivenessCheck returns app.json's liveness path check of a process type
@@ -276,7 +294,14 @@ func ParseFiles(data map[string][]byte, origins []Origin) (Files, error) {
 		}
 		f.AppJSON = &aj
 	}
-	if b, ok := data[appfile.ChecksFileName]; ok {
+	if b, ok := data[appfile.ChecksFileName]; ok && appfile.ChecksHasTemplates(b) {
+		// Expanded when the checks run, with the config of that time;
+		// their syntax is checked now.
+		if _, err := appfile.RenderChecks(b, nil); err != nil {
+			return f, invalid(appfile.ChecksFileName, err)
+		}
+		f.ChecksTemplate = b
+	} else if ok {
 		ck, err := appfile.ParseChecks(b)
 		if err != nil {
 			return f, invalid(appfile.ChecksFileName, err)

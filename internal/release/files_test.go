@@ -193,10 +193,10 @@ func TestFilesChecksAndLocks(t *testing.T) {
 	if hc := f.LivenessCheck("worker"); hc != nil {
 		t.Errorf("LivenessCheck(worker) = %+v, want none", hc)
 	}
-	if got := f.StartupChecks("web"); len(got) != 2 {
+	if got, _ := f.StartupChecks("web", nil); len(got) != 2 {
 		t.Errorf("StartupChecks(web) = %+v, want app.json's two (CHECKS is not used when app.json has web checks)", got)
 	}
-	if got := f.StartupChecks("worker"); len(got) != 1 || len(got[0].Command) != 1 {
+	if got, _ := f.StartupChecks("worker", nil); len(got) != 1 || len(got[0].Command) != 1 {
 		t.Errorf("StartupChecks(worker) = %+v", got)
 	}
 
@@ -204,13 +204,31 @@ func TestFilesChecksAndLocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := f.StartupChecks("web"); len(got) != 1 || got[0].Path != "/up" {
+	if got, _ := f.StartupChecks("web", nil); len(got) != 1 || got[0].Path != "/up" {
 		t.Errorf("StartupChecks(web) from CHECKS = %+v", got)
 	}
-	if got := f.StartupChecks("worker"); got != nil {
+	if got, _ := f.StartupChecks("worker", nil); got != nil {
 		t.Errorf("StartupChecks(worker) from CHECKS = %+v, want none (CHECKS is web's)", got)
 	}
 	if f.LockedTypes() != nil || f.LivenessCheck("web") != nil {
 		t.Errorf("without app.json: locked %v, liveness %v", f.LockedTypes(), f.LivenessCheck("web"))
+	}
+
+	// CHECKS with templates: their syntax checked at once, expanded with
+	// the config when the checks run.
+	tmpl := []byte("WAIT={{ var \"W\" }}\n{{ var \"HC\" }} {{ var \"HC\" }}\n")
+	f, err = ParseFiles(map[string][]byte{"CHECKS": tmpl}, nil)
+	if err != nil || f.Checks != nil || f.ChecksTemplate == nil {
+		t.Fatalf("templated CHECKS: %+v, %v", f, err)
+	}
+	got, err := f.StartupChecks("web", map[string]string{"W": "3", "HC": "/healthcheck"})
+	if err != nil || len(got) != 1 || got[0].Path != "/healthcheck" || got[0].Content != "/healthcheck" || got[0].Wait == nil || *got[0].Wait != 3 {
+		t.Errorf("expanded CHECKS = %+v, %v", got, err)
+	}
+	if _, err := f.StartupChecks("web", nil); err == nil || !strings.Contains(err.Error(), "CHECKS line 1") || !strings.Contains(err.Error(), "after expanding its templates") {
+		t.Errorf("WAIT= after expansion: %v", err)
+	}
+	if _, err := ParseFiles(map[string][]byte{"CHECKS": []byte("/\n{{ nope }}\n")}, nil); err == nil || !strings.Contains(err.Error(), "CHECKS line 2: template:") {
+		t.Errorf("an unknown template function: %v", err)
 	}
 }

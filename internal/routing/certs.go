@@ -8,8 +8,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/pem"
 	"errors"
+	"fmt"
+	"io"
 	"math/big"
 	"slices"
 	"strconv"
@@ -97,7 +100,8 @@ func (m *Manager) certInfo(ctx context.Context, req api.CertShow) (api.CertInfo,
 			info.KeyPEM = c.KeyPEM
 		}
 		if leaf, err := parseCertPair(c.CertPEM, c.KeyPEM); err == nil {
-			info.Issuer, info.Subject = leaf.Issuer.String(), leaf.Subject.String()
+			info.Issuer, info.Subject = leaf.Issuer.String(), subjectOf(leaf)
+			info.Hostnames = hostnamesOf(leaf)
 			pool := x509.NewCertPool()
 			rest := []byte(c.CertPEM)
 			for {
@@ -146,13 +150,15 @@ func selfSigned(domains []string, now time.Time) (string, string, error) {
 
 // registerCerts adds the certs:* operations to mux.
 func (m *Manager) registerCerts(mux *api.Mux) {
-	api.Handle(mux, api.CertsAdd, func(ctx context.Context, req api.CertAdd, _ api.Output) (api.CertInfo, error) {
+	api.Handle(mux, api.CertsAdd, func(ctx context.Context, req api.CertAdd, out api.Output) (api.CertInfo, error) {
 		leaf, err := parseCertPair(req.CertPEM, req.KeyPEM)
 		if err != nil {
 			return api.CertInfo{}, err
 		}
+		// Installed anyway, as Dokku does (a renewal may be on its way;
+		// clients will refuse it until then): said, not refused.
 		if m.now().After(leaf.NotAfter) {
-			return api.CertInfo{}, api.Errorf(api.CodeInvalid, "The certificate expired on %s", leaf.NotAfter.UTC().Format(time.RFC3339))
+			fmt.Fprintf(errWriter(out), " !     The certificate expired on %s; installed anyway: clients will refuse it until it is replaced\n", leaf.NotAfter.UTC().Format(time.RFC3339))
 		}
 		return m.installCert(ctx, req.App, certOf("custom", req.CertPEM, req.KeyPEM, leaf, m.now()))
 	})
@@ -244,4 +250,51 @@ func (m *Manager) certHosts(ctx context.Context, appName string) ([]string, erro
 		return err
 	})
 	return hosts, err
+}
+
+// errWriter is where an operation's warnings go: its stderr, if any.
+func errWriter(out api.Output) io.Writer {
+	if out.Stderr != nil {
+		return out.Stderr
+	}
+	return io.Discard
+}
+
+// rdnNames are the short names of a subject's attributes, as openssl
+// prints them.
+var rdnNames = map[string]string{
+	"2.5.4.3": "CN", "2.5.4.5": "serialNumber", "2.5.4.6": "C", "2.5.4.7": "L", "2.5.4.8": "ST",
+	"2.5.4.9": "street", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.17": "postalCode",
+	"1.2.840.113549.1.9.1": "emailAddress",
+}
+
+// subjectOf is a certificate's subject as Dokku's certs:report shows it:
+// its attributes in the certificate's order, "C=US; O=Example; CN=x".
+func subjectOf(leaf *x509.Certificate) string {
+	var seq pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(leaf.RawSubject, &seq); err != nil || len(rest) > 0 {
+		return leaf.Subject.String()
+	}
+	var parts []string
+	for _, rdn := range seq {
+		for _, atv := range rdn {
+			name := rdnNames[atv.Type.String()]
+			if name == "" {
+				name = atv.Type.String()
+			}
+			parts = append(parts, fmt.Sprintf("%s=%v", name, atv.Value))
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// hostnamesOf are the names a certificate covers as Dokku reports them:
+// the subject's CN and the DNS SANs, sorted, without repeats.
+func hostnamesOf(leaf *x509.Certificate) []string {
+	names := append([]string{}, leaf.DNSNames...)
+	if leaf.Subject.CommonName != "" {
+		names = append(names, leaf.Subject.CommonName)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
 }

@@ -1,6 +1,10 @@
 package routing
 
 import (
+	"bytes"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"strings"
 	"testing"
 	"time"
@@ -98,10 +102,6 @@ func TestCertsAddRefusesBadCertificates(t *testing.T) {
 	e := newEnv(t, nil)
 	e.createApp("shop")
 	certPEM, keyPEM, _ := selfSigned(list("shop.test"), e.clock.now())
-	e.clock.advance(2 * 365 * 24 * time.Hour) // past NotAfter
-	if _, err := api.CertsAdd.Call(e.ctx, e.mux, api.CertAdd{App: "shop", CertPEM: certPEM, KeyPEM: keyPEM}); errCode(err) != api.CodeInvalid || !strings.Contains(err.Error(), "expired") {
-		t.Errorf("expired: %v", err)
-	}
 	if _, err := api.CertsAdd.Call(e.ctx, e.mux, api.CertAdd{App: "shop", CertPEM: "x", KeyPEM: "y"}); errCode(err) != api.CodeInvalid {
 		t.Errorf("garbage: %v", err)
 	}
@@ -115,6 +115,44 @@ func TestCertsAddRefusesBadCertificates(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// An expired certificate is installed, as Dokku does, with a warning.
+func TestCertsAddExpired(t *testing.T) {
+	e := newEnv(t, nil)
+	e.createApp("shop")
+	certPEM, keyPEM, _ := selfSigned(list("shop.test"), e.clock.now())
+	e.clock.advance(2 * 365 * 24 * time.Hour) // past NotAfter
+	var stderr bytes.Buffer
+	info, err := api.CertsAdd.Stream(e.ctx, e.mux, api.CertAdd{App: "shop", CertPEM: certPEM, KeyPEM: keyPEM}, api.Output{Stderr: &stderr})
+	if err != nil || !info.Enabled {
+		t.Fatalf("expired: %+v, %v", info, err)
+	}
+	if !strings.HasPrefix(stderr.String(), " !     The certificate expired on ") || strings.Count(stderr.String(), "\n") != 1 {
+		t.Errorf("warning = %q", stderr.String())
+	}
+}
+
+// certs:report's subject keeps the certificate's order; its hostnames are
+// the CN and the SANs, sorted.
+func TestSubjectAndHostnames(t *testing.T) {
+	leaf := &x509.Certificate{Subject: pkix.Name{CommonName: "b.test"}, DNSNames: list("c.test", "a.test", "b.test")}
+	if got := hostnamesOf(leaf); !eq(got, list("a.test", "b.test", "c.test")) {
+		t.Errorf("hostnames = %v", got)
+	}
+	name := pkix.RDNSequence{
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 6}, Value: "US"}},
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 10}, Value: "Expa"}},
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: "x.test"}},
+		{{Type: asn1.ObjectIdentifier{2, 5, 4, 11}, Value: "Ops"}},
+	}
+	raw, err := asn1.Marshal(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := subjectOf(&x509.Certificate{RawSubject: raw}); got != "C=US; O=Expa; CN=x.test; OU=Ops" {
+		t.Errorf("subject = %q", got)
+	}
 }
 
 func TestCertsGenerate(t *testing.T) {

@@ -68,12 +68,14 @@ func takenError(err error) error {
 func normalizeDomains(names []string, validate bool) ([]string, error) {
 	out := make([]string, 0, len(names))
 	for _, n := range names {
-		if validate {
-			if err := app.ValidateDomain(n); err != nil {
-				return nil, invalid(err)
+		for _, d := range app.ExpandDomain(n) {
+			if validate {
+				if err := app.ValidateDomain(d); err != nil {
+					return nil, invalid(err)
+				}
 			}
+			out = append(out, app.NormalizeDomain(d))
 		}
-		out = append(out, app.NormalizeDomain(n))
 	}
 	return out, nil
 }
@@ -215,11 +217,11 @@ func (m *Manager) updateAppDomains(tx *store.Tx, a store.App, action string, nam
 		if err != nil {
 			return err
 		}
-		if d := app.DefaultDomain(a.Name, globals); d != "" {
-			if err := tx.AddDomains(a, []string{d}); err != nil {
+		if ds := app.DefaultDomains(a.Name, globals); len(ds) > 0 {
+			if err := tx.AddDomains(a, ds); err != nil {
 				return takenError(err)
 			}
-			res.Added = []string{d}
+			res.Added = ds
 		}
 	case api.DomainsEnable:
 		res.Enabled = true
@@ -247,23 +249,29 @@ func (m *Manager) updateAppDomains(tx *store.Tx, a store.App, action string, nam
 	return nil
 }
 
-// OnAppCreated gives a new app (or a clone) its default domain: `APP.<first
-// global domain>`, or the app's name when it contains a dot. A default
-// another app already has is skipped silently. It runs inside the caller's
-// transaction.
+// OnAppCreated gives a new app (or a clone) its default domains:
+// `APP.<global domain>` for each global domain, or the app's name when it
+// contains a dot. A default another app already has is skipped silently.
+// It runs inside the caller's transaction.
 func (m *Manager) OnAppCreated(tx *store.Tx, a store.App) error {
 	globals, err := globalDomains(tx)
 	if err != nil {
 		return err
 	}
-	d := app.DefaultDomain(a.Name, globals)
-	if d == "" {
+	var free []string
+	for _, d := range app.DefaultDomains(a.Name, globals) {
+		_, taken, err := tx.DomainOwner(d)
+		if err != nil {
+			return err
+		}
+		if !taken {
+			free = append(free, d)
+		}
+	}
+	if len(free) == 0 {
 		return nil
 	}
-	if _, taken, err := tx.DomainOwner(d); err != nil || taken {
-		return err
-	}
-	return tx.AddDomains(a, []string{d})
+	return tx.AddDomains(a, free)
 }
 
 // OnAppRenamed moves an app's default domains to its new name, as Dokku

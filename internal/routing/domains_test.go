@@ -39,6 +39,15 @@ func TestNormalizeDomains(t *testing.T) {
 	if err != nil || !eq(got, list("shop.example.com", "*.example.com")) {
 		t.Errorf("normalizeDomains = %v, %v", got, err)
 	}
+	// nginx's ".example.com" is the name and its wildcard, as Dokku passes it on.
+	if got, err := normalizeDomains([]string{".Example.com", "_"}, true); err != nil || !eq(got, list("example.com", "*.example.com", "_")) {
+		t.Errorf(".example.com = %v, %v", got, err)
+	}
+	for _, bad := range []string{"..example.com", ".", ".*.example.com"} {
+		if _, err := normalizeDomains([]string{bad}, true); errCode(err) != api.CodeInvalid {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
 	if _, err := normalizeDomains([]string{"ok.example.com", "bad_name!"}, true); errCode(err) != api.CodeInvalid {
 		t.Errorf("an invalid domain: %v", err)
 	}
@@ -56,7 +65,7 @@ func TestDefaultDomainOnCreate(t *testing.T) {
 	e.createApp("blog.example.org")
 	e.mustDomains(api.DomainsChange{Scope: globalScope(), Action: api.DomainsAdd, Domains: list("example.com", "example.net")})
 	e.createApp("news")
-	for app, want := range map[string][]string{"shop": nil, "blog.example.org": list("blog.example.org"), "news": list("news.example.com")} {
+	for app, want := range map[string][]string{"shop": nil, "blog.example.org": list("blog.example.org"), "news": list("news.example.com", "news.example.net")} {
 		if got, err := e.m.appHosts(e.ctx, app); err != nil || !eq(got, want) {
 			t.Errorf("hosts of %s = %v, %v; want %v", app, got, err, want)
 		}
@@ -64,8 +73,13 @@ func TestDefaultDomainOnCreate(t *testing.T) {
 	// A default another app has already is skipped.
 	e.mustDomains(api.DomainsChange{Scope: appScope("shop"), Action: api.DomainsAdd, Domains: list("later.example.com")})
 	e.createApp("later")
-	if got, _ := e.m.appHosts(e.ctx, "later"); len(got) != 0 {
-		t.Errorf("a taken default was given: %v", got)
+	if got, _ := e.m.appHosts(e.ctx, "later"); !eq(got, list("later.example.net")) {
+		t.Errorf("a taken default was given, or the free one not: %v", got)
+	}
+	// domains:reset gives every default again.
+	e.mustDomains(api.DomainsChange{Scope: appScope("news"), Action: api.DomainsSet, Domains: list("other.test")})
+	if res := e.mustDomains(api.DomainsChange{Scope: appScope("news"), Action: api.DomainsReset}); !eq(res.Domains, list("news.example.com", "news.example.net")) {
+		t.Errorf("reset: %+v", res)
 	}
 }
 

@@ -59,16 +59,17 @@ func redirectOf(req api.RedirectSet) (store.Redirect, error) {
 }
 
 func (m *Manager) redirectSet(ctx context.Context, req api.RedirectSet, _ api.Output) (api.Empty, error) {
-	r, err := redirectOf(req)
-	if err != nil {
-		return api.Empty{}, err
-	}
-	src := r.Src
-	err = m.store.Tx(ctx, func(tx *store.Tx) error {
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
+		// The app first, then the arguments (Dokku's order).
 		a, err := getApp(tx, req.App)
 		if err != nil {
 			return err
 		}
+		r, err := redirectOf(req)
+		if err != nil {
+			return err
+		}
+		src := r.Src
 		// The seed redirects one of the app's own domains (the bare one to
 		// www): that is allowed, the redirect wins over routing. Another
 		// app's domain is not.
@@ -95,13 +96,13 @@ func (m *Manager) redirectSet(ctx context.Context, req api.RedirectSet, _ api.Ou
 
 func (m *Manager) redirectUnset(ctx context.Context, req api.RedirectSet, _ api.Output) (api.Empty, error) {
 	src := strings.ToLower(req.Src)
-	if src == "" {
-		return api.Empty{}, api.Errorf(api.CodeInvalid, "Please provide a source domain")
-	}
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := getApp(tx, req.App)
 		if err != nil {
 			return err
+		}
+		if src == "" {
+			return api.Errorf(api.CodeInvalid, "Please provide a source domain")
 		}
 		ok, err := tx.RemoveRedirect(a, src)
 		if err == nil && !ok {

@@ -57,6 +57,16 @@ func TestRedirectsSetListUnset(t *testing.T) {
 	if err := set(api.RedirectSet{App: "ghost", Src: "x.test", Dest: "y.test"}); errCode(err) != api.CodeAppNotFound {
 		t.Errorf("missing app: %v", err)
 	}
+	// The app is checked before the arguments, as dokku-redirect does.
+	if err := set(api.RedirectSet{App: "ghost"}); errCode(err) != api.CodeAppNotFound {
+		t.Errorf("missing app, no arguments: %v", err)
+	}
+	if _, err := api.RedirectsUnset.Call(e.ctx, e.mux, api.RedirectSet{App: "ghost"}); errCode(err) != api.CodeAppNotFound {
+		t.Errorf("unset on a missing app, no source: %v", err)
+	}
+	if err := set(api.RedirectSet{App: "shop", Src: "x.test"}); errCode(err) != api.CodeInvalid || err.Error() != "Please provide a source domain and a destination" {
+		t.Errorf("no destination: %v", err)
+	}
 	res, err := api.RedirectsList.Call(e.ctx, e.mux, api.AppRef{App: "shop"})
 	if err != nil || len(res.Redirects) != 2 || res.Redirects[0] != (api.RedirectInfo{Src: "old.shop.test", Dest: "www.shop.test", Code: 308}) {
 		t.Errorf("list = %+v, %v", res, err)

@@ -81,7 +81,7 @@ func certsAdd(c *cli.Ctx) error {
 	if err != nil {
 		return err
 	}
-	info, err := api.CertsAdd.Call(c, c.API, api.CertAdd{App: c.App, CertPEM: crt, KeyPEM: key})
+	info, err := api.CertsAdd.Stream(c, c.API, api.CertAdd{App: c.App, CertPEM: crt, KeyPEM: key}, c.Output())
 	if err != nil {
 		return err
 	}
@@ -114,11 +114,15 @@ func certsRemove(c *cli.Ctx) error {
 }
 
 func certsShow(c *cli.Ctx) error {
-	if len(c.Args) != 1 || (c.Args[0] != "crt" && c.Args[0] != "key") {
-		return cli.Failf("Usage: %s certs:show APP crt|key", c.Env.Prog)
-	}
-	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App, Key: c.Args[0] == "key"})
+	// The app first (Dokku's order), then which part.
+	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App, Key: len(c.Args) > 0 && c.Args[0] == "key"})
 	if err != nil {
+		return err
+	}
+	if len(c.Args) == 0 || (c.Args[0] != "crt" && c.Args[0] != "key") {
+		return cli.Failf("Please specify either 'key' or 'crt': %s certs:show %s crt|key", c.Env.Prog, c.App)
+	}
+	if err := c.NoExtraArgs(1); err != nil {
 		return err
 	}
 	if !info.Enabled {
@@ -146,7 +150,7 @@ func certsReport(c *cli.Ctx) error {
 	fields := []cli.Field{
 		{Key: "enabled", Value: strconv.FormatBool(info.Enabled)},
 		{Key: "source", Value: info.Source},
-		{Key: "hostnames", Value: strings.Join(info.Domains, " ")},
+		{Key: "hostnames", Value: strings.Join(info.Hostnames, " ")},
 		{Key: "issuer", Value: info.Issuer},
 		{Key: "subject", Value: info.Subject},
 		{Key: "starts-at", Value: date(info.NotBefore)},
@@ -157,6 +161,9 @@ func certsReport(c *cli.Ctx) error {
 }
 
 func redirectList(c *cli.Ctx) error {
+	if err := c.NoExtraArgs(0); err != nil {
+		return err
+	}
 	res, err := api.RedirectsList.Call(c, c.API, api.AppRef{App: c.App})
 	if err != nil {
 		return err
@@ -165,24 +172,34 @@ func redirectList(c *cli.Ctx) error {
 		return err
 	}
 	if len(res.Redirects) == 0 {
-		c.Info1("No redirects set for %s", c.App)
+		c.Warn("There are no redirects for %s", c.App)
 		return nil
 	}
-	c.Println(fmt.Sprintf("%-30s %-30s %s", "SOURCE", "DESTINATION", "CODE"))
+	// dokku-redirect's table: `column -t`, two spaces between columns.
+	rows := [][]string{{"SOURCE", "DESTINATION", "CODE"}}
 	for _, r := range res.Redirects {
-		c.Println(fmt.Sprintf("%-30s %-30s %d", r.Src, r.Dest, r.Code))
+		rows = append(rows, []string{r.Src, r.Dest, strconv.Itoa(r.Code)})
+	}
+	w0, w1 := 0, 0
+	for _, r := range rows {
+		w0, w1 = max(w0, len(r[0])), max(w1, len(r[1]))
+	}
+	for _, r := range rows {
+		c.Println(fmt.Sprintf("%-*s  %-*s  %s", w0, r[0], w1, r[1], r[2]))
 	}
 	return nil
 }
 
+// redirectSet sends what it has: the daemon checks the app before the
+// arguments, as dokku-redirect does.
 func redirectSet(c *cli.Ctx) error {
-	if len(c.Args) < 2 {
-		return cli.Failf("Please provide a source domain and a destination")
-	}
 	if err := c.NoExtraArgs(3); err != nil {
 		return err
 	}
-	req := api.RedirectSet{App: c.App, Src: c.Args[0], Dest: c.Args[1]}
+	req := api.RedirectSet{App: c.App}
+	if len(c.Args) > 1 {
+		req.Src, req.Dest = c.Args[0], c.Args[1]
+	}
 	if len(c.Args) == 3 {
 		n, err := strconv.Atoi(c.Args[2])
 		if err != nil {
@@ -193,17 +210,23 @@ func redirectSet(c *cli.Ctx) error {
 	if _, err := api.RedirectsSet.Call(c, c.API, req); err != nil {
 		return err
 	}
-	c.Info1("Setting redirect for %s to %s", req.Src, req.Dest)
+	c.Info1("Setting redirect for %s...", c.App)
+	c.Verbose("%s -> %s", req.Src, req.Dest)
 	return nil
 }
 
 func redirectUnset(c *cli.Ctx) error {
-	if len(c.Args) != 1 {
-		return cli.Failf("Please provide a source domain")
-	}
-	if _, err := api.RedirectsUnset.Call(c, c.API, api.RedirectSet{App: c.App, Src: c.Args[0]}); err != nil {
+	if err := c.NoExtraArgs(1); err != nil {
 		return err
 	}
-	c.Info1("Unsetting redirect for %s", c.Args[0])
+	req := api.RedirectSet{App: c.App}
+	if len(c.Args) == 1 {
+		req.Src = c.Args[0]
+	}
+	if _, err := api.RedirectsUnset.Call(c, c.API, req); err != nil {
+		return err
+	}
+	c.Info1("Unsetting redirect for %s...", c.App)
+	c.Verbose("%s", req.Src)
 	return nil
 }

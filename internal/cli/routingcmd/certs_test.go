@@ -37,7 +37,7 @@ func TestCerts(t *testing.T) {
 	os.WriteFile(key, []byte("KEY PEM\n"), 0o600)
 	added := map[string]reply{"certs.add": {Resp: api.CertInfo{App: "shop", Enabled: true, Domains: []string{"shop.com", "www.shop.com"}, NotAfter: time.Date(2027, 3, 4, 23, 0, 0, 0, time.FixedZone("X", -7200))}}}
 	addedOut := "-----> Added a certificate to shop for shop.com www.shop.com (expires 2027-03-05)\n"
-	enabled := api.CertInfo{App: "shop", Enabled: true, Source: "manual", Domains: []string{"shop.com"}, Issuer: "CN=shop CA", Subject: "CN=shop.com",
+	enabled := api.CertInfo{App: "shop", Enabled: true, Source: "manual", Domains: []string{"shop.com"}, Hostnames: []string{"shop.com"}, Issuer: "CN=shop CA", Subject: "CN=shop.com",
 		NotBefore: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), NotAfter: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC), Verified: true, CertPEM: "CRT PEM\n", KeyPEM: "KEY PEM\n"}
 	certInfo := map[string]reply{"certs.info": {Resp: enabled}}
 	noCert := map[string]reply{"certs.info": {Resp: api.CertInfo{App: "shop", NotAfter: time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)}}}
@@ -69,8 +69,9 @@ func TestCerts(t *testing.T) {
 		{Args: []string{"certs:show", "shop", "crt"}, Replies: certInfo, Ops: []string{"certs.info"}, Reqs: map[string]string{"certs.info": `{"app":"shop"}`}, Stdout: "CRT PEM\n"},
 		{Args: []string{"certs:show", "shop", "key"}, Replies: certInfo, Ops: []string{"certs.info"}, Reqs: map[string]string{"certs.info": `{"app":"shop","key":true}`}, Stdout: "KEY PEM\n"},
 		{Name: "show without a cert", Args: []string{"certs:show", "shop", "crt"}, Replies: noCert, Code: 1, Ops: []string{"certs.info"}, ErrLine: "shop has no certificate"},
-		{Args: []string{"certs:show", "shop", "pem"}, Code: 1, ErrLine: "Usage: berth certs:show APP crt|key"},
-		{Args: []string{"certs:show", "shop"}, Code: 1, ErrLine: "Usage: berth certs:show APP crt|key"},
+		{Args: []string{"certs:show", "shop", "pem"}, Replies: certInfo, Code: 1, Ops: []string{"certs.info"}, ErrLine: "Please specify either 'key' or 'crt': berth certs:show shop crt|key"},
+		{Args: []string{"certs:show", "shop"}, Replies: certInfo, Code: 1, Ops: []string{"certs.info"}, ErrLine: "Please specify either 'key' or 'crt': berth certs:show shop crt|key"},
+		{Name: "show: the app first", Args: []string{"certs:show", "gone"}, Replies: map[string]reply{"certs.info": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"certs.info"}, ErrLine: "App gone does not exist"},
 
 		{Args: []string{"certs:report", "shop", "--ssl-expires-at"}, Replies: certInfo, Ops: []string{"certs.info"}, Stdout: "2027-01-01T00:00:00Z\n"},
 		{Args: []string{"certs:report", "shop", "--ssl-hostnames"}, Replies: certInfo, Ops: []string{"certs.info"}, Stdout: "shop.com\n"},
@@ -86,24 +87,27 @@ func TestCerts(t *testing.T) {
 func TestRedirects(t *testing.T) {
 	t.Parallel()
 	list := map[string]reply{"redirects.list": {Resp: api.RedirectList{Redirects: []api.RedirectInfo{{Src: "old.com", Dest: "new.com", Code: 301}}}}}
+	set := "-----> Setting redirect for shop...\n" + sp(7) + "old.com -> new.com\n"
 	runCases(t, []cliCase{
-		{Args: []string{"redirect", "shop"}, Replies: list, Ops: []string{"redirects.list"}, Reqs: map[string]string{"redirects.list": `{"app":"shop"}`},
-			Stdout: "SOURCE" + sp(25) + "DESTINATION" + sp(20) + "CODE\n" + "old.com" + sp(24) + "new.com" + sp(24) + "301\n"},
+		{Name: "dokku-redirect's table", Args: []string{"redirect", "shop"}, Replies: list, Ops: []string{"redirects.list"}, Reqs: map[string]string{"redirects.list": `{"app":"shop"}`},
+			Stdout: "SOURCE   DESTINATION  CODE\n" + "old.com  new.com      301\n"},
 		{Args: []string{"redirect", "shop", "--format", "json"}, Replies: list, Ops: []string{"redirects.list"}, Stdout: `[{"src":"old.com","dest":"new.com","code":301}]` + "\n"},
 		{Name: "no redirects", Args: []string{"redirect", "shop"}, Replies: map[string]reply{"redirects.list": {Resp: api.RedirectList{}}}, Ops: []string{"redirects.list"},
-			Stdout: "-----> No redirects set for shop\n"},
+			Stderr: " !     There are no redirects for shop\n"},
 		{Args: []string{"redirect:set", "shop", "old.com", "new.com"}, Replies: map[string]reply{"redirects.set": {}}, Ops: []string{"redirects.set"},
-			Reqs: map[string]string{"redirects.set": `{"app":"shop","src":"old.com","dest":"new.com"}`}, Stdout: "-----> Setting redirect for old.com to new.com\n"},
+			Reqs: map[string]string{"redirects.set": `{"app":"shop","src":"old.com","dest":"new.com"}`}, Stdout: set},
 		{Args: []string{"redirect:set", "shop", "old.com", "new.com", "302"}, Replies: map[string]reply{"redirects.set": {}}, Ops: []string{"redirects.set"},
-			Reqs: map[string]string{"redirects.set": `{"app":"shop","src":"old.com","dest":"new.com","code":302}`}, Stdout: "-----> Setting redirect for old.com to new.com\n"},
+			Reqs: map[string]string{"redirects.set": `{"app":"shop","src":"old.com","dest":"new.com","code":302}`}, Stdout: set},
 		{Args: []string{"redirect:set", "shop", "old.com", "new.com", "moved"}, Code: 1, ErrLine: `Invalid redirect code "moved": use 301, 302, 303, 307 or 308`},
-		{Args: []string{"redirect:set", "shop", "old.com"}, Code: 1, ErrLine: "Please provide a source domain and a destination"},
+		{Name: "missing arguments: the daemon checks the app first", Args: []string{"redirect:set", "gone", "old.com"}, Replies: map[string]reply{"redirects.set": {Err: api.AppNotFound("gone")}},
+			Code: 20, Ops: []string{"redirects.set"}, Reqs: map[string]string{"redirects.set": `{"app":"gone","src":"","dest":""}`}, ErrLine: "App gone does not exist"},
 		{Args: []string{"redirect:set", "shop", "a", "b", "301", "x"}, Code: 1, ErrLine: "Unexpected argument(s): x"},
 		{Name: "daemon refuses the code", Args: []string{"redirect:set", "shop", "a.com", "b.com", "200"}, Replies: map[string]reply{"redirects.set": {Err: api.Errorf(api.CodeInvalid, "Invalid redirect code 200")}},
 			Code: 1, Ops: []string{"redirects.set"}, ErrLine: "Invalid redirect code 200"},
 		{Args: []string{"redirect:unset", "shop", "old.com"}, Replies: map[string]reply{"redirects.unset": {}}, Ops: []string{"redirects.unset"},
-			Reqs: map[string]string{"redirects.unset": `{"app":"shop","src":"old.com","dest":""}`}, Stdout: "-----> Unsetting redirect for old.com\n"},
-		{Args: []string{"redirect:unset", "shop"}, Code: 1, ErrLine: "Please provide a source domain"},
+			Reqs: map[string]string{"redirects.unset": `{"app":"shop","src":"old.com","dest":""}`}, Stdout: "-----> Unsetting redirect for shop...\n" + sp(7) + "old.com\n"},
+		{Args: []string{"redirect:unset", "shop"}, Replies: map[string]reply{"redirects.unset": {Err: api.Errorf(api.CodeInvalid, "Please provide a source domain")}},
+			Code: 1, Ops: []string{"redirects.unset"}, ErrLine: "Please provide a source domain"},
 	})
 }
 
@@ -148,8 +152,49 @@ func TestLetsEncrypt(t *testing.T) {
 			Reqs: map[string]string{"letsencrypt.cron-job": `{"add":false,"show":true}`}, Stdout: "-----> Auto-renew cron job is enabled (Berth renews certificates itself); turn it off with letsencrypt:cron-job --remove\n"},
 		{Args: []string{"letsencrypt:revoke", "shop"}, Replies: map[string]reply{"letsencrypt.revoke": {}}, Ops: []string{"letsencrypt.revoke"},
 			Reqs: map[string]string{"letsencrypt.revoke": `{"app":"shop"}`}, Stdout: "-----> Revoked the certificate of shop\n"},
-		{Args: []string{"letsencrypt:report", "shop", "--letsencrypt-computed-email"},
-			Replies: map[string]reply{"properties.report": {Resp: api.PropertyValues{Fields: []api.ReportField{{Key: "email"}, {Key: "computed-email", Value: "ops@shop.com"}, {Key: "global-email", Value: "ops@shop.com"}}}}},
-			Ops:     []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"letsencrypt"}`}, Stdout: "ops@shop.com\n"},
+		{Args: []string{"letsencrypt:cron-job", "--bogus"}, Code: 1, ErrLine: "Invalid flag passed: --bogus; use --add or --remove"},
+	})
+}
+
+// letsencrypt:report: dokku-letsencrypt's fields and order, --global with
+// the global values only, every app without one (JSON: one object a line).
+func TestLetsEncryptReport(t *testing.T) {
+	t.Parallel()
+	props := api.PropertyValues{
+		App:      map[string]string{"email": "", "graceperiod": "", "server": ""},
+		Global:   map[string]string{"email": "ops@shop.com", "graceperiod": "11", "server": ""},
+		Computed: map[string]string{"email": "ops@shop.com", "graceperiod": "11", "server": "default"},
+	}
+	notAfter := time.Unix(1800000000, 0)
+	replies := map[string]reply{
+		"properties.report":    {Resp: props},
+		"certs.info":           {Resp: api.CertInfo{Enabled: true, Source: "letsencrypt", NotAfter: notAfter}},
+		"letsencrypt.cron-job": {Resp: api.CronStatus{Enabled: true}},
+		"apps.list":            {Resp: api.AppList{Apps: []api.AppInfo{{Name: "blog"}, {Name: "shop"}}}},
+	}
+	// Report's labels are padded to the longest key's: 34 for an app's
+	// (computed-graceperiod), 32 for the global ones (global-graceperiod).
+	row := func(label, value string) string { return sp(7) + label + sp(34-len(label)) + value + "\n" }
+	grow := func(label, value string) string { return sp(7) + label + sp(32-len(label)) + value + "\n" }
+	all := `{"active":"true","autorenew":"true","computed-email":"ops@shop.com","computed-graceperiod":"11","computed-server":"default","email":"","expiration":"1800000000","global-email":"ops@shop.com","global-graceperiod":"11","global-server":"","graceperiod":"","server":""}`
+	runCases(t, []cliCase{
+		{Args: []string{"letsencrypt:report", "shop"}, Replies: replies, Ops: []string{"properties.report", "certs.info", "letsencrypt.cron-job"},
+			Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"letsencrypt"}`, "certs.info": `{"app":"shop"}`},
+			Stdout: "=====> shop letsencrypt information\n" + row("Letsencrypt active:", "true") + row("Letsencrypt autorenew:", "true") +
+				row("Letsencrypt computed email:", "ops@shop.com") + row("Letsencrypt computed graceperiod:", "11") + row("Letsencrypt computed server:", "default") +
+				row("Letsencrypt email:", "") + row("Letsencrypt expiration:", "1800000000") +
+				row("Letsencrypt global email:", "ops@shop.com") + row("Letsencrypt global graceperiod:", "11") + row("Letsencrypt global server:", "") +
+				row("Letsencrypt graceperiod:", "") + row("Letsencrypt server:", "")},
+		{Args: []string{"letsencrypt:report", "shop", "--letsencrypt-computed-email"}, Replies: replies, Ops: []string{"properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: "ops@shop.com\n"},
+		{Args: []string{"letsencrypt:report", "shop", "--format", "json", "--letsencrypt-email"}, Code: 1, ErrLine: "--format flag cannot be specified when specifying an info flag"},
+		{Args: []string{"letsencrypt:report", "--global"}, Replies: replies, Ops: []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"global":true,"namespace":"letsencrypt"}`},
+			Stdout: "=====> global letsencrypt information\n" + grow("Letsencrypt global email:", "ops@shop.com") + grow("Letsencrypt global graceperiod:", "11") + grow("Letsencrypt global server:", "")},
+		{Args: []string{"letsencrypt:report", "--global", "--format", "json"}, Replies: replies, Ops: []string{"properties.report"},
+			Stdout: `{"global-email":"ops@shop.com","global-graceperiod":"11","global-server":""}` + "\n"},
+		{Name: "every app, json: one object a line", Args: []string{"letsencrypt:report", "--format", "json"}, Replies: replies,
+			Ops: []string{"apps.list", "properties.report", "certs.info", "letsencrypt.cron-job", "properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: all + "\n" + all + "\n"},
+		{Name: "a key limited to apps: autorenew left empty", Args: []string{"letsencrypt:report", "shop", "--letsencrypt-autorenew"},
+			Replies: map[string]reply{"properties.report": {Resp: props}, "certs.info": {Resp: api.CertInfo{}}, "letsencrypt.cron-job": {Err: &api.Error{Code: api.CodeForbidden, Message: "admin only"}}},
+			Ops:     []string{"properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: "\n"},
 	})
 }

@@ -167,6 +167,10 @@ func domainsReport(c *cli.Ctx) error {
 	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
+	// Bare `domains` is the namespace's help, as in Dokku.
+	if c.Cmd.Name == "domains" && c.App == "" && !c.Global && c.InfoFlag == "" && c.Flag("format", "") == "" {
+		return c.NamespaceHelp("domains")
+	}
 	req := api.DomainsReportRequest{App: c.App, Global: c.Global, All: c.App == "" && !c.Global}
 	res, err := api.DomainsReportOp.Call(c, c.API, req)
 	if err != nil {
@@ -182,7 +186,7 @@ func domainsReport(c *cli.Ctx) error {
 			{Key: "global-vhosts", Value: strings.Join(r.GlobalVhosts, " ")},
 		}
 		if c.Global {
-			if err := c.Report("domains", "Global domains information", global); err != nil {
+			if err := c.Report("domains", "global domains information", global); err != nil {
 				return err
 			}
 			continue

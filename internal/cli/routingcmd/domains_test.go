@@ -68,10 +68,11 @@ func TestDomainsReportAndURLs(t *testing.T) {
 			Stdout: "=====> shop domains information\n" + row("Domains app enabled:", "true") + row("Domains app vhosts:", "shop.example.com www.shop.com") +
 				row("Domains global enabled:", "true") + row("Domains global vhosts:", "example.com")},
 		{Args: []string{"domains", "shop", "--domains-app-vhosts"}, Replies: one, Ops: []string{"domains.report"}, Stdout: "shop.example.com www.shop.com\n"},
+		{Name: "bare domains is the namespace's help", Args: []string{"domains"}, Has: []string{"Manage domains used by the proxy", "domains:add"}},
 		{Args: []string{"domains:report", "shop", "--format", "json"}, Replies: one, Ops: []string{"domains.report"},
 			Stdout: `{"app-enabled":"true","app-vhosts":"shop.example.com www.shop.com","global-enabled":"true","global-vhosts":"example.com"}` + "\n"},
 		{Args: []string{"domains:report", "--global"}, Replies: global, Ops: []string{"domains.report"}, Reqs: map[string]string{"domains.report": `{"global":true}`},
-			Stdout: "=====> Global domains information\n" + row("Domains global enabled:", "true") + row("Domains global vhosts:", "example.com example.org")},
+			Stdout: "=====> global domains information\n" + row("Domains global enabled:", "true") + row("Domains global vhosts:", "example.com example.org")},
 		{Args: []string{"domains:report", "--global", "--domains-app-vhosts"}, Replies: global, Code: 1, Ops: []string{"domains.report"},
 			ErrLine: "Invalid flag passed, valid flags: --domains-global-enabled, --domains-global-vhosts"},
 		{Args: []string{"domains:report", "--domains-app-enabled"}, Replies: map[string]reply{"domains.report": {Resp: api.DomainsReports{Reports: []api.DomainsReport{{App: "a", AppEnabled: true}, {App: "b"}}}}},

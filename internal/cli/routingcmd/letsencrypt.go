@@ -21,9 +21,11 @@ func init() {
 		le("letsencrypt:active", "<app>", "Print true when the app serves a Let's Encrypt certificate", leActive),
 		&cli.Command{Name: "letsencrypt:list", Args: "[--format json]", Short: "List apps with Let's Encrypt: domains, expiry, time left, next renewal, last error", Values: []string{"format"}, Run: leList},
 		&cli.Command{Name: "letsencrypt:auto-renew", Args: "[<app>]", Short: "Renew what is due now (Berth renews on its own)", App: cli.AppOptional, Run: leAutoRenew},
-		&cli.Command{Name: "letsencrypt:cron-job", Args: "[--add|--remove]", Short: "Show, or switch on or off, automatic renewal (no cron needed: it runs in Berth)", Bools: []string{"add", "remove"}, Run: leCron},
+		// An unknown flag reaches leCron (as an info flag), which refuses
+		// it in dokku-letsencrypt's words.
+		&cli.Command{Name: "letsencrypt:cron-job", Args: "[--add|--remove]", Short: "Show, or switch on or off, automatic renewal (no cron needed: it runs in Berth)", Bools: []string{"add", "remove"}, InfoFlags: true, Run: leCron},
 		le("letsencrypt:revoke", "<app>", "Revoke the app's certificate and stop using Let's Encrypt for it", leRevoke),
-		&cli.Command{Name: "letsencrypt:report", Args: "<app> [<flag>] [--format json]", Short: "Display an app's Let's Encrypt settings", App: cli.AppRequired, Values: []string{"format"}, InfoFlags: true, Run: cli.SettingsReport("letsencrypt")},
+		&cli.Command{Name: "letsencrypt:report", Args: "[<app>|--global] [<flag>] [--format json]", Short: "Display the Let's Encrypt status and settings of one app, every app, or the global settings", App: cli.AppOptional, Global: true, Values: []string{"format"}, InfoFlags: true, Run: leReport},
 	)
 }
 
@@ -82,11 +84,18 @@ func leAutoRenew(c *cli.Ctx) error {
 }
 
 func leCron(c *cli.Ctx) error {
-	if c.Bool("add") && c.Bool("remove") {
+	if c.InfoFlag != "" {
+		return cli.Failf("Invalid flag passed: %s; use --add or --remove (or neither, to see the status)", c.InfoFlag)
+	}
+	if err := c.NoExtraArgs(0); err != nil {
+		return err
+	}
+	add, remove := c.Bool("add"), c.Bool("remove")
+	if add && remove {
 		return cli.Failf("Give --add or --remove, not both")
 	}
-	show := !c.Bool("add") && !c.Bool("remove")
-	st, err := api.LECronJob.Call(c, c.API, api.CronJob{Add: c.Bool("add"), Show: show})
+	show := !add && !remove
+	st, err := api.LECronJob.Call(c, c.API, api.CronJob{Add: add, Show: show})
 	if err != nil {
 		return err
 	}
