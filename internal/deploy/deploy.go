@@ -189,11 +189,16 @@ func (l *locks) acquire(ctx context.Context, name, holder string, now func() tim
 			info := lockInfo{holder: holder, since: now(), released: make(chan struct{})}
 			l.held[name] = info
 			l.mu.Unlock()
+			// The release may be called more than once (apps:rename lets
+			// the new name go before its rebuild, and again on return).
+			var once sync.Once
 			return func() {
-				l.mu.Lock()
-				delete(l.held, name)
-				l.mu.Unlock()
-				close(info.released)
+				once.Do(func() {
+					l.mu.Lock()
+					delete(l.held, name)
+					l.mu.Unlock()
+					close(info.released)
+				})
 			}, nil
 		}
 		l.mu.Unlock()

@@ -397,3 +397,29 @@ func TestPipeline(t *testing.T) {
 		}
 	}
 }
+
+// A release without a Procfile runs every type with the image's CMD: ps:scale
+// starts a type it never had (Dokku's Dockerfile apps), says so, leaves web
+// alone, and the type stays at the next deploy.
+func TestScaleTypeOfImageCMD(t *testing.T) {
+	h := newHarness(t)
+	h.mustDeploy()
+	h.out.Reset()
+	res, err := h.d.Scale(context.Background(), "shop", map[string]int{"worker": 2}, false, h.out, "ps:scale")
+	if err != nil || res.Formation["worker"] != 2 {
+		t.Fatalf("scale worker=2: %+v, %v\n%s", res, err, h.out)
+	}
+	if got := h.eng.names(); got != "shop.web.1=running shop.worker.1=running shop.worker.2=running" {
+		t.Errorf("containers = %s", got)
+	}
+	if out := h.out.String(); !strings.Contains(out, "Deploying worker: starting 2") || strings.Contains(out, "Deploying web") {
+		t.Errorf("output:\n%s", out)
+	}
+	if _, err := h.d.Scale(context.Background(), "shop", map[string]int{"release": 1}, false, h.out, "ps:scale"); err == nil {
+		t.Error("scaled release, which never runs as a process")
+	}
+	h.mustDeploy()
+	if got := h.eng.names(); !strings.Contains(got, "shop.worker.2=running") {
+		t.Errorf("after a redeploy: %s", got)
+	}
+}
