@@ -109,8 +109,12 @@ type appSettings struct {
 	checksSkipped  string            // process types whose checks are skipped ("_all_")
 	checksDisabled string            // process types whose checks are disabled ("_all_")
 	keepReleases   int
-	generation     string // the live containers' generation
-	network        string // the network the app's containers join
+	// dockerfileStartCmd (ps:set dockerfile-start-cmd) is the command of
+	// the process types that run the image's CMD (no Procfile entry).
+	dockerfileStartCmd string
+	skipDeploy         bool   // ps:set skip-deploy: a deploy stops after its release steps
+	generation         string // the live containers' generation
+	network            string // the network the app's containers join
 }
 
 // checksOff reports whether typ's checks are skipped or disabled.
@@ -162,6 +166,8 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		s.checksSkipped = get("checks", "skipped")
 		s.checksDisabled = get("checks", "disabled")
 		s.keepReleases, _ = strconv.Atoi(get("releases", "keep"))
+		s.dockerfileStartCmd = get("ps", "dockerfile-start-cmd")
+		s.skipDeploy = get("ps", "skip-deploy") == "true"
 		s.generation, _, _ = tx.Property(a.Scope(), "ps", "generation")
 		s.dockerfilePath = get("builder-dockerfile", "dockerfile-path")
 		opts, err := app.ParseDockerOptions(get("docker-options", "build"))

@@ -283,7 +283,13 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 	if rel.GitRev != "" {
 		env["GIT_REV"] = rel.GitRev
 	}
-	cmd, err := release.Command(rel.Processes[typ], env)
+	command := rel.Processes[typ]
+	if command == "" {
+		// No Procfile command: the image's CMD, or dockerfile-start-cmd
+		// in its place (Dokku's arguments to docker run).
+		command = set.dockerfileStartCmd
+	}
+	cmd, err := release.Command(command, env)
 	if err != nil {
 		return docker.ContainerSpec{}, err
 	}
