@@ -257,9 +257,13 @@ func TestRedeploy(t *testing.T) {
 	h.mustDeploy("Procfile", procfile, "app.json", predeployJSON)
 	old := h.eng.byName()["shop.web.1"].ID
 	builds, commits := len(h.eng.buildOpts), len(h.eng.callsMatching("commit "))
+	h.out.Reset()
 	ok, err = h.d.Redeploy(context.Background(), "shop", h.out, "config:set")
 	if !ok || err != nil {
 		t.Fatalf("redeploy = %v, %v", ok, err)
+	}
+	if !strings.Contains(h.out.String(), "Releasing shop (release 1, new containers): web=1") {
+		t.Errorf("redeploy output lacks Dokku's Releasing line:\n%s", h.out)
 	}
 	if len(h.releases()) != 1 || len(h.eng.buildOpts) != builds || len(h.eng.callsMatching("commit ")) != commits {
 		t.Error("a redeploy made a release, built or ran predeploy")

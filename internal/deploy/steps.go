@@ -254,6 +254,9 @@ func (j *job) release(ctx context.Context) error {
 	}
 	j.plan = p
 	if j.redeploy {
+		// Dokku's line for every release it deploys, config changes and
+		// restarts included.
+		j.info("Releasing %s (release %d, new containers): %s", j.app.Name, j.rel.Number, release.DescribeFormation(p.Order(), p.Formation))
 		return nil
 	}
 	for _, n := range p.Notes {
