@@ -95,6 +95,11 @@ func setting(tx *store.Tx, a store.App, namespace, key string) (string, error) {
 
 // appSettings are the settings a deploy reads, in one transaction.
 type appSettings struct {
+	// dockerfileStartCmd (ps:set dockerfile-start-cmd) is the command of
+	// the process types that run the image's CMD (no Procfile entry).
+	dockerfileStartCmd string
+	skipDeploy         bool // ps:set skip-deploy: a deploy stops after its release steps
+
 	restartPolicy  string
 	stopTimeout    int
 	procfilePath   string
@@ -109,12 +114,8 @@ type appSettings struct {
 	checksSkipped  string            // process types whose checks are skipped ("_all_")
 	checksDisabled string            // process types whose checks are disabled ("_all_")
 	keepReleases   int
-	// dockerfileStartCmd (ps:set dockerfile-start-cmd) is the command of
-	// the process types that run the image's CMD (no Procfile entry).
-	dockerfileStartCmd string
-	skipDeploy         bool   // ps:set skip-deploy: a deploy stops after its release steps
-	generation         string // the live containers' generation
-	network            string // the network the app's containers join
+	generation     string // the live containers' generation
+	network        string // the network the app's containers join
 }
 
 // checksOff reports whether typ's checks are skipped or disabled.
