@@ -304,7 +304,7 @@ func TestDeployFromArchive(t *testing.T) {
 		t.Fatalf("after ps:scale web=2 worker=1: %q", got)
 	}
 	out = d.mustBerth(t, "ps:scale", "shop", "--format", "json")
-	if strings.TrimSpace(out) != `[{"process_type":"web","quantity":2},{"process_type":"once","quantity":0},{"process_type":"worker","quantity":1}]` {
+	if strings.TrimSpace(out) != `[{"process_type":"once","quantity":0},{"process_type":"web","quantity":2},{"process_type":"worker","quantity":1}]` {
 		t.Errorf("ps:scale --format json = %s", out)
 	}
 	d.mustBerth(t, "ps:scale", "shop", "worker=0")

@@ -133,18 +133,21 @@ func TestDokkuContainerNames(t *testing.T) {
 			t.Errorf("enter shop %s: exit %d %q", dyno, code, o)
 		}
 	}
-	var rep struct {
-		Containers []struct {
-			Type  string `json:"type"`
-			Name  string `json:"name"`
-			State string `json:"state"`
-		} `json:"containers"`
-	}
+	// ps:report's --status-TYPE.N lines are the live containers only.
+	var rep map[string]string
 	decodeJSON(t, d.mustBerth(t, "ps:report", "shop", "--format", "json"), &rep)
 	var names []string
-	for _, c := range rep.Containers {
-		names = append(names, c.Name)
+	for k, v := range rep {
+		dyno, ok := strings.CutPrefix(k, "status-")
+		if !ok {
+			continue
+		}
+		names = append(names, p+dyno)
+		if c := m[p+dyno]; len(c.ID) < 12 || !strings.Contains(v, "(CID: "+c.ID[:12]+")") {
+			t.Errorf("ps:report %s = %q, want the CID of %s%s (%s)", k, v, p, dyno, c.ID)
+		}
 	}
+	sort.Strings(names)
 	if strings.Join(names, " ") != p+"web.1 "+p+"worker.1" {
 		t.Errorf("ps:report lists %v, want only the live containers", names)
 	}

@@ -46,7 +46,7 @@ type ScaleRequest struct {
 // ScaleResult is the formation after scaling.
 type ScaleResult struct {
 	Formation map[string]int `json:"formation"`
-	Types     []string       `json:"types"` // the live release's types, web first
+	Types     []string       `json:"types"` // what ps:scale lists, sorted (release included)
 }
 
 // ProcessStatus is one process container.

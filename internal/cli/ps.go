@@ -119,11 +119,15 @@ func psScale(c *Ctx) error {
 		b, _ := json.Marshal(list)
 		c.Println(string(b))
 	case "stdout":
+		// Dokku's layout: "TYPE:" padded to 5, a space, the quantity; the
+		// header lines go with --quiet.
 		c.Info1("Scaling for %s", c.App)
-		c.Println("proctype: qty")
-		c.Println("--------: ---")
+		if !c.Quiet {
+			c.Println("proctype: qty")
+			c.Println("--------: ---")
+		}
 		for _, t := range res.Types {
-			c.Println(fmt.Sprintf("%-8s  %d", t+":", res.Formation[t]))
+			c.Println(fmt.Sprintf("%-5s %d", t+":", res.Formation[t]))
 		}
 	default:
 		return Failf("Invalid format: %s; use stdout or json", c.Flag("format", ""))

@@ -34,7 +34,8 @@ func TestPSScale(t *testing.T) {
 	formation := map[string]reply{"ps.scale": {Resp: api.ScaleResult{Formation: map[string]int{"web": 2, "worker": 0}, Types: []string{"web", "worker"}}}}
 	runCases(t, []cliCase{
 		{Args: []string{"ps:scale", "shop"}, Replies: formation, Ops: []string{"ps.scale"}, Reqs: map[string]string{"ps.scale": `{"app":"shop"}`},
-			Stdout: "-----> Scaling for shop\nproctype: qty\n--------: ---\nweb:      2\nworker:   0\n"},
+			Stdout: "-----> Scaling for shop\nproctype: qty\n--------: ---\nweb:  2\nworker: 0\n"},
+		{Name: "quiet: the types only, as Dokku", Args: []string{"--quiet", "ps:scale", "shop"}, Replies: formation, Ops: []string{"ps.scale"}, Stdout: "web:  2\nworker: 0\n"},
 		{Args: []string{"ps:scale", "shop", "--format", "json"}, Replies: formation, Ops: []string{"ps.scale"},
 			Stdout: `[{"process_type":"web","quantity":2},{"process_type":"worker","quantity":0}]` + "\n"},
 		{Name: "json of no types", Args: []string{"ps:scale", "shop", "--format", "json"}, Replies: map[string]reply{"ps.scale": {Resp: api.ScaleResult{}}}, Ops: []string{"ps.scale"}, Stdout: "[]\n"},

@@ -165,12 +165,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if err != nil {
 			return api.ScaleResult{}, err
 		}
-		rep, err := d.Report(ctx, req.App)
-		if err != nil {
-			return api.ScaleResult{}, err
-		}
-		types := orderedTypes(res.Formation, rep.Processes)
-		return api.ScaleResult{Formation: res.Formation, Types: types}, nil
+		return api.ScaleResult{Formation: res.Formation, Types: res.Types}, nil
 	})
 	api.Handle(m, api.PSReportOp, func(ctx context.Context, req api.PSRequest, _ api.Output) (api.PSReports, error) {
 		apps, err := s.appNames(ctx, req)
@@ -274,27 +269,6 @@ func psReport(r deploy.ProcessReport) api.PSReport {
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
 	return s
-}
-
-func orderedTypes(f map[string]int, procs map[string]string) []string {
-	seen := map[string]bool{}
-	var types []string
-	add := func(t string) {
-		if !seen[t] {
-			seen[t] = true
-			types = append(types, t)
-		}
-	}
-	if _, ok := procs["web"]; ok {
-		add("web")
-	}
-	for _, t := range slices.Sorted(maps.Keys(procs)) {
-		add(t)
-	}
-	for _, t := range slices.Sorted(maps.Keys(f)) {
-		add(t)
-	}
-	return types
 }
 
 // appNames resolves a PSRequest to app names.

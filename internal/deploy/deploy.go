@@ -195,7 +195,9 @@ func (l *locks) acquire(ctx context.Context, name, holder string, now func() tim
 			info := lockInfo{holder: holder, since: now(), released: make(chan struct{})}
 			l.held[name] = info
 			l.mu.Unlock()
-			var once sync.Once // callers may let go twice (apps:rename)
+			// The release may be called more than once (apps:rename lets
+			// the new name go before its rebuild, and again on return).
+			var once sync.Once
 			return func() {
 				once.Do(func() {
 					l.mu.Lock()
@@ -422,6 +424,11 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	}
 	d.log.Info("deploy started", "app", appName, "release", j.rel.Number, "redeploy", j.redeploy, "by", holder)
 	for _, s := range pipeline(j.redeploy, j.rollbackOf != nil) {
+		if s.name == "start" && !j.redeploy && j.rollbackOf == nil {
+			if skipped, err := j.skipDeploy(ctx); err != nil || skipped {
+				return j.rel, err
+			}
+		}
 		var err error
 		if !s.oneOff {
 			err = d.failpoint("deploy-" + s.name)
@@ -448,6 +455,28 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	}
 	d.log.Info("deploy finished", "app", appName, "release", j.rel.Number)
 	return j.rel, nil
+}
+
+// skippedDeploy is the error a release built under ps:set skip-deploy
+// keeps: it was never live, and the running release stays.
+const skippedDeploy = "deploy skipped (ps:set skip-deploy true)"
+
+// skipDeploy ends a deploy after its release steps when ps skip-deploy is
+// true (Dokku's "Skipping deployment"): the release is built and kept
+// (superseded, never live: releases:rollback APP N deploys it), the running
+// release and its containers stay as they are.
+func (j *job) skipDeploy(ctx context.Context) (bool, error) {
+	set, err := j.d.settings(ctx, j.app)
+	if err != nil || !set.skipDeploy {
+		return false, err
+	}
+	j.rel.Status, j.rel.Error, j.rel.FinishedAt = store.ReleaseSuperseded, skippedDeploy, j.d.now()
+	if err := j.d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(j.rel) }); err != nil {
+		return false, err
+	}
+	j.info("Skipping deployment (ps:set %s skip-deploy is true): release %d is built, the running release stays", j.app.Name, j.rel.Number)
+	j.d.log.Info("deploy skipped", "app", j.app.Name, "release", j.rel.Number)
+	return true, nil
 }
 
 // fail undoes a failed deploy before the switch: the new containers go, the

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,6 +58,39 @@ func dirExists(dir string) bool {
 type ScaleResult struct {
 	Formation map[string]int
 	Deployed  bool
+	// Types are what ps:scale lists, sorted: the live release's Procfile
+	// types (release included, at 0, as Dokku lists them), its processes
+	// and the formation's types; web alone for an app not deployed yet.
+	Types []string
+}
+
+// scaleTypes lists what ps:scale shows: the types of the live release's
+// Procfile (release included), its processes, and the formation's; an app
+// not deployed shows web at 1 (what a first deploy runs by default).
+func (d *Deployer) scaleTypes(appName string, s state, res *ScaleResult) {
+	types := map[string]bool{}
+	for t := range res.Formation {
+		types[t] = true
+	}
+	if s.deployed {
+		for t := range s.live.Processes {
+			types[t] = true
+		}
+		if files, err := d.releaseFiles(appName, s.live.Number, ""); err == nil && files.Procfile != nil {
+			for _, p := range files.Procfile.Processes {
+				types[p.Type] = true
+			}
+		}
+	} else if _, ok := res.Formation["web"]; !ok {
+		f := maps.Clone(res.Formation)
+		if f == nil {
+			f = map[string]int{}
+		}
+		f["web"] = 1
+		res.Formation = f
+		types["web"] = true
+	}
+	res.Types = slices.Sorted(maps.Keys(types))
 }
 
 // Scale changes the formation of an app and, unless skipDeploy or the app is
@@ -72,6 +107,7 @@ func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string
 	}
 	res := ScaleResult{Formation: s.formation, Deployed: s.deployed}
 	if len(changes) == 0 {
+		d.scaleTypes(appName, s, &res)
 		return res, nil
 	}
 	var procs map[string]string
@@ -85,7 +121,29 @@ func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string
 	if err != nil {
 		return res, err
 	}
-	if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetFormation(s.app, f) }); err != nil {
+	// A release without a Procfile runs a newly scaled type with the
+	// image's CMD: the type joins the live release's processes.
+	var added bool
+	if s.deployed && release.ImageOnly(procs) {
+		live := maps.Clone(procs)
+		for typ, n := range changes {
+			if _, ok := live[typ]; !ok && n > 0 {
+				live[typ], added = "", true
+			}
+		}
+		if added {
+			s.live.Processes = live
+		}
+	}
+	err = d.store.Tx(ctx, func(tx *store.Tx) error {
+		if added {
+			if err := tx.UpdateRelease(s.live); err != nil {
+				return err
+			}
+		}
+		return tx.SetFormation(s.app, f)
+	})
+	if err != nil {
 		return res, err
 	}
 	res.Formation = f

@@ -100,6 +100,17 @@ func diff(n naming.Names, want wanted, have []docker.ContainerInfo, tidy bool, e
 	return p
 }
 
+// countOf counts the slots of typ among up.
+func countOf(up []slotAction, typ string) int {
+	n := 0
+	for _, a := range up {
+		if a.typ == typ {
+			n++
+		}
+	}
+	return n
+}
+
 // withoutQueued drops the containers on the retire queue from cs.
 func withoutQueued(cs []docker.ContainerInfo, queued []store.Retiring) []docker.ContainerInfo {
 	skip := map[string]bool{}
@@ -178,7 +189,13 @@ func (j *job) applyReconcile(ctx context.Context, p reconcilePlan, set appSettin
 		}
 		renamed[r.ID] = r.To
 	}
+	announced := map[string]bool{}
 	for _, a := range p.up {
+		if !announced[a.typ] && !tidy {
+			// Dokku's line for each type a scale or restore brings up.
+			announced[a.typ] = true
+			j.info("Deploying %s: starting %d", a.typ, countOf(p.up, a.typ))
+		}
 		if a.id != "" {
 			j.info("Starting %s.%d", a.typ, a.index)
 			if err := eng.StartContainer(ctx, a.id); err != nil {

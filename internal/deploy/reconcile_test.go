@@ -257,9 +257,13 @@ func TestRedeploy(t *testing.T) {
 	h.mustDeploy("Procfile", procfile, "app.json", predeployJSON)
 	old := h.eng.byName()["shop.web.1"].ID
 	builds, commits := len(h.eng.buildOpts), len(h.eng.callsMatching("commit "))
+	h.out.Reset()
 	ok, err = h.d.Redeploy(context.Background(), "shop", h.out, "config:set")
 	if !ok || err != nil {
 		t.Fatalf("redeploy = %v, %v", ok, err)
+	}
+	if !strings.Contains(h.out.String(), "Releasing shop (release 1, new containers): web=1") {
+		t.Errorf("redeploy output lacks Dokku's Releasing line:\n%s", h.out)
 	}
 	if len(h.releases()) != 1 || len(h.eng.buildOpts) != builds || len(h.eng.callsMatching("commit ")) != commits {
 		t.Error("a redeploy made a release, built or ran predeploy")
@@ -395,5 +399,31 @@ func TestPipeline(t *testing.T) {
 		if got := stepNames(pipeline(tc.redeploy, tc.rollback)); got != tc.want {
 			t.Errorf("pipeline(redeploy %v, rollback %v) = %s, want %s", tc.redeploy, tc.rollback, got, tc.want)
 		}
+	}
+}
+
+// A release without a Procfile runs every type with the image's CMD: ps:scale
+// starts a type it never had (Dokku's Dockerfile apps), says so, leaves web
+// alone, and the type stays at the next deploy.
+func TestScaleTypeOfImageCMD(t *testing.T) {
+	h := newHarness(t)
+	h.mustDeploy()
+	h.out.Reset()
+	res, err := h.d.Scale(context.Background(), "shop", map[string]int{"worker": 2}, false, h.out, "ps:scale")
+	if err != nil || res.Formation["worker"] != 2 {
+		t.Fatalf("scale worker=2: %+v, %v\n%s", res, err, h.out)
+	}
+	if got := h.eng.names(); got != "shop.web.1=running shop.worker.1=running shop.worker.2=running" {
+		t.Errorf("containers = %s", got)
+	}
+	if out := h.out.String(); !strings.Contains(out, "Deploying worker: starting 2") || strings.Contains(out, "Deploying web") {
+		t.Errorf("output:\n%s", out)
+	}
+	if _, err := h.d.Scale(context.Background(), "shop", map[string]int{"release": 1}, false, h.out, "ps:scale"); err == nil {
+		t.Error("scaled release, which never runs as a process")
+	}
+	h.mustDeploy()
+	if got := h.eng.names(); !strings.Contains(got, "shop.worker.2=running") {
+		t.Errorf("after a redeploy: %s", got)
 	}
 }

@@ -32,7 +32,7 @@ func (d *Deployer) Rollback(ctx context.Context, appName string, n int, out io.W
 	var target *store.Release
 	for i := range rels {
 		r := rels[i]
-		if n == 0 && r.Status == store.ReleaseSuperseded && r.Number < s.live.Number {
+		if n == 0 && r.Status == store.ReleaseSuperseded && r.Error != skippedDeploy && r.Number < s.live.Number {
 			target = &r
 			break
 		}

@@ -92,6 +92,11 @@ func setting(tx *store.Tx, a store.App, namespace, key string) (string, error) {
 
 // appSettings are the settings a deploy reads, in one transaction.
 type appSettings struct {
+	// dockerfileStartCmd (ps:set dockerfile-start-cmd) is the command of
+	// the process types that run the image's CMD (no Procfile entry).
+	dockerfileStartCmd string
+	skipDeploy         bool // ps:set skip-deploy: a deploy stops after its release steps
+
 	restartPolicy  string
 	stopTimeout    int
 	procfilePath   string
@@ -167,6 +172,8 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		s.checksSkipped = get("checks", "skipped")
 		s.checksDisabled = get("checks", "disabled")
 		s.keepReleases, _ = strconv.Atoi(get("releases", "keep"))
+		s.dockerfileStartCmd = get("ps", "dockerfile-start-cmd")
+		s.skipDeploy = get("ps", "skip-deploy") == "true"
 		s.generation, _, _ = tx.Property(a.Scope(), "ps", "generation")
 		s.dockerfilePath = get("builder-dockerfile", "dockerfile-path")
 		s.buildArgs, s.noCache, s.buildSkipped = app.BuildOptions(get("docker-options", "build"))

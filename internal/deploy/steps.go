@@ -255,6 +255,9 @@ func (j *job) release(ctx context.Context) error {
 	}
 	j.plan = p
 	if j.redeploy {
+		// Dokku's line for every release it deploys, config changes and
+		// restarts included.
+		j.info("Releasing %s (release %d, new containers): %s", j.app.Name, j.rel.Number, release.DescribeFormation(p.Order(), p.Formation))
 		return nil
 	}
 	for _, n := range p.Notes {
@@ -284,7 +287,13 @@ func (d *Deployer) spec(a store.App, rel store.Release, set appSettings, typ str
 	if rel.GitRev != "" {
 		env["GIT_REV"] = rel.GitRev
 	}
-	cmd, err := release.Command(rel.Processes[typ], env)
+	command := rel.Processes[typ]
+	if command == "" {
+		// No Procfile command: the image's CMD, or dockerfile-start-cmd
+		// in its place (Dokku's arguments to docker run).
+		command = set.dockerfileStartCmd
+	}
+	cmd, err := release.Command(command, env)
 	if err != nil {
 		return docker.ContainerSpec{}, err
 	}

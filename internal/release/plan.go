@@ -56,7 +56,14 @@ func MakePlan(procfile *appfile.Procfile, appJSON *appfile.AppJSON, scale map[st
 		p.WebPort = exposed[0]
 	}
 	if procfile == nil {
+		// Without a Procfile every type runs the image's CMD, as Dokku
+		// runs a Dockerfile app's types: web, and those ps:scale started.
 		p.Processes["web"] = ""
+		for typ, n := range stored {
+			if n > 0 && typ != "release" && appfile.ValidateProcessType(typ) == nil {
+				p.Processes[typ] = ""
+			}
+		}
 	} else {
 		for _, proc := range procfile.Processes {
 			if proc.Type == "release" {
@@ -109,7 +116,7 @@ func ApplyScale(formation map[string]int, processes map[string]string, locked []
 		out[t] = n
 	}
 	for typ, n := range changes {
-		if _, ok := processes[typ]; !ok && processes != nil {
+		if _, ok := processes[typ]; !ok && processes != nil && (!ImageOnly(processes) || typ == "release" || appfile.ValidateProcessType(typ) != nil) {
 			return nil, app.Invalidf("%s is not a valid process name to scale up", typ)
 		}
 		if slices.Contains(locked, typ) {
@@ -121,6 +128,17 @@ func ApplyScale(formation map[string]int, processes map[string]string, locked []
 		out[typ] = n
 	}
 	return out, nil
+}
+
+// ImageOnly says a release's processes all run the image's CMD (it has no
+// Procfile): ps:scale may then start any process type, each running it.
+func ImageOnly(processes map[string]string) bool {
+	for _, cmd := range processes {
+		if cmd != "" {
+			return false
+		}
+	}
+	return len(processes) > 0
 }
 
 // DescribeFormation lists the quantities of types, in that order, as the

@@ -429,3 +429,26 @@ func TestRollbackPlan(t *testing.T) {
 		t.Errorf("formation = %v, want web=3 (current) worker=2 (the release's), no clock", p.Formation)
 	}
 }
+
+// Without a Procfile, types ps:scale started run the image's CMD and stay;
+// with one, ps:scale may only scale its types.
+func TestImageOnlyTypes(t *testing.T) {
+	p, err := MakePlan(nil, nil, nil, map[string]int{"web": 1, "worker": 2, "gone": 0}, nil)
+	if err != nil || len(p.Processes) != 2 || p.Processes["worker"] != "" || p.Formation["worker"] != 2 {
+		t.Fatalf("plan = %+v, %v", p, err)
+	}
+	if !ImageOnly(p.Processes) || ImageOnly(map[string]string{"web": "x"}) || ImageOnly(nil) {
+		t.Error("ImageOnly")
+	}
+	if _, err := ApplyScale(p.Formation, p.Processes, nil, map[string]int{"clock": 1}); err != nil {
+		t.Errorf("image-only release refused a new type: %v", err)
+	}
+	for _, typ := range []string{"release", "bad type"} {
+		if _, err := ApplyScale(p.Formation, p.Processes, nil, map[string]int{typ: 1}); err == nil {
+			t.Errorf("scaled %q", typ)
+		}
+	}
+	if _, err := ApplyScale(map[string]int{"web": 1}, map[string]string{"web": "run"}, nil, map[string]int{"worker": 1}); err == nil {
+		t.Error("a Procfile release took a type it does not have")
+	}
+}
