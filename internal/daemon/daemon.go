@@ -64,7 +64,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// The deployer asks routing (ports, domains, the proxy) and the services
 	// (networks), which are built with it: hooks reach them once they exist.
 	hooks := &deployHooks{}
-	copts, containerOpts := newContainerOpts(st, s.DataDir, log)
+	copts, containerOpts := newContainerOpts(st, s.StorageDir, log)
 	deployer := deploy.New(deploy.Config{
 		Store: st, Engine: eng.get, Names: naming.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
 		Router: hooks, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
