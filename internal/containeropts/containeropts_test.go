@@ -32,7 +32,7 @@ func newManager(t *testing.T) (*Manager, context.Context) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	m := New(st, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	m := New(st, filepath.Join(dir, "storage"), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	m.chown = func(string, int, int) error { return nil }
 	return m, ctx
 }

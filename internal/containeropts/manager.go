@@ -28,16 +28,17 @@ import (
 type Manager struct {
 	store *store.Store
 	// storageRoot is where storage:ensure-directory and storage:create
-	// make directories (DATA-DIR/storage, Dokku's /var/lib/dokku/data/storage).
+	// make directories (BERTH_STORAGE_DIR; Dokku's /var/lib/dokku/data/storage).
 	storageRoot string
 	log         *slog.Logger
 	// chown sets a directory's owner (os.Chown; tests replace it).
 	chown func(path string, uid, gid int) error
 }
 
-// New returns a Manager keeping storage directories under dataDir/storage.
-func New(st *store.Store, dataDir string, log *slog.Logger) *Manager {
-	return &Manager{store: st, storageRoot: filepath.Join(dataDir, "storage"), log: log, chown: lchown}
+// New returns a Manager making storage directories in storageDir
+// (BERTH_STORAGE_DIR, by default DATA-DIR/storage).
+func New(st *store.Store, storageDir string, log *slog.Logger) *Manager {
+	return &Manager{store: st, storageRoot: filepath.Clean(storageDir), log: log, chown: lchown}
 }
 
 // StorageRoot is the directory named storage directories are made in.

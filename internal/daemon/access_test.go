@@ -44,7 +44,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	git.Register(mux)
 	svc.registerVersion(mux, git)
 	svc.registerDoctor(mux, st, s, &engineConn{}, git)
-	copts, _ := newContainerOpts(st, dir, log)
+	copts, _ := newContainerOpts(st, filepath.Join(dir, "storage"), log)
 	copts.Register(mux)
 	newCron(st, s, log, noEngine, d).Register(mux)
 	registerLogsFailed(mux, d)

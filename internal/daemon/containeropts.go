@@ -11,8 +11,8 @@ import (
 
 // newContainerOpts builds the docker-options, storage and resource
 // manager (containeropts) and the deployer's hook into it.
-func newContainerOpts(st *store.Store, dataDir string, log *slog.Logger) (*containeropts.Manager, func(ctx context.Context, app string) (deploy.ContainerOptions, error)) {
-	m := containeropts.New(st, dataDir, log)
+func newContainerOpts(st *store.Store, storageDir string, log *slog.Logger) (*containeropts.Manager, func(ctx context.Context, app string) (deploy.ContainerOptions, error)) {
+	m := containeropts.New(st, storageDir, log)
 	return m, func(ctx context.Context, app string) (deploy.ContainerOptions, error) {
 		o, err := m.For(ctx, app)
 		if err != nil {

@@ -64,7 +64,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// The deployer asks routing (ports, domains, the proxy) and the services
 	// (networks), which are built with it: hooks reach them once they exist.
 	hooks := &deployHooks{}
-	copts, containerOpts := newContainerOpts(st, s.DataDir, log)
+	copts, containerOpts := newContainerOpts(st, s.StorageDir, log)
 	nets := newNetworks(st, s, log, eng.get, naming.Names{Prefix: s.NamePrefix}) // network:*
 	deployer := deploy.New(deploy.Config{
 		Store: st, Engine: placeContainers(eng.get, nets), Names: naming.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,

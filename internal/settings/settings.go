@@ -52,6 +52,9 @@ type Settings struct {
 	// SSHGroup may use SSHSocket: the group of the berth and dokku system
 	// users (BERTH_SSH_GROUP, default berth).
 	SSHGroup string
+	// StorageDir holds the directories of storage:create and
+	// storage:ensure-directory (BERTH_STORAGE_DIR, default DATA_DIR/storage).
+	StorageDir string
 	// AccessLog makes the proxy log one line per request
 	// (BERTH_ACCESS_LOG: true or false).
 	AccessLog string
@@ -123,6 +126,7 @@ var fields = []field{
 	{"BERTH_LOG_FORMAT", "text", "log format: text or json", func(s *Settings) *string { return &s.LogFormat }},
 	{"BERTH_PROXY_SOCKET", "", "control socket of the proxy process (default: DATA_DIR/proxy.sock)", func(s *Settings) *string { return &s.ProxySocket }},
 	{"BERTH_SSH_SOCKET", "", "socket of OpenSSH forced commands (default: DATA_DIR/berth-ssh.sock)", func(s *Settings) *string { return &s.SSHSocket }},
+	{"BERTH_STORAGE_DIR", "", "directory of storage:create's entries (default: DATA_DIR/storage; Dokku's is /var/lib/dokku/data/storage)", func(s *Settings) *string { return &s.StorageDir }},
 	{"BERTH_SSH_GROUP", "berth", "group allowed on BERTH_SSH_SOCKET (the berth and dokku users)", func(s *Settings) *string { return &s.SSHGroup }},
 	{"BERTH_AUTHORIZED_KEYS", "", "authorized_keys file kept for OpenSSH mode (empty: DATA_DIR/authorized_keys while OpenSSH mode is on)", func(s *Settings) *string { return &s.AuthorizedKeys }},
 	{"BERTH_OPENSSH", "auto", "OpenSSH mode (git push dokku@host:app on port 22): auto (set up the users and keys when sshd is installed) or off", func(s *Settings) *string { return &s.OpenSSH }},
@@ -211,6 +215,11 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	}
 	if s.ProxySocket == "" {
 		s.ProxySocket = filepath.Join(s.DataDir, "proxy.sock")
+	}
+	if s.StorageDir == "" {
+		s.StorageDir = filepath.Join(s.DataDir, "storage")
+	} else if s.StorageDir, err = filepath.Abs(s.StorageDir); err != nil {
+		return s, err
 	}
 	if s.SSHSocket == "" {
 		s.SSHSocket = filepath.Join(s.DataDir, "berth-ssh.sock")
