@@ -44,6 +44,10 @@ type Service struct {
 	// services, a destroyed or renamed app's network goes. Nil: no
 	// services.
 	services appServices
+	// gitBuilds is ps:rebuild's view of the apps' repositories (an app
+	// deployed by git push rebuilds its deploy branch). Nil: the live
+	// release's source is rebuilt.
+	gitBuilds gitRebuilder
 }
 
 // appServices is what the apps commands ask of the services
