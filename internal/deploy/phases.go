@@ -197,14 +197,21 @@ func (j *job) script(ctx context.Context, step, phase, source string, cmd []stri
 	id, code, tail, err := j.oneOff(ctx, strings.ReplaceAll(phase, ".", "-"), cmd)
 	if err != nil {
 		if c, mapped := startExitCode(err); c != 0 {
-			return id, &StepError{Step: step, Err: fmt.Errorf("Execution of %s task failed: %s (exit %d: %v)", phase, command, c, mapped)}
+			return id, &StepError{Step: step, Err: taskFailed{phase, command, fmt.Sprintf("exit %d: %v", c, mapped)}}
 		}
 		return id, err
 	}
 	if code != 0 {
-		return id, &StepError{Step: step, Err: fmt.Errorf("Execution of %s task failed: %s (exit code %d)", phase, command, code), Tail: tail}
+		return id, &StepError{Step: step, Err: taskFailed{phase, command, fmt.Sprintf("exit code %d", code)}, Tail: tail}
 	}
 	return id, nil
+}
+
+// taskFailed is a task that did not succeed, in Dokku's words.
+type taskFailed struct{ phase, command, why string }
+
+func (e taskFailed) Error() string {
+	return fmt.Sprintf("Execution of %s task failed: %s (%s)", e.phase, e.command, e.why)
 }
 
 // predeploy runs app.json's scripts.dokku.predeploy in a container of the

@@ -85,7 +85,10 @@ func (j *job) source(ctx context.Context) error {
 	default:
 		return fmt.Errorf("unknown source kind %q", j.src.Kind)
 	}
-	return nil
+	if j.src.Kind == SourceRollback {
+		return nil // the files the release read are kept with it
+	}
+	return j.applyBuildDir(ctx)
 }
 
 // lockedWriter serializes writes from several goroutines.
