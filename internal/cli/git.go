@@ -3,7 +3,6 @@ package cli
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -185,32 +184,22 @@ func keysReport(c *Ctx) error {
 	return c.Report("ssh-keys", "Berth ssh entry points", fields)
 }
 
-// gitReport is Dokku's git:report: per app the raw, computed and global
-// values of the settings, the rev-env-var, source image, last pushed commit
-// and when; with --global only the computed and global values.
+// gitReport is Dokku's git:report: the lines each git setting declares
+// (the generic settings report: raw, computed and global values; with
+// --global only the computed and global ones), with --git-rev-env-var
+// showing the variable a push sets (GIT_REV unless set), as Dokku's does.
 func gitReport(c *Ctx) error {
 	res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App, Global: c.Global}, Namespace: "git"})
 	if err != nil {
 		return err
 	}
-	var fields []Field
-	for _, k := range []string{"archive-max-files", "archive-max-size", "deploy-branch", "keep-git-dir"} {
-		fields = append(fields, Field{"computed-" + k, res.Computed[k]}, Field{"global-" + k, res.Global[k]})
+	fields := SettingFields(res)
+	for i, f := range fields {
+		if f.Key == "rev-env-var" {
+			fields[i].Value = res.Computed["rev-env-var"]
+		}
 	}
-	subject := "--global"
-	if !c.Global {
-		subject = c.App
-		fields = append(fields,
-			Field{"deploy-branch", res.App["deploy-branch"]},
-			Field{"keep-git-dir", res.App["keep-git-dir"]},
-			Field{"rev-env-var", res.Computed["rev-env-var"]},
-			Field{"source-image", res.App["source-image"]},
-			Field{"sha", res.App["sha"]},
-			Field{"last-updated-at", res.App["last-updated-at"]},
-		)
-	}
-	sort.Slice(fields, func(i, j int) bool { return fields[i].Key < fields[j].Key })
-	return c.Report("git", subject+" git information", fields)
+	return c.Report("git", c.ReportSubject()+" git information", fields)
 }
 
 // gitSet is git:set: PropertySetter's, but rev-env-var with no value is

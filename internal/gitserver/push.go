@@ -37,10 +37,10 @@ func init() {
 	app.Register(app.Setting{Namespace: "git", Key: "source-image", Scope: app.ScopeApp})
 	// Dokku's limits of git:from-archive; Berth's archives are capped by
 	// the deploy's own limits, these are reported for Dokku's tools.
-	app.Register(app.Setting{Namespace: "git", Key: "archive-max-files", Scope: app.ScopeGlobal, Default: "10000", Validate: positiveInt})
-	app.Register(app.Setting{Namespace: "git", Key: "archive-max-size", Scope: app.ScopeGlobal, Default: "1073741824", Validate: positiveInt})
-	app.Register(app.Setting{Namespace: "git", Key: "sha", Scope: app.ScopeApp, Internal: true})
-	app.Register(app.Setting{Namespace: "git", Key: "last-updated-at", Scope: app.ScopeApp, Internal: true})
+	app.Register(app.Setting{Namespace: "git", Key: "archive-max-files", Scope: app.ScopeGlobal, Default: "10000", Validate: positiveInt, Report: app.ReportComputed | app.ReportGlobal})
+	app.Register(app.Setting{Namespace: "git", Key: "archive-max-size", Scope: app.ScopeGlobal, Default: "1073741824", Validate: positiveInt, Report: app.ReportComputed | app.ReportGlobal})
+	app.Register(app.Setting{Namespace: "git", Key: "sha", Scope: app.ScopeApp, Internal: true, Report: app.ReportRaw})
+	app.Register(app.Setting{Namespace: "git", Key: "last-updated-at", Scope: app.ScopeApp, Internal: true, Report: app.ReportRaw})
 }
 
 // Git settings' names and defaults.
