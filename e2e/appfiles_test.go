@@ -63,7 +63,7 @@ func TestSeedLayoutFilesFromImage(t *testing.T) {
 		"app.json: found in the image at /code/app.json",
 		"CHECKS: found in the image at /code/CHECKS",
 		"DOKKU_SCALE: found in the image at /code/DOKKU_SCALE",
-		"Running predeploy: testapp echo migrating", "migrating",
+		"Executing predeploy task from app.json: testapp echo migrating", "migrating",
 		"Releasing shop (release 1): web=1 worker=2",
 		"Running 1 health check(s) for web.1")
 	if strings.Contains(out, "No Procfile found") {
@@ -138,7 +138,7 @@ func TestFromImageReadsItsFiles(t *testing.T) {
 	out := d.mustBerth(t, "git:from-image", "img", ref)
 	mustContain(t, "git:from-image", out,
 		"Procfile: found in the image at /code/Procfile",
-		"Running predeploy", "Releasing img (release 1): web=1 worker=2")
+		"Executing predeploy task from app.json", "Releasing img (release 1): web=1 worker=2")
 	if got := dynos(containers(t, eng, d, "img")); got != "web.1 worker.1 worker.2" {
 		t.Fatalf("dynos = %q", got)
 	}

@@ -41,7 +41,7 @@ func TestDeployPhasesAndHealthchecks(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("deploy: %d\n%s", code, out)
 	}
-	for _, want := range []string{"Setting config vars from app.json: DEFAULTED, GENERATED", "predeploy ran", "release ran", "postdeploy ran", "Running 1 health check(s) for web.1"} {
+	for _, want := range []string{"Setting 2 env var(s) from app.json: DEFAULTED, GENERATED", "predeploy ran", "release ran", "postdeploy ran", "Running 1 health check(s) for web.1"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("deploy output lacks %q:\n%s", want, out)
 		}
@@ -128,7 +128,7 @@ func TestBadHealthchecksAndRollbacks(t *testing.T) {
 	}{
 		{"malformed CHECKS", with("CHECKS", "WAIT=2\nATTEMPTS=x\n/health ok\n"), "CHECKS line 2"},
 		{"malformed healthchecks", with("app.json", "{\"healthchecks\": {\"web\": [{\"path\": \"/health\",\n \"attempts\": \"three\"}]}}"), "app.json line 2"},
-		{"required env", with("app.json", `{"env": {"API_TOKEN": {"required": true}}}`), "app.json requires the config var API_TOKEN"},
+		{"required env", with("app.json", `{"env": {"API_TOKEN": {"required": true}}}`), "required env var API_TOKEN has no value"},
 	} {
 		out, code := d.deployTar(t, "shop", appTar(t, tc.files))
 		lines := strings.Split(strings.TrimSpace(out), "\n")

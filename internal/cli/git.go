@@ -18,8 +18,8 @@ func init() {
 		&Command{Name: "ssh-keys:remove", Args: "(<name>|--fingerprint FP)", Short: "Remove an ssh key", Values: []string{"fingerprint"}, Run: keysRemove},
 		&Command{Name: "ssh-keys:report", Args: "[<flag>] [--format json]", Short: "Show which ssh entry points are live: built-in server, OpenSSH mode, gateway socket", Values: []string{"format"}, InfoFlags: true, Run: keysReport},
 		&Command{Name: "ssh-keys:access", Args: "<name> (admin|APP[,APP...])", Short: "Change what a key may touch: every app (admin) or the named apps", Run: keysAccess},
-		&Command{Name: "git:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a git setting (deploy-branch, keep-git-dir)", App: AppRequired, Global: true, Run: PropertySetter("git")},
-		&Command{Name: "git:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's git settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: gitReport},
+		&Command{Name: "git:set", Args: "(<app>|--global) <key> [<value>]", Short: "Set or clear a git setting (deploy-branch, keep-git-dir, rev-env-var, source-image, archive-max-files, archive-max-size)", App: AppRequired, Global: true, Run: gitSet},
+		&Command{Name: "git:report", Args: "(<app>|--global) [<flag>] [--format json]", Short: "Display an app's git settings", App: AppRequired, Global: true, Values: []string{"format"}, InfoFlags: true, Run: gitReport},
 		&Command{Name: "git-hook", Short: "Git's pre-receive hook (run by git, not by hand)", Local: true, LocalOnly: true, Hidden: true, Run: gitHook},
 	)
 }
@@ -205,20 +205,36 @@ func keysReport(c *Ctx) error {
 	return c.Report("ssh-keys", "Berth ssh entry points", fields)
 }
 
+// gitReport is Dokku's git:report: the lines each git setting declares
+// (the generic settings report: raw, computed and global values; with
+// --global only the computed and global ones), with --git-rev-env-var
+// showing the variable a push sets (GIT_REV unless set), as Dokku's does.
 func gitReport(c *Ctx) error {
-	res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: "git"})
+	res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App, Global: c.Global}, Namespace: "git"})
 	if err != nil {
 		return err
 	}
-	fields := []Field{
-		{"deploy-branch", res.App["deploy-branch"]},
-		{"global-deploy-branch", res.Global["deploy-branch"]},
-		{"computed-deploy-branch", res.Computed["deploy-branch"]},
-		{"keep-git-dir", res.Computed["keep-git-dir"]},
-		{"sha", res.App["sha"]},
-		{"last-updated-at", res.App["last-updated-at"]},
+	fields := SettingFields(res)
+	for i, f := range fields {
+		if f.Key == "rev-env-var" {
+			fields[i].Value = res.Computed["rev-env-var"]
+		}
 	}
-	return c.Report("git", c.App+" git information", fields)
+	return c.Report("git", c.ReportSubject()+" git information", fields)
+}
+
+// gitSet is git:set: PropertySetter's, but rev-env-var with no value is
+// kept set to nothing (no variable is set on push), as in Dokku, rather
+// than going back to GIT_REV.
+func gitSet(c *Ctx) error {
+	if len(c.Args) >= 1 && c.Args[0] == "rev-env-var" && (len(c.Args) == 1 || c.Args[1] == "") && !c.Global {
+		if _, err := api.PropertiesSet.Call(c, c.API, api.PropertyChange{Scope: api.Scope{App: c.App}, Namespace: "git", Key: "rev-env-var", Value: ""}); err != nil {
+			return err
+		}
+		c.Info2("Unsetting rev-env-var")
+		return nil
+	}
+	return PropertySetter("git")(c)
 }
 
 // gitHook is git's pre-receive hook in an app's repository (package

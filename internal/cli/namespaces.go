@@ -6,6 +6,7 @@ package cli
 var namespaceDescriptions = map[string]string{
 	"app-json":           "Manage app-json settings for an app",
 	"apps":               "Manage apps",
+	"builder":            "Manage builder settings for an app",
 	"builder-dockerfile": "Manage the dockerfile builder integration for an app",
 	"certs":              "Manage SSL (TLS) certs",
 	"checks":             "Manage zero-downtime settings",

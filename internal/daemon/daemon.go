@@ -102,6 +102,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		return err
 	}
 	git := newGitServer(st, s, svc, deployer, opts.RunCommand, log)
+	svc.gitBuilds = git // ps:rebuild of a pushed app builds its deploy branch
 	svc.Register(mux)
 	svc.registerRunRetire(mux) // run:retire
 	git.Register(mux)

@@ -140,10 +140,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		}
 		return api.DeployResult{Release: rel.Number}, err
 	})
-	api.Handle(m, api.PSRebuild, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
-		_, err := d.Deploy(ctx, app, deploy.Source{Kind: deploy.SourceRebuild}, out, "ps:rebuild")
-		return err
-	}))
+	api.Handle(m, api.PSRebuild, s.forApps(s.rebuild))
 	api.Handle(m, api.PSStart, s.forApps(func(ctx context.Context, app string, out io.Writer) error {
 		return d.Start(ctx, app, out)
 	}))
@@ -322,6 +319,15 @@ func (s *Service) setDeploySource(ctx context.Context, app, source, meta string)
 			return err
 		}
 		if err := tx.SetProperty(a.Scope(), "apps", "deploy-source", source); err != nil {
+			return err
+		}
+		// git:report's source-image: the image git:from-image deployed.
+		if source == "docker-image" {
+			err = tx.SetProperty(a.Scope(), "git", "source-image", meta)
+		} else {
+			err = tx.UnsetProperty(a.Scope(), "git", "source-image")
+		}
+		if err != nil {
 			return err
 		}
 		return tx.SetProperty(a.Scope(), "apps", "deploy-source-metadata", meta)

@@ -47,6 +47,10 @@ type Service struct {
 	// cronLogs writes what the app's cron runs printed, before its
 	// processes' output in `logs` (nil: none).
 	cronLogs cronLogsFunc
+	// gitBuilds is ps:rebuild's view of the apps' repositories (an app
+	// deployed by git push rebuilds its deploy branch). Nil: the live
+	// release's source is rebuilt.
+	gitBuilds gitRebuilder
 }
 
 // appServices is what the apps commands ask of the services

@@ -4,9 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -32,11 +34,13 @@ type Router interface {
 }
 
 // envDefaults applies app.json's env: defaults for unset keys, generated
-// secrets, and required keys that must be set.
+// secrets, required keys that must be set, and "sync" values set on every
+// deploy. Its lines are Dokku's.
 func (j *job) envDefaults(ctx context.Context) error {
 	if j.files.AppJSON == nil || len(j.files.AppJSON.Env) == 0 {
 		return nil
 	}
+	j.info("Processing app.json env vars")
 	return j.d.store.Tx(ctx, func(tx *store.Tx) error {
 		vars, err := tx.Config(j.app.Scope())
 		if err != nil {
@@ -49,7 +53,14 @@ func (j *job) envDefaults(ctx context.Context) error {
 		set := map[string]string{}
 		for _, k := range slices.Sorted(maps.Keys(j.files.AppJSON.Env)) {
 			spec := j.files.AppJSON.Env[k]
-			if _, ok := vars[k]; ok {
+			cur, ok := vars[k]
+			if spec.Sync && spec.Value != nil {
+				if !ok || cur != *spec.Value {
+					set[k] = *spec.Value
+				}
+				continue
+			}
+			if ok {
 				continue
 			}
 			if _, ok := global[k]; ok {
@@ -63,15 +74,17 @@ func (j *job) envDefaults(ctx context.Context) error {
 				rand.Read(b)
 				set[k] = hex.EncodeToString(b)
 			case spec.Required:
-				return app.Invalidf("app.json requires the config var %s: set it with config:set %s %s=VALUE", k, j.app.Name, k)
+				return app.Invalidf("required env var %s has no value: set it with config:set %s %s=VALUE, or give it a value in app.json", k, j.app.Name, k)
 			}
 		}
-		if len(set) > 0 {
-			if err := app.ValidateVars(set); err != nil {
-				return app.Invalidf("app.json env: %v", err)
-			}
-			j.info("Setting config vars from app.json: %s", strings.Join(slices.Sorted(maps.Keys(set)), ", "))
+		if len(set) == 0 {
+			j.detail("No env vars to set from app.json")
+			return nil
 		}
+		if err := app.ValidateVars(set); err != nil {
+			return app.Invalidf("app.json env: %v", err)
+		}
+		j.info("Setting %d env var(s) from app.json: %s", len(set), strings.Join(slices.Sorted(maps.Keys(set)), ", "))
 		return tx.SetConfig(j.app.Scope(), set)
 	})
 }
@@ -151,6 +164,56 @@ func (t *tailWriter) Write(p []byte) (int, error) {
 	return t.w.Write(p)
 }
 
+// scriptCmd is the Cmd of a container running an app.json script, as
+// Dokku builds it: an image with an ENTRYPOINT (other than tini) gets the
+// script's words as its arguments; otherwise a shell runs it.
+func (j *job) scriptCmd(script string) ([]string, error) {
+	if ep := j.image.Entrypoint; len(ep) > 0 && !isTini(ep) {
+		words, err := app.SplitWords(script)
+		if err != nil {
+			return nil, app.Invalidf("Invalid command %q: %v", script, err)
+		}
+		return words, nil
+	}
+	return []string{"/bin/sh", "-c", script}, nil
+}
+
+// isTini reports whether an ENTRYPOINT is only tini (["/tini", "--"] and
+// the like), which Dokku does not treat as the app's own entrypoint.
+func isTini(ep []string) bool {
+	return len(ep) == 2 && ep[1] == "--" && path.Base(ep[0]) == "tini"
+}
+
+// script runs an app.json or Procfile task in a throw-away container with
+// Dokku's lines ("Executing PHASE task from SOURCE: CMD", "Execution of
+// PHASE task failed: CMD"); step names the deploy step in the error. It
+// returns the container (removed by the caller) on success.
+func (j *job) script(ctx context.Context, step, phase, source string, cmd []string, command string) (string, error) {
+	if phase == "predeploy" {
+		j.info("Executing %s task from %s: %s", phase, source, command)
+	} else {
+		j.info("Executing %s task from %s in ephemeral container: %s", phase, source, command)
+	}
+	id, code, tail, err := j.oneOff(ctx, strings.ReplaceAll(phase, ".", "-"), cmd)
+	if err != nil {
+		if c, mapped := startExitCode(err); c != 0 {
+			return id, &StepError{Step: step, Err: taskFailed{phase, command, fmt.Sprintf("exit %d: %v", c, mapped)}}
+		}
+		return id, err
+	}
+	if code != 0 {
+		return id, &StepError{Step: step, Err: taskFailed{phase, command, fmt.Sprintf("exit code %d", code)}, Tail: tail}
+	}
+	return id, nil
+}
+
+// taskFailed is a task that did not succeed, in Dokku's words.
+type taskFailed struct{ phase, command, why string }
+
+func (e taskFailed) Error() string {
+	return fmt.Sprintf("Execution of %s task failed: %s (%s)", e.phase, e.command, e.why)
+}
+
 // predeploy runs app.json's scripts.dokku.predeploy in a container of the
 // new image and keeps its file changes in the release image, as Dokku does.
 func (j *job) predeploy(ctx context.Context) error {
@@ -158,16 +221,16 @@ func (j *job) predeploy(ctx context.Context) error {
 		return nil
 	}
 	script := j.files.AppJSON.Scripts.Dokku.Predeploy
-	j.info("Running predeploy: %s", script)
-	id, code, tail, err := j.oneOff(ctx, "predeploy", []string{"/bin/sh", "-c", script})
+	cmd, err := j.scriptCmd(script)
+	if err != nil {
+		return err
+	}
+	id, err := j.script(ctx, "predeploy", "predeploy", "app.json", cmd, script)
 	if id != "" {
 		defer j.eng.RemoveContainer(context.WithoutCancel(ctx), id, true)
 	}
 	if err != nil {
 		return err
-	}
-	if code != 0 {
-		return &StepError{Step: "predeploy", Err: fmt.Errorf("the predeploy command exited with code %d", code), Tail: tail}
 	}
 	if _, err := j.eng.Commit(ctx, id, j.rel.Image, map[string]string{naming.LabelInstance: j.d.names.Instance(), naming.LabelApp: j.app.Name, naming.LabelRelease: strconv.Itoa(j.rel.Number)}); err != nil {
 		return err
@@ -181,8 +244,17 @@ func (j *job) predeploy(ctx context.Context) error {
 }
 
 // releaseCommand runs the Procfile's release command once, in a throw-away
-// container, before any new container starts.
+// container, before any new container starts; then, on the app's first
+// deploy only, app.json's scripts.postdeploy (Heroku's, which Dokku runs
+// there, once: a failed one is not retried).
 func (j *job) releaseCommand(ctx context.Context) error {
+	if err := j.procfileRelease(ctx); err != nil {
+		return err
+	}
+	return j.herokuPostdeploy(ctx)
+}
+
+func (j *job) procfileRelease(ctx context.Context) error {
 	if j.files.Procfile == nil {
 		return nil
 	}
@@ -198,42 +270,73 @@ func (j *job) releaseCommand(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	j.info("Running the release command: %s", p.Command)
-	id, code, tail, err := j.oneOff(ctx, "release", cmd)
+	id, err := j.script(ctx, "release-command", "release", "Procfile", cmd, p.Command)
 	if id != "" {
 		defer j.eng.RemoveContainer(context.WithoutCancel(ctx), id, true)
 	}
-	if err != nil {
-		if c, mapped := startExitCode(err); c != 0 {
-			return &StepError{Step: "release-command", Err: fmt.Errorf("exit %d: %v", c, mapped)}
-		}
-		return err
-	}
-	if code != 0 {
-		return &StepError{Step: "release-command", Err: fmt.Errorf("the release command exited with code %d", code), Tail: tail}
-	}
-	return nil
+	return err
 }
 
-// postdeploy runs app.json's scripts.dokku.postdeploy after the switch. The
-// release is live whatever it does; a failure is reported.
+// herokuPostdeploy runs app.json's scripts.postdeploy on the app's first
+// deploy (no release was ever live), once.
+func (j *job) herokuPostdeploy(ctx context.Context) error {
+	if j.files.AppJSON == nil || j.files.AppJSON.Scripts.Postdeploy == "" {
+		return nil
+	}
+	first := false
+	err := j.d.store.Tx(ctx, func(tx *store.Tx) error {
+		done, _, err := tx.Property(j.app.Scope(), "app-json", herokuPostdeployDone)
+		if err != nil || done == "executed" {
+			return err
+		}
+		if _, err := tx.LiveRelease(j.app); err == nil {
+			return nil // deployed before: Heroku's postdeploy is for the first deploy
+		} else if !errors.Is(err, store.ErrReleaseNotFound) {
+			return err
+		}
+		first = true
+		return tx.SetProperty(j.app.Scope(), "app-json", herokuPostdeployDone, "executed")
+	})
+	if err != nil || !first {
+		return err
+	}
+	script := j.files.AppJSON.Scripts.Postdeploy
+	cmd, err := j.scriptCmd(script)
+	if err != nil {
+		return err
+	}
+	id, err := j.script(ctx, "release-command", "heroku.postdeploy", "app.json", cmd, script)
+	if id != "" {
+		defer j.eng.RemoveContainer(context.WithoutCancel(ctx), id, true)
+	}
+	return err
+}
+
+// herokuPostdeployDone is the app-json property that records that
+// scripts.postdeploy ran (Dokku's "heroku.postdeploy" = "executed").
+const herokuPostdeployDone = "heroku.postdeploy"
+
+// postdeploy runs app.json's scripts.dokku.postdeploy after the switch.
+// The release is live whatever it does; a failure fails the deploy, as in
+// Dokku, and says so.
 func (j *job) postdeploy(ctx context.Context) error {
 	if j.files.AppJSON == nil || j.files.AppJSON.Scripts.Dokku.Postdeploy == "" {
 		return nil
 	}
 	script := j.files.AppJSON.Scripts.Dokku.Postdeploy
-	j.info("Running postdeploy: %s", script)
-	id, code, tail, err := j.oneOff(ctx, "postdeploy", []string{"/bin/sh", "-c", script})
-	if id != "" {
-		defer j.eng.RemoveContainer(context.WithoutCancel(ctx), id, true)
-	}
+	cmd, err := j.scriptCmd(script)
 	if err != nil {
 		return err
 	}
-	if code != 0 {
-		return &StepError{Step: "postdeploy", Err: fmt.Errorf("the postdeploy command exited with code %d (release %d is live)", code, j.rel.Number), Tail: tail}
+	id, err := j.script(ctx, "postdeploy", "postdeploy", "app.json", cmd, script)
+	if id != "" {
+		defer j.eng.RemoveContainer(context.WithoutCancel(ctx), id, true)
 	}
-	return nil
+	var se *StepError
+	if errors.As(err, &se) {
+		se.Err = fmt.Errorf("%v (release %d is live)", se.Err, j.rel.Number)
+	}
+	return err
 }
 
 // checkEngine is what health checks ask of the engine: a container's state,

@@ -29,7 +29,7 @@ func TestEnvDefaults(t *testing.T) {
 	if cfg["MODE"] != "prod" || len(cfg["SECRET"]) != 64 || cfg["KEPT"] != "mine" {
 		t.Errorf("config = %v", cfg)
 	}
-	if !strings.Contains(h.out.String(), "Setting config vars from app.json: MODE, SECRET") {
+	if !strings.Contains(h.out.String(), "Setting 2 env var(s) from app.json: MODE, SECRET") {
 		t.Errorf("output:\n%s", h.out)
 	}
 }
@@ -40,7 +40,7 @@ func TestEnvRequiredMissing(t *testing.T) {
 	before := h.eng.names()
 	_, err := h.deploy("Procfile", procfile, "app.json", `{"env": {"NEED": {"required": true}, "MODE": {"value": "x"}}}`)
 	se := stepError(t, err, "env")
-	if !errors.Is(err, app.ErrInvalid) || !strings.Contains(se.Error(), "app.json requires the config var NEED: set it with config:set shop NEED=VALUE") {
+	if !errors.Is(err, app.ErrInvalid) || !strings.Contains(se.Error(), "required env var NEED has no value: set it with config:set shop NEED=VALUE") {
 		t.Errorf("err = %v", err)
 	}
 	cleanedUp(t, h, before, "env")
@@ -67,7 +67,7 @@ func TestPredeploy(t *testing.T) {
 	if strings.Contains(h.eng.names(), "predeploy") || strings.Contains(h.eng.names(), "anon") {
 		t.Errorf("one-off containers left: %s", h.eng.names())
 	}
-	for _, want := range []string{"Running predeploy: ./migrate", "       migrating", "Running postdeploy: ./notify"} {
+	for _, want := range []string{"Executing predeploy task from app.json: ./migrate", "       migrating", "Executing postdeploy task from app.json in ephemeral container: ./notify"} {
 		if !strings.Contains(h.out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, h.out)
 		}
@@ -82,7 +82,7 @@ func TestPredeployFails(t *testing.T) {
 	h.eng.output = map[string]string{"./migrate": "no database\n"}
 	_, err := h.deploy("Procfile", procfile, "app.json", predeployJSON)
 	se := stepError(t, err, "predeploy")
-	if !strings.Contains(se.Error(), "the predeploy command exited with code 3") || len(se.Tail) != 1 || se.Tail[0] != "no database" {
+	if !strings.Contains(se.Error(), "Execution of predeploy task failed: ./migrate (exit code 3)") || len(se.Tail) != 1 || se.Tail[0] != "no database" {
 		t.Errorf("err = %v, tail %q", err, se.Tail)
 	}
 	cleanedUp(t, h, before, "predeploy")
@@ -94,7 +94,7 @@ func TestPredeployFails(t *testing.T) {
 func TestReleaseCommand(t *testing.T) {
 	h := newHarness(t)
 	h.mustDeploy("Procfile", procfile+"release: /bin/release --all\n")
-	if !strings.Contains(h.out.String(), "Running the release command: /bin/release --all") {
+	if !strings.Contains(h.out.String(), "Executing release task from Procfile in ephemeral container: /bin/release --all") {
 		t.Errorf("output:\n%s", h.out)
 	}
 	// It ran once, before any process started, and its container went.
@@ -113,7 +113,7 @@ func TestReleaseCommandFails(t *testing.T) {
 	before := h.eng.names()
 	h.eng.exit = map[string]int{"/bin/release": 1}
 	_, err := h.deploy("Procfile", procfile+"release: /bin/release\n")
-	if se := stepError(t, err, "release-command"); !strings.Contains(se.Error(), "the release command exited with code 1") {
+	if se := stepError(t, err, "release-command"); !strings.Contains(se.Error(), "Execution of release task failed: /bin/release (exit code 1)") {
 		t.Errorf("err = %v", err)
 	}
 	cleanedUp(t, h, before, "release-command")
@@ -280,7 +280,7 @@ func TestPostdeployFails(t *testing.T) {
 	h.eng.exit = map[string]int{"./notify": 2}
 	rel, err := h.deploy("Procfile", procfile, "app.json", predeployJSON)
 	se := stepError(t, err, "postdeploy")
-	if !strings.Contains(se.Error(), "the postdeploy command exited with code 2 (release 1 is live)") {
+	if !strings.Contains(se.Error(), "Execution of postdeploy task failed: ./notify (exit code 2) (release 1 is live)") {
 		t.Errorf("err = %v", err)
 	}
 	if rels := h.releases(); rels[0].Status != store.ReleaseLive || rel.Number != 1 {

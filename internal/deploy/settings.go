@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berthpaas/berth/internal/app"
+	"github.com/berthpaas/berth/internal/release"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -192,4 +193,35 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		return nil
 	})
 	return s, err
+}
+
+// archiveLimits are git:from-archive's bounds: git:set --global
+// archive-max-files and archive-max-size (their defaults are registered
+// with the git settings).
+func (d *Deployer) archiveLimits(ctx context.Context) (release.Limits, error) {
+	var l release.Limits
+	err := d.store.Tx(ctx, func(tx *store.Tx) error {
+		get := func(key string) (int64, error) {
+			v, ok, err := tx.Property(store.Global, "git", key)
+			if err != nil {
+				return 0, err
+			}
+			if !ok {
+				s, _ := app.LookupSettingAny("git", key)
+				v = s.Default
+			}
+			if v == "" {
+				return 0, nil
+			}
+			return strconv.ParseInt(v, 10, 64)
+		}
+		files, err := get("archive-max-files")
+		if err != nil {
+			return err
+		}
+		l.Files = int(files)
+		l.Bytes, err = get("archive-max-size")
+		return err
+	})
+	return l, err
 }

@@ -34,7 +34,11 @@ func (j *job) source(ctx context.Context) error {
 	switch j.src.Kind {
 	case SourceArchive:
 		j.info("Unpacking the archive")
-		if err := release.ExtractArchive(j.src.Archive, dir); err != nil {
+		limits, err := j.d.archiveLimits(ctx)
+		if err != nil {
+			return err
+		}
+		if err := release.ExtractArchiveLimited(j.src.Archive, dir, limits); err != nil {
 			return err
 		}
 		j.srcDir = dir
@@ -81,7 +85,10 @@ func (j *job) source(ctx context.Context) error {
 	default:
 		return fmt.Errorf("unknown source kind %q", j.src.Kind)
 	}
-	return nil
+	if j.src.Kind == SourceRollback {
+		return nil // the files the release read are kept with it
+	}
+	return j.applyBuildDir(ctx)
 }
 
 // lockedWriter serializes writes from several goroutines.

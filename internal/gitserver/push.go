@@ -18,15 +18,45 @@ import (
 )
 
 func init() {
-	app.Register(app.Setting{Namespace: "git", Key: "deploy-branch", Scope: app.ScopeBoth, Validate: func(v string) error {
+	app.Register(app.Setting{Namespace: "git", Key: "deploy-branch", Scope: app.ScopeBoth, Default: DefaultDeployBranch, Validate: func(v string) error {
 		if strings.ContainsAny(v, " ~^:?*[\\") || strings.HasPrefix(v, "-") || strings.Contains(v, "..") {
 			return app.Invalidf("Invalid branch name %q", v)
 		}
 		return nil
 	}})
-	app.Register(app.Setting{Namespace: "git", Key: "keep-git-dir", Scope: app.ScopeApp, Default: "false", Validate: app.ValidateBool})
-	app.Register(app.Setting{Namespace: "git", Key: "sha", Scope: app.ScopeApp, Internal: true})
-	app.Register(app.Setting{Namespace: "git", Key: "last-updated-at", Scope: app.ScopeApp, Internal: true})
+	app.Register(app.Setting{Namespace: "git", Key: "keep-git-dir", Scope: app.ScopeBoth, Default: "false", Validate: app.ValidateBool})
+	// rev-env-var names the config var a push sets to the pushed commit
+	// (Dokku's GIT_REV); set to nothing, no variable is set.
+	app.Register(app.Setting{Namespace: "git", Key: RevEnvVar, Scope: app.ScopeApp, Default: DefaultRevEnvVar, Validate: func(v string) error {
+		if v == "" {
+			return nil // git:set APP rev-env-var: no variable
+		}
+		return app.ValidateKey(v)
+	}})
+	// source-image is the image git:from-image deployed (Dokku's report).
+	app.Register(app.Setting{Namespace: "git", Key: "source-image", Scope: app.ScopeApp})
+	// Dokku's limits of git:from-archive; Berth's archives are capped by
+	// the deploy's own limits, these are reported for Dokku's tools.
+	app.Register(app.Setting{Namespace: "git", Key: "archive-max-files", Scope: app.ScopeGlobal, Default: "10000", Validate: positiveInt, Report: app.ReportComputed | app.ReportGlobal})
+	app.Register(app.Setting{Namespace: "git", Key: "archive-max-size", Scope: app.ScopeGlobal, Default: "1073741824", Validate: positiveInt, Report: app.ReportComputed | app.ReportGlobal})
+	app.Register(app.Setting{Namespace: "git", Key: "sha", Scope: app.ScopeApp, Internal: true, Report: app.ReportRaw})
+	app.Register(app.Setting{Namespace: "git", Key: "last-updated-at", Scope: app.ScopeApp, Internal: true, Report: app.ReportRaw})
+}
+
+// Git settings' names and defaults.
+const (
+	// DefaultDeployBranch is the deploy branch Dokku reports when none is
+	// set; the first branch pushed to an app without one becomes it.
+	DefaultDeployBranch = "master"
+	RevEnvVar           = "rev-env-var"
+	DefaultRevEnvVar    = "GIT_REV"
+)
+
+func positiveInt(v string) error {
+	if n, err := strconv.Atoi(v); err != nil || n < 1 {
+		return app.Invalidf("Invalid value %q: a whole number above 0", v)
+	}
+	return nil
 }
 
 const zeroRev = "0000000000000000000000000000000000000000"
@@ -152,7 +182,10 @@ func (s *Server) pushPlan(ctx context.Context, req api.PushPlan, _ api.Output) (
 		if err != nil {
 			return err
 		}
-		keep, _, _ := tx.Property(a.Scope(), "git", "keep-git-dir")
+		keep, err := s.gitProperty(tx, a, "keep-git-dir")
+		if err != nil {
+			return err
+		}
 		dec.KeepGitDir = keep == "true"
 		for _, r := range req.Refs {
 			name, isBranch := strings.CutPrefix(r.Name, "refs/heads/")
@@ -172,6 +205,12 @@ func (s *Server) pushPlan(ctx context.Context, req api.PushPlan, _ api.Output) (
 				dec.Deploy = &r
 				continue
 			}
+			if name != branch {
+				// Dokku's words first (scripts look for them), then Berth's.
+				dec.Warnings = append(dec.Warnings,
+					fmt.Sprintf("WARNING: deploy did not complete, you must push to %s.", branch),
+					fmt.Sprintf("for example, try 'git push <dokku> %s:%s'", name, branch))
+			}
 			dec.Warnings = append(dec.Warnings, fmt.Sprintf("Pushed branch %s is stored but not deployed: the deploy branch of %s is %s. To deploy %s, run git:set %s deploy-branch %s and push again.", name, a.Name, branch, name, a.Name, name))
 		}
 		return nil
@@ -190,21 +229,31 @@ func (s *Server) pushDeploy(ctx context.Context, req api.PushDeploy, sess *api.S
 	if err != nil {
 		return api.DeployResult{}, err
 	}
+	if err := s.setRevVar(ctx, req.App, req.Rev); err != nil {
+		return api.DeployResult{}, err
+	}
 	rel, err := s.deployer.DeployPush(ctx, Push{App: req.App, Branch: strings.TrimPrefix(req.Ref, "refs/heads/"), Rev: req.Rev, Tree: sess.Stdin, Holder: holder, Apps: apps}, sess.Stdout)
 	if err != nil {
 		return api.DeployResult{Release: rel}, err
 	}
+	s.recordDeploy(ctx, req.App, req.Rev)
+	return api.DeployResult{Release: rel}, nil
+}
+
+// recordDeploy notes the commit a push (or a rebuild of the deploy branch)
+// deployed: git:report's sha and last-updated-at, the app's deploy source.
+func (s *Server) recordDeploy(ctx context.Context, appName, rev string) {
 	s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := tx.App(req.App)
+		a, err := tx.App(appName)
 		if err != nil {
 			return err
 		}
-		tx.SetProperty(a.Scope(), "git", "sha", req.Rev)
+		tx.SetProperty(a.Scope(), "git", "sha", rev)
 		tx.SetProperty(a.Scope(), "git", "last-updated-at", strconv.FormatInt(s.now().Unix(), 10))
+		tx.UnsetProperty(a.Scope(), "git", "source-image")
 		tx.SetProperty(a.Scope(), "apps", "deploy-source", "git")
-		return tx.SetProperty(a.Scope(), "apps", "deploy-source-metadata", req.Rev)
+		return tx.SetProperty(a.Scope(), "apps", "deploy-source-metadata", rev)
 	})
-	return api.DeployResult{Release: rel}, nil
 }
 
 // pushScope is the apps the pushing key may touch, or nil for an admin key
@@ -230,4 +279,27 @@ func (s *Server) pushScope(ctx context.Context, req api.PushDeploy) ([]string, e
 		return nil
 	})
 	return apps, err
+}
+
+// setRevVar sets the config var named by git:set APP rev-env-var (GIT_REV
+// unless set; none when set to nothing) to the pushed commit, as Dokku does
+// before the build, so the app and config:get see it.
+func (s *Server) setRevVar(ctx context.Context, appName, rev string) error {
+	return s.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := getApp(tx, appName)
+		if err != nil {
+			return err
+		}
+		name, ok, err := tx.Property(a.Scope(), "git", RevEnvVar)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			name = DefaultRevEnvVar
+		}
+		if name == "" || rev == "" {
+			return nil
+		}
+		return tx.SetConfig(a.Scope(), map[string]string{name: rev})
+	})
 }

@@ -119,7 +119,7 @@ func TestDeployBranchRules(t *testing.T) {
 	dec, _ = s.pushPlan(ctx, api.PushPlan{App: "shop", Refs: []api.GitRef{
 		ref("refs/tags/v1", revA), {Old: revA, New: zeroRev, Name: "refs/heads/main"}, ref("refs/heads/feature", revB),
 	}}, api.Output{})
-	if dec.Deploy != nil || len(dec.Warnings) != 1 || !strings.Contains(dec.Warnings[0], "Pushed branch feature is stored but not deployed: the deploy branch of shop is main. To deploy feature, run git:set shop deploy-branch feature and push again.") {
+	if dec.Deploy != nil || len(dec.Warnings) != 3 || dec.Warnings[0] != "WARNING: deploy did not complete, you must push to main." || !strings.Contains(dec.Warnings[2], "Pushed branch feature is stored but not deployed: the deploy branch of shop is main. To deploy feature, run git:set shop deploy-branch feature and push again.") {
 		t.Errorf("push of a tag, a deletion and another branch: %+v", dec)
 	}
 
@@ -134,7 +134,7 @@ func TestDeployBranchRules(t *testing.T) {
 	s.setProp(t, store.Global, "git", "deploy-branch", "prod")
 	s.setProp(t, b.Scope(), "git", "keep-git-dir", "true")
 	dec, _ = s.pushPlan(ctx, api.PushPlan{App: "blog", Refs: []api.GitRef{ref("refs/heads/main", revA), ref("refs/heads/prod", revB)}}, api.Output{})
-	if dec.Deploy == nil || dec.Deploy.Name != "refs/heads/prod" || len(dec.Warnings) != 1 || !dec.KeepGitDir {
+	if dec.Deploy == nil || dec.Deploy.Name != "refs/heads/prod" || len(dec.Warnings) != 3 || !dec.KeepGitDir {
 		t.Errorf("global deploy branch: %+v", dec)
 	}
 	if v := s.prop(t, b.Scope(), "git", "deploy-branch"); v != "" {

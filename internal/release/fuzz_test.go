@@ -110,7 +110,7 @@ func checkExtract(t *testing.T, data []byte, strip bool) {
 	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte(fuzzSecret), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	err := extract(bytes.NewReader(data), dir, strip)
+	err := extract(bytes.NewReader(data), dir, strip, Limits{})
 	if err != nil && strings.ContainsAny(err.Error(), "\n\r") {
 		t.Fatalf("error spans lines: %q", err)
 	}

@@ -23,16 +23,35 @@ const MaxSourceSize = 2 << 30
 // ExtractArchive unpacks a tar or tar.gz stream into dir (which must not
 // exist yet). Entries cannot escape dir; devices and hard links are refused.
 // A single top-level directory (as in GitHub's archives) is stripped.
-func ExtractArchive(r io.Reader, dir string) error { return extract(r, dir, true) }
+func ExtractArchive(r io.Reader, dir string) error {
+	return extract(r, dir, true, Limits{})
+}
+
+// Limits bound what an archive may unpack to (git:set --global
+// archive-max-files and archive-max-size); zero is no bound beyond
+// MaxSourceSize.
+type Limits struct {
+	Files int
+	Bytes int64
+}
+
+// ExtractArchiveLimited is ExtractArchive within limits.
+func ExtractArchiveLimited(r io.Reader, dir string, l Limits) error {
+	return extract(r, dir, true, l)
+}
 
 // ExtractTree unpacks a git tree (the tar of `git archive`) like
 // ExtractArchive, but exactly as it is: a single top-level directory stays.
-func ExtractTree(r io.Reader, dir string) error { return extract(r, dir, false) }
+func ExtractTree(r io.Reader, dir string) error { return extract(r, dir, false, Limits{}) }
 
 // extract unpacks; strip says whether a single top-level directory is
 // stripped (not for git trees, which are exact). On failure dir is removed:
 // no half-unpacked tree is left (a full disk gets its space back at once).
-func extract(r io.Reader, dir string, strip bool) (err error) {
+func extract(r io.Reader, dir string, strip bool, l Limits) (err error) {
+	maxBytes := int64(MaxSourceSize)
+	if l.Bytes > 0 && l.Bytes < maxBytes {
+		maxBytes = l.Bytes
+	}
 	where := existingParent(dir) // on the full disk, for the message
 	defer func() {
 		if err != nil {
@@ -85,6 +104,9 @@ func extract(r io.Reader, dir string, strip bool) (err error) {
 			continue // macOS resource forks
 		}
 		entries++
+		if l.Files > 0 && entries > l.Files {
+			return app.Invalidf("The archive has more than %d entries (git:set --global archive-max-files)", l.Files)
+		}
 		if d := path.Dir(name); d != "." {
 			if err := root.MkdirAll(d, 0o755); err != nil {
 				return unpackError(root, name, err)
@@ -98,8 +120,8 @@ func extract(r io.Reader, dir string, strip bool) (err error) {
 			}
 		case tar.TypeReg:
 			total += h.Size
-			if total > MaxSourceSize {
-				return app.Invalidf("The archive unpacks to more than %d bytes", MaxSourceSize)
+			if total > maxBytes {
+				return app.Invalidf("The archive unpacks to more than %d bytes (git:set --global archive-max-size)", maxBytes)
 			}
 			f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode|0o600)
 			if err != nil {
