@@ -156,7 +156,8 @@ func TestLetsEncrypt(t *testing.T) {
 	})
 }
 
-// letsencrypt:report: dokku-letsencrypt's fields and order, --global with
+// letsencrypt:report: dokku-letsencrypt's fields (sorted by flag, as every
+// report), --global with
 // the global values only, every app without one (JSON: one object a line).
 func TestLetsEncryptReport(t *testing.T) {
 	t.Parallel()
@@ -181,10 +182,10 @@ func TestLetsEncryptReport(t *testing.T) {
 		{Args: []string{"letsencrypt:report", "shop"}, Replies: replies, Ops: []string{"properties.report", "certs.info", "letsencrypt.cron-job"},
 			Reqs: map[string]string{"properties.report": `{"app":"shop","namespace":"letsencrypt"}`, "certs.info": `{"app":"shop"}`},
 			Stdout: "=====> shop letsencrypt information\n" + row("Letsencrypt active:", "true") + row("Letsencrypt autorenew:", "true") +
-				row("Letsencrypt computed email:", "ops@shop.com") + row("Letsencrypt global email:", "ops@shop.com") + row("Letsencrypt email:", "") +
-				row("Letsencrypt expiration:", "1800000000") +
-				row("Letsencrypt computed graceperiod:", "11") + row("Letsencrypt global graceperiod:", "11") + row("Letsencrypt graceperiod:", "") +
-				row("Letsencrypt computed server:", "default") + row("Letsencrypt global server:", "") + row("Letsencrypt server:", "")},
+				row("Letsencrypt computed email:", "ops@shop.com") + row("Letsencrypt computed graceperiod:", "11") + row("Letsencrypt computed server:", "default") +
+				row("Letsencrypt email:", "") + row("Letsencrypt expiration:", "1800000000") +
+				row("Letsencrypt global email:", "ops@shop.com") + row("Letsencrypt global graceperiod:", "11") + row("Letsencrypt global server:", "") +
+				row("Letsencrypt graceperiod:", "") + row("Letsencrypt server:", "")},
 		{Args: []string{"letsencrypt:report", "shop", "--letsencrypt-computed-email"}, Replies: replies, Ops: []string{"properties.report", "certs.info", "letsencrypt.cron-job"}, Stdout: "ops@shop.com\n"},
 		{Args: []string{"letsencrypt:report", "shop", "--format", "json", "--letsencrypt-email"}, Code: 1, ErrLine: "--format flag cannot be specified when specifying an info flag"},
 		{Args: []string{"letsencrypt:report", "--global"}, Replies: replies, Ops: []string{"properties.report"}, Reqs: map[string]string{"properties.report": `{"global":true,"namespace":"letsencrypt"}`},
