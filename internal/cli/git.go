@@ -57,7 +57,8 @@ func keysAdd(c *Ctx) error {
 }
 
 // keysList lists the keys, or those named NAME (Dokku's ssh-keys:list
-// NAME: none of that name is a failure, except as JSON, an empty list).
+// NAME: none of that name exits 1 printing nothing, except as JSON, an
+// empty list).
 // --format text is stdout's other name.
 func keysList(c *Ctx) error {
 	format := c.Flag("format", "stdout")
@@ -81,7 +82,9 @@ func keysList(c *Ctx) error {
 		return c.printJSONValue(res.Keys)
 	}
 	if len(res.Keys) == 0 && len(c.Args) == 1 {
-		return Failf("No public keys found for %s", c.Args[0])
+		// Like grep (and Dokku's sshcommand): no line, exit 1, so that
+		// `ssh-keys:list NAME | wc -l` counts 0.
+		return ExitCode(1)
 	}
 	if len(res.Keys) == 0 {
 		c.Warn("No public keys found.")

@@ -21,7 +21,7 @@ func init() {
 		&cli.Command{Name: "certs:generate", Args: "<app> [DOMAIN]", Short: "Install a self-signed certificate for DOMAIN and the app's domains", App: cli.AppRequired, Run: certsGenerate},
 		&cli.Command{Name: "certs:remove", Args: "<app>", Short: "Remove an app's certificate (back to HTTP only)", App: cli.AppRequired, Run: certsRemove},
 		&cli.Command{Name: "certs:show", Args: "<app> crt|key", Short: "Print an app's certificate or key (PEM)", App: cli.AppRequired, Run: certsShow},
-		&cli.Command{Name: "certs:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's certificate", App: cli.AppRequired, Values: []string{"format"}, InfoFlags: true, Run: certsReport},
+		&cli.Command{Name: "certs:report", Args: "[<app>|--global] [<flag>] [--format json]", Short: "Display an app's certificate (--global: none, as Dokku's)", App: cli.AppRequired, Global: true, Values: []string{"format"}, InfoFlags: true, Run: certsReport},
 		&cli.Command{Name: "redirect", Args: "<app> [--format json]", Short: "List an app's domain redirects", App: cli.AppRequired, Values: []string{"format"}, Run: redirectList},
 		&cli.Command{Name: "redirect:set", Args: "<app> SRC DEST [301|302|303|307|308]", Short: "Redirect requests for SRC to DEST, keeping path and query (301 by default)", App: cli.AppRequired, Run: redirectSet},
 		&cli.Command{Name: "redirect:unset", Args: "<app> SRC", Short: "Remove a redirect", App: cli.AppRequired, Run: redirectUnset},
@@ -137,6 +137,9 @@ func certsShow(c *cli.Ctx) error {
 }
 
 func certsReport(c *cli.Ctx) error {
+	if c.Global { // certificates are per app: Dokku's global ssl report is empty
+		return c.Report("ssl", "global ssl information", nil)
+	}
 	info, err := api.CertsInfo.Call(c, c.API, api.CertShow{App: c.App})
 	if err != nil {
 		return err

@@ -71,6 +71,9 @@ func TestCerts(t *testing.T) {
 		{Name: "show without a cert", Args: []string{"certs:show", "shop", "crt"}, Replies: noCert, Code: 1, Ops: []string{"certs.info"}, ErrLine: "shop has no certificate"},
 		{Args: []string{"certs:show", "shop", "pem"}, Replies: certInfo, Code: 1, Ops: []string{"certs.info"}, ErrLine: "Please specify either 'key' or 'crt': berth certs:show shop crt|key"},
 		{Args: []string{"certs:show", "shop"}, Replies: certInfo, Code: 1, Ops: []string{"certs.info"}, ErrLine: "Please specify either 'key' or 'crt': berth certs:show shop crt|key"},
+		{Args: []string{"certs:report", "--global", "--format", "json"}, Stdout: "{}\n"},
+		{Args: []string{"certs:report", "--global"}, Stdout: "=====> global ssl information\n"},
+		{Args: []string{"certs:report", "--global", "--ssl-bogus"}, Code: 1, ErrLine: "Invalid flag passed"},
 		{Name: "show: the app first", Args: []string{"certs:show", "gone"}, Replies: map[string]reply{"certs.info": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"certs.info"}, ErrLine: "App gone does not exist"},
 
 		{Args: []string{"certs:report", "shop", "--ssl-expires-at"}, Replies: certInfo, Ops: []string{"certs.info"}, Stdout: "2027-01-01T00:00:00Z\n"},
@@ -156,7 +159,8 @@ func TestLetsEncrypt(t *testing.T) {
 	})
 }
 
-// letsencrypt:report: dokku-letsencrypt's fields and order, --global with
+// letsencrypt:report: dokku-letsencrypt's fields (sorted by flag, as every
+// report), --global with
 // the global values only, every app without one (JSON: one object a line).
 func TestLetsEncryptReport(t *testing.T) {
 	t.Parallel()

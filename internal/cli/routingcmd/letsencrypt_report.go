@@ -108,7 +108,7 @@ func leFields(c *cli.Ctx, appName string) ([]cli.Field, error) {
 		{Key: "active", Value: strconv.FormatBool(info.Enabled && info.Source == "letsencrypt")},
 		{Key: "autorenew", Value: autorenew},
 	}
-	// dokku-letsencrypt's order: the keys sorted, expiration among them.
+	// dokku-letsencrypt's order (Report sorts the lines by flag anyway).
 	keys = append(keys, "expiration")
 	slices.Sort(keys)
 	for _, k := range keys {
