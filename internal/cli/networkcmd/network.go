@@ -185,10 +185,31 @@ var (
 )
 
 func report(c *cli.Ctx) error {
-	if c.App == "" && !c.Global {
-		return cli.Failf("Please specify an app to run the command on")
+	if err := c.NoExtraArgs(0); err != nil {
+		return err
 	}
-	res, err := api.NetworkReportOp.Call(c, c.API, api.NetworkReportRequest{Scope: api.Scope{App: c.App, Global: c.Global}})
+	if c.App != "" || c.Global {
+		return reportOne(c, c.App)
+	}
+	apps, err := api.AppsList.Call(c, c.API, api.Empty{})
+	if err != nil {
+		return err
+	}
+	if len(apps.Apps) == 0 {
+		c.Warn("You haven't deployed any applications yet")
+		return nil
+	}
+	for _, a := range apps.Apps {
+		if err := reportOne(c, a.Name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// reportOne prints the report of one app, or with --global the global one.
+func reportOne(c *cli.Ctx, appName string) error {
+	res, err := api.NetworkReportOp.Call(c, c.API, api.NetworkReportRequest{Scope: api.Scope{App: appName, Global: c.Global}})
 	if err != nil {
 		return err
 	}
@@ -202,7 +223,7 @@ func report(c *cli.Ctx) error {
 			fields = append(fields, cli.Field{Key: "global-" + k, Value: res.Global[k]})
 		}
 	} else {
-		title = c.App + " network information"
+		title = appName + " network information"
 		for _, k := range appKeys {
 			fields = append(fields, cli.Field{Key: k, Value: res.App[k]})
 		}
