@@ -411,6 +411,19 @@ func TestCloneRenameDestroyDeployedApp(t *testing.T) {
 	if got := dynos(containers(t, eng, d, "shop")); got != "web.1 worker.1" {
 		t.Errorf("original runs %q", got)
 	}
+	// Renamed without a rebuild, its release images follow the name: run
+	// works, and ps:start brings it up; a new app of the old name,
+	// destroyed, does not take them along.
+	d.mustBerth(t, "apps:rename", "--skip-deploy", "shop", "shop4")
+	if out, code := d.berth("run", "shop4", "testapp", "echo", "renamed"); code != 0 || !strings.Contains(out, "renamed") {
+		t.Errorf("run after apps:rename --skip-deploy: %d %q", code, out)
+	}
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "apps:destroy", "--force", "shop")
+	d.mustBerth(t, "ps:start", "shop4")
+	if got := dynos(containers(t, eng, d, "shop4")); got != "web.1 worker.1" {
+		t.Errorf("renamed app after ps:start runs %q", got)
+	}
 }
 
 func TestCleanupKeepsWhatRuns(t *testing.T) {

@@ -280,8 +280,9 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 	}
 	if deployed {
 		// Containers are named after the app: the old ones go, and the app
-		// is rebuilt under its new name (as Dokku does).
-		if err := s.deployer.Destroy(ctx, req.From); err != nil {
+		// is rebuilt under its new name (as Dokku does); its release images
+		// are renamed once the store has the new name.
+		if err := s.deployer.RemoveContainers(ctx, req.From); err != nil {
 			return api.AppInfo{}, err
 		}
 	}
@@ -318,6 +319,11 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 		return info, err
 	}
 	s.log.Info("app renamed", "from", req.From, "to", req.To)
+	if deployed {
+		if err := s.deployer.RenameImages(ctx, req.From, req.To); err != nil {
+			s.log.Warn("rename release images", "app", req.To, "err", err)
+		}
+	}
 	if s.services != nil {
 		s.services.OnAppRenamed(ctx, req.From, req.To)
 	}

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -307,20 +308,17 @@ func (d *Deployer) Destroy(ctx context.Context, appName string) error {
 	if err != nil {
 		return err
 	}
-	cs, err := eng.ListContainers(ctx, d.names.AppLabels(appName), true)
-	if err != nil {
+	if err := removeContainers(ctx, eng, d.names.AppLabels(appName)); err != nil {
 		return err
-	}
-	for _, c := range cs {
-		if err := eng.RemoveContainer(ctx, c.ID, true); err != nil {
-			return err
-		}
 	}
 	imgs, err := eng.ListImages(ctx, d.names.AppLabels(appName))
 	if err != nil {
 		return err
 	}
 	for _, img := range imgs {
+		if renamedAway(img.Tags, d.names.ImageRepo(appName)) {
+			continue // an app renamed from this name keeps its images
+		}
 		for _, t := range img.Tags {
 			eng.RemoveImage(ctx, t, true)
 		}
@@ -362,4 +360,82 @@ func (d *Deployer) SourceOf(ctx context.Context, appName string) (Source, bool, 
 func (d *Deployer) HasReleases(ctx context.Context, appName string) (bool, error) {
 	rels, err := d.Releases(ctx, appName)
 	return len(rels) > 0, err
+}
+
+func removeContainers(ctx context.Context, eng Engine, labels map[string]string) error {
+	cs, err := eng.ListContainers(ctx, labels, true)
+	if err != nil {
+		return err
+	}
+	for _, c := range cs {
+		if err := eng.RemoveContainer(ctx, c.ID, true); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RemoveContainers removes an app's containers (process and one-off) and
+// keeps its images: apps:rename, before RenameImages.
+func (d *Deployer) RemoveContainers(ctx context.Context, appName string) error {
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	return removeContainers(ctx, eng, d.names.AppLabels(appName))
+}
+
+// RenameImages gives the release images of an app renamed from oldName
+// (the store already names it appName) their tags under the new name and
+// records them, so that its releases still run (run, ps:start, rollback)
+// when apps:rename --skip-deploy does not rebuild. The old tags are
+// removed. A release whose image is gone keeps its record as it was.
+func (d *Deployer) RenameImages(ctx context.Context, oldName, appName string) error {
+	eng, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	var rels []store.Release
+	if err := d.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := tx.App(appName)
+		if err != nil {
+			return err
+		}
+		rels, err = tx.Releases(a)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, r := range rels {
+		old := d.names.Image(oldName, r.Number)
+		if r.Image != old {
+			continue // an image deploy's tag of its own, or none
+		}
+		renamed := d.names.Image(appName, r.Number)
+		if err := eng.TagImage(ctx, old, renamed); err != nil {
+			d.log.Warn("retag a renamed app's release image", "image", old, "err", err)
+			continue
+		}
+		r.Image = renamed
+		if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(r) }); err != nil {
+			return err
+		}
+		eng.RemoveImage(ctx, old, false)
+	}
+	return nil
+}
+
+// renamedAway says whether an image labelled with an app's name is tagged
+// only under other repositories: the images of an app renamed from that
+// name (RenameImages retags them; labels cannot be changed).
+func renamedAway(tags []string, repo string) bool {
+	if len(tags) == 0 {
+		return false
+	}
+	for _, t := range tags {
+		if i := strings.LastIndex(t, ":"); t == "<none>:<none>" || (i > 0 && t[:i] == repo) {
+			return false
+		}
+	}
+	return true
 }
