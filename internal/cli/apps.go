@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"errors"
 	"strconv"
 	"strings"
 
@@ -233,5 +232,3 @@ func PropertySetter(ns string) func(c *Ctx) error {
 		return nil
 	}
 }
-
-var _ = errors.New

@@ -130,3 +130,26 @@ func SettingsReport(ns string) func(*Ctx) error {
 		return c.Report(ns, c.ReportSubject()+" "+ns+" information", SettingFields(res))
 	}
 }
+
+// ReportApps is the apps a NAMESPACE:report covers: the one named, none
+// for --global (the report is the global one: [""]), or every app when
+// none is named. With no app at all it warns as Dokku does and returns
+// none.
+func (c *Ctx) ReportApps() ([]string, error) {
+	if c.App != "" || c.Global {
+		return []string{c.App}, nil
+	}
+	list, err := api.AppsList.Call(c, c.API, api.Empty{})
+	if err != nil {
+		return nil, err
+	}
+	if len(list.Apps) == 0 {
+		c.Warn("You haven't deployed any applications yet")
+		return nil, nil
+	}
+	apps := make([]string, 0, len(list.Apps))
+	for _, a := range list.Apps {
+		apps = append(apps, a.Name)
+	}
+	return apps, nil
+}

@@ -203,20 +203,9 @@ func cronReport(c *cli.Ctx) error {
 	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
-	apps := []string{c.App}
-	if c.App == "" && !c.Global {
-		list, err := api.AppsList.Call(c, c.API, api.Empty{})
-		if err != nil {
-			return err
-		}
-		if len(list.Apps) == 0 {
-			c.Warn("You haven't deployed any applications yet")
-			return nil
-		}
-		apps = apps[:0]
-		for _, a := range list.Apps {
-			apps = append(apps, a.Name)
-		}
+	apps, err := c.ReportApps()
+	if err != nil {
+		return err
 	}
 	for _, app := range apps {
 		res, err := api.CronReport.Call(c, c.API, api.CronReportRequest{App: app, Global: c.Global})

@@ -94,20 +94,9 @@ func logsReport(c *cli.Ctx) error {
 	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
-	apps := []string{c.App}
-	if c.App == "" && !c.Global {
-		list, err := api.AppsList.Call(c, c.API, api.Empty{})
-		if err != nil {
-			return err
-		}
-		if len(list.Apps) == 0 {
-			c.Warn("You haven't deployed any applications yet")
-			return nil
-		}
-		apps = apps[:0]
-		for _, a := range list.Apps {
-			apps = append(apps, a.Name)
-		}
+	apps, err := c.ReportApps()
+	if err != nil {
+		return err
 	}
 	for _, a := range apps {
 		res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: a, Global: c.Global}, Namespace: "logs"})
