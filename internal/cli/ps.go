@@ -34,6 +34,7 @@ func init() {
 		&Command{Name: "run:detached", Args: "[--env KEY=VALUE ...] [--ttl-seconds N] <app> <cmd>...", Short: "Run a one-off command in the background; prints its container", App: AppRequired, Passthrough: true, Multi: []string{"env"}, Letters: map[string]string{"-e": "env"}, Values: []string{"ttl-seconds"}, Run: runDetached},
 		&Command{Name: "run:list", Args: "<app> [--format json]", Short: "List an app's one-off containers", App: AppRequired, Values: []string{"format"}, Run: runList},
 		&Command{Name: "run:retire", Args: "[<app>]", Short: "Stop the one-off containers (of an app, or every app) that outlived their --ttl-seconds", App: AppOptional, Run: runRetire},
+		&Command{Name: "ps:retire", Short: "Retire old containers: one-off and cron containers past their --ttl-seconds (an old release's containers are retired by its deploy)", Run: runRetire},
 		&Command{Name: "run:stop", Args: "<app> <container>", Short: "Stop a one-off container", App: AppRequired, Values: []string{"container"}, Run: runStop},
 		&Command{Name: "enter", Args: "<app> [<type>[.<n>]] [<cmd>...]", Short: "Run a command (default /bin/sh) in a running process container", App: AppRequired, Passthrough: true, Run: enter},
 		&Command{Name: "logs", Args: "<app> [-t|--tail] [-n|--num N] [-p|--ps TYPE] [-q|--quiet]", Short: "Show an app's logs; -t follows them across deploys", App: AppRequired, Bools: []string{"tail"}, Values: []string{"num", "ps"}, Letters: map[string]string{"-t": "tail", "-n": "num", "-p": "ps", "-q": "quiet"}, Run: logs},

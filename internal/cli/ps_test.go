@@ -216,6 +216,8 @@ func TestRunAndLogs(t *testing.T) {
 			Reqs: map[string]string{"run.retire": `{}`}, Stdout: "-----> Retiring all run and cron containers\n"},
 		{Args: []string{"run:retire", "shop"}, Replies: map[string]reply{"run.retire": {}}, Ops: []string{"run.retire"}, Reqs: map[string]string{"run.retire": `{"app":"shop"}`}},
 		{Args: []string{"run:retire", "shop", "more"}, Code: 1, ErrLine: "Unexpected argument(s): more"},
+		{Args: []string{"ps:retire"}, Replies: map[string]reply{"run.retire": {Stdout: "-----> Retiring all run and cron containers\n"}}, Ops: []string{"run.retire"}, Reqs: map[string]string{"run.retire": `{}`}, Stdout: "-----> Retiring all run and cron containers\n"},
+		{Args: []string{"ps:retire", "shop"}, Code: 1, ErrLine: "Unexpected argument(s): shop"},
 
 		{Args: []string{"enter", "shop", "web.1", "ls", "/"}, Replies: map[string]reply{"enter": {}}, Ops: []string{"enter"}, Reqs: map[string]string{"enter": `{"app":"shop","target":"web.1","cmd":["ls","/"]}`}},
 		{Args: []string{"enter", "shop", "/bin/bash"}, Replies: map[string]reply{"enter": {}}, Ops: []string{"enter"}, Reqs: map[string]string{"enter": `{"app":"shop","cmd":["/bin/bash"]}`}},

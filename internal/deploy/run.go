@@ -146,6 +146,10 @@ func (d *Deployer) Run(ctx context.Context, appName string, opts RunOptions, s S
 	if err != nil {
 		return 0, err
 	}
+	if len(opts.Cmd) > 0 && st.live.Processes[opts.Cmd[0]] != "" && s.Stderr != nil {
+		// Dokku's line, on stderr so that a script reading the command's output gets only that.
+		fmt.Fprintf(s.Stderr, "-----> Found '%s' in Procfile, running that command\n", opts.Cmd[0])
+	}
 	id, err := eng.CreateContainer(ctx, spec)
 	if err != nil {
 		return 0, err

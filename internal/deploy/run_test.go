@@ -31,12 +31,14 @@ func TestRun(t *testing.T) {
 	h.mustDeploy(twoTypes...)
 	h.eng.exit = map[string]int{"/bin/work --once": 4}
 	h.eng.output = map[string]string{"/bin/work --once": "worked\n"}
-	code, err := h.d.Run(ctx, "shop", RunOptions{Cmd: []string{"worker", "--once"}, Env: map[string]string{"EXTRA": "1"}}, Streams{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out})
+	var errOut bytes.Buffer
+	code, err := h.d.Run(ctx, "shop", RunOptions{Cmd: []string{"worker", "--once"}, Env: map[string]string{"EXTRA": "1"}}, Streams{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errOut})
 	if err != nil || code != 4 {
 		t.Fatalf("run = %d, %v", code, err)
 	}
-	if out.String() != "worked\n" {
-		t.Errorf("output = %q", out.String())
+	// Dokku's line for a Procfile type goes to stderr; stdout is only the command's.
+	if out.String() != "worked\n" || errOut.String() != "-----> Found 'worker' in Procfile, running that command\n" {
+		t.Errorf("stdout = %q, stderr = %q", out.String(), errOut.String())
 	}
 	creates := h.eng.callsMatching("create shop.run.")
 	if len(creates) != 1 || len(h.eng.callsMatching("rm shop.run.")) != 1 {
