@@ -12,10 +12,11 @@ import (
 	"unicode/utf8"
 )
 
-// MaxNameLength bounds app names so that "NAME.TYPE.N" container names and
-// "NAME.<domain>" host names stay within a DNS label's 63 characters for
-// typical process types.
-const MaxNameLength = 48
+// MaxNameLength bounds app names to a DNS label's 63 characters: an app's
+// name is the first label of its default host name ("NAME.<domain>") and of
+// its network aliases ("NAME.web"). It was 48, which refused names Dokku
+// takes (its own tests clone and rename 47-character apps to "-renamed").
+const MaxNameLength = 63
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
 

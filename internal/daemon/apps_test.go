@@ -146,14 +146,14 @@ func TestAppsCreateRefusesBadNames(t *testing.T) {
 	t.Parallel()
 	td := newTestDaemon(t)
 	must(t, td, api.AppsCreate, api.AppRef{App: "shop"})
-	for _, name := range []string{"", "Shop", "-shop", "shop-", "shop.", "a..b", "sh_op", "shop/x", "../x", strings.Repeat("a", 49)} {
+	for _, name := range []string{"", "Shop", "-shop", "shop-", "shop.", "a..b", "sh_op", "shop/x", "../x", strings.Repeat("a", 64)} {
 		_, err := call(t, td, api.AppsCreate, api.AppRef{App: name})
 		wantCode(t, fmt.Sprintf("create %q", name), err, api.CodeInvalid, "")
 	}
 	_, err := call(t, td, api.AppsCreate, api.AppRef{App: "shop"})
 	wantCode(t, "create a taken name", err, api.CodeConflict, "Name is already taken")
-	if _, err := call(t, td, api.AppsCreate, api.AppRef{App: strings.Repeat("a", 48)}); err != nil {
-		t.Errorf("48 characters: %v", err)
+	if _, err := call(t, td, api.AppsCreate, api.AppRef{App: strings.Repeat("a", 63)}); err != nil {
+		t.Errorf("63 characters: %v", err)
 	}
 	if got := td.names(t); len(got) != 2 {
 		t.Errorf("apps after bad creates: %q", got)
