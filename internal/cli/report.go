@@ -54,17 +54,37 @@ func (c *Ctx) ReportSubject() string {
 	return c.App
 }
 
+// ReportOptions adjust ReportWith.
+type ReportOptions struct {
+	// Unsorted keeps the fields in the order given instead of sorting
+	// them by flag (storage:report lists each attachment's lines together).
+	Unsorted bool
+	// JSON, when set, is the object printed with --format json instead of
+	// the one built from the fields (docker-options:report adds lists).
+	JSON map[string]any
+	// Warnings are printed (as warnings) before the report, not before an
+	// info flag's value.
+	Warnings []string
+}
+
 // Report prints a NAMESPACE:report as Dokku does: a header and padded
 // labels sorted by flag; one value with an info flag (--NS-KEY); or a JSON
 // object with --format json (keys without the namespace, and with it too
 // for the namespaces in legacyJSONKeys).
 func (c *Ctx) Report(ns, title string, fields []Field) error {
+	return c.ReportWith(ns, title, fields, ReportOptions{})
+}
+
+// ReportWith prints a report as Report does, adjusted by opt.
+func (c *Ctx) ReportWith(ns, title string, fields []Field, opt ReportOptions) error {
 	format := c.Flag("format", "stdout")
 	if format != "stdout" && format != "json" {
 		return Failf("Invalid format: %s; use stdout or json", format)
 	}
 	sorted := append([]Field(nil), fields...)
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].flag(ns) < sorted[j].flag(ns) })
+	if !opt.Unsorted {
+		sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].flag(ns) < sorted[j].flag(ns) })
+	}
 	if c.InfoFlag != "" {
 		if format == "json" {
 			return Failf("--format flag cannot be specified when specifying an info flag")
@@ -79,12 +99,18 @@ func (c *Ctx) Report(ns, title string, fields []Field) error {
 		}
 		return Failf("Invalid flag passed, valid flags: %s", strings.Join(valid, ", "))
 	}
+	for _, w := range opt.Warnings {
+		c.Warn("%s", w)
+	}
 	if format == "json" {
-		obj := map[string]string{}
-		for _, f := range sorted {
-			obj[f.jsonKey()] = f.Value
-			if legacyJSONKeys[ns] && !f.bare() {
-				obj[ns+"-"+f.Key] = f.Value
+		obj := opt.JSON
+		if obj == nil {
+			obj = map[string]any{}
+			for _, f := range sorted {
+				obj[f.jsonKey()] = f.Value
+				if legacyJSONKeys[ns] && !f.bare() {
+					obj[ns+"-"+f.Key] = f.Value
+				}
 			}
 		}
 		b, err := json.Marshal(obj)

@@ -1,3 +1,6 @@
+// Package containercmd holds the commands of what a container gets when
+// Berth creates it: docker-options:*, storage:* and resource:* (served by
+// internal/containeropts).
 package containercmd
 
 import (
@@ -57,7 +60,7 @@ func dockerOptionsList(c *cli.Ctx) error {
 }
 
 func dockerOptionsReport(c *cli.Ctx) error {
-	apps, err := reportApps(c)
+	apps, err := c.ReportApps()
 	if err != nil {
 		return err
 	}
@@ -91,28 +94,9 @@ func dockerOptionsReport(c *cli.Ctx) error {
 			}
 			obj[f.Key+"-list"] = list
 		}
-		if err := report(c, "docker-options", a+" docker-options information", fields, obj, nil); err != nil {
+		if err := c.ReportWith("docker-options", a+" docker-options information", fields, cli.ReportOptions{Unsorted: true, JSON: obj}); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// reportApps is the app of a NAMESPACE:report, or every app.
-func reportApps(c *cli.Ctx) ([]string, error) {
-	if c.App != "" {
-		return []string{c.App}, nil
-	}
-	res, err := api.AppsList.Call(c, c.API, api.Empty{})
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, a := range res.Apps {
-		out = append(out, a.Name)
-	}
-	if len(out) == 0 {
-		c.Warn("You haven't deployed any applications yet")
-	}
-	return out, nil
 }

@@ -54,7 +54,7 @@ func resourceClear(kind string) func(*cli.Ctx) error {
 }
 
 func resourceReport(c *cli.Ctx) error {
-	apps, err := reportApps(c)
+	apps, err := c.ReportApps()
 	if err != nil {
 		return err
 	}
@@ -72,7 +72,7 @@ func resourceReport(c *cli.Ctx) error {
 		for _, k := range keys {
 			fields = append(fields, cli.Field{Key: k, Value: res.Values[k]})
 		}
-		if err := report(c, "resource", a+" resource information", fields, nil, nil); err != nil {
+		if err := c.Report("resource", a+" resource information", fields); err != nil {
 			return err
 		}
 	}

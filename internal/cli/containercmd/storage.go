@@ -151,7 +151,7 @@ func storageList(c *cli.Ctx) error {
 }
 
 func storageReport(c *cli.Ctx) error {
-	apps, err := reportApps(c)
+	apps, err := c.ReportApps()
 	if err != nil {
 		return err
 	}
@@ -192,7 +192,7 @@ func storageReport(c *cli.Ctx) error {
 				cli.Field{Key: p + "volume-chown", Value: at.VolumeChown},
 			)
 		}
-		if err := report(c, "storage", a+" storage information", fields, nil, warnings); err != nil {
+		if err := c.ReportWith("storage", a+" storage information", fields, cli.ReportOptions{Unsorted: true, Warnings: warnings}); err != nil {
 			return err
 		}
 	}
@@ -328,7 +328,7 @@ func storageMigrate(c *cli.Ctx) error {
 	if c.App == "" && !c.Bool("all") {
 		return cli.Failf("Please specify an app or --all")
 	}
-	apps, err := reportApps(c)
+	apps, err := c.ReportApps()
 	if err != nil {
 		return err
 	}

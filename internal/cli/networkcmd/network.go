@@ -188,19 +188,12 @@ func report(c *cli.Ctx) error {
 	if err := c.NoExtraArgs(0); err != nil {
 		return err
 	}
-	if c.App != "" || c.Global {
-		return reportOne(c, c.App)
-	}
-	apps, err := api.AppsList.Call(c, c.API, api.Empty{})
+	apps, err := c.ReportApps()
 	if err != nil {
 		return err
 	}
-	if len(apps.Apps) == 0 {
-		c.Warn("You haven't deployed any applications yet")
-		return nil
-	}
-	for _, a := range apps.Apps {
-		if err := reportOne(c, a.Name); err != nil {
+	for _, a := range apps {
+		if err := reportOne(c, a); err != nil {
 			return err
 		}
 	}

@@ -30,20 +30,9 @@ func leReport(c *cli.Ctx) error {
 		}
 		return c.Report("letsencrypt", "global letsencrypt information", fields)
 	}
-	apps := []string{c.App}
-	if c.App == "" {
-		list, err := api.AppsList.Call(c, c.API, api.Empty{})
-		if err != nil {
-			return err
-		}
-		apps = apps[:0]
-		for _, a := range list.Apps {
-			apps = append(apps, a.Name)
-		}
-		if len(apps) == 0 {
-			c.Warn("You haven't deployed any applications yet")
-			return nil
-		}
+	apps, err := c.ReportApps()
+	if err != nil {
+		return err
 	}
 	for _, name := range apps {
 		fields, err := leFields(c, name)
