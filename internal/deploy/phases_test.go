@@ -183,7 +183,7 @@ func TestCheckFails(t *testing.T) {
 	_, err := h.deploy("Procfile", "web: /bin/web2\nworker: /bin/work\n", "DOKKU_SCALE", "web=1\nworker=1\n")
 	se := stepError(t, err, "check")
 	msg := se.Error()
-	for _, want := range []string{"Deploy failed at step check: web.1", "(web.1 exited with code 3)", "Last output of web.1:", "  crashing with 3"} {
+	for _, want := range []string{"Deploy failed at step check: web.1", "(web.1 exited with code 3)", "\nCould not start due to 1 failed checks\n", "Last output of web.1:", "  crashing with 3"} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("error lacks %q:\n%s", want, msg)
 		}

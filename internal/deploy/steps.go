@@ -463,23 +463,35 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 	if j.d.checkHostFor != nil {
 		opts.Host = j.d.checkHostFor(ctx, j.app.Name)
 	}
-	_, err = health.RunWith(ctx, c, checks, opts, j.out)
+	results, err := health.RunWith(ctx, c, checks, opts, j.out)
 	if err == nil || errors.Is(err, context.Canceled) {
 		return err
 	}
-	return j.checkFailed(ctx, s, err)
+	failed := 0
+	for _, r := range results {
+		if !r.Passed && !r.Warned {
+			failed++
+		}
+	}
+	return j.checkFailed(ctx, s, err, failed)
 }
 
 // checkFailed explains a container's failed checks: how it ended (its exit
 // code), whether it ran the image's default command for want of a
 // Procfile, and its last output, which is also kept for `logs`.
-func (j *job) checkFailed(ctx context.Context, s started, err error) error {
+func (j *job) checkFailed(ctx context.Context, s started, err error, failed int) error {
 	fc := logs.Explain(context.WithoutCancel(ctx), j.eng, s.id, s.dyno())
 	j.failed.Add(fc)
 	if fc.Status != "running" {
 		err = fmt.Errorf("%w (%s %s)", err, s.dyno(), fc.Status)
 	}
 	var more []string
+	if failed > 0 {
+		// Dokku's words (scripts and Dokku's tests look for them), in the
+		// progress and in the error, as Dokku prints them.
+		fmt.Fprintf(j.out, "       %s: Could not start due to %d failed checks\n", s.dyno(), failed)
+		more = append(more, fmt.Sprintf("Could not start due to %d failed checks", failed))
+	}
 	if cmd, ok := j.rel.Processes[s.typ]; ok && cmd == "" && j.image.ID != "" {
 		more = append(more, release.NoProcfileNote(j.files, j.image.Entrypoint, j.image.Cmd))
 	}
