@@ -3,7 +3,10 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -164,6 +167,56 @@ func TestEveryNamespaceHasADescription(t *testing.T) {
 	for _, c := range Commands() {
 		if ns, _, ok := strings.Cut(c.Name, ":"); ok && namespaceDescriptions[ns] == "" {
 			t.Errorf("namespace %s (of %s) has no description in namespaceDescriptions", ns, c.Name)
+		}
+	}
+}
+
+// The docs are the reference of every command: each one the binary has
+// appears in docs/*.md in backquotes, alone (`name`), with its arguments
+// (`name APP`) or among its namespace's verbs (`ps:start|stop APP`), so a
+// command cannot be added without its documentation.
+func TestEveryCommandIsDocumented(t *testing.T) {
+	t.Parallel()
+	files, err := filepath.Glob("../../docs/*.md")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("docs: %v", err)
+	}
+	documented := map[string]bool{}
+	// After any backquote (a span's opening one or not: the pairing is not
+	// needed), a command and its verbs. KIND stands for each service kind.
+	verbs := regexp.MustCompile("^`(?:dokku |berth )?([a-zA-Z][a-zA-Z0-9-]*)(?::([a-z0-9:-]+(?:\\\\?\\|[a-z0-9:-]+)*))?")
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(b)
+		for i := range text {
+			if text[i] != '`' {
+				continue
+			}
+			m := verbs.FindStringSubmatch(text[i:])
+			if m == nil {
+				continue
+			}
+			namespaces := []string{m[1]}
+			if m[1] == "KIND" {
+				namespaces = []string{"postgres", "redis"}
+			}
+			for _, ns := range namespaces {
+				if m[2] == "" {
+					documented[ns] = true
+					continue
+				}
+				for _, v := range strings.Split(strings.ReplaceAll(m[2], `\|`, "|"), "|") {
+					documented[ns+":"+v] = true
+				}
+			}
+		}
+	}
+	for _, c := range Commands() {
+		if !c.Hidden && !documented[c.Name] {
+			t.Errorf("%s: not documented in docs/*.md", c.Name)
 		}
 	}
 }
