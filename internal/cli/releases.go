@@ -19,7 +19,7 @@ func init() {
 		&Command{Name: "checks:enable", Args: "<app> [<type>,...]", Short: "Enable checks again", App: AppRequired, Run: checksMode("enable")},
 		&Command{Name: "checks:skip", Args: "<app> [<type>,...]", Short: "Skip checks (new containers get traffic at once)", App: AppRequired, Run: checksMode("skip")},
 		&Command{Name: "checks:run", Args: "<app> [<type>,...]", Short: "Run the startup checks against the running containers now", App: AppRequired, Run: checksRun},
-		&Command{Name: "checks:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's checks settings", App: AppRequired, Values: []string{"format"}, InfoFlags: true, Run: checksReport},
+		&Command{Name: "checks:report", Args: "[<app>] [<flag>] [--format json]", Short: "Display an app's checks settings, or the global ones", App: AppRequired, Values: []string{"format"}, Global: true, InfoFlags: true, Run: checksReport},
 	)
 }
 
@@ -129,7 +129,7 @@ func checksRun(c *Ctx) error {
 }
 
 func checksReport(c *Ctx) error {
-	res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App}, Namespace: "checks"})
+	res, err := api.PropertiesReport.Call(c, c.API, api.PropertyReport{Scope: api.Scope{App: c.App, Global: c.Global}, Namespace: "checks"})
 	if err != nil {
 		return err
 	}
@@ -138,6 +138,17 @@ func checksReport(c *Ctx) error {
 			return "none"
 		}
 		return v
+	}
+	if c.Global {
+		// Dokku's global report: the global values and what applies.
+		return c.Report("checks", c.ReportSubject()+" checks information", []Field{
+			{"computed-wait-to-retire", res.Computed["wait-to-retire"]},
+			{"global-wait-to-retire", res.Global["wait-to-retire"]},
+			{"computed-default-uptime-seconds", res.Computed["default-uptime-seconds"]},
+			{"global-default-uptime-seconds", res.Global["default-uptime-seconds"]},
+			{"computed-drain-timeout", res.Computed["drain-timeout"]},
+			{"global-drain-timeout", res.Global["drain-timeout"]},
+		})
 	}
 	fields := []Field{
 		{"disabled-list", none(res.App["disabled"])},

@@ -80,6 +80,11 @@ func TestChecks(t *testing.T) {
 		{Args: []string{"checks:report", "shop", "--checks-wait-to-retire"}, Replies: props, Ops: []string{"properties.report"}, Stdout: "\n"},
 		{Args: []string{"checks:report", "shop", "--format", "json"}, Replies: props, Ops: []string{"properties.report"},
 			Stdout: `{"computed-default-uptime-seconds":"10","computed-drain-timeout":"30","computed-wait-to-retire":"90","disabled-list":"web","global-wait-to-retire":"90","skipped-list":"none","wait-to-retire":""}` + "\n"},
+		{Args: []string{"checks:report", "--global", "--format", "json"}, Replies: props, Ops: []string{"properties.report"},
+			Reqs:   map[string]string{"properties.report": `{"global":true,"namespace":"checks"}`},
+			Stdout: `{"computed-default-uptime-seconds":"10","computed-drain-timeout":"30","computed-wait-to-retire":"90","global-default-uptime-seconds":"","global-drain-timeout":"","global-wait-to-retire":"90"}` + "\n"},
+		{Args: []string{"checks:report", "--global", "--checks-global-wait-to-retire"}, Replies: props, Ops: []string{"properties.report"}, Stdout: "90\n"},
+		{Args: []string{"checks:report", "--global"}, Replies: props, Ops: []string{"properties.report"}, Has: []string{"=====> --global checks information\n"}},
 		{Args: []string{"checks:report", "shop"}, Replies: props, Ops: []string{"properties.report"},
 			Has: []string{"=====> shop checks information\n", sp(7) + "Checks disabled list:" + sp(19) + "web\n", sp(7) + "Checks computed default uptime seconds: 10\n"}},
 	})
