@@ -72,5 +72,8 @@ func (j *job) readFiles(ctx context.Context, set appSettings) (release.Files, er
 	if err != nil {
 		return f, err
 	}
+	if f.ChecksReplaceAppJSON() {
+		j.detail("CHECKS replaces app.json's healthchecks for web, as in Dokku (CHECKS is deprecated: move its checks to app.json)")
+	}
 	return f, release.KeepFiles(j.d.filesDirOf(j.app.Name, j.rel.Number), data, origins)
 }

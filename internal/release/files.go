@@ -211,16 +211,16 @@ func (f Files) Origin(name string) (Origin, bool) {
 	return Origin{}, false
 }
 
-// StartupChecks returns the startup checks of a process type: app.json's
-// healthchecks for it, else, for web, those of CHECKS (its templates
-// expanded with vars, the app's config); nil for none.
+// StartupChecks returns the startup checks of a process type: for web,
+// those of CHECKS when there is one (its templates expanded with vars, the
+// app's config), else app.json's healthchecks for the type; nil for none.
+// CHECKS replaces app.json's web checks as in Dokku, which converts CHECKS
+// into app.json's healthchecks.web (docker-container-healthchecker convert).
 func (f Files) StartupChecks(typ string, vars map[string]string) ([]appfile.Healthcheck, error) {
-	if f.AppJSON != nil {
-		if hc, ok := f.AppJSON.Healthchecks[typ]; ok {
-			return hc, nil
+	if typ != "web" || (f.Checks == nil && f.ChecksTemplate == nil) {
+		if f.AppJSON != nil {
+			return f.AppJSON.Healthchecks[typ], nil
 		}
-	}
-	if typ != "web" {
 		return nil, nil
 	}
 	if f.ChecksTemplate != nil {
@@ -234,10 +234,21 @@ func (f Files) StartupChecks(typ string, vars map[string]string) ([]appfile.Heal
 		}
 		return ck.ToHealthchecks(), nil
 	}
-	if f.Checks != nil {
-		return f.Checks.ToHealthchecks(), nil
+	return f.Checks.ToHealthchecks(), nil
+}
+
+// ChecksReplaceAppJSON reports that the app has both a CHECKS file and
+// app.json startup checks for web, so CHECKS's are the ones that run.
+func (f Files) ChecksReplaceAppJSON() bool {
+	if f.Checks == nil && f.ChecksTemplate == nil || f.AppJSON == nil {
+		return false
 	}
-	return nil, nil
+	for _, hc := range f.AppJSON.Healthchecks["web"] {
+		if hc.Type == "" || hc.Type == appfile.HealthcheckStartup {
+			return true
+		}
+	}
+	return false
 }
 
 // LivenessCheck returns app.json's liveness path check of a process type

@@ -171,12 +171,12 @@ func TestNoProcfileNote(t *testing.T) {
 }
 
 // What the rest of the pipeline asks of a release's files: each type's
-// startup checks (app.json's, else CHECKS for web), app.json's liveness
+// startup checks (CHECKS for web when there is one, else app.json's), app.json's liveness
 // path check, and the types whose quantity app.json fixes.
 func TestFilesChecksAndLocks(t *testing.T) {
 	data := map[string][]byte{
 		"app.json": []byte(`{"formation": {"web": {"quantity": 2}, "clock": {"quantity": 0}, "worker": {}},
-			"healthchecks": {"web": [{"type": "liveness", "command": ["true"]}, {"type": "liveness", "path": "/live"}],
+			"healthchecks": {"web": [{"type": "liveness", "command": ["true"]}, {"type": "liveness", "path": "/live"}, {"path": "/ready"}],
 			                 "worker": [{"type": "startup", "command": ["true"]}]}}`),
 		"CHECKS": []byte("/up\n"),
 	}
@@ -193,8 +193,18 @@ func TestFilesChecksAndLocks(t *testing.T) {
 	if hc := f.LivenessCheck("worker"); hc != nil {
 		t.Errorf("LivenessCheck(worker) = %+v, want none", hc)
 	}
-	if got, _ := f.StartupChecks("web", nil); len(got) != 2 {
-		t.Errorf("StartupChecks(web) = %+v, want app.json's two (CHECKS is not used when app.json has web checks)", got)
+	if got, _ := f.StartupChecks("web", nil); len(got) != 1 || got[0].Path != "/up" {
+		t.Errorf("StartupChecks(web) = %+v, want CHECKS's (it replaces app.json's web checks, as in Dokku)", got)
+	}
+	if !f.ChecksReplaceAppJSON() {
+		t.Error("ChecksReplaceAppJSON = false with CHECKS and app.json web checks")
+	}
+	noChecks, err := ParseFiles(map[string][]byte{"app.json": data["app.json"]}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := noChecks.StartupChecks("web", nil); len(got) != 3 || noChecks.ChecksReplaceAppJSON() {
+		t.Errorf("without CHECKS: StartupChecks(web) = %+v, want app.json's three", got)
 	}
 	if got, _ := f.StartupChecks("worker", nil); len(got) != 1 || len(got[0].Command) != 1 {
 		t.Errorf("StartupChecks(worker) = %+v", got)
