@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -109,6 +110,12 @@ func keysRemove(c *Ctx) error {
 		return err
 	}
 	k, err := api.KeysRemove.Call(c, c.API, ref)
+	if errors.Is(err, api.ErrNotFound) {
+		// Removing a key that is gone is done, as in Dokku: scripts remove
+		// a key before adding it again. Said, not hidden.
+		c.Warn("%s; nothing to remove", strings.TrimSuffix(err.Error(), "; see ssh-keys:list"))
+		return nil
+	}
 	if err != nil {
 		return err
 	}

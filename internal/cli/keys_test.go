@@ -27,3 +27,17 @@ func TestKeysList(t *testing.T) {
 		{Args: []string{"ssh-keys:list", "a", "b"}, Code: 1, ErrLine: "Unexpected argument(s): b"},
 	})
 }
+
+// ssh-keys:remove of a key that is not there says so and succeeds, as
+// Dokku's does (scripts remove a key before adding it again).
+func TestKeysRemoveMissing(t *testing.T) {
+	t.Parallel()
+	runCases(t, []cliCase{
+		{Args: []string{"ssh-keys:remove", "dev"}, Replies: map[string]reply{"keys.remove": {Resp: api.KeyInfo{Name: "dev", Fingerprint: "SHA256:bbb"}}}, Ops: []string{"keys.remove"},
+			Reqs: map[string]string{"keys.remove": `{"name":"dev"}`}, Stdout: "-----> Removed key dev (SHA256:bbb)\n"},
+		{Args: []string{"ssh-keys:remove", "gone"}, Replies: map[string]reply{"keys.remove": {Err: api.Errorf(api.CodeNotFound, "No ssh key gone; see ssh-keys:list")}}, Ops: []string{"keys.remove"},
+			Stderr: " !     No ssh key gone; nothing to remove\n"},
+		{Args: []string{"ssh-keys:remove"}, Replies: map[string]reply{"keys.remove": {Err: api.Errorf(api.CodeInvalid, "Please specify a key name or --fingerprint FP")}}, Ops: []string{"keys.remove"},
+			Code: 1, ErrLine: "Please specify a key name or --fingerprint FP"},
+	})
+}
