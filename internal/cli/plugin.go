@@ -19,6 +19,7 @@ func init() {
 	Register(
 		&Command{Name: "plugin:install", Args: "URL [NAME]", Short: "Dokku compatibility: the plugins the walk-through installs are built into Berth", Local: true, Run: pluginInstall},
 		&Command{Name: "plugin:list", Short: "List what Berth has built in of Dokku's plugins", Local: true, Run: pluginList},
+		&Command{Name: "plugin:installed", Args: "NAME", Short: "Exit 0 if Berth has the Dokku plugin NAME built in, 1 if not (Dokku's scripts test it before plugin:install)", Local: true, Run: pluginInstalled},
 	)
 }
 
@@ -49,6 +50,22 @@ func pluginInstall(c *Ctx) error {
 func pluginList(c *Ctx) error {
 	for _, n := range slices.Sorted(maps.Keys(builtIn)) {
 		c.Println(n + "  built in: " + builtIn[n])
+	}
+	return nil
+}
+
+// pluginInstalled answers Dokku's `plugin:installed NAME` by its exit code
+// alone, as Dokku does: setup scripts run `dokku plugin:installed postgres
+// || dokku plugin:install ...`.
+func pluginInstalled(c *Ctx) error {
+	if len(c.Args) == 0 {
+		return Failf("Please specify a plugin name")
+	}
+	if err := c.NoExtraArgs(1); err != nil {
+		return err
+	}
+	if builtIn[strings.TrimPrefix(c.Args[0], "dokku-")] == "" {
+		return ExitCode(ExitFailure)
 	}
 	return nil
 }

@@ -210,6 +210,10 @@ func TestPlugins(t *testing.T) {
 		{Name: "name from the second argument", Args: []string{"plugin:install", "https://example.com/some.git", "redis"}, Stdout: "-----> Plugin redis is built into Berth: nothing to install (redis:* (Redis services built in))\n"},
 		{Args: []string{"plugin:install", "https://github.com/dokku/dokku-mysql.git", "mysql"}, Code: 1, ErrLine: "Third-party plugins are not supported (yet): mysql has no built-in equivalent in Berth"},
 		{Args: []string{"plugin:install"}, Code: 1, ErrLine: "Please specify a plugin to install"},
+		{Args: []string{"plugin:installed", "postgres"}},
+		{Args: []string{"plugin:installed", "dokku-redis"}},
+		{Name: "not built in: exit 1, nothing printed", Args: []string{"plugin:installed", "mysql"}, Code: 1},
+		{Args: []string{"plugin:installed"}, Code: 1, ErrLine: "Please specify a plugin name"},
 		{Args: []string{"plugin:list"}, Stdout: "letsencrypt  built in: letsencrypt:* (HTTPS with renewal built in)\n" +
 			"postgres  built in: postgres:* (PostgreSQL services built in)\n" +
 			"redirect  built in: redirect:* (domain redirects built in)\n" +
