@@ -179,6 +179,7 @@ func RunWith(ctx context.Context, c Container, checks []appfile.Healthcheck, opt
 	}
 	poll := min(max(unit/4, time.Millisecond), 250*time.Millisecond)
 	r := &runner{c: c, name: oneLine(c.Name(), 80), out: out, unit: unit, poll: poll, webPort: opts.WebPort, host: opts.Host}
+	r.lister, _ = c.(SocketLister)
 
 	plans := r.plan(checks, opts.DefaultUptime)
 	var results []Result
@@ -223,6 +224,9 @@ type plan struct {
 	check  appfile.Healthcheck // with defaults
 	label  string              // how messages name it
 	uptime time.Duration       // for uptime checks
+	// dokku marks the port listening check added to a web container's
+	// default plan: its start and failure lines are Dokku's.
+	dokku bool
 }
 
 // short returns detail without its "GET /path: " prefix when the label is
@@ -243,6 +247,9 @@ type runner struct {
 	poll    time.Duration // how often State is polled while waiting
 	webPort int
 	host    string // RunOptions.Host
+	// lister reads the container's sockets; nil when the container is no
+	// SocketLister, or once they proved unreadable.
+	lister SocketLister
 	// stopped is set, to the container's state, once it is seen not
 	// running.
 	stopped string
@@ -272,10 +279,16 @@ func (r *runner) plan(checks []appfile.Healthcheck, defaultUptime time.Duration)
 	if len(plans) > 0 {
 		return plans
 	}
+	// A web container whose sockets can be read must first listen on
+	// its port, on every interface, as in Dokku.
+	if r.lister != nil && r.webPort > 0 && r.c.HostPort() > 0 {
+		h := DefaultListeningCheck(r.webPort)
+		plans = append(plans, plan{check: h, label: label(h), dokku: true})
+	}
 	h := appfile.DefaultHealthcheck()
 	up := max(defaultUptime, 0)
 	h.Uptime = int((up + r.unit - 1) / r.unit) // whole "seconds", rounded up
-	return []plan{{check: h, label: label(h), uptime: up}}
+	return append(plans, plan{check: h, label: label(h), uptime: up})
 }
 
 // label names a check in messages: its quoted name, or else what it does.
@@ -316,10 +329,15 @@ func (r *runner) run(ctx context.Context, p plan) (Result, error) {
 		res.Detail = r.stopped
 		return res, nil
 	}
+	kind := h.Kind()
+	sockets := kind == appfile.ListeningCheck && r.readsSockets(ctx, h)
+	if p.dokku && !sockets {
+		res.Passed, res.Detail = true, "not checked: the container's sockets cannot be read"
+		return res, nil
+	}
 	r.start(p)
 
-	kind := h.Kind()
-	if kind == appfile.PathCheck || kind == appfile.ListeningCheck {
+	if kind == appfile.PathCheck || kind == appfile.ListeningCheck && !sockets {
 		if why := r.unreachable(h); why != "" {
 			return r.fail(p, res, why), nil
 		}
@@ -334,9 +352,42 @@ func (r *runner) run(ctx context.Context, p plan) (Result, error) {
 		return r.attempts(ctx, p, "GET "+oneLine(h.Path, 100), r.request(h), r.pathCheck(h))
 	case appfile.CommandCheck:
 		return r.attempts(ctx, p, "", "", r.commandCheck(h))
-	default:
-		return r.attempts(ctx, p, "", "", r.listeningCheck())
+	case appfile.ListeningCheck:
+		if !sockets {
+			return r.attempts(ctx, p, "", "", r.listeningCheck())
+		}
+		res, err := r.attempts(ctx, p, "", "", r.socketCheck(r.lister, r.checkPort(h), *h.Attempts))
+		if err == nil && p.dokku && !res.Passed && r.stopped == "" {
+			fmt.Fprintf(r.out, "       %s: Failure in name='%s': %s\n", r.name, h.Name, res.Detail)
+		}
+		return res, err
 	}
+	return res, fmt.Errorf("unknown check kind %q", kind)
+}
+
+// checkPort is the container port a check looks at: its own, else the web
+// port.
+func (r *runner) checkPort(h appfile.Healthcheck) int {
+	if h.Port > 0 {
+		return h.Port
+	}
+	return r.webPort
+}
+
+// readsSockets reports whether listening check h reads the container's
+// sockets. When they prove unreadable it says so once, on one line, and
+// listening checks fall back to dialing the published port.
+func (r *runner) readsSockets(ctx context.Context, h appfile.Healthcheck) bool {
+	if r.lister == nil || r.checkPort(h) <= 0 {
+		return false
+	}
+	_, err := r.lister.ListeningSockets(ctx)
+	if err == nil || !errors.Is(err, ErrSocketsUnavailable) {
+		return true
+	}
+	fmt.Fprintf(r.out, "       %s: %s: port listening checks are skipped and listening checks dial the published port\n", r.name, oneLine(err.Error(), 200))
+	r.lister = nil
+	return false
 }
 
 // start writes the progress line of a check that starts.
@@ -364,6 +415,10 @@ func (r *runner) start(p plan) {
 			what += " (" + strconv.Quote(oneLine(commandString(h.Command), 60)) + ")"
 		}
 	default:
+		if p.dokku {
+			fmt.Fprintf(r.out, "       %s: %s\n", r.name, dokkuLine(h))
+			return
+		}
 		what = "checking " + p.label
 		if h.Name != "" {
 			what += " (listening)"
