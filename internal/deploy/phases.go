@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -401,6 +402,11 @@ func (c engineContainer) ListeningSockets(ctx context.Context) (health.Sockets, 
 	s, err := health.ReadSockets(filepath.Join(dir, "net"))
 	if err != nil {
 		return s, fmt.Errorf("%w (%v)", health.ErrSocketsUnavailable, err)
+	}
+	for _, ip := range det.Networks {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			s.Own = append(s.Own, a.Unmap())
+		}
 	}
 	return s, nil
 }

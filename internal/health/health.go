@@ -269,6 +269,15 @@ func (r *runner) seconds(n *int) time.Duration {
 // default uptime check.
 func (r *runner) plan(checks []appfile.Healthcheck, defaultUptime time.Duration) []plan {
 	var plans []plan
+	// A web container whose sockets can be read must first listen on its
+	// port on every interface, as in Dokku (which appends this check to
+	// the others, warn-only): first, because its message explains what
+	// the checks after it would only see as refused connections.
+	if r.lister != nil && r.webPort > 0 && r.c.HostPort() > 0 {
+		h := DefaultListeningCheck(r.webPort)
+		plans = append(plans, plan{check: h, label: label(h), dokku: true})
+	}
+	own := len(plans)
 	for _, h := range checks {
 		if h.Type != "" && h.Type != appfile.HealthcheckStartup {
 			continue
@@ -276,14 +285,8 @@ func (r *runner) plan(checks []appfile.Healthcheck, defaultUptime time.Duration)
 		h = h.WithDefaults()
 		plans = append(plans, plan{check: h, label: label(h), uptime: time.Duration(h.Uptime) * r.unit})
 	}
-	if len(plans) > 0 {
+	if len(plans) > own {
 		return plans
-	}
-	// A web container whose sockets can be read must first listen on
-	// its port, on every interface, as in Dokku.
-	if r.lister != nil && r.webPort > 0 && r.c.HostPort() > 0 {
-		h := DefaultListeningCheck(r.webPort)
-		plans = append(plans, plan{check: h, label: label(h), dokku: true})
 	}
 	h := appfile.DefaultHealthcheck()
 	up := max(defaultUptime, 0)

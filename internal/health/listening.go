@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berthpaas/berth/internal/appfile"
 )
@@ -51,6 +52,10 @@ type Sockets struct {
 	// only serve IPv4 clients (through the dual-stack default), and
 	// messages call it an IPv4 interface.
 	IPv6 bool
+	// Own are the container's addresses on its networks, where the
+	// proxy's traffic arrives: a socket bound to one of them, on the
+	// port, is reachable though not on every interface.
+	Own []netip.Addr
 }
 
 // ReadSockets reads the listening TCP sockets of a network namespace from
@@ -207,40 +212,59 @@ func DefaultListeningCheck(webPort int) appfile.Healthcheck {
 
 // socketCheck returns the attempt of a listening check that reads the
 // container's sockets: it passes when port is listened on on a wildcard
-// address. An attempt that finds no listening socket at all fails, except the
-// last one, which passes: the app may still be starting (Dokku passes at
-// once), and the uptime check that follows a port listening check still
-// catches an app that dies.
+// address, or on one of the container's own addresses. While nothing listens
+// at all, an attempt reads the sockets again every poll until its timeout is
+// nearly up, so a booting app is judged as soon as it binds. An attempt that
+// saw nothing listen fails, except the last one, which passes: the app may
+// boot slowly (Dokku passes at once), and the checks that follow (the uptime
+// check at least) still catch an app that dies.
 func (r *runner) socketCheck(l SocketLister, port, attempts int) attemptFunc {
 	n := 0
+	type res struct {
+		s   Sockets
+		err error
+	}
 	return func(ctx context.Context) (bool, string) {
 		n++
-		type res struct {
-			s   Sockets
-			err error
-		}
-		got, err := await(ctx, func() res {
-			var v res
-			v.s, v.err = l.ListeningSockets(ctx)
-			return v
-		})
-		if err != nil {
-			return false, oneLine(err.Error(), 200)
-		}
-		if got.err != nil {
-			return false, "reading the container's sockets: " + oneLine(got.err.Error(), 200)
-		}
-		if len(got.s.Listening) == 0 {
-			if n >= attempts {
-				return true, "nothing listens in the container yet: not checked"
+		for {
+			got, err := await(ctx, func() res {
+				var v res
+				v.s, v.err = l.ListeningSockets(ctx)
+				return v
+			})
+			if err != nil {
+				return false, oneLine(err.Error(), 200)
 			}
-			return false, "nothing listens in the container yet"
+			if got.err != nil {
+				return false, "reading the container's sockets: " + oneLine(got.err.Error(), 200)
+			}
+			if len(got.s.Listening) > 0 {
+				return judge(got.s, port)
+			}
+			dl, ok := ctx.Deadline()
+			if !ok || time.Until(dl) <= 2*r.poll || sleep(ctx, r.poll) != nil {
+				break
+			}
 		}
-		if why := ListeningProblem(got.s, port); why != "" {
-			return false, why
+		if n >= attempts {
+			return true, "nothing listens in the container yet: not checked"
 		}
+		return false, "nothing listens in the container yet"
+	}
+}
+
+// judge says whether sockets s serve port.
+func judge(s Sockets, port int) (bool, string) {
+	why := ListeningProblem(s, port)
+	if why == "" {
 		return true, fmt.Sprintf("listening on port %d", port)
 	}
+	for _, ap := range s.Listening {
+		if int(ap.Port()) == port && slices.Contains(s.Own, ap.Addr().Unmap()) {
+			return true, fmt.Sprintf("listening on port %d on the container's address %s only", port, ap.Addr().Unmap())
+		}
+	}
+	return false, why
 }
 
 // dokkuLine is Dokku's line for a check that starts, e.g. "Running

@@ -265,7 +265,7 @@ func TestPortListeningCheckNothingListens(t *testing.T) {
 	if len(res) != 2 || !res[0].Passed || res[0].Attempts != 3 || !strings.Contains(res[0].Detail, "not checked") {
 		t.Fatalf("results %+v\n%s", res, out)
 	}
-	if strings.Count(out, "nothing listens in the container yet\n") != 2 {
+	if strings.Count(out, "nothing listens in the container yet\n") != 2 || c.calls < 6 {
 		t.Fatalf("output:\n%s", out)
 	}
 	// A wrong socket after nothing: it fails.
@@ -291,18 +291,64 @@ func TestPortListeningCheckUnavailable(t *testing.T) {
 	}
 }
 
-func TestPortListeningCheckOnlyByDefaultOnWeb(t *testing.T) {
+func TestPortListeningCheckOnWebOnly(t *testing.T) {
 	t.Parallel()
 	// A worker (no published port): uptime only, sockets never read.
 	c := &sockFake{fake: newFake(0), seq: []Sockets{socks("0.0.0.0:5001")}}
 	if res, out, err := runSockets(t, c, nil); err != nil || len(res) != 1 || c.calls != 0 {
 		t.Fatalf("worker: %v, %+v, %d reads\n%s", err, res, c.calls, out)
 	}
-	// Startup checks of its own: no port listening check.
+	// A web container with startup checks of its own: the port listening
+	// check runs first, and explains the failure.
 	c = &sockFake{fake: newFake(32768), seq: []Sockets{socks("0.0.0.0:5001")}}
-	checks := []appfile.Healthcheck{{Uptime: 1}}
-	if res, out, err := runSockets(t, c, checks); err != nil || len(res) != 1 || c.calls != 0 {
-		t.Fatalf("own checks: %v, %+v, %d reads\n%s", err, res, c.calls, out)
+	checks := []appfile.Healthcheck{{Name: "check-1", Command: []string{"true"}}, {Type: appfile.HealthcheckLiveness, Path: "/"}}
+	res, out, err := runSockets(t, c, checks)
+	if err == nil || len(res) != 1 || !strings.HasSuffix(out, dokkuFail) || len(c.execCalls) != 0 {
+		t.Fatalf("own checks: %v, %+v\n%s", err, res, out)
+	}
+	// Once it passes, the container's own checks run, and no uptime check.
+	c = &sockFake{fake: newFake(32768), seq: []Sockets{socks("[::]:5000")}}
+	res, out, err = runSockets(t, c, checks)
+	if err != nil || len(res) != 2 || res[1].Check.Name != "check-1" || !res[1].Passed {
+		t.Fatalf("own checks: %v, %+v\n%s", err, res, out)
+	}
+}
+
+func TestPortListeningCheckOwnAddress(t *testing.T) {
+	t.Parallel()
+	// Bound to the container's own address: reachable, it passes.
+	s := socks("172.18.0.5:5000")
+	s.Own = []netip.Addr{netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("172.18.0.5")}
+	c := &sockFake{fake: newFake(32768), seq: []Sockets{s}}
+	res, out, err := runSockets(t, c, nil)
+	if err != nil || !strings.Contains(res[0].Detail, "on the container's address 172.18.0.5 only") {
+		t.Fatalf("%v, %+v\n%s", err, res, out)
+	}
+	// Another address, or another port on its address: it fails.
+	for _, a := range []string{"172.18.0.6:5000", "172.18.0.5:5001"} {
+		s := socks(a)
+		s.Own = []netip.Addr{netip.MustParseAddr("172.18.0.5")}
+		c := &sockFake{fake: newFake(32768), seq: []Sockets{s}}
+		if _, out, err := runSockets(t, c, nil); err == nil {
+			t.Fatalf("%s passed\n%s", a, out)
+		}
+	}
+}
+
+func TestPortListeningCheckJudgesABootingAppAtOnce(t *testing.T) {
+	t.Parallel()
+	// Nothing listens for the first reads, then the app binds: the first
+	// attempt sees it, without waiting for the next attempt.
+	seq := []Sockets{{}, {}, {}, {}, socks("0.0.0.0:5000")}
+	c := &sockFake{fake: newFake(32768), seq: seq}
+	res, out, err := runSockets(t, c, nil)
+	if err != nil || res[0].Attempts != 1 || !res[0].Passed {
+		t.Fatalf("%v, %+v\n%s", err, res, out)
+	}
+	// Binding wrong is reported by the first attempt too.
+	c = &sockFake{fake: newFake(32768), seq: append(seq[:4:4], socks("127.0.0.1:5000"))}
+	if _, out, err = runSockets(t, c, nil); err == nil || !strings.Contains(out, "(attempt 1/3): container listening on expected port (5000) with unexpected IPv4 interface") {
+		t.Fatalf("%v\n%s", err, out)
 	}
 }
 
