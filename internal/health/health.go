@@ -132,7 +132,11 @@ func Run(ctx context.Context, c Container, checks []appfile.Healthcheck, out io.
 // or no type; liveness and readiness checks are skipped) one after the
 // other, in order. When there are none (checks is empty, or holds only
 // liveness and readiness checks) it runs appfile.DefaultHealthcheck with
-// opts.DefaultUptime as its uptime.
+// opts.DefaultUptime as its uptime. Before them all, a web container (one
+// that publishes opts.WebPort) that is a SocketLister gets Dokku's port
+// listening check (DefaultListeningCheck, see socketCheck), with Dokku's
+// start and failure lines; when its sockets prove unreadable
+// (ErrSocketsUnavailable) one line says so and the check is skipped.
 //
 // Each check first sleeps its initialDelay, then makes up to attempts
 // attempts, waiting wait between them; each attempt of a path, command or
@@ -146,10 +150,13 @@ func Run(ctx context.Context, c Container, checks []appfile.Healthcheck, out io.
 //     127.0.0.1:HostPort; any other 3xx fails. Proxy settings of the
 //     environment are ignored.
 //   - a command check runs Command with Exec and passes on exit code 0.
-//   - a listening check passes when 127.0.0.1:HostPort accepts a TCP
-//     connection that is not closed at once (Docker's userland proxy
-//     accepts on the published port, then closes the connection when
-//     nothing listens in the container).
+//   - a listening check of a SocketLister reads the container's sockets:
+//     it passes when its Port (else opts.WebPort) is listened on on
+//     0.0.0.0 or ::, or on the container's own address (ListeningProblem
+//     says what is wrong otherwise). Without a SocketLister it passes when
+//     127.0.0.1:HostPort accepts a TCP connection that is not closed at
+//     once (Docker's userland proxy accepts on the published port, then
+//     closes the connection when nothing listens in the container).
 //   - an uptime check passes once the container has run Uptime seconds
 //     since its start without restarting; it polls State and ignores
 //     attempts, wait and timeout. It fails at once when the container
@@ -158,8 +165,8 @@ func Run(ctx context.Context, c Container, checks []appfile.Healthcheck, out io.
 // Before every attempt, and while it sleeps, RunWith polls State: once the
 // container is not running, the current check and all later ones fail at
 // once with its state in Detail, and warn does not excuse these failures.
-// A path or listening check fails at once when c publishes no port, or
-// when its Port differs from opts.WebPort (when set).
+// A path check, or a listening check that dials, fails at once when c
+// publishes no port, or when its Port differs from opts.WebPort (when set).
 //
 // RunWith writes one progress line per check, when it starts, and one per
 // failed attempt (e.g. "       web.1: /health (attempt 1/3): 503 Service
@@ -359,7 +366,7 @@ func (r *runner) run(ctx context.Context, p plan) (Result, error) {
 		if !sockets {
 			return r.attempts(ctx, p, "", "", r.listeningCheck())
 		}
-		res, err := r.attempts(ctx, p, "", "", r.socketCheck(r.lister, r.checkPort(h), *h.Attempts))
+		res, err := r.attempts(ctx, p, "", "", r.socketCheck(r.lister, r.checkPort(h)))
 		if err == nil && p.dokku && !res.Passed && r.stopped == "" {
 			fmt.Fprintf(r.out, "       %s: Failure in name='%s': %s\n", r.name, h.Name, res.Detail)
 		}

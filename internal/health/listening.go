@@ -213,19 +213,18 @@ func DefaultListeningCheck(webPort int) appfile.Healthcheck {
 // socketCheck returns the attempt of a listening check that reads the
 // container's sockets: it passes when port is listened on on a wildcard
 // address, or on one of the container's own addresses. While nothing listens
-// at all, an attempt reads the sockets again every poll until its timeout is
-// nearly up, so a booting app is judged as soon as it binds. An attempt that
-// saw nothing listen fails, except the last one, which passes: the app may
-// boot slowly (Dokku passes at once), and the checks that follow (the uptime
-// check at least) still catch an app that dies.
-func (r *runner) socketCheck(l SocketLister, port, attempts int) attemptFunc {
-	n := 0
+// at all, the attempt reads the sockets again every poll until its timeout is
+// nearly up, so a booting app is judged as soon as it binds. When nothing
+// listened during the whole attempt, the check passes unchecked: the app may
+// boot slowly or serve nothing (Dokku passes at once), and the checks that
+// follow (the uptime check at least) still catch an app that dies.
+func (r *runner) socketCheck(l SocketLister, port int) attemptFunc {
 	type res struct {
 		s   Sockets
 		err error
 	}
 	return func(ctx context.Context) (bool, string) {
-		n++
+		start := time.Now()
 		for {
 			got, err := await(ctx, func() res {
 				var v res
@@ -246,10 +245,7 @@ func (r *runner) socketCheck(l SocketLister, port, attempts int) attemptFunc {
 				break
 			}
 		}
-		if n >= attempts {
-			return true, "nothing listens in the container yet: not checked"
-		}
-		return false, "nothing listens in the container yet"
+		return true, fmt.Sprintf("nothing listens in the container after %s: not checked", time.Since(start).Round(r.unit/10))
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/berthpaas/berth/internal/appfile"
 )
@@ -255,23 +256,20 @@ func TestPortListeningCheckRetriesThenPasses(t *testing.T) {
 
 func TestPortListeningCheckNothingListens(t *testing.T) {
 	t.Parallel()
-	// Nothing listens in any of the 3 attempts: the check passes (the app
-	// may boot slowly), and the uptime check decides.
+	// Nothing listens during the first attempt (its timeout, 5 units): the
+	// check passes unchecked (the app may boot slowly), and the uptime
+	// check decides.
 	c := &sockFake{fake: newFake(32768), seq: []Sockets{{}}}
+	start := time.Now()
 	res, out, err := runSockets(t, c, nil)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if len(res) != 2 || !res[0].Passed || res[0].Attempts != 3 || !strings.Contains(res[0].Detail, "not checked") {
+	if len(res) != 2 || !res[0].Passed || res[0].Attempts != 1 || !strings.Contains(res[0].Detail, "nothing listens in the container after") || !res[1].Passed {
 		t.Fatalf("results %+v\n%s", res, out)
 	}
-	if strings.Count(out, "nothing listens in the container yet\n") != 2 || c.calls < 6 {
-		t.Fatalf("output:\n%s", out)
-	}
-	// A wrong socket after nothing: it fails.
-	c = &sockFake{fake: newFake(32768), seq: []Sockets{{}, {}, {}, socks("0.0.0.0:5001")}}
-	if _, out, err := runSockets(t, c, nil); err == nil || !strings.HasSuffix(out, dokkuFail) {
-		t.Fatalf("err = %v\n%s", err, out)
+	if took := time.Since(start); took < 4*unit || c.calls < 4 {
+		t.Fatalf("looked %d times in %s, want polls for about 5 units (%s)", c.calls, took, 5*unit)
 	}
 }
 
