@@ -198,6 +198,12 @@ func RunWith(ctx context.Context, c Container, checks []appfile.Healthcheck, opt
 		if err != nil {
 			return results, r.interrupted(err)
 		}
+		if p.dokku && !res.Passed && r.stopped != "" && i+1 < len(plans) {
+			// The container stopped during the port listening check:
+			// the checks that follow fail on that, as they would
+			// without it, and name the check that failed.
+			continue
+		}
 		results = append(results, res)
 		if r.stopped != "" {
 			// The container is gone: every later check fails at once.

@@ -379,7 +379,8 @@ func TestPortListeningCheckStopsWithContainer(t *testing.T) {
 	c := &sockFake{fake: newFake(32768), seq: []Sockets{{}}}
 	c.set(func(f *fake) { f.running = false })
 	res, out, err := runSockets(t, c, nil)
-	if err == nil || !strings.Contains(err.Error(), "container not running") || strings.Contains(out, "Failure in") {
+	// The check that follows names the failure, and only it counts.
+	if err == nil || err.Error() != `web.1: check "default" failed: container not running` || strings.Contains(out, "Failure in") || len(res) != 1 {
 		t.Fatalf("err = %v, %+v\n%s", err, res, out)
 	}
 }
