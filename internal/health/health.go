@@ -237,8 +237,8 @@ type plan struct {
 	check  appfile.Healthcheck // with defaults
 	label  string              // how messages name it
 	uptime time.Duration       // for uptime checks
-	// dokku marks the port listening check added to a web container's
-	// default plan: its start and failure lines are Dokku's.
+	// dokku marks the port listening check put before a web container's
+	// checks: its start and failure lines are Dokku's.
 	dokku bool
 }
 
