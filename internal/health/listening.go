@@ -225,17 +225,23 @@ func (r *runner) socketCheck(l SocketLister, port int) attemptFunc {
 	}
 	return func(ctx context.Context) (bool, string) {
 		start := time.Now()
-		for {
+		for looked := 0; ; looked++ {
 			got, err := await(ctx, func() res {
 				var v res
 				v.s, v.err = l.ListeningSockets(ctx)
 				return v
 			})
-			if err != nil {
-				return false, oneLine(err.Error(), 200)
+			if err == nil {
+				err = got.err
+			}
+			if err != nil && looked > 0 && errors.Is(err, context.DeadlineExceeded) {
+				break // the attempt's time is up: nothing listened
 			}
 			if got.err != nil {
 				return false, "reading the container's sockets: " + oneLine(got.err.Error(), 200)
+			}
+			if err != nil {
+				return false, oneLine(err.Error(), 200)
 			}
 			if len(got.s.Listening) > 0 {
 				return judge(got.s, port)
