@@ -103,6 +103,11 @@ func web() {
 	mux.HandleFunc("/ws", serveWS)
 	dataHandlers(mux)
 	srv := &http.Server{Addr: ":" + port, Handler: allowedHosts(os.Getenv("ALLOWED_HOST"), mux)}
+	listening := port
+	if addr := os.Getenv("LISTEN_ADDR"); addr != "" {
+		// The classic mistakes: bound to localhost, or to another port.
+		srv.Addr, listening = addr, addr
+	}
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	go func() {
@@ -113,7 +118,7 @@ func web() {
 		defer cancel()
 		srv.Shutdown(ctx)
 	}()
-	fmt.Println("listening on", port)
+	fmt.Println("listening on", listening)
 	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

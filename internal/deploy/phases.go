@@ -8,7 +8,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
+	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -351,6 +354,8 @@ type engineContainer struct {
 	eng      checkEngine
 	id, name string
 	hostPort int
+	// proc is where the engine's processes are seen: "" means /proc.
+	proc string
 }
 
 func (c engineContainer) Name() string  { return c.name }
@@ -370,4 +375,43 @@ func (c engineContainer) Exec(ctx context.Context, cmd []string) (int, string, e
 	return code, out.String(), err
 }
 
-var _ health.Container = engineContainer{}
+// ListeningSockets reads the listening TCP sockets of the container's network
+// namespace from /proc/PID/net of its main process, as the daemon sees it
+// when it runs in the host's PID namespace. It makes sure that PID is the
+// container's (its cgroup names the container) before trusting it.
+func (c engineContainer) ListeningSockets(ctx context.Context) (health.Sockets, error) {
+	det, err := c.eng.InspectContainer(ctx, c.id)
+	if err != nil {
+		return health.Sockets{}, err
+	}
+	if !det.Running {
+		return health.Sockets{}, errors.New("container not running")
+	}
+	proc := c.proc
+	if proc == "" {
+		proc = "/proc"
+	}
+	if det.Pid <= 0 {
+		return health.Sockets{}, fmt.Errorf("%w (the engine reports no process ID)", health.ErrSocketsUnavailable)
+	}
+	dir := filepath.Join(proc, strconv.Itoa(det.Pid))
+	cg, err := os.ReadFile(filepath.Join(dir, "cgroup"))
+	if err != nil || !strings.Contains(string(cg), det.ID) {
+		return health.Sockets{}, fmt.Errorf("%w (process %d is not the container's here: is the daemon outside the host's PID namespace?)", health.ErrSocketsUnavailable, det.Pid)
+	}
+	s, err := health.ReadSockets(filepath.Join(dir, "net"))
+	if err != nil {
+		return s, fmt.Errorf("%w (%v)", health.ErrSocketsUnavailable, err)
+	}
+	for _, ip := range det.Networks {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			s.Own = append(s.Own, a.Unmap())
+		}
+	}
+	return s, nil
+}
+
+var (
+	_ health.Container    = engineContainer{}
+	_ health.SocketLister = engineContainer{}
+)

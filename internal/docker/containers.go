@@ -320,6 +320,10 @@ type ContainerDetails struct {
 	StartedAt, FinishedAt time.Time
 	// TTY reports whether the container has a pseudo-terminal.
 	TTY bool
+	// Pid is the process ID of the container's main process in the
+	// engine's PID namespace (the host's, for a local engine); 0 when it is
+	// not running.
+	Pid int
 	// Raw is the engine's inspect JSON, for ps:inspect.
 	Raw json.RawMessage
 	// Networks maps each attached network's name to the container's
@@ -358,6 +362,7 @@ func (c *Client) InspectContainer(ctx context.Context, idOrName string) (Contain
 		d.State = string(st.Status)
 		d.Running = st.Running
 		d.ExitCode = st.ExitCode
+		d.Pid = st.Pid
 		d.OOMKilled = st.OOMKilled
 		d.StartedAt = parseEngineTime(st.StartedAt)
 		d.FinishedAt = parseEngineTime(st.FinishedAt)

@@ -132,7 +132,11 @@ func Run(ctx context.Context, c Container, checks []appfile.Healthcheck, out io.
 // or no type; liveness and readiness checks are skipped) one after the
 // other, in order. When there are none (checks is empty, or holds only
 // liveness and readiness checks) it runs appfile.DefaultHealthcheck with
-// opts.DefaultUptime as its uptime.
+// opts.DefaultUptime as its uptime. Before them all, a web container (one
+// that publishes opts.WebPort) that is a SocketLister gets Dokku's port
+// listening check (DefaultListeningCheck, see socketCheck), with Dokku's
+// start and failure lines; when its sockets prove unreadable
+// (ErrSocketsUnavailable) one line says so and the check is skipped.
 //
 // Each check first sleeps its initialDelay, then makes up to attempts
 // attempts, waiting wait between them; each attempt of a path, command or
@@ -146,10 +150,13 @@ func Run(ctx context.Context, c Container, checks []appfile.Healthcheck, out io.
 //     127.0.0.1:HostPort; any other 3xx fails. Proxy settings of the
 //     environment are ignored.
 //   - a command check runs Command with Exec and passes on exit code 0.
-//   - a listening check passes when 127.0.0.1:HostPort accepts a TCP
-//     connection that is not closed at once (Docker's userland proxy
-//     accepts on the published port, then closes the connection when
-//     nothing listens in the container).
+//   - a listening check of a SocketLister reads the container's sockets:
+//     it passes when its Port (else opts.WebPort) is listened on on
+//     0.0.0.0 or ::, or on the container's own address (ListeningProblem
+//     says what is wrong otherwise). Without a SocketLister it passes when
+//     127.0.0.1:HostPort accepts a TCP connection that is not closed at
+//     once (Docker's userland proxy accepts on the published port, then
+//     closes the connection when nothing listens in the container).
 //   - an uptime check passes once the container has run Uptime seconds
 //     since its start without restarting; it polls State and ignores
 //     attempts, wait and timeout. It fails at once when the container
@@ -158,8 +165,8 @@ func Run(ctx context.Context, c Container, checks []appfile.Healthcheck, out io.
 // Before every attempt, and while it sleeps, RunWith polls State: once the
 // container is not running, the current check and all later ones fail at
 // once with its state in Detail, and warn does not excuse these failures.
-// A path or listening check fails at once when c publishes no port, or
-// when its Port differs from opts.WebPort (when set).
+// A path check, or a listening check that dials, fails at once when c
+// publishes no port, or when its Port differs from opts.WebPort (when set).
 //
 // RunWith writes one progress line per check, when it starts, and one per
 // failed attempt (e.g. "       web.1: /health (attempt 1/3): 503 Service
@@ -179,6 +186,7 @@ func RunWith(ctx context.Context, c Container, checks []appfile.Healthcheck, opt
 	}
 	poll := min(max(unit/4, time.Millisecond), 250*time.Millisecond)
 	r := &runner{c: c, name: oneLine(c.Name(), 80), out: out, unit: unit, poll: poll, webPort: opts.WebPort, host: opts.Host}
+	r.lister, _ = c.(SocketLister)
 
 	plans := r.plan(checks, opts.DefaultUptime)
 	var results []Result
@@ -189,6 +197,12 @@ func RunWith(ctx context.Context, c Container, checks []appfile.Healthcheck, opt
 		res, err := r.run(ctx, p)
 		if err != nil {
 			return results, r.interrupted(err)
+		}
+		if p.dokku && !res.Passed && r.stopped != "" && i+1 < len(plans) {
+			// The container stopped during the port listening check:
+			// the checks that follow fail on that, as they would
+			// without it, and name the check that failed.
+			continue
 		}
 		results = append(results, res)
 		if r.stopped != "" {
@@ -223,6 +237,9 @@ type plan struct {
 	check  appfile.Healthcheck // with defaults
 	label  string              // how messages name it
 	uptime time.Duration       // for uptime checks
+	// dokku marks the port listening check put before a web container's
+	// checks: its start and failure lines are Dokku's.
+	dokku bool
 }
 
 // short returns detail without its "GET /path: " prefix when the label is
@@ -243,6 +260,9 @@ type runner struct {
 	poll    time.Duration // how often State is polled while waiting
 	webPort int
 	host    string // RunOptions.Host
+	// lister reads the container's sockets; nil when the container is no
+	// SocketLister, or once they proved unreadable.
+	lister SocketLister
 	// stopped is set, to the container's state, once it is seen not
 	// running.
 	stopped string
@@ -262,6 +282,15 @@ func (r *runner) seconds(n *int) time.Duration {
 // default uptime check.
 func (r *runner) plan(checks []appfile.Healthcheck, defaultUptime time.Duration) []plan {
 	var plans []plan
+	// A web container whose sockets can be read must first listen on its
+	// port on every interface, as in Dokku (which appends this check to
+	// the others, warn-only): first, because its message explains what
+	// the checks after it would only see as refused connections.
+	if r.lister != nil && r.webPort > 0 && r.c.HostPort() > 0 {
+		h := DefaultListeningCheck(r.webPort)
+		plans = append(plans, plan{check: h, label: label(h), dokku: true})
+	}
+	own := len(plans)
 	for _, h := range checks {
 		if h.Type != "" && h.Type != appfile.HealthcheckStartup {
 			continue
@@ -269,13 +298,13 @@ func (r *runner) plan(checks []appfile.Healthcheck, defaultUptime time.Duration)
 		h = h.WithDefaults()
 		plans = append(plans, plan{check: h, label: label(h), uptime: time.Duration(h.Uptime) * r.unit})
 	}
-	if len(plans) > 0 {
+	if len(plans) > own {
 		return plans
 	}
 	h := appfile.DefaultHealthcheck()
 	up := max(defaultUptime, 0)
 	h.Uptime = int((up + r.unit - 1) / r.unit) // whole "seconds", rounded up
-	return []plan{{check: h, label: label(h), uptime: up}}
+	return append(plans, plan{check: h, label: label(h), uptime: up})
 }
 
 // label names a check in messages: its quoted name, or else what it does.
@@ -316,10 +345,15 @@ func (r *runner) run(ctx context.Context, p plan) (Result, error) {
 		res.Detail = r.stopped
 		return res, nil
 	}
+	kind := h.Kind()
+	sockets := kind == appfile.ListeningCheck && r.readsSockets(ctx, h)
+	if p.dokku && !sockets {
+		res.Passed, res.Detail = true, "not checked: the container's sockets cannot be read"
+		return res, nil
+	}
 	r.start(p)
 
-	kind := h.Kind()
-	if kind == appfile.PathCheck || kind == appfile.ListeningCheck {
+	if kind == appfile.PathCheck || kind == appfile.ListeningCheck && !sockets {
 		if why := r.unreachable(h); why != "" {
 			return r.fail(p, res, why), nil
 		}
@@ -334,9 +368,42 @@ func (r *runner) run(ctx context.Context, p plan) (Result, error) {
 		return r.attempts(ctx, p, "GET "+oneLine(h.Path, 100), r.request(h), r.pathCheck(h))
 	case appfile.CommandCheck:
 		return r.attempts(ctx, p, "", "", r.commandCheck(h))
-	default:
-		return r.attempts(ctx, p, "", "", r.listeningCheck())
+	case appfile.ListeningCheck:
+		if !sockets {
+			return r.attempts(ctx, p, "", "", r.listeningCheck())
+		}
+		res, err := r.attempts(ctx, p, "", "", r.socketCheck(r.lister, r.checkPort(h)))
+		if err == nil && p.dokku && !res.Passed && r.stopped == "" {
+			fmt.Fprintf(r.out, "       %s: Failure in name='%s': %s\n", r.name, h.Name, res.Detail)
+		}
+		return res, err
 	}
+	return res, fmt.Errorf("unknown check kind %q", kind)
+}
+
+// checkPort is the container port a check looks at: its own, else the web
+// port.
+func (r *runner) checkPort(h appfile.Healthcheck) int {
+	if h.Port > 0 {
+		return h.Port
+	}
+	return r.webPort
+}
+
+// readsSockets reports whether listening check h reads the container's
+// sockets. When they prove unreadable it says so once, on one line, and
+// listening checks fall back to dialing the published port.
+func (r *runner) readsSockets(ctx context.Context, h appfile.Healthcheck) bool {
+	if r.lister == nil || r.checkPort(h) <= 0 {
+		return false
+	}
+	_, err := r.lister.ListeningSockets(ctx)
+	if err == nil || !errors.Is(err, ErrSocketsUnavailable) {
+		return true
+	}
+	fmt.Fprintf(r.out, "       %s: %s: port listening checks are skipped and listening checks dial the published port\n", r.name, oneLine(err.Error(), 200))
+	r.lister = nil
+	return false
 }
 
 // start writes the progress line of a check that starts.
@@ -364,6 +431,10 @@ func (r *runner) start(p plan) {
 			what += " (" + strconv.Quote(oneLine(commandString(h.Command), 60)) + ")"
 		}
 	default:
+		if p.dokku {
+			fmt.Fprintf(r.out, "       %s: %s\n", r.name, dokkuLine(h))
+			return
+		}
 		what = "checking " + p.label
 		if h.Name != "" {
 			what += " (listening)"
