@@ -107,6 +107,7 @@ func (f *fakeSource) set(app string, e []appfile.Cron) {
 type fakeRunner struct {
 	mu      sync.Mutex
 	runs    []string // app:taskID
+	ttls    []int64  // each job's TTLSeconds, in order
 	running map[string][]string
 	stopped []string
 	done    chan struct{}
@@ -115,6 +116,7 @@ type fakeRunner struct {
 func (f *fakeRunner) Run(_ context.Context, app string, job Job, out io.Writer) (int, error) {
 	f.mu.Lock()
 	f.runs = append(f.runs, app+":"+job.TaskID)
+	f.ttls = append(f.ttls, job.TTLSeconds)
 	f.mu.Unlock()
 	defer func() {
 		if f.done != nil {
@@ -133,6 +135,9 @@ func (f *fakeRunner) Run(_ context.Context, app string, job Job, out io.Writer) 
 }
 
 func (f *fakeRunner) Start(_ context.Context, app string, job Job) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ttls = append(f.ttls, job.TTLSeconds)
 	return app + ".run.1", nil
 }
 
@@ -356,5 +361,29 @@ func TestSetAndReport(t *testing.T) {
 	_, v, _ = m.Report(ctx, "shop", false)
 	if v["computed-maintenance"] != "false" || v["maintenance-"+tasks[0].ID] != "true" {
 		t.Fatalf("app report after suspend = %v", v)
+	}
+}
+
+// cron:run --ttl-seconds reaches the container (attached or detached):
+// the runner gets it with the job, beside the label; without it a run
+// gets a day, Dokku's default.
+func TestRunTaskTTL(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, src, run, st := newManager(t)
+	createApp(t, st, "shop")
+	src.set("shop", []appfile.Cron{{Command: "sleep 30", Schedule: "0 0 * * *"}})
+	tasks, _ := m.List(ctx, "shop")
+	if _, name, err := m.RunTask(ctx, "shop", tasks[0].ID, true, 1, io.Discard); err != nil || name != "shop.run.1" {
+		t.Fatalf("detached run = %q, %v", name, err)
+	}
+	if _, _, err := m.RunTask(ctx, "shop", tasks[0].ID, false, 300, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := m.RunTask(ctx, "shop", tasks[0].ID, false, 0, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(run.ttls) != fmt.Sprint([]int64{1, 300, DefaultTTLSeconds}) {
+		t.Errorf("TTLs given to the runner = %v, want [1 300 %d]", run.ttls, DefaultTTLSeconds)
 	}
 }

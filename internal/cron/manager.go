@@ -29,6 +29,9 @@ type Job struct {
 	TaskID string
 	Cmd    []string
 	Labels map[string]string
+	// TTLSeconds is how long the container may run before it is retired
+	// (its com.dokku.active-deadline-seconds label).
+	TTLSeconds int64
 }
 
 // Runner starts one-off containers of an app's live release.
@@ -215,7 +218,7 @@ func (m *Manager) prepare(ctx context.Context, t Task, ttl int64, out io.Writer)
 			}
 		}
 	}
-	return Job{TaskID: t.ID, Cmd: words, Labels: Labels(t, ttl)}, release, nil
+	return Job{TaskID: t.ID, Cmd: words, Labels: Labels(t, ttl), TTLSeconds: ttl}, release, nil
 }
 
 // Labels are the labels of a task's container, Dokku's (scripts and log

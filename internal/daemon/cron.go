@@ -37,11 +37,11 @@ type cronRunner struct {
 }
 
 func (r cronRunner) Run(ctx context.Context, app string, job cron.Job, out io.Writer) (int, error) {
-	return r.d.Run(ctx, app, deploy.RunOptions{Cmd: job.Cmd, Labels: job.Labels}, deploy.Streams{Stdout: out, Stderr: out})
+	return r.d.Run(ctx, app, deploy.RunOptions{Cmd: job.Cmd, Labels: job.Labels, TTLSeconds: int(job.TTLSeconds)}, deploy.Streams{Stdout: out, Stderr: out})
 }
 
 func (r cronRunner) Start(ctx context.Context, app string, job cron.Job) (string, error) {
-	return r.d.RunDetached(ctx, app, deploy.RunOptions{Cmd: job.Cmd, Labels: job.Labels})
+	return r.d.RunDetached(ctx, app, deploy.RunOptions{Cmd: job.Cmd, Labels: job.Labels, TTLSeconds: int(job.TTLSeconds)})
 }
 
 func (r cronRunner) Running(ctx context.Context, app, taskID string) ([]string, error) {
