@@ -39,6 +39,7 @@ var (
 	conns    = flag.Int("conns", 32, "connections (wrk) or concurrent requests (HTTP/2) per run")
 	rate     = flag.Int("rate", 1000, "requests per second of the open-loop scenario")
 	only     = flag.String("scenarios", "", "comma-separated scenario ids to run (default: all): h1,h1-close,rate,tls,tls-close,h2")
+	berthBin = flag.String("berth", "", "a berth binary to measure (default: built from this tree)")
 	names    = flag.String("targets", "direct,berth,nginx,caddy,haproxy", "comma-separated targets, in the order of each round")
 )
 
@@ -113,7 +114,11 @@ func main() {
 	began := time.Now()
 	load0 := loadavg()
 	logf("building berth and the backend")
-	goBuild(filepath.Join(tmp, "bin", "berth"), "./cmd/berth")
+	if *berthBin == "" {
+		goBuild(filepath.Join(tmp, "bin", "berth"), "./cmd/berth")
+	} else if err := copyFile(*berthBin, filepath.Join(tmp, "bin", "berth")); err != nil {
+		fail("-berth: %v", err)
+	}
 	goBuild(filepath.Join(tmp, "backend"), "./bench/proxycmp/backend")
 	writeCert(tmp)
 
@@ -187,6 +192,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "proxycmp:", err)
 		os.Exit(1)
 	}
+}
+
+func copyFile(from, to string) error {
+	b, err := os.ReadFile(from)
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(to), 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(to, b, 0o755)
+	}
+	return err
 }
 
 // loadavg is the machine's load average over 1, 5 and 15 minutes.
