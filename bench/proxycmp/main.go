@@ -124,7 +124,6 @@ func main() {
 
 	logf("starting berth and deploying the backend")
 	b := startBerth(filepath.Join(tmp, "bin"), tmp)
-	atExit(b.stop)
 	backend := b.deploy(tmp)
 	direct := &target{name: "direct", http: backend, https: b.startDirectTLS()}
 	waitReady(direct, filepath.Join(b.data, "daemon.log"))
@@ -144,9 +143,6 @@ func main() {
 			t = startCaddy(tmp, backend)
 		case "haproxy":
 			t = startHAProxy(tmp, backend)
-		}
-		if t.proc != nil {
-			atExit(t.stop)
 		}
 		targets = append(targets, t)
 	}

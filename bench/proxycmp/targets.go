@@ -88,6 +88,7 @@ func start(t *target, dir string, env []string, name string, args ...string) {
 		fail("start %s: %v", t.name, err)
 	}
 	t.proc = cmd
+	atExit(t.stop)
 	waitReady(t, filepath.Join(dir, t.name+".log"))
 }
 
@@ -317,6 +318,7 @@ func startBerth(bin, dir string) *berth {
 	if err := b.daemon.Start(); err != nil {
 		fail("start the daemon: %v", err)
 	}
+	atExit(b.stop)
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		cmd := exec.Command(filepath.Join(bin, "berth"), "version")
 		cmd.Env = b.environ()
