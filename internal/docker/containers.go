@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/netip"
 	"strconv"
@@ -163,6 +164,11 @@ func (c *Client) CreateContainer(ctx context.Context, spec ContainerSpec) (id st
 		p, _ := network.PortFrom(uint16(spec.PublishPort), network.TCP)
 		cfg.ExposedPorts = network.PortSet{p: {}}
 		host.PortBindings = network.PortMap{p: {{HostIP: netip.MustParseAddr("127.0.0.1")}}}
+		// Which binding is HostPort, when docker-options publish others.
+		labels := make(map[string]string, len(spec.Labels)+1)
+		maps.Copy(labels, spec.Labels)
+		labels[LabelPublishedPort] = strconv.Itoa(spec.PublishPort)
+		cfg.Labels = labels
 	}
 	host.Resources.Memory = spec.Memory
 	host.ShmSize = spec.ShmSize
@@ -271,6 +277,11 @@ type ContainerInfo struct {
 	HostPort int
 }
 
+// LabelPublishedPort is set on a container created with a PublishPort: the
+// container port whose 127.0.0.1 binding is HostPort, so that other ports
+// published by docker options (-p) are never taken for it.
+const LabelPublishedPort = "berth.published-port"
+
 // ListContainers lists the containers carrying all the given labels (a
 // label with value "" only has to be present), newest first. Without all,
 // only running containers are listed.
@@ -293,8 +304,9 @@ func (c *Client) ListContainers(ctx context.Context, labels map[string]string, a
 		if len(s.Names) > 0 {
 			info.Name = strings.TrimPrefix(s.Names[0], "/")
 		}
+		published, _ := strconv.Atoi(s.Labels[LabelPublishedPort])
 		for _, p := range s.Ports {
-			if p.PublicPort != 0 && p.Type == "tcp" && p.IP == loopback {
+			if p.PublicPort != 0 && p.Type == "tcp" && p.IP == loopback && (published == 0 || int(p.PrivatePort) == published) {
 				info.HostPort = int(p.PublicPort)
 				break
 			}
@@ -378,9 +390,10 @@ func (c *Client) InspectContainer(ctx context.Context, idOrName string) (Contain
 				d.Networks[name] = ep.IPAddress.String()
 			}
 		}
+		published, _ := strconv.Atoi(d.Labels[LabelPublishedPort])
 	ports:
 		for port, bindings := range ns.Ports {
-			if port.Proto() != network.TCP {
+			if port.Proto() != network.TCP || published != 0 && int(port.Num()) != published {
 				continue
 			}
 			for _, b := range bindings {

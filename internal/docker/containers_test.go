@@ -688,3 +688,37 @@ func TestNotFoundAndUnavailable(t *testing.T) {
 		}
 	})
 }
+
+// A container that publishes other ports on 127.0.0.1 too (docker-options
+// -p) keeps its HostPort: the binding of its PublishPort, in a listing and
+// an inspect alike, whatever order the engine gives the bindings in.
+func TestHostPortIsThePublishedPort(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	id := f.create(ContainerSpec{
+		Cmd:         []string{"sleep", "60"},
+		PublishPort: 8080,
+		Ports:       []PortBinding{{HostIP: "127.0.0.1", HostPort: other, ContainerPort: 9090}},
+	})
+	f.start(id)
+	d, err := f.c.InspectContainer(f.ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.HostPort == 0 || d.HostPort == other || d.Labels[LabelPublishedPort] != "8080" {
+		t.Errorf("inspect: HostPort %d (the other binding is %d), label %q", d.HostPort, other, d.Labels[LabelPublishedPort])
+	}
+	list, err := f.c.ListContainers(f.ctx, f.labels(), false)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+	if list[0].HostPort != d.HostPort {
+		t.Errorf("list: HostPort %d, inspect %d (the other binding is %d)", list[0].HostPort, d.HostPort, other)
+	}
+}
