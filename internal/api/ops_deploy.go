@@ -109,6 +109,9 @@ type RunRequest struct {
 	TTLSeconds int `json:"ttl_seconds,omitempty"`
 	// Labels are extra Docker labels (the global --label flag).
 	Labels map[string]string `json:"labels,omitempty"`
+	// Quiet leaves out Berth's own lines (the global --quiet flag): only
+	// the command's output is shown.
+	Quiet bool `json:"quiet,omitempty"`
 }
 
 // RunResult is the exit code of a one-off command.

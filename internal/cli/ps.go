@@ -278,6 +278,7 @@ func runCmd(c *Ctx) error {
 		return err
 	}
 	req.TTY = c.Terminal != nil && !c.Bool("no-tty")
+	req.Quiet = c.Quiet
 	return c.Interactive(req.TTY, func(s *api.Session) (int, error) {
 		res, err := api.Run.Run(c, c.API, req, s)
 		return res.ExitCode, err

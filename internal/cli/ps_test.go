@@ -188,6 +188,8 @@ func TestRunAndLogs(t *testing.T) {
 			Ops: []string{"run"}, Reqs: map[string]string{"run": `{"app":"shop","cmd":["env","--","-x"],"env":{"A":"1","B":"x=y"}}`}},
 		{Name: "run flags after the command are the command's", Args: []string{"run", "shop", "rake", "--trace"}, Replies: map[string]reply{"run": {}},
 			Ops: []string{"run"}, Reqs: map[string]string{"run": `{"app":"shop","cmd":["rake","--trace"]}`}},
+		{Name: "--quiet run asks for the command's output only", Args: []string{"--quiet", "run", "shop", "task"}, Replies: map[string]reply{"run": {}},
+			Ops: []string{"run"}, Reqs: map[string]string{"run": `{"app":"shop","cmd":["task"],"quiet":true}`}},
 		{Args: []string{"run", "shop"}, Code: 1, ErrLine: "Please specify a command to run"},
 		{Args: []string{"run", "-e", "A", "shop", "ls"}, Code: 1, ErrLine: "Invalid env pair: A; expected KEY=VALUE"},
 		{Name: "run missing app", Args: []string{"run", "gone", "ls"}, Replies: map[string]reply{"run": {Err: api.AppNotFound("gone")}}, Code: 20, Ops: []string{"run"}, ErrLine: "App gone does not exist"},

@@ -187,7 +187,7 @@ func (s *Service) registerDeploy(m *api.Mux) {
 		if len(req.Cmd) == 0 {
 			return api.RunResult{}, api.Errorf(api.CodeInvalid, "Please specify a command to run")
 		}
-		code, err := d.Run(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env, TTY: req.TTY, TTLSeconds: req.TTLSeconds, Labels: req.Labels}, streamsOf(sess))
+		code, err := d.Run(ctx, req.App, deploy.RunOptions{Cmd: req.Cmd, Env: req.Env, TTY: req.TTY, TTLSeconds: req.TTLSeconds, Labels: req.Labels, Quiet: req.Quiet}, streamsOf(sess))
 		if err != nil && code != 0 {
 			// A command that could not start: say why, keep the shell's code.
 			fmt.Fprintf(sess.Stderr, " !     %s\n", firstLine(err.Error()))

@@ -31,6 +31,8 @@ type RunOptions struct {
 	// Labels are extra labels (not berth.*: those are Berth's); cron
 	// tasks carry Dokku's.
 	Labels map[string]string
+	// Quiet leaves out Berth's own lines (Dokku's --quiet).
+	Quiet bool
 }
 
 // DefaultRunTTL is how long a one-off container may run without
@@ -146,9 +148,10 @@ func (d *Deployer) Run(ctx context.Context, appName string, opts RunOptions, s S
 	if err != nil {
 		return 0, err
 	}
-	if len(opts.Cmd) > 0 && st.live.Processes[opts.Cmd[0]] != "" && s.Stderr != nil {
-		// Dokku's line, on stderr so that a script reading the command's output gets only that.
-		fmt.Fprintf(s.Stderr, "-----> Found '%s' in Procfile, running that command\n", opts.Cmd[0])
+	if len(opts.Cmd) > 0 && st.live.Processes[opts.Cmd[0]] != "" && s.Stdout != nil && !opts.Quiet {
+		// Dokku's line, on stdout before the command's output as Dokku
+		// prints it (its tests read the command's last line with tail).
+		fmt.Fprintf(s.Stdout, "-----> Found '%s' in Procfile, running that command\n", opts.Cmd[0])
 	}
 	id, err := eng.CreateContainer(ctx, spec)
 	if err != nil {

@@ -36,13 +36,18 @@ func TestRun(t *testing.T) {
 	if err != nil || code != 4 {
 		t.Fatalf("run = %d, %v", code, err)
 	}
-	// Dokku's line for a Procfile type goes to stderr; stdout is only the command's.
-	if out.String() != "worked\n" || errOut.String() != "-----> Found 'worker' in Procfile, running that command\n" {
+	// Dokku's line for a Procfile type comes first, on stdout, as Dokku's.
+	if out.String() != "-----> Found 'worker' in Procfile, running that command\nworked\n" || errOut.String() != "" {
 		t.Errorf("stdout = %q, stderr = %q", out.String(), errOut.String())
 	}
 	creates := h.eng.callsMatching("create shop.run.")
 	if len(creates) != 1 || len(h.eng.callsMatching("rm shop.run.")) != 1 {
 		t.Errorf("one-off container not created and removed: %q", h.eng.calls)
+	}
+	// --quiet: only the command's output.
+	out.Reset()
+	if _, err := h.d.Run(ctx, "shop", RunOptions{Cmd: []string{"worker", "--once"}, Quiet: true}, Streams{Stdout: &out, Stderr: &errOut}); err != nil || out.String() != "worked\n" {
+		t.Errorf("quiet run: %v, stdout = %q", err, out.String())
 	}
 
 	// A command that is not in the image: the shell's code and why.
