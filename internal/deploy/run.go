@@ -383,7 +383,8 @@ func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []stri
 // keeps going, picking up containers started by later deploys, until ctx
 // ends.
 func (d *Deployer) Logs(ctx context.Context, appName string, opts logs.Options, out io.Writer) error {
-	if _, err := d.state(ctx, appName); err != nil {
+	st, err := d.state(ctx, appName)
+	if err != nil {
 		return err
 	}
 	eng, err := d.connect(ctx)
@@ -393,6 +394,12 @@ func (d *Deployer) Logs(ctx context.Context, appName string, opts logs.Options, 
 	labels := d.names.KindLabels(appName, naming.KindProcess)
 	if opts.Process != "" {
 		labels[naming.LabelProcess] = opts.Process
+	}
+	if !opts.Follow && st.live.Number > 0 {
+		// The live release's containers, as Dokku's logs: an old web
+		// draining after a deploy does not mix in its lines. Following
+		// takes every container, to carry on across deploys.
+		labels[naming.LabelRelease] = strconv.Itoa(st.live.Number)
 	}
 	// The containers of the last failed deploy are gone: their kept output
 	// comes first.

@@ -165,6 +165,29 @@ func TestLogs(t *testing.T) {
 	}
 }
 
+// logs shows the live release's containers: an old release's web, still
+// draining or stopped, does not mix its lines in (as Dokku's logs). Follow
+// (-t) still takes every container, to carry on across deploys.
+func TestLogsShowTheLiveRelease(t *testing.T) {
+	h := newHarness(t)
+	h.eng.output = map[string]string{"/bin/one": "2026-12-06T06:00:00.000000001Z v1\n", "/bin/two": "2026-12-06T06:00:00.000000002Z v2\n"}
+	h.mustDeploy("Procfile", "web: /bin/one\n")
+	// The old web drains for a while after the switch (a minute by default).
+	h.tx(func(tx *store.Tx) error { return tx.SetProperty(store.Global, "checks", "wait-to-retire", "2") })
+	h.mustDeploy("Procfile", "web: /bin/two\n")
+	old, err := h.eng.ListContainers(context.Background(), map[string]string{naming.LabelRelease: "1"}, true)
+	if err != nil || len(old) == 0 {
+		t.Fatalf("release 1's container is gone (%v, %v): the test needs it kept", old, err)
+	}
+	var out bytes.Buffer
+	if err := h.d.Logs(context.Background(), "shop", logs.Options{}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "2026-12-06T06:00:00.000000002Z shop[web.1]: v2\n" {
+		t.Errorf("logs = %q, want release 2's line only", out.String())
+	}
+}
+
 func TestStopStartRestore(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
