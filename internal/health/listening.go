@@ -19,9 +19,10 @@ import (
 	"github.com/berthpaas/berth/internal/appfile"
 )
 
-// PortListeningCheck is the name of the check Berth adds, as Dokku does,
-// before the default uptime check of a web container without startup checks
-// of its own: its web port must be listened on, on every interface.
+// PortListeningCheck is the name of the check Berth runs first on every web
+// container whose sockets can be read, as Dokku adds it beside the app's own
+// checks: its web port must be listened on, on every interface (or on the
+// container's own address).
 const PortListeningCheck = "port listening check"
 
 // SocketLister is implemented by a Container whose listening TCP sockets can
