@@ -149,12 +149,9 @@ func newServer(ctx context.Context, cfg Config) *server {
 	s.rp = &httputil.ReverseProxy{
 		Rewrite:   s.rewrite,
 		Transport: &upstream{s: s},
-		// 0: a response with a Content-Length is written through the
-		// server's buffers, one write per response; ReverseProxy itself
-		// flushes every write of a response of unknown length (streamed,
-		// chunked) and of text/event-stream. -1 would flush every response's
-		// headers apart, from a timer goroutine, then its body: two writes
-		// and a goroutine per request (bench/README.md, profiling).
+		// 0: one write per sized response; streamed ones and event streams
+		// are still flushed at every write (-1 cost two writes and a
+		// goroutine per request: docs/proxy.md "Performance").
 		FlushInterval:  0,
 		ErrorLog:       errLog,
 		ErrorHandler:   s.proxyError,
