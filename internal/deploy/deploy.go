@@ -70,6 +70,8 @@ type Deployer struct {
 	locks         locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
+	// imageGate keeps image removals and builds apart: see removeImage.
+	imageGate sync.RWMutex
 }
 
 // Config is what a Deployer is built with.
@@ -506,7 +508,7 @@ func (j *job) fail(stepName string, err error) {
 	j.d.retiring.Add(1)
 	go func(d *Deployer, eng Images, app, img string) {
 		defer d.retiring.Done()
-		if err := eng.RemoveImage(context.Background(), img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
+		if err := d.removeImage(context.Background(), eng, img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
 			d.log.Warn("remove the image of a failed deploy", "app", app, "image", img, "err", err)
 		}
 	}(j.d, j.eng, j.app.Name, j.d.names.Image(j.app.Name, j.rel.Number))

@@ -53,6 +53,10 @@ type fakeEngine struct {
 	execCode   int
 	// onStart, if set, is called (without the lock) as a start begins.
 	onStart func(idOrName string)
+	// building, if set, is sent to as a build begins; the build then waits
+	// for holdBuild to be closed.
+	building  chan struct{}
+	holdBuild chan struct{}
 }
 
 type fakeContainer struct {
@@ -99,6 +103,10 @@ func (f *fakeEngine) addImage(ref string, img docker.ImageInfo) {
 
 func (f *fakeEngine) Build(_ context.Context, buildContext io.Reader, opts docker.BuildOptions, out io.Writer) (string, error) {
 	io.Copy(io.Discard, buildContext)
+	if f.building != nil {
+		f.building <- struct{}{}
+		<-f.holdBuild
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.record("build %s", strings.Join(opts.Tags, ","))

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
@@ -145,6 +146,38 @@ func TestBuildStepFails(t *testing.T) {
 		t.Errorf("tail = %q", se.Tail)
 	}
 	cleanedUp(t, h, before, "build")
+}
+
+// An image removal waits for a running build: the engine's classic builder
+// reuses untagged parent images as its cache, and removing an image takes
+// those with it (a failed deploy's image, removed in the background while
+// the next push built, failed that build with "failed to get digest").
+func TestImageRemovalWaitsForBuilds(t *testing.T) {
+	h := newHarness(t)
+	h.eng.addImage("old:1", docker.ImageInfo{ID: "sha256:old1"})
+	h.eng.building, h.eng.holdBuild = make(chan struct{}), make(chan struct{})
+	deployed := make(chan error, 1)
+	go func() { _, err := h.deploy(twoTypes...); deployed <- err }()
+	<-h.eng.building
+	removed := make(chan error, 1)
+	go func() { removed <- h.d.removeImage(context.Background(), h.eng, "old:1", false) }()
+	select {
+	case err := <-removed:
+		t.Fatalf("the image was removed during a build (err %v)", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(h.eng.holdBuild)
+	if err := <-removed; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deployed; err != nil {
+		t.Fatal(err)
+	}
+	calls := h.eng.callsMatching("")
+	b, r := slices.IndexFunc(calls, func(c string) bool { return strings.HasPrefix(c, "build ") }), slices.Index(calls, "rmi old:1")
+	if b < 0 || r < b {
+		t.Errorf("calls = %q, want the build before the removal", calls)
+	}
 }
 
 func TestBuildWithoutDockerfile(t *testing.T) {

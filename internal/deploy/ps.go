@@ -320,9 +320,9 @@ func (d *Deployer) Destroy(ctx context.Context, appName string) error {
 			continue // an app renamed from this name keeps its images
 		}
 		for _, t := range img.Tags {
-			eng.RemoveImage(ctx, t, true)
+			d.removeImage(ctx, eng, t, true)
 		}
-		eng.RemoveImage(ctx, img.ID, true)
+		d.removeImage(ctx, eng, img.ID, true)
 	}
 	// Image deploys are tagged, not labelled: remove every release's tag.
 	var rels []store.Release
@@ -336,7 +336,7 @@ func (d *Deployer) Destroy(ctx context.Context, appName string) error {
 	})
 	for _, r := range rels {
 		if r.Image != "" {
-			eng.RemoveImage(ctx, r.Image, false)
+			d.removeImage(ctx, eng, r.Image, false)
 		}
 	}
 	return nil
@@ -420,7 +420,7 @@ func (d *Deployer) RenameImages(ctx context.Context, oldName, appName string) er
 		if err := d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(r) }); err != nil {
 			return err
 		}
-		eng.RemoveImage(ctx, old, false)
+		d.removeImage(ctx, eng, old, false)
 	}
 	return nil
 }

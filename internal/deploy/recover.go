@@ -56,7 +56,7 @@ func (d *Deployer) ResumeInterrupted(ctx context.Context) {
 	go func() {
 		defer d.retiring.Done()
 		for _, img := range images {
-			if err := eng.RemoveImage(context.WithoutCancel(ctx), img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
+			if err := d.removeImage(context.WithoutCancel(ctx), eng, img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
 				d.log.Warn("remove the image of an interrupted deploy", "image", img, "err", err)
 			}
 		}

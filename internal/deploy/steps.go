@@ -184,6 +184,7 @@ func (j *job) build(ctx context.Context) error {
 		pr, pw := io.Pipe()
 		go func() { pw.CloseWithError(release.TarDir(j.srcDir, pw)) }()
 		lw := &lineWriter{w: j.out, prefix: "       "}
+		j.d.imageGate.RLock() // no image removal while building: see removeImage
 		_, err = j.eng.Build(ctx, pr, docker.BuildOptions{
 			Dockerfile: set.dockerfilePath,
 			Tags:       []string{tag},
@@ -191,6 +192,7 @@ func (j *job) build(ctx context.Context) error {
 			BuildArgs:  args,
 			NoCache:    set.noCache,
 		}, lw)
+		j.d.imageGate.RUnlock()
 		lw.flush()
 		pr.Close()
 		if err != nil {

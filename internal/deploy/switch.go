@@ -342,6 +342,18 @@ func (j *job) scheduleRetire(ctx context.Context) {
 // WaitRetired waits for background retirements (daemon shutdown, tests).
 func (d *Deployer) WaitRetired() { d.retiring.Wait() }
 
+// removeImage removes the image ref once no build of this daemon is running.
+// Removing an image removes its untagged parents too, and the engine's
+// classic builder reuses those as its cache without holding them: a build
+// running beside the removal then fails with "failed to get digest ...: no
+// such file or directory" (seen when a failed deploy's image went in the
+// background while the next push was building).
+func (d *Deployer) removeImage(ctx context.Context, eng Images, ref string, force bool) error {
+	d.imageGate.Lock()
+	defer d.imageGate.Unlock()
+	return eng.RemoveImage(ctx, ref, force)
+}
+
 // pruneReleases removes the images and sources of releases older than the
 // last keepReleases (the live one is always kept).
 func (d *Deployer) pruneReleases(ctx context.Context, eng Images, a store.App) {
@@ -358,7 +370,7 @@ func (d *Deployer) pruneReleases(ctx context.Context, eng Images, a store.App) {
 			continue
 		}
 		if r.Image != "" {
-			if err := eng.RemoveImage(ctx, r.Image, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
+			if err := d.removeImage(ctx, eng, r.Image, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
 				d.log.Debug("remove old release image", "app", a.Name, "image", r.Image, "err", err)
 			}
 		}
