@@ -144,6 +144,10 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		ex.tooLarge(limit)
 		return
 	}
+	if !s.cfg.NoFastPath && fast(r) {
+		ex.serveFast(r)
+		return
+	}
 	in := r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
 	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 		ex.body.rc = r.Body

@@ -1,0 +1,116 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The fast path's connections to one target: kept alive between requests,
+// each with its own buffers, reused newest first.
+const (
+	poolMaxIdle     = 100              // as the Transport's MaxIdleConnsPerHost
+	poolIdleTimeout = 90 * time.Second // as its IdleConnTimeout
+	// poolCheckAfter: a connection idle this long is looked at before it
+	// is used (one non-blocking peek), so that one the target closed
+	// meanwhile (its own idle timeout) is not written to. Busier ones are
+	// used at once: a request that finds one closed is sent again when it
+	// can be (serveFast).
+	poolCheckAfter = 100 * time.Millisecond
+)
+
+var poolDialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+
+type connPool struct {
+	mu     sync.Mutex
+	idle   []*upConn
+	closed bool
+}
+
+// upConn is one connection to a target.
+type upConn struct {
+	c    net.Conn
+	br   *bufio.Reader
+	bw   *bufio.Writer
+	pool *connPool
+	idle time.Time // when it was put back
+	// reused: it served a request before this one; nothingRead: no byte
+	// of this request's response came (both decide a retry).
+	reused, nothingRead bool
+}
+
+// get returns an idle connection to addr, or a new one.
+func (p *connPool) get(ctx context.Context, addr string) (*upConn, error) {
+	for {
+		p.mu.Lock()
+		n := len(p.idle)
+		if n == 0 {
+			p.mu.Unlock()
+			break
+		}
+		pc := p.idle[n-1]
+		p.idle[n-1] = nil
+		p.idle = p.idle[:n-1]
+		p.mu.Unlock()
+		if idle := time.Since(pc.idle); idle > poolIdleTimeout || idle > poolCheckAfter && !open(pc.c) {
+			pc.c.Close()
+			continue
+		}
+		pc.reused = true
+		return pc, nil
+	}
+	c, err := poolDialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &upConn{c: c, br: bufio.NewReaderSize(c, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), pool: p}, nil
+}
+
+// put keeps pc for the next request, or closes it if the pool is full or
+// closed.
+func (p *connPool) put(pc *upConn) {
+	pc.idle = time.Now()
+	p.mu.Lock()
+	if p.closed || len(p.idle) >= poolMaxIdle {
+		p.mu.Unlock()
+		pc.c.Close()
+		return
+	}
+	p.idle = append(p.idle, pc)
+	p.mu.Unlock()
+}
+
+// close closes the idle connections, and those put back later.
+func (p *connPool) close() {
+	p.mu.Lock()
+	idle := p.idle
+	p.idle, p.closed = nil, true
+	p.mu.Unlock()
+	for _, pc := range idle {
+		pc.c.Close()
+	}
+}
+
+// open reports whether an idle connection is still open: nothing to read
+// (the target closed it, or sent what nobody asked for, is not).
+func open(c net.Conn) bool {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	alive := false
+	err = rc.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+		return true
+	})
+	return err == nil && alive
+}
