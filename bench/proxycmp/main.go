@@ -40,7 +40,7 @@ var (
 	rate     = flag.Int("rate", 1000, "requests per second of the open-loop scenario")
 	only     = flag.String("scenarios", "", "comma-separated scenario ids to run (default: all): h1,h1-close,rate,tls,tls-close,h2")
 	berthBin = flag.String("berth", "", "a berth binary to measure (default: built from this tree)")
-	names    = flag.String("targets", "direct,berth,nginx,caddy,haproxy", "comma-separated targets, in the order of each round")
+	names    = flag.String("targets", "direct,berth,nginx,caddy,haproxy", "comma-separated targets, in the order of each round (berth-rp: berth's proxy with its fast path off, HTTP only)")
 )
 
 var (
@@ -86,10 +86,10 @@ func main() {
 	want := map[string]bool{}
 	for _, n := range strings.Split(*names, ",") {
 		switch n {
-		case "direct", "berth", "nginx", "caddy", "haproxy":
+		case "direct", "berth", "berth-rp", "nginx", "caddy", "haproxy":
 			want[n] = true
 		default:
-			fail("unknown target %q: use direct, berth, nginx, caddy, haproxy", n)
+			fail("unknown target %q: use direct, berth, berth-rp, nginx, caddy, haproxy", n)
 		}
 	}
 	var run []scenario
@@ -137,6 +137,8 @@ func main() {
 			t = direct
 		case "berth":
 			t = b.t
+		case "berth-rp":
+			t = b.startReverseProxy(tmp)
 		case "nginx":
 			t = startNginx(tmp, backend)
 		case "caddy":
@@ -157,6 +159,9 @@ func main() {
 			b.addCert(tmp)
 			certAdded = true
 			for _, t := range targets {
+				if sc.url(t) == "" {
+					continue
+				}
 				if err := probe(sc.url(t), true); err != nil {
 					fail("%s over TLS: %v", t.name, err)
 				}
@@ -166,6 +171,9 @@ func main() {
 		for r := 1; r <= *rounds; r++ {
 			for _, t := range targets {
 				u := sc.url(t)
+				if u == "" { // berth-rp: HTTP only
+					continue
+				}
 				got, err := l.run(sc, u)
 				if err != nil {
 					failures[sc.id] = append(failures[sc.id], fmt.Sprintf("%s round %d: %v", t.name, r, err))

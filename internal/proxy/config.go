@@ -17,16 +17,16 @@ type Config struct {
 	// AccessLog logs one line per request: method, host, path (no query),
 	// status, bytes, duration, app, target, request id.
 	AccessLog         bool
-	MaxBodyBytes      int64                 // default 100 MiB; -1: no limit
-	UpstreamTimeout   time.Duration         // time to response headers, default 60 s
-	IdleTimeout       time.Duration         // client keep-alive idle, default 120 s
-	ReadHeaderTimeout time.Duration         // default 10 s
-	ShutdownTimeout   time.Duration         // drain on SIGTERM, default 30 s
+	MaxBodyBytes      int64         // default 100 MiB; -1: no limit
+	UpstreamTimeout   time.Duration // time to response headers, default 60 s
+	IdleTimeout       time.Duration // client keep-alive idle, default 120 s
+	ReadHeaderTimeout time.Duration // default 10 s
+	ShutdownTimeout   time.Duration // drain on SIGTERM, default 30 s
 	// NoFastPath sends every request through httputil.ReverseProxy, also
 	// the plain HTTP/1.x ones the fast path (fastpath.go) would take
 	// (BERTH_PROXY_FASTPATH=0): to compare the two, or to rule it out.
 	NoFastPath bool
-	Ready             func(httpAddr string) // called once listening
+	Ready      func(httpAddr string) // called once listening
 	// Version is reported by Status, so the daemon can tell an old proxy.
 	Version string // default "dev"
 	// Build identifies the binary (default: ExecutableID), reported by
