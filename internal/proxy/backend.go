@@ -16,7 +16,8 @@ import (
 type backend struct {
 	addr     string
 	tr       *http.Transport
-	pool     connPool // the fast path's idle connections (fastpath.go)
+	pool     connPool     // the fast path's idle connections (fastpath.go)
+	fastSent atomic.Int64 // requests the fast path sent (tests)
 	inflight atomic.Int64
 	probe    atomic.Pointer[prober] // nil: not checked, counts as healthy
 }

@@ -110,6 +110,7 @@ func (ex *exchange) serveFast(r *http.Request) {
 			s.log.Debug("target refused the connection: retrying on another", "app", rt.app, "container", container, "err", err)
 			continue
 		}
+		b.fastSent.Add(1)
 		resp, err := pc.roundTrip(ex, r, body)
 		if err != nil {
 			pc.c.Close()

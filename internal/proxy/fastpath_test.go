@@ -1,0 +1,306 @@
+package proxy
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// seen is what a backend received: the request as its server parsed it.
+type seen struct {
+	Method, URI, Proto, Host string
+	Header                   http.Header
+	ContentLength            int64
+	TransferEncoding         []string
+	Body                     string
+	Trailer                  http.Header
+}
+
+// got is what the client received.
+type got struct {
+	Informational []string // 1xx responses
+	Status        int
+	Header        http.Header
+	Body          string
+	Trailer       http.Header
+	Err           string // the body's read error: a cut response
+}
+
+// diffBackend answers by path; it records what each request looked like.
+type diffBackend struct {
+	*httptest.Server
+	mu    sync.Mutex
+	last  seen
+	conns map[string]bool // client addresses seen: connections opened to it
+}
+
+func newDiffBackend(t *testing.T) *diffBackend {
+	b := &diffBackend{conns: map[string]bool{}}
+	big := strings.Repeat("0123456789abcdef", 64<<10) // 1 MiB
+	b.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		s := seen{Method: r.Method, URI: r.RequestURI, Proto: r.Proto, Host: r.Host, Header: r.Header.Clone(),
+			ContentLength: r.ContentLength, TransferEncoding: r.TransferEncoding, Body: string(body), Trailer: r.Trailer}
+		b.mu.Lock()
+		b.last = s
+		b.conns[r.RemoteAddr] = true
+		b.mu.Unlock()
+		h := w.Header()
+		switch r.URL.Path {
+		case "/headers":
+			h["X-Multi"] = []string{"a", "b"}
+			h.Set("Connection", "X-Hop")
+			h.Set("X-Hop", "dropped")
+			h.Set("Keep-Alive", "timeout=5")
+			h.Set("Strict-Transport-Security", "max-age=1")
+			h.Set("X-Request-Id", "the-app-says")
+			io.WriteString(w, "headers")
+		case "/stream": // no Content-Length: chunked, flushed as it goes
+			for i := 0; i < 16; i++ {
+				io.WriteString(w, big[:64<<10])
+				w.(http.Flusher).Flush()
+			}
+		case "/big":
+			h.Set("Content-Length", fmt.Sprint(len(big)))
+			io.WriteString(w, big)
+		case "/trailers":
+			h.Set("Trailer", "X-Sum")
+			io.WriteString(w, "part one, ")
+			w.(http.Flusher).Flush()
+			io.WriteString(w, "part two")
+			h.Set("X-Sum", "42")
+			h.Set(http.TrailerPrefix+"X-Late", "unannounced")
+		case "/events":
+			h.Set("Content-Type", "text/event-stream; charset=utf-8")
+			h.Set("Content-Length", "12")
+			io.WriteString(w, "data: hello\n")
+		case "/204":
+			w.WriteHeader(http.StatusNoContent)
+		case "/304":
+			h.Set("ETag", `"v1"`)
+			w.WriteHeader(http.StatusNotModified)
+		case "/early":
+			h.Set("Link", "</style.css>; rel=preload")
+			w.WriteHeader(http.StatusEarlyHints)
+			io.WriteString(w, "after hints")
+		case "/slow":
+			select {
+			case <-time.After(2 * time.Second):
+			case <-r.Context().Done():
+			}
+			io.WriteString(w, "slow")
+		case "/cut": // promises more than it sends, then drops the connection
+			h.Set("Content-Length", "1000")
+			io.WriteString(w, "only this")
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler)
+		case "/drop": // no response at all
+			c, _, _ := http.NewResponseController(w).Hijack()
+			c.Close()
+		case "/close":
+			h.Set("Connection", "close")
+			io.WriteString(w, "closing")
+		default:
+			fmt.Fprintf(w, "%s %s", r.Method, r.URL.Path)
+		}
+	}))
+	b.Config.ErrorLog = nil
+	t.Cleanup(b.Close)
+	return b
+}
+
+func (b *diffBackend) take() (seen, int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	s, n := b.last, len(b.conns)
+	b.last, b.conns = seen{}, map[string]bool{}
+	return s, n
+}
+
+// diffProxy is the proxy's handler on a real net/http server, with or
+// without the fast path.
+type diffProxy struct {
+	s   *server
+	srv *httptest.Server
+}
+
+func newDiffProxy(t *testing.T, noFast bool, r Route) *diffProxy {
+	cfg := Config{Log: slog.New(slog.NewTextHandler(t.Output(), nil)), NoFastPath: noFast}.withDefaults()
+	s := newServer(t.Context(), cfg)
+	s.mu.Lock()
+	err := s.commit(map[string]Route{r.App: r})
+	s.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(&entry{s: s, port: "80"})
+	srv.Config.ErrorLog = newErrorLog(s.log)
+	srv.Start()
+	t.Cleanup(func() { srv.Close(); s.closeIdle() })
+	return &diffProxy{s: s, srv: srv}
+}
+
+func (p *diffProxy) fastSent() int64 {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	n := int64(0)
+	for _, b := range p.s.backends {
+		n += b.fastSent.Load()
+	}
+	return n
+}
+
+// send sends a raw HTTP/1.1 request (written as is: hop-by-hop headers,
+// chunked bodies and all) on conn and reads the response.
+func send(t *testing.T, br *bufio.Reader, c net.Conn, raw string, method string) got {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.WriteString(c, raw); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	var g got
+	resp, err := http.ReadResponse(br, &http.Request{Method: method})
+	for err == nil && resp.StatusCode < 200 { // informational: recorded, then the response
+		g.Informational = append(g.Informational, fmt.Sprint(resp.StatusCode, resp.Header))
+		resp, err = http.ReadResponse(br, &http.Request{Method: method})
+	}
+	if err != nil {
+		t.Fatalf("%s: read response: %v", raw[:strings.IndexByte(raw, '\r')], err)
+	}
+	g.Status, g.Header = resp.StatusCode, resp.Header
+	body, err := io.ReadAll(resp.Body)
+	g.Body = string(body)
+	if err != nil {
+		g.Err = "cut"
+	}
+	g.Trailer = resp.Trailer
+	delete(g.Header, "Date")
+	return g
+}
+
+// TestFastPathBehavesAsReverseProxy sends the same requests through the
+// proxy with the fast path and without it (httputil.ReverseProxy), and
+// compares what the backend received and what the client got.
+func TestFastPathBehavesAsReverseProxy(t *testing.T) {
+	t.Parallel()
+	be := newDiffBackend(t)
+	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")},
+		MaxBodyBytes: 100 << 10, UpstreamTimeout: 300 * time.Millisecond}
+	fastP, slowP := newDiffProxy(t, false, route), newDiffProxy(t, true, route)
+
+	const h = "Host: shop.example.com\r\nX-Request-Id: req-1\r\n"
+	big := strings.Repeat("x", 50<<10)
+	cases := []struct {
+		name, method, raw string
+		fast              bool // the fast path takes it
+		backend           bool // the backend gets it (false: it may, or not)
+	}{
+		{"plain GET", "GET", "GET /plain HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"headers", "GET", "GET /headers?a=1&b=%20x HTTP/1.1\r\n" + h +
+			"X-Multi: one\r\nX-Multi: two\r\nAccept: a, b\r\nUser-Agent: ua/1\r\n" +
+			"Connection: keep-alive, X-Hop\r\nX-Hop: secret\r\nKeep-Alive: timeout=5\r\nProxy-Authorization: Basic x\r\n" +
+			"Te: trailers, deflate\r\nTrailer: X-T\r\nForwarded: for=1.2.3.4\r\n" +
+			"X-Forwarded-For: 10.0.0.1\r\nX-Forwarded-For: 10.0.0.2, 10.0.0.3\r\nX-Forwarded-Proto: https\r\n" +
+			"X-Forwarded-Host: evil\r\nX-Real-Ip: 6.6.6.6\r\nX-Forwarded-Port: 1\r\n\r\n", true, true},
+		{"no User-Agent, encoded path", "GET", "GET /a%2Fb/c%20d HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"HTTP/1.0", "GET", "GET /old HTTP/1.0\r\nHost: shop.example.com\r\nX-Request-Id: req-1\r\nConnection: keep-alive\r\n\r\n", true, true},
+		{"POST Content-Length", "POST", "POST /post HTTP/1.1\r\n" + h + "Content-Type: text/plain\r\nContent-Length: 11\r\n\r\nhello world", true, true},
+		{"POST empty", "POST", "POST /post HTTP/1.1\r\n" + h + "Content-Length: 0\r\n\r\n", true, true},
+		{"DELETE empty", "DELETE", "DELETE /x HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"PUT 50 KiB", "PUT", "PUT /put HTTP/1.1\r\n" + h + fmt.Sprintf("Content-Length: %d\r\n\r\n", len(big)) + big, true, true},
+		{"POST chunked with trailer", "POST", "POST /post HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\nX-T: v\r\n\r\n", false, true},
+		{"semicolon query", "GET", "GET /q?a=1;b=2&c=3 HTTP/1.1\r\n" + h + "\r\n", false, true},
+		{"Expect", "POST", "POST /post HTTP/1.1\r\n" + h + "Expect: 100-continue\r\nContent-Length: 2\r\n\r\nhi", false, true},
+		{"HEAD", "HEAD", "HEAD /big HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"big", "GET", "GET /big HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"stream", "GET", "GET /stream HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"trailers", "GET", "GET /trailers HTTP/1.1\r\n" + h + "Te: trailers\r\n\r\n", true, true},
+		{"event stream", "GET", "GET /events HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"204", "GET", "GET /204 HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"304", "GET", "GET /304 HTTP/1.1\r\n" + h + "If-None-Match: \"v1\"\r\n\r\n", true, true},
+		{"103 early hints", "GET", "GET /early HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"backend closes, no response: 502", "GET", "GET /drop HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"backend too slow: 504", "GET", "GET /slow HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"Connection: close from the backend", "GET", "GET /close HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"Content-Length over the limit: 413", "POST", "POST /post HTTP/1.1\r\n" + h + fmt.Sprintf("Content-Length: %d\r\n\r\n", 101<<10) + strings.Repeat("z", 101<<10), false, false},
+		{"chunked over the limit: 413", "POST", "POST /post HTTP/1.1\r\n" + h + "Transfer-Encoding: chunked\r\n\r\n" + fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", 101<<10, strings.Repeat("y", 101<<10)), false, false},
+		{"unknown host: 404", "GET", "GET / HTTP/1.1\r\nHost: nobody.example.com\r\nX-Request-Id: req-1\r\n\r\n", false, false},
+	}
+	type outcome struct {
+		seen seen
+		got  got
+	}
+	run := func(p *diffProxy, raw, method string) outcome {
+		c, err := net.Dial("tcp", p.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		g := send(t, bufio.NewReader(c), c, raw, method)
+		s, _ := be.take()
+		return outcome{s, g}
+	}
+	for _, tc := range cases {
+		before := fastP.fastSent()
+		f := run(fastP, tc.raw, tc.method)
+		took := fastP.fastSent() > before
+		r := run(slowP, tc.raw, tc.method)
+		if slowP.fastSent() != 0 {
+			t.Fatalf("%s: the proxy without the fast path used it", tc.name)
+		}
+		if took != tc.fast {
+			t.Errorf("%s: fast path taken %v, want %v", tc.name, took, tc.fast)
+		}
+		if tc.backend && f.seen.Method == "" {
+			t.Errorf("%s: the backend did not get the request", tc.name)
+		}
+		// The proxies' ports differ, and so does the order in which the
+		// trailer names are announced.
+		for _, o := range []*outcome{&f, &r} {
+			if o.seen.Header != nil {
+				o.seen.Header.Del("X-Forwarded-Port")
+			}
+			if !tc.backend { // cut short: what the backend read of it varies
+				o.seen = seen{}
+			}
+			// How many 100 Continue the client gets depends on timing.
+			o.got.Informational = slices.DeleteFunc(o.got.Informational, func(s string) bool { return strings.HasPrefix(s, "100 ") })
+			if tr := o.got.Header["Trailer"]; len(tr) == 1 {
+				names := strings.Split(tr[0], ", ")
+				sort.Strings(names)
+				o.got.Header["Trailer"] = []string{strings.Join(names, ", ")}
+			}
+		}
+		if !reflect.DeepEqual(f.seen, r.seen) {
+			t.Errorf("%s: the backend saw\nfast path:     %+v\nReverseProxy:  %+v", tc.name, shortSeen(f.seen), shortSeen(r.seen))
+		}
+		if !reflect.DeepEqual(f.got, r.got) {
+			t.Errorf("%s: the client got\nfast path:     %+v\nReverseProxy:  %+v", tc.name, short(f.got), short(r.got))
+		}
+	}
+}
+
+func shortSeen(s seen) seen {
+	if len(s.Body) > 200 {
+		s.Body = s.Body[:200] + fmt.Sprintf("... (%d bytes)", len(s.Body))
+	}
+	return s
+}
+
+func short(g got) got {
+	if len(g.Body) > 200 {
+		g.Body = g.Body[:200] + fmt.Sprintf("... (%d bytes)", len(g.Body))
+	}
+	return g
+}
