@@ -358,7 +358,8 @@ func (ex *exchange) respondFast(pc *upConn, resp *http.Response) {
 			h[k] = vv
 		}
 	}
-	h["X-Request-Id"] = []string{ex.id}
+	ex.idHeader[0] = ex.id
+	h["X-Request-Id"] = ex.idHeader[:]
 	if ex.hsts != "" {
 		h["Strict-Transport-Security"] = []string{ex.hsts}
 	}
@@ -379,9 +380,9 @@ func (ex *exchange) respondFast(pc *upConn, resp *http.Response) {
 			flush = base == "text/event-stream"
 		}
 	}
-	buf := bufferPool{}.Get()
-	err := copyBody(ex, resp.Body, buf, flush)
-	bufferPool{}.Put(buf)
+	buf := buffers.Get().(*[]byte) // not bufferPool: its Put allocates
+	err := copyBody(ex, resp.Body, *buf, flush)
+	buffers.Put(buf)
 	if err != nil {
 		pc.c.Close()
 		// Cut the client's connection, as the ReverseProxy does: the

@@ -49,6 +49,7 @@ type exchange struct {
 	upgraded bool       // a hijack was begun (hijacks.begin)
 	conn     net.Conn   // the hijacked connection
 	realIP   [1]string  // the X-Real-Ip value, kept here to cost no allocation
+	idHeader [1]string  // the X-Request-Id of the response (fast path), likewise
 	body     clientBody // the request body as the target reads it, when there is one
 }
 

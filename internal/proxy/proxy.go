@@ -193,7 +193,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	go s.xp.run(baseCtx, s.httpAddr)
 	s.xp.want(s.table.Load().ports)
-	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid())
+	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid(), "fast_path", !cfg.NoFastPath)
 	if cfg.Ready != nil {
 		cfg.Ready(s.httpAddr)
 	}
