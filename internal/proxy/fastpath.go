@@ -90,7 +90,9 @@ func (ex *exchange) serveFast(r *http.Request) {
 	}
 	for {
 		b := ex.target()
-		pc, err := b.pool.get(r.Context(), b.addr)
+		// A request that cannot be sent again has its connection checked
+		// first, however recently it was used.
+		pc, err := b.pool.get(r.Context(), b.addr, body != nil || !idempotent(r))
 		if err != nil {
 			// Retry a refused connection once on another target, as
 			// upstream.RoundTrip does (only without a body there too).

@@ -304,3 +304,132 @@ func short(g got) got {
 	}
 	return g
 }
+
+// TestFastPathKeepAliveClosedByTarget: a target that closes each
+// connection after one response, without saying so (Connection: close),
+// leaves dead connections in the pool; requests that reuse one are sent
+// again on a new one (GET: nothing came back), or find it closed before
+// they are sent (POST, which cannot be sent twice). All are answered.
+func TestFastPathKeepAliveClosedByTarget(t *testing.T) {
+	t.Parallel()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var mu sync.Mutex
+	conns := 0
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns++
+			mu.Unlock()
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				req, err := http.ReadRequest(br)
+				if err != nil {
+					return
+				}
+				io.Copy(io.Discard, req.Body)
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			}()
+		}
+	}()
+	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{{Addr: l.Addr().String(), Container: "shop.web.1"}}}
+	p := newDiffProxy(t, false, route)
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	const n = 20
+	for i := range n {
+		method, body := "GET", io.Reader(nil)
+		if i%2 == 1 {
+			method, body = "POST", strings.NewReader("payload")
+		}
+		req, _ := http.NewRequest(method, p.srv.URL+"/", body)
+		req.Host = "shop.example.com"
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("request %d (%s): %v", i, method, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "ok" {
+			t.Fatalf("request %d (%s): %d %q", i, method, resp.StatusCode, b)
+		}
+		time.Sleep(time.Millisecond) // the target's close arrives
+	}
+	if got := p.fastSent(); got < n {
+		t.Errorf("the fast path sent %d requests, want at least %d", got, n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if conns < n {
+		t.Errorf("the target saw %d connections for %d requests", conns, n)
+	}
+}
+
+// TestFastPathReusesConnections: sequential requests through the fast
+// path reach the target over one kept-alive connection.
+func TestFastPathReusesConnections(t *testing.T) {
+	t.Parallel()
+	be := newDiffBackend(t)
+	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")}}
+	p := newDiffProxy(t, false, route)
+	for i := range 10 {
+		c, err := net.Dial("tcp", p.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := send(t, bufio.NewReader(c), c, "GET /plain HTTP/1.1\r\nHost: shop.example.com\r\n\r\n", "GET")
+		c.Close()
+		if g.Status != 200 {
+			t.Fatalf("request %d: %+v", i, g)
+		}
+	}
+	if _, conns := be.take(); conns != 1 {
+		t.Errorf("10 requests reached the target over %d connections, want 1", conns)
+	}
+	if p.fastSent() != 10 {
+		t.Errorf("the fast path sent %d of 10", p.fastSent())
+	}
+}
+
+// TestFastPathClientGoneEndsWait: a client that goes away while the
+// target thinks ends the request to the target (its context is canceled)
+// long before the route's timeout.
+func TestFastPathClientGoneEndsWait(t *testing.T) {
+	t.Parallel()
+	canceled := make(chan time.Duration, 1)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			canceled <- time.Since(start)
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer be.Close()
+	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be, "shop.web.1")}, UpstreamTimeout: 30 * time.Second}
+	p := newDiffProxy(t, false, route)
+	c, err := net.Dial("tcp", p.srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: shop.example.com\r\n\r\n")
+	time.Sleep(200 * time.Millisecond)
+	c.Close()
+	select {
+	case d := <-canceled:
+		t.Logf("the target saw the request end after %v", d)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the target's request went on after the client left")
+	}
+	if p.fastSent() != 1 {
+		t.Errorf("the fast path sent %d of 1", p.fastSent())
+	}
+}

@@ -42,8 +42,9 @@ type upConn struct {
 	reused, nothingRead bool
 }
 
-// get returns an idle connection to addr, or a new one.
-func (p *connPool) get(ctx context.Context, addr string) (*upConn, error) {
+// get returns an idle connection to addr, or a new one; check: look at
+// an idle one before it is used, however short its idle time.
+func (p *connPool) get(ctx context.Context, addr string, check bool) (*upConn, error) {
 	for {
 		p.mu.Lock()
 		n := len(p.idle)
@@ -55,7 +56,7 @@ func (p *connPool) get(ctx context.Context, addr string) (*upConn, error) {
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if idle := time.Since(pc.idle); idle > poolIdleTimeout || idle > poolCheckAfter && !open(pc.c) {
+		if idle := time.Since(pc.idle); idle > poolIdleTimeout || (check || idle > poolCheckAfter) && !open(pc.c) {
 			pc.c.Close()
 			continue
 		}
