@@ -12,7 +12,8 @@ import (
 )
 
 // BenchmarkProxy measures a small GET through the proxy over kept-alive
-// connections, against the same GET sent to the backend directly.
+// connections, against the same GET sent to the backend directly; proxy
+// takes the fast path, proxy-reverseproxy is the same with it off.
 func BenchmarkProxy(b *testing.B) {
 	body := []byte("hello, world\n")
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -47,6 +48,11 @@ func BenchmarkProxy(b *testing.B) {
 	}
 	b.Run("direct", func(b *testing.B) { run(b, backend.URL+"/", "shop.example.com") })
 	b.Run("proxy", func(b *testing.B) { run(b, "http://"+p.addr+"/", "shop.example.com") })
+	b.Run("proxy-reverseproxy", func(b *testing.B) { // the fast path off
+		p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.DiscardHandler); c.NoFastPath = true })
+		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
+		run(b, "http://"+p.addr+"/", "shop.example.com")
+	})
 	b.Run("proxy-accesslog", func(b *testing.B) {
 		p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.NewJSONHandler(io.Discard, nil)); c.AccessLog = true })
 		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
