@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -25,10 +26,16 @@ import (
 // queries) goes through the ReverseProxy as before. docs/proxy.md
 // "Performance" has the measurements.
 
-// fastMaxBody is the largest request body the fast path takes: one that
-// fits the socket buffers, so that writing it never waits on a target
-// that answers before reading it (the Transport reads and writes at once).
+// fastMaxBody is the largest request body the fast path takes. It reads
+// it whole before it takes a connection to the target (as nginx buffers
+// request bodies), so that a client sending slowly holds no connection to
+// the app, and the body, which fits the socket buffers, is then written
+// without waiting on a target that answers before reading it (the
+// Transport reads and writes at once).
 const fastMaxBody = 64 << 10
+
+// bodyBuffers hold request bodies on the fast path.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, fastMaxBody+1); return &b }}
 
 // fastMax1xx is how many informational responses a request may get, as
 // the Transport allows.
@@ -83,10 +90,25 @@ var errClientGone = context.Canceled
 // retries and error pages as the ReverseProxy's path.
 func (ex *exchange) serveFast(r *http.Request) {
 	s := ex.s
-	var body io.Reader
+	var body []byte // nil: none
 	if r.ContentLength > 0 {
+		buf := bodyBuffers.Get().(*[]byte)
+		defer bodyBuffers.Put(buf)
 		ex.body.rc = r.Body
-		body = &ex.body
+		// Read to the end, as the Transport does: the server then
+		// watches the connection, and a client that leaves cancels r.
+		n, err := io.ReadFull(&ex.body, (*buf)[:r.ContentLength+1])
+		if int64(n) != r.ContentLength || err != io.ErrUnexpectedEOF {
+			if err == nil {
+				err = errors.New("more body than its Content-Length")
+			}
+			if ex.body.err == nil {
+				ex.body.err = err
+			}
+			ex.fastError(r, err)
+			return
+		}
+		body = (*buf)[:n]
 	}
 	for {
 		b := ex.target()
@@ -149,7 +171,7 @@ func (ex *exchange) fastError(r *http.Request, err error) {
 
 // roundTrip writes r to the target and reads the response headers, within
 // the route's timeout; informational responses are passed on to the client.
-func (pc *upConn) roundTrip(ex *exchange, r *http.Request, body io.Reader) (*http.Response, error) {
+func (pc *upConn) roundTrip(ex *exchange, r *http.Request, body []byte) (*http.Response, error) {
 	timeout := ex.rt.timeout
 	pc.c.SetDeadline(time.Now().Add(timeout))
 	// A client that goes away ends the wait (the server cancels r's
@@ -204,7 +226,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // writeRequest writes the request the ReverseProxy would send for r:
 // the same method, path, query and Host, without the hop-by-hop headers,
 // with X-Forwarded-* and X-Request-Id set as Server.rewrite sets them.
-func writeRequest(w *bufio.Writer, ex *exchange, r *http.Request, body io.Reader) error {
+func writeRequest(w *bufio.Writer, ex *exchange, r *http.Request, body []byte) error {
 	w.WriteString(r.Method)
 	w.WriteByte(' ')
 	if p := r.URL.EscapedPath(); p != "" {
@@ -272,14 +294,8 @@ func writeRequest(w *bufio.Writer, ex *exchange, r *http.Request, body io.Reader
 	case m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch:
 		w.WriteString("Content-Length: 0\r\n")
 	}
-	_, err = w.WriteString("\r\n")
-	if err != nil || body == nil {
-		return err
-	}
-	n, err := io.Copy(w, body)
-	if err == nil && n != r.ContentLength {
-		err = io.ErrUnexpectedEOF
-	}
+	w.WriteString("\r\n")
+	_, err = w.Write(body)
 	return err
 }
 

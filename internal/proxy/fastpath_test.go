@@ -406,6 +406,7 @@ func TestFastPathClientGoneEndsWait(t *testing.T) {
 	t.Parallel()
 	canceled := make(chan time.Duration, 1)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.ReadAll(r.Body) // then its server watches the connection
 		start := time.Now()
 		select {
 		case <-r.Context().Done():
@@ -416,18 +417,50 @@ func TestFastPathClientGoneEndsWait(t *testing.T) {
 	defer be.Close()
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be, "shop.web.1")}, UpstreamTimeout: 30 * time.Second}
 	p := newDiffProxy(t, false, route)
+	for _, req := range []string{
+		"GET /wait HTTP/1.1\r\nHost: shop.example.com\r\n\r\n",
+		"POST /wait HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 5\r\n\r\nhello",
+	} {
+		c, err := net.Dial("tcp", p.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, req)
+		time.Sleep(200 * time.Millisecond)
+		c.Close()
+		select {
+		case d := <-canceled:
+			t.Logf("the target saw the request end after %v", d)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: the target's request went on after the client left", req[:4])
+		}
+	}
+	if p.fastSent() != 2 {
+		t.Errorf("the fast path sent %d of 2", p.fastSent())
+	}
+}
+
+// TestFastPathBuffersSmallBodies: a small request body is read whole
+// before the target hears of the request, so that a client sending it
+// slowly holds no connection to the app.
+func TestFastPathBuffersSmallBodies(t *testing.T) {
+	t.Parallel()
+	be := newDiffBackend(t)
+	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")}}
+	p := newDiffProxy(t, false, route)
 	c, err := net.Dial("tcp", p.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.WriteString(c, "GET /wait HTTP/1.1\r\nHost: shop.example.com\r\n\r\n")
-	time.Sleep(200 * time.Millisecond)
-	c.Close()
-	select {
-	case d := <-canceled:
-		t.Logf("the target saw the request end after %v", d)
-	case <-time.After(5 * time.Second):
-		t.Fatal("the target's request went on after the client left")
+	defer c.Close()
+	io.WriteString(c, "POST /post HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 10\r\n\r\nhello")
+	time.Sleep(300 * time.Millisecond)
+	if s, conns := be.take(); conns != 0 || s.Method != "" {
+		t.Fatalf("the target got the request before its body: %d connections, %+v", conns, s)
+	}
+	g := send(t, bufio.NewReader(c), c, "world", "POST")
+	if s, _ := be.take(); g.Status != 200 || s.Body != "helloworld" {
+		t.Errorf("got %+v; the target saw %+v", g, s)
 	}
 	if p.fastSent() != 1 {
 		t.Errorf("the fast path sent %d of 1", p.fastSent())
