@@ -173,10 +173,18 @@ func (ex *exchange) fastError(r *http.Request, err error) {
 // the route's timeout; informational responses are passed on to the client.
 func (pc *upConn) roundTrip(ex *exchange, r *http.Request, body []byte) (*http.Response, error) {
 	timeout := ex.rt.timeout
-	pc.c.SetDeadline(time.Now().Add(timeout))
-	// A client that goes away ends the wait (the server cancels r's
-	// context when it sees the connection close).
-	stop := context.AfterFunc(r.Context(), func() { pc.c.SetDeadline(aLongTimeAgo) })
+	now := time.Now()
+	full := now.Add(timeout)
+	// Most answers come at once: the wait is first bounded by
+	// fastWatchAfter, and only a slower answer pays for watching the
+	// client (a context.AfterFunc per request was 4 % of the proxy's CPU).
+	readBy := full
+	if timeout > fastWatchAfter {
+		readBy = now.Add(fastWatchAfter)
+	}
+	pc.c.SetWriteDeadline(full)
+	pc.c.SetReadDeadline(readBy)
+	var stop func() bool
 	pc.nothingRead = true
 	err := writeRequest(pc.bw, ex, r, body)
 	if err == nil {
@@ -184,8 +192,22 @@ func (pc *upConn) roundTrip(ex *exchange, r *http.Request, body []byte) (*http.R
 	}
 	var resp *http.Response
 	for n := 0; err == nil; n++ {
-		if _, err = pc.br.Peek(1); err != nil {
+		_, err = pc.br.Peek(1)
+		if err != nil && readBy != full && isTimeout(err) {
+			// A client that goes away from now on ends the wait (the
+			// server cancels r's context when it sees the connection
+			// close).
+			readBy = full
+			pc.c.SetReadDeadline(full)
+			stop = context.AfterFunc(r.Context(), func() { pc.c.SetReadDeadline(aLongTimeAgo) })
+			_, err = pc.br.Peek(1)
+		}
+		if err != nil {
 			break
+		}
+		if readBy != full { // the rest of the headers may take the route's time
+			readBy = full
+			pc.c.SetReadDeadline(full)
 		}
 		pc.nothingRead = false
 		resp, err = http.ReadResponse(pc.br, r)
@@ -203,12 +225,11 @@ func (pc *upConn) roundTrip(ex *exchange, r *http.Request, body []byte) (*http.R
 		ex.WriteHeader(resp.StatusCode)
 		clear(h)
 	}
-	if !stop() {
+	if stop != nil && !stop() || r.Context().Err() != nil {
 		return nil, errClientGone
 	}
 	if err != nil {
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
+		if isTimeout(err) {
 			return nil, fmt.Errorf("%w (%s)", errUpstreamTimeout, timeout)
 		}
 		return nil, err
@@ -218,6 +239,15 @@ func (pc *upConn) roundTrip(ex *exchange, r *http.Request, body []byte) (*http.R
 	}
 	pc.c.SetDeadline(time.Time{}) // the body may take as long as it needs
 	return resp, nil
+}
+
+// fastWatchAfter is how long the fast path waits for an answer before it
+// watches the client too.
+const fastWatchAfter = 10 * time.Millisecond
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // aLongTimeAgo is a deadline that has passed: it ends a blocked read.

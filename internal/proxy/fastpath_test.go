@@ -94,6 +94,9 @@ func newDiffBackend(t *testing.T) *diffBackend {
 			h.Set("Link", "</style.css>; rel=preload")
 			w.WriteHeader(http.StatusEarlyHints)
 			io.WriteString(w, "after hints")
+		case "/pause": // slower than the fast path's first wait, within the timeout
+			time.Sleep(50 * time.Millisecond)
+			io.WriteString(w, "paused")
 		case "/slow":
 			select {
 			case <-time.After(2 * time.Second):
@@ -231,6 +234,7 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 		{"304", "GET", "GET /304 HTTP/1.1\r\n" + h + "If-None-Match: \"v1\"\r\n\r\n", true, true},
 		{"103 early hints", "GET", "GET /early HTTP/1.1\r\n" + h + "\r\n", true, true},
 		{"backend closes, no response: 502", "GET", "GET /drop HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"backend takes 50 ms", "GET", "GET /pause HTTP/1.1\r\n" + h + "\r\n", true, true},
 		{"backend too slow: 504", "GET", "GET /slow HTTP/1.1\r\n" + h + "\r\n", true, true},
 		{"Connection: close from the backend", "GET", "GET /close HTTP/1.1\r\n" + h + "\r\n", true, true},
 		{"Content-Length over the limit: 413", "POST", "POST /post HTTP/1.1\r\n" + h + fmt.Sprintf("Content-Length: %d\r\n\r\n", 101<<10) + strings.Repeat("z", 101<<10), false, false},
