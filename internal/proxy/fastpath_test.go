@@ -470,3 +470,28 @@ func TestFastPathBuffersSmallBodies(t *testing.T) {
 		t.Errorf("the fast path sent %d of 1", p.fastSent())
 	}
 }
+
+// TestFastPathPoolClosesIdle: connections left idle past the pool's idle
+// timeout are closed even when no request comes to reuse them.
+func TestFastPathPoolClosesIdle(t *testing.T) {
+	t.Parallel()
+	p := &connPool{maxIdle: 50 * time.Millisecond}
+	var far []net.Conn
+	for range 3 {
+		a, b := net.Pipe()
+		defer b.Close()
+		far = append(far, b)
+		p.put(&upConn{c: a, pool: p})
+	}
+	for i, c := range far {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+			t.Errorf("connection %d: read %v, want EOF (closed by the pool)", i, err)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.idle) != 0 || p.sweep != nil {
+		t.Errorf("after the sweep: %d idle, sweep armed %v", len(p.idle), p.sweep != nil)
+	}
+}

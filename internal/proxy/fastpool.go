@@ -26,8 +26,12 @@ var poolDialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Seco
 
 type connPool struct {
 	mu     sync.Mutex
-	idle   []*upConn
+	idle   []*upConn // oldest first
 	closed bool
+	// sweep closes connections idle over poolIdleTimeout (maxIdle in
+	// tests); it is armed while any connection is idle.
+	sweep   *time.Timer
+	maxIdle time.Duration
 }
 
 // upConn is one connection to a target.
@@ -56,7 +60,7 @@ func (p *connPool) get(ctx context.Context, addr string, check bool) (*upConn, e
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
 		p.mu.Unlock()
-		if idle := time.Since(pc.idle); idle > poolIdleTimeout || (check || idle > poolCheckAfter) && !open(pc.c) {
+		if idle := time.Since(pc.idle); idle > p.idleTimeout() || (check || idle > poolCheckAfter) && !open(pc.c) {
 			pc.c.Close()
 			continue
 		}
@@ -81,7 +85,37 @@ func (p *connPool) put(pc *upConn) {
 		return
 	}
 	p.idle = append(p.idle, pc)
+	if p.sweep == nil {
+		p.sweep = time.AfterFunc(p.idleTimeout(), p.closeExpired)
+	}
 	p.mu.Unlock()
+}
+
+func (p *connPool) idleTimeout() time.Duration {
+	if p.maxIdle > 0 {
+		return p.maxIdle
+	}
+	return poolIdleTimeout
+}
+
+// closeExpired closes the connections idle too long (nobody may use them
+// for a long time, and each holds a connection of the app), and runs again
+// while any are left.
+func (p *connPool) closeExpired() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for n < len(p.idle) && time.Since(p.idle[n].idle) >= p.idleTimeout() {
+		p.idle[n].c.Close()
+		n++
+	}
+	p.idle = append(p.idle[:0], p.idle[n:]...)
+	clear(p.idle[len(p.idle):cap(p.idle)])
+	if len(p.idle) == 0 || p.closed {
+		p.sweep = nil
+		return
+	}
+	p.sweep.Reset(p.idleTimeout() - time.Since(p.idle[0].idle))
 }
 
 // close closes the idle connections, and those put back later.
@@ -89,6 +123,10 @@ func (p *connPool) close() {
 	p.mu.Lock()
 	idle := p.idle
 	p.idle, p.closed = nil, true
+	if p.sweep != nil {
+		p.sweep.Stop()
+		p.sweep = nil
+	}
 	p.mu.Unlock()
 	for _, pc := range idle {
 		pc.c.Close()
