@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -126,6 +127,8 @@ func main() {
 	b := startBerth(filepath.Join(tmp, "bin"), tmp)
 	backend := b.deploy(tmp)
 	direct := &target{name: "direct", http: backend, https: b.startDirectTLS()}
+	webPID := docker("inspect", "--format", "{{.State.Pid}}", b.prefix+"-"+app+".web.1")
+	direct.pidsOf = func() []int { p, _ := strconv.Atoi(webPID); return []int{p} }
 	waitReady(direct, filepath.Join(b.data, "daemon.log"))
 	logf("backend at %s (TLS %s)", direct.http, direct.https)
 
@@ -174,7 +177,11 @@ func main() {
 				if u == "" { // berth-rp: HTTP only
 					continue
 				}
+				cpu0 := cpuTime(t.pids())
 				got, err := l.run(sc, u)
+				if cpu1 := cpuTime(t.pids()); cpu0 >= 0 && cpu1 >= cpu0 {
+					got.cpu = cpu1 - cpu0
+				}
 				if err != nil {
 					failures[sc.id] = append(failures[sc.id], fmt.Sprintf("%s round %d: %v", t.name, r, err))
 					logf("%-9s %-8s round %d: %v", sc.id, t.name, r, err)

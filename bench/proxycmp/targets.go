@@ -30,6 +30,7 @@ type target struct {
 	name        string
 	http, https string // 127.0.0.1:PORT; "" when it has none
 	proc        *exec.Cmd
+	pidsOf      func() []int // its processes (default: proc's), for cpuTime
 }
 
 // freePort returns a loopback port nothing listens on right now.
@@ -310,6 +311,7 @@ func (b *berth) run(stdin []byte, args ...string) string {
 // startBerth starts the daemon (which starts its proxy) and waits for it.
 func startBerth(bin, dir string) *berth {
 	b := &berth{bin: bin, data: filepath.Join(dir, "berth-data"), prefix: fmt.Sprintf("benchpx%d", os.Getpid()), t: &target{name: "berth"}}
+	b.t.pidsOf = func() []int { return pidFile(filepath.Join(b.data, "proxy.pid")) }
 	os.MkdirAll(b.data, 0o700)
 	b.daemon = exec.Command(filepath.Join(bin, "berth"), "serve")
 	b.daemon.Env = b.environ()
