@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -186,6 +187,7 @@ func (pc *upConn) roundTrip(ex *exchange, r *http.Request, body []byte) (*http.R
 	pc.c.SetReadDeadline(readBy)
 	var stop func() bool
 	pc.nothingRead = true
+	pc.lim.n = maxResponseHeader
 	err := writeRequest(pc.bw, ex, r, body)
 	if err == nil {
 		err = pc.bw.Flush()
@@ -238,6 +240,7 @@ func (pc *upConn) roundTrip(ex *exchange, r *http.Request, body []byte) (*http.R
 		return nil, errors.New("the target switched protocols though the request asked for no upgrade")
 	}
 	pc.c.SetDeadline(time.Time{}) // the body may take as long as it needs
+	pc.lim.n = math.MaxInt64      // and be as long
 	return resp, nil
 }
 

@@ -97,6 +97,8 @@ func newDiffBackend(t *testing.T) *diffBackend {
 		case "/pause": // slower than the fast path's first wait, within the timeout
 			time.Sleep(50 * time.Millisecond)
 			io.WriteString(w, "paused")
+		case "/hugeheaders": // over the 10 MiB the Transport allows
+			h.Set("X-Big", strings.Repeat("a", 11<<20))
 		case "/slow":
 			select {
 			case <-time.After(2 * time.Second):
@@ -234,6 +236,7 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 		{"304", "GET", "GET /304 HTTP/1.1\r\n" + h + "If-None-Match: \"v1\"\r\n\r\n", true, true},
 		{"103 early hints", "GET", "GET /early HTTP/1.1\r\n" + h + "\r\n", true, true},
 		{"backend closes, no response: 502", "GET", "GET /drop HTTP/1.1\r\n" + h + "\r\n", true, true},
+		{"response headers over 10 MiB: 502", "GET", "GET /hugeheaders HTTP/1.1\r\n" + h + "\r\n", true, true},
 		{"backend takes 50 ms", "GET", "GET /pause HTTP/1.1\r\n" + h + "\r\n", true, true},
 		{"backend too slow: 504", "GET", "GET /slow HTTP/1.1\r\n" + h + "\r\n", true, true},
 		{"Connection: close from the backend", "GET", "GET /close HTTP/1.1\r\n" + h + "\r\n", true, true},

@@ -3,6 +3,8 @@ package proxy
 import (
 	"bufio"
 	"context"
+	"errors"
+	"math"
 	"net"
 	"sync"
 	"syscall"
@@ -37,6 +39,7 @@ type connPool struct {
 // upConn is one connection to a target.
 type upConn struct {
 	c    net.Conn
+	lim  limitedConn // what br reads: c, within the header limit
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	pool *connPool
@@ -71,7 +74,36 @@ func (p *connPool) get(ctx context.Context, addr string, check bool) (*upConn, e
 	if err != nil {
 		return nil, err
 	}
-	return &upConn{c: c, br: bufio.NewReaderSize(c, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), pool: p}, nil
+	pc := &upConn{c: c, bw: bufio.NewWriterSize(c, 4<<10), pool: p}
+	pc.lim = limitedConn{c: c, n: math.MaxInt64}
+	pc.br = bufio.NewReaderSize(&pc.lim, 4<<10)
+	return pc, nil
+}
+
+// maxResponseHeader is the most a target may send before its response
+// headers end, as the Transport's default MaxResponseHeaderBytes.
+const maxResponseHeader = 10 << 20
+
+// errHeaderTooLong ends a response whose headers exceed maxResponseHeader.
+var errHeaderTooLong = errors.New("the response headers are over 10 MiB")
+
+// limitedConn reads from c at most n bytes (while response headers are
+// read), then fails.
+type limitedConn struct {
+	c net.Conn
+	n int64
+}
+
+func (l *limitedConn) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errHeaderTooLong
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.c.Read(p)
+	l.n -= int64(n)
+	return n, err
 }
 
 // put keeps pc for the next request, or closes it if the pool is full or
