@@ -101,7 +101,7 @@ func newDiffBackend(t *testing.T) *diffBackend {
 			h.Set("X-Big", strings.Repeat("a", 11<<20))
 		case "/slow":
 			select {
-			case <-time.After(2 * time.Second):
+			case <-time.After(10 * time.Second):
 			case <-r.Context().Done():
 			}
 			io.WriteString(w, "slow")
@@ -201,7 +201,7 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 	t.Parallel()
 	be := newDiffBackend(t)
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")},
-		MaxBodyBytes: 100 << 10, UpstreamTimeout: 300 * time.Millisecond}
+		MaxBodyBytes: 100 << 10, UpstreamTimeout: 1500 * time.Millisecond} // time enough for 11 MiB of headers on a loaded machine
 	fastP, slowP := newDiffProxy(t, false, route), newDiffProxy(t, true, route)
 
 	const h = "Host: shop.example.com\r\nX-Request-Id: req-1\r\n"
