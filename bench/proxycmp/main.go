@@ -20,6 +20,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -40,7 +41,7 @@ var (
 	rate     = flag.Int("rate", 1000, "requests per second of the open-loop scenario")
 	only     = flag.String("scenarios", "", "comma-separated scenario ids to run (default: all): h1,h1-close,rate,tls,tls-close,h2")
 	berthBin = flag.String("berth", "", "a berth binary to measure (default: built from this tree)")
-	names    = flag.String("targets", "direct,berth,nginx,caddy,haproxy", "comma-separated targets, in the order of each round")
+	names    = flag.String("targets", "direct,berth,nginx,caddy,haproxy", "comma-separated targets, in the order of each round (berth-rp: berth's proxy with its fast path off, HTTP only)")
 )
 
 var (
@@ -86,10 +87,10 @@ func main() {
 	want := map[string]bool{}
 	for _, n := range strings.Split(*names, ",") {
 		switch n {
-		case "direct", "berth", "nginx", "caddy", "haproxy":
+		case "direct", "berth", "berth-rp", "nginx", "caddy", "haproxy":
 			want[n] = true
 		default:
-			fail("unknown target %q: use direct, berth, nginx, caddy, haproxy", n)
+			fail("unknown target %q: use direct, berth, berth-rp, nginx, caddy, haproxy", n)
 		}
 	}
 	var run []scenario
@@ -126,6 +127,8 @@ func main() {
 	b := startBerth(filepath.Join(tmp, "bin"), tmp)
 	backend := b.deploy(tmp)
 	direct := &target{name: "direct", http: backend, https: b.startDirectTLS()}
+	webPID := docker("inspect", "--format", "{{.State.Pid}}", b.prefix+"-"+app+".web.1")
+	direct.pidsOf = func() []int { p, _ := strconv.Atoi(webPID); return []int{p} }
 	waitReady(direct, filepath.Join(b.data, "daemon.log"))
 	logf("backend at %s (TLS %s)", direct.http, direct.https)
 
@@ -137,6 +140,8 @@ func main() {
 			t = direct
 		case "berth":
 			t = b.t
+		case "berth-rp":
+			t = b.startReverseProxy(tmp)
 		case "nginx":
 			t = startNginx(tmp, backend)
 		case "caddy":
@@ -157,6 +162,9 @@ func main() {
 			b.addCert(tmp)
 			certAdded = true
 			for _, t := range targets {
+				if sc.url(t) == "" {
+					continue
+				}
 				if err := probe(sc.url(t), true); err != nil {
 					fail("%s over TLS: %v", t.name, err)
 				}
@@ -166,7 +174,14 @@ func main() {
 		for r := 1; r <= *rounds; r++ {
 			for _, t := range targets {
 				u := sc.url(t)
+				if u == "" { // berth-rp: HTTP only
+					continue
+				}
+				cpu0 := cpuTime(t.pids())
 				got, err := l.run(sc, u)
+				if cpu1 := cpuTime(t.pids()); cpu0 >= 0 && cpu1 >= cpu0 {
+					got.cpu = cpu1 - cpu0
+				}
 				if err != nil {
 					failures[sc.id] = append(failures[sc.id], fmt.Sprintf("%s round %d: %v", t.name, r, err))
 					logf("%-9s %-8s round %d: %v", sc.id, t.name, r, err)

@@ -83,15 +83,20 @@ func (r *report) headline(b *strings.Builder) {
 
 func (r *report) closedLoop(b *strings.Builder, sc scenario) {
 	nginx, direct := r.sum(sc.id, "nginx"), r.sum(sc.id, "direct")
-	b.WriteString("| target | req/s | range | × nginx | × direct | p50 | p99 | p99.9 | p99 × nginx | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("CPU/req is the CPU time the target's processes spent per request (median over the rounds): less disturbed by the machine's other load than req/s.\n\n")
+	b.WriteString("| target | req/s | range | × nginx | × direct | p50 | p99 | p99.9 | p99 × nginx | CPU/req | CPU/req × nginx | errors |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, t := range r.targets {
 		s := r.sum(sc.id, t.name)
 		if s.runs == 0 {
-			fmt.Fprintf(b, "| %s | – | | | | | | | | |\n", t.name)
+			fmt.Fprintf(b, "| %s | – | | | | | | | | | | |\n", t.name)
 			continue
 		}
-		fmt.Fprintf(b, "| %s | %.0f | %.0f–%.0f | %s | %s | %s | %s | %s | %s | %d |\n", t.name, s.rps, s.rpsMin, s.rpsMax,
-			ratio(s.rps, nginx.rps), ratio(s.rps, direct.rps), ms(s.p50), ms(s.p99), ms(s.p999), ratio(s.p99, nginx.p99), s.errors)
+		cpu := "–"
+		if s.cpu > 0 {
+			cpu = fmt.Sprintf("%.1f µs", s.cpu*1e6)
+		}
+		fmt.Fprintf(b, "| %s | %.0f | %.0f–%.0f | %s | %s | %s | %s | %s | %s | %s | %s | %d |\n", t.name, s.rps, s.rpsMin, s.rpsMax,
+			ratio(s.rps, nginx.rps), ratio(s.rps, direct.rps), ms(s.p50), ms(s.p99), ms(s.p999), ratio(s.p99, nginx.p99), cpu, ratio(s.cpu, nginx.cpu), s.errors)
 	}
 }
 

@@ -18,6 +18,16 @@ type result struct {
 	requests, errors int
 	duration         time.Duration
 	p50, p99, p999   time.Duration
+	cpu              time.Duration // the target's processes' CPU time during the run; 0: unknown
+}
+
+// cpuPerRequest is the target's CPU time per request, in seconds; 0:
+// unknown.
+func (r result) cpuPerRequest() float64 {
+	if r.requests == 0 {
+		return 0
+	}
+	return r.cpu.Seconds() / float64(r.requests)
 }
 
 func (r result) rps() float64 {
@@ -130,14 +140,18 @@ func median(v []float64) float64 {
 // figure over its rounds, and the spread of req/s.
 type summary struct {
 	rps, p50, p99, p999    float64 // req/s; latencies in seconds
+	cpu                    float64 // the target's CPU seconds per request (median; 0: unknown)
 	rpsMin, rpsMax         float64
 	requests, errors, runs int
 }
 
 func summarize(rounds []result) summary {
 	var s summary
-	var rps, p50, p99, p999 []float64
+	var rps, p50, p99, p999, cpu []float64
 	for _, r := range rounds {
+		if c := r.cpuPerRequest(); c > 0 {
+			cpu = append(cpu, c)
+		}
 		rps = append(rps, r.rps())
 		p50 = append(p50, r.p50.Seconds())
 		p99 = append(p99, r.p99.Seconds())
@@ -147,6 +161,9 @@ func summarize(rounds []result) summary {
 	}
 	s.runs = len(rounds)
 	s.rps, s.p50, s.p99, s.p999 = median(rps), median(p50), median(p99), median(p999)
+	if len(cpu) > 0 {
+		s.cpu = median(cpu)
+	}
 	if len(rps) > 0 {
 		s.rpsMin, s.rpsMax = slices.Min(rps), slices.Max(rps)
 	}

@@ -30,6 +30,7 @@ type target struct {
 	name        string
 	http, https string // 127.0.0.1:PORT; "" when it has none
 	proc        *exec.Cmd
+	pidsOf      func() []int // its processes (default: proc's), for cpuTime
 }
 
 // freePort returns a loopback port nothing listens on right now.
@@ -310,6 +311,7 @@ func (b *berth) run(stdin []byte, args ...string) string {
 // startBerth starts the daemon (which starts its proxy) and waits for it.
 func startBerth(bin, dir string) *berth {
 	b := &berth{bin: bin, data: filepath.Join(dir, "berth-data"), prefix: fmt.Sprintf("benchpx%d", os.Getpid()), t: &target{name: "berth"}}
+	b.t.pidsOf = func() []int { return pidFile(filepath.Join(b.data, "proxy.pid")) }
 	os.MkdirAll(b.data, 0o700)
 	b.daemon = exec.Command(filepath.Join(bin, "berth"), "serve")
 	b.daemon.Env = b.environ()
@@ -451,4 +453,33 @@ func appTar(dir string) []byte {
 	tw.Close()
 	gz.Close()
 	return buf.Bytes()
+}
+
+// startReverseProxy starts target berth-rp: a second `berth serve-proxy`
+// of the same binary with BERTH_PROXY_FASTPATH=0 (every request through
+// httputil.ReverseProxy), serving a copy of the daemon's routes on its
+// own HTTP port, so that a run shows the fast path's effect side by side.
+// It serves HTTP only: the TLS scenarios leave it out.
+func (b *berth) startReverseProxy(dir string) *target {
+	data := filepath.Join(dir, "berth-rp-data")
+	os.MkdirAll(data, 0o700)
+	routes, err := os.ReadFile(filepath.Join(b.data, "proxy-routes.json"))
+	if err == nil {
+		err = os.WriteFile(filepath.Join(data, "proxy-routes.json"), routes, 0o600)
+	}
+	if err != nil {
+		fail("berth-rp: copy the routes: %v", err)
+	}
+	t := &target{name: "berth-rp", http: fmt.Sprintf("127.0.0.1:%d", freePort())}
+	t.proc = exec.Command(filepath.Join(b.bin, "berth"), "serve-proxy")
+	t.proc.Env = append(os.Environ(), "BERTH_DATA_DIR="+data, "BERTH_HTTP_ADDR="+t.http, "BERTH_HTTPS_ADDR=off", "BERTH_PROXY_FASTPATH=0")
+	logPath := filepath.Join(data, "proxy.log")
+	logf, _ := os.Create(logPath)
+	t.proc.Stdout, t.proc.Stderr = logf, logf
+	if err := t.proc.Start(); err != nil {
+		fail("start berth-rp: %v", err)
+	}
+	atExit(func() { t.proc.Process.Signal(syscall.SIGTERM); t.proc.Wait() })
+	waitReady(t, logPath)
+	return t
 }

@@ -40,6 +40,9 @@ func runProxy(ctx context.Context, s settings.Settings, log *slog.Logger) error 
 		AccessLog:     s.AccessLog == "true",
 		// Set by the daemon when it replaces a proxy of another binary.
 		TakeOver: os.Getenv("BERTH_PROXY_TAKEOVER") == "1",
+		// 0: every request through httputil.ReverseProxy (docs/proxy.md
+		// "Performance"), to compare or rule out the HTTP/1.1 fast path.
+		NoFastPath: os.Getenv("BERTH_PROXY_FASTPATH") == "0",
 		Ready: func(string) {
 			os.WriteFile(pidFile, []byte(pid+"\n"), 0o600)
 		},

@@ -100,6 +100,12 @@ func web() {
 		time.Sleep(time.Duration(ms) * time.Millisecond)
 		fmt.Fprintf(w, "slept %d ms in %s\n", ms, os.Getenv("APP_VERSION"))
 	})
+	mux.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		// What the proxy sent: the request line, Host and headers.
+		body, _ := io.ReadAll(r.Body)
+		json.NewEncoder(w).Encode(map[string]any{"method": r.Method, "uri": r.RequestURI, "host": r.Host,
+			"header": r.Header, "length": r.ContentLength, "body": string(body)})
+	})
 	mux.HandleFunc("/ws", serveWS)
 	dataHandlers(mux)
 	srv := &http.Server{Addr: ":" + port, Handler: allowedHosts(os.Getenv("ALLOWED_HOST"), mux)}

@@ -16,8 +16,17 @@ import (
 type backend struct {
 	addr     string
 	tr       *http.Transport
+	pool     connPool     // the fast path's idle connections (fastpath.go)
+	fastSent atomic.Int64 // requests the fast path sent (tests)
 	inflight atomic.Int64
 	probe    atomic.Pointer[prober] // nil: not checked, counts as healthy
+}
+
+// closeIdle closes the idle connections of both pools; the fast path's
+// stays closed: a connection handed back later is closed.
+func (b *backend) closeIdle() {
+	b.tr.CloseIdleConnections()
+	b.pool.close()
 }
 
 func (b *backend) healthy() bool {

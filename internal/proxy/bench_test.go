@@ -5,11 +5,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 )
 
 // BenchmarkProxy measures a small GET through the proxy over kept-alive
-// connections, against the same GET sent to the backend directly.
+// connections, against the same GET sent to the backend directly; proxy
+// takes the fast path, proxy-reverseproxy is the same with it off.
 func BenchmarkProxy(b *testing.B) {
 	body := []byte("hello, world\n")
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,11 +48,81 @@ func BenchmarkProxy(b *testing.B) {
 	}
 	b.Run("direct", func(b *testing.B) { run(b, backend.URL+"/", "shop.example.com") })
 	b.Run("proxy", func(b *testing.B) { run(b, "http://"+p.addr+"/", "shop.example.com") })
+	b.Run("proxy-reverseproxy", func(b *testing.B) { // the fast path off
+		p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.DiscardHandler); c.NoFastPath = true })
+		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
+		run(b, "http://"+p.addr+"/", "shop.example.com")
+	})
 	b.Run("proxy-accesslog", func(b *testing.B) {
 		p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.NewJSONHandler(io.Discard, nil)); c.AccessLog = true })
 		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
 		run(b, "http://"+p.addr+"/", "shop.example.com")
 	})
+}
+
+// BenchmarkProxySequential sends GETs one after another over one kept-alive
+// connection, directly, through the fast path and through the
+// ReverseProxy, and reports the read and write system calls per request
+// of the whole process (client, proxy and backend: /proc/self/io).
+func BenchmarkProxySequential(b *testing.B) {
+	body := []byte("hello, world\n")
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write(body)
+	}))
+	defer backend.Close()
+	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}}
+	run := func(b *testing.B, url string) {
+		client := &http.Client{Transport: &http.Transport{}}
+		defer client.CloseIdleConnections()
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Host = "shop.example.com"
+		b.ReportAllocs()
+		r0, w0 := syscallCounts(b)
+		for b.Loop() {
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		r1, w1 := syscallCounts(b)
+		b.ReportMetric(float64(r1-r0)/float64(b.N), "reads/op")
+		b.ReportMetric(float64(w1-w0)/float64(b.N), "writes/op")
+	}
+	b.Run("direct", func(b *testing.B) { run(b, backend.URL+"/") })
+	for _, fast := range []bool{true, false} {
+		name := "fastpath"
+		if !fast {
+			name = "reverseproxy"
+		}
+		b.Run(name, func(b *testing.B) {
+			p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.DiscardHandler); c.NoFastPath = !fast })
+			p.set(route)
+			run(b, "http://"+p.addr+"/")
+		})
+	}
+}
+
+// syscallCounts returns the read and write system calls of this process
+// so far.
+func syscallCounts(b *testing.B) (reads, writes int64) {
+	raw, err := os.ReadFile("/proc/self/io")
+	if err != nil {
+		b.Skip("no /proc/self/io:", err)
+	}
+	for _, l := range strings.Split(string(raw), "\n") {
+		k, v, _ := strings.Cut(l, ": ")
+		n, _ := strconv.ParseInt(v, 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes
 }
 
 // BenchmarkServeHTTP measures the proxy's own work per request, without

@@ -17,10 +17,16 @@
 // if it did, it picks again, so that a Drain that saw a swapped-out target
 // idle can trust it stays idle.
 //
-// Forwarding is httputil.ReverseProxy (Rewrite). Its transport is a small
-// wrapper around the target's own http.Transport: it times the response
-// headers per route, and retries once on another target when the dial fails
-// and the request has no body.
+// Plain HTTP/1.x requests (no upgrade, no Expect, no body or a body of up
+// to 64 KiB with a Content-Length) take the fast path (fastpath.go): the
+// handler writes the request to a pooled keep-alive connection of the
+// target itself and copies the response back, with the same header
+// rewrites, timeouts, retries and error pages as the ReverseProxy path;
+// Config.NoFastPath turns it off. Everything else is forwarded by
+// httputil.ReverseProxy (Rewrite). Its transport is a small wrapper around
+// the target's own http.Transport: it times the response headers per
+// route, and retries once on another target when the dial fails and the
+// request has no body.
 //
 // Before routing, a request may be answered by the proxy itself, in this
 // order: an ACME HTTP-01 challenge the daemon set (GET or HEAD of

@@ -49,6 +49,7 @@ type exchange struct {
 	upgraded bool       // a hijack was begun (hijacks.begin)
 	conn     net.Conn   // the hijacked connection
 	realIP   [1]string  // the X-Real-Ip value, kept here to cost no allocation
+	idHeader [1]string  // the X-Request-Id of the response (fast path), likewise
 	body     clientBody // the request body as the target reads it, when there is one
 }
 
@@ -142,6 +143,10 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	limit := rt.maxBody
 	if limit >= 0 && r.ContentLength > limit {
 		ex.tooLarge(limit)
+		return
+	}
+	if !s.cfg.NoFastPath && fast(r) {
+		ex.serveFast(r)
 		return
 	}
 	in := r.WithContext(context.WithValue(r.Context(), exchangeKey{}, ex))
