@@ -18,17 +18,21 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/berthpaas/berth/bench/internal/benchenv"
+	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/proxy"
 )
 
 var (
@@ -72,7 +76,7 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() { s := <-sigs; benchenv.Fail("interrupted (%v): cleaning up", s) }()
 
-	r := &report{began: time.Now(), load0: benchenv.Loadavg()}
+	r := &report{began: time.Now(), load0: benchenv.Loadavg(), adds: map[string][]addSample{}}
 	benchenv.Logf("building berth, the test app and its image")
 	e := benchenv.New("scale")
 	e.BuildImage()
@@ -116,9 +120,12 @@ func main() {
 		r.spread = append(r.spread, throughput(e, all, 1)...)
 	}
 
-	benchenv.Logf("domains:add with %d domains present, %d samples", r.domains, *nAdds)
+	benchenv.Logf("domains:add with %d domains present, %d samples of each way", r.domains, *nAdds)
 	for k := range *nAdds {
-		r.adds = append(r.adds, addDomain(e, appName(k%*nApps+1), fmt.Sprintf("added-%d%s", k, domainSuffix)))
+		a := appName(k%*nApps + 1)
+		for _, w := range addWays {
+			r.adds[w] = append(r.adds[w], addDomain(e, w, a, fmt.Sprintf("added-%s-%d%s", w, k, domainSuffix)))
+		}
 	}
 
 	if *nCerts > 0 {
@@ -185,27 +192,60 @@ func waitServed(addr string, hosts []string, timeout time.Duration) {
 	}
 }
 
-// addSample is one domains:add: when the command returned and when the
-// domain was first served, both from the command's start.
-type addSample struct{ cli, served time.Duration }
+// addSample is one route change: when the change returned and when the
+// new domain was first served, both from the change's start.
+type addSample struct{ returned, served time.Duration }
 
-func addDomain(e *benchenv.Env, app, host string) addSample {
+// The ways a domain is added, from the user's down to the proxy's.
+const (
+	addCLI   = "cli"   // `berth domains:add`: a new client process, the daemon, the proxy
+	addAPI   = "api"   // the daemon's domains.update over its socket, from the bench's process
+	addProxy = "proxy" // the proxy's PUT /v1/routes/APP alone (the daemon and its store left out)
+)
+
+var addWays = []string{addCLI, addAPI, addProxy}
+
+func addDomain(e *benchenv.Env, way, app, host string) addSample {
 	if served(e.HTTPAddr, host) {
-		benchenv.Fail("%s is served before domains:add", host)
+		benchenv.Fail("%s is served before it was added", host)
+	}
+	ctx := context.Background()
+	var rt proxy.Route
+	if way == addProxy {
+		routes, err := proxy.NewClient(filepath.Join(e.Data, "proxy.sock")).Routes(ctx)
+		i := slices.IndexFunc(routes, func(r proxy.Route) bool { return r.App == app })
+		if err != nil || i < 0 {
+			benchenv.Fail("the proxy's route of %s: %v", app, err)
+		}
+		rt = routes[i]
+		rt.Hosts = append(rt.Hosts, host)
 	}
 	t0 := time.Now()
-	e.Must("domains:add", app, host)
-	s := addSample{cli: time.Since(t0)}
+	switch way {
+	case addCLI:
+		e.Must("domains:add", app, host)
+	case addAPI:
+		_, err := api.DomainsUpdate.Call(ctx, api.NewClient(filepath.Join(e.Data, "berth.sock")),
+			api.DomainsChange{Scope: api.Scope{App: app}, Action: api.DomainsAdd, Domains: []string{host}})
+		if err != nil {
+			benchenv.Fail("domains.update %s %s: %v", app, host, err)
+		}
+	case addProxy:
+		if err := proxy.NewClient(filepath.Join(e.Data, "proxy.sock")).SetRoute(ctx, rt); err != nil {
+			benchenv.Fail("set the proxy's route of %s: %v", app, err)
+		}
+	}
+	s := addSample{returned: time.Since(t0)}
 	for deadline := t0.Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
 		if served(e.HTTPAddr, host) {
 			s.served = time.Since(t0)
 			break
 		}
 		if time.Now().After(deadline) {
-			benchenv.Fail("%s not served 10 s after domains:add %s", host, app)
+			benchenv.Fail("%s not served 10 s after it was added to %s (%s)", host, app, way)
 		}
 	}
-	benchenv.Logf("  domains:add %s %s: returned after %v, served after %v", app, host, s.cli.Round(time.Microsecond), s.served.Round(time.Microsecond))
+	benchenv.Logf("  %-5s %s %s: returned after %v, served after %v", way, app, host, s.returned.Round(time.Microsecond), s.served.Round(time.Microsecond))
 	return s
 }
 
