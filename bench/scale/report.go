@@ -121,7 +121,8 @@ func (r *report) throughputSection(b *strings.Builder) {
 	fmt.Fprintf(b, "### Routing throughput\n\n"+
 		"wrk -t%d -c%d -d%v, keep-alive, through Berth's proxy; rounds alternate between one host (`solo`) and every host of "+
 		"the %d apps (each request the next Host of a list of %d, so consecutive requests go to different apps' containers). "+
-		"The first row is `solo` measured before the other apps were deployed (one route in the table).\n\n",
+		"The first row is `solo` measured earlier, before the other apps were deployed (one route in the table), not in the "+
+		"alternating rounds: the machine's load may have moved in between, so compare it with care.\n\n",
 		*threads, *conns, *duration, *nApps, *nApps**nDomains)
 	b.WriteString("| load | req/s (median) | range | × solo | p50 | p99 | errors |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	soloMed, _, _, _, _, _ := wrkSummary(r.solo)
