@@ -88,11 +88,16 @@ func TestTasks(t *testing.T) {
 type fakeSource struct {
 	mu      sync.Mutex
 	entries map[string][]appfile.Cron
+	calls   map[string]int // Entries calls per app
 }
 
 func (f *fakeSource) Entries(_ context.Context, app string) ([]appfile.Cron, bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.calls == nil {
+		f.calls = map[string]int{}
+	}
+	f.calls[app]++
 	e, ok := f.entries[app]
 	return e, ok, nil
 }
@@ -385,5 +390,69 @@ func TestRunTaskTTL(t *testing.T) {
 	}
 	if fmt.Sprint(run.ttls) != fmt.Sprint([]int64{1, 300, DefaultTTLSeconds}) {
 		t.Errorf("TTLs given to the runner = %v, want [1 300 %d]", run.ttls, DefaultTTLSeconds)
+	}
+}
+
+// TestTickReadsEntriesOnceForALiveRelease: an idle scheduler does not read
+// every app's files at each tick; it reads an app's entries again when its
+// live release changes (a deploy or rollback) or it is renamed, and
+// forgets a destroyed app.
+func TestTickReadsEntriesOnceForALiveRelease(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	m, src, run, st := newManager(t)
+	a := createApp(t, st, "shop")
+	release := func() {
+		t.Helper()
+		err := st.Tx(ctx, func(tx *store.Tx) error {
+			r, err := tx.CreateRelease(a, store.Release{StartedBy: "t"})
+			if err != nil {
+				return err
+			}
+			return tx.MakeLive(r, time.Now())
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := func() int { src.mu.Lock(); defer src.mu.Unlock(); return src.calls[a.Name] }
+	release()
+	src.set("shop", []appfile.Cron{{Command: "echo old", Schedule: "* * * * *"}})
+	minute := at("2026-01-01 10:00:00")
+	tick := func() {
+		m.Tick(ctx, minute.Add(-30*time.Second), minute)
+		m.wg.Wait()
+		minute = minute.Add(time.Minute)
+	}
+	for range 3 {
+		tick()
+	}
+	if n := calls(); n != 1 {
+		t.Fatalf("entries read %d times over 3 ticks of the same release; want once", n)
+	}
+
+	// A deploy: the new release's entries run from the next tick on.
+	src.set("shop", []appfile.Cron{{Command: "echo new", Schedule: "* * * * *"}})
+	release()
+	tick()
+	tick()
+	if n := calls(); n != 2 {
+		t.Fatalf("entries read %d times; want twice (once more for the new release)", n)
+	}
+	old, neu := ID("shop", "echo old", "* * * * *"), ID("shop", "echo new", "* * * * *")
+	want := []string{"shop:" + old, "shop:" + old, "shop:" + old, "shop:" + neu, "shop:" + neu}
+	if fmt.Sprint(run.runs) != fmt.Sprint(want) {
+		t.Fatalf("runs = %v, want %v", run.runs, want)
+	}
+
+	// Destroyed: its cached entries go.
+	if err := st.Tx(ctx, func(tx *store.Tx) error { return tx.DeleteApp(a) }); err != nil {
+		t.Fatal(err)
+	}
+	tick()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.cache) != 0 {
+		t.Fatalf("cache after the app was destroyed: %v", m.cache)
 	}
 }

@@ -72,6 +72,9 @@ type Manager struct {
 	// in this daemon, started or not: forbid refuses while there is one,
 	// also before its container runs.
 	inflight map[string]int
+	// cache holds the entries of each app's live release as the
+	// scheduler last read them, by app ID (see Tick); under mu.
+	cache map[int64]cachedEntries
 }
 
 // New returns a Manager; Start starts its scheduler.
@@ -85,7 +88,7 @@ func New(cfg Config) *Manager {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Manager{cfg: cfg, records: records{dir: cfg.Dir}, inflight: map[string]int{}}
+	return &Manager{cfg: cfg, records: records{dir: cfg.Dir}, inflight: map[string]int{}, cache: map[int64]cachedEntries{}}
 }
 
 // Properties of the cron namespace, with their defaults (Dokku's).

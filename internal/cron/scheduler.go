@@ -5,14 +5,15 @@ import (
 	"io"
 	"time"
 
+	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/store"
 )
 
 // Start starts the scheduler: every Tick it runs each task whose time came
 // since the last tick, in its own one-off container, and keeps its output.
-// Tasks are read afresh at each tick, from the live release of each app:
-// a deploy, rename or destroy changes what runs without anything to
-// register. Runs missed while the daemon was stopped are not caught up
+// Tasks are read at each tick from the live release of each app (its
+// entries read again when that release changed): a deploy, rollback,
+// rename or destroy changes what runs without anything to register. Runs missed while the daemon was stopped are not caught up
 // (as with the host's cron under Dokku).
 func (m *Manager) Start(ctx context.Context) {
 	m.mu.Lock()
@@ -53,15 +54,44 @@ func (m *Manager) Stop() {
 
 // Tick starts the runs of every task due in (last, now] (in the
 // background) and drops the records of tasks that are gone.
+//
+// It reads every app, live release number and cron setting in one
+// transaction, and asks the Source for an app's entries only when its live
+// release (or name) changed since the last tick: a release's app.json
+// does not change, and reading it for every app at every tick made an
+// idle daemon's CPU grow with its app count.
 func (m *Manager) Tick(ctx context.Context, last, now time.Time) {
 	var apps []store.App
-	if err := m.cfg.Store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
+	var lives map[int64]int
+	var props map[store.Scope]map[string]string
+	err := m.cfg.Store.Tx(ctx, func(tx *store.Tx) (err error) {
+		if apps, err = tx.Apps(); err != nil {
+			return err
+		}
+		if lives, err = tx.LiveReleaseNumbers(); err != nil {
+			return err
+		}
+		props, err = tx.NamespaceProperties("cron")
+		return err
+	})
+	if err != nil {
 		m.cfg.Log.Warn("cron: list apps", "err", err)
 		return
 	}
 	keep := map[int64]map[string]bool{}
+	seen := map[int64]bool{}
 	for _, a := range apps {
-		_, tasks, err := m.appTasks(ctx, a.Name)
+		seen[a.ID] = true
+		entries, err := m.entries(ctx, a, lives[a.ID])
+		if err != nil {
+			m.cfg.Log.Warn("cron: read the app's tasks", "app", a.Name, "err", err)
+			continue
+		}
+		appProps := props[a.Scope()]
+		if appProps == nil {
+			appProps = map[string]string{}
+		}
+		tasks, err := Tasks(a.Name, entries, computedMaintenance(appProps, props[store.Global]) == "true", appProps)
 		if err != nil {
 			m.cfg.Log.Warn("cron: read the app's tasks", "app", a.Name, "err", err)
 			continue
@@ -79,8 +109,48 @@ func (m *Manager) Tick(ctx context.Context, last, now time.Time) {
 			m.wg.Go(func() { m.scheduled(ctx, a, t) })
 		}
 	}
+	m.forgetEntries(seen)
 	if err := m.records.prune(keep); err != nil {
 		m.cfg.Log.Warn("cron: prune kept runs", "err", err)
+	}
+}
+
+// cachedEntries are an app's cron entries as read from its live release.
+type cachedEntries struct {
+	name    string
+	release int
+	entries []appfile.Cron
+}
+
+// entries are the cron entries of app's live release number release (0:
+// none), from the cache when that release's were read already.
+func (m *Manager) entries(ctx context.Context, a store.App, release int) ([]appfile.Cron, error) {
+	m.mu.Lock()
+	c, ok := m.cache[a.ID]
+	m.mu.Unlock()
+	if ok && release > 0 && c.release == release && c.name == a.Name {
+		return c.entries, nil
+	}
+	entries, _, err := m.cfg.Source.Entries(ctx, a.Name)
+	if err != nil {
+		return nil, err
+	}
+	if release > 0 {
+		m.mu.Lock()
+		m.cache[a.ID] = cachedEntries{name: a.Name, release: release, entries: entries}
+		m.mu.Unlock()
+	}
+	return entries, nil
+}
+
+// forgetEntries drops the cached entries of apps not in seen (destroyed).
+func (m *Manager) forgetEntries(seen map[int64]bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for id := range m.cache {
+		if !seen[id] {
+			delete(m.cache, id)
+		}
 	}
 }
 

@@ -40,6 +40,8 @@ type extraPorts struct {
 	failed  map[int]string // port -> the error last logged
 	kick    chan struct{}
 	stopped bool
+	// after is the retry timer (time.After; tests count its calls).
+	after func(time.Duration) <-chan time.Time
 }
 
 type extraPort struct {
@@ -52,6 +54,9 @@ func (x *extraPorts) init(s *server) {
 	x.open = map[int]*extraPort{}
 	x.failed = map[int]string{}
 	x.kick = make(chan struct{}, 1)
+	if x.after == nil {
+		x.after = time.After
+	}
 }
 
 // want records the ports the live table asks for (install calls it, with
@@ -73,19 +78,19 @@ func (x *extraPorts) run(ctx context.Context, httpAddr string) {
 	x.mu.Lock()
 	x.host = host
 	x.mu.Unlock()
-	tick := time.NewTicker(retryPortsEvery)
-	defer tick.Stop()
 	for {
-		retry := x.sync()
-	wait:
+		// Only a port that could not be bound is retried on a timer: an
+		// idle proxy whose ports are all open sleeps until the table
+		// changes (no polling).
+		var retry <-chan time.Time
+		if x.sync() {
+			retry = x.after(retryPortsEvery)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-x.kick:
-		case <-tick.C:
-			if !retry {
-				goto wait
-			}
+		case <-retry:
 		}
 	}
 }

@@ -1,10 +1,13 @@
 package proxy
 
 import (
+	"context"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -128,4 +131,35 @@ func TestHandoverExtraPorts(t *testing.T) {
 	if code, body, _ := next.get("shop.test", "/"); code != 200 || body != "shop" {
 		t.Errorf("main port after the hand-over: %d %q", code, body)
 	}
+}
+
+// TestExtraPortsIdleWithoutTimer: with every wanted port open (or none
+// wanted) the extra ports' loop sets no timer: an idle proxy does not wake
+// up; a port that cannot be bound is retried on a timer.
+func TestExtraPortsIdleWithoutTimer(t *testing.T) {
+	t.Parallel()
+	var timers atomic.Int32
+	fired := make(chan time.Time)
+	x := &extraPorts{after: func(time.Duration) <-chan time.Time { timers.Add(1); return fired }}
+	x.init(&server{log: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { x.run(ctx, "127.0.0.1:0"); close(done) }()
+	defer func() { cancel(); <-done; x.stop(context.Background()) }()
+
+	x.want(map[int]bool{})
+	x.want(map[int]bool{freePort(t): false})
+	eventually(t, "the free port is open", func() bool { x.mu.Lock(); defer x.mu.Unlock(); return len(x.open) == 1 })
+	time.Sleep(50 * time.Millisecond)
+	if n := timers.Load(); n != 0 {
+		t.Fatalf("%d retry timers set with every port open; want none", n)
+	}
+
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	x.want(map[int]bool{held.Addr().(*net.TCPAddr).Port: false})
+	eventually(t, "a retry timer for the taken port", func() bool { return timers.Load() > 0 })
 }

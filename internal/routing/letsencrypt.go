@@ -257,14 +257,24 @@ func (m *Manager) due(ctx context.Context, a store.App, set leSettings, force bo
 // skips the backoff after a failure (letsencrypt:auto-renew).
 func (m *Manager) renewAll(ctx context.Context, only string, force bool) error {
 	var apps []store.App
-	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
+	err := m.store.Tx(ctx, func(tx *store.Tx) (err error) {
+		if only == "" {
+			apps, err = tx.Apps()
+			return err
+		}
+		// One app (after each route change): read it alone, not every app.
+		a, err := tx.App(only)
+		if errors.Is(err, store.ErrAppNotFound) {
+			return nil
+		}
+		apps = []store.App{a}
+		return err
+	})
+	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, a := range apps {
-		if only != "" && a.Name != only {
-			continue
-		}
 		var set leSettings
 		m.store.Tx(ctx, func(tx *store.Tx) (err error) { set, err = leSettingsOf(tx, a); return err })
 		if !set.enabled || !m.due(ctx, a, set, force) {

@@ -87,6 +87,29 @@ func (t *Tx) Properties(s Scope, namespace string) (map[string]string, error) {
 	return out, rows.Err()
 }
 
+// NamespaceProperties returns every setting of a namespace in every
+// scope (Global and each app that has one): one query for every app.
+func (t *Tx) NamespaceProperties(namespace string) (map[Scope]map[string]string, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT app_id, key, value FROM properties WHERE namespace = ?", namespace)
+	if err != nil {
+		return nil, fmt.Errorf("read %s settings: %w", namespace, err)
+	}
+	defer rows.Close()
+	out := map[Scope]map[string]string{}
+	for rows.Next() {
+		var id int64
+		var k, v string
+		if err := rows.Scan(&id, &k, &v); err != nil {
+			return nil, err
+		}
+		if out[Scope(id)] == nil {
+			out[Scope(id)] = map[string]string{}
+		}
+		out[Scope(id)][k] = v
+	}
+	return out, rows.Err()
+}
+
 // SetProperty sets one setting of a scope.
 func (t *Tx) SetProperty(s Scope, namespace, key, value string) error {
 	_, err := t.exec("INSERT INTO properties (app_id, namespace, key, value) VALUES (?, ?, ?, ?) ON CONFLICT (app_id, namespace, key) DO UPDATE SET value = excluded.value", int64(s), namespace, key, value)

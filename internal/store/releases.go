@@ -157,6 +157,26 @@ func (t *Tx) LiveRelease(a App) (Release, error) {
 	return r, err
 }
 
+// LiveReleaseNumbers returns the number of each app's live release, by
+// app ID (apps without one are absent): one query for every app.
+func (t *Tx) LiveReleaseNumbers() (map[int64]int, error) {
+	rows, err := t.tx.QueryContext(t.ctx, "SELECT app_id, number FROM releases WHERE status = ?", ReleaseLive)
+	if err != nil {
+		return nil, fmt.Errorf("list live releases: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var app int64
+		var n int
+		if err := rows.Scan(&app, &n); err != nil {
+			return nil, err
+		}
+		out[app] = n
+	}
+	return out, rows.Err()
+}
+
 // FailPendingReleases marks every pending release failed with reason (a
 // daemon that stopped mid-deploy leaves them behind) and returns them.
 func (t *Tx) FailPendingReleases(reason string, now time.Time) ([]Release, error) {
