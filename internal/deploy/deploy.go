@@ -269,6 +269,8 @@ type job struct {
 	retireScheduled bool
 	// failed collects the output of containers that failed their checks.
 	failed logs.Failed
+	// steps are how long each step that ran took, in order.
+	steps []store.StepTime
 	// generation labels this deploy's containers.
 	generation string
 	holder     string
@@ -425,6 +427,8 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 		}
 	}
 	d.log.Info("deploy started", "app", appName, "release", j.rel.Number, "redeploy", j.redeploy, "by", holder)
+	began := time.Now()
+	defer func() { j.recordSteps(ctx) }()
 	for _, s := range pipeline(j.redeploy, j.rollbackOf != nil) {
 		if s.name == "start" && !j.redeploy && j.rollbackOf == nil {
 			if skipped, err := j.skipDeploy(ctx); err != nil || skipped {
@@ -436,7 +440,9 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 			err = d.failpoint("deploy-" + s.name)
 		}
 		if err == nil {
+			t0 := time.Now()
 			err = s.run(j, ctx)
+			j.steps = append(j.steps, store.StepTime{Step: s.name, Duration: time.Since(t0)})
 		}
 		if err != nil {
 			if !j.switched {
@@ -455,7 +461,9 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 			return j.rel, se
 		}
 	}
-	d.log.Info("deploy finished", "app", appName, "release", j.rel.Number)
+	total := time.Since(began)
+	j.info("%s", DescribeSteps(total, j.steps))
+	d.log.Info("deploy finished", "app", appName, "release", j.rel.Number, "took", total.Round(time.Millisecond))
 	return j.rel, nil
 }
 
