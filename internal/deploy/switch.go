@@ -112,6 +112,9 @@ func (j *job) switchOver(ctx context.Context) error {
 	}
 	j.undo = undo
 	j.watch = j.watchWindow(set)
+	if j.watch > 0 && !j.watchNeeded(ctx, set) {
+		j.watch = 0
+	}
 	j.oldNames = map[string]string{}
 	for _, c := range old {
 		j.oldNames[c.ID] = c.Name

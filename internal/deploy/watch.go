@@ -51,6 +51,19 @@ func (j *job) watchWindow(set appSettings) time.Duration {
 	return 0
 }
 
+// watchNeeded reports whether some watched container has not yet run the
+// window since its start (types without checks waited it out before the
+// switch: their containers need no watch).
+func (j *job) watchNeeded(ctx context.Context, set appSettings) bool {
+	for _, s := range j.watched(set) {
+		det, err := j.eng.InspectContainer(ctx, s.id)
+		if err != nil || det.StartedAt.IsZero() || time.Since(det.StartedAt) < j.watch {
+			return true
+		}
+	}
+	return false
+}
+
 // watched are the new containers the watch looks at.
 func (j *job) watched(set appSettings) []started {
 	var out []started
@@ -188,11 +201,16 @@ func (j *job) retireOld(ctx context.Context) {
 func (j *job) switchBack(ctx context.Context, s started, why string) {
 	reason := fmt.Sprintf("watch: %s %s, within the %s uptime window", s.dyno(), why, j.watch)
 	j.d.log.Warn("switching back", "app", j.app.Name, "release", j.rel.Number, "why", reason)
-	fc := logs.Explain(ctx, j.eng, s.id, s.dyno())
-	j.failed.Add(fc)
+	// The traffic first: the old release live and routed to again.
 	if err := j.unswitch(ctx, j.undo); err != nil {
 		j.d.log.Error("switch back", "app", j.app.Name, "err", err)
 	}
+	if j.d.router != nil {
+		if err := j.d.router.Sync(ctx, j.app.Name); err != nil {
+			j.d.log.Error("route to the old containers again", "app", j.app.Name, "err", err)
+		}
+	}
+	j.failed.Add(logs.Explain(ctx, j.eng, s.id, s.dyno()))
 	for _, n := range j.started {
 		if err := j.eng.RemoveContainer(ctx, n.id, true); err != nil && !errors.Is(err, docker.ErrNotFound) {
 			j.d.log.Warn("remove a container of a release switched back", "app", j.app.Name, "container", n.id, "err", err)
@@ -204,8 +222,9 @@ func (j *job) switchBack(ctx context.Context, s started, why string) {
 		}
 	}
 	if j.d.router != nil {
+		// The proxy names its targets in its status and logs.
 		if err := j.d.router.Sync(ctx, j.app.Name); err != nil {
-			j.d.log.Error("route to the old containers again", "app", j.app.Name, "err", err)
+			j.d.log.Warn("route after renaming containers back", "app", j.app.Name, "err", err)
 		}
 	}
 	if err := j.d.keepFailedOutput(j.app.Name, j.rel.Number, j.failed.Containers()); err != nil {
