@@ -182,14 +182,19 @@ func (j *job) runWatch(wctx, ctx context.Context, ws []started) {
 }
 
 // retireOld retires the old containers the switch replaced: the web ones
-// after wait-to-retire, the others now.
+// after wait-to-retire, the others now, in the background (the deploy lock
+// is not held while they take their stop timeout).
 func (j *job) retireOld(ctx context.Context) {
 	j.scheduleRetire(ctx)
 	if len(j.stopLater) > 0 {
 		set, _ := j.d.settings(ctx, j.app)
-		stop := j.stopLater
+		d, eng, app, stop := j.d, j.eng, j.app.Name, j.stopLater
 		j.stopLater = nil
-		j.d.stopAndRemove(j.eng, j.app.Name, stop, time.Duration(set.stopTimeout)*time.Second)
+		d.retiring.Add(1)
+		go func() {
+			defer d.retiring.Done()
+			d.stopAndRemove(eng, app, stop, time.Duration(set.stopTimeout)*time.Second)
+		}()
 	}
 }
 
