@@ -217,6 +217,15 @@ type ReleaseDetail struct {
 	StartedBy  string            `json:"started_by"`
 	RollbackOf int               `json:"rollback_of,omitempty"`
 	FinishedAt time.Time         `json:"finished_at"`
+	// Steps are how long each step of the release's last deploy took (its
+	// first, or the last redeploy of it), in the order they ran.
+	Steps []StepTime `json:"steps,omitempty"`
+}
+
+// StepTime is how long one deploy step took, in milliseconds.
+type StepTime struct {
+	Step string `json:"step"`
+	MS   int64  `json:"ms"`
 }
 
 // ChecksRequest changes or runs an app's checks for some process types.

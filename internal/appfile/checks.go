@@ -182,6 +182,7 @@ func (c Checks) ToHealthchecks() []Healthcheck {
 			Timeout:      clonePtr(c.Timeout),
 			Wait:         clonePtr(&wait),
 			InitialDelay: clonePtr(&wait),
+			DefaultDelay: c.Wait == nil,
 		}
 		if ch.Host != "" {
 			h.HTTPHeaders = []HTTPHeader{{Name: "Host", Value: ch.Host}}

@@ -98,10 +98,10 @@ func TestChecksToHealthchecks(t *testing.T) {
 	got := c.ToHealthchecks()
 	want := []Healthcheck{
 		{Type: "startup", Name: "check-1", Path: "/", Content: "Welcome", Scheme: "http", Timeout: intp(60), Wait: intp(5), InitialDelay: intp(5),
-			HTTPHeaders: []HTTPHeader{{"Host", "www.example.com"}}},
+			DefaultDelay: true, HTTPHeaders: []HTTPHeader{{"Host", "www.example.com"}}},
 		{Type: "startup", Name: "check-2", Path: "/health", Scheme: "https", Timeout: intp(60), Wait: intp(5), InitialDelay: intp(5),
-			HTTPHeaders: []HTTPHeader{{"Host", "api.example.com"}}},
-		{Type: "startup", Name: "check-3", Path: "/plain", Scheme: "http", Timeout: intp(60), Wait: intp(5), InitialDelay: intp(5)},
+			DefaultDelay: true, HTTPHeaders: []HTTPHeader{{"Host", "api.example.com"}}},
+		{Type: "startup", Name: "check-3", Path: "/plain", Scheme: "http", Timeout: intp(60), Wait: intp(5), InitialDelay: intp(5), DefaultDelay: true},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
@@ -126,8 +126,16 @@ func TestChecksToHealthchecksSettings(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := c.ToHealthchecks()[0].WithDefaults()
-	if *h.Wait != 0 || *h.InitialDelay != 0 || *h.Attempts != 6 || *h.Timeout != 5 {
+	if *h.Wait != 0 || *h.InitialDelay != 0 || *h.Attempts != 6 || *h.Timeout != 5 || h.DefaultDelay {
 		t.Errorf("got %+v", h)
+	}
+	// A WAIT the file sets is the app's choice, never shortened.
+	c, err = ParseChecks([]byte("WAIT=5\n/\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.ToHealthchecks()[0]; h.DefaultDelay || *h.InitialDelay != 5 {
+		t.Errorf("WAIT=5: got %+v", h)
 	}
 	if got := (Checks{Wait: intp(3)}).ToHealthchecks(); got != nil {
 		t.Errorf("no checks: got %+v", got)

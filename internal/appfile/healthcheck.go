@@ -94,6 +94,11 @@ type Healthcheck struct {
 	// InitialDelay is the pause before the first attempt. Nil means
 	// DefaultInitialDelay.
 	InitialDelay *int
+	// DefaultDelay marks an InitialDelay the app did not choose: a CHECKS
+	// file without WAIT gets Dokku's default of DefaultWait seconds. A
+	// check runner may end such a delay early once the check would pass
+	// (see health.RunWith); a delay the app set is always waited out.
+	DefaultDelay bool
 	// Port is the container port for path and listening checks; 0 means
 	// the port the process listens on ($PORT, 5000 unless EXPOSE says
 	// otherwise), which only the deploy knows.

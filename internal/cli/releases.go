@@ -72,7 +72,22 @@ func releasesInfo(c *Ctx) error {
 	if r.Error != "" {
 		row("Error", r.Error)
 	}
+	if len(r.Steps) > 0 {
+		row("Deploy steps", describeSteps(r.Steps))
+	}
 	return nil
+}
+
+// describeSteps shows the times of a release's last deploy: the total,
+// then each step, e.g. "1.32s: source 0.01s, build 0.41s, ...".
+func describeSteps(steps []api.StepTime) string {
+	var total int64
+	parts := make([]string, 0, len(steps))
+	for _, s := range steps {
+		total += s.MS
+		parts = append(parts, fmt.Sprintf("%s %.2fs", s.Step, float64(s.MS)/1000))
+	}
+	return fmt.Sprintf("%.2fs: %s", float64(total)/1000, strings.Join(parts, ", "))
 }
 
 func releasesRollback(c *Ctx) error {

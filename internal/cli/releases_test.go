@@ -19,6 +19,7 @@ func TestReleasesInfoAndRollback(t *testing.T) {
 	failed.FinishedAt = time.Time{}
 	failed.RollbackOf = 1
 	failed.Error = "check failed"
+	failed.Steps = []api.StepTime{{Step: "source", MS: 12}, {Step: "build", MS: 1400}, {Step: "check", MS: 5020}}
 	row := func(k, v string) string { return sp(7) + k + ":" + sp(14-len(k)) + v + "\n" }
 	runCases(t, []cliCase{
 		{Args: []string{"releases:info", "shop", "3"}, Replies: map[string]reply{"releases.info": {Resp: detail}}, Ops: []string{"releases.info"},
@@ -32,7 +33,8 @@ func TestReleasesInfoAndRollback(t *testing.T) {
 			Stdout: "=====> shop release 3\n" +
 				row("Status", "live") + row("Source", "git main") + row("Git rev", "abc123") + row("Image", "berth/shop:3") +
 				row("Started by", "admin") + row("Created", "2026-01-02 03:04:05 UTC") + row("Rollback of", "1") +
-				row("Formation", "web=2 worker=0") + row("Config keys", "A SECRET") + row("Error", "check failed")},
+				row("Formation", "web=2 worker=0") + row("Config keys", "A SECRET") + row("Error", "check failed") +
+				row("Deploy steps", "6.43s: source 0.01s, build 1.40s, check 5.02s")},
 		{Args: []string{"releases:info", "shop", "3", "--format", "json"}, Replies: map[string]reply{"releases.info": {Resp: detail}}, Ops: []string{"releases.info"},
 			Has: []string{`"number":3`, `"config_keys":["A","SECRET"]`, `"started_by":"admin"`}},
 		{Args: []string{"releases:info", "shop"}, Code: 1, ErrLine: "Please specify a release number (see releases shop)"},

@@ -374,7 +374,12 @@ func (s *Service) registerReleases(m *api.Mux) {
 				continue
 			}
 			keys := slices.Sorted(maps.Keys(r.Config))
+			var steps []api.StepTime
+			for _, s := range r.Steps {
+				steps = append(steps, api.StepTime{Step: s.Step, MS: s.Duration.Milliseconds()})
+			}
 			return api.ReleaseDetail{
+				Steps:       steps,
 				ReleaseInfo: api.ReleaseInfo{Number: r.Number, Status: r.Status, Source: r.Source, SourceRef: r.SourceRef, GitRev: r.GitRev, Image: r.Image, CreatedAt: r.CreatedAt, Error: r.Error},
 				Processes:   r.Processes, Formation: r.Formation, ConfigKeys: keys, StartedBy: r.StartedBy, RollbackOf: r.RollbackOf, FinishedAt: r.FinishedAt,
 			}, nil

@@ -180,6 +180,20 @@ type lockInfo struct {
 	since  time.Time
 	// released is closed when the lock is let go.
 	released chan struct{}
+	// preempt, when set, asks the holder to let go soon (a deploy's watch
+	// after its switch: see watch.go); acquire calls it and waits.
+	preempt func()
+}
+
+// setPreempt lets a holder of name's lock be asked to let go (see
+// lockInfo.preempt).
+func (l *locks) setPreempt(name string, fn func()) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if h, ok := l.held[name]; ok {
+		h.preempt = fn
+		l.held[name] = h
+	}
 }
 
 // acquire takes app's deploy lock for holder or says who holds it. A lock
@@ -210,7 +224,9 @@ func (l *locks) acquire(ctx context.Context, name, holder string, now func() tim
 			}, nil
 		}
 		l.mu.Unlock()
-		if h.holder != restoreHolder || holder == restoreHolder {
+		if h.preempt != nil {
+			h.preempt()
+		} else if h.holder != restoreHolder || holder == restoreHolder {
 			return nil, app.Errorf(app.ErrLocked, "%s is being deployed by %s since %s; wait for it to finish", name, h.holder, h.since.UTC().Format(time.RFC3339))
 		}
 		select {
@@ -269,6 +285,19 @@ type job struct {
 	retireScheduled bool
 	// failed collects the output of containers that failed their checks.
 	failed logs.Failed
+	// watch is how long after their start the new containers are watched
+	// once the release is live (0: not at all); see watch.go.
+	watch time.Duration
+	// undo is what the switch changed, to put back (switchBack).
+	undo switchUndo
+	// oldNames are the old containers' names before the switch renamed
+	// them, by ID.
+	oldNames map[string]string
+	// stopLater are the old containers that took no traffic, kept
+	// running while the new ones are watched.
+	stopLater []oldContainer
+	// steps are how long each step that ran took, in order.
+	steps []store.StepTime
 	// generation labels this deploy's containers.
 	generation string
 	holder     string
@@ -388,7 +417,12 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	if err != nil {
 		return store.Release{}, err
 	}
-	defer unlock()
+	watching := false // the watch lets the lock go (watch.go)
+	defer func() {
+		if !watching {
+			unlock()
+		}
+	}()
 	j := &job{d: d, out: out, holder: holder, generation: randomID() + randomID()}
 	err = d.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.App(appName)
@@ -425,6 +459,8 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 		}
 	}
 	d.log.Info("deploy started", "app", appName, "release", j.rel.Number, "redeploy", j.redeploy, "by", holder)
+	began := time.Now()
+	defer func() { j.recordSteps(ctx) }()
 	for _, s := range pipeline(j.redeploy, j.rollbackOf != nil) {
 		if s.name == "start" && !j.redeploy && j.rollbackOf == nil {
 			if skipped, err := j.skipDeploy(ctx); err != nil || skipped {
@@ -436,14 +472,16 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 			err = d.failpoint("deploy-" + s.name)
 		}
 		if err == nil {
+			t0 := time.Now()
 			err = s.run(j, ctx)
+			j.steps = append(j.steps, store.StepTime{Step: s.name, Duration: time.Since(t0)})
 		}
 		if err != nil {
 			if !j.switched {
 				j.fail(s.name, err)
 			} else {
 				// The new release is live: the old containers still go.
-				j.scheduleRetire(context.WithoutCancel(ctx))
+				j.retireOld(context.WithoutCancel(ctx))
 			}
 			var se *StepError
 			if !errors.As(err, &se) {
@@ -455,8 +493,18 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 			return j.rel, se
 		}
 	}
-	d.log.Info("deploy finished", "app", appName, "release", j.rel.Number)
-	return j.rel, nil
+	total := time.Since(began)
+	rel := j.rel
+	d.log.Info("deploy finished", "app", appName, "release", rel.Number, "took", total.Round(time.Millisecond))
+	if j.switched && j.watch > 0 {
+		j.noteWatch(ctx)
+	}
+	j.info("%s", DescribeSteps(total, j.steps))
+	j.recordSteps(ctx)
+	j.steps = nil
+	// From here the watch owns j (and the lock).
+	watching = j.startWatch(ctx, unlock)
+	return rel, nil
 }
 
 // skippedDeploy is the error a release built under ps:set skip-deploy

@@ -110,6 +110,15 @@ func (j *job) switchOver(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	j.undo = undo
+	j.watch = j.watchWindow(set)
+	if j.watch > 0 && !j.watchNeeded(ctx, set) {
+		j.watch = 0
+	}
+	j.oldNames = map[string]string{}
+	for _, c := range old {
+		j.oldNames[c.ID] = c.Name
+	}
 	if j.d.router != nil {
 		if err := j.d.router.Sync(ctx, j.app.Name); err != nil {
 			// The proxy still routes to the old containers: they stay
@@ -151,6 +160,11 @@ func (j *job) switchOver(ctx context.Context) error {
 			if c.State == "running" || c.State == "restarting" {
 				names = append(names, c.Name)
 			}
+		}
+		if j.watch > 0 {
+			// Kept until the new containers have stayed up (watch.go).
+			j.stopLater = stop
+			return nil
 		}
 		if len(names) > 0 {
 			j.info("Stopping %d old container(s) that take no traffic: %s", len(names), strings.Join(names, ", "))
@@ -292,7 +306,9 @@ func (j *job) retire(ctx context.Context) error {
 	if j.stopped != nil {
 		<-j.stopped
 	}
-	j.scheduleRetire(ctx)
+	if j.watch == 0 {
+		j.scheduleRetire(ctx)
+	}
 	j.d.pruneReleases(ctx, j.eng, j.app)
 	j.info("Application deployed: %s release %d", j.app.Name, j.rel.Number)
 	for _, s := range j.started {

@@ -67,6 +67,42 @@ func (r *runner) pause(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// earlyPass sleeps d, as pause does, but tries the check quietly every
+// poll meanwhile and returns as soon as one try passes. It ends a delay the
+// app did not choose (appfile.Healthcheck.DefaultDelay): a try that passes
+// is the evidence the counted attempts then look for, and a try that fails
+// counts for nothing, so the check is never stricter nor more lenient than
+// with the full delay, only done sooner. Each try is bounded by the poll
+// interval's double, at least a second, and by what is left of d.
+func (r *runner) earlyPass(ctx context.Context, d time.Duration, h appfile.Healthcheck, try attemptFunc) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	deadline := time.Now().Add(d)
+	per := max(2*r.poll, time.Second)
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		if _, err := r.state(ctx); err != nil {
+			return err
+		}
+		tctx, cancel := context.WithTimeout(ctx, min(per, left))
+		ok, _ := try(tctx)
+		cancel()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if ok {
+			return nil
+		}
+		if err := sleep(ctx, min(time.Until(deadline), r.poll)); err != nil {
+			return err
+		}
+	}
+}
+
 // attemptFunc makes one attempt of a check under a ctx bounded by the
 // check's timeout, and says whether it passed and what it got.
 type attemptFunc func(ctx context.Context) (ok bool, got string)

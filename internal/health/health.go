@@ -345,6 +345,7 @@ func (r *runner) run(ctx context.Context, p plan) (Result, error) {
 		res.Detail = r.stopped
 		return res, nil
 	}
+	var err error
 	kind := h.Kind()
 	sockets := kind == appfile.ListeningCheck && r.readsSockets(ctx, h)
 	if p.dokku && !sockets {
@@ -358,7 +359,15 @@ func (r *runner) run(ctx context.Context, p plan) (Result, error) {
 			return r.fail(p, res, why), nil
 		}
 	}
-	if err := r.pause(ctx, r.seconds(h.InitialDelay)); err != nil {
+	delay := r.seconds(h.InitialDelay)
+	if h.DefaultDelay && kind == appfile.PathCheck {
+		// Dokku's default CHECKS WAIT, which the app did not ask for:
+		// it ends as soon as the check would pass (earlyPass).
+		err = r.earlyPass(ctx, delay, h, r.pathCheck(h))
+	} else {
+		err = r.pause(ctx, delay)
+	}
+	if err != nil {
 		return r.cut(p, res, err)
 	}
 	switch kind {
@@ -440,7 +449,9 @@ func (r *runner) start(p plan) {
 			what += " (listening)"
 		}
 	}
-	if n := r.seconds(h.InitialDelay); n > 0 {
+	if n := r.seconds(h.InitialDelay); n > 0 && h.DefaultDelay && h.Kind() == appfile.PathCheck {
+		what += fmt.Sprintf(", within %s (as soon as it answers)", n)
+	} else if n > 0 {
 		what += fmt.Sprintf(", after %s", n)
 	}
 	fmt.Fprintf(r.out, "       %s: %s\n", r.name, what)

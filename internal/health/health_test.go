@@ -649,6 +649,62 @@ func TestInitialDelay(t *testing.T) {
 	}
 }
 
+// A delay the app did not choose (CHECKS without WAIT) ends as soon as the
+// check would pass; one it set is waited out (TestInitialDelay).
+func TestDefaultDelayEndsEarly(t *testing.T) {
+	var requests atomic.Int64
+	_, c := server(t, func(w http.ResponseWriter, r *http.Request) { requests.Add(1) })
+	h := pathCheck("/")
+	h.InitialDelay, h.DefaultDelay = ip(40), true
+	start := time.Now()
+	res, err, out := run(t, c, h)
+	if err != nil || !res[0].Passed || res[0].Attempts != 1 {
+		t.Fatalf("err = %v, results = %+v", err, res)
+	}
+	if el := time.Since(start); el >= 40*unit {
+		t.Errorf("passed after %v, want well before the %v delay", el, 40*unit)
+	}
+	if requests.Load() < 2 {
+		t.Errorf("%d requests, want the early try and the counted attempt", requests.Load())
+	}
+	if !strings.Contains(out, "checking /, within 800ms (as soon as it answers)") {
+		t.Errorf("output:\n%s", out)
+	}
+}
+
+// While the check fails, the default delay runs its full length and the
+// counted attempts follow as before: failed early tries count for nothing.
+func TestDefaultDelayFailingWaitsItOut(t *testing.T) {
+	_, c := server(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	h := pathCheck("/")
+	h.InitialDelay, h.DefaultDelay = ip(5), true
+	h.Attempts, h.Wait = ip(2), ip(1)
+	start := time.Now()
+	res, err, _ := run(t, c, h)
+	if err == nil || res[0].Passed || res[0].Attempts != 2 {
+		t.Fatalf("err = %v, results = %+v", err, res)
+	}
+	if el := time.Since(start); el < 6*unit {
+		t.Errorf("failed after %v, want the whole delay and wait (%v)", el, 6*unit)
+	}
+}
+
+// A container that stops during the default delay fails the check at once.
+func TestDefaultDelayStopped(t *testing.T) {
+	_, c := server(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	h := pathCheck("/")
+	h.InitialDelay, h.DefaultDelay = ip(100), true
+	time.AfterFunc(2*unit, func() { c.set(func(f *fake) { f.running = false }) })
+	start := time.Now()
+	res, err, _ := run(t, c, h)
+	if err == nil || res[0].Passed || !strings.Contains(res[0].Detail, "not running") {
+		t.Fatalf("err = %v, results = %+v", err, res)
+	}
+	if el := time.Since(start); el > 50*unit {
+		t.Errorf("failed after %v", el)
+	}
+}
+
 func TestCancel(t *testing.T) {
 	_, c := server(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
 	h := pathCheck("/")

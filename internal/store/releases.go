@@ -44,17 +44,40 @@ type Release struct {
 	StartedBy string
 	// RollbackOf is the release this one rolled back to (0: none).
 	RollbackOf int
+	// Steps are how long the steps of the release's last deploy took (its
+	// first, or the last redeploy of it), in the order they ran; written
+	// by SetReleaseSteps only.
+	Steps []StepTime
 }
 
-const releaseCols = "id, app_id, number, status, source, source_ref, git_rev, image, image_id, processes, web_port, created_at, finished_at, error, config, formation, started_by, rollback_of"
+// StepTime is how long one step of a deploy took.
+type StepTime struct {
+	Step     string        `json:"step"`
+	Duration time.Duration `json:"-"`
+}
+
+// stepJSON is how StepTime is kept: whole milliseconds.
+type stepJSON struct {
+	Step string `json:"step"`
+	MS   int64  `json:"ms"`
+}
+
+const releaseCols = "id, app_id, number, status, source, source_ref, git_rev, image, image_id, processes, web_port, created_at, finished_at, error, config, formation, started_by, rollback_of, steps"
 
 func scanRelease(row interface{ Scan(...any) error }) (Release, error) {
 	var r Release
-	var procs, config, formation string
+	var procs, config, formation, steps string
 	var created, finished int64
-	err := row.Scan(&r.ID, &r.AppID, &r.Number, &r.Status, &r.Source, &r.SourceRef, &r.GitRev, &r.Image, &r.ImageID, &procs, &r.WebPort, &created, &finished, &r.Error, &config, &formation, &r.StartedBy, &r.RollbackOf)
+	err := row.Scan(&r.ID, &r.AppID, &r.Number, &r.Status, &r.Source, &r.SourceRef, &r.GitRev, &r.Image, &r.ImageID, &procs, &r.WebPort, &created, &finished, &r.Error, &config, &formation, &r.StartedBy, &r.RollbackOf, &steps)
 	if err != nil {
 		return r, err
+	}
+	var st []stepJSON
+	if err := json.Unmarshal([]byte(steps), &st); err != nil {
+		return r, fmt.Errorf("release %d steps: %w", r.Number, err)
+	}
+	for _, s := range st {
+		r.Steps = append(r.Steps, StepTime{Step: s.Step, Duration: time.Duration(s.MS) * time.Millisecond})
 	}
 	if err := json.Unmarshal([]byte(config), &r.Config); err != nil {
 		return r, fmt.Errorf("release %d config: %w", r.Number, err)
@@ -107,6 +130,20 @@ func (t *Tx) UpdateRelease(r Release) error {
 		r.Status, r.GitRev, r.Image, r.ImageID, string(procs), r.WebPort, finished, r.Error, jsonOf(r.Config), jsonOf(r.Formation), r.ID)
 	if err != nil {
 		return fmt.Errorf("update release %d: %w", r.Number, err)
+	}
+	return nil
+}
+
+// SetReleaseSteps records how long the steps of the last deploy of release
+// r took (it replaces what an earlier deploy of r recorded).
+func (t *Tx) SetReleaseSteps(r Release, steps []StepTime) error {
+	st := make([]stepJSON, 0, len(steps))
+	for _, s := range steps {
+		st = append(st, stepJSON{Step: s.Step, MS: s.Duration.Milliseconds()})
+	}
+	b, _ := json.Marshal(st)
+	if _, err := t.exec("UPDATE releases SET steps = ? WHERE id = ?", string(b), r.ID); err != nil {
+		return fmt.Errorf("record the steps of release %d: %w", r.Number, err)
 	}
 	return nil
 }
