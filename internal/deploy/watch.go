@@ -40,15 +40,10 @@ const watchPoll = 200 * time.Millisecond
 // watched once live: the uptime window, when some new container of a type
 // with checks on exists (0 otherwise: nothing to watch).
 func (j *job) watchWindow(set appSettings) time.Duration {
-	if set.uptime <= 0 {
+	if set.uptime <= 0 || len(j.watched(set)) == 0 {
 		return 0
 	}
-	for _, s := range j.started {
-		if !set.checksOff(s.typ) {
-			return time.Duration(set.uptime) * time.Second
-		}
-	}
-	return 0
+	return time.Duration(set.uptime) * time.Second
 }
 
 // watchNeeded reports whether some watched container has not yet run the

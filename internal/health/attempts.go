@@ -74,7 +74,7 @@ func (r *runner) pause(ctx context.Context, d time.Duration) error {
 // counts for nothing, so the check is never stricter nor more lenient than
 // with the full delay, only done sooner. Each try is bounded by the poll
 // interval's double, at least a second, and by what is left of d.
-func (r *runner) earlyPass(ctx context.Context, d time.Duration, h appfile.Healthcheck, try attemptFunc) error {
+func (r *runner) earlyPass(ctx context.Context, d time.Duration, try attemptFunc) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

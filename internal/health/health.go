@@ -363,7 +363,7 @@ func (r *runner) run(ctx context.Context, p plan) (Result, error) {
 	if h.DefaultDelay && kind == appfile.PathCheck {
 		// Dokku's default CHECKS WAIT, which the app did not ask for:
 		// it ends as soon as the check would pass (earlyPass).
-		err = r.earlyPass(ctx, delay, h, r.pathCheck(h))
+		err = r.earlyPass(ctx, delay, r.pathCheck(h))
 	} else {
 		err = r.pause(ctx, delay)
 	}
