@@ -120,8 +120,17 @@ func (m *Manager) appTasks(ctx context.Context, appName string) (store.App, []Ta
 	if err != nil {
 		return a, nil, err
 	}
-	tasks, err := Tasks(appName, entries, computedMaintenance(props, global) == "true", props)
+	tasks, err := tasksOf(appName, entries, props, global)
 	return a, tasks, err
+}
+
+// tasksOf are an app's tasks from its cron entries, its cron properties
+// (nil: none) and the global ones.
+func tasksOf(appName string, entries []appfile.Cron, props, global map[string]string) ([]Task, error) {
+	if props == nil {
+		props = map[string]string{}
+	}
+	return Tasks(appName, entries, computedMaintenance(props, global) == "true", props)
 }
 
 // computedMaintenance is Dokku's: the app's "true" wins, else the global

@@ -13,8 +13,9 @@ import (
 // since the last tick, in its own one-off container, and keeps its output.
 // Tasks are read at each tick from the live release of each app (its
 // entries read again when that release changed): a deploy, rollback,
-// rename or destroy changes what runs without anything to register. Runs missed while the daemon was stopped are not caught up
-// (as with the host's cron under Dokku).
+// rename or destroy changes what runs without anything to register. Runs
+// missed while the daemon was stopped are not caught up (as with the
+// host's cron under Dokku).
 func (m *Manager) Start(ctx context.Context) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -87,11 +88,7 @@ func (m *Manager) Tick(ctx context.Context, last, now time.Time) {
 			m.cfg.Log.Warn("cron: read the app's tasks", "app", a.Name, "err", err)
 			continue
 		}
-		appProps := props[a.Scope()]
-		if appProps == nil {
-			appProps = map[string]string{}
-		}
-		tasks, err := Tasks(a.Name, entries, computedMaintenance(appProps, props[store.Global]) == "true", appProps)
+		tasks, err := tasksOf(a.Name, entries, props[a.Scope()], props[store.Global])
 		if err != nil {
 			m.cfg.Log.Warn("cron: read the app's tasks", "app", a.Name, "err", err)
 			continue
