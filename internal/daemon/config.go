@@ -5,6 +5,7 @@ import (
 	"maps"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/routing"
 	"github.com/berthpaas/berth/internal/store"
@@ -38,11 +39,11 @@ func (s *Service) configGet(ctx context.Context, req api.ConfigRequest, _ api.Ou
 func (s *Service) configUpdate(ctx context.Context, req api.ConfigChange, out api.Output) (api.ConfigChangeResult, error) {
 	var res api.ConfigChangeResult
 	if err := app.ValidateVars(req.Set); err != nil {
-		return res, invalid(err)
+		return res, apierr.Invalid(err)
 	}
 	for _, k := range req.Unset {
 		if err := app.ValidateKey(k); err != nil {
-			return res, invalid(err)
+			return res, apierr.Invalid(err)
 		}
 	}
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
@@ -86,11 +87,11 @@ func (s *Service) configUpdate(ctx context.Context, req api.ConfigChange, out ap
 func (s *Service) propertiesSet(ctx context.Context, req api.PropertyChange, _ api.Output) (api.Empty, error) {
 	setting, err := app.LookupSetting(req.Namespace, req.Key, req.Global)
 	if err != nil {
-		return api.Empty{}, invalid(err)
+		return api.Empty{}, apierr.Invalid(err)
 	}
 	if !req.Unset && setting.Validate != nil {
 		if err := setting.Validate(req.Value); err != nil {
-			return api.Empty{}, invalid(err)
+			return api.Empty{}, apierr.Invalid(err)
 		}
 	}
 	err = s.store.Tx(ctx, func(tx *store.Tx) error {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/logs"
@@ -406,7 +407,7 @@ func (s *Service) setChecksMode(ctx context.Context, req api.ChecksMode) error {
 		}
 	}
 	return s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}

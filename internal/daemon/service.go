@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/routing"
@@ -91,27 +92,6 @@ func (s *Service) appDir(name string) string {
 	return filepath.Join(s.dataDir, "apps", name)
 }
 
-// invalid turns validation errors from package app into API errors.
-func invalid(err error) error {
-	var ie *app.InvalidError
-	if errors.As(err, &ie) {
-		return api.Errorf(api.CodeInvalid, "%s", ie.Msg)
-	}
-	return err
-}
-
-// getApp reads an app, mapping a missing one to the API's app-not-found error.
-func getApp(tx *store.Tx, name string) (store.App, error) {
-	if name == "" {
-		return store.App{}, api.Errorf(api.CodeInvalid, "Please specify an app to run the command on")
-	}
-	a, err := tx.App(name)
-	if errors.Is(err, store.ErrAppNotFound) {
-		return a, api.AppNotFound(name)
-	}
-	return a, err
-}
-
 // scope resolves an api.Scope to a store scope (reading the app if any).
 func scope(tx *store.Tx, sc api.Scope) (store.Scope, error) {
 	if sc.Global {
@@ -123,7 +103,7 @@ func scope(tx *store.Tx, sc api.Scope) (store.Scope, error) {
 	if sc.App == "" {
 		return 0, api.Errorf(api.CodeInvalid, "Please specify an app or --global")
 	}
-	a, err := getApp(tx, sc.App)
+	a, err := apierr.App(tx, sc.App)
 	if err != nil {
 		return 0, err
 	}
@@ -147,7 +127,7 @@ func (s *Service) info(tx *store.Tx, a store.App) (api.AppInfo, error) {
 
 func (s *Service) appsCreate(ctx context.Context, req api.AppRef, _ api.Output) (api.AppInfo, error) {
 	if err := app.ValidateName(req.App); err != nil {
-		return api.AppInfo{}, invalid(err)
+		return api.AppInfo{}, apierr.Invalid(err)
 	}
 
 	var info api.AppInfo
@@ -201,7 +181,7 @@ func (s *Service) appsList(ctx context.Context, _ api.Empty, _ api.Output) (api.
 func (s *Service) appsInfo(ctx context.Context, req api.AppRef, _ api.Output) (api.AppInfo, error) {
 	var info api.AppInfo
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -230,7 +210,7 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 		}
 	}
 	err = s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -256,7 +236,7 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 
 func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api.Output) (api.AppInfo, error) {
 	if err := app.ValidateName(req.To); err != nil {
-		return api.AppInfo{}, invalid(err)
+		return api.AppInfo{}, apierr.Invalid(err)
 	}
 	unlock, err := s.deployer.Lock(ctx, req.From, "apps:rename")
 	if err != nil {
@@ -288,7 +268,7 @@ func (s *Service) appsRename(ctx context.Context, req api.RenameRequest, out api
 	}
 	var info api.AppInfo
 	err = s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.From)
+		a, err := apierr.App(tx, req.From)
 		if err != nil {
 			return err
 		}
@@ -354,13 +334,13 @@ func renameIfExists(from, to string) error {
 
 func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.Output) (api.AppInfo, error) {
 	if err := app.ValidateName(req.To); err != nil {
-		return api.AppInfo{}, invalid(err)
+		return api.AppInfo{}, apierr.Invalid(err)
 	}
 	var info api.AppInfo
 	var links []store.Link
 	created := false
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		from, err := getApp(tx, req.From)
+		from, err := apierr.App(tx, req.From)
 		if err != nil {
 			return err
 		}
@@ -417,7 +397,7 @@ func (s *Service) appsClone(ctx context.Context, req api.RenameRequest, out api.
 func (s *Service) setLock(ctx context.Context, name string, locked bool) (api.LockResult, error) {
 	var res api.LockResult
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, name)
+		a, err := apierr.App(tx, name)
 		if err != nil {
 			return err
 		}

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -55,7 +56,7 @@ func parsePublicKey(text string) (ssh.PublicKey, error) {
 func validateApps(apps []string) error {
 	for _, a := range apps {
 		if err := app.ValidateName(a); err != nil {
-			return invalid(err)
+			return apierr.Invalid(err)
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -174,7 +175,7 @@ func (s *Server) gitProperty(tx *store.Tx, a store.App, key string) (string, err
 func (s *Server) pushPlan(ctx context.Context, req api.PushPlan, _ api.Output) (api.PushDecision, error) {
 	var dec api.PushDecision
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -286,7 +287,7 @@ func (s *Server) pushScope(ctx context.Context, req api.PushDeploy) ([]string, e
 // before the build, so the app and config:get see it.
 func (s *Server) setRevVar(ctx context.Context, appName, rev string) error {
 	return s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}

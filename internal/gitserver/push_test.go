@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -21,7 +22,7 @@ import (
 type storeApps struct{ st *store.Store }
 
 func (a storeApps) AppInfo(ctx context.Context, name string) error {
-	return a.st.Tx(ctx, func(tx *store.Tx) error { _, err := getApp(tx, name); return err })
+	return a.st.Tx(ctx, func(tx *store.Tx) error { _, err := apierr.App(tx, name); return err })
 }
 
 func (a storeApps) CreateApp(ctx context.Context, name string) error {

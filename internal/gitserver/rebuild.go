@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -21,7 +22,7 @@ import (
 // commits is an error in Dokku's words.
 func (s *Server) RebuildRev(ctx context.Context, appName string) (branch, rev string, ok bool, err error) {
 	err = s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}
@@ -56,7 +57,7 @@ func (s *Server) RebuildRev(ctx context.Context, appName string) (branch, rev st
 func (s *Server) DeployRev(ctx context.Context, appName, branch, rev, holder string, out io.Writer) (int, error) {
 	var keep string
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}

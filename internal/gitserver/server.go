@@ -8,7 +8,6 @@ package gitserver
 
 import (
 	"context"
-	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
-	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -134,27 +132,6 @@ func RepoDir(dataDir, appName string) string {
 
 // repoDir is the bare repository of an app.
 func (s *Server) repoDir(appName string) string { return RepoDir(s.dataDir, appName) }
-
-// invalid turns validation errors from package app into API errors.
-func invalid(err error) error {
-	var ie *app.InvalidError
-	if errors.As(err, &ie) {
-		return api.Errorf(api.CodeInvalid, "%s", ie.Msg)
-	}
-	return err
-}
-
-// getApp reads an app, mapping a missing one to the API's app-not-found error.
-func getApp(tx *store.Tx, name string) (store.App, error) {
-	if name == "" {
-		return store.App{}, api.Errorf(api.CodeInvalid, "Please specify an app to run the command on")
-	}
-	a, err := tx.App(name)
-	if errors.Is(err, store.ErrAppNotFound) {
-		return a, api.AppNotFound(name)
-	}
-	return a, err
-}
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")

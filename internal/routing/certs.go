@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -62,7 +63,7 @@ func certOf(source, certPEM, keyPEM string, leaf *x509.Certificate, now time.Tim
 
 func (m *Manager) installCert(ctx context.Context, appName string, c store.Cert) (api.CertInfo, error) {
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}
@@ -82,7 +83,7 @@ func (m *Manager) installCert(ctx context.Context, appName string, c store.Cert)
 func (m *Manager) certInfo(ctx context.Context, req api.CertShow) (api.CertInfo, error) {
 	info := api.CertInfo{App: req.App, Domains: []string{}}
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -166,7 +167,7 @@ func (m *Manager) registerCerts(mux *api.Mux) {
 		given := strings.ToLower(req.Domain)
 		if given != "" {
 			if err := app.ValidateDomain(given); err != nil {
-				return api.CertInfo{}, invalid(err)
+				return api.CertInfo{}, apierr.Invalid(err)
 			}
 		}
 		hosts, err := m.certHosts(ctx, req.App)
@@ -189,7 +190,7 @@ func (m *Manager) registerCerts(mux *api.Mux) {
 	})
 	api.Handle(mux, api.CertsRemove, func(ctx context.Context, req api.AppRef, _ api.Output) (api.Empty, error) {
 		err := m.store.Tx(ctx, func(tx *store.Tx) error {
-			a, err := getApp(tx, req.App)
+			a, err := apierr.App(tx, req.App)
 			if err != nil {
 				return err
 			}
@@ -237,7 +238,7 @@ func (m *Manager) certHosts(ctx context.Context, appName string) ([]string, erro
 		return nil, err
 	}
 	err = m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -71,7 +72,7 @@ func normalizeDomains(names []string, validate bool) ([]string, error) {
 		for _, d := range app.ExpandDomain(n) {
 			if validate {
 				if err := app.ValidateDomain(d); err != nil {
-					return nil, invalid(err)
+					return nil, apierr.Invalid(err)
 				}
 			}
 			out = append(out, app.NormalizeDomain(d))
@@ -112,7 +113,7 @@ func (m *Manager) domainsUpdate(ctx context.Context, req api.DomainsChange, _ ap
 		return res, err
 	}
 	err = m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -310,7 +311,7 @@ func (m *Manager) OnAppRenamed(tx *store.Tx, a store.App, oldName string) error 
 func (m *Manager) appHosts(ctx context.Context, appName string) ([]string, error) {
 	var hosts []string
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}
@@ -372,7 +373,7 @@ func (m *Manager) domainsReport(ctx context.Context, req api.DomainsReportReques
 				return err
 			}
 		default:
-			a, err := getApp(tx, req.App)
+			a, err := apierr.App(tx, req.App)
 			if err != nil {
 				return err
 			}
@@ -407,7 +408,7 @@ func (m *Manager) domainsURLs(ctx context.Context, req api.AppRef, _ api.Output)
 	var hosts []string
 	tlsOn, enabled := false, true
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/acme"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -53,7 +54,7 @@ func (m *Manager) registerLE(mux *api.Mux) {
 
 func (m *Manager) setLEEnabled(ctx context.Context, appName string, on bool) error {
 	return m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}
@@ -71,7 +72,7 @@ func (m *Manager) leDisable(ctx context.Context, req api.AppRef, _ api.Output) (
 		return api.Empty{}, err
 	}
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -114,7 +115,7 @@ func (m *Manager) leRevoke(ctx context.Context, req api.AppRef, out api.Output) 
 	var c store.Cert
 	var set leSettings
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -156,7 +157,7 @@ func (m *Manager) obtain(ctx context.Context, appName string, out func(string, .
 	defer m.orderMu.Unlock()
 	var set leSettings
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/proxy"
 	"github.com/berthpaas/berth/internal/store"
@@ -151,7 +152,7 @@ func (m *Manager) extraPorts(maps []app.PortMap, webPort int, hasTLS bool) []pro
 func (m *Manager) WebContainerPort(ctx context.Context, appName string, detected int) (int, error) {
 	port := detected
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, appName)
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}
@@ -203,7 +204,7 @@ func (m *Manager) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Ou
 			for _, one := range strings.Fields(f) {
 				m, err := parse(one)
 				if err != nil {
-					return res, invalid(err)
+					return res, apierr.Invalid(err)
 				}
 				given = append(given, m)
 			}
@@ -213,7 +214,7 @@ func (m *Manager) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Ou
 		return res, api.Errorf(api.CodeInvalid, "Unknown ports action %q", req.Action)
 	}
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -227,7 +228,7 @@ func (m *Manager) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Ou
 			for _, g := range given {
 				for _, c := range cur {
 					if c.Scheme == g.Scheme && c.Host == g.Host {
-						return invalid(app.Invalidf("Error validating all port mappings: %s:%d is already mapped (%s); remove it first", g.Scheme, g.Host, c))
+						return apierr.Invalid(app.Invalidf("Error validating all port mappings: %s:%d is already mapped (%s); remove it first", g.Scheme, g.Host, c))
 					}
 				}
 			}
@@ -240,7 +241,7 @@ func (m *Manager) portsUpdate(ctx context.Context, req api.PortsChange, _ api.Ou
 			})
 		}
 		if next, err = app.NormalizePortMaps(next); err != nil {
-			return invalid(err)
+			return apierr.Invalid(err)
 		}
 		if len(next) == 0 {
 			err = tx.UnsetProperty(a.Scope(), portsNS, portsMap)
@@ -298,7 +299,7 @@ func (m *Manager) portsReport(ctx context.Context, req api.PortsRequest, _ api.O
 				return err
 			}
 		} else {
-			a, err := getApp(tx, req.App)
+			a, err := apierr.App(tx, req.App)
 			if err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -55,7 +56,7 @@ func (m *Manager) registerProxy(mux *api.Mux) {
 func (m *Manager) proxyEnable(ctx context.Context, req api.ProxyToggle, _ api.Output) (api.ProxyToggled, error) {
 	var res api.ProxyToggled
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -84,7 +85,7 @@ func (m *Manager) proxyEnable(ctx context.Context, req api.ProxyToggle, _ api.Ou
 // proxyBuildConfig pushes the app's route again (Dokku rebuilds its
 // nginx.conf; Berth has no file, the route is the config).
 func (m *Manager) proxyBuildConfig(ctx context.Context, req api.AppRef, _ api.Output) (api.Empty, error) {
-	if err := m.store.Tx(ctx, func(tx *store.Tx) error { _, err := getApp(tx, req.App); return err }); err != nil {
+	if err := m.store.Tx(ctx, func(tx *store.Tx) error { _, err := apierr.App(tx, req.App); return err }); err != nil {
 		return api.Empty{}, err
 	}
 	return api.Empty{}, m.Sync(ctx, req.App)

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -18,7 +19,7 @@ func (m *Manager) registerRedirects(mux *api.Mux) {
 	api.Handle(mux, api.RedirectsList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.RedirectList, error) {
 		res := api.RedirectList{Redirects: []api.RedirectInfo{}}
 		err := m.store.Tx(ctx, func(tx *store.Tx) error {
-			a, err := getApp(tx, req.App)
+			a, err := apierr.App(tx, req.App)
 			if err != nil {
 				return err
 			}
@@ -42,7 +43,7 @@ func redirectOf(req api.RedirectSet) (store.Redirect, error) {
 	}
 	for _, d := range []string{src, dest} {
 		if err := app.ValidateDomain(d); err != nil {
-			return store.Redirect{}, invalid(err)
+			return store.Redirect{}, apierr.Invalid(err)
 		}
 	}
 	if src == dest {
@@ -61,7 +62,7 @@ func redirectOf(req api.RedirectSet) (store.Redirect, error) {
 func (m *Manager) redirectSet(ctx context.Context, req api.RedirectSet, _ api.Output) (api.Empty, error) {
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
 		// The app first, then the arguments (Dokku's order).
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}
@@ -97,7 +98,7 @@ func (m *Manager) redirectSet(ctx context.Context, req api.RedirectSet, _ api.Ou
 func (m *Manager) redirectUnset(ctx context.Context, req api.RedirectSet, _ api.Output) (api.Empty, error) {
 	src := strings.ToLower(req.Src)
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}

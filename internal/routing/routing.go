@@ -10,7 +10,6 @@ package routing
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +18,6 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
-	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/proxy"
 	"github.com/berthpaas/berth/internal/store"
@@ -154,28 +152,6 @@ func (m *Manager) Register(mux *api.Mux) {
 	m.registerRedirects(mux)
 	m.registerLE(mux)
 	m.registerProxy(mux)
-}
-
-// invalid turns validation errors from package app into API errors.
-func invalid(err error) error {
-	var ie *app.InvalidError
-	if errors.As(err, &ie) {
-		return api.Errorf(api.CodeInvalid, "%s", ie.Msg)
-	}
-	return err
-}
-
-// getApp reads an app, mapping a missing one to the API's app-not-found
-// error (as the daemon's app commands do).
-func getApp(tx *store.Tx, name string) (store.App, error) {
-	if name == "" {
-		return store.App{}, api.Errorf(api.CodeInvalid, "Please specify an app to run the command on")
-	}
-	a, err := tx.App(name)
-	if errors.Is(err, store.ErrAppNotFound) {
-		return a, api.AppNotFound(name)
-	}
-	return a, err
 }
 
 func firstLine(s string) string {

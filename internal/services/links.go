@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -152,7 +153,7 @@ func (m *Manager) inLinkTx(ctx context.Context, req api.ServiceLink, fn func(tx 
 		if st.svc, err = m.getService(tx, req.ServiceRef); err != nil {
 			return err
 		}
-		if st.app, err = getApp(tx, req.App); err != nil {
+		if st.app, err = apierr.App(tx, req.App); err != nil {
 			return err
 		}
 		if st.links, err = tx.AppLinks(st.app); err != nil {
@@ -221,7 +222,7 @@ func (m *Manager) servicePromote(ctx context.Context, req api.ServiceLink, out a
 func (m *Manager) serviceAppLinks(ctx context.Context, req api.AppServiceRef, _ api.Output) (api.AppServiceLinks, error) {
 	res := api.AppServiceLinks{Links: []api.AppServiceLink{}}
 	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := getApp(tx, req.App)
+		a, err := apierr.App(tx, req.App)
 		if err != nil {
 			return err
 		}

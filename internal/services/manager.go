@@ -249,19 +249,6 @@ func (m *Manager) loadService(ctx context.Context, ref api.ServiceRef) (serviceK
 	return sk, svc, err
 }
 
-// getApp reads an app, mapping a missing one to the API's app-not-found
-// error (as the daemon's app commands do).
-func getApp(tx *store.Tx, name string) (store.App, error) {
-	if name == "" {
-		return store.App{}, api.Errorf(api.CodeInvalid, "Please specify an app to run the command on")
-	}
-	a, err := tx.App(name)
-	if errors.Is(err, store.ErrAppNotFound) {
-		return a, api.AppNotFound(name)
-	}
-	return a, err
-}
-
 // onService loads a service, takes its lock and the engine, and runs fn:
 // the start of every command that changes a service.
 func (m *Manager) onService(ctx context.Context, ref api.ServiceRef, fn func(eng Engine, sk serviceKind, svc store.Service) error) error {
