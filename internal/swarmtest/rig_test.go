@@ -1,0 +1,86 @@
+package swarmtest
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+)
+
+// TestRig builds a two-node rig and checks what it promises: both daemons
+// ready in one swarm, the nodes reach each other's addresses, the host
+// reaches them, and cleanup leaves nothing of the slot behind.
+func TestRig(t *testing.T) {
+	if err := Available(); err != nil {
+		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("swarm rig unavailable (BERTH_REQUIRE_DOCKER=1): %v", err)
+		}
+		t.Skipf("swarm rig unavailable: %v", err)
+	}
+	var bridge, ns string
+	t.Run("up", func(t *testing.T) {
+		r := New(t, Options{Nodes: 2})
+		bridge, ns = r.Bridge, r.Nodes[0].NS
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		ready, err := r.ReadyNodes(ctx)
+		if err != nil || len(ready) != 2 {
+			t.Fatalf("ready nodes %v, %v; want 2", ready, err)
+		}
+		if r.NodeByID(r.Nodes[1].ID) != r.Nodes[1] || r.Nodes[1].ID == r.Nodes[0].ID {
+			t.Fatalf("node IDs %q %q", r.Nodes[0].ID, r.Nodes[1].ID)
+		}
+		// The manager's port (2377) and a worker's gossip port (7946), from
+		// the host's side of the bridge.
+		for _, addr := range []string{r.Nodes[0].Addr + ":2377", r.Nodes[1].Addr + ":7946"} {
+			c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+			if err != nil {
+				t.Fatalf("host -> %s: %v", addr, err)
+			}
+			c.Close()
+		}
+		// The host engine does not listen there: the address is node 2's.
+		if _, err := net.DialTimeout("tcp", r.Nodes[1].Addr+":1", time.Second); err == nil {
+			t.Fatal("a closed port answered")
+		}
+	})
+	if bridge == "" {
+		return
+	}
+	if _, err := net.InterfaceByName(bridge); err == nil {
+		t.Errorf("bridge %s is still there after cleanup", bridge)
+	}
+	if out, _ := exec.Command("ip", "netns", "list").Output(); containsWord(string(out), ns) {
+		t.Errorf("namespace %s is still there after cleanup", ns)
+	}
+}
+
+func containsWord(s, w string) bool {
+	for _, f := range splitFields(s) {
+		if f == w {
+			return true
+		}
+	}
+	return false
+}
+
+func splitFields(s string) []string {
+	var out []string
+	cur := []rune{}
+	for _, r := range s {
+		if r == ' ' || r == '\n' || r == '\t' {
+			if len(cur) > 0 {
+				out = append(out, string(cur))
+				cur = cur[:0]
+			}
+			continue
+		}
+		cur = append(cur, r)
+	}
+	if len(cur) > 0 {
+		out = append(out, string(cur))
+	}
+	return out
+}
