@@ -115,13 +115,17 @@ func TestSwarmImagesReachEveryNode(t *testing.T) {
 	if _, err := manager.Client().NetworkCreate(ctx, "berth-swarm", client.NetworkCreateOptions{Driver: "overlay", Attachable: true}); err != nil {
 		t.Fatal(err)
 	}
-	replicas := uint64(3)
+	replicas, grace, restartDelay := uint64(3), time.Second, 500*time.Millisecond
 	svc, err := manager.Client().ServiceCreate(ctx, client.ServiceCreateOptions{Spec: swarm.ServiceSpec{
 		Annotations: swarm.Annotations{Name: "web"},
 		TaskTemplate: swarm.TaskSpec{
-			ContainerSpec: &swarm.ContainerSpec{Image: ref, Hostname: "{{.Node.ID}}"},
+			// httpd as PID 1 ignores SIGTERM: a short grace period, or a
+			// node's stop waits swarm's default 10 s for each task.
+			ContainerSpec: &swarm.ContainerSpec{Image: ref, Hostname: "{{.Node.ID}}", StopGracePeriod: &grace},
 			Placement:     &swarm.Placement{Preferences: []swarm.PlacementPreference{{Spread: &swarm.SpreadOver{SpreadDescriptor: "node.id"}}}},
 			Networks:      []swarm.NetworkAttachmentConfig{{Target: "berth-swarm"}},
+			// Swarm waits 5 s before replacing a task by default.
+			RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionAny, Delay: &restartDelay},
 		},
 		Mode:         swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &replicas}},
 		EndpointSpec: &swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR},
@@ -143,14 +147,33 @@ func TestSwarmImagesReachEveryNode(t *testing.T) {
 
 	// A worker's daemon stops: its task runs again on another node.
 	gone := rig.Nodes[2]
+	stopAt := time.Now()
 	if err := gone.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	step("node 3's dockerd stopped")
+	step(fmt.Sprintf("node 3's dockerd stopped (in %s)", time.Since(stopAt).Round(time.Millisecond)))
+	waitNodeDown(t, ctx, rig, gone.ID)
+	step(fmt.Sprintf("the manager sees node 3 down %s after the stop began", time.Since(stopAt).Round(time.Millisecond)))
 	tasks = waitTasks(t, ctx, rig, svc.ID, 3, gone.ID)
-	step(fmt.Sprintf("its task rescheduled: tasks on %v", nodeIDs(tasks)))
+	step(fmt.Sprintf("its task rescheduled %s after the stop began: tasks on %v", time.Since(stopAt).Round(time.Millisecond), nodeIDs(tasks)))
 	probe(t, ctx, manager, tasks)
 	step("the rescheduled task answers")
+}
+
+// waitNodeDown waits until the manager no longer lists node id ready.
+func waitNodeDown(t *testing.T, ctx context.Context, rig *swarmtest.Rig, id string) {
+	t.Helper()
+	for {
+		ready, err := rig.ReadyNodes(ctx)
+		if err == nil && !slices.Contains(ready, id) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the manager still lists node %s ready: %v", id, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // task is a running task: its node and its address on the overlay network.

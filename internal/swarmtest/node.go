@@ -30,6 +30,9 @@ type Node struct {
 	done   chan error
 	client *client.Client
 	log    *lockedBuf
+
+	sshd     *exec.Cmd
+	sshdDone chan error
 }
 
 // startTimeout bounds one dockerd start; stopTimeout one stop.

@@ -141,51 +141,104 @@ func Available() error {
 	return nil
 }
 
-// claim takes the first free slot: creating its bridge is the lock. A slot
-// whose owner process is gone is cleaned and taken.
+// claim takes the first free slot. Creating the slot's state directory
+// is the lock (its owner file names the process); the bridge and the rest
+// are made after it and removed before it. Slots left by crashed runs
+// (their owner is gone) are cleaned first.
 func (r *Rig) claim() error {
 	if err := os.MkdirAll(stateRoot, 0o700); err != nil {
 		return err
 	}
-	var lastErr error
+	CleanStale()
 	for k := range slots {
 		name := fmt.Sprintf("%s%d", Prefix, k)
 		dir := filepath.Join(stateRoot, name)
-		if err := run("ip", "link", "add", "name", name, "type", "bridge"); err != nil {
-			lastErr = err
-			if !stale(dir) {
-				continue
-			}
-			cleanSlot(k)
-			if err := run("ip", "link", "add", "name", name, "type", "bridge"); err != nil {
-				lastErr = err
-				continue
-			}
-		} else {
-			// A crash may have left the slot's namespaces without its bridge.
-			cleanSlotExceptBridge(k)
-		}
-		r.Slot, r.Bridge, r.Dir = k, name, dir
-		r.HostIP = fmt.Sprintf("10.231.%d.254", k)
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
+		if err := os.Mkdir(dir, 0o700); err != nil {
+			continue
 		}
 		if err := os.WriteFile(filepath.Join(dir, "owner"), []byte(strconv.Itoa(os.Getpid())), 0o600); err != nil {
 			return err
 		}
-		return nil
+		r.Slot, r.Bridge, r.Dir = k, name, dir
+		r.HostIP = fmt.Sprintf("10.231.%d.254", k)
+		// Whatever a crash left of this slot's network goes first.
+		cleanNetwork(k)
+		return run("ip", "link", "add", "name", name, "type", "bridge")
 	}
-	return fmt.Errorf("no free rig slot (%s0..%s%d all in use): %v", Prefix, Prefix, slots-1, lastErr)
+	return fmt.Errorf("no free rig slot (%s/%s0..%d all in use)", stateRoot, Prefix, slots-1)
+}
+
+// CleanStale removes what crashed runs left: slots whose owner process is
+// gone, and network objects of slots that have no state directory (the
+// directory is made before them and removed after them). Live rigs, and
+// anything not named with Prefix, are left alone.
+func CleanStale() {
+	leftover := networkSlots()
+	for k := range slots {
+		dir := filepath.Join(stateRoot, fmt.Sprintf("%s%d", Prefix, k))
+		if _, err := os.Stat(dir); err != nil {
+			if leftover[k] {
+				cleanNetwork(k)
+			}
+			continue
+		}
+		if stale(dir) {
+			cleanSlot(k)
+		}
+	}
+}
+
+// networkSlots is the set of slots that have a namespace, a link or a
+// FORWARD rule on the host.
+func networkSlots() map[int]bool {
+	found := map[int]bool{}
+	var names []string
+	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if fs := strings.Fields(line); len(fs) > 0 {
+				names = append(names, fs[0])
+			}
+		}
+	}
+	if out, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			if fs := strings.Fields(line); len(fs) > 1 {
+				ifname, _, _ := strings.Cut(strings.TrimSuffix(fs[1], ":"), "@")
+				names = append(names, ifname)
+			}
+		}
+	}
+	if out, err := exec.Command("iptables", "-S", "FORWARD").Output(); err == nil {
+		for _, line := range strings.Split(string(out), "\n") {
+			fs := strings.Fields(line)
+			for i, f := range fs {
+				if f == "-i" && i+1 < len(fs) {
+					names = append(names, fs[i+1])
+				}
+			}
+		}
+	}
+	for _, n := range names {
+		rest, ok := strings.CutPrefix(n, Prefix)
+		if !ok {
+			continue
+		}
+		num, _, _ := strings.Cut(rest, "-")
+		if k, err := strconv.Atoi(num); err == nil && k >= 0 && k < slots && strconv.Itoa(k) == num {
+			found[k] = true
+		}
+	}
+	return found
 }
 
 // stale reports whether the slot's owner process is gone.
 func stale(dir string) bool {
 	b, err := os.ReadFile(filepath.Join(dir, "owner"))
 	if err != nil {
-		// No owner file: a claim in progress, or a crash before writing it.
-		// A bridge older than a minute without an owner is stale.
+		// No owner file: a claim in progress, or a crash right after the
+		// directory was made.
 		st, err := os.Stat(dir)
-		return err != nil || time.Since(st.ModTime()) > time.Minute
+		return err == nil && time.Since(st.ModTime()) > time.Minute
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 	if err != nil || pid <= 1 {
@@ -248,6 +301,7 @@ func (r *Rig) cleanup() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			n.stopSSHD()
 			if err := n.stop(syscall.SIGTERM); err != nil {
 				r.t.Log(err)
 			}
@@ -269,29 +323,25 @@ func (r *Rig) cleanup() {
 }
 
 // cleanSlot removes everything of slot k: processes recorded in its state
-// directory, mounts under it, namespaces, veths, the bridge, the iptables
-// rule and the directory.
+// directory, mounts under it, its network objects, then the directory.
 func cleanSlot(k int) {
-	cleanSlotExceptBridge(k)
-	name := fmt.Sprintf("%s%d", Prefix, k)
-	for run("iptables", "-D", "FORWARD", "-i", name, "-o", name, "-j", "ACCEPT") == nil {
-	}
-	_ = run("ip", "link", "delete", name)
-}
-
-func cleanSlotExceptBridge(k int) {
-	name := fmt.Sprintf("%s%d", Prefix, k)
-	dir := filepath.Join(stateRoot, name)
-	// Processes: each node's dockerd and containerd, by pid file, only if
-	// their command line names this directory.
-	pidfiles, _ := filepath.Glob(filepath.Join(dir, "n*", "docker.pid"))
-	more, _ := filepath.Glob(filepath.Join(dir, "n*", "exec", "containerd", "containerd.pid"))
-	more2, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
-	for _, f := range append(append(pidfiles, more...), more2...) {
-		killOwned(f, dir)
+	dir := filepath.Join(stateRoot, fmt.Sprintf("%s%d", Prefix, k))
+	// Each node's dockerd, containerd and sshd, by pid file, only if their
+	// command line names this directory.
+	for _, pattern := range []string{"n*/docker.pid", "n*/exec/containerd/containerd.pid", "n*/sshd.pid"} {
+		files, _ := filepath.Glob(filepath.Join(dir, pattern))
+		for _, f := range files {
+			killOwned(f, dir)
+		}
 	}
 	unmountUnder(dir)
-	// Namespaces named after the slot (their veths go with them).
+	cleanNetwork(k)
+	_ = os.RemoveAll(dir)
+}
+
+// cleanNetwork removes slot k's namespaces, veths, FORWARD rules and bridge.
+func cleanNetwork(k int) {
+	name := fmt.Sprintf("%s%d", Prefix, k)
 	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
 			fs := strings.Fields(line)
@@ -305,13 +355,14 @@ func cleanSlotExceptBridge(k int) {
 			fs := strings.Fields(line)
 			if len(fs) > 1 {
 				ifname, _, _ := strings.Cut(strings.TrimSuffix(fs[1], ":"), "@")
-				if strings.HasPrefix(ifname, name+"-v") {
+				if strings.HasPrefix(ifname, name+"-v") || ifname == name {
 					_ = run("ip", "link", "delete", ifname)
 				}
 			}
 		}
 	}
-	_ = os.RemoveAll(dir)
+	for run("iptables", "-D", "FORWARD", "-i", name, "-o", name, "-j", "ACCEPT") == nil {
+	}
 }
 
 // killOwned SIGKILLs the process in pidfile if its command line mentions
@@ -329,8 +380,8 @@ func killOwned(pidfile, dir string) {
 	if bytes.Contains(cmdline, []byte(dir)) {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 		for range 50 {
-			if syscall.Kill(pid, 0) != nil {
-				return
+			if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || bytes.Contains(st, []byte(") Z ")) {
+				return // gone, or a zombie its new parent has not reaped
 			}
 			time.Sleep(20 * time.Millisecond)
 		}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -45,6 +47,24 @@ func TestRig(t *testing.T) {
 		if _, err := net.DialTimeout("tcp", r.Nodes[1].Addr+":1", time.Second); err == nil {
 			t.Fatal("a closed port answered")
 		}
+
+		// sshd in node 2's namespace lets root in with a key; the session's
+		// network is the node's.
+		dir := t.TempDir()
+		key := filepath.Join(dir, "id")
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v %s", err, out)
+		}
+		addr, err := r.Nodes[1].StartSSHD(key + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		host, _, _ := net.SplitHostPort(addr)
+		out, err := exec.CommandContext(ctx, "ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+			"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "root@"+host, "ip -o -4 addr show dev eth0").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), " "+r.Nodes[1].Addr+"/24") {
+			t.Fatalf("ssh root@%s: %v\n%s", host, err, out)
+		}
 	})
 	if bridge == "" {
 		return
@@ -58,29 +78,10 @@ func TestRig(t *testing.T) {
 }
 
 func containsWord(s, w string) bool {
-	for _, f := range splitFields(s) {
+	for _, f := range strings.Fields(s) {
 		if f == w {
 			return true
 		}
 	}
 	return false
-}
-
-func splitFields(s string) []string {
-	var out []string
-	cur := []rune{}
-	for _, r := range s {
-		if r == ' ' || r == '\n' || r == '\t' {
-			if len(cur) > 0 {
-				out = append(out, string(cur))
-				cur = cur[:0]
-			}
-			continue
-		}
-		cur = append(cur, r)
-	}
-	if len(cur) > 0 {
-		out = append(out, string(cur))
-	}
-	return out
 }
