@@ -40,8 +40,10 @@ func requireSwarmRig(t *testing.T) {
 // daemons in network namespaces form a swarm; Berth's registry runs on the
 // cluster network with TLS from Berth's CA, trusted by the nodes through
 // certs.d; an image built on the manager is pushed and a 3-replica service
-// runs it by digest, one task on each node, answering HTTP through every
-// node; a worker's daemon is stopped and its task runs again elsewhere.
+// runs it by digest, one task on each node, each answering HTTP over the
+// overlay network; a worker's daemon is stopped and its task runs again
+// elsewhere; the other worker is cut off the network and its tasks run on
+// the manager. The steps' timings are logged (go test -v).
 func TestSwarmImagesReachEveryNode(t *testing.T) {
 	t.Parallel()
 	host := requireDocker(t)
@@ -158,6 +160,20 @@ func TestSwarmImagesReachEveryNode(t *testing.T) {
 	step(fmt.Sprintf("its task rescheduled %s after the stop began: tasks on %v", time.Since(stopAt).Round(time.Millisecond), nodeIDs(tasks)))
 	probe(t, ctx, manager, tasks)
 	step("the rescheduled task answers")
+
+	// The other worker drops off the network (a crash, seen from the
+	// manager): after the heartbeat timeout its tasks run on the manager.
+	cut := rig.Nodes[1]
+	cutAt := time.Now()
+	if err := cut.Disconnect(); err != nil {
+		t.Fatal(err)
+	}
+	waitNodeDown(t, ctx, rig, cut.ID)
+	step(fmt.Sprintf("the manager sees node 2 down %s after it was cut off", time.Since(cutAt).Round(time.Millisecond)))
+	tasks = waitTasks(t, ctx, rig, svc.ID, 3, cut.ID)
+	step(fmt.Sprintf("its tasks rescheduled %s after the cut: tasks on %v", time.Since(cutAt).Round(time.Millisecond), nodeIDs(tasks)))
+	probe(t, ctx, manager, tasks)
+	step("the manager's tasks answer")
 }
 
 // waitNodeDown waits until the manager no longer lists node id ready.

@@ -102,7 +102,7 @@ func (n *Node) Start(ctx context.Context) error {
 	deadline := time.Now().Add(startTimeout)
 	var last error
 	for {
-		c, err := client.New(client.WithHost(n.Host), client.WithAPIVersionNegotiation())
+		c, err := client.New(client.WithHost(n.Host))
 		if err == nil {
 			pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 			_, err = c.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true})
@@ -162,4 +162,16 @@ func (n *Node) stop(sig syscall.Signal) error {
 		<-done
 		return errors.New("node " + fmt.Sprint(n.Index) + ": dockerd did not stop within " + stopTimeout.String() + "; killed")
 	}
+}
+
+// Disconnect takes the node off the cluster network (its veth's host end
+// goes down), as a crashed machine or a cut cable looks to the others:
+// its daemon and containers keep running, unreachable. Reconnect undoes it.
+func (n *Node) Disconnect() error {
+	return run("ip", "link", "set", fmt.Sprintf("%s-v%d", n.rig.Bridge, n.Index), "down")
+}
+
+// Reconnect puts a disconnected node back on the cluster network.
+func (n *Node) Reconnect() error {
+	return run("ip", "link", "set", fmt.Sprintf("%s-v%d", n.rig.Bridge, n.Index), "up")
 }
