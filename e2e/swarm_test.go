@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -214,12 +215,19 @@ func probe(t *testing.T, ctx context.Context, n *swarmtest.Node, tasks []task) {
 	for _, tk := range tasks {
 		fmt.Fprintf(&script, "echo %s=$(get %s); ", tk.ip, tk.ip)
 	}
-	script.WriteString("echo name=$(get web)")
+	script.WriteString("echo name=$(get web); echo mtu=$(cat /sys/class/net/eth0/mtu)")
 	var out string
 	var err error
 	for range 20 { // the network's peers may take a moment to learn a new task
 		out, err = n.Docker(ctx, "run", "--rm", "--network", "berth-swarm", "berth-test/busybox:1", "sh", "-c", script.String())
 		if err == nil && allAnswered(out, tasks) {
+			// The overlay's MTU leaves room for VXLAN's 50 bytes inside the
+			// cluster network's 1500, or full-size packets would be lost.
+			_, mtu, _ := strings.Cut(out, "mtu=")
+			if m, err := strconv.Atoi(strings.TrimSpace(mtu)); err != nil || m <= 0 || m+50 > 1500 {
+				t.Fatalf("overlay MTU in the container: %q, want at most 1450", mtu)
+			}
+			t.Logf("overlay network MTU in a container: %s", strings.TrimSpace(mtu))
 			return
 		}
 		select {

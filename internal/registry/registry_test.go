@@ -98,6 +98,13 @@ func TestRegistry(t *testing.T) {
 	if _, err := plain.Get("https://" + r.Addr() + "/v2/"); err == nil || !strings.Contains(err.Error(), "certificate") {
 		t.Fatalf("GET without the CA: %v, want a certificate error", err)
 	}
+	// Plain HTTP gets no API.
+	if resp, err := plain.Get("http://" + r.Addr() + "/v2/"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("plain HTTP: %s, want 400 (an HTTPS server)", resp.Status)
+		}
+	}
 	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.Pool()}}}
 
 	manifest := pushImage(t, c, r.Addr(), "berth/app", "1")

@@ -12,8 +12,9 @@ import (
 )
 
 // TestRig builds a two-node rig and checks what it promises: both daemons
-// ready in one swarm, the nodes reach each other's addresses, the host
-// reaches them, and cleanup leaves nothing of the slot behind.
+// ready in one swarm, the host reaches the nodes' swarm ports, a node's
+// daemon restarts into the swarm, sshd in a node's namespace lets root in,
+// and cleanup leaves nothing of the slot behind.
 func TestRig(t *testing.T) {
 	if err := Available(); err != nil {
 		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
@@ -25,7 +26,7 @@ func TestRig(t *testing.T) {
 	t.Run("up", func(t *testing.T) {
 		r := New(t, Options{Nodes: 2})
 		bridge, ns = r.Bridge, r.Nodes[0].NS
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 		defer cancel()
 		ready, err := r.ReadyNodes(ctx)
 		if err != nil || len(ready) != 2 {
@@ -46,6 +47,28 @@ func TestRig(t *testing.T) {
 		// The host engine does not listen there: the address is node 2's.
 		if _, err := net.DialTimeout("tcp", r.Nodes[1].Addr+":1", time.Second); err == nil {
 			t.Fatal("a closed port answered")
+		}
+
+		// Node 2's daemon stopped and started on its directories rejoins
+		// the swarm on its own.
+		restartAt := time.Now()
+		if err := r.Nodes[1].Stop(); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("node 2's dockerd stopped in %s", time.Since(restartAt).Round(time.Millisecond))
+		if err := r.Nodes[1].Start(ctx); err != nil {
+			t.Fatal(err)
+		}
+		for {
+			ready, err := r.ReadyNodes(ctx)
+			if err == nil && len(ready) == 2 {
+				t.Logf("node 2 ready again %s after the stop began", time.Since(restartAt).Round(time.Millisecond))
+				break
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("after node 2's restart, ready nodes %v, %v", ready, err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 
 		// sshd in node 2's namespace lets root in with a key; the session's
