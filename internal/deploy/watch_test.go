@@ -182,3 +182,26 @@ func TestWatchCoversTypesWithoutChecks(t *testing.T) {
 		t.Errorf("containers = %s, want the old worker.1 running again under its name", h.eng.names())
 	}
 }
+
+// ps:stop during the watch ends the watch first: the stopped containers
+// are not taken for a crash, the release stays live, and ps:start brings
+// it back.
+func TestWatchEndsOnStop(t *testing.T) {
+	h := watchHarness(t)
+	h.mustDeploy(checkedWeb...)
+	h.d.WaitRetired()
+	h.mustDeploy(checkedWeb...)
+	if err := h.d.Stop(context.Background(), "shop", h.out); err != nil {
+		t.Fatalf("ps:stop during the watch: %v", err)
+	}
+	h.d.WaitRetired()
+	if got := h.statuses(); got != "2=live 1=superseded" {
+		t.Errorf("releases = %s, want the stopped release still live", got)
+	}
+	if got := h.eng.names(); got != "shop.web.1=exited" {
+		t.Errorf("containers = %s, want the new web.1 stopped and the old one retired", got)
+	}
+	if err := h.d.Start(context.Background(), "shop", h.out); err != nil {
+		t.Errorf("ps:start: %v", err)
+	}
+}
