@@ -85,7 +85,7 @@ func TestDeployWatchSwitchesBack(t *testing.T) {
 		t.Fatalf("deploy of the dying release: %d\n%s", code, out)
 	}
 	var info string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		info = d.mustBerth(t, "releases:info", "shop", "2")
 		if strings.Contains(info, "Status:        failed") {
 			break
@@ -138,7 +138,7 @@ func TestDeployWatchSwitchesBack(t *testing.T) {
 	if out, code := d.deployTar(t, "plain", appTar(t, plain("v3", dying))); code != 0 || !strings.Contains(out, "Watching web.1 until each has run 10s") {
 		t.Fatalf("deploy of the dying release without checks: %d\n%s", code, out)
 	}
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if info = d.mustBerth(t, "releases:info", "plain", "3"); strings.Contains(info, "Status:        failed") {
 			break
 		}
