@@ -63,9 +63,10 @@ func TestDeployTimeCheckedConfigSet(t *testing.T) {
 
 // A release whose web container passes its checks and dies 3 s after its
 // start is switched back within the uptime window: the old release serves
-// again and the release is marked failed. A type without checks still sits
-// out the window before the switch, so one that dies within it never takes
-// a request: the deploy fails and no request fails.
+// again and the release is marked failed. A type without checks waits 2 s
+// (settle) before the switch: one that dies within it never takes a
+// request (the deploy fails and no request fails), one that dies later is
+// switched back as a checked one is.
 func TestDeployWatchSwitchesBack(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -84,7 +85,7 @@ func TestDeployWatchSwitchesBack(t *testing.T) {
 		t.Fatalf("deploy of the dying release: %d\n%s", code, out)
 	}
 	var info string
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		info = d.mustBerth(t, "releases:info", "shop", "2")
 		if strings.Contains(info, "Status:        failed") {
 			break
@@ -109,19 +110,22 @@ func TestDeployWatchSwitchesBack(t *testing.T) {
 		t.Errorf("logs:failed does not show the dead container:\n%s", out)
 	}
 
-	// No checks: the window is waited out before the switch.
+	// No checks: a short wait (settle, 2 s) before the switch, then the
+	// same watch. One that dies within the settle is never switched to:
+	// the deploy fails and no request fails.
 	d.mustBerth(t, "apps:create", "plain")
 	d.mustBerth(t, "domains:add", "plain", "plain.test")
 	plain := func(version, procfile string) map[string]string {
 		return map[string]string{"Dockerfile": dockerfile(version), "Procfile": procfile}
 	}
-	if out, code := d.deployTar(t, "plain", appTar(t, plain("v1", "web: testapp web\n"))); code != 0 {
+	if out, code := d.deployTar(t, "plain", appTar(t, plain("v1", "web: testapp web\n"))); code != 0 || !strings.Contains(out, "Waiting 2s for web.1 to stay up (then watched until it has run 10s)") {
 		t.Fatalf("deploy plain: %d\n%s", code, out)
 	}
 	load2 := loadgen.Start(loadgen.Config{Addr: d.proxyAddr, Host: "plain.test", KeepAlive: 2, Fresh: 2, Interval: 5 * time.Millisecond})
 	defer load2.Stop()
-	if out, code := d.deployTar(t, "plain", appTar(t, plain("v2", dying))); code == 0 || strings.Contains(out, "Switched plain") {
-		t.Errorf("the dying release without checks was switched to: %d\n%s", code, out)
+	early := "web: sh -c 'testapp web & sleep 1; exit 1'\n"
+	if out, code := d.deployTar(t, "plain", appTar(t, plain("v2", early))); code == 0 || strings.Contains(out, "Switched plain") {
+		t.Errorf("the release without checks dying within the settle was switched to: %d\n%s", code, out)
 	}
 	time.Sleep(200 * time.Millisecond)
 	if st := load2.Snapshot(); st.Failed() != 0 || st.Sent == 0 {
@@ -129,5 +133,20 @@ func TestDeployWatchSwitchesBack(t *testing.T) {
 	}
 	if code, body := served(t, d, "plain.test", "/"); code != 200 || !strings.HasPrefix(body, "version=v1") {
 		t.Errorf("plain serves %d %q, want v1", code, body)
+	}
+	// One that dies after the switch, within the window: switched back.
+	if out, code := d.deployTar(t, "plain", appTar(t, plain("v3", dying))); code != 0 || !strings.Contains(out, "Watching web.1 until each has run 10s") {
+		t.Fatalf("deploy of the dying release without checks: %d\n%s", code, out)
+	}
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if info = d.mustBerth(t, "releases:info", "plain", "3"); strings.Contains(info, "Status:        failed") {
+			break
+		}
+	}
+	if !strings.Contains(info, "Status:        failed") {
+		t.Fatalf("release 3 of plain was not switched back:\n%s", info)
+	}
+	if code, body := served(t, d, "plain.test", "/"); code != 200 || !strings.HasPrefix(body, "version=v1") {
+		t.Errorf("after the switch back plain serves %d %q, want v1", code, body)
 	}
 }

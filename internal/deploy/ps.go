@@ -160,7 +160,14 @@ func (d *Deployer) Scale(ctx context.Context, appName string, changes map[string
 }
 
 // Stop stops an app's processes and records that they should stay stopped.
+// It holds the app's deploy lock, so a deploy's watch (watch.go) ends first
+// rather than take the stop for a crash and switch back.
 func (d *Deployer) Stop(ctx context.Context, appName string, out io.Writer) error {
+	unlock, err := d.locks.acquire(ctx, appName, "ps:stop", d.now)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	s, err := d.state(ctx, appName)
 	if err != nil {
 		return err
@@ -194,8 +201,14 @@ func (d *Deployer) Stop(ctx context.Context, appName string, out io.Writer) erro
 	return nil
 }
 
-// Start clears ps:stop and brings the app's processes up.
+// Start clears ps:stop and brings the app's processes up, under the app's
+// deploy lock (as Stop).
 func (d *Deployer) Start(ctx context.Context, appName string, out io.Writer) error {
+	unlock, err := d.locks.acquire(ctx, appName, "ps:start", d.now)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	s, err := d.state(ctx, appName)
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/release"
@@ -18,10 +19,20 @@ const (
 	DefaultProcfilePath   = "Procfile"
 	DefaultDockerfilePath = "Dockerfile"
 	DefaultAppJSONPath    = "app.json"
-	// DefaultUptime is how long a new container without health checks must
-	// stay up before the deploy goes on (Dokku's DOKKU_DEFAULT_CHECKS_WAIT).
+	// DefaultUptime is how long a new container must stay up before its
+	// release is kept (Dokku's DOKKU_DEFAULT_CHECKS_WAIT): the uptime
+	// window, which the watch after the switch covers (watch.go).
 	DefaultUptime = 10
 )
+
+// settle is how long a new container of a type without startup checks
+// must stay up before the switch (never longer than the uptime window):
+// long enough to catch an app that dies as it boots, with one clear error
+// from the deploy and no request sent to it. The watch after the switch
+// covers the rest of the window, with the old containers kept to take
+// the traffic back, so Dokku's 10 s before the switch is not needed for
+// safety (docs/proxy.md, "Health checks").
+const settle = 2 * time.Second
 
 var restartRE = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
 

@@ -456,12 +456,17 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 			startup++
 		}
 	}
-	if startup == 0 {
-		j.info("Waiting %ds for %s to stay up", set.uptime, s.dyno())
-	} else {
+	window := time.Duration(set.uptime) * time.Second
+	up := min(window, settle)
+	switch {
+	case startup > 0:
 		j.info("Running %d health check(s) for %s", startup, s.dyno())
+	case up < window:
+		j.info("Waiting %s for %s to stay up (then watched until it has run %s)", up, s.dyno(), window)
+	default:
+		j.info("Waiting %s for %s to stay up", up, s.dyno())
 	}
-	opts := health.RunOptions{DefaultUptime: time.Duration(set.uptime) * time.Second, WebPort: j.rel.WebPort}
+	opts := health.RunOptions{DefaultUptime: up, WebPort: j.rel.WebPort}
 	if j.d.checkHostFor != nil {
 		opts.Host = j.d.checkHostFor(ctx, j.app.Name)
 	}

@@ -16,7 +16,7 @@ import (
 // The watch: switch on proof, retire late, switch back on a crash.
 //
 // A process type's startup checks (app.json healthchecks, CHECKS, or with
-// none the default uptime wait) decide when the switch may happen. Checks
+// none a short uptime, settle) decide when the switch may happen. Checks
 // that pass prove the app answers; they say nothing of an app that dies a
 // few seconds later, which a 10 s uptime wait before the switch (Dokku's,
 // for types without checks) would have caught. So once a deploy has
@@ -47,8 +47,8 @@ func (j *job) watchWindow(set appSettings) time.Duration {
 }
 
 // watchNeeded reports whether some watched container has not yet run the
-// window since its start (types without checks waited it out before the
-// switch: their containers need no watch).
+// window since its start (a window of settle or less was waited out before
+// the switch).
 func (j *job) watchNeeded(ctx context.Context, set appSettings) bool {
 	for _, s := range j.watched(set) {
 		det, err := j.eng.InspectContainer(ctx, s.id)

@@ -143,3 +143,65 @@ func TestWatchEndsOnNextDeploy(t *testing.T) {
 		t.Errorf("releases = %s", got)
 	}
 }
+
+// A type without checks switches once it has stayed up for settle, not
+// the whole window; the watch covers the rest, with the old containers
+// (workers included) kept running until then, and takes them back when a
+// new one dies within it.
+func TestWatchCoversTypesWithoutChecks(t *testing.T) {
+	h := newHarness(t)
+	h.tx(func(tx *store.Tx) error { return tx.SetProperty(store.Global, "checks", "default-uptime-seconds", "4") })
+	plain := []string{"Procfile", "web: serve\nworker: work\n", "app.json", `{"formation": {"worker": {"quantity": 1}}}`}
+	h.mustDeploy(plain...)
+	h.d.WaitRetired()
+	oldWorker := h.eng.byName()["shop.worker.1"]
+	h.out.Reset()
+	start := time.Now()
+	h.mustDeploy(plain...)
+	if el := time.Since(start); el > 3500*time.Millisecond {
+		t.Errorf("the deploy returned after %v: it waited for the window", el)
+	}
+	for _, want := range []string{
+		"Waiting 2s for web.1 to stay up (then watched until it has run 4s)",
+		"Waiting 2s for worker.1 to stay up (then watched until it has run 4s)",
+		"Watching web.1, worker.1 until each has run 4s: if one stops, release 1 takes the traffic back",
+	} {
+		if !strings.Contains(h.out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, h.out)
+		}
+	}
+	if c := h.eng.byName(); len(c) != 4 {
+		t.Errorf("containers during the watch = %s, want the old web and worker kept beside the new", h.eng.names())
+	}
+	h.eng.stop("shop.worker.1", 1)
+	h.d.WaitRetired()
+	if got := h.statuses(); got != "2=failed 1=live" {
+		t.Errorf("releases = %s", got)
+	}
+	if c := h.eng.byName()["shop.worker.1"]; c == nil || c.ID != oldWorker.ID || !c.Running {
+		t.Errorf("containers = %s, want the old worker.1 running again under its name", h.eng.names())
+	}
+}
+
+// ps:stop during the watch ends the watch first: the stopped containers
+// are not taken for a crash, the release stays live, and ps:start brings
+// it back.
+func TestWatchEndsOnStop(t *testing.T) {
+	h := watchHarness(t)
+	h.mustDeploy(checkedWeb...)
+	h.d.WaitRetired()
+	h.mustDeploy(checkedWeb...)
+	if err := h.d.Stop(context.Background(), "shop", h.out); err != nil {
+		t.Fatalf("ps:stop during the watch: %v", err)
+	}
+	h.d.WaitRetired()
+	if got := h.statuses(); got != "2=live 1=superseded" {
+		t.Errorf("releases = %s, want the stopped release still live", got)
+	}
+	if got := h.eng.names(); got != "shop.web.1=exited" {
+		t.Errorf("containers = %s, want the new web.1 stopped and the old one retired", got)
+	}
+	if err := h.d.Start(context.Background(), "shop", h.out); err != nil {
+		t.Errorf("ps:start: %v", err)
+	}
+}
