@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -134,13 +135,19 @@ func (b *diffBackend) take() (seen, int) {
 }
 
 // diffProxy is the proxy's handler on a real net/http server, with or
-// without the fast path.
+// without the fast path, or on the HTTP/1.1 loop (h1 set).
 type diffProxy struct {
 	s   *server
 	srv *httptest.Server
+	h1  *h1server
 }
 
-func newDiffProxy(t *testing.T, noFast bool, r Route) *diffProxy {
+func newDiffProxy(t *testing.T, noFast bool, r Route) *diffProxy { return newDiffProxyOn(t, noFast, false, r) }
+
+// newLoopProxy is a diffProxy whose connections the HTTP/1.1 loop serves.
+func newLoopProxy(t *testing.T, r Route) *diffProxy { return newDiffProxyOn(t, false, true, r) }
+
+func newDiffProxyOn(t *testing.T, noFast, loop bool, r Route) *diffProxy {
 	cfg := Config{Log: slog.New(slog.NewTextHandler(t.Output(), nil)), NoFastPath: noFast}.withDefaults()
 	s := newServer(t.Context(), cfg)
 	s.mu.Lock()
@@ -149,12 +156,30 @@ func newDiffProxy(t *testing.T, noFast bool, r Route) *diffProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(&entry{s: s, port: "80"})
+	e := &entry{s: s, port: "80"}
+	srv := httptest.NewUnstartedServer(e)
 	srv.Config.ErrorLog = newErrorLog(s.log)
+	var h1 *h1server
+	if loop {
+		h1 = newH1Server(e, s.ho.track, cfg.IdleTimeout, cfg.ReadHeaderTimeout)
+		srv.Listener = h1.listen(srv.Listener)
+	}
 	srv.Start()
-	t.Cleanup(func() { srv.Close(); s.closeIdle() })
-	return &diffProxy{s: s, srv: srv}
+	t.Cleanup(func() {
+		if h1 != nil {
+			srv.Listener.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			h1.shutdown(ctx)
+			cancel()
+		}
+		srv.Close()
+		s.closeIdle()
+	})
+	return &diffProxy{s: s, srv: srv, h1: h1}
 }
+
+// served is how many requests the HTTP/1.1 loop served itself.
+func (p *diffProxy) served() int64 { return p.h1.served.Load() }
 
 func (p *diffProxy) fastSent() int64 {
 	p.s.mu.Lock()
@@ -202,7 +227,7 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 	be := newDiffBackend(t)
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")},
 		MaxBodyBytes: 100 << 10, UpstreamTimeout: 1500 * time.Millisecond} // time enough for 11 MiB of headers on a loaded machine
-	fastP, slowP := newDiffProxy(t, false, route), newDiffProxy(t, true, route)
+	fastP, slowP, loopP := newDiffProxy(t, false, route), newDiffProxy(t, true, route), newLoopProxy(t, route)
 
 	const h = "Host: shop.example.com\r\nX-Request-Id: req-1\r\n"
 	big := strings.Repeat("x", 50<<10)
@@ -266,6 +291,13 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 		if slowP.fastSent() != 0 {
 			t.Fatalf("%s: the proxy without the fast path used it", tc.name)
 		}
+		// The HTTP/1.1 loop serves what the fast path takes (and the
+		// proxy's own pages); the rest goes to net/http's server.
+		before = loopP.served()
+		l := run(loopP, tc.raw, tc.method)
+		if inLoop, want := loopP.served() > before, tc.fast || tc.name == "unknown host: 404"; inLoop != want {
+			t.Errorf("%s: served by the HTTP/1.1 loop %v, want %v", tc.name, inLoop, want)
+		}
 		if took != tc.fast {
 			t.Errorf("%s: fast path taken %v, want %v", tc.name, took, tc.fast)
 		}
@@ -274,7 +306,7 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 		}
 		// The proxies' ports differ, and so does the order in which the
 		// trailer names are announced.
-		for _, o := range []*outcome{&f, &r} {
+		for _, o := range []*outcome{&f, &r, &l} {
 			if o.seen.Header != nil {
 				o.seen.Header.Del("X-Forwarded-Port")
 			}
@@ -294,6 +326,12 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 		}
 		if !reflect.DeepEqual(f.got, r.got) {
 			t.Errorf("%s: the client got\nfast path:     %+v\nReverseProxy:  %+v", tc.name, short(f.got), short(r.got))
+		}
+		if !reflect.DeepEqual(l.seen, r.seen) {
+			t.Errorf("%s: the backend saw\nHTTP/1.1 loop: %+v\nReverseProxy:  %+v", tc.name, shortSeen(l.seen), shortSeen(r.seen))
+		}
+		if !reflect.DeepEqual(l.got, r.got) {
+			t.Errorf("%s: the client got\nHTTP/1.1 loop: %+v\nReverseProxy:  %+v", tc.name, short(l.got), short(r.got))
 		}
 	}
 }
