@@ -142,7 +142,9 @@ type diffProxy struct {
 	h1  *h1server
 }
 
-func newDiffProxy(t *testing.T, noFast bool, r Route) *diffProxy { return newDiffProxyOn(t, noFast, false, r) }
+func newDiffProxy(t *testing.T, noFast bool, r Route) *diffProxy {
+	return newDiffProxyOn(t, noFast, false, r)
+}
 
 // newLoopProxy is a diffProxy whose connections the HTTP/1.1 loop serves.
 func newLoopProxy(t *testing.T, r Route) *diffProxy { return newDiffProxyOn(t, false, true, r) }
