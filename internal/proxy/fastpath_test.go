@@ -180,6 +180,13 @@ func newDiffProxyOn(t *testing.T, noFast, loop bool, r Route) *diffProxy {
 	return &diffProxy{s: s, srv: srv, h1: h1}
 }
 
+// bothServers runs test with the proxy's handler on net/http's server
+// and on the HTTP/1.1 loop.
+func bothServers(t *testing.T, test func(t *testing.T, loop bool)) {
+	t.Run("net-http", func(t *testing.T) { t.Parallel(); test(t, false) })
+	t.Run("h1-loop", func(t *testing.T) { t.Parallel(); test(t, true) })
+}
+
 // served is how many requests the HTTP/1.1 loop served itself.
 func (p *diffProxy) served() int64 { return p.h1.served.Load() }
 
@@ -359,6 +366,10 @@ func short(g got) got {
 // they are sent (POST, which cannot be sent twice). All are answered.
 func TestFastPathKeepAliveClosedByTarget(t *testing.T) {
 	t.Parallel()
+	bothServers(t, testKeepAliveClosedByTarget)
+}
+
+func testKeepAliveClosedByTarget(t *testing.T, loop bool) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -388,7 +399,7 @@ func TestFastPathKeepAliveClosedByTarget(t *testing.T) {
 		}
 	}()
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{{Addr: l.Addr().String(), Container: "shop.web.1"}}}
-	p := newDiffProxy(t, false, route)
+	p := newDiffProxyOn(t, false, loop, route)
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 	const n = 20
@@ -451,6 +462,10 @@ func TestFastPathReusesConnections(t *testing.T) {
 // long before the route's timeout.
 func TestFastPathClientGoneEndsWait(t *testing.T) {
 	t.Parallel()
+	bothServers(t, testClientGoneEndsWait)
+}
+
+func testClientGoneEndsWait(t *testing.T, loop bool) {
 	canceled := make(chan time.Duration, 1)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.ReadAll(r.Body) // then its server watches the connection
@@ -463,7 +478,7 @@ func TestFastPathClientGoneEndsWait(t *testing.T) {
 	}))
 	defer be.Close()
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be, "shop.web.1")}, UpstreamTimeout: 30 * time.Second}
-	p := newDiffProxy(t, false, route)
+	p := newDiffProxyOn(t, false, loop, route)
 	for _, req := range []string{
 		"GET /wait HTTP/1.1\r\nHost: shop.example.com\r\n\r\n",
 		"POST /wait HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 5\r\n\r\nhello",
@@ -492,9 +507,13 @@ func TestFastPathClientGoneEndsWait(t *testing.T) {
 // slowly holds no connection to the app.
 func TestFastPathBuffersSmallBodies(t *testing.T) {
 	t.Parallel()
+	bothServers(t, testBuffersSmallBodies)
+}
+
+func testBuffersSmallBodies(t *testing.T, loop bool) {
 	be := newDiffBackend(t)
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")}}
-	p := newDiffProxy(t, false, route)
+	p := newDiffProxyOn(t, false, loop, route)
 	c, err := net.Dial("tcp", p.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)
