@@ -66,8 +66,8 @@ func BenchmarkProxy(b *testing.B) {
 }
 
 // BenchmarkProxySequential sends GETs one after another over one kept-alive
-// connection, directly, through the fast path and through the
-// ReverseProxy, and reports the read and write system calls per request
+// connection, directly, through the HTTP/1.1 loop, the fast path on
+// net/http's server and the ReverseProxy, and reports the read and write system calls per request
 // of the whole process (client, proxy and backend: /proc/self/io).
 func BenchmarkProxySequential(b *testing.B) {
 	body := []byte("hello, world\n")
@@ -97,13 +97,12 @@ func BenchmarkProxySequential(b *testing.B) {
 		b.ReportMetric(float64(w1-w0)/float64(b.N), "writes/op")
 	}
 	b.Run("direct", func(b *testing.B) { run(b, backend.URL+"/") })
-	for _, fast := range []bool{true, false} {
-		name := "fastpath"
-		if !fast {
-			name = "reverseproxy"
-		}
-		b.Run(name, func(b *testing.B) {
-			p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.DiscardHandler); c.NoFastPath = !fast })
+	for _, mode := range []string{"h1loop", "fastpath", "reverseproxy"} {
+		b.Run(mode, func(b *testing.B) {
+			p := startProxy(b, "", func(c *Config) {
+				c.Log = slog.New(slog.DiscardHandler)
+				c.NoFastPath, c.NoH1Loop = mode == "reverseproxy", mode != "h1loop"
+			})
 			p.set(route)
 			run(b, "http://"+p.addr+"/")
 		})
