@@ -102,6 +102,9 @@ func (l *h1listener) Accept() (net.Conn, error) {
 
 func (l *h1listener) Close() error {
 	err := l.Listener.Close()
+	if errors.Is(err, net.ErrClosed) { // closed first by Run or the hand-over
+		err = nil
+	}
 	l.stop(net.ErrClosed)
 	return err
 }
@@ -141,7 +144,7 @@ func (h *h1server) serve(l *h1listener, c net.Conn) {
 	hc.src.c = c
 	hc.br = bufio.NewReaderSize(&hc.src, h1ReadBuf)
 	hc.bw = bufio.NewWriterSize(c, 4<<10)
-	hc.w = h1writer{bw: hc.bw, header: http.Header{}}
+	hc.w = h1writer{bw: hc.bw, header: http.Header{}, noKeep: &h.noKeep}
 	hc.reqH = http.Header{}
 	hc.ctx.hc = hc
 	hc.tmpl = (&http.Request{}).WithContext(&hc.ctx)
@@ -224,7 +227,6 @@ func (h *h1server) loop(hc *h1conn) (handed bool) {
 			r.Body = &hc.body
 		}
 		hc.w.reset(p)
-		hc.w.closeAfter = h.noKeep.Load()
 		hc.ctx.reset()
 		h.served.Add(1)
 		ok = h.run(hc, r)

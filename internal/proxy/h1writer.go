@@ -19,6 +19,7 @@ import (
 // "Trailer" or set with http.TrailerPrefix. One per connection, reused.
 type h1writer struct {
 	bw     *bufio.Writer
+	noKeep *atomic.Bool // the server's: keep-alives are off
 	header http.Header
 	head   h1head // the request's
 	isHEAD bool
@@ -274,7 +275,7 @@ func (w *h1writer) commit(p, more []byte) {
 		setCL = strconv.Itoa(len(p))
 	}
 	hasCL := w.contentLength != -1
-	keepAlives := !w.closeAfter // set before commit when keep-alives are off
+	keepAlives := !w.noKeep.Load()
 	if w.head.keepAlive10 && keepAlives && w.clen != "" && w.conn == "keep-alive" {
 		w.closeAfter = false
 	}

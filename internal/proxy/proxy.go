@@ -238,7 +238,8 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	wg.Go(func() { s.xp.stop(sctx) })
 	shutdown := func(srv *http.Server) {
-		if err := srv.Shutdown(sctx); err != nil {
+		// A listener the hand-over closed first is no error.
+		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
 			log.Warn("requests still in flight after the shutdown timeout: closing them", "err", err)
 			srv.Close()
 		}
