@@ -130,7 +130,7 @@ type h1conn struct {
 	created time.Time
 	req     http.Request
 	tmpl    *http.Request // carries ctx
-	ctx     h1ctx
+	ctx     *h1ctx
 	head    h1head
 	w       h1writer
 	body    h1body
@@ -146,8 +146,7 @@ func (h *h1server) serve(l *h1listener, c net.Conn) {
 	hc.bw = bufio.NewWriterSize(c, 4<<10)
 	hc.w = h1writer{bw: hc.bw, header: http.Header{}, noKeep: &h.noKeep}
 	hc.reqH = http.Header{}
-	hc.ctx.hc = hc
-	hc.tmpl = (&http.Request{}).WithContext(&hc.ctx)
+	hc.newContext()
 	hc.state.Store(int32(http.StateNew))
 	h.mu.Lock()
 	if h.closing.Load() {
@@ -215,6 +214,9 @@ func (h *h1server) loop(hc *h1conn) (handed bool) {
 			h.track(c, http.StateActive)
 		}
 		r := &hc.req
+		if hc.ctx.retired() {
+			hc.newContext()
+		}
 		*r = *hc.tmpl
 		r.Method, r.RequestURI, r.Proto, r.ProtoMajor, r.ProtoMinor = p.method, p.target, p.proto, 1, p.minor
 		r.URL, r.Host, r.RemoteAddr, r.Close = &p.u, p.host, hc.remote, p.close
@@ -340,4 +342,11 @@ func (h *h1server) shutdown(ctx context.Context) error {
 			wait = min(2*wait, 500*time.Millisecond)
 		}
 	}
+}
+
+// newContext gives the connection's next requests a new context: the
+// last one was handed out (see h1ctx.retired).
+func (hc *h1conn) newContext() {
+	hc.ctx = &h1ctx{hc: hc}
+	hc.tmpl = (&http.Request{}).WithContext(hc.ctx)
 }

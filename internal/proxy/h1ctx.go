@@ -25,12 +25,18 @@ func (s *h1src) Read(p []byte) (int, error) {
 	return s.c.Read(p)
 }
 
-// h1ctx is the context of the loop's requests, one per connection. It is
-// canceled when the client goes away, as net/http's is, but it only
-// watches the connection (a read in its own goroutine, ended when the
-// handler returns) once somebody asks for Done: the fast path does only
-// for an answer slower than fastWatchAfter. So most requests cost no
-// goroutine and no read beyond their own.
+// h1ctx is the context of the loop's requests. It is canceled when the
+// client goes away, as net/http's is, but it only watches the connection
+// (a read in its own goroutine, ended when the handler returns) once
+// somebody asks for Done: the fast path does only for an answer slower
+// than fastWatchAfter. So most requests cost no goroutine and no read
+// beyond their own. A context nobody asked Done of is reused for the
+// connection's next request (no allocation); one that was asked is
+// retired, as goroutines it was handed to may ask again later
+// (context.WithDeadline's, in a dial): they must never see the next
+// request's state. The first Done is asked by the handler's goroutine
+// (the fast path's context.AfterFunc, a dial's context.WithDeadline):
+// only then may it look at the connection's reader.
 type h1ctx struct {
 	hc       *h1conn
 	mu       sync.Mutex
@@ -40,7 +46,15 @@ type h1ctx struct {
 	ended    bool
 	stopping bool
 	dead     bool // the connection failed while watched
+	used     bool // Done was asked
 	exited   chan struct{}
+}
+
+// retired reports whether x was asked for Done (and must not be reused).
+func (x *h1ctx) retired() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.used
 }
 
 func (x *h1ctx) Deadline() (time.Time, bool) { return time.Time{}, false }
@@ -58,6 +72,7 @@ func (x *h1ctx) Done() <-chan struct{} {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if x.done == nil {
+		x.used = true
 		x.done = make(chan struct{})
 		hc := x.hc
 		if !x.ended && hc.body.n == 0 && hc.br.Buffered() == 0 && !hc.src.has {
