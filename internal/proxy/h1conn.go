@@ -243,14 +243,14 @@ func (h *h1server) loop(hc *h1conn) (handed bool) {
 // and false: the connection is done.
 func (hc *h1conn) readHead() ([]byte, bool) {
 	for {
-		buf, err := hc.br.Peek(hc.br.Buffered())
+		buf, _ := hc.br.Peek(hc.br.Buffered())
 		if i := bytes.Index(buf, crlfcrlf); i >= 0 {
 			return buf[:i+4], true
 		}
 		if len(buf) == h1ReadBuf {
 			return nil, true
 		}
-		if _, err = hc.br.Peek(len(buf) + 1); err != nil {
+		if _, err := hc.br.Peek(len(buf) + 1); err != nil {
 			var ne net.Error
 			if hc.br.Buffered() == 0 || errors.As(err, &ne) && ne.Timeout() {
 				return nil, false

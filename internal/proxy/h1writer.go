@@ -306,20 +306,18 @@ func (w *h1writer) commit(p, more []byte) {
 	if hasCL && w.te != "" && w.te != "identity" {
 		clen, hasCL = "", false
 	}
-	te := w.te
+	// The handler's Transfer-Encoding is never written as it is: the
+	// fast path drops the target's (hop-by-hop) and frames the body here.
 	switch {
-	case w.isHEAD || !bodyAllowed(code):
-		te = ""
-	case hasCL:
-		te = ""
+	case w.isHEAD || !bodyAllowed(code), hasCL:
 	case w.head.minor == 1:
 		if w.te == "identity" {
-			w.closeAfter, te = true, ""
+			w.closeAfter = true
 		} else {
-			w.chunking, te, setTE = true, "", "chunked"
+			w.chunking, setTE = true, "chunked"
 		}
 	default:
-		w.closeAfter, te = true, ""
+		w.closeAfter = true
 	}
 	if w.chunking {
 		clen = ""
@@ -335,9 +333,6 @@ func (w *h1writer) commit(p, more []byte) {
 	w.bw.Write(w.lines)
 	if clen != "" {
 		writeField(w.bw, "Content-Length", clen)
-	}
-	if te != "" {
-		writeField(w.bw, "Transfer-Encoding", te)
 	}
 	if conn != "" {
 		for _, v := range w.header["Connection"] {
