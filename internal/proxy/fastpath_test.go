@@ -235,7 +235,7 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 	t.Parallel()
 	be := newDiffBackend(t)
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")},
-		MaxBodyBytes: 100 << 10, UpstreamTimeout: 1500 * time.Millisecond} // time enough for 11 MiB of headers on a loaded machine
+		MaxBodyBytes: 100 << 10, UpstreamTimeout: 3 * time.Second} // time enough for 11 MiB of headers on a loaded machine (1.5 s was not, at load 15)
 	fastP, slowP, loopP := newDiffProxy(t, false, route), newDiffProxy(t, true, route), newLoopProxy(t, route)
 
 	const h = "Host: shop.example.com\r\nX-Request-Id: req-1\r\n"
