@@ -18,12 +18,15 @@ import (
 )
 
 // TestProxyFastPathMatchesReverseProxy deploys an app and sends the same
-// hand-made requests through the daemon's proxy (its HTTP/1.1 fast path
-// on, the default) and through a second proxy of the same binary started
-// with BERTH_PROXY_FASTPATH=0 on a copy of the routes (every request
-// through httputil.ReverseProxy): the app must see the same request
-// (headers with hop-by-hop ones dropped, X-Forwarded-* chains, bodies),
-// and the client the same answer, over one kept-alive connection each.
+// hand-made requests through the daemon's proxy (its HTTP/1.1 loop and
+// fast path on, the default), through a second proxy of the same binary
+// started with BERTH_PROXY_FASTPATH=0 on a copy of the routes (every
+// request through httputil.ReverseProxy on net/http's server), and a
+// third with BERTH_PROXY_H1LOOP=0 (the fast path on net/http's server):
+// the app must see the same request (headers with hop-by-hop ones
+// dropped, X-Forwarded-* chains, bodies), and the client the same
+// answer, over one kept-alive connection each (which the loop hands to
+// net/http's server at the chunked POST).
 func TestProxyFastPathMatchesReverseProxy(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -34,48 +37,11 @@ func TestProxyFastPathMatchesReverseProxy(t *testing.T) {
 		t.Fatalf("deploy: %d\n%s", code, out)
 	}
 
-	// The same proxy with the fast path off, on the daemon's routes.
-	dir := shortTempDir(t)
-	routes, err := os.ReadFile(filepath.Join(d.dataDir, "proxy-routes.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "proxy-routes.json"), routes, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rpAddr := l.Addr().String()
-	l.Close()
-	logPath := filepath.Join(dir, "proxy.log")
-	logFile, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	rp := exec.Command(filepath.Join(binDir, "berth"), "serve-proxy")
-	rp.Env = append(os.Environ(), "BERTH_DATA_DIR="+dir, "BERTH_HTTP_ADDR="+rpAddr, "BERTH_HTTPS_ADDR=off", "BERTH_PROXY_FASTPATH=0")
-	rp.Stdout, rp.Stderr = logFile, logFile
-	if err := rp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rp.Process.Signal(syscall.SIGTERM); rp.Wait() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		b, _ := os.ReadFile(logPath)
-		if strings.Contains(string(b), "proxy started") {
-			if !strings.Contains(string(b), "fast_path=false") {
-				t.Fatalf("BERTH_PROXY_FASTPATH=0: the proxy's start line does not say fast_path=false:\n%s", b)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the second proxy did not start:\n%s", b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	// The same proxy with the fast path off, on the daemon's routes, and
+	// one with the fast path on net/http's server instead of the HTTP/1.1
+	// loop.
+	rpAddr := startProxyCopy(t, d, "BERTH_PROXY_FASTPATH=0", "fast_path=false")
+	netAddr := startProxyCopy(t, d, "BERTH_PROXY_H1LOOP=0", "h1_loop=false")
 
 	const h = "Host: shop.test\r\nX-Request-Id: e2e-1\r\n"
 	reqs := []string{
@@ -132,10 +98,13 @@ func TestProxyFastPathMatchesReverseProxy(t *testing.T) {
 		}
 		return out
 	}
-	fast, slow := through(d.proxyAddr), through(rpAddr)
+	fast, slow, onNet := through(d.proxyAddr), through(rpAddr), through(netAddr)
 	for i := range reqs {
 		if !reflect.DeepEqual(fast[i], slow[i]) {
-			t.Errorf("%s\nfast path:    %+v\nReverseProxy: %+v", reqs[i][:strings.IndexByte(reqs[i], '\r')], fast[i], slow[i])
+			t.Errorf("%s\nHTTP/1.1 loop: %+v\nReverseProxy:  %+v", reqs[i][:strings.IndexByte(reqs[i], '\r')], fast[i], slow[i])
+		}
+		if !reflect.DeepEqual(onNet[i], slow[i]) {
+			t.Errorf("%s\nnet/http:      %+v\nReverseProxy:  %+v", reqs[i][:strings.IndexByte(reqs[i], '\r')], onNet[i], slow[i])
 		}
 	}
 	if fast[0].Status != 200 || !strings.Contains(fast[0].Body, "10.0.0.1, 10.0.0.2, ") || strings.Contains(fast[0].Body, "secret") || strings.Contains(fast[0].Body, "6.6.6.6") {
@@ -143,5 +112,52 @@ func TestProxyFastPathMatchesReverseProxy(t *testing.T) {
 	}
 	if fast[1].Status != 200 || !strings.Contains(fast[1].Body, "hello world") {
 		t.Errorf("POST /headers: the app saw %s", fast[1].Body)
+	}
+}
+
+// startProxyCopy starts `berth serve-proxy` on a copy of d's routes, on
+// its own HTTP port, with env set; its start line must say want.
+func startProxyCopy(t *testing.T, d *daemon, env, want string) string {
+	t.Helper()
+	dir := shortTempDir(t)
+	routes, err := os.ReadFile(filepath.Join(d.dataDir, "proxy-routes.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "proxy-routes.json"), routes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	logPath := filepath.Join(dir, "proxy.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { logFile.Close() })
+	p := exec.Command(filepath.Join(binDir, "berth"), "serve-proxy")
+	p.Env = append(os.Environ(), "BERTH_DATA_DIR="+dir, "BERTH_HTTP_ADDR="+addr, "BERTH_HTTPS_ADDR=off", env)
+	p.Stdout, p.Stderr = logFile, logFile
+	if err := p.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Process.Signal(syscall.SIGTERM); p.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b, _ := os.ReadFile(logPath)
+		if strings.Contains(string(b), "proxy started") {
+			if !strings.Contains(string(b), want) {
+				t.Fatalf("%s: the proxy's start line does not say %s:\n%s", env, want, b)
+			}
+			return addr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy with %s did not start:\n%s", env, b)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

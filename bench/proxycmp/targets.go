@@ -459,25 +459,31 @@ func appTar(dir string) []byte {
 // of the same binary with BERTH_PROXY_FASTPATH=0 (every request through
 // httputil.ReverseProxy), serving a copy of the daemon's routes on its
 // own HTTP port, so that a run shows the fast path's effect side by side.
-// It serves HTTP only: the TLS scenarios leave it out.
-func (b *berth) startReverseProxy(dir string) *target {
-	data := filepath.Join(dir, "berth-rp-data")
+// It serves HTTP only: the TLS scenarios leave it out. Target berth-net
+// is the same with BERTH_PROXY_H1LOOP=0 instead: the fast path on
+// net/http's server rather than the proxy's own HTTP/1.1 loop.
+func (b *berth) startReverseProxy(dir, name string) *target {
+	env := "BERTH_PROXY_FASTPATH=0"
+	if name == "berth-net" {
+		env = "BERTH_PROXY_H1LOOP=0"
+	}
+	data := filepath.Join(dir, name+"-data")
 	os.MkdirAll(data, 0o700)
 	routes, err := os.ReadFile(filepath.Join(b.data, "proxy-routes.json"))
 	if err == nil {
 		err = os.WriteFile(filepath.Join(data, "proxy-routes.json"), routes, 0o600)
 	}
 	if err != nil {
-		fail("berth-rp: copy the routes: %v", err)
+		fail("%s: copy the routes: %v", name, err)
 	}
-	t := &target{name: "berth-rp", http: fmt.Sprintf("127.0.0.1:%d", freePort())}
+	t := &target{name: name, http: fmt.Sprintf("127.0.0.1:%d", freePort())}
 	t.proc = exec.Command(filepath.Join(b.bin, "berth"), "serve-proxy")
-	t.proc.Env = append(os.Environ(), "BERTH_DATA_DIR="+data, "BERTH_HTTP_ADDR="+t.http, "BERTH_HTTPS_ADDR=off", "BERTH_PROXY_FASTPATH=0")
+	t.proc.Env = append(os.Environ(), "BERTH_DATA_DIR="+data, "BERTH_HTTP_ADDR="+t.http, "BERTH_HTTPS_ADDR=off", env)
 	logPath := filepath.Join(data, "proxy.log")
 	logf, _ := os.Create(logPath)
 	t.proc.Stdout, t.proc.Stderr = logf, logf
 	if err := t.proc.Start(); err != nil {
-		fail("start berth-rp: %v", err)
+		fail("start %s: %v", name, err)
 	}
 	atExit(func() { t.proc.Process.Signal(syscall.SIGTERM); t.proc.Wait() })
 	waitReady(t, logPath)

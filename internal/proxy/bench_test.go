@@ -8,7 +8,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // BenchmarkProxy measures a small GET through the proxy over kept-alive
@@ -53,6 +55,11 @@ func BenchmarkProxy(b *testing.B) {
 		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
 		run(b, "http://"+p.addr+"/", "shop.example.com")
 	})
+	b.Run("proxy-nethttp", func(b *testing.B) { // the fast path on net/http's server, not the HTTP/1.1 loop
+		p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.DiscardHandler); c.NoH1Loop = true })
+		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
+		run(b, "http://"+p.addr+"/", "shop.example.com")
+	})
 	b.Run("proxy-accesslog", func(b *testing.B) {
 		p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.NewJSONHandler(io.Discard, nil)); c.AccessLog = true })
 		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
@@ -61,9 +68,10 @@ func BenchmarkProxy(b *testing.B) {
 }
 
 // BenchmarkProxySequential sends GETs one after another over one kept-alive
-// connection, directly, through the fast path and through the
-// ReverseProxy, and reports the read and write system calls per request
-// of the whole process (client, proxy and backend: /proc/self/io).
+// connection, directly, through the HTTP/1.1 loop, the fast path on
+// net/http's server and the ReverseProxy, and reports the read and write system calls per request
+// of the whole process (client, proxy and backend: /proc/self/io), and
+// its CPU time (user and system).
 func BenchmarkProxySequential(b *testing.B) {
 	body := []byte("hello, world\n")
 	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -79,6 +87,7 @@ func BenchmarkProxySequential(b *testing.B) {
 		req.Host = "shop.example.com"
 		b.ReportAllocs()
 		r0, w0 := syscallCounts(b)
+		c0 := cpuTime()
 		for b.Loop() {
 			resp, err := client.Do(req)
 			if err != nil {
@@ -87,18 +96,19 @@ func BenchmarkProxySequential(b *testing.B) {
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
+		c1 := cpuTime()
 		r1, w1 := syscallCounts(b)
+		b.ReportMetric(float64((c1-c0).Microseconds())/float64(b.N), "cpu-µs/op")
 		b.ReportMetric(float64(r1-r0)/float64(b.N), "reads/op")
 		b.ReportMetric(float64(w1-w0)/float64(b.N), "writes/op")
 	}
 	b.Run("direct", func(b *testing.B) { run(b, backend.URL+"/") })
-	for _, fast := range []bool{true, false} {
-		name := "fastpath"
-		if !fast {
-			name = "reverseproxy"
-		}
-		b.Run(name, func(b *testing.B) {
-			p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.DiscardHandler); c.NoFastPath = !fast })
+	for _, mode := range []string{"h1loop", "fastpath", "reverseproxy"} {
+		b.Run(mode, func(b *testing.B) {
+			p := startProxy(b, "", func(c *Config) {
+				c.Log = slog.New(slog.DiscardHandler)
+				c.NoFastPath, c.NoH1Loop = mode == "reverseproxy", mode != "h1loop"
+			})
 			p.set(route)
 			run(b, "http://"+p.addr+"/")
 		})
@@ -173,4 +183,11 @@ func BenchmarkAcquire(b *testing.B) {
 			rt.targets[i].inflight.Add(-1)
 		}
 	})
+}
+
+// cpuTime is the CPU time the process has used (user and system).
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

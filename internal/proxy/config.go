@@ -26,7 +26,11 @@ type Config struct {
 	// the plain HTTP/1.x ones the fast path (fastpath.go) would take
 	// (BERTH_PROXY_FASTPATH=0): to compare the two, or to rule it out.
 	NoFastPath bool
-	Ready      func(httpAddr string) // called once listening
+	// NoH1Loop serves plain-HTTP connections with net/http's server
+	// instead of the proxy's own HTTP/1.1 loop (h1conn.go;
+	// BERTH_PROXY_H1LOOP=0). The loop needs the fast path.
+	NoH1Loop bool
+	Ready    func(httpAddr string) // called once listening
 	// Version is reported by Status, so the daemon can tell an old proxy.
 	Version string // default "dev"
 	// Build identifies the binary (default: ExecutableID), reported by

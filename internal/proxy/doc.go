@@ -22,7 +22,16 @@
 // handler writes the request to a pooled keep-alive connection of the
 // target itself and copies the response back, with the same header
 // rewrites, timeouts, retries and error pages as the ReverseProxy path;
-// Config.NoFastPath turns it off. Everything else is forwarded by
+// Config.NoFastPath turns it off. The plain-HTTP listener's connections
+// are served by the proxy's own HTTP/1.1 loop (h1conn.go, h1parse.go,
+// h1writer.go): one goroutine per connection reads each request head,
+// runs the handler with its own ResponseWriter and reads the next; a
+// request its strict parser does not take (upgrades, Expect, chunked or
+// large bodies, anything odd or malformed) is handed, with the connection
+// and its bytes, to net/http's server, which serves that connection from
+// then on. Config.NoH1Loop (BERTH_PROXY_H1LOOP=0) turns it off; it needs
+// the fast path. HTTPS stays on net/http's server (and HTTP/2).
+// Everything else is forwarded by
 // httputil.ReverseProxy (Rewrite). Its transport is a small wrapper around
 // the target's own http.Transport: it times the response headers per
 // route, and retries once on another target when the dial fails and the

@@ -90,7 +90,6 @@ var errClientGone = context.Canceled
 // serveFast proxies r to ex's target over the fast path, with the same
 // retries and error pages as the ReverseProxy's path.
 func (ex *exchange) serveFast(r *http.Request) {
-	s := ex.s
 	var body []byte // nil: none
 	if r.ContentLength > 0 {
 		buf := bodyBuffers.Get().(*[]byte)
@@ -117,22 +116,12 @@ func (ex *exchange) serveFast(r *http.Request) {
 		// first, however recently it was used.
 		pc, err := b.pool.get(r.Context(), b.addr, body != nil || !idempotent(r))
 		if err != nil {
-			// Retry a refused connection once on another target, as
-			// upstream.RoundTrip does (only without a body there too).
-			if ex.retried || body != nil || !isDialError(err) || r.Context().Err() != nil {
+			// A refused connection is tried once on another target, as
+			// upstream.RoundTrip does.
+			if !ex.retryRefused(r, err, body != nil) {
 				ex.fastError(r, err)
 				return
 			}
-			ex.retried = true
-			failed, container := b, ex.rt.containers[ex.idx]
-			rt, i := s.acquire("", ex.rt.app, failed.addr)
-			if i < 0 {
-				ex.fastError(r, err)
-				return
-			}
-			ex.rt, ex.idx = rt, i
-			failed.inflight.Add(-1)
-			s.log.Debug("target refused the connection: retrying on another", "app", rt.app, "container", container, "err", err)
 			continue
 		}
 		b.fastSent.Add(1)
@@ -212,7 +201,7 @@ func (pc *upConn) roundTrip(ex *exchange, r *http.Request, body []byte) (*http.R
 			pc.c.SetReadDeadline(full)
 		}
 		pc.nothingRead = false
-		resp, err = http.ReadResponse(pc.br, r)
+		resp, err = pc.readResponse(r)
 		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"bufio"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -134,13 +135,21 @@ func (b *diffBackend) take() (seen, int) {
 }
 
 // diffProxy is the proxy's handler on a real net/http server, with or
-// without the fast path.
+// without the fast path, or on the HTTP/1.1 loop (h1 set).
 type diffProxy struct {
 	s   *server
 	srv *httptest.Server
+	h1  *h1server
 }
 
 func newDiffProxy(t *testing.T, noFast bool, r Route) *diffProxy {
+	return newDiffProxyOn(t, noFast, false, r)
+}
+
+// newLoopProxy is a diffProxy whose connections the HTTP/1.1 loop serves.
+func newLoopProxy(t *testing.T, r Route) *diffProxy { return newDiffProxyOn(t, false, true, r) }
+
+func newDiffProxyOn(t *testing.T, noFast, loop bool, r Route) *diffProxy {
 	cfg := Config{Log: slog.New(slog.NewTextHandler(t.Output(), nil)), NoFastPath: noFast}.withDefaults()
 	s := newServer(t.Context(), cfg)
 	s.mu.Lock()
@@ -149,12 +158,37 @@ func newDiffProxy(t *testing.T, noFast bool, r Route) *diffProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(&entry{s: s, port: "80"})
+	e := &entry{s: s, port: "80"}
+	srv := httptest.NewUnstartedServer(e)
 	srv.Config.ErrorLog = newErrorLog(s.log)
+	var h1 *h1server
+	if loop {
+		h1 = newH1Server(e, s.ho.track, cfg.IdleTimeout, cfg.ReadHeaderTimeout)
+		srv.Listener = h1.listen(srv.Listener)
+	}
 	srv.Start()
-	t.Cleanup(func() { srv.Close(); s.closeIdle() })
-	return &diffProxy{s: s, srv: srv}
+	t.Cleanup(func() {
+		if h1 != nil {
+			srv.Listener.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			h1.shutdown(ctx)
+			cancel()
+		}
+		srv.Close()
+		s.closeIdle()
+	})
+	return &diffProxy{s: s, srv: srv, h1: h1}
 }
+
+// bothServers runs test with the proxy's handler on net/http's server
+// and on the HTTP/1.1 loop.
+func bothServers(t *testing.T, test func(t *testing.T, loop bool)) {
+	t.Run("net-http", func(t *testing.T) { t.Parallel(); test(t, false) })
+	t.Run("h1-loop", func(t *testing.T) { t.Parallel(); test(t, true) })
+}
+
+// served is how many requests the HTTP/1.1 loop served itself.
+func (p *diffProxy) served() int64 { return p.h1.served.Load() }
 
 func (p *diffProxy) fastSent() int64 {
 	p.s.mu.Lock()
@@ -201,8 +235,8 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 	t.Parallel()
 	be := newDiffBackend(t)
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")},
-		MaxBodyBytes: 100 << 10, UpstreamTimeout: 1500 * time.Millisecond} // time enough for 11 MiB of headers on a loaded machine
-	fastP, slowP := newDiffProxy(t, false, route), newDiffProxy(t, true, route)
+		MaxBodyBytes: 100 << 10, UpstreamTimeout: 3 * time.Second} // time enough for 11 MiB of headers on a loaded machine (1.5 s was not, at load 15)
+	fastP, slowP, loopP := newDiffProxy(t, false, route), newDiffProxy(t, true, route), newLoopProxy(t, route)
 
 	const h = "Host: shop.example.com\r\nX-Request-Id: req-1\r\n"
 	big := strings.Repeat("x", 50<<10)
@@ -266,6 +300,13 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 		if slowP.fastSent() != 0 {
 			t.Fatalf("%s: the proxy without the fast path used it", tc.name)
 		}
+		// The HTTP/1.1 loop serves what the fast path takes (and the
+		// proxy's own pages); the rest goes to net/http's server.
+		before = loopP.served()
+		l := run(loopP, tc.raw, tc.method)
+		if inLoop, want := loopP.served() > before, tc.fast || tc.name == "unknown host: 404"; inLoop != want {
+			t.Errorf("%s: served by the HTTP/1.1 loop %v, want %v", tc.name, inLoop, want)
+		}
 		if took != tc.fast {
 			t.Errorf("%s: fast path taken %v, want %v", tc.name, took, tc.fast)
 		}
@@ -274,7 +315,7 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 		}
 		// The proxies' ports differ, and so does the order in which the
 		// trailer names are announced.
-		for _, o := range []*outcome{&f, &r} {
+		for _, o := range []*outcome{&f, &r, &l} {
 			if o.seen.Header != nil {
 				o.seen.Header.Del("X-Forwarded-Port")
 			}
@@ -294,6 +335,12 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 		}
 		if !reflect.DeepEqual(f.got, r.got) {
 			t.Errorf("%s: the client got\nfast path:     %+v\nReverseProxy:  %+v", tc.name, short(f.got), short(r.got))
+		}
+		if !reflect.DeepEqual(l.seen, r.seen) {
+			t.Errorf("%s: the backend saw\nHTTP/1.1 loop: %+v\nReverseProxy:  %+v", tc.name, shortSeen(l.seen), shortSeen(r.seen))
+		}
+		if !reflect.DeepEqual(l.got, r.got) {
+			t.Errorf("%s: the client got\nHTTP/1.1 loop: %+v\nReverseProxy:  %+v", tc.name, short(l.got), short(r.got))
 		}
 	}
 }
@@ -319,6 +366,10 @@ func short(g got) got {
 // they are sent (POST, which cannot be sent twice). All are answered.
 func TestFastPathKeepAliveClosedByTarget(t *testing.T) {
 	t.Parallel()
+	bothServers(t, testKeepAliveClosedByTarget)
+}
+
+func testKeepAliveClosedByTarget(t *testing.T, loop bool) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -348,7 +399,7 @@ func TestFastPathKeepAliveClosedByTarget(t *testing.T) {
 		}
 	}()
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{{Addr: l.Addr().String(), Container: "shop.web.1"}}}
-	p := newDiffProxy(t, false, route)
+	p := newDiffProxyOn(t, false, loop, route)
 	client := &http.Client{Transport: &http.Transport{}}
 	defer client.CloseIdleConnections()
 	const n = 20
@@ -411,6 +462,10 @@ func TestFastPathReusesConnections(t *testing.T) {
 // long before the route's timeout.
 func TestFastPathClientGoneEndsWait(t *testing.T) {
 	t.Parallel()
+	bothServers(t, testClientGoneEndsWait)
+}
+
+func testClientGoneEndsWait(t *testing.T, loop bool) {
 	canceled := make(chan time.Duration, 1)
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.ReadAll(r.Body) // then its server watches the connection
@@ -423,7 +478,7 @@ func TestFastPathClientGoneEndsWait(t *testing.T) {
 	}))
 	defer be.Close()
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be, "shop.web.1")}, UpstreamTimeout: 30 * time.Second}
-	p := newDiffProxy(t, false, route)
+	p := newDiffProxyOn(t, false, loop, route)
 	for _, req := range []string{
 		"GET /wait HTTP/1.1\r\nHost: shop.example.com\r\n\r\n",
 		"POST /wait HTTP/1.1\r\nHost: shop.example.com\r\nContent-Length: 5\r\n\r\nhello",
@@ -452,9 +507,13 @@ func TestFastPathClientGoneEndsWait(t *testing.T) {
 // slowly holds no connection to the app.
 func TestFastPathBuffersSmallBodies(t *testing.T) {
 	t.Parallel()
+	bothServers(t, testBuffersSmallBodies)
+}
+
+func testBuffersSmallBodies(t *testing.T, loop bool) {
 	be := newDiffBackend(t)
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")}}
-	p := newDiffProxy(t, false, route)
+	p := newDiffProxyOn(t, false, loop, route)
 	c, err := net.Dial("tcp", p.srv.Listener.Addr().String())
 	if err != nil {
 		t.Fatal(err)

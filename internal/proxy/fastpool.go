@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"net"
+	"net/http"
 	"sync"
 	"syscall"
 	"time"
@@ -43,7 +44,9 @@ type upConn struct {
 	br   *bufio.Reader
 	bw   *bufio.Writer
 	pool *connPool
-	idle time.Time // when it was put back
+	idle time.Time   // when it was put back
+	rh   http.Header // the response headers, reused (h1resp.go)
+	body h1body      // the response body, likewise
 	// reused: it served a request before this one; nothingRead: no byte
 	// of this request's response came (both decide a retry).
 	reused, nothingRead bool

@@ -266,25 +266,37 @@ func (u *upstream) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	for {
 		resp, err := once(ex.target().tr, req, ex.rt.timeout)
-		// Retry only what no byte of was sent: a failed dial, and no body
-		// (the Transport has consumed it; ReverseProxy sends nil for none).
-		if err == nil || ex.retried || req.Body != nil || !isDialError(err) || req.Context().Err() != nil {
+		// The Transport has consumed a body; ReverseProxy sends nil for
+		// none.
+		if err == nil || !ex.retryRefused(req, err, req.Body != nil) {
 			return resp, err
 		}
-		ex.retried = true
-		failed, container := ex.target(), ex.rt.containers[ex.idx]
-		rt, i := u.s.acquire("", ex.rt.app, failed.addr)
-		if i < 0 {
-			return nil, err
-		}
-		ex.rt, ex.idx = rt, i
-		failed.inflight.Add(-1)
-		u.s.log.Debug("target refused the connection: retrying on another", "app", rt.app, "container", container, "err", err)
 		u2 := *req.URL
 		u2.Host = ex.target().addr
 		req = req.WithContext(req.Context()) // a shallow copy
 		req.URL = &u2
 	}
+}
+
+// retryRefused moves ex to another target of its app after err, if
+// err is a refused connection (no byte of the request was sent), the
+// request has no body, the client is still there, and it was not moved
+// before: the one retry rule of both paths (upstream.RoundTrip and the
+// fast path).
+func (ex *exchange) retryRefused(r *http.Request, err error, hasBody bool) bool {
+	if ex.retried || hasBody || !isDialError(err) || r.Context().Err() != nil {
+		return false
+	}
+	ex.retried = true
+	failed, container := ex.target(), ex.rt.containers[ex.idx]
+	rt, i := ex.s.acquire("", ex.rt.app, failed.addr)
+	if i < 0 {
+		return false
+	}
+	ex.rt, ex.idx = rt, i
+	failed.inflight.Add(-1)
+	ex.s.log.Debug("target refused the connection: retrying on another", "app", rt.app, "container", container, "err", err)
+	return true
 }
 
 // once sends req, failing with errUpstreamTimeout if the response headers

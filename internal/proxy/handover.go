@@ -103,7 +103,7 @@ func (h *handover) track(c net.Conn, st http.ConnState) {
 // accepts), and waits until every connection it accepted has read its
 // first request or closed; Shutdown then finishes them. HTTP/2
 // connections are left to Shutdown, which sends them GOAWAY.
-func (h *handover) retire(ctx context.Context, srvs []*http.Server, lns []net.Listener) {
+func (h *handover) retire(ctx context.Context, srvs []*http.Server, lns []net.Listener, keepAlivesOff func()) {
 	for _, ln := range lns {
 		if ln != nil {
 			ln.Close()
@@ -113,6 +113,9 @@ func (h *handover) retire(ctx context.Context, srvs []*http.Server, lns []net.Li
 		if srv != nil {
 			srv.SetKeepAlivesEnabled(false)
 		}
+	}
+	if keepAlivesOff != nil { // the HTTP/1.1 loop's connections
+		keepAlivesOff()
 	}
 	for ctx.Err() == nil {
 		waiting := 0

@@ -166,7 +166,16 @@ func Run(ctx context.Context, cfg Config) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	errc := make(chan error, 3)
-	go func() { errc <- fmt.Errorf("proxy: serve HTTP: %w", httpSrv.Serve(ln)) }()
+	if os.Getenv("BERTH_PROXY_H1LOOP") == "0" {
+		cfg.NoH1Loop = true
+	}
+	var h1 *h1server // nil: net/http serves plain HTTP
+	serveLn := ln
+	if !cfg.NoH1Loop && !cfg.NoFastPath {
+		h1 = newH1Server(httpSrv.Handler.(*entry), s.ho.track, cfg.IdleTimeout, cfg.ReadHeaderTimeout)
+		serveLn = h1.listen(ln)
+	}
+	go func() { errc <- fmt.Errorf("proxy: serve HTTP: %w", httpSrv.Serve(serveLn)) }()
 	var httpsSrv *http.Server
 	if tlsLn != nil {
 		httpsSrv = newServer(s.httpsPort, true)
@@ -193,7 +202,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}()
 	go s.xp.run(baseCtx, s.httpAddr)
 	s.xp.want(s.table.Load().ports)
-	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid(), "fast_path", !cfg.NoFastPath)
+	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid(), "fast_path", !cfg.NoFastPath, "h1_loop", h1 != nil)
 	if cfg.Ready != nil {
 		cfg.Ready(s.httpAddr)
 	}
@@ -215,7 +224,11 @@ func Run(ctx context.Context, cfg Config) error {
 		// The extra ports are not handed over: let them go at once, so
 		// the new proxy binds them (see ports.go).
 		go s.xp.stop(sctx)
-		s.ho.retire(sctx, []*http.Server{httpSrv, httpsSrv}, []net.Listener{ln, tlsLn})
+		var off func()
+		if h1 != nil {
+			off = h1.disableKeepAlives
+		}
+		s.ho.retire(sctx, []*http.Server{httpSrv, httpsSrv}, []net.Listener{ln, tlsLn}, off)
 	}
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -225,13 +238,22 @@ func Run(ctx context.Context, cfg Config) error {
 	})
 	wg.Go(func() { s.xp.stop(sctx) })
 	shutdown := func(srv *http.Server) {
-		if err := srv.Shutdown(sctx); err != nil {
+		// A listener the hand-over closed first is no error.
+		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, net.ErrClosed) {
 			log.Warn("requests still in flight after the shutdown timeout: closing them", "err", err)
 			srv.Close()
 		}
 	}
 	if httpsSrv != nil {
 		wg.Go(func() { shutdown(httpsSrv) })
+	}
+	if h1 != nil {
+		// The loop's connections first: while they finish, net/http's
+		// server still takes those they hand over.
+		ln.Close()
+		if err := h1.shutdown(sctx); err != nil {
+			log.Warn("requests still in flight after the shutdown timeout: closed them", "err", err)
+		}
 	}
 	shutdown(httpSrv)
 	if n := s.hj.wait(sctx); n > 0 {
