@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -20,18 +22,28 @@ import (
 // socket on the host's files. Through the real binary against that socket:
 // apps:create, domains:add, a deploy from a tar (built on the node from
 // the base image copied in); then a request from the host to the node's
-// address on the proxy's port with the app's Host header gets the app.
+// address on the proxy's port with the app's Host header gets the app,
+// and so does one from node 2's namespace.
 func TestBerthOnARigNode(t *testing.T) {
 	t.Parallel()
 	host := requireDocker(t)
 	requireSwarmRig(t)
+	if _, err := exec.LookPath("curl"); err != nil {
+		// The request from node 2's namespace is curl's (nsenter runs it).
+		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
+			t.Fatalf("curl is required (BERTH_REQUIRE_DOCKER=1): %v", err)
+		}
+		t.Skipf("no curl: %v", err)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Second)
 	defer cancel()
 	began := time.Now()
 	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
 
-	// One node is enough to run Berth on; NoSwarm: nothing here needs it.
-	rig := swarmtest.New(t, swarmtest.Options{Nodes: 1, NoSwarm: true, Timeout: 60 * time.Second})
+	// Two nodes in a swarm, node 1 its manager, as the Swarm scheduler's
+	// tests will have them: Berth runs beside swarm's own networks
+	// (ingress, docker_gwbridge) on the manager's engine.
+	rig := swarmtest.New(t, swarmtest.Options{Nodes: 2, Timeout: 60 * time.Second})
 	node := rig.Nodes[0]
 	step(fmt.Sprintf("rig up in %s", rig.SetupIn.Round(time.Millisecond)))
 	if err := node.LoadImages(ctx, host.Host(), "berth-test/busybox:1"); err != nil {
@@ -79,6 +91,14 @@ func TestBerthOnARigNode(t *testing.T) {
 		t.Fatalf("GET http://shop.example/env via %s: %s, want the app's env with APP_VERSION=on-node-1", b.ProxyAddr, body)
 	}
 	step("the host reached the app through node 1's proxy")
+	// From node 2's namespace (another machine of the cluster network),
+	// across the bridge.
+	peer, err := exec.CommandContext(ctx, "nsenter", "--net=/var/run/netns/"+rig.Nodes[1].NS,
+		"curl", "-sS", "--max-time", "5", "-H", "Host: shop.example", "http://"+b.ProxyAddr+"/env").CombinedOutput()
+	if err != nil || !strings.Contains(string(peer), `"APP_VERSION":"on-node-1"`) {
+		t.Fatalf("from node 2: curl http://%s/env (Host shop.example): %v\n%s", b.ProxyAddr, err, peer)
+	}
+	step("node 2 reached the app through node 1's proxy")
 	// An unknown host gets the proxy's answer, not the app's.
 	if body := getVia(t, ctx, b.ProxyAddr, "other.example", "/env"); strings.Contains(body, "on-node-1") {
 		t.Fatalf("an unknown Host header reached the app: %s", body)
