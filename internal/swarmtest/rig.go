@@ -326,13 +326,18 @@ func (r *Rig) cleanup() {
 // directory, mounts under it, its network objects, then the directory.
 func cleanSlot(k int) {
 	dir := filepath.Join(stateRoot, fmt.Sprintf("%s%d", Prefix, k))
-	// Each node's dockerd, containerd and sshd, by pid file, only if their
-	// command line names this directory.
-	for _, pattern := range []string{"n*/docker.pid", "n*/exec/containerd/containerd.pid", "n*/sshd.pid"} {
+	// Each node's Berth, dockerd, containerd and sshd, by pid file, only
+	// if their command line names this directory.
+	// A node's Berth (Rig.Berth) and the proxy it started go first.
+	for _, pattern := range []string{"n*/berth/berth.lock", "n*/docker.pid", "n*/exec/containerd/containerd.pid", "n*/sshd.pid"} {
 		files, _ := filepath.Glob(filepath.Join(dir, pattern))
 		for _, f := range files {
 			killOwned(f, dir)
 		}
+	}
+	berths, _ := filepath.Glob(filepath.Join(dir, "n*/berth"))
+	for _, d := range berths {
+		killBerthProxy(d)
 	}
 	unmountUnder(dir)
 	cleanNetwork(k)
