@@ -26,6 +26,26 @@ type h1head struct {
 	keepAlive10           bool // HTTP/1.0 with Connection: keep-alive
 }
 
+// crlfLines counts the lines of head, each of which must end with CRLF,
+// with no bare CR or LF anywhere (net/http takes a bare LF as a line end:
+// such oddities are left to it); false when one does not.
+func crlfLines(head string) (int, bool) {
+	n := 0
+	for i := 0; i < len(head); i++ {
+		switch head[i] {
+		case '\r':
+			if i+1 >= len(head) || head[i+1] != '\n' {
+				return 0, false
+			}
+			i++
+			n++
+		case '\n':
+			return 0, false
+		}
+	}
+	return n, true
+}
+
 // parseHead parses head, which ends with the blank line, into p and h
 // (cleared first); vals is scratch for the header values, returned for
 // reuse. It reports false for anything outside the subset the loop
@@ -33,20 +53,9 @@ type h1head struct {
 func parseHead(head string, p *h1head, h http.Header, vals []string) ([]string, bool) {
 	clear(h)
 	*p = h1head{}
-	// Every line ends with CRLF; no bare CR or LF anywhere (net/http
-	// takes a bare LF as a line end: leave such oddities to it).
-	n := 0
-	for i := 0; i < len(head); i++ {
-		switch head[i] {
-		case '\r':
-			if i+1 >= len(head) || head[i+1] != '\n' {
-				return vals, false
-			}
-			i++
-			n++
-		case '\n':
-			return vals, false
-		}
+	n, ok := crlfLines(head)
+	if !ok {
+		return vals, false
 	}
 	line, rest, _ := strings.Cut(head, "\r\n")
 	method, line, ok1 := strings.Cut(line, " ")

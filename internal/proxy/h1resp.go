@@ -55,18 +55,9 @@ func peekResponseHead(br *bufio.Reader) []byte {
 // whose Header is h (cleared first); false: not plain.
 func parseResponseHead(head, method string, h http.Header) (*http.Response, bool) {
 	clear(h)
-	n := 0
-	for i := 0; i < len(head); i++ {
-		switch head[i] {
-		case '\r':
-			if i+1 >= len(head) || head[i+1] != '\n' {
-				return nil, false
-			}
-			i++
-			n++
-		case '\n':
-			return nil, false
-		}
+	n, ok := crlfLines(head)
+	if !ok {
+		return nil, false
 	}
 	line, rest, _ := strings.Cut(head, "\r\n")
 	var minor int
