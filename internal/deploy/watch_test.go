@@ -121,6 +121,15 @@ func TestWatchSwitchesBack(t *testing.T) {
 	if formation["web"] != 1 || generation != old.Labels["berth.generation"] {
 		t.Errorf("formation %v, generation %q, want the old one's %q", formation, generation, old.Labels["berth.generation"])
 	}
+	// The failed release's image goes at once (as on the failure path),
+	// the live one's stays.
+	h.eng.mu.Lock()
+	_, failedImage := h.eng.images[h.d.names.Image("shop", 2)]
+	_, liveImage := h.eng.images[h.d.names.Image("shop", 1)]
+	h.eng.mu.Unlock()
+	if failedImage || !liveImage {
+		t.Errorf("image of release 2 kept: %v, of release 1 kept: %v; want only release 1's", failedImage, liveImage)
+	}
 }
 
 // A later deploy of the app ends the watch (it does not wait for the window
