@@ -36,8 +36,7 @@ func (m *Manager) Sync(ctx context.Context, app string) error {
 	if m.proxy == nil {
 		return nil
 	}
-	m.syncMu.Lock()
-	defer m.syncMu.Unlock()
+	defer m.lockApp(app)()
 	if m.isProxyDisabled(ctx, app) {
 		if err := m.proxy.DeleteRoute(ctx, app); err != nil {
 			return fmt.Errorf("remove the proxy's route for %s (proxy:disable): %w", app, err)
@@ -63,8 +62,7 @@ func (m *Manager) TakeOut(ctx context.Context, app, container string) error {
 	if m.proxy == nil {
 		return nil
 	}
-	m.syncMu.Lock()
-	defer m.syncMu.Unlock()
+	defer m.lockApp(app)()
 	routes, err := m.proxy.Routes(ctx)
 	if err != nil {
 		return fmt.Errorf("read the proxy's routes: %w", err)
