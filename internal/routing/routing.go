@@ -126,6 +126,10 @@ type Manager struct {
 	// a push of every route holds syncMu alone.
 	syncMu  sync.RWMutex
 	appSync keyedMutex
+	// pushed are the targets last pushed per app (syncConfig reuses
+	// them); an entry changes under its app's sync lock.
+	pushedMu sync.Mutex
+	pushed   map[string]*pushedTargets
 }
 
 // keyedMutex is a mutex per key; a key's entry lives while it is held or
