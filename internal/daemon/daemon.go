@@ -18,6 +18,7 @@ import (
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/enginewatch"
 	"github.com/berthpaas/berth/internal/gitserver"
+	"github.com/berthpaas/berth/internal/memtrim"
 	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
@@ -128,7 +129,9 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	// Memory freed by a command's work goes back to the kernel once the
+	// daemon is quiet (package memtrim).
+	srv := &http.Server{Handler: memtrim.New(memtrim.Quiet).Handler(mux), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	// Everything the control socket reports (the ssh address) is set up
 	// before it answers.
 	gw, err := git.ServeGateway(s.SSHSocket, s.SSHGroup)
