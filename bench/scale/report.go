@@ -111,7 +111,8 @@ func (r *report) restoreSection(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "### A host reboot (`ps:restore` at the daemon's start)\n\n"+
 		"%d apps deployed; the daemon stopped, its proxy SIGKILLed and the apps' %d containers killed (`docker kill`: the engine "+
-		"does not restart them), then the daemon started as at boot. Times from that start:\n\n", x.apps, x.containers)
+		"does not restart them), then the daemon started as at boot. Each app is asked for through the proxy every %v "+
+		"(a new connection each). Times from that start:\n\n", x.apps, x.containers, rebootPoll)
 	b.WriteString("| daemon answering | first app answering | half the apps | every app answering |\n|---:|---:|---:|---:|\n")
 	fmt.Fprintf(b, "| %s | %s | %s | %s |\n\n", ms(x.daemonUp), ms(x.first), ms(x.median), ms(x.all))
 	fmt.Fprintf(b, "**Goal**: 50 apps back serving within 30 s of a reboot: %s (%d apps in %.1f s).\n\n", met(x.all < 30*time.Second && x.apps >= 50), x.apps, x.all.Seconds())
