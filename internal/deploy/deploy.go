@@ -67,6 +67,7 @@ type Deployer struct {
 	lastExit      func(containerID string) (LastExit, bool)
 	failpoint     func(name string) error
 	containerOpts func(ctx context.Context, app string) (ContainerOptions, error)
+	idle          func()
 	locks         locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
@@ -113,6 +114,10 @@ type Config struct {
 	// it runs (docker-options, storage mounts, resource limits: see
 	// containeropts.go); nil adds nothing.
 	ContainerOptions func(ctx context.Context, app string) (ContainerOptions, error)
+	// Idle, if set, is called each time a piece of background work (a
+	// watch after a switch, a retirement, an image removal) ends: the
+	// daemon gives freed memory back a while after (package memtrim).
+	Idle func()
 }
 
 // New returns a Deployer built from c.
@@ -121,7 +126,7 @@ func New(c Config) *Deployer {
 		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
 		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
-		containerOpts: c.ContainerOptions,
+		containerOpts: c.ContainerOptions, idle: c.Idle,
 	}
 	if d.failpoint == nil {
 		d.failpoint = failpoint.Hit
@@ -581,7 +586,7 @@ func (j *job) dropRelease() {
 	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))
 	j.d.retiring.Add(1)
 	go func(d *Deployer, eng Images, app, img string) {
-		defer d.retiring.Done()
+		defer d.backgroundDone()
 		if err := d.removeImage(context.Background(), eng, img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
 			d.log.Warn("remove the image of a failed release", "app", app, "image", img, "err", err)
 		}

@@ -110,7 +110,7 @@ func (j *job) startWatch(ctx context.Context, unlock func()) bool {
 	j.d.locks.setPreempt(j.app.Name, cancel)
 	j.d.retiring.Add(1)
 	go func() {
-		defer j.d.retiring.Done()
+		defer j.d.backgroundDone()
 		defer unlock()
 		defer cancel()
 		j.runWatch(wctx, ctx, ws)
@@ -187,7 +187,7 @@ func (j *job) retireOld(ctx context.Context) {
 		j.stopLater = nil
 		d.retiring.Add(1)
 		go func() {
-			defer d.retiring.Done()
+			defer d.backgroundDone()
 			d.stopAndRemove(eng, app, stop, time.Duration(set.stopTimeout)*time.Second)
 		}()
 	}

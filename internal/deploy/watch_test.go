@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,5 +213,21 @@ func TestWatchEndsOnStop(t *testing.T) {
 	}
 	if err := h.d.Start(context.Background(), "shop", h.out); err != nil {
 		t.Errorf("ps:start: %v", err)
+	}
+}
+
+// Config.Idle hears when background work (the watch, the old containers'
+// retirement) ends, so the daemon can give freed memory back after it.
+func TestIdleCalledWhenBackgroundWorkEnds(t *testing.T) {
+	h := watchHarness(t)
+	var idle atomic.Int32
+	h.d.idle = func() { idle.Add(1) }
+	h.mustDeploy(checkedWeb...)
+	h.d.WaitRetired()
+	before := idle.Load()
+	h.mustDeploy(checkedWeb...)
+	h.d.WaitRetired()
+	if idle.Load() <= before {
+		t.Errorf("Idle called %d times before the watched deploy, %d after: want more", before, idle.Load())
 	}
 }
