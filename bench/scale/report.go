@@ -111,7 +111,8 @@ func (r *report) restoreSection(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "### A host reboot (`ps:restore` at the daemon's start)\n\n"+
 		"%d apps deployed; the daemon stopped, its proxy SIGKILLed and the apps' %d containers killed (`docker kill`: the engine "+
-		"does not restart them), then the daemon started as at boot. Times from that start:\n\n", x.apps, x.containers)
+		"does not restart them), then the daemon started as at boot. Each app is asked for through the proxy every %v "+
+		"(a new connection each). Times from that start:\n\n", x.apps, x.containers, rebootPoll)
 	b.WriteString("| daemon answering | first app answering | half the apps | every app answering |\n|---:|---:|---:|---:|\n")
 	fmt.Fprintf(b, "| %s | %s | %s | %s |\n\n", ms(x.daemonUp), ms(x.first), ms(x.median), ms(x.all))
 	fmt.Fprintf(b, "**Goal**: 50 apps back serving within 30 s of a reboot: %s (%d apps in %.1f s).\n\n", met(x.all < 30*time.Second && x.apps >= 50), x.apps, x.all.Seconds())
@@ -148,8 +149,9 @@ func (r *report) addSection(b *strings.Builder) {
 	fmt.Fprintf(b, "### A route change with %d domains present\n\n"+
 		"A new domain added to an app that has %d, %d samples of each way, the ways taking turns; from the change's start to its "+
 		"return, and to the first 200 for the new host through the proxy (polled every millisecond, a new connection each). "+
-		"`domains:add` is what a user runs: a new client process, the daemon's transaction, the route worked out (the engine asked "+
-		"for the app's containers) and pushed to the proxy, which persists its table (fsync) and installs it. `domains.update` is the "+
+		"`domains:add` is what a user runs: a new client process, the daemon's transaction, the route worked out (with the targets "+
+		"last pushed: the engine is not asked) and pushed to the proxy, which writes its table to its state file (fsynced in the "+
+		"background) and installs it. `domains.update` is the "+
 		"same operation over the daemon's socket from the bench's process (no new process). The proxy alone is its control API's "+
 		"`PUT /v1/routes/APP` with the route plus the host.\n\n", r.domains, *nDomains, len(r.adds[addCLI]))
 	b.WriteString("| way | returned: median | p90 | served: median | p90 | max |\n|---|---:|---:|---:|---:|---:|\n")

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -18,7 +19,7 @@ import (
 // takes (its own tests clone and rename 47-character apps to "-renamed").
 const MaxNameLength = 63
 
-var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+var nameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`) })
 
 // ErrInvalid marks errors caused by bad user input; the message is meant to
 // be shown to the user as is.
@@ -44,7 +45,7 @@ func ValidateName(name string) error {
 	if name == "" {
 		return Invalidf("Please specify an app name")
 	}
-	if !nameRE.MatchString(name) {
+	if !nameRE().MatchString(name) {
 		return Invalidf("App name must begin with lowercase alphanumeric character, and may only contain lowercase alphanumerics, dots, and hyphens")
 	}
 	if len(name) > MaxNameLength {
@@ -56,11 +57,11 @@ func ValidateName(name string) error {
 	return nil
 }
 
-var keyRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
+var keyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`) })
 
 // ValidateKey checks a config var name.
 func ValidateKey(key string) error {
-	if !keyRE.MatchString(key) {
+	if !keyRE().MatchString(key) {
 		return Invalidf("Invalid key name: %q; keys must match [a-zA-Z_][a-zA-Z0-9_]*", key)
 	}
 	return nil

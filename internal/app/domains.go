@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Domain limits (RFC 1035): a label is at most 63 characters, a name at most
@@ -18,7 +19,7 @@ const (
 )
 
 // domainRE is Dokku's hostname rule, applied to the lower-cased name.
-var domainRE = regexp.MustCompile(`^[a-z0-9.*-]*[a-z0-9*-]$`)
+var domainRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9.*-]*[a-z0-9*-]$`) })
 
 // NormalizeDomain returns the form a domain is stored and compared in: host
 // names are case-insensitive, so Berth keeps them lower-cased (Dokku checks
@@ -40,7 +41,7 @@ func ValidateDomain(name string) error {
 		shown = fmt.Sprintf("%q", name) // one line: never echo a line break
 	}
 	bad := Invalidf("%s is invalid", shown)
-	if len(d) > MaxDomainLength || !domainRE.MatchString(d) {
+	if len(d) > MaxDomainLength || !domainRE().MatchString(d) {
 		return bad
 	}
 	labels := strings.Split(d, ".")

@@ -3,6 +3,7 @@ package app
 import (
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // LogsKeys are the keys of logs:set, Dokku's, in order. max-size is the
@@ -18,7 +19,7 @@ var LogsGlobalOnly = map[string]bool{"vector-image": true, "vector-networks": tr
 // DefaultLogMaxSize is Dokku's default max-size of a container's log.
 const DefaultLogMaxSize = "10m"
 
-var labelKeyRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+var labelKeyRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`) })
 
 func init() {
 	Register(Setting{Namespace: "logs", Key: "max-size", Scope: ScopeBoth, Default: DefaultLogMaxSize, Validate: ValidateLogMaxSize})
@@ -54,7 +55,7 @@ func ValidateLogMaxSize(v string) error {
 // checking it as Dokku does.
 func noVector(key string) func(string) error {
 	return func(v string) error {
-		if key == "app-label-alias" && !labelKeyRE.MatchString(v) {
+		if key == "app-label-alias" && !labelKeyRE().MatchString(v) {
 			return Invalidf("Invalid app-label-alias value, must start with a letter or number and contain only letters, numbers, and any of [_, ., -]")
 		}
 		return Invalidf("Berth does not ship logs with Vector, so %s cannot be set; read logs with `logs APP -t` (or the engine's log driver: docker-options:add APP deploy --log-driver=...)", key)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -279,7 +280,7 @@ func (d *jsonDoc) formation(n *jsonNode) (map[string]Formation, error) {
 }
 
 // envNameRE is the rule for config var names (as config:set).
-var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 func (d *jsonDoc) env(n *jsonNode) (map[string]EnvSpec, error) {
 	if err := d.wantKind(n, "env", jsonObject); err != nil {
@@ -288,7 +289,7 @@ func (d *jsonDoc) env(n *jsonNode) (map[string]EnvSpec, error) {
 	out := map[string]EnvSpec{}
 	seen := map[string]int{}
 	for _, m := range n.obj {
-		if !envNameRE.MatchString(m.key) {
+		if !envNameRE().MatchString(m.key) {
 			return nil, d.errAt(m.keyOff, "env: invalid variable name %s: names must match [A-Za-z_][A-Za-z0-9_]*", quote(m.key))
 		}
 		if first, dup := seen[m.key]; dup {

@@ -3,6 +3,7 @@ package appfile
 import (
 	"regexp"
 	"strings"
+	"sync"
 )
 
 func (d *jsonDoc) healthchecks(n *jsonNode) (map[string][]Healthcheck, error) {
@@ -152,7 +153,7 @@ func (d *jsonDoc) healthcheck(n *jsonNode, path string) (Healthcheck, error) {
 }
 
 // headerNameRE is an HTTP header field name (a token, RFC 9110).
-var headerNameRE = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+var headerNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$") })
 
 func (d *jsonDoc) headers(n *jsonNode, path string) ([]HTTPHeader, error) {
 	if err := d.wantKind(n, path, jsonArray); err != nil {
@@ -174,7 +175,7 @@ func (d *jsonDoc) headers(n *jsonNode, path string) ([]HTTPHeader, error) {
 				return nil, err
 			}
 		}
-		if !headerNameRE.MatchString(h.Name) {
+		if !headerNameRE().MatchString(h.Name) {
 			return nil, d.errAt(hn.off, "%s.name must be an HTTP header name such as \"Host\", not %s", p, quote(h.Name))
 		}
 		if v := f["value"]; v != nil {

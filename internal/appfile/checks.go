@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Checks is a parsed legacy CHECKS file: its settings and its HTTP checks.
@@ -39,11 +40,11 @@ type Check struct {
 }
 
 // settingRE matches the start of a "NAME=VALUE" settings line.
-var settingRE = regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\s*=`)
+var settingRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([A-Za-z_][A-Za-z0-9_]*)\s*=`) })
 
 // hostRE is what may follow "//" up to the path: a host name or address,
 // with an optional port.
-var hostRE = regexp.MustCompile(`^[A-Za-z0-9._\-\[\]:]+$`)
+var hostRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._\-\[\]:]+$`) })
 
 // ParseChecks parses a legacy CHECKS file. Its lines are, after blanks are
 // trimmed:
@@ -76,7 +77,7 @@ func ParseChecks(data []byte) (Checks, error) {
 		if strings.Contains(line, "{{") {
 			return Checks{}, lineErr(ChecksFileName, n, "a template ({{ ... }}) that was not expanded")
 		}
-		if m := settingRE.FindStringSubmatch(line); m != nil {
+		if m := settingRE().FindStringSubmatch(line); m != nil {
 			name := m[1]
 			value := line[len(m[0]):]
 			if j := strings.IndexByte(value, '#'); j >= 0 {
@@ -139,7 +140,7 @@ func parseCheckLine(line string, n int) (Check, error) {
 		if host == "" {
 			return Check{}, lineErr(ChecksFileName, n, "missing host name after \"//\" in %s", quote(target))
 		}
-		if !hostRE.MatchString(host) {
+		if !hostRE().MatchString(host) {
 			return Check{}, lineErr(ChecksFileName, n, "invalid host name %s in %s", quote(host), quote(target))
 		}
 		ch.Host, rest = host, path

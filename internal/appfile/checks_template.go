@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"text/template"
 )
 
@@ -19,7 +20,7 @@ func ChecksHasTemplates(data []byte) bool {
 const maxRenderedChecks = 1 << 20
 
 // templateErrRE takes apart text/template's "template: CHECKS:5:12: msg".
-var templateErrRE = regexp.MustCompile(`^template: [^:]*:(\d+):(?:\d+:)? ?(.*)$`)
+var templateErrRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^template: [^:]*:(\d+):(?:\d+:)? ?(.*)$`) })
 
 // RenderChecks expands the templates of a CHECKS file as Dokku does (it
 // renders the file with sigil before reading it): {{ var "NAME" }} is the
@@ -52,7 +53,7 @@ func templateErr(err error) error {
 	if len(msg) > 200 {
 		msg = msg[:200] + "..."
 	}
-	if m := templateErrRE.FindStringSubmatch(msg); m != nil {
+	if m := templateErrRE().FindStringSubmatch(msg); m != nil {
 		line, _ := strconv.Atoi(m[1])
 		return lineErr(ChecksFileName, line, "template: %s", m[2])
 	}

@@ -147,7 +147,7 @@ func FuzzAppJSON(f *testing.F) {
 			}
 		}
 		for name, spec := range a.Env {
-			if !envNameRE.MatchString(name) {
+			if !envNameRE().MatchString(name) {
 				t.Fatalf("env name %q accepted", name)
 			}
 			if spec.Generator != "" && spec.Generator != GeneratorSecret {
@@ -217,7 +217,7 @@ func checkHealthcheck(t *testing.T, where string, h Healthcheck) {
 		t.Fatalf("%s.command has no program: %q", where, h.Command)
 	}
 	for _, hd := range h.HTTPHeaders {
-		if !headerNameRE.MatchString(hd.Name) || checkText(hd.Value) != "" {
+		if !headerNameRE().MatchString(hd.Name) || checkText(hd.Value) != "" {
 			t.Fatalf("%s has a bad header %+v", where, hd)
 		}
 	}
@@ -258,7 +258,7 @@ func FuzzChecks(f *testing.F) {
 			if !strings.HasPrefix(ch.Path, "/") || checkText(ch.Path) != "" || strings.ContainsAny(ch.Path, " \t") {
 				t.Fatalf("path %q", ch.Path)
 			}
-			if ch.Host != "" && !hostRE.MatchString(ch.Host) {
+			if ch.Host != "" && !hostRE().MatchString(ch.Host) {
 				t.Fatalf("host %q", ch.Host)
 			}
 			if ch.Content != strings.TrimSpace(ch.Content) {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
@@ -19,7 +20,7 @@ import (
 
 // entryNameRE is Dokku's rule for storage entry names: lowercase
 // letters, digits and dashes, at most 45 characters.
-var entryNameRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$`)
+var entryNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,43}[a-z0-9])?$`) })
 
 func loadEntry(tx *store.Tx, name string) (api.StorageEntry, bool, error) {
 	raw, ok, err := tx.Property(store.Global, entriesNS, name)
@@ -57,7 +58,7 @@ func parseMode(v string) (string, os.FileMode, error) {
 
 func (m *Manager) storageCreate(ctx context.Context, req api.StorageCreateRequest, out api.Output) (api.StorageEntry, error) {
 	e := req.StorageEntry
-	if !entryNameRE.MatchString(e.Name) {
+	if !entryNameRE().MatchString(e.Name) {
 		return e, app.Invalidf("Invalid storage entry name %q: lowercase letters, digits and dashes, at most 45 characters", e.Name)
 	}
 	if strings.HasPrefix(e.Name, "legacy-") {

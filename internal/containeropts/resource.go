@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
@@ -21,7 +22,7 @@ const resourceNS = "resource"
 // in Dokku's order.
 var ResourceKeys = []string{"cpu", "memory", "memory-swap", "network", "network-ingress", "network-egress", "nvidia-gpu"}
 
-var memoryRE = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(b|k|m|g|KB|MB|GB|B)?$`)
+var memoryRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(b|k|m|g|KB|MB|GB|B)?$`) })
 
 // checkResource checks one value before it is stored.
 func checkResource(key, v string) error {
@@ -34,7 +35,7 @@ func checkResource(key, v string) error {
 			return app.Invalidf("Invalid cpu value %q: a number of CPUs such as 0.5 or 2", v)
 		}
 	case "memory", "memory-swap":
-		if !memoryRE.MatchString(v) {
+		if !memoryRE().MatchString(v) {
 			return app.Invalidf("Invalid %s value %q: a size such as 512, 512m, 512MB or 1g (a plain number is megabytes)", key, v)
 		}
 	case "nvidia-gpu":

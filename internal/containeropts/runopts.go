@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
@@ -28,8 +29,8 @@ var shortFlags = map[string]string{
 }
 
 var (
-	volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
-	restartRE    = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
+	volumeNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`) })
+	restartRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`) })
 )
 
 // runFlags are the docker run options Berth applies. Others are refused
@@ -46,7 +47,7 @@ var runFlags = map[string]runFlag{
 			return nil
 		}
 		ctr, _, _ := strings.Cut(rest, ":")
-		if !path.IsAbs(ctr) || (!path.IsAbs(host) && !volumeNameRE.MatchString(host)) {
+		if !path.IsAbs(ctr) || (!path.IsAbs(host) && !volumeNameRE().MatchString(host)) {
 			return fmt.Errorf("-v %s: use HOST-DIR:CONTAINER-DIR[:OPTIONS] (absolute paths) or VOLUME:CONTAINER-DIR", v)
 		}
 		s.Binds = append(s.Binds, v)
@@ -191,7 +192,7 @@ var runFlags = map[string]runFlag{
 		return nil
 	}},
 	"--restart": {true, func(s *docker.ContainerSpec, v string) error {
-		if !restartRE.MatchString(v) {
+		if !restartRE().MatchString(v) {
 			return fmt.Errorf("--restart %s: use no, always, unless-stopped, on-failure or on-failure:N", v)
 		}
 		s.RestartPolicy = v

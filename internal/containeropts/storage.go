@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
@@ -22,9 +23,9 @@ const (
 )
 
 var (
-	dirNameRE   = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
-	hostMountRE = regexp.MustCompile(`^/.*:/`)
-	volMountRE  = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+:/`)
+	dirNameRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]+$`) })
+	hostMountRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^/.*:/`) })
+	volMountRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+:/`) })
 )
 
 func lchown(p string, uid, gid int) error { return os.Lchown(p, uid, gid) }
@@ -83,7 +84,7 @@ func (m *Manager) storageEnsureDirectory(ctx context.Context, req api.StorageDir
 	if req.Name == "" {
 		return api.Empty{}, app.Invalidf("Please specify a directory to create")
 	}
-	if !dirNameRE.MatchString(req.Name) {
+	if !dirNameRE().MatchString(req.Name) {
 		return api.Empty{}, app.Invalidf("Directory can only contain the following set of characters: [A-Za-z0-9_-]")
 	}
 	fmt.Fprintf(out.Stderr, " !     Deprecated: please use 'storage:create' instead of 'storage:ensure-directory'\n")
@@ -170,10 +171,10 @@ func ColonForm(at api.StorageAttachment) string {
 // parseColonMount reads HOST-DIR:CONTAINER-DIR[:OPTIONS] (Dokku's rules).
 func parseColonMount(s string) (api.StorageAttachment, error) {
 	if strings.HasPrefix(s, "/") {
-		if !hostMountRE.MatchString(s) {
+		if !hostMountRE().MatchString(s) {
 			return api.StorageAttachment{}, app.Invalidf("Storage path must be two valid paths divided by colon.")
 		}
-	} else if !volMountRE.MatchString(s) {
+	} else if !volMountRE().MatchString(s) {
 		return api.StorageAttachment{}, app.Invalidf("Volume name must be two characters or more. Volume name must not contain invalid characters. Storage path must be two valid paths divided by colon.")
 	}
 	parts := strings.SplitN(s, ":", 3)

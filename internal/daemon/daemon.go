@@ -18,6 +18,7 @@ import (
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/enginewatch"
 	"github.com/berthpaas/berth/internal/gitserver"
+	"github.com/berthpaas/berth/internal/memtrim"
 	"github.com/berthpaas/berth/internal/naming"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
@@ -58,6 +59,10 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	}
 	defer st.Close()
 
+	// Memory freed by a command's work, or by a deploy's work in the
+	// background, goes back to the kernel once the daemon is quiet
+	// (package memtrim).
+	trim := memtrim.New(memtrim.Quiet)
 	eng := &engineConn{}
 	defer eng.close()
 	exits := enginewatch.NewExits()
@@ -69,7 +74,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	deployer := deploy.New(deploy.Config{
 		Store: st, Engine: placeContainers(eng.get, nets), Names: naming.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
 		Router: attachingRouter{hooks, nets}, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
-		LastExit: lastExit(exits), ContainerOptions: containerOpts,
+		LastExit: lastExit(exits), ContainerOptions: containerOpts, Idle: trim.Touch,
 	})
 	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)
@@ -128,7 +133,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: trim.Handler(mux), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	// Everything the control socket reports (the ssh address) is set up
 	// before it answers.
 	gw, err := git.ServeGateway(s.SSHSocket, s.SSHGroup)

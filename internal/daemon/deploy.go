@@ -402,7 +402,7 @@ func (s *Service) setChecksMode(ctx context.Context, req api.ChecksMode) error {
 		types = []string{"_all_"}
 	}
 	for _, t := range types {
-		if t != "_all_" && !processTypeRE.MatchString(t) {
+		if t != "_all_" && !processTypeRE().MatchString(t) {
 			return api.Errorf(api.CodeInvalid, "Invalid process type %q", t)
 		}
 	}
@@ -463,7 +463,7 @@ func (s *Service) setChecksMode(ctx context.Context, req api.ChecksMode) error {
 	})
 }
 
-var processTypeRE = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+var processTypeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`) })
 
 // scopedTo is a request's ScopedTo as deploy.Source.Apps: nil (no limit) when
 // empty.

@@ -67,6 +67,7 @@ type Deployer struct {
 	lastExit      func(containerID string) (LastExit, bool)
 	failpoint     func(name string) error
 	containerOpts func(ctx context.Context, app string) (ContainerOptions, error)
+	idle          func()
 	locks         locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
@@ -113,6 +114,10 @@ type Config struct {
 	// it runs (docker-options, storage mounts, resource limits: see
 	// containeropts.go); nil adds nothing.
 	ContainerOptions func(ctx context.Context, app string) (ContainerOptions, error)
+	// Idle, if set, is called each time a piece of background work (a
+	// watch after a switch, a retirement, an image removal) ends: the
+	// daemon gives freed memory back a while after (package memtrim).
+	Idle func()
 }
 
 // New returns a Deployer built from c.
@@ -121,7 +126,7 @@ func New(c Config) *Deployer {
 		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
 		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
-		containerOpts: c.ContainerOptions,
+		containerOpts: c.ContainerOptions, idle: c.Idle,
 	}
 	if d.failpoint == nil {
 		d.failpoint = failpoint.Hit
@@ -547,19 +552,7 @@ func (j *job) fail(stepName string, err error) {
 	if j.redeploy {
 		return
 	}
-	// The source tree goes first: on a full disk, that frees the space the
-	// record of the failure needs.
-	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))
-	// A release that never went live cannot be rolled back to: its image
-	// goes (an image deploy's or a rollback's tag only untags), in the
-	// background, as removing an image can wait on the engine's builds.
-	j.d.retiring.Add(1)
-	go func(d *Deployer, eng Images, app, img string) {
-		defer d.retiring.Done()
-		if err := d.removeImage(context.Background(), eng, img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
-			d.log.Warn("remove the image of a failed deploy", "app", app, "image", img, "err", err)
-		}
-	}(j.d, j.eng, j.app.Name, j.d.names.Image(j.app.Name, j.rel.Number))
+	j.dropRelease()
 	j.rel.Status = store.ReleaseFailed
 	var se *StepError
 	if errors.As(err, &se) {
@@ -581,6 +574,23 @@ func (j *job) fail(stepName string, err error) {
 	if uerr != nil {
 		j.d.log.Error("record failed release", "app", j.app.Name, "err", uerr)
 	}
+}
+
+// dropRelease removes what a failed release leaves, which nothing can roll
+// back to: its source tree first (on a full disk, that frees the space the
+// record of the failure needs), then its image (an image deploy's or a
+// rollback's tag only untags), in the background, as removing an image can
+// wait on the engine's builds (removeImage). The failure path and a switch
+// back by the watch both call it.
+func (j *job) dropRelease() {
+	os.RemoveAll(j.d.releaseDir(j.app.Name, j.rel.Number))
+	j.d.retiring.Add(1)
+	go func(d *Deployer, eng Images, app, img string) {
+		defer d.backgroundDone()
+		if err := d.removeImage(context.Background(), eng, img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
+			d.log.Warn("remove the image of a failed release", "app", app, "image", img, "err", err)
+		}
+	}(j.d, j.eng, j.app.Name, j.d.names.Image(j.app.Name, j.rel.Number))
 }
 
 func (j *job) info(format string, args ...any) {

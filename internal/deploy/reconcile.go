@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/docker"
@@ -190,34 +191,58 @@ func (j *job) applyReconcile(ctx context.Context, p reconcilePlan, set appSettin
 		renamed[r.ID] = r.To
 	}
 	announced := map[string]bool{}
-	for _, a := range p.up {
+	specs := make([]docker.ContainerSpec, len(p.up))
+	for k, a := range p.up {
 		if !announced[a.typ] && !tidy {
 			// Dokku's line for each type a scale or restore brings up.
 			announced[a.typ] = true
 			j.info("Deploying %s: starting %d", a.typ, countOf(p.up, a.typ))
 		}
 		if a.id != "" {
-			j.info("Starting %s.%d", a.typ, a.index)
-			if err := eng.StartContainer(ctx, a.id); err != nil {
-				return err
-			}
 			continue
 		}
 		spec, err := j.d.spec(j.app, j.rel, set, a.typ, a.index, a.name, set.generation)
 		if err != nil {
 			return err
 		}
-		eng.RemoveContainer(ctx, a.name, true)
-		id, err := eng.CreateContainer(ctx, spec)
-		if err != nil {
-			return err
+		specs[k] = spec
+	}
+	// The slots come up at once, up to startConcurrency (ps:scale web=3).
+	ids, errs := make([]string, len(p.up)), make([]error, len(p.up))
+	sem := make(chan struct{}, startConcurrency)
+	var wg sync.WaitGroup
+	for k, a := range p.up {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if a.id != "" {
+				errs[k] = eng.StartContainer(ctx, a.id)
+				return
+			}
+			eng.RemoveContainer(ctx, a.name, true)
+			ids[k], errs[k] = createStartOne(ctx, eng, specs[k])
+		})
+	}
+	wg.Wait()
+	var first error
+	for k, a := range p.up {
+		switch {
+		case errs[k] != nil:
+			if ids[k] != "" { // created, not started
+				eng.RemoveContainer(ctx, ids[k], true)
+			}
+			if first == nil {
+				first = errs[k]
+			}
+		default:
+			j.info("Starting %s.%d", a.typ, a.index)
+			if a.id == "" {
+				j.started = append(j.started, started{id: ids[k], typ: a.typ, index: a.index, final: a.name})
+			}
 		}
-		j.info("Starting %s.%d", a.typ, a.index)
-		if err := eng.StartContainer(ctx, id); err != nil {
-			eng.RemoveContainer(ctx, id, true)
-			return err
-		}
-		j.started = append(j.started, started{id: id, typ: a.typ, index: a.index, final: a.name})
+	}
+	if first != nil {
+		return first
 	}
 	// New containers earn their traffic as in a deploy.
 	if len(j.started) > 0 && !tidy {

@@ -6,7 +6,9 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/docker"
@@ -425,5 +427,49 @@ func TestScaleTypeOfImageCMD(t *testing.T) {
 	h.mustDeploy()
 	if got := h.eng.names(); !strings.Contains(got, "shop.worker.2=running") {
 		t.Errorf("after a redeploy: %s", got)
+	}
+}
+
+// countStarts makes the engine's starts take 50 ms and returns the most
+// that were in flight at once.
+func countStarts(f *fakeEngine) func() int32 {
+	var running, most atomic.Int32
+	f.onStart = func(string) {
+		n := running.Add(1)
+		for {
+			m := most.Load()
+			if n <= m || most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		running.Add(-1)
+	}
+	return most.Load
+}
+
+// A deploy's start step and ps:scale create and start a type's containers
+// at once (4 at most), not one after another; the output
+// still names them in order.
+func TestContainersOfATypeStartAtOnce(t *testing.T) {
+	h := newHarness(t)
+	most := countStarts(h.eng)
+	h.mustDeploy("Procfile", "web: /bin/web\n", "DOKKU_SCALE", "web=3\n")
+	if m := most(); m < 2 || m > startConcurrency {
+		t.Errorf("deploy of web=3: at most %d starts at once; want 2..%d", m, startConcurrency)
+	}
+	if out := h.out.String(); !strings.Contains(out, "Starting web.1\n-----> Starting web.2\n-----> Starting web.3\n") {
+		t.Errorf("output:\n%s", out)
+	}
+	h.d.WaitRetired()
+	most = countStarts(h.eng)
+	if _, err := h.d.Scale(context.Background(), "shop", map[string]int{"web": 6}, false, h.out, "ps:scale"); err != nil {
+		t.Fatal(err)
+	}
+	if m := most(); m < 2 || m > startConcurrency {
+		t.Errorf("ps:scale web=6: at most %d starts at once; want 2..%d", m, startConcurrency)
+	}
+	if got := strings.Count(h.eng.names(), "=running"); got != 6 {
+		t.Errorf("containers after ps:scale web=6: %s", h.eng.names())
 	}
 }

@@ -54,7 +54,7 @@ func (d *Deployer) ResumeInterrupted(ctx context.Context) {
 	// holds up neither the restore nor a deploy.
 	d.retiring.Add(1)
 	go func() {
-		defer d.retiring.Done()
+		defer d.backgroundDone()
 		for _, img := range images {
 			if err := d.removeImage(context.WithoutCancel(ctx), eng, img, false); err != nil && !errors.Is(err, docker.ErrNotFound) {
 				d.log.Warn("remove the image of an interrupted deploy", "image", img, "err", err)
@@ -159,7 +159,7 @@ func (d *Deployer) resumeRetires(ctx context.Context, eng Engine) {
 		d.log.Info("resuming the retirement of old containers", "app", name, "count", len(rs))
 		d.retiring.Add(1)
 		go func() {
-			defer d.retiring.Done()
+			defer d.backgroundDone()
 			d.retireQueued(context.WithoutCancel(ctx), eng, name, rs)
 		}()
 	}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/app"
@@ -34,7 +35,7 @@ const (
 // safety (docs/proxy.md, "Health checks").
 const settle = 2 * time.Second
 
-var restartRE = regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`)
+var restartRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(no|always|unless-stopped|on-failure(:[0-9]+)?)$`) })
 
 func validatePath(v string) error {
 	if v == "" || strings.HasPrefix(v, "/") || strings.Contains("/"+v+"/", "/../") {
@@ -45,7 +46,7 @@ func validatePath(v string) error {
 
 func init() {
 	app.Register(app.Setting{Namespace: "ps", Key: "restart-policy", Scope: app.ScopeBoth, Default: DefaultRestartPolicy, Validate: func(v string) error {
-		if !restartRE.MatchString(v) {
+		if !restartRE().MatchString(v) {
 			return app.Invalidf("Invalid restart-policy specified: %q; use no, always, unless-stopped, on-failure or on-failure:N", v)
 		}
 		return nil

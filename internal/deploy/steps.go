@@ -350,24 +350,75 @@ func (j *job) start(ctx context.Context) error {
 				return err
 			}
 		}
-		for i := 1; i <= j.plan.Formation[typ]; i++ {
-			name := j.d.names.Upcoming(j.app.Name, typ, i, j.rel.Number, j.generation)
-			spec, err := j.d.spec(j.app, j.rel, set, typ, i, name, j.generation)
-			if err != nil {
+		specs := make([]docker.ContainerSpec, j.plan.Formation[typ])
+		for k := range specs {
+			name := j.d.names.Upcoming(j.app.Name, typ, k+1, j.rel.Number, j.generation)
+			if specs[k], err = j.d.spec(j.app, j.rel, set, typ, k+1, name, j.generation); err != nil {
 				return err
 			}
-			id, err := j.eng.CreateContainer(ctx, spec)
-			if err != nil {
-				return err
+		}
+		// The containers of a type are created and started at once (the
+		// engine's round trips and network setup overlap: ps:scale web=3,
+		// a deploy of several); each created one is the job's to remove
+		// if the deploy fails.
+		ids, errs := createStart(ctx, j.eng, specs)
+		var first error
+		for k, id := range ids {
+			if id != "" {
+				j.started = append(j.started, started{id: id, typ: typ, index: k + 1, final: j.d.names.Container(j.app.Name, typ, k+1)})
 			}
-			j.started = append(j.started, started{id: id, typ: typ, index: i, final: j.d.names.Container(j.app.Name, typ, i)})
-			if err := j.eng.StartContainer(ctx, id); err != nil {
-				return j.startError(typ, i, err)
+			switch {
+			case errs[k] != nil && first == nil:
+				first = errs[k]
+				if id != "" { // created, not started
+					first = j.startError(typ, k+1, errs[k])
+				}
+			case errs[k] == nil && first == nil:
+				j.info("Starting %s.%d", typ, k+1)
 			}
-			j.info("Starting %s.%d", typ, i)
+		}
+		if first != nil {
+			return first
 		}
 	}
 	return nil
+}
+
+// startConcurrency bounds the containers one deploy or reconciliation
+// creates and starts at once.
+const startConcurrency = 4
+
+// createStart creates and starts a container of each spec, up to
+// startConcurrency at once. ids[k] is the container of specs[k] ("": not
+// created); errs[k] is its creation's or start's error.
+func createStart(ctx context.Context, eng Engine, specs []docker.ContainerSpec) (ids []string, errs []error) {
+	ids, errs = make([]string, len(specs)), make([]error, len(specs))
+	one := func(k int) { ids[k], errs[k] = createStartOne(ctx, eng, specs[k]) }
+	if len(specs) == 1 {
+		one(0)
+		return ids, errs
+	}
+	sem := make(chan struct{}, startConcurrency)
+	var wg sync.WaitGroup
+	for k := range specs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			one(k)
+		})
+	}
+	wg.Wait()
+	return ids, errs
+}
+
+// createStartOne creates and starts a container of spec; its id is ""
+// when it was not created.
+func createStartOne(ctx context.Context, eng Engine, spec docker.ContainerSpec) (string, error) {
+	id, err := eng.CreateContainer(ctx, spec)
+	if err != nil {
+		return "", err
+	}
+	return id, eng.StartContainer(ctx, id)
 }
 
 // stopType stops the running containers of a process type (checks:disable).

@@ -173,7 +173,7 @@ func (j *job) switchOver(ctx context.Context) error {
 		j.stopped = done
 		j.d.retiring.Add(1)
 		go func() {
-			defer j.d.retiring.Done()
+			defer j.d.backgroundDone()
 			defer close(done)
 			j.d.stopAndRemove(j.eng, j.app.Name, stop, time.Duration(set.stopTimeout)*time.Second)
 		}()
@@ -349,7 +349,7 @@ func (j *job) scheduleRetire(ctx context.Context) {
 	}
 	d.retiring.Add(1)
 	go func() {
-		defer d.retiring.Done()
+		defer d.backgroundDone()
 		time.Sleep(wait)
 		d.stopAndRemove(eng, appName, old, timeout)
 	}()
@@ -357,6 +357,15 @@ func (j *job) scheduleRetire(ctx context.Context) {
 
 // WaitRetired waits for background retirements (daemon shutdown, tests).
 func (d *Deployer) WaitRetired() { d.retiring.Wait() }
+
+// backgroundDone ends a piece of background work begun with
+// d.retiring.Add(1), and says so (Config.Idle).
+func (d *Deployer) backgroundDone() {
+	d.retiring.Done()
+	if d.idle != nil {
+		d.idle()
+	}
+}
 
 // removeImage removes the image ref once no build of this daemon is running.
 // Removing an image removes its untagged parents too, and the engine's

@@ -110,7 +110,7 @@ func (j *job) startWatch(ctx context.Context, unlock func()) bool {
 	j.d.locks.setPreempt(j.app.Name, cancel)
 	j.d.retiring.Add(1)
 	go func() {
-		defer j.d.retiring.Done()
+		defer j.d.backgroundDone()
 		defer unlock()
 		defer cancel()
 		j.runWatch(wctx, ctx, ws)
@@ -187,7 +187,7 @@ func (j *job) retireOld(ctx context.Context) {
 		j.stopLater = nil
 		d.retiring.Add(1)
 		go func() {
-			defer d.retiring.Done()
+			defer d.backgroundDone()
 			d.stopAndRemove(eng, app, stop, time.Duration(set.stopTimeout)*time.Second)
 		}()
 	}
@@ -196,8 +196,8 @@ func (j *job) retireOld(ctx context.Context) {
 // switchBack undoes a switch whose new container s stopped within the
 // watch: the old release is live and routed to again, its containers get
 // their names back, the new containers go, and the release is marked
-// failed with why (a redeploy's release stays live: the old containers of
-// that release serve again).
+// failed with why and its image removed (a redeploy's release stays live:
+// the old containers of that release serve again).
 func (j *job) switchBack(ctx context.Context, s started, why string) {
 	reason := fmt.Sprintf("watch: %s %s, within the %s uptime window", s.dyno(), why, j.watch)
 	j.d.log.Warn("switching back", "app", j.app.Name, "release", j.rel.Number, "why", reason)
@@ -237,4 +237,7 @@ func (j *job) switchBack(ctx context.Context, s started, why string) {
 	if err := j.d.store.Tx(ctx, func(tx *store.Tx) error { return tx.UpdateRelease(j.rel) }); err != nil {
 		j.d.log.Error("record a release switched back", "app", j.app.Name, "err", err)
 	}
+	// Failed, it cannot be rolled back to: its image and source go now,
+	// as on the failure path, not at the next pruning.
+	j.dropRelease()
 }

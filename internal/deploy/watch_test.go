@@ -3,6 +3,7 @@ package deploy
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -121,6 +122,15 @@ func TestWatchSwitchesBack(t *testing.T) {
 	if formation["web"] != 1 || generation != old.Labels["berth.generation"] {
 		t.Errorf("formation %v, generation %q, want the old one's %q", formation, generation, old.Labels["berth.generation"])
 	}
+	// The failed release's image goes at once (as on the failure path),
+	// the live one's stays.
+	h.eng.mu.Lock()
+	_, failedImage := h.eng.images[h.d.names.Image("shop", 2)]
+	_, liveImage := h.eng.images[h.d.names.Image("shop", 1)]
+	h.eng.mu.Unlock()
+	if failedImage || !liveImage {
+		t.Errorf("image of release 2 kept: %v, of release 1 kept: %v; want only release 1's", failedImage, liveImage)
+	}
 }
 
 // A later deploy of the app ends the watch (it does not wait for the window
@@ -203,5 +213,21 @@ func TestWatchEndsOnStop(t *testing.T) {
 	}
 	if err := h.d.Start(context.Background(), "shop", h.out); err != nil {
 		t.Errorf("ps:start: %v", err)
+	}
+}
+
+// Config.Idle hears when background work (the watch, the old containers'
+// retirement) ends, so the daemon can give freed memory back after it.
+func TestIdleCalledWhenBackgroundWorkEnds(t *testing.T) {
+	h := watchHarness(t)
+	var idle atomic.Int32
+	h.d.idle = func() { idle.Add(1) }
+	h.mustDeploy(checkedWeb...)
+	h.d.WaitRetired()
+	before := idle.Load()
+	h.mustDeploy(checkedWeb...)
+	h.d.WaitRetired()
+	if idle.Load() <= before {
+		t.Errorf("Idle called %d times before the watched deploy, %d after: want more", before, idle.Load())
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/crypto/ssh"
@@ -19,7 +20,7 @@ import (
 	"github.com/berthpaas/berth/internal/store"
 )
 
-var keyNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`)
+var keyNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$`) })
 
 func keyInfo(k store.Key) api.KeyInfo {
 	apps := k.Apps
@@ -63,7 +64,7 @@ func validateApps(apps []string) error {
 }
 
 func (s *Server) keysAdd(ctx context.Context, req api.KeyAdd, out api.Output) (api.KeyInfo, error) {
-	if !keyNameRE.MatchString(req.Name) {
+	if !keyNameRE().MatchString(req.Name) {
 		return api.KeyInfo{}, api.Errorf(api.CodeInvalid, "Invalid key name %q: use letters, digits, '.', '_', '@' and '-' (at most 64)", req.Name)
 	}
 	if err := validateApps(req.Apps); err != nil {

@@ -27,6 +27,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
@@ -93,7 +94,7 @@ func (m *Manager) Register(mux *api.Mux) {
 }
 
 // validName is Docker's rule for network names.
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`)
+var validName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]*$`) })
 
 // reserved are the engine's own networks, which Berth neither makes nor
 // attaches apps to; "berth" starts Berth's internal networks' names.
@@ -103,7 +104,7 @@ func checkName(name string) error {
 	switch {
 	case name == "":
 		return app.Invalidf("No network name specified")
-	case len(name) > 64 || !validName.MatchString(name):
+	case len(name) > 64 || !validName().MatchString(name):
 		return app.Invalidf("Invalid network name %q: letters, digits, '_', '.' and '-', starting with a letter or digit, at most 64 characters", name)
 	case slices.Contains(reserved, name):
 		return app.Invalidf("Invalid network name %q: it is one of the engine's own networks", name)

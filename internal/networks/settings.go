@@ -83,7 +83,7 @@ func checkValue(key string, values []string) (string, error) {
 				if n == "host" || n == "bridge" || n == "none" {
 					return "", app.Invalidf("Invalid network name specified for attach: %s", n)
 				}
-				if !validName.MatchString(n) {
+				if !validName().MatchString(n) {
 					return "", app.Invalidf("Invalid network name %q", n)
 				}
 				if !slices.Contains(names, n) {
@@ -99,7 +99,7 @@ func checkValue(key string, values []string) (string, error) {
 	v := values[0]
 	switch key {
 	case keyInitialNetwork:
-		if !validName.MatchString(v) {
+		if !validName().MatchString(v) {
 			return "", app.Invalidf("Invalid network name %q", v)
 		}
 	case keyBindAllInterfaces:

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sort"
 	"time"
+
+	"github.com/berthpaas/berth/internal/memtrim"
 )
 
 // The control API: HTTP/1.1 with JSON bodies over the unix socket.
@@ -118,8 +120,12 @@ type TargetStatus struct {
 	InFlight  int64  `json:"in_flight"`
 }
 
+// controlHandler is the control API; memory its changes freed (old tables,
+// decoded routes) goes back to the kernel once it is quiet (package
+// memtrim).
 func (s *server) controlHandler() http.Handler {
 	mux := http.NewServeMux()
+	trim := memtrim.New(memtrim.Quiet)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, HTTPSAddr: s.httpsAddr, Routes: len(s.table.Load().config), Version: s.cfg.Version, Build: s.cfg.Build})
 	})
@@ -206,7 +212,7 @@ func (s *server) controlHandler() http.Handler {
 		}
 		reply(w, drainResponse{InFlight: n})
 	})
-	return mux
+	return trim.Handler(mux)
 }
 
 // answer replies to a table change: an empty object, or the error.

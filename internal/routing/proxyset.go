@@ -4,6 +4,7 @@ import (
 	"context"
 	"regexp"
 	"strconv"
+	"sync"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/apierr"
@@ -24,11 +25,11 @@ const (
 	DefaultProxyType = "nginx"
 )
 
-var proxyTypeRe = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+var proxyTypeRe = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z][a-z0-9-]*$`) })
 
 func init() {
 	app.Register(app.Setting{Namespace: proxyNS, Key: "type", Scope: app.ScopeBoth, Default: DefaultProxyType, Validate: func(v string) error {
-		if !proxyTypeRe.MatchString(v) {
+		if !proxyTypeRe().MatchString(v) {
 			return app.Invalidf("Invalid proxy type %q", v)
 		}
 		return nil

@@ -36,21 +36,36 @@ func (m *Manager) Sync(ctx context.Context, app string) error {
 	if m.proxy == nil {
 		return nil
 	}
-	m.syncMu.Lock()
-	defer m.syncMu.Unlock()
+	defer m.lockApp(app)()
 	if m.isProxyDisabled(ctx, app) {
+		m.forget(app)
 		if err := m.proxy.DeleteRoute(ctx, app); err != nil {
 			return fmt.Errorf("remove the proxy's route for %s (proxy:disable): %w", app, err)
 		}
 		return nil
 	}
-	route, err := m.route(ctx, app)
+	return m.push(ctx, app, false)
+}
+
+// push works out the app's route and sends it, under the app's lock. With
+// reuse the targets last pushed are kept when the app's containers cannot
+// have changed since (a change of domains, ports, redirects or
+// certificate): the engine is not asked.
+func (m *Manager) push(ctx context.Context, app string, reuse bool) error {
+	var known *pushedTargets
+	if reuse {
+		known = m.pushedOf(app)
+	}
+	route, key, err := m.routeWith(ctx, app, true, known)
 	if err != nil {
+		m.forget(app)
 		return err
 	}
 	if err := m.proxy.SetRoute(ctx, route); err != nil {
+		m.forget(app)
 		return fmt.Errorf("update the proxy's route for %s: %w", app, err)
 	}
+	m.remember(app, key, route.Targets)
 	return nil
 }
 
@@ -63,8 +78,7 @@ func (m *Manager) TakeOut(ctx context.Context, app, container string) error {
 	if m.proxy == nil {
 		return nil
 	}
-	m.syncMu.Lock()
-	defer m.syncMu.Unlock()
+	defer m.lockApp(app)()
 	routes, err := m.proxy.Routes(ctx)
 	if err != nil {
 		return fmt.Errorf("read the proxy's routes: %w", err)
@@ -80,6 +94,7 @@ func (m *Manager) TakeOut(ctx context.Context, app, container string) error {
 	}
 	route.Targets = slices.DeleteFunc(slices.Clone(cur.Targets), func(t proxy.Target) bool { return t.Container == container })
 	route.Liveness = cur.Liveness
+	m.forget(app) // the engine has the last word at the next Sync
 	if err := m.proxy.SetRoute(ctx, route); err != nil {
 		return fmt.Errorf("update the proxy's route for %s: %w", app, err)
 	}
@@ -118,6 +133,7 @@ func (m *Manager) replaceAll(ctx context.Context, withTargets bool) error {
 	}
 	m.syncMu.Lock()
 	defer m.syncMu.Unlock()
+	m.forgetAll()
 	var apps []store.App
 	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
 		return err
@@ -156,7 +172,7 @@ func (m *Manager) Notify(ctx context.Context, app string) {
 	if m.proxy == nil {
 		return
 	}
-	if err := m.Sync(ctx, app); err != nil {
+	if err := m.syncConfig(ctx, app); err != nil {
 		m.log.Warn("update the proxy's route", "app", app, "err", err)
 	}
 	if !m.busy(app) {
@@ -174,9 +190,27 @@ func (m *Manager) DropRoute(ctx context.Context, app string) {
 	if m.proxy == nil {
 		return
 	}
+	m.forget(app)
 	if err := m.proxy.DeleteRoute(ctx, app); err != nil {
 		m.log.Warn("remove the proxy's route", "app", app, "err", err)
 	}
+}
+
+// syncConfig is Sync after a change of the route's configuration only
+// (domains, ports, redirects, certificate): the targets last pushed for
+// the app are sent again when its live release, generation and web count
+// are those they were worked out for, and the engine is not asked (with
+// 200 apps its container list was a third of a domains:add).
+func (m *Manager) syncConfig(ctx context.Context, app string) error {
+	defer m.lockApp(app)()
+	if m.isProxyDisabled(ctx, app) {
+		m.forget(app)
+		if err := m.proxy.DeleteRoute(ctx, app); err != nil {
+			return fmt.Errorf("remove the proxy's route for %s (proxy:disable): %w", app, err)
+		}
+		return nil
+	}
+	return m.push(ctx, app, true)
 }
 
 // route computes an app's route from the store (domains, redirects,
@@ -189,10 +223,19 @@ func (m *Manager) route(ctx context.Context, app string) (proxy.Route, error) {
 // engine is not asked. A failure to list the containers is a
 // *backendsError, returned with the route (without targets).
 func (m *Manager) routeOf(ctx context.Context, app string, withTargets bool) (proxy.Route, error) {
+	r, _, err := m.routeWith(ctx, app, withTargets, nil)
+	return r, err
+}
+
+// routeWith is routeOf; with known, whose key matches the app's state, its
+// targets are the route's and the engine is not asked. The key returned
+// is the state the route's targets were worked out for (zero: none to
+// remember: the app is not deployed, stopped, or without targets asked).
+func (m *Manager) routeWith(ctx context.Context, app string, withTargets bool, known *pushedTargets) (proxy.Route, targetsKey, error) {
 	route := proxy.Route{App: app, Hosts: []string{}, Targets: []proxy.Target{}}
 	hosts, err := m.appHosts(ctx, app)
 	if err != nil {
-		return route, err
+		return route, targetsKey{}, err
 	}
 	route.Hosts = hosts
 	var a store.App
@@ -228,17 +271,70 @@ func (m *Manager) routeOf(ctx context.Context, app string, withTargets bool) (pr
 		return err
 	})
 	if err != nil || !deployed || a.Stopped || !withTargets {
-		return route, err
+		return route, targetsKey{}, err
 	}
-	cs, err := m.backends.WebContainers(ctx, app, live.Number)
-	if err != nil {
-		return route, &backendsError{err}
+	key := targetsKey{release: live.Number, generation: generation, web: formation["web"]}
+	if known != nil && known.key == key {
+		route.Targets = slices.Clone(known.targets)
+	} else {
+		cs, err := m.backends.WebContainers(ctx, app, live.Number)
+		if err != nil {
+			return route, targetsKey{}, &backendsError{err}
+		}
+		route.Targets = webTargets(cs, formation["web"], generation)
 	}
-	route.Targets = webTargets(cs, formation["web"], generation)
 	if hc := m.backends.LivenessCheck(ctx, app, "web"); hc != nil {
 		route.Liveness = liveness(hc, hosts)
 	}
-	return route, nil
+	return route, key, nil
+}
+
+// targetsKey is what an app's targets were worked out for: its live
+// release, ps generation and web count. A deploy, ps:restart or ps:scale
+// changes one of them; a container the engine restarted (whose host port
+// may change) is synced from the engine (Sync, which asks it).
+type targetsKey struct {
+	release    int
+	generation string
+	web        int
+}
+
+// pushedTargets are the targets last pushed for an app, with their key.
+type pushedTargets struct {
+	key     targetsKey
+	targets []proxy.Target
+}
+
+func (m *Manager) pushedOf(app string) *pushedTargets {
+	m.pushedMu.Lock()
+	defer m.pushedMu.Unlock()
+	return m.pushed[app]
+}
+
+// remember records the targets pushed for app (a zero key forgets them).
+func (m *Manager) remember(app string, key targetsKey, targets []proxy.Target) {
+	if key == (targetsKey{}) {
+		m.forget(app)
+		return
+	}
+	m.pushedMu.Lock()
+	defer m.pushedMu.Unlock()
+	if m.pushed == nil {
+		m.pushed = map[string]*pushedTargets{}
+	}
+	m.pushed[app] = &pushedTargets{key: key, targets: slices.Clone(targets)}
+}
+
+func (m *Manager) forget(app string) {
+	m.pushedMu.Lock()
+	defer m.pushedMu.Unlock()
+	delete(m.pushed, app)
+}
+
+func (m *Manager) forgetAll() {
+	m.pushedMu.Lock()
+	defer m.pushedMu.Unlock()
+	clear(m.pushed)
 }
 
 // webTargets picks, in name order, the containers the proxy sends traffic

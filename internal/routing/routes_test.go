@@ -307,3 +307,47 @@ func TestWithoutAProxyNothingIsPushed(t *testing.T) {
 		t.Errorf("without a proxy: asked %v, routes %v", e.backends.asked, e.proxy.routes)
 	}
 }
+
+// A domains change pushes the targets last pushed without asking the
+// engine, as long as the app's release, generation and web count are
+// those they were worked out for; a new release, a scale or a TakeOut
+// make the next change ask again.
+func TestDomainsChangeReusesTheTargetsPushed(t *testing.T) {
+	e := newEnv(t, nil)
+	shop := e.createApp("shop")
+	rel := e.deploy(shop, 1)
+	e.backends.containers["shop/"+strconv.Itoa(rel.Number)] = []WebContainer{{Name: "shop.web.1", Index: 1, HostPort: 4001}}
+	if err := e.m.Sync(e.ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	asked := func() int {
+		e.backends.mu.Lock()
+		defer e.backends.mu.Unlock()
+		n := len(e.backends.asked)
+		e.backends.asked = nil
+		return n
+	}
+	asked()
+	e.mustDomains(api.DomainsChange{Scope: appScope("shop"), Action: api.DomainsAdd, Domains: list("a.shop.test")})
+	r, _ := e.proxy.route("shop")
+	if n := asked(); n != 0 || !slices.Contains(r.Hosts, "a.shop.test") || len(r.Targets) != 1 || r.Targets[0].Addr != "127.0.0.1:4001" {
+		t.Errorf("after domains:add: engine asked %d times, route %+v; want the host added, the target kept, the engine not asked", n, r)
+	}
+
+	// A new release: its containers are asked for.
+	rel = e.deploy(shop, 1)
+	e.backends.containers["shop/"+strconv.Itoa(rel.Number)] = []WebContainer{{Name: "shop.web.1", Index: 1, HostPort: 4002}}
+	e.mustDomains(api.DomainsChange{Scope: appScope("shop"), Action: api.DomainsAdd, Domains: list("b.shop.test")})
+	if r, _ := e.proxy.route("shop"); asked() != 1 || len(r.Targets) != 1 || r.Targets[0].Addr != "127.0.0.1:4002" {
+		t.Errorf("after a new release: route %+v, want the new container's target from the engine", r)
+	}
+	// TakeOut forgets them: the next change asks the engine again.
+	if err := e.m.TakeOut(e.ctx, "shop", "shop.web.1"); err != nil {
+		t.Fatal(err)
+	}
+	asked()
+	e.mustDomains(api.DomainsChange{Scope: appScope("shop"), Action: api.DomainsAdd, Domains: list("c.shop.test")})
+	if n := asked(); n != 1 {
+		t.Errorf("after TakeOut, the engine was asked %d times by a domains change, want 1", n)
+	}
+}

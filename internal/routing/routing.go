@@ -117,11 +117,66 @@ type Manager struct {
 	renewStop context.CancelFunc
 	renewDone chan struct{}
 
-	// syncMu makes each push (a route worked out from the store and the
-	// engine, then sent) one step: a push that read older state never
-	// lands after one that read newer (a deploy's switch and the engine
-	// watcher's sync after a container restarted, say).
-	syncMu sync.Mutex
+	// syncMu and appSync make each push (a route worked out from the store
+	// and the engine, then sent) one step: a push that read older state
+	// never lands after one that read newer (a deploy's switch and the
+	// engine watcher's sync after a container restarted, say). A push of
+	// one app's route holds syncMu shared and that app's lock, so that
+	// different apps' pushes overlap (a restore brings up eight at a time);
+	// a push of every route holds syncMu alone.
+	syncMu  sync.RWMutex
+	appSync keyedMutex
+	// pushed are the targets last pushed per app (syncConfig reuses
+	// them); an entry changes under its app's sync lock.
+	pushedMu sync.Mutex
+	pushed   map[string]*pushedTargets
+}
+
+// keyedMutex is a mutex per key; a key's entry lives while it is held or
+// waited for.
+type keyedMutex struct {
+	mu   sync.Mutex
+	keys map[string]*keyedEntry
+}
+
+type keyedEntry struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock locks key and returns its unlock.
+func (k *keyedMutex) lock(key string) func() {
+	k.mu.Lock()
+	if k.keys == nil {
+		k.keys = map[string]*keyedEntry{}
+	}
+	e := k.keys[key]
+	if e == nil {
+		e = &keyedEntry{}
+		k.keys[key] = e
+	}
+	e.refs++
+	k.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		k.mu.Lock()
+		if e.refs--; e.refs == 0 {
+			delete(k.keys, key)
+		}
+		k.mu.Unlock()
+	}
+}
+
+// lockApp holds the sync lock for one app's push; the returned func
+// releases it.
+func (m *Manager) lockApp(app string) func() {
+	m.syncMu.RLock()
+	unlock := m.appSync.lock(app)
+	return func() {
+		unlock()
+		m.syncMu.RUnlock()
+	}
 }
 
 // New returns a Manager built from c.

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
@@ -92,7 +93,7 @@ var colors = []string{"AQUA", "BLACK", "BLUE", "FUCHSIA", "GRAY", "GREEN", "LIME
 
 // serviceNameRE is Dokku's service name rule; the length bound keeps the
 // service's host name (dokku-KIND-NAME) within DNS's 63 characters.
-var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,48}$`)
+var serviceNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,48}$`) })
 
 func kindOf(k string) (serviceKind, error) {
 	sk, ok := serviceKinds[k]
@@ -103,7 +104,7 @@ func kindOf(k string) (serviceKind, error) {
 }
 
 func checkServiceName(kind, name string) error {
-	if !serviceNameRE.MatchString(name) {
+	if !serviceNameRE().MatchString(name) {
 		return api.Errorf(api.CodeInvalid, "Invalid %s service name %q: use letters, digits, - and _ (at most 48)", kind, name)
 	}
 	return nil

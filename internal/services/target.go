@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -178,7 +179,7 @@ func backupFileName(kind, name string, t time.Time, seq int) string {
 	return kind + "-" + name + "-" + ts + "." + dumpExt(kind)
 }
 
-var backupSuffixRE = regexp.MustCompile(`^([0-9]{8}-[0-9]{6})(?:-([0-9]{1,4}))?\.([a-z]+)$`)
+var backupSuffixRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]{8}-[0-9]{6})(?:-([0-9]{1,4}))?\.([a-z]+)$`) })
 
 // parseBackupFileName reads the time and sequence number of a backup file
 // of the service; ok is false for any other file. Names are unambiguous:
@@ -189,7 +190,7 @@ func parseBackupFileName(kind, name, file string) (t time.Time, seq int, ok bool
 	if !found {
 		return t, 0, false
 	}
-	m := backupSuffixRE.FindStringSubmatch(rest)
+	m := backupSuffixRE().FindStringSubmatch(rest)
 	if m == nil || m[3] != dumpExt(kind) {
 		return t, 0, false
 	}

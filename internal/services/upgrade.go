@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -39,11 +40,11 @@ import (
 // serviceUpgradeRE reads a major version out of `postgres --version`
 // ("postgres (PostgreSQL) 15.20 (Debian ...)") and `redis-server
 // --version` ("Redis server v=7.0.15 sha=...").
-var serviceVersionRE = regexp.MustCompile(`(?:PostgreSQL\)|v=)\s*(\d+)\.(\d+)`)
+var serviceVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:PostgreSQL\)|v=)\s*(\d+)\.(\d+)`) })
 
 // parseMajor returns the major version in a server's --version output.
 func parseMajor(out string) (int, error) {
-	m := serviceVersionRE.FindStringSubmatch(out)
+	m := serviceVersionRE().FindStringSubmatch(out)
 	if m == nil {
 		return 0, fmt.Errorf("no version in %q", strings.TrimSpace(out))
 	}

@@ -14,12 +14,13 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/app"
 )
 
-var prefixRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+var prefixRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`) })
 
 // DefaultDataDir is where Berth keeps everything unless told otherwise.
 const DefaultDataDir = "/var/lib/berth"
@@ -229,7 +230,7 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	default:
 		return s, fmt.Errorf("BERTH_LOG_LEVEL %q is not one of debug, info, warn, error", s.LogLevel)
 	}
-	if s.NamePrefix != "" && !prefixRE.MatchString(s.NamePrefix) {
+	if s.NamePrefix != "" && !prefixRE().MatchString(s.NamePrefix) {
 		return s, fmt.Errorf("BERTH_NAME_PREFIX %q must be lower-case letters, digits and '-' (it starts Docker names)", s.NamePrefix)
 	}
 	if s.AccessLog != "true" && s.AccessLog != "false" {

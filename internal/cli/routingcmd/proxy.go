@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/cli"
@@ -27,7 +28,7 @@ func init() {
 
 // portMapLike is what a port map given to proxy:set in place of a type
 // looks like (http:80:5000).
-var portMapLike = regexp.MustCompile(`^[a-z]+:[0-9]+(:[0-9]+)?$`)
+var portMapLike = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z]+:[0-9]+(:[0-9]+)?$`) })
 
 // proxyKeys are the keys proxy:set takes; anything else given alone is a
 // proxy type (Dokku's `proxy:set APP TYPE`).
@@ -35,7 +36,7 @@ var proxyKeys = []string{"type", "proxy-port", "proxy-ssl-port", "client-max-bod
 
 func proxySet(c *cli.Ctx) error {
 	if len(c.Args) == 1 && !contains(proxyKeys, c.Args[0]) {
-		if strings.Contains(c.Args[0], ":") || portMapLike.MatchString(c.Args[0]) {
+		if strings.Contains(c.Args[0], ":") || portMapLike().MatchString(c.Args[0]) {
 			return cli.Failf("Detected potential port mapping instead of proxy type: use ports:set for port maps, or give a proxy type")
 		}
 		// `proxy:set APP TYPE`, Dokku's older form.
