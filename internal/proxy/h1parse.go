@@ -46,6 +46,21 @@ func crlfLines(head string) (int, bool) {
 	return n, true
 }
 
+// headerField splits a header line into its canonical name and its value
+// (outer blanks trimmed); false when the name or the value is not one
+// net/http would take as it is.
+func headerField(line string) (key, value string, ok bool) {
+	name, value, ok := strings.Cut(line, ":")
+	if !ok || !validName(name) {
+		return "", "", false
+	}
+	value = strings.Trim(value, " \t")
+	if !validValue(value) {
+		return "", "", false
+	}
+	return textproto.CanonicalMIMEHeaderKey(name), value, true
+}
+
 // parseHead parses head, which ends with the blank line, into p and h
 // (cleared first); vals is scratch for the header values, returned for
 // reuse. It reports false for anything outside the subset the loop
@@ -89,15 +104,10 @@ func parseHead(head string, p *h1head, h http.Header, vals []string) ([]string, 
 		if line == "" {
 			break
 		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok || !validName(name) {
+		k, value, ok := headerField(line)
+		if !ok {
 			return vals, false
 		}
-		value = strings.Trim(value, " \t")
-		if !validValue(value) {
-			return vals, false
-		}
-		k := textproto.CanonicalMIMEHeaderKey(name)
 		switch k {
 		case "Transfer-Encoding", "Expect", "Upgrade":
 			// Bodies and upgrades the fast path leaves to the

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"net/http"
-	"net/textproto"
 	"strings"
 )
 
@@ -90,15 +89,10 @@ func parseResponseHead(head, method string, h http.Header) (*http.Response, bool
 		if line == "" {
 			break
 		}
-		name, value, ok := strings.Cut(line, ":")
-		if !ok || !validName(name) {
+		k, value, ok := headerField(line)
+		if !ok {
 			return nil, false
 		}
-		value = strings.Trim(value, " \t")
-		if !validValue(value) {
-			return nil, false
-		}
-		k := textproto.CanonicalMIMEHeaderKey(name)
 		switch k {
 		case "Transfer-Encoding", "Trailer":
 			return nil, false
