@@ -86,7 +86,9 @@ func TestSwarmImagesReachEveryNode(t *testing.T) {
 
 	// An image built on the manager (its base copied in: the nodes have no
 	// registry access), pushed to the registry.
-	copyImage(t, ctx, host.Host(), manager.Host, "berth-test/busybox:1")
+	if err := manager.LoadImages(ctx, host.Host(), "berth-test/busybox:1"); err != nil {
+		t.Fatal(err)
+	}
 	build := t.TempDir()
 	if err := os.WriteFile(filepath.Join(build, "Dockerfile"), []byte("FROM berth-test/busybox:1\n"+
 		"RUN mkdir /www\n"+
@@ -252,27 +254,6 @@ func allAnswered(out string, tasks []task) bool {
 		}
 	}
 	return slices.Contains(nodeIDs(tasks), got["name"])
-}
-
-// copyImage copies image from one engine to another (docker save | load):
-// the rig's nodes cannot pull.
-func copyImage(t *testing.T, ctx context.Context, from, to, image string) {
-	t.Helper()
-	save := exec.CommandContext(ctx, "docker", "-H", from, "save", image)
-	load := exec.CommandContext(ctx, "docker", "-H", to, "load", "-q")
-	pipe, err := save.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	load.Stdin = pipe
-	if err := save.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out, lerr := load.CombinedOutput()
-	serr := save.Wait()
-	if serr != nil || lerr != nil {
-		t.Fatalf("copy %s into the manager: save: %v; load: %v %s", image, serr, lerr, out)
-	}
 }
 
 // waitTasks waits until service has want running tasks (and no more
