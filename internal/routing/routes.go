@@ -29,10 +29,16 @@ func init() {
 	}})
 }
 
-// Sync pushes the app's current route to the proxy: the deploy pipeline
-// calls it at the switch, and every change of domains, ports, redirects or
-// certificate does (through Notify).
+// Sync pushes the app's current route to the proxy, its targets from the
+// engine: the deploy pipeline calls it at the switch, and the engine
+// watcher when a web container starts. A change of domains, ports,
+// redirects or certificate goes through Notify (syncConfig).
 func (m *Manager) Sync(ctx context.Context, app string) error {
+	return m.sync(ctx, app, false)
+}
+
+// sync is Sync; with reuse, syncConfig.
+func (m *Manager) sync(ctx context.Context, app string, reuse bool) error {
 	if m.proxy == nil {
 		return nil
 	}
@@ -44,7 +50,7 @@ func (m *Manager) Sync(ctx context.Context, app string) error {
 		}
 		return nil
 	}
-	return m.push(ctx, app, false)
+	return m.push(ctx, app, reuse)
 }
 
 // push works out the app's route and sends it, under the app's lock. With
@@ -202,15 +208,7 @@ func (m *Manager) DropRoute(ctx context.Context, app string) {
 // are those they were worked out for, and the engine is not asked (with
 // 200 apps its container list was a third of a domains:add).
 func (m *Manager) syncConfig(ctx context.Context, app string) error {
-	defer m.lockApp(app)()
-	if m.isProxyDisabled(ctx, app) {
-		m.forget(app)
-		if err := m.proxy.DeleteRoute(ctx, app); err != nil {
-			return fmt.Errorf("remove the proxy's route for %s (proxy:disable): %w", app, err)
-		}
-		return nil
-	}
-	return m.push(ctx, app, true)
+	return m.sync(ctx, app, true)
 }
 
 // route computes an app's route from the store (domains, redirects,
