@@ -219,6 +219,10 @@ type job struct {
 	// watch is how long after their start the new containers are watched
 	// once the release is live (0: not at all); see watch.go.
 	watch time.Duration
+	// settles is set for a deploy, which switches and watches: a type
+	// without checks stays up only settle before the switch. Scaling and
+	// checks:run are not watched after: they wait the whole window.
+	settles bool
 	// undo is what the switch changed, to put back (switchBack).
 	undo switchUndo
 	// oldNames are the old containers' names before the switch renamed
@@ -354,7 +358,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 			unlock()
 		}
 	}()
-	j := &job{d: d, out: out, holder: holder, generation: randomID() + randomID()}
+	j := &job{d: d, out: out, holder: holder, generation: randomID() + randomID(), settles: true}
 	err = d.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.App(appName)
 		if errors.Is(err, store.ErrAppNotFound) {

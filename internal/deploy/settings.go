@@ -26,8 +26,9 @@ const (
 	DefaultUptime = 10
 )
 
-// settle is how long a new container of a type without startup checks
-// must stay up before the switch (never longer than the uptime window):
+// settle is how long a new container of a deploy (job.settles) of a type
+// without startup checks must stay up before the switch (never longer
+// than the uptime window):
 // long enough to catch an app that dies as it boots, with one clear error
 // from the deploy and no request sent to it. The watch after the switch
 // covers the rest of the window, with the old containers kept to take

@@ -508,7 +508,10 @@ func (j *job) checkOne(ctx context.Context, s started, set appSettings) error {
 		}
 	}
 	window := time.Duration(set.uptime) * time.Second
-	up := min(window, settle)
+	up := window
+	if j.settles {
+		up = min(window, settle)
+	}
 	switch {
 	case startup > 0:
 		j.info("Running %d health check(s) for %s", startup, s.dyno())

@@ -231,3 +231,19 @@ func TestIdleCalledWhenBackgroundWorkEnds(t *testing.T) {
 		t.Errorf("Idle called %d times before the watched deploy, %d after: want more", before, idle.Load())
 	}
 }
+
+// Scaling up is not watched after: a type without checks waits the whole
+// uptime window before its new containers count, as before the settle.
+func TestScaleWaitsTheWholeWindow(t *testing.T) {
+	h := newHarness(t)
+	h.tx(func(tx *store.Tx) error { return tx.SetProperty(store.Global, "checks", "default-uptime-seconds", "3") })
+	h.mustDeploy("Procfile", "web: serve\nworker: work\n")
+	h.d.WaitRetired()
+	h.out.Reset()
+	if _, err := h.d.Scale(context.Background(), "shop", map[string]int{"worker": 1}, false, h.out, "ps:scale"); err != nil {
+		t.Fatalf("ps:scale: %v", err)
+	}
+	if !strings.Contains(h.out.String(), "Waiting 3s for worker.1 to stay up\n") {
+		t.Errorf("ps:scale output:\n%s", h.out)
+	}
+}
