@@ -44,6 +44,7 @@ type server struct {
 	stopping    chan struct{}   // closed when shutdown begins: Drain stops waiting
 	ho          handover        // the listeners, control socket and state lock, for a hand-over
 	xp          extraPorts      // the listeners of the routes' extra ports
+	stateSync   stateSyncer     // the state file's background fsync
 }
 
 func newServer(ctx context.Context, cfg Config) *server {
@@ -409,7 +410,7 @@ func (s *server) commit(cfg map[string]Route) error {
 	}
 	t, fresh := s.build(cfg, certs)
 	if s.cfg.StateFile != "" {
-		if err := saveState(s.cfg.StateFile, t.sortedRoutes()); err != nil {
+		if err := saveState(s.cfg.StateFile, &s.stateSync, t.sortedRoutes()); err != nil {
 			return err
 		}
 	}

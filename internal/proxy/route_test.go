@@ -189,7 +189,7 @@ func TestStateFileRoundTrip(t *testing.T) {
 		t.Fatalf("missing file: %v %v", routes, err)
 	}
 	want := []Route{{App: "a", Hosts: []string{"a.example.com"}, Targets: []Target{{Addr: "127.0.0.1:5000", Container: "a.web.1"}}, Liveness: &Liveness{Path: "/up", Interval: time.Second}}}
-	if err := saveState(path, want); err != nil {
+	if err := saveState(path, &stateSyncer{}, want); err != nil {
 		t.Fatal(err)
 	}
 	got, err := loadState(path)
@@ -209,7 +209,7 @@ func TestStateFileRoundTrip(t *testing.T) {
 	if _, err := loadState(path); !errors.As(err, &corrupt) {
 		t.Errorf("corrupt file: %v", err)
 	}
-	if err := saveState(filepath.Join(t.TempDir(), "missing", "routes.json"), want); err == nil {
+	if err := saveState(filepath.Join(t.TempDir(), "missing", "routes.json"), &stateSyncer{}, want); err == nil {
 		t.Error("saved into a missing directory")
 	}
 }

@@ -66,7 +66,7 @@ func (e *corruptStateError) Error() string {
 // pushes every route again at its start (routing.SyncAll). A failed
 // background sync makes the next save sync before it returns, and return
 // the error if that fails too.
-func saveState(path string, routes []Route) (err error) {
+func saveState(path string, sy *stateSyncer, routes []Route) (err error) {
 	if routes == nil {
 		routes = []Route{}
 	}
@@ -94,7 +94,6 @@ func saveState(path string, routes []Route) (err error) {
 	if _, err = f.Write(data); err != nil {
 		return fmt.Errorf("save routes: %w", err)
 	}
-	sy := syncerOf(path)
 	synchronous := sy.failed()
 	if synchronous {
 		if err = f.Sync(); err != nil {
@@ -131,22 +130,13 @@ func syncDir(dir string) error {
 }
 
 // stateSyncer makes one state file durable in the background: one sync
-// at a time, and changes saved meanwhile share the next.
+// at a time, and changes saved meanwhile share the next. The zero value
+// is ready; the proxy's server holds the one of its state file.
 type stateSyncer struct {
 	mu      sync.Mutex
 	pending bool
 	running bool
 	err     error // the last background sync's, until a save syncs again
-}
-
-var stateSyncers sync.Map // path -> *stateSyncer
-
-func syncerOf(path string) *stateSyncer {
-	if v, ok := stateSyncers.Load(path); ok {
-		return v.(*stateSyncer)
-	}
-	v, _ := stateSyncers.LoadOrStore(path, &stateSyncer{})
-	return v.(*stateSyncer)
 }
 
 func (sy *stateSyncer) failed() bool {

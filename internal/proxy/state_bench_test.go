@@ -18,8 +18,9 @@ func BenchmarkSaveState(b *testing.B) {
 		routes = append(routes, r)
 	}
 	path := filepath.Join(b.TempDir(), "routes.json")
+	var sy stateSyncer
 	for b.Loop() {
-		if err := saveState(path, routes); err != nil {
+		if err := saveState(path, &sy, routes); err != nil {
 			b.Fatal(err)
 		}
 	}
