@@ -61,6 +61,9 @@ type ProcessStatus struct {
 	Restarts int `json:"restarts"`
 	// LastExit is how the container last ended, when known.
 	LastExit *ProcessExit `json:"last_exit,omitempty"`
+	// Node is the swarm node's address of a Swarm task ("": a container
+	// on the server).
+	Node string `json:"node,omitempty"`
 }
 
 // ProcessExit is how a process container ended.

@@ -29,6 +29,7 @@ var namespaceDescriptions = map[string]string{
 	"releases":           "Manage an app's releases (Berth: list, rollback)",
 	"run":                "Run a one-off process inside a container",
 	"scheduler":          "Manage scheduler settings",
+	"scheduler-swarm":    "Manage apps on a Docker Swarm: the cluster and placement",
 	"ssh-keys":           "Manage public ssh keys used for deployment",
 	"storage":            "Manage mounted volumes",
 }

@@ -202,6 +202,13 @@ func processFields(r api.PSReport) []Field {
 		if ct.HostPort != 0 {
 			v += fmt.Sprintf(" 127.0.0.1:%d", ct.HostPort)
 		}
+		if ct.Node != "" { // a Swarm task: where it runs
+			where := ct.Node
+			if ct.HostPort != 0 {
+				where += fmt.Sprintf(":%d", ct.HostPort)
+			}
+			v = fmt.Sprintf("%s on %s (task: %.12s, service %s)", ct.State, where, ct.ID, ct.Name)
+		}
 		fields = append(fields, Field{fmt.Sprintf("--status-%s.%d", ct.Type, ct.Index), v})
 		fields = append(fields, Field{fmt.Sprintf("restarts-%s-%d", ct.Type, ct.Index), strconv.Itoa(ct.Restarts)})
 		if x := ct.LastExit; x != nil {

@@ -71,10 +71,13 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	hooks := &deployHooks{}
 	copts, containerOpts := newContainerOpts(st, s.StorageDir, log)
 	nets := newNetworks(st, s, log, eng.get, naming.Names{Prefix: s.NamePrefix}) // network:*
+	reg := newClusterRegistry(s.DataDir, log, eng.get)                           // the swarm's images
+	defer reg.Stop()
 	deployer := deploy.New(deploy.Config{
 		Store: st, Engine: placeContainers(eng.get, nets), Names: naming.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
 		Router: attachingRouter{hooks, nets}, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
 		LastExit: lastExit(exits), ContainerOptions: containerOpts, Idle: trim.Touch,
+		Publisher: reg, Swarm: swarmEngine(eng.get),
 	})
 	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)
@@ -155,6 +158,8 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	}
 	// ps:restore: what should run, runs (also after a host reboot or an
 	// engine restart): services, then apps, then routes.
+	go reg.StartIfManager(ctx)
+	go followSwarm(ctx, log, deployer, rt, swarmFollowInterval)
 	go watchEngine(ctx, log, eng, exits, svcs, deployer, rt)
 	// Certificates renew in-process: no cron.
 	rt.StartRenewals(ctx)

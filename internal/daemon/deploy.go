@@ -255,7 +255,7 @@ func psReport(r deploy.ProcessReport) api.PSReport {
 		Containers: []api.ProcessStatus{},
 	}
 	for _, c := range r.Containers {
-		ps := api.ProcessStatus{Type: c.Type, Index: c.Index, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort, Restarts: c.Restarts}
+		ps := api.ProcessStatus{Type: c.Type, Index: c.Index, State: c.State, ID: c.ID, Name: c.Name, HostPort: c.HostPort, Restarts: c.Restarts, Node: c.Node}
 		if x := c.LastExit; x != nil {
 			ps.LastExit = &api.ProcessExit{Code: x.Code, OOMKilled: x.OOMKilled, At: x.At}
 		}

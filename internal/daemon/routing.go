@@ -85,6 +85,13 @@ func (b routingBackends) WebContainers(ctx context.Context, app string, release 
 		n, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
 		out = append(out, routing.WebContainer{Name: c.Name, Index: n, Generation: c.Labels[naming.LabelGeneration], HostPort: c.HostPort})
 	}
+	tasks, err := b.d.WebTasks(ctx, app, release)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range tasks {
+		out = append(out, routing.WebContainer{Name: t.Dyno, Index: t.Slot, Generation: t.Generation, HostPort: t.Port, Addr: fmt.Sprintf("%s:%d", t.Addr, t.Port)})
+	}
 	return out, nil
 }
 

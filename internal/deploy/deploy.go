@@ -68,6 +68,8 @@ type Deployer struct {
 	failpoint     func(name string) error
 	containerOpts func(ctx context.Context, app string) (ContainerOptions, error)
 	idle          func()
+	publisher     Publisher
+	swarm         func(ctx context.Context) (Swarm, error)
 	locks         locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
@@ -118,6 +120,12 @@ type Config struct {
 	// watch after a switch, a retirement, an image removal) ends: the
 	// daemon gives freed memory back a while after (package memtrim).
 	Idle func()
+	// Publisher puts release images in the cluster's registry for apps
+	// on the Swarm scheduler (nil: such deploys fail, saying so).
+	Publisher Publisher
+	// Swarm connects to the engine's Swarm side (the same engine as
+	// Engine); nil: no app runs on Swarm.
+	Swarm func(ctx context.Context) (Swarm, error)
 }
 
 // New returns a Deployer built from c.
@@ -126,7 +134,7 @@ func New(c Config) *Deployer {
 		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
 		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
-		containerOpts: c.ContainerOptions, idle: c.Idle,
+		containerOpts: c.ContainerOptions, idle: c.Idle, publisher: c.Publisher, swarm: c.Swarm,
 	}
 	if d.failpoint == nil {
 		d.failpoint = failpoint.Hit
@@ -236,6 +244,11 @@ type job struct {
 	// generation labels this deploy's containers.
 	generation string
 	holder     string
+	// sched runs the processes (scheduler.go), chosen at the start step
+	// from the app's scheduler:set selected.
+	sched scheduler
+	// services are the Swarm services this deploy created (swarm.go).
+	services []swarmService
 }
 
 // oldContainer is a container the switch retires.
@@ -269,11 +282,11 @@ var steps = []step{
 	{"env", (*job).envDefaults, false},
 	{"predeploy", (*job).predeploy, true},
 	{"release-command", (*job).releaseCommand, true},
-	{"start", (*job).start, false},
-	{"check", (*job).check, false},
-	{"switch", (*job).switchOver, false},
-	{"drain", (*job).drain, false},
-	{"retire", (*job).retire, false},
+	{"start", func(j *job, ctx context.Context) error { return j.sched.start(ctx, j) }, false},
+	{"check", func(j *job, ctx context.Context) error { return j.sched.check(ctx, j) }, false},
+	{"switch", func(j *job, ctx context.Context) error { return j.sched.switchOver(ctx, j) }, false},
+	{"drain", func(j *job, ctx context.Context) error { return j.sched.drain(ctx, j) }, false},
+	{"retire", func(j *job, ctx context.Context) error { return j.sched.retire(ctx, j) }, false},
 	{"postdeploy", (*job).postdeploy, true},
 }
 
@@ -379,6 +392,11 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	if j.eng, err = d.connect(ctx); err != nil {
 		return store.Release{}, err
 	}
+	set, err := d.settings(ctx, j.app)
+	if err != nil {
+		return store.Release{}, err
+	}
+	j.sched = d.schedulerFor(set)
 	if !j.redeploy {
 		err := d.store.Tx(ctx, func(tx *store.Tx) error {
 			r := store.Release{Source: j.src.Kind, SourceRef: j.src.Ref, GitRev: j.src.GitRev, CreatedAt: d.now(), StartedBy: holder}
@@ -470,10 +488,8 @@ func (j *job) fail(stepName string, err error) {
 	ctx := context.WithoutCancel(context.Background())
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	for _, s := range j.started {
-		if rerr := j.eng.RemoveContainer(ctx, s.id, true); rerr != nil {
-			j.d.log.Warn("remove container of failed deploy", "app", j.app.Name, "container", s.id, "err", rerr)
-		}
+	if j.sched != nil {
+		j.sched.undo(ctx, j)
 	}
 	j.d.log.Warn("deploy failed", "app", j.app.Name, "release", j.rel.Number, "step", stepName, "err", firstLine(err.Error()))
 	if kerr := j.d.keepFailedOutput(j.app.Name, j.rel.Number, j.failed.Containers()); kerr != nil {

@@ -198,7 +198,7 @@ func (d *Deployer) Stop(ctx context.Context, appName string, out io.Writer) erro
 			return err
 		}
 	}
-	return nil
+	return d.stopServices(ctx, appName, out)
 }
 
 // Start clears ps:stop and brings the app's processes up, under the app's
@@ -322,6 +322,9 @@ var restoreLockPoll = 500 * time.Millisecond
 func (d *Deployer) Destroy(ctx context.Context, appName string) error {
 	eng, err := d.connect(ctx)
 	if err != nil {
+		return err
+	}
+	if err := d.removeServices(ctx, appName); err != nil {
 		return err
 	}
 	if err := removeContainers(ctx, eng, d.names.AppLabels(appName)); err != nil {

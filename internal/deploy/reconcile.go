@@ -161,6 +161,15 @@ func (d *Deployer) Reconcile(ctx context.Context, appName string, out io.Writer,
 	if err != nil {
 		return err
 	}
+	sw, svcs, err := d.swarmServices(ctx, appName)
+	if err != nil {
+		return err
+	}
+	if sw != nil && onSwarm(svcs, cs, set) {
+		files, _ := d.releaseFiles(appName, s.live.Number, set.procfilePath)
+		j := &job{d: d, eng: eng, app: s.app, rel: s.live, files: files, out: out}
+		return j.reconcileSwarm(ctx, sw, svcs, set, s.formation, tidy)
+	}
 	want := wanted{app: appName, release: s.live.Number, generation: set.generation, processes: s.live.Processes, formation: s.formation}
 	p := diff(d.names, want, cs, tidy, d.now().Unix())
 	// Old containers on the retire queue go on their own schedule

@@ -48,6 +48,9 @@ type ProcessStatus struct {
 	// (while it ran), or the engine's record of a container that has
 	// not started again.
 	LastExit *LastExit
+	// Node is the address of the swarm node a Swarm task runs on ("":
+	// a container on this host).
+	Node string
 }
 
 // LastExit is how a process container last ended.
@@ -92,6 +95,14 @@ func (d *Deployer) Report(ctx context.Context, appName string) (ProcessReport, e
 		}
 		n, _ := strconv.Atoi(c.Labels[naming.LabelIndex])
 		r.Containers = append(r.Containers, d.processStatus(ctx, c, n))
+	}
+	reps, err := d.Replicas(ctx, appName)
+	if err != nil {
+		r.EngineError = firstLine(err.Error())
+		return r, nil
+	}
+	for _, rp := range reps {
+		r.Containers = append(r.Containers, ProcessStatus{Type: rp.Type, Index: rp.Slot, State: rp.State, ID: rp.TaskID, Name: rp.Service, HostPort: rp.Port, Node: rp.Addr})
 	}
 	return r, nil
 }

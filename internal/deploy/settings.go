@@ -130,6 +130,8 @@ type appSettings struct {
 	network        string           // the network the app's containers join
 	opts           ContainerOptions // docker-options, mounts, resources (nil: none)
 	logMaxSize     string           // logs:set max-size
+	scheduler      string           // scheduler:set selected
+	constraints    []string         // scheduler-swarm:set constraint
 }
 
 // checksOff reports whether typ's checks are skipped or disabled.
@@ -179,6 +181,8 @@ func (d *Deployer) settings(ctx context.Context, a store.App) (appSettings, erro
 		s.stopTimeout, _ = strconv.Atoi(get("ps", "stop-timeout-seconds"))
 		s.procfilePath = get("ps", "procfile-path")
 		s.logMaxSize = get("logs", "max-size")
+		s.scheduler = get("scheduler", "selected")
+		s.constraints = splitConstraints(get("scheduler-swarm", "constraint"))
 		s.appJSONPath = get("app-json", "appjson-path")
 		s.uptime, _ = strconv.Atoi(get("checks", "default-uptime-seconds"))
 		s.waitToRetire, _ = strconv.Atoi(get("checks", "wait-to-retire"))

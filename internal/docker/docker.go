@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -44,6 +45,12 @@ const startHint = "(start it with scripts/ensure-docker)"
 // Create one with [New] and release it with [Client.Close].
 type Client struct {
 	api *client.Client
+
+	// The swarm state SwarmManager last read (services.go).
+	swarmMu      sync.Mutex
+	swarmAt      time.Time
+	swarmManager bool
+	swarmAddr    string
 }
 
 // New connects to the Docker Engine named by the environment (DOCKER_HOST,

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,4 +48,34 @@ func (c *Client) PauseContainer(ctx context.Context, id string) error {
 func (c *Client) UnpauseContainer(ctx context.Context, id string) error {
 	_, err := c.api.ContainerUnpause(ctx, id, client.ContainerUnpauseOptions{})
 	return c.wrap(err, "unpause container %s", shortID(id))
+}
+
+// PushImage pushes ref (REGISTRY/REPO:TAG) to its registry and returns
+// the digest the registry gave the manifest ("sha256:..."), so the image
+// can be named exactly (REGISTRY/REPO@DIGEST) wherever it is pulled.
+// Berth pushes only to the registry it runs for the cluster.
+func (c *Client) PushImage(ctx context.Context, ref string) (string, error) {
+	res, err := c.api.ImagePush(ctx, ref, client.ImagePushOptions{RegistryAuth: "e30="}) // "{}": no credentials
+	if err != nil {
+		return "", c.wrap(err, "push image %s", ref)
+	}
+	var digest string
+	for msg, err := range res.JSONMessages(ctx) {
+		if err != nil {
+			return "", c.wrap(err, "push image %s", ref)
+		}
+		if msg.Error != nil {
+			return "", fmt.Errorf("docker: push image %s: %w", ref, errors.New(msg.Error.Message))
+		}
+		if msg.Aux != nil {
+			var aux struct{ Digest string }
+			if json.Unmarshal(*msg.Aux, &aux) == nil && aux.Digest != "" {
+				digest = aux.Digest
+			}
+		}
+	}
+	if digest == "" {
+		return "", fmt.Errorf("docker: push image %s: the registry reported no digest", ref)
+	}
+	return digest, nil
 }

@@ -40,7 +40,7 @@ func (r *runner) checkHost(h appfile.Healthcheck) string {
 // request describes what a path check sends, for messages: "URL with
 // Host: HOST".
 func (r *runner) request(h appfile.Healthcheck) string {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.c.HostPort()))
+	addr := r.addr()
 	host := r.checkHost(h)
 	if host == "" {
 		host = addr
@@ -51,7 +51,7 @@ func (r *runner) request(h appfile.Healthcheck) string {
 // pathCheck returns the attempt of a path check.
 func (r *runner) pathCheck(h appfile.Healthcheck) attemptFunc {
 	scheme := strings.ToLower(h.Scheme)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.c.HostPort()))
+	addr := r.addr()
 	host := r.checkHost(h)
 	serverName := host
 	if hn, _, err := net.SplitHostPort(host); err == nil {
@@ -164,7 +164,7 @@ func (r *runner) commandCheck(h appfile.Healthcheck) attemptFunc {
 
 // listeningCheck returns the attempt of a listening check.
 func (r *runner) listeningCheck() attemptFunc {
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(r.c.HostPort()))
+	addr := r.addr()
 	// How long an accepted connection must stay open: Docker's userland
 	// proxy accepts on the published port and closes the connection at
 	// once when nothing listens in the container.
@@ -212,4 +212,16 @@ func describeNetErr(err error) string {
 		return "no TLS handshake (does the app serve plain http?)"
 	}
 	return oneLine(err.Error(), 200)
+}
+
+// addr is where path and listening checks reach the container: its
+// Addresser's address (a Swarm task on another node), else its published
+// port on 127.0.0.1.
+func (r *runner) addr() string {
+	if a, ok := r.c.(Addresser); ok {
+		if addr := a.Addr(); addr != "" {
+			return addr
+		}
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(r.c.HostPort()))
 }

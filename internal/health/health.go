@@ -34,6 +34,13 @@ type Container interface {
 	Exec(ctx context.Context, cmd []string) (code int, output string, err error)
 }
 
+// Addresser is a Container whose web port is reached at an address of its
+// own (HOST:PORT) rather than 127.0.0.1:HostPort: a Swarm task published
+// on its node.
+type Addresser interface {
+	Addr() string
+}
+
 // Result is the outcome of one check.
 type Result struct {
 	// Check is the check that ran, with defaults filled in

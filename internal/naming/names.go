@@ -39,6 +39,9 @@ const (
 	KindRun     = "run"
 	KindService = "service"
 	KindNetwork = "network" // an app's network
+	// KindSwarmTask is the container of a Swarm task on its node (the
+	// manager's included): the scheduler's, never managed as a container.
+	KindSwarmTask = "swarm-task"
 )
 
 // Names derives the names and labels of one Berth instance's Docker
@@ -192,4 +195,37 @@ func (n Names) UserNetwork(name string) string { return n.name(name) }
 // UserNetworkLabels are the labels of user network name.
 func (n Names) UserNetworkLabels(name string) map[string]string {
 	return map[string]string{LabelInstance: n.Instance(), LabelKind: KindUserNetwork, LabelNetwork: name}
+}
+
+// SwarmNetwork is the overlay network of an app's Swarm services (and of
+// its one-off containers on the manager): attachable, on every node.
+// Swarm wants a DNS name component: berth-swarm-APP, dots as hyphens (so
+// apps a.b and a-b would share one: a known limit).
+func (n Names) SwarmNetwork(app string) string { return swarmName(n.name("berth-swarm-" + app)) }
+
+// swarmName turns the characters Swarm refuses in the names of services
+// and overlay networks (dots, underscores) into hyphens.
+func swarmName(s string) string {
+	return strings.Trim(strings.Map(func(r rune) rune {
+		if r == '.' || r == '_' {
+			return '-'
+		}
+		return r
+	}, s), "-")
+}
+
+// SwarmService is the name of the Swarm service running process type typ
+// of a deploy (its generation): APP-TYPE-GEN, with the characters Swarm
+// refuses in a service name (dots, underscores) turned into hyphens, and
+// at most 63 characters. Names are for people: Berth finds its services
+// by their labels.
+func (n Names) SwarmService(app, typ, generation string) string {
+	if len(generation) > 6 {
+		generation = generation[:6]
+	}
+	head := swarmName(n.name(app) + "-" + typ)
+	if max := 63 - 1 - len(generation); len(head) > max {
+		head = strings.TrimRight(head[:max], "-")
+	}
+	return head + "-" + generation
 }

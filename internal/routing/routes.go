@@ -346,7 +346,11 @@ func webTargets(cs []WebContainer, web int, generation string) []proxy.Target {
 		if c.HostPort == 0 || c.Index < 1 || c.Index > web || c.Generation != generation {
 			continue
 		}
-		targets = append(targets, proxy.Target{Addr: fmt.Sprintf("127.0.0.1:%d", c.HostPort), Container: c.Name})
+		addr := c.Addr
+		if addr == "" {
+			addr = fmt.Sprintf("127.0.0.1:%d", c.HostPort)
+		}
+		targets = append(targets, proxy.Target{Addr: addr, Container: c.Name})
 	}
 	return targets
 }

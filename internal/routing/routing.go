@@ -57,6 +57,9 @@ type WebContainer struct {
 	Index      int    // N of web.N
 	Generation string // the ps generation it was started in
 	HostPort   int    // 0: no published port
+	// Addr is where the proxy reaches it, HOST:PORT, when not on this
+	// host (a Swarm task published on its node); "" is 127.0.0.1:HostPort.
+	Addr string
 }
 
 // Backends is what routing needs of the deploy pipeline: where an app's
