@@ -77,7 +77,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		Store: st, Engine: placeContainers(eng.get, nets), Names: naming.Names{Prefix: s.NamePrefix}, DataDir: s.DataDir, Log: log,
 		Router: attachingRouter{hooks, nets}, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
 		LastExit: lastExit(exits), ContainerOptions: containerOpts, Idle: trim.Touch,
-		Publisher: reg, Swarm: swarmEngine(eng.get),
+		Publisher: reg, Swarm: swarmEngine(eng.get), AttachOverlay: hooks.attachOverlay,
 	})
 	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)

@@ -64,6 +64,7 @@ type deployHooks struct {
 	}
 	networks interface {
 		NetworkFor(ctx context.Context, app string) (string, error)
+		AttachOverlay(ctx context.Context, app, network string) error
 	}
 }
 
@@ -93,6 +94,10 @@ func (h *deployHooks) checkHost(ctx context.Context, app string) string {
 
 func (h *deployHooks) networkFor(ctx context.Context, app string) (string, error) {
 	return h.networks.NetworkFor(ctx, app)
+}
+
+func (h *deployHooks) attachOverlay(ctx context.Context, app, network string) error {
+	return h.networks.AttachOverlay(ctx, app, network)
 }
 
 // redeployer adapts the Deployer to config changes.

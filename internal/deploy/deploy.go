@@ -70,6 +70,7 @@ type Deployer struct {
 	idle          func()
 	publisher     Publisher
 	swarm         func(ctx context.Context) (Swarm, error)
+	attachOverlay func(ctx context.Context, app, network string) error
 	locks         locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
@@ -126,6 +127,9 @@ type Config struct {
 	// Swarm connects to the engine's Swarm side (the same engine as
 	// Engine); nil: no app runs on Swarm.
 	Swarm func(ctx context.Context) (Swarm, error)
+	// AttachOverlay attaches what an app's Swarm tasks reach by name (its
+	// linked services) to the app's overlay network; nil: nothing.
+	AttachOverlay func(ctx context.Context, app, network string) error
 }
 
 // New returns a Deployer built from c.
@@ -134,7 +138,7 @@ func New(c Config) *Deployer {
 		store: c.Store, engine: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log, now: c.Now,
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
 		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
-		containerOpts: c.ContainerOptions, idle: c.Idle, publisher: c.Publisher, swarm: c.Swarm,
+		containerOpts: c.ContainerOptions, idle: c.Idle, publisher: c.Publisher, swarm: c.Swarm, attachOverlay: c.AttachOverlay,
 	}
 	if d.failpoint == nil {
 		d.failpoint = failpoint.Hit

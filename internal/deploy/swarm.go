@@ -106,6 +106,11 @@ func (d *Deployer) serviceSpec(ctx context.Context, sw Swarm, a store.App, rel s
 	if err := sw.EnsureOverlay(ctx, net, d.names.KindLabels(a.Name, naming.KindNetwork)); err != nil {
 		return docker.ServiceSpec{}, err
 	}
+	if d.attachOverlay != nil {
+		if err := d.attachOverlay(ctx, a.Name, net); err != nil {
+			return docker.ServiceSpec{}, fmt.Errorf("attach the app's services to its overlay network: %w", err)
+		}
+	}
 	spec := docker.ServiceSpec{
 		Name: d.names.SwarmService(a.Name, typ, generation), Image: ref, Cmd: c.Cmd, Env: env, Labels: labels,
 		TaskLabels: map[string]string{naming.LabelInstance: d.names.Instance(), naming.LabelKind: naming.KindSwarmTask, naming.LabelApp: a.Name},

@@ -380,3 +380,24 @@ func (m *Manager) OnAppCloned(tx *store.Tx, from, to store.App) ([]store.Link, e
 	}
 	return made, nil
 }
+
+// AttachOverlay attaches the containers of the services linked to an app
+// to network, the overlay network of the app's Swarm services, under
+// their DNS names: the app's tasks on every node reach them by the names
+// of DATABASE_URL and REDIS_URL, as its containers do on one host. The
+// services stay on this server (the manager), their data on its disk.
+func (m *Manager) AttachOverlay(ctx context.Context, appName, network string) error {
+	links, err := m.appLinks(ctx, appName)
+	if err != nil || len(links) == 0 {
+		return err
+	}
+	eng, err := m.engine(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, l := range links {
+		errs = append(errs, m.attachService(ctx, eng, l.Service, network))
+	}
+	return errors.Join(errs...)
+}
