@@ -238,7 +238,14 @@ func (j *job) release(ctx context.Context) error {
 	if err := j.d.store.Tx(ctx, func(tx *store.Tx) (err error) { stored, err = tx.Formation(j.app); return err }); err != nil {
 		return err
 	}
-	p, err := release.MakePlan(files.Procfile, files.AppJSON, files.Scale, stored, j.image.ExposedPorts)
+	scale := files.Scale
+	if j.redeploy {
+		// DOKKU_SCALE sets the formation when a release is deployed, not
+		// when its containers are replaced (config:set, ps:restart): a
+		// ps:scale since then stays, as in Dokku, which reads it at build.
+		scale = nil
+	}
+	p, err := release.MakePlan(files.Procfile, files.AppJSON, scale, stored, j.image.ExposedPorts)
 	if err != nil {
 		return err
 	}
