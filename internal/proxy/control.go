@@ -108,6 +108,8 @@ type Status struct {
 	Routes    int    `json:"routes"`
 	Version   string `json:"version"`
 	Build     string `json:"build,omitempty"` // ExecutableID of its binary
+	// RoutesHash identifies the table it holds (RoutesHash).
+	RoutesHash string `json:"routes_hash,omitempty"`
 }
 
 // TargetStatus is one target as the proxy sees it, for reports.
@@ -127,7 +129,8 @@ func (s *server) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	trim := memtrim.New(memtrim.Quiet)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, HTTPSAddr: s.httpsAddr, Routes: len(s.table.Load().config), Version: s.cfg.Version, Build: s.cfg.Build})
+		t := s.table.Load()
+		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, HTTPSAddr: s.httpsAddr, Routes: len(t.config), Version: s.cfg.Version, Build: s.cfg.Build, RoutesHash: t.hash()})
 	})
 	mux.HandleFunc("POST /v1/handover", s.handleHandover)
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, r *http.Request) {

@@ -108,6 +108,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.HTTPAddr == "" || cfg.ControlSocket == "" {
 		return errors.New("proxy: HTTPAddr and ControlSocket are required")
 	}
+	if cfg.ControlAddr != "" && cfg.ControlTLS == nil {
+		return errors.New("proxy: ControlAddr needs ControlTLS")
+	}
 	log := cfg.Log
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
@@ -166,7 +169,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	if os.Getenv("BERTH_PROXY_H1LOOP") == "0" {
 		cfg.NoH1Loop = true
 	}
@@ -201,9 +204,16 @@ func Run(ctx context.Context, cfg Config) error {
 			errc <- fmt.Errorf("proxy: serve control socket: %w", err)
 		}
 	}()
+	var remote *remoteControl
+	if cfg.ControlAddr != "" {
+		if remote, err = s.listenRemote(cfg.ControlTLS, in != nil); err != nil {
+			return err
+		}
+		go func() { errc <- fmt.Errorf("proxy: serve control over TCP: %w", remote.srv.Serve(remote.ln)) }()
+	}
 	go s.xp.run(baseCtx, s.httpAddr)
 	s.xp.want(s.table.Load().ports)
-	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid(), "fast_path", !cfg.NoFastPath, "h1_loop", h1 != nil)
+	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "control_addr", cfg.ControlAddr, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid(), "fast_path", !cfg.NoFastPath, "h1_loop", h1 != nil)
 	if cfg.Ready != nil {
 		cfg.Ready(s.httpAddr)
 	}
@@ -218,6 +228,11 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	log.Info("proxy stopping: finishing requests in flight", "timeout", cfg.ShutdownTimeout)
+	if remote != nil {
+		// At once: a proxy taking over binds the port next.
+		remote.ln.Close()
+		defer remote.srv.Close()
+	}
 	close(s.stopping)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
