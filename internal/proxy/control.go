@@ -25,6 +25,7 @@ import (
 //	DELETE /v1/challenges/{token}
 //	PUT    /v1/alpn-certs/{name}     alpnCertRequest    an ACME TLS-ALPN-01 challenge certificate
 //	DELETE /v1/alpn-certs/{name}
+//	PUT    /v1/relay                 relayRequest: this node's address relayed to loopback targets (relay.go)
 //	POST   /v1/handover              handoverRequest; the connection then carries the hand-over (handover.go)
 //
 // Errors answer 4xx/5xx with {"error": {"code": ..., "message": ...}}.
@@ -133,6 +134,7 @@ func (s *server) controlHandler() http.Handler {
 		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, HTTPSAddr: s.httpsAddr, Routes: len(t.config), Version: s.cfg.Version, Build: s.cfg.Build, RoutesHash: t.hash()})
 	})
 	mux.HandleFunc("POST /v1/handover", s.handleHandover)
+	mux.HandleFunc("PUT /v1/relay", s.handleRelay)
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, s.table.Load().reportedRoutes())
 	})

@@ -45,6 +45,7 @@ type server struct {
 	ho          handover        // the listeners, control socket and state lock, for a hand-over
 	xp          extraPorts      // the listeners of the routes' extra ports
 	stateSync   stateSyncer     // the state file's background fsync
+	relay       relays          // this node's address relayed to loopback targets (relay.go)
 }
 
 func newServer(ctx context.Context, cfg Config) *server {
@@ -61,6 +62,7 @@ func newServer(ctx context.Context, cfg Config) *server {
 	}
 	s.hj.conns = make(map[net.Conn]struct{})
 	s.xp.init(s)
+	s.relay.init(cfg.Log)
 	s.transport = &http.Transport{
 		Proxy: nil, // never HTTP_PROXY from the environment
 		DialContext: (&net.Dialer{
@@ -228,6 +230,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	log.Info("proxy stopping: finishing requests in flight", "timeout", cfg.ShutdownTimeout)
+	s.relay.close()
 	if remote != nil {
 		// At once: a proxy taking over binds the port next.
 		remote.ln.Close()
@@ -408,6 +411,7 @@ func (s *server) install(t *table, fresh map[string]*backend) {
 	s.collect()
 	s.syncProbers(t)
 	s.xp.want(t.ports)
+	s.relay.want(loopbackPorts(t.config))
 }
 
 // commit validates, persists and installs a new table. If any step fails,
