@@ -40,7 +40,7 @@ func runProxy(ctx context.Context, s settings.Settings, log *slog.Logger) error 
 			return fmt.Errorf("BERTH_PROXY_CONTROL_ADDR: %v", err)
 		}
 		if controlTLS, err = proxy.LoadServerTLS(s.ProxyControlTLSDir); err != nil {
-			return fmt.Errorf("BERTH_PROXY_CONTROL_TLS_DIR: %v", err)
+			return fmt.Errorf("BERTH_PROXY_CONTROL_TLS_DIR: %v (it must hold ca.crt, node.crt and node.key, as scheduler-swarm:cluster-add writes them)", err)
 		}
 	}
 	err := proxy.Run(ctx, proxy.Config{
