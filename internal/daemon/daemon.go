@@ -158,7 +158,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	go watchEngine(ctx, log, eng, exits, svcs, deployer, rt)
 	// Certificates renew in-process: no cron.
 	rt.StartRenewals(ctx)
-	rt.StartPeers() // the other nodes' proxies, in a swarm
+	rt.StartPeers()                                      // the other nodes' proxies, in a swarm
 	go retireRuns(ctx, log, deployer, RunRetireInterval) // one-off containers past --ttl-seconds
 
 	select {
