@@ -189,3 +189,35 @@ func TestRoutesHashIgnoresUncovered(t *testing.T) {
 		t.Fatal("RoutesHash ignores a route")
 	}
 }
+
+// TestRoutesHashAcrossProxies: a table read from one proxy (with what it
+// reports: Uncovered) and set whole on another gives that one the hash
+// the reader computes, so a daemon comparing them does not resend a
+// table that arrived.
+func TestRoutesHashAcrossProxies(t *testing.T) {
+	t.Parallel()
+	a, b := startProxy(t, ""), startProxy(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	full := Route{App: "shop", Hosts: []string{"shop.test", "uncovered.test"}, Targets: []Target{{Addr: "10.0.0.1:3000", Container: "shop.web.1"}},
+		Liveness: &Liveness{Path: "/health", Interval: time.Second}, MaxBodyBytes: 1 << 20, UpstreamTimeout: time.Minute,
+		TLS: &RouteTLS{CertPEM: pki().shop.cert, KeyPEM: pki().shop.key, RedirectHTTP: true, HSTS: &HSTS{MaxAge: time.Hour}},
+		Redirects: []Redirect{{From: "old.test", To: "shop.test"}}, Ports: []Port{{Port: 18443, TLS: true}}}
+	for _, r := range []Route{full, {App: "blog", Hosts: []string{"blog.test"}}} {
+		if err := a.c.SetRoute(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	routes, err := a.c.Routes(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.c.Replace(ctx, routes); err != nil {
+		t.Fatal(err)
+	}
+	sa, _ := a.c.Status(ctx)
+	sb, _ := b.c.Status(ctx)
+	if want := RoutesHash(routes); sa.RoutesHash != want || sb.RoutesHash != want {
+		t.Fatalf("hashes: a %s, b %s, of the table read %s: want all equal", sa.RoutesHash, sb.RoutesHash, want)
+	}
+}
