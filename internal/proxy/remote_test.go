@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -219,5 +220,25 @@ func TestRoutesHashAcrossProxies(t *testing.T) {
 	sb, _ := b.c.Status(ctx)
 	if want := RoutesHash(routes); sa.RoutesHash != want || sb.RoutesHash != want {
 		t.Fatalf("hashes: a %s, b %s, of the table read %s: want all equal", sa.RoutesHash, sb.RoutesHash, want)
+	}
+}
+
+// TestSetRelayRefusesLoopback: the relay's address is the node's cluster
+// address, never loopback or every address.
+func TestSetRelayRefusesLoopback(t *testing.T) {
+	t.Parallel()
+	p := startProxy(t, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for _, a := range []string{"127.0.0.1", "0.0.0.0", "::", "not-an-ip"} {
+		if err := p.c.SetRelay(ctx, a); !errors.Is(err, ErrInvalidRoute) {
+			t.Errorf("SetRelay(%q): %v, want refused", a, err)
+		}
+	}
+	if err := p.c.SetRelay(ctx, ""); err != nil {
+		t.Errorf("SetRelay(\"\") (off): %v", err)
+	}
+	if got := loopbackPorts(map[string]Route{"a": {Targets: []Target{{Addr: "127.0.0.1:5000"}, {Addr: "10.0.0.2:6000"}, {Addr: "[::1]:7000"}}}}); len(got) != 2 || !got[5000] || !got[7000] {
+		t.Errorf("loopbackPorts: %v, want 5000 and 7000", got)
 	}
 }
