@@ -202,7 +202,7 @@ func TestRoutesHashAcrossProxies(t *testing.T) {
 	defer cancel()
 	full := Route{App: "shop", Hosts: []string{"shop.test", "uncovered.test"}, Targets: []Target{{Addr: "10.0.0.1:3000", Container: "shop.web.1"}},
 		Liveness: &Liveness{Path: "/health", Interval: time.Second}, MaxBodyBytes: 1 << 20, UpstreamTimeout: time.Minute,
-		TLS: &RouteTLS{CertPEM: pki().shop.cert, KeyPEM: pki().shop.key, RedirectHTTP: true, HSTS: &HSTS{MaxAge: time.Hour}},
+		TLS:       &RouteTLS{CertPEM: pki().shop.cert, KeyPEM: pki().shop.key, RedirectHTTP: true, HSTS: &HSTS{MaxAge: time.Hour}},
 		Redirects: []Redirect{{From: "old.test", To: "shop.test"}}, Ports: []Port{{Port: 18443, TLS: true}}}
 	for _, r := range []Route{full, {App: "blog", Hosts: []string{"blog.test"}}} {
 		if err := a.c.SetRoute(ctx, r); err != nil {
