@@ -33,7 +33,8 @@ import (
 // the app's domains changed and node 3 started again: it serves the new
 // domain within seconds; a certs:add'ed certificate is served by node 3's
 // :443 for the domain (SNI); a client with a certificate of another CA is
-// refused by a node part's control port, one of the cluster's CA is not.
+// refused by a node part's control port, one of the cluster's CA is not;
+// with the manager's daemon stopped, the nodes still serve the app.
 func TestProxyOnEveryNode(t *testing.T) {
 	t.Parallel()
 	host := requireDocker(t)
@@ -179,6 +180,16 @@ func TestProxyOnEveryNode(t *testing.T) {
 
 	// The tables compare equal once sent: the daemon does not resend a
 	// node's table at every resync (every 500 ms here).
+	// The manager's daemon stopped: every node's proxy keeps serving
+	// (node 3's through node 1's proxy, which relays to the container).
+	b.StopDaemon()
+	for _, addr := range []string{p2.HTTPSAddr, p3.HTTPSAddr} {
+		if _, body, err := httpsVia(ctx, addr, "shop.example", "/env"); err != nil || !strings.Contains(body, "on-node-1") {
+			t.Fatalf("with the manager's daemon stopped, %s (SNI shop.example): %v %q", addr, err, body)
+		}
+	}
+	step("daemon stopped: nodes 2 and 3 still serve shop.example")
+
 	n := strings.Count(b.Log(), "sent the whole table")
 	if n > 4 {
 		t.Fatalf("the daemon sent whole tables %d times: the nodes' hashes never match its own\n%s", n, b.Log())
