@@ -195,6 +195,8 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := s.open(false); err != nil {
 			return err
 		}
+		// The relay's ports, once the old proxy lets them go.
+		s.relay.setAddr(in.offer.Relay)
 	}
 	s.ho.ln, s.ho.tlsLn = ln, tlsLn
 	ctl := s.ho.ctl

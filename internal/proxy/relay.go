@@ -19,8 +19,10 @@ import (
 // each connection to 127.0.0.1:PORT: the peers' routes name ADDR:PORT
 // (package routing rewrites loopback targets for them). Only ports of
 // the table's loopback targets are relayed, and only on that address,
-// the one the swarm's nodes use to talk to each other; the relay is kept
-// in memory (the daemon sets it again every few seconds).
+// the one the swarm's nodes use to talk to each other. The address is
+// kept in memory (the daemon sets it again every few seconds) and handed
+// over to a proxy taking over, which binds the ports as soon as the old
+// one lets them go (retried every 250 ms).
 
 // relayRequest sets the relay's address; "" turns it off.
 type relayRequest struct {
@@ -34,6 +36,18 @@ type relays struct {
 	ports map[int]bool
 	lns   map[int]net.Listener
 	warn  map[int]bool // ports whose listen failure was logged
+	retry *time.Timer  // set while a port failed: the next try
+}
+
+// relayRetry is how often a relay port that could not be bound (taken,
+// or still held by the proxy this one took over from) is tried again.
+const relayRetry = 250 * time.Millisecond
+
+// current is the relayed address ("": none).
+func (r *relays) current() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.addr
 }
 
 func (r *relays) init(log *slog.Logger) {
@@ -80,6 +94,7 @@ func (r *relays) syncLocked() {
 	if r.addr == "" {
 		return
 	}
+	failed := false
 	for p := range r.ports {
 		if r.lns[p] != nil {
 			continue
@@ -88,19 +103,35 @@ func (r *relays) syncLocked() {
 		if err != nil {
 			if !r.warn[p] {
 				r.warn[p] = true
-				r.log.Warn("relay: cannot listen: the other nodes' proxies cannot reach this target", "addr", r.addr, "port", p, "err", err)
+				r.log.Warn("relay: cannot listen (trying again every 250ms): the other nodes' proxies cannot reach this target meanwhile", "addr", r.addr, "port", p, "err", err)
 			}
+			failed = true
 			continue
 		}
-		delete(r.warn, p)
+		if r.warn[p] {
+			r.log.Info("relay: listening", "addr", r.addr, "port", p)
+			delete(r.warn, p)
+		}
 		r.lns[p] = ln
 		go relayServe(ln, net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
+	}
+	if failed && r.retry == nil {
+		r.retry = time.AfterFunc(relayRetry, func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.retry = nil
+			r.syncLocked()
+		})
 	}
 }
 
 func (r *relays) close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.retry != nil {
+		r.retry.Stop()
+		r.retry = nil
+	}
 	for p, ln := range r.lns {
 		ln.Close()
 		delete(r.lns, p)
