@@ -204,15 +204,19 @@ func (f *fanout) resync(ctx context.Context) {
 	relay := f.relay
 	f.mu.Unlock()
 
-	// Every time while in a cluster: a restarted local proxy has no
-	// relay until told (it is kept in memory).
-	if r, ok := f.local.(Relayer); ok && (self != "" || relay != "") {
+	// The relay only while other nodes' proxies need it; set every time
+	// then: a local proxy started anew has none until told.
+	want := ""
+	if len(peers) > 0 {
+		want = self
+	}
+	if r, ok := f.local.(Relayer); ok && (want != "" || relay != "") {
 		rctx, cancel := context.WithTimeout(ctx, f.timeout)
-		if err := r.SetRelay(rctx, self); err != nil {
-			f.log.Warn("local proxy: relay of this node's address to its loopback targets", "addr", self, "err", err)
+		if err := r.SetRelay(rctx, want); err != nil {
+			f.log.Warn("local proxy: relay of this node's address to its loopback targets", "addr", want, "err", err)
 		} else {
 			f.mu.Lock()
-			f.relay = self
+			f.relay = want
 			f.mu.Unlock()
 		}
 		cancel()

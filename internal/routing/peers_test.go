@@ -232,3 +232,30 @@ func TestPeerAddr(t *testing.T) {
 		t.Errorf("outside a cluster: %q", got)
 	}
 }
+
+// relayFake is a local proxy that records its relay address.
+type relayFake struct {
+	*fakeProxy
+	relay atomic.Value // string
+}
+
+func (p *relayFake) SetRelay(_ context.Context, addr string) error {
+	p.relay.Store(addr)
+	return nil
+}
+
+// TestFanoutRelay: the local proxy relays this node's address while other
+// nodes' proxies need it, and stops when none is left.
+func TestFanoutRelay(t *testing.T) {
+	t.Parallel()
+	local := &relayFake{fakeProxy: newFakeProxy()}
+	src := &fakePeers{self: "10.0.0.1", addrs: []string{"10.0.0.2:7950"}, nodes: map[string]*peerFake{"10.0.0.2:7950": {fakeProxy: newFakeProxy()}}}
+	f := newFanout(local, src, 200*time.Millisecond, 50*time.Millisecond, slog.New(slog.DiscardHandler))
+	f.start()
+	defer f.close()
+	waitFor(t, "the relay is set", func() bool { v, _ := local.relay.Load().(string); return v == "10.0.0.1" })
+	src.mu.Lock()
+	src.addrs = nil
+	src.mu.Unlock()
+	waitFor(t, "the relay is off", func() bool { v, _ := local.relay.Load().(string); return v == "" })
+}
