@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/proxy"
 	"github.com/berthpaas/berth/internal/registry"
 	"github.com/berthpaas/berth/internal/swarmtest"
@@ -49,6 +50,23 @@ func TestProxyOnEveryNode(t *testing.T) {
 	step(fmt.Sprintf("rig up in %s", rig.SetupIn.Round(time.Millisecond)))
 	if err := n1.LoadImages(ctx, host.Host(), "berth-test/busybox:1"); err != nil {
 		t.Fatal(err)
+	}
+
+	// The engine call the daemon lists the nodes with: the manager sees
+	// the others, a worker only itself, an engine in no swarm nothing.
+	for _, c := range []struct {
+		host         string
+		self, others string
+	}{{n1.Host, n1.Addr, n2.Addr + " " + n3.Addr}, {n2.Host, n2.Addr, ""}, {host.Host(), "", ""}} {
+		eng, err := docker.NewHost(ctx, c.host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		self, others, err := eng.NodeAddrs(ctx)
+		eng.Close()
+		if err != nil || self != c.self || strings.Join(others, " ") != c.others {
+			t.Fatalf("NodeAddrs of %s: %q %q %v, want %q %q", c.host, self, others, err, c.self, c.others)
+		}
 	}
 
 	// The cluster's CA, in the data dir the node's Berth will have (as
