@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -30,7 +32,20 @@ func runProxy(ctx context.Context, s settings.Settings, log *slog.Logger) error 
 	if httpsAddr == "off" {
 		httpsAddr = ""
 	}
+	var controlTLS *tls.Config
+	controlAddr := s.ProxyControlAddr
+	if controlAddr != "" {
+		var err error
+		if controlAddr, err = proxy.ControlAddr(controlAddr); err != nil {
+			return fmt.Errorf("BERTH_PROXY_CONTROL_ADDR: %v", err)
+		}
+		if controlTLS, err = proxy.LoadServerTLS(s.ProxyControlTLSDir); err != nil {
+			return fmt.Errorf("BERTH_PROXY_CONTROL_TLS_DIR: %v (it must hold ca.crt, node.crt and node.key, as scheduler-swarm:cluster-add writes them)", err)
+		}
+	}
 	err := proxy.Run(ctx, proxy.Config{
+		ControlAddr:   controlAddr,
+		ControlTLS:    controlTLS,
 		HTTPAddr:      s.HTTPAddr,
 		HTTPSAddr:     httpsAddr,
 		ControlSocket: s.ProxySocket,

@@ -163,6 +163,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	go watchEngine(ctx, log, eng, exits, svcs, deployer, rt)
 	// Certificates renew in-process: no cron.
 	rt.StartRenewals(ctx)
+	rt.StartPeers()                                      // the other nodes' proxies, in a swarm
 	go retireRuns(ctx, log, deployer, RunRetireInterval) // one-off containers past --ttl-seconds
 
 	select {
@@ -181,6 +182,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svcs.StopBackups(sctx)
 	crons.Stop()
 	rt.StopRenewals()
+	rt.StopPeers()
 	if err != nil {
 		log.Warn("shutdown did not finish in time; closing", "err", err)
 		srv.Close()

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/deploy"
@@ -57,6 +58,10 @@ func newRouting(ctx context.Context, st *store.Store, s settings.Settings, log *
 			return nil, nil, err
 		}
 		c.Proxy, status = pc, &st
+		// In a swarm, the other nodes' proxies get the same routes.
+		c.Peers = &clusterPeers{engine: engine, dataDir: s.DataDir}
+		c.PeerTimeout, _ = time.ParseDuration(s.PeerTimeout)
+		c.PeerResync, _ = time.ParseDuration(s.PeerResync)
 	}
 	return routing.New(c), status, nil
 }

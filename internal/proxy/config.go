@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"crypto/tls"
 	"log/slog"
 	"time"
 )
@@ -10,6 +11,12 @@ type Config struct {
 	HTTPAddr      string // e.g. ":80", "127.0.0.1:0"
 	HTTPSAddr     string // TLS, e.g. ":443"; empty: none. Certificates come with routes (Route.TLS)
 	ControlSocket string // unix socket (mode 0600) for the daemon
+	// ControlAddr, when set (HOST:PORT), also serves the control API over
+	// TCP with mutual TLS (remote.go): the proxy of a cluster node, driven
+	// by the manager's daemon. ControlTLS is its TLS configuration
+	// (LoadServerTLS), required with it.
+	ControlAddr string
+	ControlTLS  *tls.Config
 	// StateFile is where routes are persisted (JSON, written atomically); a
 	// restarted proxy serves them at once. Empty: routes live in memory only.
 	StateFile string

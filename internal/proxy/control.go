@@ -25,6 +25,7 @@ import (
 //	DELETE /v1/challenges/{token}
 //	PUT    /v1/alpn-certs/{name}     alpnCertRequest    an ACME TLS-ALPN-01 challenge certificate
 //	DELETE /v1/alpn-certs/{name}
+//	PUT    /v1/relay                 relayRequest: this node's address relayed to loopback targets (relay.go)
 //	POST   /v1/handover              handoverRequest; the connection then carries the hand-over (handover.go)
 //
 // Errors answer 4xx/5xx with {"error": {"code": ..., "message": ...}}.
@@ -108,6 +109,8 @@ type Status struct {
 	Routes    int    `json:"routes"`
 	Version   string `json:"version"`
 	Build     string `json:"build,omitempty"` // ExecutableID of its binary
+	// RoutesHash identifies the table it holds (RoutesHash).
+	RoutesHash string `json:"routes_hash,omitempty"`
 }
 
 // TargetStatus is one target as the proxy sees it, for reports.
@@ -127,9 +130,11 @@ func (s *server) controlHandler() http.Handler {
 	mux := http.NewServeMux()
 	trim := memtrim.New(memtrim.Quiet)
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, HTTPSAddr: s.httpsAddr, Routes: len(s.table.Load().config), Version: s.cfg.Version, Build: s.cfg.Build})
+		t := s.table.Load()
+		reply(w, Status{PID: os.Getpid(), HTTPAddr: s.httpAddr, HTTPSAddr: s.httpsAddr, Routes: len(t.config), Version: s.cfg.Version, Build: s.cfg.Build, RoutesHash: t.hash()})
 	})
 	mux.HandleFunc("POST /v1/handover", s.handleHandover)
+	mux.HandleFunc("PUT /v1/relay", s.handleRelay)
 	mux.HandleFunc("GET /v1/routes", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, s.table.Load().reportedRoutes())
 	})

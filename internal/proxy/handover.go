@@ -60,6 +60,7 @@ type handoverOffer struct {
 	HTTPSAddr string   `json:"https_addr,omitempty"`
 	FDs       []string `json:"fds"` // the role of each descriptor: "http", "https"
 	Routes    []Route  `json:"routes"`
+	Relay     string   `json:"relay,omitempty"` // the relayed address (relay.go)
 }
 
 type handoverReply struct {
@@ -226,7 +227,7 @@ func (s *server) handleHandover(w http.ResponseWriter, r *http.Request) {
 		abort("not a unix socket", nil)
 		return
 	}
-	offer := handoverOffer{PID: os.Getpid(), Version: s.cfg.Version, HTTPAddr: s.cfg.HTTPAddr, HTTPSAddr: s.cfg.HTTPSAddr, Routes: s.table.Load().sortedRoutes()}
+	offer := handoverOffer{PID: os.Getpid(), Version: s.cfg.Version, HTTPAddr: s.cfg.HTTPAddr, HTTPSAddr: s.cfg.HTTPSAddr, Routes: s.table.Load().sortedRoutes(), Relay: s.relay.current()}
 	lns := []net.Listener{h.ln}
 	offer.FDs = []string{"http"}
 	if h.tlsLn != nil {

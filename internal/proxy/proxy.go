@@ -45,6 +45,7 @@ type server struct {
 	ho          handover        // the listeners, control socket and state lock, for a hand-over
 	xp          extraPorts      // the listeners of the routes' extra ports
 	stateSync   stateSyncer     // the state file's background fsync
+	relay       relays          // this node's address relayed to loopback targets (relay.go)
 }
 
 func newServer(ctx context.Context, cfg Config) *server {
@@ -61,6 +62,7 @@ func newServer(ctx context.Context, cfg Config) *server {
 	}
 	s.hj.conns = make(map[net.Conn]struct{})
 	s.xp.init(s)
+	s.relay.init(cfg.Log)
 	s.transport = &http.Transport{
 		Proxy: nil, // never HTTP_PROXY from the environment
 		DialContext: (&net.Dialer{
@@ -107,6 +109,9 @@ func Run(ctx context.Context, cfg Config) error {
 	cfg = cfg.withDefaults()
 	if cfg.HTTPAddr == "" || cfg.ControlSocket == "" {
 		return errors.New("proxy: HTTPAddr and ControlSocket are required")
+	}
+	if cfg.ControlAddr != "" && cfg.ControlTLS == nil {
+		return errors.New("proxy: ControlAddr needs ControlTLS")
 	}
 	log := cfg.Log
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
@@ -166,7 +171,7 @@ func Run(ctx context.Context, cfg Config) error {
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	if os.Getenv("BERTH_PROXY_H1LOOP") == "0" {
 		cfg.NoH1Loop = true
 	}
@@ -190,6 +195,8 @@ func Run(ctx context.Context, cfg Config) error {
 		if err := s.open(false); err != nil {
 			return err
 		}
+		// The relay's ports, once the old proxy lets them go.
+		s.relay.setAddr(in.offer.Relay)
 	}
 	s.ho.ln, s.ho.tlsLn = ln, tlsLn
 	ctl := s.ho.ctl
@@ -201,9 +208,16 @@ func Run(ctx context.Context, cfg Config) error {
 			errc <- fmt.Errorf("proxy: serve control socket: %w", err)
 		}
 	}()
+	var remote *remoteControl
+	if cfg.ControlAddr != "" {
+		if remote, err = s.listenRemote(cfg.ControlTLS, in != nil); err != nil {
+			return err
+		}
+		go func() { errc <- fmt.Errorf("proxy: serve control over TCP: %w", remote.srv.Serve(remote.ln)) }()
+	}
 	go s.xp.run(baseCtx, s.httpAddr)
 	s.xp.want(s.table.Load().ports)
-	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid(), "fast_path", !cfg.NoFastPath, "h1_loop", h1 != nil)
+	log.Info("proxy started", "http", s.httpAddr, "https", s.httpsAddr, "socket", cfg.ControlSocket, "control_addr", cfg.ControlAddr, "routes", len(s.table.Load().config), "version", cfg.Version, "pid", os.Getpid(), "fast_path", !cfg.NoFastPath, "h1_loop", h1 != nil)
 	if cfg.Ready != nil {
 		cfg.Ready(s.httpAddr)
 	}
@@ -218,6 +232,12 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 
 	log.Info("proxy stopping: finishing requests in flight", "timeout", cfg.ShutdownTimeout)
+	s.relay.close()
+	if remote != nil {
+		// At once: a proxy taking over binds the port next.
+		remote.ln.Close()
+		defer remote.srv.Close()
+	}
 	close(s.stopping)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
 	defer cancel()
@@ -393,6 +413,7 @@ func (s *server) install(t *table, fresh map[string]*backend) {
 	s.collect()
 	s.syncProbers(t)
 	s.xp.want(t.ports)
+	s.relay.want(loopbackPorts(t.config))
 }
 
 // commit validates, persists and installs a new table. If any step fails,

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -307,6 +308,9 @@ type table struct {
 	apps   map[string]*route
 	config map[string]Route // as set, for Routes and the state file
 	ports  map[int]bool     // the extra ports of every route: TLS or not
+
+	hashOnce   sync.Once // routesHash, at the first Status that asks
+	routesHash string
 }
 
 // vhost is what a host name leads to: an app's route, served or redirected.

@@ -138,18 +138,9 @@ func (ca *CA) IssueServer(certFile, keyFile string, hosts ...string) error {
 	if len(hosts) == 0 {
 		return errors.New("registry: a server certificate needs at least one host")
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber: serial(),
-		Subject:      pkix.Name{CommonName: hosts[0], Organization: []string{"Berth"}},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(serverValidity),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		Subject:     pkix.Name{CommonName: hosts[0], Organization: []string{"Berth"}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	for _, h := range hosts {
 		if ip := net.ParseIP(h); ip != nil {
@@ -158,6 +149,35 @@ func (ca *CA) IssueServer(certFile, keyFile string, hosts ...string) error {
 			tmpl.DNSNames = append(tmpl.DNSNames, h)
 		}
 	}
+	return ca.issue(tmpl, certFile, keyFile)
+}
+
+// IssueClient writes a client certificate named name (its common name)
+// signed by the CA, and its key, to certFile and keyFile: what the
+// manager's daemon presents to the nodes' proxies (mutual TLS, whose
+// servers require a client certificate of this CA).
+func (ca *CA) IssueClient(certFile, keyFile, name string) error {
+	if name == "" {
+		return errors.New("registry: a client certificate needs a name")
+	}
+	return ca.issue(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: name, Organization: []string{"Berth"}},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}, certFile, keyFile)
+}
+
+// issue signs tmpl (its subject, names and extended key usage set) with
+// a new key and writes both.
+func (ca *CA) issue(tmpl *x509.Certificate, certFile, keyFile string) error {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tmpl.SerialNumber = serial()
+	tmpl.NotBefore = now.Add(-time.Hour)
+	tmpl.NotAfter = now.Add(serverValidity)
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.Key)
 	if err != nil {
 		return fmt.Errorf("registry: issue certificate: %v", err)

@@ -95,6 +95,12 @@ type Config struct {
 	// ImagePorts lists the TCP and UDP ports an image exposes (the
 	// detected port maps of ports:report); nil: none known.
 	ImagePorts func(ctx context.Context, image string) (tcp, udp []int, err error)
+	// Peers are the other nodes' proxies, kept in step with Proxy
+	// (peers.go); nil: this node's proxy only.
+	Peers Peers
+	// PeerTimeout bounds each call to a peer, PeerResync is how often
+	// they are checked (DefaultPeerTimeout, DefaultPeerResync when 0).
+	PeerTimeout, PeerResync time.Duration
 }
 
 // Manager keeps the routing state of apps and pushes it to the proxy.
@@ -133,6 +139,8 @@ type Manager struct {
 	// them); an entry changes under its app's sync lock.
 	pushedMu sync.Mutex
 	pushed   map[string]*pushedTargets
+
+	fanout *fanout // nil: no peers
 }
 
 // keyedMutex is a mutex per key; a key's entry lives while it is held or
@@ -195,11 +203,30 @@ func New(c Config) *Manager {
 	if m.renewEvery <= 0 {
 		m.renewEvery = time.Hour
 	}
+	if c.Proxy != nil && c.Peers != nil {
+		m.fanout = newFanout(c.Proxy, c.Peers, c.PeerTimeout, c.PeerResync, m.log)
+		m.proxy = m.fanout
+	}
 	m.acme = &acmeClient{dataDir: c.DataDir, roots: c.ACMERoots}
-	if c.Proxy != nil {
-		m.acme.challenges = c.Proxy
+	if m.proxy != nil {
+		m.acme.challenges = m.proxy
 	}
 	return m
+}
+
+// StartPeers starts keeping the other nodes' proxies in step (every
+// PeerResync); without Config.Peers it does nothing.
+func (m *Manager) StartPeers() {
+	if m.fanout != nil {
+		m.fanout.start()
+	}
+}
+
+// StopPeers stops it.
+func (m *Manager) StopPeers() {
+	if m.fanout != nil {
+		m.fanout.close()
+	}
 }
 
 // Register adds the domains, ports, certs, redirect and letsencrypt

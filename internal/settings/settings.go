@@ -93,6 +93,19 @@ type Settings struct {
 	// for due tasks (BERTH_CRON_TICK, a duration, default 30s; tests
 	// shorten it to run "@every 1s" tasks).
 	CronTick string
+	// ProxyControlAddr makes `berth serve-proxy` also serve its control
+	// API over TCP with mutual TLS on HOST:PORT (port 7950 when left
+	// out): the proxy of a cluster node (BERTH_PROXY_CONTROL_ADDR; empty:
+	// the unix socket only).
+	ProxyControlAddr string
+	// ProxyControlTLSDir holds ca.crt, node.crt and node.key for it
+	// (BERTH_PROXY_CONTROL_TLS_DIR).
+	ProxyControlTLSDir string
+	// PeerTimeout bounds each call of the daemon to another node's proxy
+	// (BERTH_PROXY_PEER_TIMEOUT, default 2s); PeerResync is how often it
+	// compares their tables with its own and fixes those that differ
+	// (BERTH_PROXY_PEER_RESYNC, default 3s).
+	PeerTimeout, PeerResync string
 
 	// reload loads them again from the same environment and flags (a
 	// pointer, so that Settings stay comparable).
@@ -138,6 +151,10 @@ var fields = []field{
 	{"BERTH_DNS_SERVER", "", "DNS server (HOST:PORT) berth doctor asks about the apps' domains (empty: the system's resolver)", func(s *Settings) *string { return &s.DNSServer }},
 	{"BERTH_NETWORK_POOL", DefaultNetworkPool, "IPv4 range (/8 to /24) the subnets of Berth's networks are taken from: a /24 per linked app, a /26 per service; must not overlap the host's other networks", func(s *Settings) *string { return &s.NetworkPool }},
 	{"BERTH_CRON_TICK", "30s", "how often the scheduler of app.json cron tasks looks for due tasks (a duration, 100ms to 1m)", func(s *Settings) *string { return &s.CronTick }},
+	{"BERTH_PROXY_CONTROL_ADDR", "", "serve-proxy on a cluster node: also serve the control API over TCP with mutual TLS on HOST:PORT (port 7950 when left out); empty: the unix socket only", func(s *Settings) *string { return &s.ProxyControlAddr }},
+	{"BERTH_PROXY_CONTROL_TLS_DIR", "", "directory of ca.crt, node.crt and node.key for BERTH_PROXY_CONTROL_ADDR (written by scheduler-swarm:cluster-add)", func(s *Settings) *string { return &s.ProxyControlTLSDir }},
+	{"BERTH_PROXY_PEER_TIMEOUT", "2s", "bound of each call to another node's proxy (route pushes, certificates, ACME challenges; 100ms to 1m)", func(s *Settings) *string { return &s.PeerTimeout }},
+	{"BERTH_PROXY_PEER_RESYNC", "3s", "how often the other nodes' proxies are compared with this one and brought in step (100ms to 1m)", func(s *Settings) *string { return &s.PeerResync }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 	{"POSTGRES_IMAGE", "postgres", "image of new postgres services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.PostgresImage }},
 	{"POSTGRES_IMAGE_VERSION", "17", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.PostgresImageVersion }},
@@ -244,6 +261,14 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	}
 	if d, err := time.ParseDuration(s.CronTick); err != nil || d < 100*time.Millisecond || d > time.Minute {
 		return s, fmt.Errorf("BERTH_CRON_TICK %q is not a duration from 100ms to 1m, such as 30s", s.CronTick)
+	}
+	for _, d := range []struct{ name, v string }{{"BERTH_PROXY_PEER_TIMEOUT", s.PeerTimeout}, {"BERTH_PROXY_PEER_RESYNC", s.PeerResync}} {
+		if v, err := time.ParseDuration(d.v); err != nil || v < 100*time.Millisecond || v > time.Minute {
+			return s, fmt.Errorf("%s %q is not a duration from 100ms to 1m, such as 2s", d.name, d.v)
+		}
+	}
+	if s.ProxyControlAddr != "" && s.ProxyControlTLSDir == "" {
+		return s, fmt.Errorf("BERTH_PROXY_CONTROL_ADDR is set but BERTH_PROXY_CONTROL_TLS_DIR is not: give the directory of ca.crt, node.crt and node.key")
 	}
 	switch s.LogFormat {
 	case "text", "json":

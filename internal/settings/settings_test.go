@@ -112,7 +112,7 @@ func TestLayersIndependent(t *testing.T) {
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
-		CronTick:    "30s",
+		CronTick:    "30s", PeerTimeout: "2s", PeerResync: "3s",
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -159,7 +159,7 @@ func TestDefaultDataDir(t *testing.T) {
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
-		CronTick:    "30s",
+		CronTick:    "30s", PeerTimeout: "2s", PeerResync: "3s",
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)

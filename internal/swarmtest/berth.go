@@ -184,6 +184,13 @@ func (b *Berth) Log() string { return b.log.tail(8000) }
 
 // stop stops the daemon (SIGTERM, SIGKILL after 20 s), then its proxy.
 func (b *Berth) stop() {
+	b.StopDaemon()
+	killBerthProxy(b.DataDir)
+}
+
+// StopDaemon stops `berth serve` (SIGTERM, SIGKILL after 20 s) and leaves
+// its proxy serving, as on a server whose daemon stopped.
+func (b *Berth) StopDaemon() {
 	if b.cmd.Process != nil {
 		select {
 		case err := <-b.done:
@@ -198,7 +205,6 @@ func (b *Berth) stop() {
 			}
 		}
 	}
-	killBerthProxy(b.DataDir)
 }
 
 // killBerthProxy kills the proxy a daemon on dataDir started, if its pid

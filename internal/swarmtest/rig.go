@@ -336,7 +336,8 @@ func cleanSlot(k int) {
 		}
 	}
 	berths, _ := filepath.Glob(filepath.Join(dir, "n*/berth"))
-	for _, d := range berths {
+	parts, _ := filepath.Glob(filepath.Join(dir, "n*/nodepart")) // Rig.NodeProxy's
+	for _, d := range append(berths, parts...) {
 		killBerthProxy(d)
 	}
 	unmountUnder(dir)
