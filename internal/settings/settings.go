@@ -93,6 +93,11 @@ type Settings struct {
 	// for due tasks (BERTH_CRON_TICK, a duration, default 30s; tests
 	// shorten it to run "@every 1s" tasks).
 	CronTick string
+	// SwarmHeartbeat is the dispatcher heartbeat of a swarm made by
+	// scheduler-swarm:cluster-init (BERTH_SWARM_HEARTBEAT, a duration,
+	// default 5s, the engine's): a node is seen down after a few missed
+	// ones. Tests shorten it to 1s.
+	SwarmHeartbeat string
 
 	// reload loads them again from the same environment and flags (a
 	// pointer, so that Settings stay comparable).
@@ -138,6 +143,7 @@ var fields = []field{
 	{"BERTH_DNS_SERVER", "", "DNS server (HOST:PORT) berth doctor asks about the apps' domains (empty: the system's resolver)", func(s *Settings) *string { return &s.DNSServer }},
 	{"BERTH_NETWORK_POOL", DefaultNetworkPool, "IPv4 range (/8 to /24) the subnets of Berth's networks are taken from: a /24 per linked app, a /26 per service; must not overlap the host's other networks", func(s *Settings) *string { return &s.NetworkPool }},
 	{"BERTH_CRON_TICK", "30s", "how often the scheduler of app.json cron tasks looks for due tasks (a duration, 100ms to 1m)", func(s *Settings) *string { return &s.CronTick }},
+	{"BERTH_SWARM_HEARTBEAT", "5s", "dispatcher heartbeat of a swarm made by scheduler-swarm:cluster-init (a duration, 1s to 1m): a node is seen down after a few missed ones", func(s *Settings) *string { return &s.SwarmHeartbeat }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 	{"POSTGRES_IMAGE", "postgres", "image of new postgres services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.PostgresImage }},
 	{"POSTGRES_IMAGE_VERSION", "17", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.PostgresImageVersion }},
@@ -245,6 +251,9 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	if d, err := time.ParseDuration(s.CronTick); err != nil || d < 100*time.Millisecond || d > time.Minute {
 		return s, fmt.Errorf("BERTH_CRON_TICK %q is not a duration from 100ms to 1m, such as 30s", s.CronTick)
 	}
+	if d, err := time.ParseDuration(s.SwarmHeartbeat); err != nil || d < time.Second || d > time.Minute {
+		return s, fmt.Errorf("BERTH_SWARM_HEARTBEAT %q is not a duration from 1s to 1m, such as 5s", s.SwarmHeartbeat)
+	}
 	switch s.LogFormat {
 	case "text", "json":
 	default:
@@ -298,6 +307,15 @@ func (s Settings) CronTickDuration() time.Duration {
 	d, err := time.ParseDuration(s.CronTick)
 	if err != nil || d <= 0 {
 		return 30 * time.Second
+	}
+	return d
+}
+
+// SwarmHeartbeatDuration is SwarmHeartbeat parsed (5s when it is not valid).
+func (s Settings) SwarmHeartbeatDuration() time.Duration {
+	d, err := time.ParseDuration(s.SwarmHeartbeat)
+	if err != nil || d <= 0 {
+		return 5 * time.Second
 	}
 	return d
 }
