@@ -1,0 +1,239 @@
+package cluster
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/berthpaas/berth/internal/app"
+	"golang.org/x/crypto/ssh"
+)
+
+// Target is a node as cluster-add names it: ssh://USER@HOST[:PORT].
+type Target struct {
+	User string
+	Host string
+	Port int
+}
+
+// String is the target's ssh:// URL.
+func (t Target) String() string {
+	return "ssh://" + t.User + "@" + net.JoinHostPort(t.Host, strconv.Itoa(t.Port))
+}
+
+// ParseTarget parses ssh://[USER@]HOST[:PORT] (user root, port 22 by
+// default).
+func ParseTarget(s string) (Target, error) {
+	bad := func(why string) error {
+		return app.Invalidf("Invalid node %q: %s; use ssh://root@HOST[:PORT]", s, why)
+	}
+	if s == "" {
+		return Target{}, app.Invalidf("No node specified: use ssh://root@HOST[:PORT]")
+	}
+	if !strings.HasPrefix(s, "ssh://") {
+		return Target{}, bad("not an ssh:// URL")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return Target{}, bad("not a URL")
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
+		return Target{}, bad("it has a path or query")
+	}
+	if _, set := u.User.Password(); set {
+		return Target{}, bad("passwords are not used (Berth logs in with its key)")
+	}
+	t := Target{User: u.User.Username(), Host: u.Hostname(), Port: 22}
+	if t.User == "" {
+		t.User = "root"
+	}
+	if t.Host == "" {
+		return Target{}, bad("no host")
+	}
+	if strings.ContainsAny(t.User+t.Host, " '\"`$;&|\\") || strings.HasPrefix(t.User, "-") || strings.HasPrefix(t.Host, "-") {
+		return Target{}, bad("the user or host has characters ssh does not take")
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 65535 {
+			return Target{}, bad("the port is not 1 to 65535")
+		}
+		t.Port = n
+	}
+	return t, nil
+}
+
+// SSH runs commands on nodes. The real one is OpenSSH's client
+// ([OpenSSH]); unit tests use a fake.
+type SSH interface {
+	// Run runs command (a line for the login shell of t.User) on t with
+	// stdin, and returns its standard output. A failure to connect or log
+	// in is an *SSHError; a command that ran and failed is a
+	// *RemoteError.
+	Run(ctx context.Context, t Target, command string, stdin io.Reader) (string, error)
+	// PublicKey is the key nodes must authorise (an authorized_keys
+	// line), created when missing.
+	PublicKey() (string, error)
+}
+
+// SSHError is a failure to reach or log in to a node.
+type SSHError struct {
+	Target Target
+	Auth   bool   // the node refused the key
+	Detail string // ssh's last line
+}
+
+func (e *SSHError) Error() string {
+	if e.Auth {
+		return fmt.Sprintf("ssh %s@%s refused Berth's key: %s", e.Target.User, e.Target.Host, e.Detail)
+	}
+	return fmt.Sprintf("cannot reach %s over ssh (port %d): %s", e.Target.Host, e.Target.Port, e.Detail)
+}
+
+// RemoteError is a command that ran on the node and failed.
+type RemoteError struct {
+	Code   int
+	Stderr string
+}
+
+func (e *RemoteError) Error() string {
+	return fmt.Sprintf("exit status %d: %s", e.Code, lastLine(e.Stderr))
+}
+
+// OpenSSH is [SSH] over the ssh binary: batch mode (never a prompt), the
+// daemon's own key (KeyFile, made when missing), the nodes' host keys
+// remembered on first use in KnownHosts, and no user ssh config.
+type OpenSSH struct {
+	KeyFile    string // DATA/cluster/id_ed25519
+	KnownHosts string // DATA/cluster/known_hosts
+	Binary     string // "ssh" when empty
+
+	mu sync.Mutex
+}
+
+// ConnectTimeout bounds ssh's TCP connection and login.
+const ConnectTimeout = 10
+
+// Run implements SSH.
+func (o *OpenSSH) Run(ctx context.Context, t Target, command string, stdin io.Reader) (string, error) {
+	if _, err := o.PublicKey(); err != nil {
+		return "", err
+	}
+	bin := o.Binary
+	if bin == "" {
+		bin = "ssh"
+	}
+	args := []string{
+		"-F", "/dev/null",
+		"-o", "BatchMode=yes",
+		"-o", "IdentitiesOnly=yes",
+		"-o", "IdentityFile=" + o.KeyFile,
+		"-o", "StrictHostKeyChecking=accept-new",
+		"-o", "UserKnownHostsFile=" + o.KnownHosts,
+		"-o", "ConnectTimeout=" + strconv.Itoa(ConnectTimeout),
+		"-o", "ServerAliveInterval=5",
+		"-o", "ServerAliveCountMax=3",
+		"-o", "LogLevel=ERROR",
+		"-p", strconv.Itoa(t.Port),
+		"-l", t.User,
+		"--", t.Host, command,
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Stdin = stdin
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	if err == nil {
+		return out.String(), nil
+	}
+	if ctx.Err() != nil {
+		return out.String(), fmt.Errorf("ssh %s: %w", t.Host, ctx.Err())
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return "", fmt.Errorf("run ssh: %v", err)
+	}
+	if ee.ExitCode() == 255 {
+		detail := lastLine(errb.String())
+		if detail == "" {
+			detail = "ssh failed"
+		}
+		return out.String(), &SSHError{Target: t, Auth: strings.Contains(errb.String(), "Permission denied"), Detail: detail}
+	}
+	return out.String(), &RemoteError{Code: ee.ExitCode(), Stderr: errb.String()}
+}
+
+// PublicKey implements SSH: the key pair is made on first use.
+func (o *OpenSSH) PublicKey() (string, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if b, err := os.ReadFile(o.KeyFile + ".pub"); err == nil {
+		if _, err := os.Stat(o.KeyFile); err == nil {
+			return strings.TrimSpace(string(b)), nil
+		}
+	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	block, err := ssh.MarshalPrivateKey(priv, "berth-cluster")
+	if err != nil {
+		return "", err
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sp))) + " berth-cluster"
+	if err := os.MkdirAll(filepath.Dir(o.KeyFile), 0o700); err != nil {
+		return "", err
+	}
+	if err := writeAtomic(o.KeyFile, pem.EncodeToMemory(block), 0o600); err != nil {
+		return "", err
+	}
+	if err := writeAtomic(o.KeyFile+".pub", []byte(line+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	return line, nil
+}
+
+// writeAtomic writes b to path through a temporary file and a rename.
+func writeAtomic(path string, b []byte, mode os.FileMode) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// lastLine is the last non-empty line of s, trimmed.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		if l := strings.TrimSpace(lines[i]); l != "" {
+			return l
+		}
+	}
+	return ""
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
