@@ -335,8 +335,11 @@ func cleanSlot(k int) {
 			killOwned(f, dir)
 		}
 	}
+	// Berth's node part a cluster-add started over ssh (Node.NodeDir):
+	// the same pid file and environment as a daemon's proxy.
 	berths, _ := filepath.Glob(filepath.Join(dir, "n*/berth"))
-	for _, d := range berths {
+	nodeParts, _ := filepath.Glob(filepath.Join(dir, "n*/berth-node"))
+	for _, d := range append(berths, nodeParts...) {
 		killBerthProxy(d)
 	}
 	unmountUnder(dir)
