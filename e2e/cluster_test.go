@@ -35,7 +35,7 @@ import (
 // part stopped.
 func TestClusterCommands(t *testing.T) {
 	t.Parallel()
-	requireDocker(t)
+	// The rig's own daemons only: no image of the host's engine is used.
 	requireSwarmRig(t)
 	if _, err := os.Stat(swarmtest.SSHD); err != nil {
 		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
