@@ -59,7 +59,9 @@ func TestClusterCommands(t *testing.T) {
 
 	run := func(args ...string) (string, int) {
 		t.Helper()
+		st := time.Now()
 		out, code, err := b.Run(ctx, nil, args...)
+		t.Logf("berth %s (%s):\n%s", strings.Join(args, " "), time.Since(st).Round(time.Millisecond), out)
 		if err != nil {
 			t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
