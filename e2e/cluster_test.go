@@ -55,7 +55,9 @@ func TestClusterCommands(t *testing.T) {
 	step("berth serve up on node 1")
 	// The registry's CA goes into the host's certs.d (the nodes share its
 	// files) under the manager's address: ours to remove.
-	t.Cleanup(func() { os.RemoveAll(filepath.Join(registry.DefaultCertsDir, fmt.Sprintf("%s:%d", n1.Addr, registry.DefaultPort))) })
+	t.Cleanup(func() {
+		os.RemoveAll(filepath.Join(registry.DefaultCertsDir, fmt.Sprintf("%s:%d", n1.Addr, registry.DefaultPort)))
+	})
 
 	run := func(args ...string) (string, int) {
 		t.Helper()
