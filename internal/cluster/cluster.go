@@ -124,7 +124,7 @@ func (m *Manager) init(ctx context.Context, req api.ClusterInitRequest, out api.
 	}
 	key, err := m.c.SSH.PublicKey()
 	if err != nil {
-		return api.ClusterInitResult{}, fmt.Errorf("Berth's ssh key: %w", err)
+		return api.ClusterInitResult{}, fmt.Errorf("the daemon's ssh key: %w", err)
 	}
 	eng, err := m.c.Engine(ctx)
 	if err != nil {
