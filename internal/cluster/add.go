@@ -58,6 +58,12 @@ func (m *Manager) sshFailed(t Target, step string, err error) error {
 	var se *SSHError
 	var re *RemoteError
 	switch {
+	case errors.As(err, &se) && se.HostKey:
+		name := t.Host
+		if t.Port != 22 {
+			name = fmt.Sprintf("'[%s]:%d'", t.Host, t.Port)
+		}
+		return app.Errorf(app.ErrConflict, "The ssh host key of %s changed since Berth first reached it (a reinstalled server, or another machine at that address): if that is expected, run ssh-keygen -R %s -f %s on this server, then run the command again", t.Host, name, m.knownHosts())
 	case errors.As(err, &se) && se.Auth:
 		key, kerr := m.c.SSH.PublicKey()
 		if kerr != nil {
@@ -72,6 +78,14 @@ func (m *Manager) sshFailed(t Target, step string, err error) error {
 		return fmt.Errorf("on %s, %s failed: %s", t.Host, step, lastLine(re.Stderr))
 	}
 	return fmt.Errorf("on %s, %s: %w", t.Host, step, err)
+}
+
+// knownHosts is where the real ssh client remembers the nodes' host keys.
+func (m *Manager) knownHosts() string {
+	if o, ok := m.c.SSH.(*OpenSSH); ok {
+		return o.KnownHosts
+	}
+	return "the known_hosts file"
 }
 
 // portNames say what each checked port is for.

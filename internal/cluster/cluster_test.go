@@ -142,7 +142,9 @@ func (f *fakeSSH) ran(s string) bool {
 
 type fakeCA struct{}
 
-func (fakeCA) CertPEM() []byte { return []byte("-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n") }
+func (fakeCA) CertPEM() []byte {
+	return []byte("-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n")
+}
 func (fakeCA) IssueServer(hosts ...string) ([]byte, []byte, error) {
 	return []byte("CERT for " + strings.Join(hosts, ",")), []byte("KEY"), nil
 }
@@ -323,7 +325,7 @@ func TestAddJoinsTrustsAndStartsTheNodePart(t *testing.T) {
 	}
 	for _, want := range []string{
 		"TOKEN='SWMTKN-worker'", "ADVERTISE='10.0.0.2'", // the join
-		"DIR='/etc/docker/certs.d/10.0.0.1:5000'", // the registry's trust
+		"DIR='/etc/docker/certs.d/10.0.0.1:5000'",                            // the registry's trust
 		"CONTROL='10.0.0.2:7950'", "CERT='CERT for 10.0.0.2'", "RESTART='1'", // the node part
 	} {
 		if !ssh.ran(want) {
@@ -450,5 +452,17 @@ func TestParseFacts(t *testing.T) {
 	f := parseFacts("blocked=2377\nnoise line\nblocked=7946\nswarm=active id true\n bad key=x\n")
 	if !slices.Equal(f["blocked"], []string{"2377", "7946"}) || fact(f, "swarm") != "active id true" || fact(f, "missing") != "" || len(f) != 2 {
 		t.Errorf("parseFacts = %v", f)
+	}
+}
+
+func TestAddChangedHostKeySaysWhatToDo(t *testing.T) {
+	t.Parallel()
+	eng := manager()
+	ssh := &fakeSSH{answer: func(string) (string, error) {
+		return "", &SSHError{Target: Target{User: "root", Host: "10.0.0.2", Port: 2200}, HostKey: true, Detail: "Host key verification failed."}
+	}}
+	_, err := newTest(t, eng, ssh).add(context.Background(), api.ClusterAddRequest{URL: "ssh://root@10.0.0.2:2200"}, api.Output{})
+	if err == nil || !strings.Contains(err.Error(), "ssh-keygen -R '[10.0.0.2]:2200'") {
+		t.Fatalf("changed host key: %v", err)
 	}
 }

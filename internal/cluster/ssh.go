@@ -91,12 +91,16 @@ type SSH interface {
 
 // SSHError is a failure to reach or log in to a node.
 type SSHError struct {
-	Target Target
-	Auth   bool   // the node refused the key
-	Detail string // ssh's last line
+	Target  Target
+	Auth    bool   // the node refused the key
+	HostKey bool   // the node's host key is not the one remembered
+	Detail  string // ssh's last line
 }
 
 func (e *SSHError) Error() string {
+	if e.HostKey {
+		return fmt.Sprintf("the host key of %s is not the one Berth remembered: %s", e.Target.Host, e.Detail)
+	}
 	if e.Auth {
 		return fmt.Sprintf("ssh %s@%s refused Berth's key: %s", e.Target.User, e.Target.Host, e.Detail)
 	}
@@ -171,7 +175,9 @@ func (o *OpenSSH) Run(ctx context.Context, t Target, command string, stdin io.Re
 		if detail == "" {
 			detail = "ssh failed"
 		}
-		return out.String(), &SSHError{Target: t, Auth: strings.Contains(errb.String(), "Permission denied"), Detail: detail}
+		return out.String(), &SSHError{Target: t, Detail: detail,
+			Auth:    strings.Contains(errb.String(), "Permission denied"),
+			HostKey: strings.Contains(errb.String(), "Host key verification failed") || strings.Contains(errb.String(), "REMOTE HOST IDENTIFICATION HAS CHANGED")}
 	}
 	return out.String(), &RemoteError{Code: ee.ExitCode(), Stderr: errb.String()}
 }
