@@ -118,7 +118,8 @@ func (m *Manager) add(ctx context.Context, req api.ClusterAddRequest, out api.Ou
 	fmt.Fprintf(w, "-----> Adding %s (%s) to the swarm as a %s\n", t, addr, role)
 
 	// 1. What the node has.
-	facts, err := m.run(ctx, t, stepTimeout, probeScript)
+	probe := probeScript(managerAddr, PortManagement, PortGossip)
+	facts, err := m.run(ctx, t, stepTimeout, probe)
 	if err != nil {
 		return api.ClusterNode{}, m.sshFailed(t, "the check of Docker", err)
 	}
@@ -130,7 +131,7 @@ func (m *Manager) add(ctx context.Context, req api.ClusterAddRequest, out api.Ou
 		if _, err := m.run(ctx, t, installTimeout, installDockerScript); err != nil {
 			return api.ClusterNode{}, m.sshFailed(t, "installing docker.io", err)
 		}
-		if facts, err = m.run(ctx, t, stepTimeout, probeScript); err != nil {
+		if facts, err = m.run(ctx, t, stepTimeout, probe); err != nil {
 			return api.ClusterNode{}, m.sshFailed(t, "the check of Docker", err)
 		}
 	}
@@ -159,11 +160,8 @@ func (m *Manager) add(ctx context.Context, req api.ClusterAddRequest, out api.Ou
 	case nodeState != "inactive":
 		return api.ClusterNode{}, app.Errorf(app.ErrConflict, "%s's engine is in swarm state %q: run `docker swarm leave --force` on it first (nothing was changed)", t.Host, nodeState)
 	default:
-		// 2. The manager's ports, as the node reaches them.
-		facts, err := m.run(ctx, t, stepTimeout, portsScript(managerAddr, PortManagement, PortGossip))
-		if err != nil {
-			return api.ClusterNode{}, m.sshFailed(t, "the port check", err)
-		}
+		// 2. The manager's ports, as the node reaches them (checked by
+		// the probe of a node in no swarm).
 		if fact(facts, "checked") == "" {
 			return api.ClusterNode{}, fmt.Errorf("on %s, the port check printed nothing", t.Host)
 		}
@@ -210,13 +208,14 @@ func (m *Manager) add(ctx context.Context, req api.ClusterAddRequest, out api.Ou
 		return api.ClusterNode{}, fmt.Errorf("the cluster CA: %w", err)
 	}
 	registry := net.JoinHostPort(managerAddr, strconv.Itoa(m.c.RegistryPort))
-	if _, err := m.run(ctx, t, stepTimeout, trustScript(m.c.CertsDir, registry, strings.TrimSpace(string(ca.CertPEM())))); err != nil {
+	tf, err := m.run(ctx, t, stepTimeout, trustScript(m.c.CertsDir, registry, strings.TrimSpace(string(ca.CertPEM())), nodeDir))
+	if err != nil {
 		return api.ClusterNode{}, m.sshFailed(t, "installing the registry's CA", err)
 	}
 	fmt.Fprintf(w, "-----> %s trusts the cluster registry %s (%s/%s/ca.crt)\n", t.Host, registry, m.c.CertsDir, registry)
 
 	// 5. Berth's node part.
-	if err := m.installNodePart(ctx, w, t, addr, nodeDir, ca); err != nil {
+	if err := m.installNodePart(ctx, w, t, addr, nodeDir, fact(tf, "sha"), ca); err != nil {
 		return api.ClusterNode{}, err
 	}
 	fmt.Fprintf(w, "=====> %s is a ready %s of the swarm (node %s)\n", t.Host, node.Role, nodeID)
@@ -252,18 +251,15 @@ func (m *Manager) waitReady(ctx context.Context, eng Engine, id string) (docker.
 	}
 }
 
-// installNodePart copies the berth binary to the node (when missing or
-// different), writes its TLS files and starts `berth serve-proxy` there.
-func (m *Manager) installNodePart(ctx context.Context, w io.Writer, t Target, addr, dir string, ca CA) error {
+// installNodePart copies the berth binary to the node (when its sha256,
+// nodeSHA, is not this one's), writes its TLS files and starts `berth
+// serve-proxy` there.
+func (m *Manager) installNodePart(ctx context.Context, w io.Writer, t Target, addr, dir, nodeSHA string, ca CA) error {
 	sum, err := fileSHA256(m.c.Binary)
 	if err != nil {
 		return fmt.Errorf("the berth binary: %w", err)
 	}
-	facts, err := m.run(ctx, t, stepTimeout, shaScript(dir))
-	if err != nil {
-		return m.sshFailed(t, "the check of the node part", err)
-	}
-	changed := fact(facts, "sha") != sum
+	changed := nodeSHA != sum
 	if changed {
 		fmt.Fprintf(w, "-----> Copying berth (sha256 %s) to %s:%s/berth\n", sum[:12], t.Host, dir)
 		f, err := os.Open(m.c.Binary)
@@ -289,7 +285,7 @@ func (m *Manager) installNodePart(ctx context.Context, w io.Writer, t Target, ad
 		return fmt.Errorf("issue the node's certificate: %w", err)
 	}
 	control := net.JoinHostPort(addr, strconv.Itoa(PortControl))
-	facts, err = m.run(ctx, t, stepTimeout, startScript(nodePart{
+	facts, err := m.run(ctx, t, stepTimeout, startScript(nodePart{
 		Dir: dir, ControlAddr: control, CA: strings.TrimSpace(string(ca.CertPEM())),
 		Cert: strings.TrimSpace(string(cert)), Key: strings.TrimSpace(string(key)), Restart: changed,
 	}))

@@ -5,10 +5,12 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -155,9 +157,7 @@ func healthyNode(eng *fakeEngine, blocked ...string) func(string) (string, error
 	return func(script string) (string, error) {
 		switch {
 		case strings.Contains(script, "echo \"node_dir="):
-			return "node_dir=/var/lib/berth-node\ndocker=/usr/bin/docker\napt=/usr/bin/apt-get\nswarm=inactive  false\n", nil
-		case strings.Contains(script, "checked=$PORTS"):
-			out := ""
+			out := "node_dir=/var/lib/berth-node\ndocker=/usr/bin/docker\napt=/usr/bin/apt-get\nswarm=inactive  false\n"
 			for _, p := range blocked {
 				out += "blocked=" + p + "\n"
 			}
@@ -168,9 +168,7 @@ func healthyNode(eng *fakeEngine, blocked ...string) func(string) (string, error
 			eng.mu.Unlock()
 			return "node_id=w2\n", nil
 		case strings.Contains(script, "trust="):
-			return "trust=ok\n", nil
-		case strings.Contains(script, "sha256sum"):
-			return "sha=\n", nil
+			return "trust=ok\nsha=\n", nil
 		case strings.Contains(script, "serve-proxy"):
 			return "started=pid 42\n", nil
 		}
@@ -287,7 +285,7 @@ func TestAddSaysWhichPortIsBlocked(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "port 2377/tcp (swarm management)") || strings.Contains(err.Error(), "7946") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("blocked 2377: %v", err)
 	}
-	if ssh.ran("docker swarm join") || ssh.ran("trust=") || len(eng.nodes) != 1 {
+	if ssh.ran("docker swarm join") || ssh.ran("trust=") || len(eng.nodes) != 1 || len(ssh.runs) != 1 {
 		t.Errorf("the node was changed after a failed port check: %v", ssh.runs)
 	}
 	// The check asked about the manager's address.
@@ -464,5 +462,30 @@ func TestAddChangedHostKeySaysWhatToDo(t *testing.T) {
 	_, err := newTest(t, eng, ssh).add(context.Background(), api.ClusterAddRequest{URL: "ssh://root@10.0.0.2:2200"}, api.Output{})
 	if err == nil || !strings.Contains(err.Error(), "ssh-keygen -R '[10.0.0.2]:2200'") {
 		t.Fatalf("changed host key: %v", err)
+	}
+}
+
+// The port check, run by bash here against a port that listens and one
+// that does not, names only the closed one.
+func TestPortCheckNamesTheClosedPort(t *testing.T) {
+	t.Parallel()
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash")
+	}
+	open, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer open.Close()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	out, err := exec.Command("bash", "-c", portCheck("127.0.0.1", open.Addr().(*net.TCPAddr).Port, closed)+"check_ports").Output()
+	f := parseFacts(string(out))
+	if err != nil || !slices.Equal(f["blocked"], []string{strconv.Itoa(closed)}) || fact(f, "checked") == "" {
+		t.Errorf("check_ports: %v\n%s", err, out)
 	}
 }

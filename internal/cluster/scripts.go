@@ -40,19 +40,23 @@ func vars(kv map[string]string) string {
 }
 
 // probeScript says what the node has: its node dir, docker, apt-get,
-// systemd, and where its engine stands in a swarm.
-const probeScript = `set -u
+// where its engine stands in a swarm and, when it is in none, which of
+// the manager's ports it cannot reach (see portCheck).
+func probeScript(manager string, ports ...int) string {
+	return portCheck(manager, ports...) + `
 echo "node_dir=${BERTH_NODE_DIR:-` + DefaultNodeDir + `}"
 echo "docker=$(command -v docker || true)"
 echo "apt=$(command -v apt-get || true)"
 if command -v docker >/dev/null 2>&1; then
 	if out=$(docker info --format '{{.Swarm.LocalNodeState}} {{.Swarm.NodeID}} {{.Swarm.ControlAvailable}}' 2>&1); then
 		echo "swarm=$out"
+		case "$out" in inactive*) check_ports ;; esac
 	else
 		echo "docker_error=$(printf '%s' "$out" | tail -n 1)"
 	fi
 fi
 `
+}
 
 // installDockerScript installs Debian's docker.io and waits until the
 // engine answers.
@@ -71,9 +75,10 @@ echo "docker was installed but its engine does not answer: see journalctl -u doc
 exit 3
 `
 
-// portsScript tries a TCP connection from the node to each of the
-// manager's ports and prints blocked=PORT for each that fails.
-func portsScript(manager string, ports ...int) string {
+// portCheck defines check_ports: a TCP connection from the node to each
+// of the manager's ports, printing blocked=PORT for each that fails and
+// checked=PORTS at the end.
+func portCheck(manager string, ports ...int) string {
 	var ps []string
 	for _, p := range ports {
 		ps = append(ps, fmt.Sprint(p))
@@ -88,10 +93,12 @@ probe() {
 		bash -c "exec 3<>/dev/tcp/$MANAGER/$1" 2>/dev/null
 	fi
 }
-for p in $PORTS; do
-	probe "$p" || echo "blocked=$p"
-done
-echo "checked=$PORTS"
+check_ports() {
+	for p in $PORTS; do
+		probe "$p" || echo "blocked=$p"
+	done
+	echo "checked=$PORTS"
+}
 `
 }
 
@@ -104,21 +111,16 @@ echo "node_id=$(docker info --format '{{.Swarm.NodeID}}')"
 }
 
 // trustScript makes the node's engine trust the cluster registry's CA
-// (certs.d/REGISTRY/ca.crt, read at each pull).
-func trustScript(certsDir, registry, caPEM string) string {
-	return vars(map[string]string{"DIR": certsDir + "/" + registry, "CA": caPEM}) + `set -eu
+// (certs.d/REGISTRY/ca.crt, read at each pull), and prints the sha256 of
+// the node part's binary in nodeDir, if any.
+func trustScript(certsDir, registry, caPEM, nodeDir string) string {
+	return vars(map[string]string{"DIR": certsDir + "/" + registry, "CA": caPEM, "NODE_DIR": nodeDir}) + `set -eu
 install -d -m 755 "$DIR"
 printf '%s\n' "$CA" > "$DIR/ca.crt.tmp"
 chmod 644 "$DIR/ca.crt.tmp"
 mv -f "$DIR/ca.crt.tmp" "$DIR/ca.crt"
 echo "trust=$DIR/ca.crt"
-`
-}
-
-// shaScript prints the sha256 of the node part's binary, if any.
-func shaScript(dir string) string {
-	return vars(map[string]string{"DIR": dir}) + `set -u
-echo "sha=$(sha256sum "$DIR/berth" 2>/dev/null | cut -d' ' -f1)"
+echo "sha=$(sha256sum "$NODE_DIR/berth" 2>/dev/null | cut -d' ' -f1)"
 `
 }
 
