@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/berthpaas/berth/internal/app"
 	"golang.org/x/crypto/ssh"
@@ -163,6 +164,8 @@ func (o *OpenSSH) Run(ctx context.Context, t Target, command string, stdin io.Re
 	}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin = stdin
+	// ssh gone, stdin's copy does not hold Wait for long.
+	cmd.WaitDelay = 5 * time.Second
 	// Files, not pipes: the connection's master process (ControlPersist)
 	// outlives this ssh and keeps its output descriptors open, and Wait
 	// would wait for it on a pipe.
