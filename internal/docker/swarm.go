@@ -77,6 +77,7 @@ func (c *Client) SwarmInit(ctx context.Context, o SwarmInitOptions) (string, err
 		opts.Spec.Orchestration.TaskHistoryRetentionLimit = &h
 	}
 	res, err := c.api.SwarmInit(ctx, opts)
+	c.ForgetSwarmState() // SwarmManager asks again
 	if err != nil {
 		return "", c.wrap(err, "swarm init")
 	}
