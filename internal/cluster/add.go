@@ -153,8 +153,15 @@ func (m *Manager) add(ctx context.Context, req api.ClusterAddRequest, out api.Ou
 	}
 	member := nodeID != "" && slices.ContainsFunc(nodes, func(n docker.SwarmNode) bool { return n.ID == nodeID })
 	switch {
+	case nodeID == st.NodeID:
+		return api.ClusterNode{}, app.Invalidf("%s is this server (the manager Berth runs on, node %s): it is in the swarm already", t.Host, nodeID)
 	case nodeState == "active" && member:
 		fmt.Fprintf(w, "       %s is already a node of this swarm (node %s)\n", t.Host, nodeID)
+		for _, n := range nodes {
+			if n.ID == nodeID && n.Role != role && req.Role != "" {
+				fmt.Fprintf(w, "       Its role stays %s (docker node promote or demote changes it)\n", n.Role)
+			}
+		}
 	case nodeState == "active":
 		return api.ClusterNode{}, app.Errorf(app.ErrConflict, "%s is already in another swarm: run `docker swarm leave` on it first (nothing was changed)", t.Host)
 	case nodeState != "inactive":

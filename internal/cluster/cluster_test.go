@@ -489,3 +489,15 @@ func TestPortCheckNamesTheClosedPort(t *testing.T) {
 		t.Errorf("check_ports: %v\n%s", err, out)
 	}
 }
+
+func TestAddRefusesTheManagerItself(t *testing.T) {
+	t.Parallel()
+	eng := manager()
+	ssh := &fakeSSH{answer: func(string) (string, error) {
+		return "node_dir=/var/lib/berth-node\ndocker=/usr/bin/docker\nswarm=active mgr true\n", nil
+	}}
+	_, err := newTest(t, eng, ssh).add(context.Background(), api.ClusterAddRequest{URL: "ssh://root@10.0.0.1"}, api.Output{})
+	if err == nil || !strings.Contains(err.Error(), "is this server") || len(ssh.runs) != 1 {
+		t.Errorf("adding the manager: %v (%d scripts)", err, len(ssh.runs))
+	}
+}
