@@ -501,3 +501,32 @@ func TestAddRefusesTheManagerItself(t *testing.T) {
 		t.Errorf("adding the manager: %v (%d scripts)", err, len(ssh.runs))
 	}
 }
+
+func TestAddInstallsDockerWithAptOrSaysSo(t *testing.T) {
+	t.Parallel()
+	// Neither docker nor apt-get: refused, nothing run after the look.
+	eng := manager()
+	ssh := &fakeSSH{answer: func(string) (string, error) { return "node_dir=/var/lib/berth-node\ndocker=\napt=\n", nil }}
+	_, err := newTest(t, eng, ssh).add(context.Background(), api.ClusterAddRequest{URL: "ssh://root@10.0.0.2"}, api.Output{})
+	if err == nil || !strings.Contains(err.Error(), "no Docker and no apt-get") || len(ssh.runs) != 1 {
+		t.Errorf("no docker, no apt-get: %v (%d scripts)", err, len(ssh.runs))
+	}
+	// apt-get: docker.io is installed, then the node is looked at again.
+	eng = manager()
+	installed := false
+	healthy := healthyNode(eng)
+	ssh = &fakeSSH{answer: func(s string) (string, error) {
+		switch {
+		case strings.Contains(s, "apt-get install -y -q docker.io"):
+			installed = true
+			return "docker=ok\n", nil
+		case strings.Contains(s, "echo \"node_dir=") && !installed:
+			return "node_dir=/var/lib/berth-node\ndocker=\napt=/usr/bin/apt-get\n", nil
+		}
+		return healthy(s)
+	}}
+	var out bytes.Buffer
+	if _, err := newTest(t, eng, ssh).add(context.Background(), api.ClusterAddRequest{URL: "ssh://root@10.0.0.2"}, api.Output{Stdout: &out}); err != nil || !installed || !strings.Contains(out.String(), "Installing Docker on 10.0.0.2") {
+		t.Errorf("docker.io install: %v, installed %v\n%s", err, installed, out.String())
+	}
+}
