@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -528,5 +529,58 @@ func TestAddInstallsDockerWithAptOrSaysSo(t *testing.T) {
 	var out bytes.Buffer
 	if _, err := newTest(t, eng, ssh).add(context.Background(), api.ClusterAddRequest{URL: "ssh://root@10.0.0.2"}, api.Output{Stdout: &out}); err != nil || !installed || !strings.Contains(out.String(), "Installing Docker on 10.0.0.2") {
 		t.Errorf("docker.io install: %v, installed %v\n%s", err, installed, out.String())
+	}
+}
+
+// The node part's start script, run by bash here on a stand-in binary
+// (a script that sleeps): it starts it detached with its pid file and
+// settings, leaves a running one alone, restarts it when the binary
+// changed. Not where systemd runs (the script would install a unit).
+func TestStartScriptWithoutSystemd(t *testing.T) {
+	t.Parallel()
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("systemd runs here: the script would install berth-node.service")
+	}
+	for _, c := range []string{"bash", "setsid", "nohup"} {
+		if _, err := exec.LookPath(c); err != nil {
+			t.Skipf("no %s", c)
+		}
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "berth"), []byte("#!/bin/sh\nexec sleep 60\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	start := func(restart bool) (string, int) {
+		t.Helper()
+		out, err := exec.Command("bash", "-c", startScript(nodePart{Dir: dir, ControlAddr: "10.0.0.2:7950", CA: "CA", Cert: "CERT", Key: "KEY", Restart: restart})).Output()
+		if err != nil {
+			t.Fatalf("start script: %v\n%s", err, out)
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, "proxy.pid"))
+		pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+		if pid <= 1 {
+			t.Fatalf("no pid file: %q\n%s", b, out)
+		}
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+		return fact(parseFacts(string(out)), "started"), pid
+	}
+	got, pid := start(false)
+	env, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ")
+	for _, want := range []string{"BERTH_DATA_DIR=" + dir, "BERTH_PROXY_CONTROL_ADDR=10.0.0.2:7950", "BERTH_PROXY_CONTROL_TLS_DIR=" + dir + "/tls"} {
+		if !bytes.Contains(env, []byte(want+"\x00")) {
+			t.Errorf("the node part's environment lacks %s", want)
+		}
+	}
+	if key, err := os.Stat(filepath.Join(dir, "tls", "node.key")); err != nil || key.Mode().Perm() != 0o600 {
+		t.Errorf("node.key: %v %v", key, err)
+	}
+	if !strings.HasPrefix(got, "pid ") {
+		t.Errorf("first start says %q", got)
+	}
+	if got, again := start(false); again != pid || !strings.HasPrefix(got, "already running") {
+		t.Errorf("second start: %q pid %d, want the running %d left alone", got, again, pid)
+	}
+	if _, newPid := start(true); newPid == pid || syscall.Kill(pid, 0) == nil {
+		t.Errorf("restart kept pid %d (new %d)", pid, newPid)
 	}
 }
