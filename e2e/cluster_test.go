@@ -107,6 +107,11 @@ func TestClusterCommands(t *testing.T) {
 	if out := must("scheduler-swarm:cluster-init"); !strings.Contains(out, "already a swarm manager") || !strings.Contains(out, key) {
 		t.Fatalf("a second cluster-init does not say the server is already a manager:\n%s", out)
 	}
+	// The swarm has Berth's settings: BERTH_SWARM_HEARTBEAT, short history.
+	spec, err := n1.Docker(ctx, "info", "--format", "{{.Swarm.Cluster.Spec.Dispatcher.HeartbeatPeriod}} {{.Swarm.Cluster.Spec.Orchestration.TaskHistoryRetentionLimit}}")
+	if err != nil || strings.TrimSpace(spec) != "1000000000 2" {
+		t.Fatalf("the swarm's heartbeat and task history are %q (%v), want 1s (1000000000) and 2", spec, err)
+	}
 	step("cluster-init: node 1 is the manager")
 
 	// Node 2's sshd does not know the key yet: the refusal says what to do.
