@@ -36,8 +36,8 @@ func add(c *cli.Ctx) error {
 	if err := c.NoExtraArgs(1); err != nil {
 		return err
 	}
-	role := c.Flag("role", "worker")
-	if role != "worker" && role != "manager" {
+	role := c.Flag("role", "") // the daemon's default: worker
+	if role != "" && role != "worker" && role != "manager" {
 		return cli.Failf("Invalid role %q: use worker or manager", role)
 	}
 	_, err := api.ClusterAdd.Stream(c, c.API, api.ClusterAddRequest{URL: c.Args[0], Role: role}, c.Output())

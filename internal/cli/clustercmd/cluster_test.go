@@ -31,7 +31,7 @@ func TestClusterCommands(t *testing.T) {
 	clitest.RunCases(t, runCLI, []clitest.Case{
 		{Args: []string{"scheduler-swarm:cluster-init"}, Replies: replies, Ops: []string{"cluster.init"}, Reqs: map[string]string{"cluster.init": `{}`}},
 		{Args: []string{"scheduler-swarm:cluster-init", "--advertise-addr", "10.0.0.1"}, Replies: replies, Ops: []string{"cluster.init"}, Reqs: map[string]string{"cluster.init": `{"advertise_addr":"10.0.0.1"}`}},
-		{Args: []string{"scheduler-swarm:cluster-add", "ssh://root@10.0.0.2"}, Replies: replies, Ops: []string{"cluster.add"}, Reqs: map[string]string{"cluster.add": `{"url":"ssh://root@10.0.0.2","role":"worker"}`}},
+		{Args: []string{"scheduler-swarm:cluster-add", "ssh://root@10.0.0.2"}, Replies: replies, Ops: []string{"cluster.add"}, Reqs: map[string]string{"cluster.add": `{"url":"ssh://root@10.0.0.2"}`}},
 		{Args: []string{"scheduler-swarm:cluster-add", "--role", "manager", "ssh://root@10.0.0.2"}, Replies: replies, Ops: []string{"cluster.add"}, Reqs: map[string]string{"cluster.add": `{"url":"ssh://root@10.0.0.2","role":"manager"}`}},
 		{Args: []string{"scheduler-swarm:cluster-add", "--role", "boss", "ssh://root@10.0.0.2"}, Code: 1, ErrLine: `Invalid role "boss": use worker or manager`},
 		{Args: []string{"scheduler-swarm:cluster-add"}, Code: 1, ErrLine: "No node specified"},
