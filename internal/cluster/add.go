@@ -26,9 +26,9 @@ const (
 	copyTimeout    = 5 * time.Minute
 )
 
-// Resolve finds the address of a host name (an IP is itself); the daemon
-// fills it with the system's resolver. Swarm advertises IP addresses.
-var Resolve = func(ctx context.Context, host string) (string, error) {
+// resolve finds the address of a host name (an IP is itself) with the
+// system's resolver, an IPv4 one first: Swarm advertises IP addresses.
+func resolve(ctx context.Context, host string) (string, error) {
 	if ip := net.ParseIP(host); ip != nil {
 		return ip.String(), nil
 	}
@@ -110,7 +110,7 @@ func (m *Manager) add(ctx context.Context, req api.ClusterAddRequest, out api.Ou
 	if err != nil {
 		return api.ClusterNode{}, err
 	}
-	addr, err := Resolve(ctx, t.Host)
+	addr, err := resolve(ctx, t.Host)
 	if err != nil {
 		return api.ClusterNode{}, err
 	}
