@@ -123,11 +123,13 @@ func (m *Manager) add(ctx context.Context, req api.ClusterAddRequest, out api.Ou
 	if err != nil {
 		return api.ClusterNode{}, m.sshFailed(t, "the check of Docker", err)
 	}
+	changed := "nothing was changed" // what a refusal below leaves behind
 	if fact(facts, "docker") == "" {
 		if fact(facts, "apt") == "" {
 			return api.ClusterNode{}, app.Errorf(app.ErrConflict, "%s has no Docker and no apt-get to install it with: install Docker Engine there, then run the command again", t.Host)
 		}
 		fmt.Fprintf(w, "-----> Installing Docker on %s (apt-get install docker.io)\n", t.Host)
+		changed = "Docker was installed, nothing else changed"
 		if _, err := m.run(ctx, t, installTimeout, installDockerScript); err != nil {
 			return api.ClusterNode{}, m.sshFailed(t, "installing docker.io", err)
 		}
@@ -163,9 +165,9 @@ func (m *Manager) add(ctx context.Context, req api.ClusterAddRequest, out api.Ou
 			}
 		}
 	case nodeState == "active":
-		return api.ClusterNode{}, app.Errorf(app.ErrConflict, "%s is already in another swarm: run `docker swarm leave` on it first (nothing was changed)", t.Host)
+		return api.ClusterNode{}, app.Errorf(app.ErrConflict, "%s is already in another swarm: run `docker swarm leave` on it first (%s)", t.Host, changed)
 	case nodeState != "inactive":
-		return api.ClusterNode{}, app.Errorf(app.ErrConflict, "%s's engine is in swarm state %q: run `docker swarm leave --force` on it first (nothing was changed)", t.Host, nodeState)
+		return api.ClusterNode{}, app.Errorf(app.ErrConflict, "%s's engine is in swarm state %q: run `docker swarm leave --force` on it first (%s)", t.Host, nodeState, changed)
 	default:
 		// 2. The manager's ports, as the node reaches them (checked by
 		// the probe of a node in no swarm).
@@ -178,8 +180,8 @@ func (m *Manager) add(ctx context.Context, req api.ClusterAddRequest, out api.Ou
 				n, _ := strconv.Atoi(p)
 				names = append(names, fmt.Sprintf("%s/tcp (%s)", p, portNames[n]))
 			}
-			return api.ClusterNode{}, app.Errorf(app.ErrConflict, "%s cannot reach the manager %s on port %s: open it on the manager's firewall (and any between) for %s, then run the command again (nothing was changed)",
-				t.Host, managerAddr, strings.Join(names, " and "), addr)
+			return api.ClusterNode{}, app.Errorf(app.ErrConflict, "%s cannot reach the manager %s on port %s: open it on the manager's firewall (and any between) for %s, then run the command again (%s)",
+				t.Host, managerAddr, strings.Join(names, " and "), addr, changed)
 		}
 		fmt.Fprintf(w, "       %s reaches the manager %s on %d/tcp and %d/tcp (udp %d and %d cannot be checked by connecting)\n", t.Host, managerAddr, PortManagement, PortGossip, PortGossip, PortOverlay)
 		// 3. The join.
