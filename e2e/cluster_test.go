@@ -31,11 +31,12 @@ import (
 // naming the port and stays out of the swarm, then added once the rule
 // is gone; cluster-list shows 3 ready nodes; the node part answers HTTP on
 // each added node; the manager cannot remove itself; cluster-remove
-// node 3 leaves 2 nodes, node 3's engine out of the swarm and its node
-// part stopped.
+// node 3 (one task of a global service on each node, counted by
+// cluster-list) drains it and leaves 2 nodes with their tasks, node 3's
+// engine out of the swarm, no task left there and its node part stopped.
 func TestClusterCommands(t *testing.T) {
 	t.Parallel()
-	// The rig's own daemons only: no image of the host's engine is used.
+	host := requireDocker(t) // the base image the drained service runs
 	requireSwarmRig(t)
 	if _, err := os.Stat(swarmtest.SSHD); err != nil {
 		if os.Getenv("BERTH_REQUIRE_DOCKER") == "1" {
@@ -197,6 +198,41 @@ func TestClusterCommands(t *testing.T) {
 	}
 	step("3 ready nodes listed; node parts answer")
 
+	// A global service: one task on each node, counted by cluster-list.
+	for _, n := range rig.Nodes {
+		if err := n.LoadImages(ctx, host.Host(), "berth-test/busybox:1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step("base image copied into the 3 nodes")
+	// By image ID (the same on every node after docker load): the nodes
+	// do not try to pull it (there is no registry to pull from).
+	id, err := n1.Docker(ctx, "image", "inspect", "--format", "{{.Id}}", "berth-test/busybox:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n1.Docker(ctx, "service", "create", "--detach", "--no-resolve-image", "--mode", "global", "--stop-grace-period", "1s", "--name", "clusterdrain", strings.TrimSpace(id), "sleep", "3600"); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		nodes := clusterList(t, must("scheduler-swarm:cluster-list", "--format", "json"))
+		busy := 0
+		for _, n := range nodes {
+			if n.Tasks == 1 {
+				busy++
+			}
+		}
+		ps, _ := n3.Docker(ctx, "ps", "-q", "--filter", "label=com.docker.swarm.service.name=clusterdrain")
+		if busy == 3 && strings.TrimSpace(ps) != "" {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the global service's tasks are not counted on every node: %+v", nodes)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	step("a global service runs one task on each node, cluster-list counts them")
+
 	// Again: nothing to do but say so.
 	if out := must("scheduler-swarm:cluster-add", ssh2); !strings.Contains(out, "already a node of this swarm") || !strings.Contains(out, "is this berth already") {
 		t.Fatalf("cluster-add of a member does not say so:\n%s", out)
@@ -205,8 +241,11 @@ func TestClusterCommands(t *testing.T) {
 	refused("No node", "scheduler-swarm:cluster-remove", "10.0.0.99")
 
 	out = must("scheduler-swarm:cluster-remove", n3.Addr)
-	if !strings.Contains(out, "left the swarm") || !strings.Contains(out, "removed") {
-		t.Fatalf("cluster-remove does not say the node left and was removed:\n%s", out)
+	if !strings.Contains(out, "Draining it") || !strings.Contains(out, "left the swarm") || !strings.Contains(out, "removed") || strings.Contains(out, "still on it") {
+		t.Fatalf("cluster-remove does not say the node was drained, left and was removed:\n%s", out)
+	}
+	if ps, _ := n3.Docker(ctx, "ps", "-q", "--filter", "label=com.docker.swarm.service.name=clusterdrain"); strings.TrimSpace(ps) != "" {
+		t.Errorf("the service's task still runs on node 3 after cluster-remove: %s", ps)
 	}
 	nodes = clusterList(t, must("scheduler-swarm:cluster-list", "--format", "json"))
 	if len(nodes) != 2 {
@@ -215,6 +254,9 @@ func TestClusterCommands(t *testing.T) {
 	for _, n := range nodes {
 		if n.Addr == n3.Addr {
 			t.Fatalf("node 3 is still listed: %+v", n)
+		}
+		if n.Tasks != 1 {
+			t.Errorf("node %s (%s) has %d tasks after node 3 went, want its 1", n.ID, n.Addr, n.Tasks)
 		}
 	}
 	if st, _ := n3.Docker(ctx, "info", "--format", "{{.Swarm.LocalNodeState}}"); strings.TrimSpace(st) != "inactive" {
