@@ -5,6 +5,7 @@ package main
 // commands in the binary, for the local CLI and for commands over ssh
 // alike. cli cannot import them itself: they import cli.
 import (
+	_ "github.com/berthpaas/berth/internal/cli/clustercmd"   // scheduler-swarm:cluster-*
 	_ "github.com/berthpaas/berth/internal/cli/containercmd" // docker-options:*, storage:*, resource:*
 	_ "github.com/berthpaas/berth/internal/cli/croncmd"      // cron:*
 	_ "github.com/berthpaas/berth/internal/cli/doctorcmd"    // doctor

@@ -48,6 +48,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	copts.Register(mux)
 	newCron(st, s, log, noEngine, d).Register(mux)
 	registerLogsFailed(mux, d)
+	newCluster(s, log, noEngine, "").Register(mux)
 	return mux
 }
 
@@ -129,6 +130,16 @@ func checkFindsApp(t *testing.T, op api.OpInfo) {
 		w, ok := wreq.(api.WideRequest)
 		if !ok || w.Wide() != "--"+wide {
 			t.Errorf("%s: %T has %q but does not report it through api.WideRequest", op.Name, wreq, wide)
+		}
+	}
+}
+
+// The cluster commands change which machines run apps: admin only.
+func TestClusterOperationsAreAdminOnly(t *testing.T) {
+	mux := daemonMux(t)
+	for _, op := range []string{"cluster.init", "cluster.add", "cluster.list", "cluster.remove"} {
+		if got := mux.Access(op); got != api.AdminOnly {
+			t.Errorf("%s: access %v, want admin-only", op, got)
 		}
 	}
 }

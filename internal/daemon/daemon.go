@@ -116,9 +116,10 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	git.Register(mux)
 	svcs.Register(mux)
 	rt.Register(mux)
-	copts.Register(mux)    // docker-options, storage, resource
-	nets.Register(mux)     // network:*
-	svcs.StartBackups(ctx) // scheduled service backups (KIND:backup-schedule)
+	copts.Register(mux)                                     // docker-options, storage, resource
+	nets.Register(mux)                                      // network:*
+	newCluster(s, log, eng.get, svc.berthBin).Register(mux) // scheduler-swarm:cluster-*
+	svcs.StartBackups(ctx)                                  // scheduled service backups (KIND:backup-schedule)
 	// app.json cron tasks (cron:*), run by a scheduler of their own
 	crons := newCron(st, s, log, eng.get, deployer)
 	crons.Register(mux)

@@ -17,7 +17,7 @@ import (
 
 // clusterRegistryPort is where the cluster's registry listens, on the
 // manager's address in the swarm.
-const clusterRegistryPort = 5000
+const clusterRegistryPort = registry.DefaultPort
 
 // swarmEngine connects to the engine's Swarm side for the deployer.
 func swarmEngine(get func(context.Context) (deploy.Engine, error)) func(context.Context) (deploy.Swarm, error) {

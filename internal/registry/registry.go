@@ -25,6 +25,11 @@ import (
 // (apt-get install docker-registry).
 const DefaultBinary = "docker-registry"
 
+// DefaultPort is the cluster registry's port on the manager: the nodes
+// pull from MANAGER_ADDR:5000 and trust it through
+// certs.d/MANAGER_ADDR:5000/ca.crt.
+const DefaultPort = 5000
+
 // Config says where and how a registry runs.
 type Config struct {
 	// Dir holds everything of the registry: config.yml, tls/, storage/.

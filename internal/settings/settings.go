@@ -106,6 +106,11 @@ type Settings struct {
 	// compares their tables with its own and fixes those that differ
 	// (BERTH_PROXY_PEER_RESYNC, default 3s).
 	PeerTimeout, PeerResync string
+	// SwarmHeartbeat is the dispatcher heartbeat of a swarm made by
+	// scheduler-swarm:cluster-init (BERTH_SWARM_HEARTBEAT, a duration,
+	// default 5s, the engine's): a node is seen down after a few missed
+	// ones. Tests shorten it to 1s.
+	SwarmHeartbeat string
 
 	// reload loads them again from the same environment and flags (a
 	// pointer, so that Settings stay comparable).
@@ -155,6 +160,7 @@ var fields = []field{
 	{"BERTH_PROXY_CONTROL_TLS_DIR", "", "directory of ca.crt, node.crt and node.key for BERTH_PROXY_CONTROL_ADDR (written by scheduler-swarm:cluster-add)", func(s *Settings) *string { return &s.ProxyControlTLSDir }},
 	{"BERTH_PROXY_PEER_TIMEOUT", "2s", "bound of each call to another node's proxy (route pushes, certificates, ACME challenges; 100ms to 1m)", func(s *Settings) *string { return &s.PeerTimeout }},
 	{"BERTH_PROXY_PEER_RESYNC", "3s", "how often the other nodes' proxies are compared with this one and brought in step (100ms to 1m)", func(s *Settings) *string { return &s.PeerResync }},
+	{"BERTH_SWARM_HEARTBEAT", "5s", "dispatcher heartbeat of a swarm made by scheduler-swarm:cluster-init (a duration, 1s to 1m): a node is seen down after a few missed ones", func(s *Settings) *string { return &s.SwarmHeartbeat }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 	{"POSTGRES_IMAGE", "postgres", "image of new postgres services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.PostgresImage }},
 	{"POSTGRES_IMAGE_VERSION", "17", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.PostgresImageVersion }},
@@ -270,6 +276,9 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	if s.ProxyControlAddr != "" && s.ProxyControlTLSDir == "" {
 		return s, fmt.Errorf("BERTH_PROXY_CONTROL_ADDR is set but BERTH_PROXY_CONTROL_TLS_DIR is not: give the directory of ca.crt, node.crt and node.key")
 	}
+	if d, err := time.ParseDuration(s.SwarmHeartbeat); err != nil || d < time.Second || d > time.Minute {
+		return s, fmt.Errorf("BERTH_SWARM_HEARTBEAT %q is not a duration from 1s to 1m, such as 5s", s.SwarmHeartbeat)
+	}
 	switch s.LogFormat {
 	case "text", "json":
 	default:
@@ -323,6 +332,15 @@ func (s Settings) CronTickDuration() time.Duration {
 	d, err := time.ParseDuration(s.CronTick)
 	if err != nil || d <= 0 {
 		return 30 * time.Second
+	}
+	return d
+}
+
+// SwarmHeartbeatDuration is SwarmHeartbeat parsed (5s when it is not valid).
+func (s Settings) SwarmHeartbeatDuration() time.Duration {
+	d, err := time.ParseDuration(s.SwarmHeartbeat)
+	if err != nil || d <= 0 {
+		return 5 * time.Second
 	}
 	return d
 }

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthpaas/berth/internal/app"
 )
@@ -113,6 +114,7 @@ func TestLayersIndependent(t *testing.T) {
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
 		CronTick:    "30s", PeerTimeout: "2s", PeerResync: "3s",
+		SwarmHeartbeat: "5s",
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -160,6 +162,7 @@ func TestDefaultDataDir(t *testing.T) {
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
 		CronTick:    "30s", PeerTimeout: "2s", PeerResync: "3s",
+		SwarmHeartbeat: "5s",
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -474,5 +477,23 @@ func TestNetworkPool(t *testing.T) {
 	}
 	if p := (Settings{NetworkPool: "nonsense"}).NetworkPoolPrefix(); p.IsValid() {
 		t.Errorf("unchecked bad pool parsed as %v", p)
+	}
+}
+
+func TestSwarmHeartbeat(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for v, want := range map[string]time.Duration{"1s": time.Second, "": 5 * time.Second, "0.5s": 0, "2m": 0, "soon": 0} {
+		env := map[string]string{"BERTH_DATA_DIR": dir, "BERTH_SWARM_HEARTBEAT": v}
+		s, err := Load(func(k string) string { return env[k] }, nil)
+		if want == 0 {
+			if err == nil || !strings.Contains(err.Error(), "BERTH_SWARM_HEARTBEAT") {
+				t.Errorf("%q: err = %v, want BERTH_SWARM_HEARTBEAT refused", v, err)
+			}
+			continue
+		}
+		if err != nil || s.SwarmHeartbeatDuration() != want {
+			t.Errorf("%q: %v %v, want %v", v, s.SwarmHeartbeatDuration(), err, want)
+		}
 	}
 }

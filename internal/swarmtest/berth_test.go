@@ -14,7 +14,8 @@ import (
 // the pid in its data dir's berth.lock and its --data-dir on the command
 // line, and the proxy it started, found by proxy.pid and its environment
 // (its command line is only `berth serve-proxy`). A process a pid file
-// names that is not that data dir's is left alone. Stand-in processes
+// names that is not that data dir's is left alone. So is Berth's node
+// part a cluster-add started (NODEDIR/berth-node/proxy.pid). Stand-in processes
 // play the two, so the test needs no berth binary and no dockerd.
 func TestCleanSlotStopsNodeBerth(t *testing.T) {
 	if err := Available(); err != nil {
@@ -51,8 +52,15 @@ func TestCleanSlotStopsNodeBerth(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	nodePart := filepath.Join(r.Dir, "n3", "berth-node")
+	if err := os.MkdirAll(nodePart, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	daemon := start(nil, "berth", "serve", "--data-dir", data)
 	proxy := start([]string{"BERTH_DATA_DIR=" + data})
+	// Berth's node part a cluster-add started on node 3 (Node.NodeDir).
+	part := start([]string{"BERTH_DATA_DIR=" + nodePart})
+	write(filepath.Join(nodePart, "proxy.pid"), part.Process.Pid)
 	// Named by n2's proxy.pid, but its environment is not n2's data dir.
 	bystander := start([]string{"BERTH_DATA_DIR=/elsewhere"})
 	write(filepath.Join(data, "berth.lock"), daemon.Process.Pid)
@@ -62,7 +70,7 @@ func TestCleanSlotStopsNodeBerth(t *testing.T) {
 	cleanSlot(r.Slot)
 
 	deadline := time.Now().Add(5 * time.Second)
-	for (alive(daemon.Process.Pid) || alive(proxy.Process.Pid)) && time.Now().Before(deadline) {
+	for (alive(daemon.Process.Pid) || alive(proxy.Process.Pid) || alive(part.Process.Pid)) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if alive(daemon.Process.Pid) {
@@ -70,6 +78,9 @@ func TestCleanSlotStopsNodeBerth(t *testing.T) {
 	}
 	if alive(proxy.Process.Pid) {
 		t.Error("the node's proxy (by proxy.pid) still runs")
+	}
+	if alive(part.Process.Pid) {
+		t.Error("node 3's node part (by berth-node/proxy.pid) still runs")
 	}
 	if !alive(bystander.Process.Pid) {
 		t.Error("a process whose environment names another data dir was killed")

@@ -335,9 +335,12 @@ func cleanSlot(k int) {
 			killOwned(f, dir)
 		}
 	}
+	// Berth's node part a cluster-add started over ssh (Node.NodeDir):
+	// the same pid file and environment as a daemon's proxy.
 	berths, _ := filepath.Glob(filepath.Join(dir, "n*/berth"))
-	parts, _ := filepath.Glob(filepath.Join(dir, "n*/nodepart")) // Rig.NodeProxy's
-	for _, d := range append(berths, parts...) {
+	parts, _ := filepath.Glob(filepath.Join(dir, "n*/nodepart"))       // Rig.NodeProxy's
+	nodeParts, _ := filepath.Glob(filepath.Join(dir, "n*/berth-node")) // cluster-add's
+	for _, d := range append(append(berths, parts...), nodeParts...) {
 		killBerthProxy(d)
 	}
 	unmountUnder(dir)

@@ -84,8 +84,8 @@ func TestRig(t *testing.T) {
 		}
 		host, _, _ := net.SplitHostPort(addr)
 		out, err := exec.CommandContext(ctx, "ssh", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-			"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "root@"+host, "ip -o -4 addr show dev eth0").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), " "+r.Nodes[1].Addr+"/24") {
+			"-o", "UserKnownHostsFile=/dev/null", "-o", "ConnectTimeout=5", "root@"+host, "ip -o -4 addr show dev eth0; echo env=$DOCKER_HOST,$BERTH_NODE_DIR").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), " "+r.Nodes[1].Addr+"/24") || !strings.Contains(string(out), "env="+r.Nodes[1].Host+","+r.Nodes[1].NodeDir()+"\n") {
 			t.Fatalf("ssh root@%s: %v\n%s", host, err, out)
 		}
 	})

@@ -17,8 +17,11 @@ const SSHD = "/usr/sbin/sshd"
 // listening on ADDR:22, that lets root in with the keys in authorizedKeys
 // (for `scheduler-swarm:cluster-add ssh://root@ADDR`). It returns
 // "ADDR:22". Only the network is the node's: a session sees the host's
-// files and processes (and so the host's docker command, not the node's
-// daemon, unless told DOCKER_HOST). The rig's cleanup stops it.
+// files and processes, so sshd sets DOCKER_HOST (the docker command talks
+// to the node's daemon) and BERTH_NODE_DIR (NodeDir: where cluster-add
+// installs Berth's node part, instead of the host's /var/lib/berth-node)
+// in every session. The rig's cleanup stops it, and the node part left
+// running in NodeDir.
 func (n *Node) StartSSHD(authorizedKeys string) (string, error) {
 	if _, err := os.Stat(SSHD); err != nil {
 		return "", fmt.Errorf("node %d: no %s (install openssh-server)", n.Index, SSHD)
@@ -49,7 +52,8 @@ UsePAM no
 StrictModes no
 PidFile %s
 X11Forwarding no
-`, n.Addr, hostKey, authorizedKeys, filepath.Join(n.Dir, "sshd.pid")), 0o600); err != nil {
+SetEnv DOCKER_HOST=%s BERTH_NODE_DIR=%s
+`, n.Addr, hostKey, authorizedKeys, filepath.Join(n.Dir, "sshd.pid"), n.Host, n.NodeDir()), 0o600); err != nil {
 		return "", err
 	}
 	cmd := exec.Command("nsenter", "--net=/var/run/netns/"+n.NS, SSHD, "-D", "-e", "-f", conf)
@@ -82,6 +86,10 @@ X11Forwarding no
 		}
 	}
 }
+
+// NodeDir is where a session on the node (StartSSHD) is told Berth's node
+// part lives (BERTH_NODE_DIR): NODEDIR/berth-node.
+func (n *Node) NodeDir() string { return filepath.Join(n.Dir, "berth-node") }
 
 // stopSSHD stops the node's sshd, if started.
 func (n *Node) stopSSHD() {
