@@ -88,11 +88,6 @@ func TestSwarmSchedulerDeploys(t *testing.T) {
 	if !strings.Contains(services, "4/4") || !strings.Contains(services, "1/1") {
 		t.Fatalf("want a web service 4/4 and a worker service 1/1:\n%s", services)
 	}
-	webNodes, err := manager.Docker(ctx, "service", "ps", "--filter", "desired-state=running", "--format", "{{.Name}} {{.Node}} {{.CurrentState}}", strings.Fields(firstLineOf(services, "shop-web"))[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("web tasks:\n%s", webNodes)
 	report := must(nil, "ps:report", "shop")
 	t.Logf("ps:report:\n%s", report)
 	nodes := map[string]bool{}
@@ -123,6 +118,29 @@ func TestSwarmSchedulerDeploys(t *testing.T) {
 		t.Fatalf("after the redeploy GET /env: %s", body)
 	}
 	step("v2 deployed under load, no request failed")
+
+	// A release whose checks fail (on every node here; on any one node is
+	// enough) is removed everywhere, and v2 keeps serving.
+	out, code := run(bytes.NewReader(appTar(t, map[string]string{
+		"Dockerfile":  dockerfile("v3"),
+		"Procfile":    "web: testapp web\nworker: testapp worker\n",
+		"DOKKU_SCALE": "web=4\nworker=1\n",
+		"CHECKS":      "WAIT=0\nATTEMPTS=2\nTIMEOUT=1\n/never-there expected-text\n",
+	})), "git:from-archive", "shop", "-")
+	if code == 0 || !strings.Contains(out, "Deploy failed at step check") {
+		t.Fatalf("a release failing its checks deployed (exit %d):\n%s", code, out)
+	}
+	services, err = manager.Docker(ctx, "service", "ls", "--filter", "label=berth.app=shop", "--filter", "label=berth.release=3", "-q")
+	if err != nil || strings.TrimSpace(services) != "" {
+		t.Fatalf("services of the failed release 3 are left: %v\n%s", err, services)
+	}
+	if body := getVia(t, ctx, b.ProxyAddr, "shop.example", "/env"); !strings.Contains(body, `"APP_VERSION":"v2"`) {
+		t.Fatalf("after the failed deploy GET /env: %s", body)
+	}
+	if st := load.Snapshot(); st.Failed() != 0 {
+		t.Errorf("during the failed deploy %d of %d requests failed: %v", st.Failed(), st.Sent, st.Errors)
+	}
+	step("v3 failed its checks: removed on every node, v2 kept serving")
 
 	// A worker node stops (its engine shut down, as a server powered
 	// off cleanly): Swarm sees it down and moves its tasks; the proxy
