@@ -47,10 +47,9 @@ type Client struct {
 	api *client.Client
 
 	// The swarm state SwarmManager last read (services.go).
-	swarmMu      sync.Mutex
-	swarmAt      time.Time
-	swarmManager bool
-	swarmAddr    string
+	swarmMu sync.Mutex
+	swarmAt time.Time
+	swarm   swarmLocal
 }
 
 // New connects to the Docker Engine named by the environment (DOCKER_HOST,

@@ -14,16 +14,15 @@ import (
 // Berth's proxies of those nodes are reached. An engine in no swarm
 // answers "", nil, nil; a worker its own address and none.
 func (c *Client) NodeAddrs(ctx context.Context) (local string, others []string, err error) {
-	res, err := c.api.Info(ctx, client.InfoOptions{})
+	sw, err := c.localSwarm(ctx)
 	if err != nil {
-		return "", nil, c.wrap(err, "info")
+		return "", nil, err
 	}
-	sw := res.Info.Swarm
-	if sw.LocalNodeState != swarm.LocalNodeStateActive {
+	if !sw.active {
 		return "", nil, nil
 	}
-	local = sw.NodeAddr
-	if !sw.ControlAvailable {
+	local = sw.addr
+	if !sw.manager {
 		return local, nil, nil
 	}
 	nodes, err := c.api.NodeList(ctx, client.NodeListOptions{})
@@ -31,7 +30,7 @@ func (c *Client) NodeAddrs(ctx context.Context) (local string, others []string, 
 		return "", nil, c.wrap(err, "list swarm nodes")
 	}
 	for _, n := range nodes.Items {
-		if n.ID == sw.NodeID || n.Status.State != swarm.NodeStateReady {
+		if n.ID == sw.nodeID || n.Status.State != swarm.NodeStateReady {
 			continue
 		}
 		addr := n.Status.Addr

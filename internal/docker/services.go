@@ -260,27 +260,39 @@ func (c *Client) EnsureOverlay(ctx context.Context, name string, labels map[stri
 }
 
 // SwarmManager reports whether the engine is a manager of an active
-// swarm, and the address it advertises to the other nodes. The answer is
-// kept for swarmStateTTL: every route sync asks it, and a node joins or
-// leaves a swarm rarely.
+// swarm, and the address it advertises to the other nodes.
 func (c *Client) SwarmManager(ctx context.Context) (bool, string, error) {
+	l, err := c.localSwarm(ctx)
+	return l.active && l.manager, l.addr, err
+}
+
+// swarmLocal is where the engine stands in a swarm.
+type swarmLocal struct {
+	active, manager bool
+	nodeID, addr    string
+}
+
+// localSwarm reads where the engine stands in a swarm, kept for
+// swarmStateTTL: route syncs, the task follower and the peers' resync all
+// ask, and a node joins or leaves a swarm rarely.
+func (c *Client) localSwarm(ctx context.Context) (swarmLocal, error) {
 	c.swarmMu.Lock()
 	defer c.swarmMu.Unlock()
 	if time.Since(c.swarmAt) < swarmStateTTL {
-		return c.swarmManager, c.swarmAddr, nil
+		return c.swarm, nil
 	}
 	res, err := c.api.Info(ctx, client.InfoOptions{})
 	if err != nil {
-		return false, "", c.wrap(err, "info")
+		return swarmLocal{}, c.wrap(err, "info")
 	}
 	sw := res.Info.Swarm
-	c.swarmManager, c.swarmAddr = sw.LocalNodeState == swarm.LocalNodeStateActive && sw.ControlAvailable, sw.NodeAddr
+	c.swarm = swarmLocal{active: sw.LocalNodeState == swarm.LocalNodeStateActive, manager: sw.ControlAvailable, nodeID: sw.NodeID, addr: sw.NodeAddr}
 	c.swarmAt = time.Now()
-	return c.swarmManager, c.swarmAddr, nil
+	return c.swarm, nil
 }
 
 // swarmStateTTL is how long SwarmManager's answer is kept.
-const swarmStateTTL = 2 * time.Second
+const swarmStateTTL = 5 * time.Second
 
 // ForgetSwarmState makes the next SwarmManager ask the engine (after
 // this process changed the swarm: init, join, leave).
