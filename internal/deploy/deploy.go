@@ -400,6 +400,9 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	if err != nil {
 		return store.Release{}, err
 	}
+	if set.scheduler == SchedulerNull {
+		return store.Release{}, app.Invalidf("%s's scheduler is null, which runs nothing: scheduler:set %s selected docker-local (or swarm) to deploy it", appName, appName)
+	}
 	j.sched = d.schedulerFor(set)
 	if !j.redeploy {
 		err := d.store.Tx(ctx, func(tx *store.Tx) error {

@@ -16,6 +16,10 @@ import (
 const (
 	SchedulerLocal = "docker-local"
 	SchedulerSwarm = "swarm"
+	// SchedulerNull is Dokku's scheduler that runs nothing: it may be
+	// set (Dokku's scripts and tests set it), and a deploy then stops
+	// with one line before anything is built.
+	SchedulerNull = "null"
 )
 
 var constraintRE = sync.OnceValue(func() *regexp.Regexp {
@@ -25,13 +29,15 @@ var constraintRE = sync.OnceValue(func() *regexp.Regexp {
 func init() {
 	app.Register(app.Setting{Namespace: "scheduler", Key: "selected", Scope: app.ScopeBoth, Default: SchedulerLocal, Validate: func(v string) error {
 		switch v {
-		case SchedulerLocal, SchedulerSwarm:
+		case SchedulerLocal, SchedulerSwarm, SchedulerNull:
 			return nil
-		case "k3s", "nomad", "null":
+		case "k3s", "nomad":
 			return app.Invalidf("Berth has no %s scheduler: use docker-local (one server) or swarm (a Docker Swarm, see scheduler-swarm:cluster-init)", v)
 		}
 		return app.Invalidf("Invalid scheduler %q: use docker-local or swarm", v)
 	}})
+	// Dokku's shell of enter and run without a command.
+	app.Register(app.Setting{Namespace: "scheduler", Key: "shell", Scope: app.ScopeBoth})
 	// Placement of a Swarm app's tasks: Swarm constraints, comma
 	// separated (node.labels.tier==web,node.role!=manager).
 	app.Register(app.Setting{Namespace: "scheduler-swarm", Key: "constraint", Scope: app.ScopeBoth, Validate: func(v string) error {

@@ -381,3 +381,15 @@ func setScheduler(h *harness, name string) {
 	a := h.app()
 	h.tx(func(tx *store.Tx) error { return tx.SetProperty(a.Scope(), "scheduler", "selected", name) })
 }
+
+func TestNullSchedulerDeploysNothing(t *testing.T) {
+	h := newHarness(t)
+	setScheduler(h, SchedulerNull)
+	_, err := h.deploy(twoTypes...)
+	if err == nil || !strings.Contains(err.Error(), "scheduler is null") {
+		t.Fatalf("a deploy with the null scheduler: %v, want one line saying so", err)
+	}
+	if rels := h.releases(); len(rels) != 0 {
+		t.Errorf("the refused deploy left %d release(s)", len(rels))
+	}
+}
