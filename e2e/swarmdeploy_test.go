@@ -105,6 +105,9 @@ func TestSwarmSchedulerDeploys(t *testing.T) {
 	}
 	step("v1 served through the proxy")
 
+	// The app's resource limits reach its services.
+	must(nil, "resource:limit", "--process-type", "web", "--memory", "256m", "shop")
+
 	// A redeploy under steady load fails no request.
 	load := loadgen.Start(loadgen.Config{Addr: b.ProxyAddr, Host: "shop.example", KeepAlive: 2, Fresh: 2, Interval: 10 * time.Millisecond})
 	deploy("v2")
@@ -118,6 +121,10 @@ func TestSwarmSchedulerDeploys(t *testing.T) {
 		t.Fatalf("after the redeploy GET /env: %s", body)
 	}
 	step("v2 deployed under load, no request failed")
+	limit, err := manager.Docker(ctx, "service", "inspect", "--format", "{{.Spec.Labels}} {{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}", firstService(t, ctx, manager, "web", 2))
+	if err != nil || !strings.Contains(limit, " 268435456") {
+		t.Errorf("the web service's memory limit after resource:limit --memory 256m: %v %q", err, limit)
+	}
 
 	// A release whose checks fail (on every node here; on any one node is
 	// enough) is removed everywhere, and v2 keeps serving.
@@ -226,4 +233,15 @@ func firstLineOf(s, sub string) string {
 		}
 	}
 	return ""
+}
+
+// firstService is the ID of the service of process type typ of release
+// rel of the app shop on the manager.
+func firstService(t *testing.T, ctx context.Context, n *swarmtest.Node, typ string, rel int) string {
+	t.Helper()
+	out, err := n.Docker(ctx, "service", "ls", "-q", "--filter", "label=berth.app=shop", "--filter", "label=berth.process="+typ, "--filter", fmt.Sprintf("label=berth.release=%d", rel))
+	if err != nil || strings.TrimSpace(out) == "" {
+		t.Fatalf("no %s service of shop: %v %q", typ, err, out)
+	}
+	return strings.Fields(out)[0]
 }

@@ -66,6 +66,9 @@ func (swarmScheduler) start(ctx context.Context, j *job) error {
 		if err != nil {
 			return err
 		}
+		if ig := docker.SwarmIgnored(spec.Options); len(ig) > 0 {
+			j.info("Not applied to %s on Swarm (a Swarm task has no such option): %s", typ, strings.Join(ig, ", "))
+		}
 		id, err := sw.CreateService(ctx, spec)
 		if err != nil {
 			return err
@@ -114,7 +117,7 @@ func (d *Deployer) serviceSpec(ctx context.Context, sw Swarm, a store.App, rel s
 	spec := docker.ServiceSpec{
 		Name: d.names.SwarmService(a.Name, typ, generation), Image: ref, Cmd: c.Cmd, Env: env, Labels: labels,
 		TaskLabels: map[string]string{naming.LabelInstance: d.names.Instance(), naming.LabelKind: naming.KindSwarmTask, naming.LabelApp: a.Name},
-		Replicas:   replicas, Networks: []string{net}, Constraints: set.constraints,
+		Replicas:   replicas, Networks: []string{net}, Constraints: set.constraints, Options: c,
 		StopGrace: time.Duration(set.stopTimeout) * time.Second, RestartDelay: time.Second,
 	}
 	if typ == "web" {

@@ -46,6 +46,11 @@ type ServiceSpec struct {
 	// none, and the image's HEALTHCHECK applies.
 	Health         string
 	HealthInterval time.Duration
+	// Options are what the app's settings add to its containers
+	// (docker-options, storage mounts, resource limits), as a local
+	// container would get them; swarmopts.go maps them (SwarmIgnored:
+	// those Swarm has no place for).
+	Options ContainerSpec
 }
 
 // ServiceInfo is a Swarm service as Berth lists it.
@@ -102,6 +107,7 @@ func (c *Client) CreateService(ctx context.Context, spec ServiceSpec) (string, e
 		}
 		cs.Healthcheck = &container.HealthConfig{Test: []string{"CMD-SHELL", spec.Health}, Interval: iv, Timeout: iv, Retries: 3}
 	}
+	resources := swarmContainer(cs, spec.Options)
 	var nets []swarm.NetworkAttachmentConfig
 	for _, n := range spec.Networks {
 		nets = append(nets, swarm.NetworkAttachmentConfig{Target: n})
@@ -114,6 +120,7 @@ func (c *Client) CreateService(ctx context.Context, spec ServiceSpec) (string, e
 		Annotations: swarm.Annotations{Name: spec.Name, Labels: spec.Labels},
 		TaskTemplate: swarm.TaskSpec{
 			ContainerSpec: cs,
+			Resources:     resources,
 			RestartPolicy: restart,
 			Placement: &swarm.Placement{
 				Constraints: spec.Constraints,
