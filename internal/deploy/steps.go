@@ -461,8 +461,20 @@ func (j *job) check(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	// Every container is checked at once; the first failure cancels the
-	// rest. Their lines go out one write at a time, whatever out is.
+	var checks []func(context.Context) error
+	for _, s := range j.started {
+		if !set.checksOff(s.typ) {
+			checks = append(checks, func(ctx context.Context) error { return j.checkOne(ctx, s, set) })
+		}
+	}
+	return j.checkAll(ctx, checks)
+}
+
+// checkAll runs checks at once (each container's, or each Swarm
+// service's); the first failure cancels the rest and is returned (a
+// StepError before any other). Their lines go out one write at a time,
+// whatever j.out is.
+func (j *job) checkAll(ctx context.Context, checks []func(context.Context) error) error {
 	if _, ok := j.out.(*lockedWriter); !ok {
 		out := j.out
 		j.out = &lockedWriter{w: out}
@@ -470,14 +482,11 @@ func (j *job) check(ctx context.Context) error {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	errs := make(chan error, len(j.started))
+	errs := make(chan error, len(checks))
 	var wg sync.WaitGroup
-	for _, s := range j.started {
-		if set.checksOff(s.typ) {
-			continue
-		}
+	for _, check := range checks {
 		wg.Go(func() {
-			if err := j.checkOne(ctx, s, set); err != nil {
+			if err := check(ctx); err != nil {
 				errs <- err
 				cancel()
 			}

@@ -135,32 +135,11 @@ func (swarmScheduler) check(ctx context.Context, j *job) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := j.out.(*lockedWriter); !ok {
-		out := j.out
-		j.out = &lockedWriter{w: out}
-		defer func() { j.out = out }()
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	errs := make(chan error, len(j.services))
-	var wg sync.WaitGroup
+	var checks []func(context.Context) error
 	for _, s := range j.services {
-		wg.Go(func() {
-			if err := j.checkService(ctx, sw, s, set); err != nil {
-				errs <- err
-				cancel()
-			}
-		})
+		checks = append(checks, func(ctx context.Context) error { return j.checkService(ctx, sw, s, set) })
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		var se *StepError
-		if errors.As(err, &se) || !errors.Is(err, context.Canceled) {
-			return err
-		}
-	}
-	return nil
+	return j.checkAll(ctx, checks)
 }
 
 // checkService waits for every replica of a service to run, then runs
@@ -307,38 +286,11 @@ var _ health.Addresser = taskContainer{}
 func (swarmScheduler) switchOver(ctx context.Context, j *job) error {
 	var undo switchUndo
 	err := j.d.store.Tx(ctx, func(tx *store.Tx) error {
-		prev, err := tx.LiveRelease(j.app)
-		if err == nil {
-			undo.prev = &prev
-		} else if !errors.Is(err, store.ErrReleaseNotFound) {
+		var err error
+		if undo, err = j.undoOf(tx); err != nil {
 			return err
 		}
-		if undo.generation, undo.hadGeneration, err = tx.Property(j.app.Scope(), "ps", "generation"); err != nil {
-			return err
-		}
-		if undo.formation, err = tx.Formation(j.app); err != nil {
-			return err
-		}
-		cfg, err := tx.Config(j.app.Scope())
-		if err != nil {
-			return err
-		}
-		j.rel.Config, j.rel.Formation = cfg, j.plan.Formation
-		if err := tx.UpdateRelease(j.rel); err != nil {
-			return err
-		}
-		if !j.redeploy {
-			if err := tx.MakeLive(j.rel, j.d.now()); err != nil {
-				return err
-			}
-		}
-		if err := tx.SetFormation(j.app, j.plan.Formation); err != nil {
-			return err
-		}
-		if err := tx.SetProperty(j.app.Scope(), "ps", "generation", j.generation); err != nil {
-			return err
-		}
-		return tx.SetStopped(j.app, false)
+		return j.makeLive(tx)
 	})
 	if err != nil {
 		return err

@@ -46,21 +46,15 @@ func (j *job) switchOver(ctx context.Context) error {
 	var wait, now []docker.ContainerInfo
 	var undo switchUndo
 	err = j.d.store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		if undo, err = j.undoOf(tx); err != nil {
+			return err
+		}
 		var live int
-		prev, err := tx.LiveRelease(j.app)
-		if err == nil {
-			live, undo.prev = prev.Number, &prev
-		} else if !errors.Is(err, store.ErrReleaseNotFound) {
-			return err
+		if undo.prev != nil {
+			live = undo.prev.Number
 		}
-		generation, hadGeneration, err := tx.Property(j.app.Scope(), "ps", "generation")
-		if err != nil {
-			return err
-		}
-		undo.generation, undo.hadGeneration = generation, hadGeneration
-		if undo.formation, err = tx.Formation(j.app); err != nil {
-			return err
-		}
+		generation := undo.generation
 		queued, err := tx.RetiringOf(j.app)
 		if err != nil {
 			return err
@@ -86,26 +80,7 @@ func (j *job) switchOver(ctx context.Context) error {
 		if err := tx.QueueRetiring(j.app, queue); err != nil {
 			return err
 		}
-		cfg, err := tx.Config(j.app.Scope())
-		if err != nil {
-			return err
-		}
-		j.rel.Config, j.rel.Formation = cfg, j.plan.Formation
-		if err := tx.UpdateRelease(j.rel); err != nil {
-			return err
-		}
-		if !j.redeploy {
-			if err := tx.MakeLive(j.rel, j.d.now()); err != nil {
-				return err
-			}
-		}
-		if err := tx.SetFormation(j.app, j.plan.Formation); err != nil {
-			return err
-		}
-		if err := tx.SetProperty(j.app.Scope(), "ps", "generation", j.generation); err != nil {
-			return err
-		}
-		return tx.SetStopped(j.app, false)
+		return j.makeLive(tx)
 	})
 	if err != nil {
 		return err
@@ -179,6 +154,49 @@ func (j *job) switchOver(ctx context.Context) error {
 		}()
 	}
 	return nil
+}
+
+// undoOf reads, in the switch's transaction, what it is about to change:
+// the live release, the generation and the formation.
+func (j *job) undoOf(tx *store.Tx) (switchUndo, error) {
+	var undo switchUndo
+	prev, err := tx.LiveRelease(j.app)
+	if err == nil {
+		undo.prev = &prev
+	} else if !errors.Is(err, store.ErrReleaseNotFound) {
+		return undo, err
+	}
+	if undo.generation, undo.hadGeneration, err = tx.Property(j.app.Scope(), "ps", "generation"); err != nil {
+		return undo, err
+	}
+	undo.formation, err = tx.Formation(j.app)
+	return undo, err
+}
+
+// makeLive records, in the switch's transaction, the job's release as
+// live (for a redeploy: its config and formation), its formation and
+// generation as the app's, and the app as running.
+func (j *job) makeLive(tx *store.Tx) error {
+	cfg, err := tx.Config(j.app.Scope())
+	if err != nil {
+		return err
+	}
+	j.rel.Config, j.rel.Formation = cfg, j.plan.Formation
+	if err := tx.UpdateRelease(j.rel); err != nil {
+		return err
+	}
+	if !j.redeploy {
+		if err := tx.MakeLive(j.rel, j.d.now()); err != nil {
+			return err
+		}
+	}
+	if err := tx.SetFormation(j.app, j.plan.Formation); err != nil {
+		return err
+	}
+	if err := tx.SetProperty(j.app.Scope(), "ps", "generation", j.generation); err != nil {
+		return err
+	}
+	return tx.SetStopped(j.app, false)
 }
 
 // switchUndo is what the switch's transaction changed, to put back when
