@@ -62,7 +62,7 @@ func (swarmScheduler) start(ctx context.Context, j *job) error {
 		if n == 0 {
 			continue
 		}
-		spec, err := j.d.serviceSpec(ctx, sw, j.app, j.rel, set, typ, n, ref, j.generation)
+		spec, err := j.serviceSpec(ctx, sw, set, typ, n, ref, j.generation)
 		if err != nil {
 			return err
 		}
@@ -91,7 +91,8 @@ func (d *Deployer) publish(ctx context.Context, appName, image string) (string, 
 // the container spec of the local scheduler (command, env, labels), with
 // DYNO taken from the task's slot, on the app's overlay network (created
 // if missing), its web port published on each task's node.
-func (d *Deployer) serviceSpec(ctx context.Context, sw Swarm, a store.App, rel store.Release, set appSettings, typ string, replicas int, ref, generation string) (docker.ServiceSpec, error) {
+func (j *job) serviceSpec(ctx context.Context, sw Swarm, set appSettings, typ string, replicas int, ref, generation string) (docker.ServiceSpec, error) {
+	d, a, rel := j.d, j.app, j.rel
 	c, err := d.spec(a, rel, set, typ, 0, "", generation)
 	if err != nil {
 		return docker.ServiceSpec{}, err
@@ -122,6 +123,15 @@ func (d *Deployer) serviceSpec(ctx context.Context, sw Swarm, a store.App, rel s
 	}
 	if typ == "web" {
 		spec.PublishPort = rel.WebPort
+	}
+	// app.json's liveness command check is the task's health check:
+	// Swarm replaces a task that keeps failing it. (Path checks need an
+	// HTTP client in the image; Berth runs those itself before the
+	// switch, and the proxy probes the liveness path check.)
+	if hc := j.files.LivenessCommand(typ); hc != nil {
+		h := hc.WithDefaults()
+		spec.Health, spec.HealthRetries = h.Command, *h.Attempts
+		spec.HealthInterval, spec.HealthTimeout = time.Duration(*h.Wait)*time.Second, time.Duration(*h.Timeout)*time.Second
 	}
 	return spec, nil
 }

@@ -393,3 +393,23 @@ func TestNullSchedulerDeploysNothing(t *testing.T) {
 		t.Errorf("the refused deploy left %d release(s)", len(rels))
 	}
 }
+
+func TestSwarmLivenessCommandIsTheTasksHealthCheck(t *testing.T) {
+	h, sw, _ := swarmHarness(t)
+	h.mustDeploy(append(slices.Clone(twoTypes), "app.json",
+		`{"healthchecks": {"worker": [{"type": "liveness", "name": "alive", "command": ["/bin/alive", "--quick"], "attempts": 2, "wait": 3, "timeout": 4}]}}`)...)
+	svcs, _ := sw.ListServices(context.Background(), map[string]string{naming.LabelApp: "shop"})
+	for _, s := range svcs {
+		spec := sw.services[s.ID]
+		switch s.Labels[naming.LabelProcess] {
+		case "worker":
+			if !slices.Equal(spec.Health, []string{"/bin/alive", "--quick"}) || spec.HealthRetries != 2 || spec.HealthInterval.Seconds() != 3 || spec.HealthTimeout.Seconds() != 4 {
+				t.Errorf("worker's health check %v every %s (timeout %s, %d retries)", spec.Health, spec.HealthInterval, spec.HealthTimeout, spec.HealthRetries)
+			}
+		case "web":
+			if spec.Health != nil {
+				t.Errorf("web has a health check %v without one in app.json", spec.Health)
+			}
+		}
+	}
+}

@@ -94,7 +94,7 @@ func (j *job) reconcileSwarm(ctx context.Context, sw Swarm, svcs []docker.Servic
 					return err
 				}
 			}
-			spec, err := j.d.serviceSpec(ctx, sw, j.app, j.rel, set, typ, n, ref, set.generation)
+			spec, err := j.serviceSpec(ctx, sw, set, typ, n, ref, set.generation)
 			if err != nil {
 				return err
 			}

@@ -42,10 +42,12 @@ type ServiceSpec struct {
 	// ended; MaxRestarts bounds it (0: no bound).
 	RestartDelay time.Duration
 	MaxRestarts  int
-	// Health is the task's health check command (CMD-SHELL form); "" is
-	// none, and the image's HEALTHCHECK applies.
-	Health         string
-	HealthInterval time.Duration
+	// Health is the task's health check command (argv); nil is none, and
+	// the image's HEALTHCHECK applies. A task that fails it Retries times
+	// in a row, every HealthInterval, is replaced by Swarm.
+	Health                        []string
+	HealthInterval, HealthTimeout time.Duration
+	HealthRetries                 int
 	// Options are what the app's settings add to its containers
 	// (docker-options, storage mounts, resource limits), as a local
 	// container would get them; swarmopts.go maps them (SwarmIgnored:
@@ -100,12 +102,8 @@ func (c *Client) CreateService(ctx context.Context, spec ServiceSpec) (string, e
 		// `docker run IMAGE CMD...` does for the local scheduler.
 		cs.Args = spec.Cmd
 	}
-	if spec.Health != "" {
-		iv := spec.HealthInterval
-		if iv == 0 {
-			iv = 2 * time.Second
-		}
-		cs.Healthcheck = &container.HealthConfig{Test: []string{"CMD-SHELL", spec.Health}, Interval: iv, Timeout: iv, Retries: 3}
+	if len(spec.Health) > 0 {
+		cs.Healthcheck = &container.HealthConfig{Test: append([]string{"CMD"}, spec.Health...), Interval: spec.HealthInterval, Timeout: spec.HealthTimeout, Retries: spec.HealthRetries}
 	}
 	resources := swarmContainer(cs, spec.Options)
 	var nets []swarm.NetworkAttachmentConfig

@@ -265,6 +265,20 @@ func (f Files) LivenessCheck(typ string) *appfile.Healthcheck {
 	return nil
 }
 
+// LivenessCommand returns app.json's liveness command check of a process
+// type (the one a Swarm task's health check runs), or nil.
+func (f Files) LivenessCommand(typ string) *appfile.Healthcheck {
+	if f.AppJSON == nil {
+		return nil
+	}
+	for _, hc := range f.AppJSON.Healthchecks[typ] {
+		if hc.Type == appfile.HealthcheckLiveness && len(hc.Command) > 0 {
+			return &hc
+		}
+	}
+	return nil
+}
+
 // LockedTypes returns, sorted, the process types whose quantity app.json's
 // formation sets: ps:scale may not change them.
 func (f Files) LockedTypes() []string {
