@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -410,6 +411,36 @@ func TestSwarmLivenessCommandIsTheTasksHealthCheck(t *testing.T) {
 			if spec.Health != nil {
 				t.Errorf("web has a health check %v without one in app.json", spec.Health)
 			}
+		}
+	}
+}
+
+func TestSwarmRollbackRunsTheOldImage(t *testing.T) {
+	h, sw, pub := swarmHarness(t)
+	v1 := h.mustDeploy(twoTypes...)
+	h.mustDeploy(twoTypes...)
+	rb, err := h.d.Rollback(context.Background(), "shop", 0, h.out, "test")
+	if err != nil {
+		t.Fatalf("rollback: %v\n%s", err, h.out)
+	}
+	h.d.WaitRetired()
+	// The rollback is release 3, its image a tag of release 1's.
+	ctx := context.Background()
+	img1, err1 := h.eng.InspectImage(ctx, v1.Image)
+	img3, err3 := h.eng.InspectImage(ctx, rb.Image)
+	if err1 != nil || err3 != nil || img1.ID != img3.ID {
+		t.Fatalf("release %d's image %s (%v) is not release 1's %s (%v)", rb.Number, img3.ID, err3, img1.ID, err1)
+	}
+	if last := pub.published[len(pub.published)-1]; last != rb.Image {
+		t.Errorf("the rollback published %s, want its image %s", last, rb.Image)
+	}
+	svcs, _ := sw.ListServices(ctx, map[string]string{naming.LabelApp: "shop"})
+	if len(svcs) != 2 {
+		t.Fatalf("%d services after the rollback, want its 2", len(svcs))
+	}
+	for _, s := range svcs {
+		if s.Labels[naming.LabelRelease] != strconv.Itoa(rb.Number) {
+			t.Errorf("service %s of release %s is left after the rollback", s.Name, s.Labels[naming.LabelRelease])
 		}
 	}
 }
