@@ -225,15 +225,6 @@ func TestSwarmSchedulerDeploys(t *testing.T) {
 // default, swarmFollowInterval).
 const swarmFollow = 2 * time.Second
 
-// firstLineOf is the first line of s containing sub ("" if none).
-func firstLineOf(s, sub string) string {
-	for _, l := range strings.Split(s, "\n") {
-		if strings.Contains(l, sub) {
-			return l
-		}
-	}
-	return ""
-}
 
 // firstService is the ID of the service of process type typ of release
 // rel of the app shop on the manager.

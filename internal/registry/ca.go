@@ -26,6 +26,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -48,9 +49,17 @@ const (
 	serverValidity = 2 * 365 * 24 * time.Hour
 )
 
+// caMu serialises LoadOrCreateCA in this process.
+var caMu sync.Mutex
+
 // LoadOrCreateCA loads the CA kept in dir (ca.crt, ca.key), or creates one
 // there if dir has neither. A directory with only one of them is an error.
 func LoadOrCreateCA(dir string) (*CA, error) {
+	// The daemon asks from several places at once (the registry, the
+	// nodes' proxies, cluster-add): one at a time, so the first creates
+	// the CA and the others load it, never a half-written pair.
+	caMu.Lock()
+	defer caMu.Unlock()
 	certPath, keyPath := filepath.Join(dir, caCertFile), filepath.Join(dir, caKeyFile)
 	certPEM, cerr := os.ReadFile(certPath)
 	keyPEM, kerr := os.ReadFile(keyPath)
