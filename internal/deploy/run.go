@@ -391,6 +391,12 @@ func (d *Deployer) Logs(ctx context.Context, appName string, opts logs.Options, 
 	if err != nil {
 		return err
 	}
+	// The containers of the last failed deploy are gone: their kept output
+	// comes first.
+	d.writeFailedOutput(appName, opts, out)
+	if onSwarm, err := d.swarmLogs(ctx, st, eng, opts, out); onSwarm || err != nil {
+		return err
+	}
 	labels := d.names.KindLabels(appName, naming.KindProcess)
 	if opts.Process != "" {
 		labels[naming.LabelProcess] = opts.Process
@@ -401,9 +407,6 @@ func (d *Deployer) Logs(ctx context.Context, appName string, opts logs.Options, 
 		// takes every container, to carry on across deploys.
 		labels[naming.LabelRelease] = strconv.Itoa(st.live.Number)
 	}
-	// The containers of the last failed deploy are gone: their kept output
-	// comes first.
-	d.writeFailedOutput(appName, opts, out)
 	return logs.Stream(ctx, eng, appName, labels, opts, out)
 }
 

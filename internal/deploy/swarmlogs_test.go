@@ -1,0 +1,162 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/logs"
+	"github.com/berthpaas/berth/internal/naming"
+)
+
+// fakeServiceLogs serves service logs as the engine writes them with
+// timestamps and details.
+type fakeServiceLogs struct {
+	mu       sync.Mutex
+	services []docker.ServiceInfo
+	tasks    map[string][]docker.TaskInfo // by service ID
+	out      map[string]string            // by service ID
+	asked    []docker.LogsOptions
+	listed   int
+}
+
+func (f *fakeServiceLogs) ListServices(context.Context, map[string]string) ([]docker.ServiceInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.services, nil
+}
+
+func (f *fakeServiceLogs) ServiceTasks(_ context.Context, id string) ([]docker.TaskInfo, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.listed++
+	return f.tasks[id], nil
+}
+
+func (f *fakeServiceLogs) ServiceLogs(ctx context.Context, id string, opts docker.LogsOptions, stdout, _ io.Writer) error {
+	f.mu.Lock()
+	f.asked = append(f.asked, opts)
+	out := f.out[id]
+	f.mu.Unlock()
+	io.WriteString(stdout, out)
+	if opts.Follow {
+		<-ctx.Done()
+	}
+	return nil
+}
+
+func svc(id, typ string) docker.ServiceInfo {
+	return docker.ServiceInfo{ID: id, Name: "shop-" + typ + "-g1", Labels: map[string]string{naming.LabelProcess: typ}}
+}
+
+func twoServices() *fakeServiceLogs {
+	return &fakeServiceLogs{
+		services: []docker.ServiceInfo{svc("s-web", "web"), svc("s-worker", "worker")},
+		tasks: map[string][]docker.TaskInfo{
+			"s-web":    {{ID: "t-web1", Slot: 1}, {ID: "t-web2", Slot: 2}},
+			"s-worker": {{ID: "t-wk1", Slot: 1}},
+		},
+		out: map[string]string{
+			"s-web": "2026-12-07T02:00:01.000000000Z com.docker.swarm.node.id=n1,com.docker.swarm.service.id=s-web,com.docker.swarm.task.id=t-web1 listening on :5000\n" +
+				"2026-12-07T02:00:03.000000000Z com.docker.swarm.node.id=n2,com.docker.swarm.service.id=s-web,com.docker.swarm.task.id=t-web2 listening on :5000\n",
+			"s-worker": "2026-12-07T02:00:02.000000000Z com.docker.swarm.node.id=n2,com.docker.swarm.service.id=s-worker,com.docker.swarm.task.id=t-wk1 heartbeat 0\n" +
+				"2026-12-07T02:00:04.500000000Z com.docker.swarm.node.id=n2,com.docker.swarm.service.id=s-worker,com.docker.swarm.task.id=t-wk1 heartbeat 1",
+		},
+	}
+}
+
+func TestSwarmLogsPrefixAndMerge(t *testing.T) {
+	f := twoServices()
+	var out bytes.Buffer
+	if err := streamServices(context.Background(), f, "shop", nil, f.services, logs.Options{Lines: 5}, &out); err != nil {
+		t.Fatal(err)
+	}
+	want := "2026-12-07T02:00:01.000000000Z shop[web.1]: listening on :5000\n" +
+		"2026-12-07T02:00:02.000000000Z shop[worker.1]: heartbeat 0\n" +
+		"2026-12-07T02:00:03.000000000Z shop[web.2]: listening on :5000\n" +
+		"2026-12-07T02:00:04.500000000Z shop[worker.1]: heartbeat 1\n"
+	if out.String() != want {
+		t.Fatalf("got:\n%s\nwant:\n%s", out.String(), want)
+	}
+	for _, o := range f.asked {
+		if !o.Details || !o.Timestamps || o.Tail != "5" || o.Follow {
+			t.Errorf("asked the engine %+v: want details, timestamps, tail 5, no follow", o)
+		}
+	}
+	// One listing per service, not one per line.
+	if f.listed != 2 {
+		t.Errorf("listed tasks %d times, want 2", f.listed)
+	}
+}
+
+func TestSwarmLogsProcessAndQuiet(t *testing.T) {
+	f := twoServices()
+	var out bytes.Buffer
+	if err := streamServices(context.Background(), f, "shop", nil, f.services, logs.Options{Process: "worker", Quiet: true}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if want := "heartbeat 0\nheartbeat 1\n"; out.String() != want {
+		t.Fatalf("got %q, want %q", out.String(), want)
+	}
+}
+
+func TestSwarmLogsFollowPicksUpNewServices(t *testing.T) {
+	f := twoServices()
+	f.services = f.services[:1]
+	old := swarmLogsPoll
+	swarmLogsPoll = 20 * time.Millisecond
+	defer func() { swarmLogsPoll = old }()
+	ctx, cancel := context.WithCancel(context.Background())
+	var mu sync.Mutex
+	var out bytes.Buffer
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return out.Write(p) })
+	done := make(chan error)
+	go func() { done <- streamServices(ctx, f, "shop", nil, f.services, logs.Options{Follow: true}, w) }()
+	time.Sleep(50 * time.Millisecond)
+	f.mu.Lock()
+	f.services = append(f.services, svc("s-worker", "worker"))
+	f.mu.Unlock()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		mu.Lock()
+		got := out.String()
+		mu.Unlock()
+		if strings.Contains(got, "shop[worker.1]: heartbeat 0") && strings.Contains(got, "shop[web.2]: listening") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("following did not pick up the new service:\n%s", got)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func TestParseServiceLine(t *testing.T) {
+	for _, c := range []struct {
+		in, task, text, stamp string
+	}{
+		{"2026-12-07T02:00:01.5Z com.docker.swarm.task.id=abc hello world", "abc", "hello world", "2026-12-07T02:00:01.5Z"},
+		{"2026-12-07T02:00:01.5Z  no attributes", "", "no attributes", "2026-12-07T02:00:01.5Z"},
+		{"2026-12-07T02:00:01.5Z plain text=1 line", "", "plain text=1 line", "2026-12-07T02:00:01.5Z"},
+		{"no time at all", "", "no time at all", ""},
+		{"2026-12-07T02:00:01.5Z a%3Db=c,com.docker.swarm.task.id=t%2C1 x\r", "t,1", "x", "2026-12-07T02:00:01.5Z"},
+	} {
+		l := parseServiceLine(c.in)
+		if l.task != c.task || l.text != c.text || l.stamp != c.stamp {
+			t.Errorf("parseServiceLine(%q) = task %q text %q stamp %q, want %q %q %q", c.in, l.task, l.text, l.stamp, c.task, c.text, c.stamp)
+		}
+	}
+}
