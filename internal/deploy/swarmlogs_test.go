@@ -160,3 +160,45 @@ func TestParseServiceLine(t *testing.T) {
 		}
 	}
 }
+
+// tasksOnly is a Swarm whose services have the given tasks.
+type tasksOnly struct {
+	Swarm
+	tasks map[string][]docker.TaskInfo
+}
+
+func (s tasksOnly) ServiceTasks(_ context.Context, id string) ([]docker.TaskInfo, error) {
+	return s.tasks[id], nil
+}
+
+func TestFindTask(t *testing.T) {
+	gen := func(id, typ, g string) docker.ServiceInfo {
+		return docker.ServiceInfo{ID: id, Labels: map[string]string{naming.LabelProcess: typ, naming.LabelGeneration: g}}
+	}
+	run := func(slot int, c string) docker.TaskInfo {
+		return docker.TaskInfo{ID: "t" + c, Slot: slot, State: "running", DesiredState: "running", ContainerID: c}
+	}
+	sw := tasksOnly{tasks: map[string][]docker.TaskInfo{
+		"old": {run(1, "old1")},
+		"web": {run(3, "c3"), run(2, "c2"), {ID: "gone", Slot: 1, State: "failed", DesiredState: "shutdown", ContainerID: "c1"}},
+	}}
+	svcs := []docker.ServiceInfo{gen("old", "web", "g1"), gen("web", "web", "g2")}
+	for target, want := range map[string]string{"web": "c2", "web.3": "c3", "web.2": "c2", "web.1": "", "worker": ""} {
+		got, err := findTask(context.Background(), sw, "shop", svcs, "g2", target)
+		if want == "" {
+			if err == nil || !strings.Contains(err.Error(), "No running task "+target+" for shop") {
+				t.Errorf("findTask(%s) = %+v, %v; want no task", target, got, err)
+			}
+			continue
+		}
+		if err != nil || got.task.ContainerID != want || got.dyno != "web."+strings.TrimPrefix(want, "c") {
+			t.Errorf("findTask(%s) = %+v, %v; want container %s", target, got, err, want)
+		}
+	}
+}
+
+func TestShellWords(t *testing.T) {
+	if got := shellWords([]string{"echo", "a b", "it's", "$HOME", ""}); got != `echo 'a b' 'it'\''s' '$HOME' ''` {
+		t.Fatalf("shellWords: %s", got)
+	}
+}
