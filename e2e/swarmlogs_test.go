@@ -71,7 +71,7 @@ func TestSwarmLogsAndEnter(t *testing.T) {
 	report := must(nil, "ps:report", "tale")
 	where := map[string]string{} // TYPE.SLOT -> node address
 	for _, l := range strings.Split(report, "\n") {
-		m := regexp.MustCompile(`Status (\w+)\.(\d+):.*running on ([0-9.]+)`).FindStringSubmatch(l)
+		m := regexp.MustCompile(`Status (\w+) (\d+):\s+running on ([0-9.]+)`).FindStringSubmatch(l)
 		if m != nil {
 			where[m[1]+"."+m[2]] = m[3]
 		}

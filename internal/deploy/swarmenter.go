@@ -2,6 +2,8 @@ package deploy
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -14,6 +16,19 @@ import (
 // is found through the manager; one on the manager's own node is entered
 // through this engine, as a container is; one on another node is named,
 // with the command that enters it there.
+
+// NodeShell runs a shell line on another node of the swarm (the daemon's:
+// over the ssh that cluster-add set up).
+type NodeShell interface {
+	// Run runs line on the node nodeID with s (on a terminal with tty)
+	// and returns its exit code; ErrNoNodeShell when Berth has no way to
+	// that node, another error when it cannot reach it.
+	Run(ctx context.Context, nodeID, line string, tty bool, s Streams) (int, error)
+}
+
+// ErrNoNodeShell is NodeShell's answer for a node it has no way to (one
+// that joined the swarm without cluster-add).
+var ErrNoNodeShell = errors.New("no ssh to the node: it was not added with scheduler-swarm:cluster-add")
 
 // swarmTask is a running task of a Swarm app's live release.
 type swarmTask struct {
@@ -53,16 +68,8 @@ func (d *Deployer) swarmEnter(ctx context.Context, eng Engine, appName, target s
 		return true, 0, err
 	}
 	if t.task.NodeAddr != self || t.task.NodeAddr == "" {
-		node := t.task.NodeAddr
-		if node == "" {
-			node = t.task.NodeID
-		}
-		flags := "-i"
-		if tty {
-			flags = "-it"
-		}
-		return true, 0, app.Invalidf("enter on a Swarm app runs only for tasks on this server; %s runs on %s (%s): use ssh root@%s docker exec %s %.12s %s",
-			t.dyno, t.task.NodeHostname, node, node, flags, t.task.ContainerID, shellWords(cmd))
+		code, err := d.enterOnNode(ctx, t, cmd, tty, s)
+		return true, code, err
 	}
 	code, err := eng.Exec(ctx, t.task.ContainerID, docker.ExecOptions{Cmd: cmd, TTY: tty, Stdin: s.Stdin, Stdout: s.Stdout, Stderr: s.Stderr, Resize: s.Resize})
 	if err != nil {
@@ -70,6 +77,31 @@ func (d *Deployer) swarmEnter(ctx context.Context, eng Engine, appName, target s
 		return true, c, err
 	}
 	return true, code, nil
+}
+
+// enterOnNode runs cmd in task t on its node, through `docker exec` over
+// the node's ssh; without one, the error says what to run there.
+func (d *Deployer) enterOnNode(ctx context.Context, t swarmTask, cmd []string, tty bool, s Streams) (int, error) {
+	node := t.task.NodeAddr
+	if node == "" {
+		node = t.task.NodeID
+	}
+	flags := "-i"
+	if tty {
+		flags = "-it"
+	}
+	line := fmt.Sprintf("docker exec %s %s %s", flags, t.task.ContainerID, shellWords(cmd))
+	if d.nodeShell != nil {
+		code, err := d.nodeShell.Run(ctx, t.task.NodeID, line, tty, s)
+		if err == nil {
+			return code, nil
+		}
+		if !errors.Is(err, ErrNoNodeShell) {
+			return 0, app.Invalidf("Cannot enter %s: it runs on node %s (%s), and %v", t.dyno, t.task.NodeHostname, node, err)
+		}
+	}
+	return 0, app.Invalidf("enter on a Swarm app runs only for tasks on this server and nodes added by scheduler-swarm:cluster-add; %s runs on %s (%s): use ssh root@%s docker exec %s %.12s %s",
+		t.dyno, t.task.NodeHostname, node, node, flags, t.task.ContainerID, shellWords(cmd))
 }
 
 // findTask is the running task target (TYPE.N, or TYPE's lowest slot) of
