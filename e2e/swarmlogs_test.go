@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -132,21 +133,45 @@ func TestSwarmLogsAndEnter(t *testing.T) {
 	step("logs -t follows")
 
 	// enter: a task on the manager runs the command there; one on the
-	// other node is named with the command that reaches it.
+	// other node, which joined without cluster-add, is named with the
+	// command that reaches it.
+	var remote string
 	for dyno, addr := range where {
-		if !strings.HasPrefix(dyno, "worker.") {
-			continue
-		}
-		out, code := run(nil, "enter", "tale", dyno, "--", "echo", "inside")
+		out, code := run(nil, "enter", "tale", dyno, "sh", "-c", "echo inside $DYNO")
 		if addr == manager.Addr {
-			if code != 0 || strings.TrimSpace(out) != "inside" {
+			if code != 0 || !strings.HasPrefix(strings.TrimSpace(out), "inside ") {
 				t.Fatalf("enter tale %s (on the manager): exit %d\n%s", dyno, code, out)
 			}
 			continue
 		}
-		if code == 0 || !strings.Contains(out, addr) || !strings.Contains(out, "docker exec") {
+		remote = dyno
+		if code == 0 || !strings.Contains(out, addr) || !strings.Contains(out, "docker exec -i ") {
 			t.Fatalf("enter tale %s (on %s): exit %d, want one line naming the node and the command:\n%s", dyno, addr, code, out)
 		}
 	}
-	step("enter")
+	if out, code := run(nil, "enter", "tale", "worker.9", "true"); code == 0 || !strings.Contains(out, "No running task worker.9 for tale") {
+		t.Fatalf("enter tale worker.9: exit %d\n%s", code, out)
+	}
+	step("enter on the manager's node; the other node named")
+
+	// Once the node is added with cluster-add (its ssh), enter reaches
+	// its tasks over ssh.
+	key := regexp.MustCompile(`(?m)^ssh-ed25519 \S+ berth-cluster$`).FindString(must(nil, "scheduler-swarm:cluster-init"))
+	if key == "" {
+		t.Fatal("cluster-init prints no ssh key to authorise")
+	}
+	authKeys := filepath.Join(t.TempDir(), "authorized_keys")
+	if err := os.WriteFile(authKeys, []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	other := rig.Nodes[1]
+	if _, err := other.StartSSHD(authKeys); err != nil {
+		t.Fatal(err)
+	}
+	must(nil, "scheduler-swarm:cluster-add", "ssh://root@"+other.Addr)
+	out, code := run(strings.NewReader("from stdin\n"), "enter", "tale", remote, "sh", "-c", "echo inside $DYNO; cat; exit 3")
+	if code != 3 || !strings.Contains(out, "inside "+remote) || !strings.Contains(out, "from stdin") {
+		t.Fatalf("enter tale %s over ssh: exit %d (want 3), want its output and stdin echoed:\n%s\n--- daemon log:\n%s", remote, code, out, b.Log())
+	}
+	step("enter over the node's ssh")
 }

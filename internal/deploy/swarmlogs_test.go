@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"strings"
 	"sync"
@@ -200,5 +201,39 @@ func TestFindTask(t *testing.T) {
 func TestShellWords(t *testing.T) {
 	if got := shellWords([]string{"echo", "a b", "it's", "$HOME", ""}); got != `echo 'a b' 'it'\''s' '$HOME' ''` {
 		t.Fatalf("shellWords: %s", got)
+	}
+}
+
+type fakeNodeShell struct {
+	code int
+	err  error
+	line string
+}
+
+func (f *fakeNodeShell) Run(_ context.Context, nodeID, line string, _ bool, _ Streams) (int, error) {
+	f.line = nodeID + ": " + line
+	return f.code, f.err
+}
+
+func TestEnterOnNode(t *testing.T) {
+	task := swarmTask{dyno: "worker.2", task: docker.TaskInfo{NodeID: "n2", NodeAddr: "10.0.0.2", NodeHostname: "box2", ContainerID: "0123456789abcdef"}}
+	cmd := []string{"sh", "-c", "echo $DYNO"}
+	ns := &fakeNodeShell{code: 3}
+	d := &Deployer{nodeShell: ns}
+	if code, err := d.enterOnNode(context.Background(), task, cmd, true, Streams{}); code != 3 || err != nil {
+		t.Fatalf("enterOnNode = %d, %v; want the command's exit 3", code, err)
+	}
+	if want := `n2: docker exec -it 0123456789abcdef sh -c 'echo $DYNO'`; ns.line != want {
+		t.Fatalf("ran %q, want %q", ns.line, want)
+	}
+	ns.err = errors.New("cannot reach 10.0.0.2 over ssh (port 22): Connection timed out")
+	if _, err := d.enterOnNode(context.Background(), task, cmd, false, Streams{}); err == nil || err.Error() != "Cannot enter worker.2: it runs on node box2 (10.0.0.2), and cannot reach 10.0.0.2 over ssh (port 22): Connection timed out" {
+		t.Fatalf("unreachable: %v", err)
+	}
+	for _, d := range []*Deployer{{nodeShell: &fakeNodeShell{err: ErrNoNodeShell}}, {}} {
+		_, err := d.enterOnNode(context.Background(), task, cmd, false, Streams{})
+		if err == nil || !strings.Contains(err.Error(), "worker.2 runs on box2 (10.0.0.2): use ssh root@10.0.0.2 docker exec -i 0123456789ab sh -c 'echo $DYNO'") {
+			t.Fatalf("no ssh to the node: %v", err)
+		}
 	}
 }
