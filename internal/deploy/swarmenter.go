@@ -41,8 +41,8 @@ type swarmTask struct {
 // live release runs on Swarm, and reports whether it does.
 func (d *Deployer) swarmEnter(ctx context.Context, eng Engine, appName, target string, cmd []string, tty bool, s Streams) (bool, int, error) {
 	st, err := d.state(ctx, appName)
-	if err != nil {
-		return true, 0, err
+	if err != nil || !st.deployed {
+		return err != nil, 0, err // not deployed: enter says so as on one host
 	}
 	sw, svcs, err := d.swarmServices(ctx, appName)
 	if err != nil || sw == nil {
