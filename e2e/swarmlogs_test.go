@@ -19,9 +19,10 @@ import (
 // rig of two nodes with the real binary on the manager: web=2 and
 // worker=2 spread over both nodes; `logs APP` shows the lines of the tasks
 // on both nodes, each with its APP[TYPE.SLOT] prefix, in time order; -p
-// web only web's; -q no prefix; -t follows new lines; enter runs a command
-// in a task on the manager and, for a task on the other node, says in one
-// line how to reach it.
+// web only web's; -q no prefix; -t follows new lines. enter runs a command
+// in a task on the manager; for a task on the other node it says in one
+// line how to reach it until the node is added with cluster-add, and then
+// runs it there over ssh (input, output, exit code).
 func TestSwarmLogsAndEnter(t *testing.T) {
 	t.Parallel()
 	host := requireDocker(t)
