@@ -137,31 +137,7 @@ func (o *OpenSSH) Run(ctx context.Context, t Target, command string, stdin io.Re
 	if _, err := o.PublicKey(); err != nil {
 		return "", err
 	}
-	bin := o.Binary
-	if bin == "" {
-		bin = "ssh"
-	}
-	args := []string{
-		"-F", "/dev/null",
-		"-o", "BatchMode=yes",
-		"-o", "IdentitiesOnly=yes",
-		"-o", "IdentityFile=" + o.KeyFile,
-		"-o", "StrictHostKeyChecking=accept-new",
-		"-o", "UserKnownHostsFile=" + o.KnownHosts,
-		"-o", "ConnectTimeout=" + strconv.Itoa(ConnectTimeout),
-		"-o", "ServerAliveInterval=5",
-		"-o", "ServerAliveCountMax=3",
-		"-o", "LogLevel=ERROR",
-		"-p", strconv.Itoa(t.Port),
-		"-l", t.User,
-		"--", t.Host, command,
-	}
-	if cp := o.controlPath(); cp != "" {
-		// One connection per node for the steps of a command: each new
-		// ssh login costs 0.3 to 4 s on a busy machine, a session on an
-		// open connection milliseconds.
-		args = append([]string{"-o", "ControlMaster=auto", "-o", "ControlPath=" + cp, "-o", "ControlPersist=" + strconv.Itoa(controlPersist)}, args...)
-	}
+	bin, args := o.command(t, command, "auto")
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Stdin = stdin
 	// ssh gone, stdin's copy does not hold Wait for long.
@@ -206,6 +182,55 @@ func (o *OpenSSH) Run(ctx context.Context, t Target, command string, stdin io.Re
 			HostKey: strings.Contains(errb.String(), "Host key verification failed") || strings.Contains(errb.String(), "REMOTE HOST IDENTIFICATION HAS CHANGED")}
 	}
 	return out.String(), &RemoteError{Code: ee.ExitCode(), Stderr: errb.String()}
+}
+
+// command is the ssh binary and its arguments to run command on t;
+// master is the ControlMaster setting ("auto": open a shared
+// connection when none is; "no": use one only if open).
+func (o *OpenSSH) command(t Target, command, master string) (string, []string) {
+	bin := o.Binary
+	if bin == "" {
+		bin = "ssh"
+	}
+	args := []string{
+		"-F", "/dev/null",
+		"-o", "BatchMode=yes",
+		"-o", "IdentitiesOnly=yes",
+		"-o", "IdentityFile=" + o.KeyFile,
+		"-o", "StrictHostKeyChecking=accept-new",
+		"-o", "UserKnownHostsFile=" + o.KnownHosts,
+		"-o", "ConnectTimeout=" + strconv.Itoa(ConnectTimeout),
+		"-o", "ServerAliveInterval=5",
+		"-o", "ServerAliveCountMax=3",
+		"-o", "LogLevel=ERROR",
+		"-p", strconv.Itoa(t.Port),
+		"-l", t.User,
+		"--", t.Host, command,
+	}
+	if cp := o.controlPath(); cp != "" {
+		// One connection per node for the steps of a command: each new
+		// ssh login costs 0.3 to 4 s on a busy machine, a session on an
+		// open connection milliseconds.
+		args = append([]string{"-o", "ControlMaster=" + master, "-o", "ControlPath=" + cp, "-o", "ControlPersist=" + strconv.Itoa(controlPersist)}, args...)
+	}
+	return bin, args
+}
+
+// Command is an ssh session running command on t for the caller to wire
+// to its own streams (enter into a task on a node); tty asks the node for
+// a terminal. It shares an open connection to the node but never opens
+// one that outlives it (its output would be held open).
+func (o *OpenSSH) Command(ctx context.Context, t Target, command string, tty bool) (*exec.Cmd, error) {
+	if _, err := o.PublicKey(); err != nil {
+		return nil, err
+	}
+	bin, args := o.command(t, command, "no")
+	if tty {
+		args = append([]string{"-tt"}, args...)
+	}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.WaitDelay = 5 * time.Second
+	return cmd, nil
 }
 
 // controlPersist is how long (seconds) a node's connection stays open

@@ -78,6 +78,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		Router: attachingRouter{hooks, nets}, NetworkFor: hooks.networkFor, PortFor: hooks.portFor, CheckHostFor: hooks.checkHost,
 		LastExit: lastExit(exits), ContainerOptions: containerOpts, Idle: trim.Touch,
 		Publisher: reg, Swarm: swarmEngine(eng.get), AttachOverlay: hooks.attachOverlay,
+		NodeShell: newNodeShell(s.DataDir), // enter on other nodes
 	})
 	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)

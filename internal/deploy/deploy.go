@@ -71,6 +71,7 @@ type Deployer struct {
 	publisher     Publisher
 	swarm         func(ctx context.Context) (Swarm, error)
 	attachOverlay func(ctx context.Context, app, network string) error
+	nodeShell     NodeShell
 	locks         locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
@@ -130,6 +131,9 @@ type Config struct {
 	// AttachOverlay attaches what an app's Swarm tasks reach by name (its
 	// linked services) to the app's overlay network; nil: nothing.
 	AttachOverlay func(ctx context.Context, app, network string) error
+	// NodeShell runs enter's docker exec on other nodes of the swarm;
+	// nil: enter reaches only the tasks on this server's node.
+	NodeShell NodeShell
 }
 
 // New returns a Deployer built from c.
@@ -139,6 +143,7 @@ func New(c Config) *Deployer {
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
 		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
 		containerOpts: c.ContainerOptions, idle: c.Idle, publisher: c.Publisher, swarm: c.Swarm, attachOverlay: c.AttachOverlay,
+		nodeShell: c.NodeShell,
 	}
 	if d.failpoint == nil {
 		d.failpoint = failpoint.Hit

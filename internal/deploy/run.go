@@ -344,12 +344,21 @@ func (d *Deployer) RetireRuns(ctx context.Context, appName string, out io.Writer
 // Enter runs cmd inside a running process container of the live release
 // (TYPE.N, or the first container of TYPE, or web.1 by default).
 func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []string, tty bool, s Streams) (int, error) {
+	if target == "" {
+		target = "web"
+	}
+	if len(cmd) == 0 {
+		cmd = []string{"/bin/sh"}
+	}
+	if eng, err := d.connect(ctx); err == nil {
+		// A Swarm app's tasks are found through the manager.
+		if onSwarm, code, err := d.swarmEnter(ctx, eng, appName, target, cmd, tty, s); onSwarm || err != nil {
+			return code, err
+		}
+	}
 	cs, err := d.liveContainers(ctx, appName, false)
 	if err != nil {
 		return 0, err
-	}
-	if target == "" {
-		target = "web"
 	}
 	var found *docker.ContainerInfo
 	for i := range cs {
@@ -363,9 +372,6 @@ func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []stri
 	}
 	if found == nil {
 		return 0, app.Errorf(app.ErrNotFound, "No running container %s for %s; see ps:report %s", target, appName, appName)
-	}
-	if len(cmd) == 0 {
-		cmd = []string{"/bin/sh"}
 	}
 	eng, err := d.connect(ctx)
 	if err != nil {
@@ -391,6 +397,12 @@ func (d *Deployer) Logs(ctx context.Context, appName string, opts logs.Options, 
 	if err != nil {
 		return err
 	}
+	// The containers of the last failed deploy are gone: their kept output
+	// comes first.
+	d.writeFailedOutput(appName, opts, out)
+	if onSwarm, err := d.swarmLogs(ctx, st, eng, opts, out); onSwarm || err != nil {
+		return err
+	}
 	labels := d.names.KindLabels(appName, naming.KindProcess)
 	if opts.Process != "" {
 		labels[naming.LabelProcess] = opts.Process
@@ -401,9 +413,6 @@ func (d *Deployer) Logs(ctx context.Context, appName string, opts logs.Options, 
 		// takes every container, to carry on across deploys.
 		labels[naming.LabelRelease] = strconv.Itoa(st.live.Number)
 	}
-	// The containers of the last failed deploy are gone: their kept output
-	// comes first.
-	d.writeFailedOutput(appName, opts, out)
 	return logs.Stream(ctx, eng, appName, labels, opts, out)
 }
 

@@ -523,6 +523,9 @@ type LogsOptions struct {
 	Tail string
 	// Since, if not zero, drops output older than this time.
 	Since time.Time
+	// Details starts each line (after its timestamp) with the engine's
+	// attributes, "k=v,k=v " (ServiceLogs: com.docker.swarm.task.id).
+	Details bool
 }
 
 // Logs writes the container's output to stdout/stderr (demultiplexed unless the container has a TTY).

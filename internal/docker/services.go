@@ -233,10 +233,14 @@ func (c *Client) ServiceTasks(ctx context.Context, serviceID string) ([]TaskInfo
 	return out, nil
 }
 
-// ServiceLogs writes the output of a service's tasks (every node's).
+// ServiceLogs writes the output of a service's tasks (every node's); with
+// opts.Details each line names its task (com.docker.swarm.task.id=...).
 func (c *Client) ServiceLogs(ctx context.Context, serviceID string, opts LogsOptions, stdout, stderr io.Writer) error {
-	o := client.ServiceLogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Timestamps: opts.Timestamps}
+	o := client.ServiceLogsOptions{ShowStdout: true, ShowStderr: true, Follow: opts.Follow, Timestamps: opts.Timestamps, Details: opts.Details}
 	o.Tail = opts.Tail
+	if !opts.Since.IsZero() {
+		o.Since = fmt.Sprintf("%d.%09d", opts.Since.Unix(), opts.Since.Nanosecond())
+	}
 	rc, err := c.api.ServiceLogs(ctx, serviceID, o)
 	if err != nil {
 		return c.wrap(err, "logs of service %s", serviceID)
