@@ -349,8 +349,11 @@ func runStop(c *Ctx) error {
 func enter(c *Ctx) error {
 	var target string
 	args := c.Args
-	if len(args) > 0 && !strings.HasPrefix(args[0], "/") && !strings.Contains(args[0], " ") {
+	if len(args) > 0 && args[0] != "--" && !strings.HasPrefix(args[0], "/") && !strings.Contains(args[0], " ") {
 		target, args = args[0], args[1:]
+	}
+	if len(args) > 0 && args[0] == "--" { // enter APP web.1 -- CMD
+		args = args[1:]
 	}
 	tty := c.Terminal != nil
 	return c.Interactive(tty, func(s *api.Session) (int, error) {

@@ -223,6 +223,7 @@ func TestRunAndLogs(t *testing.T) {
 
 		{Args: []string{"enter", "shop", "web.1", "ls", "/"}, Replies: map[string]reply{"enter": {}}, Ops: []string{"enter"}, Reqs: map[string]string{"enter": `{"app":"shop","target":"web.1","cmd":["ls","/"]}`}},
 		{Args: []string{"enter", "shop", "/bin/bash"}, Replies: map[string]reply{"enter": {}}, Ops: []string{"enter"}, Reqs: map[string]string{"enter": `{"app":"shop","cmd":["/bin/bash"]}`}},
+		{Args: []string{"enter", "shop", "web.1", "--", "echo", "x"}, Replies: map[string]reply{"enter": {}}, Ops: []string{"enter"}, Reqs: map[string]string{"enter": `{"app":"shop","target":"web.1","cmd":["echo","x"]}`}},
 		{Args: []string{"enter", "shop"}, Replies: map[string]reply{"enter": {ExitCode: 130}}, Code: 130, Ops: []string{"enter"}, Reqs: map[string]string{"enter": `{"app":"shop"}`}},
 
 		{Args: []string{"logs", "shop"}, Replies: map[string]reply{"logs": {Stdout: "shop[web.1]: hi\n"}}, Ops: []string{"logs"}, Reqs: map[string]string{"logs": `{"app":"shop","lines":100}`}, Stdout: "shop[web.1]: hi\n"},

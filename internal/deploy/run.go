@@ -348,7 +348,7 @@ func (d *Deployer) Enter(ctx context.Context, appName, target string, cmd []stri
 		target = "web"
 	}
 	if len(cmd) == 0 {
-		cmd = []string{"/bin/sh"}
+		cmd = []string{d.enterShell(ctx, appName)}
 	}
 	if eng, err := d.connect(ctx); err == nil {
 		// A Swarm app's tasks are found through the manager.
@@ -457,4 +457,22 @@ func (d *Deployer) Cleanup(ctx context.Context, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "-----> Removed %d stopped containers and %d dangling images\n", removed, n)
 	return nil
+}
+
+// enterShell is what enter runs without a command: scheduler:set APP
+// shell (Dokku's key), else /bin/sh.
+func (d *Deployer) enterShell(ctx context.Context, appName string) string {
+	shell := ""
+	d.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := tx.App(appName)
+		if err != nil {
+			return err
+		}
+		shell, err = setting(tx, a, "scheduler", "shell")
+		return err
+	})
+	if shell == "" {
+		return "/bin/sh"
+	}
+	return shell
 }

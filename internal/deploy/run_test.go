@@ -134,6 +134,21 @@ func TestEnter(t *testing.T) {
 	}
 }
 
+// scheduler:set APP shell (Dokku's key) is what enter runs without a
+// command.
+func TestEnterRunsTheSchedulersShell(t *testing.T) {
+	h := newHarness(t)
+	h.mustDeploy(twoTypes...)
+	a := h.app()
+	h.tx(func(tx *store.Tx) error { return tx.SetProperty(a.Scope(), "scheduler", "shell", "/bin/bash") })
+	if _, err := h.d.Enter(context.Background(), "shop", "web.1", nil, false, Streams{Stdout: io.Discard}); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.eng.callsMatching("exec shop.web.1 "); len(got) != 1 || got[0] != "exec shop.web.1 /bin/bash" {
+		t.Errorf("execs = %q, want the scheduler's shell", got)
+	}
+}
+
 func TestLogs(t *testing.T) {
 	h := newHarness(t)
 	h.eng.output = map[string]string{"/bin/web": "2026-12-06T06:00:00.000000001Z listening\n", "/bin/work": "2026-12-06T06:00:00.000000002Z working"}
