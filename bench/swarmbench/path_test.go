@@ -86,17 +86,18 @@ func trafficPaths(t *testing.T) pathResult {
 		t.Fatalf("after the move to node 2: %v", err)
 	}
 	target := must(n1, "service", "inspect", "--format", "{{range .Endpoint.Ports}}{{.TargetPort}}{{end}}", svc)
-	cid := strings.Fields(must(n2, "ps", "-q", "--filter", "label=com.docker.swarm.service.id="+svc))[0]
-	var overlay string
-	for _, name := range strings.Fields(must(n1, "network", "ls", "--format", "{{.Name}}")) {
-		if strings.HasSuffix(name, "swarm-shop") {
+	taskID := strings.Fields(must(n1, "service", "ps", "-q", "--no-trunc", "--filter", "desired-state=running", svc))[0]
+	attach := must(n1, "inspect", "--type", "task", "--format", "{{range .NetworksAttachments}}{{.Network.Spec.Name}}={{index .Addresses 0}} {{end}}", taskID)
+	var overlay, ip string
+	for _, a := range strings.Fields(attach) {
+		if name, addr, ok := strings.Cut(a, "="); ok && strings.HasSuffix(name, "swarm-shop") {
+			ip, _, _ = strings.Cut(addr, "/")
 			overlay = name
 		}
 	}
 	if overlay == "" {
-		t.Fatal("no overlay network berth-swarm-shop on node 1")
+		t.Fatalf("the web task is on no overlay network *swarm-shop: %q", attach)
 	}
-	ip := must(n2, "inspect", "--format", fmt.Sprintf(`{{(index .NetworkSettings.Networks %q).IPAddress}}`, overlay), cid)
 
 	// The forwarder: a static Go binary in a scratch image, built on node 1.
 	dir := t.TempDir()
