@@ -161,8 +161,8 @@ func trafficPaths(t *testing.T) pathResult {
 			logs = append(logs, strings.TrimSpace(l))
 		}
 	}
-	if len(logs) > 2 {
-		logs = logs[len(logs)-2:]
+	if len(logs) > 1 {
+		logs = logs[len(logs)-1:]
 	}
 	res.Ingress = fmt.Sprintf("no answer on node 1's port 9100 within 20 s; tasks: %s; engine log: %s",
 		strings.Join(strings.Fields(strings.ReplaceAll(states, "\n", " | ")), " "), strings.Join(logs, " | "))
