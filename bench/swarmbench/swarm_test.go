@@ -72,7 +72,7 @@ func report(runs int, hows []string, failures map[string][]failure, paths *pathR
 		p("")
 		p("web=4 over three nodes, steady load through Berth's proxy on node 1 (2 keep-alive and 2 fresh-connection workers, 10 ms between a worker's requests, 5 s client timeout); node 3 (a worker with at least one web task) fails. *Moved*: until `ps:report` showed all four web tasks on other nodes. *Window*: requests sent from the failure until then. *Follow*: the 4 s after (the daemon follows the swarm every 2 s). *After*: the 5 s after that. %d runs each; min / median / max.", runs)
 		p("")
-		p("| failure | moved | failed in window | % of window | failed in follow | failed after |")
+		p("| failure | moved | failed in window | %% of window | failed in follow | failed after |")
 		p("|---|---|---|---|---|---|")
 		for _, how := range hows {
 			fs := failures[how]
