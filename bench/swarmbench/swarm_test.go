@@ -21,6 +21,11 @@ import (
 // or path runs one half.
 func TestSwarmBench(t *testing.T) {
 	requireRig(t)
+	t.Cleanup(func() {
+		if binDir != "" {
+			os.RemoveAll(binDir)
+		}
+	})
 	out := os.Getenv("BERTH_SWARMBENCH_OUT")
 	if out == "" {
 		t.Fatal("BERTH_SWARMBENCH_OUT is not set: run this through bench/run swarm")
