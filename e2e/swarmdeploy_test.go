@@ -225,7 +225,6 @@ func TestSwarmSchedulerDeploys(t *testing.T) {
 // default, swarmFollowInterval).
 const swarmFollow = 2 * time.Second
 
-
 // firstService is the ID of the service of process type typ of release
 // rel of the app shop on the manager.
 func firstService(t *testing.T, ctx context.Context, n *swarmtest.Node, typ string, rel int) string {
