@@ -106,19 +106,19 @@ func (j *job) reconcileSwarm(ctx context.Context, sw Swarm, svcs []docker.Servic
 			changed = append(changed, swarmService{id: id, name: spec.Name, typ: typ, replicas: n})
 		}
 	}
+	// The changed services are checked (at once, their output one line
+	// at a time: checkAll); a restore (tidy) only waits for their tasks
+	// to run, as on one host.
+	var checks []func(context.Context) error
 	for _, s := range changed {
-		// Only the new replicas' checks run (those already up were
-		// checked when they started); a restore (tidy) only waits for
-		// them to run, as on one host.
 		if tidy {
-			if _, err := j.waitTasks(ctx, sw, s); err != nil {
-				return err
-			}
-			continue
+			checks = append(checks, func(ctx context.Context) error { _, err := j.waitTasks(ctx, sw, s); return err })
+		} else {
+			checks = append(checks, func(ctx context.Context) error { return j.checkService(ctx, sw, s, set) })
 		}
-		if err := j.checkService(ctx, sw, s, set); err != nil {
-			return err
-		}
+	}
+	if err := j.checkAll(ctx, checks); err != nil {
+		return err
 	}
 	if j.d.router != nil {
 		return j.d.router.Sync(ctx, j.app.Name)
