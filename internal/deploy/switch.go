@@ -379,10 +379,13 @@ func (d *Deployer) WaitRetired() { d.retiring.Wait() }
 // backgroundDone ends a piece of background work begun with
 // d.retiring.Add(1), and says so (Config.Idle).
 func (d *Deployer) backgroundDone() {
-	d.retiring.Done()
+	// Idle first: whoever waits for the work (WaitRetired) then also sees
+	// it heard (TestIdleCalledWhenBackgroundWorkEnds saw the wait return
+	// between the two).
 	if d.idle != nil {
 		d.idle()
 	}
+	d.retiring.Done()
 }
 
 // removeImage removes the image ref once no build of this daemon is running.
