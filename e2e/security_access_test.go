@@ -147,6 +147,7 @@ func scopedAttempt(c *cli.Command) []string {
 	extra := map[string][]string{
 		"apps:clone": {"stolen"}, "apps:rename": {"stolen"}, "apps:set": {"deploy-source", "x"},
 		"app-json:set": {"appjson-path", "x.json"}, "builder-dockerfile:set": {"dockerfile-path", "x"}, "builder:set": {"build-dir", "x"},
+		"scheduler:set": {"selected", "swarm"}, "scheduler-swarm:set": {"constraint", "node.role==worker"},
 		"certs:show": {"key"}, "certs:add": {"/etc/hostname", "/etc/hostname"}, "certs:update": {"/etc/hostname", "/etc/hostname"},
 		"checks:set": {"wait-to-retire", "1"}, "config:get": {"TOKEN"}, "config:set": {"TOKEN=stolen"}, "config:unset": {"TOKEN"},
 		"config:import": {"-"}, "docker-options:add": {"deploy", "--privileged"}, "docker-options:remove": {"deploy", "-v"},
