@@ -238,6 +238,9 @@ func TestWebSocketAcrossDeploy(t *testing.T) {
 			t.Fatalf("the socket ended without a close frame after %d messages: %v", messages, err)
 		}
 		if op == 8 {
+			// The closing handshake's answer (masked, as a client's
+			// frames are): the app then closes the connection.
+			conn.Write([]byte{0x88, 0x80, 1, 2, 3, 4})
 			break
 		}
 		messages++

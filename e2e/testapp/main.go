@@ -156,7 +156,7 @@ func allowedHosts(allowed string, next http.Handler) http.Handler {
 
 var (
 	wsMu    sync.Mutex
-	wsConns = map[net.Conn]*sync.Mutex{}
+	wsConns = map[net.Conn]*wsConn{}
 	wsWG    sync.WaitGroup
 )
 
@@ -175,9 +175,10 @@ func serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	buf.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " + base64.StdEncoding.EncodeToString(h[:]) + "\r\n\r\n")
 	buf.Flush()
-	mu := &sync.Mutex{}
+	ws := &wsConn{read: make(chan struct{})}
+	mu := &ws.mu
 	wsMu.Lock()
-	wsConns[conn] = mu
+	wsConns[conn] = ws
 	wsMu.Unlock()
 	wsWG.Add(1)
 	defer func() {
@@ -187,9 +188,17 @@ func serveWS(w http.ResponseWriter, r *http.Request) {
 		conn.Close()
 		wsWG.Done()
 	}()
-	go io.Copy(io.Discard, conn) // ignore client frames
+	go func() { // ignore client frames, until the client closes
+		io.Copy(io.Discard, conn)
+		close(ws.read)
+	}()
 	for i := 0; ; i++ {
 		mu.Lock()
+		if ws.closing { // no message after the close frame
+			mu.Unlock()
+			<-ws.read
+			return
+		}
 		_, err := conn.Write(wsFrame(0x1, []byte(fmt.Sprintf("message %d from %s", i, os.Getenv("APP_VERSION")))))
 		mu.Unlock()
 		if err != nil {
@@ -199,15 +208,36 @@ func serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// closeAllWS sends every open socket a close frame and ends it.
+// wsConn is an open socket: its writes' lock, and read closed when the
+// client ended its side.
+type wsConn struct {
+	mu      sync.Mutex
+	closing bool // the close frame was sent
+	read    chan struct{}
+}
+
+// closeAllWS sends every open socket a close frame and ends it once the
+// client closed its side, or after 2 s (RFC 6455's closing handshake:
+// the server closes the TCP connection after the client's answer, so the
+// frame is not lost in a reset or a proxy torn down at once).
 func closeAllWS() {
 	wsMu.Lock()
 	defer wsMu.Unlock()
-	for conn, mu := range wsConns {
-		mu.Lock()
+	for conn, ws := range wsConns {
+		ws.mu.Lock()
 		conn.Write(wsFrame(0x8, []byte{0x03, 0xe9})) // 1001 going away
+		ws.closing = true
+		ws.mu.Unlock()
+	}
+	deadline := time.After(2 * time.Second)
+	for conn, ws := range wsConns {
+		select {
+		case <-ws.read:
+		case <-deadline:
+		}
+		ws.mu.Lock()
 		conn.Close()
-		mu.Unlock()
+		ws.mu.Unlock()
 	}
 }
 

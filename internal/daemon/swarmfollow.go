@@ -40,7 +40,12 @@ func followSwarm(ctx context.Context, log *slog.Logger, tasks webAddrs, rt appSy
 		}
 		now, err := tasks.SwarmWebAddrs(ctx)
 		if err != nil {
+			// The engine or the swarm is away (the manager restarting):
+			// what the proxy holds may change meanwhile (the engine
+			// watcher's Lost, a restore while the swarm is not back), so
+			// every app is synced again once the tasks can be listed.
 			log.Debug("list the swarm's web tasks", "err", err)
+			clear(last)
 			continue
 		}
 		for app, addrs := range now {

@@ -263,7 +263,7 @@ func (d *Deployer) SwarmWebAddrs(ctx context.Context) (map[string][]string, erro
 		a := s.Labels[naming.LabelApp]
 		out[a] = append(out[a], s.ID) // a service that comes or goes counts too
 		for _, t := range tasks {
-			if t.Running() && t.Port != 0 {
+			if t.Running() && t.Port != 0 && t.NodeAddr != "" {
 				out[a] = append(out[a], t.NodeAddr+":"+strconv.Itoa(t.Port))
 			}
 		}

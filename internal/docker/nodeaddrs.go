@@ -33,16 +33,24 @@ func (c *Client) NodeAddrs(ctx context.Context) (local string, others []string, 
 		if n.ID == sw.nodeID || n.Status.State != swarm.NodeStateReady {
 			continue
 		}
-		addr := n.Status.Addr
-		// A manager may report 0.0.0.0 (its listen address): its
-		// manager address names the host.
-		if ip := net.ParseIP(addr); (addr == "" || ip != nil && ip.IsUnspecified()) && n.ManagerStatus != nil {
-			addr, _, _ = net.SplitHostPort(n.ManagerStatus.Addr)
-		}
-		if addr != "" {
+		if addr := nodeAddr(n); addr != "" {
 			others = append(others, addr)
 		}
 	}
 	sort.Strings(others)
 	return local, others, nil
+}
+
+// nodeAddr is where a node is reached. A manager may report 0.0.0.0 (its
+// listen address, as after its engine restarted): its manager address
+// names the host then; with none it is "" (unknown: not routed).
+func nodeAddr(n swarm.Node) string {
+	addr := n.Status.Addr
+	if ip := net.ParseIP(addr); addr == "" || ip != nil && ip.IsUnspecified() {
+		addr = ""
+		if n.ManagerStatus != nil {
+			addr, _, _ = net.SplitHostPort(n.ManagerStatus.Addr)
+		}
+	}
+	return addr
 }

@@ -204,7 +204,7 @@ func (c *Client) ServiceTasks(ctx context.Context, serviceID string) ([]TaskInfo
 	}
 	addr, host := map[string]string{}, map[string]string{}
 	for _, n := range nodes.Items {
-		addr[n.ID], host[n.ID] = n.Status.Addr, n.Description.Hostname
+		addr[n.ID], host[n.ID] = nodeAddr(n), n.Description.Hostname
 	}
 	out := make([]TaskInfo, 0, len(res.Items))
 	for _, t := range res.Items {

@@ -130,7 +130,7 @@ func nodeFrom(n swarm.Node, tasks []SwarmTask) SwarmNode {
 	out := SwarmNode{
 		ID:            n.ID,
 		Hostname:      n.Description.Hostname,
-		Addr:          n.Status.Addr,
+		Addr:          nodeAddr(n),
 		Role:          string(n.Spec.Role),
 		State:         string(n.Status.State),
 		Availability:  string(n.Spec.Availability),
@@ -142,10 +142,6 @@ func nodeFrom(n swarm.Node, tasks []SwarmTask) SwarmNode {
 	if n.ManagerStatus != nil {
 		out.Leader = n.ManagerStatus.Leader
 		out.Reachability = string(n.ManagerStatus.Reachability)
-		if out.Addr == "" || out.Addr == "0.0.0.0" {
-			host, _, _ := strings.Cut(n.ManagerStatus.Addr, ":")
-			out.Addr = host
-		}
 	}
 	for _, t := range tasks {
 		if t.NodeID == n.ID && t.DesiredState == string(swarm.TaskStateRunning) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sort"
 	"strconv"
@@ -124,11 +125,14 @@ func (m *Manager) SyncAll(ctx context.Context) error {
 	return m.replaceAll(ctx, true)
 }
 
-// MarkUnavailable pushes every app's route without targets, so that the
-// proxy answers 503 for each (the daemon, when its connection to the
-// engine drops: the engine stops the containers, and the host ports they
-// published may be taken by other containers when it comes back). SyncAll
-// brings the targets back.
+// MarkUnavailable pushes every app's route without the targets on this
+// host, so that the proxy answers 503 for an app with none left (the
+// daemon, when its connection to the engine drops: the engine stops the
+// containers, and the host ports they published may be taken by other
+// containers when it comes back). The targets on other nodes (an app's
+// Swarm tasks there) stay: the lost engine does not run them, and they
+// keep serving while this node's engine restarts. SyncAll brings the
+// targets back.
 func (m *Manager) MarkUnavailable(ctx context.Context) error {
 	return m.replaceAll(ctx, false)
 }
@@ -140,6 +144,10 @@ func (m *Manager) replaceAll(ctx context.Context, withTargets bool) error {
 	m.syncMu.Lock()
 	defer m.syncMu.Unlock()
 	m.forgetAll()
+	var elsewhere map[string][]proxy.Target
+	if !withTargets {
+		elsewhere = m.remoteTargets(ctx)
+	}
 	var apps []store.App
 	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
 		return err
@@ -158,9 +166,34 @@ func (m *Manager) replaceAll(ctx context.Context, withTargets bool) error {
 			m.log.Warn("route of app", "app", a.Name, "err", err)
 			continue
 		}
+		if ts := elsewhere[a.Name]; len(ts) > 0 {
+			rt.Targets = ts
+		}
 		routes = append(routes, rt)
 	}
 	return m.proxy.Replace(ctx, routes)
+}
+
+// remoteTargets reads the proxy's routes for the targets of each app that
+// are on another node (not on loopback: those are this host's
+// containers). A proxy that cannot be read gives none.
+func (m *Manager) remoteTargets(ctx context.Context) map[string][]proxy.Target {
+	routes, err := m.proxy.Routes(ctx)
+	if err != nil {
+		m.log.Warn("read the proxy's routes for the targets on other nodes", "err", err)
+		return nil
+	}
+	out := map[string][]proxy.Target{}
+	for _, r := range routes {
+		for _, t := range r.Targets {
+			host, _, err := net.SplitHostPort(t.Addr)
+			if ip := net.ParseIP(host); err != nil || host == "localhost" || ip != nil && ip.IsLoopback() {
+				continue
+			}
+			out[r.App] = append(out[r.App], t)
+		}
+	}
+	return out
 }
 
 // backendsError is a failure to list an app's containers; the route

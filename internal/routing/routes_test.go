@@ -269,6 +269,37 @@ func TestMarkUnavailableTakesEveryTargetOut(t *testing.T) {
 	}
 }
 
+// The engine lost on a swarm manager: the app's tasks on other nodes
+// keep their targets (that engine does not run them), this host's
+// containers leave.
+func TestMarkUnavailableKeepsTargetsOnOtherNodes(t *testing.T) {
+	e := newEnv(t, nil)
+	shop := e.createApp("shop")
+	e.deploy(shop, 3)
+	e.backends.containers["shop/1"] = []WebContainer{
+		{Name: "shop.web.1", Index: 1, HostPort: 4001},
+		{Name: "web.2", Index: 2, HostPort: 30002, Addr: "10.0.0.2:30002"},
+		{Name: "web.3", Index: 3, HostPort: 30003, Addr: "10.0.0.3:30003"},
+	}
+	if err := e.m.SyncAll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.proxy.route("shop"); len(r.Targets) != 3 {
+		t.Fatalf("targets before: %v", r.Targets)
+	}
+	if err := e.m.MarkUnavailable(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := e.proxy.route("shop")
+	var got []string
+	for _, tg := range r.Targets {
+		got = append(got, tg.Addr)
+	}
+	if !eq(got, list("10.0.0.2:30002", "10.0.0.3:30003")) {
+		t.Errorf("targets after the engine was lost: %v; want the other nodes' tasks only", got)
+	}
+}
+
 func TestDropRouteAndDrain(t *testing.T) {
 	e := newEnv(t, nil)
 	e.createApp("shop")
