@@ -19,8 +19,8 @@ import (
 // nodes, served through node 2's proxy (the node part); the manager's
 // engine is stopped and started again (the manager server restarting)
 // under steady load through node 2. The app keeps serving: requests fail
-// at most while the manager's own replica is gone (counted), none once
-// it is back; the daemon on the manager then still deploys.
+// at most while the manager's own replica is gone (counted, under 10 %),
+// none once it is back; the daemon on the manager then still deploys.
 func TestSwarmManagerRestart(t *testing.T) {
 	t.Parallel()
 	host := requireDocker(t)
@@ -114,7 +114,13 @@ func TestSwarmManagerRestart(t *testing.T) {
 	}
 	time.Sleep(2 * swarmFollow)
 	st := load.Snapshot()
-	t.Logf("through node 2 while the manager restarted: %s", st)
+	t.Logf("through node 2 while the manager restarted: %s %v", st, st.Errors)
+	// The replicas on nodes 2 and 3 keep serving while the manager is
+	// away: only requests sent to the manager's own replica may fail
+	// (refused, then retried on another: most succeed).
+	if st.Sent == 0 || st.Failed()*10 > st.Sent {
+		t.Errorf("while the manager restarted %d of %d requests failed (over 10%%): %v\n--- daemon log:\n%s", st.Failed(), st.Sent, st.Errors, b.Log())
+	}
 	time.Sleep(3 * time.Second)
 	st = load.Snapshot()
 	t.Logf("once the manager was back: %s", st)

@@ -92,6 +92,11 @@ func (b routingBackends) WebContainers(ctx context.Context, app string, release 
 	}
 	tasks, err := b.d.WebTasks(ctx, app, release)
 	if err != nil {
+		if len(out) > 0 {
+			// The release runs here: the swarm not being ready (the
+			// manager's engine just restarted) does not concern it.
+			return out, nil
+		}
 		return nil, err
 	}
 	for _, t := range tasks {

@@ -34,6 +34,11 @@ import (
 // and carry a one-line, human-readable message.
 var ErrEngineUnavailable = errors.New("docker engine unavailable")
 
+// ErrSwarmNotReady is an engine in a swarm that is not back in it yet
+// (its engine just restarted) or is cut off from it: the swarm's
+// services and tasks cannot be listed for now.
+var ErrSwarmNotReady = errors.New("the swarm is not ready on this node")
+
 // pingTimeout bounds how long New and Ping wait for the engine to answer
 // when the caller's context has no earlier deadline.
 const pingTimeout = 5 * time.Second

@@ -295,6 +295,13 @@ func (c *Client) localSwarm(ctx context.Context) (swarmLocal, error) {
 		return swarmLocal{}, c.wrap(err, "info")
 	}
 	sw := res.Info.Swarm
+	switch sw.LocalNodeState {
+	case swarm.LocalNodeStatePending, swarm.LocalNodeStateError, swarm.LocalNodeStateLocked:
+		// In a swarm, but not back in it yet (its engine restarted) or
+		// cut off: not "no swarm", which would read as an app with no
+		// tasks. Not kept: asked again next time.
+		return swarmLocal{}, fmt.Errorf("%w: this node's swarm state is %s", ErrSwarmNotReady, sw.LocalNodeState)
+	}
 	c.swarm = swarmLocal{active: sw.LocalNodeState == swarm.LocalNodeStateActive, manager: sw.ControlAvailable, nodeID: sw.NodeID, addr: sw.NodeAddr}
 	c.swarmAt = time.Now()
 	return c.swarm, nil

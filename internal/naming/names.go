@@ -7,6 +7,8 @@
 package naming
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strconv"
 	"strings"
@@ -199,9 +201,18 @@ func (n Names) UserNetworkLabels(name string) map[string]string {
 
 // SwarmNetwork is the overlay network of an app's Swarm services (and of
 // its one-off containers on the manager): attachable, on every node.
-// Swarm wants a DNS name component: berth-swarm-APP, dots as hyphens (so
-// apps a.b and a-b would share one: a known limit).
-func (n Names) SwarmNetwork(app string) string { return swarmName(n.name("berth-swarm-" + app)) }
+// Swarm wants a DNS name component: berth-swarm-APP, dots as hyphens;
+// a name so changed ends in a short hash of the app's own, so that apps
+// a.b and a-b never share one.
+func (n Names) SwarmNetwork(app string) string {
+	full := n.name("berth-swarm-" + app)
+	name := swarmName(full)
+	if name != full {
+		sum := sha256.Sum256([]byte(app))
+		name += "-" + hex.EncodeToString(sum[:3])
+	}
+	return name
+}
 
 // swarmName turns the characters Swarm refuses in the names of services
 // and overlay networks (dots, underscores) into hyphens.

@@ -206,3 +206,25 @@ func TestNetworks(t *testing.T) {
 		}
 	}
 }
+
+// Each app has its own overlay network on Swarm, a valid DNS name
+// component, even apps whose names differ only by a dot or a hyphen.
+func TestSwarmNetworksDistinct(t *testing.T) {
+	for _, prefix := range []string{"", "bt1-2"} {
+		n := Names{Prefix: prefix}
+		seen := map[string]string{}
+		for _, app := range append(sampleApps, "a.b", "a-b", "a_b", "shop") {
+			net := n.SwarmNetwork(app)
+			if strings.ContainsAny(net, "._") || strings.HasPrefix(net, "-") || strings.HasSuffix(net, "-") {
+				t.Errorf("SwarmNetwork(%q) = %q: not a DNS name component", app, net)
+			}
+			if other, dup := seen[net]; dup && other != app {
+				t.Errorf("%q is the overlay of %s and %s", net, app, other)
+			}
+			seen[net] = app
+		}
+	}
+	if got := (Names{}).SwarmNetwork("shop"); got != "berth-swarm-shop" {
+		t.Errorf("SwarmNetwork(shop) = %q: a plain name keeps its plain network", got)
+	}
+}

@@ -144,10 +144,11 @@ func (m *Manager) replaceAll(ctx context.Context, withTargets bool) error {
 	m.syncMu.Lock()
 	defer m.syncMu.Unlock()
 	m.forgetAll()
-	var elsewhere map[string][]proxy.Target
-	if !withTargets {
-		elsewhere = m.remoteTargets(ctx)
-	}
+	// The targets on other nodes, from the proxy's table as it was:
+	// kept when this host's engine is lost, and for an app whose
+	// targets cannot be listed (a swarm not ready after the manager's
+	// engine restarted: its tasks on the other nodes still run).
+	elsewhere := m.remoteTargets(ctx)
 	var apps []store.App
 	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { apps, err = tx.Apps(); return err }); err != nil {
 		return err
@@ -161,12 +162,12 @@ func (m *Manager) replaceAll(ctx context.Context, withTargets bool) error {
 		var be *backendsError
 		switch {
 		case errors.As(err, &be):
-			m.log.Warn("route of app: no targets until its containers can be listed", "app", a.Name, "err", be.err)
+			m.log.Warn("route of app: only its targets on other nodes until its containers can be listed", "app", a.Name, "err", be.err)
 		case err != nil:
 			m.log.Warn("route of app", "app", a.Name, "err", err)
 			continue
 		}
-		if ts := elsewhere[a.Name]; len(ts) > 0 {
+		if ts := elsewhere[a.Name]; len(ts) > 0 && (!withTargets || errors.As(err, &be)) {
 			rt.Targets = ts
 		}
 		routes = append(routes, rt)
@@ -313,6 +314,20 @@ func (m *Manager) routeWith(ctx context.Context, app string, withTargets bool, k
 			return route, targetsKey{}, &backendsError{err}
 		}
 		route.Targets = webTargets(cs, formation["web"], generation)
+		if len(route.Targets) == 0 && key.web > 0 {
+			// No web process listed as running where one should: on
+			// Swarm, the manager's view after its engine restarted
+			// (it reschedules the tasks of nodes it has not heard from
+			// yet, which still serve). The targets the proxy has on
+			// other nodes stay until one is listed again: a gone one
+			// refuses, and the proxy retries on another. Not
+			// remembered: the next sync asks again.
+			if kept := m.remoteTargets(ctx)[app]; len(kept) > 0 {
+				m.log.Info("no web task of the app listed as running: its last targets on other nodes stay until one is", "app", app, "targets", len(kept))
+				route.Targets = kept
+				key = targetsKey{}
+			}
+		}
 	}
 	if hc := m.backends.LivenessCheck(ctx, app, "web"); hc != nil {
 		route.Liveness = liveness(hc, hosts)

@@ -269,10 +269,11 @@ func TestMarkUnavailableTakesEveryTargetOut(t *testing.T) {
 	}
 }
 
-// The engine lost on a swarm manager: the app's tasks on other nodes
+// The engine lost on a swarm manager, then back with a swarm not ready,
+// then listing no task: the app's tasks on other nodes
 // keep their targets (that engine does not run them), this host's
 // containers leave.
-func TestMarkUnavailableKeepsTargetsOnOtherNodes(t *testing.T) {
+func TestTargetsOnOtherNodesOutliveTheManagersView(t *testing.T) {
 	e := newEnv(t, nil)
 	shop := e.createApp("shop")
 	e.deploy(shop, 3)
@@ -297,6 +298,52 @@ func TestMarkUnavailableKeepsTargetsOnOtherNodes(t *testing.T) {
 	}
 	if !eq(got, list("10.0.0.2:30002", "10.0.0.3:30003")) {
 		t.Errorf("targets after the engine was lost: %v; want the other nodes' tasks only", got)
+	}
+
+	// The engine back, the swarm not yet: the tasks cannot be listed,
+	// and those on other nodes stay rather than leave the app at 503.
+	e.backends.err = errors.New("the swarm is not ready on this node")
+	if err := e.m.SyncAll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = e.proxy.route("shop")
+	got = nil
+	for _, tg := range r.Targets {
+		got = append(got, tg.Addr)
+	}
+	if !eq(got, list("10.0.0.2:30002", "10.0.0.3:30003")) {
+		t.Errorf("targets after SyncAll with the swarm not ready: %v; want the other nodes' tasks kept", got)
+	}
+	// Once listed, the engine's word again.
+	e.backends.err = nil
+	if err := e.m.SyncAll(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.proxy.route("shop"); len(r.Targets) != 3 {
+		t.Errorf("targets once the swarm is back: %v", r.Targets)
+	}
+
+	// The swarm back but listing no running web task (the manager
+	// rescheduling the tasks of nodes it has not heard from yet): the
+	// targets on other nodes stay until one runs; this host's go.
+	e.backends.containers["shop/1"] = nil
+	if err := e.m.Sync(e.ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	r, _ = e.proxy.route("shop")
+	got = nil
+	for _, tg := range r.Targets {
+		got = append(got, tg.Addr)
+	}
+	if !eq(got, list("10.0.0.2:30002", "10.0.0.3:30003")) {
+		t.Errorf("targets with no task listed: %v; want the other nodes' last targets", got)
+	}
+	e.backends.containers["shop/1"] = []WebContainer{{Name: "web.1", Index: 1, HostPort: 30009, Addr: "10.0.0.3:30009"}}
+	if err := e.m.Sync(e.ctx, "shop"); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.proxy.route("shop"); len(r.Targets) != 1 || r.Targets[0].Addr != "10.0.0.3:30009" {
+		t.Errorf("targets once a task runs again: %v", r.Targets)
 	}
 }
 
