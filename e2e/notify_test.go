@@ -238,3 +238,21 @@ func TestNotifications(t *testing.T) {
 		t.Errorf("flaky still listed:\n%s", out)
 	}
 }
+
+// TestNotifyBackupFailure: a scheduled backup that fails (its service is
+// stopped) is told to the targets of backup-failed.
+func TestNotifyBackupFailure(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	rcv := &hookReceiver{bodies: map[string][]string{}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	d := serviceDaemon(t, eng, "BERTH_NOTIFY_RETRY_DELAY=50ms")
+	d.mustBerth(t, "notifications:add", "ops", srv.URL+"/json", "--events", "backup-failed")
+	d.mustBerth(t, "redis:create", "cache")
+	d.mustBerth(t, "redis:stop", "cache")
+	d.mustBerth(t, "redis:backup-schedule", "cache", "@every 1s", t.TempDir())
+	body := rcv.waitEvent(t, "/json", "backup-failed", 60*time.Second)
+	d.mustBerth(t, "redis:backup-unschedule", "cache")
+	mustContain(t, "backup-failed (json)", body, `"service":"cache"`, `"kind":"redis"`, "the scheduled backup of redis service cache failed")
+}
