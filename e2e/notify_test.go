@@ -2,16 +2,20 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/testacme"
 )
 
 // hookReceiver is a webhook receiver on 127.0.0.1: it keeps every body
@@ -255,4 +259,39 @@ func TestNotifyBackupFailure(t *testing.T) {
 	body := rcv.waitEvent(t, "/json", "backup-failed", 60*time.Second)
 	d.mustBerth(t, "redis:backup-unschedule", "cache")
 	mustContain(t, "backup-failed (json)", body, `"service":"cache"`, `"kind":"redis"`, "the scheduled backup of redis service cache failed")
+}
+
+// TestNotifyCertRenewalFailure: a certificate renewal that fails (the
+// ACME server went away) is told to the targets of cert-renewal-failed.
+func TestNotifyCertRenewalFailure(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	acme := testacme.Start(t)
+	roots := filepath.Join(t.TempDir(), "pebble-roots.pem")
+	if err := os.WriteFile(roots, acme.CARoots, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rcv := &hookReceiver{bodies: map[string][]string{}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	d := deployDaemon(t, eng, fmt.Sprintf("BERTH_HTTP_ADDR=127.0.0.1:%d", acme.HTTPPort), "BERTH_ACME_CA_ROOTS="+roots, "BERTH_NOTIFY_RETRY_DELAY=50ms")
+	d.mustBerth(t, "notifications:add", "ops", srv.URL+"/json", "--events", "cert-renewal-failed")
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "domains:add", "shop", "shop.test")
+	if out, code := d.deployTar(t, "shop", appTar(t, zdtApp("v1", nil))); code != 0 {
+		t.Fatalf("deploy: %d\n%s", code, out)
+	}
+	d.mustBerth(t, "letsencrypt:set", "--global", "email", "me@example.com")
+	d.mustBerth(t, "letsencrypt:set", "--global", "server", acme.Directory)
+	if out := d.mustBerth(t, "letsencrypt:enable", "shop"); !strings.Contains(out, "Certificate installed") {
+		t.Fatalf("letsencrypt:enable:\n%s", out)
+	}
+	// The ACME server is gone; a new domain makes the certificate due.
+	d.mustBerth(t, "letsencrypt:set", "--global", "server", "https://127.0.0.1:1/dir")
+	d.mustBerth(t, "domains:add", "shop", "more.test")
+	if out, code := d.berth("letsencrypt:auto-renew", "shop"); code == 0 {
+		t.Errorf("renewal against a dead server succeeded:\n%s", out)
+	}
+	body := rcv.waitEvent(t, "/json", "cert-renewal-failed", 30*time.Second)
+	mustContain(t, "cert-renewal-failed (json)", body, `"app":"shop"`, "Could not get a certificate for shop")
 }
