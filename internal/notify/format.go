@@ -19,8 +19,13 @@ const (
 // Formats are the payload formats a target may use.
 var Formats = []string{FormatJSON, FormatSlack, FormatDiscord}
 
-// discordLimit is the most characters Discord takes in "content".
-const discordLimit = 2000
+// discordLimit is the most characters Discord takes in "content";
+// slackLimit the most Slack takes in a block's text (3000 in a section,
+// 2000 in a context element: the smaller for both).
+const (
+	discordLimit = 2000
+	slackLimit   = 2000
+)
 
 // jsonPayload is Berth's own format.
 type jsonPayload struct {
@@ -71,11 +76,11 @@ func Payload(format, host string, ev Event) ([]byte, error) {
 			Time: ev.Time.UTC().Format(time.RFC3339), Host: host, Details: ev.Details})
 	case FormatSlack:
 		text := slackEscape(headline(host, ev))
-		p := slackPayload{Text: text, Blocks: []slackBlock{{Type: "section", Text: &slackText{Type: "mrkdwn", Text: "*" + text + "*"}}}}
+		p := slackPayload{Text: text, Blocks: []slackBlock{{Type: "section", Text: &slackText{Type: "mrkdwn", Text: cut("*"+text+"*", slackLimit)}}}}
 		if d := detailLines(ev.Details); len(d) > 0 {
 			var els []slackText
 			for _, l := range d {
-				els = append(els, slackText{Type: "mrkdwn", Text: slackEscape(l)})
+				els = append(els, slackText{Type: "mrkdwn", Text: cut(slackEscape(l), slackLimit)})
 			}
 			p.Blocks = append(p.Blocks, slackBlock{Type: "context", Elements: els[:min(len(els), 10)]}) // Slack's limit
 		}
@@ -85,10 +90,7 @@ func Payload(format, host string, ev Event) ([]byte, error) {
 		if d := detailLines(ev.Details); len(d) > 0 {
 			text += "\n" + strings.Join(d, "\n")
 		}
-		if r := []rune(text); len(r) > discordLimit {
-			text = string(r[:discordLimit-1]) + "…"
-		}
-		return json.Marshal(discordPayload{Content: text, AllowedMentions: allowedMentions{Parse: []string{}}})
+		return json.Marshal(discordPayload{Content: cut(text, discordLimit), AllowedMentions: allowedMentions{Parse: []string{}}})
 	}
 	return nil, fmt.Errorf("unknown format %q; formats are %s", format, strings.Join(Formats, ", "))
 }
@@ -121,6 +123,14 @@ func detailLines(d map[string]string) []string {
 		out = append(out, k+": "+d[k])
 	}
 	return out
+}
+
+// cut shortens s to at most n characters, ending it with "…" when cut.
+func cut(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n-1]) + "…"
+	}
+	return s
 }
 
 // slackEscape escapes what Slack's mrkdwn treats as markup.

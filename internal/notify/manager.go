@@ -188,7 +188,13 @@ func (m *Manager) run(ctx context.Context, done chan struct{}) {
 			}
 			wg.Go(func() {
 				defer func() { <-slots }()
-				m.record(ctx, t, m.deliver(ctx, t, ev, m.retry))
+				r := m.deliver(ctx, t, ev, m.retry)
+				if ctx.Err() != nil && r.Error != "" {
+					// Cut short by the daemon's stop: not the receiver's failure.
+					m.log.Info("notification not delivered: the daemon is stopping", "target", t.Name, "event", ev.Kind)
+					return
+				}
+				m.record(ctx, t, r)
 			})
 		}
 	}

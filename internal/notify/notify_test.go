@@ -65,6 +65,18 @@ func TestPayloadFormats(t *testing.T) {
 		t.Errorf("slack blocks: %s", b)
 	}
 
+	long := sample()
+	long.Message = strings.Repeat("y", 5000)
+	b, _ = Payload(FormatSlack, "", long)
+	json.Unmarshal(b, &s)
+	var blocks struct {
+		Blocks []struct{ Text struct{ Text string } } `json:"blocks"`
+	}
+	json.Unmarshal(b, &blocks)
+	if n := len([]rune(blocks.Blocks[0].Text.Text)); n != slackLimit {
+		t.Errorf("slack section of a long message: %d characters, want %d", n, slackLimit)
+	}
+
 	ev := sample()
 	ev.Message = strings.Repeat("x", 3000) + " @everyone"
 	b, _ = Payload(FormatDiscord, "", ev)
