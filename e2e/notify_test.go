@@ -295,3 +295,30 @@ func TestNotifyCertRenewalFailure(t *testing.T) {
 	body := rcv.waitEvent(t, "/json", "cert-renewal-failed", 30*time.Second)
 	mustContain(t, "cert-renewal-failed (json)", body, `"app":"shop"`, "Could not get a certificate for shop")
 }
+
+// TestNotifyAccess: over ssh, a key limited to some apps is refused every
+// notifications:* command (a target may follow every app, and its URL is
+// a secret) and changes nothing; an admin key may use them.
+func TestNotifyAccess(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d, admin, _ := sshDaemon(t, eng)
+	limited := sshKey(t, t.TempDir(), "dev")
+	d.mustBerth(t, "ssh-keys:add", "--apps", "shop", "dev", limited+".pub")
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "notifications:add", "ops", "https://hooks.example.com/services/secret-path")
+	for _, args := range [][]string{
+		{"notifications:list"}, {"notifications:list", "--format", "json"},
+		{"notifications:add", "mine", "http://127.0.0.1:1/x", "--app", "shop"},
+		{"notifications:remove", "ops"}, {"notifications:test", "ops"},
+	} {
+		out, code := sshTry(limited, d.sshAddr, args...)
+		if code != 1 || !strings.Contains(out, "Permission denied") || strings.Contains(out, "secret-path") {
+			t.Errorf("limited key: %v: exit %d %q", args, code, out)
+		}
+	}
+	out, code := sshTry(admin, d.sshAddr, "notifications:list", "--format", "json")
+	if code != 0 || !strings.Contains(out, "secret-path") || strings.Contains(out, `"mine"`) {
+		t.Errorf("admin key: notifications:list: exit %d %q", code, out)
+	}
+}
