@@ -220,7 +220,7 @@ func TestNotifications(t *testing.T) {
 	// A process container that keeps failing: crash-loop, to the targets
 	// of every app, not to the one of shop.
 	d.mustBerth(t, "apps:create", "loop")
-	looping := map[string]string{"Dockerfile": dockerfile("v1"), "Procfile": "web: testapp web\nworker: sh -c \"sleep 2; exit 3\"\n", "DOKKU_SCALE": "web=1\nworker=1\n"}
+	looping := map[string]string{"Dockerfile": dockerfile("v1"), "Procfile": "web: testapp web\nworker: sh -c \"sleep 3; exit 3\"\n", "DOKKU_SCALE": "web=1\nworker=1\n"}
 	if out, code := d.deployTar(t, "loop", appTar(t, looping)); code != 0 {
 		t.Fatalf("deploy loop: exit %d\n%s", code, out)
 	}
