@@ -426,3 +426,24 @@ func TestCrashLoops(t *testing.T) {
 		t.Errorf("kept: %v", c.fails)
 	}
 }
+
+// A target of one app follows its renames and goes with it.
+func TestAppTargetFollowsTheApp(t *testing.T) {
+	t.Parallel()
+	st := openStore(t)
+	ctx := context.Background()
+	var a store.App
+	st.Tx(ctx, func(tx *store.Tx) (err error) { a, err = tx.CreateApp("shop", at); return err })
+	m := newManager(t, st, Config{})
+	mustAdd(t, m, api.NotificationAddRequest{Name: "shop", URL: "https://example.com", App: "shop"})
+	st.Tx(ctx, func(tx *store.Tx) error { return tx.RenameApp(a, "store") })
+	if ts, _ := m.List(ctx); len(ts) != 1 || ts[0].App != "store" {
+		t.Fatalf("after a rename: %+v", ts)
+	}
+	if err := st.Tx(ctx, func(tx *store.Tx) error { return tx.DeleteApp(a) }); err != nil {
+		t.Fatal(err)
+	}
+	if ts, _ := m.List(ctx); len(ts) != 0 {
+		t.Errorf("after the app's destroy: %+v", ts)
+	}
+}
