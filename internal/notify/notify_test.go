@@ -223,6 +223,21 @@ func TestDeliveryRetriesWithBackoffAndKeepsTheResult(t *testing.T) {
 	if r.Error != "HTTP 500: nope" || r.Status != 500 || r.Tries != 3 {
 		t.Errorf("failed result: %+v", r)
 	}
+	// Too many requests: the wait is the receiver's Retry-After when
+	// longer than the backoff, bounded by the longest wait.
+	rl := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Retry-After", "30")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer rl.Close()
+	fs.waits = nil
+	m3 := newManager(t, st, Config{Attempts: 3, RetryDelay: time.Second, MaxDelay: 20 * time.Second, Sleep: fs.sleep})
+	rt := target(t, m, "ops")
+	rt.URL = rl.URL
+	r = m3.deliver(context.Background(), rt, sample(), m3.retry)
+	if r.Status != 429 || r.Tries != 3 || len(fs.waits) != 2 || fs.waits[0] != 20*time.Second || fs.waits[1] != 20*time.Second {
+		t.Errorf("429 with Retry-After: %+v, waits %v", r, fs.waits)
+	}
 	// A client error is not retried.
 	rcv.statuses = []int{404}
 	r = m2.deliver(context.Background(), target(t, m, "ops"), sample(), m2.retry)
