@@ -18,6 +18,7 @@ var namespaceDescriptions = map[string]string{
 	"letsencrypt":        "Manage the letsencrypt integration",
 	"logs":               "Manage log integration for an app",
 	"network":            "Manage network settings for an app",
+	"notifications":      "Manage webhooks told of deploys, rollbacks and failures (Berth)",
 	"plugin":             "Manage installed plugins",
 	"ports":              "Manage ports for an app",
 	"postgres":           "Manage postgres services",

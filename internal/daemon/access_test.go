@@ -30,7 +30,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	noEngine := func(context.Context) (deploy.Engine, error) { return nil, errors.New("no engine in this test") }
 	d := deploy.New(deploy.Config{Store: st, Engine: noEngine, DataDir: dir, Log: log})
 	svc := NewService(st, dir, log, d)
-	rt, _, err := newRouting(context.Background(), st, s, log, "", noEngine, d)
+	rt, _, err := newRouting(context.Background(), st, s, log, "", noEngine, d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,8 @@ func daemonMux(t *testing.T) *api.Mux {
 	mux := api.NewMux(log, mapError)
 	svc.Register(mux)
 	rt.Register(mux)
-	newServices(st, s, log, noEngine, d, svc.redeploy).Register(mux)
+	newServices(st, s, log, noEngine, d, svc.redeploy, nil).Register(mux)
+	newNotify(st, s, log).Register(mux)
 	newNetworks(st, s, log, noEngine, d.Names()).Register(mux)
 	git := newGitServer(st, s, svc, d, nil, log)
 	git.Register(mux)

@@ -53,7 +53,7 @@ func newTestDaemon(t *testing.T) *testDaemon {
 	td.svc = NewService(st, dir, log, d)
 	td.svc.now = func() time.Time { return testNow }
 	// No proxy (as with BERTH_HTTP_ADDR=off): nothing is started.
-	rt, _, err := newRouting(context.Background(), st, settings.Settings{DataDir: dir, HTTPAddr: "off"}, log, "", noEngine, d)
+	rt, _, err := newRouting(context.Background(), st, settings.Settings{DataDir: dir, HTTPAddr: "off"}, log, "", noEngine, d, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

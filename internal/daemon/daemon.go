@@ -66,6 +66,8 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	eng := &engineConn{}
 	defer eng.close()
 	exits := enginewatch.NewExits()
+	notes := newNotify(st, s, log) // notifications:*, told by the hooks of daemon/notify.go
+	notes.Start(ctx)
 	// The deployer asks routing (ports, domains, the proxy) and the services
 	// (networks), which are built with it: hooks reach them once they exist.
 	hooks := &deployHooks{}
@@ -79,16 +81,17 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		LastExit: lastExit(exits), ContainerOptions: containerOpts, Idle: trim.Touch,
 		Publisher: reg, Swarm: swarmEngine(eng.get), AttachOverlay: hooks.attachOverlay,
 		NodeShell: newNodeShell(s.DataDir), // enter on other nodes
+		Ended:     deployEnded(notes),
 	})
 	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)
-	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy)
+	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy, notes)
 	hooks.networks = svcs
 	svc.services = svcs
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)
 	}
-	rt, proxyStatus, err := newRouting(ctx, st, s, log, svc.berthBin, eng.get, deployer)
+	rt, proxyStatus, err := newRouting(ctx, st, s, log, svc.berthBin, eng.get, deployer, notes)
 	if err != nil {
 		return err
 	}
@@ -126,6 +129,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	crons.Register(mux)
 	svc.cronLogs = crons.WriteLogs
 	registerLogsFailed(mux, deployer) // logs:failed
+	notes.Register(mux)               // notifications:*
 	crons.Start(ctx)
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
@@ -162,7 +166,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	// engine restart): services, then apps, then routes.
 	go reg.StartIfManager(ctx)
 	go followSwarm(ctx, log, deployer, rt, swarmFollowInterval)
-	go watchEngine(ctx, log, eng, exits, svcs, deployer, rt)
+	go watchEngine(ctx, log, eng, exits, svcs, deployer, rt, notes)
 	// Certificates renew in-process: no cron.
 	rt.StartRenewals(ctx)
 	rt.StartPeers()                                      // the other nodes' proxies, in a swarm
@@ -185,6 +189,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	crons.Stop()
 	rt.StopRenewals()
 	rt.StopPeers()
+	notes.Stop(sctx)
 	if err != nil {
 		log.Warn("shutdown did not finish in time; closing", "err", err)
 		srv.Close()

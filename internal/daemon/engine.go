@@ -8,6 +8,7 @@ import (
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/enginewatch"
 	"github.com/berthpaas/berth/internal/naming"
+	"github.com/berthpaas/berth/internal/notify"
 	"github.com/berthpaas/berth/internal/routing"
 	"github.com/berthpaas/berth/internal/services"
 )
@@ -17,12 +18,13 @@ import (
 // databases first), then apps (each routed when up), then every route;
 // when the engine goes away every app's targets leave the proxy (503).
 // It returns when ctx ends.
-func watchEngine(ctx context.Context, log *slog.Logger, eng *engineConn, exits *enginewatch.Exits, svcs *services.Manager, d *deploy.Deployer, rt *routing.Manager) {
+func watchEngine(ctx context.Context, log *slog.Logger, eng *engineConn, exits *enginewatch.Exits, svcs *services.Manager, d *deploy.Deployer, rt *routing.Manager, notes *notify.Manager) {
 	first := true
 	w := enginewatch.New(enginewatch.Config{
 		Connect: eng.watched,
 		Labels:  map[string]string{naming.LabelInstance: d.Names().Instance(), naming.LabelKind: naming.KindProcess},
 		Exits:   exits,
+		Exited:  crashLoops(notes), // crash-loop notifications
 		WebStopped: func(ctx context.Context, app, container string) {
 			if err := rt.TakeOut(ctx, app, container); err != nil {
 				log.Warn("take a stopped web container out of the route", "app", app, "container", container, "err", err)

@@ -12,6 +12,7 @@ import (
 	"github.com/berthpaas/berth/internal/appfile"
 	"github.com/berthpaas/berth/internal/deploy"
 	"github.com/berthpaas/berth/internal/naming"
+	"github.com/berthpaas/berth/internal/notify"
 	"github.com/berthpaas/berth/internal/proxy"
 	"github.com/berthpaas/berth/internal/routing"
 	"github.com/berthpaas/berth/internal/settings"
@@ -23,9 +24,10 @@ var _ deploy.Router = (*routing.Manager)(nil)
 // newRouting builds domains, ports, certificates and the proxy's routes
 // (package routing) on the daemon's store, engine and deployer. Unless
 // BERTH_HTTP_ADDR is off it makes sure the proxy process runs (bin is
-// `berth proxy`) and returns its status too.
-func newRouting(ctx context.Context, st *store.Store, s settings.Settings, log *slog.Logger, bin string, engine func(context.Context) (deploy.Engine, error), d *deploy.Deployer) (*routing.Manager, *proxy.Status, error) {
-	c := routing.Config{Store: st, Backends: routingBackends{engine: engine, d: d}, Log: log,
+// `berth proxy`) and returns its status too. Failed renewals are told to
+// notes (nil: to no one).
+func newRouting(ctx context.Context, st *store.Store, s settings.Settings, log *slog.Logger, bin string, engine func(context.Context) (deploy.Engine, error), d *deploy.Deployer, notes *notify.Manager) (*routing.Manager, *proxy.Status, error) {
+	c := routing.Config{Store: st, Backends: routingBackends{engine: engine, d: d}, Log: log, RenewalFailed: renewalFailed(notes),
 		HTTPAddr: s.HTTPAddr, HTTPSAddr: s.HTTPSAddr, DataDir: s.DataDir,
 		ImagePorts: func(ctx context.Context, image string) ([]int, []int, error) {
 			eng, err := engine(ctx)

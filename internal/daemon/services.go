@@ -6,6 +6,7 @@ import (
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/notify"
 	"github.com/berthpaas/berth/internal/services"
 	"github.com/berthpaas/berth/internal/settings"
 	"github.com/berthpaas/berth/internal/store"
@@ -14,7 +15,7 @@ import (
 // newServices builds Postgres and Redis (package services) on the daemon's
 // store, engine and deployer: links redeploy apps through redeploy, and the
 // settings name the default images of new services.
-func newServices(st *store.Store, s settings.Settings, log *slog.Logger, engine func(context.Context) (deploy.Engine, error), d *deploy.Deployer, redeploy Redeployer) *services.Manager {
+func newServices(st *store.Store, s settings.Settings, log *slog.Logger, engine func(context.Context) (deploy.Engine, error), d *deploy.Deployer, redeploy Redeployer, notes *notify.Manager) *services.Manager {
 	return services.New(services.Config{
 		Store:   st,
 		Engine:  serviceEngine(engine),
@@ -25,8 +26,9 @@ func newServices(st *store.Store, s settings.Settings, log *slog.Logger, engine 
 			"postgres": {Repo: s.PostgresImage, Tag: s.PostgresImageVersion},
 			"redis":    {Repo: s.RedisImage, Tag: s.RedisImageVersion},
 		},
-		Redeployer:  redeploy,
-		NetworkPool: s.NetworkPoolPrefix(),
+		Redeployer:   redeploy,
+		NetworkPool:  s.NetworkPoolPrefix(),
+		BackupFailed: backupFailed(notes), // nil notes: told to no one
 	})
 }
 

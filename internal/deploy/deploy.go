@@ -68,6 +68,7 @@ type Deployer struct {
 	failpoint     func(name string) error
 	containerOpts func(ctx context.Context, app string) (ContainerOptions, error)
 	idle          func()
+	ended         func(DeployEnd)
 	publisher     Publisher
 	swarm         func(ctx context.Context) (Swarm, error)
 	attachOverlay func(ctx context.Context, app, network string) error
@@ -134,6 +135,9 @@ type Config struct {
 	// NodeShell runs enter's docker exec on other nodes of the swarm;
 	// nil: enter reaches only the tasks on this server's node.
 	NodeShell NodeShell
+	// Ended, if set, is told how each deploy, redeploy and rollback that
+	// got to its steps ended (notifications; see ended.go).
+	Ended func(DeployEnd)
 }
 
 // New returns a Deployer built from c.
@@ -143,7 +147,7 @@ func New(c Config) *Deployer {
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
 		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
 		containerOpts: c.ContainerOptions, idle: c.Idle, publisher: c.Publisher, swarm: c.Swarm, attachOverlay: c.AttachOverlay,
-		nodeShell: c.NodeShell,
+		nodeShell: c.NodeShell, ended: c.Ended,
 	}
 	if d.failpoint == nil {
 		d.failpoint = failpoint.Hit
@@ -455,6 +459,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 			if se.Step == "" {
 				se.Step = s.name
 			}
+			j.ended(time.Since(began), se)
 			return j.rel, se
 		}
 	}
@@ -465,6 +470,7 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 		j.noteWatch(ctx)
 	}
 	j.info("%s", DescribeSteps(total, j.steps))
+	j.ended(total, nil)
 	j.recordSteps(ctx)
 	j.steps = nil
 	// From here the watch owns j (and the lock).

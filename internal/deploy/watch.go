@@ -201,6 +201,7 @@ func (j *job) retireOld(ctx context.Context) {
 func (j *job) switchBack(ctx context.Context, s started, why string) {
 	reason := fmt.Sprintf("watch: %s %s, within the %s uptime window", s.dyno(), why, j.watch)
 	j.d.log.Warn("switching back", "app", j.app.Name, "release", j.rel.Number, "why", reason)
+	defer j.ended(0, &StepError{Step: "watch", Err: errors.New(reason)})
 	// The traffic first: the old release live and routed to again.
 	if err := j.unswitch(ctx, j.undo); err != nil {
 		j.d.log.Error("switch back", "app", j.app.Name, "err", err)

@@ -52,7 +52,10 @@ type Config struct {
 	WebStarted func(ctx context.Context, app, id string)
 	// Exits records how containers ended (nil: not recorded).
 	Exits *Exits
-	Log   *slog.Logger
+	// Exited, if set, is told of each process container's end (the
+	// daemon's crash-loop notifications).
+	Exited func(ctx context.Context, e ExitEvent)
+	Log    *slog.Logger
 	// Retry is the wait between attempts to reach the engine (default 1 s).
 	Retry time.Duration
 }
@@ -169,6 +172,10 @@ func (w *Watcher) handle(ctx context.Context, ev docker.Event) {
 		w.cfg.Log.Log(context.Background(), level, "process container exited",
 			"app", ev.Labels[naming.LabelApp], "process", ev.Labels[naming.LabelProcess]+"."+ev.Labels[naming.LabelIndex],
 			"container", ev.Name, "exit_code", ev.ExitCode, "oom_killed", oom)
+		if w.cfg.Exited != nil {
+			w.cfg.Exited(ctx, ExitEvent{App: ev.Labels[naming.LabelApp], Process: ev.Labels[naming.LabelProcess] + "." + ev.Labels[naming.LabelIndex],
+				ID: ev.ContainerID, Name: ev.Name, Code: ev.ExitCode, OOMKilled: oom, At: ev.Time})
+		}
 	case "destroy":
 		w.cfg.Exits.forget(ev.ContainerID)
 	}
@@ -181,6 +188,18 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-t.C:
 	}
+}
+
+// ExitEvent is a process container's end, as Config.Exited hears of it.
+type ExitEvent struct {
+	App     string
+	Process string // TYPE.N
+	ID      string
+	Name    string
+	Code    int
+	// OOMKilled: the kernel's OOM killer ended it.
+	OOMKilled bool
+	At        time.Time
 }
 
 // Exit is how a container last ended, as the engine's events told.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -109,7 +110,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 func TestWatcherRestoresAtStartAndWhenTheEngineComesBack(t *testing.T) {
 	eng := &fakeEngine{}
-	rec, changed := &recorder{}, &recorder{}
+	rec, changed, exited := &recorder{}, &recorder{}, &recorder{}
 	var logs bytes.Buffer
 	var logMu sync.Mutex
 	exits := NewExits()
@@ -120,8 +121,11 @@ func TestWatcherRestoresAtStartAndWhenTheEngineComesBack(t *testing.T) {
 		WebStopped: func(_ context.Context, app, container string) { changed.add("stopped:" + app + ":" + container) },
 		WebStarted: func(_ context.Context, app, id string) { changed.add("started:" + app + ":" + id) },
 		Exits:      exits,
-		Log:        slog.New(slog.NewTextHandler(lockedBuffer{&logMu, &logs}, nil)),
-		Retry:      5 * time.Millisecond,
+		Exited: func(_ context.Context, e ExitEvent) {
+			exited.add(fmt.Sprintf("%s:%s:%s:%d:%v", e.App, e.Process, e.ID, e.Code, e.OOMKilled))
+		},
+		Log:   slog.New(slog.NewTextHandler(lockedBuffer{&logMu, &logs}, nil)),
+		Retry: 5 * time.Millisecond,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -149,6 +153,9 @@ func TestWatcherRestoresAtStartAndWhenTheEngineComesBack(t *testing.T) {
 	}
 	if x, _ := exits.Last("c2"); x.Code != 0 || x.OOMKilled {
 		t.Errorf("c2's last exit = %+v", x)
+	}
+	if got := exited.String(); got != "shop:web.1:c1:137:true shop:worker.1:c2:137:false :.:c2:0:false" {
+		t.Errorf("Exited told %q", got)
 	}
 	logMu.Lock()
 	l := logs.String()

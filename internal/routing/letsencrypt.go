@@ -283,6 +283,9 @@ func (m *Manager) renewAll(ctx context.Context, only string, force bool) error {
 		}
 		if err := m.obtain(ctx, a.Name, func(string, ...any) {}); err != nil {
 			errs = append(errs, err)
+			if m.renewalFailed != nil && ctx.Err() == nil {
+				m.renewalFailed(a.Name, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

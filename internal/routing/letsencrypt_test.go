@@ -339,7 +339,11 @@ func TestRenewalLoop(t *testing.T) {
 		http.Error(w, "no directory here", http.StatusNotFound)
 	}))
 	defer srv.Close()
-	e := newEnv(t, func(c *Config) { c.RenewEvery = 2 * time.Millisecond })
+	told := make(chan string, 100) // Config.RenewalFailed: the daemon's cert-renewal-failed notification
+	e := newEnv(t, func(c *Config) {
+		c.RenewEvery = 2 * time.Millisecond
+		c.RenewalFailed = func(app string, err error) { told <- app + ": " + err.Error() }
+	})
 	a := e.createApp("shop")
 	e.mustDomains(api.DomainsChange{Scope: appScope("shop"), Action: api.DomainsSet, Domains: list("shop.test")})
 	e.setProp(store.Global, "email", "ops@example.com")
@@ -367,6 +371,14 @@ func TestRenewalLoop(t *testing.T) {
 	c := cert()
 	if c.CertPEM != "old" || !c.LastTryAt.Equal(now) || !strings.Contains(c.LastError, "404") {
 		t.Errorf("after a failed renewal: %+v", c)
+	}
+	select {
+	case msg := <-told:
+		if !strings.HasPrefix(msg, "shop: Could not get a certificate for shop") {
+			t.Errorf("RenewalFailed told %q", msg)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("RenewalFailed not told of the failed renewal")
 	}
 	tries := hits.Load()
 	time.Sleep(30 * time.Millisecond) // many ticks, no time passes

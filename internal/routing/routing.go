@@ -101,6 +101,10 @@ type Config struct {
 	// PeerTimeout bounds each call to a peer, PeerResync is how often
 	// they are checked (DefaultPeerTimeout, DefaultPeerResync when 0).
 	PeerTimeout, PeerResync time.Duration
+	// RenewalFailed, if set, is told of each certificate that a renewal
+	// (the hourly loop, after a route change, letsencrypt:auto-renew)
+	// could not obtain (notifications); letsencrypt:enable's is not.
+	RenewalFailed func(app string, err error)
 }
 
 // Manager keeps the routing state of apps and pushes it to the proxy.
@@ -116,6 +120,8 @@ type Manager struct {
 
 	acme       *acmeClient
 	renewEvery time.Duration
+	// renewalFailed is Config.RenewalFailed.
+	renewalFailed func(app string, err error)
 	// obtaining is the set of apps whose certificate is being obtained:
 	// installing it syncs the route, which must not start another order.
 	obtaining sync.Map
@@ -193,7 +199,7 @@ func (m *Manager) lockApp(app string) func() {
 // New returns a Manager built from c.
 func New(c Config) *Manager {
 	m := &Manager{store: c.Store, proxy: c.Proxy, backends: c.Backends, log: c.Log, now: c.Now,
-		httpAddr: c.HTTPAddr, httpsAddr: c.HTTPSAddr, renewEvery: c.RenewEvery, imagePorts: c.ImagePorts}
+		httpAddr: c.HTTPAddr, httpsAddr: c.HTTPSAddr, renewEvery: c.RenewEvery, imagePorts: c.ImagePorts, renewalFailed: c.RenewalFailed}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}

@@ -126,6 +126,9 @@ type Config struct {
 	// networks are taken from (BERTH_NETWORK_POOL); the zero Prefix leaves
 	// the choice to the engine.
 	NetworkPool netip.Prefix
+	// BackupFailed, if set, is told of each scheduled backup that failed
+	// (notifications); a backup run by hand says so to its caller.
+	BackupFailed func(kind, name string, err error)
 }
 
 // Manager runs the services: it implements the postgres:* and redis:*
@@ -146,12 +149,14 @@ type Manager struct {
 	sched  *backupScheduler
 	// netPool is Config.NetworkPool.
 	netPool netip.Prefix
+	// backupFailed is Config.BackupFailed.
+	backupFailed func(kind, name string, err error)
 }
 
 // New returns a Manager built from c.
 func New(c Config) *Manager {
 	m := &Manager{store: c.Store, connect: c.Engine, names: c.Names, dataDir: c.DataDir, log: c.Log,
-		now: c.Now, images: c.Images, redeploy: c.Redeployer, rename: os.Rename, netPool: c.NetworkPool}
+		now: c.Now, images: c.Images, redeploy: c.Redeployer, rename: os.Rename, netPool: c.NetworkPool, backupFailed: c.BackupFailed}
 	if m.log == nil {
 		m.log = slog.New(slog.DiscardHandler)
 	}

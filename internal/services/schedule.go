@@ -243,6 +243,9 @@ func (m *Manager) scheduledBackup(kind, name string, id int64) {
 		return
 	}
 	if _, err := m.backupOnce(ctx, sk, svc, sched.Dir, true); err != nil {
+		if m.backupFailed != nil {
+			m.backupFailed(kind, name, err)
+		}
 		return
 	}
 	m.pruneBackups(svc, localDir{sched.Dir}, sched.Keep)

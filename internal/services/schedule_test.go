@@ -71,3 +71,35 @@ func TestMissedBackupRunsAtStart(t *testing.T) {
 		t.Errorf("after a second start: %d db backups, want 1", files(dbDir))
 	}
 }
+
+// A scheduled backup that fails is told to Config.BackupFailed (the
+// daemon's backup-failed notification).
+func TestScheduledBackupFailureIsTold(t *testing.T) {
+	tm := newTestManager(t)
+	clock := time.Date(2025, 1, 2, 3, 4, 5, 0, time.Local)
+	tm.now = func() time.Time { return clock }
+	type told struct {
+		kind, name string
+		err        error
+	}
+	var got []told
+	tm.backupFailed = func(kind, name string, err error) { got = append(got, told{kind, name, err}) }
+	tm.create(t, "postgres", "db", "postgres:17")
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "db")
+	if _, err := tm.serviceBackupSchedule(ctx, api.ServiceBackupSchedule{ServiceRef: api.ServiceRef{Kind: "postgres", Name: "db"}, Schedule: "0 4 * * *", Dir: dir}, api.Output{}); err != nil {
+		t.Fatal(err)
+	}
+	// The backup directory became a file: the 04:00 backup cannot be written.
+	os.RemoveAll(dir)
+	if err := os.WriteFile(dir, []byte("in the way"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(2 * time.Hour)
+	tm.StartBackups(ctx)
+	tm.RunMissedBackups()
+	tm.StopBackups(ctx)
+	if len(got) != 1 || got[0].kind != "postgres" || got[0].name != "db" || got[0].err == nil {
+		t.Fatalf("told %+v", got)
+	}
+}

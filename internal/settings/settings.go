@@ -93,6 +93,10 @@ type Settings struct {
 	// for due tasks (BERTH_CRON_TICK, a duration, default 30s; tests
 	// shorten it to run "@every 1s" tasks).
 	CronTick string
+	// NotifyRetryDelay is the wait before a failed notification's second
+	// attempt, doubled after each (BERTH_NOTIFY_RETRY_DELAY, default 2s;
+	// tests shorten it).
+	NotifyRetryDelay string
 	// ProxyControlAddr makes `berth serve-proxy` also serve its control
 	// API over TCP with mutual TLS on HOST:PORT (port 7950 when left
 	// out): the proxy of a cluster node (BERTH_PROXY_CONTROL_ADDR; empty:
@@ -156,6 +160,7 @@ var fields = []field{
 	{"BERTH_DNS_SERVER", "", "DNS server (HOST:PORT) berth doctor asks about the apps' domains (empty: the system's resolver)", func(s *Settings) *string { return &s.DNSServer }},
 	{"BERTH_NETWORK_POOL", DefaultNetworkPool, "IPv4 range (/8 to /24) the subnets of Berth's networks are taken from: a /24 per linked app, a /26 per service; must not overlap the host's other networks", func(s *Settings) *string { return &s.NetworkPool }},
 	{"BERTH_CRON_TICK", "30s", "how often the scheduler of app.json cron tasks looks for due tasks (a duration, 100ms to 1m)", func(s *Settings) *string { return &s.CronTick }},
+	{"BERTH_NOTIFY_RETRY_DELAY", "2s", "wait before a failed notification's second attempt, doubled after each, 5 attempts in all (a duration, 10ms to 1m)", func(s *Settings) *string { return &s.NotifyRetryDelay }},
 	{"BERTH_PROXY_CONTROL_ADDR", "", "serve-proxy on a cluster node: also serve the control API over TCP with mutual TLS on HOST:PORT (port 7950 when left out); empty: the unix socket only", func(s *Settings) *string { return &s.ProxyControlAddr }},
 	{"BERTH_PROXY_CONTROL_TLS_DIR", "", "directory of ca.crt, node.crt and node.key for BERTH_PROXY_CONTROL_ADDR (written by scheduler-swarm:cluster-add)", func(s *Settings) *string { return &s.ProxyControlTLSDir }},
 	{"BERTH_PROXY_PEER_TIMEOUT", "2s", "bound of each call to another node's proxy (route pushes, certificates, ACME challenges; 100ms to 1m)", func(s *Settings) *string { return &s.PeerTimeout }},
@@ -268,6 +273,9 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	if d, err := time.ParseDuration(s.CronTick); err != nil || d < 100*time.Millisecond || d > time.Minute {
 		return s, fmt.Errorf("BERTH_CRON_TICK %q is not a duration from 100ms to 1m, such as 30s", s.CronTick)
 	}
+	if d, err := time.ParseDuration(s.NotifyRetryDelay); err != nil || d < 10*time.Millisecond || d > time.Minute {
+		return s, fmt.Errorf("BERTH_NOTIFY_RETRY_DELAY %q is not a duration from 10ms to 1m, such as 2s", s.NotifyRetryDelay)
+	}
 	for _, d := range []struct{ name, v string }{{"BERTH_PROXY_PEER_TIMEOUT", s.PeerTimeout}, {"BERTH_PROXY_PEER_RESYNC", s.PeerResync}} {
 		if v, err := time.ParseDuration(d.v); err != nil || v < 100*time.Millisecond || v > time.Minute {
 			return s, fmt.Errorf("%s %q is not a duration from 100ms to 1m, such as 2s", d.name, d.v)
@@ -332,6 +340,16 @@ func (s Settings) CronTickDuration() time.Duration {
 	d, err := time.ParseDuration(s.CronTick)
 	if err != nil || d <= 0 {
 		return 30 * time.Second
+	}
+	return d
+}
+
+// NotifyRetryDelayDuration is NotifyRetryDelay parsed (2s when it is not
+// valid).
+func (s Settings) NotifyRetryDelayDuration() time.Duration {
+	d, err := time.ParseDuration(s.NotifyRetryDelay)
+	if err != nil || d <= 0 {
+		return 2 * time.Second
 	}
 	return d
 }

@@ -113,7 +113,7 @@ func TestLayersIndependent(t *testing.T) {
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
-		CronTick:    "30s", PeerTimeout: "2s", PeerResync: "3s",
+		CronTick:    "30s", NotifyRetryDelay: "2s", PeerTimeout: "2s", PeerResync: "3s",
 		SwarmHeartbeat: "5s",
 	}
 	if s.reload = nil; s != want {
@@ -161,7 +161,7 @@ func TestDefaultDataDir(t *testing.T) {
 		// Dokku's service image defaults: the official images.
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
-		CronTick:    "30s", PeerTimeout: "2s", PeerResync: "3s",
+		CronTick:    "30s", NotifyRetryDelay: "2s", PeerTimeout: "2s", PeerResync: "3s",
 		SwarmHeartbeat: "5s",
 	}
 	if s.reload = nil; s != want {
