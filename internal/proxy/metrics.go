@@ -99,6 +99,8 @@ func bucketOf(d time.Duration) int {
 type AppMetrics struct {
 	App     string `json:"app"`
 	Release int    `json:"release"` // 0: routed without a release (not deployed)
+	// Live: the release the app's route serves now.
+	Live bool `json:"live,omitempty"`
 	// Status counts the answered requests by class: [0] 1xx .. [4] 5xx.
 	// A request whose client left before an answer counts as 4xx (499).
 	Status   [5]uint64 `json:"status"`
@@ -200,14 +202,18 @@ func (ms *meters) prune(t *table) {
 	}
 }
 
-// snapshot reads every meter. Called with server.mu held.
-func (ms *meters) snapshot() Snapshot {
+// snapshot reads every meter; those t's routes use are live. Called
+// with server.mu held.
+func (ms *meters) snapshot(t *table) Snapshot {
 	out := Snapshot{Epoch: ms.epoch, Enabled: ms.on, Bounds: make([]float64, len(LatencyBuckets)), Apps: []AppMetrics{}}
 	for i, b := range LatencyBuckets {
 		out.Bounds[i] = b.Seconds()
 	}
 	for _, m := range ms.byKey {
 		a := AppMetrics{App: m.app, Release: m.release, Buckets: make([]uint64, numBuckets)}
+		if rt := t.apps[m.app]; rt != nil && rt.meter == m {
+			a.Live = true
+		}
 		for i := range m.status {
 			a.Status[i] = m.status[i].Load()
 		}
@@ -230,7 +236,7 @@ func (ms *meters) snapshot() Snapshot {
 func (s *server) metrics() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.meters.snapshot()
+	return s.meters.snapshot(s.table.Load())
 }
 
 // count counts ex's request, begun at start, in its route's meter, if it

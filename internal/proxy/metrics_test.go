@@ -54,10 +54,10 @@ func TestMeterConcurrent(t *testing.T) {
 	}
 	// Read while counting, as the daemon does.
 	for range 10 {
-		ms.snapshot()
+		ms.snapshot(emptyTable())
 	}
 	wg.Wait()
-	snap := ms.snapshot()
+	snap := ms.snapshot(emptyTable())
 	if len(snap.Apps) != 1 {
 		t.Fatalf("apps: %+v", snap.Apps)
 	}
@@ -99,7 +99,7 @@ func TestMetersPrune(t *testing.T) {
 		ms.prune(tbl)
 	}
 	var got []string
-	for _, a := range ms.snapshot().Apps {
+	for _, a := range ms.snapshot(emptyTable()).Apps {
 		got = append(got, a.App+"/"+strconv.Itoa(a.Release))
 	}
 	// The live release and keptReleases before it; no app without a route.
@@ -107,7 +107,7 @@ func TestMetersPrune(t *testing.T) {
 		t.Fatalf("kept %v, want %s", got, want)
 	}
 	off := newMeters(false)
-	if off.get("shop", 1) != nil || len(off.snapshot().Apps) != 0 {
+	if off.get("shop", 1) != nil || len(off.snapshot(emptyTable()).Apps) != 0 {
 		t.Fatal("metrics off still count")
 	}
 }
@@ -169,6 +169,9 @@ func TestProxyCountsRequests(t *testing.T) {
 	}
 	if slow < 1 || r3.LatencyNanos < uint64(30*time.Millisecond) {
 		t.Fatalf("the slow request is not in the histogram: %v, sum %d", r3.Buckets, r3.LatencyNanos)
+	}
+	if r3.Live || !r4.Live {
+		t.Fatalf("live release: 3 %v, 4 %v", r3.Live, r4.Live)
 	}
 	if r4.Status != [5]uint64{0, 1, 0, 0, 0} {
 		t.Fatalf("release 4 status %v", r4.Status)
