@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bufio"
+	"bytes"
 	"net/http"
 	"sort"
 	"strconv"
@@ -24,9 +25,14 @@ func (c *Collector) Handler() http.Handler {
 		if r.Method == http.MethodHead {
 			return
 		}
-		bw := bufio.NewWriter(w)
+		// Rendered whole first: a slow client must not hold the lock
+		// the sampler takes.
+		var buf bytes.Buffer
+		bw := bufio.NewWriter(&buf)
 		c.WriteText(bw)
 		bw.Flush()
+		w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+		buf.WriteTo(w)
 	})
 }
 

@@ -200,3 +200,21 @@ func TestProxyMetricsOff(t *testing.T) {
 		t.Fatalf("metrics off: %+v %v", snap, err)
 	}
 }
+
+// BenchmarkCount is what counting adds to a request: the clock read at
+// its start, and count at its end (the clock again, five atomic
+// additions), on one meter from every CPU at once, as one busy app's
+// requests do. bench/proxycmp measures it whole (target
+// berth-nometrics): docs/metrics.md has both.
+func BenchmarkCount(b *testing.B) {
+	ms := newMeters(true)
+	rt := &route{meter: ms.get("shop", 1)}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		ex := &exchange{rt: rt, status: 200, bytes: 13}
+		for pb.Next() {
+			start := time.Now()
+			ex.count(start)
+		}
+	})
+}
