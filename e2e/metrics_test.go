@@ -118,6 +118,45 @@ func TestMetrics(t *testing.T) {
 			t.Fatalf("berth metrics shop: no %q in\n%s", want, out)
 		}
 	}
+	// A new release counts apart; the old one's counts stay.
+	if out, code := d.deployTar(t, "shop", appTar(t, map[string]string{"Dockerfile": dockerfile("v2"), "Procfile": "web: testapp web\n"})); code != 0 {
+		t.Fatalf("deploy v2: %d\n%s", code, out)
+	}
+	first := m.Release
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		m = api.AppMetrics{}
+		if err := json.Unmarshal([]byte(d.mustBerth(t, "metrics", "shop", "--format", "json")), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Release > first {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the proxy's live release did not move past %d: %+v", first, m)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	send("/", 5, 200)
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		m = api.AppMetrics{}
+		if err := json.Unmarshal([]byte(d.mustBerth(t, "metrics", "shop", "--format", "json")), &m); err != nil {
+			t.Fatal(err)
+		}
+		counts := map[int]uint64{}
+		for _, r := range m.Releases {
+			counts[r.Release] = r.Requests
+		}
+		if counts[m.Release] == 5 && counts[first] == 28 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("release %d should have 5 requests and release %d 28: %+v", m.Release, first, m.Releases)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+
 	// Bad input: one line, non-zero exit.
 	if out, code := d.berth("metrics", "nope"); code == 0 || !strings.Contains(out, "nope") {
 		t.Fatalf("metrics of a missing app: %d\n%s", code, out)

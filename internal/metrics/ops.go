@@ -41,6 +41,9 @@ func (c *Collector) App(app string, minutes int) api.AppMetrics {
 	}
 	out.Release = a.live
 	for rel, t := range a.releases {
+		if t.requests() == 0 { // routed, never asked (the route before the first deploy)
+			continue
+		}
 		out.Releases = append(out.Releases, api.ReleaseCounts{Release: rel, Requests: t.requests(), Status: t.status, BytesIn: t.bytesIn, BytesOut: t.bytesOut})
 	}
 	sort.Slice(out.Releases, func(i, j int) bool { return out.Releases[i].Release < out.Releases[j].Release })
