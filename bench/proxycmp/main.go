@@ -41,7 +41,7 @@ var (
 	rate     = flag.Int("rate", 1000, "requests per second of the open-loop scenario")
 	only     = flag.String("scenarios", "", "comma-separated scenario ids to run (default: all): h1,h1-close,rate,tls,tls-close,h2")
 	berthBin = flag.String("berth", "", "a berth binary to measure (default: built from this tree)")
-	names    = flag.String("targets", "direct,berth,nginx,caddy,haproxy", "comma-separated targets, in the order of each round (berth-rp: berth's proxy with its fast path off; berth-net: with net/http's server instead of its HTTP/1.1 loop; both HTTP only)")
+	names    = flag.String("targets", "direct,berth,nginx,caddy,haproxy", "comma-separated targets, in the order of each round (berth-rp: berth's proxy with its fast path off; berth-net: with net/http's server instead of its HTTP/1.1 loop; berth-nometrics: with its request counters off; all three HTTP only)")
 )
 
 var (
@@ -87,10 +87,10 @@ func main() {
 	want := map[string]bool{}
 	for _, n := range strings.Split(*names, ",") {
 		switch n {
-		case "direct", "berth", "berth-rp", "berth-net", "nginx", "caddy", "haproxy":
+		case "direct", "berth", "berth-rp", "berth-net", "berth-nometrics", "nginx", "caddy", "haproxy":
 			want[n] = true
 		default:
-			fail("unknown target %q: use direct, berth, berth-rp, berth-net, nginx, caddy, haproxy", n)
+			fail("unknown target %q: use direct, berth, berth-rp, berth-net, berth-nometrics, nginx, caddy, haproxy", n)
 		}
 	}
 	var run []scenario
@@ -140,7 +140,7 @@ func main() {
 			t = direct
 		case "berth":
 			t = b.t
-		case "berth-rp", "berth-net":
+		case "berth-rp", "berth-net", "berth-nometrics":
 			t = b.startReverseProxy(tmp, n)
 		case "nginx":
 			t = startNginx(tmp, backend)

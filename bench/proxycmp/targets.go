@@ -461,11 +461,16 @@ func appTar(dir string) []byte {
 // own HTTP port, so that a run shows the fast path's effect side by side.
 // It serves HTTP only: the TLS scenarios leave it out. Target berth-net
 // is the same with BERTH_PROXY_H1LOOP=0 instead: the fast path on
-// net/http's server rather than the proxy's own HTTP/1.1 loop.
+// net/http's server rather than the proxy's own HTTP/1.1 loop; target
+// berth-nometrics with BERTH_PROXY_METRICS=off: the proxy without its
+// request counters, so that berth against it is what counting costs.
 func (b *berth) startReverseProxy(dir, name string) *target {
 	env := "BERTH_PROXY_FASTPATH=0"
-	if name == "berth-net" {
+	switch name {
+	case "berth-net":
 		env = "BERTH_PROXY_H1LOOP=0"
+	case "berth-nometrics":
+		env = "BERTH_PROXY_METRICS=off"
 	}
 	data := filepath.Join(dir, name+"-data")
 	os.MkdirAll(data, 0o700)

@@ -10,6 +10,7 @@ import (
 	_ "github.com/berthpaas/berth/internal/cli/croncmd"      // cron:*
 	_ "github.com/berthpaas/berth/internal/cli/doctorcmd"    // doctor
 	_ "github.com/berthpaas/berth/internal/cli/logscmd"      // logs:failed, logs:set, logs:report
+	_ "github.com/berthpaas/berth/internal/cli/metricscmd"   // metrics
 	_ "github.com/berthpaas/berth/internal/cli/networkcmd"   // network:*
 	_ "github.com/berthpaas/berth/internal/cli/notifycmd"    // notifications:*
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd"   // domains:*, ports:*, certs:*, redirect:*, letsencrypt:*

@@ -50,6 +50,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	newCron(st, s, log, noEngine, d).Register(mux)
 	registerLogsFailed(mux, d)
 	newCluster(s, log, noEngine, "").Register(mux)
+	newMetrics(st, settings.Settings{MetricsInterval: "10s", StatsInterval: "off"}, log, noEngine, false).Register(mux)
 	return mux
 }
 
@@ -68,7 +69,7 @@ var (
 		"domains.update", "domains.report", "domains.urls", "ports.update", "ports.report",
 		"docker-options.update", "docker-options.list", "docker-options.report", "resource.update", "resource.report", "storage.list",
 		"network.set", "network.report", "network.rebuild", "proxy.enable", "proxy.build-config",
-		"cron.list", "cron.run", "cron.set", "cron.report", "logs.failed",
+		"cron.list", "cron.run", "cron.set", "cron.report", "logs.failed", "metrics.app",
 	}
 	anyKeyOps = []string{"system.version", "apps.list"}
 )

@@ -130,6 +130,11 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.cronLogs = crons.WriteLogs
 	registerLogsFailed(mux, deployer) // logs:failed
 	notes.Register(mux)               // notifications:*
+	// Metrics: the proxy's request counters and the containers' CPU and
+	// memory, sampled in the background (metrics.app; /metrics is
+	// svc.MetricsHandler, for the HTTP API).
+	svc.metrics = newMetrics(st, s, log, eng.get, proxyStatus != nil)
+	svc.metrics.Register(mux)
 	crons.Start(ctx)
 	// OpenSSH mode: set up or repair the users and their keys, whatever
 	// was installed first (before the gateway socket, which needs the group).
@@ -171,6 +176,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	rt.StartRenewals(ctx)
 	rt.StartPeers()                                      // the other nodes' proxies, in a swarm
 	go retireRuns(ctx, log, deployer, RunRetireInterval) // one-off containers past --ttl-seconds
+	go svc.metrics.Run(ctx)
 
 	select {
 	case err := <-errc:

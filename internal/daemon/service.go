@@ -13,6 +13,7 @@ import (
 	"github.com/berthpaas/berth/internal/apierr"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/metrics"
 	"github.com/berthpaas/berth/internal/routing"
 	"github.com/berthpaas/berth/internal/store"
 )
@@ -41,6 +42,9 @@ type Service struct {
 	routing *routing.Manager
 	// proxyAddr and proxyTLSAddr are where the proxy listens.
 	proxyAddr, proxyTLSAddr string
+	// metrics samples the proxy's counters and the containers' CPU and
+	// memory (metrics.go); nil in tests that do not make it.
+	metrics *metrics.Collector
 	// services follow the apps commands: a clone is linked to the app's
 	// services, a destroyed or renamed app's network goes. Nil: no
 	// services.

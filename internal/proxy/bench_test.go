@@ -55,6 +55,11 @@ func BenchmarkProxy(b *testing.B) {
 		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
 		run(b, "http://"+p.addr+"/", "shop.example.com")
 	})
+	b.Run("proxy-nometrics", func(b *testing.B) { // the request counters off: what counting costs
+		p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.DiscardHandler); c.NoMetrics = true })
+		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})
+		run(b, "http://"+p.addr+"/", "shop.example.com")
+	})
 	b.Run("proxy-nethttp", func(b *testing.B) { // the fast path on net/http's server, not the HTTP/1.1 loop
 		p := startProxy(b, "", func(c *Config) { c.Log = slog.New(slog.DiscardHandler); c.NoH1Loop = true })
 		p.set(Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(backend, "shop.web.1")}})

@@ -147,6 +147,14 @@ func (c *Client) Targets(ctx context.Context) ([]TargetStatus, error) {
 	return out, err
 }
 
+// Metrics returns the proxy's request counters by app and release
+// (metrics.go). An older proxy without them answers an error.
+func (c *Client) Metrics(ctx context.Context) (Snapshot, error) {
+	var out Snapshot
+	err := c.call(ctx, http.MethodGet, "/v1/metrics", nil, &out)
+	return out, err
+}
+
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {

@@ -37,7 +37,10 @@ type Config struct {
 	// instead of the proxy's own HTTP/1.1 loop (h1conn.go;
 	// BERTH_PROXY_H1LOOP=0). The loop needs the fast path.
 	NoH1Loop bool
-	Ready    func(httpAddr string) // called once listening
+	// NoMetrics turns the request counters off (BERTH_PROXY_METRICS=off):
+	// to measure what they cost (metrics.go).
+	NoMetrics bool
+	Ready     func(httpAddr string) // called once listening
 	// Version is reported by Status, so the daemon can tell an old proxy.
 	Version string // default "dev"
 	// Build identifies the binary (default: ExecutableID), reported by

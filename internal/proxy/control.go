@@ -21,6 +21,7 @@ import (
 //	DELETE /v1/routes/{app}
 //	POST   /v1/drain                 drainRequest -> drainResponse
 //	GET    /v1/targets               []TargetStatus
+//	GET    /v1/metrics               Snapshot: request counters by app and release (metrics.go)
 //	PUT    /v1/challenges/{token}    challengeRequest   an ACME HTTP-01 challenge
 //	DELETE /v1/challenges/{token}
 //	PUT    /v1/alpn-certs/{name}     alpnCertRequest    an ACME TLS-ALPN-01 challenge certificate
@@ -140,6 +141,9 @@ func (s *server) controlHandler() http.Handler {
 	})
 	mux.HandleFunc("GET /v1/targets", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, s.targets())
+	})
+	mux.HandleFunc("GET /v1/metrics", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, s.metrics())
 	})
 	mux.HandleFunc("PUT /v1/routes", func(w http.ResponseWriter, r *http.Request) {
 		var req replaceRequest

@@ -59,10 +59,12 @@ type exchange struct {
 type clientBody struct {
 	rc  io.ReadCloser
 	err error
+	n   int64 // bytes read, for the request counters
 }
 
 func (b *clientBody) Read(p []byte) (int, error) {
 	n, err := b.rc.Read(p)
+	b.n += int64(n)
 	if err != nil && err != io.EOF && b.err == nil {
 		b.err = err
 	}
@@ -77,9 +79,14 @@ func (e *entry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := e.s
 	ex := &exchange{w: w, s: s, idx: -1, port: e.port, id: requestID(r.Header.Get("X-Request-Id"))}
 	host := requestHost(r.Host)
-	if s.cfg.AccessLog {
-		defer ex.logAccess(r, host, time.Now())
+	var start time.Time
+	if s.cfg.AccessLog || s.meters.on {
+		start = time.Now()
 	}
+	if s.cfg.AccessLog {
+		defer ex.logAccess(r, host, start)
+	}
+	defer ex.count(start) // metrics.go; nothing when metrics are off
 	// ACME HTTP-01 challenges come first, for any host.
 	acme := strings.HasPrefix(r.URL.Path, acmePrefix)
 	if acme && ex.answerChallenge(r) {

@@ -46,6 +46,7 @@ type server struct {
 	xp          extraPorts      // the listeners of the routes' extra ports
 	stateSync   stateSyncer     // the state file's background fsync
 	relay       relays          // this node's address relayed to loopback targets (relay.go)
+	meters      meters          // request counters by app and release (metrics.go)
 }
 
 func newServer(ctx context.Context, cfg Config) *server {
@@ -59,6 +60,7 @@ func newServer(ctx context.Context, cfg Config) *server {
 		stopping:    make(chan struct{}),
 		ho:          handover{done: make(chan struct{})},
 		fallback:    sync.OnceValues(newFallbackCert),
+		meters:      newMeters(!cfg.NoMetrics),
 	}
 	s.hj.conns = make(map[net.Conn]struct{})
 	s.xp.init(s)
@@ -114,6 +116,9 @@ func Run(ctx context.Context, cfg Config) error {
 		return errors.New("proxy: ControlAddr needs ControlTLS")
 	}
 	log := cfg.Log
+	if os.Getenv("BERTH_PROXY_METRICS") == "off" {
+		cfg.NoMetrics = true
+	}
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelBase()
 	s := newServer(baseCtx, cfg)
@@ -352,6 +357,7 @@ func (s *server) build(cfg map[string]Route, certs map[string]*routeCert) (*tabl
 		ports:  make(map[int]bool),
 	}
 	fresh := make(map[string]*backend)
+	s.meters.begin()
 	add := func(pattern string, v *vhost) {
 		if d, ok := strings.CutPrefix(pattern, "*."); ok {
 			t.wild[d] = v
@@ -360,7 +366,7 @@ func (s *server) build(cfg map[string]Route, certs map[string]*routeCert) (*tabl
 		}
 	}
 	for app, r := range cfg {
-		rt := &route{app: app, maxBody: r.MaxBodyBytes, timeout: r.UpstreamTimeout}
+		rt := &route{app: app, maxBody: r.MaxBodyBytes, timeout: r.UpstreamTimeout, meter: s.meters.get(app, r.Release)}
 		if rt.maxBody == 0 {
 			rt.maxBody = s.cfg.MaxBodyBytes
 		}
@@ -414,6 +420,7 @@ func (s *server) install(t *table, fresh map[string]*backend) {
 	s.syncProbers(t)
 	s.xp.want(t.ports)
 	s.relay.want(loopbackPorts(t.config))
+	s.meters.prune(t)
 }
 
 // commit validates, persists and installs a new table. If any step fails,

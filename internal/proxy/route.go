@@ -58,7 +58,10 @@ func (l Liveness) withDefaults() Liveness {
 
 // Route maps an app's host names to its live targets.
 type Route struct {
-	App      string    `json:"app"`
+	App string `json:"app"`
+	// Release is the app's live release, which the proxy's request
+	// counters are kept by (0: none deployed).
+	Release  int       `json:"release,omitempty"`
 	Hosts    []string  `json:"hosts"` // "shop.example.com", "*.example.com" (one label), lower-case
 	Targets  []Target  `json:"targets"`
 	Liveness *Liveness `json:"liveness,omitempty"`
@@ -334,6 +337,7 @@ type route struct {
 	hsts       string     // Strict-Transport-Security value; "": none
 	toHTTPS    bool       // RedirectHTTP (if the proxy has an HTTPS listener)
 	next       roundRobin // the only mutable field: where the next pick starts
+	meter      *meter     // the request counters of the route's release (metrics.go); nil: off
 }
 
 // lookup finds what a host name (lower-case, no port) leads to: an exact

@@ -294,6 +294,7 @@ func (m *Manager) routeWith(ctx context.Context, app string, withTargets bool, k
 		}
 		deployed = err == nil
 		if deployed {
+			route.Release = live.Number // the proxy counts requests by release
 			maps, err := portMaps(tx, a)
 			if err != nil {
 				return err

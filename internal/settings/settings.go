@@ -115,6 +115,12 @@ type Settings struct {
 	// default 5s, the engine's): a node is seen down after a few missed
 	// ones. Tests shorten it to 1s.
 	SwarmHeartbeat string
+	// MetricsInterval is how often the daemon reads the proxy's request
+	// counters into its metrics (BERTH_METRICS_INTERVAL, default 10s);
+	// StatsInterval how often it samples the apps' containers' CPU and
+	// memory from the engine (BERTH_STATS_INTERVAL, default 10s; "off":
+	// never). Package metrics.
+	MetricsInterval, StatsInterval string
 
 	// reload loads them again from the same environment and flags (a
 	// pointer, so that Settings stay comparable).
@@ -166,6 +172,8 @@ var fields = []field{
 	{"BERTH_PROXY_PEER_TIMEOUT", "2s", "bound of each call to another node's proxy (route pushes, certificates, ACME challenges; 100ms to 1m)", func(s *Settings) *string { return &s.PeerTimeout }},
 	{"BERTH_PROXY_PEER_RESYNC", "3s", "how often the other nodes' proxies are compared with this one and brought in step (100ms to 1m)", func(s *Settings) *string { return &s.PeerResync }},
 	{"BERTH_SWARM_HEARTBEAT", "5s", "dispatcher heartbeat of a swarm made by scheduler-swarm:cluster-init (a duration, 1s to 1m): a node is seen down after a few missed ones", func(s *Settings) *string { return &s.SwarmHeartbeat }},
+	{"BERTH_METRICS_INTERVAL", "10s", "how often the daemon reads the proxy's request counters for its metrics (1s to 1m; 24 h are kept, at most 8,640 points per app)", func(s *Settings) *string { return &s.MetricsInterval }},
+	{"BERTH_STATS_INTERVAL", "10s", "how often the daemon samples the CPU and memory of the apps' containers from the engine (1s to 10m, or off)", func(s *Settings) *string { return &s.StatsInterval }},
 	{"BERTH_NAME_PREFIX", "", "prefix of Docker object names, for several instances on one engine", func(s *Settings) *string { return &s.NamePrefix }},
 	{"POSTGRES_IMAGE", "postgres", "image of new postgres services (Dokku's name; --image overrides)", func(s *Settings) *string { return &s.PostgresImage }},
 	{"POSTGRES_IMAGE_VERSION", "17", "its tag (--image-version overrides)", func(s *Settings) *string { return &s.PostgresImageVersion }},
@@ -286,6 +294,12 @@ func Load(getenv func(string) string, flags map[string]string) (Settings, error)
 	}
 	if d, err := time.ParseDuration(s.SwarmHeartbeat); err != nil || d < time.Second || d > time.Minute {
 		return s, fmt.Errorf("BERTH_SWARM_HEARTBEAT %q is not a duration from 1s to 1m, such as 5s", s.SwarmHeartbeat)
+	}
+	if d, err := time.ParseDuration(s.MetricsInterval); err != nil || d < time.Second || d > time.Minute {
+		return s, fmt.Errorf("BERTH_METRICS_INTERVAL %q is not a duration from 1s to 1m, such as 10s", s.MetricsInterval)
+	}
+	if d, err := time.ParseDuration(s.StatsInterval); s.StatsInterval != "off" && (err != nil || d < time.Second || d > 10*time.Minute) {
+		return s, fmt.Errorf("BERTH_STATS_INTERVAL %q is not off or a duration from 1s to 10m, such as 10s", s.StatsInterval)
 	}
 	switch s.LogFormat {
 	case "text", "json":

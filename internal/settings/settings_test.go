@@ -114,7 +114,8 @@ func TestLayersIndependent(t *testing.T) {
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
 		CronTick:    "30s", NotifyRetryDelay: "2s", PeerTimeout: "2s", PeerResync: "3s",
-		SwarmHeartbeat: "5s",
+		SwarmHeartbeat:  "5s",
+		MetricsInterval: "10s", StatsInterval: "10s",
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
@@ -162,7 +163,8 @@ func TestDefaultDataDir(t *testing.T) {
 		PostgresImage: "postgres", PostgresImageVersion: "17", RedisImage: "redis", RedisImageVersion: "7",
 		NetworkPool: DefaultNetworkPool,
 		CronTick:    "30s", NotifyRetryDelay: "2s", PeerTimeout: "2s", PeerResync: "3s",
-		SwarmHeartbeat: "5s",
+		SwarmHeartbeat:  "5s",
+		MetricsInterval: "10s", StatsInterval: "10s",
 	}
 	if s.reload = nil; s != want {
 		t.Errorf("Load =\n%+v\nwant\n%+v", s, want)
