@@ -154,9 +154,9 @@ func TestWatcherRestoresAtStartAndWhenTheEngineComesBack(t *testing.T) {
 	if x, _ := exits.Last("c2"); x.Code != 0 || x.OOMKilled {
 		t.Errorf("c2's last exit = %+v", x)
 	}
-	if got := exited.String(); got != "shop:web.1:c1:137:true shop:worker.1:c2:137:false :.:c2:0:false" {
-		t.Errorf("Exited told %q", got)
-	}
+	// Exited is told after the exit is recorded: wait for the last one.
+	const told = "shop:web.1:c1:137:true shop:worker.1:c2:137:false :.:c2:0:false"
+	waitFor(t, "Exited told of every exit", func() bool { return exited.String() == told })
 	logMu.Lock()
 	l := logs.String()
 	logMu.Unlock()
