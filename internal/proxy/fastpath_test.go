@@ -102,7 +102,7 @@ func newDiffBackend(t *testing.T) *diffBackend {
 			h.Set("X-Big", strings.Repeat("a", 11<<20))
 		case "/slow":
 			select {
-			case <-time.After(10 * time.Second):
+			case <-time.After(30 * time.Second): // past the route's timeout
 			case <-r.Context().Done():
 			}
 			io.WriteString(w, "slow")
@@ -235,7 +235,7 @@ func TestFastPathBehavesAsReverseProxy(t *testing.T) {
 	t.Parallel()
 	be := newDiffBackend(t)
 	route := Route{App: "shop", Hosts: []string{"shop.example.com"}, Targets: []Target{target(be.Server, "shop.web.1")},
-		MaxBodyBytes: 100 << 10, UpstreamTimeout: 3 * time.Second} // time enough for 11 MiB of headers on a loaded machine (1.5 s was not, at load 15)
+		MaxBodyBytes: 100 << 10, UpstreamTimeout: 8 * time.Second} // time enough for 11 MiB of headers on a loaded machine with the race detector (1.5 s was not at load 15, 3 s not at load 11)
 	fastP, slowP, loopP := newDiffProxy(t, false, route), newDiffProxy(t, true, route), newLoopProxy(t, route)
 
 	const h = "Host: shop.example.com\r\nX-Request-Id: req-1\r\n"
