@@ -49,6 +49,8 @@ func daemonMux(t *testing.T) *api.Mux {
 	newCron(st, s, log, noEngine, d).Register(mux)
 	registerLogsFailed(mux, d)
 	newCluster(s, log, noEngine, "").Register(mux)
+	newTokens(st, log).Register(mux)
+	(&auditLog{st, log}).Register(mux)
 	return mux
 }
 
@@ -68,6 +70,7 @@ var (
 		"docker-options.update", "docker-options.list", "docker-options.report", "resource.update", "resource.report", "storage.list",
 		"network.set", "network.report", "network.rebuild", "proxy.enable", "proxy.build-config",
 		"cron.list", "cron.run", "cron.set", "cron.report", "logs.failed",
+		"events.list",
 	}
 	anyKeyOps = []string{"system.version", "apps.list"}
 )

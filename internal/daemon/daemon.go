@@ -133,6 +133,8 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	git.WatchSettings(ctx, 2*time.Second) // BERTH_AUTHORIZED_KEYS changes without a restart
 	svc.registerVersion(mux, git)
 	svc.registerDoctor(mux, st, s, eng, git) // berth doctor
+	newTokens(st, log).Register(mux)         // tokens:*
+	(&auditLog{st, log}).Register(mux)       // events; records every change
 
 	ln, err := listenSocket(s.Socket)
 	if err != nil {
