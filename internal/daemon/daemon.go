@@ -133,8 +133,12 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	git.WatchSettings(ctx, 2*time.Second) // BERTH_AUTHORIZED_KEYS changes without a restart
 	svc.registerVersion(mux, git)
 	svc.registerDoctor(mux, st, s, eng, git) // berth doctor
-	newTokens(st, log).Register(mux)         // tokens:*
-	(&auditLog{st, log}).Register(mux)       // events; records every change
+	toks := newTokens(st, log)
+	toks.Register(mux)                                          // tokens:*
+	(&auditLog{st, log}).Register(mux)                          // events; records every change
+	dash := newDashboard(st, log, rt, s.APIAddr, svc.proxyAddr) // dashboard:*
+	dash.Register(mux)
+	dash.Serve(ctx, mux, toks) // the HTTP API, over every operation registered above
 
 	ln, err := listenSocket(s.Socket)
 	if err != nil {
@@ -182,6 +186,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		sshSrv.Shutdown(sctx)
 	}
 	err = srv.Shutdown(sctx)
+	dash.Shutdown(sctx)
 	os.Remove(s.Socket)
 	svcs.StopBackups(sctx)
 	crons.Stop()
