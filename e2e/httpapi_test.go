@@ -1,0 +1,206 @@
+package e2e
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// apiCall is one request to the HTTP API.
+type apiCall struct {
+	method, url, token, body, accept, host string
+}
+
+func (c apiCall) do(t *testing.T) (int, string) {
+	t.Helper()
+	method := c.method
+	if method == "" {
+		method = http.MethodPost
+	}
+	req, err := http.NewRequest(method, c.url, strings.NewReader(c.body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	if c.accept != "" {
+		req.Header.Set("Accept", c.accept)
+	}
+	if c.host != "" {
+		req.Host = c.host
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Minute}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, c.url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// tokenSecret creates a token with the CLI and returns its secret (the
+// last line it prints).
+func tokenSecret(t *testing.T, d *daemon, args ...string) string {
+	t.Helper()
+	out := d.mustBerth(t, append([]string{"tokens:create"}, args...)...)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	secret := lines[len(lines)-1]
+	if !strings.HasPrefix(secret, "berth_") {
+		t.Fatalf("tokens:create %v printed no secret:\n%s", args, out)
+	}
+	return secret
+}
+
+// TestHTTPAPI is issue 17's HTTP API through the real binary: tokens made
+// with the CLI, every access rule over HTTP on loopback, a streamed
+// operation as server-sent events, the audit log, and the API at its
+// domain through Berth's proxy.
+func TestHTTPAPI(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d := deployDaemon(t, eng)
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "apps:create", "blog")
+	if out, code := d.deployTar(t, "shop", appTar(t, zdtApp("v1", nil))); code != 0 {
+		t.Fatalf("deploy shop: %d\n%s", code, out)
+	}
+	listen := strings.TrimSpace(d.mustBerth(t, "dashboard:report", "--dashboard-listen"))
+	if !strings.HasPrefix(listen, "127.0.0.1:") {
+		t.Fatalf("dashboard:report listen = %q", listen)
+	}
+	base := "http://" + listen + "/api/v1/"
+	op := func(name string) string { return base + "ops/" + name }
+
+	admin := tokenSecret(t, d, "admin")
+	ci := tokenSecret(t, d, "ci", "--apps", "shop")
+	watcher := tokenSecret(t, d, "watcher", "--read-only")
+	if out, code := d.berth("tokens:create", "ci"); code == 0 || !strings.Contains(out, "A token named ci already exists") {
+		t.Errorf("a second token named ci: exit %d\n%s", code, out)
+	}
+
+	for _, tc := range []struct {
+		name   string
+		call   apiCall
+		status int
+		has    string
+	}{
+		// No token: refused everywhere, the OpenAPI file included.
+		{"no token, apps.list", apiCall{url: op("apps.list")}, 401, `"code":"unauthorized"`},
+		{"no token, config.get", apiCall{url: op("config.get"), body: `{"app":"shop"}`}, 401, "an API token is needed"},
+		{"no token, openapi", apiCall{method: "GET", url: base + "openapi.json"}, 401, "an API token is needed"},
+		{"wrong token", apiCall{url: op("apps.list"), token: "berth_nope"}, 401, "unknown or revoked API token"},
+		// Admin: everything.
+		{"admin apps.list", apiCall{url: op("apps.list"), token: admin}, 200, `"name":"blog"`},
+		{"admin config.update", apiCall{url: op("config.update"), token: admin, body: `{"app":"blog","set":{"SECRET_KEY":"hunter2-value"},"no_restart":true}`}, 200, `"result":{`},
+		{"admin openapi", apiCall{method: "GET", url: base + "openapi.json", token: admin}, 200, `"/api/v1/ops/config.update"`},
+		{"admin apps.destroy of a missing app", apiCall{url: op("apps.destroy"), token: admin, body: `{"app":"gone"}`}, 404, `"code":"app_not_found"`},
+		// Scoped to shop: shop only, one app at a time, no admin ops.
+		{"ci config.get shop", apiCall{url: op("config.get"), token: ci, body: `{"app":"shop"}`}, 200, `"vars"`},
+		{"ci config.update shop", apiCall{url: op("config.update"), token: ci, body: `{"app":"shop","set":{"GREETING":"hi"},"no_restart":true}`}, 200, `"result"`},
+		{"ci config.get blog", apiCall{url: op("config.get"), token: ci, body: `{"app":"blog"}`}, 403, "token ci may only use the commands of apps shop, not app blog"},
+		{"ci config --global", apiCall{url: op("config.get"), token: ci, body: `{"global":true}`}, 403, "not --global"},
+		{"ci apps.destroy shop", apiCall{url: op("apps.destroy"), token: ci, body: `{"app":"shop"}`}, 403, "not apps.destroy"},
+		{"ci tokens.list", apiCall{url: op("tokens.list"), token: ci}, 403, "not tokens.list"},
+		// Read-only: reads on every app, no change.
+		{"watcher config.get blog", apiCall{url: op("config.get"), token: watcher, body: `{"app":"blog"}`}, 200, `"SECRET_KEY":"hunter2-value"`},
+		{"watcher ps.report", apiCall{url: op("ps.report"), token: watcher, body: `{"app":"shop"}`}, 200, `"result"`},
+		{"watcher config.update", apiCall{url: op("config.update"), token: watcher, body: `{"app":"blog","set":{"X":"1"}}`}, 403, "token watcher is read-only and config.update changes something"},
+		{"watcher ps.restart", apiCall{url: op("ps.restart"), token: watcher, body: `{"app":"shop"}`}, 403, "read-only"},
+	} {
+		status, body := tc.call.do(t)
+		if status != tc.status || !strings.Contains(body, tc.has) {
+			t.Errorf("%s: %d %s\nwant %d with %q", tc.name, status, body, tc.status, tc.has)
+		}
+	}
+	// A scoped token's apps.list shows its own apps only.
+	if _, body := (apiCall{url: op("apps.list"), token: ci}).do(t); !strings.Contains(body, `"name":"shop"`) || strings.Contains(body, "blog") {
+		t.Errorf("ci's apps.list: %s", body)
+	}
+
+	// A streamed operation: ps.restart's output as server-sent events,
+	// then its result.
+	status, stream := apiCall{url: op("ps.restart"), token: ci, body: `{"app":"shop"}`, accept: "text/event-stream"}.do(t)
+	out, result := strings.Index(stream, "event: stdout\ndata: "), strings.Index(stream, "event: result\ndata: ")
+	if status != 200 || out < 0 || result < out || strings.Contains(stream, "event: error") {
+		t.Errorf("ps.restart as events: %d\n%s", status, stream)
+	}
+	// A refusal in a stream is an error event.
+	if _, s := (apiCall{url: op("ps.restart"), token: ci, body: `{"app":"blog"}`, accept: "text/event-stream"}).do(t); !strings.Contains(s, "event: error\ndata: {\"code\":\"forbidden\"") {
+		t.Errorf("a refused stream: %s", s)
+	}
+
+	// The audit log: the changes, who made them, secrets masked; no reads.
+	var events []struct {
+		Who, Op, App string
+		Args         json.RawMessage
+		OK           bool
+	}
+	if err := json.Unmarshal([]byte(d.mustBerth(t, "events", "--format", "json")), &events); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, e := range events {
+		seen[e.Who+" "+e.Op+" "+e.App] = true
+		if strings.Contains(string(e.Args), "hunter2") {
+			t.Errorf("a config value in the audit log: %s", e.Args)
+		}
+		if e.Op == "config.get" || e.Op == "apps.list" {
+			t.Errorf("a read in the audit log: %+v", e)
+		}
+	}
+	for _, want := range []string{"root apps.create shop", "root apps.create blog", "root git.from-archive shop", "token:admin config.update blog",
+		"token:ci config.update shop", "token:ci ps.restart shop", "token:admin apps.destroy gone", "root tokens.create "} {
+		if !seen[want] {
+			t.Errorf("events lack %q: %v", want, seen)
+		}
+	}
+	table := d.mustBerth(t, "events", "--app", "shop", "--limit", "3")
+	if !strings.Contains(table, "token:ci") || strings.Contains(table, "blog") || strings.Count(strings.TrimSpace(table), "\n") != 3 {
+		t.Errorf("events --app shop --limit 3:\n%s", table)
+	}
+
+	// tokens:list: scope, read-only, last use, never a secret.
+	list := d.mustBerth(t, "tokens:list")
+	mustContain(t, "tokens:list", list, "NAME", "LAST USED", "admin", "watcher")
+	if strings.Contains(list, "berth_") || !strings.Contains(list, "shop") {
+		t.Errorf("tokens:list:\n%s", list)
+	}
+	// A revoked token is refused.
+	d.mustBerth(t, "tokens:revoke", "ci")
+	if status, _ := (apiCall{url: op("config.get"), token: ci, body: `{"app":"shop"}`}).do(t); status != 401 {
+		t.Errorf("a revoked token: %d", status)
+	}
+
+	// dashboard:set domain: the proxy serves the API at that domain.
+	d.mustBerth(t, "dashboard:set", "domain", "berth.api.test")
+	viaProxy := "http://" + d.proxyAddr + "/api/v1/"
+	if status, body := (apiCall{url: viaProxy + "ops/apps.list", token: admin, host: "berth.api.test"}).do(t); status != 200 || !strings.Contains(body, `"name":"shop"`) {
+		t.Errorf("the API through the proxy: %d %s", status, body)
+	}
+	if status, _ := (apiCall{url: viaProxy + "ops/apps.list", host: "berth.api.test"}).do(t); status != 401 {
+		t.Errorf("the API through the proxy without a token: %d", status)
+	}
+	report := d.mustBerth(t, "dashboard:report")
+	mustContain(t, "dashboard:report", report, "berth.api.test", "http://berth.api.test:")
+	// A new daemon (its API on another port) routes the domain again.
+	if err := d.stop(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	d, err := startDaemon(d.dataDir, d.extraEnv...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.stop(syscall.SIGKILL); d.logTailIfFailed(t, "second daemon") })
+	if status, _ := (apiCall{url: viaProxy + "ops/apps.list", token: admin, host: "berth.api.test"}).do(t); status != 200 {
+		t.Errorf("the API through the proxy after a restart of the daemon: %d", status)
+	}
+	d.mustBerth(t, "dashboard:set", "domain")
+	if status, _ := (apiCall{url: viaProxy + "ops/apps.list", token: admin, host: "berth.api.test"}).do(t); status == 200 {
+		t.Errorf("the API still served at its domain after dashboard:set domain (unset)")
+	}
+}
