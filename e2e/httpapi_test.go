@@ -2,12 +2,19 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berthpaas/berth/internal/testacme"
 )
 
 // apiCall is one request to the HTTP API.
@@ -202,5 +209,52 @@ func TestHTTPAPI(t *testing.T) {
 	d.mustBerth(t, "dashboard:set", "domain")
 	if status, _ := (apiCall{url: viaProxy + "ops/apps.list", token: admin, host: "berth.api.test"}).do(t); status == 200 {
 		t.Errorf("the API still served at its domain after dashboard:set domain (unset)")
+	}
+}
+
+// TestHTTPAPIDashboardHTTPS: dashboard:set letsencrypt true gets the API's
+// domain a certificate through the apps' ACME path (Pebble here), and the
+// proxy serves the API over HTTPS there, HTTP redirecting.
+func TestHTTPAPIDashboardHTTPS(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	acme := testacme.Start(t)
+	roots := filepath.Join(t.TempDir(), "pebble-roots.pem")
+	if err := os.WriteFile(roots, acme.CARoots, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Pebble checks HTTP-01 on NAME:HTTPPort: the proxy listens there.
+	d := deployDaemon(t, eng, fmt.Sprintf("BERTH_HTTP_ADDR=127.0.0.1:%d", acme.HTTPPort), "BERTH_ACME_CA_ROOTS="+roots)
+	admin := tokenSecret(t, d, "admin")
+	d.mustBerth(t, "dashboard:set", "domain", "dash.test")
+	if out, code := d.berth("dashboard:set", "letsencrypt", "true"); code != 1 || !strings.Contains(out, "without an e-mail address") {
+		t.Errorf("letsencrypt without an e-mail: %d %s", code, out)
+	}
+	d.mustBerth(t, "letsencrypt:set", "--global", "email", "me@example.com")
+	d.mustBerth(t, "letsencrypt:set", "--global", "server", acme.Directory)
+	out := d.mustBerth(t, "dashboard:set", "letsencrypt", "true")
+	mustContain(t, "dashboard:set letsencrypt true", out, "Getting a certificate for dash.test", "Certificate installed")
+
+	https := issuedClient(t, acme, d.proxyTLSAddr)
+	req, _ := http.NewRequest("GET", "https://dash.test/api/v1/token", nil)
+	req.Header.Set("Authorization", "Bearer "+admin)
+	resp, err := https.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"name":"admin"`) || !slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "dash.test") {
+		t.Errorf("https://dash.test/api/v1/token: %d %s", resp.StatusCode, b)
+	}
+	if resp, _ := get(t, issuedClient(t, acme, d.proxyAddr), "http://dash.test/api/v1/token"); resp.StatusCode != 301 || !strings.HasPrefix(resp.Header.Get("Location"), "https://dash.test") {
+		t.Errorf("http://dash.test/: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	_, tlsPort, _ := net.SplitHostPort(d.proxyTLSAddr)
+	report := d.mustBerth(t, "dashboard:report", "--format", "json")
+	for _, want := range []string{`"tls":"true"`, `"letsencrypt":"true"`, `"url":"https://dash.test:` + tlsPort + `"`} {
+		if !strings.Contains(report, want) {
+			t.Errorf("dashboard:report lacks %s: %s", want, report)
+		}
 	}
 }

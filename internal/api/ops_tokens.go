@@ -74,7 +74,7 @@ type EventList struct {
 }
 
 // DashboardChange sets (or with Unset clears) one dashboard setting
-// (dashboard:set): "domain".
+// (dashboard:set): "domain", or "letsencrypt" (true or false).
 type DashboardChange struct {
 	Key   string `json:"key"`
 	Value string `json:"value,omitempty"`
@@ -91,6 +91,13 @@ type DashboardInfo struct {
 	URL string `json:"url"`
 	// TLS says whether the domain has a certificate.
 	TLS bool `json:"tls"`
+	// LetsEncrypt says whether Berth gets and renews its certificate
+	// (dashboard:set letsencrypt true).
+	LetsEncrypt bool `json:"letsencrypt"`
+	// CertExpires is when the certificate expires (nil: none).
+	CertExpires *time.Time `json:"cert_expires,omitempty"`
+	// CertError is the last failure to get one ("" after a success).
+	CertError string `json:"cert_error,omitempty"`
 }
 
 // Token, audit log and dashboard operations.

@@ -51,7 +51,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	newCluster(s, log, noEngine, "").Register(mux)
 	newTokens(st, log).Register(mux)
 	(&auditLog{st, log}).Register(mux)
-	newDashboard(st, log, nil, "", "").Register(mux)
+	newDashboard(st, log, nil, "", "", "").Register(mux)
 	return mux
 }
 

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
+	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/proxy"
+	"github.com/berthpaas/berth/internal/store"
 )
 
 // staticRoutes are routes that are no app's (the HTTP API at the domain
@@ -58,4 +61,34 @@ func (m *Manager) staticList() []proxy.Route {
 		out = append(out, r)
 	}
 	return out
+}
+
+// ObtainCert gets a certificate for hosts (not an app's: the HTTP API's
+// domain) from the ACME server of the global letsencrypt settings (email,
+// server, challenge), with the same client, account keys and challenge
+// answers as the apps' certificates. It returns the PEM certificate chain
+// and key, and when the certificate expires.
+func (m *Manager) ObtainCert(ctx context.Context, hosts []string) (certPEM, keyPEM string, notAfter time.Time, err error) {
+	if m.proxy == nil {
+		return "", "", notAfter, api.Errorf(api.CodeUnavailable, "Let's Encrypt needs the proxy (BERTH_HTTP_ADDR is off)")
+	}
+	var set leSettings
+	if err := m.store.Tx(ctx, func(tx *store.Tx) (err error) { set, err = leSettingsOf(tx, store.App{}); return err }); err != nil {
+		return "", "", notAfter, err
+	}
+	if set.email == "" {
+		return "", "", notAfter, api.Errorf(api.CodeInvalid, "Cannot request a certificate without an e-mail address! Set one with letsencrypt:set --global email you@example.com")
+	}
+	m.orderMu.Lock()
+	defer m.orderMu.Unlock()
+	certPEM, keyPEM, err = m.acme.order(ctx, set, hosts)
+	if err != nil {
+		m.log.Warn("certificate request failed", "hosts", hosts, "err", err)
+		return "", "", notAfter, api.Errorf(api.CodeUnavailable, "Could not get a certificate for %s: %v", hosts[0], firstLine(err.Error()))
+	}
+	leaf, err := parseCertPair(certPEM, keyPEM)
+	if err != nil {
+		return "", "", notAfter, err
+	}
+	return certPEM, keyPEM, leaf.NotAfter, nil
 }

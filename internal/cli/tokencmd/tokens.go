@@ -19,7 +19,7 @@ func init() {
 		&cli.Command{Name: "tokens:list", Args: "[--format stdout|json]", Short: "List API tokens: name, scope, read-only, created, last used (never the secret)", Values: []string{"format"}, Run: tokensList},
 		&cli.Command{Name: "tokens:revoke", Args: "<name>", Short: "Revoke an API token", Run: tokensRevoke},
 		&cli.Command{Name: "events", Args: "[--app APP] [--limit N] [--format stdout|json]", Short: "Show the audit log: every change, who made it, when, and how it ended", Values: []string{"app", "limit", "format"}, Run: events},
-		&cli.Command{Name: "dashboard:set", Args: "domain [<domain>]", Short: "Serve the HTTP API behind the proxy at a domain (no value: stop)", Run: dashboardSet},
+		&cli.Command{Name: "dashboard:set", Args: "(domain [<domain>]|letsencrypt true|false)", Short: "Serve the HTTP API behind the proxy at a domain (no value: stop), with a Let's Encrypt certificate", Run: dashboardSet},
 		&cli.Command{Name: "dashboard:report", Args: "[<flag>] [--format json]", Short: "Show where the HTTP API is served", Values: []string{"format"}, InfoFlags: true, Run: dashboardReport},
 	)
 }
@@ -143,7 +143,7 @@ func events(c *cli.Ctx) error {
 
 func dashboardSet(c *cli.Ctx) error {
 	if len(c.Args) == 0 {
-		return cli.Failf("Please specify a property: domain")
+		return cli.Failf("Please specify a property: domain or letsencrypt")
 	}
 	if err := c.NoExtraArgs(2); err != nil {
 		return err
@@ -154,7 +154,7 @@ func dashboardSet(c *cli.Ctx) error {
 	} else {
 		ch.Unset = true
 	}
-	if _, err := api.DashboardSet.Call(c, c.API, ch); err != nil {
+	if _, err := api.DashboardSet.Stream(c, c.API, ch, c.Output()); err != nil {
 		return err
 	}
 	if ch.Unset {
@@ -173,11 +173,18 @@ func dashboardReport(c *cli.Ctx) error {
 	if err != nil {
 		return err
 	}
+	expires := ""
+	if r.CertExpires != nil {
+		expires = r.CertExpires.UTC().Format(time.RFC3339)
+	}
 	return c.Report("dashboard", "Dashboard information", []cli.Field{
 		{Key: "listen", Value: r.Listen},
 		{Key: "domain", Value: r.Domain},
 		{Key: "url", Value: r.URL},
 		{Key: "tls", Value: strconv.FormatBool(r.TLS)},
+		{Key: "letsencrypt", Value: strconv.FormatBool(r.LetsEncrypt)},
+		{Key: "cert-expires", Value: expires},
+		{Key: "cert-error", Value: r.CertError},
 	})
 }
 
