@@ -258,3 +258,42 @@ func TestHTTPAPIDashboardHTTPS(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditLogNamesKeys: changes over ssh and by git push are recorded as
+// the key's; a key limited to apps reads its apps' events only.
+func TestAuditLogNamesKeys(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d, _, port := sshDaemon(t, eng)
+	dev := sshKey(t, t.TempDir(), "dev")
+	d.mustBerth(t, "ssh-keys:add", "--apps", "shop", "dev", dev+".pub")
+	d.mustBerth(t, "apps:create", "shop")
+	if out, code := sshRun(t, dev, "berth", d.sshAddr, nil, "config:set", "--no-restart", "shop", "API_KEY=sekrit"); code != 0 {
+		t.Fatalf("config:set over ssh: %d %s", code, out)
+	}
+	r := newRepo(t, dev, port, map[string]string{"Dockerfile": dockerfile("v1"), "Procfile": "web: testapp web\n"})
+	r.git("remote", "add", "shop", "berth@127.0.0.1:shop")
+	if out, code := r.try("push", "shop", "main"); code != 0 {
+		t.Fatalf("push: %d\n%s", code, out)
+	}
+	var events []struct{ Who, Op, App string }
+	decodeJSON(t, d.mustBerth(t, "events", "--format", "json"), &events)
+	seen := map[string]bool{}
+	for _, e := range events {
+		seen[e.Who+" "+e.Op+" "+e.App] = true
+	}
+	for _, want := range []string{"root keys.add ", "root apps.create shop", "key:dev config.update shop", "key:dev git.push-deploy shop"} {
+		if !seen[want] {
+			t.Errorf("events lack %q: %v", want, seen)
+		}
+	}
+	if out := d.mustBerth(t, "events"); strings.Contains(out, "sekrit") {
+		t.Errorf("a config value in the audit log:\n%s", out)
+	}
+	if out, code := sshRun(t, dev, "berth", d.sshAddr, nil, "events"); code == 0 || !strings.Contains(out, "Permission denied") {
+		t.Errorf("events of every app by a limited key: %d %s", code, out)
+	}
+	if out, code := sshRun(t, dev, "berth", d.sshAddr, nil, "events", "--app", "shop"); code != 0 || !strings.Contains(out, "key:dev") {
+		t.Errorf("events --app shop by its key: %d %s", code, out)
+	}
+}
