@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -136,6 +138,9 @@ func TestHTTPAPI(t *testing.T) {
 	if status != 200 || out < 0 || result < out || strings.Contains(stream, "event: error") {
 		t.Errorf("ps.restart as events: %d\n%s", status, stream)
 	}
+	// logs -t as events: the web process's lines arrive while the stream
+	// stays open; closing it ends the tail.
+	followLogs(t, op("logs"), ci, `{"app":"shop","follow":true}`, "listening on")
 	// A refusal in a stream is an error event.
 	if _, s := (apiCall{url: op("ps.restart"), token: ci, body: `{"app":"blog"}`, accept: "text/event-stream"}).do(t); !strings.Contains(s, "event: error\ndata: {\"code\":\"forbidden\"") {
 		t.Errorf("a refused stream: %s", s)
@@ -296,4 +301,38 @@ func TestAuditLogNamesKeys(t *testing.T) {
 	if out, code := sshRun(t, dev, "berth", d.sshAddr, nil, "events", "--app", "shop"); code != 0 || !strings.Contains(out, "key:dev") {
 		t.Errorf("events --app shop by its key: %d %s", code, out)
 	}
+}
+
+// followLogs follows a logs stream over server-sent events until a stdout
+// event holds want, then closes it.
+func followLogs(t *testing.T, url, token, body, want string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("logs stream: %v", err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); resp.StatusCode != 200 || ct != "text/event-stream" {
+		t.Fatalf("logs stream: %d %s", resp.StatusCode, ct)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if e, ok := strings.CutPrefix(line, "event: "); ok {
+			event = e
+		}
+		if event == "stdout" && strings.HasPrefix(line, "data: ") && strings.Contains(line, want) {
+			return
+		}
+		if event == "result" || event == "error" {
+			t.Fatalf("logs stream ended (%s) before %q: %s", event, want, line)
+		}
+	}
+	t.Fatalf("logs stream: no stdout event with %q (%v)", want, sc.Err())
 }
