@@ -50,7 +50,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	registerLogsFailed(mux, d)
 	newCluster(s, log, noEngine, "").Register(mux)
 	newTokens(st, log).Register(mux)
-	(&auditLog{st, log}).Register(mux)
+	(&auditLog{st: st, log: log}).Register(mux)
 	newDashboard(st, log, nil, "", "", "").Register(mux)
 	return mux
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -18,7 +19,15 @@ import (
 type auditLog struct {
 	st  *store.Store
 	log *slog.Logger
+	n   atomic.Int64 // events recorded since the start, for pruning
 }
+
+// auditKeep is how many events the log keeps: every auditPruneEvery
+// events recorded, older ones go.
+const (
+	auditKeep       = 100_000
+	auditPruneEvery = 1000
+)
 
 // notAudited are transports whose inner calls are recorded themselves:
 // ssh.command runs a command line whose operations go through the table
@@ -55,7 +64,13 @@ func (a *auditLog) record(ctx context.Context, rec api.CallRecord) {
 	// happened all the same.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
-	if err := a.st.Tx(ctx, func(tx *store.Tx) error { return tx.AddEvent(e) }); err != nil {
+	prune := a.n.Add(1)%auditPruneEvery == 0
+	if err := a.st.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.AddEvent(e); err != nil || !prune {
+			return err
+		}
+		return tx.PruneEvents(auditKeep)
+	}); err != nil {
 		a.log.Warn("could not record a change in the audit log", "op", e.Op, "who", e.Who, "err", err)
 	}
 }

@@ -135,7 +135,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	svc.registerDoctor(mux, st, s, eng, git) // berth doctor
 	toks := newTokens(st, log)
 	toks.Register(mux)                                                            // tokens:*
-	(&auditLog{st, log}).Register(mux)                                            // events; records every change
+	(&auditLog{st: st, log: log}).Register(mux)                                   // events; records every change
 	dash := newDashboard(st, log, rt, s.APIAddr, svc.proxyAddr, svc.proxyTLSAddr) // dashboard:*
 	dash.Register(mux)
 	dash.Serve(ctx, mux, toks) // the HTTP API, over every operation registered above

@@ -50,3 +50,9 @@ func (t *Tx) Events(app string, limit int) ([]Event, error) {
 	}
 	return out, rows.Err()
 }
+
+// PruneEvents keeps the newest keep events and deletes the older ones.
+func (t *Tx) PruneEvents(keep int) error {
+	_, err := t.exec("DELETE FROM events WHERE id <= (SELECT COALESCE(MAX(id), 0) FROM events) - ?", keep)
+	return err
+}
