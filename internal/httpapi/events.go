@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/berthpaas/berth/internal/api"
 )
@@ -64,6 +66,32 @@ func (s *sse) event(name string, v any) error {
 	return nil
 }
 
+// keepAliveEvery is how often a quiet stream (logs -t) sends a comment,
+// so that nothing between the client and the daemon closes it as idle.
+var keepAliveEvery = 25 * time.Second
+
+// keepAlive writes a comment line every interval until done is closed.
+func (s *sse) keepAlive(done <-chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			s.mu.Lock()
+			_, err := io.WriteString(s.w, ": keep-alive\n\n")
+			if err == nil && s.fl != nil {
+				s.fl.Flush()
+			}
+			s.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}
+}
+
 // sseWriter turns output into "stdout" or "stderr" events whose data is
 // a JSON string.
 type sseWriter struct {
@@ -95,6 +123,13 @@ func serveEvents(w http.ResponseWriter, r *http.Request, c api.Caller, op string
 	if fl != nil {
 		fl.Flush()
 	}
+	// The comments stop before the handler returns (LIFO: close, then wait).
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); s.keepAlive(done, keepAliveEvery) }()
+	defer wg.Wait()
+	defer close(done)
 	var resp json.RawMessage
 	err := c.Call(r.Context(), op, req, &resp, api.Output{Stdout: sseWriter{s, "stdout"}, Stderr: sseWriter{s, "stderr"}})
 	if err != nil {

@@ -114,7 +114,7 @@ func (s *Server) Authenticated(h http.Handler) http.Handler {
 		addr := ClientAddr(r)
 		if s.limiter.blocked(addr) {
 			w.Header().Set("Retry-After", "60")
-			writeError(w, http.StatusTooManyRequests, api.CodeForbidden, "too many failed authentications from "+addr+"; try again later")
+			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed authentications from "+addr+"; try again later")
 			return
 		}
 		secret, ok := bearer(r)

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berthpaas/berth/internal/api"
 )
@@ -203,5 +204,22 @@ func TestClientAddr(t *testing.T) {
 	r.RemoteAddr = "198.51.100.1:5555"
 	if got := ClientAddr(r); got != "198.51.100.1" {
 		t.Errorf("direct: %s (X-Real-Ip trusted from a non-loopback peer)", got)
+	}
+}
+
+func TestQuietStreamsKeepAlive(t *testing.T) {
+	old := keepAliveEvery
+	keepAliveEvery = 20 * time.Millisecond
+	t.Cleanup(func() { keepAliveEvery = old })
+	mux := api.NewMux(nil, nil)
+	api.Handle(mux, api.AppsInfo, func(context.Context, api.AppRef, api.Output) (api.AppInfo, error) {
+		time.Sleep(100 * time.Millisecond)
+		return api.AppInfo{Name: "shop"}, nil
+	})
+	srv := httptest.NewServer(New(Config{Ops: mux, Auth: fakeAuth{"admin": {Name: "admin", Grant: api.Grant{Admin: true}}}}))
+	defer srv.Close()
+	_, _, b := post(t, srv, "admin", "apps.info", `{"app":"shop"}`, "Accept", "text/event-stream")
+	if !strings.HasPrefix(b, ": keep-alive\n\n") || !strings.HasSuffix(b, "event: result\ndata: {\"name\":\"shop\",\"created_at\":\"0001-01-01T00:00:00Z\",\"locked\":false,\"dir\":\"\",\"deploy_source\":\"\",\"deploy_source_metadata\":\"\"}\n\n") {
+		t.Errorf("quiet stream: %q", b)
 	}
 }
