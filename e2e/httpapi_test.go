@@ -336,3 +336,23 @@ func followLogs(t *testing.T, url, token, body, want string) {
 	}
 	t.Fatalf("logs stream: no stdout event with %q (%v)", want, sc.Err())
 }
+
+// TestHTTPAPIFailedAuthLimited: after ten failed authentications from one
+// address, even a good token is refused with 429 for a while.
+func TestHTTPAPIFailedAuthLimited(t *testing.T) {
+	t.Parallel()
+	d := instanceDaemon(t, nil, shortTempDir(t))
+	admin := tokenSecret(t, d, "admin")
+	url := "http://" + strings.TrimSpace(d.mustBerth(t, "dashboard:report", "--dashboard-listen")) + "/api/v1/ops/apps.list"
+	if status, _ := (apiCall{url: url, token: admin}).do(t); status != 200 {
+		t.Fatalf("admin token: %d", status)
+	}
+	for i := 0; i < 10; i++ {
+		if status, _ := (apiCall{url: url, token: "berth_guess" + fmt.Sprint(i)}).do(t); status != 401 {
+			t.Fatalf("failure %d: %d", i, status)
+		}
+	}
+	if status, body := (apiCall{url: url, token: admin}).do(t); status != 429 || !strings.Contains(body, `"code":"rate_limited"`) {
+		t.Errorf("after ten failures: %d %s", status, body)
+	}
+}
