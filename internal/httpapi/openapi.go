@@ -61,6 +61,18 @@ func OpenAPI(ops []api.OpInfo) map[string]any {
 			},
 		}
 	}
+	paths["/api/v1/token"] = map[string]any{"get": map[string]any{
+		"operationId": "token",
+		"summary":     "the calling token: its name and what it may do",
+		"responses": map[string]any{
+			"200": map[string]any{"description": "the token", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
+				"type": "object", "properties": map[string]any{
+					"name": map[string]any{"type": "string"}, "admin": map[string]any{"type": "boolean"},
+					"apps": map[string]any{"type": "array", "items": map[string]any{"type": "string"}}, "read_only": map[string]any{"type": "boolean"},
+				}}}}},
+			"default": map[string]any{"$ref": "#/components/responses/Error"},
+		},
+	}}
 	errSchema := map[string]any{"type": "object", "properties": map[string]any{
 		"error": map[string]any{"type": "string"}, "code": map[string]any{"type": "string"},
 	}}

@@ -172,8 +172,8 @@ func TestOpenAPI(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.OpenAPI != "3.0.3" || len(doc.Paths) != 4 {
-		t.Fatalf("openapi %q with %d paths (want 4: sessions left out)", doc.OpenAPI, len(doc.Paths))
+	if doc.OpenAPI != "3.0.3" || len(doc.Paths) != 5 || doc.Paths["/api/v1/token"]["get"] == nil {
+		t.Fatalf("openapi %q with %d paths (want 4 operations, sessions left out, and /api/v1/token)", doc.OpenAPI, len(doc.Paths))
 	}
 	post := doc.Paths["/api/v1/ops/config.update"]["post"]
 	if post["x-berth-access"] != "app-scoped" || post["x-berth-read"] != false {
