@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/httpapi"
 	"github.com/berthpaas/berth/internal/store"
 )
 
@@ -90,4 +92,29 @@ func TestMaskSecrets(t *testing.T) {
 	if !strings.Contains(got, "https://u:***@example.com/x.tgz") {
 		t.Errorf("url not kept: %s", got)
 	}
+}
+
+// TestOpenAPIOfTheDaemon: the OpenAPI file of the whole table builds, has
+// a path per operation but the interactive ones, and refers only to
+// schemas it defines.
+func TestOpenAPIOfTheDaemon(t *testing.T) {
+	ops := daemonMux(t).Ops()
+	doc := httpapi.OpenAPI(ops)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := doc["paths"].(map[string]any)
+	for _, op := range ops {
+		if _, ok := paths["/api/v1/ops/"+op.Name]; ok == op.Session {
+			t.Errorf("%s (session %v): path present %v", op.Name, op.Session, ok)
+		}
+	}
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	for _, ref := range regexp.MustCompile(`"#/components/schemas/([A-Za-z0-9_]+)"`).FindAllStringSubmatch(string(b), -1) {
+		if _, ok := schemas[ref[1]]; !ok {
+			t.Errorf("$ref to undefined schema %s", ref[1])
+		}
+	}
+	t.Logf("%d paths, %d schemas, %d bytes", len(paths), len(schemas), len(b))
 }
