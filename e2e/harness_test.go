@@ -82,7 +82,7 @@ func startDaemon(dataDir string, extraEnv ...string) (*daemon, error) {
 	// Tests run many daemons at once: each ssh server and proxy takes a
 	// free port. OpenSSH mode is off unless a test turns it on with its
 	// own users: a test daemon never touches the host's berth and dokku.
-	extraEnv = append([]string{"BERTH_SSH_ADDR=127.0.0.1:0", "BERTH_HTTP_ADDR=127.0.0.1:0", "BERTH_HTTPS_ADDR=127.0.0.1:0", "BERTH_OPENSSH=off"}, extraEnv...)
+	extraEnv = append([]string{"BERTH_SSH_ADDR=127.0.0.1:0", "BERTH_HTTP_ADDR=127.0.0.1:0", "BERTH_HTTPS_ADDR=127.0.0.1:0", "BERTH_API_ADDR=127.0.0.1:0", "BERTH_OPENSSH=off"}, extraEnv...)
 	d := &daemon{dataDir: dataDir, log: &bytes.Buffer{}, done: make(chan error, 1), extraEnv: extraEnv}
 	d.cmd = exec.Command(filepath.Join(binDir, "berth"), "serve")
 	d.cmd.Env = d.env()

@@ -172,6 +172,14 @@ func scopedAttempt(c *cli.Command) []string {
 		return []string{c.Name, "stolen.test"}
 	case "letsencrypt:cron-job":
 		return []string{c.Name, "--add"}
+	case "tokens:create":
+		return []string{c.Name, "stolen"}
+	case "tokens:revoke":
+		return []string{c.Name, "admin"}
+	case "dashboard:set":
+		return []string{c.Name, "domain", "stolen.test"}
+	case "events":
+		return []string{c.Name, "--app", "secret"}
 	case "storage:ensure-directory", "storage:create", "storage:info":
 		return []string{c.Name, "stolen"}
 	case "storage:destroy":

@@ -15,4 +15,5 @@ import (
 	_ "github.com/berthpaas/berth/internal/cli/notifycmd"    // notifications:*
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd"   // domains:*, ports:*, certs:*, redirect:*, letsencrypt:*
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd"   // postgres:*, redis:*
+	_ "github.com/berthpaas/berth/internal/cli/tokencmd"     // tokens:*, events, dashboard:*
 )

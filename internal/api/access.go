@@ -59,6 +59,8 @@ type OpInfo struct {
 	Session bool // an interactive operation (SessionOp)
 	// NewRequest returns a pointer to a zero request of the operation.
 	NewRequest func() any
+	// NewResponse returns a pointer to a zero response (OpenAPI).
+	NewResponse func() any
 }
 
 // Access is the declared access of operation op; Undeclared when op is not
@@ -78,11 +80,11 @@ func (m *Mux) Ops() []OpInfo {
 }
 
 // declare records an operation's access and request type.
-func declare[Req any](m *Mux, name string, access Access, session bool) {
+func declare[Req, Resp any](m *Mux, name string, access Access, session bool) {
 	if m.ops == nil {
 		m.ops = map[string]OpInfo{}
 	}
-	m.ops[name] = OpInfo{Name: name, Access: access, Session: session, NewRequest: func() any { return new(Req) }}
+	m.ops[name] = OpInfo{Name: name, Access: access, Session: session, NewRequest: func() any { return new(Req) }, NewResponse: func() any { return new(Resp) }}
 }
 
 // ScopedRequest is a request that carries the app scope of its caller

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Handler serves one operation. It writes progress to out and returns the
@@ -25,6 +26,7 @@ type Mux struct {
 	ops      map[string]OpInfo // what each operation declares (Access)
 	log      *slog.Logger
 	mapErr   ErrorMapper
+	observe  Observer // the audit log (Observe)
 }
 
 // ErrorMapper turns a domain error (a package's sentinel, a validation
@@ -48,7 +50,7 @@ func Handle[Req, Resp any](m *Mux, op Op[Req, Resp], fn func(ctx context.Context
 	if _, dup := m.handlers[op.Name]; dup {
 		panic("api: duplicate handler for " + op.Name)
 	}
-	declare[Req](m, op.Name, op.Access, false)
+	declare[Req, Resp](m, op.Name, op.Access, false)
 	m.handlers[op.Name] = func(ctx context.Context, raw json.RawMessage, out Output) (any, error) {
 		var req Req
 		if len(raw) > 0 {
@@ -56,7 +58,10 @@ func Handle[Req, Resp any](m *Mux, op Op[Req, Resp], fn func(ctx context.Context
 				return nil, Errorf(CodeInvalid, "malformed request for %s: %v", op.Name, err)
 			}
 		}
-		return fn(ctx, req, out)
+		started := time.Now()
+		resp, err := fn(ctx, req, out)
+		m.observed(ctx, op.Name, raw, started, err)
+		return resp, err
 	}
 }
 

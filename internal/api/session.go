@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // Session is the terminal side of an interactive operation (run, enter,
@@ -59,7 +60,7 @@ func HandleSession[Req, Resp any](m *Mux, op SessionOp[Req, Resp], fn func(ctx c
 	if _, dup := m.sessions[op.Name]; dup {
 		panic("api: duplicate session handler for " + op.Name)
 	}
-	declare[Req](m, op.Name, op.Access, true)
+	declare[Req, Resp](m, op.Name, op.Access, true)
 	m.sessions[op.Name] = func(ctx context.Context, raw json.RawMessage, s *Session) (any, error) {
 		var req Req
 		if len(raw) > 0 {
@@ -67,7 +68,10 @@ func HandleSession[Req, Resp any](m *Mux, op SessionOp[Req, Resp], fn func(ctx c
 				return nil, Errorf(CodeInvalid, "malformed request for %s: %v", op.Name, err)
 			}
 		}
-		return fn(ctx, req, s)
+		started := time.Now()
+		resp, err := fn(ctx, req, s)
+		m.observed(ctx, op.Name, raw, started, err)
+		return resp, err
 	}
 }
 

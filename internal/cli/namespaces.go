@@ -12,6 +12,7 @@ var namespaceDescriptions = map[string]string{
 	"checks":             "Manage zero-downtime settings",
 	"config":             "Manage global and app-specific config vars",
 	"cron":               "Manage scheduled cron tasks",
+	"dashboard":          "Manage where Berth's HTTP API is served (Berth's own)",
 	"docker-options":     "Manage docker options for an app",
 	"domains":            "Manage domains used by the proxy",
 	"git":                "Manage app deploys via git",
@@ -33,6 +34,7 @@ var namespaceDescriptions = map[string]string{
 	"scheduler-swarm":    "Manage apps on a Docker Swarm: the cluster and placement",
 	"ssh-keys":           "Manage public ssh keys used for deployment",
 	"storage":            "Manage mounted volumes",
+	"tokens":             "Manage API tokens for the HTTP API (Berth's own)",
 }
 
 // isHelpFlag reports whether a is a request for help (`--help`, `-h`).

@@ -142,6 +142,12 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	git.WatchSettings(ctx, 2*time.Second) // BERTH_AUTHORIZED_KEYS changes without a restart
 	svc.registerVersion(mux, git)
 	svc.registerDoctor(mux, st, s, eng, git) // berth doctor
+	toks := newTokens(st, log)
+	toks.Register(mux)                                                            // tokens:*
+	(&auditLog{st: st, log: log}).Register(mux)                                   // events; records every change
+	dash := newDashboard(st, log, rt, s.APIAddr, svc.proxyAddr, svc.proxyTLSAddr) // dashboard:*
+	dash.Register(mux)
+	dash.Serve(ctx, mux, toks) // the HTTP API, over every operation registered above
 
 	ln, err := listenSocket(s.Socket)
 	if err != nil {
@@ -190,6 +196,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		sshSrv.Shutdown(sctx)
 	}
 	err = srv.Shutdown(sctx)
+	dash.Shutdown(sctx)
 	os.Remove(s.Socket)
 	svcs.StopBackups(sctx)
 	crons.Stop()

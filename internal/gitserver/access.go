@@ -37,34 +37,22 @@ func (k keyCaller) denied(what string) error {
 	return api.Errorf(api.CodeForbidden, "Permission denied: key %s may only use the commands of apps %s, not %s", k.key.Name, strings.Join(k.key.Apps, ", "), what)
 }
 
-// allow checks one call against the key's access: admin keys may call
-// everything; other keys the operations open to every key, and app-scoped
-// operations on their own apps, one app at a time. req is the typed
-// request the command table passes (see api.AppRequest).
+// allow checks one call against the key's access (api.Grant.Denied, the
+// same check as API tokens'): admin keys may call everything; other keys
+// the operations open to every key, and app-scoped operations on their own
+// apps, one app at a time. req is the typed request the command table
+// passes (see api.AppRequest).
 func (k keyCaller) allow(op string, req any) error {
-	access := k.ops.Access(op)
-	if k.key.Admin || access == api.AnyKey {
-		return nil
-	}
-	if access != api.AppScoped {
-		return k.denied(op)
-	}
-	if w, ok := req.(api.WideRequest); ok {
-		if flag := w.Wide(); flag != "" {
-			return k.denied(flag)
-		}
-	}
-	var appName string
-	if r, ok := req.(api.AppRequest); ok {
-		appName = r.AppName()
-	}
-	switch {
-	case appName == "":
-		return k.denied(op + " without an app")
-	case !k.key.MayTouch(appName):
-		return k.denied("app " + appName)
+	g := api.Grant{Admin: k.key.Admin, Apps: k.key.Apps}
+	if what := g.Denied(op, k.ops.Access(op), req); what != "" {
+		return k.denied(what)
 	}
 	return nil
+}
+
+// who names the key's holder for the audit log.
+func (k keyCaller) who(ctx context.Context) context.Context {
+	return api.WithWho(ctx, api.Who{Kind: "key", Name: k.key.Name})
 }
 
 // scoped gives a scoped key's request its scope (api.ScopedRequest).
@@ -79,6 +67,7 @@ func (k keyCaller) Call(ctx context.Context, op string, req, resp any, out api.O
 	if err := k.allow(op, req); err != nil {
 		return err
 	}
+	ctx = k.who(ctx)
 	req = k.scoped(req)
 	if op == api.AppsList.Name && !k.key.Admin {
 		var list api.AppList
@@ -96,5 +85,5 @@ func (k keyCaller) Session(ctx context.Context, op string, req, resp any, s *api
 	if err := k.allow(op, req); err != nil {
 		return err
 	}
-	return k.ops.Session(ctx, op, k.scoped(req), resp, s)
+	return k.ops.Session(k.who(ctx), op, k.scoped(req), resp, s)
 }

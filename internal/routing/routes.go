@@ -172,6 +172,7 @@ func (m *Manager) replaceAll(ctx context.Context, withTargets bool) error {
 		}
 		routes = append(routes, rt)
 	}
+	routes = append(routes, m.staticList()...)
 	return m.proxy.Replace(ctx, routes)
 }
 

@@ -147,6 +147,8 @@ type Manager struct {
 	pushed   map[string]*pushedTargets
 
 	fanout *fanout // nil: no peers
+
+	static staticRoutes // routes that are no app's (static.go)
 }
 
 // keyedMutex is a mutex per key; a key's entry lives while it is held or

@@ -38,8 +38,12 @@ type Settings struct {
 	HTTPAddr   string // BERTH_HTTP_ADDR: the proxy's HTTP listener
 	HTTPSAddr  string // BERTH_HTTPS_ADDR: the proxy's HTTPS listener
 	SSHAddr    string // BERTH_SSH_ADDR: the built-in ssh server
-	LogLevel   string // BERTH_LOG_LEVEL: debug, info, warn, error
-	LogFormat  string // BERTH_LOG_FORMAT: text or json
+	// APIAddr is where the daemon serves its HTTP API (BERTH_API_ADDR,
+	// default 127.0.0.1:2780; empty: off). Keep it on loopback: the proxy
+	// serves it at the domain of dashboard:set.
+	APIAddr   string
+	LogLevel  string // BERTH_LOG_LEVEL: debug, info, warn, error
+	LogFormat string // BERTH_LOG_FORMAT: text or json
 	// NamePrefix is put before the name of every Docker object Berth creates
 	// (containers, images, networks), so several instances can share one
 	// engine without seeing each other's (BERTH_NAME_PREFIX, default empty).
@@ -151,6 +155,7 @@ var fields = []field{
 	{"BERTH_HTTP_ADDR", ":80", "HTTP listener of the proxy", func(s *Settings) *string { return &s.HTTPAddr }},
 	{"BERTH_HTTPS_ADDR", ":443", "HTTPS listener of the proxy", func(s *Settings) *string { return &s.HTTPSAddr }},
 	{"BERTH_SSH_ADDR", ":2222", "built-in ssh server (git push, remote commands)", func(s *Settings) *string { return &s.SSHAddr }},
+	{"BERTH_API_ADDR", "127.0.0.1:2780", "HTTP API of the daemon (loopback; the proxy serves it at dashboard:set domain); \"off\": none", func(s *Settings) *string { return &s.APIAddr }},
 	{"BERTH_LOG_LEVEL", "info", "log level: debug, info, warn, error", func(s *Settings) *string { return &s.LogLevel }},
 	{"BERTH_LOG_FORMAT", "text", "log format: text or json", func(s *Settings) *string { return &s.LogFormat }},
 	{"BERTH_PROXY_SOCKET", "", "control socket of the proxy process (default: DATA_DIR/proxy.sock)", func(s *Settings) *string { return &s.ProxySocket }},
