@@ -118,6 +118,35 @@ func TestMetrics(t *testing.T) {
 			t.Fatalf("berth metrics shop: no %q in\n%s", want, out)
 		}
 	}
+	// Prometheus text at /metrics on the HTTP API: a token of every
+	// app's reads it; one limited to some apps, or none, is refused.
+	listen := strings.TrimSpace(d.mustBerth(t, "dashboard:report", "--dashboard-listen"))
+	admin := tokenSecret(t, d, "prometheus")
+	scoped := tokenSecret(t, d, "shop-only", "--apps", "shop")
+	for _, c := range []struct {
+		token string
+		code  int
+		want  string
+	}{
+		{admin, 200, fmt.Sprintf(`berth_http_requests_total{app="shop",release="%d",code="2xx"} 23`, m.Release)},
+		{scoped, 403, "metrics.app"},
+		{"", 401, "unauthorized"},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+listen+"/metrics", nil)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.code || !strings.Contains(string(b), c.want) {
+			t.Fatalf("GET /metrics (token %.12s): %d, want %d with %q:\n%s", c.token, resp.StatusCode, c.code, c.want, b)
+		}
+	}
+
 	// A new release counts apart; the old one's counts stay.
 	if out, code := d.deployTar(t, "shop", appTar(t, map[string]string{"Dockerfile": dockerfile("v2"), "Procfile": "web: testapp web\n"})); code != 0 {
 		t.Fatalf("deploy v2: %d\n%s", code, out)

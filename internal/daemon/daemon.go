@@ -147,7 +147,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	(&auditLog{st: st, log: log}).Register(mux)                                   // events; records every change
 	dash := newDashboard(st, log, rt, s.APIAddr, svc.proxyAddr, svc.proxyTLSAddr) // dashboard:*
 	dash.Register(mux)
-	dash.Serve(ctx, mux, toks) // the HTTP API, over every operation registered above
+	dash.Serve(ctx, mux, toks, svc.MetricsHandler()) // the HTTP API, over every operation registered above
 
 	ln, err := listenSocket(s.Socket)
 	if err != nil {

@@ -62,9 +62,10 @@ func (d *dashboard) Register(mux *api.Mux) {
 
 // Serve listens on BERTH_API_ADDR and serves the API over mux's
 // operations (all registered by now), then routes the domain to it and
-// keeps its certificate renewed. A listener it cannot open is logged, not
+// keeps its certificate renewed; metrics (nil: none) is served at
+// /metrics to a token of every app's. A listener it cannot open is logged, not
 // fatal: the control socket and ssh still work.
-func (d *dashboard) Serve(ctx context.Context, mux *api.Mux, auth httpapi.Authenticator) {
+func (d *dashboard) Serve(ctx context.Context, mux *api.Mux, auth httpapi.Authenticator, metrics http.Handler) {
 	if d.listen == "" || d.listen == "off" {
 		return
 	}
@@ -74,6 +75,19 @@ func (d *dashboard) Serve(ctx context.Context, mux *api.Mux, auth httpapi.Authen
 		return
 	}
 	h := httpapi.New(httpapi.Config{Ops: mux, Auth: auth, Log: d.log})
+	if metrics != nil {
+		// Every app's numbers: a token of every app's (not one limited
+		// to some apps; metrics.app serves those).
+		h.Handle("GET /metrics", h.Authenticated(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if p, _ := httpapi.PrincipalFrom(r.Context()); !p.Admin {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusForbidden)
+				fmt.Fprintln(w, `{"error":"forbidden","message":"/metrics covers every app: a token limited to some apps may read its apps' metrics with the metrics.app operation"}`)
+				return
+			}
+			metrics.ServeHTTP(w, r)
+		})))
+	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	rctx, cancel := context.WithCancel(ctx)
 	d.mu.Lock()
