@@ -25,7 +25,15 @@ const (
 	poolCheckAfter = 100 * time.Millisecond
 )
 
-var poolDialer = &net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}
+var poolDialer = &net.Dialer{Timeout: targetDialTimeout, KeepAlive: 30 * time.Second}
+
+// targetDialTimeout bounds a connection to a target. A target on
+// loopback answers at once; one on another node of a swarm that was cut
+// off the network (or lost power) answers nothing, and a request to it
+// would wait out the dial: after this long it is tried once on another
+// target (retryRefused), so it costs 2 s instead of failing at the
+// client's own timeout. A SYN lost once is resent after 1 s, within it.
+const targetDialTimeout = 2 * time.Second
 
 type connPool struct {
 	mu     sync.Mutex

@@ -68,7 +68,7 @@ func newServer(ctx context.Context, cfg Config) *server {
 	s.transport = &http.Transport{
 		Proxy: nil, // never HTTP_PROXY from the environment
 		DialContext: (&net.Dialer{
-			Timeout:   5 * time.Second,
+			Timeout:   targetDialTimeout,
 			KeepAlive: 30 * time.Second,
 		}).DialContext,
 		MaxIdleConnsPerHost:   100,
