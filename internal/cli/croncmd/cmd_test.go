@@ -1,23 +1,16 @@
 package croncmd
 
 import (
-	"bytes"
-	"context"
-	"strings"
 	"testing"
 
 	"github.com/berthpaas/berth/internal/api"
-	"github.com/berthpaas/berth/internal/cli"
+	"github.com/berthpaas/berth/internal/cli/clirun"
 	"github.com/berthpaas/berth/internal/cli/clitest"
 	_ "github.com/berthpaas/berth/internal/cli/logscmd"
 )
 
-func runCLI(fake *clitest.Fake, stdin string, args ...string) clitest.Result {
-	var out, errb bytes.Buffer
-	env := cli.Env{Stdin: strings.NewReader(stdin), Stdout: &out, Stderr: &errb, Caller: fake, Getenv: func(string) string { return "" }}
-	code := cli.Main(context.Background(), append([]string{"berth"}, args...), env)
-	return clitest.Result{Code: code, Stdout: out.String(), Stderr: errb.String()}
-}
+// runCLI runs the command table over fake (package clirun).
+var runCLI = clirun.Run
 
 func empty(op string) map[string]clitest.Reply {
 	return map[string]clitest.Reply{op: {Resp: api.Empty{}}}
