@@ -31,7 +31,7 @@ var changeOps = set(
 	"apps.create", "apps.destroy", "apps.rename", "apps.clone", "apps.lock", "apps.unlock",
 	"config.update", "properties.set",
 	"keys.add", "keys.remove", "keys.access",
-	"tokens.create", "tokens.revoke", "dashboard.set",
+	"tokens.create", "tokens.revoke", "dashboard.set", "dashboard.password",
 	"git.from-archive", "git.from-image", "git.push-plan", "git.push-deploy", "ssh.command",
 	"ps.rebuild", "ps.scale", "ps.start", "ps.stop", "ps.restart", "ps.restore",
 	"run", "run.detached", "run.stop", "run.retire", "enter", "cleanup",
