@@ -23,9 +23,7 @@ func (h *Handler) settings(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 // createToken makes a token and shows its secret once.
 func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	req := api.TokenCreate{Name: strings.TrimSpace(r.PostFormValue("name")), ReadOnly: r.PostFormValue("read_only") != ""}
-	for _, a := range strings.FieldsFunc(r.PostFormValue("apps"), func(r rune) bool { return r == ',' || r == ' ' }) {
-		req.Apps = append(req.Apps, a)
-	}
+	req.Apps = strings.FieldsFunc(r.PostFormValue("apps"), func(r rune) bool { return r == ',' || r == ' ' })
 	tok, err := api.TokensCreate.Call(r.Context(), c.caller, req)
 	if err != nil {
 		back(w, r, "/settings", "", err)
