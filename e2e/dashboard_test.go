@@ -96,8 +96,14 @@ func TestDashboard(t *testing.T) {
 	})
 	run := func(what string, actions ...chromedp.Action) {
 		t.Helper()
-		if err := chromedp.Run(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
+		sctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		defer cancel()
+		if err := chromedp.Run(sctx, actions...); err != nil {
+			var loc, html string
+			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			chromedp.Run(dctx, chromedp.Location(&loc), chromedp.OuterHTML("body", &html, chromedp.ByQuery))
+			t.Fatalf("%s: %v\nthe browser is at %s:\n%s", what, err, loc, html)
 		}
 	}
 	shot := func(name string) {
@@ -295,6 +301,21 @@ func TestDashboardAuth(t *testing.T) {
 	c, status, csrf := login(admin)
 	if status != http.StatusSeeOther {
 		t.Fatalf("login with a token: %d", status)
+	}
+	// Every page answers, fast (loopback).
+	for _, path := range []string{"/", "/apps/shop", "/events", "/settings"} {
+		start := time.Now()
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		took := time.Since(start)
+		t.Logf("GET %s: %d in %v", path, resp.StatusCode, took)
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "shop") && path != "/settings" {
+			t.Errorf("GET %s logged in: %d\n%s", path, resp.StatusCode, b)
+		}
 	}
 	// With a session, a POST without the CSRF token (or a wrong one) is
 	// refused and changes nothing.

@@ -89,6 +89,7 @@ func New(cfg Config) *Handler {
 	h := &Handler{cfg: cfg, mux: http.NewServeMux(), sessions: map[string]*session{}, pages: parsePages()}
 	static, _ := fs.Sub(staticFS, "static")
 	h.mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	h.mux.HandleFunc("GET /favicon.ico", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	h.mux.HandleFunc("GET /login", h.loginPage)
 	h.mux.HandleFunc("POST /login", h.login)
 	h.mux.Handle("POST /logout", h.auth(h.logout))
@@ -228,7 +229,14 @@ func (h *Handler) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	tok := randomString()
+	// One token per browser: a second login page (another tab, the
+	// favicon's redirect) must not void the first one's form.
+	tok := ""
+	if ck, err := r.Cookie(loginCookie); err == nil && len(ck.Value) == 43 {
+		tok = ck.Value
+	} else {
+		tok = randomString()
+	}
 	setCookie(w, r, loginCookie, tok, 3600)
 	h.render(w, status, "login", map[string]any{"CSRF": tok, "Error": msg})
 }
