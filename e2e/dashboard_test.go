@@ -194,10 +194,17 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("after the rollback shop answers %d %q", code, body)
 	}
 
+	// Rebuild: the deploy log streams into the page.
+	run("rebuild", chromedp.Click("#rebuild", chromedp.ByID))
+	if s := waitText("#deploy-log", "[done]"); !strings.Contains(s, "----->") || strings.Contains(s, "! ") {
+		t.Errorf("the rebuild's deploy log:\n%s", s)
+	}
+	shot("rebuild")
+
 	// Events: the changes made here, by the token.
 	run("events", chromedp.Navigate(base+"/events"), chromedp.WaitVisible("table.events", chromedp.ByQuery))
 	ev := text("table.events")
-	for _, want := range []string{"token:admin", "ps.scale", "config.update", "releases.rollback"} {
+	for _, want := range []string{"token:admin", "ps.scale", "config.update", "releases.rollback", "ps.rebuild"} {
 		if !strings.Contains(ev, want) {
 			t.Errorf("the events page lacks %q:\n%s", want, ev)
 		}

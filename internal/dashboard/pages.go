@@ -176,6 +176,7 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		}
 	}
 	var rows []appRow
+	withMetrics := false
 	for _, a := range list.Apps {
 		row := appRow{Name: a.Name}
 		rep, ok := reports[a.Name]
@@ -195,13 +196,14 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		}
 		if req, errs, ok := h.metrics(ctx, c, a.Name); ok {
 			row.Requests, row.Errors = sparkline(req, "req"), sparkline(errs, "err")
+			withMetrics = true
 			if len(req) > 0 {
 				row.Rate = strconv.FormatFloat(req[len(req)-1], 'f', 1, 64) + " req/s"
 			}
 		}
 		rows = append(rows, row)
 	}
-	h.page(w, r, c, "overview", map[string]any{"Title": "Apps", "Apps": rows})
+	h.page(w, r, c, "overview", map[string]any{"Title": "Apps", "Apps": rows, "Metrics": withMetrics})
 }
 
 // proc is one process type of the app page.
