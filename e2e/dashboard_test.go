@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -393,5 +394,83 @@ func TestDashboardAuth(t *testing.T) {
 	}
 	if _, status, _ := login(admin); status != http.StatusTooManyRequests {
 		t.Errorf("login after ten failures: %d, want 429", status)
+	}
+}
+
+// TestDashboardFootprint measures issue 17's goals: the daemon's RSS with
+// 20 apps and the dashboard open in a browser (the overview, then an
+// app's page with its live log), under 60 MiB; a page's load time on
+// loopback, under 100 ms (the median of 20 loads of each page).
+func TestDashboardFootprint(t *testing.T) {
+	t.Parallel()
+	chromium := requireChromium(t)
+	eng := requireDocker(t)
+	d := deployDaemon(t, eng)
+	for i := 0; i < 20; i++ {
+		d.mustBerth(t, "apps:create", fmt.Sprintf("app%02d", i))
+	}
+	if out, code := d.deployTar(t, "app00", appTar(t, zdtApp("v1", nil))); code != 0 {
+		t.Fatalf("deploy app00: %d\n%s", code, out)
+	}
+	admin := tokenSecret(t, d, "admin")
+	base := dashboardURL(t, d)
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(chromium), chromedp.NoSandbox, chromedp.DisableGPU)
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelA()
+	ctx, cancelB := chromedp.NewContext(actx)
+	defer cancelB()
+	ctx, cancelT := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancelT()
+	var logText string
+	if err := chromedp.Run(ctx, chromedp.Navigate(base+"/login"), chromedp.SendKeys("#secret", admin, chromedp.ByID),
+		chromedp.Click("#login", chromedp.ByID), chromedp.WaitVisible("table.apps", chromedp.ByQuery),
+		chromedp.Navigate(base+"/apps/app00"), chromedp.WaitVisible("#log", chromedp.ByID),
+		chromedp.Evaluate(`document.getElementById("log").textContent`, &logText)); err != nil {
+		t.Fatalf("browser: %v", err)
+	}
+
+	// The page loads, as a logged-in client (a session of its own).
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar, Timeout: time.Minute}
+	resp, err := c.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfField.FindSubmatch(b)
+	if m == nil {
+		t.Fatal("no CSRF field on the login page")
+	}
+	if resp, err = c.PostForm(base+"/login", url.Values{"csrf": {string(m[1])}, "secret": {admin}}); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, path := range []string{"/", "/apps/app00", "/events", "/settings"} {
+		var times []time.Duration
+		for i := 0; i < 20; i++ {
+			start := time.Now()
+			resp, err := c.Get(base + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("GET %s: %d", path, resp.StatusCode)
+			}
+			times = append(times, time.Since(start))
+		}
+		slices.Sort(times)
+		t.Logf("GET %s: median %v, max %v (20 apps)", path, times[10].Round(100*time.Microsecond), times[19].Round(100*time.Microsecond))
+		if times[10] > 100*time.Millisecond {
+			t.Errorf("GET %s: median %v, over the 100 ms goal", path, times[10])
+		}
+	}
+	rss := procStatusKB(d.cmd.Process.Pid, "VmRSS")
+	t.Logf("daemon RSS with 20 apps and the dashboard open (log tail streaming): %.1f MiB", float64(rss)/1024)
+	if rss > 60*1024 {
+		t.Errorf("daemon RSS %.1f MiB, over the 60 MiB goal", float64(rss)/1024)
 	}
 }
