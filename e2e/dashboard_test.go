@@ -385,6 +385,33 @@ func TestDashboardAuth(t *testing.T) {
 		t.Errorf("a revoked token's session: %v %v", resp.StatusCode, err)
 	}
 
+	// Behind the proxy at the dashboard's domain: the login page; its
+	// cookie is Secure when the browser came over HTTPS (the proxy says so
+	// in X-Forwarded-Proto), not over plain HTTP.
+	d.mustBerth(t, "dashboard:set", "domain", "berth.dash.test")
+	for _, tc := range []struct {
+		url, host, proto string
+		secure           bool
+	}{{"http://" + d.proxyAddr + "/login", "berth.dash.test", "", false}, {base + "/login", "", "https", true}} {
+		req, _ := http.NewRequest(http.MethodGet, tc.url, nil)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		if tc.proto != "" {
+			req.Header.Set("X-Forwarded-Proto", tc.proto)
+		}
+		resp, err := anon.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ck := resp.Header.Get("Set-Cookie")
+		if resp.StatusCode != 200 || !csrfField.Match(b) || strings.Contains(ck, "Secure") != tc.secure {
+			t.Errorf("GET %s (Host %q, proto %q): %d, cookie %q", tc.url, tc.host, tc.proto, resp.StatusCode, ck)
+		}
+	}
+
 	// Failed logins: ten, then 429 (from this address), even for a good
 	// token.
 	for i := 0; i < 10; i++ {
