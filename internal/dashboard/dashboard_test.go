@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 
 // fakeAPI answers operations from canned JSON and records the calls.
 type fakeAPI struct {
+	mu      sync.Mutex
 	answers map[string]string
 	calls   []string
 	failed  int
@@ -29,6 +31,8 @@ func (f *fakeAPI) Blocked(string) bool                   { return f.failed >= 3 
 func (f *fakeAPI) Failed(string)                         { f.failed++ }
 func (f *fakeAPI) Call(_ context.Context, op string, req, resp any, _ api.Output) error {
 	b, _ := json.Marshal(req)
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	f.calls = append(f.calls, op+" "+string(b))
 	a, ok := f.answers[op]
 	if !ok {

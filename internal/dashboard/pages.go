@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -167,43 +168,43 @@ func (h *Handler) overview(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		h.failErr(w, r, c, err)
 		return
 	}
-	reports := map[string]api.PSReport{}
-	if c.p.Admin {
-		if rs, err := api.PSReportOp.Call(ctx, c.caller, api.PSRequest{All: true}); err == nil {
-			for _, rep := range rs.Reports {
-				reports[rep.App] = rep
-			}
-		}
+	// Each app's report asks the engine: the apps are asked at once (at
+	// most 8 at a time), not one after the other.
+	rows := make([]appRow, len(list.Apps))
+	metered := make([]bool, len(list.Apps))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, a := range list.Apps {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			rows[i], metered[i] = h.appRow(ctx, c, a.Name)
+		}()
 	}
-	var rows []appRow
-	withMetrics := false
-	for _, a := range list.Apps {
-		row := appRow{Name: a.Name}
-		rep, ok := reports[a.Name]
-		if !ok {
-			if rs, err := api.PSReportOp.Call(ctx, c.caller, api.PSRequest{App: a.Name}); err == nil && len(rs.Reports) > 0 {
-				rep, ok = rs.Reports[0], true
-			}
-		}
-		if ok {
-			row.Status, row.Class = status(rep)
-			row.Release = rep.Release
-		} else {
-			row.Status, row.Class = "unknown", "warn"
-		}
-		if u, err := api.DomainsURLs.Call(ctx, c.caller, api.AppRef{App: a.Name}); err == nil {
-			row.URLs = u.URLs
-		}
-		if req, errs, ok := h.metrics(ctx, c, a.Name); ok {
-			row.Requests, row.Errors = sparkline(req, "req"), sparkline(errs, "err")
-			withMetrics = true
-			if len(req) > 0 {
-				row.Rate = strconv.FormatFloat(req[len(req)-1], 'f', 1, 64) + " req/s"
-			}
-		}
-		rows = append(rows, row)
-	}
+	wg.Wait()
+	withMetrics := slices.Contains(metered, true)
 	h.page(w, r, c, "overview", map[string]any{"Title": "Apps", "Apps": rows, "Metrics": withMetrics})
+}
+
+// appRow is one app's row of the overview, and whether it has metrics.
+func (h *Handler) appRow(ctx context.Context, c *reqCtx, name string) (appRow, bool) {
+	row := appRow{Name: name, Status: "unknown", Class: "warn"}
+	if rs, err := api.PSReportOp.Call(ctx, c.caller, api.PSRequest{App: name}); err == nil && len(rs.Reports) > 0 {
+		row.Status, row.Class = status(rs.Reports[0])
+		row.Release = rs.Reports[0].Release
+	}
+	if u, err := api.DomainsURLs.Call(ctx, c.caller, api.AppRef{App: name}); err == nil {
+		row.URLs = u.URLs
+	}
+	req, errs, ok := h.metrics(ctx, c, name)
+	if ok {
+		row.Requests, row.Errors = sparkline(req, "req"), sparkline(errs, "err")
+		if len(req) > 0 {
+			row.Rate = strconv.FormatFloat(req[len(req)-1], 'f', 1, 64) + " req/s"
+		}
+	}
+	return row, ok
 }
 
 // proc is one process type of the app page.
