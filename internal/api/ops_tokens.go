@@ -81,6 +81,12 @@ type DashboardChange struct {
 	Unset bool   `json:"unset,omitempty"`
 }
 
+// DashboardPasswordChange sets (empty: removes) the dashboard's password.
+// The field is named password so the audit log masks it.
+type DashboardPasswordChange struct {
+	Password string `json:"password,omitempty"`
+}
+
 // DashboardInfo says where the HTTP API is served.
 type DashboardInfo struct {
 	// Listen is the daemon's loopback HTTP address (BERTH_API_ADDR).
@@ -111,4 +117,7 @@ var (
 
 	DashboardSet    = Op[DashboardChange, Empty]{"dashboard.set", AdminOnly}
 	DashboardReport = Op[Empty, DashboardInfo]{"dashboard.report", AdminOnly}
+	// DashboardPassword sets the dashboard's login password
+	// (dashboard:set password); only its hash is kept.
+	DashboardPassword = Op[DashboardPasswordChange, Empty]{"dashboard.password", AdminOnly}
 )

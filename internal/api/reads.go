@@ -33,7 +33,7 @@ var changeOps = set(
 	"config.update", "properties.set",
 	"notifications.add", "notifications.remove", "notifications.test", // test: sends a webhook
 	"keys.add", "keys.remove", "keys.access",
-	"tokens.create", "tokens.revoke", "dashboard.set",
+	"tokens.create", "tokens.revoke", "dashboard.set", "dashboard.password",
 	"git.from-archive", "git.from-image", "git.push-plan", "git.push-deploy", "ssh.command",
 	"ps.rebuild", "ps.scale", "ps.start", "ps.stop", "ps.restart", "ps.restore",
 	"run", "run.detached", "run.stop", "run.retire", "enter", "cleanup",

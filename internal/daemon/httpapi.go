@@ -58,6 +58,7 @@ func newDashboard(st *store.Store, log *slog.Logger, rt *routing.Manager, listen
 func (d *dashboard) Register(mux *api.Mux) {
 	api.Handle(mux, api.DashboardSet, d.set)
 	api.Handle(mux, api.DashboardReport, d.report)
+	api.Handle(mux, api.DashboardPassword, d.setPassword) // dashboard.go
 }
 
 // Serve listens on BERTH_API_ADDR and serves the API over mux's
@@ -88,7 +89,7 @@ func (d *dashboard) Serve(ctx context.Context, mux *api.Mux, auth httpapi.Authen
 			metrics.ServeHTTP(w, r)
 		})))
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+	srv := &http.Server{Handler: d.withPages(h, auth), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
 	rctx, cancel := context.WithCancel(ctx)
 	d.mu.Lock()
 	d.addr, d.srv, d.stopRenew = ln.Addr().String(), srv, cancel

@@ -113,6 +113,12 @@ func (w sseWriter) Write(p []byte) (int, error) {
 // while it runs, then one "result" (the response) or "error" ({"error",
 // "code"}). The status is 200 once the stream started: a refusal is an
 // "error" event too.
+// ServeEvents answers with op's output as server-sent events, as the API
+// does for a stream (the dashboard's log tail and deploy log).
+func ServeEvents(w http.ResponseWriter, r *http.Request, c api.Caller, op string, req any) {
+	serveEvents(w, r, c, op, req)
+}
+
 func serveEvents(w http.ResponseWriter, r *http.Request, c api.Caller, op string, req any) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")

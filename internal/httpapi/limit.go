@@ -98,3 +98,10 @@ func (l *limiter) sweep(now time.Time) {
 		}
 	}
 }
+
+// Blocked reports whether addr failed to authenticate too often lately
+// (the dashboard's login shares the API's limit).
+func (s *Server) Blocked(addr string) bool { return s.limiter.blocked(addr) }
+
+// Failed counts a failed authentication from addr.
+func (s *Server) Failed(addr string) { s.limiter.fail(addr) }

@@ -39,7 +39,7 @@ func TestTokenCommands(t *testing.T) {
 		{Args: []string{"events", "--app", "shop", "--limit", "5"}, Replies: map[string]clitest.Reply{"events.list": {Resp: events}}, Ops: []string{"events.list"},
 			Reqs: map[string]string{"events.list": `{"app":"shop","limit":5}`},
 			Has:  []string{"TIME", "token:ci", "config.update", "failed: App shop is locked", `{"app":"shop"}`}},
-		{Args: []string{"dashboard:set"}, Code: 1, ErrLine: "Please specify a property: domain or letsencrypt"},
+		{Args: []string{"dashboard:set"}, Code: 1, ErrLine: "Please specify a property: domain, letsencrypt or password"},
 		{Args: []string{"dashboard:set", "domain", "berth.example.com"}, Replies: empty, Ops: []string{"dashboard.set"},
 			Reqs: map[string]string{"dashboard.set": `{"key":"domain","value":"berth.example.com"}`}, Stdout: "-----> Setting domain to berth.example.com\n"},
 		{Args: []string{"dashboard:set", "domain"}, Replies: empty, Ops: []string{"dashboard.set"},

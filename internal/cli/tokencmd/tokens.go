@@ -19,7 +19,7 @@ func init() {
 		&cli.Command{Name: "tokens:list", Args: "[--format stdout|json]", Short: "List API tokens: name, scope, read-only, created, last used (never the secret)", Values: []string{"format"}, Run: tokensList},
 		&cli.Command{Name: "tokens:revoke", Args: "<name>", Short: "Revoke an API token", Run: tokensRevoke},
 		&cli.Command{Name: "events", Args: "[--app APP] [--limit N] [--format stdout|json]", Short: "Show the audit log: every change, who made it, when, and how it ended", Values: []string{"app", "limit", "format"}, Run: events},
-		&cli.Command{Name: "dashboard:set", Args: "(domain [<domain>]|letsencrypt true|false)", Short: "Serve the HTTP API behind the proxy at a domain (no value: stop), with a Let's Encrypt certificate", Run: dashboardSet},
+		&cli.Command{Name: "dashboard:set", Args: "(domain [<domain>]|letsencrypt true|false|password [<password>])", Short: "Serve the HTTP API and dashboard behind the proxy at a domain (no value: stop), with a Let's Encrypt certificate; the dashboard's password", Run: dashboardSet},
 		&cli.Command{Name: "dashboard:report", Args: "[<flag>] [--format json]", Short: "Show where the HTTP API is served", Values: []string{"format"}, InfoFlags: true, Run: dashboardReport},
 	)
 }
@@ -143,10 +143,13 @@ func events(c *cli.Ctx) error {
 
 func dashboardSet(c *cli.Ctx) error {
 	if len(c.Args) == 0 {
-		return cli.Failf("Please specify a property: domain or letsencrypt")
+		return cli.Failf("Please specify a property: domain, letsencrypt or password")
 	}
 	if err := c.NoExtraArgs(2); err != nil {
 		return err
+	}
+	if c.Args[0] == "password" {
+		return dashboardPassword(c)
 	}
 	ch := api.DashboardChange{Key: c.Args[0]}
 	if len(c.Args) == 2 && c.Args[1] != "" {
@@ -161,6 +164,23 @@ func dashboardSet(c *cli.Ctx) error {
 		c.Info1("Unsetting %s", ch.Key)
 	} else {
 		c.Info1("Setting %s to %s", ch.Key, ch.Value)
+	}
+	return nil
+}
+
+// dashboardPassword sets the dashboard's login password (never printed).
+func dashboardPassword(c *cli.Ctx) error {
+	var ch api.DashboardPasswordChange
+	if len(c.Args) == 2 {
+		ch.Password = c.Args[1]
+	}
+	if _, err := api.DashboardPassword.Call(c, c.API, ch); err != nil {
+		return err
+	}
+	if ch.Password == "" {
+		c.Info1("Unsetting password: only tokens log in to the dashboard")
+	} else {
+		c.Info1("Setting password")
 	}
 	return nil
 }
