@@ -60,6 +60,11 @@ type BackupSummary struct {
 	LastOK     time.Time `json:"last_ok,omitempty"`
 	LastFailed time.Time `json:"last_failed,omitempty"`
 	LastError  string    `json:"last_error,omitempty"`
+	// Auth describes the S3 credentials set by backup-auth (endpoint,
+	// region, signature; never the secret); "" when none.
+	Auth string `json:"auth,omitempty"`
+	// Encryption is "passphrase", "N age recipient(s)" or "".
+	Encryption string `json:"encryption,omitempty"`
 }
 
 // ServiceList lists services of a kind.

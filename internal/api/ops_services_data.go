@@ -10,11 +10,41 @@ type ServiceClone struct {
 	New ServiceCreate `json:"new"`
 }
 
-// ServiceBackup writes one backup of a service into Dir, an absolute
-// directory on the server.
+// ServiceBackup writes one backup of a service into Dir: an absolute
+// directory on the server, or a bucket of the S3 storage set with
+// backup-auth (BUCKET, BUCKET/PREFIX or s3://BUCKET[/PREFIX]). UseIAM takes
+// the S3 credentials from the host's IAM role instead. Keep, when set,
+// prunes the target to the service's newest Keep backups afterwards.
 type ServiceBackup struct {
 	ServiceRef
-	Dir string `json:"dir"`
+	Dir    string `json:"dir"`
+	UseIAM bool   `json:"use_iam,omitempty"`
+	Keep   *int   `json:"keep,omitempty"`
+}
+
+// ServiceBackupAuth sets the S3 credentials of a service's backups, in
+// Dokku's order. Region, SignatureVersion and EndpointURL are optional
+// (us-east-1, s3v4, AWS).
+type ServiceBackupAuth struct {
+	ServiceRef
+	AccessKeyID      string `json:"access_key_id"`
+	SecretAccessKey  string `json:"secret_access_key"`
+	Region           string `json:"region,omitempty"`
+	SignatureVersion string `json:"signature_version,omitempty"`
+	EndpointURL      string `json:"endpoint_url,omitempty"`
+}
+
+// ServiceBackupEncryption encrypts a service's backups with age: a
+// passphrase, or age recipients (public keys, age1...); not both.
+type ServiceBackupEncryption struct {
+	ServiceRef
+	Passphrase string   `json:"passphrase,omitempty"`
+	Recipients []string `json:"recipients,omitempty"`
+}
+
+// BackupChange says whether a setting was there to change.
+type BackupChange struct {
+	Changed bool `json:"changed"`
 }
 
 // BackupFile is one backup file.
@@ -23,6 +53,10 @@ type BackupFile struct {
 	Path string    `json:"path"`
 	Size int64     `json:"size"`
 	Time time.Time `json:"time"` // when the backup was taken (from its name)
+	// SHA256 is the hex checksum of the stored bytes, recorded and
+	// verified after upload (S3 targets).
+	SHA256    string `json:"sha256,omitempty"`
+	Encrypted bool   `json:"encrypted,omitempty"`
 }
 
 // ServiceBackupSchedule schedules a service's backups. Schedule is a
@@ -62,10 +96,15 @@ type BackupList struct {
 }
 
 // ServiceBackupRestore restores a service from a backup file: a name in the
-// scheduled directory (as backup-list shows it) or an absolute path.
+// scheduled directory or bucket (as backup-list shows it), an absolute
+// path, or s3://BUCKET[/PREFIX]/NAME. An encrypted backup is decrypted with
+// Passphrase or Identity (an age secret key) when given, else with the
+// service's own encryption passphrase.
 type ServiceBackupRestore struct {
 	ServiceRef
-	File string `json:"file"`
+	File       string `json:"file"`
+	Passphrase string `json:"passphrase,omitempty"`
+	Identity   string `json:"identity,omitempty"`
 }
 
 // Service data operations. Export streams the dump on the session's
@@ -80,4 +119,9 @@ var (
 	ServicesBackupScheduleCat = Op[ServiceRef, BackupScheduleInfo]{"services.backup-schedule-cat", AdminOnly}
 	ServicesBackupList        = Op[ServiceBackupList, BackupList]{"services.backup-list", AdminOnly}
 	ServicesBackupRestore     = Op[ServiceBackupRestore, Empty]{"services.backup-restore", AdminOnly}
+	// Off-site targets and encryption (docs/data-safety.md).
+	ServicesBackupAuth            = Op[ServiceBackupAuth, Empty]{"services.backup-auth", AdminOnly}
+	ServicesBackupDeauth          = Op[ServiceRef, BackupChange]{"services.backup-deauth", AdminOnly}
+	ServicesBackupSetEncryption   = Op[ServiceBackupEncryption, Empty]{"services.backup-set-encryption", AdminOnly}
+	ServicesBackupUnsetEncryption = Op[ServiceRef, BackupChange]{"services.backup-unset-encryption", AdminOnly}
 )

@@ -2,6 +2,8 @@ package services
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/app"
 	"github.com/berthpaas/berth/internal/store"
@@ -37,11 +40,12 @@ func checkBackupDir(dir string) (string, error) {
 	return filepath.Clean(dir), nil
 }
 
-// backupOnce writes one backup of the service into dir and records the
+// backupOnce writes one backup of the service into t and records the
 // outcome. The caller holds the service's lock.
-func (m *Manager) backupOnce(ctx context.Context, sk serviceKind, svc store.Service, dir string, scheduled bool) (api.BackupFile, error) {
+func (m *Manager) backupOnce(ctx context.Context, sk serviceKind, svc store.Service, t backupTarget, scheduled bool) (api.BackupFile, error) {
 	started := m.now()
-	file, err := m.writeBackup(ctx, sk, svc, localDir{dir}, started)
+	dir := t.String()
+	file, err := m.writeBackup(ctx, sk, svc, t, started)
 	run := store.BackupRun{ServiceID: svc.ID, StartedAt: started, FinishedAt: m.now(), Scheduled: scheduled, OK: err == nil, File: file.Path, Size: file.Size}
 	if err != nil {
 		run.Error = err.Error()
@@ -55,11 +59,25 @@ func (m *Manager) backupOnce(ctx context.Context, sk serviceKind, svc store.Serv
 	return file, err
 }
 
-// writeBackup dumps the service into a new file of t.
+// writeBackup dumps the service into a new file of t: encrypted as it is
+// streamed when the service's backups are, hashed (sha256) on the way, and
+// verified against the stored copy when t can (S3).
 func (m *Manager) writeBackup(ctx context.Context, sk serviceKind, svc store.Service, t backupTarget, at time.Time) (api.BackupFile, error) {
 	eng, err := m.engine(ctx)
 	if err != nil {
 		return api.BackupFile{}, err
+	}
+	enc, encrypted, err := m.backupEncryption(svc)
+	if err != nil {
+		return api.BackupFile{}, fmt.Errorf("backup encryption setting: %w", err)
+	}
+	var recipients []age.Recipient
+	suffix := ""
+	if encrypted {
+		if recipients, err = enc.recipients(); err != nil {
+			return api.BackupFile{}, fmt.Errorf("backup encryption setting: %w", err)
+		}
+		suffix = ageExt
 	}
 	if ld, ok := t.(localDir); ok {
 		if err := os.MkdirAll(ld.dir, 0o700); err != nil {
@@ -69,17 +87,18 @@ func (m *Manager) writeBackup(ctx context.Context, sk serviceKind, svc store.Ser
 	}
 	existing, err := t.List()
 	if err != nil {
-		return api.BackupFile{}, fmt.Errorf("backup directory: %w", err)
+		return api.BackupFile{}, fmt.Errorf("backup target %s: %w", t, err)
 	}
-	name := nextBackupName(svc.Kind, svc.Name, at, existing)
+	name := nextBackupName(svc.Kind, svc.Name, at, existing, suffix)
 	pr, pw := io.Pipe()
 	dumped := make(chan error, 1)
 	go func() {
-		err := m.dumpService(ctx, eng, sk, svc, pw)
+		err := dumpEncrypted(pw, recipients, func(w io.Writer) error { return m.dumpService(ctx, eng, sk, svc, w) })
 		pw.CloseWithError(err)
 		dumped <- err
 	}()
-	cr := &countingReader{r: pr}
+	sum := sha256.New()
+	cr := &countingReader{r: io.TeeReader(pr, sum)}
 	rd := &dumpReader{r: cr}
 	perr := t.Put(name, rd)
 	pr.CloseWithError(errors.New("the backup file could not be written"))
@@ -96,7 +115,29 @@ func (m *Manager) writeBackup(ctx context.Context, sk serviceKind, svc store.Ser
 	if perr != nil {
 		return api.BackupFile{}, fmt.Errorf("write %s in %s: %w", name, t, perr)
 	}
-	return api.BackupFile{Name: name, Path: filepath.Join(t.String(), name), Size: cr.n, Time: at.UTC().Truncate(time.Second)}, nil
+	file := api.BackupFile{Name: name, Path: targetPath(t, name), Size: cr.n, Time: at.UTC().Truncate(time.Second), Encrypted: encrypted}
+	if v, ok := t.(interface{ Verify(name, sum string) error }); ok {
+		file.SHA256 = hex.EncodeToString(sum.Sum(nil))
+		if err := v.Verify(name, file.SHA256); err != nil {
+			return api.BackupFile{}, err
+		}
+	}
+	return file, nil
+}
+
+// dumpEncrypted runs dump into w, through age when there are recipients.
+func dumpEncrypted(w io.Writer, recipients []age.Recipient, dump func(io.Writer) error) error {
+	if len(recipients) == 0 {
+		return dump(w)
+	}
+	aw, err := age.Encrypt(w, recipients...)
+	if err != nil {
+		return fmt.Errorf("encrypt: %w", err)
+	}
+	if err := dump(aw); err != nil {
+		return err
+	}
+	return aw.Close()
 }
 
 // dumpReader remembers the error of reading the dump (other than io.EOF):
@@ -151,6 +192,16 @@ func (m *Manager) backupSummary(ctx context.Context, svc store.Service) api.Back
 	if err != nil {
 		m.log.Error("backup summary", "kind", svc.Kind, "name", svc.Name, "err", err)
 	}
+	if a, ok, err := m.backupAuth(svc); ok {
+		sum.Auth = a.describe()
+	} else if err != nil {
+		sum.Auth = "unreadable: " + err.Error()
+	}
+	if e, ok, err := m.backupEncryption(svc); ok {
+		sum.Encryption = e.describe()
+	} else if err != nil {
+		sum.Encryption = "unreadable: " + err.Error()
+	}
 	return sum
 }
 
@@ -159,12 +210,18 @@ func (m *Manager) serviceBackup(ctx context.Context, req api.ServiceBackup, _ ap
 	if err != nil {
 		return api.BackupFile{}, err
 	}
-	dir, err := checkBackupDir(req.Dir)
+	if req.Keep != nil && *req.Keep < 0 {
+		return api.BackupFile{}, api.Errorf(api.CodeInvalid, "--keep must be 0 (keep all) or more")
+	}
+	t, err := m.backupTargetFor(ctx, svc, req.Dir, req.UseIAM)
 	if err != nil {
 		return api.BackupFile{}, err
 	}
 	defer m.lock(req.Kind, req.Name)()
-	f, err := m.backupOnce(ctx, sk, svc, dir, false)
+	f, err := m.backupOnce(ctx, sk, svc, t, false)
+	if err == nil && req.Keep != nil {
+		m.pruneBackups(svc, t, *req.Keep)
+	}
 	if err != nil {
 		var ae *api.Error
 		code := api.CodeInternal
@@ -185,10 +242,11 @@ func (m *Manager) serviceBackupSchedule(ctx context.Context, req api.ServiceBack
 	if _, err := parseBackupSchedule(spec); err != nil {
 		return api.BackupScheduleInfo{}, scheduleError(req.Schedule, err)
 	}
-	dir, err := checkBackupDir(req.Dir)
+	t, err := m.backupTargetFor(ctx, svc, req.Dir, false)
 	if err != nil {
 		return api.BackupScheduleInfo{}, err
 	}
+	dir := t.String()
 	keep := defaultBackupKeep
 	if req.Keep != nil {
 		keep = *req.Keep
@@ -196,11 +254,17 @@ func (m *Manager) serviceBackupSchedule(ctx context.Context, req api.ServiceBack
 	if keep < 0 {
 		return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "--keep must be 0 (keep all) or more")
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "Backup directory %s cannot be created: %v", dir, err)
-	}
-	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
-		return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "Backup directory %s is not a directory", dir)
+	if st, ok := t.(*s3Target); ok {
+		if _, err := st.List(); err != nil {
+			return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "Bucket %s cannot be listed with the service's credentials: %v", dir, err)
+		}
+	} else {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "Backup directory %s cannot be created: %v", dir, err)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "Backup directory %s is not a directory", dir)
+		}
 	}
 	defer m.lock(req.Kind, req.Name)()
 	sched := store.BackupSchedule{Service: svc, Schedule: spec, Dir: dir, Keep: keep, CreatedAt: m.now()}
@@ -267,19 +331,20 @@ func (m *Manager) serviceBackupList(ctx context.Context, req api.ServiceBackupLi
 			return api.BackupList{}, err
 		}
 	}
-	if dir, err = checkBackupDir(dir); err != nil {
+	t, err := m.backupTargetFor(ctx, svc, dir, false)
+	if err != nil {
 		return api.BackupList{}, err
 	}
-	res := api.BackupList{Dir: dir, Files: []api.BackupFile{}}
-	files, err := serviceBackups(localDir{dir}, svc.Kind, svc.Name)
+	res := api.BackupList{Dir: t.String(), Files: []api.BackupFile{}}
+	files, err := serviceBackups(t, svc.Kind, svc.Name)
 	if errors.Is(err, os.ErrNotExist) {
 		return res, api.Errorf(api.CodeNotFound, "Backup directory %s does not exist", dir)
 	}
 	if err != nil {
-		return res, err
+		return res, api.Errorf(api.CodeInternal, "List %s: %v", t, err)
 	}
 	for _, f := range files {
-		res.Files = append(res.Files, api.BackupFile{Name: f.Name, Path: filepath.Join(dir, f.Name), Size: f.Size, Time: f.Time})
+		res.Files = append(res.Files, api.BackupFile{Name: f.Name, Path: targetPath(t, f.Name), Size: f.Size, Time: f.Time, Encrypted: strings.HasSuffix(f.Name, ageExt)})
 	}
 	return res, nil
 }
@@ -293,39 +358,79 @@ func (m *Manager) serviceBackupRestore(ctx context.Context, req api.ServiceBacku
 	name := req.File
 	switch {
 	case req.File == "":
-		return api.Empty{}, api.Errorf(api.CodeInvalid, "Please specify a backup file: a name from %s:backup-list or an absolute path", svc.Kind)
+		return api.Empty{}, api.Errorf(api.CodeInvalid, "Please specify a backup file: a name from %s:backup-list, an absolute path or s3://BUCKET/NAME", svc.Kind)
 	case filepath.IsAbs(req.File):
 		t, name = localDir{filepath.Dir(req.File)}, filepath.Base(req.File)
+	case strings.HasPrefix(req.File, "s3://"):
+		i := strings.LastIndex(req.File, "/")
+		if i < len("s3://") {
+			return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %q: give s3://BUCKET[/PREFIX]/NAME", req.File)
+		}
+		if t, err = m.backupTargetFor(ctx, svc, req.File[:i], false); err != nil {
+			return api.Empty{}, err
+		}
+		name = req.File[i+1:]
 	case strings.Contains(req.File, "/"):
-		return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %q: give a name from %s:backup-list or an absolute path", req.File, svc.Kind)
+		return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %q: give a name from %s:backup-list, an absolute path or s3://BUCKET/NAME", req.File, svc.Kind)
 	default:
-		dir, err := m.scheduledDir(ctx, svc, "give the backup file's absolute path")
+		dir, err := m.scheduledDir(ctx, svc, "give the backup file's absolute path or s3://BUCKET/NAME")
 		if err != nil {
 			return api.Empty{}, err
 		}
-		t = localDir{dir}
-	}
-	f, err := t.Open(name)
-	if err != nil {
-		return api.Empty{}, api.Errorf(api.CodeNotFound, "Backup file %s cannot be opened: %v", filepath.Join(t.String(), name), err)
-	}
-	defer f.Close()
-	if st, ok := f.(*os.File); ok {
-		if info, err := st.Stat(); err == nil && !info.Mode().IsRegular() {
-			return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %s is not a regular file", filepath.Join(t.String(), name))
+		if t, err = m.backupTargetFor(ctx, svc, dir, false); err != nil {
+			return api.Empty{}, err
 		}
 	}
-	defer m.lock(req.Kind, req.Name)()
-	eng, err := m.engine(ctx)
+	where := targetPath(t, name)
+	own, _, err := m.backupEncryption(svc)
+	if err != nil {
+		return api.Empty{}, api.Errorf(api.CodeInternal, "Backup encryption setting unreadable: %v", err)
+	}
+	ids, err := decryptIdentities(req.Passphrase, req.Identity, own)
 	if err != nil {
 		return api.Empty{}, err
 	}
 	if out.Stdout == nil {
 		out.Stdout = io.Discard
 	}
-	fmt.Fprintf(out.Stdout, "-----> Restoring %s service %s from %s\n", svc.Kind, svc.Name, filepath.Join(t.String(), name))
-	err = m.restoreService(ctx, eng, sk, svc, f, out)
-	m.recordRestore(svc, "backup-restore", filepath.Join(t.String(), name), err)
+	// An S3 backup is checked against its recorded sha256 before a byte
+	// of it reaches the service.
+	if c, ok := t.(interface {
+		Check(name string) (string, error)
+	}); ok {
+		sum, err := c.Check(name)
+		if errors.Is(err, os.ErrNotExist) {
+			return api.Empty{}, api.Errorf(api.CodeNotFound, "Backup file %s does not exist", where)
+		}
+		if err != nil {
+			return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %s not restored: %v; nothing was changed", where, err)
+		}
+		if sum != "" {
+			fmt.Fprintf(out.Stdout, "       Checksum verified: sha256 %s\n", sum)
+		}
+	}
+	f, err := t.Open(name)
+	if err != nil {
+		return api.Empty{}, api.Errorf(api.CodeNotFound, "Backup file %s cannot be opened: %v", where, err)
+	}
+	defer f.Close()
+	if st, ok := f.(*os.File); ok {
+		if info, err := st.Stat(); err == nil && !info.Mode().IsRegular() {
+			return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %s is not a regular file", where)
+		}
+	}
+	dump, err := openBackup(f, where, ids)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	defer m.lock(req.Kind, req.Name)()
+	eng, err := m.engine(ctx)
+	if err != nil {
+		return api.Empty{}, err
+	}
+	fmt.Fprintf(out.Stdout, "-----> Restoring %s service %s from %s\n", svc.Kind, svc.Name, where)
+	err = m.restoreService(ctx, eng, sk, svc, dump, out)
+	m.recordRestore(svc, "backup-restore", where, err)
 	if err != nil {
 		code := api.CodeInternal
 		var ae *api.Error
@@ -334,6 +439,6 @@ func (m *Manager) serviceBackupRestore(ctx context.Context, req api.ServiceBacku
 		}
 		return api.Empty{}, api.Errorf(code, "Restore of %s service %s from %s failed: %v", svc.Kind, svc.Name, name, err)
 	}
-	m.log.Info("service restored from a backup", "kind", svc.Kind, "name", svc.Name, "file", filepath.Join(t.String(), name))
+	m.log.Info("service restored from a backup", "kind", svc.Kind, "name", svc.Name, "file", where)
 	return api.Empty{}, nil
 }

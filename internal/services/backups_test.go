@@ -76,10 +76,10 @@ func TestBackupFileNames(t *testing.T) {
 		}
 	}
 	existing := []backupFile{{Name: "redis-cache-20250304-040607.rdb"}, {Name: "redis-cache-20250304-040607-1.rdb"}}
-	if got := nextBackupName("redis", "cache", at, existing); got != "redis-cache-20250304-040607-2.rdb" {
+	if got := nextBackupName("redis", "cache", at, existing, ""); got != "redis-cache-20250304-040607-2.rdb" {
 		t.Errorf("nextBackupName = %q", got)
 	}
-	if got := nextBackupName("redis", "cache", at, nil); got != "redis-cache-20250304-040607.rdb" {
+	if got := nextBackupName("redis", "cache", at, nil, ""); got != "redis-cache-20250304-040607.rdb" {
 		t.Errorf("nextBackupName (free) = %q", got)
 	}
 }

@@ -31,7 +31,7 @@ func TestBackupCommands(t *testing.T) {
 	if f2, err := tm.serviceBackup(ctx, api.ServiceBackup{ServiceRef: ref, Dir: dir}, tm.out); err != nil || f2.Name != "postgres-db-20250102-030405-1.dump" {
 		t.Errorf("second backup = %+v, %v", f2, err)
 	}
-	if _, err := tm.serviceBackup(ctx, api.ServiceBackup{ServiceRef: ref, Dir: "relative"}, tm.out); err == nil || !strings.Contains(err.Error(), "must be an absolute path") {
+	if _, err := tm.serviceBackup(ctx, api.ServiceBackup{ServiceRef: ref, Dir: "relative"}, tm.out); err == nil || !strings.Contains(err.Error(), "no backup credentials: run postgres:backup-auth to back up to bucket relative, or give an absolute path") {
 		t.Errorf("backup to a relative dir: %v", err)
 	}
 
@@ -66,7 +66,7 @@ func TestBackupCommands(t *testing.T) {
 	if string(tm.eng.restored) != "PGDMP dump of berth.postgres.db" {
 		t.Errorf("restored %q", tm.eng.restored)
 	}
-	if _, err := tm.serviceBackupRestore(ctx, api.ServiceBackupRestore{ServiceRef: ref, File: "a/b"}, tm.out); err == nil || !strings.Contains(err.Error(), "give a name from postgres:backup-list or an absolute path") {
+	if _, err := tm.serviceBackupRestore(ctx, api.ServiceBackupRestore{ServiceRef: ref, File: "a/b"}, tm.out); err == nil || !strings.Contains(err.Error(), "give a name from postgres:backup-list, an absolute path or s3://BUCKET/NAME") {
 		t.Errorf("restore of a relative path: %v", err)
 	}
 	// The restore is recorded (the refused one restored nothing).

@@ -200,6 +200,10 @@ func (m *Manager) Register(mux *api.Mux) {
 	api.Handle(mux, api.ServicesBackupScheduleCat, m.serviceBackupScheduleCat)
 	api.Handle(mux, api.ServicesBackupList, m.serviceBackupList)
 	api.Handle(mux, api.ServicesBackupRestore, m.serviceBackupRestore)
+	api.Handle(mux, api.ServicesBackupAuth, m.serviceBackupAuth)
+	api.Handle(mux, api.ServicesBackupDeauth, m.serviceBackupDeauth)
+	api.Handle(mux, api.ServicesBackupSetEncryption, m.serviceBackupSetEncryption)
+	api.Handle(mux, api.ServicesBackupUnsetEncryption, m.serviceBackupUnsetEncryption)
 }
 
 // engine connects to the container engine; an absent engine is the API's

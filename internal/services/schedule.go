@@ -242,13 +242,24 @@ func (m *Manager) scheduledBackup(kind, name string, id int64) {
 		m.log.Error("scheduled backup: read the schedule", "kind", kind, "name", name, "err", err)
 		return
 	}
-	if _, err := m.backupOnce(ctx, sk, svc, sched.Dir, true); err != nil {
+	t, err := m.backupTargetFor(ctx, svc, sched.Dir, false)
+	if err != nil {
+		// Its credentials were removed, say: a failed run all the same.
+		run := store.BackupRun{ServiceID: svc.ID, StartedAt: m.now(), FinishedAt: m.now(), Scheduled: true, Error: err.Error()}
+		if rerr := m.store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.AddBackupRun(run) }); rerr != nil {
+			m.log.Error("service backup outcome not recorded", "kind", kind, "name", name, "err", rerr)
+		}
+		m.log.Error("service backup failed", "kind", kind, "name", name, "dir", sched.Dir, "scheduled", true, "err", err)
+	} else {
+		_, err = m.backupOnce(ctx, sk, svc, t, true)
+	}
+	if err != nil {
 		if m.backupFailed != nil {
 			m.backupFailed(kind, name, err)
 		}
 		return
 	}
-	m.pruneBackups(svc, localDir{sched.Dir}, sched.Keep)
+	m.pruneBackups(svc, t, sched.Keep)
 }
 
 func describeSchedule(spec, dir string, keep int) string {

@@ -25,8 +25,8 @@ type backupFile struct {
 	ModTime time.Time
 }
 
-// backupTarget is where backups are kept: a local directory now (S3 or
-// another store later).
+// backupTarget is where backups are kept: a local directory, or a bucket
+// of S3-compatible storage (s3.go).
 type backupTarget interface {
 	// Put stores r's content under name, atomically: the file appears
 	// whole, or not at all when reading r or writing fails. A name that
@@ -179,10 +179,13 @@ func backupFileName(kind, name string, t time.Time, seq int) string {
 	return kind + "-" + name + "-" + ts + "." + dumpExt(kind)
 }
 
-var backupSuffixRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([0-9]{8}-[0-9]{6})(?:-([0-9]{1,4}))?\.([a-z]+)$`) })
+var backupSuffixRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^([0-9]{8}-[0-9]{6})(?:-([0-9]{1,4}))?\.([a-z]+)(?:\.age)?$`)
+})
 
 // parseBackupFileName reads the time and sequence number of a backup file
-// of the service; ok is false for any other file. Names are unambiguous:
+// of the service (encrypted ones end in .age too); ok is false for any
+// other file. Names are unambiguous:
 // the part after KIND-NAME- must be exactly a timestamp, so service "db"
 // does not claim the files of service "db-2".
 func parseBackupFileName(kind, name, file string) (t time.Time, seq int, ok bool) {
@@ -247,18 +250,26 @@ func expiredBackups(files []serviceBackupFile, keep int) []serviceBackupFile {
 	return sorted[:len(sorted)-keep]
 }
 
-// nextBackupName is the name of a new backup taken at t: the first one not
-// taken yet.
-func nextBackupName(kind, name string, t time.Time, existing []backupFile) string {
+// nextBackupName is the name of a new backup taken at t, plus suffix
+// (".age" when encrypted): the first one not taken yet, encrypted or not.
+func nextBackupName(kind, name string, t time.Time, existing []backupFile, suffix string) string {
 	taken := map[string]bool{}
 	for _, f := range existing {
-		taken[f.Name] = true
+		taken[strings.TrimSuffix(f.Name, ageExt)] = true
 	}
 	for seq := 0; ; seq++ {
 		if n := backupFileName(kind, name, t, seq); !taken[n] {
-			return n
+			return n + suffix
 		}
 	}
+}
+
+// targetPath is where a backup of t is, for people: a path or a URL.
+func targetPath(t backupTarget, name string) string {
+	if d, ok := t.(localDir); ok {
+		return filepath.Join(d.dir, name)
+	}
+	return t.String() + "/" + name
 }
 
 // countingReader counts what is read through it.

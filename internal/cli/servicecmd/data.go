@@ -2,6 +2,7 @@ package servicecmd
 
 import (
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
@@ -19,12 +20,12 @@ func init() {
 			&cli.Command{Name: kind + ":import", Args: "<name> < FILE", Short: "Replace a " + kind + " service's data with a dump read from stdin (a failed import changes nothing)", Run: serviceImport(kind)},
 			&cli.Command{Name: kind + ":clone", Args: "<name> <new-name> [create flags]", Short: "Create a " + kind + " service with a copy of another's data",
 				Values: []string{"image", "image-version", "password", "custom-env", "memory", "shm-size"}, Letters: map[string]string{"-i": "image", "-I": "image-version", "-p": "password", "-C": "custom-env", "-m": "memory", "-s": "shm-size"}, Run: serviceClone(kind)},
-			&cli.Command{Name: kind + ":backup", Args: "<name> <dir>", Short: "Write a backup of a " + kind + " service into a directory of the server", Run: serviceBackup(kind)},
-			&cli.Command{Name: kind + ":backup-schedule", Args: "<name> <schedule> <dir> [--keep N]", Short: "Back up a " + kind + " service on a cron schedule (\"0 3 * * *\", @daily), keeping the newest N (default 7, 0 all)", Values: []string{"keep"}, Run: serviceBackupSchedule(kind)},
+			&cli.Command{Name: kind + ":backup", Args: "<name> <dir|bucket-name> [--use-iam] [--keep N]", Short: "Write a backup of a " + kind + " service into a directory of the server or an S3 bucket (backup-auth)", Bools: []string{"use-iam"}, Values: []string{"keep"}, Run: serviceBackup(kind)},
+			&cli.Command{Name: kind + ":backup-schedule", Args: "<name> <schedule> <dir|bucket-name> [--keep N]", Short: "Back up a " + kind + " service on a cron schedule (\"0 3 * * *\", @daily), keeping the newest N (default 7, 0 all)", Values: []string{"keep"}, Run: serviceBackupSchedule(kind)},
 			&cli.Command{Name: kind + ":backup-unschedule", Args: "<name>", Short: "Stop a " + kind + " service's scheduled backups", Run: serviceBackupUnschedule(kind)},
 			&cli.Command{Name: kind + ":backup-schedule-cat", Args: "<name>", Short: "Show a " + kind + " service's backup schedule", Run: serviceBackupScheduleCat(kind)},
-			&cli.Command{Name: kind + ":backup-list", Args: "<name> [<dir>] [--format json]", Short: "List a " + kind + " service's backups (in its scheduled directory by default)", Values: []string{"format"}, Run: serviceBackupList(kind)},
-			&cli.Command{Name: kind + ":backup-restore", Args: "<name> <file>", Short: "Replace a " + kind + " service's data with a backup (a name from backup-list, or an absolute path)", Run: serviceBackupRestore(kind)},
+			&cli.Command{Name: kind + ":backup-list", Args: "<name> [<dir|bucket-name>] [--format json]", Short: "List a " + kind + " service's backups (in its scheduled directory by default)", Values: []string{"format"}, Run: serviceBackupList(kind)},
+			&cli.Command{Name: kind + ":backup-restore", Args: "<name> <file> [--passphrase P | --identity-file FILE]", Short: "Replace a " + kind + " service's data with a backup (a name from backup-list, an absolute path or s3://BUCKET/NAME)", Values: []string{"passphrase", "identity-file"}, Run: serviceBackupRestore(kind)},
 		)
 	}
 }
@@ -112,16 +113,30 @@ func humanSize(n int64) string {
 
 func serviceBackup(kind string) func(*cli.Ctx) error {
 	return func(c *cli.Ctx) error {
-		ref, err := dataRef(c, kind, 2, 2, "<name> <dir>")
+		ref, err := dataRef(c, kind, 2, 2, "<name> <dir|bucket-name> [--use-iam] [--keep N]")
 		if err != nil {
 			return err
 		}
+		req := api.ServiceBackup{ServiceRef: ref, Dir: c.Args[1], UseIAM: c.Bool("use-iam")}
+		if v := c.Flag("keep", ""); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				return cli.Failf("--keep must be a number: 0 (keep all) or more")
+			}
+			req.Keep = &n
+		}
 		c.Info1("Backing up %s service %s to %s", kind, ref.Name, c.Args[1])
-		f, err := api.ServicesBackup.Stream(c, c.API, api.ServiceBackup{ServiceRef: ref, Dir: c.Args[1]}, c.Output())
+		f, err := api.ServicesBackup.Stream(c, c.API, req, c.Output())
 		if err != nil {
 			return err
 		}
 		c.Verbose("Wrote %s (%s)", f.Path, humanSize(f.Size))
+		if f.Encrypted {
+			c.Verbose("Encrypted with age")
+		}
+		if f.SHA256 != "" {
+			c.Verbose("Verified after upload: sha256 %s", f.SHA256)
+		}
 		return nil
 	}
 }
@@ -235,11 +250,22 @@ func serviceBackupList(kind string) func(*cli.Ctx) error {
 
 func serviceBackupRestore(kind string) func(*cli.Ctx) error {
 	return func(c *cli.Ctx) error {
-		ref, err := dataRef(c, kind, 2, 2, "<name> <file>")
+		ref, err := dataRef(c, kind, 2, 2, "<name> <file> [--passphrase P | --identity-file FILE]")
 		if err != nil {
 			return err
 		}
-		if _, err := api.ServicesBackupRestore.Stream(c, c.API, api.ServiceBackupRestore{ServiceRef: ref, File: c.Args[1]}, c.Output()); err != nil {
+		req := api.ServiceBackupRestore{ServiceRef: ref, File: c.Args[1], Passphrase: c.Flag("passphrase", "")}
+		if path := c.Flag("identity-file", ""); path != "" {
+			if req.Passphrase != "" {
+				return cli.Failf("Give --passphrase or --identity-file, not both")
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return cli.Failf("Identity file: %v", err)
+			}
+			req.Identity = string(data)
+		}
+		if _, err := api.ServicesBackupRestore.Stream(c, c.API, req, c.Output()); err != nil {
 			return err
 		}
 		c.Info1("Restored %s service %s from %s", kind, ref.Name, c.Args[1])

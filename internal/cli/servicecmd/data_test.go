@@ -54,7 +54,7 @@ func TestServicesData(t *testing.T) {
 		{Args: []string{"postgres:backup", "db", "/backups"}, Replies: map[string]reply{"services.backup": {Resp: api.BackupFile{Path: "/backups/db-x.dump", Size: 1536}}},
 			Ops: []string{"services.backup"}, Reqs: map[string]string{"services.backup": "{" + ref + `,"dir":"/backups"}`},
 			Stdout: "-----> Backing up postgres service db to /backups\n       Wrote /backups/db-x.dump (1.5 KiB)\n"},
-		{Args: []string{"postgres:backup", "db"}, Code: 1, ErrLine: "Usage: berth postgres:backup <name> <dir>"},
+		{Args: []string{"postgres:backup", "db"}, Code: 1, ErrLine: "Usage: berth postgres:backup <name> <dir|bucket-name> [--use-iam] [--keep N]"},
 
 		{Args: []string{"postgres:backup-schedule", "db", "0 3 * * *", "/backups", "--keep", "3"}, Replies: sched(3), Ops: []string{"services.backup-schedule"},
 			Reqs:   map[string]string{"services.backup-schedule": "{" + ref + `,"schedule":"0 3 * * *","dir":"/backups","keep":3}`},

@@ -195,8 +195,17 @@ func serviceInfoFields(info api.ServiceInfo) [][3]string {
 		{"--version", "Version", info.Version},
 		{"--backup-schedule", "Backup schedule", backup},
 		{"--backup-last", "Last backup", last},
+		{"--backup-auth", "Backup auth", dash(b.Auth)},
+		{"--backup-encryption", "Backup encryption", dash(b.Encryption)},
 		{"--restore-last", "Last restore", lastRestore(info.Restores)},
 	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 // lastRestore describes a service's latest import or backup restore.

@@ -146,7 +146,7 @@ func TestServiceInfo(t *testing.T) {
 				row("Config dir", db.ConfigDir) + row("Config options", "") + row("Custom env", "A=b") + row("Data dir", db.DataDir) +
 				row("Dsn", db.DSN) + row("Exposed ports", "-") + row("Id", "abc123") + row("Internal ip", "172.18.0.5") + row("Links", "shop blog") +
 				row("Service root", db.ServiceRoot) + row("Status", "running") + row("Version", "17.2") +
-				row("Backup schedule", "0 3 * * *") + row("Last backup", "ok 2026-01-02 03:00:00 UTC") + row("Last restore", "-")},
+				row("Backup schedule", "0 3 * * *") + row("Last backup", "ok 2026-01-02 03:00:00 UTC") + row("Backup auth", "-") + row("Backup encryption", "-") + row("Last restore", "-")},
 		{Args: []string{"postgres:info", "db", "--dsn"}, Replies: one, Ops: []string{"services.info"}, Stdout: db.DSN + "\n"},
 		{Args: []string{"postgres:info", "db", "--links"}, Replies: one, Ops: []string{"services.info"}, Stdout: "shop blog\n"},
 		{Name: "failed backup", Args: []string{"postgres:info", "db", "--backup-last"}, Replies: map[string]reply{"services.info": {Resp: failed}}, Ops: []string{"services.info"},
@@ -158,7 +158,7 @@ func TestServiceInfo(t *testing.T) {
 		{Name: "no schedule", Args: []string{"postgres:info", "db", "--backup-schedule"}, Replies: map[string]reply{"services.info": {Resp: failed}}, Ops: []string{"services.info"}, Stdout: "-\n"},
 		{Name: "never backed up", Args: []string{"redis:info", "db", "--backup-last"}, Replies: map[string]reply{"services.info": {Resp: api.ServiceInfo{Name: "db"}}}, Ops: []string{"services.info"}, Stdout: "-\n"},
 		{Args: []string{"postgres:info", "db", "--password"}, Replies: one, Code: 1, Ops: []string{"services.info"},
-			ErrLine: "Invalid flag passed, valid flags: --config-dir, --config-options, --custom-env, --data-dir, --dsn, --exposed-ports, --id, --internal-ip, --links, --service-root, --status, --version, --backup-schedule, --backup-last, --restore-last"},
+			ErrLine: "Invalid flag passed, valid flags: --config-dir, --config-options, --custom-env, --data-dir, --dsn, --exposed-ports, --id, --internal-ip, --links, --service-root, --status, --version, --backup-schedule, --backup-last, --backup-auth, --backup-encryption, --restore-last"},
 		{Args: []string{"postgres:info", "db", "--format", "json"}, Replies: one, Ops: []string{"services.info"},
 			Has: []string{`"name":"db"`, `"dsn":"postgres://postgres:pw@berth-postgres-db:5432/db"`, `"links":["shop","blog"]`, `"schedule":"0 3 * * *"`}},
 		{Args: []string{"postgres:info", "db", "--format", "json", "--dsn"}, Replies: one, Code: 1, Ops: []string{"services.info"},
