@@ -134,10 +134,13 @@ func serveEvents(w http.ResponseWriter, r *http.Request, c api.Caller, op string
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { defer wg.Done(); s.keepAlive(done, keepAliveEvery) }()
-	defer wg.Wait()
-	defer close(done)
+	// The keep-alives stop before the last event: nothing follows it.
+	var once sync.Once
+	stopKeepAlive := func() { once.Do(func() { close(done); wg.Wait() }) }
+	defer stopKeepAlive()
 	var resp json.RawMessage
 	err := c.Call(r.Context(), op, req, &resp, api.Output{Stdout: sseWriter{s, "stdout"}, Stderr: sseWriter{s, "stderr"}})
+	stopKeepAlive()
 	if err != nil {
 		e := asAPIError(err)
 		s.event("error", map[string]string{"error": firstLine(e.Message), "code": string(e.Code)})
