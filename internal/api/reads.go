@@ -32,6 +32,7 @@ var changeOps = set(
 	"apps.create", "apps.destroy", "apps.rename", "apps.clone", "apps.lock", "apps.unlock",
 	"config.update", "properties.set",
 	"notifications.add", "notifications.remove", "notifications.test", // test: sends a webhook
+	"services.backup-auth", "services.backup-deauth", "services.backup-set-encryption", "services.backup-unset-encryption",
 	"keys.add", "keys.remove", "keys.access",
 	"tokens.create", "tokens.revoke", "dashboard.set", "dashboard.password",
 	"git.from-archive", "git.from-image", "git.push-plan", "git.push-deploy", "ssh.command",

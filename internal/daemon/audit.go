@@ -92,7 +92,8 @@ func appOf(fields map[string]any) string {
 
 // secretFields hold secret values whatever the operation: config values
 // ("set" of config.update), private keys, passwords.
-var secretFields = map[string]bool{"set": true, "key_pem": true, "password": true, "secret": true}
+var secretFields = map[string]bool{"set": true, "key_pem": true, "password": true, "secret": true,
+	"secret_access_key": true, "passphrase": true, "identity": true} // S3 credentials, backup encryption
 
 // credentialsInURL is the password of a URL (https://user:PASSWORD@host).
 var credentialsInURL = regexp.MustCompile(`(://[^/@:\s]*:)[^/@\s]*@`)

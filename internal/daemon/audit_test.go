@@ -14,3 +14,17 @@ func TestURLHostHidesTheWebhooksPath(t *testing.T) {
 		}
 	}
 }
+
+// S3 credentials and backup passphrases never reach the audit log.
+func TestMaskSecretsOfBackups(t *testing.T) {
+	fields := map[string]any{"name": "db", "access_key_id": "AKIA", "secret_access_key": "s3cr3t", "passphrase": "pw", "identity": "AGE-SECRET-KEY-1"}
+	got := maskSecrets(fields).(map[string]any)
+	for _, k := range []string{"secret_access_key", "passphrase", "identity"} {
+		if got[k] != "***" {
+			t.Errorf("%s = %v, want ***", k, got[k])
+		}
+	}
+	if got["name"] != "db" || got["access_key_id"] != "AKIA" {
+		t.Errorf("masked too much: %v", got)
+	}
+}
