@@ -137,6 +137,10 @@ func scopedAttempt(c *cli.Command) []string {
 			return []string{c.Name, "secretdb", "/etc/hostname"}
 		case "backup-schedule":
 			return []string{c.Name, "secretdb", "'* * * * *'", "/tmp"}
+		case "backup-auth":
+			return []string{c.Name, "secretdb", "AKIAEXAMPLE", "stolen-secret"}
+		case "backup-set-encryption":
+			return []string{c.Name, "secretdb", "a-stolen-passphrase"}
 		case "clone":
 			return []string{c.Name, "secretdb", "stolen"}
 		case "enter":
