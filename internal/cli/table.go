@@ -123,6 +123,30 @@ func (c *Ctx) Warn(format string, args ...any) {
 // Println prints a plain line.
 func (c *Ctx) Println(s string) { fmt.Fprintln(c.Stdout, s) }
 
+// Columns prints rows as left-aligned columns two spaces apart (Dokku's
+// columnize), the last column unpadded and no line ending in spaces.
+func (c *Ctx) Columns(rows [][]string) {
+	var widths []int
+	for _, r := range rows {
+		for i, cell := range r {
+			if i == len(widths) {
+				widths = append(widths, 0)
+			}
+			widths[i] = max(widths[i], len([]rune(cell)))
+		}
+	}
+	for _, r := range rows {
+		var b strings.Builder
+		for i, cell := range r {
+			b.WriteString(cell)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(cell))+2))
+			}
+		}
+		c.Println(strings.TrimRight(b.String(), " "))
+	}
+}
+
 var table = map[string]*Command{}
 
 // Register adds commands to the table. Each area of Berth calls it from an

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -84,7 +83,7 @@ func cronList(c *cli.Ctx) error {
 		}
 		rows = append(rows, []string{e.ID, e.Schedule, e.ConcurrencyPolicy, m, e.Command, lastRun(e)})
 	}
-	printColumns(c, rows)
+	c.Columns(rows)
 	return nil
 }
 
@@ -99,27 +98,6 @@ func lastRun(e listEntry) string {
 		return fmt.Sprintf("%s failed (exit %d)", e.LastRun, *e.LastExitCode)
 	}
 	return e.LastRun + " ok"
-}
-
-// printColumns aligns rows as Dokku's columnize does (two spaces apart).
-func printColumns(c *cli.Ctx, rows [][]string) {
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, cell := range r {
-			widths[i] = max(widths[i], len(cell))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		for i, cell := range r {
-			if i == len(r)-1 {
-				b.WriteString(cell)
-				break
-			}
-			fmt.Fprintf(&b, "%-*s  ", widths[i], cell)
-		}
-		c.Println(strings.TrimRight(b.String(), " "))
-	}
 }
 
 func cronRun(c *cli.Ctx) error {

@@ -77,7 +77,7 @@ func list(c *cli.Ctx) error {
 	if len(res.Targets) == 0 {
 		c.Println("No notification targets; add one with notifications:add NAME URL")
 	} else {
-		printColumns(c, rows)
+		c.Columns(rows)
 	}
 	if res.Dropped > 0 {
 		c.Warn("%d notification(s) dropped since the daemon started: the delivery queue was full", res.Dropped)
@@ -140,25 +140,4 @@ func test(c *cli.Ctx) error {
 	}
 	c.Info1("Test notification delivered to %s (HTTP %d)", name, res.Status)
 	return nil
-}
-
-// printColumns aligns rows two spaces apart, as Dokku's columnize does.
-func printColumns(c *cli.Ctx, rows [][]string) {
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, cell := range r {
-			widths[i] = max(widths[i], len([]rune(cell)))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		for i, cell := range r {
-			if i == len(r)-1 {
-				b.WriteString(cell)
-				break
-			}
-			b.WriteString(cell + strings.Repeat(" ", widths[i]-len([]rune(cell))+2))
-		}
-		c.Println(b.String())
-	}
 }

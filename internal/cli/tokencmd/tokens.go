@@ -4,7 +4,6 @@
 package tokencmd
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -83,7 +82,7 @@ func tokensList(c *cli.Ctx) error {
 		}
 		rows = append(rows, []string{t.Name, s, strconv.FormatBool(t.ReadOnly), t.CreatedAt.UTC().Format(time.RFC3339), used})
 	}
-	printColumns(c, rows)
+	c.Columns(rows)
 	return nil
 }
 
@@ -137,7 +136,7 @@ func events(c *cli.Ctx) error {
 		}
 		rows = append(rows, []string{e.Time.UTC().Format(time.RFC3339), e.Who, e.Op, app, outcome, string(e.Args)})
 	}
-	printColumns(c, rows)
+	c.Columns(rows)
 	return nil
 }
 
@@ -206,25 +205,4 @@ func dashboardReport(c *cli.Ctx) error {
 		{Key: "cert-expires", Value: expires},
 		{Key: "cert-error", Value: r.CertError},
 	})
-}
-
-// printColumns prints rows as left-aligned columns, the last one unpadded.
-func printColumns(c *cli.Ctx, rows [][]string) {
-	widths := make([]int, len(rows[0]))
-	for _, r := range rows {
-		for i, cell := range r {
-			widths[i] = max(widths[i], len(cell))
-		}
-	}
-	for _, r := range rows {
-		var b strings.Builder
-		for i, cell := range r {
-			if i == len(r)-1 {
-				b.WriteString(cell)
-				break
-			}
-			fmt.Fprintf(&b, "%-*s  ", widths[i], cell)
-		}
-		c.Println(strings.TrimRight(b.String(), " "))
-	}
 }
