@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/testacme"
 )
 
@@ -61,13 +62,7 @@ func get(t *testing.T, c *http.Client, url string) (*http.Response, string) {
 func TestLetsEncryptWithPebble(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
-	acme := testacme.Start(t)
-	roots := filepath.Join(t.TempDir(), "pebble-roots.pem")
-	if err := os.WriteFile(roots, acme.CARoots, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Pebble checks HTTP-01 on NAME:HTTPPort: the proxy listens there.
-	d := deployDaemon(t, eng, fmt.Sprintf("BERTH_HTTP_ADDR=127.0.0.1:%d", acme.HTTPPort), "BERTH_ACME_CA_ROOTS="+roots)
+	d, acme := pebbleDaemon(t, eng)
 	d.mustBerth(t, "apps:create", "shop")
 	d.mustBerth(t, "domains:add", "shop", "shop.test", "www.shop.test")
 	if out, code := d.deployTar(t, "shop", appTar(t, zdtApp("v1", nil))); code != 0 {
@@ -183,4 +178,18 @@ func TestLetsEncryptTLSALPN(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, "version=v1") || !slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "alpn.test") {
 		t.Errorf("https://alpn.test/: %d %q", resp.StatusCode, body)
 	}
+}
+
+// pebbleDaemon starts Pebble and a daemon that trusts it, its proxy on
+// Pebble's HTTP-01 port (Pebble checks NAME:HTTPPort), with extra
+// environment.
+func pebbleDaemon(t *testing.T, eng *docker.Client, extra ...string) (*daemon, *testacme.Server) {
+	t.Helper()
+	acme := testacme.Start(t)
+	roots := filepath.Join(t.TempDir(), "pebble-roots.pem")
+	if err := os.WriteFile(roots, acme.CARoots, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append([]string{fmt.Sprintf("BERTH_HTTP_ADDR=127.0.0.1:%d", acme.HTTPPort), "BERTH_ACME_CA_ROOTS=" + roots}, extra...)
+	return deployDaemon(t, eng, env...), acme
 }

@@ -8,15 +8,11 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/berthpaas/berth/internal/testacme"
 )
 
 // apiCall is one request to the HTTP API.
@@ -223,13 +219,7 @@ func TestHTTPAPI(t *testing.T) {
 func TestHTTPAPIDashboardHTTPS(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
-	acme := testacme.Start(t)
-	roots := filepath.Join(t.TempDir(), "pebble-roots.pem")
-	if err := os.WriteFile(roots, acme.CARoots, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	// Pebble checks HTTP-01 on NAME:HTTPPort: the proxy listens there.
-	d := deployDaemon(t, eng, fmt.Sprintf("BERTH_HTTP_ADDR=127.0.0.1:%d", acme.HTTPPort), "BERTH_ACME_CA_ROOTS="+roots)
+	d, acme := pebbleDaemon(t, eng)
 	admin := tokenSecret(t, d, "admin")
 	d.mustBerth(t, "dashboard:set", "domain", "dash.test")
 	if out, code := d.berth("dashboard:set", "letsencrypt", "true"); code != 1 || !strings.Contains(out, "without an e-mail address") {

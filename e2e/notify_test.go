@@ -2,20 +2,16 @@ package e2e
 
 import (
 	"encoding/json"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
-	"github.com/berthpaas/berth/internal/testacme"
 )
 
 // hookReceiver is a webhook receiver on 127.0.0.1: it keeps every body
@@ -266,15 +262,10 @@ func TestNotifyBackupFailure(t *testing.T) {
 func TestNotifyCertRenewalFailure(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
-	acme := testacme.Start(t)
-	roots := filepath.Join(t.TempDir(), "pebble-roots.pem")
-	if err := os.WriteFile(roots, acme.CARoots, 0o600); err != nil {
-		t.Fatal(err)
-	}
 	rcv := &hookReceiver{bodies: map[string][]string{}}
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
-	d := deployDaemon(t, eng, fmt.Sprintf("BERTH_HTTP_ADDR=127.0.0.1:%d", acme.HTTPPort), "BERTH_ACME_CA_ROOTS="+roots, "BERTH_NOTIFY_RETRY_DELAY=50ms")
+	d, acme := pebbleDaemon(t, eng, "BERTH_NOTIFY_RETRY_DELAY=50ms")
 	d.mustBerth(t, "notifications:add", "ops", srv.URL+"/json", "--events", "cert-renewal-failed")
 	d.mustBerth(t, "apps:create", "shop")
 	d.mustBerth(t, "domains:add", "shop", "shop.test")
