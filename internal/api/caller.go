@@ -62,24 +62,26 @@ func (m *Mux) observed(ctx context.Context, op string, raw json.RawMessage, star
 	}
 	rec := CallRecord{Op: op, Who: WhoFrom(ctx), Request: raw, Started: started}
 	if err != nil {
-		rec.Err = m.describe(op, err)
+		rec.Err, _ = m.describe(op, err)
 	}
 	m.observe(ctx, rec)
 }
 
-// describe is toAPIError without its log line.
-func (m *Mux) describe(op string, err error) *Error {
+// describe turns a handler's error into an *Error (toAPIError without its
+// log line): the mapper's answer first, then API errors pass through, a
+// cancelled request says so; internal reports an error that was none of
+// those (toAPIError logs it).
+func (m *Mux) describe(op string, err error) (e *Error, internal bool) {
 	if m.mapErr != nil {
 		if e := m.mapErr(err); e != nil {
-			return e
+			return e, false
 		}
 	}
-	var e *Error
 	if errors.As(err, &e) {
-		return e
+		return e, false
 	}
 	if errors.Is(err, context.Canceled) {
-		return Errorf(CodeUnavailable, "%s was cancelled", op)
+		return Errorf(CodeUnavailable, "%s was cancelled", op), false
 	}
-	return Errorf(CodeInternal, "%s failed: %v", op, err)
+	return Errorf(CodeInternal, "%s failed: %v", op, err), true
 }

@@ -70,20 +70,11 @@ func Handle[Req, Resp any](m *Mux, op Op[Req, Resp], fn func(ctx context.Context
 // cancelled request says so, and anything else is internal and logged (its
 // text may hold details a user should not need).
 func (m *Mux) toAPIError(op string, err error) *Error {
-	if m.mapErr != nil {
-		if e := m.mapErr(err); e != nil {
-			return e
-		}
+	e, internal := m.describe(op, err)
+	if internal {
+		m.log.Error("operation failed", "op", op, "err", err)
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e
-	}
-	if errors.Is(err, context.Canceled) {
-		return Errorf(CodeUnavailable, "%s was cancelled", op)
-	}
-	m.log.Error("operation failed", "op", op, "err", err)
-	return Errorf(CodeInternal, "%s failed: %v", op, err)
+	return e
 }
 
 // Call runs op in-process. The request and response go through JSON so that
