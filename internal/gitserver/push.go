@@ -72,6 +72,8 @@ func shellQuote(v string) string { return "'" + strings.ReplaceAll(v, "'", `'\''
 // ensureRepo creates the app's bare repository if needed and (re)writes its
 // hook so it always runs the current binary.
 func (s *Server) ensureRepo(ctx context.Context, appName string) (string, error) {
+	s.repoMu.Lock()
+	defer s.repoMu.Unlock()
 	dir := s.repoDir(appName)
 	if _, err := os.Stat(filepath.Join(dir, "HEAD")); errors.Is(err, os.ErrNotExist) {
 		if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
@@ -83,7 +85,11 @@ func (s *Server) ensureRepo(ctx context.Context, appName string) (string, error)
 		}
 	}
 	hook := filepath.Join(dir, "hooks", "pre-receive")
-	if err := os.WriteFile(hook+".tmp", []byte(s.hookScript()), 0o700); err != nil {
+	script := s.hookScript()
+	if cur, err := os.ReadFile(hook); err == nil && string(cur) == script {
+		return dir, nil
+	}
+	if err := os.WriteFile(hook+".tmp", []byte(script), 0o700); err != nil {
 		return "", err
 	}
 	return dir, os.Rename(hook+".tmp", hook)

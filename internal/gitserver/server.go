@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berthpaas/berth/internal/api"
@@ -88,6 +89,9 @@ type Server struct {
 	// settings are reloaded when the config file changes (reload.go).
 	settings settings.Settings
 	reload   reloadState
+	// repoMu serialises creating repositories and writing their hooks:
+	// concurrent pushes to one app would otherwise race on both.
+	repoMu sync.Mutex
 }
 
 // New returns a Server built from c.
