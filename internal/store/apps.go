@@ -66,22 +66,17 @@ func (t *Tx) App(name string) (App, error) {
 
 // Apps returns every app, sorted by name.
 func (t *Tx) Apps() ([]App, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT id, name, created_at, locked, stopped FROM apps ORDER BY name")
+	apps, err := queryRows(t, func(row scanner) (App, error) {
+		var a App
+		var created int64
+		err := row.Scan(&a.ID, &a.Name, &created, &a.Locked, &a.Stopped)
+		a.CreatedAt = time.Unix(created, 0)
+		return a, err
+	}, "SELECT id, name, created_at, locked, stopped FROM apps ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("list apps: %w", err)
 	}
-	defer rows.Close()
-	var apps []App
-	for rows.Next() {
-		var a App
-		var created int64
-		if err := rows.Scan(&a.ID, &a.Name, &created, &a.Locked, &a.Stopped); err != nil {
-			return nil, err
-		}
-		a.CreatedAt = time.Unix(created, 0)
-		apps = append(apps, a)
-	}
-	return apps, rows.Err()
+	return apps, nil
 }
 
 // ownedTables lists the tables holding per-app rows keyed by app_id without a

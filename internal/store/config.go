@@ -8,20 +8,11 @@ import (
 
 // Config returns the config vars of a scope.
 func (t *Tx) Config(s Scope) (map[string]string, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT key, value FROM config WHERE app_id = ?", int64(s))
+	vars, err := t.keyValues("SELECT key, value FROM config WHERE app_id = ?", int64(s))
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	defer rows.Close()
-	vars := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		vars[k] = v
-	}
-	return vars, rows.Err()
+	return vars, nil
 }
 
 // SetConfig sets the given vars in a scope, leaving others alone.
@@ -71,43 +62,33 @@ func (t *Tx) Property(s Scope, namespace, key string) (string, bool, error) {
 
 // Properties returns every setting of a namespace in a scope.
 func (t *Tx) Properties(s Scope, namespace string) (map[string]string, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT key, value FROM properties WHERE app_id = ? AND namespace = ?", int64(s), namespace)
+	out, err := t.keyValues("SELECT key, value FROM properties WHERE app_id = ? AND namespace = ?", int64(s), namespace)
 	if err != nil {
 		return nil, fmt.Errorf("read %s settings: %w", namespace, err)
 	}
-	defer rows.Close()
-	out := map[string]string{}
-	for rows.Next() {
-		var k, v string
-		if err := rows.Scan(&k, &v); err != nil {
-			return nil, err
-		}
-		out[k] = v
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // NamespaceProperties returns every setting of a namespace in every
 // scope (Global and each app that has one): one query for every app.
 func (t *Tx) NamespaceProperties(namespace string) (map[Scope]map[string]string, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT app_id, key, value FROM properties WHERE namespace = ?", namespace)
-	if err != nil {
-		return nil, fmt.Errorf("read %s settings: %w", namespace, err)
-	}
-	defer rows.Close()
 	out := map[Scope]map[string]string{}
-	for rows.Next() {
+	err := t.eachRow(func(row scanner) error {
 		var id int64
 		var k, v string
-		if err := rows.Scan(&id, &k, &v); err != nil {
-			return nil, err
+		if err := row.Scan(&id, &k, &v); err != nil {
+			return err
 		}
 		if out[Scope(id)] == nil {
 			out[Scope(id)] = map[string]string{}
 		}
 		out[Scope(id)][k] = v
+		return nil
+	}, "SELECT app_id, key, value FROM properties WHERE namespace = ?", namespace)
+	if err != nil {
+		return nil, fmt.Errorf("read %s settings: %w", namespace, err)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // SetProperty sets one setting of a scope.

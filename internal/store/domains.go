@@ -19,39 +19,30 @@ func (e *DomainTakenError) Error() string {
 
 // Domains returns an app's domains in the order they were added.
 func (t *Tx) Domains(a App) ([]string, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT name FROM domains WHERE app_id = ? ORDER BY id", a.ID)
+	names, err := queryRows(t, func(row scanner) (string, error) {
+		var n string
+		return n, row.Scan(&n)
+	}, "SELECT name FROM domains WHERE app_id = ? ORDER BY id", a.ID)
 	if err != nil {
 		return nil, fmt.Errorf("read domains of %s: %w", a.Name, err)
 	}
-	defer rows.Close()
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			return nil, err
-		}
-		names = append(names, n)
-	}
-	return names, rows.Err()
+	return names, nil
 }
 
 // AllDomains returns every app's domains, by app name, each list in the
 // order its domains were added. Apps without domains are left out.
 func (t *Tx) AllDomains() (map[string][]string, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT apps.name, domains.name FROM domains JOIN apps ON apps.id = domains.app_id ORDER BY domains.id")
+	out := map[string][]string{}
+	err := t.eachRow(func(row scanner) error {
+		var app, d string
+		err := row.Scan(&app, &d)
+		out[app] = append(out[app], d)
+		return err
+	}, "SELECT apps.name, domains.name FROM domains JOIN apps ON apps.id = domains.app_id ORDER BY domains.id")
 	if err != nil {
 		return nil, fmt.Errorf("read domains: %w", err)
 	}
-	defer rows.Close()
-	out := map[string][]string{}
-	for rows.Next() {
-		var app, d string
-		if err := rows.Scan(&app, &d); err != nil {
-			return nil, err
-		}
-		out[app] = append(out[app], d)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // DomainOwner returns the name of the app that has a domain, if any.

@@ -33,22 +33,13 @@ func (t *Tx) Events(app string, limit int) ([]Event, error) {
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, limit)
-	rows, err := t.tx.QueryContext(t.ctx, q, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Event
-	for rows.Next() {
+	return queryRows(t, func(row scanner) (Event, error) {
 		var e Event
 		var at, ms int64
-		if err := rows.Scan(&e.ID, &at, &e.Who, &e.Op, &e.App, &e.Args, &e.OK, &e.Error, &ms); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&e.ID, &at, &e.Who, &e.Op, &e.App, &e.Args, &e.OK, &e.Error, &ms)
 		e.At, e.Duration = time.UnixMilli(at), time.Duration(ms)*time.Millisecond
-		out = append(out, e)
-	}
-	return out, rows.Err()
+		return e, err
+	}, q, args...)
 }
 
 // PruneEvents keeps the newest keep events and deletes the older ones.

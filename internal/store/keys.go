@@ -42,7 +42,7 @@ func (k Key) MayTouch(app string) bool {
 
 const keyCols = "id, name, fingerprint, public_key, admin, apps, created_at"
 
-func scanKey(row interface{ Scan(...any) error }) (Key, error) {
+func scanKey(row scanner) (Key, error) {
 	var k Key
 	var apps string
 	var created int64
@@ -72,20 +72,7 @@ func (t *Tx) AddKey(k Key) (Key, error) {
 
 // Keys lists the keys by name.
 func (t *Tx) Keys() ([]Key, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+keyCols+" FROM ssh_keys ORDER BY name")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Key
-	for rows.Next() {
-		k, err := scanKey(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k)
-	}
-	return out, rows.Err()
+	return queryRows(t, scanKey, "SELECT "+keyCols+" FROM ssh_keys ORDER BY name")
 }
 
 // KeyByName returns the key with that name.

@@ -70,20 +70,7 @@ func (t *Tx) AddNotificationTarget(n NotificationTarget) (NotificationTarget, er
 
 // NotificationTargets lists every target, by name.
 func (t *Tx) NotificationTargets() ([]NotificationTarget, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+targetCols+" FROM notification_targets t LEFT JOIN apps a ON a.id = t.app_id ORDER BY t.name")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []NotificationTarget
-	for rows.Next() {
-		n, err := scanTarget(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
+	return queryRows(t, scanTarget, "SELECT "+targetCols+" FROM notification_targets t LEFT JOIN apps a ON a.id = t.app_id ORDER BY t.name")
 }
 
 // NotificationTarget returns the target named name, or
@@ -120,7 +107,7 @@ func (t *Tx) SetNotificationResult(id int64, r DeliveryResult) error {
 	return err
 }
 
-func scanTarget(row interface{ Scan(...any) error }) (NotificationTarget, error) {
+func scanTarget(row scanner) (NotificationTarget, error) {
 	var n NotificationTarget
 	var events string
 	var created, last int64

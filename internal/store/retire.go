@@ -45,22 +45,13 @@ func (t *Tx) retiring(app string) ([]Retiring, error) {
 		q += " WHERE apps.name = ?"
 		args = append(args, app)
 	}
-	rows, err := t.tx.QueryContext(t.ctx, q+" ORDER BY q.retire_at, q.id", args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Retiring
-	for rows.Next() {
+	return queryRows(t, func(row scanner) (Retiring, error) {
 		var r Retiring
 		var at int64
-		if err := rows.Scan(&r.App, &r.ContainerID, &r.Name, &r.Addr, &at); err != nil {
-			return nil, err
-		}
+		err := row.Scan(&r.App, &r.ContainerID, &r.Name, &r.Addr, &at)
 		r.RetireAt = time.Unix(at, 0)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	}, q+" ORDER BY q.retire_at, q.id", args...)
 }
 
 // Retired removes a container from the retire queue (it is gone).

@@ -95,20 +95,10 @@ var ErrRedirectTaken = errors.New("source already redirected")
 
 // Redirects returns the app's redirects by source.
 func (t *Tx) Redirects(a App) ([]Redirect, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT src, dest, code FROM redirects WHERE app_id = ? ORDER BY src", a.ID)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Redirect
-	for rows.Next() {
+	return queryRows(t, func(row scanner) (Redirect, error) {
 		var r Redirect
-		if err := rows.Scan(&r.Src, &r.Dest, &r.Code); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, row.Scan(&r.Src, &r.Dest, &r.Code)
+	}, "SELECT src, dest, code FROM redirects WHERE app_id = ? ORDER BY src", a.ID)
 }
 
 // AddRedirect adds a redirect; a source redirected anywhere gives

@@ -29,7 +29,7 @@ type Token struct {
 
 const tokenCols = "id, name, secret_hash, admin, apps, read_only, created_at, last_used"
 
-func scanToken(row interface{ Scan(...any) error }) (Token, error) {
+func scanToken(row scanner) (Token, error) {
 	var t Token
 	var apps string
 	var created, used int64
@@ -62,20 +62,7 @@ func (t *Tx) AddToken(tok Token) (Token, error) {
 
 // Tokens lists the tokens by name.
 func (t *Tx) Tokens() ([]Token, error) {
-	rows, err := t.tx.QueryContext(t.ctx, "SELECT "+tokenCols+" FROM api_tokens ORDER BY name")
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Token
-	for rows.Next() {
-		tok, err := scanToken(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, tok)
-	}
-	return out, rows.Err()
+	return queryRows(t, scanToken, "SELECT "+tokenCols+" FROM api_tokens ORDER BY name")
 }
 
 // TokenByName returns the token with that name.
