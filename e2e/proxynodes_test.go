@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/docker"
 	"github.com/berthpaas/berth/internal/proxy"
 	"github.com/berthpaas/berth/internal/registry"
@@ -30,7 +32,8 @@ import (
 // with its control API over TCP and mutual TLS (certificates of the CA in
 // node 1's DATA/registry). An app deployed on node 1 (docker-local) with a
 // domain is served through node 2's and node 3's :80 (their proxies reach
-// its container on node 1 through node 1's relay); node 3's proxy stopped,
+// its container on node 1 through node 1's relay), and what node 2's proxy
+// answers counts in `berth metrics`; node 3's proxy stopped,
 // the app's domains changed and node 3 started again: it serves the new
 // domain within seconds; a certs:add'ed certificate is served by node 3's
 // :443 for the domain (SNI); a client with a certificate of another CA is
@@ -96,7 +99,7 @@ func TestProxyOnEveryNode(t *testing.T) {
 	p3 := rig.NodeProxy(t, n3, bin, tlsDirs[n3])
 	step("node parts up on nodes 2 and 3")
 
-	b := rig.Berth(t, n1, swarmtest.BerthOptions{Bin: bin, Env: []string{"BERTH_PROXY_PEER_RESYNC=500ms", "BERTH_PROXY_PEER_TIMEOUT=1s"}})
+	b := rig.Berth(t, n1, swarmtest.BerthOptions{Bin: bin, Env: []string{"BERTH_PROXY_PEER_RESYNC=500ms", "BERTH_PROXY_PEER_TIMEOUT=1s", "BERTH_METRICS_INTERVAL=1s"}})
 	step("berth serve up on node 1")
 	must := func(stdin io.Reader, args ...string) string {
 		t.Helper()
@@ -123,6 +126,43 @@ func TestProxyOnEveryNode(t *testing.T) {
 	}
 	step("shop.example served by the proxies of nodes 1, 2 and 3")
 
+	// Requests answered by another node's proxy count in the app's
+	// metrics: 7 client errors (a GET of /ws that is no upgrade) sent to
+	// node 2 only.
+	for range 7 {
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+p2.HTTPAddr+"/ws", nil)
+		req.Host = "shop.example"
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 400 {
+			t.Fatalf("GET /ws via node 2: %d, want 400", resp.StatusCode)
+		}
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var m api.AppMetrics
+		out := must(nil, "metrics", "shop", "--format", "json")
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatalf("metrics --format json: %v\n%s", err, out)
+		}
+		var clientErrors uint64
+		for _, r := range m.Releases {
+			clientErrors += r.Status[3]
+		}
+		if clientErrors == 7 {
+			break
+		}
+		if clientErrors > 7 || time.Now().After(deadline) {
+			t.Fatalf("berth metrics shop counts %d 4xx, want the 7 node 2's proxy answered:\n%s", clientErrors, out)
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	step("the 7 requests node 2's proxy answered count in shop's metrics")
+
 	// Node 3's proxy is down while the domains change; started again, it
 	// serves from its state file at once and converges within seconds.
 	p3.Stop()
@@ -141,7 +181,7 @@ func TestProxyOnEveryNode(t *testing.T) {
 	must(nil, "certs:add", "shop", crt, key)
 	want, _ := os.ReadFile(crt)
 	blk, _ := pem.Decode(want)
-	deadline := time.Now().Add(10 * time.Second)
+	deadline = time.Now().Add(10 * time.Second)
 	for {
 		got, body, err := httpsVia(ctx, p3.HTTPSAddr, "shop.example", "/env")
 		if err == nil && bytes.Equal(got, blk.Bytes) && strings.Contains(body, "on-node-1") {

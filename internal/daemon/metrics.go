@@ -18,13 +18,17 @@ import (
 )
 
 // newMetrics makes the daemon's metrics collector (package metrics): the
-// proxy's counters over its control socket (none when the proxy is off),
+// proxy's counters over its control socket (none when the proxy is off)
+// and, in a swarm, the other nodes' proxies' over TCP as routing reaches
+// them,
 // the apps' containers from the engine every BERTH_STATS_INTERVAL.
 func newMetrics(st *store.Store, s settings.Settings, log *slog.Logger, engine func(context.Context) (deploy.Engine, error), withProxy bool) *metrics.Collector {
 	cfg := metrics.Config{Apps: metricsApps{st}, Log: log}
 	cfg.Interval, _ = time.ParseDuration(s.MetricsInterval)
 	if withProxy {
 		cfg.Proxy = proxy.NewClient(s.ProxySocket)
+		// In a swarm, the other nodes' proxies answer the apps' requests too.
+		cfg.Nodes = &metricsNodes{peers: &clusterPeers{engine: engine, dataDir: s.DataDir}}
 	}
 	if s.StatsInterval != "off" {
 		cfg.StatsInterval, _ = time.ParseDuration(s.StatsInterval)

@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/berthpaas/berth/internal/deploy"
+	"github.com/berthpaas/berth/internal/metrics"
 	"github.com/berthpaas/berth/internal/proxy"
 	"github.com/berthpaas/berth/internal/registry"
 	"github.com/berthpaas/berth/internal/routing"
@@ -70,6 +71,10 @@ func (p *clusterPeers) Dial(addr string) (routing.PeerProxy, error) {
 	return proxy.NewRemoteClient(addr, cfg), nil
 }
 
+// peerIssueMu serialises issuing the daemon's certificate for the
+// nodes' proxies.
+var peerIssueMu sync.Mutex
+
 // clientTLS loads the daemon's client certificate, issuing it (and the
 // CA, if there is none yet) the first time.
 func (p *clusterPeers) clientTLS() (*tls.Config, error) {
@@ -79,6 +84,9 @@ func (p *clusterPeers) clientTLS() (*tls.Config, error) {
 		return p.tls, nil
 	}
 	dir := filepath.Join(p.dataDir, "cluster", "tls")
+	// Routing and metrics each have a clusterPeers: one issues.
+	peerIssueMu.Lock()
+	defer peerIssueMu.Unlock()
 	if _, err := os.Stat(filepath.Join(dir, peerClientCert)); errors.Is(err, fs.ErrNotExist) {
 		ca, err := registry.LoadOrCreateCA(filepath.Join(p.dataDir, "registry"))
 		if err != nil {
@@ -100,4 +108,36 @@ func (p *clusterPeers) clientTLS() (*tls.Config, error) {
 	}
 	p.tls = cfg
 	return cfg, nil
+}
+
+// metricsNodes fills metrics.Nodes: the other nodes' proxies, as routing
+// reaches them (clients kept by address, for their connections).
+type metricsNodes struct {
+	peers *clusterPeers
+
+	mu      sync.Mutex
+	clients map[string]metrics.Proxy
+}
+
+func (m *metricsNodes) NodeProxies(ctx context.Context) (map[string]metrics.Proxy, error) {
+	_, addrs, err := m.peers.Nodes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]metrics.Proxy, len(addrs))
+	for _, a := range addrs {
+		c := m.clients[a]
+		if c == nil {
+			cfg, err := m.peers.clientTLS()
+			if err != nil {
+				return nil, err
+			}
+			c = proxy.NewRemoteClient(a, cfg)
+		}
+		out[a] = c
+	}
+	m.clients = out // nodes that left are dropped
+	return out, nil
 }

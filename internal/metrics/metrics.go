@@ -16,7 +16,6 @@ package metrics
 import (
 	"context"
 	"log/slog"
-	"sort"
 	"sync"
 	"time"
 
@@ -27,6 +26,13 @@ import (
 // Proxy reads the proxy's request counters (a *proxy.Client).
 type Proxy interface {
 	Metrics(ctx context.Context) (proxy.Snapshot, error)
+}
+
+// Nodes lists the proxies of a cluster's other nodes, by node address
+// (the daemon fills it from routing's peers): a request answered by any
+// node's proxy counts for its app.
+type Nodes interface {
+	NodeProxies(ctx context.Context) (map[string]Proxy, error)
 }
 
 // Container is a running container of an app.
@@ -57,6 +63,7 @@ const (
 // Config is what a Collector samples and how often.
 type Config struct {
 	Proxy  Proxy  // nil: no request counters (no proxy)
+	Nodes  Nodes  // nil: this node's proxy only (no cluster)
 	Engine Engine // nil: no CPU and memory
 	Apps   Apps   // nil: every app name is accepted (tests)
 	// Interval is the time between samples of the proxy (default 10 s).
@@ -77,10 +84,10 @@ type Collector struct {
 	cfg      Config
 	capacity int // points per app
 
-	mu        sync.Mutex
-	apps      map[string]*appState
-	epoch     string    // of the proxy's counters last read; "": never read
-	proxyUp   bool      // the last read of the proxy worked
+	mu      sync.Mutex
+	apps    map[string]*appState
+	sources map[string]*source // by node address; "": this node's proxy
+	proxyUp bool               // the last read of this node's proxy worked
 	last      time.Time // the last sample; zero: none yet
 	lastStats time.Time
 }
@@ -88,7 +95,6 @@ type Collector struct {
 // appState is what the Collector keeps of one app.
 type appState struct {
 	releases   map[int]*totals           // since the daemon started
-	seen       map[int]proxy.AppMetrics  // the proxy's last counts, to subtract
 	live       int                       // the release the proxy routes to
 	ring       ring                      // one point per sample
 	containers map[string]*containerStat // by ID, at the last stats sample
@@ -123,7 +129,7 @@ func New(cfg Config) *Collector {
 	// A point per interval over the retention, but never more than 24 h
 	// at 10 s: a shorter interval keeps less time.
 	capacity := min(int(cfg.Retention/cfg.Interval), int(DefaultRetention/DefaultInterval))
-	return &Collector{cfg: cfg, capacity: max(capacity, 1), apps: map[string]*appState{}}
+	return &Collector{cfg: cfg, capacity: max(capacity, 1), apps: map[string]*appState{}, sources: map[string]*source{}}
 }
 
 // Interval is the time between samples.
@@ -145,17 +151,11 @@ func (c *Collector) Run(ctx context.Context) {
 	}
 }
 
-// Sample reads the proxy's counters and, when due, the containers' CPU
-// and memory, and adds a point to each app's series.
+// Sample reads the proxies' counters (this node's, and in a cluster the
+// other nodes') and, when due, the containers' CPU and memory, and adds
+// a point to each app's series.
 func (c *Collector) Sample(ctx context.Context) {
-	var snap proxy.Snapshot
-	var perr error
-	if c.cfg.Proxy != nil {
-		snap, perr = c.cfg.Proxy.Metrics(ctx)
-		if perr != nil {
-			c.cfg.Log.Debug("metrics: read the proxy's counters", "err", perr)
-		}
-	}
+	snaps, listed, localErr := c.readProxies(ctx)
 	now := c.cfg.Now()
 	var stats map[string][]Container // by app; nil: not sampled this time
 	var samples map[string]docker.ContainerStats
@@ -175,66 +175,8 @@ func (c *Collector) Sample(ctx context.Context) {
 	dt := now.Sub(c.last).Seconds()
 	first := c.last.IsZero()
 	c.last = now
-	c.proxyUp = c.cfg.Proxy != nil && perr == nil
-	// The requests of this interval, by app.
-	type interval struct {
-		req, errs uint64
-		buckets   [numBuckets]uint64
-	}
-	got := map[string]*interval{}
-	if perr == nil && c.cfg.Proxy != nil {
-		newEpoch := snap.Epoch != c.epoch
-		firstRead := c.epoch == ""
-		c.epoch = snap.Epoch
-		live := map[string]int{}
-		for _, m := range snap.Apps {
-			a := c.app(m.App)
-			a.present = now
-			if m.Live {
-				live[m.App] = m.Release
-			}
-			prev, ok := a.seen[m.Release]
-			if newEpoch {
-				ok = false
-			}
-			a.seen[m.Release] = m
-			if !ok {
-				prev = proxy.AppMetrics{Buckets: make([]uint64, len(m.Buckets))}
-			}
-			d := delta(prev, m)
-			t := a.releases[m.Release]
-			if t == nil {
-				t = &totals{}
-				a.releases[m.Release] = t
-			}
-			t.add(d)
-			if firstRead { // counted before the daemon looked: not this interval's
-				continue
-			}
-			iv := got[m.App]
-			if iv == nil {
-				iv = &interval{}
-				got[m.App] = iv
-			}
-			iv.req += d.requests()
-			iv.errs += d.status[4]
-			for i := range d.buckets {
-				iv.buckets[i] += d.buckets[i]
-			}
-		}
-		for name, a := range c.apps {
-			a.live = live[name]
-			// Releases the proxy dropped are no longer subtracted from.
-			for rel := range a.seen {
-				if !inSnapshot(snap, name, rel) {
-					delete(a.seen, rel)
-				}
-			}
-			// Keep the totals of the releases the proxy counts, and the
-			// keptReleases newest others: bounded, as the proxy's meters are.
-			pruneReleases(a)
-		}
-	}
+	c.proxyUp = c.cfg.Proxy != nil && localErr == nil
+	got := c.countProxies(now, snaps, listed)
 	for name, a := range c.apps {
 		if now.Sub(a.present) > c.cfg.Retention {
 			delete(c.apps, name)
@@ -260,40 +202,11 @@ func (c *Collector) Sample(ctx context.Context) {
 	}
 }
 
-func inSnapshot(s proxy.Snapshot, app string, release int) bool {
-	for _, m := range s.Apps {
-		if m.App == app && m.Release == release {
-			return true
-		}
-	}
-	return false
-}
-
-// keptReleases is how many releases' totals an app keeps beyond those
-// the proxy still counts.
-const keptReleases = 4
-
-func pruneReleases(a *appState) {
-	if len(a.releases) <= keptReleases {
-		return
-	}
-	var old []int
-	for rel := range a.releases {
-		if _, counting := a.seen[rel]; !counting {
-			old = append(old, rel)
-		}
-	}
-	sort.Sort(sort.Reverse(sort.IntSlice(old)))
-	for _, rel := range old[min(len(old), keptReleases):] {
-		delete(a.releases, rel)
-	}
-}
-
 // app returns the state of an app, made if need be. Called with mu held.
 func (c *Collector) app(name string) *appState {
 	a := c.apps[name]
 	if a == nil {
-		a = &appState{releases: map[int]*totals{}, seen: map[int]proxy.AppMetrics{}, ring: ring{max: c.capacity}, containers: map[string]*containerStat{}}
+		a = &appState{releases: map[int]*totals{}, ring: ring{max: c.capacity}, containers: map[string]*containerStat{}}
 		c.apps[name] = a
 	}
 	return a
