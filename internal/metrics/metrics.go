@@ -84,11 +84,11 @@ type Collector struct {
 	cfg      Config
 	capacity int // points per app
 
-	mu      sync.Mutex
-	apps    map[string]*appState
-	sources map[string]*source // by node address; "": this node's proxy
-	proxyUp bool               // the last read of this node's proxy worked
-	last      time.Time // the last sample; zero: none yet
+	mu        sync.Mutex
+	apps      map[string]*appState
+	sources   map[string]*source // by node address; "": this node's proxy
+	proxyUp   bool               // the last read of this node's proxy worked
+	last      time.Time          // the last sample; zero: none yet
 	lastStats time.Time
 }
 
