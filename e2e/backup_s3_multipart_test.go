@@ -59,7 +59,7 @@ func TestBackupS3MultipartPostgres(t *testing.T) {
 // TestBackupS3UseIAM: `--use-iam` takes the credentials from the host's
 // role rather than backup-auth's. The role's endpoint here is AWS's
 // container-credentials protocol (AWS_CONTAINER_CREDENTIALS_FULL_URI, the
-// first source minio-go's IAM provider asks) served on loopback with
+// one of the sources minio-go's IAM provider asks) served on loopback with
 // SeaweedFS's keys; backup-auth holds wrong keys and the endpoint, so
 // only the role's keys can upload.
 func TestBackupS3UseIAM(t *testing.T) {
