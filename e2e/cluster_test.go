@@ -46,8 +46,7 @@ func TestClusterCommands(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
-	began := time.Now()
-	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
+	step := stepper(t)
 
 	rig := swarmtest.New(t, swarmtest.Options{Nodes: 3, NoSwarm: true, Timeout: 90 * time.Second})
 	n1, n2, n3 := rig.Nodes[0], rig.Nodes[1], rig.Nodes[2]
@@ -60,24 +59,10 @@ func TestClusterCommands(t *testing.T) {
 		os.RemoveAll(filepath.Join(registry.DefaultCertsDir, fmt.Sprintf("%s:%d", n1.Addr, registry.DefaultPort)))
 	})
 
-	run := func(args ...string) (string, int) {
-		t.Helper()
-		st := time.Now()
-		out, code, err := b.Run(ctx, nil, args...)
-		t.Logf("berth %s (%s):\n%s", strings.Join(args, " "), time.Since(st).Round(time.Millisecond), out)
-		if err != nil {
-			t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out, code
-	}
-	must := func(args ...string) string {
-		t.Helper()
-		out, code := run(args...)
-		if code != 0 {
-			t.Fatalf("berth %s: exit %d\n%s", strings.Join(args, " "), code, out)
-		}
-		return out
-	}
+	cli := newRigCLI(t, ctx, b)
+	cli.verbose = true
+	run := func(args ...string) (string, int) { t.Helper(); return cli.run(nil, args...) }
+	must := func(args ...string) string { t.Helper(); return cli.must(nil, args...) }
 	// refused: a non-zero exit and one line (after the progress lines)
 	// containing want.
 	refused := func(want string, args ...string) string {

@@ -45,8 +45,7 @@ func TestProxyOnEveryNode(t *testing.T) {
 	requireSwarmRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 150*time.Second)
 	defer cancel()
-	began := time.Now()
-	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
+	step := stepper(t)
 
 	rig := swarmtest.New(t, swarmtest.Options{Nodes: 3, Timeout: 80 * time.Second})
 	n1, n2, n3 := rig.Nodes[0], rig.Nodes[1], rig.Nodes[2]
@@ -77,38 +76,13 @@ func TestProxyOnEveryNode(t *testing.T) {
 	// cluster-add writes them: ca.crt, node.crt, node.key for the node's
 	// address).
 	bin := filepath.Join(binDir, "berth")
-	ca, err := registry.LoadOrCreateCA(filepath.Join(n1.Dir, "berth", "registry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tlsDirs := map[*swarmtest.Node]string{}
-	for _, n := range []*swarmtest.Node{n2, n3} {
-		dir := filepath.Join(n.Dir, "tls")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "ca.crt"), ca.PEM, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := ca.IssueServer(filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key"), n.Addr); err != nil {
-			t.Fatal(err)
-		}
-		tlsDirs[n] = dir
-	}
-	p2 := rig.NodeProxy(t, n2, bin, tlsDirs[n2])
-	p3 := rig.NodeProxy(t, n3, bin, tlsDirs[n3])
+	ca, parts := startNodeParts(t, rig, n1, n2, n3)
+	p2, p3 := parts[0], parts[1]
 	step("node parts up on nodes 2 and 3")
 
 	b := rig.Berth(t, n1, swarmtest.BerthOptions{Bin: bin, Env: []string{"BERTH_PROXY_PEER_RESYNC=500ms", "BERTH_PROXY_PEER_TIMEOUT=1s", "BERTH_METRICS_INTERVAL=1s"}})
 	step("berth serve up on node 1")
-	must := func(stdin io.Reader, args ...string) string {
-		t.Helper()
-		out, code, err := b.Run(ctx, stdin, args...)
-		if err != nil || code != 0 {
-			t.Fatalf("berth %s: exit %d, %v\n%s", strings.Join(args, " "), code, err, out)
-		}
-		return out
-	}
+	must := newRigCLI(t, ctx, b).must
 	must(nil, "checks:set", "--global", "default-uptime-seconds", "1")
 	must(nil, "checks:set", "--global", "wait-to-retire", "0")
 	must(nil, "apps:create", "shop")

@@ -37,8 +37,7 @@ func TestBerthOnARigNode(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 110*time.Second)
 	defer cancel()
-	began := time.Now()
-	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
+	step := stepper(t)
 
 	// Two nodes in a swarm, node 1 its manager, as the Swarm scheduler's
 	// tests will have them: Berth runs beside swarm's own networks
@@ -53,14 +52,7 @@ func TestBerthOnARigNode(t *testing.T) {
 
 	b := rig.Berth(t, node, swarmtest.BerthOptions{Bin: filepath.Join(binDir, "berth")})
 	step("berth serve up on node 1, proxy at " + b.ProxyAddr)
-	must := func(stdin io.Reader, args ...string) string {
-		t.Helper()
-		out, code, err := b.Run(ctx, stdin, args...)
-		if err != nil || code != 0 {
-			t.Fatalf("berth %s: exit %d, %v\n%s", strings.Join(args, " "), code, err, out)
-		}
-		return out
-	}
+	must := newRigCLI(t, ctx, b).must
 	// The daemon really is in the namespace and on the node's engine.
 	if out := must(nil, "version"); !strings.Contains(out, "data dir "+b.DataDir) {
 		t.Fatalf("berth version does not name the node's data dir %s:\n%s", b.DataDir, out)

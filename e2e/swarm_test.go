@@ -52,8 +52,7 @@ func TestSwarmImagesReachEveryNode(t *testing.T) {
 	// Bounded: about 35 s on a quiet 2-CPU machine, 100 s at a load of 28.
 	ctx, cancel := context.WithTimeout(context.Background(), 240*time.Second)
 	defer cancel()
-	began := time.Now()
-	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
+	step := stepper(t)
 
 	rig := swarmtest.New(t, swarmtest.Options{Nodes: 3})
 	step(fmt.Sprintf("rig of %d nodes up (set-up took %s)", len(rig.Nodes), rig.SetupIn.Round(time.Millisecond)))

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -28,8 +27,7 @@ func TestSwarmSchedulerDeploys(t *testing.T) {
 	requireSwarmRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
-	began := time.Now()
-	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
+	step := stepper(t)
 
 	rig := swarmtest.New(t, swarmtest.Options{Nodes: 3})
 	manager := rig.Manager()
@@ -39,22 +37,8 @@ func TestSwarmSchedulerDeploys(t *testing.T) {
 	}
 	b := rig.Berth(t, manager, swarmtest.BerthOptions{Bin: filepath.Join(binDir, "berth")})
 	step("berth serve up on the manager, proxy at " + b.ProxyAddr)
-	run := func(stdin io.Reader, args ...string) (string, int) {
-		t.Helper()
-		out, code, err := b.Run(ctx, stdin, args...)
-		if err != nil {
-			t.Fatalf("berth %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out, code
-	}
-	must := func(stdin io.Reader, args ...string) string {
-		t.Helper()
-		out, code := run(stdin, args...)
-		if code != 0 {
-			t.Fatalf("berth %s: exit %d\n%s\n--- daemon log:\n%s", strings.Join(args, " "), code, out, b.Log())
-		}
-		return out
-	}
+	cli := newRigCLI(t, ctx, b)
+	run, must := cli.run, cli.must
 	must(nil, "checks:set", "--global", "default-uptime-seconds", "1")
 	must(nil, "checks:set", "--global", "wait-to-retire", "1")
 	must(nil, "apps:create", "shop")

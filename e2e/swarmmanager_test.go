@@ -3,15 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/berthpaas/berth/internal/loadgen"
-	"github.com/berthpaas/berth/internal/registry"
 	"github.com/berthpaas/berth/internal/swarmtest"
 )
 
@@ -27,8 +24,7 @@ func TestSwarmManagerRestart(t *testing.T) {
 	requireSwarmRig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Second)
 	defer cancel()
-	began := time.Now()
-	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
+	step := stepper(t)
 
 	rig := swarmtest.New(t, swarmtest.Options{Nodes: 3})
 	n1, n2, n3 := rig.Nodes[0], rig.Nodes[1], rig.Nodes[2]
@@ -37,37 +33,11 @@ func TestSwarmManagerRestart(t *testing.T) {
 	}
 	// The node parts on nodes 2 and 3, as cluster-add leaves them.
 	bin := filepath.Join(binDir, "berth")
-	ca, err := registry.LoadOrCreateCA(filepath.Join(n1.Dir, "berth", "registry"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var p2 *swarmtest.NodeProxy
-	for _, n := range []*swarmtest.Node{n2, n3} {
-		dir := filepath.Join(n.Dir, "tls")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "ca.crt"), ca.PEM, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := ca.IssueServer(filepath.Join(dir, "node.crt"), filepath.Join(dir, "node.key"), n.Addr); err != nil {
-			t.Fatal(err)
-		}
-		p := rig.NodeProxy(t, n, bin, dir)
-		if n == n2 {
-			p2 = p
-		}
-	}
+	_, parts := startNodeParts(t, rig, n1, n2, n3)
+	p2 := parts[0]
 	b := rig.Berth(t, n1, swarmtest.BerthOptions{Bin: bin, Env: []string{"BERTH_PROXY_PEER_RESYNC=500ms", "BERTH_PROXY_PEER_TIMEOUT=1s"}})
 	step("rig, node parts and berth up")
-	must := func(stdin io.Reader, args ...string) string {
-		t.Helper()
-		out, code, err := b.Run(ctx, stdin, args...)
-		if err != nil || code != 0 {
-			t.Fatalf("berth %s: exit %d, %v\n%s\n--- daemon log:\n%s", strings.Join(args, " "), code, err, out, b.Log())
-		}
-		return out
-	}
+	must := newRigCLI(t, ctx, b).must
 	must(nil, "checks:set", "--global", "default-uptime-seconds", "1")
 	must(nil, "checks:set", "--global", "wait-to-retire", "1")
 	must(nil, "apps:create", "shop")

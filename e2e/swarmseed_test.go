@@ -31,8 +31,7 @@ func TestSwarmSeed(t *testing.T) {
 	requireServiceImages(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 420*time.Second)
 	defer cancel()
-	began := time.Now()
-	step := func(what string) { t.Logf("%6.1fs %s", time.Since(began).Seconds(), what) }
+	step := stepper(t)
 
 	rig := swarmtest.New(t, swarmtest.Options{Nodes: 3})
 	manager := rig.Manager()
@@ -41,14 +40,8 @@ func TestSwarmSeed(t *testing.T) {
 	}
 	step("rig up, the seed's base and the service images copied into the manager")
 	b := rig.Berth(t, manager, swarmtest.BerthOptions{Bin: filepath.Join(binDir, "berth"), Env: serviceImageEnv})
-	must := func(args ...string) string {
-		t.Helper()
-		out, code, err := b.Run(ctx, nil, args...)
-		if err != nil || code != 0 {
-			t.Fatalf("berth %s: exit %d, %v\n%s\n--- daemon log:\n%s", strings.Join(args, " "), code, err, out, b.Log())
-		}
-		return out
-	}
+	cli := newRigCLI(t, ctx, b)
+	must := func(args ...string) string { t.Helper(); return cli.must(nil, args...) }
 	must("checks:set", "--global", "wait-to-retire", "2")
 	// "Preparing the server", as written, and the scheduler.
 	for _, args := range [][]string{
