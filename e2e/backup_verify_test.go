@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/minio/minio-go/v7"
 )
 
 // drillContainers are the daemon's throw-away containers of restore
@@ -229,4 +231,54 @@ func TestBackupVerify(t *testing.T) {
 		t.Errorf("doctor after a drill that passed:\n%s", doc)
 	}
 	noContainers("at the end")
+}
+
+// TestBackupVerifyS3: a drill of an encrypted backup in a bucket: its
+// sha256 checked, decrypted with the service's passphrase, restored and
+// compared; a damaged object fails the drill with one line; the newest
+// backup of a schedule to the bucket is the default.
+func TestBackupVerifyS3(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	requireServiceImages(t)
+	s3 := startSeaweedFS(t)
+	s3.makeBucket(t, "drill-backups")
+	d := serviceDaemon(t, eng)
+	d.mustBerth(t, "postgres:create", "db")
+	d.dataSQL(t, "db", "create table items (id int primary key, v text); insert into items select g, 'v' || g from generate_series(1, 250) g;")
+	d.mustBerth(t, "postgres:backup-auth", "db", s3.access, s3.secret, "us-east-1", "s3v4", s3.endpoint)
+	d.mustBerth(t, "postgres:backup-set-encryption", "db", "an s3 drill passphrase")
+	f := d.backupTo(t, "postgres", "db", "drill-backups/nightly")
+	if !f.Encrypted || f.Path != "s3://drill-backups/nightly/"+f.Name {
+		t.Fatalf("backup: %+v", f)
+	}
+	out, lines, code := verifyRun(d, "db", f.Path)
+	if code != 0 || !strings.Contains(out, "Checksum verified: sha256 ") || !regexp.MustCompile(`\n\s+public\.items\s+250\s+250\s+ok\n`).MatchString(out) ||
+		!strings.Contains(out, "Restore drill passed: 1 tables, 250 rows, every count as recorded at backup time") {
+		t.Errorf("verify of an S3 backup: exit %d %q\n%s", code, lines, out)
+	}
+	// By default, the newest backup of the schedule's bucket.
+	d.mustBerth(t, "postgres:backup-schedule", "db", "0 3 1 1 *", "drill-backups/nightly", "--verify")
+	if out, lines, code := verifyRun(d, "db"); code != 0 || !strings.Contains(out, "from "+f.Path+"\n") {
+		t.Errorf("verify of the newest in the bucket: exit %d %q\n%s", code, lines, out)
+	}
+
+	// A damaged object: refused before the restore.
+	ctx := context.Background()
+	obj := s3.object(t, "drill-backups", "nightly/"+f.Name)
+	bad := append([]byte{}, obj...)
+	bad[len(bad)/2] ^= 0xff
+	if _, err := s3.client.PutObject(ctx, "drill-backups", "nightly/"+f.Name, bytes.NewReader(bad), int64(len(bad)), minio.PutObjectOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	out, lines, code = verifyRun(d, "db", f.Name)
+	if code != 1 || len(lines) != 1 || !strings.Contains(lines[0], "Restore drill of postgres service db from "+f.Name+" failed: ") || !strings.Contains(lines[0], "is damaged") {
+		t.Errorf("verify of a damaged object: exit %d %q\n%s", code, lines, out)
+	}
+	if got := d.mustBerth(t, "postgres:info", "db", "--backup-drill"); !strings.HasPrefix(got, "FAILED ") || !strings.Contains(got, f.Path) {
+		t.Errorf("info --backup-drill: %q", got)
+	}
+	if left := drillContainers(t, eng, d); len(left) != 0 {
+		t.Errorf("throw-away containers left: %v", left)
+	}
 }
