@@ -365,9 +365,13 @@ func (m *Manager) drill(ctx context.Context, sk serviceKind, svc store.Service, 
 	if err != nil {
 		d.Error = err.Error()
 	}
-	rec := store.BackupDrill{ServiceID: svc.ID, At: d.At, File: where, Scheduled: scheduled, OK: d.OK, Tables: d.Tables, Rows: d.Rows, Compared: d.Compared, Error: d.Error}
-	if rerr := m.store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.AddBackupDrill(rec) }); rerr != nil {
-		m.log.Error("restore drill not recorded", "kind", svc.Kind, "name", svc.Name, "err", rerr)
+	// A drill its caller interrupted (Ctrl-C, the daemon stopping) says
+	// nothing of the backup: it is not recorded.
+	if !errors.Is(ctx.Err(), context.Canceled) {
+		rec := store.BackupDrill{ServiceID: svc.ID, At: d.At, File: where, Scheduled: scheduled, OK: d.OK, Tables: d.Tables, Rows: d.Rows, Compared: d.Compared, Error: d.Error}
+		if rerr := m.store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.AddBackupDrill(rec) }); rerr != nil {
+			m.log.Error("restore drill not recorded", "kind", svc.Kind, "name", svc.Name, "err", rerr)
+		}
 	}
 	if err != nil {
 		m.log.Error("restore drill failed", "kind", svc.Kind, "name", svc.Name, "file", where, "scheduled", scheduled, "err", err)

@@ -12,6 +12,7 @@ import (
 
 	"filippo.io/age"
 	"github.com/berthpaas/berth/internal/api"
+	"github.com/berthpaas/berth/internal/docker"
 )
 
 func TestCompareCounts(t *testing.T) {
@@ -247,5 +248,55 @@ func TestBackupVerify(t *testing.T) {
 	}
 	if _, err := tm.serviceBackupSchedule(ctx, api.ServiceBackupSchedule{ServiceRef: api.ServiceRef{Kind: "redis", Name: "cache"}, Schedule: "@daily", Dir: dir, Verify: true}, api.Output{}); err == nil || !strings.Contains(err.Error(), "--verify: restore drills are for postgres services") {
 		t.Errorf("redis --verify: %v", err)
+	}
+}
+
+// An interrupted drill removes its container and is not recorded.
+func TestBackupVerifyCancelled(t *testing.T) {
+	tm := newTestManager(t)
+	tm.create(t, "postgres", "db", "postgres:17")
+	tm.eng.rows["postgres:17"] = "public.a=3\n"
+	ref := api.ServiceRef{Kind: "postgres", Name: "db"}
+	dir := filepath.Join(t.TempDir(), "backups")
+	f, err := tm.serviceBackup(context.Background(), api.ServiceBackup{ServiceRef: ref, Dir: dir}, tm.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	// Cancelled once the throw-away container runs: the readiness check
+	// fails from then on.
+	tm.eng.neverReady["postgres:17"] = true
+	go func() {
+		for {
+			if left, _ := tm.eng.ListContainers(context.Background(), map[string]string{"berth.kind": drillKind}, true); len(left) == 1 {
+				cancel()
+				return
+			}
+		}
+	}()
+	if _, err := tm.serviceBackupVerify(ctx, api.ServiceBackupVerify{ServiceRef: ref, File: f.Path}, api.Output{}); err == nil {
+		t.Fatal("an interrupted drill passed")
+	}
+	if left, _ := tm.eng.ListContainers(context.Background(), map[string]string{"berth.kind": drillKind}, true); len(left) != 0 {
+		t.Errorf("throw-away containers left: %+v", left)
+	}
+	if info, _ := tm.serviceInfo(context.Background(), ref, api.Output{}); info.Backup.LastDrill != nil {
+		t.Errorf("an interrupted drill was recorded: %+v", info.Backup.LastDrill)
+	}
+}
+
+// RemoveLeftoverDrills removes the containers a crash left, not those of
+// a drill running now.
+func TestRemoveLeftoverDrills(t *testing.T) {
+	tm := newTestManager(t)
+	ctx := context.Background()
+	labels := map[string]string{"berth.instance": "test", "berth.kind": drillKind}
+	old, _ := tm.eng.CreateContainer(ctx, docker.ContainerSpec{Name: "berth-drill.postgres.db.aaaaaa", Image: "postgres:17", Labels: labels})
+	tm.eng.CreateContainer(ctx, docker.ContainerSpec{Name: "berth-drill.postgres.db.bbbbbb", Image: "postgres:17", Labels: labels})
+	tm.eng.CreateContainer(ctx, docker.ContainerSpec{Name: "other", Image: "postgres:17", Labels: map[string]string{"berth.instance": "test", "berth.kind": "service"}})
+	tm.drills.Store("berth-drill.postgres.db.bbbbbb", true)
+	tm.RemoveLeftoverDrills(ctx)
+	if tm.eng.find(old) != nil || tm.eng.find("berth-drill.postgres.db.bbbbbb") == nil || tm.eng.find("other") == nil {
+		t.Errorf("after RemoveLeftoverDrills: %v", tm.eng.calls)
 	}
 }
