@@ -133,7 +133,7 @@ func scopedAttempt(c *cli.Command) []string {
 			return []string{c.Name, "secretdb", "shop"}
 		case "backup":
 			return []string{c.Name, "secretdb", "/tmp"}
-		case "backup-restore":
+		case "backup-restore", "backup-verify":
 			return []string{c.Name, "secretdb", "/etc/hostname"}
 		case "backup-schedule":
 			return []string{c.Name, "secretdb", "'* * * * *'", "/tmp"}

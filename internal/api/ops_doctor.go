@@ -14,9 +14,13 @@ type DoctorCheck struct {
 	// "shop.example.com (app shop)".
 	Subject string `json:"subject"`
 	OK      bool   `json:"ok"`
+	// Warning marks an OK check that still deserves attention (a service
+	// whose backups were never restored in a drill); it is not a problem.
+	Warning bool `json:"warning,omitempty"`
 	// Message says what was found.
 	Message string `json:"message"`
-	// Fix is the one command (or step) that fixes a problem; "" when OK.
+	// Fix is the one command (or step) that fixes a problem or a
+	// warning; "" when OK.
 	Fix string `json:"fix,omitempty"`
 }
 

@@ -65,6 +65,9 @@ type BackupSummary struct {
 	Auth string `json:"auth,omitempty"`
 	// Encryption is "passphrase", "N age recipient(s)" or "".
 	Encryption string `json:"encryption,omitempty"`
+	// LastDrill is the latest restore drill (backup-verify), without its
+	// counts; nil when there was none.
+	LastDrill *BackupDrill `json:"last_drill,omitempty"`
 }
 
 // ServiceList lists services of a kind.

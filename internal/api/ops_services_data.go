@@ -62,12 +62,13 @@ type BackupFile struct {
 // ServiceBackupSchedule schedules a service's backups. Schedule is a
 // standard 5-field cron spec or a descriptor (@daily, @every 1h); Keep is
 // how many of the newest backups a scheduled run keeps (nil: the default,
-// 7; 0: all).
+// 7; 0: all). Verify runs a restore drill after each scheduled backup.
 type ServiceBackupSchedule struct {
 	ServiceRef
 	Schedule string `json:"schedule"`
 	Dir      string `json:"dir"`
 	Keep     *int   `json:"keep,omitempty"`
+	Verify   bool   `json:"verify,omitempty"`
 }
 
 // BackupScheduleInfo is a service's backup schedule.
@@ -75,6 +76,7 @@ type BackupScheduleInfo struct {
 	Schedule string `json:"schedule"`
 	Dir      string `json:"dir"`
 	Keep     int    `json:"keep"`
+	Verify   bool   `json:"verify,omitempty"`
 }
 
 // BackupUnscheduleResult says whether there was a schedule to remove.

@@ -53,6 +53,7 @@ var changeOps = set(
 	"services.expose", "services.unexpose", "services.upgrade", "services.import",
 	"services.connect", "services.enter",
 	"services.backup", "services.backup-restore", "services.backup-schedule", "services.backup-unschedule",
+	"services.backup-verify", // a throw-away container, and the drill recorded
 )
 
 func set(names ...string) map[string]bool {

@@ -138,8 +138,16 @@ func (d doctorState) Backups(ctx context.Context) ([]doctor.Backup, error) {
 			if err != nil {
 				return err
 			}
-			out = append(out, doctor.Backup{Kind: b.Service.Kind, Service: b.Service.Name, Schedule: b.Schedule, Dir: b.Dir, Since: b.CreatedAt,
-				LastOK: ok.StartedAt, LastFailed: failed.StartedAt, LastError: failed.Error})
+			db := doctor.Backup{Kind: b.Service.Kind, Service: b.Service.Name, Schedule: b.Schedule, Dir: b.Dir, Since: b.CreatedAt,
+				LastOK: ok.StartedAt, LastFailed: failed.StartedAt, LastError: failed.Error, Drillable: b.Service.Kind == "postgres"}
+			drill, found, err := tx.LastBackupDrill(b.Service)
+			if err != nil {
+				return err
+			}
+			if found {
+				db.Drill = &doctor.Drill{At: drill.At, File: drill.File, OK: drill.OK, Error: drill.Error}
+			}
+			out = append(out, db)
 		}
 		return nil
 	})

@@ -54,7 +54,9 @@ func watchEngine(ctx context.Context, log *slog.Logger, eng *engineConn, exits *
 		Restore: func(ctx context.Context) {
 			svcs.RestoreContainers(ctx)
 			if first {
-				// Backups whose time came while the daemon was down run once.
+				// Backups whose time came while the daemon was down run once;
+				// drills a crash interrupted leave no container behind.
+				svcs.RemoveLeftoverDrills(ctx)
 				go svcs.RunMissedBackups()
 				first = false
 			}

@@ -365,6 +365,12 @@ func (d *Doctor) backups(ctx context.Context, r *report) {
 		return
 	}
 	now := d.c.Now()
+	defer func() {
+		// The drills after the backups (the loop below continues early).
+		for _, b := range bs {
+			drill(r, b, now)
+		}
+	}()
 	for _, b := range bs {
 		subject := b.Kind + " " + b.Service
 		retry := fmt.Sprintf("berth %s:backup %s %s", b.Kind, b.Service, b.Dir)
@@ -393,6 +399,26 @@ func (d *Doctor) backups(ctx context.Context, r *report) {
 			continue
 		}
 		r.ok("backup", subject, fmt.Sprintf("last backup %s ago (every %s)", ageText(age), ageText(interval)))
+	}
+}
+
+// drill checks a scheduled service's last restore drill: a failed one is
+// a problem (its backups may not restore); none at all is a warning.
+func drill(r *report, b Backup, now time.Time) {
+	if !b.Drillable {
+		return
+	}
+	subject := b.Kind + " " + b.Service
+	verify := fmt.Sprintf("berth %s:backup-verify %s", b.Kind, b.Service)
+	switch {
+	case b.Drill == nil:
+		r.warn("drill", subject, "its backups were never restored in a drill",
+			verify+" (or add --verify to its backup-schedule)")
+	case !b.Drill.OK:
+		r.problem("drill", subject, fmt.Sprintf("the last restore drill failed (%s, %s): %s", b.Drill.At.UTC().Format("2006-01-02 15:04 UTC"), b.Drill.File, firstLine(b.Drill.Error)),
+			verify+" (shows the table of row counts)")
+	default:
+		r.ok("drill", subject, fmt.Sprintf("the last restore drill passed %s ago", ageText(now.Sub(b.Drill.At))))
 	}
 }
 

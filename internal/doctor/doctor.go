@@ -57,6 +57,18 @@ type Backup struct {
 	LastOK        time.Time // zero: never
 	LastFailed    time.Time // zero: never
 	LastError     string
+	// Drillable says whether restore drills exist for the kind
+	// (KIND:backup-verify); Drill is the latest, nil when none ran.
+	Drillable bool
+	Drill     *Drill
+}
+
+// Drill is the outcome of a restore drill of a service's backup.
+type Drill struct {
+	At    time.Time
+	File  string
+	OK    bool
+	Error string
 }
 
 // OpenSSH reports OpenSSH mode (ssh-keys:report's logic).
@@ -162,7 +174,8 @@ func New(c Config) *Doctor {
 }
 
 // Run runs every check and returns them in a fixed order: engine, clock,
-// ports, disks, domains, certificates, backups, OpenSSH mode.
+// ports, disks, domains, certificates, backups (and their restore drills),
+// OpenSSH mode.
 func (d *Doctor) Run(ctx context.Context) api.DoctorReport {
 	var r report
 	info, engineOK := d.engine(ctx, &r)
@@ -187,6 +200,11 @@ type report struct{ checks []api.DoctorCheck }
 
 func (r *report) ok(check, subject, msg string) {
 	r.checks = append(r.checks, api.DoctorCheck{Check: check, Subject: subject, OK: true, Message: msg})
+}
+
+// warn is a check that is not a problem but deserves attention.
+func (r *report) warn(check, subject, msg, fix string) {
+	r.checks = append(r.checks, api.DoctorCheck{Check: check, Subject: subject, OK: true, Warning: true, Message: msg, Fix: fix})
 }
 
 func (r *report) problem(check, subject, msg, fix string) {

@@ -266,6 +266,34 @@ func TestBackups(t *testing.T) {
 	wantOK(t, r, "backup", "redis recovered", "last backup 1h ago")
 }
 
+func TestDrills(t *testing.T) {
+	t.Parallel()
+	c := base()
+	c.State = fakeState{backups: []Backup{
+		{Kind: "postgres", Service: "never", Schedule: "@daily", Dir: "/b", Since: now.Add(-time.Hour), Drillable: true},
+		{Kind: "postgres", Service: "passed", Schedule: "@daily", Dir: "/b", Since: now.Add(-time.Hour), Drillable: true,
+			Drill: &Drill{At: now.Add(-2 * time.Hour), File: "/b/x.dump", OK: true}},
+		{Kind: "postgres", Service: "failed", Schedule: "@daily", Dir: "/b", Since: now.Add(-time.Hour), Drillable: true,
+			Drill: &Drill{At: now.Add(-time.Minute), File: "/b/y.dump", Error: "1 of 2 tables differs\nmore"}},
+		{Kind: "redis", Service: "cache", Schedule: "@daily", Dir: "/b", Since: now.Add(-time.Hour)},
+	}}
+	r := New(c).Run(context.Background())
+	if got := find(t, r, "drill", "postgres never")[0]; !got.OK || !got.Warning || !strings.Contains(got.Message, "never restored in a drill") ||
+		got.Fix != "berth postgres:backup-verify never (or add --verify to its backup-schedule)" {
+		t.Errorf("never drilled: %+v", got)
+	}
+	wantOK(t, r, "drill", "postgres passed", "the last restore drill passed 2h ago")
+	wantProblem(t, r, "drill", "postgres failed", "the last restore drill failed (2026-12-06 11:59 UTC, /b/y.dump): 1 of 2 tables differs", "berth postgres:backup-verify failed")
+	for _, ch := range r.Checks {
+		if ch.Check == "drill" && ch.Subject == "redis cache" {
+			t.Errorf("a drill check of redis: %+v", ch)
+		}
+	}
+	if n := r.Problems(); n != 1 {
+		t.Errorf("%d problems, want 1 (the warning is none): %+v", n, r.Checks)
+	}
+}
+
 func TestOpenSSH(t *testing.T) {
 	t.Parallel()
 	c := base()

@@ -45,7 +45,8 @@ func checkBackupDir(dir string) (string, error) {
 func (m *Manager) backupOnce(ctx context.Context, sk serviceKind, svc store.Service, t backupTarget, scheduled bool) (api.BackupFile, error) {
 	started := m.now()
 	dir := t.String()
-	file, err := m.writeBackup(ctx, sk, svc, t, started)
+	cf, err := m.writeBackup(ctx, sk, svc, t, started)
+	file, counts := cf.BackupFile, cf.counts
 	run := store.BackupRun{ServiceID: svc.ID, StartedAt: started, FinishedAt: m.now(), Scheduled: scheduled, OK: err == nil, File: file.Path, Size: file.Size}
 	if err != nil {
 		run.Error = err.Error()
@@ -53,7 +54,13 @@ func (m *Manager) backupOnce(ctx context.Context, sk serviceKind, svc store.Serv
 	} else {
 		m.log.Info("service backed up", "kind", svc.Kind, "name", svc.Name, "file", file.Path, "size", file.Size, "scheduled", scheduled)
 	}
-	if rerr := m.store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error { return tx.AddBackupRun(run) }); rerr != nil {
+	if rerr := m.store.Tx(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		if err := tx.AddBackupRun(run); err != nil || counts == nil {
+			return err
+		}
+		// The row counts restore drills compare with (verify.go).
+		return tx.SetBackupCounts(svc, file.Path, counts)
+	}); rerr != nil {
 		m.log.Error("service backup outcome not recorded", "kind", svc.Kind, "name", svc.Name, "err", rerr)
 	}
 	return file, err
@@ -61,39 +68,49 @@ func (m *Manager) backupOnce(ctx context.Context, sk serviceKind, svc store.Serv
 
 // writeBackup dumps the service into a new file of t: encrypted as it is
 // streamed when the service's backups are, hashed (sha256) on the way, and
-// verified against the stored copy when t can (S3).
-func (m *Manager) writeBackup(ctx context.Context, sk serviceKind, svc store.Service, t backupTarget, at time.Time) (api.BackupFile, error) {
+// verified against the stored copy when t can (S3). A postgres backup's
+// row counts, taken in the dump's snapshot, come with it (restore drills
+// compare with them).
+func (m *Manager) writeBackup(ctx context.Context, sk serviceKind, svc store.Service, t backupTarget, at time.Time) (countedFile, error) {
+	fail := func(err error) (countedFile, error) { return countedFile{}, err }
 	eng, err := m.engine(ctx)
 	if err != nil {
-		return api.BackupFile{}, err
+		return fail(err)
 	}
 	enc, encrypted, err := m.backupEncryption(svc)
 	if err != nil {
-		return api.BackupFile{}, fmt.Errorf("backup encryption setting: %w", err)
+		return fail(fmt.Errorf("backup encryption setting: %w", err))
 	}
 	var recipients []age.Recipient
 	suffix := ""
 	if encrypted {
 		if recipients, err = enc.recipients(); err != nil {
-			return api.BackupFile{}, fmt.Errorf("backup encryption setting: %w", err)
+			return fail(fmt.Errorf("backup encryption setting: %w", err))
 		}
 		suffix = ageExt
 	}
 	if ld, ok := t.(localDir); ok {
 		if err := os.MkdirAll(ld.dir, 0o700); err != nil {
-			return api.BackupFile{}, fmt.Errorf("backup directory: %w", err)
+			return fail(fmt.Errorf("backup directory: %w", err))
 		}
 		ld.removePartial(svc.Kind, svc.Name)
 	}
 	existing, err := t.List()
 	if err != nil {
-		return api.BackupFile{}, fmt.Errorf("backup target %s: %w", t, err)
+		return fail(fmt.Errorf("backup target %s: %w", t, err))
 	}
 	name := nextBackupName(svc.Kind, svc.Name, at, existing, suffix)
 	pr, pw := io.Pipe()
 	dumped := make(chan error, 1)
+	var counts map[string]int64
 	go func() {
-		err := dumpEncrypted(pw, recipients, func(w io.Writer) error { return m.dumpService(ctx, eng, sk, svc, w) })
+		err := dumpEncrypted(pw, recipients, func(w io.Writer) (err error) {
+			if sk.name == "postgres" {
+				counts, err = m.dumpPostgresCounted(ctx, eng, sk, svc, w)
+				return err
+			}
+			return m.dumpService(ctx, eng, sk, svc, w)
+		})
 		pw.CloseWithError(err)
 		dumped <- err
 	}()
@@ -106,20 +123,21 @@ func (m *Manager) writeBackup(ctx context.Context, sk serviceKind, svc store.Ser
 	if perr != nil && rd.err == nil {
 		// Writing failed first (the dump then failed on the closed pipe,
 		// which says nothing): say why. Put removed its partial file.
-		return api.BackupFile{}, app.NoSpace(fmt.Errorf("write %s in %s: %w", name, t, perr), name, t.String(), "back up again")
+		return fail(app.NoSpace(fmt.Errorf("write %s in %s: %w", name, t, perr), name, t.String(), "back up again"))
 	}
 	if derr != nil {
 		// Put has seen the error too (the pipe carries it): no file.
-		return api.BackupFile{}, derr
+		return fail(derr)
 	}
 	if perr != nil {
-		return api.BackupFile{}, fmt.Errorf("write %s in %s: %w", name, t, perr)
+		return fail(fmt.Errorf("write %s in %s: %w", name, t, perr))
 	}
-	file := api.BackupFile{Name: name, Path: targetPath(t, name), Size: cr.n, Time: at.UTC().Truncate(time.Second), Encrypted: encrypted}
+	file := countedFile{counts: counts}
+	file.BackupFile = api.BackupFile{Name: name, Path: targetPath(t, name), Size: cr.n, Time: at.UTC().Truncate(time.Second), Encrypted: encrypted}
 	if v, ok := t.(interface{ Verify(name, sum string) error }); ok {
 		file.SHA256 = hex.EncodeToString(sum.Sum(nil))
 		if err := v.Verify(name, file.SHA256); err != nil {
-			return api.BackupFile{}, err
+			return fail(err)
 		}
 	}
 	return file, nil
@@ -179,6 +197,11 @@ func (m *Manager) backupSummary(ctx context.Context, svc store.Service) api.Back
 		switch {
 		case err == nil:
 			sum.Schedule = describeSchedule(sched.Schedule, sched.Dir, sched.Keep)
+			if v, err := tx.BackupScheduleVerify(svc); err != nil {
+				return err
+			} else if v {
+				sum.Schedule += ", a restore drill after each"
+			}
 		case !errors.Is(err, store.ErrNoBackupSchedule):
 			return err
 		}
@@ -187,7 +210,8 @@ func (m *Manager) backupSummary(ctx context.Context, svc store.Service) api.Back
 			return err
 		}
 		sum.LastOK, sum.LastFailed, sum.LastError = ok.FinishedAt, failed.FinishedAt, failed.Error
-		return nil
+		sum.LastDrill, err = m.lastDrill(tx, svc)
+		return err
 	})
 	if err != nil {
 		m.log.Error("backup summary", "kind", svc.Kind, "name", svc.Name, "err", err)
@@ -266,16 +290,26 @@ func (m *Manager) serviceBackupSchedule(ctx context.Context, req api.ServiceBack
 			return api.BackupScheduleInfo{}, api.Errorf(api.CodeInvalid, "Backup directory %s is not a directory", dir)
 		}
 	}
+	if req.Verify {
+		if err := m.checkDrillable(svc); err != nil {
+			return api.BackupScheduleInfo{}, err
+		}
+	}
 	defer m.lock(req.Kind, req.Name)()
 	sched := store.BackupSchedule{Service: svc, Schedule: spec, Dir: dir, Keep: keep, CreatedAt: m.now()}
-	if err := m.store.Tx(ctx, func(tx *store.Tx) error { return tx.SetBackupSchedule(sched) }); err != nil {
+	if err := m.store.Tx(ctx, func(tx *store.Tx) error {
+		if err := tx.SetBackupSchedule(sched); err != nil {
+			return err
+		}
+		return tx.SetBackupScheduleVerify(svc, req.Verify)
+	}); err != nil {
 		return api.BackupScheduleInfo{}, err
 	}
 	if err := m.scheduleBackups(sched); err != nil {
 		return api.BackupScheduleInfo{}, scheduleError(spec, err)
 	}
-	m.log.Info("service backups scheduled", "kind", svc.Kind, "name", svc.Name, "schedule", spec, "dir", dir, "keep", keep)
-	return api.BackupScheduleInfo{Schedule: spec, Dir: dir, Keep: keep}, nil
+	m.log.Info("service backups scheduled", "kind", svc.Kind, "name", svc.Name, "schedule", spec, "dir", dir, "keep", keep, "verify", req.Verify)
+	return api.BackupScheduleInfo{Schedule: spec, Dir: dir, Keep: keep, Verify: req.Verify}, nil
 }
 
 func (m *Manager) serviceBackupUnschedule(ctx context.Context, req api.ServiceRef, _ api.Output) (api.BackupUnscheduleResult, error) {
@@ -303,11 +337,18 @@ func (m *Manager) serviceBackupScheduleCat(ctx context.Context, req api.ServiceR
 		return api.BackupScheduleInfo{}, err
 	}
 	var sched store.BackupSchedule
-	err = m.store.Tx(ctx, func(tx *store.Tx) (err error) { sched, err = tx.BackupSchedule(svc); return err })
+	var verify bool
+	err = m.store.Tx(ctx, func(tx *store.Tx) (err error) {
+		if sched, err = tx.BackupSchedule(svc); err != nil {
+			return err
+		}
+		verify, err = tx.BackupScheduleVerify(svc)
+		return err
+	})
 	if errors.Is(err, store.ErrNoBackupSchedule) {
 		return api.BackupScheduleInfo{}, api.Errorf(api.CodeNotFound, "%s service %s has no backup schedule", titleKind(svc.Kind), svc.Name)
 	}
-	return api.BackupScheduleInfo{Schedule: sched.Schedule, Dir: sched.Dir, Keep: sched.Keep}, err
+	return api.BackupScheduleInfo{Schedule: sched.Schedule, Dir: sched.Dir, Keep: sched.Keep, Verify: verify}, err
 }
 
 // scheduledDir is the directory of a service's schedule.
@@ -354,75 +395,21 @@ func (m *Manager) serviceBackupRestore(ctx context.Context, req api.ServiceBacku
 	if err != nil {
 		return api.Empty{}, err
 	}
-	var t backupTarget
-	name := req.File
-	switch {
-	case req.File == "":
-		return api.Empty{}, api.Errorf(api.CodeInvalid, "Please specify a backup file: a name from %s:backup-list, an absolute path or s3://BUCKET/NAME", svc.Kind)
-	case filepath.IsAbs(req.File):
-		t, name = localDir{filepath.Dir(req.File)}, filepath.Base(req.File)
-	case strings.HasPrefix(req.File, "s3://"):
-		i := strings.LastIndex(req.File, "/")
-		if i < len("s3://") {
-			return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %q: give s3://BUCKET[/PREFIX]/NAME", req.File)
-		}
-		if t, err = m.backupTargetFor(ctx, svc, req.File[:i], false); err != nil {
-			return api.Empty{}, err
-		}
-		name = req.File[i+1:]
-	case strings.Contains(req.File, "/"):
-		return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %q: give a name from %s:backup-list, an absolute path or s3://BUCKET/NAME", req.File, svc.Kind)
-	default:
-		dir, err := m.scheduledDir(ctx, svc, "give the backup file's absolute path or s3://BUCKET/NAME")
-		if err != nil {
-			return api.Empty{}, err
-		}
-		if t, err = m.backupTargetFor(ctx, svc, dir, false); err != nil {
-			return api.Empty{}, err
-		}
-	}
-	where := targetPath(t, name)
-	own, _, err := m.backupEncryption(svc)
-	if err != nil {
-		return api.Empty{}, api.Errorf(api.CodeInternal, "Backup encryption setting unreadable: %v", err)
-	}
-	ids, err := decryptIdentities(req.Passphrase, req.Identity, own)
+	t, name, err := m.resolveBackup(ctx, svc, req.File, false)
 	if err != nil {
 		return api.Empty{}, err
 	}
+	where := targetPath(t, name)
 	if out.Stdout == nil {
 		out.Stdout = io.Discard
 	}
-	// An S3 backup is checked against its recorded sha256 before a byte
-	// of it reaches the service.
-	if c, ok := t.(interface {
-		Check(name string) (string, error)
-	}); ok {
-		sum, err := c.Check(name)
-		if errors.Is(err, os.ErrNotExist) {
-			return api.Empty{}, api.Errorf(api.CodeNotFound, "Backup file %s does not exist", where)
-		}
-		if err != nil {
-			return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %s not restored: %v; nothing was changed", where, err)
-		}
-		if sum != "" {
-			fmt.Fprintf(out.Stdout, "       Checksum verified: sha256 %s\n", sum)
-		}
-	}
-	f, err := t.Open(name)
-	if err != nil {
-		return api.Empty{}, api.Errorf(api.CodeNotFound, "Backup file %s cannot be opened: %v", where, err)
-	}
-	defer f.Close()
-	if st, ok := f.(*os.File); ok {
-		if info, err := st.Stat(); err == nil && !info.Mode().IsRegular() {
-			return api.Empty{}, api.Errorf(api.CodeInvalid, "Backup file %s is not a regular file", where)
-		}
-	}
-	dump, err := openBackup(f, where, ids)
+	// An S3 backup is checked against its recorded sha256, and an
+	// encrypted one decrypted, before a byte of it reaches the service.
+	dump, f, err := m.openBackupFile(t, name, req.Passphrase, req.Identity, svc, out.Stdout)
 	if err != nil {
 		return api.Empty{}, err
 	}
+	defer f.Close()
 	defer m.lock(req.Kind, req.Name)()
 	eng, err := m.engine(ctx)
 	if err != nil {

@@ -188,6 +188,23 @@ func (f *fakeEngine) Exec(_ context.Context, id string, opts docker.ExecOptions)
 	case cmd == "redis-cli DBSIZE":
 		fmt.Fprint(out, f.keys[c.Image])
 		return 0, nil
+	case strings.HasPrefix(cmd, "psql -X -q -A -t -v ON_ERROR_STOP=1"):
+		// The counted dump (verify.go): the dump on stdout, the counts
+		// and pg_dump's exit on stderr.
+		script, _ := io.ReadAll(opts.Stdin)
+		if !strings.Contains(string(script), "pg_dump -Fc") {
+			return 3, nil
+		}
+		fmt.Fprint(out, "PGDMP dump of "+c.Name)
+		if opts.Stderr != nil {
+			for l := range strings.SplitSeq(strings.TrimSpace(f.rows[c.Image]), "\n") {
+				if l != "" {
+					fmt.Fprintf(opts.Stderr, "berth-count %s\n", l)
+				}
+			}
+			fmt.Fprint(opts.Stderr, "berth-dump-exit 0\n")
+		}
+		return 0, nil
 	case strings.HasPrefix(cmd, "pg_dump -Fc"):
 		fmt.Fprint(out, "PGDMP dump of "+c.Name)
 		return 0, nil

@@ -151,6 +151,9 @@ type Manager struct {
 	netPool netip.Prefix
 	// backupFailed is Config.BackupFailed.
 	backupFailed func(kind, name string, err error)
+	// drills are the names of the throw-away containers of the drills
+	// running now (RemoveLeftoverDrills leaves them alone).
+	drills sync.Map
 }
 
 // New returns a Manager built from c.
@@ -200,6 +203,7 @@ func (m *Manager) Register(mux *api.Mux) {
 	api.Handle(mux, api.ServicesBackupScheduleCat, m.serviceBackupScheduleCat)
 	api.Handle(mux, api.ServicesBackupList, m.serviceBackupList)
 	api.Handle(mux, api.ServicesBackupRestore, m.serviceBackupRestore)
+	api.Handle(mux, api.ServicesBackupVerify, m.serviceBackupVerify)
 	api.Handle(mux, api.ServicesBackupAuth, m.serviceBackupAuth)
 	api.Handle(mux, api.ServicesBackupDeauth, m.serviceBackupDeauth)
 	api.Handle(mux, api.ServicesBackupSetEncryption, m.serviceBackupSetEncryption)

@@ -208,8 +208,10 @@ func (b *backupScheduler) context() context.Context {
 	return b.ctx
 }
 
-// scheduledBackup is one run of a service's schedule: a backup, then the
-// retention of its directory.
+// scheduledBackup is one run of a service's schedule: a backup, a restore
+// drill of it when the schedule has --verify, then the retention of its
+// directory. A failed drill is reported as a failed backup, and keeps the
+// older backups (no retention runs).
 func (m *Manager) scheduledBackup(kind, name string, id int64) {
 	ctx, cancel := context.WithTimeout(m.sched.context(), backupTimeout)
 	defer cancel()
@@ -225,6 +227,7 @@ func (m *Manager) scheduledBackup(kind, name string, id int64) {
 	// is not backed up.
 	var svc store.Service
 	var sched store.BackupSchedule
+	var verify bool
 	err = m.store.Tx(ctx, func(tx *store.Tx) (err error) {
 		if svc, err = tx.Service(kind, name); err != nil {
 			return err
@@ -232,7 +235,10 @@ func (m *Manager) scheduledBackup(kind, name string, id int64) {
 		if svc.ID != id {
 			return store.ErrServiceNotFound
 		}
-		sched, err = tx.BackupSchedule(svc)
+		if sched, err = tx.BackupSchedule(svc); err != nil {
+			return err
+		}
+		verify, err = tx.BackupScheduleVerify(svc)
 		return err
 	})
 	if errors.Is(err, store.ErrServiceNotFound) || errors.Is(err, store.ErrNoBackupSchedule) {
@@ -251,7 +257,12 @@ func (m *Manager) scheduledBackup(kind, name string, id int64) {
 		}
 		m.log.Error("service backup failed", "kind", kind, "name", name, "dir", sched.Dir, "scheduled", true, "err", err)
 	} else {
-		_, err = m.backupOnce(ctx, sk, svc, t, true)
+		var file api.BackupFile
+		if file, err = m.backupOnce(ctx, sk, svc, t, true); err == nil && verify {
+			// The drill restores it elsewhere: a failure is the
+			// backup's (it cannot be trusted), told the same way.
+			err = m.scheduledDrill(ctx, sk, svc, t, file)
+		}
 	}
 	if err != nil {
 		if m.backupFailed != nil {

@@ -32,8 +32,11 @@ func run(c *cli.Ctx) error {
 	}
 	for _, ch := range r.Checks {
 		mark := "ok     "
-		if !ch.OK {
+		switch {
+		case !ch.OK:
 			mark = "PROBLEM"
+		case ch.Warning:
+			mark = "WARNING"
 		}
 		c.Println(fmt.Sprintf("%s  %s: %s", mark, ch.Subject, ch.Message))
 		if ch.Fix != "" {

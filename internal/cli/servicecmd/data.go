@@ -21,7 +21,7 @@ func init() {
 			&cli.Command{Name: kind + ":clone", Args: "<name> <new-name> [create flags]", Short: "Create a " + kind + " service with a copy of another's data",
 				Values: []string{"image", "image-version", "password", "custom-env", "memory", "shm-size"}, Letters: map[string]string{"-i": "image", "-I": "image-version", "-p": "password", "-C": "custom-env", "-m": "memory", "-s": "shm-size"}, Run: serviceClone(kind)},
 			&cli.Command{Name: kind + ":backup", Args: "<name> <dir|bucket-name> [--use-iam] [--keep N]", Short: "Write a backup of a " + kind + " service into a directory of the server or an S3 bucket (backup-auth)", Bools: []string{"use-iam"}, Values: []string{"keep"}, Run: serviceBackup(kind)},
-			&cli.Command{Name: kind + ":backup-schedule", Args: "<name> <schedule> <dir|bucket-name> [--keep N]", Short: "Back up a " + kind + " service on a cron schedule (\"0 3 * * *\", @daily), keeping the newest N (default 7, 0 all)", Values: []string{"keep"}, Run: serviceBackupSchedule(kind)},
+			&cli.Command{Name: kind + ":backup-schedule", Args: scheduleArgs(kind), Short: "Back up a " + kind + " service on a cron schedule (\"0 3 * * *\", @daily), keeping the newest N (default 7, 0 all)" + verifyShort(kind), Values: []string{"keep"}, Bools: verifyFlag(kind), Run: serviceBackupSchedule(kind)},
 			&cli.Command{Name: kind + ":backup-unschedule", Args: "<name>", Short: "Stop a " + kind + " service's scheduled backups", Run: serviceBackupUnschedule(kind)},
 			&cli.Command{Name: kind + ":backup-schedule-cat", Args: "<name>", Short: "Show a " + kind + " service's backup schedule", Run: serviceBackupScheduleCat(kind)},
 			&cli.Command{Name: kind + ":backup-list", Args: "<name> [<dir|bucket-name>] [--format json]", Short: "List a " + kind + " service's backups (in its scheduled directory by default)", Values: []string{"format"}, Run: serviceBackupList(kind)},
@@ -148,11 +148,11 @@ func serviceBackupSchedule(kind string) func(*cli.Ctx) error {
 		if len(c.Args) > 3 {
 			c.Args = []string{c.Args[0], strings.Join(c.Args[1:len(c.Args)-1], " "), c.Args[len(c.Args)-1]}
 		}
-		ref, err := dataRef(c, kind, 3, 3, "<name> <schedule> <dir> [--keep N]")
+		ref, err := dataRef(c, kind, 3, 3, scheduleUsage(kind))
 		if err != nil {
 			return err
 		}
-		req := api.ServiceBackupSchedule{ServiceRef: ref, Schedule: c.Args[1], Dir: c.Args[2]}
+		req := api.ServiceBackupSchedule{ServiceRef: ref, Schedule: c.Args[1], Dir: c.Args[2], Verify: kind == "postgres" && c.Bool("verify")}
 		if v := c.Flag("keep", ""); v != "" {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
@@ -168,6 +168,9 @@ func serviceBackupSchedule(kind string) func(*cli.Ctx) error {
 		c.Verbose("%s", fmt.Sprintf("%-12s%s", "Schedule:", res.Schedule))
 		c.Verbose("%s", fmt.Sprintf("%-12s%s", "Directory:", res.Dir))
 		c.Verbose("%s", fmt.Sprintf("%-12s%s", "Keep:", keepText(res.Keep)))
+		if res.Verify {
+			c.Verbose("%s", fmt.Sprintf("%-12s%s", "Verify:", "a restore drill after each backup"))
+		}
 		return nil
 	}
 }
@@ -209,7 +212,11 @@ func serviceBackupScheduleCat(kind string) func(*cli.Ctx) error {
 			return err
 		}
 		// The arguments of backup-schedule that made it.
-		c.Println(fmt.Sprintf("%q %s --keep %d", res.Schedule, res.Dir, res.Keep))
+		line := fmt.Sprintf("%q %s --keep %d", res.Schedule, res.Dir, res.Keep)
+		if res.Verify {
+			line += " --verify"
+		}
+		c.Println(line)
 		return nil
 	}
 }

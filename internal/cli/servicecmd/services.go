@@ -198,6 +198,7 @@ func serviceInfoFields(info api.ServiceInfo) [][3]string {
 		{"--backup-auth", "Backup auth", dash(b.Auth)},
 		{"--backup-encryption", "Backup encryption", dash(b.Encryption)},
 		{"--restore-last", "Last restore", lastRestore(info.Restores)},
+		{"--backup-drill", "Last drill", lastDrill(b.LastDrill)},
 	}
 }
 

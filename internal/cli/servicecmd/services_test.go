@@ -138,6 +138,13 @@ func TestServiceInfo(t *testing.T) {
 		{At: time.Date(2026, 1, 3, 4, 5, 6, 0, time.UTC), Via: "backup-restore", Source: "/b/x.dump", Error: "pg_restore: bad file"}}
 	restoredOnce := db
 	restoredOnce.Restores = restored.Restores[:1]
+	drilled, drillFailed, drillUncompared := db, db, db
+	drilled.Backup.LastDrill = &api.BackupDrill{At: time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC), File: "/b/db.dump", OK: true, Compared: true, Tables: 3, Rows: 1200}
+	drillFailed.Backup.LastDrill = &api.BackupDrill{At: time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC), File: "/b/db.dump", Error: "1 of 3 tables differs"}
+	drillUncompared.Backup.LastDrill = &api.BackupDrill{At: time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC), File: "/b/old.dump", OK: true, Tables: 1, Rows: 5}
+	drillCase := func(name string, info api.ServiceInfo, want string) cliCase {
+		return cliCase{Name: name, Args: []string{"postgres:info", "db", "--backup-drill"}, Replies: map[string]reply{"services.info": {Resp: info}}, Ops: []string{"services.info"}, Stdout: want + "\n"}
+	}
 	one := map[string]reply{"services.info": {Resp: db}}
 	row := func(label, value string) string { return sp(7) + label + ":" + sp(19-len(label)) + value + "\n" }
 	runCases(t, []cliCase{
@@ -146,7 +153,7 @@ func TestServiceInfo(t *testing.T) {
 				row("Config dir", db.ConfigDir) + row("Config options", "") + row("Custom env", "A=b") + row("Data dir", db.DataDir) +
 				row("Dsn", db.DSN) + row("Exposed ports", "-") + row("Id", "abc123") + row("Internal ip", "172.18.0.5") + row("Links", "shop blog") +
 				row("Service root", db.ServiceRoot) + row("Status", "running") + row("Version", "17.2") +
-				row("Backup schedule", "0 3 * * *") + row("Last backup", "ok 2026-01-02 03:00:00 UTC") + row("Backup auth", "-") + row("Backup encryption", "-") + row("Last restore", "-")},
+				row("Backup schedule", "0 3 * * *") + row("Last backup", "ok 2026-01-02 03:00:00 UTC") + row("Backup auth", "-") + row("Backup encryption", "-") + row("Last restore", "-") + row("Last drill", "-")},
 		{Args: []string{"postgres:info", "db", "--dsn"}, Replies: one, Ops: []string{"services.info"}, Stdout: db.DSN + "\n"},
 		{Args: []string{"postgres:info", "db", "--links"}, Replies: one, Ops: []string{"services.info"}, Stdout: "shop blog\n"},
 		{Name: "failed backup", Args: []string{"postgres:info", "db", "--backup-last"}, Replies: map[string]reply{"services.info": {Resp: failed}}, Ops: []string{"services.info"},
@@ -155,6 +162,10 @@ func TestServiceInfo(t *testing.T) {
 			Stdout: "FAILED 2026-01-03 04:05:06 UTC backup-restore from /b/x.dump: pg_restore: bad file (2 recorded)\n"},
 		{Name: "restored once", Args: []string{"postgres:info", "db", "--restore-last"}, Replies: map[string]reply{"services.info": {Resp: restoredOnce}}, Ops: []string{"services.info"},
 			Stdout: "ok 2026-01-02 04:05:06 UTC import from stdin\n"},
+		drillCase("drill passed", drilled, "ok 2026-01-02 04:00:00 UTC /b/db.dump (3 tables, 1200 rows)"),
+		drillCase("drill failed", drillFailed, "FAILED 2026-01-02 04:00:00 UTC /b/db.dump: 1 of 3 tables differs"),
+		drillCase("drill without counts", drillUncompared, "ok 2026-01-02 04:00:00 UTC /b/old.dump (1 tables, 5 rows, no counts recorded to compare)"),
+		drillCase("never drilled", db, "-"),
 		{Name: "no schedule", Args: []string{"postgres:info", "db", "--backup-schedule"}, Replies: map[string]reply{"services.info": {Resp: failed}}, Ops: []string{"services.info"}, Stdout: "-\n"},
 		{Name: "never backed up", Args: []string{"redis:info", "db", "--backup-last"}, Replies: map[string]reply{"services.info": {Resp: api.ServiceInfo{Name: "db"}}}, Ops: []string{"services.info"}, Stdout: "-\n"},
 		{Args: []string{"postgres:info", "db", "--password"}, Replies: one, Code: 1, Ops: []string{"services.info"},
