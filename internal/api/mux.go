@@ -27,6 +27,7 @@ type Mux struct {
 	log      *slog.Logger
 	mapErr   ErrorMapper
 	observe  Observer // the audit log (Observe)
+	tee      Tee      // the deploy-log hub (SetTee)
 }
 
 // ErrorMapper turns a domain error (a package's sentinel, a validation
@@ -59,7 +60,9 @@ func Handle[Req, Resp any](m *Mux, op Op[Req, Resp], fn func(ctx context.Context
 			}
 		}
 		started := time.Now()
+		out, ended := m.teed(ctx, op.Name, raw, out)
 		resp, err := fn(ctx, req, out)
+		ended(err)
 		m.observed(ctx, op.Name, raw, started, err)
 		return resp, err
 	}

@@ -70,3 +70,11 @@ func (h *Handler) releaseChanges(ctx context.Context, c *reqCtx, name string) ma
 func (h *Handler) runChecks(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	httpapi.ServeEvents(w, r, c.caller, api.ChecksRun.Name, api.ChecksRequest{App: r.PathValue("app")})
 }
+
+// deployStream is the output of the app's running deploy, or the next
+// one's, whoever started it (a git push), as server-sent events; the
+// browser reconnects after each to wait for the next.
+func (h *Handler) deployStream(w http.ResponseWriter, r *http.Request, c *reqCtx) {
+	w.Header().Set("Cache-Control", "no-store")
+	httpapi.ServeEvents(w, r, c.caller, api.DeploysFollow.Name, api.DeployFollow{App: r.PathValue("app"), Wait: true})
+}

@@ -100,6 +100,7 @@ func New(cfg Config) *Handler {
 	h.mux.Handle("POST /apps/{app}/config", h.auth(h.configPreview))
 	h.mux.Handle("POST /apps/{app}/config/apply", h.auth(h.configApply))
 	h.mux.Handle("GET /apps/{app}/logs", h.auth(h.logStream))
+	h.mux.Handle("GET /apps/{app}/deploys", h.auth(h.deployStream))
 	h.mux.Handle("POST /apps/{app}/rebuild", h.auth(h.rebuild))
 	h.mux.Handle("GET /events", h.auth(h.events))
 	h.mux.Handle("GET /settings", h.auth(h.settings))

@@ -43,6 +43,18 @@ document.addEventListener("DOMContentLoaded", function () {
     es.addEventListener("error", function (e) { if (e.data) { tail(textOf(e)); es.close(); } });
     es.addEventListener("result", function () { es.close(); });
   }
+  // The live deploy log: each deploy of the app as it runs, then how it
+  // ended; the browser reconnects to wait for the next one.
+  var watch = document.getElementById("deploy-watch");
+  if (watch && window.EventSource) {
+    var ws = new EventSource(watch.dataset.src);
+    ["stdout", "stderr"].forEach(function (t) { ws.addEventListener(t, function (e) { append(watch, textOf(e)); }); });
+    ws.addEventListener("result", function (e) {
+      var r = {};
+      try { r = JSON.parse(e.data) || {}; } catch (_) { }
+      if (r.running) append(watch, r.ok ? "[deploy finished: " + r.op + "]\n" : "[deploy failed: " + r.error + "]\n");
+    });
+  }
   // A button.stream POSTs to its data-url and shows the server-sent
   // events of the answer in its data-out element.
   document.querySelectorAll("button.stream").forEach(function (b) {
