@@ -252,6 +252,11 @@ func TestDashboardMore(t *testing.T) {
 		t.Errorf("the schedule shown: %q", s)
 	}
 	b.shot("service")
+	b.run("unschedule", chromedp.Click("#unschedule", chromedp.ByID))
+	b.waitText(".flash", "Backup schedule removed", time.Minute)
+	if s := b.text("#schedule"); !strings.Contains(s, "Not scheduled") {
+		t.Errorf("after unscheduling:\n%s", s)
+	}
 
 	// Settings: a webhook target on this machine, added and tested.
 	var hooks atomic.Int32
@@ -279,6 +284,25 @@ func TestDashboardMore(t *testing.T) {
 	b.shot("settings-more")
 	if list := d.mustBerth(t, "notifications:list"); !strings.Contains(list, "ops") {
 		t.Errorf("notifications:list lacks the target made in the dashboard:\n%s", list)
+	}
+	// An ssh key for one app, added and removed (confirmed); the target
+	// removed.
+	pub, err := os.ReadFile(sshKey(t, t.TempDir(), "laptop") + ".pub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.run("add a key", chromedp.SendKeys("#kname", "laptop", chromedp.ByID), chromedp.SetValue("#kkey", strings.TrimSpace(string(pub)), chromedp.ByID),
+		chromedp.SendKeys("#kapps", "shop", chromedp.ByID), chromedp.Click("#add-key", chromedp.ByID))
+	b.waitText(".flash", "Added ssh key laptop", time.Minute)
+	if list := d.mustBerth(t, "ssh-keys:list"); !strings.Contains(list, "laptop") {
+		t.Errorf("ssh-keys:list lacks the key added in the dashboard:\n%s", list)
+	}
+	b.run("remove the key", chromedp.Click(`#keys form[data-confirm^="Remove ssh key laptop"] button`, chromedp.ByQuery))
+	b.waitText(".flash", "Removed ssh key laptop", time.Minute)
+	b.run("remove the target", chromedp.Click(`#notifications form[data-confirm^="Remove notification target ops"] button`, chromedp.ByQuery))
+	b.waitText(".flash", "Removed notification target ops", time.Minute)
+	if list := d.mustBerth(t, "ssh-keys:list") + d.mustBerth(t, "notifications:list"); strings.Contains(list, "laptop") || strings.Contains(list, "ops") {
+		t.Errorf("after removing them in the dashboard:\n%s", list)
 	}
 	t.Logf("screenshots in %s", b.shots)
 }
