@@ -61,8 +61,7 @@ func Handle[Req, Resp any](m *Mux, op Op[Req, Resp], fn func(ctx context.Context
 		}
 		started := time.Now()
 		out, ended := m.teed(ctx, op.Name, raw, out)
-		resp, err := fn(ctx, req, out)
-		ended(err)
+		resp, err := callTeed(ended, func() (Resp, error) { return fn(ctx, req, out) })
 		m.observed(ctx, op.Name, raw, started, err)
 		return resp, err
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 )
 
 // Tee is told when a call starts and may wrap its output: the deploy-log
@@ -21,4 +22,20 @@ func (m *Mux) teed(ctx context.Context, op string, raw json.RawMessage, out Outp
 		return out, func(error) {}
 	}
 	return m.tee(ctx, op, raw, out)
+}
+
+// callTeed runs fn and tells the tee's ended how it went, even when fn
+// panics (net/http recovers a handler's panic: a follower must not wait
+// for an end that never comes).
+func callTeed[R any](ended func(error), fn func() (R, error)) (resp R, err error) {
+	finished := false
+	defer func() {
+		if !finished {
+			ended(errors.New("the operation stopped abnormally"))
+		}
+	}()
+	resp, err = fn()
+	finished = true
+	ended(err)
+	return resp, err
 }

@@ -83,3 +83,63 @@ func TestFollow(t *testing.T) {
 		t.Errorf("a finished deploy is kept: %v", h.running)
 	}
 }
+
+// TestLateFollowerAndPanic: a follower who comes late to a long deploy
+// sees its last part (the start left out, said so); a deploy whose
+// handler panics still ends for its followers; other operations and
+// calls without an app are not copied.
+func TestLateFollowerAndPanic(t *testing.T) {
+	h := New()
+	out, ended := h.Tee(context.Background(), "ps.rebuild", []byte(`{"app":"shop"}`), api.Output{})
+	line := bytes.Repeat([]byte("x"), 1023)
+	line = append(line, '\n')
+	for range 3 * maxBytes / len(line) {
+		out.Stdout.Write(line)
+	}
+	out.Stdout.Write([]byte("the end\n"))
+	var got syncBuf
+	res := make(chan api.DeployFollowed, 1)
+	go func() {
+		r, _ := h.follow(context.Background(), api.DeployFollow{App: "shop"}, api.Output{Stdout: &got})
+		res <- r
+	}()
+	for !strings.Contains(got.String(), "the end") {
+		time.Sleep(10 * time.Millisecond)
+	}
+	ended(nil)
+	if r := <-res; !r.Running || !r.OK {
+		t.Errorf("the late follower's result: %+v", r)
+	}
+	s := got.String()
+	if !strings.HasPrefix(s, "[earlier output left out]\n") || len(s) > 2*maxBytes+100 || len(s) < maxBytes {
+		t.Errorf("the late follower got %d bytes starting %q", len(s), s[:min(len(s), 40)])
+	}
+
+	for _, c := range []struct{ op, req string }{{"ps.report", `{"app":"shop"}`}, {"ps.rebuild", `{"all":true}`}} {
+		o, end := h.Tee(context.Background(), c.op, []byte(c.req), api.Output{})
+		if o.Stdout != nil {
+			t.Errorf("%s %s is copied", c.op, c.req)
+		}
+		end(nil)
+	}
+
+	m := api.NewMux(slog.New(slog.NewTextHandler(io.Discard, nil)), nil)
+	m.SetTee(h.Tee)
+	started := make(chan struct{})
+	api.Handle(m, api.PSRestart, func(ctx context.Context, req api.PSRequest, out api.Output) (api.Empty, error) {
+		close(started)
+		time.Sleep(50 * time.Millisecond)
+		panic("boom")
+	})
+	go func() {
+		defer func() { recover() }()
+		api.PSRestart.Call(context.Background(), m, api.PSRequest{App: "blog"})
+	}()
+	<-started
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	r, err := h.follow(ctx, api.DeployFollow{App: "blog"}, api.Output{})
+	if err != nil || r.OK || !strings.Contains(r.Error, "abnormally") {
+		t.Errorf("after a panic the follower got %+v %v", r, err)
+	}
+}
