@@ -246,7 +246,7 @@ func TestDashboardAuth(t *testing.T) {
 		return &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
 	anon := noFollow(nil)
-	for _, path := range []string{"/", "/apps/shop", "/events", "/settings", "/apps/nope", "/whatever"} {
+	for _, path := range []string{"/", "/apps/shop", "/events", "/settings", "/apps/nope", "/whatever", "/services", "/services/redis/x", "/apps/shop/deploys"} {
 		resp, err := anon.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
@@ -256,7 +256,9 @@ func TestDashboardAuth(t *testing.T) {
 			t.Errorf("GET %s without a session: %d %s", path, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
-	for _, path := range []string{"/apps/shop/scale", "/apps/shop/config/apply", "/apps/shop/rollback", "/settings/tokens", "/logout"} {
+	for _, path := range []string{"/apps/shop/scale", "/apps/shop/config/apply", "/apps/shop/rollback", "/settings/tokens", "/logout",
+		"/services/redis/x/backup", "/services/redis/x/restore", "/services/redis/x/schedule", "/services/redis/x/unschedule",
+		"/settings/notifications", "/settings/notifications/test", "/settings/notifications/remove", "/settings/keys", "/settings/keys/remove", "/apps/shop/checks"} {
 		resp, err := anon.PostForm(base+path, url.Values{"scale_web": {"3"}, "set": {"X=1"}, "name": {"evil"}})
 		if err != nil {
 			t.Fatal(err)
@@ -311,7 +313,7 @@ func TestDashboardAuth(t *testing.T) {
 		t.Fatalf("login with a token: %d", status)
 	}
 	// Every page answers, fast (loopback).
-	for _, path := range []string{"/", "/apps/shop", "/events", "/settings"} {
+	for _, path := range []string{"/", "/apps/shop", "/events", "/settings", "/services"} {
 		start := time.Now()
 		resp, err := c.Get(base + path)
 		if err != nil {
@@ -321,7 +323,7 @@ func TestDashboardAuth(t *testing.T) {
 		resp.Body.Close()
 		took := time.Since(start)
 		t.Logf("GET %s: %d in %v", path, resp.StatusCode, took)
-		if resp.StatusCode != 200 || !strings.Contains(string(b), "shop") && path != "/settings" {
+		if resp.StatusCode != 200 || !strings.Contains(string(b), "shop") && path != "/settings" && path != "/services" {
 			t.Errorf("GET %s logged in: %d\n%s", path, resp.StatusCode, b)
 		}
 	}
@@ -494,7 +496,7 @@ func TestDashboardFootprint(t *testing.T) {
 		slices.Sort(times)
 		return times[10], times[19]
 	}
-	for _, path := range []string{"/", "/apps/app00", "/events", "/settings"} {
+	for _, path := range []string{"/", "/apps/app00", "/events", "/settings", "/services"} {
 		// Measured and reported, not asserted: a time on a shared,
 		// loaded test machine says little (the project's rule: no timed
 		// tests). docs/dashboard.md keeps the figures.

@@ -27,6 +27,7 @@ type Mux struct {
 	log      *slog.Logger
 	mapErr   ErrorMapper
 	observe  Observer // the audit log (Observe)
+	tee      Tee      // the deploy-log hub (SetTee)
 }
 
 // ErrorMapper turns a domain error (a package's sentinel, a validation
@@ -59,7 +60,8 @@ func Handle[Req, Resp any](m *Mux, op Op[Req, Resp], fn func(ctx context.Context
 			}
 		}
 		started := time.Now()
-		resp, err := fn(ctx, req, out)
+		out, ended := m.teed(ctx, op.Name, raw, out)
+		resp, err := callTeed(ended, func() (Resp, error) { return fn(ctx, req, out) })
 		m.observed(ctx, op.Name, raw, started, err)
 		return resp, err
 	}

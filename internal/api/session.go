@@ -69,7 +69,13 @@ func HandleSession[Req, Resp any](m *Mux, op SessionOp[Req, Resp], fn func(ctx c
 			}
 		}
 		started := time.Now()
-		resp, err := fn(ctx, req, s)
+		ended := func(error) {}
+		if m.tee != nil {
+			var out Output
+			out, ended = m.teed(ctx, op.Name, raw, Output{Stdout: s.Stdout, Stderr: s.Stderr})
+			s = &Session{Stdin: s.Stdin, Stdout: out.Stdout, Stderr: out.Stderr, Resize: s.Resize}
+		}
+		resp, err := callTeed(ended, func() (Resp, error) { return fn(ctx, req, s) })
 		m.observed(ctx, op.Name, raw, started, err)
 		return resp, err
 	}

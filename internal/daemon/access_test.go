@@ -53,6 +53,7 @@ func daemonMux(t *testing.T) *api.Mux {
 	newMetrics(st, settings.Settings{MetricsInterval: "10s", StatsInterval: "off"}, log, noEngine, false).Register(mux)
 	newTokens(st, log).Register(mux)
 	(&auditLog{st: st, log: log}).Register(mux)
+	registerDeployLog(mux)
 	newDashboard(st, log, nil, "", "", "").Register(mux)
 	return mux
 }
@@ -73,7 +74,7 @@ var (
 		"docker-options.update", "docker-options.list", "docker-options.report", "resource.update", "resource.report", "storage.list",
 		"network.set", "network.report", "network.rebuild", "proxy.enable", "proxy.build-config",
 		"cron.list", "cron.run", "cron.set", "cron.report", "logs.failed", "metrics.app",
-		"events.list",
+		"events.list", "releases.changes", "deploys.follow",
 	}
 	anyKeyOps = []string{"system.version", "apps.list"}
 )

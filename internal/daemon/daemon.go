@@ -145,6 +145,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	toks := newTokens(st, log)
 	toks.Register(mux)                                                            // tokens:*
 	(&auditLog{st: st, log: log}).Register(mux)                                   // events; records every change
+	registerDeployLog(mux)                                                        // deploys.follow: the running deploys' output
 	dash := newDashboard(st, log, rt, s.APIAddr, svc.proxyAddr, svc.proxyTLSAddr) // dashboard:*
 	dash.Register(mux)
 	dash.Serve(ctx, mux, toks, svc.MetricsHandler()) // the HTTP API, over every operation registered above

@@ -89,6 +89,7 @@ func (s *Service) Register(m *api.Mux) {
 	api.Handle(m, api.PropertiesReport, s.propertiesReport)
 	s.registerDeploy(m)
 	s.registerReleases(m)
+	s.registerReleaseChanges(m)
 }
 
 // appDir is where an app's files live (source trees, build contexts).

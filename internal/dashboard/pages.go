@@ -28,12 +28,15 @@ var funcs = template.FuncMap{
 		}
 		return s
 	},
-	"join": strings.Join,
+	"join":   strings.Join,
+	"size":   size,
+	"hostOf": hostOf,
+	"ms":     ms,
 }
 
 func parsePages() map[string]*template.Template {
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"login", "overview", "app", "config", "events", "settings", "error"} {
+	for _, name := range []string{"login", "overview", "app", "config", "events", "settings", "error", "services", "service"} {
 		pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
 	}
 	return pages
@@ -89,7 +92,11 @@ func back(w http.ResponseWriter, r *http.Request, path, flash string, err error)
 		q.Set("flash", flash)
 	}
 	if len(q) > 0 {
-		path += "?" + q.Encode()
+		sep := "?"
+		if strings.Contains(path, "?") {
+			sep = "&"
+		}
+		path += sep + q.Encode()
 	}
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
@@ -143,6 +150,9 @@ type metricsRequest struct {
 func (r metricsRequest) AppName() string { return r.App }
 
 type appMetrics struct {
+	Releases []struct {
+		Requests uint64 `json:"requests"`
+	} `json:"releases"`
 	Points []struct {
 		RequestRate float64 `json:"request_rate"`
 		ErrorRate   float64 `json:"error_rate"`
@@ -150,15 +160,25 @@ type appMetrics struct {
 }
 
 func (h *Handler) metrics(ctx context.Context, c *reqCtx, app string) (req, errs []float64, ok bool) {
+	req, errs, _, ok = h.metricsTotal(ctx, c, app)
+	return req, errs, ok
+}
+
+// metricsTotal is metrics, and the requests the proxy answered for the
+// app since the daemon started.
+func (h *Handler) metricsTotal(ctx context.Context, c *reqCtx, app string) (req, errs []float64, total uint64, ok bool) {
 	var m appMetrics
 	if err := c.caller.Call(ctx, "metrics.app", metricsRequest{App: app, Minutes: 60}, &m, api.Output{}); err != nil {
-		return nil, nil, false
+		return nil, nil, 0, false
 	}
 	for _, p := range m.Points {
 		req = append(req, p.RequestRate)
 		errs = append(errs, p.ErrorRate)
 	}
-	return req, errs, true
+	for _, r := range m.Releases {
+		total += r.Requests
+	}
+	return req, errs, total, true
 }
 
 func (h *Handler) overview(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -219,6 +239,7 @@ type release struct {
 	api.ReleaseInfo
 	Who     string
 	Current bool
+	Change  api.ReleaseChange
 }
 
 func (h *Handler) appPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
@@ -247,10 +268,14 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 		sort.Slice(procs, func(i, j int) bool { return procs[i].Type < procs[j].Type })
 		data["Procs"] = procs
 		if rl, err := api.ReleasesList.Call(ctx, c.caller, api.AppRef{App: name}); err == nil {
-			who := h.deployers(ctx, c, name)
+			who, changes := h.deployers(ctx, c, name), h.releaseChanges(ctx, c, name)
 			var rels []release
 			for _, ri := range rl.Releases {
-				rels = append(rels, release{ReleaseInfo: ri, Current: ri.Number == rep.Release, Who: who[ri.Number]})
+				rel := release{ReleaseInfo: ri, Current: ri.Number == rep.Release, Who: who[ri.Number], Change: changes[ri.Number]}
+				if rel.Who == "" {
+					rel.Who = rel.Change.StartedBy
+				}
+				rels = append(rels, rel)
 			}
 			sort.Slice(rels, func(i, j int) bool { return rels[i].Number > rels[j].Number })
 			data["Releases"] = rels
@@ -267,9 +292,13 @@ func (h *Handler) appPage(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	if u, err := api.DomainsURLs.Call(ctx, c.caller, api.AppRef{App: name}); err == nil {
 		data["URLs"] = u.URLs
 	}
-	if req, errs, ok := h.metrics(ctx, c, name); ok {
-		data["Requests"], data["Errors"] = sparkline(req, "req"), sparkline(errs, "err")
+	if req, errs, total, ok := h.metricsTotal(ctx, c, name); ok {
+		data["Requests"], data["Errors"], data["Served"] = sparkline(req, "req"), sparkline(errs, "err"), total
+		if len(req) > 0 {
+			data["Rate"] = strconv.FormatFloat(req[len(req)-1], 'f', 1, 64) + " req/s"
+		}
 	}
+	h.appExtras(ctx, c, name, data)
 	h.page(w, r, c, "app", data)
 }
 
@@ -402,4 +431,22 @@ func sparkline(vals []float64, class string) template.HTML {
 	}
 	b.WriteString(`"/></svg>`)
 	return template.HTML(b.String())
+}
+
+// hostOf is a URL's scheme and host, the rest hidden (a webhook's path
+// is its secret).
+func hostOf(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "••••••"
+	}
+	return u.Scheme + "://" + u.Host + "/••••••"
+}
+
+// ms is a duration in milliseconds for people.
+func ms(n int64) string {
+	if n < 1000 {
+		return strconv.FormatInt(n, 10) + " ms"
+	}
+	return strconv.FormatFloat(float64(n)/1000, 'f', 1, 64) + " s"
 }

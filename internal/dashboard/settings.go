@@ -8,33 +8,53 @@ import (
 )
 
 func (h *Handler) settings(w http.ResponseWriter, r *http.Request, c *reqCtx) {
-	data := map[string]any{"Title": "Settings"}
-	if c.p.Admin {
-		list, err := api.TokensList.Call(r.Context(), c.caller, api.Empty{})
-		if err != nil {
-			h.failErr(w, r, c, err)
-			return
-		}
-		data["Tokens"] = list.Tokens
+	data, err := h.settingsData(r, c)
+	if err != nil {
+		h.failErr(w, r, c, err)
+		return
 	}
 	h.page(w, r, c, "settings", data)
+}
+
+// settingsData reads what the settings page shows: tokens, notification
+// targets and ssh keys (an admin's; others see none).
+func (h *Handler) settingsData(r *http.Request, c *reqCtx) (map[string]any, error) {
+	data := map[string]any{"Title": "Settings"}
+	if !c.p.Admin {
+		return data, nil
+	}
+	ctx := r.Context()
+	list, err := api.TokensList.Call(ctx, c.caller, api.Empty{})
+	if err != nil {
+		return nil, err
+	}
+	data["Tokens"] = list.Tokens
+	if n, err := api.NotificationsList.Call(ctx, c.caller, api.Empty{}); err == nil {
+		data["Notifications"] = n.Targets
+		data["Dropped"] = n.Dropped
+	}
+	if k, err := api.KeysList.Call(ctx, c.caller, api.Empty{}); err == nil {
+		data["Keys"] = k.Keys
+	}
+	return data, nil
 }
 
 // createToken makes a token and shows its secret once.
 func (h *Handler) createToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
 	req := api.TokenCreate{Name: strings.TrimSpace(r.PostFormValue("name")), ReadOnly: r.PostFormValue("read_only") != ""}
-	req.Apps = strings.FieldsFunc(r.PostFormValue("apps"), func(r rune) bool { return r == ',' || r == ' ' })
+	req.Apps = appsField(r.PostFormValue("apps"))
 	tok, err := api.TokensCreate.Call(r.Context(), c.caller, req)
 	if err != nil {
 		back(w, r, "/settings", "", err)
 		return
 	}
-	list, err := api.TokensList.Call(r.Context(), c.caller, api.Empty{})
+	data, err := h.settingsData(r, c)
 	if err != nil {
 		h.failErr(w, r, c, err)
 		return
 	}
-	h.page(w, r, c, "settings", map[string]any{"Title": "Settings", "Tokens": list.Tokens, "Created": tok})
+	data["Created"] = tok
+	h.page(w, r, c, "settings", data)
 }
 
 func (h *Handler) revokeToken(w http.ResponseWriter, r *http.Request, c *reqCtx) {
