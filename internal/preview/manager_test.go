@@ -29,7 +29,9 @@ type fakes struct {
 	failCopy error
 }
 
-func (f *fakes) log(format string, args ...any) { f.calls = append(f.calls, fmt.Sprintf(format, args...)) }
+func (f *fakes) log(format string, args ...any) {
+	f.calls = append(f.calls, fmt.Sprintf(format, args...))
+}
 
 func (f *fakes) CreateApp(ctx context.Context, name string) error {
 	f.log("create %s", name)
@@ -47,7 +49,9 @@ func (f *fakes) DestroyApp(ctx context.Context, name string) error {
 	})
 }
 
-func (f *fakes) Vars(_ context.Context, app string) (map[string]string, error) { return f.vars[app], nil }
+func (f *fakes) Vars(_ context.Context, app string) (map[string]string, error) {
+	return f.vars[app], nil
+}
 
 func (f *fakes) SetVars(_ context.Context, app string, vars map[string]string) error {
 	if f.vars[app] == nil {
@@ -59,7 +63,7 @@ func (f *fakes) SetVars(_ context.Context, app string, vars map[string]string) e
 	return nil
 }
 
-func (f *fakes) GlobalDomains(context.Context) ([]string, error)           { return f.global, nil }
+func (f *fakes) GlobalDomains(context.Context) ([]string, error)          { return f.global, nil }
 func (f *fakes) AppDomains(_ context.Context, a string) ([]string, error) { return f.domains[a], nil }
 func (f *fakes) SetDomains(_ context.Context, a string, d []string) error {
 	f.domains[a] = d
