@@ -31,6 +31,10 @@ func newPreviews(st *store.Store, dataDir string, log *slog.Logger, mux *api.Mux
 	})
 }
 
+// quiet is the output of the in-process calls whose lines the push does
+// not show (handlers may write to it: it must not be nil).
+var quiet = api.Output{Stdout: io.Discard, Stderr: io.Discard}
+
 // previewOps fills every interface of package preview.
 type previewOps struct {
 	mux  *api.Mux
@@ -40,27 +44,27 @@ type previewOps struct {
 }
 
 func (o previewOps) CreateApp(ctx context.Context, name string) error {
-	_, err := api.AppsCreate.Call(ctx, o.mux, api.AppRef{App: name})
+	_, err := api.AppsCreate.Stream(ctx, o.mux, api.AppRef{App: name}, quiet)
 	return err
 }
 
 func (o previewOps) DestroyApp(ctx context.Context, name string) error {
-	_, err := api.AppsDestroy.Call(ctx, o.mux, api.AppRef{App: name})
+	_, err := api.AppsDestroy.Stream(ctx, o.mux, api.AppRef{App: name}, quiet)
 	return err
 }
 
 func (o previewOps) Vars(ctx context.Context, app string) (map[string]string, error) {
-	v, err := api.ConfigGet.Call(ctx, o.mux, api.ConfigRequest{Scope: api.Scope{App: app}})
+	v, err := api.ConfigGet.Stream(ctx, o.mux, api.ConfigRequest{Scope: api.Scope{App: app}}, quiet)
 	return v.Vars, err
 }
 
 func (o previewOps) SetVars(ctx context.Context, app string, vars map[string]string) error {
-	_, err := api.ConfigUpdate.Call(ctx, o.mux, api.ConfigChange{Scope: api.Scope{App: app}, Set: vars, NoRestart: true})
+	_, err := api.ConfigUpdate.Stream(ctx, o.mux, api.ConfigChange{Scope: api.Scope{App: app}, Set: vars, NoRestart: true}, quiet)
 	return err
 }
 
 func (o previewOps) GlobalDomains(ctx context.Context) ([]string, error) {
-	r, err := api.DomainsReportOp.Call(ctx, o.mux, api.DomainsReportRequest{Global: true})
+	r, err := api.DomainsReportOp.Stream(ctx, o.mux, api.DomainsReportRequest{Global: true}, quiet)
 	if err != nil || len(r.Reports) == 0 {
 		return nil, err
 	}
@@ -68,7 +72,7 @@ func (o previewOps) GlobalDomains(ctx context.Context) ([]string, error) {
 }
 
 func (o previewOps) AppDomains(ctx context.Context, app string) ([]string, error) {
-	r, err := api.DomainsReportOp.Call(ctx, o.mux, api.DomainsReportRequest{App: app})
+	r, err := api.DomainsReportOp.Stream(ctx, o.mux, api.DomainsReportRequest{App: app}, quiet)
 	if err != nil || len(r.Reports) == 0 {
 		return nil, err
 	}
@@ -76,12 +80,12 @@ func (o previewOps) AppDomains(ctx context.Context, app string) ([]string, error
 }
 
 func (o previewOps) SetDomains(ctx context.Context, app string, domains []string) error {
-	_, err := api.DomainsUpdate.Call(ctx, o.mux, api.DomainsChange{Scope: api.Scope{App: app}, Action: api.DomainsSet, Domains: domains})
+	_, err := api.DomainsUpdate.Stream(ctx, o.mux, api.DomainsChange{Scope: api.Scope{App: app}, Action: api.DomainsSet, Domains: domains}, quiet)
 	return err
 }
 
 func (o previewOps) URL(ctx context.Context, app string) (string, error) {
-	r, err := api.DomainsURLs.Call(ctx, o.mux, api.AppRef{App: app})
+	r, err := api.DomainsURLs.Stream(ctx, o.mux, api.AppRef{App: app}, quiet)
 	if err != nil || len(r.URLs) == 0 {
 		return "", err
 	}
@@ -108,7 +112,7 @@ func (o previewOps) EnableLetsEncrypt(ctx context.Context, app string, out io.Wr
 }
 
 func (o previewOps) Links(ctx context.Context, app string) ([]preview.Link, error) {
-	r, err := api.ServicesAppLinks.Call(ctx, o.mux, api.AppServiceRef{App: app})
+	r, err := api.ServicesAppLinks.Stream(ctx, o.mux, api.AppServiceRef{App: app}, quiet)
 	var links []preview.Link
 	for _, l := range r.Links {
 		links = append(links, preview.Link{Kind: l.Kind, Name: l.Name, Var: l.Var})
@@ -118,7 +122,7 @@ func (o previewOps) Links(ctx context.Context, app string) ([]preview.Link, erro
 
 func (o previewOps) Copy(ctx context.Context, src preview.Link, name, freshDir string, out io.Writer) (string, bool, error) {
 	ref := api.ServiceRef{Kind: src.Kind, Name: src.Name}
-	info, err := api.ServicesInfo.Call(ctx, o.mux, ref)
+	info, err := api.ServicesInfo.Stream(ctx, o.mux, ref, quiet)
 	if err != nil {
 		return "", false, err
 	}
@@ -127,7 +131,7 @@ func (o previewOps) Copy(ctx context.Context, src preview.Link, name, freshDir s
 		version = info.Version
 	}
 	dst := api.ServiceRef{Kind: src.Kind, Name: name}
-	if _, err := api.ServicesCreate.Stream(ctx, o.mux, api.ServiceCreate{ServiceRef: dst, Image: image, ImageVersion: version}, api.Output{Stdout: out}); err != nil {
+	if _, err := api.ServicesCreate.Stream(ctx, o.mux, api.ServiceCreate{ServiceRef: dst, Image: image, ImageVersion: version}, api.Output{Stdout: out, Stderr: out}); err != nil {
 		return "", false, err
 	}
 	r, err := o.svcs.RestoreLatestBackup(ctx, ref, dst, freshDir, api.Output{Stdout: out, Stderr: out})
@@ -139,12 +143,12 @@ func (o previewOps) RunScript(ctx context.Context, kind, name, script string, ou
 }
 
 func (o previewOps) Link(ctx context.Context, kind, name, app, varName string) error {
-	_, err := api.ServicesLink.Call(ctx, o.mux, api.ServiceLink{ServiceRef: api.ServiceRef{Kind: kind, Name: name}, App: app, Alias: varName, NoRestart: true})
+	_, err := api.ServicesLink.Stream(ctx, o.mux, api.ServiceLink{ServiceRef: api.ServiceRef{Kind: kind, Name: name}, App: app, Alias: varName, NoRestart: true}, quiet)
 	return err
 }
 
 func (o previewOps) Destroy(ctx context.Context, kind, name string) error {
-	_, err := api.ServicesDestroy.Call(ctx, o.mux, api.ServiceRef{Kind: kind, Name: name})
+	_, err := api.ServicesDestroy.Stream(ctx, o.mux, api.ServiceRef{Kind: kind, Name: name}, quiet)
 	if err != nil && strings.Contains(err.Error(), "does not exist") {
 		return nil
 	}

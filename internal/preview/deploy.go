@@ -17,6 +17,9 @@ import (
 // Postgres copies after the restore (docs/previews.md).
 const MaskScript = ".berth/preview-mask.sql"
 
+// RevVar is the config var a preview's deploy sets to the pushed commit.
+const RevVar = "GIT_REV"
+
 // pushed is what the store says about a pushed branch before its deploy.
 type pushed struct {
 	parent  store.App
@@ -67,18 +70,18 @@ func (m *Manager) deploy(ctx context.Context, req api.PreviewDeploy, sess *api.S
 			return res, fmt.Errorf("%w (previews:destroy %s %s removes what was made)", err, req.App, req.Branch)
 		}
 	}
-	if len(review.Env) > 0 && !st.isNew {
-		vars := map[string]string{}
-		for k, v := range MergeConfig(nil, nil, review.Env, req.App, req.Branch) {
-			if spec, ok := review.Env[k]; ok && spec.Value != nil {
-				vars[k] = v // secrets stay as first generated
+	// GIT_REV is the pushed commit (as a push to an app sets it); review
+	// values are set again at each push (secrets stay as first generated).
+	vars := map[string]string{RevVar: req.Rev}
+	if !st.isNew {
+		for k, spec := range review.Env {
+			if spec.Value != nil {
+				vars[k] = *spec.Value
 			}
 		}
-		if len(vars) > 0 {
-			if err := m.config.SetVars(ctx, p.App, vars); err != nil {
-				return res, err
-			}
-		}
+	}
+	if err := m.config.SetVars(ctx, p.App, vars); err != nil {
+		return res, err
 	}
 	holder := "a git push of branch " + req.Branch + " of " + req.App
 	if req.Key != "" {
