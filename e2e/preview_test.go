@@ -15,7 +15,8 @@ import (
 // Postgres restored from a backup and masked by the branch's
 // .berth/preview-mask.sql, and the review postdeploy run once; shop is
 // untouched. Deleting the branch runs pr-predestroy and destroys the
-// preview and its service.
+// preview and its service. With a backup schedule the copy is the newest
+// scheduled backup; previews:destroy removes a preview by hand.
 func TestPreviewApps(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -143,5 +144,37 @@ func TestPreviewApps(t *testing.T) {
 	}
 	if list := d.mustBerth(t, "previews:list", "shop"); strings.Contains(list, "shop-feature-x") {
 		t.Errorf("previews:list after the delete:\n%s", list)
+	}
+
+	// With a backup schedule, a preview takes the newest backup there: a
+	// row added after it is not in the copy. previews:destroy removes it.
+	bdir := t.TempDir()
+	d.mustBerth(t, "postgres:backup-schedule", "shopdb", "@daily", bdir)
+	d.mustBerth(t, "postgres:backup", "shopdb", bdir)
+	post("shop.preview.test", "/db?v=bob@example.com")
+	r.git("checkout", "-q", "-b", "feature-y", "main")
+	out = r.git("push", "berth", "feature-y")
+	if !strings.Contains(out, "Restored from shopdb's latest backup "+bdir+"/postgres-shopdb-") || strings.Contains(out, "fresh backup") || strings.Contains(out, "Masking") {
+		t.Errorf("push feature-y:\n%s", out)
+	}
+	if got := get("feature-y.shop.preview.test", "/db"); got != "alice@example.com" {
+		t.Errorf("feature-y's /db = %q, want the backup's rows only", got)
+	}
+	if got := strings.TrimSpace(d.mustBerth(t, "previews:report", "shop", "--previews-count")); got != "1" {
+		t.Errorf("previews:report --previews-count = %q", got)
+	}
+	if out, code := d.berthIn(nil, "previews:set", "shop", "expire", "soon"); code != 1 || !strings.Contains(out, "Invalid expire") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
+		t.Errorf("previews:set bad duration: exit %d %q", code, out)
+	}
+	if out := d.mustBerth(t, "previews:destroy", "shop", "feature-y"); !strings.Contains(out, "review-predestroy-ran") || !strings.Contains(out, "Preview shop-feature-y destroyed") {
+		t.Errorf("previews:destroy:\n%s", out)
+	}
+	for _, args := range [][]string{{"apps:exists", "shop-feature-y"}, {"postgres:exists", "shopdb-feature-y"}} {
+		if out, code := d.berthIn(nil, args...); code == 0 {
+			t.Errorf("%v after previews:destroy: %s", args, out)
+		}
+	}
+	if got := get("shop.preview.test", "/db"); got != "alice@example.com,bob@example.com" {
+		t.Errorf("shop's /db at the end = %q", got)
 	}
 }
