@@ -1,9 +1,11 @@
 package e2e
 
 import (
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,5 +178,43 @@ func TestPreviewApps(t *testing.T) {
 	}
 	if got := get("shop.preview.test", "/db"); got != "alice@example.com,bob@example.com" {
 		t.Errorf("shop's /db at the end = %q", got)
+	}
+}
+
+// TestPreviewHTTPS: the parent has Let's Encrypt, so its preview gets a
+// certificate of its own (Pebble, a real ACME server on 127.0.0.1) for
+// feature-x.shop.GLOBAL, and the push names its https:// URL.
+func TestPreviewHTTPS(t *testing.T) {
+	t.Parallel()
+	eng := requireDocker(t)
+	d, acme := pebbleDaemon(t, eng)
+	key := sshKey(t, t.TempDir(), "admin")
+	d.mustBerth(t, "ssh-keys:add", "admin", key+".pub")
+	_, port, _ := net.SplitHostPort(d.sshAddr)
+	d.mustBerth(t, "domains:set-global", "preview.test")
+	d.mustBerth(t, "config:set", "--no-restart", "--global", "DOKKU_LETSENCRYPT_EMAIL=me@example.com")
+	d.mustBerth(t, "letsencrypt:set", "--global", "server", acme.Directory)
+	d.mustBerth(t, "apps:create", "shop")
+	d.mustBerth(t, "previews:enable", "shop")
+	r := newRepo(t, key, port, map[string]string{"Dockerfile": dockerfile("v1"), "Procfile": "web: testapp web\n"})
+	r.git("remote", "add", "berth", "ssh://berth@127.0.0.1:"+port+"/shop")
+	r.git("push", "berth", "main")
+	if out := d.mustBerth(t, "letsencrypt:enable", "shop"); !strings.Contains(out, "Certificate installed") {
+		t.Fatalf("letsencrypt:enable shop:\n%s", out)
+	}
+	r.git("checkout", "-q", "-b", "feature-x")
+	r.write(map[string]string{"Dockerfile": dockerfile("v2")})
+	r.commit("v2")
+	out := r.git("push", "berth", "feature-x")
+	if !strings.Contains(out, "Enabling Let's Encrypt for shop-feature-x") || !strings.Contains(out, "Preview of shop's branch feature-x: https://feature-x.shop.preview.test") {
+		t.Errorf("push feature-x:\n%s", out)
+	}
+	https := issuedClient(t, acme, d.proxyTLSAddr)
+	resp, body := get(t, https, "https://feature-x.shop.preview.test/")
+	if resp.StatusCode != 200 || !strings.HasPrefix(body, "version=v2") || !slices.Contains(resp.TLS.PeerCertificates[0].DNSNames, "feature-x.shop.preview.test") {
+		t.Errorf("https://feature-x.shop.preview.test/: %d %q %v", resp.StatusCode, body, resp.TLS.PeerCertificates[0].DNSNames)
+	}
+	if resp, body := get(t, https, "https://shop.preview.test/"); resp.StatusCode != 200 || !strings.HasPrefix(body, "version=v1") {
+		t.Errorf("https://shop.preview.test/: %d %q", resp.StatusCode, body)
 	}
 }

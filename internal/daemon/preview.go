@@ -168,3 +168,8 @@ func (o previewOps) Run(ctx context.Context, app, script string, out io.Writer) 
 	}
 	return err
 }
+
+func (o previewOps) Scale(ctx context.Context, app string, formation map[string]int) error {
+	_, err := api.PSScale.Stream(ctx, o.mux, api.ScaleRequest{App: app, Changes: formation, SkipDeploy: true}, quiet)
+	return err
+}

@@ -83,6 +83,13 @@ func (m *Manager) deploy(ctx context.Context, req api.PreviewDeploy, sess *api.S
 	if err := m.config.SetVars(ctx, p.App, vars); err != nil {
 		return res, err
 	}
+	if st.isNew {
+		if f := formation(review); len(f) > 0 {
+			if err := m.deployer.Scale(ctx, p.App, f); err != nil {
+				return res, fmt.Errorf("environments.review.formation: %w", err)
+			}
+		}
+	}
 	holder := "a git push of branch " + req.Branch + " of " + req.App
 	if req.Key != "" {
 		holder += " by key " + req.Key
@@ -117,6 +124,17 @@ func (m *Manager) deploy(ctx context.Context, req api.PreviewDeploy, sess *api.S
 	res.URL = p.URL
 	fmt.Fprintf(out, "=====> Preview of %s's branch %s: %s\n", req.App, req.Branch, orNone(p.URL))
 	return res, nil
+}
+
+// formation is environments.review.formation's quantities.
+func formation(review appfile.ReviewEnvironment) map[string]int {
+	f := map[string]int{}
+	for typ, spec := range review.Formation {
+		if spec.Quantity != nil {
+			f[typ] = *spec.Quantity
+		}
+	}
+	return f
 }
 
 func orNone(u string) string {

@@ -115,6 +115,11 @@ func (f *fakes) Run(_ context.Context, app, script string, out io.Writer) error 
 	return nil
 }
 
+func (f *fakes) Scale(_ context.Context, app string, formation map[string]int) error {
+	f.log("scale %s %v", app, formation)
+	return nil
+}
+
 func newTestManager(t *testing.T) (*Manager, *fakes, *time.Time) {
 	t.Helper()
 	st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "berth.db"))
@@ -142,7 +147,8 @@ func TestDeployCreatesThenRedeploys(t *testing.T) {
 	m, f, now := newTestManager(t)
 	ctx := context.Background()
 	req := api.PreviewDeploy{App: "shop", Branch: "feature/X", Rev: "abc",
-		AppJSON: `{"environments": {"review": {"env": {"MODE": "review"}, "scripts": {"postdeploy": "seed", "pr-predestroy": "bye"}}}}`,
+		AppJSON: `{"environments": {"review": {"env": {"MODE": "review"}, "formation": {"worker": {"quantity": 0}},
+			"scripts": {"postdeploy": "seed", "pr-predestroy": "bye"}}}}`,
 		MaskSQL: "UPDATE users SET email = 'x';"}
 	if _, _, err := push(m, req); err == nil || !strings.Contains(err.Error(), "previews:enable shop") {
 		t.Fatalf("previews disabled: %v", err)
@@ -166,6 +172,7 @@ func TestDeployCreatesThenRedeploys(t *testing.T) {
 		"copy postgres/db db-feature-x", "link postgres/db-feature-x shop-feature-x DATABASE_URL",
 		"copy redis/cache cache-feature-x", "link redis/cache-feature-x shop-feature-x REDIS_URL",
 		"script postgres/db-feature-x UPDATE users SET email = 'x';",
+		"scale shop-feature-x map[worker:0]",
 		"deploy shop-feature-x abc TREE",
 		"letsencrypt shop-feature-x",
 		"run shop-feature-x seed",

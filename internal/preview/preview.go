@@ -80,6 +80,9 @@ type Deployer interface {
 	Deploy(ctx context.Context, d Deploy, out io.Writer) (release int, err error)
 	// Run runs a shell script in a one-off container of the app.
 	Run(ctx context.Context, app, script string, out io.Writer) error
+	// Scale sets an app's formation without deploying (ps:scale
+	// --skip-deploy).
+	Scale(ctx context.Context, app string, formation map[string]int) error
 }
 
 // Config is what a Manager is built with.
