@@ -33,7 +33,7 @@ func TestPreviewApps(t *testing.T) {
 	d.mustBerth(t, "previews:set", "shop", "expire", "7d")
 
 	appJSON := `{"scripts": {"dokku": {"predeploy": "testapp migrate"}},
-	  "environments": {"review": {"env": {"OVERRIDE": "review"},
+	  "environments": {"review": {"env": {"OVERRIDE": "review"}, "formation": {"web": {"quantity": 2}},
 	    "scripts": {"postdeploy": "echo review-postdeploy-ran", "pr-predestroy": "echo review-predestroy-ran"}}}}`
 	r := newRepo(t, key, port, map[string]string{"Dockerfile": dockerfile("v1"), "Procfile": "web: testapp web\n", "app.json": appJSON})
 	r.git("remote", "add", "berth", "ssh://berth@127.0.0.1:"+port+"/shop")
@@ -102,7 +102,14 @@ func TestPreviewApps(t *testing.T) {
 		t.Errorf("preview's env: SHARED=%q OVERRIDE=%q BERTH_PREVIEW_BRANCH=%q DATABASE_URL=%q",
 			env["SHARED"], env["OVERRIDE"], env["BERTH_PREVIEW_BRANCH"], env["DATABASE_URL"])
 	}
-	// The parent is untouched: its data, its config.
+	// environments.review.formation: two web processes in the preview.
+	if got := dynos(containers(t, eng, d, "shop-feature-x")); got != "web.1 web.2" {
+		t.Errorf("preview's processes: %q", got)
+	}
+	// The parent is untouched: its data, its config, its processes.
+	if got := dynos(containers(t, eng, d, "shop")); got != "web.1" {
+		t.Errorf("shop's processes: %q", got)
+	}
 	if got := get("shop.preview.test", "/db"); got != "alice@example.com" {
 		t.Errorf("shop's /db after the preview = %q", got)
 	}
