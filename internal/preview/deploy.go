@@ -62,12 +62,12 @@ func (m *Manager) deploy(ctx context.Context, req api.PreviewDeploy, sess *api.S
 	if st.isNew {
 		fmt.Fprintf(out, "-----> Creating preview app %s of %s (branch %s)\n", name, req.App, req.Branch)
 		if err := m.create(ctx, &p, slug, review, strings.TrimSpace(req.MaskSQL) != "", out); err != nil {
-			return res, fmt.Errorf("%w (previews:destroy %s %s removes what was made)", err, req.App, req.Branch)
+			return res, partly(err, req)
 		}
 	}
 	if strings.TrimSpace(req.MaskSQL) != "" && st.isNew {
 		if err := m.mask(ctx, p, req.MaskSQL, out); err != nil {
-			return res, fmt.Errorf("%w (previews:destroy %s %s removes what was made)", err, req.App, req.Branch)
+			return res, partly(err, req)
 		}
 	}
 	// GIT_REV is the pushed commit (as a push to an app sets it); review
@@ -124,6 +124,17 @@ func (m *Manager) deploy(ctx context.Context, req api.PreviewDeploy, sess *api.S
 	res.URL = p.URL
 	fmt.Fprintf(out, "=====> Preview of %s's branch %s: %s\n", req.App, req.Branch, orNone(p.URL))
 	return res, nil
+}
+
+// partly is the one line of a preview made in part: the whole error (an
+// API error's code kept) and how to remove what was made.
+func partly(err error, req api.PreviewDeploy) error {
+	code := api.CodeInternal
+	var ae *api.Error
+	if errors.As(err, &ae) {
+		code = ae.Code
+	}
+	return api.Errorf(code, "%v (previews:destroy %s %s removes what was made)", err, req.App, req.Branch)
 }
 
 // formation is environments.review.formation's quantities.

@@ -256,3 +256,29 @@ func TestSetRefusesBadInput(t *testing.T) {
 		t.Errorf("report %+v %v", r, err)
 	}
 }
+
+// TestDeployFailsPartway: a failed copy names what to run, keeps the
+// record (so previews:destroy removes what was made), and deploys nothing.
+func TestDeployFailsPartway(t *testing.T) {
+	m, f, _ := newTestManager(t)
+	ctx := context.Background()
+	m.setEnabled(ctx, "shop", true)
+	f.links["shop"] = []Link{{Kind: "postgres", Name: "db", Var: "DATABASE_URL"}}
+	f.failCopy = api.Errorf(api.CodeInvalid, "pg_restore: exit 1")
+	_, _, err := push(m, api.PreviewDeploy{App: "shop", Branch: "b", Rev: "1"})
+	if !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), "copy postgres service db: pg_restore: exit 1 (previews:destroy shop b removes what was made)") {
+		t.Fatalf("err = %v", err)
+	}
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, "deploy") {
+			t.Errorf("deployed after a failed copy: %v", f.calls)
+		}
+	}
+	f.calls = nil
+	if err := m.destroyOp(ctx, api.PreviewRef{App: "shop", Branch: "b"}, api.Output{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"destroy shop-b", "destroy postgres/db-b"}; !slices.Equal(f.calls, want) {
+		t.Errorf("destroy calls %v", f.calls)
+	}
+}
