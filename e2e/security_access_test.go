@@ -162,6 +162,7 @@ func scopedAttempt(c *cli.Command) []string {
 		"ps:set": {"restart-policy", "no"}, "redirect:set": {"a.test", "b.test"}, "redirect:unset": {"a.test"},
 		"releases:info": {"1"}, "releases:set": {"keep", "1"}, "run": {"env"}, "run:detached": {"env"}, "run:stop": {"x"},
 		"storage:mount": {"/:/host"}, "storage:unmount": {"/:/host"},
+		"previews:set": {"expire", "1m"}, "previews:destroy": {"feature-x"},
 	}
 	switch c.Name {
 	case "config:import":

@@ -13,6 +13,7 @@ import (
 	_ "github.com/berthpaas/berth/internal/cli/metricscmd"   // metrics
 	_ "github.com/berthpaas/berth/internal/cli/networkcmd"   // network:*
 	_ "github.com/berthpaas/berth/internal/cli/notifycmd"    // notifications:*
+	_ "github.com/berthpaas/berth/internal/cli/previewcmd"   // previews:*
 	_ "github.com/berthpaas/berth/internal/cli/routingcmd"   // domains:*, ports:*, certs:*, redirect:*, letsencrypt:*
 	_ "github.com/berthpaas/berth/internal/cli/servicecmd"   // postgres:*, redis:*
 	_ "github.com/berthpaas/berth/internal/cli/tokencmd"     // tokens:*, events, dashboard:*

@@ -100,6 +100,11 @@ type PushDecision struct {
 	Deploy     *GitRef  `json:"deploy,omitempty"`
 	Warnings   []string `json:"warnings,omitempty"`
 	KeepGitDir bool     `json:"keep_git_dir,omitempty"`
+	// Previews are pushed branches deployed as preview apps
+	// (previews.deploy); PreviewRemovals are deleted branches whose
+	// preview apps go (previews.destroy). See docs/previews.md.
+	Previews        []GitRef `json:"previews,omitempty"`
+	PreviewRemovals []GitRef `json:"preview_removals,omitempty"`
 }
 
 // PushDeploy deploys a pushed revision; the session's stdin is a tar of the

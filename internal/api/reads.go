@@ -22,6 +22,7 @@ var readOps = set(
 	"network.list", "network.info", "network.report",
 	"cron.list", "cron.report",
 	"cluster.list",
+	"previews.list", "previews.report",
 	"services.list", "services.info", "services.app-links", "services.logs",
 	"services.backup-list", "services.backup-schedule-cat", "services.export",
 )
@@ -47,6 +48,7 @@ var changeOps = set(
 	"storage.create", "storage.destroy", "storage.ensure-directory", "storage.migrate", "storage.mount", "storage.set", "storage.unmount",
 	"network.create", "network.destroy", "network.rebuild", "network.rebuildall", "network.set",
 	"cron.run", "cron.set",
+	"previews.enable", "previews.disable", "previews.set", "previews.destroy", "previews.deploy",
 	"cluster.init", "cluster.add", "cluster.remove",
 	"services.create", "services.destroy", "services.clone", "services.link", "services.unlink",
 	"services.start", "services.stop", "services.restart", "services.pause", "services.promote",

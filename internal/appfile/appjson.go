@@ -23,6 +23,9 @@ type AppJSON struct {
 	Env map[string]EnvSpec
 	// Cron lists scheduled commands, in file order.
 	Cron []Cron
+	// Review is environments.review: what a preview app (previews:*)
+	// changes of the app's settings; nil when absent.
+	Review *ReviewEnvironment
 }
 
 // Scripts holds app.json "scripts". Each is a shell command line run in a
@@ -126,7 +129,7 @@ func ParseAppJSON(data []byte) (AppJSON, error) {
 	if root.kind != jsonObject {
 		return AppJSON{}, d.errAt(root.off, "the top level must be an object ({...}), not %s", root.kind)
 	}
-	f, err := d.fields(root, "", "scripts", "formation", "healthchecks", "env", "cron")
+	f, err := d.fields(root, "", "scripts", "formation", "healthchecks", "env", "cron", "environments")
 	if err != nil {
 		return AppJSON{}, err
 	}
@@ -153,6 +156,11 @@ func ParseAppJSON(data []byte) (AppJSON, error) {
 	}
 	if n := f["cron"]; n != nil {
 		if a.Cron, err = d.cron(n); err != nil {
+			return AppJSON{}, err
+		}
+	}
+	if n := f["environments"]; n != nil {
+		if a.Review, err = d.environments(n); err != nil {
 			return AppJSON{}, err
 		}
 	}
@@ -282,21 +290,24 @@ func (d *jsonDoc) formation(n *jsonNode) (map[string]Formation, error) {
 // envNameRE is the rule for config var names (as config:set).
 var envNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
-func (d *jsonDoc) env(n *jsonNode) (map[string]EnvSpec, error) {
-	if err := d.wantKind(n, "env", jsonObject); err != nil {
+func (d *jsonDoc) env(n *jsonNode) (map[string]EnvSpec, error) { return d.envAt(n, "env") }
+
+// envAt reads an env object found at path (env, environments.review.env).
+func (d *jsonDoc) envAt(n *jsonNode, at string) (map[string]EnvSpec, error) {
+	if err := d.wantKind(n, at, jsonObject); err != nil {
 		return nil, err
 	}
 	out := map[string]EnvSpec{}
 	seen := map[string]int{}
 	for _, m := range n.obj {
 		if !envNameRE().MatchString(m.key) {
-			return nil, d.errAt(m.keyOff, "env: invalid variable name %s: names must match [A-Za-z_][A-Za-z0-9_]*", quote(m.key))
+			return nil, d.errAt(m.keyOff, "%s: invalid variable name %s: names must match [A-Za-z_][A-Za-z0-9_]*", at, quote(m.key))
 		}
 		if first, dup := seen[m.key]; dup {
-			return nil, d.errAt(m.keyOff, "env: %s is given twice (first at %s)", m.key, d.where(first))
+			return nil, d.errAt(m.keyOff, "%s: %s is given twice (first at %s)", at, m.key, d.where(first))
 		}
 		seen[m.key] = m.keyOff
-		path := "env." + m.key
+		path := at + "." + m.key
 		spec := EnvSpec{Required: true}
 		switch v := m.val; v.kind {
 		case jsonNull:

@@ -267,3 +267,34 @@ func TestParseAppJSONErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAppJSONEnvironmentsReview(t *testing.T) {
+	a, err := ParseAppJSON([]byte(`{"environments": {"test": {"scripts": {"test": "x"}}, "review": {
+		"env": {"MODE": "review", "TOKEN": {"generator": "secret"}},
+		"formation": {"web": {"quantity": 1}},
+		"addons": ["heroku-postgresql:hobby-dev", {"plan": "heroku-redis"}],
+		"scripts": {"postdeploy": "bin/seed", "pr-predestroy": "bin/cleanup"}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := a.Review
+	if r == nil || *r.Env["MODE"].Value != "review" || r.Env["TOKEN"].Generator != GeneratorSecret ||
+		*r.Formation["web"].Quantity != 1 || len(r.Addons) != 2 || r.Addons[1] != "heroku-redis" ||
+		r.Postdeploy != "bin/seed" || r.PrPredestroy != "bin/cleanup" {
+		t.Errorf("review = %+v", r)
+	}
+	if a, err := ParseAppJSON([]byte(`{"environments": {"test": {}}}`)); err != nil || a.Review != nil {
+		t.Errorf("no review: %+v %v", a.Review, err)
+	}
+	for doc, want := range map[string]string{
+		`{"environments": []}`:                                         "environments must be an object",
+		`{"environments": {"review": {"env": {"1X": "a"}}}}`:           "environments.review.env: invalid variable name",
+		`{"environments": {"review": {"scripts": {"postdeploy": 3}}}}`: "environments.review.scripts.postdeploy must be a string",
+		`{"environments": {"review": {"addons": [3]}}}`:                "environments.review.addons entries must be strings or objects",
+		`{"environments": {"review": {"env": {"A": {"value": 1}}}}}`:   "environments.review.env.A.value must be a string",
+	} {
+		if _, err := ParseAppJSON([]byte(doc)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", doc, err, want)
+		}
+	}
+}

@@ -38,10 +38,12 @@ func daemonMux(t *testing.T) *api.Mux {
 	mux := api.NewMux(log, mapError)
 	svc.Register(mux)
 	rt.Register(mux)
-	newServices(st, s, log, noEngine, d, svc.redeploy, nil).Register(mux)
+	svcs := newServices(st, s, log, noEngine, d, svc.redeploy, nil)
+	svcs.Register(mux)
+	newPreviews(st, dir, log, mux, d, svcs).Register(mux)
 	newNotify(st, s, log).Register(mux)
 	newNetworks(st, s, log, noEngine, d.Names()).Register(mux)
-	git := newGitServer(st, s, svc, d, nil, log)
+	git := newGitServer(st, s, svc, d, nil, nil, log)
 	git.Register(mux)
 	svc.registerVersion(mux, git)
 	svc.registerDoctor(mux, st, s, &engineConn{}, git)
@@ -74,7 +76,7 @@ var (
 		"docker-options.update", "docker-options.list", "docker-options.report", "resource.update", "resource.report", "storage.list",
 		"network.set", "network.report", "network.rebuild", "proxy.enable", "proxy.build-config",
 		"cron.list", "cron.run", "cron.set", "cron.report", "logs.failed", "metrics.app",
-		"events.list", "releases.changes", "deploys.follow",
+		"events.list", "releases.changes", "deploys.follow", "previews.list", "previews.report",
 	}
 	anyKeyOps = []string{"system.version", "apps.list"}
 )

@@ -52,7 +52,7 @@ func (a *auditLog) record(ctx context.Context, rec api.CallRecord) {
 		e.App = appOf(fields)
 		// A push arrives through git's hook on the control socket (as
 		// root): the key that pushed is in the request.
-		if key, _ := fields["key"].(string); key != "" && strings.HasPrefix(rec.Op, "git.push") && rec.Who.Kind == "root" {
+		if key, _ := fields["key"].(string); key != "" && pushedOp(rec.Op) && rec.Who.Kind == "root" {
 			e.Who = "key:" + key
 		}
 		if u, ok := fields["url"].(string); ok && rec.Op == "notifications.add" {
@@ -80,6 +80,12 @@ func (a *auditLog) record(ctx context.Context, rec api.CallRecord) {
 	}
 }
 
+// pushedOp: the push hook calls the operation for a key's push (git
+// push; previews of branches, docs/previews.md).
+func pushedOp(op string) bool {
+	return strings.HasPrefix(op, "git.push") || op == "previews.deploy" || op == "previews.destroy"
+}
+
 // appOf is the app a request names: "app", or "from" (apps:rename, clone).
 func appOf(fields map[string]any) string {
 	for _, k := range []string{"app", "from"} {
@@ -93,7 +99,8 @@ func appOf(fields map[string]any) string {
 // secretFields hold secret values whatever the operation: config values
 // ("set" of config.update), private keys, passwords.
 var secretFields = map[string]bool{"set": true, "key_pem": true, "password": true, "secret": true,
-	"secret_access_key": true, "passphrase": true, "identity": true} // S3 credentials, backup encryption
+	"secret_access_key": true, "passphrase": true, "identity": true, // S3 credentials, backup encryption
+	"app_json": true, "mask_sql": true} // a pushed branch's files (previews.deploy): review env values
 
 // credentialsInURL is the password of a URL (https://user:PASSWORD@host).
 var credentialsInURL = regexp.MustCompile(`(://[^/@:\s]*:)[^/@\s]*@`)

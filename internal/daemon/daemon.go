@@ -113,7 +113,8 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	if err := deployer.FailInterrupted(ctx); err != nil {
 		return err
 	}
-	git := newGitServer(st, s, svc, deployer, opts.RunCommand, log)
+	previews := newPreviews(st, s.DataDir, log, mux, deployer, svcs) // previews:*, branch pushes
+	git := newGitServer(st, s, svc, deployer, previews, opts.RunCommand, log)
 	svc.gitBuilds = git // ps:rebuild of a pushed app builds its deploy branch
 	svc.Register(mux)
 	svc.registerRunRetire(mux) // run:retire
@@ -122,6 +123,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	rt.Register(mux)
 	copts.Register(mux)                                     // docker-options, storage, resource
 	nets.Register(mux)                                      // network:*
+	previews.Register(mux)                                  // previews:*
 	newCluster(s, log, eng.get, svc.berthBin).Register(mux) // scheduler-swarm:cluster-*
 	svcs.StartBackups(ctx)                                  // scheduled service backups (KIND:backup-schedule)
 	// app.json cron tasks (cron:*), run by a scheduler of their own
@@ -183,6 +185,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 	rt.StartRenewals(ctx)
 	rt.StartPeers()                                      // the other nodes' proxies, in a swarm
 	go retireRuns(ctx, log, deployer, RunRetireInterval) // one-off containers past --ttl-seconds
+	go previews.Run(ctx, PreviewSweepInterval)           // previews past previews:set APP expire
 	go svc.metrics.Run(ctx)
 
 	select {

@@ -13,13 +13,14 @@ import (
 )
 
 // newGitServer builds git push, keys and the ssh front doors (package
-// gitserver) on the daemon's store, apps and deployer; remote commands run
+// gitserver) on the daemon's store, apps, deployer and previews; remote commands run
 // through run (the CLI's command table).
-func newGitServer(st *store.Store, s settings.Settings, svc *Service, d *deploy.Deployer, run api.CommandRunner, log *slog.Logger) *gitserver.Server {
+func newGitServer(st *store.Store, s settings.Settings, svc *Service, d *deploy.Deployer, previews gitserver.Previews, run api.CommandRunner, log *slog.Logger) *gitserver.Server {
 	return gitserver.New(gitserver.Config{
 		Store:      st,
 		Apps:       gitApps{svc},
 		Deployer:   gitDeployer{d},
+		Previews:   previews,
 		RunCommand: run,
 		Settings:   s,
 		BerthBin:   svc.berthBin,

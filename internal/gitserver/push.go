@@ -180,6 +180,14 @@ func (s *Server) gitProperty(tx *store.Tx, a store.App, key string) (string, err
 // first branch ever pushed becomes it), other refs are only stored.
 func (s *Server) pushPlan(ctx context.Context, req api.PushPlan, _ api.Output) (api.PushDecision, error) {
 	var dec api.PushDecision
+	previews := false
+	if s.previews != nil {
+		on, err := s.previews.Enabled(ctx, req.App)
+		if err != nil && !errors.Is(err, store.ErrAppNotFound) {
+			return dec, err
+		}
+		previews = on
+	}
 	err := s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := apierr.App(tx, req.App)
 		if err != nil {
@@ -196,7 +204,20 @@ func (s *Server) pushPlan(ctx context.Context, req api.PushPlan, _ api.Output) (
 		dec.KeepGitDir = keep == "true"
 		for _, r := range req.Refs {
 			name, isBranch := strings.CutPrefix(r.Name, "refs/heads/")
-			if !isBranch || r.New == zeroRev {
+			if !isBranch {
+				continue
+			}
+			// Previews (docs/previews.md): another branch is deployed as
+			// the app's preview, and its deletion destroys the preview.
+			if previews && branch != "" && name != branch {
+				if r.New == zeroRev {
+					dec.PreviewRemovals = append(dec.PreviewRemovals, r)
+				} else {
+					dec.Previews = append(dec.Previews, r)
+				}
+				continue
+			}
+			if r.New == zeroRev {
 				continue
 			}
 			if branch == "" {

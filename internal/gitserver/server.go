@@ -62,8 +62,17 @@ type Config struct {
 	Settings settings.Settings
 	// BerthBin is this binary: git hooks and forced commands run it.
 	BerthBin string
+	// Previews says which apps make preview apps of other branches
+	// (package preview); nil: none does.
+	Previews Previews
 	Log      *slog.Logger
 	Now      func() time.Time // nil: time.Now
+}
+
+// Previews is what a push plan asks of preview apps: whether a push of a
+// branch other than the deploy branch (or its deletion) goes to a preview.
+type Previews interface {
+	Enabled(ctx context.Context, app string) (bool, error)
 }
 
 // Server serves git push and remote commands, and keeps the ssh keys.
@@ -71,6 +80,7 @@ type Server struct {
 	store    *store.Store
 	apps     Apps
 	deployer Deployer
+	previews Previews
 	run      api.CommandRunner
 	dataDir  string
 	berthBin string
@@ -97,7 +107,7 @@ type Server struct {
 // New returns a Server built from c.
 func New(c Config) *Server {
 	s := &Server{
-		store: c.Store, apps: c.Apps, deployer: c.Deployer, run: c.RunCommand,
+		store: c.Store, apps: c.Apps, deployer: c.Deployer, previews: c.Previews, run: c.RunCommand,
 		dataDir: c.Settings.DataDir, berthBin: c.BerthBin, socket: c.Settings.Socket, sshSocket: c.Settings.SSHSocket,
 		log: c.Log, now: c.Now,
 	}

@@ -58,9 +58,16 @@ func Run(ctx context.Context, env Env) error {
 	for _, w := range dec.Warnings {
 		env.Warn("%s", w)
 	}
-	if dec.Deploy == nil {
-		return nil
+	if dec.Deploy != nil {
+		if err := deploy(ctx, env, client, app, key, dec); err != nil {
+			return err
+		}
 	}
+	return previews(ctx, env, client, app, key, dec)
+}
+
+// deploy deploys the deploy branch's pushed revision.
+func deploy(ctx context.Context, env Env, client api.Caller, app, key string, dec api.PushDecision) error {
 	branch := strings.TrimPrefix(dec.Deploy.Name, "refs/heads/")
 	fmt.Fprintf(env.Stdout, "-----> Deploying %s (%s, %.12s)\n", app, branch, dec.Deploy.New)
 	tree, wait, err := treeArchive(ctx, dec.Deploy.New, branch, dec.KeepGitDir)
