@@ -171,7 +171,7 @@ func (m *Manager) restoreOne(ctx context.Context, snap store.ReleaseSnapshot, ou
 		return err
 	}
 	dropTmp := func() {
-		if err := psql(`DROP DATABASE IF EXISTS ` + ident(tmp) + ` WITH (FORCE)`); err != nil {
+		if err := psql(`DROP DATABASE IF EXISTS ` + ident(tmp)); err != nil {
 			m.log.Warn("drop the database of a failed restore", "kind", svc.Kind, "name", svc.Name, "err", err)
 		}
 	}
@@ -204,7 +204,7 @@ func (m *Manager) restoreOne(ctx context.Context, snap store.ReleaseSnapshot, ou
 		dropTmp()
 		return fmt.Errorf("swap in the restored database: %w; the database was left as it was", err)
 	}
-	if err := psql(`DROP DATABASE IF EXISTS ` + ident(old) + ` WITH (FORCE)`); err != nil {
+	if err := psql(`DROP DATABASE IF EXISTS ` + ident(old)); err != nil {
 		m.log.Warn("drop the database a restore replaced", "kind", svc.Kind, "name", svc.Name, "db", old, "err", err)
 	}
 	took := m.now().Sub(t0)

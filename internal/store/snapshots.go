@@ -57,10 +57,3 @@ func (t *Tx) DeleteReleaseSnapshot(id int64) error {
 	_, err := t.exec("DELETE FROM release_snapshots WHERE id = ?", id)
 	return err
 }
-
-// SnapshotBytes is the size of every snapshot kept, for disk-use reports.
-func (t *Tx) SnapshotBytes() (int64, error) {
-	var n int64
-	err := t.tx.QueryRowContext(t.ctx, "SELECT COALESCE(SUM(bytes), 0) FROM release_snapshots").Scan(&n)
-	return n, err
-}
