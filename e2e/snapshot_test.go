@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,12 +66,28 @@ func TestSnapshotBeforeMigrations(t *testing.T) {
 		t.Fatalf("GET /db = %q", got)
 	}
 
+	// BERTH_SNAPSHOT_MB=100 measures the snapshot and the restores of a
+	// database of about that size through the real path (the numbers in
+	// docs/data-safety.md): a filler table, logged lines.
+	if mb, _ := strconv.Atoi(os.Getenv("BERTH_SNAPSHOT_MB")); mb > 0 {
+		d.dataSQL(t, "snap-db", "create table filler as select g as id, 'item ' || g as name, md5(g::text) || md5((g*7)::text) || md5((g*13)::text) as body, g % 1000 as n from generate_series(1, "+strconv.Itoa(mb*5000)+") g; create index on filler (n); vacuum analyze filler;")
+		t.Logf("database size: %s", d.dataSQL(t, "snap-db", "select pg_size_pretty(pg_database_size('snap_db'));"))
+	}
+	logLines := func(out string) {
+		for _, l := range strings.Split(out, "\n") {
+			if strings.Contains(l, "Snapshot of postgres") || strings.Contains(l, "Restored postgres") {
+				t.Logf("%s", strings.TrimSpace(l))
+			}
+		}
+	}
+
 	// Release 2's predeploy drops the table.
 	drop := `psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -c 'DROP TABLE items'`
 	out, code = d.deployTar(t, "snap", appTar(t, snapshotFiles("v2", drop)))
 	if code != 0 || !snapLine.MatchString(out) {
 		t.Fatalf("deploy v2: %d\n%s", code, out)
 	}
+	logLines(out)
 	if got := items(); got != "no table" {
 		t.Fatalf("after v2's predeploy: %q", got)
 	}
@@ -98,6 +116,7 @@ func TestSnapshotBeforeMigrations(t *testing.T) {
 		t.Fatalf("rollback --with-data: %d\n%s", code, out)
 	}
 	t.Logf("rollback --with-data took %s", time.Since(t0).Round(time.Millisecond))
+	logLines(out)
 	if got := items(); got != "items:apple,pear" {
 		t.Errorf("after rollback --with-data: %q, want the table with its rows", got)
 	}
@@ -124,6 +143,7 @@ func TestSnapshotBeforeMigrations(t *testing.T) {
 		!strings.Contains(out, "Databases restored to the snapshot; the running release keeps serving") {
 		t.Fatalf("deploy v4 (failing predeploy): %d\n%s", code, out)
 	}
+	logLines(out)
 	if got := items(); got != "items:apple,pear" {
 		t.Errorf("after a failed predeploy: %q, want the table restored", got)
 	}

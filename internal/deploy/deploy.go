@@ -318,7 +318,10 @@ var steps = []step{
 // the live release) has no source, build or app.json env, and runs no
 // predeploy, release or postdeploy command; a rollback (an earlier
 // release's image and config, as a new release) sets no env and runs no
-// predeploy or release command, but runs postdeploy.
+// predeploy or release command, but runs postdeploy. snapshot and
+// restore-data (snapshot.go) are left out by run when they have nothing
+// to do: a deploy without a predeploy or release command, a rollback
+// without --with-data.
 func pipeline(redeploy, rollback bool) []step {
 	skip := map[string]bool{}
 	if redeploy {
