@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -138,6 +139,8 @@ func TestSnapshotBeforeMigrations(t *testing.T) {
 
 	// A predeploy that drops the table and then fails: the snapshot is
 	// restored before the deploy ends, release 3 keeps serving its rows.
+	// (With snapshots-keep 1, its snapshot is the only one kept.)
+	d.mustBerth(t, "releases:set", "snap", "snapshots-keep", "1")
 	out, code = d.deployTar(t, "snap", appTar(t, snapshotFiles("v4", drop+" && exit 3")))
 	if code == 0 || !strings.Contains(out, "The predeploy failed: restoring the linked databases from the snapshot taken before it") ||
 		!strings.Contains(out, "Databases restored to the snapshot; the running release keeps serving") {
@@ -155,5 +158,18 @@ func TestSnapshotBeforeMigrations(t *testing.T) {
 	}
 	if rels := d.mustBerth(t, "releases", "snap"); !regexp.MustCompile(`(?m)^v4 +failed .*databases restored from the snapshot`).MatchString(rels) {
 		t.Errorf("releases after the failed predeploy:\n%s", rels)
+	}
+
+	if rels := d.mustBerth(t, "releases", "snap"); strings.Count(rels, "[snapshot") != 1 {
+		t.Errorf("releases with snapshots-keep 1:\n%s", rels)
+	}
+	dir := filepath.Join(d.dataDir, "services", "postgres", "snap-db", "snapshots")
+	if files, err := os.ReadDir(dir); len(files) != 1 {
+		t.Errorf("snapshot files kept with snapshots-keep 1: %v, %v", files, err)
+	}
+	// apps:destroy removes the app's snapshots.
+	d.mustBerth(t, "apps:destroy", "snap", "--force")
+	if files, err := os.ReadDir(dir); len(files) != 0 {
+		t.Errorf("snapshot files after apps:destroy: %v, %v", files, err)
 	}
 }

@@ -262,3 +262,22 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%d B", n)
 }
+
+// DropSnapshots removes the files of all of an app's snapshots (apps:destroy;
+// the records go with the app).
+func (d *Deployer) DropSnapshots(ctx context.Context, appName string) {
+	if d.snapshots == nil {
+		return
+	}
+	all, err := d.Snapshots(ctx, appName)
+	var snaps []store.ReleaseSnapshot
+	for _, s := range all {
+		snaps = append(snaps, s...)
+	}
+	if err == nil {
+		err = d.snapshots.Remove(snaps)
+	}
+	if err != nil {
+		d.log.Warn("remove the snapshots of a destroyed app", "app", appName, "err", err)
+	}
+}

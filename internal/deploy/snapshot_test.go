@@ -262,3 +262,15 @@ func TestRollbackWithData(t *testing.T) {
 		t.Errorf("after a failed restore: release %d is %s", rels[1].Number, rels[1].Status)
 	}
 }
+
+// apps:destroy removes the files of the app's snapshots.
+func TestDropSnapshots(t *testing.T) {
+	h, f := snapshotHarness(t)
+	h.mustDeploy("Procfile", procfile, "app.json", predeployJSON)
+	h.mustDeploy("Procfile", procfile, "app.json", predeployJSON)
+	h.d.DropSnapshots(context.Background(), "shop")
+	slices.Sort(f.removed)
+	if !slices.Equal(f.removed, []string{"/snap/shop-v1", "/snap/shop-v2"}) {
+		t.Errorf("removed = %v", f.removed)
+	}
+}
