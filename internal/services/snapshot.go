@@ -143,6 +143,15 @@ func (m *Manager) restoreOne(ctx context.Context, snap store.ReleaseSnapshot, ou
 	}
 	defer f.Close()
 	defer m.lock(svc.Kind, svc.Name)()
+	err = m.restoreSwap(ctx, sk, svc, snap, f, out)
+	m.recordRestore(svc, "snapshot", snap.File, err)
+	return err
+}
+
+// restoreSwap restores the dump f into a new database, then swaps it in
+// for the service's (see the top of the file). The caller holds the
+// service's lock.
+func (m *Manager) restoreSwap(ctx context.Context, sk serviceKind, svc store.Service, snap store.ReleaseSnapshot, f io.Reader, out io.Writer) error {
 	eng, err := m.engine(ctx)
 	if err != nil {
 		return err

@@ -9,7 +9,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/docker"
+	"github.com/berthpaas/berth/internal/store"
 )
 
 // scriptedExec answers the psql commands of a restore (the fake engine
@@ -143,6 +145,10 @@ func TestSnapshotRestore(t *testing.T) {
 		t.Errorf("output:\n%s", out.String())
 	}
 
+	if r := tm.restores(tm.serviceOf(t, "postgres", "shop-db")); len(r) != 1 || r[0].Via != "snapshot" || r[0].Source != snaps[0].File || !r[0].OK {
+		t.Errorf("restores recorded = %+v", r)
+	}
+
 	// pg_restore fails: the new database goes, the old one is not touched.
 	se.calls, se.fail = nil, "pg_restore"
 	err = tm.Restore(context.Background(), snaps, &bytes.Buffer{})
@@ -169,4 +175,13 @@ func TestSnapshotRestore(t *testing.T) {
 	if err := tm.Restore(context.Background(), snaps, &bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "the snapshot file is gone") || len(se.calls) != 0 {
 		t.Errorf("err = %v, calls %q", err, se.calls)
 	}
+}
+
+func (tm *testManager) serviceOf(t *testing.T, kind, name string) store.Service {
+	t.Helper()
+	_, svc, err := tm.loadService(context.Background(), api.ServiceRef{Kind: kind, Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc
 }
