@@ -160,7 +160,7 @@ func scopedAttempt(c *cli.Command) []string {
 		"git:set": {"deploy-branch", "x"}, "letsencrypt:set": {"email", "a@b.c"}, "ports:add": {"http:8080:5000"},
 		"ports:remove": {"http:80"}, "ports:set": {"http:8080:5000"}, "proxy:set": {"type", "nginx"}, "ps:scale": {"web=0"},
 		"ps:set": {"restart-policy", "no"}, "redirect:set": {"a.test", "b.test"}, "redirect:unset": {"a.test"},
-		"releases:info": {"1"}, "releases:set": {"keep", "1"}, "run": {"env"}, "run:detached": {"env"}, "run:stop": {"x"},
+		"releases:info": {"1"}, "releases:rollback": {"1", "--with-data", "--force"}, "releases:set": {"keep", "1"}, "run": {"env"}, "run:detached": {"env"}, "run:stop": {"x"},
 		"storage:mount": {"/:/host"}, "storage:unmount": {"/:/host"},
 		"previews:set": {"expire", "1m"}, "previews:destroy": {"feature-x"},
 	}

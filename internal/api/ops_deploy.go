@@ -170,6 +170,9 @@ type ReleaseInfo struct {
 	Image     string    `json:"image,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	Error     string    `json:"error,omitempty"`
+	// Snapshots are the copies of linked databases taken before the
+	// release's predeploy or release command (ops_snapshots.go).
+	Snapshots []SnapshotInfo `json:"snapshots,omitempty"`
 }
 
 // ReleaseList lists an app's releases, newest first.
@@ -203,6 +206,13 @@ var (
 type RollbackRequest struct {
 	App     string `json:"app"`
 	Release int    `json:"release,omitempty"`
+	// WithData also restores the linked databases from the snapshots
+	// taken before the first release after the target that took any
+	// (releases.data-plan says which).
+	WithData bool `json:"with_data,omitempty"`
+	// DataFrom, with WithData, is the release whose snapshots the caller
+	// confirmed; another one refuses, changing nothing. 0: any.
+	DataFrom int `json:"data_from,omitempty"`
 }
 
 // ReleaseRef names one release.

@@ -46,7 +46,8 @@ type ServiceInfo struct {
 // ServiceRestore is one import or backup restore of a service's data.
 type ServiceRestore struct {
 	At time.Time `json:"at"`
-	// Via is the command: "import" or "backup-restore".
+	// Via is the command: "import" or "backup-restore", or "snapshot" (a
+	// snapshot before a migration put back: docs/data-safety.md).
 	Via string `json:"via"`
 	// Source is the backup file restored, or "stdin" for an import.
 	Source string `json:"source"`

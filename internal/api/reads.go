@@ -14,7 +14,7 @@ var readOps = set(
 	"tokens.list", "events.list", "dashboard.report",
 	"metrics.app", "notifications.list",
 	"ps.report", "ps.inspect", "run.list", "logs", "logs.failed",
-	"releases.list", "releases.info", "releases.changes", "deploys.follow",
+	"releases.list", "releases.info", "releases.changes", "deploys.follow", "releases.data-plan",
 	"certs.info", "letsencrypt.list", "redirects.list",
 	"domains.report", "domains.urls", "ports.report",
 	"docker-options.list", "docker-options.report", "resource.report",

@@ -402,6 +402,13 @@ func releases(c *Ctx) error {
 		if r.Error != "" {
 			line += "  (" + r.Error + ")"
 		}
+		if len(r.Snapshots) > 0 {
+			var b int64
+			for _, s := range r.Snapshots {
+				b += s.Bytes
+			}
+			line += fmt.Sprintf("  [snapshot %s]", sizeOf(b))
+		}
 		c.Println(strings.TrimRight(line, " "))
 	}
 	return nil

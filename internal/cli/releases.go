@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"fmt"
 	"maps"
 	"slices"
@@ -13,8 +14,8 @@ import (
 func init() {
 	Register(
 		&Command{Name: "releases:info", Args: "<app> <release>", Short: "Show one release: image, rev, processes, formation, config keys, who and when", App: AppRequired, Values: []string{"format"}, Run: releasesInfo},
-		&Command{Name: "releases:rollback", Args: "<app> [<release>]", Short: "Make an earlier release live again (default: the previous one): its image and config, no rebuild", App: AppRequired, Run: releasesRollback},
-		&Command{Name: "releases:set", Args: "(<app>|--global) keep [<n>]", Short: "How many releases keep their image for rollback (default 5)", App: AppRequired, Global: true, Run: PropertySetter("releases")},
+		&Command{Name: "releases:rollback", Args: "<app> [<release>] [--with-data [--force]]", Short: "Make an earlier release live again (default: the previous one): its image and config, no rebuild; --with-data also restores the linked databases from the snapshot taken before the release after it", App: AppRequired, Bools: []string{"with-data", "force"}, Run: releasesRollback},
+		&Command{Name: "releases:set", Args: "(<app>|--global) (keep|snapshots-keep) [<n>]", Short: "How many releases keep their image for rollback (keep, default 5) and their snapshots of linked databases (snapshots-keep, default 5; 0: none taken)", App: AppRequired, Global: true, Run: PropertySetter("releases")},
 		&Command{Name: "checks:disable", Args: "<app> [<type>,...]", Short: "Disable checks (old containers stop before new ones start)", App: AppRequired, Run: checksMode("disable")},
 		&Command{Name: "checks:enable", Args: "<app> [<type>,...]", Short: "Enable checks again", App: AppRequired, Run: checksMode("enable")},
 		&Command{Name: "checks:skip", Args: "<app> [<type>,...]", Short: "Skip checks (new containers get traffic at once)", App: AppRequired, Run: checksMode("skip")},
@@ -72,6 +73,9 @@ func releasesInfo(c *Ctx) error {
 	if r.Error != "" {
 		row("Error", r.Error)
 	}
+	for _, s := range r.Snapshots {
+		row("Snapshot", describeSnapshot(s))
+	}
 	if len(r.Steps) > 0 {
 		row("Deploy steps", describeSteps(r.Steps))
 	}
@@ -95,8 +99,52 @@ func releasesRollback(c *Ctx) error {
 	if err != nil {
 		return err
 	}
-	_, err = api.ReleasesRollback.Stream(c, c.API, api.RollbackRequest{App: c.App, Release: n}, c.Output())
+	req := api.RollbackRequest{App: c.App, Release: n}
+	if c.Bool("force") && !c.Bool("with-data") {
+		return Failf("--force confirms --with-data: give both, or neither")
+	}
+	if c.Bool("with-data") {
+		// Resolve first: no snapshot is one line, before any prompt.
+		p, err := api.ReleasesDataPlan.Call(c, c.API, req)
+		if err != nil {
+			return err
+		}
+		if !c.Bool("force") {
+			c.Warn("WARNING: Potentially Destructive Action")
+			c.Warn("This rolls %s back from release %d to release %d and restores its databases from the snapshot taken before release %d:", c.App, p.Live, p.Target, p.From)
+			for _, s := range p.Snapshots {
+				c.Warn("  %s %s as of %s: every change to it since then is lost", s.Kind, s.Service, s.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"))
+			}
+			c.Warn("To proceed, type \"%s\"", c.App)
+			c.Stderr.Write([]byte("\n> "))
+			line, _ := bufio.NewReader(c.Stdin).ReadString('\n')
+			if strings.TrimSpace(line) != c.App {
+				return Failf("Confirmation did not match %s. Aborted.", c.App)
+			}
+		}
+		req.WithData, req.DataFrom = true, p.From
+	}
+	_, err = api.ReleasesRollback.Stream(c, c.API, req, c.Output())
 	return err
+}
+
+// describeSnapshot is one snapshot in a line: "postgres db, 12.3 MB,
+// 2026-12-07 08:30:00 UTC (took 1.20s)".
+func describeSnapshot(s api.SnapshotInfo) string {
+	return fmt.Sprintf("%s %s, %s, %s (took %.2fs)", s.Kind, s.Service, sizeOf(s.Bytes), s.CreatedAt.UTC().Format("2006-01-02 15:04:05 UTC"), float64(s.TookMS)/1000)
+}
+
+// sizeOf is n bytes as "12.3 MB".
+func sizeOf(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
 }
 
 func checkTypes(c *Ctx) ([]string, error) {

@@ -68,7 +68,7 @@ var (
 		"apps.info", "apps.lock", "apps.unlock", "config.get", "config.update", "properties.set", "properties.report",
 		"git.from-archive", "git.from-image", "ps.rebuild", "ps.scale", "ps.start", "ps.stop", "ps.restart",
 		"ps.restore", "ps.report", "ps.inspect", "run", "run.detached", "run.list", "run.stop", "enter",
-		"logs", "releases.list", "releases.info", "releases.rollback", "checks.run", "checks.set-mode",
+		"logs", "releases.list", "releases.info", "releases.data-plan", "releases.rollback", "checks.run", "checks.set-mode",
 		"certs.add", "certs.generate", "certs.remove", "certs.info",
 		"letsencrypt.enable", "letsencrypt.disable", "letsencrypt.auto-renew", "letsencrypt.revoke",
 		"redirects.set", "redirects.unset", "redirects.list",

@@ -82,11 +82,13 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		Publisher: reg, Swarm: swarmEngine(eng.get), AttachOverlay: hooks.attachOverlay,
 		NodeShell: newNodeShell(s.DataDir), // enter on other nodes
 		Ended:     deployEnded(notes),
+		Snapshots: hooks,
 	})
 	mux := api.NewMux(log, mapError)
 	svc := NewService(st, s.DataDir, log, deployer)
 	svcs := newServices(st, s, log, eng.get, deployer, svc.redeploy, notes)
 	hooks.networks = svcs
+	hooks.snapshots = svcs
 	svc.services = svcs
 	if svc.berthBin, err = os.Executable(); err != nil {
 		return fmt.Errorf("find the berth binary: %w", err)

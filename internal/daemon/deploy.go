@@ -66,6 +66,32 @@ type deployHooks struct {
 		NetworkFor(ctx context.Context, app string) (string, error)
 		AttachOverlay(ctx context.Context, app, network string) error
 	}
+	// snapshots are the services' snapshots of linked databases (nil
+	// until the services exist: none taken).
+	snapshots deploy.Snapshotter
+}
+
+var _ deploy.Snapshotter = (*deployHooks)(nil)
+
+func (h *deployHooks) Snapshot(ctx context.Context, app string, release int, out io.Writer) ([]store.ReleaseSnapshot, error) {
+	if h.snapshots == nil {
+		return nil, nil
+	}
+	return h.snapshots.Snapshot(ctx, app, release, out)
+}
+
+func (h *deployHooks) Restore(ctx context.Context, snaps []store.ReleaseSnapshot, out io.Writer) error {
+	if h.snapshots == nil {
+		return fmt.Errorf("no services: the snapshots cannot be restored")
+	}
+	return h.snapshots.Restore(ctx, snaps, out)
+}
+
+func (h *deployHooks) Remove(snaps []store.ReleaseSnapshot) error {
+	if h.snapshots == nil {
+		return nil
+	}
+	return h.snapshots.Remove(snaps)
 }
 
 var _ deploy.Router = (*deployHooks)(nil)
@@ -239,8 +265,12 @@ func (s *Service) registerDeploy(m *api.Mux) {
 	api.Handle(m, api.ReleasesList, func(ctx context.Context, req api.AppRef, _ api.Output) (api.ReleaseList, error) {
 		rels, err := d.Releases(ctx, req.App)
 		res := api.ReleaseList{Releases: []api.ReleaseInfo{}}
+		if err != nil {
+			return res, err
+		}
+		snaps, err := d.Snapshots(ctx, req.App)
 		for _, r := range rels {
-			res.Releases = append(res.Releases, api.ReleaseInfo{Number: r.Number, Status: r.Status, Source: r.Source, SourceRef: r.SourceRef, GitRev: r.GitRev, Image: r.Image, CreatedAt: r.CreatedAt, Error: r.Error})
+			res.Releases = append(res.Releases, api.ReleaseInfo{Number: r.Number, Status: r.Status, Source: r.Source, SourceRef: r.SourceRef, GitRev: r.GitRev, Image: r.Image, CreatedAt: r.CreatedAt, Error: r.Error, Snapshots: snapshotInfos(snaps[r.Number])})
 		}
 		return res, err
 	})
@@ -367,8 +397,19 @@ func (s *Service) registerReleases(m *api.Mux) {
 		if req.Release < 0 {
 			return api.DeployResult{}, api.Errorf(api.CodeInvalid, "Invalid release number %d", req.Release)
 		}
+		if req.WithData {
+			rel, err := d.RollbackWithData(ctx, req.App, req.Release, req.DataFrom, writerOf(out), "releases:rollback --with-data")
+			return api.DeployResult{Release: rel.Number}, err
+		}
 		rel, err := d.Rollback(ctx, req.App, req.Release, writerOf(out), "releases:rollback")
 		return api.DeployResult{Release: rel.Number}, err
+	})
+	api.Handle(m, api.ReleasesDataPlan, func(ctx context.Context, req api.RollbackRequest, _ api.Output) (api.DataPlan, error) {
+		if req.Release < 0 {
+			return api.DataPlan{}, api.Errorf(api.CodeInvalid, "Invalid release number %d", req.Release)
+		}
+		p, err := d.PlanDataRollback(ctx, req.App, req.Release)
+		return api.DataPlan{Target: p.Target, Live: p.Live, From: p.From, Snapshots: snapshotInfos(p.Snapshots)}, err
 	})
 	api.Handle(m, api.ReleasesInfo, func(ctx context.Context, req api.ReleaseRef, _ api.Output) (api.ReleaseDetail, error) {
 		rels, err := d.Releases(ctx, req.App)
@@ -379,6 +420,10 @@ func (s *Service) registerReleases(m *api.Mux) {
 			if r.Number != req.Release {
 				continue
 			}
+			snaps, err := d.Snapshots(ctx, req.App)
+			if err != nil {
+				return api.ReleaseDetail{}, err
+			}
 			keys := slices.Sorted(maps.Keys(r.Config))
 			var steps []api.StepTime
 			for _, s := range r.Steps {
@@ -386,7 +431,7 @@ func (s *Service) registerReleases(m *api.Mux) {
 			}
 			return api.ReleaseDetail{
 				Steps:       steps,
-				ReleaseInfo: api.ReleaseInfo{Number: r.Number, Status: r.Status, Source: r.Source, SourceRef: r.SourceRef, GitRev: r.GitRev, Image: r.Image, CreatedAt: r.CreatedAt, Error: r.Error},
+				ReleaseInfo: api.ReleaseInfo{Number: r.Number, Status: r.Status, Source: r.Source, SourceRef: r.SourceRef, GitRev: r.GitRev, Image: r.Image, CreatedAt: r.CreatedAt, Error: r.Error, Snapshots: snapshotInfos(snaps[r.Number])},
 				Processes:   r.Processes, Formation: r.Formation, ConfigKeys: keys, StartedBy: r.StartedBy, RollbackOf: r.RollbackOf, FinishedAt: r.FinishedAt,
 			}, nil
 		}
@@ -477,4 +522,13 @@ func scopedTo(apps []string) []string {
 		return nil
 	}
 	return apps
+}
+
+// snapshotInfos are a release's snapshots as the API carries them.
+func snapshotInfos(snaps []store.ReleaseSnapshot) []api.SnapshotInfo {
+	var out []api.SnapshotInfo
+	for _, s := range snaps {
+		out = append(out, api.SnapshotInfo{Release: s.Release, Kind: s.Kind, Service: s.Service, Bytes: s.Bytes, TookMS: s.Took.Milliseconds(), CreatedAt: s.CreatedAt})
+	}
+	return out
 }

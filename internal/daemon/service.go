@@ -214,6 +214,8 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 			return api.Empty{}, err
 		}
 	}
+	// Its snapshots of linked databases (records go with the app).
+	s.deployer.DropSnapshots(ctx, req.App)
 	err = s.store.Tx(ctx, func(tx *store.Tx) error {
 		a, err := apierr.App(tx, req.App)
 		if err != nil {

@@ -73,6 +73,7 @@ type Deployer struct {
 	swarm         func(ctx context.Context) (Swarm, error)
 	attachOverlay func(ctx context.Context, app, network string) error
 	nodeShell     NodeShell
+	snapshots     Snapshotter
 	locks         locks
 	// retiring tracks old containers waiting out wait-to-retire.
 	retiring sync.WaitGroup
@@ -138,6 +139,10 @@ type Config struct {
 	// Ended, if set, is told how each deploy, redeploy and rollback that
 	// got to its steps ended (notifications; see ended.go).
 	Ended func(DeployEnd)
+	// Snapshots copies the databases linked to an app before a release's
+	// predeploy or release command, and restores them (snapshot.go); nil:
+	// no snapshots.
+	Snapshots Snapshotter
 }
 
 // New returns a Deployer built from c.
@@ -147,7 +152,7 @@ func New(c Config) *Deployer {
 		router: c.Router, networkFor: c.NetworkFor, portFor: c.PortFor, checkHostFor: c.CheckHostFor,
 		keepReleases: c.KeepReleases, lastExit: c.LastExit, failpoint: c.Failpoint,
 		containerOpts: c.ContainerOptions, idle: c.Idle, publisher: c.Publisher, swarm: c.Swarm, attachOverlay: c.AttachOverlay,
-		nodeShell: c.NodeShell, ended: c.Ended,
+		nodeShell: c.NodeShell, ended: c.Ended, snapshots: c.Snapshots,
 	}
 	if d.failpoint == nil {
 		d.failpoint = failpoint.Hit
@@ -262,6 +267,10 @@ type job struct {
 	sched scheduler
 	// services are the Swarm services this deploy created (swarm.go).
 	services []swarmService
+	// snaps are the snapshots this deploy took (snapshot.go).
+	snaps []store.ReleaseSnapshot
+	// restoreFrom is what a rollback --with-data restores.
+	restoreFrom *DataPlan
 }
 
 // oldContainer is a container the switch retires.
@@ -293,8 +302,10 @@ var steps = []step{
 	{"build", (*job).build, false},
 	{"release", (*job).release, false},
 	{"env", (*job).envDefaults, false},
+	{"snapshot", (*job).snapshot, false},
 	{"predeploy", (*job).predeploy, true},
 	{"release-command", (*job).releaseCommand, true},
+	{"restore-data", (*job).restoreData, false},
 	{"start", func(j *job, ctx context.Context) error { return j.sched.start(ctx, j) }, false},
 	{"check", func(j *job, ctx context.Context) error { return j.sched.check(ctx, j) }, false},
 	{"switch", func(j *job, ctx context.Context) error { return j.sched.switchOver(ctx, j) }, false},
@@ -307,16 +318,19 @@ var steps = []step{
 // the live release) has no source, build or app.json env, and runs no
 // predeploy, release or postdeploy command; a rollback (an earlier
 // release's image and config, as a new release) sets no env and runs no
-// predeploy or release command, but runs postdeploy.
+// predeploy or release command, but runs postdeploy. snapshot and
+// restore-data (snapshot.go) are left out by run when they have nothing
+// to do: a deploy without a predeploy or release command, a rollback
+// without --with-data.
 func pipeline(redeploy, rollback bool) []step {
 	skip := map[string]bool{}
 	if redeploy {
-		for _, n := range []string{"source", "build", "env", "predeploy", "release-command", "postdeploy"} {
+		for _, n := range []string{"source", "build", "env", "snapshot", "predeploy", "release-command", "restore-data", "postdeploy"} {
 			skip[n] = true
 		}
 	}
 	if rollback {
-		for _, n := range []string{"env", "predeploy", "release-command"} {
+		for _, n := range []string{"env", "snapshot", "predeploy", "release-command"} {
 			skip[n] = true
 		}
 	}
@@ -431,6 +445,9 @@ func (d *Deployer) run(ctx context.Context, appName, holder string, out io.Write
 	began := time.Now()
 	defer func() { j.recordSteps(ctx) }()
 	for _, s := range pipeline(j.redeploy, j.rollbackOf != nil) {
+		if (s.name == "snapshot" && (j.d.snapshots == nil || j.migrates() == "")) || (s.name == "restore-data" && j.restoreFrom == nil) {
+			continue // not timed, not listed: nothing to do
+		}
 		if s.name == "start" && !j.redeploy && j.rollbackOf == nil {
 			if skipped, err := j.skipDeploy(ctx); err != nil || skipped {
 				return j.rel, err
@@ -509,6 +526,7 @@ func (j *job) fail(stepName string, err error) {
 	if j.sched != nil {
 		j.sched.undo(ctx, j)
 	}
+	restored := j.restoreAfterFailure(stepName)
 	j.d.log.Warn("deploy failed", "app", j.app.Name, "release", j.rel.Number, "step", stepName, "err", firstLine(err.Error()))
 	if kerr := j.d.keepFailedOutput(j.app.Name, j.rel.Number, j.failed.Containers()); kerr != nil {
 		j.d.log.Warn("keep the output of a failed deploy", "app", j.app.Name, "err", kerr)
@@ -522,7 +540,7 @@ func (j *job) fail(stepName string, err error) {
 	if errors.As(err, &se) {
 		err = se.Err
 	}
-	j.rel.Error = fmt.Sprintf("%s: %s", stepName, firstLine(err.Error()))
+	j.rel.Error = fmt.Sprintf("%s: %s", stepName, firstLine(err.Error())) + restored
 	j.rel.FinishedAt = j.d.now()
 	uerr := j.d.store.Tx(ctx, func(tx *store.Tx) error {
 		if j.rel.Config == nil {

@@ -388,15 +388,17 @@ func stepNames(ss []step) string {
 }
 
 // The steps of a deploy, a redeploy (config:set, ps:restart) and a
-// rollback.
+// rollback. snapshot and restore-data run only when they have work (see
+// run): a deploy that runs a predeploy or release command of an app with
+// linked databases, a rollback --with-data.
 func TestPipeline(t *testing.T) {
 	for _, tc := range []struct {
 		redeploy, rollback bool
 		want               string
 	}{
-		{false, false, "source build release env predeploy release-command start check switch drain retire postdeploy"},
+		{false, false, "source build release env snapshot predeploy release-command restore-data start check switch drain retire postdeploy"},
 		{true, false, "release start check switch drain retire"},
-		{false, true, "source build release start check switch drain retire postdeploy"},
+		{false, true, "source build release restore-data start check switch drain retire postdeploy"},
 	} {
 		if got := stepNames(pipeline(tc.redeploy, tc.rollback)); got != tc.want {
 			t.Errorf("pipeline(redeploy %v, rollback %v) = %s, want %s", tc.redeploy, tc.rollback, got, tc.want)
