@@ -18,7 +18,8 @@ import (
 // .berth/preview-mask.sql, and the review postdeploy run once; shop is
 // untouched. Deleting the branch runs pr-predestroy and destroys the
 // preview and its service. With a backup schedule the copy is the newest
-// scheduled backup; previews:destroy removes a preview by hand.
+// scheduled backup; apps:destroy of the preview app removes it as
+// previews:destroy does, its service too.
 func TestPreviewApps(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -156,7 +157,8 @@ func TestPreviewApps(t *testing.T) {
 	}
 
 	// With a backup schedule, a preview takes the newest backup there: a
-	// row added after it is not in the copy. previews:destroy removes it.
+	// row added after it is not in the copy. apps:destroy of the preview
+	// app removes it with its service (pr-predestroy first).
 	bdir := t.TempDir()
 	d.mustBerth(t, "postgres:backup-schedule", "shopdb", "@daily", bdir)
 	d.mustBerth(t, "postgres:backup", "shopdb", bdir)
@@ -175,13 +177,16 @@ func TestPreviewApps(t *testing.T) {
 	if out, code := d.berthIn(nil, "previews:set", "shop", "expire", "soon"); code != 1 || !strings.Contains(out, "Invalid expire") || strings.Count(strings.TrimSpace(out), "\n") != 0 {
 		t.Errorf("previews:set bad duration: exit %d %q", code, out)
 	}
-	if out := d.mustBerth(t, "previews:destroy", "shop", "feature-y"); !strings.Contains(out, "review-predestroy-ran") || !strings.Contains(out, "Preview shop-feature-y destroyed") {
-		t.Errorf("previews:destroy:\n%s", out)
+	if out := d.mustBerth(t, "apps:destroy", "shop-feature-y", "--force"); !strings.Contains(out, "review-predestroy-ran") || !strings.Contains(out, "Preview shop-feature-y destroyed") {
+		t.Errorf("apps:destroy of the preview app:\n%s", out)
 	}
 	for _, args := range [][]string{{"apps:exists", "shop-feature-y"}, {"postgres:exists", "shopdb-feature-y"}} {
 		if out, code := d.berthIn(nil, args...); code == 0 {
-			t.Errorf("%v after previews:destroy: %s", args, out)
+			t.Errorf("%v after apps:destroy of the preview app: %s", args, out)
 		}
+	}
+	if list := d.mustBerth(t, "previews:list", "shop"); strings.Contains(list, "feature-y") {
+		t.Errorf("previews:list after apps:destroy of the preview app:\n%s", list)
 	}
 	if got := get("shop.preview.test", "/db"); got != "alice@example.com,bob@example.com" {
 		t.Errorf("shop's /db at the end = %q", got)
@@ -190,7 +195,8 @@ func TestPreviewApps(t *testing.T) {
 
 // TestPreviewHTTPS: the parent has Let's Encrypt, so its preview gets a
 // certificate of its own (Pebble, a real ACME server on 127.0.0.1) for
-// feature-x.shop.GLOBAL, and the push names its https:// URL.
+// feature-x.shop.GLOBAL, and the push names its https:// URL. Destroying
+// the parent destroys the preview.
 func TestPreviewHTTPS(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -223,5 +229,13 @@ func TestPreviewHTTPS(t *testing.T) {
 	}
 	if resp, body := get(t, https, "https://shop.preview.test/"); resp.StatusCode != 200 || !strings.HasPrefix(body, "version=v1") {
 		t.Errorf("https://shop.preview.test/: %d %q", resp.StatusCode, body)
+	}
+	// apps:destroy of the parent takes its previews first: none is left
+	// an orphan that no push reaches.
+	if out := d.mustBerth(t, "apps:destroy", "shop", "--force"); !strings.Contains(out, "Preview shop-feature-x destroyed") {
+		t.Errorf("apps:destroy shop:\n%s", out)
+	}
+	if out, code := d.berthIn(nil, "apps:exists", "shop-feature-x"); code == 0 {
+		t.Errorf("shop-feature-x outlived its parent: %s", out)
 	}
 }

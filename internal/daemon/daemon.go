@@ -116,6 +116,7 @@ func Run(ctx context.Context, s settings.Settings, log *slog.Logger, opts Option
 		return err
 	}
 	previews := newPreviews(st, s.DataDir, log, mux, deployer, svcs) // previews:*, branch pushes
+	svc.previews = previews                                          // apps:destroy takes an app's previews
 	git := newGitServer(st, s, svc, deployer, previews, opts.RunCommand, log)
 	svc.gitBuilds = git // ps:rebuild of a pushed app builds its deploy branch
 	svc.Register(mux)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -56,6 +57,9 @@ type Service struct {
 	// deployed by git push rebuilds its deploy branch). Nil: the live
 	// release's source is rebuilt.
 	gitBuilds gitRebuilder
+	// previews are destroyed with their app, and a preview app with its
+	// services (nil: no previews, tests).
+	previews appPreviews
 }
 
 // appServices is what the apps commands ask of the services
@@ -64,6 +68,13 @@ type appServices interface {
 	OnAppCloned(tx *store.Tx, from, to store.App) ([]store.Link, error)
 	OnAppDestroyed(ctx context.Context, app string)
 	OnAppRenamed(ctx context.Context, from, to string)
+}
+
+// appPreviews is what apps:destroy asks of the preview apps
+// (preview.Manager).
+type appPreviews interface {
+	DestroyIfPreview(ctx context.Context, app string, out io.Writer) (bool, error)
+	DestroyPreviewsOf(ctx context.Context, parent string, out io.Writer) error
 }
 
 // NewService returns a Service keeping its files under dataDir and running
@@ -196,7 +207,17 @@ func (s *Service) appsInfo(ctx context.Context, req api.AppRef, _ api.Output) (a
 	return info, err
 }
 
-func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output) (api.Empty, error) {
+func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, out api.Output) (api.Empty, error) {
+	w := out.Stdout
+	if w == nil {
+		w = io.Discard
+	}
+	// A preview app goes with its own services, as previews:destroy does it.
+	if s.previews != nil {
+		if done, err := s.previews.DestroyIfPreview(ctx, req.App, w); done || err != nil {
+			return api.Empty{}, err
+		}
+	}
 	unlock, err := s.deployer.Lock(ctx, req.App, "apps:destroy")
 	if err != nil {
 		return api.Empty{}, err
@@ -204,6 +225,12 @@ func (s *Service) appsDestroy(ctx context.Context, req api.AppRef, _ api.Output)
 	defer unlock()
 	if _, err := s.appsInfo(ctx, req, api.Output{}); err != nil {
 		return api.Empty{}, err
+	}
+	// An app's previews go first: without it no push reaches them.
+	if s.previews != nil {
+		if err := s.previews.DestroyPreviewsOf(ctx, req.App, w); err != nil {
+			return api.Empty{}, err
+		}
 	}
 	// Containers and images go first: if the engine is down the app stays,
 	// whole, and destroy can be run again.

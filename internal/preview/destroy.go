@@ -54,7 +54,7 @@ func (m *Manager) Destroy(ctx context.Context, p store.Preview, out io.Writer) e
 		}
 	}
 	var errs []error
-	if err := m.apps.DestroyApp(ctx, p.App); err != nil && !errors.Is(err, api.ErrAppNotFound) {
+	if err := m.apps.DestroyApp(withDestroying(ctx, p.App), p.App); err != nil && !errors.Is(err, api.ErrAppNotFound) {
 		errs = append(errs, fmt.Errorf("destroy app %s: %w", p.App, err))
 	}
 	for _, s := range p.Services {
@@ -72,6 +72,57 @@ func (m *Manager) Destroy(ctx context.Context, p store.Preview, out io.Writer) e
 		return errors.Join(errs...)
 	}
 	fmt.Fprintf(out, "=====> Preview %s destroyed\n", p.App)
+	return nil
+}
+
+// destroyingKey marks the context of Destroy's own apps:destroy of the
+// preview app, which DestroyIfPreview then leaves to the usual path.
+type destroyingKey struct{}
+
+func withDestroying(ctx context.Context, app string) context.Context {
+	return context.WithValue(ctx, destroyingKey{}, app)
+}
+
+// DestroyIfPreview is apps:destroy's question for an app about to go: a
+// preview app goes whole, as previews:destroy does it (its pr-predestroy
+// script, the app, its own services, its record); the answer is true
+// then. Any other app is left to apps:destroy (false).
+func (m *Manager) DestroyIfPreview(ctx context.Context, app string, out io.Writer) (bool, error) {
+	if v, _ := ctx.Value(destroyingKey{}).(string); v == app {
+		return false, nil
+	}
+	var p store.Preview
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		p, err = tx.PreviewOf(app)
+		return err
+	})
+	if errors.Is(err, store.ErrPreviewNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, m.Destroy(ctx, p, out)
+}
+
+// DestroyPreviewsOf destroys every preview of parent, for apps:destroy of
+// the parent: a preview without its parent would be an orphan no push
+// reaches.
+func (m *Manager) DestroyPreviewsOf(ctx context.Context, parent string, out io.Writer) error {
+	var ps []store.Preview
+	if err := m.store.Tx(ctx, func(tx *store.Tx) error {
+		var err error
+		ps, err = tx.Previews(parent)
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if err := m.Destroy(ctx, p, out); err != nil {
+			return fmt.Errorf("preview %s of %s: %w", p.App, parent, err)
+		}
+	}
 	return nil
 }
 

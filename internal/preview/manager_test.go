@@ -27,6 +27,9 @@ type fakes struct {
 	links    map[string][]Link
 	le       map[string]bool
 	failCopy error
+	// onDestroy is called first by DestroyApp, as apps:destroy calls
+	// DestroyIfPreview first; done: the app is gone.
+	onDestroy func(ctx context.Context, name string) (done bool, err error)
 }
 
 func (f *fakes) log(format string, args ...any) {
@@ -39,6 +42,11 @@ func (f *fakes) CreateApp(ctx context.Context, name string) error {
 }
 
 func (f *fakes) DestroyApp(ctx context.Context, name string) error {
+	if f.onDestroy != nil {
+		if done, err := f.onDestroy(ctx, name); done || err != nil {
+			return err
+		}
+	}
 	f.log("destroy %s", name)
 	return f.st.Tx(ctx, func(tx *store.Tx) error {
 		a, err := tx.App(name)
@@ -280,5 +288,46 @@ func TestDeployFailsPartway(t *testing.T) {
 	}
 	if want := []string{"destroy shop-b", "destroy postgres/db-b"}; !slices.Equal(f.calls, want) {
 		t.Errorf("destroy calls %v", f.calls)
+	}
+}
+
+// TestAppsDestroyTakesPreviews: apps:destroy of a preview app destroys it
+// as previews:destroy does (its services too, once: its own apps:destroy
+// is not asked again); apps:destroy of the parent destroys its previews
+// first.
+func TestAppsDestroyTakesPreviews(t *testing.T) {
+	m, f, _ := newTestManager(t)
+	ctx := context.Background()
+	if _, err := m.setEnabled(ctx, "shop", true); err != nil {
+		t.Fatal(err)
+	}
+	f.links["shop"] = []Link{{Kind: "postgres", Name: "db", Var: "DATABASE_URL"}}
+	for _, b := range []string{"a", "b"} {
+		if _, out, err := push(m, api.PreviewDeploy{App: "shop", Branch: b, Rev: "1"}); err != nil {
+			t.Fatalf("push %s: %v\n%s", b, err, out)
+		}
+	}
+	f.onDestroy = func(ctx context.Context, name string) (bool, error) { return m.DestroyIfPreview(ctx, name, io.Discard) }
+
+	f.calls = nil
+	if err := f.DestroyApp(ctx, "shop-a"); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"destroy shop-a", "destroy postgres/db-a"}; !slices.Equal(f.calls, want) {
+		t.Errorf("apps:destroy shop-a: %v, want %v", f.calls, want)
+	}
+	if done, err := m.DestroyIfPreview(ctx, "shop", io.Discard); done || err != nil {
+		t.Errorf("DestroyIfPreview of the parent: %v %v", done, err)
+	}
+
+	f.calls = nil
+	if err := m.DestroyPreviewsOf(ctx, "shop", io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"destroy shop-b", "destroy postgres/db-b"}; !slices.Equal(f.calls, want) {
+		t.Errorf("previews of shop destroyed: %v, want %v", f.calls, want)
+	}
+	if l, _ := m.list(ctx, api.AppRef{App: "shop"}, api.Output{}); len(l.Previews) != 0 {
+		t.Errorf("previews left: %+v", l.Previews)
 	}
 }
