@@ -137,3 +137,14 @@ func TestNotRunning(t *testing.T) {
 		t.Fatalf("err = %v, want not running naming the socket", err)
 	}
 }
+
+// TestInProcessCallWithoutOutput: a handler that writes its output may be
+// called in-process with none (a zero Output): the lines are discarded,
+// nothing panics.
+func TestInProcessCallWithoutOutput(t *testing.T) {
+	_, m, _ := serve(t)
+	resp, err := echoOp.Stream(context.Background(), m, echoReq{Text: "hi", Lines: 3}, Output{})
+	if err != nil || resp.Upper != "HI" {
+		t.Fatalf("%+v %v", resp, err)
+	}
+}

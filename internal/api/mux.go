@@ -90,6 +90,14 @@ func (m *Mux) Call(ctx context.Context, op string, req, resp any, out Output) er
 	if err != nil {
 		return fmt.Errorf("encode %s request: %w", op, err)
 	}
+	// Handlers write to their output: an in-process caller that wants
+	// none gets it discarded, not a nil writer.
+	if out.Stdout == nil {
+		out.Stdout = io.Discard
+	}
+	if out.Stderr == nil {
+		out.Stderr = io.Discard
+	}
 	res, err := h(ctx, raw, out)
 	if err != nil {
 		return m.toAPIError(op, err)
