@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,7 +142,12 @@ func (d *Doctor) disks(r *report, rootDir string) {
 		return
 	}
 	d.disk(r, "data dir "+d.c.DataDir, d.c.DataDir,
-		fmt.Sprintf("find what grew: du -xsh %s/* (old backups? set KIND:backup-schedule --keep), or grow the disk", d.c.DataDir))
+		fmt.Sprintf("find what grew: du -xsh %s/* (old backups or snapshots? set KIND:backup-schedule --keep, releases:set APP snapshots-keep), or grow the disk", d.c.DataDir))
+	// The snapshots taken before migrations are the data dir's to keep:
+	// their share, so that a growing one is seen before the disk is full.
+	if n, size := snapshotUse(d.c.DataDir); n > 0 {
+		r.ok("disk", "snapshots before migrations", fmt.Sprintf("%s in %d files under %s/services/postgres/*/snapshots (releases:set APP snapshots-keep N keeps fewer)", bytesText(size), n, d.c.DataDir))
+	}
 	if rootDir != "" {
 		d.disk(r, "Docker's data root "+rootDir, rootDir, "docker builder prune (the build cache), then docker system df to see what else is large")
 	}
@@ -170,6 +177,21 @@ func (d *Doctor) disk(r *report, subject, path, fix string) {
 		return
 	}
 	r.ok("disk", subject, msg)
+}
+
+// snapshotUse counts the files and bytes of the services' snapshots
+// (DATA/services/KIND/NAME/snapshots/*).
+func snapshotUse(dataDir string) (int, uint64) {
+	files, _ := filepath.Glob(filepath.Join(dataDir, "services", "*", "*", "snapshots", "*"))
+	var n int
+	var size uint64
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil && st.Mode().IsRegular() {
+			n++
+			size += uint64(st.Size())
+		}
+	}
+	return n, size
 }
 
 func bytesText(n uint64) string {

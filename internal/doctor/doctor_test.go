@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -365,4 +366,30 @@ func TestProcListeners(t *testing.T) {
 		}
 	}
 	t.Errorf("listener %v not found among %d", want, len(ls))
+}
+
+// TestSnapshotShare: the snapshots before migrations show their share of
+// the data dir.
+func TestSnapshotShare(t *testing.T) {
+	t.Parallel()
+	c := base()
+	c.DataDir = t.TempDir()
+	c.Disks = fakeDisks{c.DataDir: {Total: 100 << 30, Free: 50 << 30}}
+	r := New(c).Run(context.Background())
+	for _, ch := range r.Checks {
+		if ch.Subject == "snapshots before migrations" {
+			t.Fatalf("a share without snapshots: %+v", ch)
+		}
+	}
+	dir := filepath.Join(c.DataDir, "services", "postgres", "db", "snapshots")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"shop-v1.dump", "shop-v2.dump"} {
+		if err := os.WriteFile(filepath.Join(dir, name), make([]byte, 3<<20), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = New(c).Run(context.Background())
+	wantOK(t, r, "disk", "snapshots before migrations", "6 MiB in 2 files")
 }
