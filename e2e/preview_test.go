@@ -13,13 +13,13 @@ import (
 
 // TestPreviewApps: with previews enabled, a push of branch feature-x makes
 // shop-feature-x, served by the proxy at feature-x.shop.GLOBAL, with
-// shop's config (environments.review.env over it), its own copy of shop's
-// Postgres restored from a backup and masked by the branch's
-// .berth/preview-mask.sql, and the review postdeploy run once; shop is
-// untouched. Deleting the branch runs pr-predestroy and destroys the
-// preview and its service. With a backup schedule the copy is the newest
-// scheduled backup; apps:destroy of the preview app removes it as
-// previews:destroy does, its service too.
+// shop's config (environments.review.env over it), its own copies of
+// shop's Postgres and Redis restored from backups (the Postgres one masked
+// by the branch's .berth/preview-mask.sql), and the review postdeploy run
+// once; shop is untouched. Deleting the branch runs pr-predestroy and
+// destroys the preview and its services. With a backup schedule the copy
+// is the newest scheduled backup; apps:destroy of the preview app removes
+// it as previews:destroy does, its services too.
 func TestPreviewApps(t *testing.T) {
 	t.Parallel()
 	eng := requireDocker(t)
@@ -30,6 +30,8 @@ func TestPreviewApps(t *testing.T) {
 	d.mustBerth(t, "config:set", "--no-restart", "shop", "SHARED=from-parent", "OVERRIDE=parent")
 	d.mustBerth(t, "postgres:create", "shopdb")
 	d.mustBerth(t, "postgres:link", "shopdb", "shop")
+	d.mustBerth(t, "redis:create", "shopcache")
+	d.mustBerth(t, "redis:link", "shopcache", "shop")
 	d.mustBerth(t, "previews:enable", "shop")
 	d.mustBerth(t, "previews:set", "shop", "expire", "7d")
 
@@ -64,6 +66,7 @@ func TestPreviewApps(t *testing.T) {
 		resp.Body.Close()
 	}
 	post("shop.preview.test", "/db?v=alice@example.com")
+	post("shop.preview.test", "/kv?k=greeting&v=from-parent-redis")
 	if got := get("shop.preview.test", "/db"); got != "alice@example.com" {
 		t.Fatalf("shop's /db = %q", got)
 	}
@@ -80,6 +83,7 @@ func TestPreviewApps(t *testing.T) {
 	for _, want := range []string{
 		"Creating preview app shop-feature-x of shop (branch feature-x)",
 		"Copying postgres service shopdb as shopdb-feature-x",
+		"Copying redis service shopcache as shopcache-feature-x",
 		"took a fresh backup",
 		"Masking shopdb-feature-x with .berth/preview-mask.sql",
 		"Application deployed: shop-feature-x release 1",
@@ -95,6 +99,15 @@ func TestPreviewApps(t *testing.T) {
 	}
 	if got := get("feature-x.shop.preview.test", "/db"); got != "alice@masked.test" {
 		t.Errorf("preview's /db = %q, want the parent's row masked", got)
+	}
+	// Its own copy of the parent's Redis: the parent's key, and a write
+	// to the copy stays there.
+	if got := get("feature-x.shop.preview.test", "/kv?k=greeting"); got != "from-parent-redis" {
+		t.Errorf("preview's /kv greeting = %q, want the parent's value", got)
+	}
+	post("feature-x.shop.preview.test", "/kv?k=greeting&v=changed-in-preview")
+	if got := get("shop.preview.test", "/kv?k=greeting"); got != "from-parent-redis" {
+		t.Errorf("shop's /kv greeting after a write in the preview = %q", got)
 	}
 	var env map[string]string
 	decodeJSON(t, get("feature-x.shop.preview.test", "/env"), &env)
@@ -138,7 +151,7 @@ func TestPreviewApps(t *testing.T) {
 
 	// Deleting the branch destroys the preview and its service.
 	out = r.git("push", "berth", ":feature-x")
-	for _, want := range []string{"review-predestroy-ran", "Destroyed postgres service shopdb-feature-x", "Preview shop-feature-x destroyed"} {
+	for _, want := range []string{"review-predestroy-ran", "Destroyed postgres service shopdb-feature-x", "Destroyed redis service shopcache-feature-x", "Preview shop-feature-x destroyed"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("push :feature-x output lacks %q:\n%s", want, out)
 		}
@@ -148,6 +161,9 @@ func TestPreviewApps(t *testing.T) {
 	}
 	if out, code := d.berthIn(nil, "postgres:exists", "shopdb-feature-x"); code == 0 {
 		t.Errorf("shopdb-feature-x still exists: %s", out)
+	}
+	if out, code := d.berthIn(nil, "redis:exists", "shopcache-feature-x"); code == 0 {
+		t.Errorf("shopcache-feature-x still exists: %s", out)
 	}
 	if got := get("shop.preview.test", "/db"); got != "alice@example.com" {
 		t.Errorf("shop's /db after the preview went = %q", got)
@@ -165,7 +181,7 @@ func TestPreviewApps(t *testing.T) {
 	post("shop.preview.test", "/db?v=bob@example.com")
 	r.git("checkout", "-q", "-b", "feature-y", "main")
 	out = r.git("push", "berth", "feature-y")
-	if !strings.Contains(out, "Restored from shopdb's latest backup "+bdir+"/postgres-shopdb-") || strings.Contains(out, "fresh backup") || strings.Contains(out, "Masking") {
+	if !strings.Contains(out, "Restored from shopdb's latest backup "+bdir+"/postgres-shopdb-") || strings.Contains(out, "shopdb had no backup") || strings.Contains(out, "Masking") {
 		t.Errorf("push feature-y:\n%s", out)
 	}
 	if got := get("feature-y.shop.preview.test", "/db"); got != "alice@example.com" {
