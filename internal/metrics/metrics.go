@@ -155,8 +155,12 @@ func (c *Collector) Run(ctx context.Context) {
 // other nodes') and, when due, the containers' CPU and memory, and adds
 // a point to each app's series.
 func (c *Collector) Sample(ctx context.Context) {
-	snaps, listed, localErr := c.readProxies(ctx)
+	snaps, localErr := c.readLocal(ctx)
+	// The time of the sample is that of this node's counters: the rates
+	// divide by the time between two reads, so nothing slower (listing
+	// the nodes asks the engine) comes between them.
 	now := c.cfg.Now()
+	listed := c.readNodes(ctx, snaps)
 	var stats map[string][]Container // by app; nil: not sampled this time
 	var samples map[string]docker.ContainerStats
 	c.mu.Lock()

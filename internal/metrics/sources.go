@@ -33,29 +33,33 @@ type interval struct {
 // that does not answer costs a sample no more than that.
 const nodeReadTimeout = 3 * time.Second
 
-// readProxies reads this node's proxy and the other nodes' (in
-// parallel), and returns the snapshots read by source, the other nodes
-// listed (nil: the list failed or there is no cluster, and no source is
-// forgotten) and this node's proxy's error.
-func (c *Collector) readProxies(ctx context.Context) (map[string]proxy.Snapshot, map[string]bool, error) {
+// readLocal reads this node's proxy: the snapshot by source ("" when
+// read) and its error.
+func (c *Collector) readLocal(ctx context.Context) (map[string]proxy.Snapshot, error) {
 	snaps := map[string]proxy.Snapshot{}
-	var localErr error
-	if c.cfg.Proxy != nil {
-		snap, err := c.cfg.Proxy.Metrics(ctx)
-		if err != nil {
-			c.cfg.Log.Debug("metrics: read the proxy's counters", "err", err)
-		} else {
-			snaps[""] = snap
-		}
-		localErr = err
+	if c.cfg.Proxy == nil {
+		return snaps, nil
 	}
+	snap, err := c.cfg.Proxy.Metrics(ctx)
+	if err != nil {
+		c.cfg.Log.Debug("metrics: read the proxy's counters", "err", err)
+		return snaps, err
+	}
+	snaps[""] = snap
+	return snaps, nil
+}
+
+// readNodes reads the other nodes' proxies (in parallel) into snaps, and
+// returns the nodes listed (nil: the list failed or there is no cluster,
+// and no source is forgotten).
+func (c *Collector) readNodes(ctx context.Context, snaps map[string]proxy.Snapshot) map[string]bool {
 	if c.cfg.Nodes == nil {
-		return snaps, nil, localErr
+		return nil
 	}
 	nodes, err := c.cfg.Nodes.NodeProxies(ctx)
 	if err != nil {
 		c.cfg.Log.Debug("metrics: list the nodes' proxies", "err", err)
-		return snaps, nil, localErr
+		return nil
 	}
 	listed := map[string]bool{}
 	var mu sync.Mutex
@@ -76,7 +80,7 @@ func (c *Collector) readProxies(ctx context.Context) (map[string]proxy.Snapshot,
 		})
 	}
 	wg.Wait()
-	return snaps, listed, localErr
+	return listed
 }
 
 // countProxies adds what each source counted since its last read to the
