@@ -24,26 +24,15 @@ func notPreview(tx *store.Tx, a store.App) error {
 }
 
 func (m *Manager) setEnabled(ctx context.Context, appName string, on bool) (api.PreviewSettings, error) {
-	var res api.PreviewSettings
-	err := m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := apierr.App(tx, appName)
-		if err != nil {
-			return err
-		}
+	return m.update(ctx, appName, func(tx *store.Tx, a store.App, s *store.PreviewSettings) error {
 		if on {
 			if err := notPreview(tx, a); err != nil {
 				return err
 			}
 		}
-		s, err := tx.PreviewSettings(a)
-		if err != nil {
-			return err
-		}
 		s.Enabled = on
-		res = settingsInfo(a, s)
-		return tx.SetPreviewSettings(a, s)
+		return nil
 	})
-	return res, err
 }
 
 func (m *Manager) set(ctx context.Context, req api.PreviewSet, _ api.Output) (api.PreviewSettings, error) {
@@ -54,9 +43,18 @@ func (m *Manager) set(ctx context.Context, req api.PreviewSet, _ api.Output) (ap
 	if err != nil {
 		return api.PreviewSettings{}, apierr.Invalid(err)
 	}
+	return m.update(ctx, req.App, func(_ *store.Tx, _ store.App, s *store.PreviewSettings) error {
+		s.Expire = d
+		return nil
+	})
+}
+
+// update changes an app's preview settings in one transaction and
+// returns them as they are then.
+func (m *Manager) update(ctx context.Context, appName string, change func(*store.Tx, store.App, *store.PreviewSettings) error) (api.PreviewSettings, error) {
 	var res api.PreviewSettings
-	err = m.store.Tx(ctx, func(tx *store.Tx) error {
-		a, err := apierr.App(tx, req.App)
+	err := m.store.Tx(ctx, func(tx *store.Tx) error {
+		a, err := apierr.App(tx, appName)
 		if err != nil {
 			return err
 		}
@@ -64,7 +62,9 @@ func (m *Manager) set(ctx context.Context, req api.PreviewSet, _ api.Output) (ap
 		if err != nil {
 			return err
 		}
-		s.Expire = d
+		if err := change(tx, a, &s); err != nil {
+			return err
+		}
 		res = settingsInfo(a, s)
 		return tx.SetPreviewSettings(a, s)
 	})

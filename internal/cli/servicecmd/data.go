@@ -261,16 +261,9 @@ func serviceBackupRestore(kind string) func(*cli.Ctx) error {
 		if err != nil {
 			return err
 		}
-		req := api.ServiceBackupRestore{ServiceRef: ref, File: c.Args[1], Passphrase: c.Flag("passphrase", "")}
-		if path := c.Flag("identity-file", ""); path != "" {
-			if req.Passphrase != "" {
-				return cli.Failf("Give --passphrase or --identity-file, not both")
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return cli.Failf("Identity file: %v", err)
-			}
-			req.Identity = string(data)
+		req := api.ServiceBackupRestore{ServiceRef: ref, File: c.Args[1]}
+		if req.Passphrase, req.Identity, err = decryptionKey(c); err != nil {
+			return err
 		}
 		if _, err := api.ServicesBackupRestore.Stream(c, c.API, req, c.Output()); err != nil {
 			return err
@@ -278,4 +271,22 @@ func serviceBackupRestore(kind string) func(*cli.Ctx) error {
 		c.Info1("Restored %s service %s from %s", kind, ref.Name, c.Args[1])
 		return nil
 	}
+}
+
+// decryptionKey reads what decrypts a backup: --passphrase, or the age
+// identity in --identity-file (not both); neither: the service's own.
+func decryptionKey(c *cli.Ctx) (passphrase, identity string, err error) {
+	passphrase = c.Flag("passphrase", "")
+	path := c.Flag("identity-file", "")
+	if path == "" {
+		return passphrase, "", nil
+	}
+	if passphrase != "" {
+		return "", "", cli.Failf("Give --passphrase or --identity-file, not both")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", cli.Failf("Identity file: %v", err)
+	}
+	return "", string(data), nil
 }

@@ -2,7 +2,6 @@ package servicecmd
 
 import (
 	"fmt"
-	"os"
 
 	"github.com/berthpaas/berth/internal/api"
 	"github.com/berthpaas/berth/internal/cli"
@@ -63,19 +62,12 @@ func serviceBackupVerify(kind string) func(*cli.Ctx) error {
 		if err != nil {
 			return err
 		}
-		req := api.ServiceBackupVerify{ServiceRef: ref, Passphrase: c.Flag("passphrase", "")}
+		req := api.ServiceBackupVerify{ServiceRef: ref}
 		if len(c.Args) > 1 {
 			req.File = c.Args[1]
 		}
-		if path := c.Flag("identity-file", ""); path != "" {
-			if req.Passphrase != "" {
-				return cli.Failf("Give --passphrase or --identity-file, not both")
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return cli.Failf("Identity file: %v", err)
-			}
-			req.Identity = string(data)
+		if req.Passphrase, req.Identity, err = decryptionKey(c); err != nil {
+			return err
 		}
 		// The daemon prints the table and the summary line; a drill that
 		// did not pass is its error (one line, exit 1).
